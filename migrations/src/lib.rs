@@ -1,0 +1,18 @@
+//! Database schema migrations. Owns the table layout; knows nothing of the service's rules.
+//!
+//! Architecture invariant: every migration is append-only, reversible, and runs the same on
+//! SQLite (embedded default) and PostgreSQL (production). The suite runs them up and down on both.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_accounts;
+
+/// The ordered list of migrations.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_accounts::Migration)]
+    }
+}

@@ -1,0 +1,46 @@
+//! Runs every migration up, down and up again on SQLite and on PostgreSQL.
+
+use migrations::{Migrator, MigratorTrait};
+use sea_orm_migration::sea_orm::{ConnectionTrait, Database};
+
+fn admin_url() -> String {
+    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+async fn roundtrip(url: &str) {
+    let db = Database::connect(url).await.unwrap();
+    Migrator::up(&db, None).await.unwrap();
+    assert!(Migrator::get_pending_migrations(&db).await.unwrap().is_empty());
+    let applied = Migrator::get_applied_migrations(&db).await.unwrap().len();
+    assert_eq!(applied, Migrator::migrations().len());
+    Migrator::down(&db, None).await.unwrap();
+    assert_eq!(Migrator::get_applied_migrations(&db).await.unwrap().len(), 0);
+    // Nothing of ours is left behind after a full down.
+    let manager = sea_orm_migration::SchemaManager::new(&db);
+    assert!(!manager.has_table("users").await.unwrap());
+    Migrator::up(&db, None).await.unwrap();
+    assert!(manager.has_table("users").await.unwrap());
+    assert!(manager.has_table("refresh_tokens").await.unwrap());
+}
+
+#[tokio::test]
+async fn sqlite_up_down_up() {
+    roundtrip("sqlite::memory:").await;
+}
+
+#[tokio::test]
+async fn postgres_up_down_up() {
+    let name = format!("mig_{}", std::process::id());
+    let admin = Database::connect(admin_url()).await.unwrap();
+    admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}")).await.unwrap();
+    admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
+    let base = admin_url();
+    let url = match base.rfind('/') {
+        Some(i) => format!("{}/{name}", &base[..i]),
+        None => panic!("bad TEST_POSTGRES_URL"),
+    };
+    roundtrip(&url).await;
+    drop(admin);
+    let admin = Database::connect(admin_url()).await.unwrap();
+    admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
+}
