@@ -1,1 +1,158 @@
-fn main(){}
+//! `backend`: the service and its operator commands (see API.md, "Operator's interface").
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use backend::config::{Config, LogFormat};
+use backend::domain::invites::Mint;
+use backend::types::Secret;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "backend", about = "The short-video app's GraphQL service", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP/GraphQL service (migrations run first).
+    Serve,
+    /// Apply pending migrations (or roll back with --down N).
+    Migrate {
+        /// Roll back this many migrations instead.
+        #[arg(long)]
+        down: Option<u32>,
+    },
+    /// Print the GraphQL SDL.
+    Schema,
+    /// Invite codes.
+    Invites {
+        #[command(subcommand)]
+        command: InvitesCommand,
+    },
+    /// Members.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum InvitesCommand {
+    /// Mint codes; prints one per line.
+    Mint {
+        /// How many codes.
+        #[arg(long)]
+        count: i32,
+        /// Uses per code.
+        #[arg(long, default_value_t = 1)]
+        max_uses: i32,
+        /// Days until the codes expire.
+        #[arg(long)]
+        expires_in_days: Option<i64>,
+        /// A note kept with the codes.
+        #[arg(long)]
+        note: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Create an admin; the password is read from standard input.
+    CreateAdmin {
+        /// Email address.
+        #[arg(long)]
+        email: String,
+        /// Username.
+        #[arg(long)]
+        username: String,
+    },
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("APP_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => b.json().init(),
+        LogFormat::Text => b.init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::Schema = cli.command {
+        print!("{}", backend::api::sdl());
+        return ExitCode::SUCCESS;
+    }
+    let config = match Config::load() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(config.log_format);
+    match run(cli.command, config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            if let backend::error::AppError::Internal(cause) = &e {
+                eprintln!("cause: {cause:#}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> Result<(), backend::error::AppError> {
+    match command {
+        Command::Schema => Ok(()),
+        Command::Serve => {
+            let running = backend::app::start(&config).await?;
+            let handle = running.handle.clone();
+            tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    tracing::info!("stopping");
+                    handle.stop(true).await;
+                }
+            });
+            match running.task.await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(backend::error::AppError::internal("server", e)),
+                Err(e) => Err(backend::error::AppError::internal("server task", e)),
+            }
+        }
+        Command::Migrate { down } => {
+            std::fs::create_dir_all(&config.data_dir).map_err(|e| backend::error::AppError::internal("data folder", e))?;
+            let store = backend::store::Store::connect(&config.effective_database_url(), 2).await?;
+            match down {
+                Some(n) => store.migrate_down(n).await?,
+                None => store.migrate().await?,
+            }
+            eprintln!("migrations done");
+            Ok(())
+        }
+        Command::Invites { command: InvitesCommand::Mint { count, max_uses, expires_in_days, note } } => {
+            let services = backend::app::build_services(&config).await?;
+            let expires_at = expires_in_days.map(|d| chrono::Utc::now() + chrono::Duration::days(d));
+            let list = services.invites.mint_as(None, Mint { count, max_uses, expires_at, note }).await?;
+            for i in list {
+                println!("{}", i.code);
+            }
+            Ok(())
+        }
+        Command::Users { command: UsersCommand::CreateAdmin { email, username } } => {
+            let mut password = String::new();
+            std::io::stdin().read_to_string(&mut password).map_err(|e| backend::error::AppError::internal("stdin", e))?;
+            let password = password.trim_end_matches(['\n', '\r']).to_owned();
+            let services = backend::app::build_services(&config).await?;
+            let user = services.accounts.create_admin(&email, &username, Secret::new(password)).await?;
+            println!("{}", user.id);
+            Ok(())
+        }
+    }
+}

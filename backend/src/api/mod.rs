@@ -1,0 +1,180 @@
+//! The GraphQL schema: one module per area, thin resolvers (parse → call a service → map).
+//!
+//! Architecture invariant: the only module besides `http` that knows async-graphql. Errors
+//! leave here with a stable `extensions.code`; internal causes are logged, never returned.
+
+pub mod accounts;
+pub mod invites;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextResolve};
+use async_graphql::{
+    EmptySubscription, ErrorExtensions, MergedObject, Response, Schema, SchemaBuilder, ServerError, ServerResult, Value,
+};
+
+use crate::domain::{Caller, Services};
+use crate::error::AppError;
+use crate::http::metrics::Metrics;
+
+/// The root query.
+#[derive(MergedObject, Default)]
+pub struct Query(accounts::AccountsQuery, invites::InvitesQuery);
+
+/// The root mutation.
+#[derive(MergedObject, Default)]
+pub struct Mutation(accounts::AccountsMutation, invites::InvitesMutation);
+
+/// The executable schema.
+pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// Per-request context: who is calling and from where.
+pub struct RequestCtx {
+    /// The caller.
+    pub caller: Caller,
+    /// Client address (for rate limits).
+    pub client: String,
+}
+
+/// Base URL of the web client, for links in responses.
+pub struct PublicUrl(pub String);
+
+/// Limits on what one request may ask.
+#[derive(Debug, Clone, Copy)]
+pub struct Hardening {
+    /// Production: introspection and suggestions off.
+    pub production: bool,
+    /// Deepest selection.
+    pub max_depth: usize,
+    /// Highest complexity.
+    pub max_complexity: usize,
+}
+
+/// The schema without runtime data (for `backend schema` and the drift test).
+pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+}
+
+/// The SDL the server exports.
+pub fn sdl() -> String {
+    schema_builder().finish().sdl()
+}
+
+/// The schema with services, limits and metrics.
+pub fn build_schema(services: Services, public_url: String, metrics: Arc<Metrics>, h: Hardening) -> AppSchema {
+    let mut b = schema_builder()
+        .data(services)
+        .data(PublicUrl(public_url.trim_end_matches('/').to_owned()))
+        .limit_depth(h.max_depth)
+        .limit_complexity(h.max_complexity)
+        .limit_recursive_depth(32)
+        .extension(MetricsExtension(metrics));
+    if h.production {
+        b = b.disable_introspection().disable_suggestions();
+    }
+    b.finish()
+}
+
+/// Converts a domain error into a GraphQL error with its code (and logs internal causes).
+pub fn to_gql(e: AppError) -> async_graphql::Error {
+    let code = e.code();
+    let message = match &e {
+        AppError::Internal(cause) => {
+            tracing::error!(error = %cause, cause = ?cause, "internal error");
+            "internal error; it has been logged".to_owned()
+        }
+        other => other.to_string(),
+    };
+    let mut err = async_graphql::Error::new(message).extend_with(|_, ext| ext.set("code", code));
+    match &e {
+        AppError::BadUserInput { field: Some(f), .. } => err = err.extend_with(|_, ext| ext.set("field", *f)),
+        AppError::RateLimited { retry_after_secs } => {
+            let s = *retry_after_secs;
+            err = err.extend_with(move |_, ext| ext.set("retryAfterSeconds", s));
+        }
+        _ => {}
+    }
+    err
+}
+
+/// `?`-friendly conversion for resolver results.
+pub trait ApiResult<T> {
+    /// Maps the error to a coded GraphQL error.
+    fn api(self) -> async_graphql::Result<T>;
+}
+
+impl<T> ApiResult<T> for Result<T, AppError> {
+    fn api(self) -> async_graphql::Result<T> {
+        self.map_err(to_gql)
+    }
+}
+
+/// Gives every error a code: errors raised before our resolvers run (syntax, validation,
+/// limits, argument coercion) are the client's input, so `BAD_USER_INPUT`.
+pub fn ensure_codes(resp: &mut Response, metrics: &Metrics) {
+    for e in &mut resp.errors {
+        let has_code = e.extensions.as_ref().is_some_and(|x| x.get("code").is_some());
+        if !has_code {
+            e.extensions.get_or_insert_with(Default::default).set("code", "BAD_USER_INPUT");
+        }
+        let code = match e.extensions.as_ref().and_then(|x| x.get("code")) {
+            Some(Value::String(s)) => s.clone(),
+            _ => "BAD_USER_INPUT".into(),
+        };
+        metrics.errors.with_label_values(&[code.as_str()]).inc();
+    }
+}
+
+/// A refusal of a whole request (batch too large), in GraphQL shape.
+pub fn request_error(message: &str) -> Response {
+    let mut e = ServerError::new(message, None);
+    e.extensions.get_or_insert_with(Default::default).set("code", "BAD_USER_INPUT");
+    Response::from_errors(vec![e])
+}
+
+struct MetricsExtension(Arc<Metrics>);
+
+impl ExtensionFactory for MetricsExtension {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(MetricsResolve(self.0.clone()))
+    }
+}
+
+struct MetricsResolve(Arc<Metrics>);
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for MetricsResolve {
+    async fn resolve(&self, ctx: &ExtensionContext<'_>, info: async_graphql::extensions::ResolveInfo<'_>, next: NextResolve<'_>) -> ServerResult<Option<Value>> {
+        let top = info.path_node.parent.is_none() && !info.is_for_introspection;
+        if !top {
+            return next.run(ctx, info).await;
+        }
+        let kind = match info.parent_type {
+            "Mutation" => "mutation",
+            "Subscription" => "subscription",
+            _ => "query",
+        };
+        let name = info.name.to_owned();
+        let start = Instant::now();
+        let r = next.run(ctx, info).await;
+        self.0.operations.with_label_values(&[name.as_str(), kind]).inc();
+        self.0.operation_latency.with_label_values(&[name.as_str()]).observe(start.elapsed().as_secs_f64());
+        r
+    }
+}
+
+/// The caller of this request.
+pub fn caller<'a>(ctx: &'a async_graphql::Context<'_>) -> async_graphql::Result<&'a RequestCtx> {
+    ctx.data::<RequestCtx>()
+}
+
+/// The services.
+pub fn services<'a>(ctx: &'a async_graphql::Context<'_>) -> async_graphql::Result<&'a Services> {
+    ctx.data::<Services>()
+}
+
+/// Parses a client-sent id.
+pub fn parse_id<T>(raw: &async_graphql::ID, field: &'static str, parse: impl Fn(&str) -> Option<T>) -> async_graphql::Result<T> {
+    parse(raw.as_str()).ok_or_else(|| to_gql(AppError::bad_input(field, format!("{field} is not a valid id"))))
+}

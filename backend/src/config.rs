@@ -1,0 +1,308 @@
+//! One typed configuration: defaults → optional TOML file (`APP_CONFIG`) → `APP_`-prefixed
+//! environment. Validated at start; a bad value stops the process with a message naming the key.
+
+use std::path::PathBuf;
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Toml},
+};
+use serde::Deserialize;
+
+use crate::types::Secret;
+
+/// Which kind of deployment this is; production hardens the GraphQL surface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AppEnv {
+    /// Local use: introspection and suggestions on.
+    #[default]
+    Development,
+    /// Introspection and field suggestions off.
+    Production,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The whole service configuration. Every field has a default so that no configuration at all
+/// runs the embedded default (SQLite, mail to files, in-memory limits) under `./data`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `development` or `production`.
+    pub env: AppEnv,
+    /// Address the HTTP server binds.
+    pub listen: String,
+    /// Folder for the SQLite file, media, mail and generated keys.
+    pub data_dir: PathBuf,
+    /// PostgreSQL or SQLite URL; unset means SQLite in the data folder.
+    pub database_url: Option<Secret<String>>,
+    /// Connection pool size.
+    pub database_max_connections: u32,
+    /// Redis URL; unset means in-process rate limits and token revocation.
+    pub redis_url: Option<Secret<String>>,
+    /// Prefix of every Redis key this instance writes (lets tests and tenants share a server).
+    pub redis_prefix: String,
+    /// Public base URL of the web client, used in links sent by mail.
+    pub public_url: String,
+    /// Ed25519 private key (PKCS#8 PEM) for access tokens; unset means generated once under the data folder.
+    pub jwt_private_key_pem: Option<Secret<String>>,
+    /// `iss` of issued access tokens.
+    pub jwt_issuer: String,
+    /// `aud` of issued access tokens.
+    pub jwt_audience: String,
+    /// Lifetime of an access token in seconds.
+    pub access_token_ttl_secs: u64,
+    /// Lifetime of a refresh-token family in days.
+    pub refresh_token_ttl_days: u64,
+    /// Lifetime of an email-verification link in hours.
+    pub verify_email_ttl_hours: u64,
+    /// Lifetime of a password-reset link in minutes.
+    pub password_reset_ttl_minutes: u64,
+    /// Invite codes each new member receives.
+    pub invite_quota: u32,
+    /// Length of generated invite codes (at least 8).
+    pub invite_code_length: usize,
+    /// SMTP URL: `smtps://user:pass@host:465`, `smtp://host:587?tls=required` (STARTTLS), or plain
+    /// `smtp://host:25` for a relay on loopback; unset means mail is written to files.
+    pub smtp_url: Option<Secret<String>>,
+    /// Sender of every mail.
+    pub mail_from: String,
+    /// Invite redemptions (sign-ups) allowed per client address per minute.
+    pub redeem_per_ip_per_minute: u32,
+    /// Invite redemptions allowed across all clients per minute.
+    pub redeem_global_per_minute: u32,
+    /// Log-in attempts allowed per client address per minute.
+    pub login_per_ip_per_minute: u32,
+    /// Log-in attempts allowed per account per minute.
+    pub login_per_account_per_minute: u32,
+    /// Waitlist joins and reset requests allowed per client address per hour.
+    pub mail_requests_per_ip_per_hour: u32,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+    /// Deepest allowed GraphQL selection.
+    pub graphql_max_depth: usize,
+    /// Highest allowed GraphQL complexity.
+    pub graphql_max_complexity: usize,
+    /// Most operations in one batched request.
+    pub graphql_max_batch: usize,
+    /// Password hashes computed at once (each takes 19 MiB); 0 means twice the cores.
+    pub hash_concurrency: usize,
+    /// HTTP worker threads; 0 means one per core.
+    pub http_workers: usize,
+    /// `text` or `json`.
+    pub log_format: LogFormat,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            env: AppEnv::Development,
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            database_max_connections: 16,
+            redis_url: None,
+            redis_prefix: "sv".into(),
+            public_url: "http://127.0.0.1:8080".into(),
+            jwt_private_key_pem: None,
+            jwt_issuer: "soravibe".into(),
+            jwt_audience: "soravibe-clients".into(),
+            access_token_ttl_secs: 15 * 60,
+            refresh_token_ttl_days: 30,
+            verify_email_ttl_hours: 48,
+            password_reset_ttl_minutes: 30,
+            invite_quota: 4,
+            invite_code_length: 10,
+            smtp_url: None,
+            mail_from: "Soravibe <no-reply@soravibe.local>".into(),
+            redeem_per_ip_per_minute: 10,
+            redeem_global_per_minute: 600,
+            login_per_ip_per_minute: 60,
+            login_per_account_per_minute: 10,
+            mail_requests_per_ip_per_hour: 20,
+            trust_forwarded_for: false,
+            graphql_max_depth: 12,
+            graphql_max_complexity: 1000,
+            graphql_max_batch: 10,
+            hash_concurrency: 0,
+            http_workers: 0,
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+/// A configuration value that cannot be used, named by its key.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {key}: {message}")]
+pub struct ConfigError {
+    /// The key, as spelled in the environment (`APP_…`).
+    pub key: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl Config {
+    /// Reads defaults, then the file named by `APP_CONFIG` (if any), then `APP_*` variables.
+    pub fn load() -> Result<Self, ConfigError> {
+        let mut fig = Figment::new();
+        if let Ok(path) = std::env::var("APP_CONFIG") {
+            if !std::path::Path::new(&path).exists() {
+                return Err(ConfigError { key: "APP_CONFIG".into(), message: format!("file {path} does not exist") });
+            }
+            fig = fig.merge(Toml::file(path));
+        }
+        fig = fig.merge(Env::prefixed("APP_").ignore(&["config"]));
+        let config: Config = fig.extract().map_err(|e| {
+            let key = e.path.last().map(|k| format!("APP_{}", k.to_uppercase())).unwrap_or_else(|| "APP_*".into());
+            ConfigError { key, message: e.kind.to_string() }
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that parse but cannot work.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        fn bad(key: &str, message: impl Into<String>) -> Result<(), ConfigError> {
+            Err(ConfigError { key: key.into(), message: message.into() })
+        }
+        if self.listen.parse::<std::net::SocketAddr>().is_err() {
+            return bad("APP_LISTEN", format!("`{}` is not an address like 127.0.0.1:8080", self.listen));
+        }
+        if let Some(url) = &self.database_url {
+            let u = url.expose();
+            if !(u.starts_with("postgres://") || u.starts_with("postgresql://") || u.starts_with("sqlite:")) {
+                return bad("APP_DATABASE_URL", "must start with postgres://, postgresql:// or sqlite:");
+            }
+        }
+        if let Some(url) = &self.redis_url {
+            let u = url.expose();
+            if !(u.starts_with("redis://") || u.starts_with("rediss://")) {
+                return bad("APP_REDIS_URL", "must start with redis:// or rediss://");
+            }
+        }
+        if let Some(url) = &self.smtp_url {
+            let u = url.expose();
+            if !(u.starts_with("smtp://") || u.starts_with("smtps://")) {
+                return bad("APP_SMTP_URL", "must start with smtp:// or smtps://");
+            }
+        }
+        if self.mail_from.parse::<lettre::message::Mailbox>().is_err() {
+            return bad("APP_MAIL_FROM", "is not a mailbox like `Name <addr@example.com>`");
+        }
+        if self.invite_code_length < 8 || self.invite_code_length > 32 {
+            return bad("APP_INVITE_CODE_LENGTH", "must be between 8 and 32");
+        }
+        if self.access_token_ttl_secs < 30 || self.access_token_ttl_secs > 24 * 3600 {
+            return bad("APP_ACCESS_TOKEN_TTL_SECS", "must be between 30 and 86400");
+        }
+        if self.refresh_token_ttl_days == 0 || self.refresh_token_ttl_days > 365 {
+            return bad("APP_REFRESH_TOKEN_TTL_DAYS", "must be between 1 and 365");
+        }
+        if self.verify_email_ttl_hours == 0 {
+            return bad("APP_VERIFY_EMAIL_TTL_HOURS", "must be at least 1");
+        }
+        if self.password_reset_ttl_minutes == 0 {
+            return bad("APP_PASSWORD_RESET_TTL_MINUTES", "must be at least 1");
+        }
+        if self.invite_quota > 1000 {
+            return bad("APP_INVITE_QUOTA", "must be at most 1000");
+        }
+        for (key, v) in [
+            ("APP_REDEEM_PER_IP_PER_MINUTE", self.redeem_per_ip_per_minute),
+            ("APP_REDEEM_GLOBAL_PER_MINUTE", self.redeem_global_per_minute),
+            ("APP_LOGIN_PER_IP_PER_MINUTE", self.login_per_ip_per_minute),
+            ("APP_LOGIN_PER_ACCOUNT_PER_MINUTE", self.login_per_account_per_minute),
+            ("APP_MAIL_REQUESTS_PER_IP_PER_HOUR", self.mail_requests_per_ip_per_hour),
+        ] {
+            if v == 0 {
+                return bad(key, "must be at least 1");
+            }
+        }
+        if self.graphql_max_depth < 4 {
+            return bad("APP_GRAPHQL_MAX_DEPTH", "must be at least 4");
+        }
+        if self.graphql_max_complexity < 10 {
+            return bad("APP_GRAPHQL_MAX_COMPLEXITY", "must be at least 10");
+        }
+        if self.graphql_max_batch == 0 {
+            return bad("APP_GRAPHQL_MAX_BATCH", "must be at least 1");
+        }
+        if self.redis_prefix.is_empty() || self.redis_prefix.contains(char::is_whitespace) {
+            return bad("APP_REDIS_PREFIX", "must be a non-empty word");
+        }
+        Ok(())
+    }
+
+    /// The database URL in force: the configured one, or SQLite in the data folder.
+    pub fn effective_database_url(&self) -> String {
+        match &self.database_url {
+            Some(u) => u.expose().clone(),
+            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("app.db").display()),
+        }
+    }
+
+    /// Hashes run at once.
+    pub fn effective_hash_concurrency(&self) -> usize {
+        if self.hash_concurrency > 0 {
+            self.hash_concurrency
+        } else {
+            std::thread::available_parallelism().map(|n| n.get() * 2).unwrap_or(4)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let c = Config { listen: "nope".into(), ..Config::default() };
+        assert_eq!(c.validate().unwrap_err().key, "APP_LISTEN");
+        let c = Config { invite_code_length: 6, ..Config::default() };
+        assert_eq!(c.validate().unwrap_err().key, "APP_INVITE_CODE_LENGTH");
+        let c = Config { database_url: Some(Secret::new("mysql://x".into())), ..Config::default() };
+        assert_eq!(c.validate().unwrap_err().key, "APP_DATABASE_URL");
+    }
+
+    #[test]
+    fn environment_overrides_and_type_errors_name_the_key() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("APP_INVITE_QUOTA", "7");
+            let c = Config::load().unwrap();
+            assert_eq!(c.invite_quota, 7);
+            jail.set_env("APP_INVITE_QUOTA", "lots");
+            let e = Config::load().unwrap_err();
+            assert_eq!(e.key, "APP_INVITE_QUOTA");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn file_then_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("app.toml", "invite_quota = 2\nlisten = \"127.0.0.1:9000\"\n")?;
+            jail.set_env("APP_CONFIG", "app.toml");
+            jail.set_env("APP_LISTEN", "127.0.0.1:9001");
+            let c = Config::load().unwrap();
+            assert_eq!(c.invite_quota, 2);
+            assert_eq!(c.listen, "127.0.0.1:9001");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,190 @@
+//! The actix-web application: `/graphql` (POST), `/graphql/ws` (graphql-transport-ws),
+//! `/healthz`, `/readyz`, `/metrics`.
+//!
+//! Architecture invariant: turns HTTP into a `RequestCtx` (caller + client address) and hands
+//! everything else to the schema; no rules live here.
+
+pub mod metrics;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{HttpRequest, HttpResponse, Responder, web};
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{BatchRequest, Data};
+use async_graphql_actix_web::{GraphQLBatchRequest, GraphQLResponse, GraphQLSubscription};
+
+use crate::api::accounts::UserLoader;
+use crate::api::{AppSchema, RequestCtx, ensure_codes, request_error, to_gql};
+use crate::domain::{Caller, Services};
+use metrics::Metrics;
+
+/// Largest JSON body accepted on `/graphql`.
+pub const MAX_JSON_BODY: u64 = 1024 * 1024;
+
+/// Shared by every handler.
+pub struct AppState {
+    /// The executable schema.
+    pub schema: AppSchema,
+    /// Services (for authentication and health).
+    pub services: Services,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Read the client address from `X-Forwarded-For`.
+    pub trust_forwarded_for: bool,
+    /// Most operations per batch.
+    pub max_batch: usize,
+}
+
+/// Registers every route.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/graphql", web::post().to(graphql))
+        .route("/graphql/ws", web::get().to(graphql_ws))
+        .route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(metrics_text));
+}
+
+/// Counts and times every request by its route pattern.
+pub async fn observe(req: ServiceRequest, next: Next<impl MessageBody>) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let method = req.method().as_str().to_owned();
+    let start = Instant::now();
+    let res = next.call(req).await?;
+    if let Some(state) = state {
+        let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
+        let status = res.status().as_u16().to_string();
+        state.metrics.http_requests.with_label_values(&[route.as_str(), method.as_str(), status.as_str()]).inc();
+        state.metrics.http_latency.with_label_values(&[route.as_str()]).observe(start.elapsed().as_secs_f64());
+    }
+    Ok(res)
+}
+
+fn client_address(req: &HttpRequest, trust_forwarded_for: bool) -> String {
+    if trust_forwarded_for {
+        if let Some(ip) = req.connection_info().realip_remote_addr() {
+            return ip.to_owned();
+        }
+    }
+    req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into())
+}
+
+fn bearer(req: &HttpRequest) -> Option<String> {
+    let h = req.headers().get(actix_web::http::header::AUTHORIZATION)?.to_str().ok()?;
+    strip_bearer(h)
+}
+
+fn strip_bearer(h: &str) -> Option<String> {
+    let h = h.trim();
+    let (scheme, token) = h.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned()).filter(|t| !t.is_empty())
+}
+
+fn request_data(services: &Services, caller: Caller, client: String) -> (RequestCtx, DataLoader<UserLoader>) {
+    (RequestCtx { caller, client }, DataLoader::new(UserLoader(services.clone()), tokio::spawn))
+}
+
+async fn graphql(state: web::Data<AppState>, req: HttpRequest, body: Result<GraphQLBatchRequest, actix_web::Error>) -> HttpResponse {
+    let too_big = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|n| n > MAX_JSON_BODY);
+    if too_big {
+        let mut resp = request_error("the request body is too large");
+        ensure_codes(&mut resp, &state.metrics);
+        return HttpResponse::PayloadTooLarge().json(resp);
+    }
+    let batch = match body {
+        Ok(b) => b.into_inner(),
+        Err(e) => {
+            let mut resp = request_error(&format!("the request could not be read as GraphQL: {e}"));
+            ensure_codes(&mut resp, &state.metrics);
+            return HttpResponse::BadRequest().json(resp);
+        }
+    };
+    if let BatchRequest::Batch(v) = &batch {
+        if v.len() > state.max_batch || v.is_empty() {
+            let mut resp = request_error(&format!("a batch may hold 1 to {} operations", state.max_batch));
+            ensure_codes(&mut resp, &state.metrics);
+            return HttpResponse::BadRequest().json(resp);
+        }
+    }
+    let client = client_address(&req, state.trust_forwarded_for);
+    let caller = match state.services.accounts.authenticate(bearer(&req).as_deref()).await {
+        Ok(c) => c,
+        Err(e) => {
+            let mut resp = async_graphql::Response::from_errors(vec![to_gql(e).into_server_error(Default::default())]);
+            ensure_codes(&mut resp, &state.metrics);
+            return HttpResponse::Ok().json(resp);
+        }
+    };
+    let with_data = |r: async_graphql::Request| {
+        let (ctx, loader) = request_data(&state.services, caller.clone(), client.clone());
+        r.data(ctx).data(loader)
+    };
+    let batch = match batch {
+        BatchRequest::Single(r) => BatchRequest::Single(with_data(r)),
+        BatchRequest::Batch(v) => BatchRequest::Batch(v.into_iter().map(with_data).collect()),
+    };
+    let mut resp = state.schema.execute_batch(batch).await;
+    match &mut resp {
+        async_graphql::BatchResponse::Single(r) => ensure_codes(r, &state.metrics),
+        async_graphql::BatchResponse::Batch(v) => v.iter_mut().for_each(|r| ensure_codes(r, &state.metrics)),
+    }
+    GraphQLResponse::from(resp).respond_to(&req).map_into_boxed_body()
+}
+
+async fn graphql_ws(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> actix_web::Result<HttpResponse> {
+    let services = state.services.clone();
+    let client = client_address(&req, state.trust_forwarded_for);
+    GraphQLSubscription::new(state.schema.clone())
+        .on_connection_init(move |value| async move {
+            let token = value
+                .get("Authorization")
+                .or_else(|| value.get("authorization"))
+                .and_then(|v| v.as_str())
+                .and_then(strip_bearer);
+            let caller = services.accounts.authenticate(token.as_deref()).await.map_err(to_gql)?;
+            if let Caller::Rejected(why) = caller {
+                return Err(async_graphql::Error::new(why));
+            }
+            let (ctx, loader) = request_data(&services, caller, client);
+            let mut data = Data::default();
+            data.insert(ctx);
+            data.insert(loader);
+            Ok(data)
+        })
+        .start(&req, payload)
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain").body("ok")
+}
+
+async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let deps = &state.services.deps;
+    let db = deps.store.ping().await;
+    let redis = if deps.kv.is_redis() { Some(deps.kv.ping().await) } else { None };
+    let db_ok = db.is_ok();
+    let redis_ok = redis.as_ref().is_none_or(|r| r.is_ok());
+    if let Err(e) = &db {
+        tracing::warn!(error = %e, cause = ?e, "readiness: database");
+    }
+    if let Some(Err(e)) = &redis {
+        tracing::warn!(error = %e, cause = ?e, "readiness: redis");
+    }
+    let body = serde_json::json!({
+        "database": if db_ok { "ok" } else { "down" },
+        "redis": match redis { None => "not configured", Some(Ok(())) => "ok", Some(Err(_)) => "down" },
+    });
+    if db_ok && redis_ok { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
+}
+
+async fn metrics_text(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render())
+}

@@ -1,0 +1,178 @@
+//! sea-orm entities, one module per table. Only `store` sees them.
+
+pub mod users {
+    //! `users`
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `users`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "users")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub email: String,
+        pub username: String,
+        pub username_key: String,
+        pub display_name: Option<String>,
+        pub password_hash: String,
+        pub role: String,
+        pub email_verified_at: Option<DateTimeUtc>,
+        pub banned_at: Option<DateTimeUtc>,
+        pub ban_reason: Option<String>,
+        pub invited_by: Option<Uuid>,
+        pub invite_id: Option<Uuid>,
+        pub created_at: DateTimeUtc,
+    }
+
+    /// No navigated relations; queries join explicitly.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod invites {
+    //! `invites`
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `invites`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "invites")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub code: String,
+        pub owner_id: Option<Uuid>,
+        pub created_by: Option<Uuid>,
+        pub max_uses: i32,
+        pub uses: i32,
+        pub expires_at: Option<DateTimeUtc>,
+        pub revoked_at: Option<DateTimeUtc>,
+        pub note: Option<String>,
+        pub created_at: DateTimeUtc,
+    }
+
+    /// No navigated relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod invite_redemptions {
+    //! `invite_redemptions`
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `invite_redemptions`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "invite_redemptions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub invite_id: Uuid,
+        pub user_id: Uuid,
+        pub created_at: DateTimeUtc,
+    }
+
+    /// No navigated relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod refresh_families {
+    //! `refresh_families`
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `refresh_families`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "refresh_families")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub user_id: Uuid,
+        pub created_at: DateTimeUtc,
+        pub expires_at: DateTimeUtc,
+        pub revoked_at: Option<DateTimeUtc>,
+        pub revoked_reason: Option<String>,
+    }
+
+    /// No navigated relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod refresh_tokens {
+    //! `refresh_tokens`
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `refresh_tokens`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "refresh_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub family_id: Uuid,
+        pub token_hash: String,
+        pub created_at: DateTimeUtc,
+        pub expires_at: DateTimeUtc,
+        pub used_at: Option<DateTimeUtc>,
+    }
+
+    /// No navigated relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod one_time_tokens {
+    //! `one_time_tokens`
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `one_time_tokens`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "one_time_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub user_id: Uuid,
+        pub purpose: String,
+        pub token_hash: String,
+        pub created_at: DateTimeUtc,
+        pub expires_at: DateTimeUtc,
+        pub used_at: Option<DateTimeUtc>,
+    }
+
+    /// No navigated relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod waitlist {
+    //! `waitlist`
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `waitlist`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "waitlist")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub email: String,
+        pub created_at: DateTimeUtc,
+        pub granted_at: Option<DateTimeUtc>,
+        pub invite_id: Option<Uuid>,
+    }
+
+    /// No navigated relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
