@@ -101,6 +101,8 @@ pub struct Config {
     pub http_workers: usize,
     /// `text` or `json`.
     pub log_format: LogFormat,
+    /// Log filter (`tracing` env-filter syntax), e.g. `info,sqlx=warn`.
+    pub log: String,
 }
 
 impl Default for Config {
@@ -137,6 +139,7 @@ impl Default for Config {
             hash_concurrency: 0,
             http_workers: 0,
             log_format: LogFormat::Text,
+            log: "info,sqlx=warn,sea_orm=warn".into(),
         }
     }
 }
@@ -236,6 +239,9 @@ impl Config {
         }
         if self.graphql_max_batch == 0 {
             return bad("APP_GRAPHQL_MAX_BATCH", "must be at least 1");
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log).is_err() {
+            return bad("APP_LOG", "is not a log filter like `info,sqlx=warn`");
         }
         if self.redis_prefix.is_empty() || self.redis_prefix.contains(char::is_whitespace) {
             return bad("APP_REDIS_PREFIX", "must be a non-empty word");

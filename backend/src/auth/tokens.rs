@@ -178,7 +178,8 @@ mod tests {
         assert!(t.verify(&format!("{}x", tok)).is_none());
         // A token signed with our key but another typ is refused.
         let pem = std::fs::read_to_string(dir.join("k.pem")).unwrap();
-        let enc = EncodingKey::from_ed_pem(pem.as_bytes()).unwrap();
+        let der = SigningKey::from_pkcs8_pem(&pem).unwrap().to_pkcs8_der().unwrap();
+        let enc = EncodingKey::from_ed_der(der.as_bytes());
         let now = chrono::Utc::now().timestamp();
         let claims = AccessClaims {
             iss: "iss".into(),

@@ -12,8 +12,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, SqlErr, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbErr,
+    EntityTrait, QueryFilter, QueryOrder, SqlErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -146,6 +146,18 @@ impl Store {
             db.execute_unprepared("PRAGMA synchronous=NORMAL;").await?;
         }
         Ok(Self { db })
+    }
+
+    /// A write transaction. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`), so
+    /// concurrent writers queue on the busy timeout instead of failing when a read lock cannot
+    /// be upgraded; PostgreSQL ignores the option.
+    async fn tx(&self) -> Result<DatabaseTransaction, DbErr> {
+        self.db
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            })
+            .await
     }
 
     /// Applies every pending migration.
@@ -292,7 +304,7 @@ impl Store {
     /// creates the member, records the redemption and the invite tree, and gives the member
     /// their own quota of codes.
     pub async fn sign_up(&self, invite: &Invite, u: NewUser, quota: Vec<NewInvite>) -> AppResult<Result<User, SignUpRefusal>> {
-        let txn = self.db.begin().await?;
+        let txn = self.tx().await?;
         let now = Utc::now();
         let mut take = invites::Entity::update_many()
             .col_expr(invites::Column::Uses, Expr::col(invites::Column::Uses).add(1))
@@ -362,7 +374,7 @@ impl Store {
 
     /// Replaces the password hash and revokes every session, in one transaction.
     pub async fn set_password_and_revoke_sessions(&self, id: UserId, hash: String) -> AppResult<Vec<SessionId>> {
-        let txn = self.db.begin().await?;
+        let txn = self.tx().await?;
         users::Entity::update_many()
             .col_expr(users::Column::PasswordHash, Expr::value(hash))
             .filter(users::Column::Id.eq(id.0))
@@ -385,7 +397,7 @@ impl Store {
 
     /// Bans a member and revokes every session, in one transaction.
     pub async fn ban(&self, id: UserId, reason: &str) -> AppResult<(Option<User>, Vec<SessionId>)> {
-        let txn = self.db.begin().await?;
+        let txn = self.tx().await?;
         users::Entity::update_many()
             .col_expr(users::Column::BannedAt, Expr::value(Utc::now()))
             .col_expr(users::Column::BanReason, Expr::value(reason))
@@ -402,7 +414,7 @@ impl Store {
     /// Inserts invites (admin mint, waitlist grant).
     pub async fn insert_invites(&self, list: Vec<NewInvite>) -> AppResult<Vec<Invite>> {
         let now = Utc::now();
-        let txn = self.db.begin().await?;
+        let txn = self.tx().await?;
         let mut out = Vec::with_capacity(list.len());
         for i in &list {
             let m = invites::Entity::insert(Self::invite_row(i, now)).exec_with_returning(&txn).await?;
@@ -489,7 +501,7 @@ impl Store {
     pub async fn create_session(&self, user: UserId, token_hash: String, expires_at: DateTime<Utc>) -> AppResult<SessionId> {
         let now = Utc::now();
         let fid = Uuid::now_v7();
-        let txn = self.db.begin().await?;
+        let txn = self.tx().await?;
         refresh_families::Entity::insert(refresh_families::ActiveModel {
             id: Set(fid),
             user_id: Set(user.0),
@@ -518,7 +530,7 @@ impl Store {
     /// family, atomically. A token already used, or of a revoked family, revokes the family.
     pub async fn rotate_refresh(&self, presented_hash: &str, next_hash: String) -> AppResult<Rotation> {
         let now = Utc::now();
-        let txn = self.db.begin().await?;
+        let txn = self.tx().await?;
         let Some(tok) = refresh_tokens::Entity::find()
             .filter(refresh_tokens::Column::TokenHash.eq(presented_hash))
             .one(&txn)
@@ -623,7 +635,7 @@ impl Store {
     /// Stores a one-time token (verify / reset); earlier unused tokens of that purpose lapse.
     pub async fn insert_one_time(&self, user: UserId, purpose: &str, hash: String, expires_at: DateTime<Utc>) -> AppResult<()> {
         let now = Utc::now();
-        let txn = self.db.begin().await?;
+        let txn = self.tx().await?;
         one_time_tokens::Entity::update_many()
             .col_expr(one_time_tokens::Column::UsedAt, Expr::value(now))
             .filter(one_time_tokens::Column::UserId.eq(user.0))

@@ -1,0 +1,231 @@
+//! The test app: a real server on a free port over a fresh database (SQLite file or a new
+//! PostgreSQL database), optionally Redis with a key prefix of its own, mail to a folder.
+
+use std::path::PathBuf;
+
+use backend::app::Running;
+use backend::config::Config;
+use backend::types::Secret;
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+
+/// Which database engine a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+pub fn postgres_admin_url() -> String {
+    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+pub struct TestApp {
+    pub running: Running,
+    pub base: String,
+    pub data_dir: PathBuf,
+    pub http: reqwest::Client,
+    pub pg_db: Option<String>,
+}
+
+pub struct Builder {
+    engine: Engine,
+    redis: bool,
+    tweaks: Vec<Box<dyn FnOnce(&mut Config)>>,
+}
+
+impl Builder {
+    pub fn redis(mut self) -> Self {
+        self.redis = true;
+        self
+    }
+    pub fn tweak(mut self, f: impl FnOnce(&mut Config) + 'static) -> Self {
+        self.tweaks.push(Box::new(f));
+        self
+    }
+    pub async fn start(self) -> TestApp {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let data_dir = std::env::temp_dir().join(format!("sv-test-{id}"));
+        std::fs::create_dir_all(&data_dir).unwrap();
+        let mut c = Config {
+            listen: "127.0.0.1:0".into(),
+            data_dir: data_dir.clone(),
+            http_workers: 2,
+            hash_concurrency: 4,
+            database_max_connections: 5,
+            ..Config::default()
+        };
+        let mut pg_db = None;
+        if self.engine == Engine::Postgres {
+            let name = format!("t_{id}");
+            let admin = Database::connect(postgres_admin_url()).await.unwrap();
+            admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
+            let base = postgres_admin_url();
+            let i = base.rfind('/').unwrap();
+            c.database_url = Some(Secret::new(format!("{}/{name}", &base[..i])));
+            pg_db = Some(name);
+        }
+        if self.redis {
+            c.redis_url = Some(Secret::new(redis_url()));
+            c.redis_prefix = format!("t{id}");
+        }
+        for t in self.tweaks {
+            t(&mut c);
+        }
+        c.validate().unwrap();
+        let running = backend::app::start(&c).await.unwrap();
+        let base = format!("http://{}", running.addr);
+        TestApp { running, base, data_dir, http: reqwest::Client::new(), pg_db }
+    }
+}
+
+pub fn app(engine: Engine) -> Builder {
+    Builder { engine, redis: false, tweaks: vec![] }
+}
+
+impl TestApp {
+    /// POSTs one operation; returns the whole JSON response.
+    pub async fn gql(&self, query: &str, vars: Value, token: Option<&str>) -> Value {
+        self.gql_with(query, vars, token, &[]).await
+    }
+
+    pub async fn gql_with(&self, query: &str, vars: Value, token: Option<&str>, headers: &[(&str, &str)]) -> Value {
+        let mut req = self.http.post(format!("{}/graphql", self.base)).json(&json!({"query": query, "variables": vars}));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.unwrap();
+        assert!(resp.status().is_success() || resp.status().is_client_error(), "status {}", resp.status());
+        resp.json().await.unwrap()
+    }
+
+    /// The data of a successful operation (panics with the errors otherwise).
+    pub async fn ok(&self, query: &str, vars: Value, token: Option<&str>) -> Value {
+        let r = self.gql(query, vars, token).await;
+        assert!(r.get("errors").is_none(), "unexpected errors: {r}");
+        r["data"].clone()
+    }
+
+    /// The `extensions.code` of the first error (panics when there is none).
+    pub async fn code(&self, query: &str, vars: Value, token: Option<&str>) -> String {
+        let r = self.gql(query, vars, token).await;
+        code_of(&r)
+    }
+
+    pub async fn mint(&self, count: i32, max_uses: i32) -> Vec<String> {
+        let list = self
+            .running
+            .services
+            .invites
+            .mint_as(None, backend::domain::invites::Mint { count, max_uses, expires_at: None, note: None })
+            .await
+            .unwrap();
+        list.into_iter().map(|i| i.code).collect()
+    }
+
+    pub async fn create_admin(&self, username: &str) -> String {
+        self.running
+            .services
+            .accounts
+            .create_admin(&format!("{username}@example.com"), username, Secret::new("admin pass phrase 1".into()))
+            .await
+            .unwrap();
+        self.log_in(username, "admin pass phrase 1").await.0
+    }
+
+    /// Signs up; returns (access, refresh, user id).
+    pub async fn sign_up(&self, code: &str, username: &str) -> (String, String, String) {
+        let d = self
+            .ok(
+                SIGN_UP,
+                json!({"input": {"inviteCode": code, "email": format!("{username}@example.com"), "username": username, "password": "long enough secret"}}),
+                None,
+            )
+            .await;
+        tokens(&d["signUp"])
+    }
+
+    pub async fn log_in(&self, login: &str, password: &str) -> (String, String, String) {
+        let d = self.ok(LOG_IN, json!({"input": {"login": login, "password": password}}), None).await;
+        tokens(&d["logIn"])
+    }
+
+    /// The newest token mailed to `to` under the "token: …" line (file transport).
+    pub fn mailed_token(&self, to: &str, subject: &str) -> String {
+        let dir = self.data_dir.join("mail");
+        mailed_token_in(&dir, to, subject).unwrap_or_else(|| panic!("no mail '{subject}' to {to} in {}", dir.display()))
+    }
+
+    pub async fn stop(self) {
+        self.running.handle.stop(false).await;
+        if let Some(db) = &self.pg_db {
+            if let Ok(admin) = Database::connect(postgres_admin_url()).await {
+                let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).await;
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+pub fn mailed_token_in(dir: &std::path::Path, to: &str, subject: &str) -> Option<String> {
+    let mut found: Vec<(std::time::SystemTime, String)> = vec![];
+    for e in std::fs::read_dir(dir).ok()?.flatten() {
+        let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+        let addressed = text.lines().any(|l| (l.starts_with("To:") || l.starts_with("X-Envelope-To:")) && l.contains(to));
+        if addressed && text.contains(subject) {
+            let modified = e.metadata().and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH);
+            found.push((modified, text));
+        }
+    }
+    found.sort_by_key(|(t, _)| *t);
+    let (_, text) = found.pop()?;
+    for marker in ["token: ", "invite code: "] {
+        if let Some(l) = text.lines().rev().find(|l| l.starts_with(marker)) {
+            return Some(l.trim_start_matches(marker).trim().to_owned());
+        }
+    }
+    None
+}
+
+pub fn tokens(p: &Value) -> (String, String, String) {
+    (
+        p["accessToken"].as_str().unwrap().to_owned(),
+        p["refreshToken"].as_str().unwrap().to_owned(),
+        p["user"]["id"].as_str().unwrap().to_owned(),
+    )
+}
+
+pub fn code_of(r: &Value) -> String {
+    r["errors"][0]["extensions"]["code"].as_str().unwrap_or_else(|| panic!("no error code in {r}")).to_owned()
+}
+
+pub const SIGN_UP: &str =
+    "mutation($input: SignUpInput!) { signUp(input: $input) { accessToken refreshToken expiresIn user { id username email role } } }";
+pub const LOG_IN: &str = "mutation($input: LogInInput!) { logIn(input: $input) { accessToken refreshToken user { id username } } }";
+pub const REFRESH: &str = "mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken refreshToken user { id } } }";
+pub const ME: &str = "{ me { id username email emailVerified role invitedBy { username } } }";
+
+/// Generates one test per engine: `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! on_both_engines {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                ($body)($crate::harness::Engine::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                ($body)($crate::harness::Engine::Postgres).await
+            }
+        }
+    };
+}

@@ -1,0 +1,217 @@
+//! Operations: health, readiness, metrics, the WebSocket endpoint, the command line, the SMTP
+//! transport against a real SMTP server, the schema file, and a database fault.
+
+use std::io::{BufRead, Write};
+use std::process::{Command, Stdio};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+
+use crate::harness::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_readiness_and_metrics() {
+    let app = app(Engine::Postgres).redis().start().await;
+    let h = app.http.get(format!("{}/healthz", app.base)).send().await.unwrap();
+    assert_eq!(h.status(), 200);
+    let r: Value = app.http.get(format!("{}/readyz", app.base)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(r, json!({"database": "ok", "redis": "ok"}));
+    // Generate some traffic with a known refusal.
+    app.gql(SIGN_UP, json!({"input": {"inviteCode": "ABCDEFGHJK", "email": "m@example.com", "username": "mmm", "password": "long enough secret"}}), None).await;
+    app.gql(ME, json!({}), None).await;
+    let m = app.http.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+    assert!(m.contains(r#"graphql_operations_total{kind="mutation",operation="signUp"} 1"#), "{m}");
+    assert!(m.contains(r#"graphql_operations_total{kind="query",operation="me"} 1"#), "{m}");
+    assert!(m.contains(r#"graphql_errors_total{code="INVITE_INVALID"} 1"#), "{m}");
+    assert!(m.contains(r#"graphql_operation_duration_seconds_bucket{operation="signUp""#), "{m}");
+    assert!(m.contains(r#"http_requests_total{method="POST",route="/graphql",status="200"}"#), "{m}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_fault_is_internal_and_not_ready() {
+    let app = app(Engine::Postgres).start().await;
+    let code = app.mint(1, 1).await.remove(0);
+    let (access, _, _) = app.sign_up(&code, "faulty").await;
+    // Cut the database away under the running service.
+    let name = app.pg_db.clone().unwrap();
+    let admin = sea_orm::Database::connect(postgres_admin_url()).await.unwrap();
+    {
+        use sea_orm::ConnectionTrait;
+        admin.execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)")).await.unwrap();
+    }
+    let r = app.gql(ME, json!({}), Some(&access)).await;
+    assert_eq!(code_of(&r), "INTERNAL", "{r}");
+    let msg = r["errors"][0]["message"].as_str().unwrap();
+    assert!(!msg.to_lowercase().contains("database") && !msg.contains("SQL"), "internal detail leaked: {msg}");
+    let ready = app.http.get(format!("{}/readyz", app.base)).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_with_token_in_connection_init() {
+    let app = app(Engine::Sqlite).start().await;
+    let code = app.mint(1, 1).await.remove(0);
+    let (access, _, uid) = app.sign_up(&code, "socket").await;
+    let url = format!("ws://{}/graphql/ws", app.running.addr);
+    let mut req = url.clone().into_client_request().unwrap();
+    req.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    ws.send(Message::text(json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {access}")}}).to_string()))
+        .await
+        .unwrap();
+    let ack = next_json(&mut ws).await;
+    assert_eq!(ack["type"], "connection_ack");
+    ws.send(Message::text(json!({"id": "1", "type": "subscribe", "payload": {"query": "{ me { id username } }"}}).to_string()))
+        .await
+        .unwrap();
+    let next = next_json(&mut ws).await;
+    assert_eq!(next["type"], "next", "{next}");
+    assert_eq!(next["payload"]["data"]["me"]["id"], uid);
+    let complete = next_json(&mut ws).await;
+    assert_eq!(complete["type"], "complete");
+
+    // A bad token is refused at connection_init.
+    let mut req = url.into_client_request().unwrap();
+    req.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    ws.send(Message::text(json!({"type": "connection_init", "payload": {"Authorization": "Bearer nope"}}).to_string()))
+        .await
+        .unwrap();
+    let mut closed = false;
+    while let Some(m) = ws.next().await {
+        match m {
+            Ok(Message::Close(_)) | Err(_) => {
+                closed = true;
+                break;
+            }
+            Ok(Message::Text(t)) => assert_ne!(serde_json::from_str::<Value>(&t).unwrap()["type"], "connection_ack"),
+            _ => {}
+        }
+    }
+    assert!(closed);
+    app.stop().await;
+}
+
+async fn next_json<S>(ws: &mut S) -> Value
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    loop {
+        match ws.next().await.unwrap().unwrap() {
+            Message::Text(t) => return serde_json::from_str(&t).unwrap(),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn schema_file_matches_the_server() {
+    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../schema.graphql")).unwrap();
+    assert!(
+        committed == backend::api::sdl(),
+        "schema.graphql is out of date: run `cargo run -p backend -- schema > schema.graphql`"
+    );
+}
+
+fn backend_cmd(data_dir: &std::path::Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_backend"));
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("APP_DATA_DIR", data_dir)
+        .env("APP_LOG", "warn");
+    c
+}
+
+#[test]
+fn command_line_mints_creates_admin_and_refuses_bad_config() {
+    let dir = std::env::temp_dir().join(format!("sv-cli-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = backend_cmd(&dir).args(["invites", "mint", "--count", "3", "--max-uses", "2", "--expires-in-days", "7"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let codes: Vec<String> = String::from_utf8(out.stdout).unwrap().lines().map(str::to_owned).collect();
+    assert_eq!(codes.len(), 3);
+    assert!(codes.iter().all(|c| c.len() >= 8 && backend::domain::values::normalise_invite_code(c).as_deref() == Some(c.as_str())));
+
+    let mut child = backend_cmd(&dir)
+        .args(["users", "create-admin", "--email", "ops@example.com", "--username", "ops"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"operator pass phrase\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(uuid::Uuid::parse_str(String::from_utf8(out.stdout).unwrap().trim()).is_ok());
+
+    // The same data folder holds the codes: a served instance accepts them (checked through the store).
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let app = app(Engine::Sqlite).tweak({
+            let dir = dir.clone();
+            move |c| c.data_dir = dir
+        });
+        let app = app.start().await;
+        app.sign_up(&codes[0].to_lowercase(), "from_cli").await;
+        let (admin, _, _) = app.log_in("ops", "operator pass phrase").await;
+        assert_eq!(app.ok(ME, json!({}), Some(&admin)).await["me"]["role"], "ADMIN");
+        app.running.handle.stop(false).await;
+    });
+
+    // A bad value stops the process with a message naming the key.
+    let out = backend_cmd(&dir).env("APP_INVITE_QUOTA", "lots").args(["migrate"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("APP_INVITE_QUOTA"));
+    let out = backend_cmd(&dir).env("APP_LISTEN", "nowhere").args(["serve"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("APP_LISTEN"));
+
+    // `schema` prints the SDL.
+    let out = backend_cmd(&dir).arg("schema").output().unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), backend::api::sdl());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+fn venv_python() -> std::path::PathBuf {
+    if let Ok(p) = std::env::var("TEST_PYTHON") {
+        return p.into();
+    }
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python")
+}
+
+/// Mail through a real SMTP server on loopback (aiosmtpd, installed by scripts/setup.sh).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smtp_transport_delivers_to_a_real_server() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let outdir = std::env::temp_dir().join(format!("sv-smtp-{}", uuid::Uuid::new_v4().simple()));
+    let python = venv_python();
+    assert!(python.exists(), "{} is missing: run scripts/setup.sh", python.display());
+    let mut sink = Command::new(python)
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/smtp_sink.py"))
+        .arg(port.to_string())
+        .arg(&outdir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(sink.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "ready");
+
+    let app = app(Engine::Sqlite).tweak(move |c| c.smtp_url = Some(backend::types::Secret::new(format!("smtp://127.0.0.1:{port}")))).start().await;
+    let code = app.mint(1, 1).await.remove(0);
+    let (access, _, _) = app.sign_up(&code, "smtp_user").await;
+    let token = mailed_token_in(&outdir, "smtp_user@example.com", "Confirm your email").expect("mail received by the SMTP server");
+    let v = app.ok("mutation($t: String!) { verifyEmail(token: $t) { emailVerified } }", json!({"t": token}), Some(&access)).await;
+    assert_eq!(v["verifyEmail"]["emailVerified"], true);
+    // Nothing went to the file transport.
+    assert!(!app.data_dir.join("mail").exists() || std::fs::read_dir(app.data_dir.join("mail")).unwrap().next().is_none());
+    app.stop().await;
+    drop(sink.stdin.take());
+    let _ = sink.wait();
+    std::fs::remove_dir_all(&outdir).ok();
+}
