@@ -64,10 +64,8 @@ pub async fn observe(req: ServiceRequest, next: Next<impl MessageBody>) -> Resul
 }
 
 fn client_address(req: &HttpRequest, trust_forwarded_for: bool) -> String {
-    if trust_forwarded_for {
-        if let Some(ip) = req.connection_info().realip_remote_addr() {
-            return ip.to_owned();
-        }
+    if trust_forwarded_for && let Some(ip) = req.connection_info().realip_remote_addr() {
+        return ip.to_owned();
     }
     req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into())
 }
@@ -107,12 +105,12 @@ async fn graphql(state: web::Data<AppState>, req: HttpRequest, body: Result<Grap
             return HttpResponse::BadRequest().json(resp);
         }
     };
-    if let BatchRequest::Batch(v) = &batch {
-        if v.len() > state.max_batch || v.is_empty() {
-            let mut resp = request_error(&format!("a batch may hold 1 to {} operations", state.max_batch));
-            ensure_codes(&mut resp, &state.metrics);
-            return HttpResponse::BadRequest().json(resp);
-        }
+    if let BatchRequest::Batch(v) = &batch
+        && (v.len() > state.max_batch || v.is_empty())
+    {
+        let mut resp = request_error(&format!("a batch may hold 1 to {} operations", state.max_batch));
+        ensure_codes(&mut resp, &state.metrics);
+        return HttpResponse::BadRequest().json(resp);
     }
     let client = client_address(&req, state.trust_forwarded_for);
     let caller = match state.services.accounts.authenticate(bearer(&req).as_deref()).await {

@@ -32,10 +32,12 @@ pub struct TestApp {
     pub pg_db: Option<String>,
 }
 
+type Tweak = Box<dyn FnOnce(&mut Config)>;
+
 pub struct Builder {
     engine: Engine,
     redis: bool,
-    tweaks: Vec<Box<dyn FnOnce(&mut Config)>>,
+    tweaks: Vec<Tweak>,
 }
 
 impl Builder {
@@ -165,10 +167,10 @@ impl TestApp {
 
     pub async fn stop(self) {
         self.running.handle.stop(false).await;
-        if let Some(db) = &self.pg_db {
-            if let Ok(admin) = Database::connect(postgres_admin_url()).await {
-                let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).await;
-            }
+        if let Some(db) = &self.pg_db
+            && let Ok(admin) = Database::connect(postgres_admin_url()).await
+        {
+            let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).await;
         }
         let _ = std::fs::remove_dir_all(&self.data_dir);
     }
