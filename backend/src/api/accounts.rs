@@ -101,11 +101,11 @@ impl UserObject {
     async fn email_verified(&self, ctx: &Context<'_>) -> Option<bool> {
         viewer_is_self_or(ctx, &self.0, Role::Admin).then_some(self.0.email_verified_at.is_some())
     }
-    /// Whether the member is banned: only to moderators and admins.
+    /// Whether the member is banned: only to the member, moderators and admins.
     async fn banned(&self, ctx: &Context<'_>) -> Option<bool> {
         viewer_is_self_or(ctx, &self.0, Role::Moderator).then_some(self.0.is_banned())
     }
-    /// Why they were banned: only to moderators and admins.
+    /// Why they were banned: only to the member, moderators and admins.
     async fn ban_reason(&self, ctx: &Context<'_>) -> Option<&str> {
         if viewer_is_self_or(ctx, &self.0, Role::Moderator) { self.0.ban_reason.as_deref() } else { None }
     }

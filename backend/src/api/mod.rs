@@ -9,7 +9,9 @@ pub mod invites;
 use std::sync::Arc;
 use std::time::Instant;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextResolve};
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextRequest, NextResolve, NextSubscribe};
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 use async_graphql::{
     EmptySubscription, ErrorExtensions, MergedObject, Response, Schema, SchemaBuilder, ServerError, ServerResult, Value,
 };
@@ -110,8 +112,8 @@ impl<T> ApiResult<T> for Result<T, AppError> {
     }
 }
 
-/// Gives every error a code: errors raised before our resolvers run (syntax, validation,
-/// limits, argument coercion) are the client's input, so `BAD_USER_INPUT`.
+/// Gives every error a code and counts it: errors raised before our resolvers run (syntax,
+/// validation, limits, argument coercion) are the client's input, so `BAD_USER_INPUT`.
 pub fn ensure_codes(resp: &mut Response, metrics: &Metrics) {
     for e in &mut resp.errors {
         let has_code = e.extensions.as_ref().is_some_and(|x| x.get("code").is_some());
@@ -145,6 +147,22 @@ struct MetricsResolve(Arc<Metrics>);
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for MetricsResolve {
+    /// Every operation over HTTP or WebSocket (parse, validation and execution included).
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let mut r = next.run(ctx).await;
+        ensure_codes(&mut r, &self.0);
+        r
+    }
+
+    /// Every response of a WebSocket operation.
+    fn subscribe<'s>(&self, ctx: &ExtensionContext<'_>, stream: BoxStream<'s, Response>, next: NextSubscribe<'_>) -> BoxStream<'s, Response> {
+        let metrics = self.0.clone();
+        Box::pin(next.run(ctx, stream).map(move |mut r| {
+            ensure_codes(&mut r, &metrics);
+            r
+        }))
+    }
+
     async fn resolve(&self, ctx: &ExtensionContext<'_>, info: async_graphql::extensions::ResolveInfo<'_>, next: NextResolve<'_>) -> ServerResult<Option<Value>> {
         let top = info.path_node.parent.is_none() && !info.is_for_introspection;
         if !top {

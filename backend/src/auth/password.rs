@@ -21,17 +21,17 @@ pub const MIN_LEN: usize = 8;
 /// Longest accepted password, in characters.
 pub const MAX_LEN: usize = 128;
 
-/// Checks the password policy; the message says what to change.
-pub fn check_policy(password: &str) -> AppResult<()> {
+/// Checks the password policy for the input `field`; the message says what to change.
+pub fn check_policy(password: &str, field: &'static str) -> AppResult<()> {
     let n = password.chars().count();
     if n < MIN_LEN {
-        return Err(AppError::bad_input("password", format!("password must have at least {MIN_LEN} characters")));
+        return Err(AppError::bad_input(field, format!("password must have at least {MIN_LEN} characters")));
     }
     if n > MAX_LEN {
-        return Err(AppError::bad_input("password", format!("password must have at most {MAX_LEN} characters")));
+        return Err(AppError::bad_input(field, format!("password must have at most {MAX_LEN} characters")));
     }
     if COMMON.contains(password.to_lowercase().as_str()) {
-        return Err(AppError::bad_input("password", "this password is too common; choose another"));
+        return Err(AppError::bad_input(field, "this password is too common; choose another"));
     }
     Ok(())
 }
@@ -93,11 +93,11 @@ mod tests {
 
     #[test]
     fn policy() {
-        assert!(check_policy("short").is_err());
-        assert!(check_policy(&"x".repeat(129)).is_err());
-        assert!(check_policy("password1").is_err());
-        assert!(check_policy("PASSWORD1").is_err(), "the check ignores case");
-        assert!(check_policy("correct horse battery").is_ok());
+        assert!(check_policy("short", "password").is_err());
+        assert!(check_policy(&"x".repeat(129), "password").is_err());
+        assert!(check_policy("password1", "password").is_err());
+        assert!(check_policy("PASSWORD1", "password").is_err(), "the check ignores case");
+        assert!(check_policy("correct horse battery", "password").is_ok());
         assert_eq!(COMMON.len(), 10_000);
     }
 

@@ -92,7 +92,7 @@ impl AccountService {
         let email = Email::parse(&input.email)?;
         let username = Username::parse(&input.username)?;
         let display_name = parse_display_name(input.display_name.as_deref())?;
-        password::check_policy(input.password.expose())?;
+        password::check_policy(input.password.expose(), "password")?;
         let code = normalise_invite_code(&input.invite_code).ok_or(AppError::InviteInvalid)?;
         let invite = self.deps.store.redeemable_invite(&code).await?.ok_or(AppError::InviteInvalid)?;
         let hash = self.deps.hasher.hash(input.password).await?;
@@ -153,12 +153,14 @@ impl AccountService {
         if login.is_empty() || login.len() > 254 || password.expose().len() > 4 * password::MAX_LEN {
             return Err(AppError::bad_input("login", "enter your email or username and password"));
         }
-        self.deps.kv.hit(rules.login_per_account, &login.to_lowercase()).await?;
         let found = if login.contains('@') {
             self.deps.store.credentials_by_email(&login.to_lowercase()).await?
         } else {
             self.deps.store.credentials_by_username(login).await?
         };
+        // Per account (email and username count together), before any hashing work.
+        let account_key = found.as_ref().map(|(u, _)| u.id.to_string()).unwrap_or_else(|| login.to_lowercase());
+        self.deps.kv.hit(rules.login_per_account, &account_key).await?;
         let (user, hash) = match found {
             Some((u, h)) => (Some(u), Some(h)),
             None => (None, None),
@@ -245,7 +247,7 @@ impl AccountService {
 
     /// Sets a new password with a reset token, and ends every session of the member.
     pub async fn reset_password(&self, token: &str, new_password: Secret<String>) -> AppResult<bool> {
-        password::check_policy(new_password.expose())?;
+        password::check_policy(new_password.expose(), "newPassword")?;
         let id = self
             .deps
             .store
@@ -312,7 +314,7 @@ impl AccountService {
     pub async fn create_admin(&self, email: &str, username: &str, password: Secret<String>) -> AppResult<User> {
         let email = Email::parse(email)?;
         let username = Username::parse(username)?;
-        password::check_policy(password.expose())?;
+        password::check_policy(password.expose(), "password")?;
         let hash = self.deps.hasher.hash(password).await?;
         let new = NewUser {
             email: email.as_str().into(),

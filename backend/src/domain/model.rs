@@ -53,7 +53,8 @@ pub struct User {
     pub banned_at: Option<DateTime<Utc>>,
     /// Why.
     pub ban_reason: Option<String>,
-    /// Who invited them (none for admins created from the command line or waitlist grants).
+    /// Who invited them: the code's owner, or the admin who minted or granted it (none for
+    /// command-line admins and command-line codes).
     pub invited_by: Option<UserId>,
     /// When they joined.
     pub created_at: DateTime<Utc>,

@@ -129,11 +129,8 @@ async fn graphql(state: web::Data<AppState>, req: HttpRequest, body: Result<Grap
         BatchRequest::Single(r) => BatchRequest::Single(with_data(r)),
         BatchRequest::Batch(v) => BatchRequest::Batch(v.into_iter().map(with_data).collect()),
     };
-    let mut resp = state.schema.execute_batch(batch).await;
-    match &mut resp {
-        async_graphql::BatchResponse::Single(r) => ensure_codes(r, &state.metrics),
-        async_graphql::BatchResponse::Batch(v) => v.iter_mut().for_each(|r| ensure_codes(r, &state.metrics)),
-    }
+    // Codes and error metrics are applied per operation by the schema's extension.
+    let resp = state.schema.execute_batch(batch).await;
     GraphQLResponse::from(resp).respond_to(&req).map_into_boxed_body()
 }
 

@@ -110,7 +110,8 @@ impl KeyValue {
         if count > limit.limit { Err(AppError::RateLimited { retry_after_secs }) } else { Ok(()) }
     }
 
-    /// Marks sessions revoked so their access tokens stop working at once.
+    /// Marks sessions revoked so their access tokens stop working at once. Kept a minute past
+    /// `ttl` (the access-token lifetime) to cover the verifier's clock leeway.
     pub async fn revoke_sessions(&self, sessions: &[SessionId], ttl: Duration) -> AppResult<()> {
         match self {
             KeyValue::Memory { revoked, .. } => {
@@ -125,7 +126,7 @@ impl KeyValue {
                 }
                 let mut p = redis::pipe();
                 for s in sessions {
-                    p.cmd("SET").arg(format!("{prefix}:revoked:{s}")).arg(1).arg("EX").arg(ttl.as_secs().max(1)).ignore();
+                    p.cmd("SET").arg(format!("{prefix}:revoked:{s}")).arg(1).arg("EX").arg(ttl.as_secs() + 60).ignore();
                 }
                 let mut c = conn.clone();
                 let () = p.query_async(&mut c).await.map_err(|e| AppError::internal("redis revoke", e))?;

@@ -132,7 +132,8 @@ fn taken_field(e: &DbErr) -> Option<&'static str> {
 }
 
 impl Store {
-    /// Connects, tunes SQLite (WAL, busy timeout) and runs pending migrations.
+    /// Connects and tunes SQLite (WAL journal; sqlx's default 5 s busy timeout applies).
+    /// Migrations are run separately by `migrate`.
     pub async fn connect(url: &str, max_connections: u32) -> AppResult<Self> {
         let mut opt = ConnectOptions::new(url.to_owned());
         opt.max_connections(max_connections)

@@ -72,6 +72,13 @@ async fn websocket_with_token_in_connection_init() {
     assert_eq!(next["payload"]["data"]["me"]["id"], uid);
     let complete = next_json(&mut ws).await;
     assert_eq!(complete["type"], "complete");
+    // Errors over the socket carry codes too.
+    ws.send(Message::text(json!({"id": "2", "type": "subscribe", "payload": {"query": "{ mee }"}}).to_string()))
+        .await
+        .unwrap();
+    let err = next_json(&mut ws).await;
+    let errors = if err["type"] == "error" { err["payload"].clone() } else { err["payload"]["errors"].clone() };
+    assert_eq!(errors[0]["extensions"]["code"], "BAD_USER_INPUT", "{err}");
 
     // A bad token is refused at connection_init.
     let mut req = url.into_client_request().unwrap();
