@@ -54,7 +54,7 @@ pub async fn build_services(c: &Config) -> AppResult<Services> {
         &c.mail_from,
         c.smtp_url.as_ref().map(|s| s.expose().as_str()),
         &c.data_dir.join("mail"),
-        &c.public_url,
+        &c.effective_public_url(),
     )?;
     let hasher = PasswordHasherPool::new(c.effective_hash_concurrency())?;
     Ok(Services::new(Deps { store, kv, hasher, tokens, mail, rules: rules(c) }))
@@ -78,7 +78,7 @@ pub async fn start(c: &Config) -> AppResult<Running> {
     let metrics = Arc::new(Metrics::new()?);
     let schema = build_schema(
         services.clone(),
-        c.public_url.clone(),
+        c.effective_public_url(),
         metrics.clone(),
         Hardening { production: c.env == AppEnv::Production, max_depth: c.graphql_max_depth, max_complexity: c.graphql_max_complexity },
     );

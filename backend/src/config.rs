@@ -52,8 +52,9 @@ pub struct Config {
     pub redis_url: Option<Secret<String>>,
     /// Prefix of every Redis key this instance writes (lets tests and tenants share a server).
     pub redis_prefix: String,
-    /// Public base URL of the web client, used in links sent by mail.
-    pub public_url: String,
+    /// Public base URL of the web client, used in links sent by mail; unset means
+    /// `http://<APP_LISTEN>`.
+    pub public_url: Option<String>,
     /// Ed25519 private key (PKCS#8 PEM) for access tokens; unset means generated once under the data folder.
     pub jwt_private_key_pem: Option<Secret<String>>,
     /// `iss` of issued access tokens.
@@ -115,7 +116,7 @@ impl Default for Config {
             database_max_connections: 16,
             redis_url: None,
             redis_prefix: "sv".into(),
-            public_url: "http://127.0.0.1:8080".into(),
+            public_url: None,
             jwt_private_key_pem: None,
             jwt_issuer: "soravibe".into(),
             jwt_audience: "soravibe-clients".into(),
@@ -199,6 +200,11 @@ impl Config {
                 return bad("APP_SMTP_URL", "must start with smtp:// or smtps://");
             }
         }
+        if let Some(u) = &self.public_url
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            return bad("APP_PUBLIC_URL", "must start with http:// or https://");
+        }
         if self.mail_from.parse::<lettre::message::Mailbox>().is_err() {
             return bad("APP_MAIL_FROM", "is not a mailbox like `Name <addr@example.com>`");
         }
@@ -254,6 +260,14 @@ impl Config {
         match &self.database_url {
             Some(u) => u.expose().clone(),
             None => format!("sqlite://{}?mode=rwc", self.data_dir.join("app.db").display()),
+        }
+    }
+
+    /// The base URL put in links.
+    pub fn effective_public_url(&self) -> String {
+        match &self.public_url {
+            Some(u) => u.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
         }
     }
 
