@@ -75,6 +75,21 @@ async fn main() {
         ms(*idle.last().unwrap())
     );
 
+    // No enumeration: an unknown login costs the same hashing as a wrong password.
+    let q = "mutation($i: LogInInput!) { logIn(input: $i) { accessToken } }";
+    for (label, login) in [("wrong password", "bench_user"), ("unknown login ", "nobody_here")] {
+        let mut t = vec![];
+        for _ in 0..40 {
+            let body = json!({"query": q, "variables": {"i": {"login": login, "password": "not the password"}}});
+            let s = Instant::now();
+            let r: serde_json::Value = client.post(format!("{base}/graphql")).json(&body).send().await.unwrap().json().await.unwrap();
+            assert_eq!(r["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+            t.push(s.elapsed());
+        }
+        t.sort();
+        println!("refused log-in, {label}: p50={} p90={}", ms(pct(&t, 0.5)), ms(pct(&t, 0.9)));
+    }
+
     // Log-ins at full speed, with /healthz probed alongside.
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicU64::new(0));

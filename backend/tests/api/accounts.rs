@@ -112,7 +112,20 @@ async fn account_errors(engine: Engine) {
         app.code("mutation { mintInvites(count: 1, expiresAt: \"2001-01-01T00:00:00Z\") { code } }", json!({}), Some(&admin)).await,
         "BAD_USER_INPUT"
     );
-    // Reset with a bad token; reset with a bad password does not burn a good token.
+    // An expired verification token is refused.
+    let bob = app.running.services.accounts.user_by_username("bob").await.unwrap().unwrap();
+    let secret = backend::auth::random_secret();
+    app.running
+        .services
+        .deps
+        .store
+        .insert_one_time(bob.id, "verify", backend::auth::secret_digest(&secret), chrono::Utc::now() - chrono::Duration::seconds(1))
+        .await
+        .unwrap();
+    let r = app.gql("mutation($t: String!) { verifyEmail(token: $t) { id } }", json!({"t": secret}), None).await;
+    assert_eq!(code_of(&r), "BAD_USER_INPUT");
+    assert_eq!(r["errors"][0]["extensions"]["field"], "token");
+    // Reset with a bad token is refused, naming the field.
     let reset = "mutation($t: String!, $p: String!) { resetPassword(token: $t, newPassword: $p) }";
     assert_eq!(app.code(reset, json!({"t": "nope", "p": "a brand new secret"}), None).await, "BAD_USER_INPUT");
     app.stop().await;
