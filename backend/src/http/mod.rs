@@ -15,7 +15,8 @@ use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, Responder, web};
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{BatchRequest, Data};
-use async_graphql_actix_web::{GraphQLBatchRequest, GraphQLResponse, GraphQLSubscription};
+use async_graphql_actix_web::{GraphQLResponse, GraphQLSubscription};
+use futures_util::StreamExt;
 
 use crate::api::accounts::UserLoader;
 use crate::api::{AppSchema, RequestCtx, ensure_codes, request_error, to_gql};
@@ -85,32 +86,55 @@ fn request_data(services: &Services, caller: Caller, client: String) -> (Request
     (RequestCtx { caller, client }, DataLoader::new(UserLoader(services.clone()), tokio::spawn))
 }
 
-async fn graphql(state: web::Data<AppState>, req: HttpRequest, body: Result<GraphQLBatchRequest, actix_web::Error>) -> HttpResponse {
-    let too_big = req
+fn refuse(state: &AppState, status: actix_web::http::StatusCode, message: &str) -> HttpResponse {
+    let mut resp = request_error(message);
+    ensure_codes(&mut resp, &state.metrics);
+    HttpResponse::build(status).json(resp)
+}
+
+/// Reads a JSON body of at most `MAX_JSON_BODY` bytes, whatever the framing (a chunked body is
+/// cut off as soon as it passes the limit, so it cannot fill memory).
+async fn read_limited(payload: &mut web::Payload) -> Result<Vec<u8>, (actix_web::http::StatusCode, &'static str)> {
+    use actix_web::http::StatusCode;
+    let mut buf = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| (StatusCode::BAD_REQUEST, "the request body could not be read"))?;
+        if (buf.len() + chunk.len()) as u64 > MAX_JSON_BODY {
+            return Err((StatusCode::PAYLOAD_TOO_LARGE, "the request body is too large"));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf)
+}
+
+async fn graphql(state: web::Data<AppState>, req: HttpRequest, mut payload: web::Payload) -> HttpResponse {
+    use actix_web::http::StatusCode;
+    let content_type = req.headers().get(actix_web::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    // JSON only: form-encoded and text bodies (what a cross-site form can send) are refused.
+    if !content_type.trim_start().to_ascii_lowercase().starts_with("application/json") {
+        return refuse(&state, StatusCode::UNSUPPORTED_MEDIA_TYPE, "send the request as application/json");
+    }
+    let declared_too_big = req
         .headers()
         .get(actix_web::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
         .is_some_and(|n| n > MAX_JSON_BODY);
-    if too_big {
-        let mut resp = request_error("the request body is too large");
-        ensure_codes(&mut resp, &state.metrics);
-        return HttpResponse::PayloadTooLarge().json(resp);
+    if declared_too_big {
+        return refuse(&state, StatusCode::PAYLOAD_TOO_LARGE, "the request body is too large");
     }
-    let batch = match body {
-        Ok(b) => b.into_inner(),
-        Err(e) => {
-            let mut resp = request_error(&format!("the request could not be read as GraphQL: {e}"));
-            ensure_codes(&mut resp, &state.metrics);
-            return HttpResponse::BadRequest().json(resp);
-        }
+    let body = match read_limited(&mut payload).await {
+        Ok(b) => b,
+        Err((status, message)) => return refuse(&state, status, message),
+    };
+    let batch: BatchRequest = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => return refuse(&state, StatusCode::BAD_REQUEST, &format!("the request is not a GraphQL request: {e}")),
     };
     if let BatchRequest::Batch(v) = &batch
         && (v.len() > state.max_batch || v.is_empty())
     {
-        let mut resp = request_error(&format!("a batch may hold 1 to {} operations", state.max_batch));
-        ensure_codes(&mut resp, &state.metrics);
-        return HttpResponse::BadRequest().json(resp);
+        return refuse(&state, StatusCode::BAD_REQUEST, &format!("a batch may hold 1 to {} operations", state.max_batch));
     }
     let client = client_address(&req, state.trust_forwarded_for);
     let caller = match state.services.accounts.authenticate(bearer(&req).as_deref()).await {

@@ -45,6 +45,29 @@ async fn limits_batches_and_malformed_requests() {
     let huge = json!({"query": format!("{{ me {{ id }} }} #{}", "x".repeat(2 * 1024 * 1024))});
     let resp = app.http.post(format!("{}/graphql", app.base)).json(&huge).send().await.unwrap();
     assert_eq!(resp.status(), 413);
+    // A chunked body without a length is cut off at the limit too.
+    let chunks = futures_util::stream::iter((0..40).map(|_| Ok::<_, std::io::Error>(vec![b' '; 64 * 1024])));
+    let resp = app
+        .http
+        .post(format!("{}/graphql", app.base))
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+    assert_eq!(code_of(&resp.json().await.unwrap()), "BAD_USER_INPUT");
+    // Form and text bodies (what a cross-site form can post) are refused.
+    let resp = app
+        .http
+        .post(format!("{}/graphql", app.base))
+        .header("content-type", "text/plain")
+        .body(r#"{"query":"{ me { id } }"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 415);
+    assert_eq!(code_of(&resp.json().await.unwrap()), "BAD_USER_INPUT");
     // No operations over GET (no mutations by link).
     let resp = app.http.get(format!("{}/graphql?query=%7Bme%7Bid%7D%7D", app.base)).send().await.unwrap();
     assert!(resp.status().is_client_error());
