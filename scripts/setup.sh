@@ -11,10 +11,20 @@ if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv" >&2
   "$PY" -m venv .venv
 fi
-want="aiosmtpd==1.4.6 graphql-core==3.2.8"
+want="aiosmtpd==1.4.6 graphql-core==3.2.8 onnx==1.19.1 numpy==2.4.6 onnxruntime==1.31.1"
 stamp=.venv/.requirements
 if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   echo "setup: installing $want" >&2
   .venv/bin/python -m pip install --quiet --disable-pip-version-check $want
   echo "$want" > "$stamp"
 fi
+
+# ONNX Runtime: a stable path to the library inside the onnxruntime wheel, which the `ort` crate
+# loads at run time (`load-dynamic`). .cargo/config.toml points ORT_DYLIB_PATH at it.
+lib=$(ls .venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.* 2>/dev/null | head -1 || true)
+if [ -z "$lib" ]; then
+  echo "setup: onnxruntime's library is missing from .venv" >&2
+  exit 1
+fi
+mkdir -p .venv/ort
+ln -sfn "$(cd "$(dirname "$lib")" && pwd)/$(basename "$lib")" .venv/ort/libonnxruntime.so

@@ -1,0 +1,51 @@
+//! The generation service's core: the model manifest, the ONNX Runtime pipeline (tokenizer →
+//! text encoder → denoiser steps with a flow-matching scheduler and classifier-free guidance →
+//! decoder → RGB frames).
+//!
+//! Architecture invariant: knows nothing of HTTP, GraphQL, SQL or the backend crate. It turns a
+//! `GenerationRequest` into frames, reporting progress per step and stopping at the next step
+//! when asked to cancel. Any exported ONNX video model plugs in through a manifest.
+
+pub mod manifest;
+pub mod pipeline;
+pub mod runtime;
+pub mod scheduler;
+pub mod tokenizer;
+
+/// Everything that can go wrong in generation.
+#[derive(Debug, thiserror::Error)]
+pub enum GenError {
+    /// The manifest cannot be read or does not make sense.
+    #[error("model manifest {path}: {message}")]
+    Manifest {
+        /// The manifest file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// ONNX Runtime cannot be loaded.
+    #[error("ONNX Runtime library not usable at {path}: {message}. Run scripts/setup.sh, or set APP_ORT_DYLIB_PATH")]
+    Runtime {
+        /// Where it was looked for.
+        path: String,
+        /// The loader's message.
+        message: String,
+    },
+    /// A model failed to load or run.
+    #[error("model {model}: {message}")]
+    Model {
+        /// Which stage.
+        model: &'static str,
+        /// ONNX Runtime's message.
+        message: String,
+    },
+    /// The request cannot be served by this model (duration, aspect ratio…).
+    #[error("{0}")]
+    BadRequest(String),
+    /// Cancelled at a step boundary.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// Result alias.
+pub type GenResult<T> = Result<T, GenError>;
