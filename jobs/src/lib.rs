@@ -1,0 +1,1 @@
+//! Wire types and the job queue (being written).

@@ -1,0 +1,1 @@
+//! Media encoding and storage (being written).
