@@ -6,6 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# System tools: ffprobe (media tests check the MP4 with it) and nasm (openh264's assembly, ~2x encode).
+if { ! command -v ffprobe >/dev/null || ! command -v nasm >/dev/null; } && [ "$(id -u)" = 0 ]; then
+  echo "setup: installing ffmpeg nasm" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg nasm >/dev/null
+fi
+
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv" >&2

@@ -16,7 +16,16 @@ use crate::http::metrics::Metrics;
 use crate::http::{AppState, observe, routes};
 use crate::kv::{KeyValue, Limit};
 use crate::mail::MailService;
+use crate::domain::updates::JobUpdates;
+use crate::domain::videos::{JobLimits, ModelLimits, VideoService};
+use crate::http::media::MediaLinks;
 use crate::store::Store;
+use generator::journal::Journal;
+use generator::pipeline::{Pipeline, PipelineOptions};
+use generator::runtime::DevicePreference;
+use generator::worker::Worker;
+use jobs::{JobQueue, QueueSettings};
+use media::MediaStore;
 
 fn rules(c: &Config) -> Rules {
     let minute = Duration::from_secs(60);
@@ -60,6 +69,101 @@ pub async fn build_services(c: &Config) -> AppResult<Services> {
     Ok(Services::new(Deps { store, kv, hasher, tokens, mail, rules: rules(c) }))
 }
 
+/// Generation wiring: the service, the media store and links, and the in-process workers.
+pub struct Generation {
+    /// Jobs and videos.
+    pub videos: VideoService,
+    /// Signed media links.
+    pub links: MediaLinks,
+    /// Stops the in-process workers.
+    pub stop_workers: tokio::sync::watch::Sender<bool>,
+    /// The in-process workers.
+    pub workers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// The queue, updates, model limits, media store; starts the event consumer and in-process workers.
+pub async fn build_generation(c: &Config, services: &Services) -> AppResult<Generation> {
+    let manifest = generator::manifest::Manifest::load(&c.model_manifest).map_err(|e| AppError::internal("model manifest", e))?;
+    let settings = QueueSettings {
+        max_deliveries: c.queue_max_deliveries,
+        reclaim_idle: Duration::from_secs(c.queue_reclaim_idle_secs),
+        retry_backoff: Duration::from_secs(c.queue_retry_backoff_secs),
+    };
+    let (queue, updates) = match &c.redis_url {
+        Some(url) => (
+            JobQueue::redis(url.expose(), &c.redis_prefix, settings).await.map_err(|e| AppError::internal("job queue", e))?,
+            JobUpdates::redis(url.expose(), &c.redis_prefix).await?,
+        ),
+        None => (JobQueue::memory(settings), JobUpdates::local()),
+    };
+    let store = match &c.s3_bucket {
+        Some(bucket) => MediaStore::s3(
+            bucket,
+            c.s3_endpoint.as_deref(),
+            &c.s3_region,
+            c.s3_access_key.as_ref().map(|s| s.expose().as_str()).unwrap_or_default(),
+            c.s3_secret_key.as_ref().map(|s| s.expose().as_str()).unwrap_or_default(),
+            c.s3_endpoint.as_deref().is_some_and(|e| e.starts_with("http://")),
+        ),
+        None => MediaStore::local(&c.data_dir.join("media")),
+    }
+    .map_err(|e| AppError::internal("media store", e))?;
+    let secret = MediaLinks::load_or_create_secret(&c.data_dir.join("keys").join("media-links.key"))?;
+    let links = MediaLinks::new(secret, Duration::from_secs(c.media_url_ttl_secs), &c.effective_public_url(), store.clone());
+    let in_process = c.effective_in_process_workers();
+    let aspect_ratios = manifest
+        .resolutions
+        .keys()
+        .map(|a| match a {
+            generator::manifest::AspectRatio::Portrait => jobs::AspectRatio::Portrait,
+            generator::manifest::AspectRatio::Landscape => jobs::AspectRatio::Landscape,
+            generator::manifest::AspectRatio::Square => jobs::AspectRatio::Square,
+        })
+        .collect();
+    let model = ModelLimits {
+        min_seconds: manifest.min_duration_seconds,
+        max_seconds: manifest.max_duration_seconds,
+        aspect_ratios,
+        steps: u32::try_from(manifest.steps).unwrap_or(u32::MAX),
+    };
+    let limits = JobLimits {
+        max_queued_per_user: u64::from(c.max_queued_jobs_per_user),
+        max_running_per_user: u64::from(c.max_running_jobs_per_user),
+        workers: c.total_workers.unwrap_or(in_process).max(1) as u64,
+    };
+    let videos = VideoService::new(services.deps.clone(), queue.clone(), updates, model, limits);
+    tokio::spawn(videos.clone().run_event_consumer(format!("api-{}", uuid::Uuid::new_v4().simple())));
+
+    let (stop_workers, stop_rx) = tokio::sync::watch::channel(false);
+    let mut workers = vec![];
+    if in_process > 0 {
+        let device = match c.inference_device.as_str() {
+            "cpu" => DevicePreference::Cpu,
+            "cuda" => DevicePreference::Cuda,
+            _ => DevicePreference::Auto,
+        };
+        let opts = PipelineOptions {
+            dylib: c.ort_dylib_path.clone().unwrap_or_else(generator::runtime::default_dylib_path),
+            device,
+            intra_threads: c.inference_threads,
+        };
+        let path = c.model_manifest.clone();
+        let pipeline = tokio::task::spawn_blocking(move || Pipeline::load(&path, &opts))
+            .await
+            .map_err(|e| AppError::internal("model load", e))?
+            .map_err(|e| AppError::internal("model load", e))?;
+        let pipeline = Arc::new(pipeline);
+        for i in 0..in_process {
+            let name = format!("embedded-{i}");
+            let journal = Journal::open(&c.data_dir.join("journal").join(format!("{name}.sqlite")))
+                .map_err(|e| AppError::internal("journal", e))?;
+            let w = Worker { queue: queue.clone(), pipeline: pipeline.clone(), media: store.clone(), journal: Arc::new(journal), name };
+            workers.push(tokio::spawn(w.run(stop_rx.clone())));
+        }
+    }
+    Ok(Generation { videos, links, stop_workers, workers })
+}
+
 /// A running HTTP server.
 pub struct Running {
     /// Where it listens.
@@ -70,14 +174,21 @@ pub struct Running {
     pub task: tokio::task::JoinHandle<std::io::Result<()>>,
     /// The services it runs (tests use them to inspect state).
     pub services: Services,
+    /// Jobs and videos.
+    pub videos: VideoService,
+    /// Stops the in-process workers.
+    pub stop_workers: tokio::sync::watch::Sender<bool>,
 }
 
 /// Builds everything and starts listening on `c.listen` (port 0 picks a free port).
 pub async fn start(c: &Config) -> AppResult<Running> {
     let services = build_services(c).await?;
+    let generation = build_generation(c, &services).await?;
     let metrics = Arc::new(Metrics::new()?);
     let schema = build_schema(
         services.clone(),
+        generation.videos.clone(),
+        generation.links.clone(),
         c.effective_public_url(),
         metrics.clone(),
         Hardening { production: c.env == AppEnv::Production, max_depth: c.graphql_max_depth, max_complexity: c.graphql_max_complexity },
@@ -89,7 +200,10 @@ pub async fn start(c: &Config) -> AppResult<Running> {
         trust_forwarded_for: c.trust_forwarded_for,
         max_batch: c.graphql_max_batch,
     });
-    let mut server = HttpServer::new(move || App::new().app_data(state.clone()).wrap(from_fn(observe)).configure(routes))
+    let links = web::Data::new(generation.links.clone());
+    let mut server = HttpServer::new(move || {
+        App::new().app_data(state.clone()).app_data(links.clone()).wrap(from_fn(observe)).configure(routes)
+    })
         .disable_signals()
         .shutdown_timeout(10);
     if c.http_workers > 0 {
@@ -101,5 +215,5 @@ pub async fn start(c: &Config) -> AppResult<Running> {
     let handle = server.handle();
     let task = tokio::spawn(server);
     tracing::info!(%addr, database = if c.database_url.is_some() { "configured" } else { "embedded sqlite" }, redis = c.redis_url.is_some(), "listening");
-    Ok(Running { addr, handle, task, services })
+    Ok(Running { addr, handle, task, services, videos: generation.videos, stop_workers: generation.stop_workers })
 }

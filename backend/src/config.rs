@@ -104,6 +104,40 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Log filter (`tracing` env-filter syntax), e.g. `info,sqlx=warn`.
     pub log: String,
+    /// The model manifest (TOML) the generator runs.
+    pub model_manifest: PathBuf,
+    /// ONNX Runtime library; unset means `ORT_DYLIB_PATH`, else `.venv/ort/libonnxruntime.so`.
+    pub ort_dylib_path: Option<PathBuf>,
+    /// `auto` (CUDA when it registers), `cpu` or `cuda`.
+    pub inference_device: String,
+    /// Threads per model (0: ONNX Runtime's default).
+    pub inference_threads: usize,
+    /// Generator workers inside this process; unset means 1 without Redis, 0 with Redis.
+    pub in_process_workers: Option<usize>,
+    /// Generator workers serving the queue in all (for ETAs); unset means `in_process_workers`.
+    pub total_workers: Option<usize>,
+    /// Jobs a member may have waiting.
+    pub max_queued_jobs_per_user: u32,
+    /// Jobs a member may have running.
+    pub max_running_jobs_per_user: u32,
+    /// Deliveries before a job is dead-lettered and ends FAILED.
+    pub queue_max_deliveries: u32,
+    /// Seconds a delivery may go unacknowledged before another worker reclaims it.
+    pub queue_reclaim_idle_secs: u64,
+    /// Base of the retry backoff, in seconds (doubles per attempt).
+    pub queue_retry_backoff_secs: u64,
+    /// S3-compatible bucket for media; unset means `<data_dir>/media`.
+    pub s3_bucket: Option<String>,
+    /// S3 endpoint (MinIO etc.); unset means AWS.
+    pub s3_endpoint: Option<String>,
+    /// S3 region.
+    pub s3_region: String,
+    /// S3 access key.
+    pub s3_access_key: Option<Secret<String>>,
+    /// S3 secret key.
+    pub s3_secret_key: Option<Secret<String>>,
+    /// Lifetime of signed media links, in seconds.
+    pub media_url_ttl_secs: u64,
 }
 
 impl Default for Config {
@@ -141,6 +175,23 @@ impl Default for Config {
             http_workers: 0,
             log_format: LogFormat::Text,
             log: "info,sqlx=warn,sea_orm=warn".into(),
+            model_manifest: PathBuf::from("models/tiny/manifest.toml"),
+            ort_dylib_path: None,
+            inference_device: "auto".into(),
+            inference_threads: 0,
+            in_process_workers: None,
+            total_workers: None,
+            max_queued_jobs_per_user: 3,
+            max_running_jobs_per_user: 1,
+            queue_max_deliveries: 3,
+            queue_reclaim_idle_secs: 60,
+            queue_retry_backoff_secs: 2,
+            s3_bucket: None,
+            s3_endpoint: None,
+            s3_region: "us-east-1".into(),
+            s3_access_key: None,
+            s3_secret_key: None,
+            media_url_ttl_secs: 3600,
         }
     }
 }
@@ -249,6 +300,24 @@ impl Config {
         if tracing_subscriber::EnvFilter::try_new(&self.log).is_err() {
             return bad("APP_LOG", "is not a log filter like `info,sqlx=warn`");
         }
+        if !["auto", "cpu", "cuda"].contains(&self.inference_device.as_str()) {
+            return bad("APP_INFERENCE_DEVICE", "must be auto, cpu or cuda");
+        }
+        if self.max_queued_jobs_per_user == 0 || self.max_running_jobs_per_user == 0 {
+            return bad("APP_MAX_QUEUED_JOBS_PER_USER", "per-member job limits must be at least 1");
+        }
+        if self.queue_max_deliveries == 0 {
+            return bad("APP_QUEUE_MAX_DELIVERIES", "must be at least 1");
+        }
+        if self.queue_reclaim_idle_secs == 0 {
+            return bad("APP_QUEUE_RECLAIM_IDLE_SECS", "must be at least 1");
+        }
+        if self.s3_bucket.is_some() && (self.s3_access_key.is_none() || self.s3_secret_key.is_none()) {
+            return bad("APP_S3_ACCESS_KEY", "S3 needs APP_S3_ACCESS_KEY and APP_S3_SECRET_KEY");
+        }
+        if self.media_url_ttl_secs < 60 {
+            return bad("APP_MEDIA_URL_TTL_SECS", "must be at least 60");
+        }
         if self.redis_prefix.is_empty() || self.redis_prefix.contains(char::is_whitespace) {
             return bad("APP_REDIS_PREFIX", "must be a non-empty word");
         }
@@ -269,6 +338,11 @@ impl Config {
             Some(u) => u.trim_end_matches('/').to_owned(),
             None => format!("http://{}", self.listen),
         }
+    }
+
+    /// Generator workers to run inside this process.
+    pub fn effective_in_process_workers(&self) -> usize {
+        self.in_process_workers.unwrap_or(if self.redis_url.is_some() { 0 } else { 1 })
     }
 
     /// Hashes run at once.

@@ -45,6 +45,14 @@ id_type!(
     InviteId
 );
 id_type!(
+    /// A generation job.
+    JobId
+);
+id_type!(
+    /// A video.
+    VideoId
+);
+id_type!(
     /// A refresh-token family: one signed-in session on one device.
     SessionId
 );

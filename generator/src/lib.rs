@@ -6,11 +6,13 @@
 //! `GenerationRequest` into frames, reporting progress per step and stopping at the next step
 //! when asked to cancel. Any exported ONNX video model plugs in through a manifest.
 
+pub mod journal;
 pub mod manifest;
 pub mod pipeline;
 pub mod runtime;
 pub mod scheduler;
 pub mod tokenizer;
+pub mod worker;
 
 /// Everything that can go wrong in generation.
 #[derive(Debug, thiserror::Error)]

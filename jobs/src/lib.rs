@@ -1,1 +1,18 @@
-//! Wire types and the job queue (being written).
+//! Jobs: the wire types the backend and the generator exchange (`JobSpec`, `JobEvent`,
+//! `JobOutput`) and the durable job queue with its event channel (`JobQueue`), run either
+//! in-process or on Redis Streams with consumer groups.
+//!
+//! Architecture invariant: this crate owns message shapes, delivery, retry, reclaim,
+//! dead-lettering and cancellation, nothing more. It knows nothing of HTTP, GraphQL, SQL or
+//! ONNX: what a job *means* (video rows, pipelines, users) belongs to its callers. A job is
+//! delivered at least once; callers make its effect exactly-once by keying on `job_id`.
+
+mod error;
+mod queue;
+mod settings;
+mod wire;
+
+pub use error::QueueError;
+pub use queue::{DeadLetter, Delivery, JobQueue, MemoryQueue, RedisQueue};
+pub use settings::QueueSettings;
+pub use wire::{AspectRatio, JobEvent, JobOutput, JobSpec, StageMillis};

@@ -1,1 +1,20 @@
-//! Media encoding and storage (being written).
+//! Media: turns RGB frames into a streamable H.264 MP4 and JPEG thumbnails, reads MP4s back
+//! (probe and full decode), and keeps media bytes in a `MediaStore` (local disk or S3/MinIO).
+//!
+//! Architecture invariant: this crate owns pixels, codecs, containers and object keys, nothing
+//! more. It knows nothing of HTTP, GraphQL, SQL or ONNX: callers hand it frames and keys, and it
+//! hands back bytes, facts about those bytes, and a `MediaError`.
+
+#![warn(missing_docs)]
+
+mod encode;
+mod error;
+mod read;
+mod store;
+mod thumbnail;
+
+pub use encode::{EncodeOptions, EncodeTimings, EncodedVideo, MAX_SIDE, encode_mp4};
+pub use error::MediaError;
+pub use read::{Mp4Info, decode_mp4, is_faststart, probe_mp4};
+pub use store::MediaStore;
+pub use thumbnail::thumbnail_jpeg;

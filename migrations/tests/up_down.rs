@@ -22,6 +22,13 @@ async fn roundtrip(url: &str) {
     Migrator::up(&db, None).await.unwrap();
     assert!(manager.has_table("users").await.unwrap());
     assert!(manager.has_table("refresh_tokens").await.unwrap());
+    assert!(manager.has_table("generation_jobs").await.unwrap());
+    assert!(manager.has_table("videos").await.unwrap());
+    // One step down removes only the newest migration.
+    Migrator::down(&db, Some(1)).await.unwrap();
+    assert!(!manager.has_table("videos").await.unwrap());
+    assert!(manager.has_table("users").await.unwrap());
+    Migrator::up(&db, None).await.unwrap();
 }
 
 #[tokio::test]

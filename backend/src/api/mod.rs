@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod invites;
+pub mod videos;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,7 +14,7 @@ use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, N
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use async_graphql::{
-    EmptySubscription, ErrorExtensions, MergedObject, Response, Schema, SchemaBuilder, ServerError, ServerResult, Value,
+    ErrorExtensions, MergedObject, Response, Schema, SchemaBuilder, ServerError, ServerResult, Value,
 };
 
 use crate::domain::{Caller, Services};
@@ -22,14 +23,14 @@ use crate::http::metrics::Metrics;
 
 /// The root query.
 #[derive(MergedObject, Default)]
-pub struct Query(accounts::AccountsQuery, invites::InvitesQuery);
+pub struct Query(accounts::AccountsQuery, invites::InvitesQuery, videos::VideosQuery);
 
 /// The root mutation.
 #[derive(MergedObject, Default)]
-pub struct Mutation(accounts::AccountsMutation, invites::InvitesMutation);
+pub struct Mutation(accounts::AccountsMutation, invites::InvitesMutation, videos::VideosMutation);
 
 /// The executable schema.
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type AppSchema = Schema<Query, Mutation, videos::Subscription>;
 
 /// Per-request context: who is calling and from where.
 pub struct RequestCtx {
@@ -54,8 +55,8 @@ pub struct Hardening {
 }
 
 /// The schema without runtime data (for `backend schema` and the drift test).
-pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+pub fn schema_builder() -> SchemaBuilder<Query, Mutation, videos::Subscription> {
+    Schema::build(Query::default(), Mutation::default(), videos::Subscription)
 }
 
 /// The SDL the server exports.
@@ -64,9 +65,18 @@ pub fn sdl() -> String {
 }
 
 /// The schema with services, limits and metrics.
-pub fn build_schema(services: Services, public_url: String, metrics: Arc<Metrics>, h: Hardening) -> AppSchema {
+pub fn build_schema(
+    services: Services,
+    videos: crate::domain::videos::VideoService,
+    links: crate::http::media::MediaLinks,
+    public_url: String,
+    metrics: Arc<Metrics>,
+    h: Hardening,
+) -> AppSchema {
     let mut b = schema_builder()
         .data(services)
+        .data(videos)
+        .data(links)
         .data(PublicUrl(public_url.trim_end_matches('/').to_owned()))
         .limit_depth(h.max_depth)
         .limit_complexity(h.max_complexity)

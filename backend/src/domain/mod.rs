@@ -7,7 +7,9 @@
 pub mod accounts;
 pub mod invites;
 pub mod model;
+pub mod updates;
 pub mod values;
+pub mod videos;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -4,6 +4,7 @@
 //! Architecture invariant: turns HTTP into a `RequestCtx` (caller + client address) and hands
 //! everything else to the schema; no rules live here.
 
+pub mod media;
 pub mod metrics;
 
 use std::sync::Arc;
@@ -46,7 +47,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/graphql/ws", web::get().to(graphql_ws))
         .route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
-        .route("/metrics", web::get().to(metrics_text));
+        .route("/metrics", web::get().to(metrics_text))
+        .route("/media/{key:.+}", web::get().to(media::serve));
 }
 
 /// Counts and times every request by its route pattern.

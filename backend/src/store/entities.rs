@@ -176,3 +176,79 @@ pub mod waitlist {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod generation_jobs {
+    //! `generation_jobs`
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `generation_jobs`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "generation_jobs")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub user_id: Uuid,
+        pub status: String,
+        pub prompt: String,
+        pub seed: i64,
+        pub duration_seconds: i32,
+        pub aspect_ratio: String,
+        pub step: i32,
+        pub total_steps: i32,
+        pub attempts: i32,
+        pub worker: Option<String>,
+        pub error_code: Option<String>,
+        pub error_message: Option<String>,
+        pub video_id: Option<Uuid>,
+        pub created_at: DateTimeUtc,
+        pub started_at: Option<DateTimeUtc>,
+        pub finished_at: Option<DateTimeUtc>,
+        pub updated_at: DateTimeUtc,
+    }
+
+    /// No navigated relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod videos {
+    //! `videos`
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `videos`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "videos")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub author_id: Uuid,
+        pub job_id: Uuid,
+        pub status: String,
+        pub prompt: String,
+        pub caption: Option<String>,
+        pub seed: i64,
+        pub aspect_ratio: String,
+        pub video_key: String,
+        pub thumbnail_key: String,
+        pub width: i32,
+        pub height: i32,
+        pub duration_ms: i64,
+        pub frame_count: i32,
+        pub fps: i32,
+        pub model_name: String,
+        pub model_version: String,
+        pub execution_provider: String,
+        pub stage_millis: String,
+        pub remix_allowed: bool,
+        pub created_at: DateTimeUtc,
+        pub published_at: Option<DateTimeUtc>,
+    }
+
+    /// No navigated relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

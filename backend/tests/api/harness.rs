@@ -59,6 +59,10 @@ impl Builder {
             http_workers: 2,
             hash_concurrency: 4,
             database_max_connections: 5,
+            model_manifest: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/tiny/manifest.toml"),
+            in_process_workers: Some(0),
+            queue_reclaim_idle_secs: 5,
+            queue_retry_backoff_secs: 1,
             ..Config::default()
         };
         let mut pg_db = None;

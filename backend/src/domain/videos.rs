@@ -1,0 +1,310 @@
+//! Generation and drafts: `createVideo` (input checks, per-member limits, queueing), job state
+//! from worker events (applied exactly once), cancellation, queue position and ETA, and who
+//! may see which video.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use jobs::{JobEvent, JobQueue, JobSpec};
+
+use super::model::{Job, JobStatus, Role, Video, VideoStatus};
+use super::updates::JobUpdates;
+use super::{Caller, Deps};
+use crate::error::{AppError, AppResult};
+use crate::store::generation::{NewJob, NewVideo};
+use crate::types::{JobId, UserId, VideoId};
+
+/// Longest prompt, in characters.
+pub const MAX_PROMPT: usize = 2000;
+
+/// What the model can make (from its manifest).
+#[derive(Debug, Clone)]
+pub struct ModelLimits {
+    /// Shortest clip.
+    pub min_seconds: u32,
+    /// Longest clip.
+    pub max_seconds: u32,
+    /// Aspect ratios with a resolution.
+    pub aspect_ratios: Vec<jobs::AspectRatio>,
+    /// Denoiser steps per job.
+    pub steps: u32,
+}
+
+/// Limits per member.
+#[derive(Debug, Clone, Copy)]
+pub struct JobLimits {
+    /// Queued jobs a member may have.
+    pub max_queued_per_user: u64,
+    /// Running jobs a member may have.
+    pub max_running_per_user: u64,
+    /// Workers serving the queue (for ETAs).
+    pub workers: u64,
+}
+
+/// A request to generate.
+pub struct CreateVideo {
+    /// Prompt.
+    pub prompt: String,
+    /// Seconds.
+    pub duration_seconds: i32,
+    /// Aspect ratio.
+    pub aspect_ratio: jobs::AspectRatio,
+    /// Seed; random when absent.
+    pub seed: Option<i64>,
+}
+
+/// Where a queued job stands.
+#[derive(Debug, Clone, Copy)]
+pub struct QueueEstimate {
+    /// Jobs ahead of it (0 = next); `None` once it runs or ended.
+    pub position: Option<u64>,
+    /// Seconds until it should finish; `None` when ended or not yet measurable.
+    pub eta_seconds: Option<u64>,
+}
+
+/// Generation rules.
+#[derive(Clone)]
+pub struct VideoService {
+    deps: Arc<Deps>,
+    queue: JobQueue,
+    updates: JobUpdates,
+    model: ModelLimits,
+    limits: JobLimits,
+}
+
+fn job_uuid(id: JobId) -> uuid::Uuid {
+    id.0
+}
+
+impl VideoService {
+    /// Wires the service.
+    pub fn new(deps: Arc<Deps>, queue: JobQueue, updates: JobUpdates, model: ModelLimits, limits: JobLimits) -> Self {
+        Self { deps, queue, updates, model, limits }
+    }
+
+    /// The queue (health checks, workers).
+    pub fn queue(&self) -> &JobQueue {
+        &self.queue
+    }
+
+    /// The update fan-out (subscriptions).
+    pub fn updates(&self) -> &JobUpdates {
+        &self.updates
+    }
+
+    /// Checks the input, the member's limits, and queues the job.
+    pub async fn create(&self, caller: &Caller, input: CreateVideo) -> AppResult<Job> {
+        let v = caller.require()?;
+        let prompt = input.prompt.trim();
+        let n = prompt.chars().count();
+        if n == 0 || n > MAX_PROMPT {
+            return Err(AppError::bad_input("prompt", format!("the prompt must have 1 to {MAX_PROMPT} characters")));
+        }
+        if prompt.chars().any(|c| c.is_control() && c != '\n') {
+            return Err(AppError::bad_input("prompt", "the prompt may not contain control characters"));
+        }
+        let d = input.duration_seconds;
+        if d < 0 || (d as u32) < self.model.min_seconds || (d as u32) > self.model.max_seconds {
+            return Err(AppError::bad_input(
+                "durationSeconds",
+                format!("duration must be between {} and {} seconds", self.model.min_seconds, self.model.max_seconds),
+            ));
+        }
+        if !self.model.aspect_ratios.contains(&input.aspect_ratio) {
+            return Err(AppError::bad_input("aspectRatio", "this aspect ratio is not supported by the model"));
+        }
+        let (queued, running) = self.deps.store.live_jobs_of(v.user.id).await?;
+        // At most `max_queued` waiting, and at most `max_queued + max_running` alive at once.
+        let live_cap = self.limits.max_queued_per_user + self.limits.max_running_per_user;
+        if queued >= self.limits.max_queued_per_user || queued + running >= live_cap {
+            return Err(AppError::RateLimited { retry_after_secs: self.eta_per_job().await?.unwrap_or(30) });
+        }
+        let seed = input.seed.unwrap_or_else(|| i64::from(rand::random::<u32>()));
+        let id = JobId::new();
+        let job = self
+            .deps
+            .store
+            .insert_job(NewJob {
+                id,
+                user_id: v.user.id,
+                prompt: prompt.to_owned(),
+                seed,
+                duration_seconds: d,
+                aspect_ratio: aspect_str(input.aspect_ratio).into(),
+            })
+            .await?;
+        let spec = JobSpec {
+            job_id: job_uuid(id),
+            user_id: v.user.id.0,
+            prompt: prompt.to_owned(),
+            seed: seed.unsigned_abs(),
+            duration_seconds: d as u32,
+            aspect_ratio: input.aspect_ratio,
+            reference: None,
+            enqueued_at: Utc::now(),
+        };
+        if let Err(e) = self.queue.enqueue(&spec).await {
+            // Not queued: say so on the job rather than leave it waiting forever.
+            self.deps.store.end_job(id, JobStatus::Failed, Some("QUEUE_UNAVAILABLE"), Some("the job could not be queued; try again")).await?;
+            return Err(AppError::internal("enqueue", e));
+        }
+        tracing::info!(job = %id, user = %v.user.id, "job queued");
+        Ok(job)
+    }
+
+    /// A job, to its author (and moderators); `None` for anyone else.
+    pub async fn job(&self, caller: &Caller, id: JobId) -> AppResult<Option<Job>> {
+        let v = caller.require()?;
+        let job = self.deps.store.job(id).await?;
+        Ok(job.filter(|j| j.user_id == v.user.id || v.user.role >= Role::Moderator))
+    }
+
+    /// Cancels a queued job at once, or a running one at its next step.
+    pub async fn cancel(&self, caller: &Caller, id: JobId) -> AppResult<Job> {
+        let v = caller.require()?;
+        let job = self.deps.store.job(id).await?.filter(|j| j.user_id == v.user.id).ok_or(AppError::NotFound("job"))?;
+        if job.status.is_final() {
+            return Err(AppError::Conflict(format!("the job has already ended ({})", job.status.as_str())));
+        }
+        // Tell workers first, then end it here; a result arriving later is ignored.
+        self.queue.cancel(job_uuid(id)).await.map_err(|e| AppError::internal("cancel", e))?;
+        self.deps.store.end_job(id, JobStatus::Cancelled, None, None).await?;
+        self.updates.notify(id).await;
+        self.deps.store.job(id).await?.ok_or(AppError::NotFound("job"))
+    }
+
+    /// Seconds per job, from recent jobs.
+    async fn eta_per_job(&self) -> AppResult<Option<u64>> {
+        Ok(self.deps.store.recent_job_seconds(20).await?.map(|s| s.ceil() as u64))
+    }
+
+    /// Queue position and ETA from measured job times.
+    pub async fn estimate(&self, job: &Job) -> AppResult<QueueEstimate> {
+        let per_job = self.deps.store.recent_job_seconds(20).await?;
+        match job.status {
+            JobStatus::Queued => {
+                let ahead = self.deps.store.queued_before(job.created_at, job.id).await?;
+                let workers = self.limits.workers.max(1);
+                let eta = per_job.map(|s| (((ahead / workers) + 1) as f64 * s).ceil() as u64);
+                Ok(QueueEstimate { position: Some(ahead), eta_seconds: eta })
+            }
+            JobStatus::Running => {
+                let elapsed = job.started_at.map(|t| (Utc::now() - t).num_milliseconds() as f64 / 1000.0).unwrap_or(0.0);
+                let eta = match (job.step, job.total_steps) {
+                    // Measured on this job: time per step so far times steps left (plus the
+                    // decode/encode tail, estimated as one step's worth).
+                    (s, t) if s > 0 && t > 0 => Some(((elapsed / f64::from(s)) * f64::from(t - s + 1)).ceil() as u64),
+                    _ => per_job.map(|p| (p - elapsed).max(1.0).ceil() as u64),
+                };
+                Ok(QueueEstimate { position: None, eta_seconds: eta })
+            }
+            _ => Ok(QueueEstimate { position: None, eta_seconds: None }),
+        }
+    }
+
+    /// Applies one worker event; idempotent (a redelivered event changes nothing twice).
+    pub async fn apply_event(&self, event: &JobEvent) -> AppResult<()> {
+        let id = JobId(event.job_id());
+        match event {
+            JobEvent::Started { worker, attempt, .. } => {
+                self.deps.store.mark_running(id, worker, i32::try_from(*attempt).unwrap_or(i32::MAX), self.model.steps as i32).await?;
+            }
+            JobEvent::Progress { step, total, .. } => {
+                self.deps.store.set_progress(id, *step as i32, *total as i32).await?;
+            }
+            JobEvent::Succeeded { output, .. } => {
+                let stage_millis = serde_json::to_string(&output.stages).map_err(|e| AppError::internal("stages", e))?;
+                let video = self
+                    .deps
+                    .store
+                    .complete_job(
+                        id,
+                        NewVideo {
+                            video_key: output.video_key.clone(),
+                            thumbnail_key: output.thumbnail_key.clone(),
+                            width: output.width as i32,
+                            height: output.height as i32,
+                            duration_ms: output.duration_ms as i64,
+                            frame_count: output.frame_count as i32,
+                            fps: output.fps as i32,
+                            model_name: output.model_name.clone(),
+                            model_version: output.model_version.clone(),
+                            execution_provider: output.execution_provider.clone(),
+                            stage_millis,
+                        },
+                    )
+                    .await?;
+                if let Some(v) = video {
+                    tracing::info!(job = %id, video = %v.id, "draft created");
+                }
+            }
+            JobEvent::Failed { reason, .. } => {
+                self.deps.store.end_job(id, JobStatus::Failed, Some("GENERATION_FAILED"), Some(reason)).await?;
+            }
+            JobEvent::Cancelled { .. } => {
+                self.deps.store.end_job(id, JobStatus::Cancelled, None, None).await?;
+            }
+        }
+        self.updates.notify(id).await;
+        Ok(())
+    }
+
+    /// Consumes worker events until the process stops (one consumer per API node; a crashed
+    /// node's unacknowledged events are reclaimed by another).
+    pub async fn run_event_consumer(self, consumer: String) {
+        loop {
+            match self.queue.next_events("backend", &consumer, Duration::from_secs(1), 64).await {
+                Ok(batch) => {
+                    let mut done = Vec::with_capacity(batch.len());
+                    for (eid, event) in batch {
+                        match self.apply_event(&event).await {
+                            Ok(()) => done.push(eid),
+                            Err(e) => tracing::error!(error = %e, cause = ?e, job = %event.job_id(), "job event not applied; it will be redelivered"),
+                        }
+                    }
+                    if !done.is_empty()
+                        && let Err(e) = self.queue.ack_events("backend", &done).await
+                    {
+                        tracing::warn!(error = %e, "event ack failed; events will be applied again (idempotent)");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading job events failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    /// A video, if the caller may see it: published ones to all, drafts to their author (and
+    /// moderators).
+    pub async fn video(&self, caller: &Caller, id: VideoId) -> AppResult<Option<Video>> {
+        let viewer = caller.optional()?;
+        let Some(video) = self.deps.store.video(id).await? else { return Ok(None) };
+        Ok(visible(&video, viewer.map(|v| (v.user.id, v.user.role))).then_some(video))
+    }
+
+    /// The caller's drafts, newest first.
+    pub async fn drafts(&self, caller: &Caller, after: Option<(chrono::DateTime<Utc>, uuid::Uuid)>, limit: u64) -> AppResult<Vec<Video>> {
+        let v = caller.require()?;
+        self.deps.store.drafts_of(v.user.id, after, limit).await
+    }
+}
+
+/// Who may see a video now.
+pub fn visible(video: &Video, viewer: Option<(UserId, Role)>) -> bool {
+    match video.status {
+        VideoStatus::Published => true,
+        _ => viewer.is_some_and(|(id, role)| id == video.author_id || role >= Role::Moderator),
+    }
+}
+
+/// Wire spelling of an aspect ratio.
+pub fn aspect_str(a: jobs::AspectRatio) -> &'static str {
+    match a {
+        jobs::AspectRatio::Portrait => "PORTRAIT",
+        jobs::AspectRatio::Landscape => "LANDSCAPE",
+        jobs::AspectRatio::Square => "SQUARE",
+    }
+}

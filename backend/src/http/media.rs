@@ -1,0 +1,184 @@
+//! `/media/{key}`: stored videos and thumbnails behind short-lived signed links, with HTTP range
+//! requests (players seek and stream). Links are minted by the API for viewers allowed to see
+//! the video, so a draft's media never leak to others. With S3, presigned URLs are used instead.
+
+use std::time::Duration;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use hmac::{Hmac, Mac};
+use media::{MediaError, MediaStore};
+use sha2::Sha256;
+
+use crate::error::{AppError, AppResult};
+
+/// Mints and checks signed media links.
+#[derive(Clone)]
+pub struct MediaLinks {
+    secret: Vec<u8>,
+    ttl: Duration,
+    base: String,
+    store: MediaStore,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl MediaLinks {
+    /// Links under `base` (the public URL) signed with `secret`, valid for `ttl`.
+    pub fn new(secret: Vec<u8>, ttl: Duration, base: &str, store: MediaStore) -> Self {
+        Self { secret, ttl, base: base.trim_end_matches('/').to_owned(), store }
+    }
+
+    /// The key file (32 random bytes) under the data folder, created once.
+    pub fn load_or_create_secret(path: &std::path::Path) -> AppResult<Vec<u8>> {
+        if let Ok(b) = std::fs::read(path)
+            && b.len() >= 32
+        {
+            return Ok(b);
+        }
+        use rand::RngCore;
+        let mut b = vec![0u8; 32];
+        rand::rng().fill_bytes(&mut b);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| AppError::internal("key folder", e))?;
+        }
+        std::fs::write(path, &b).map_err(|e| AppError::internal("write media key", e))?;
+        Ok(b)
+    }
+
+    fn signature(&self, key: &str, exp: i64) -> String {
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.secret) else { return String::new() };
+        mac.update(key.as_bytes());
+        mac.update(b"\n");
+        mac.update(exp.to_string().as_bytes());
+        hex(&mac.finalize().into_bytes())
+    }
+
+    /// A link to `key` for someone allowed to see it.
+    pub async fn url(&self, key: &str) -> AppResult<String> {
+        if let Some(u) = self.store.presigned_get_url(key, self.ttl).await.map_err(|e| AppError::internal("presign", e))? {
+            return Ok(u);
+        }
+        let exp = chrono::Utc::now().timestamp() + i64::try_from(self.ttl.as_secs()).unwrap_or(3600);
+        Ok(format!("{}/media/{key}?exp={exp}&sig={}", self.base, self.signature(key, exp)))
+    }
+
+    fn verify(&self, key: &str, exp: i64, sig: &str) -> bool {
+        if exp < chrono::Utc::now().timestamp() {
+            return false;
+        }
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.secret) else { return false };
+        mac.update(key.as_bytes());
+        mac.update(b"\n");
+        mac.update(exp.to_string().as_bytes());
+        let Some(raw) = (0..sig.len())
+            .step_by(2)
+            .map(|i| sig.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+            .collect::<Option<Vec<u8>>>()
+        else {
+            return false;
+        };
+        mac.verify_slice(&raw).is_ok()
+    }
+}
+
+/// Query of a signed link.
+#[derive(serde::Deserialize)]
+pub struct Signed {
+    exp: i64,
+    sig: String,
+}
+
+fn content_type(key: &str) -> &'static str {
+    if key.ends_with(".mp4") {
+        "video/mp4"
+    } else if key.ends_with(".jpg") {
+        "image/jpeg"
+    } else {
+        "application/octet-stream"
+    }
+}
+
+/// Parses a single `bytes=a-b`, `bytes=a-` or `bytes=-n` range against `size`.
+fn parse_range(h: &str, size: u64) -> Option<std::ops::Range<u64>> {
+    let spec = h.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') {
+        return None;
+    }
+    let (a, b) = spec.split_once('-')?;
+    let (start, end) = match (a.trim(), b.trim()) {
+        ("", n) => {
+            let n: u64 = n.parse().ok()?;
+            (size.saturating_sub(n), size)
+        }
+        (a, "") => (a.parse().ok()?, size),
+        (a, b) => (a.parse().ok()?, b.parse::<u64>().ok()?.saturating_add(1).min(size)),
+    };
+    (start < end && start < size).then_some(start..end)
+}
+
+/// Serves a stored object for a valid signed link, honouring `Range`.
+pub async fn serve(links: web::Data<MediaLinks>, req: HttpRequest, path: web::Path<String>, q: Option<web::Query<Signed>>) -> HttpResponse {
+    let key = path.into_inner();
+    let Some(q) = q else { return HttpResponse::Forbidden().body("a signed link is required") };
+    if !links.verify(&key, q.exp, &q.sig) {
+        return HttpResponse::Forbidden().body("this link is invalid or has expired");
+    }
+    let size = match links.store.size(&key).await {
+        Ok(s) => s,
+        Err(MediaError::NotFound { .. }) => return HttpResponse::NotFound().finish(),
+        Err(MediaError::BadKey { .. }) => return HttpResponse::NotFound().finish(),
+        Err(e) => {
+            tracing::error!(error = %e, key, "media size");
+            return HttpResponse::InternalServerError().finish();
+        }
+    };
+    let range = req.headers().get(header::RANGE).and_then(|v| v.to_str().ok()).map(|h| parse_range(h, size));
+    let (status, range) = match range {
+        None => (actix_web::http::StatusCode::OK, 0..size),
+        Some(Some(r)) => (actix_web::http::StatusCode::PARTIAL_CONTENT, r),
+        Some(None) => {
+            return HttpResponse::RangeNotSatisfiable().insert_header((header::CONTENT_RANGE, format!("bytes */{size}"))).finish();
+        }
+    };
+    let body = if range.start == 0 && range.end == size {
+        links.store.get(&key).await
+    } else {
+        links.store.get_range(&key, range.clone()).await
+    };
+    match body {
+        Ok(bytes) => {
+            let mut resp = HttpResponse::build(status);
+            resp.insert_header((header::CONTENT_TYPE, content_type(&key)))
+                .insert_header((header::ACCEPT_RANGES, "bytes"))
+                .insert_header((header::CACHE_CONTROL, "private, max-age=3600"));
+            if status == actix_web::http::StatusCode::PARTIAL_CONTENT {
+                resp.insert_header((header::CONTENT_RANGE, format!("bytes {}-{}/{size}", range.start, range.end.saturating_sub(1))));
+            }
+            resp.body(bytes)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, key, "media read");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range("bytes=0-99", 1000), Some(0..100));
+        assert_eq!(parse_range("bytes=900-", 1000), Some(900..1000));
+        assert_eq!(parse_range("bytes=-100", 1000), Some(900..1000));
+        assert_eq!(parse_range("bytes=990-2000", 1000), Some(990..1000));
+        assert_eq!(parse_range("bytes=1000-", 1000), None);
+        assert_eq!(parse_range("bytes=5-1", 1000), None);
+        assert_eq!(parse_range("bytes=0-1,5-6", 1000), None);
+        assert_eq!(parse_range("items=0-1", 1000), None);
+    }
+}

@@ -1,0 +1,241 @@
+//! The worker loop: take a job from the queue, run the pipeline, encode H.264/MP4 and a
+//! thumbnail, store them, report progress and the result, acknowledge. At-least-once delivery
+//! with effect once: media keys are derived from the job id (a re-put overwrites the same
+//! object), the journal remembers finished outputs, and the backend applies a result once.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use jobs::{Delivery, JobEvent, JobOutput, JobQueue, StageMillis};
+use media::{EncodeOptions, MediaStore};
+use tokio::sync::{mpsc, watch};
+
+use crate::journal::Journal;
+use crate::manifest::AspectRatio;
+use crate::pipeline::{GenerationRequest, Pipeline};
+use crate::{GenError, GenResult};
+
+/// Longest side of thumbnails.
+pub const THUMBNAIL_SIDE: u32 = 480;
+
+/// What a worker needs.
+#[derive(Clone)]
+pub struct Worker {
+    /// The queue (jobs in, events out).
+    pub queue: JobQueue,
+    /// The loaded model.
+    pub pipeline: Arc<Pipeline>,
+    /// Where media go.
+    pub media: MediaStore,
+    /// Local journal.
+    pub journal: Arc<Journal>,
+    /// Consumer name (unique per worker).
+    pub name: String,
+}
+
+fn aspect(a: jobs::AspectRatio) -> AspectRatio {
+    match a {
+        jobs::AspectRatio::Portrait => AspectRatio::Portrait,
+        jobs::AspectRatio::Landscape => AspectRatio::Landscape,
+        jobs::AspectRatio::Square => AspectRatio::Square,
+    }
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl Worker {
+    /// Runs until `shutdown` turns true (finishing the job in hand first).
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        tracing::info!(worker = %self.name, engine = self.queue.engine(), "worker started");
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let next = tokio::select! {
+                n = self.queue.next(&self.name, Duration::from_secs(1)) => n,
+                _ = shutdown.changed() => continue,
+            };
+            match next {
+                Ok(Some(d)) => self.handle(d).await,
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(worker = %self.name, error = %e, "queue read failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+        tracing::info!(worker = %self.name, "worker stopped");
+    }
+
+    async fn publish(&self, event: JobEvent) {
+        // Events are durable in the queue; a failed publish is retried a few times, then the
+        // job's redelivery (it is not acked) repeats the work and the event.
+        for attempt in 0..5u32 {
+            match self.queue.publish(&event).await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::warn!(worker = %self.name, job = %event.job_id(), error = %e, attempt, "event publish failed");
+                    tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt + 1))).await;
+                }
+            }
+        }
+    }
+
+    /// Processes one delivery to its end (ack, retry or dead letter).
+    pub async fn handle(&self, d: Delivery) {
+        let job = d.spec.job_id;
+        // Finished before (crash between store and ack): report the recorded output again.
+        match self.journal.output(job) {
+            Ok(Some(output)) => {
+                self.publish(JobEvent::Succeeded { job_id: job, output }).await;
+                self.ack(&d).await;
+                return;
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(job = %job, error = %e, "journal read failed"),
+        }
+        if self.queue.is_cancelled(job).await.unwrap_or(false) {
+            self.publish(JobEvent::Cancelled { job_id: job }).await;
+            let _ = self.journal.ended(job, "cancelled");
+            self.ack(&d).await;
+            return;
+        }
+        if let Err(e) = self.journal.taken(job, d.attempt) {
+            tracing::warn!(job = %job, error = %e, "journal write failed");
+        }
+        self.publish(JobEvent::Started { job_id: job, worker: self.name.clone(), attempt: d.attempt }).await;
+        match self.generate(&d).await {
+            Ok(output) => {
+                if let Err(e) = self.journal.finished(job, &output) {
+                    tracing::warn!(job = %job, error = %e, "journal write failed");
+                }
+                self.publish(JobEvent::Succeeded { job_id: job, output }).await;
+                self.ack(&d).await;
+            }
+            Err(GenError::Cancelled) => {
+                let _ = self.journal.ended(job, "cancelled");
+                self.publish(JobEvent::Cancelled { job_id: job }).await;
+                self.ack(&d).await;
+            }
+            Err(GenError::BadRequest(reason)) => {
+                let _ = self.journal.ended(job, "refused");
+                self.publish(JobEvent::Failed { job_id: job, reason }).await;
+                self.ack(&d).await;
+            }
+            Err(e) => {
+                tracing::error!(job = %job, attempt = d.attempt, error = %e, "generation attempt failed");
+                if let Err(e) = self.queue.retry_later(&d).await {
+                    tracing::warn!(job = %job, error = %e, "retry scheduling failed; the job will be reclaimed");
+                }
+            }
+        }
+    }
+
+    async fn ack(&self, d: &Delivery) {
+        if let Err(e) = self.queue.ack(d).await {
+            tracing::warn!(job = %d.spec.job_id, error = %e, "ack failed; the job may be redelivered (its effect stays once)");
+        }
+    }
+
+    async fn generate(&self, d: &Delivery) -> GenResult<JobOutput> {
+        let job = d.spec.job_id;
+        let queue_wait = (chrono::Utc::now() - d.spec.enqueued_at).to_std().unwrap_or_default();
+        let request = GenerationRequest {
+            prompt: d.spec.prompt.clone(),
+            seed: d.spec.seed,
+            duration_seconds: d.spec.duration_seconds,
+            aspect_ratio: aspect(d.spec.aspect_ratio),
+            reference: d.spec.reference.clone(),
+        };
+        self.pipeline.check(&request)?;
+
+        // Side tasks while the pipeline runs: forward progress, watch for cancellation, and
+        // tell the queue the job is alive so it is not reclaimed from a slow but healthy worker.
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let (tx, mut rx) = mpsc::unbounded_channel::<(usize, usize)>();
+        let watcher = {
+            let (queue, cancelled, d) = (self.queue.clone(), cancelled.clone(), d.clone());
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_millis(250));
+                let mut n = 0u32;
+                loop {
+                    tick.tick().await;
+                    if queue.is_cancelled(job).await.unwrap_or(false) {
+                        cancelled.store(true, Ordering::SeqCst);
+                    }
+                    n = n.wrapping_add(1);
+                    if n.is_multiple_of(20) {
+                        let _ = queue.keep_alive(&d).await;
+                    }
+                }
+            })
+        };
+        let forwarder = {
+            let this = self.clone();
+            tokio::spawn(async move {
+                while let Some((step, total)) = rx.recv().await {
+                    this.publish(JobEvent::Progress { job_id: job, step: step as u32, total: total as u32 }).await;
+                }
+            })
+        };
+        let pipeline = self.pipeline.clone();
+        let flag = cancelled.clone();
+        let run = tokio::task::spawn_blocking(move || {
+            let mut on_step = |done: usize, total: usize| {
+                let _ = tx.send((done, total));
+            };
+            pipeline.generate(&request, &mut on_step, &|| flag.load(Ordering::SeqCst))
+        })
+        .await;
+        watcher.abort();
+        let _ = forwarder.await;
+        let (frames, timings) = run.map_err(|e| GenError::Model { model: "pipeline", message: e.to_string() })??;
+
+        let fps = frames.fps;
+        let encoded = tokio::task::spawn_blocking(move || {
+            let opts = EncodeOptions { fps, bitrate_kbps: 4000, keyframe_interval: fps.saturating_mul(2).max(1) };
+            let video = media::encode_mp4(frames.width, frames.height, &frames.rgb, &opts)?;
+            let thumb_src = frames.rgb.get(frames.rgb.len() / 2).or(frames.rgb.first()).cloned().unwrap_or_default();
+            let thumb = media::thumbnail_jpeg(frames.width, frames.height, &thumb_src, THUMBNAIL_SIDE)?;
+            Ok::<_, media::MediaError>((video, thumb))
+        })
+        .await
+        .map_err(|e| GenError::Model { model: "encoder", message: e.to_string() })?
+        .map_err(|e| GenError::Model { model: "encoder", message: e.to_string() })?;
+        let (video, thumb) = encoded;
+
+        let store_start = Instant::now();
+        let video_key = format!("videos/{job}.mp4");
+        let thumbnail_key = format!("thumbs/{job}.jpg");
+        let store_err = |e: media::MediaError| GenError::Model { model: "media store", message: e.to_string() };
+        self.media.put(&video_key, video.mp4, "video/mp4").await.map_err(store_err)?;
+        self.media.put(&thumbnail_key, thumb, "image/jpeg").await.map_err(store_err)?;
+        let store = store_start.elapsed();
+
+        let m = self.pipeline.manifest();
+        Ok(JobOutput {
+            video_key,
+            thumbnail_key,
+            width: video.width as u32,
+            height: video.height as u32,
+            duration_ms: video.duration_ms,
+            frame_count: video.frame_count as u32,
+            fps,
+            model_name: m.name.clone(),
+            model_version: m.version.clone(),
+            execution_provider: self.pipeline.target().as_str().into(),
+            stages: StageMillis {
+                queue_wait: ms(queue_wait),
+                text_encode: ms(timings.text_encode),
+                denoise: ms(timings.denoise),
+                decode: ms(timings.decode),
+                encode: ms(video.timings.encode),
+                mux: ms(video.timings.mux),
+                store: ms(store),
+            },
+        })
+    }
+}

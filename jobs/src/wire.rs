@@ -1,0 +1,278 @@
+//! The messages that travel between the backend and the generator, as JSON.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Shape of the video frame the user asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AspectRatio {
+    /// Taller than wide (9:16), the feed's native shape.
+    Portrait,
+    /// Wider than tall (16:9).
+    Landscape,
+    /// As tall as wide (1:1).
+    Square,
+}
+
+/// Everything a generator needs to make one video; enqueued by the backend.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobSpec {
+    /// The job's id; results are applied idempotently by this id.
+    pub job_id: Uuid,
+    /// The user who asked for the video.
+    pub user_id: Uuid,
+    /// The prompt, already checked by the prompt policy.
+    pub prompt: String,
+    /// Seed for the sampler, so a job re-run produces the same video.
+    pub seed: u64,
+    /// Requested length of the video in seconds.
+    pub duration_seconds: u32,
+    /// Requested frame shape.
+    pub aspect_ratio: AspectRatio,
+    /// Optional conditioning vector (cameo or remix reference).
+    pub reference: Option<Vec<f32>>,
+    /// When the backend enqueued the job (for queue-wait timing).
+    pub enqueued_at: DateTime<Utc>,
+}
+
+/// Milliseconds spent in each stage of one generation, for dashboards and the job record.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageMillis {
+    /// From enqueue to the start of work.
+    pub queue_wait: u64,
+    /// Text encoder.
+    pub text_encode: u64,
+    /// All denoiser steps together.
+    pub denoise: u64,
+    /// Latent decoder.
+    pub decode: u64,
+    /// Video encode (H.264).
+    pub encode: u64,
+    /// MP4 muxing.
+    pub mux: u64,
+    /// Upload to the media store.
+    pub store: u64,
+}
+
+/// What a successful generation produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobOutput {
+    /// Media-store key of the MP4.
+    pub video_key: String,
+    /// Media-store key of the JPEG thumbnail.
+    pub thumbnail_key: String,
+    /// Frame width in pixels.
+    pub width: u32,
+    /// Frame height in pixels.
+    pub height: u32,
+    /// Length of the video in milliseconds.
+    pub duration_ms: u64,
+    /// Number of frames in the video.
+    pub frame_count: u32,
+    /// Frames per second.
+    pub fps: u32,
+    /// Name of the model that made the video.
+    pub model_name: String,
+    /// Version of that model.
+    pub model_version: String,
+    /// ONNX Runtime execution provider that ran it (e.g. `CUDA`, `CPU`).
+    pub execution_provider: String,
+    /// Time spent per stage.
+    pub stages: StageMillis,
+}
+
+/// A change in a job's life, sent from the generator (or the queue itself) to the backend.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum JobEvent {
+    /// A worker took the job (`attempt` is 1 on first delivery).
+    Started {
+        /// The job.
+        job_id: Uuid,
+        /// Name of the worker (queue consumer) that took it.
+        worker: String,
+        /// Delivery number, 1 for the first.
+        attempt: u32,
+    },
+    /// The denoiser finished `step` of `total` steps.
+    Progress {
+        /// The job.
+        job_id: Uuid,
+        /// Steps done.
+        step: u32,
+        /// Steps in all.
+        total: u32,
+    },
+    /// Final: the video was made and stored.
+    Succeeded {
+        /// The job.
+        job_id: Uuid,
+        /// What was made.
+        output: JobOutput,
+    },
+    /// Final: the job will not produce a video; `reason` is shown to the user.
+    Failed {
+        /// The job.
+        job_id: Uuid,
+        /// Human-readable reason, safe to show the user.
+        reason: String,
+    },
+    /// Final: the job was cancelled before it produced a video.
+    Cancelled {
+        /// The job.
+        job_id: Uuid,
+    },
+}
+
+impl JobEvent {
+    /// The job this event is about.
+    pub fn job_id(&self) -> Uuid {
+        match self {
+            Self::Started { job_id, .. }
+            | Self::Progress { job_id, .. }
+            | Self::Succeeded { job_id, .. }
+            | Self::Failed { job_id, .. }
+            | Self::Cancelled { job_id } => *job_id,
+        }
+    }
+
+    /// Whether no further events follow for this job (succeeded, failed or cancelled).
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self,
+            Self::Succeeded { .. } | Self::Failed { .. } | Self::Cancelled { .. }
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn output() -> JobOutput {
+        JobOutput {
+            video_key: "videos/a.mp4".into(),
+            thumbnail_key: "thumbs/a.jpg".into(),
+            width: 576,
+            height: 1024,
+            duration_ms: 4000,
+            frame_count: 96,
+            fps: 24,
+            model_name: "tiny".into(),
+            model_version: "0.1".into(),
+            execution_provider: "CPU".into(),
+            stages: StageMillis {
+                queue_wait: 1,
+                text_encode: 2,
+                denoise: 3,
+                decode: 4,
+                encode: 5,
+                mux: 6,
+                store: 7,
+            },
+        }
+    }
+
+    fn all_events(job_id: Uuid) -> Vec<JobEvent> {
+        vec![
+            JobEvent::Started {
+                job_id,
+                worker: "gpu-1".into(),
+                attempt: 2,
+            },
+            JobEvent::Progress {
+                job_id,
+                step: 3,
+                total: 20,
+            },
+            JobEvent::Succeeded {
+                job_id,
+                output: output(),
+            },
+            JobEvent::Failed {
+                job_id,
+                reason: "generation failed after 3 attempts".into(),
+            },
+            JobEvent::Cancelled { job_id },
+        ]
+    }
+
+    #[test]
+    fn every_event_variant_survives_a_json_round_trip() {
+        let job_id = Uuid::new_v4();
+        for event in all_events(job_id) {
+            let text = serde_json::to_string(&event).unwrap();
+            let back: JobEvent = serde_json::from_str(&text).unwrap();
+            assert_eq!(back, event, "{text}");
+            assert_eq!(back.job_id(), job_id);
+        }
+    }
+
+    #[test]
+    fn events_are_tagged_by_type_with_snake_case_fields() {
+        let job_id = Uuid::new_v4();
+        let value = serde_json::to_value(JobEvent::Failed {
+            job_id,
+            reason: "no".into(),
+        })
+        .unwrap();
+        assert_eq!(
+            value,
+            json!({ "type": "Failed", "job_id": job_id, "reason": "no" })
+        );
+        let value = serde_json::to_value(JobEvent::Progress {
+            job_id,
+            step: 1,
+            total: 2,
+        })
+        .unwrap();
+        assert_eq!(
+            value,
+            json!({ "type": "Progress", "job_id": job_id, "step": 1, "total": 2 })
+        );
+    }
+
+    #[test]
+    fn only_succeeded_failed_and_cancelled_are_final() {
+        let finals: Vec<bool> = all_events(Uuid::new_v4())
+            .iter()
+            .map(JobEvent::is_final)
+            .collect();
+        assert_eq!(finals, [false, false, true, true, true]);
+    }
+
+    #[test]
+    fn job_spec_round_trips_and_writes_aspect_ratio_in_capitals() {
+        let spec = JobSpec {
+            job_id: Uuid::new_v4(),
+            user_id: Uuid::new_v4(),
+            prompt: "a red fox in snow".into(),
+            seed: u64::MAX,
+            duration_seconds: 4,
+            aspect_ratio: AspectRatio::Portrait,
+            reference: Some(vec![0.25, -1.5]),
+            enqueued_at: Utc::now(),
+        };
+        let value = serde_json::to_value(&spec).unwrap();
+        assert_eq!(value["aspect_ratio"], "PORTRAIT");
+        assert_eq!(value["reference"], json!([0.25, -1.5]));
+        let back: JobSpec = serde_json::from_value(value).unwrap();
+        assert_eq!(back, spec);
+        for (ratio, text) in [
+            (AspectRatio::Landscape, "\"LANDSCAPE\""),
+            (AspectRatio::Square, "\"SQUARE\""),
+        ] {
+            assert_eq!(serde_json::to_string(&ratio).unwrap(), text);
+            assert_eq!(serde_json::from_str::<AspectRatio>(text).unwrap(), ratio);
+        }
+    }
+
+    #[test]
+    fn job_output_round_trips() {
+        let text = serde_json::to_string(&output()).unwrap();
+        assert_eq!(serde_json::from_str::<JobOutput>(&text).unwrap(), output());
+    }
+}
