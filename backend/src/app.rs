@@ -182,6 +182,14 @@ pub struct Running {
 
 /// Builds everything and starts listening on `c.listen` (port 0 picks a free port).
 pub async fn start(c: &Config) -> AppResult<Running> {
+    // Bind first: with port 0 the real address is known only now, and links need it.
+    let listener = std::net::TcpListener::bind(&c.listen).map_err(|e| AppError::internal(&format!("bind {}", c.listen), e))?;
+    let addr = listener.local_addr().map_err(|e| AppError::internal("bind", e))?;
+    let mut c = c.clone();
+    if c.public_url.is_none() {
+        c.public_url = Some(format!("http://{addr}"));
+    }
+    let c = &c;
     let services = build_services(c).await?;
     let generation = build_generation(c, &services).await?;
     let metrics = Arc::new(Metrics::new()?);
@@ -209,8 +217,7 @@ pub async fn start(c: &Config) -> AppResult<Running> {
     if c.http_workers > 0 {
         server = server.workers(c.http_workers);
     }
-    let server = server.bind(&c.listen).map_err(|e| AppError::internal(&format!("bind {}", c.listen), e))?;
-    let addr = server.addrs().first().copied().ok_or_else(|| AppError::internal("bind", "no address"))?;
+    let server = server.listen(listener).map_err(|e| AppError::internal(&format!("listen {addr}"), e))?;
     let server = server.run();
     let handle = server.handle();
     let task = tokio::spawn(server);

