@@ -174,3 +174,123 @@ async fn input_checks_limits_and_queued_cancel() {
     assert_eq!(app.code(CREATE, json!({"i": {"prompt": "x"}}), None).await, "UNAUTHENTICATED");
     app.stop().await;
 }
+
+/// A running job is stopped at its next step; no video appears.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_a_running_job() {
+    let manifest = slow_manifest(40);
+    let app = app(Engine::Sqlite)
+        .tweak(move |c| {
+            c.in_process_workers = Some(1);
+            c.model_manifest = manifest;
+        })
+        .start()
+        .await;
+    let ann = member(&app, "ann").await;
+    let r = create(&app, &ann, json!({"prompt": "a long river journey", "durationSeconds": 8, "aspectRatio": "SQUARE"})).await;
+    let id = r["data"]["createVideo"]["id"].as_str().unwrap().to_owned();
+    wait_for(&app, &ann, &id, Duration::from_secs(60), |j| j["status"] == "RUNNING" && j["progress"].as_f64().unwrap() > 0.0).await;
+    let c = app.ok("mutation($id: ID!) { cancelJob(id: $id) { status } }", json!({"id": id}), Some(&ann)).await;
+    assert_eq!(c["cancelJob"]["status"], "CANCELLED");
+    // The worker notices at its next step and reports; the job stays cancelled, no draft.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let j = job(&app, &ann, &id).await;
+    assert_eq!(j["status"], "CANCELLED");
+    assert!(j["progress"].as_f64().unwrap() < 1.0, "stopped before the end: {j}");
+    assert_eq!(j["video"], Value::Null);
+    let drafts = app.ok("{ myDrafts { edges { node { id } } } }", json!({}), Some(&ann)).await;
+    assert_eq!(drafts["myDrafts"]["edges"].as_array().unwrap().len(), 0);
+    let _ = app.running.stop_workers.send(true);
+    app.stop().await;
+}
+
+/// A copy of the tiny model's manifest with more denoiser steps, so jobs last long enough to
+/// be interrupted (the model files are referenced by absolute path).
+fn slow_manifest(steps: usize) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/tiny").canonicalize().unwrap();
+    let src = std::fs::read_to_string(dir.join("manifest.toml")).unwrap();
+    let mut out = String::new();
+    for line in src.lines() {
+        if line.starts_with("steps =") {
+            out.push_str(&format!("steps = {steps}\n"));
+        } else if let Some(f) = line.strip_prefix("file = \"") {
+            out.push_str(&format!("file = \"{}/{}\n", dir.display(), f));
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    let path = std::env::temp_dir().join(format!("slow-manifest-{}.toml", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&path, out).unwrap();
+    path
+}
+
+fn generator_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    let bin = dir.join("generator");
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let st = Command::new(cargo).args(["build", "-p", "generator", "--bin", "generator"]).status().unwrap();
+        assert!(st.success());
+    }
+    bin
+}
+
+fn spawn_generator(app: &TestApp, name: &str, manifest: &std::path::Path) -> Child {
+    let c = &app.config;
+    Command::new(generator_binary())
+        .env("APP_REDIS_URL", c.redis_url.as_ref().unwrap().expose())
+        .env("APP_REDIS_PREFIX", &c.redis_prefix)
+        .env("APP_DATA_DIR", &app.data_dir)
+        .env("APP_MODEL_MANIFEST", manifest)
+        .env("APP_WORKER_NAME", name)
+        .env("APP_QUEUE_RECLAIM_IDLE_SECS", c.queue_reclaim_idle_secs.to_string())
+        .env("APP_QUEUE_RETRY_BACKOFF_SECS", "1")
+        .env("APP_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Production shape: PostgreSQL, Redis Streams, separate `generator` processes. A worker
+/// killed with SIGKILL mid-job: another reclaims the job, which ends SUCCEEDED exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_queue_separate_workers_survive_sigkill() {
+    let manifest = slow_manifest(40);
+    let m = manifest.clone();
+    let app = app(Engine::Postgres)
+        .redis()
+        .tweak(move |c| {
+            c.in_process_workers = Some(0);
+            c.model_manifest = m;
+            c.queue_reclaim_idle_secs = 2;
+        })
+        .start()
+        .await;
+    let ann = member(&app, "ann").await;
+    let mut a = spawn_generator(&app, "gen-a", &manifest);
+    let r = create(&app, &ann, json!({"prompt": "a storm over the sea", "durationSeconds": 8, "aspectRatio": "SQUARE", "seed": 3})).await;
+    let id = r["data"]["createVideo"]["id"].as_str().unwrap().to_owned();
+    wait_for(&app, &ann, &id, Duration::from_secs(120), |j| j["status"] == "RUNNING" && j["progress"].as_f64().unwrap() > 0.0).await;
+    a.kill().unwrap(); // SIGKILL
+    a.wait().unwrap();
+    let mut b = spawn_generator(&app, "gen-b", &manifest);
+    let done = wait_for(&app, &ann, &id, Duration::from_secs(180), |j| j["status"].as_str().is_some_and(|s| s != "RUNNING" && s != "QUEUED")).await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    assert_eq!(done["attempts"], 2, "delivered again after the kill: {done}");
+    assert_eq!(done["video"]["frameCount"], 96);
+    // Exactly once: one draft for the job.
+    let drafts = app.ok("{ myDrafts { edges { node { id prompt } } } }", json!({}), Some(&ann)).await;
+    let n = drafts["myDrafts"]["edges"].as_array().unwrap().iter().filter(|e| e["node"]["prompt"] == "a storm over the sea").count();
+    assert_eq!(n, 1);
+    // The queue keeps flowing.
+    let r = create(&app, &ann, json!({"prompt": "after the storm", "durationSeconds": 1})).await;
+    let id2 = r["data"]["createVideo"]["id"].as_str().unwrap().to_owned();
+    let j2 = wait_for(&app, &ann, &id2, Duration::from_secs(120), |j| j["status"] == "SUCCEEDED").await;
+    assert_eq!(j2["attempts"], 1);
+    b.kill().unwrap();
+    b.wait().unwrap();
+    app.stop().await;
+}

@@ -30,6 +30,7 @@ pub struct TestApp {
     pub data_dir: PathBuf,
     pub http: reqwest::Client,
     pub pg_db: Option<String>,
+    pub config: Config,
 }
 
 type Tweak = Box<dyn FnOnce(&mut Config)>;
@@ -85,7 +86,7 @@ impl Builder {
         c.validate().unwrap();
         let running = backend::app::start(&c).await.unwrap();
         let base = format!("http://{}", running.addr);
-        TestApp { running, base, data_dir, http: reqwest::Client::new(), pg_db }
+        TestApp { running, base, data_dir, http: reqwest::Client::new(), pg_db, config: c }
     }
 }
 
