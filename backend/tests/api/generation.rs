@@ -294,3 +294,38 @@ async fn redis_queue_separate_workers_survive_sigkill() {
     b.wait().unwrap();
     app.stop().await;
 }
+
+/// A job that fails on every delivery (here: the media store under the worker is broken) ends
+/// FAILED with a readable reason after `queue_max_deliveries` attempts, and the queue keeps
+/// flowing once the fault is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_job_is_dead_lettered_and_the_queue_flows() {
+    let app = app(Engine::Sqlite)
+        .tweak(|c| {
+            c.in_process_workers = Some(1);
+            c.queue_max_deliveries = 3;
+        })
+        .start()
+        .await;
+    let ann = member(&app, "ann").await;
+    // Break the store: the media folder becomes a plain file, so every write fails.
+    let media = app.data_dir.join("media");
+    std::fs::remove_dir_all(&media).ok();
+    std::fs::write(&media, b"not a folder").unwrap();
+    let r = create(&app, &ann, json!({"prompt": "doomed", "durationSeconds": 1})).await;
+    let id = r["data"]["createVideo"]["id"].as_str().unwrap().to_owned();
+    let j = wait_for(&app, &ann, &id, Duration::from_secs(120), |j| j["status"] == "FAILED").await;
+    assert_eq!(j["attempts"], 3, "{j}");
+    assert_eq!(j["error"]["code"], "GENERATION_FAILED");
+    assert!(j["error"]["message"].as_str().unwrap().contains("after 3 attempts"), "{j}");
+    assert_eq!(j["video"], Value::Null);
+    // Repair; the next job goes through.
+    std::fs::remove_file(&media).unwrap();
+    std::fs::create_dir_all(&media).unwrap();
+    let r = create(&app, &ann, json!({"prompt": "fine", "durationSeconds": 1})).await;
+    let id = r["data"]["createVideo"]["id"].as_str().unwrap().to_owned();
+    let j = wait_for(&app, &ann, &id, Duration::from_secs(120), |j| j["status"] == "SUCCEEDED").await;
+    assert_eq!(j["attempts"], 1);
+    let _ = app.running.stop_workers.send(true);
+    app.stop().await;
+}
