@@ -115,6 +115,17 @@ impl UserObject {
         let loader = ctx.data::<Users>()?;
         Ok(loader.load_one(id).await.map_err(|e| (*e).clone())?.map(UserObject))
     }
+    /// Their published videos, newest first.
+    async fn videos(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<async_graphql::connection::Connection<String, super::videos::VideoObject>> {
+        let (n, after) = super::videos::page_args(first, after)?;
+        let mut list = ctx.data::<crate::domain::videos::VideoService>()?.published_by(self.0.id, after, n + 1).await.api()?;
+        Ok(super::videos::connection(&mut list, n, after.is_some()))
+    }
     /// The members they invited (the invite tree): to the member and to admins.
     async fn invitees(&self, ctx: &Context<'_>) -> Result<Vec<UserObject>> {
         let s = services(ctx)?;

@@ -302,6 +302,15 @@ pub fn page_args(first: Option<i32>, after: Option<String>) -> Result<(u64, Opti
     Ok((first as u64, after))
 }
 
+/// A page of videos from a list fetched with one extra item (which tells whether more follow).
+pub fn connection(list: &mut Vec<Video>, n: u64, has_previous: bool) -> Connection<String, VideoObject> {
+    let has_next = list.len() as u64 > n;
+    list.truncate(n as usize);
+    let mut conn = Connection::new(has_previous, has_next);
+    conn.edges.extend(list.drain(..).map(|v| Edge::new(cursor_of(&v), VideoObject(v))));
+    conn
+}
+
 /// Generation queries.
 #[derive(Default)]
 pub struct VideosQuery;
@@ -327,11 +336,7 @@ impl VideosQuery {
         let (n, after) = page_args(first, after)?;
         let c = caller(ctx)?;
         let mut list = ctx.data::<VideoService>()?.drafts(&c.caller, after, n + 1).await.api()?;
-        let has_next = list.len() as u64 > n;
-        list.truncate(n as usize);
-        let mut conn = Connection::new(after.is_some(), has_next);
-        conn.edges.extend(list.into_iter().map(|v| Edge::new(cursor_of(&v), VideoObject(v))));
-        Ok(conn)
+        Ok(connection(&mut list, n, after.is_some()))
     }
 }
 

@@ -292,6 +292,13 @@ impl VideoService {
     }
 }
 
+impl VideoService {
+    /// A member's published videos (anyone may list them), newest first.
+    pub async fn published_by(&self, user: UserId, after: Option<(chrono::DateTime<Utc>, uuid::Uuid)>, limit: u64) -> AppResult<Vec<Video>> {
+        self.deps.store.published_of(user, after, limit).await
+    }
+}
+
 /// Who may see a video now.
 pub fn visible(video: &Video, viewer: Option<(UserId, Role)>) -> bool {
     match video.status {

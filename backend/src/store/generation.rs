@@ -308,4 +308,22 @@ impl Store {
             .map(video_from)
             .collect())
     }
+
+    /// A member's published videos, newest first, after the cursor `(created_at, id)`.
+    pub async fn published_of(&self, user: UserId, after: Option<(DateTime<Utc>, Uuid)>, limit: u64) -> AppResult<Vec<Video>> {
+        let mut q = videos::Entity::find()
+            .filter(videos::Column::AuthorId.eq(user.0))
+            .filter(videos::Column::Status.eq("PUBLISHED"));
+        if let Some((at, id)) = after {
+            q = q.filter(videos::Column::CreatedAt.lt(at).or(videos::Column::CreatedAt.eq(at).and(videos::Column::Id.lt(id))));
+        }
+        Ok(q.order_by_desc(videos::Column::CreatedAt)
+            .order_by_desc(videos::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(video_from)
+            .collect())
+    }
 }

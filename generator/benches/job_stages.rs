@@ -1,0 +1,94 @@
+//! Per-stage benchmark of one generation job through the real worker path (in-process queue,
+//! ONNX Runtime pipeline, H.264/MP4 encode, local media store): queue wait, text encode,
+//! denoise, decode, encode, mux, store; H.264 encode frames per second; and the share of the
+//! job's wall time spent outside the model.
+//!
+//! Run: `cargo bench -p generator --bench job_stages` (env: BENCH_JOBS, default 5;
+//! BENCH_DEVICE = cpu | cuda | auto, default auto). Default job: 512×512, 48 frames (4 s at 12 fps).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)] // bench code
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use generator::journal::Journal;
+use generator::pipeline::{Pipeline, PipelineOptions};
+use generator::runtime::{DevicePreference, default_dylib_path};
+use generator::worker::Worker;
+use jobs::{AspectRatio, JobEvent, JobQueue, JobSpec, QueueSettings};
+use media::MediaStore;
+
+fn median(mut v: Vec<u64>) -> u64 {
+    v.sort_unstable();
+    v[v.len() / 2]
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let jobs_n: usize = std::env::var("BENCH_JOBS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
+    let device = match std::env::var("BENCH_DEVICE").as_deref() {
+        Ok("cpu") => DevicePreference::Cpu,
+        Ok("cuda") => DevicePreference::Cuda,
+        _ => DevicePreference::Auto,
+    };
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let manifest = std::env::var("BENCH_MANIFEST").map(Into::into).unwrap_or_else(|_| root.join("models/tiny/manifest.toml"));
+    let dir = std::env::temp_dir().join(format!("job-bench-{}", uuid::Uuid::new_v4().simple()));
+    let opts = PipelineOptions { dylib: default_dylib_path(), device, intra_threads: 0 };
+    let load = Instant::now();
+    let pipeline = Arc::new(Pipeline::load(&manifest, &opts).unwrap());
+    println!("model {} v{} on {} (loaded in {:?})", pipeline.manifest().name, pipeline.manifest().version, pipeline.target().as_str(), load.elapsed());
+    let queue = JobQueue::memory(QueueSettings::default());
+    let worker = Worker {
+        queue: queue.clone(),
+        pipeline: pipeline.clone(),
+        media: MediaStore::local(&dir.join("media")).unwrap(),
+        journal: Arc::new(Journal::open(&dir.join("journal.sqlite")).unwrap()),
+        name: "bench".into(),
+    };
+    let mut rows = vec![];
+    for i in 0..jobs_n {
+        let spec = JobSpec {
+            job_id: uuid::Uuid::new_v4(),
+            user_id: uuid::Uuid::new_v4(),
+            prompt: format!("a paper boat drifting down a rainy street, take {i}"),
+            seed: i as u64,
+            duration_seconds: 4,
+            aspect_ratio: AspectRatio::Square,
+            reference: None,
+            enqueued_at: chrono::Utc::now(),
+        };
+        let start = Instant::now();
+        queue.enqueue(&spec).await.unwrap();
+        let d = queue.next("bench", Duration::from_secs(1)).await.unwrap().unwrap();
+        worker.handle(d).await;
+        let wall = start.elapsed();
+        let events = queue.next_events("bench", "b", Duration::from_millis(100), 1000).await.unwrap();
+        let ids: Vec<String> = events.iter().map(|(id, _)| id.clone()).collect();
+        queue.ack_events("bench", &ids).await.unwrap();
+        let out = events
+            .into_iter()
+            .find_map(|(_, e)| match e {
+                JobEvent::Succeeded { output, job_id } if job_id == spec.job_id => Some(output),
+                _ => None,
+            })
+            .expect("job succeeded");
+        rows.push((wall, out));
+    }
+    let frames = rows[0].1.frame_count;
+    let s = |f: fn(&jobs::StageMillis) -> u64| median(rows.iter().map(|(_, o)| f(&o.stages)).collect());
+    let wall = median(rows.iter().map(|(w, _)| w.as_millis() as u64).collect());
+    let (qw, te, dn, dc, en, mx, st) =
+        (s(|x| x.queue_wait), s(|x| x.text_encode), s(|x| x.denoise), s(|x| x.decode), s(|x| x.encode), s(|x| x.mux), s(|x| x.store));
+    println!("job: {}x{} x {frames} frames, {} steps, {jobs_n} runs (medians)", rows[0].1.width, rows[0].1.height, pipeline.manifest().steps);
+    println!("  queue wait   {qw:>6} ms");
+    println!("  text encode  {te:>6} ms");
+    println!("  denoise      {dn:>6} ms");
+    println!("  decode       {dc:>6} ms");
+    println!("  encode       {en:>6} ms   ({:.0} frames/s H.264)", f64::from(frames) / (en.max(1) as f64 / 1000.0));
+    println!("  mux          {mx:>6} ms");
+    println!("  store        {st:>6} ms");
+    println!("  wall         {wall:>6} ms");
+    let model = te + dn + dc;
+    println!("  non-model overhead: {:.1}% of wall ({} ms outside text encode + denoise + decode)", 100.0 * (wall.saturating_sub(model)) as f64 / wall.max(1) as f64, wall.saturating_sub(model));
+    std::fs::remove_dir_all(&dir).ok();
+}
