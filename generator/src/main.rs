@@ -136,6 +136,13 @@ async fn run(c: WorkerConfig) -> Result<(), String> {
     // A stable name: a restarted worker finds its journal (set APP_WORKER_NAME when several run on one host).
     let name = c.worker_name.clone().unwrap_or_else(|| format!("gen-{}", hostname()));
     let journal = Journal::open(&c.data_dir.join("journal").join(format!("{name}.sqlite"))).map_err(|e| e.to_string())?;
+    // Jobs this worker held when it last stopped: the queue hands them out again after the
+    // reclaim idle time; finished ones are re-reported from the journal, not regenerated.
+    match journal.interrupted() {
+        Ok(list) if !list.is_empty() => tracing::warn!(worker = %name, jobs = ?list, "jobs were interrupted by the last stop; they will be redelivered"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "journal read failed"),
+    }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {

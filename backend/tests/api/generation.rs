@@ -285,11 +285,33 @@ async fn redis_queue_separate_workers_survive_sigkill() {
     let drafts = app.ok("{ myDrafts { edges { node { id prompt } } } }", json!({}), Some(&ann)).await;
     let n = drafts["myDrafts"]["edges"].as_array().unwrap().iter().filter(|e| e["node"]["prompt"] == "a storm over the sea").count();
     assert_eq!(n, 1);
-    // The queue keeps flowing.
-    let r = create(&app, &ann, json!({"prompt": "after the storm", "durationSeconds": 1})).await;
+    // The queue keeps flowing, and live updates cross processes (worker → Redis Stream →
+    // API node → Redis pub/sub → subscription).
+    let r = create(&app, &ann, json!({"prompt": "after the storm", "durationSeconds": 1, "aspectRatio": "PORTRAIT"})).await;
     let id2 = r["data"]["createVideo"]["id"].as_str().unwrap().to_owned();
-    let j2 = wait_for(&app, &ann, &id2, Duration::from_secs(120), |j| j["status"] == "SUCCEEDED").await;
+    let mut updates = subscribe(&app, &ann, &id2).await;
+    let mut statuses = vec![];
+    let mut progress = vec![];
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while let Ok(Some(u)) = tokio::time::timeout(deadline - Instant::now(), updates.next()).await {
+        if u.get("complete").is_some() {
+            break;
+        }
+        let s = u["status"].as_str().unwrap().to_owned();
+        if s == "RUNNING" {
+            progress.push(u["progress"].as_f64().unwrap());
+        }
+        statuses.push(s);
+    }
+    assert_eq!(statuses.last().map(String::as_str), Some("SUCCEEDED"), "{statuses:?}");
+    assert!(statuses.iter().any(|s| s == "RUNNING"), "{statuses:?}");
+    assert!(progress.windows(2).all(|w| w[1] > w[0]), "{progress:?}");
+    let j2 = job(&app, &ann, &id2).await;
     assert_eq!(j2["attempts"], 1);
+    let bytes = app.http.get(j2["video"]["url"].as_str().unwrap()).send().await.unwrap().bytes().await.unwrap();
+    let frames = media::decode_mp4(&bytes).unwrap();
+    assert_eq!(frames.len(), 12);
+    assert_eq!(frames[0].len(), 384 * 640 * 3);
     b.kill().unwrap();
     b.wait().unwrap();
     app.stop().await;
