@@ -132,6 +132,7 @@ pub async fn build_generation(c: &Config, services: &Services) -> AppResult<Gene
         workers: c.total_workers.unwrap_or(in_process).max(1) as u64,
     };
     let videos = VideoService::new(services.deps.clone(), queue.clone(), updates, model, limits);
+    videos.requeue_live().await?;
     tokio::spawn(videos.clone().run_event_consumer(format!("api-{}", uuid::Uuid::new_v4().simple())));
 
     let (stop_workers, stop_rx) = tokio::sync::watch::channel(false);

@@ -113,9 +113,11 @@ async fn run(command: Command, config: Config) -> Result<(), backend::error::App
         Command::Serve => {
             let running = backend::app::start(&config).await?;
             let handle = running.handle.clone();
+            let stop_workers = running.stop_workers.clone();
             tokio::spawn(async move {
                 if tokio::signal::ctrl_c().await.is_ok() {
                     tracing::info!("stopping");
+                    let _ = stop_workers.send(true);
                     handle.stop(true).await;
                 }
             });

@@ -293,6 +293,37 @@ impl VideoService {
 }
 
 impl VideoService {
+    /// Offers every live job to the queue again. Safe to repeat: the queue ignores a job that
+    /// is already waiting or in flight. Recovers what an in-process queue (or a Redis without
+    /// persistence) lost in a restart.
+    pub async fn requeue_live(&self) -> AppResult<usize> {
+        let mut n = 0;
+        for job in self.deps.store.live_jobs().await? {
+            let aspect = match job.aspect_ratio.as_str() {
+                "LANDSCAPE" => jobs::AspectRatio::Landscape,
+                "SQUARE" => jobs::AspectRatio::Square,
+                _ => jobs::AspectRatio::Portrait,
+            };
+            let spec = JobSpec {
+                job_id: job.id.0,
+                user_id: job.user_id.0,
+                prompt: job.prompt.clone(),
+                seed: job.seed.unsigned_abs(),
+                duration_seconds: u32::try_from(job.duration_seconds).unwrap_or(1),
+                aspect_ratio: aspect,
+                reference: None,
+                enqueued_at: job.created_at,
+            };
+            if self.queue.enqueue(&spec).await.map_err(|e| AppError::internal("requeue", e))? {
+                n += 1;
+            }
+        }
+        if n > 0 {
+            tracing::info!(jobs = n, "live jobs offered to the queue again");
+        }
+        Ok(n)
+    }
+
     /// A member's published videos (anyone may list them), newest first.
     pub async fn published_by(&self, user: UserId, after: Option<(chrono::DateTime<Utc>, uuid::Uuid)>, limit: u64) -> AppResult<Vec<Video>> {
         self.deps.store.published_of(user, after, limit).await

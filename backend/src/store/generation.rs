@@ -326,4 +326,17 @@ impl Store {
             .map(video_from)
             .collect())
     }
+
+    /// Every job not yet ended, oldest first (re-queued at start: the database is the durable
+    /// record of what was accepted).
+    pub async fn live_jobs(&self) -> AppResult<Vec<Job>> {
+        Ok(jobs::Entity::find()
+            .filter(jobs::Column::Status.is_in(LIVE))
+            .order_by_asc(jobs::Column::CreatedAt)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(job_from)
+            .collect())
+    }
 }

@@ -351,3 +351,27 @@ async fn failing_job_is_dead_lettered_and_the_queue_flows() {
     let _ = app.running.stop_workers.send(true);
     app.stop().await;
 }
+
+/// Nothing accepted is lost when the embedded service restarts: the in-process queue is gone,
+/// but the database still holds the job, and the next start offers it to the queue again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_job_survives_an_embedded_restart() {
+    let first = app(Engine::Sqlite).start().await; // no workers
+    let ann = member(&first, "ann").await;
+    let r = create(&first, &ann, json!({"prompt": "patience", "durationSeconds": 1})).await;
+    let id = r["data"]["createVideo"]["id"].as_str().unwrap().to_owned();
+    first.running.handle.stop(false).await;
+    let dir = first.data_dir.clone();
+    let second = app(Engine::Sqlite)
+        .tweak(move |c| {
+            c.data_dir = dir;
+            c.in_process_workers = Some(1);
+        })
+        .start()
+        .await;
+    // The signing key lives in the data folder, so the old access token still works.
+    let j = wait_for(&second, &ann, &id, Duration::from_secs(120), |j| j["status"] == "SUCCEEDED").await;
+    assert_eq!(j["video"]["frameCount"], 12);
+    let _ = second.running.stop_workers.send(true);
+    second.stop().await;
+}
