@@ -134,21 +134,7 @@ impl VideoService {
                 aspect_ratio: aspect_str(input.aspect_ratio).into(),
             })
             .await?;
-        let spec = JobSpec {
-            job_id: job_uuid(id),
-            user_id: v.user.id.0,
-            prompt: prompt.to_owned(),
-            seed: seed.unsigned_abs(),
-            duration_seconds: d as u32,
-            aspect_ratio: input.aspect_ratio,
-            reference: None,
-            enqueued_at: Utc::now(),
-        };
-        if let Err(e) = self.queue.enqueue(&spec).await {
-            // Not queued: say so on the job rather than leave it waiting forever.
-            self.deps.store.end_job(id, JobStatus::Failed, Some("QUEUE_UNAVAILABLE"), Some("the job could not be queued; try again")).await?;
-            return Err(AppError::internal("enqueue", e));
-        }
+        self.dispatch(v.user.id).await?;
         tracing::info!(job = %id, user = %v.user.id, "job queued");
         Ok(job)
     }
@@ -171,6 +157,7 @@ impl VideoService {
         self.queue.cancel(job_uuid(id)).await.map_err(|e| AppError::internal("cancel", e))?;
         self.deps.store.end_job(id, JobStatus::Cancelled, None, None).await?;
         self.updates.notify(id).await;
+        self.dispatch(v.user.id).await?;
         self.deps.store.job(id).await?.ok_or(AppError::NotFound("job"))
     }
 
@@ -247,6 +234,11 @@ impl VideoService {
             }
         }
         self.updates.notify(id).await;
+        if event.is_final()
+            && let Some(job) = self.deps.store.job(id).await?
+        {
+            self.dispatch(job.user_id).await?;
+        }
         Ok(())
     }
 
@@ -293,30 +285,18 @@ impl VideoService {
 }
 
 impl VideoService {
-    /// Offers every live job to the queue again. Safe to repeat: the queue ignores a job that
-    /// is already waiting or in flight. Recovers what an in-process queue (or a Redis without
-    /// persistence) lost in a restart.
+    /// Offers every dispatched live job to the queue again, then fills free running slots.
+    /// Safe to repeat: the queue ignores a job that is already waiting or in flight. Recovers
+    /// what an in-process queue (or a Redis without persistence) lost in a restart.
     pub async fn requeue_live(&self) -> AppResult<usize> {
         let mut n = 0;
-        for job in self.deps.store.live_jobs().await? {
-            let aspect = match job.aspect_ratio.as_str() {
-                "LANDSCAPE" => jobs::AspectRatio::Landscape,
-                "SQUARE" => jobs::AspectRatio::Square,
-                _ => jobs::AspectRatio::Portrait,
-            };
-            let spec = JobSpec {
-                job_id: job.id.0,
-                user_id: job.user_id.0,
-                prompt: job.prompt.clone(),
-                seed: job.seed.unsigned_abs(),
-                duration_seconds: u32::try_from(job.duration_seconds).unwrap_or(1),
-                aspect_ratio: aspect,
-                reference: None,
-                enqueued_at: job.created_at,
-            };
-            if self.queue.enqueue(&spec).await.map_err(|e| AppError::internal("requeue", e))? {
+        for job in self.deps.store.dispatched_live_jobs().await? {
+            if self.queue.enqueue(&spec_of(&job)).await.map_err(|e| AppError::internal("requeue", e))? {
                 n += 1;
             }
+        }
+        for user in self.deps.store.users_with_undispatched().await? {
+            self.dispatch(user).await?;
         }
         if n > 0 {
             tracing::info!(jobs = n, "live jobs offered to the queue again");
@@ -324,9 +304,51 @@ impl VideoService {
         Ok(n)
     }
 
+    /// Hands a member's oldest waiting jobs to the queue while they have free running slots
+    /// (`max_running_per_user`), so one member cannot occupy every worker.
+    pub async fn dispatch(&self, user: UserId) -> AppResult<()> {
+        let used = self.deps.store.slots_in_use(user).await?;
+        let free = self.limits.max_running_per_user.saturating_sub(used);
+        if free == 0 {
+            return Ok(());
+        }
+        for job in self.deps.store.undispatched_of(user, free).await? {
+            if !self.deps.store.mark_dispatched(job.id).await? {
+                continue;
+            }
+            if let Err(e) = self.queue.enqueue(&spec_of(&job)).await {
+                // Not queued: say so on the job rather than leave it waiting forever.
+                self.deps.store.end_job(job.id, JobStatus::Failed, Some("QUEUE_UNAVAILABLE"), Some("the job could not be queued; try again")).await?;
+                self.updates.notify(job.id).await;
+                return Err(AppError::internal("enqueue", e));
+            }
+            tracing::debug!(job = %job.id, user = %user, "job dispatched");
+        }
+        Ok(())
+    }
+
     /// A member's published videos (anyone may list them), newest first.
     pub async fn published_by(&self, user: UserId, after: Option<(chrono::DateTime<Utc>, uuid::Uuid)>, limit: u64) -> AppResult<Vec<Video>> {
         self.deps.store.published_of(user, after, limit).await
+    }
+}
+
+/// The queue's view of a job.
+fn spec_of(job: &Job) -> JobSpec {
+    let aspect_ratio = match job.aspect_ratio.as_str() {
+        "LANDSCAPE" => jobs::AspectRatio::Landscape,
+        "SQUARE" => jobs::AspectRatio::Square,
+        _ => jobs::AspectRatio::Portrait,
+    };
+    JobSpec {
+        job_id: job.id.0,
+        user_id: job.user_id.0,
+        prompt: job.prompt.clone(),
+        seed: job.seed.unsigned_abs(),
+        duration_seconds: u32::try_from(job.duration_seconds).unwrap_or(1),
+        aspect_ratio,
+        reference: None,
+        enqueued_at: job.created_at,
     }
 }
 

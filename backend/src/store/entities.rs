@@ -204,6 +204,7 @@ pub mod generation_jobs {
         pub started_at: Option<DateTimeUtc>,
         pub finished_at: Option<DateTimeUtc>,
         pub updated_at: DateTimeUtc,
+        pub dispatched_at: Option<DateTimeUtc>,
     }
 
     /// No navigated relations.

@@ -127,6 +127,7 @@ impl Store {
             started_at: Set(None),
             finished_at: Set(None),
             updated_at: Set(now),
+            dispatched_at: Set(None),
         })
         .exec_with_returning(&self.db)
         .await?;
@@ -327,16 +328,72 @@ impl Store {
             .collect())
     }
 
-    /// Every job not yet ended, oldest first (re-queued at start: the database is the durable
-    /// record of what was accepted).
-    pub async fn live_jobs(&self) -> AppResult<Vec<Job>> {
+    /// Live jobs already handed to the queue, oldest first (offered again at start: the
+    /// database is the durable record of what was accepted).
+    pub async fn dispatched_live_jobs(&self) -> AppResult<Vec<Job>> {
         Ok(jobs::Entity::find()
             .filter(jobs::Column::Status.is_in(LIVE))
+            .filter(jobs::Column::DispatchedAt.is_not_null())
             .order_by_asc(jobs::Column::CreatedAt)
             .all(&self.db)
             .await?
             .into_iter()
             .map(job_from)
             .collect())
+    }
+
+    /// Members with jobs waiting for a running slot.
+    pub async fn users_with_undispatched(&self) -> AppResult<Vec<UserId>> {
+        let mut ids: Vec<Uuid> = jobs::Entity::find()
+            .filter(jobs::Column::Status.eq("QUEUED"))
+            .filter(jobs::Column::DispatchedAt.is_null())
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|j| j.user_id)
+            .collect();
+        ids.sort();
+        ids.dedup();
+        Ok(ids.into_iter().map(UserId).collect())
+    }
+
+    /// A member's jobs that hold a running slot: running, or handed to the queue.
+    pub async fn slots_in_use(&self, user: UserId) -> AppResult<u64> {
+        Ok(jobs::Entity::find()
+            .filter(jobs::Column::UserId.eq(user.0))
+            .filter(
+                jobs::Column::Status
+                    .eq("RUNNING")
+                    .or(jobs::Column::Status.eq("QUEUED").and(jobs::Column::DispatchedAt.is_not_null())),
+            )
+            .count(&self.db)
+            .await?)
+    }
+
+    /// A member's oldest jobs still waiting for a slot.
+    pub async fn undispatched_of(&self, user: UserId, limit: u64) -> AppResult<Vec<Job>> {
+        Ok(jobs::Entity::find()
+            .filter(jobs::Column::UserId.eq(user.0))
+            .filter(jobs::Column::Status.eq("QUEUED"))
+            .filter(jobs::Column::DispatchedAt.is_null())
+            .order_by_asc(jobs::Column::CreatedAt)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(job_from)
+            .collect())
+    }
+
+    /// Marks a waiting job handed to the queue; false when it was already (or is no longer queued).
+    pub async fn mark_dispatched(&self, id: JobId) -> AppResult<bool> {
+        let r = jobs::Entity::update_many()
+            .col_expr(jobs::Column::DispatchedAt, Expr::value(Utc::now()))
+            .filter(jobs::Column::Id.eq(id.0))
+            .filter(jobs::Column::Status.eq("QUEUED"))
+            .filter(jobs::Column::DispatchedAt.is_null())
+            .exec(&self.db)
+            .await?;
+        Ok(r.rows_affected == 1)
     }
 }

@@ -375,3 +375,33 @@ async fn queued_job_survives_an_embedded_restart() {
     let _ = second.running.stop_workers.send(true);
     second.stop().await;
 }
+
+/// Fairness: a member's jobs beyond `max_running_jobs_per_user` wait even while a worker is
+/// free, and another member's job takes that worker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_member_cannot_take_every_worker() {
+    let manifest = slow_manifest(40);
+    let app = app(Engine::Sqlite)
+        .tweak(move |c| {
+            c.in_process_workers = Some(2);
+            c.max_running_jobs_per_user = 1;
+            c.model_manifest = manifest;
+        })
+        .start()
+        .await;
+    let ann = member(&app, "ann").await;
+    let bob = member(&app, "bob").await;
+    let input = json!({"prompt": "a long walk", "durationSeconds": 8, "aspectRatio": "SQUARE"});
+    let a = create(&app, &ann, input.clone()).await["data"]["createVideo"]["id"].as_str().unwrap().to_owned();
+    let b = create(&app, &ann, input.clone()).await["data"]["createVideo"]["id"].as_str().unwrap().to_owned();
+    let c = create(&app, &bob, input).await["data"]["createVideo"]["id"].as_str().unwrap().to_owned();
+    wait_for(&app, &ann, &a, Duration::from_secs(60), |j| j["status"] == "RUNNING").await;
+    wait_for(&app, &bob, &c, Duration::from_secs(60), |j| j["status"] == "RUNNING").await;
+    let jb = job(&app, &ann, &b).await;
+    assert_eq!(jb["status"], "QUEUED", "ann's second job waits for her running slot: {jb}");
+    for (tok, id) in [(&ann, &a), (&ann, &b), (&bob, &c)] {
+        wait_for(&app, tok, id, Duration::from_secs(180), |j| j["status"] == "SUCCEEDED").await;
+    }
+    let _ = app.running.stop_workers.send(true);
+    app.stop().await;
+}
