@@ -17,11 +17,12 @@ if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv" >&2
   "$PY" -m venv .venv
 fi
-want="aiosmtpd==1.4.6 graphql-core==3.2.8 onnx==1.19.1 numpy==2.4.6 onnxruntime==1.31.1"
+want="aiosmtpd==1.4.6 graphql-core==3.2.8 onnx==1.19.1 numpy==2.4.6 onnxruntime==1.31.1 moto[server]==5.2.5"
 stamp=.venv/.requirements
 if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   echo "setup: installing $want" >&2
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check $want
+  read -ra pkgs <<< "$want"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check "${pkgs[@]}"
   echo "$want" > "$stamp"
 fi
 

@@ -155,7 +155,10 @@ pub async fn build_generation(c: &Config, services: &Services) -> AppResult<Gene
             .map_err(|e| AppError::internal("model load", e))?;
         let pipeline = Arc::new(pipeline);
         for i in 0..in_process {
-            let name = format!("embedded-{i}");
+            let name = match &c.worker_name {
+                Some(n) => format!("{n}-embedded-{i}"),
+                None => format!("embedded-{i}"),
+            };
             let journal = Journal::open(&c.data_dir.join("journal").join(format!("{name}.sqlite")))
                 .map_err(|e| AppError::internal("journal", e))?;
             let w = Worker { queue: queue.clone(), pipeline: pipeline.clone(), media: store.clone(), journal: Arc::new(journal), name };

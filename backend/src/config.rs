@@ -114,6 +114,9 @@ pub struct Config {
     pub inference_threads: usize,
     /// Generator workers inside this process; unset means 1 without Redis, 0 with Redis.
     pub in_process_workers: Option<usize>,
+    /// Name of this generator process (read by `generator`; the backend names its in-process
+    /// workers after it); unset means the host name.
+    pub worker_name: Option<String>,
     /// Generator workers serving the queue in all (for ETAs); unset means `in_process_workers`.
     pub total_workers: Option<usize>,
     /// Jobs a member may have waiting.
@@ -180,6 +183,7 @@ impl Default for Config {
             inference_device: "auto".into(),
             inference_threads: 0,
             in_process_workers: None,
+            worker_name: None,
             total_workers: None,
             max_queued_jobs_per_user: 3,
             max_running_jobs_per_user: 1,

@@ -70,17 +70,28 @@ impl Worker {
         tracing::info!(worker = %self.name, "worker stopped");
     }
 
-    async fn publish(&self, event: JobEvent) {
-        // Events are durable in the queue; a failed publish is retried a few times, then the
-        // job's redelivery (it is not acked) repeats the work and the event.
+    /// Publishes an event, retrying a few times; false when it could not be published.
+    async fn publish(&self, event: JobEvent) -> bool {
         for attempt in 0..5u32 {
             match self.queue.publish(&event).await {
-                Ok(()) => return,
+                Ok(()) => return true,
                 Err(e) => {
                     tracing::warn!(worker = %self.name, job = %event.job_id(), error = %e, attempt, "event publish failed");
                     tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt + 1))).await;
                 }
             }
+        }
+        false
+    }
+
+    /// Publishes a final event, then acknowledges the delivery. If the event cannot be
+    /// published the delivery is left unacknowledged: it is handed out again and the final
+    /// event re-sent (from the journal when the work was done).
+    async fn finish(&self, d: &Delivery, event: JobEvent) {
+        if self.publish(event).await {
+            self.ack(d).await;
+        } else {
+            tracing::error!(job = %d.spec.job_id, "final event not published; leaving the job to be redelivered");
         }
     }
 
@@ -90,40 +101,35 @@ impl Worker {
         // Finished before (crash between store and ack): report the recorded output again.
         match self.journal.output(job) {
             Ok(Some(output)) => {
-                self.publish(JobEvent::Succeeded { job_id: job, output }).await;
-                self.ack(&d).await;
+                self.finish(&d, JobEvent::Succeeded { job_id: job, output }).await;
                 return;
             }
             Ok(None) => {}
             Err(e) => tracing::warn!(job = %job, error = %e, "journal read failed"),
         }
         if self.queue.is_cancelled(job).await.unwrap_or(false) {
-            self.publish(JobEvent::Cancelled { job_id: job }).await;
             let _ = self.journal.ended(job, "cancelled");
-            self.ack(&d).await;
+            self.finish(&d, JobEvent::Cancelled { job_id: job }).await;
             return;
         }
         if let Err(e) = self.journal.taken(job, d.attempt) {
             tracing::warn!(job = %job, error = %e, "journal write failed");
         }
-        self.publish(JobEvent::Started { job_id: job, worker: self.name.clone(), attempt: d.attempt }).await;
+        let _ = self.publish(JobEvent::Started { job_id: job, worker: self.name.clone(), attempt: d.attempt }).await;
         match self.generate(&d).await {
             Ok(output) => {
                 if let Err(e) = self.journal.finished(job, &output) {
                     tracing::warn!(job = %job, error = %e, "journal write failed");
                 }
-                self.publish(JobEvent::Succeeded { job_id: job, output }).await;
-                self.ack(&d).await;
+                self.finish(&d, JobEvent::Succeeded { job_id: job, output }).await;
             }
             Err(GenError::Cancelled) => {
                 let _ = self.journal.ended(job, "cancelled");
-                self.publish(JobEvent::Cancelled { job_id: job }).await;
-                self.ack(&d).await;
+                self.finish(&d, JobEvent::Cancelled { job_id: job }).await;
             }
             Err(GenError::BadRequest(reason)) => {
                 let _ = self.journal.ended(job, "refused");
-                self.publish(JobEvent::Failed { job_id: job, reason }).await;
-                self.ack(&d).await;
+                self.finish(&d, JobEvent::Failed { job_id: job, reason }).await;
             }
             Err(e) => {
                 tracing::error!(job = %job, attempt = d.attempt, error = %e, "generation attempt failed");
@@ -158,17 +164,19 @@ impl Worker {
         let (tx, mut rx) = mpsc::unbounded_channel::<(usize, usize)>();
         let watcher = {
             let (queue, cancelled, d) = (self.queue.clone(), cancelled.clone(), d.clone());
+            // Renew the claim three times per reclaim window, so only a dead worker loses it.
+            let renew_every = (queue.settings().reclaim_idle / 3).max(Duration::from_millis(250));
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(Duration::from_millis(250));
-                let mut n = 0u32;
+                let mut renewed = Instant::now();
                 loop {
                     tick.tick().await;
                     if queue.is_cancelled(job).await.unwrap_or(false) {
                         cancelled.store(true, Ordering::SeqCst);
                     }
-                    n = n.wrapping_add(1);
-                    if n.is_multiple_of(20) {
+                    if renewed.elapsed() >= renew_every {
                         let _ = queue.keep_alive(&d).await;
+                        renewed = Instant::now();
                     }
                 }
             })
@@ -177,7 +185,7 @@ impl Worker {
             let this = self.clone();
             tokio::spawn(async move {
                 while let Some((step, total)) = rx.recv().await {
-                    this.publish(JobEvent::Progress { job_id: job, step: step as u32, total: total as u32 }).await;
+                    let _ = this.publish(JobEvent::Progress { job_id: job, step: step as u32, total: total as u32 }).await;
                 }
             })
         };

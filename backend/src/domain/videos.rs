@@ -120,7 +120,11 @@ impl VideoService {
         if queued >= self.limits.max_queued_per_user || queued + running >= live_cap {
             return Err(AppError::RateLimited { retry_after_secs: self.eta_per_job().await?.unwrap_or(30) });
         }
-        let seed = input.seed.unwrap_or_else(|| i64::from(rand::random::<u32>()));
+        if input.seed.is_some_and(|s| s < 0) {
+            return Err(AppError::bad_input("seed", "seed must be zero or positive"));
+        }
+        // Random seeds stay within GraphQL's Int, so a client can send one back to repeat a video.
+        let seed = input.seed.unwrap_or_else(|| i64::from(rand::random::<u32>() >> 1));
         let id = JobId::new();
         let job = self
             .deps

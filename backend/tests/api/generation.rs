@@ -152,6 +152,7 @@ async fn input_checks_limits_and_queued_cancel() {
         (json!({"prompt": "ok", "durationSeconds": 0}), "durationSeconds"),
         (json!({"prompt": "ok", "durationSeconds": 99}), "durationSeconds"),
         (json!({"prompt": "ok", "cameoIds": ["00000000-0000-0000-0000-000000000000"]}), "cameoIds"),
+        (json!({"prompt": "ok", "seed": -1}), "seed"),
     ] {
         let r = create(&app, &ann, input).await;
         assert_eq!(code_of(&r), "BAD_USER_INPUT", "{r}");
