@@ -178,6 +178,16 @@ fn command_line_mints_creates_admin_and_refuses_bad_config() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("APP_LISTEN"));
 
+    // A missing ONNX Runtime library or model file stops start-up and says what to run.
+    let out = backend_cmd(&dir).env("APP_LISTEN", "127.0.0.1:0").env("APP_ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so").arg("serve").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("ONNX Runtime") && err.contains("scripts/setup.sh"), "{err}");
+    let out = backend_cmd(&dir).env("APP_LISTEN", "127.0.0.1:0").env("APP_MODEL_MANIFEST", "/nonexistent/manifest.toml").arg("serve").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/manifest.toml"), "{err}");
+
     // `schema` prints the SDL.
     let out = backend_cmd(&dir).arg("schema").output().unwrap();
     assert_eq!(String::from_utf8(out.stdout).unwrap(), backend::api::sdl());
