@@ -1,0 +1,7 @@
+//! Moderation: the prompt policy and watermarks. The frame classifier, C2PA signing and the
+//! publish gate arrive with the rest of the Moderation issue.
+//!
+//! Architecture invariant: a library; knows nothing of HTTP, GraphQL, SQL or the backend.
+
+pub mod policy;
+pub mod watermark;

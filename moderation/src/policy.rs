@@ -1,0 +1,1 @@
+//! The prompt policy (being written).

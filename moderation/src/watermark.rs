@@ -1,0 +1,1 @@
+//! Visible and invisible watermarks (being written).
