@@ -131,7 +131,12 @@ pub async fn build_generation(c: &Config, services: &Services) -> AppResult<Gene
         max_running_per_user: u64::from(c.max_running_jobs_per_user),
         workers: c.total_workers.unwrap_or(in_process).max(1) as u64,
     };
-    let videos = VideoService::new(services.deps.clone(), queue.clone(), updates, model, limits);
+    // One ONNX Runtime environment per process: the policy's classifier shares the generator's.
+    let dylib = c.ort_dylib_path.clone().unwrap_or_else(generator::runtime::default_dylib_path);
+    let env = generator::runtime::environment(&dylib).map_err(|e| AppError::internal("onnx runtime", e))?;
+    let policy = moderation::policy::PromptPolicy::load_with(&c.prompt_classifier, env)
+        .map_err(|e| AppError::internal(&format!("prompt classifier {}", c.prompt_classifier.display()), e))?;
+    let videos = VideoService::new(services.deps.clone(), queue.clone(), updates, model, limits, Arc::new(policy));
     videos.requeue_live().await?;
     tokio::spawn(videos.clone().run_event_consumer(format!("api-{}", uuid::Uuid::new_v4().simple())));
 

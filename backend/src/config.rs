@@ -104,6 +104,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Log filter (`tracing` env-filter syntax), e.g. `info,sqlx=warn`.
     pub log: String,
+    /// The prompt classifier (ONNX) of the content policy.
+    pub prompt_classifier: PathBuf,
     /// The model manifest (TOML) the generator runs.
     pub model_manifest: PathBuf,
     /// ONNX Runtime library; unset means `ORT_DYLIB_PATH`, else `.venv/ort/libonnxruntime.so`.
@@ -178,6 +180,7 @@ impl Default for Config {
             http_workers: 0,
             log_format: LogFormat::Text,
             log: "info,sqlx=warn,sea_orm=warn".into(),
+            prompt_classifier: PathBuf::from("models/moderation/text_classifier.onnx"),
             model_manifest: PathBuf::from("models/tiny/manifest.toml"),
             ort_dylib_path: None,
             inference_device: "auto".into(),

@@ -30,6 +30,12 @@ pub enum AppError {
         /// Seconds until a retry may succeed.
         retry_after_secs: u64,
     },
+    /// The content breaks the policy; `reasons` name each category and what to change.
+    #[error("this prompt breaks the content policy")]
+    PolicyViolation {
+        /// One line per broken rule.
+        reasons: Vec<String>,
+    },
     /// The request conflicts with the current state (a taken username, say).
     #[error("{0}")]
     Conflict(String),
@@ -48,6 +54,7 @@ impl AppError {
             AppError::BadUserInput { .. } => "BAD_USER_INPUT",
             AppError::InviteInvalid => "INVITE_INVALID",
             AppError::RateLimited { .. } => "RATE_LIMITED",
+            AppError::PolicyViolation { .. } => "POLICY_VIOLATION",
             AppError::Conflict(_) => "CONFLICT",
             AppError::Internal(_) => "INTERNAL",
         }

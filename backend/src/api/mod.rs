@@ -101,6 +101,10 @@ pub fn to_gql(e: AppError) -> async_graphql::Error {
     let mut err = async_graphql::Error::new(message).extend_with(|_, ext| ext.set("code", code));
     match &e {
         AppError::BadUserInput { field: Some(f), .. } => err = err.extend_with(|_, ext| ext.set("field", *f)),
+        AppError::PolicyViolation { reasons } => {
+            let list: Vec<Value> = reasons.iter().map(|r| Value::String(r.clone())).collect();
+            err = err.extend_with(move |_, ext| ext.set("reasons", Value::List(list.clone())));
+        }
         AppError::RateLimited { retry_after_secs } => {
             let s = *retry_after_secs;
             err = err.extend_with(move |_, ext| ext.set("retryAfterSeconds", s));

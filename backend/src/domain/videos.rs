@@ -71,6 +71,7 @@ pub struct VideoService {
     updates: JobUpdates,
     model: ModelLimits,
     limits: JobLimits,
+    policy: Arc<moderation::policy::PromptPolicy>,
 }
 
 fn job_uuid(id: JobId) -> uuid::Uuid {
@@ -79,8 +80,15 @@ fn job_uuid(id: JobId) -> uuid::Uuid {
 
 impl VideoService {
     /// Wires the service.
-    pub fn new(deps: Arc<Deps>, queue: JobQueue, updates: JobUpdates, model: ModelLimits, limits: JobLimits) -> Self {
-        Self { deps, queue, updates, model, limits }
+    pub fn new(
+        deps: Arc<Deps>,
+        queue: JobQueue,
+        updates: JobUpdates,
+        model: ModelLimits,
+        limits: JobLimits,
+        policy: Arc<moderation::policy::PromptPolicy>,
+    ) -> Self {
+        Self { deps, queue, updates, model, limits, policy }
     }
 
     /// The queue (health checks, workers).
@@ -113,6 +121,11 @@ impl VideoService {
         }
         if !self.model.aspect_ratios.contains(&input.aspect_ratio) {
             return Err(AppError::bad_input("aspectRatio", "this aspect ratio is not supported by the model"));
+        }
+        // The content policy, before anything is queued.
+        let violations = self.policy.check(prompt, &moderation::policy::PolicyContext::default());
+        if !violations.is_empty() {
+            return Err(AppError::PolicyViolation { reasons: violations.into_iter().map(|v| v.reason).collect() });
         }
         let (queued, running) = self.deps.store.live_jobs_of(v.user.id).await?;
         // At most `max_queued` waiting, and at most `max_queued + max_running` alive at once.

@@ -158,6 +158,18 @@ async fn input_checks_limits_and_queued_cancel() {
         assert_eq!(code_of(&r), "BAD_USER_INPUT", "{r}");
         assert_eq!(r["errors"][0]["extensions"]["field"], field);
     }
+    // The content policy refuses before anything is queued, naming each category.
+    let r = create(&app, &ann, json!({"prompt": "Taylor Swift in a bloody stabbing"})).await;
+    assert_eq!(code_of(&r), "POLICY_VIOLATION", "{r}");
+    let reasons: Vec<String> = r["errors"][0]["extensions"]["reasons"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_owned()).collect();
+    assert!(reasons.iter().any(|x| x.starts_with("PUBLIC_FIGURE")), "{reasons:?}");
+    assert!(reasons.iter().any(|x| x.starts_with("VIOLENCE")), "{reasons:?}");
+    // Near misses pass.
+    let near = create(&app, &ann, json!({"prompt": "shooting stars over a sextant in Essex"})).await;
+    assert!(near.get("errors").is_none(), "{near}");
+    let near_id = near["data"]["createVideo"]["id"].as_str().unwrap().to_owned();
+    let cancel = "mutation($id: ID!) { cancelJob(id: $id) { id status } }";
+    app.ok(cancel, json!({"id": near_id}), Some(&ann)).await;
     let a = create(&app, &ann, json!({"prompt": "first"})).await;
     let a_id = a["data"]["createVideo"]["id"].as_str().unwrap().to_owned();
     let b = create(&app, &ann, json!({"prompt": "second"})).await;
@@ -165,7 +177,6 @@ async fn input_checks_limits_and_queued_cancel() {
     let third = create(&app, &ann, json!({"prompt": "third"})).await;
     assert_eq!(code_of(&third), "RATE_LIMITED", "{third}");
     assert_eq!(job(&app, &ann, &b_id).await["queuePosition"].as_i64(), Some(1));
-    let cancel = "mutation($id: ID!) { cancelJob(id: $id) { id status } }";
     assert_eq!(app.ok(cancel, json!({"id": a_id}), Some(&ann)).await["cancelJob"]["status"], "CANCELLED");
     assert_eq!(app.code(cancel, json!({"id": a_id}), Some(&ann)).await, "CONFLICT");
     assert_eq!(job(&app, &ann, &b_id).await["queuePosition"].as_i64(), Some(0));
