@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the project needs beyond the Rust toolchain, idempotently:
-#   - a Python virtual environment in .venv with the tools the tests use
-#     (aiosmtpd: a real SMTP server for the SMTP transport test; graphql-core: the contract check).
-# Later parts add ONNX Runtime here. Safe to run again; it does nothing when all is in place.
+#   - ffmpeg (ffprobe) and nasm from Debian's packages;
+#   - a Python virtual environment in .venv with ONNX Runtime (the `onnxruntime` wheel, whose
+#     library the generator and the prompt policy load) and the tools the tests use: aiosmtpd (a
+#     real SMTP server), moto (an S3-compatible server), graphql-core (the contract check), onnx and
+#     numpy (scripts/make_tiny_models.py);
+#   - a stable link to the ONNX Runtime library at .venv/ort/libonnxruntime.so.
+# Safe to run again; it does nothing when all is in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
