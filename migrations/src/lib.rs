@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_accounts;
 mod m20261125_000002_generation;
 mod m20261125_000003_job_dispatch;
+mod m20261125_000004_audit_log;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_accounts::Migration),
             Box::new(m20261125_000002_generation::Migration),
             Box::new(m20261125_000003_job_dispatch::Migration),
+            Box::new(m20261125_000004_audit_log::Migration),
         ]
     }
 }

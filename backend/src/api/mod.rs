@@ -4,6 +4,7 @@
 //! leave here with a stable `extensions.code`; internal causes are logged, never returned.
 
 pub mod accounts;
+pub mod audit;
 pub mod invites;
 pub mod videos;
 
@@ -23,7 +24,7 @@ use crate::http::metrics::Metrics;
 
 /// The root query.
 #[derive(MergedObject, Default)]
-pub struct Query(accounts::AccountsQuery, invites::InvitesQuery, videos::VideosQuery);
+pub struct Query(accounts::AccountsQuery, invites::InvitesQuery, videos::VideosQuery, audit::AuditQuery);
 
 /// The root mutation.
 #[derive(MergedObject, Default)]

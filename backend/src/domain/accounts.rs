@@ -285,6 +285,7 @@ impl AccountService {
             return Err(AppError::Forbidden("you cannot change your own role".into()));
         }
         let user = self.deps.store.set_role(target, role).await?.ok_or(AppError::NotFound("user"))?;
+        self.deps.store.record_audit(Some(admin.user.id), "user.set_role", Some(("user", target.to_string())), Some(role.as_str())).await?;
         tracing::info!(actor = %admin.user.id, target = %target, role = role.as_str(), "role changed");
         Ok(user)
     }
@@ -305,6 +306,7 @@ impl AccountService {
             return Err(AppError::Forbidden("you can only ban members of a lower role".into()));
         }
         let (user, ended) = self.deps.store.ban(target, reason).await?;
+        self.deps.store.record_audit(Some(actor.user.id), "user.ban", Some(("user", target.to_string())), Some(reason)).await?;
         self.deps.kv.revoke_sessions(&ended, self.access_ttl()).await?;
         tracing::info!(actor = %actor.user.id, target = %target, sessions_ended = ended.len(), "member banned");
         user.ok_or(AppError::NotFound("user"))
@@ -324,6 +326,19 @@ impl AccountService {
             role: Role::Admin,
             email_verified: true,
         };
-        self.deps.store.create_user(new).await?.map_err(AppError::from)
+        let user = self.deps.store.create_user(new).await?.map_err(AppError::from)?;
+        self.deps.store.record_audit(None, "user.create_admin", Some(("user", user.id.to_string())), None).await?;
+        Ok(user)
+    }
+
+    /// The audit log, newest first (admins only).
+    pub async fn audit_log(
+        &self,
+        caller: &Caller,
+        after: Option<(chrono::DateTime<Utc>, uuid::Uuid)>,
+        limit: u64,
+    ) -> AppResult<Vec<super::model::AuditEntry>> {
+        caller.require_role(Role::Admin)?;
+        self.deps.store.audit_entries(after, limit).await
     }
 }

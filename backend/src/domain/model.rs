@@ -279,3 +279,22 @@ pub struct Video {
     /// Publication.
     pub published_at: Option<DateTime<Utc>>,
 }
+
+/// One moderator or admin action, as recorded.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    /// Id.
+    pub id: uuid::Uuid,
+    /// Who acted (none: the operator's command line).
+    pub actor_id: Option<UserId>,
+    /// What was done, e.g. `user.ban`.
+    pub action: String,
+    /// Kind of thing acted on, e.g. `user`.
+    pub subject_type: Option<String>,
+    /// Its id.
+    pub subject_id: Option<String>,
+    /// The actor's note or reason.
+    pub note: Option<String>,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}

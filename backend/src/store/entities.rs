@@ -253,3 +253,28 @@ pub mod videos {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod audit_log {
+    //! `audit_log` (append-only: the store only inserts and reads it)
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `audit_log`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_log")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub actor_id: Option<Uuid>,
+        pub action: String,
+        pub subject_type: Option<String>,
+        pub subject_id: Option<String>,
+        pub note: Option<String>,
+        pub created_at: DateTimeUtc,
+    }
+
+    /// No navigated relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

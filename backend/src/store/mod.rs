@@ -5,6 +5,7 @@
 //! use count, refresh-token rotation, one-time tokens) are enforced here with conditional
 //! updates inside transactions, so they hold under concurrent requests on both engines.
 
+pub mod audit;
 pub mod entities;
 pub mod generation;
 

@@ -176,6 +176,22 @@ async fn banned_member_locked_out(engine: Engine) {
     assert_eq!(code_of(&r), "INVITE_INVALID");
     // The friend she invited is unaffected.
     app.log_in("eves_friend", "long enough secret").await;
+
+    // Every moderator and admin action is in the audit log, newest first; only admins read it.
+    let q = "{ auditLog(first: 10) { edges { node { action subject note actor { username } } } pageInfo { hasNextPage } } }";
+    let log = app.ok(q, json!({}), Some(&admin)).await;
+    let entries: Vec<&serde_json::Value> = log["auditLog"]["edges"].as_array().unwrap().iter().map(|e| &e["node"]).collect();
+    let actions: Vec<&str> = entries.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(&actions[..3], &["user.ban", "user.set_role", "invites.mint"], "{log}");
+    assert_eq!(entries[0]["actor"]["username"], "mona");
+    assert_eq!(entries[0]["subject"], format!("user:{uid}"));
+    assert_eq!(entries[0]["note"], "spam");
+    assert_eq!(entries[1]["actor"]["username"], "the_admin");
+    assert_eq!(entries[1]["note"], "MODERATOR");
+    assert_eq!(entries[2]["actor"], serde_json::Value::Null, "minted from the command line");
+    assert!(actions.contains(&"user.create_admin"));
+    assert_eq!(app.code(q, json!({}), Some(&mod_access)).await, "FORBIDDEN");
+    assert_eq!(app.code(q, json!({}), None).await, "UNAUTHENTICATED");
     app.stop().await;
 }
 on_both_engines!(ban, banned_member_locked_out);
