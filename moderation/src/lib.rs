@@ -3,5 +3,7 @@
 //!
 //! Architecture invariant: a library; knows nothing of HTTP, GraphQL, SQL or the backend.
 
+pub mod frames;
 pub mod policy;
+pub mod provenance;
 pub mod watermark;
