@@ -4,7 +4,7 @@ use std::io::Cursor;
 
 use mp4::{Mp4Reader, Mp4Track};
 use openh264::OpenH264API;
-use openh264::decoder::{DecodedYUV, Decoder, DecoderConfig};
+use openh264::decoder::{DecodedYUV, Decoder, DecoderConfig, Flush};
 use openh264::formats::YUVSource;
 
 use crate::MediaError;
@@ -112,7 +112,12 @@ pub fn decode_mp4(bytes: &[u8]) -> Result<Vec<Vec<u8>>, MediaError> {
     }
     let sample_count = reader.sample_count(track_id)?;
 
-    let mut decoder = Decoder::with_api_config(OpenH264API::from_source(), DecoderConfig::new())
+    // The crate's default flushes after every `decode`, pulling pictures out of OpenH264's
+    // reorder buffer before later samples arrive. With B-frames (libx264's default) that breaks
+    // display order and soon fails the decode outright. Without it the decoder hands pictures
+    // out in presentation order itself, and `flush_remaining` below drains the tail.
+    let config = DecoderConfig::new().flush_after_decode(Flush::NoFlush);
+    let mut decoder = Decoder::with_api_config(OpenH264API::from_source(), config)
         .map_err(|source| MediaError::Decode { sample: 0, source })?;
     let mut frames = Vec::with_capacity(sample_count as usize);
     let mut annex_b = Vec::new();

@@ -257,6 +257,83 @@ fn small_odd_aspect_clip_round_trips() {
     assert!(decoded.iter().all(|f| f.len() == w * h * 3));
 }
 
+/// Re-encodes `input` with ffmpeg's libx264 (CRF 28 plus `extra` arguments) and returns the new
+/// MP4 together with ffmpeg's own decode of it, one packed RGB buffer per frame.
+fn reencode_with_libx264(dir: &std::path::Path, name: &str, extra: &[&str]) -> (Vec<u8>, Vec<u8>) {
+    let output = dir.join(format!("{name}.mp4"));
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(dir.join("ours.mp4"))
+        .args(["-c:v", "libx264", "-crf", "28"])
+        .args(extra)
+        .arg(&output)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ffmpeg {name} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reference = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(&output)
+        .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+        .output()
+        .unwrap();
+    assert!(reference.status.success(), "ffmpeg decode of {name} failed");
+    (std::fs::read(&output).unwrap(), reference.stdout)
+}
+
+#[test]
+fn decodes_clips_reencoded_by_ffmpeg_libx264() {
+    // libx264's default (High profile, CABAC, B-frames with a B-pyramid) stores frames in decode
+    // order; decode_mp4 must hand them back complete and in presentation order, like ffmpeg does.
+    let (size, frames) = (256, 24);
+    let source = synthetic_clip(size, size, frames);
+    let video = encode_mp4(size, size, &source, &options()).unwrap();
+    let dir = temp_dir("libx264");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("ours.mp4"), &video.mp4).unwrap();
+
+    let variants: [(&str, &[&str], usize); 3] = [
+        ("default", &[], size),
+        ("half", &["-vf", "scale=iw/2:ih/2"], size / 2),
+        ("baseline", &["-profile:v", "baseline"], size),
+    ];
+    for (name, extra, side) in variants {
+        let (mp4, reference) = reencode_with_libx264(&dir, name, extra);
+        let info = probe_mp4(&mp4).unwrap();
+        assert_eq!((info.width, info.height), (side, side), "{name}");
+        assert_eq!(info.frame_count, frames, "{name}");
+
+        let decoded = decode_mp4(&mp4).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(decoded.len(), frames, "{name}");
+        let frame_len = side * side * 3;
+        assert_eq!(reference.len(), frame_len * frames, "{name}");
+        let reference: Vec<&[u8]> = reference.chunks(frame_len).collect();
+        for (index, got) in decoded.iter().enumerate() {
+            assert_eq!(got.len(), frame_len, "{name} frame {index}");
+            // Same pixels as ffmpeg's decode (only the YUV→RGB rounding may differ) ...
+            let own = mean_abs_error(got, reference[index]);
+            assert!(
+                own < 3.0,
+                "{name} frame {index}: mean absolute error {own:.2}"
+            );
+            // ... and in the same order: closer to its own frame than to either neighbour.
+            for other in [index.wrapping_sub(1), index + 1] {
+                if let Some(neighbour) = reference.get(other) {
+                    let theirs = mean_abs_error(got, neighbour);
+                    assert!(
+                        own < theirs,
+                        "{name} frame {index}: own {own:.2} vs frame {other} {theirs:.2}"
+                    );
+                }
+            }
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn thumbnail_is_a_jpeg_within_max_side() {
     let (w, h) = (512, 288);
