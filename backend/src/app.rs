@@ -143,11 +143,8 @@ pub async fn build_generation(c: &Config, services: &Services) -> AppResult<Gene
     let (stop_workers, stop_rx) = tokio::sync::watch::channel(false);
     let mut workers = vec![];
     if in_process > 0 {
-        let device = match c.inference_device.as_str() {
-            "cpu" => DevicePreference::Cpu,
-            "cuda" => DevicePreference::Cuda,
-            _ => DevicePreference::Auto,
-        };
+        // Validated at start (`Config::validate`), so unknown spellings never reach here.
+        let device = DevicePreference::parse(&c.inference_device).unwrap_or_default();
         let opts = PipelineOptions {
             dylib: c.ort_dylib_path.clone().unwrap_or_else(generator::runtime::default_dylib_path),
             device,

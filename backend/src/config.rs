@@ -307,7 +307,7 @@ impl Config {
         if tracing_subscriber::EnvFilter::try_new(&self.log).is_err() {
             return bad("APP_LOG", "is not a log filter like `info,sqlx=warn`");
         }
-        if !["auto", "cpu", "cuda"].contains(&self.inference_device.as_str()) {
+        if generator::runtime::DevicePreference::parse(&self.inference_device).is_none() {
             return bad("APP_INFERENCE_DEVICE", "must be auto, cpu or cuda");
         }
         if self.max_queued_jobs_per_user == 0 || self.max_running_jobs_per_user == 0 {

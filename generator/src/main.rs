@@ -100,12 +100,8 @@ async fn run(c: WorkerConfig) -> Result<(), String> {
     let Some(redis_url) = c.redis_url.clone() else {
         return Err("the generator process needs APP_REDIS_URL (without Redis the backend runs the worker itself)".into());
     };
-    let device = match c.inference_device.as_str() {
-        "cpu" => DevicePreference::Cpu,
-        "cuda" => DevicePreference::Cuda,
-        "auto" => DevicePreference::Auto,
-        other => return Err(format!("configuration: APP_INFERENCE_DEVICE: `{other}` is not auto, cpu or cuda")),
-    };
+    let device = DevicePreference::parse(&c.inference_device)
+        .ok_or_else(|| format!("configuration: APP_INFERENCE_DEVICE: `{}` is not auto, cpu or cuda", c.inference_device))?;
     let opts = PipelineOptions {
         dylib: c.ort_dylib_path.clone().unwrap_or_else(default_dylib_path),
         device,

@@ -23,6 +23,18 @@ pub enum DevicePreference {
     Cuda,
 }
 
+impl DevicePreference {
+    /// Reads the configuration spelling: `auto`, `cpu` or `cuda`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "auto" => Some(DevicePreference::Auto),
+            "cpu" => Some(DevicePreference::Cpu),
+            "cuda" => Some(DevicePreference::Cuda),
+            _ => None,
+        }
+    }
+}
+
 /// Where a session actually runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExecutionTarget {

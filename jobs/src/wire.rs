@@ -16,6 +16,27 @@ pub enum AspectRatio {
     Square,
 }
 
+impl AspectRatio {
+    /// The wire and stored spelling (`PORTRAIT`, `LANDSCAPE`, `SQUARE`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AspectRatio::Portrait => "PORTRAIT",
+            AspectRatio::Landscape => "LANDSCAPE",
+            AspectRatio::Square => "SQUARE",
+        }
+    }
+
+    /// Reads the stored spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "PORTRAIT" => Some(AspectRatio::Portrait),
+            "LANDSCAPE" => Some(AspectRatio::Landscape),
+            "SQUARE" => Some(AspectRatio::Square),
+            _ => None,
+        }
+    }
+}
+
 /// Everything a generator needs to make one video; enqueued by the backend.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobSpec {

@@ -2,11 +2,10 @@
 
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, ID, Object, Result};
-use base64::Engine;
 use chrono::{DateTime, Utc};
 
 use super::accounts::{UserObject, Users};
-use super::videos::page_args;
+use super::videos::{encode_cursor, page_args};
 use super::{ApiResult, caller, services};
 use crate::domain::model::AuditEntry;
 
@@ -45,10 +44,6 @@ impl AuditEntryObject {
     }
 }
 
-fn cursor(e: &AuditEntry) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}|{}", e.created_at.timestamp_micros(), e.id))
-}
-
 /// Audit queries.
 #[derive(Default)]
 pub struct AuditQuery;
@@ -63,7 +58,7 @@ impl AuditQuery {
         let has_next = list.len() as u64 > n;
         list.truncate(n as usize);
         let mut conn = Connection::new(after.is_some(), has_next);
-        conn.edges.extend(list.into_iter().map(|e| Edge::new(cursor(&e), AuditEntryObject(e))));
+        conn.edges.extend(list.into_iter().map(|e| Edge::new(encode_cursor(e.created_at, e.id), AuditEntryObject(e))));
         Ok(conn)
     }
 }

@@ -9,7 +9,7 @@ use futures_util::Stream;
 use super::accounts::{UserObject, Users};
 use super::{ApiResult, caller, parse_id, to_gql};
 use crate::domain::model::{Job, JobStatus, Video, VideoStatus};
-use crate::domain::videos::{CreateVideo, VideoService};
+use crate::domain::videos::{CreateVideo, QueueEstimate, VideoService};
 use crate::error::AppError;
 use crate::http::media::MediaLinks;
 use crate::types::{JobId, VideoId};
@@ -124,8 +124,21 @@ pub struct JobError {
     message: String,
 }
 
-/// A generation job.
-pub struct JobObject(pub Job);
+/// A generation job. Its queue estimate is computed at most once per response, however many of
+/// `queuePosition` and `etaSeconds` are selected.
+pub struct JobObject(pub Job, tokio::sync::OnceCell<QueueEstimate>);
+
+impl JobObject {
+    /// Wraps a job.
+    pub fn new(job: Job) -> Self {
+        Self(job, tokio::sync::OnceCell::new())
+    }
+
+    async fn estimate(&self, ctx: &Context<'_>) -> Result<QueueEstimate> {
+        let service = ctx.data::<VideoService>()?;
+        self.1.get_or_try_init(|| async { service.estimate(&self.0).await.api() }).await.copied()
+    }
+}
 
 #[Object(name = "GenerationJob")]
 impl JobObject {
@@ -143,12 +156,12 @@ impl JobObject {
     }
     /// Jobs ahead of this one while it waits (0 = next).
     async fn queue_position(&self, ctx: &Context<'_>) -> Result<Option<i32>> {
-        let est = ctx.data::<VideoService>()?.estimate(&self.0).await.api()?;
+        let est = self.estimate(ctx).await?;
         Ok(est.position.map(|p| i32::try_from(p).unwrap_or(i32::MAX)))
     }
     /// Seconds until it should be done, from measured job and step times.
     async fn eta_seconds(&self, ctx: &Context<'_>) -> Result<Option<i32>> {
-        let est = ctx.data::<VideoService>()?.estimate(&self.0).await.api()?;
+        let est = self.estimate(ctx).await?;
         Ok(est.eta_seconds.map(|p| i32::try_from(p).unwrap_or(i32::MAX)))
     }
     /// Prompt.
@@ -275,8 +288,13 @@ impl VideoObject {
     }
 }
 
+/// The opaque cursor of an item in a newest-first list: its creation time and id.
+pub fn encode_cursor(created_at: DateTime<Utc>, id: impl std::fmt::Display) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}|{id}", created_at.timestamp_micros()))
+}
+
 fn cursor_of(v: &Video) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}|{}", v.created_at.timestamp_micros(), v.id))
+    encode_cursor(v.created_at, v.id)
 }
 
 /// A position in a newest-first list: the last item's creation time and id.
@@ -321,7 +339,7 @@ impl VideosQuery {
     async fn job(&self, ctx: &Context<'_>, id: ID) -> Result<Option<JobObject>> {
         let id = parse_id(&id, "id", JobId::parse)?;
         let c = caller(ctx)?;
-        Ok(ctx.data::<VideoService>()?.job(&c.caller, id).await.api()?.map(JobObject))
+        Ok(ctx.data::<VideoService>()?.job(&c.caller, id).await.api()?.map(JobObject::new))
     }
 
     /// A video the caller may see (drafts: only their author).
@@ -368,14 +386,14 @@ impl VideosMutation {
             )
             .await
             .api()?;
-        Ok(JobObject(job))
+        Ok(JobObject::new(job))
     }
 
     /// Cancels a queued job, or stops a running one at its next step.
     async fn cancel_job(&self, ctx: &Context<'_>, id: ID) -> Result<JobObject> {
         let id = parse_id(&id, "id", JobId::parse)?;
         let c = caller(ctx)?;
-        Ok(JobObject(ctx.data::<VideoService>()?.cancel(&c.caller, id).await.api()?))
+        Ok(JobObject::new(ctx.data::<VideoService>()?.cancel(&c.caller, id).await.api()?))
     }
 }
 
@@ -414,7 +432,7 @@ fn job_stream(
         if let Some(job) = pending {
             last = Some((job.status, job.step));
             let fin = job.status.is_final();
-            return Some((JobObject(job), (None, rx, service, viewer, last, fin)));
+            return Some((JobObject::new(job), (None, rx, service, viewer, last, fin)));
         }
         loop {
             match rx.recv().await {
@@ -428,7 +446,7 @@ fn job_stream(
             }
             last = Some((job.status, job.step));
             let fin = job.status.is_final();
-            return Some((JobObject(job), (None, rx, service, viewer, last, fin)));
+            return Some((JobObject::new(job), (None, rx, service, viewer, last, fin)));
         }
     })
 }

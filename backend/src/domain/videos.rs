@@ -74,10 +74,6 @@ pub struct VideoService {
     policy: Arc<moderation::policy::PromptPolicy>,
 }
 
-fn job_uuid(id: JobId) -> uuid::Uuid {
-    id.0
-}
-
 impl VideoService {
     /// Wires the service.
     pub fn new(
@@ -148,7 +144,7 @@ impl VideoService {
                 prompt: prompt.to_owned(),
                 seed,
                 duration_seconds: d,
-                aspect_ratio: aspect_str(input.aspect_ratio).into(),
+                aspect_ratio: input.aspect_ratio.as_str().into(),
             })
             .await?;
         self.dispatch(v.user.id).await?;
@@ -171,7 +167,7 @@ impl VideoService {
             return Err(AppError::Conflict(format!("the job has already ended ({})", job.status.as_str())));
         }
         // Tell workers first, then end it here; a result arriving later is ignored.
-        self.queue.cancel(job_uuid(id)).await.map_err(|e| AppError::internal("cancel", e))?;
+        self.queue.cancel(id.0).await.map_err(|e| AppError::internal("cancel", e))?;
         self.deps.store.end_job(id, JobStatus::Cancelled, None, None).await?;
         self.updates.notify(id).await;
         self.dispatch(v.user.id).await?;
@@ -352,11 +348,7 @@ impl VideoService {
 
 /// The queue's view of a job.
 fn spec_of(job: &Job) -> JobSpec {
-    let aspect_ratio = match job.aspect_ratio.as_str() {
-        "LANDSCAPE" => jobs::AspectRatio::Landscape,
-        "SQUARE" => jobs::AspectRatio::Square,
-        _ => jobs::AspectRatio::Portrait,
-    };
+    let aspect_ratio = jobs::AspectRatio::parse(&job.aspect_ratio).unwrap_or(jobs::AspectRatio::Portrait);
     JobSpec {
         job_id: job.id.0,
         user_id: job.user_id.0,
@@ -374,14 +366,5 @@ pub fn visible(video: &Video, viewer: Option<(UserId, Role)>) -> bool {
     match video.status {
         VideoStatus::Published => true,
         _ => viewer.is_some_and(|(id, role)| id == video.author_id || role >= Role::Moderator),
-    }
-}
-
-/// Wire spelling of an aspect ratio.
-pub fn aspect_str(a: jobs::AspectRatio) -> &'static str {
-    match a {
-        jobs::AspectRatio::Portrait => "PORTRAIT",
-        jobs::AspectRatio::Landscape => "LANDSCAPE",
-        jobs::AspectRatio::Square => "SQUARE",
     }
 }

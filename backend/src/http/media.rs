@@ -48,12 +48,17 @@ impl MediaLinks {
         Ok(b)
     }
 
-    fn signature(&self, key: &str, exp: i64) -> String {
-        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.secret) else { return String::new() };
+    /// The MAC over `key` and `exp`, before finalising (signing and checking share it).
+    fn mac(&self, key: &str, exp: i64) -> Option<Hmac<Sha256>> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret).ok()?;
         mac.update(key.as_bytes());
         mac.update(b"\n");
         mac.update(exp.to_string().as_bytes());
-        hex(&mac.finalize().into_bytes())
+        Some(mac)
+    }
+
+    fn signature(&self, key: &str, exp: i64) -> String {
+        self.mac(key, exp).map(|m| hex(&m.finalize().into_bytes())).unwrap_or_default()
     }
 
     /// A link to `key` for someone allowed to see it.
@@ -69,10 +74,7 @@ impl MediaLinks {
         if exp < chrono::Utc::now().timestamp() {
             return false;
         }
-        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.secret) else { return false };
-        mac.update(key.as_bytes());
-        mac.update(b"\n");
-        mac.update(exp.to_string().as_bytes());
+        let Some(mac) = self.mac(key, exp) else { return false };
         let Some(raw) = (0..sig.len())
             .step_by(2)
             .map(|i| sig.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))

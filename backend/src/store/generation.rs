@@ -292,11 +292,15 @@ impl Store {
         Ok(videos::Entity::find_by_id(id.0).one(&self.db).await?.map(video_from))
     }
 
-    /// A member's drafts, newest first, after the cursor `(created_at, id)`.
+    /// A member's drafts (and videos in review), newest first, after the cursor `(created_at, id)`.
     pub async fn drafts_of(&self, user: UserId, after: Option<(DateTime<Utc>, Uuid)>, limit: u64) -> AppResult<Vec<Video>> {
+        self.videos_of(user, &["DRAFT", "IN_REVIEW"], after, limit).await
+    }
+
+    async fn videos_of(&self, user: UserId, statuses: &[&str], after: Option<(DateTime<Utc>, Uuid)>, limit: u64) -> AppResult<Vec<Video>> {
         let mut q = videos::Entity::find()
             .filter(videos::Column::AuthorId.eq(user.0))
-            .filter(videos::Column::Status.is_in(["DRAFT", "IN_REVIEW"]));
+            .filter(videos::Column::Status.is_in(statuses.iter().copied()));
         if let Some((at, id)) = after {
             q = q.filter(videos::Column::CreatedAt.lt(at).or(videos::Column::CreatedAt.eq(at).and(videos::Column::Id.lt(id))));
         }
@@ -312,20 +316,7 @@ impl Store {
 
     /// A member's published videos, newest first, after the cursor `(created_at, id)`.
     pub async fn published_of(&self, user: UserId, after: Option<(DateTime<Utc>, Uuid)>, limit: u64) -> AppResult<Vec<Video>> {
-        let mut q = videos::Entity::find()
-            .filter(videos::Column::AuthorId.eq(user.0))
-            .filter(videos::Column::Status.eq("PUBLISHED"));
-        if let Some((at, id)) = after {
-            q = q.filter(videos::Column::CreatedAt.lt(at).or(videos::Column::CreatedAt.eq(at).and(videos::Column::Id.lt(id))));
-        }
-        Ok(q.order_by_desc(videos::Column::CreatedAt)
-            .order_by_desc(videos::Column::Id)
-            .limit(limit)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(video_from)
-            .collect())
+        self.videos_of(user, &["PUBLISHED"], after, limit).await
     }
 
     /// Live jobs already handed to the queue, oldest first (offered again at start: the
