@@ -56,6 +56,17 @@ pub struct JobSpec {
     pub reference: Option<Vec<f32>>,
     /// When the backend enqueued the job (for queue-wait timing).
     pub enqueued_at: DateTime<Utc>,
+    /// Username of the author, drawn into the visible watermark.
+    #[serde(default)]
+    pub author_username: String,
+}
+
+impl JobSpec {
+    /// The id of the video this job makes: a job makes at most one video, and it takes the
+    /// job's id, so every delivery of a job watermarks and signs for the same video.
+    pub fn video_id(&self) -> Uuid {
+        self.job_id
+    }
 }
 
 /// Milliseconds spent in each stage of one generation, for dashboards and the job record.
@@ -75,10 +86,19 @@ pub struct StageMillis {
     pub mux: u64,
     /// Upload to the media store.
     pub store: u64,
+    /// Frame check (sampling, classifier).
+    #[serde(default)]
+    pub moderate: u64,
+    /// Visible and invisible watermarks.
+    #[serde(default)]
+    pub watermark: u64,
+    /// C2PA signing.
+    #[serde(default)]
+    pub sign: u64,
 }
 
 /// What a successful generation produced.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobOutput {
     /// Media-store key of the MP4.
     pub video_key: String,
@@ -102,6 +122,27 @@ pub struct JobOutput {
     pub execution_provider: String,
     /// Time spent per stage.
     pub stages: StageMillis,
+    /// The invisible watermark's 64-bit payload (derived from the video id).
+    #[serde(default)]
+    pub watermark_id: u64,
+    /// Frame-check verdict: `pass` or `review` (a blocked clip ends in [`JobEvent::Rejected`]).
+    #[serde(default)]
+    pub verdict: String,
+    /// The frames the frame check scored, ascending.
+    #[serde(default)]
+    pub frame_indices: Vec<u32>,
+    /// NSFW probability of each scored frame, paired with `frame_indices`.
+    #[serde(default)]
+    pub frame_scores: Vec<f32>,
+    /// One-line reason for a `review` verdict.
+    #[serde(default)]
+    pub verdict_reason: Option<String>,
+    /// Media-store key of a JPEG strip of the scored frames (for moderators).
+    #[serde(default)]
+    pub frame_strip_key: String,
+    /// Issuer of the certificate that signed the C2PA manifest.
+    #[serde(default)]
+    pub manifest_issuer: Option<String>,
 }
 
 /// A change in a job's life, sent from the generator (or the queue itself) to the backend.
@@ -125,6 +166,22 @@ pub enum JobEvent {
         step: u32,
         /// Steps in all.
         total: u32,
+    },
+    /// The pipeline finished; the frame check and watermarking are running.
+    Moderating {
+        /// The job.
+        job_id: Uuid,
+    },
+    /// Final: the frame check blocked the clip; nothing was stored.
+    Rejected {
+        /// The job.
+        job_id: Uuid,
+        /// Human-readable reason, safe to show the user.
+        reason: String,
+        /// The scored frames.
+        frame_indices: Vec<u32>,
+        /// NSFW probability of each scored frame.
+        frame_scores: Vec<f32>,
     },
     /// Final: the video was made and stored.
     Succeeded {
@@ -153,6 +210,8 @@ impl JobEvent {
         match self {
             Self::Started { job_id, .. }
             | Self::Progress { job_id, .. }
+            | Self::Moderating { job_id }
+            | Self::Rejected { job_id, .. }
             | Self::Succeeded { job_id, .. }
             | Self::Failed { job_id, .. }
             | Self::Cancelled { job_id } => *job_id,
@@ -163,7 +222,7 @@ impl JobEvent {
     pub fn is_final(&self) -> bool {
         matches!(
             self,
-            Self::Succeeded { .. } | Self::Failed { .. } | Self::Cancelled { .. }
+            Self::Succeeded { .. } | Self::Failed { .. } | Self::Cancelled { .. } | Self::Rejected { .. }
         )
     }
 }
@@ -193,7 +252,17 @@ mod tests {
                 encode: 5,
                 mux: 6,
                 store: 7,
+                moderate: 8,
+                watermark: 9,
+                sign: 10,
             },
+            watermark_id: u64::MAX - 5,
+            verdict: "review".into(),
+            frame_indices: vec![0, 47],
+            frame_scores: vec![0.1, 0.5],
+            verdict_reason: Some("frame 47 scored 0.50 NSFW (review at 0.40)".into()),
+            frame_strip_key: "strips/a.jpg".into(),
+            manifest_issuer: Some("SoraVibe".into()),
         }
     }
 
@@ -208,6 +277,13 @@ mod tests {
                 job_id,
                 step: 3,
                 total: 20,
+            },
+            JobEvent::Moderating { job_id },
+            JobEvent::Rejected {
+                job_id,
+                reason: "frame 3 scored 0.91 NSFW (block at 0.80)".into(),
+                frame_indices: vec![3],
+                frame_scores: vec![0.91],
             },
             JobEvent::Succeeded {
                 job_id,
@@ -257,12 +333,12 @@ mod tests {
     }
 
     #[test]
-    fn only_succeeded_failed_and_cancelled_are_final() {
+    fn only_rejected_succeeded_failed_and_cancelled_are_final() {
         let finals: Vec<bool> = all_events(Uuid::new_v4())
             .iter()
             .map(JobEvent::is_final)
             .collect();
-        assert_eq!(finals, [false, false, true, true, true]);
+        assert_eq!(finals, [false, false, false, true, true, true, true]);
     }
 
     #[test]
@@ -276,6 +352,7 @@ mod tests {
             aspect_ratio: AspectRatio::Portrait,
             reference: Some(vec![0.25, -1.5]),
             enqueued_at: Utc::now(),
+            author_username: "fox_fan".into(),
         };
         let value = serde_json::to_value(&spec).unwrap();
         assert_eq!(value["aspect_ratio"], "PORTRAIT");

@@ -36,6 +36,7 @@ fn spec(prompt: &str) -> JobSpec {
         aspect_ratio: AspectRatio::Portrait,
         reference: Some(vec![0.5, -0.25]),
         enqueued_at: Utc::now(),
+        author_username: String::new(),
     }
 }
 

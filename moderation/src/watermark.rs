@@ -20,6 +20,63 @@ pub use invisible::{
 };
 pub use visible::{CORNER_PERIOD_SECONDS, Corner, corner_at, draw_visible, label_size};
 
+/// Domain separation for [`payload_for_video`].
+const PAYLOAD_CONTEXT: &[u8] = b"moderation.watermark.payload.v1";
+/// Bytes in a watermark key.
+pub const KEY_BYTES: usize = 32;
+
+/// The 64-bit invisible-watermark payload for a video id (16 bytes): the first eight bytes,
+/// big-endian, of SHA-256 over a context string and the id. Deterministic, so every delivery
+/// of a job marks the same payload and the publish gate can recompute it.
+pub fn payload_for_video(video_id: &[u8; 16]) -> u64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new().chain_update(PAYLOAD_CONTEXT).chain_update(video_id).finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(digest.get(..8).unwrap_or(&[0; 8]));
+    u64::from_be_bytes(first)
+}
+
+/// Reads the deployment's watermark key (hex, [`KEY_BYTES`] bytes) from `path`, creating a
+/// random one (owner-readable only) on first use. Workers and the API must share it.
+pub fn load_or_create_key(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use std::io::{Error, ErrorKind, Write};
+    if path.exists() {
+        let text = std::fs::read_to_string(path)?;
+        return parse_key(text.trim()).ok_or_else(|| {
+            Error::new(ErrorKind::InvalidData, format!("{}: expected {} hex characters", path.display(), KEY_BYTES * 2))
+        });
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let key: [u8; KEY_BYTES] = rand::random();
+    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(mut file) => {
+            file.write_all(hex.as_bytes())?;
+            Ok(key.to_vec())
+        }
+        // Another process created it first: use theirs.
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => load_or_create_key(path),
+        Err(e) => Err(e),
+    }
+}
+
+/// Parses a hex key of exactly [`KEY_BYTES`] bytes.
+pub fn parse_key(hex: &str) -> Option<Vec<u8>> {
+    if hex.len() != KEY_BYTES * 2 || !hex.is_ascii() {
+        return None;
+    }
+    (0..KEY_BYTES).map(|i| hex.get(2 * i..2 * i + 2).and_then(|b| u8::from_str_radix(b, 16).ok())).collect()
+}
+
 /// Why a watermark could not be drawn, embedded or read.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum WatermarkError {

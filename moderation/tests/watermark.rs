@@ -324,3 +324,25 @@ fn invisible_mark_rejects_malformed_input() {
         Err(WatermarkError::InvalidDimensions { .. })
     ));
 }
+
+#[test]
+fn payload_is_a_stable_function_of_the_video_id() {
+    let a = moderation::watermark::payload_for_video(&[1; 16]);
+    assert_eq!(a, moderation::watermark::payload_for_video(&[1; 16]));
+    assert_ne!(a, moderation::watermark::payload_for_video(&[2; 16]));
+}
+
+#[test]
+fn watermark_key_is_created_once_and_then_read_back() {
+    let dir = std::env::temp_dir().join(format!("wm-key-{}", std::process::id()));
+    let path = dir.join("keys").join("watermark.key");
+    let _ = std::fs::remove_dir_all(&dir);
+    let first = moderation::watermark::load_or_create_key(&path).unwrap();
+    assert_eq!(first.len(), moderation::watermark::KEY_BYTES);
+    assert_eq!(moderation::watermark::load_or_create_key(&path).unwrap(), first);
+    std::fs::write(&path, "not hex").unwrap();
+    assert!(moderation::watermark::load_or_create_key(&path).is_err());
+    assert!(moderation::watermark::parse_key(&"ab".repeat(32)).is_some());
+    assert!(moderation::watermark::parse_key(&"ab".repeat(31)).is_none());
+    let _ = std::fs::remove_dir_all(&dir);
+}
