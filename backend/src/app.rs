@@ -20,6 +20,8 @@ use crate::domain::updates::JobUpdates;
 use crate::domain::videos::{JobLimits, ModelLimits, VideoService};
 use crate::http::media::MediaLinks;
 use crate::store::Store;
+use crate::domain::moderation::{ClipChecker, ModerationLimits, ModerationService};
+use generator::finish::{FinishSettings, Finisher};
 use generator::journal::Journal;
 use generator::pipeline::{Pipeline, PipelineOptions};
 use generator::runtime::DevicePreference;
@@ -79,6 +81,22 @@ pub struct Generation {
     pub stop_workers: tokio::sync::watch::Sender<bool>,
     /// The in-process workers.
     pub workers: Vec<tokio::task::JoinHandle<()>>,
+    /// Moderation, provenance and comments.
+    pub moderation: ModerationService,
+}
+
+/// The finishing settings (frame check, watermark, C2PA) the workers share with this config.
+pub fn finish_settings(c: &Config) -> FinishSettings {
+    FinishSettings {
+        frame_classifier: c.frame_classifier.clone(),
+        frame_samples: c.frame_samples,
+        frame_review_threshold: c.frame_review_threshold,
+        frame_block_threshold: c.frame_block_threshold,
+        watermark_key: c.watermark_key.as_ref().map(|k| k.expose().clone()),
+        c2pa_cert_chain: c.c2pa_cert_chain.clone(),
+        c2pa_private_key: c.c2pa_private_key.clone(),
+        c2pa_tsa_url: c.c2pa_tsa_url.clone(),
+    }
 }
 
 /// The queue, updates, model limits, media store; starts the event consumer and in-process workers.
@@ -136,7 +154,28 @@ pub async fn build_generation(c: &Config, services: &Services) -> AppResult<Gene
     let env = generator::runtime::environment(&dylib).map_err(|e| AppError::internal("onnx runtime", e))?;
     let policy = moderation::policy::PromptPolicy::load_with(&c.prompt_classifier, env)
         .map_err(|e| AppError::internal(&format!("prompt classifier {}", c.prompt_classifier.display()), e))?;
-    let videos = VideoService::new(services.deps.clone(), queue.clone(), updates, model, limits, Arc::new(policy));
+    let policy = Arc::new(policy);
+    let videos = VideoService::new(services.deps.clone(), queue.clone(), updates, model, limits, policy.clone());
+
+    // The watermark key and the local CA are created here on first start, so separate
+    // generator processes sharing the data folder find them.
+    let finish = generator::finish::finish_config(&c.data_dir, &finish_settings(c)).map_err(|e| AppError::internal("moderation setup", e))?;
+    let roots = match &c.c2pa_trust_roots {
+        Some(path) => std::fs::read_to_string(path).map_err(|e| AppError::internal(&format!("C2PA trust roots {}", path.display()), e))?,
+        None => moderation::provenance::local_ca_root_pem(&c.data_dir.join("c2pa")).map_err(|e| AppError::internal("local C2PA root", e))?,
+    };
+    let minute = Duration::from_secs(60);
+    let moderation = ModerationService::new(
+        services.deps.clone(),
+        store.clone(),
+        Arc::new(ClipChecker::new(finish.watermark_key.clone(), roots)),
+        policy,
+        ModerationLimits {
+            provenance_per_ip: Limit { name: "provenance-ip", limit: c.provenance_checks_per_ip_per_minute, window: minute },
+            reports_per_user: Limit { name: "reports-user", limit: c.reports_per_user_per_hour, window: Duration::from_secs(3600) },
+            comments_per_user: Limit { name: "comments-user", limit: c.comments_per_user_per_minute, window: minute },
+        },
+    );
     videos.requeue_live().await?;
     tokio::spawn(videos.clone().run_event_consumer(format!("api-{}", uuid::Uuid::new_v4().simple())));
 
@@ -156,6 +195,14 @@ pub async fn build_generation(c: &Config, services: &Services) -> AppResult<Gene
             .map_err(|e| AppError::internal("model load", e))?
             .map_err(|e| AppError::internal("model load", e))?;
         let pipeline = Arc::new(pipeline);
+        let finisher = {
+            let finish = finish.clone();
+            tokio::task::spawn_blocking(move || Finisher::load(finish, env))
+                .await
+                .map_err(|e| AppError::internal("frame classifier load", e))?
+                .map_err(|e| AppError::internal("frame classifier load", e))?
+        };
+        let finisher = Arc::new(finisher);
         for i in 0..in_process {
             let name = match &c.worker_name {
                 Some(n) => format!("{n}-embedded-{i}"),
@@ -163,11 +210,18 @@ pub async fn build_generation(c: &Config, services: &Services) -> AppResult<Gene
             };
             let journal = Journal::open(&c.data_dir.join("journal").join(format!("{name}.sqlite")))
                 .map_err(|e| AppError::internal("journal", e))?;
-            let w = Worker { queue: queue.clone(), pipeline: pipeline.clone(), media: store.clone(), journal: Arc::new(journal), name };
+            let w = Worker {
+                queue: queue.clone(),
+                pipeline: pipeline.clone(),
+                finisher: finisher.clone(),
+                media: store.clone(),
+                journal: Arc::new(journal),
+                name,
+            };
             workers.push(tokio::spawn(w.run(stop_rx.clone())));
         }
     }
-    Ok(Generation { videos, links, stop_workers, workers })
+    Ok(Generation { videos, links, stop_workers, workers, moderation })
 }
 
 /// A running HTTP server.
@@ -184,6 +238,8 @@ pub struct Running {
     pub videos: VideoService,
     /// Stops the in-process workers.
     pub stop_workers: tokio::sync::watch::Sender<bool>,
+    /// Moderation, provenance and comments.
+    pub moderation: ModerationService,
 }
 
 /// Builds everything and starts listening on `c.listen` (port 0 picks a free port).
@@ -202,6 +258,7 @@ pub async fn start(c: &Config) -> AppResult<Running> {
     let schema = build_schema(
         services.clone(),
         generation.videos.clone(),
+        generation.moderation.clone(),
         generation.links.clone(),
         c.effective_public_url(),
         metrics.clone(),
@@ -213,6 +270,7 @@ pub async fn start(c: &Config) -> AppResult<Running> {
         metrics,
         trust_forwarded_for: c.trust_forwarded_for,
         max_batch: c.graphql_max_batch,
+        max_upload_bytes: c.max_upload_bytes,
     });
     let links = web::Data::new(generation.links.clone());
     let mut server = HttpServer::new(move || {
@@ -228,5 +286,13 @@ pub async fn start(c: &Config) -> AppResult<Running> {
     let handle = server.handle();
     let task = tokio::spawn(server);
     tracing::info!(%addr, database = if c.database_url.is_some() { "configured" } else { "embedded sqlite" }, redis = c.redis_url.is_some(), "listening");
-    Ok(Running { addr, handle, task, services, videos: generation.videos, stop_workers: generation.stop_workers })
+    Ok(Running {
+        addr,
+        handle,
+        task,
+        services,
+        videos: generation.videos,
+        stop_workers: generation.stop_workers,
+        moderation: generation.moderation,
+    })
 }

@@ -143,6 +143,34 @@ pub struct Config {
     pub s3_secret_key: Option<Secret<String>>,
     /// Lifetime of signed media links, in seconds.
     pub media_url_ttl_secs: u64,
+    /// The frame classifier (open_nsfw ONNX) the workers run on sampled frames.
+    pub frame_classifier: PathBuf,
+    /// Frames sampled per clip by the frame check (at least 8).
+    pub frame_samples: usize,
+    /// Highest frame score from which a clip is held for human review.
+    pub frame_review_threshold: f32,
+    /// Highest frame score from which a clip is refused.
+    pub frame_block_threshold: f32,
+    /// Invisible-watermark key (64 hex characters); unset means `<data_dir>/keys/watermark.key`,
+    /// created on first start. Workers and API nodes must share it.
+    pub watermark_key: Option<Secret<String>>,
+    /// PEM certificate chain (signer first) for C2PA signing; unset means a local CA under
+    /// `<data_dir>/c2pa`, created on first start.
+    pub c2pa_cert_chain: Option<PathBuf>,
+    /// PEM PKCS#8 key of the C2PA signer (with `c2pa_cert_chain`).
+    pub c2pa_private_key: Option<PathBuf>,
+    /// RFC 3161 time-stamp authority for C2PA signatures.
+    pub c2pa_tsa_url: Option<String>,
+    /// PEM roots the publish gate and `verifyProvenance` trust; unset means the local CA's root.
+    pub c2pa_trust_roots: Option<PathBuf>,
+    /// Largest upload accepted (GraphQL multipart), in bytes.
+    pub max_upload_bytes: usize,
+    /// `verifyProvenance` calls per client address per minute.
+    pub provenance_checks_per_ip_per_minute: u32,
+    /// Reports a member may file per hour.
+    pub reports_per_user_per_hour: u32,
+    /// Comments a member may post per minute.
+    pub comments_per_user_per_minute: u32,
 }
 
 impl Default for Config {
@@ -199,6 +227,19 @@ impl Default for Config {
             s3_access_key: None,
             s3_secret_key: None,
             media_url_ttl_secs: 3600,
+            frame_classifier: PathBuf::from(".venv/models/open-nsfw.onnx"),
+            frame_samples: 8,
+            frame_review_threshold: 0.4,
+            frame_block_threshold: 0.8,
+            watermark_key: None,
+            c2pa_cert_chain: None,
+            c2pa_private_key: None,
+            c2pa_tsa_url: None,
+            c2pa_trust_roots: None,
+            max_upload_bytes: 50 * 1024 * 1024,
+            provenance_checks_per_ip_per_minute: 10,
+            reports_per_user_per_hour: 30,
+            comments_per_user_per_minute: 10,
         }
     }
 }
@@ -321,6 +362,38 @@ impl Config {
         }
         if self.s3_bucket.is_some() && (self.s3_access_key.is_none() || self.s3_secret_key.is_none()) {
             return bad("APP_S3_ACCESS_KEY", "S3 needs APP_S3_ACCESS_KEY and APP_S3_SECRET_KEY");
+        }
+        if self.frame_samples < 8 {
+            return bad("APP_FRAME_SAMPLES", "must be at least 8");
+        }
+        if !(0.0..=1.0).contains(&self.frame_review_threshold) {
+            return bad("APP_FRAME_REVIEW_THRESHOLD", "must be between 0 and 1");
+        }
+        if !(self.frame_review_threshold..=1.0).contains(&self.frame_block_threshold) {
+            return bad("APP_FRAME_BLOCK_THRESHOLD", "must be between the review threshold and 1");
+        }
+        if let Some(k) = &self.watermark_key
+            && moderation::watermark::parse_key(k.expose()).is_none()
+        {
+            return bad("APP_WATERMARK_KEY", "must be 64 hex characters");
+        }
+        if self.c2pa_cert_chain.is_some() != self.c2pa_private_key.is_some() {
+            return bad("APP_C2PA_CERT_CHAIN", "set both APP_C2PA_CERT_CHAIN and APP_C2PA_PRIVATE_KEY, or neither");
+        }
+        if self.c2pa_cert_chain.is_some() && self.c2pa_trust_roots.is_none() {
+            return bad("APP_C2PA_TRUST_ROOTS", "a configured signing chain needs the roots that verify it");
+        }
+        if self.max_upload_bytes < 1024 * 1024 {
+            return bad("APP_MAX_UPLOAD_BYTES", "must be at least 1 MiB");
+        }
+        for (key, v) in [
+            ("APP_PROVENANCE_CHECKS_PER_IP_PER_MINUTE", self.provenance_checks_per_ip_per_minute),
+            ("APP_REPORTS_PER_USER_PER_HOUR", self.reports_per_user_per_hour),
+            ("APP_COMMENTS_PER_USER_PER_MINUTE", self.comments_per_user_per_minute),
+        ] {
+            if v == 0 {
+                return bad(key, "must be at least 1");
+            }
         }
         if self.media_url_ttl_secs < 60 {
             return bad("APP_MEDIA_URL_TTL_SECS", "must be at least 60");

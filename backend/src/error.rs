@@ -31,10 +31,19 @@ pub enum AppError {
         retry_after_secs: u64,
     },
     /// The content breaks the policy; `reasons` name each category and what to change.
-    #[error("this prompt breaks the content policy")]
+    #[error("this text breaks the content policy")]
     PolicyViolation {
         /// One line per broken rule.
         reasons: Vec<String>,
+    },
+    /// The publish gate refused: `check` names the failed check (`VERDICT`, `WATERMARK`,
+    /// `MANIFEST`, `CONSENT`), `reason` says what was found.
+    #[error("this video cannot be published: {reason}")]
+    PublishRefused {
+        /// Which check failed.
+        check: &'static str,
+        /// What it found.
+        reason: String,
     },
     /// The request conflicts with the current state (a taken username, say).
     #[error("{0}")]
@@ -55,6 +64,7 @@ impl AppError {
             AppError::InviteInvalid => "INVITE_INVALID",
             AppError::RateLimited { .. } => "RATE_LIMITED",
             AppError::PolicyViolation { .. } => "POLICY_VIOLATION",
+            AppError::PublishRefused { .. } => "PUBLISH_REFUSED",
             AppError::Conflict(_) => "CONFLICT",
             AppError::Internal(_) => "INTERNAL",
         }

@@ -53,6 +53,14 @@ id_type!(
     VideoId
 );
 id_type!(
+    /// A moderation case.
+    CaseId
+);
+id_type!(
+    /// A comment on a video.
+    CommentId
+);
+id_type!(
     /// A refresh-token family: one signed-in session on one device.
     SessionId
 );

@@ -1,7 +1,8 @@
 //! Per-stage benchmark of one generation job through the real worker path (in-process queue,
-//! ONNX Runtime pipeline, H.264/MP4 encode, local media store): queue wait, text encode,
-//! denoise, decode, encode, mux, store; H.264 encode frames per second; and the share of the
-//! job's wall time spent outside the model.
+//! ONNX Runtime pipeline, frame check, watermarks, H.264/MP4 encode, C2PA signing with a local
+//! CA, local media store): queue wait, text encode, denoise, decode, moderate, watermark,
+//! encode, mux, sign, store; H.264 encode frames per second; and the share of the job's wall
+//! time spent outside the model.
 //!
 //! Run: `cargo bench -p generator --bench job_stages` (env: BENCH_JOBS, default 5;
 //! BENCH_DEVICE = cpu | cuda | auto, default auto). Default job: 512×512, 48 frames (4 s at 12 fps).
@@ -10,9 +11,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use generator::finish::{FinishSettings, Finisher, finish_config};
 use generator::journal::Journal;
 use generator::pipeline::{Pipeline, PipelineOptions};
-use generator::runtime::{DevicePreference, default_dylib_path};
+use generator::runtime::{self, DevicePreference, default_dylib_path};
 use generator::worker::Worker;
 use jobs::{AspectRatio, JobEvent, JobQueue, JobSpec, QueueSettings};
 use media::MediaStore;
@@ -37,6 +39,10 @@ async fn main() {
     let load = Instant::now();
     let pipeline = Arc::new(Pipeline::load(&manifest, &opts).unwrap());
     println!("model {} v{} on {} (loaded in {:?})", pipeline.manifest().name, pipeline.manifest().version, pipeline.target().as_str(), load.elapsed());
+    let settings = FinishSettings { frame_classifier: root.join(generator::finish::DEFAULT_FRAME_CLASSIFIER), ..FinishSettings::default() };
+    let load = Instant::now();
+    let finisher = Finisher::load(finish_config(&dir, &settings).unwrap(), runtime::environment(&opts.dylib).unwrap()).unwrap();
+    println!("frame classifier and signer loaded in {:?}", load.elapsed());
     let queue = JobQueue::memory(QueueSettings::default());
     let worker = Worker {
         queue: queue.clone(),
@@ -44,6 +50,7 @@ async fn main() {
         media: MediaStore::local(&dir.join("media")).unwrap(),
         journal: Arc::new(Journal::open(&dir.join("journal.sqlite")).unwrap()),
         name: "bench".into(),
+        finisher: Arc::new(finisher),
     };
     let mut rows = vec![];
     for i in 0..jobs_n {
@@ -56,6 +63,7 @@ async fn main() {
             aspect_ratio: AspectRatio::Square,
             reference: None,
             enqueued_at: chrono::Utc::now(),
+            author_username: "bench_user".into(),
         };
         let start = Instant::now();
         queue.enqueue(&spec).await.unwrap();
@@ -79,13 +87,17 @@ async fn main() {
     let wall = median(rows.iter().map(|(w, _)| w.as_millis() as u64).collect());
     let (qw, te, dn, dc, en, mx, st) =
         (s(|x| x.queue_wait), s(|x| x.text_encode), s(|x| x.denoise), s(|x| x.decode), s(|x| x.encode), s(|x| x.mux), s(|x| x.store));
+    let (md, wm, sg) = (s(|x| x.moderate), s(|x| x.watermark), s(|x| x.sign));
     println!("job: {}x{} x {frames} frames, {} steps, {jobs_n} runs (medians)", rows[0].1.width, rows[0].1.height, pipeline.manifest().steps);
     println!("  queue wait   {qw:>6} ms");
     println!("  text encode  {te:>6} ms");
     println!("  denoise      {dn:>6} ms");
     println!("  decode       {dc:>6} ms");
+    println!("  moderate     {md:>6} ms   ({} frames scored, max {:.3})", rows[0].1.frame_scores.len(), rows[0].1.frame_scores.iter().copied().fold(0.0f32, f32::max));
+    println!("  watermark    {wm:>6} ms");
     println!("  encode       {en:>6} ms   ({:.0} frames/s H.264)", f64::from(frames) / (en.max(1) as f64 / 1000.0));
     println!("  mux          {mx:>6} ms");
+    println!("  sign         {sg:>6} ms");
     println!("  store        {st:>6} ms");
     println!("  wall         {wall:>6} ms");
     let model = te + dn + dc;

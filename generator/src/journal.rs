@@ -117,7 +117,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("journal-{}", Uuid::new_v4()));
         let path = dir.join("j.sqlite");
         let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-        {
+        let out = {
             let j = Journal::open(&path).unwrap();
             j.taken(a, 1).unwrap();
             j.taken(b, 1).unwrap();
@@ -133,12 +133,20 @@ mod tests {
                 model_version: "1".into(),
                 execution_provider: "cpu".into(),
                 stages: Default::default(),
+                watermark_id: 7,
+                verdict: "review".into(),
+                frame_indices: vec![0, 11],
+                frame_scores: vec![0.1, 0.5],
+                verdict_reason: Some("frame 11 scored 0.50 NSFW (review at 0.40)".into()),
+                frame_strip_key: "strips/x.jpg".into(),
+                manifest_issuer: Some("SoraVibe".into()),
             };
             j.finished(b, &out).unwrap();
-        }
+            out
+        };
         let j = Journal::open(&path).unwrap();
         assert_eq!(j.interrupted().unwrap(), vec![a]);
-        assert_eq!(j.output(b).unwrap().unwrap().video_key, "videos/x.mp4");
+        assert_eq!(j.output(b).unwrap().unwrap(), out);
         assert!(j.output(a).unwrap().is_none());
         // A finished job is not reopened by a late `taken`.
         j.taken(b, 2).unwrap();

@@ -1,11 +1,13 @@
 //! The generation service's core: the model manifest, the ONNX Runtime pipeline (tokenizer →
 //! text encoder → denoiser steps with a flow-matching scheduler and classifier-free guidance →
-//! decoder → RGB frames).
+//! decoder → RGB frames), and the finishing stages between decoding and encoding: the frame
+//! check, visible and invisible watermarks, and C2PA signing of the encoded MP4 (`finish`).
 //!
 //! Architecture invariant: knows nothing of HTTP, GraphQL, SQL or the backend crate. It turns a
 //! `GenerationRequest` into frames, reporting progress per step and stopping at the next step
 //! when asked to cancel. Any exported ONNX video model plugs in through a manifest.
 
+pub mod finish;
 pub mod journal;
 pub mod manifest;
 pub mod pipeline;
@@ -44,6 +46,17 @@ pub enum GenError {
     /// The request cannot be served by this model (duration, aspect ratio…).
     #[error("{0}")]
     BadRequest(String),
+    /// The finishing stages' configuration is wrong or incomplete (thresholds, keys, certificates).
+    #[error("configuration: {0}")]
+    Config(String),
+    /// A finishing stage (frame check, watermark, frame strip, signing) failed.
+    #[error("{stage}: {message}")]
+    Finish {
+        /// Which stage.
+        stage: &'static str,
+        /// What went wrong.
+        message: String,
+    },
     /// Cancelled at a step boundary.
     #[error("cancelled")]
     Cancelled,

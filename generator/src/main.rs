@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
+use generator::finish::{FinishSettings, Finisher, finish_config};
 use generator::journal::Journal;
 use generator::pipeline::{Pipeline, PipelineOptions};
-use generator::runtime::{DevicePreference, default_dylib_path};
+use generator::runtime::{self, DevicePreference, default_dylib_path};
 use generator::worker::Worker;
 use jobs::{JobQueue, QueueSettings};
 use media::MediaStore;
@@ -37,10 +38,19 @@ struct WorkerConfig {
     s3_secret_key: Option<String>,
     worker_name: Option<String>,
     log: String,
+    frame_classifier: PathBuf,
+    frame_samples: usize,
+    frame_review_threshold: f32,
+    frame_block_threshold: f32,
+    watermark_key: Option<String>,
+    c2pa_cert_chain: Option<PathBuf>,
+    c2pa_private_key: Option<PathBuf>,
+    c2pa_tsa_url: Option<String>,
 }
 
 impl Default for WorkerConfig {
     fn default() -> Self {
+        let finish = FinishSettings::default();
         Self {
             data_dir: PathBuf::from("./data"),
             redis_url: None,
@@ -59,6 +69,29 @@ impl Default for WorkerConfig {
             s3_secret_key: None,
             worker_name: None,
             log: "info".into(),
+            frame_classifier: finish.frame_classifier,
+            frame_samples: finish.frame_samples,
+            frame_review_threshold: finish.frame_review_threshold,
+            frame_block_threshold: finish.frame_block_threshold,
+            watermark_key: finish.watermark_key,
+            c2pa_cert_chain: finish.c2pa_cert_chain,
+            c2pa_private_key: finish.c2pa_private_key,
+            c2pa_tsa_url: finish.c2pa_tsa_url,
+        }
+    }
+}
+
+impl WorkerConfig {
+    fn finish_settings(&self) -> FinishSettings {
+        FinishSettings {
+            frame_classifier: self.frame_classifier.clone(),
+            frame_samples: self.frame_samples,
+            frame_review_threshold: self.frame_review_threshold,
+            frame_block_threshold: self.frame_block_threshold,
+            watermark_key: self.watermark_key.clone(),
+            c2pa_cert_chain: self.c2pa_cert_chain.clone(),
+            c2pa_private_key: self.c2pa_private_key.clone(),
+            c2pa_tsa_url: self.c2pa_tsa_url.clone(),
         }
     }
 }
@@ -102,14 +135,22 @@ async fn run(c: WorkerConfig) -> Result<(), String> {
     };
     let device = DevicePreference::parse(&c.inference_device)
         .ok_or_else(|| format!("configuration: APP_INFERENCE_DEVICE: `{}` is not auto, cpu or cuda", c.inference_device))?;
-    let opts = PipelineOptions {
-        dylib: c.ort_dylib_path.clone().unwrap_or_else(default_dylib_path),
-        device,
-        intra_threads: c.inference_threads,
-    };
+    let dylib = c.ort_dylib_path.clone().unwrap_or_else(default_dylib_path);
+    let opts = PipelineOptions { dylib: dylib.clone(), device, intra_threads: c.inference_threads };
     let pipeline = {
         let manifest = c.model_manifest.clone();
         tokio::task::spawn_blocking(move || Pipeline::load(&manifest, &opts)).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?
+    };
+    // Frame check, watermark key and C2PA signer: a missing model or a bad key stops start-up.
+    let finisher = {
+        let (data_dir, settings) = (c.data_dir.clone(), c.finish_settings());
+        tokio::task::spawn_blocking(move || {
+            let config = finish_config(&data_dir, &settings)?;
+            Finisher::load(config, runtime::environment(&dylib)?)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?
     };
     let settings = QueueSettings {
         max_deliveries: c.queue_max_deliveries,
@@ -146,7 +187,9 @@ async fn run(c: WorkerConfig) -> Result<(), String> {
             let _ = stop_tx.send(true);
         }
     });
-    Worker { queue, pipeline: Arc::new(pipeline), media, journal: Arc::new(journal), name }.run(stop_rx).await;
+    Worker { queue, pipeline: Arc::new(pipeline), media, journal: Arc::new(journal), name, finisher: Arc::new(finisher) }
+        .run(stop_rx)
+        .await;
     Ok(())
 }
 

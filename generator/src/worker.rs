@@ -1,7 +1,9 @@
-//! The worker loop: take a job from the queue, run the pipeline, encode H.264/MP4 and a
-//! thumbnail, store them, report progress and the result, acknowledge. At-least-once delivery
-//! with effect once: media keys are derived from the job id (a re-put overwrites the same
-//! object), the journal remembers finished outputs, and the backend applies a result once.
+//! The worker loop: take a job from the queue, run the pipeline, check and watermark the frames,
+//! encode H.264/MP4 and a thumbnail, sign the MP4 (C2PA), store them, report progress and the
+//! result, acknowledge. At-least-once delivery with effect once: media keys are derived from the
+//! job id (a re-put overwrites the same object), the journal remembers finished outputs, and the
+//! backend applies a result once. A clip the frame check blocks is stored nowhere and ends in
+//! `JobEvent::Rejected`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,6 +13,10 @@ use jobs::{Delivery, JobEvent, JobOutput, JobQueue, StageMillis};
 use media::{EncodeOptions, MediaStore};
 use tokio::sync::{mpsc, watch};
 
+use moderation::frames::Verdict;
+use moderation::provenance::ProvenanceInfo;
+
+use crate::finish::Finisher;
 use crate::journal::Journal;
 use crate::manifest::AspectRatio;
 use crate::pipeline::{GenerationRequest, Pipeline};
@@ -32,6 +38,40 @@ pub struct Worker {
     pub journal: Arc<Journal>,
     /// Consumer name (unique per worker).
     pub name: String,
+    /// Frame check, watermarks and C2PA signing.
+    pub finisher: Arc<Finisher>,
+}
+
+/// How a generation ended when it did not fail.
+enum Outcome {
+    /// Stored and ready.
+    Done(Box<JobOutput>),
+    /// Blocked by the frame check; nothing stored.
+    Rejected {
+        /// Safe to show the user.
+        reason: String,
+        /// The scored frames.
+        frame_indices: Vec<u32>,
+        /// Their scores.
+        frame_scores: Vec<f32>,
+    },
+}
+
+/// Aborts a side task when dropped (on every way out of `generate`).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Runs CPU-heavy work off the async threads; a panic in it is an internal error of `stage`.
+async fn blocking<T: Send + 'static>(
+    stage: &'static str,
+    f: impl FnOnce() -> GenResult<T> + Send + 'static,
+) -> GenResult<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| GenError::Finish { stage, message: e.to_string() })?
 }
 
 fn aspect(a: jobs::AspectRatio) -> AspectRatio {
@@ -101,7 +141,7 @@ impl Worker {
         // Finished before (crash between store and ack): report the recorded output again.
         match self.journal.output(job) {
             Ok(Some(output)) => {
-                self.finish(&d, JobEvent::Succeeded { job_id: job, output }).await;
+                self.finish(&d, JobEvent::Succeeded { job_id: job, output: Box::new(output) }).await;
                 return;
             }
             Ok(None) => {}
@@ -117,11 +157,16 @@ impl Worker {
         }
         let _ = self.publish(JobEvent::Started { job_id: job, worker: self.name.clone(), attempt: d.attempt }).await;
         match self.generate(&d).await {
-            Ok(output) => {
+            Ok(Outcome::Done(output)) => {
                 if let Err(e) = self.journal.finished(job, &output) {
                     tracing::warn!(job = %job, error = %e, "journal write failed");
                 }
                 self.finish(&d, JobEvent::Succeeded { job_id: job, output }).await;
+            }
+            Ok(Outcome::Rejected { reason, frame_indices, frame_scores }) => {
+                tracing::info!(job = %job, %reason, "frame check blocked the clip");
+                let _ = self.journal.ended(job, "rejected");
+                self.finish(&d, JobEvent::Rejected { job_id: job, reason, frame_indices, frame_scores }).await;
             }
             Err(GenError::Cancelled) => {
                 let _ = self.journal.ended(job, "cancelled");
@@ -146,7 +191,7 @@ impl Worker {
         }
     }
 
-    async fn generate(&self, d: &Delivery) -> GenResult<JobOutput> {
+    async fn generate(&self, d: &Delivery) -> GenResult<Outcome> {
         let job = d.spec.job_id;
         let queue_wait = (chrono::Utc::now() - d.spec.enqueued_at).to_std().unwrap_or_default();
         let request = GenerationRequest {
@@ -159,14 +204,15 @@ impl Worker {
         self.pipeline.check(&request)?;
 
         // Side tasks while the pipeline runs: forward progress, watch for cancellation, and
-        // tell the queue the job is alive so it is not reclaimed from a slow but healthy worker.
+        // tell the queue the job is alive so it is not reclaimed from a slow but healthy worker
+        // (until the job's output is stored: the finishing stages take time too).
         let cancelled = Arc::new(AtomicBool::new(false));
         let (tx, mut rx) = mpsc::unbounded_channel::<(usize, usize)>();
-        let watcher = {
+        let _watcher = {
             let (queue, cancelled, d) = (self.queue.clone(), cancelled.clone(), d.clone());
             // Renew the claim three times per reclaim window, so only a dead worker loses it.
             let renew_every = (queue.settings().reclaim_idle / 3).max(Duration::from_millis(250));
-            tokio::spawn(async move {
+            AbortOnDrop(tokio::spawn(async move {
                 let mut tick = tokio::time::interval(Duration::from_millis(250));
                 let mut renewed = Instant::now();
                 loop {
@@ -179,7 +225,7 @@ impl Worker {
                         renewed = Instant::now();
                     }
                 }
-            })
+            }))
         };
         let forwarder = {
             let this = self.clone();
@@ -198,9 +244,35 @@ impl Worker {
             pipeline.generate(&request, &mut on_step, &|| flag.load(Ordering::SeqCst))
         })
         .await;
-        watcher.abort();
         let _ = forwarder.await;
         let (frames, timings) = run.map_err(|e| GenError::Model { model: "pipeline", message: e.to_string() })??;
+
+        // Frame check, on the frames as decoded.
+        let _ = self.publish(JobEvent::Moderating { job_id: job }).await;
+        let started = Instant::now();
+        let (mut frames, check) = {
+            let finisher = self.finisher.clone();
+            blocking("frame check", move || finisher.check(&frames).map(|c| (frames, c))).await?
+        };
+        let moderate = started.elapsed();
+        tracing::info!(job = %job, verdict = check.verdict.as_str(), scores = ?check.frame_scores, "frame check");
+        if check.verdict == Verdict::Block {
+            let reason = check.reason.unwrap_or_else(|| "the frame check blocked this video".into());
+            return Ok(Outcome::Rejected {
+                reason,
+                frame_indices: check.frame_indices,
+                frame_scores: check.frame_scores,
+            });
+        }
+
+        // Visible and invisible watermarks, before encoding.
+        let started = Instant::now();
+        let video_id = d.spec.video_id();
+        let (frames, watermark_id) = {
+            let (finisher, author) = (self.finisher.clone(), d.spec.author_username.clone());
+            blocking("watermark", move || finisher.watermark(&mut frames, &author, video_id).map(|p| (frames, p))).await?
+        };
+        let watermark = started.elapsed();
 
         let fps = frames.fps;
         let encoded = tokio::task::spawn_blocking(move || {
@@ -213,18 +285,40 @@ impl Worker {
         .await
         .map_err(|e| GenError::Model { model: "encoder", message: e.to_string() })?
         .map_err(|e| GenError::Model { model: "encoder", message: e.to_string() })?;
-        let (video, thumb) = encoded;
+        let (mut video, thumb) = encoded;
+
+        // C2PA manifest into the encoded file, verified once.
+        let m = self.pipeline.manifest();
+        let info = ProvenanceInfo {
+            title: format!("SoraVibe video {video_id}"),
+            video_id: video_id.to_string(),
+            model_name: m.name.clone(),
+            model_version: m.version.clone(),
+            generator_version: env!("CARGO_PKG_VERSION").into(),
+            remix_source: None,
+            cameos: vec![],
+        };
+        let started = Instant::now();
+        let signed = {
+            let (finisher, mp4) = (self.finisher.clone(), std::mem::take(&mut video.mp4));
+            blocking("C2PA signing", move || finisher.sign(&mp4, &info)).await?
+        };
+        let sign = started.elapsed();
 
         let store_start = Instant::now();
         let video_key = format!("videos/{job}.mp4");
         let thumbnail_key = format!("thumbs/{job}.jpg");
+        let frame_strip_key = format!("strips/{job}.jpg");
         let store_err = |e: media::MediaError| GenError::Model { model: "media store", message: e.to_string() };
-        self.media.put(&video_key, video.mp4, "video/mp4").await.map_err(store_err)?;
+        // The strip and thumbnail first: a stored video always has them.
+        if let Some(strip) = check.strip_jpeg {
+            self.media.put(&frame_strip_key, strip, "image/jpeg").await.map_err(store_err)?;
+        }
         self.media.put(&thumbnail_key, thumb, "image/jpeg").await.map_err(store_err)?;
+        self.media.put(&video_key, signed.mp4, "video/mp4").await.map_err(store_err)?;
         let store = store_start.elapsed();
 
-        let m = self.pipeline.manifest();
-        Ok(JobOutput {
+        Ok(Outcome::Done(Box::new(JobOutput {
             video_key,
             thumbnail_key,
             width: video.width as u32,
@@ -243,7 +337,17 @@ impl Worker {
                 encode: ms(video.timings.encode),
                 mux: ms(video.timings.mux),
                 store: ms(store),
+                moderate: ms(moderate),
+                watermark: ms(watermark),
+                sign: ms(sign),
             },
-        })
+            watermark_id,
+            verdict: check.verdict.as_str().into(),
+            frame_indices: check.frame_indices,
+            frame_scores: check.frame_scores,
+            verdict_reason: check.reason,
+            frame_strip_key,
+            manifest_issuer: signed.issuer,
+        })))
     }
 }

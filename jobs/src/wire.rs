@@ -187,8 +187,8 @@ pub enum JobEvent {
     Succeeded {
         /// The job.
         job_id: Uuid,
-        /// What was made.
-        output: JobOutput,
+        /// What was made (boxed: it is by far the largest event).
+        output: Box<JobOutput>,
     },
     /// Final: the job will not produce a video; `reason` is shown to the user.
     Failed {
@@ -287,7 +287,7 @@ mod tests {
             },
             JobEvent::Succeeded {
                 job_id,
-                output: output(),
+                output: Box::new(output()),
             },
             JobEvent::Failed {
                 job_id,

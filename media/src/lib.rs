@@ -15,6 +15,6 @@ mod thumbnail;
 
 pub use encode::{EncodeOptions, EncodeTimings, EncodedVideo, MAX_SIDE, encode_mp4};
 pub use error::MediaError;
-pub use read::{Mp4Info, decode_mp4, is_faststart, probe_mp4};
+pub use read::{Mp4Info, decode_mp4, decode_mp4_prefix, is_faststart, probe_mp4};
 pub use store::MediaStore;
-pub use thumbnail::thumbnail_jpeg;
+pub use thumbnail::{strip_jpeg, thumbnail_jpeg};

@@ -81,6 +81,16 @@ pub fn probe_mp4(bytes: &[u8]) -> Result<Mp4Info, MediaError> {
 
 /// Decodes every frame of the first H.264 track to RGB (3 bytes per pixel, row-major).
 pub fn decode_mp4(bytes: &[u8]) -> Result<Vec<Vec<u8>>, MediaError> {
+    decode(bytes, None)
+}
+
+/// Decodes the first `max_frames` frames (in presentation order) of the first H.264 track, so
+/// that a long upload cannot make the decoder hold every frame in memory.
+pub fn decode_mp4_prefix(bytes: &[u8], max_frames: usize) -> Result<Vec<Vec<u8>>, MediaError> {
+    decode(bytes, Some(max_frames))
+}
+
+fn decode(bytes: &[u8], max_frames: Option<usize>) -> Result<Vec<Vec<u8>>, MediaError> {
     let (mut reader, track_id) = open(bytes)?;
     let track = reader
         .tracks()
@@ -119,7 +129,8 @@ pub fn decode_mp4(bytes: &[u8]) -> Result<Vec<Vec<u8>>, MediaError> {
     let config = DecoderConfig::new().flush_after_decode(Flush::NoFlush);
     let mut decoder = Decoder::with_api_config(OpenH264API::from_source(), config)
         .map_err(|source| MediaError::Decode { sample: 0, source })?;
-    let mut frames = Vec::with_capacity(sample_count as usize);
+    // The sample count comes from the file: never trust it for an allocation.
+    let mut frames = Vec::with_capacity((sample_count as usize).min(max_frames.unwrap_or(1024)).min(1024));
     let mut annex_b = Vec::new();
     for sample_id in 1..=sample_count {
         let sample = reader
@@ -141,6 +152,10 @@ pub fn decode_mp4(bytes: &[u8]) -> Result<Vec<Vec<u8>>, MediaError> {
         if let Some(yuv) = decoded {
             frames.push(to_rgb(&yuv));
         }
+        if max_frames.is_some_and(|max| frames.len() >= max) {
+            frames.truncate(max_frames.unwrap_or(usize::MAX));
+            return Ok(frames);
+        }
     }
     let remaining = decoder
         .flush_remaining()
@@ -149,6 +164,10 @@ pub fn decode_mp4(bytes: &[u8]) -> Result<Vec<Vec<u8>>, MediaError> {
             source,
         })?;
     frames.extend(remaining.iter().map(to_rgb));
+    if let Some(max) = max_frames {
+        frames.truncate(max);
+        return Ok(frames);
+    }
     if frames.len() != sample_count as usize {
         return Err(MediaError::UnsupportedMp4(
             "decoder returned a different number of frames than samples",

@@ -9,6 +9,7 @@ mod m20261125_000001_accounts;
 mod m20261125_000002_generation;
 mod m20261125_000003_job_dispatch;
 mod m20261125_000004_audit_log;
+mod m20261130_000005_moderation;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_generation::Migration),
             Box::new(m20261125_000003_job_dispatch::Migration),
             Box::new(m20261125_000004_audit_log::Migration),
+            Box::new(m20261130_000005_moderation::Migration),
         ]
     }
 }

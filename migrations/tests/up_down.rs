@@ -26,7 +26,14 @@ async fn roundtrip(url: &str) {
     assert!(manager.has_table("videos").await.unwrap());
     assert!(manager.has_column("generation_jobs", "dispatched_at").await.unwrap());
     assert!(manager.has_table("audit_log").await.unwrap());
+    assert!(manager.has_table("moderation_cases").await.unwrap());
+    assert!(manager.has_column("videos", "watermark_id").await.unwrap());
     // Stepping down removes only the newest migrations.
+    Migrator::down(&db, Some(1)).await.unwrap();
+    assert!(!manager.has_table("moderation_cases").await.unwrap());
+    assert!(!manager.has_table("comments").await.unwrap());
+    assert!(!manager.has_column("videos", "watermark_id").await.unwrap());
+    assert!(manager.has_table("audit_log").await.unwrap());
     Migrator::down(&db, Some(1)).await.unwrap();
     assert!(!manager.has_table("audit_log").await.unwrap());
     Migrator::down(&db, Some(1)).await.unwrap();

@@ -77,6 +77,33 @@ pub fn parse_key(hex: &str) -> Option<Vec<u8>> {
     (0..KEY_BYTES).map(|i| hex.get(2 * i..2 * i + 2).and_then(|b| u8::from_str_radix(b, 16).ok())).collect()
 }
 
+/// Smallest [`match_score`] at which a clip counts as carrying a *known* payload. The score of
+/// an unmarked clip is a mean of [`CODED_BITS`] unit-RMS products, so its spread is about
+/// `1/sqrt(CODED_BITS)` ≈ 0.076: 0.4 is 5.2 standard deviations, a chance match about 1e-7.
+pub const MATCH_THRESHOLD: f64 = 0.4;
+
+/// How well a detection's soft bits agree with the channel bits of `payload` (−1…1): the
+/// matched test the publish gate runs when it knows which payload to expect. Far more
+/// sensitive than blind decoding ([`Detection::payload`]), so short clips still verify.
+pub fn match_score(detection: &Detection, payload: u64) -> f64 {
+    let expected = coded_bits(payload);
+    let n = expected.len().min(detection.bits.len());
+    if n == 0 {
+        return 0.0;
+    }
+    let energy: f64 = detection.bits.iter().take(n).map(|&b| f64::from(b) * f64::from(b)).sum::<f64>();
+    if energy <= 0.0 {
+        return 0.0;
+    }
+    let dot: f64 = detection
+        .bits
+        .iter()
+        .zip(&expected)
+        .map(|(&soft, &bit)| if bit { f64::from(soft) } else { -f64::from(soft) })
+        .sum();
+    dot / (energy.sqrt() * (n as f64).sqrt())
+}
+
 /// Why a watermark could not be drawn, embedded or read.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum WatermarkError {

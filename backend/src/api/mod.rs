@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod invites;
+pub mod moderation;
 pub mod videos;
 
 use std::sync::Arc;
@@ -24,11 +25,22 @@ use crate::http::metrics::Metrics;
 
 /// The root query.
 #[derive(MergedObject, Default)]
-pub struct Query(accounts::AccountsQuery, invites::InvitesQuery, videos::VideosQuery, audit::AuditQuery);
+pub struct Query(
+    accounts::AccountsQuery,
+    invites::InvitesQuery,
+    videos::VideosQuery,
+    audit::AuditQuery,
+    moderation::ModerationQuery,
+);
 
 /// The root mutation.
 #[derive(MergedObject, Default)]
-pub struct Mutation(accounts::AccountsMutation, invites::InvitesMutation, videos::VideosMutation);
+pub struct Mutation(
+    accounts::AccountsMutation,
+    invites::InvitesMutation,
+    videos::VideosMutation,
+    moderation::ModerationMutation,
+);
 
 /// The executable schema.
 pub type AppSchema = Schema<Query, Mutation, videos::Subscription>;
@@ -69,6 +81,7 @@ pub fn sdl() -> String {
 pub fn build_schema(
     services: Services,
     videos: crate::domain::videos::VideoService,
+    moderation: crate::domain::moderation::ModerationService,
     links: crate::http::media::MediaLinks,
     public_url: String,
     metrics: Arc<Metrics>,
@@ -77,6 +90,7 @@ pub fn build_schema(
     let mut b = schema_builder()
         .data(services)
         .data(videos)
+        .data(moderation)
         .data(links)
         .data(PublicUrl(public_url.trim_end_matches('/').to_owned()))
         .limit_depth(h.max_depth)
@@ -105,6 +119,13 @@ pub fn to_gql(e: AppError) -> async_graphql::Error {
         AppError::PolicyViolation { reasons } => {
             let list: Vec<Value> = reasons.iter().map(|r| Value::String(r.clone())).collect();
             err = err.extend_with(move |_, ext| ext.set("reasons", Value::List(list.clone())));
+        }
+        AppError::PublishRefused { check, reason } => {
+            let (check, reason) = (*check, reason.clone());
+            err = err.extend_with(move |_, ext| {
+                ext.set("check", check);
+                ext.set("reasons", Value::List(vec![Value::String(reason.clone())]));
+            });
         }
         AppError::RateLimited { retry_after_secs } => {
             let s = *retry_after_secs;

@@ -286,6 +286,32 @@ impl VideoObject {
     async fn published_at(&self) -> Option<DateTime<Utc>> {
         self.0.published_at
     }
+    /// Provenance: watermark, manifest and the moderation verdict.
+    async fn provenance(&self) -> super::moderation::ProvenanceObject {
+        super::moderation::ProvenanceObject(self.0.clone())
+    }
+    /// Why it was taken down (to its author and moderators; null while it is up).
+    async fn removal_reason(&self) -> Option<&str> {
+        self.0.removal_reason.as_deref()
+    }
+    /// Comments, newest first.
+    async fn comments(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, super::moderation::CommentObject>> {
+        let (n, after) = page_args(first, after)?;
+        let store = &ctx.data::<crate::domain::Services>()?.deps.store;
+        let mut list = store.comments_of(self.0.id, after, n + 1).await.api()?;
+        Ok(super::moderation::comment_connection(&mut list, n, after.is_some()))
+    }
+    /// Visible comments.
+    async fn comment_count(&self, ctx: &Context<'_>) -> Result<i32> {
+        let counts = ctx.data::<super::moderation::CommentCounts>()?;
+        let n = counts.load_one(self.0.id).await.map_err(|e| (*e).clone())?.unwrap_or(0);
+        Ok(i32::try_from(n).unwrap_or(i32::MAX))
+    }
 }
 
 /// The opaque cursor of an item in a newest-first list: its creation time and id.

@@ -10,6 +10,7 @@ pub mod model;
 pub mod updates;
 pub mod values;
 pub mod videos;
+pub mod moderation;
 
 use std::sync::Arc;
 use std::time::Duration;

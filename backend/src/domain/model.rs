@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::types::{InviteId, JobId, UserId, VideoId};
+use crate::types::{CaseId, CommentId, InviteId, JobId, UserId, VideoId};
 
 /// Roles, in increasing power.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -278,6 +278,252 @@ pub struct Video {
     pub created_at: DateTime<Utc>,
     /// Publication.
     pub published_at: Option<DateTime<Utc>>,
+    /// Payload of the invisible watermark (none for videos made before watermarking).
+    pub watermark_id: Option<u64>,
+    /// The frame check's verdict.
+    pub verdict: Verdict,
+    /// Why the frame check held it, if it did.
+    pub verdict_reason: Option<String>,
+    /// Scored frames and their NSFW probabilities.
+    pub frame_scores: FrameScores,
+    /// Media key of the strip of scored frames.
+    pub frame_strip_key: Option<String>,
+    /// Issuer of the C2PA signing certificate.
+    pub manifest_issuer: Option<String>,
+    /// Whether the manifest verified (at the last check: creation or publish).
+    pub manifest_valid: bool,
+    /// When a moderator (or a cameo owner) took it down.
+    pub removed_at: Option<DateTime<Utc>>,
+    /// Why.
+    pub removal_reason: Option<String>,
+}
+
+/// The frame check's verdict on a clip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Nothing found.
+    Pass,
+    /// Held for a moderator.
+    Review,
+    /// Refused (the job ends `REJECTED`; no video exists).
+    Block,
+    /// Held for review, then approved by a moderator.
+    Approved,
+}
+
+impl Verdict {
+    /// Stored and wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::Review => "REVIEW",
+            Verdict::Block => "BLOCK",
+            Verdict::Approved => "APPROVED",
+        }
+    }
+    /// Whether the publish gate lets a video with this verdict through.
+    pub fn allows_publishing(self) -> bool {
+        matches!(self, Verdict::Pass | Verdict::Approved)
+    }
+    /// Reads the stored (or worker's lower-case) spelling; unknown reads as review, never pass.
+    pub fn from_stored(s: &str) -> Verdict {
+        match s.to_ascii_uppercase().as_str() {
+            "PASS" => Verdict::Pass,
+            "BLOCK" => Verdict::Block,
+            "APPROVED" => Verdict::Approved,
+            _ => Verdict::Review,
+        }
+    }
+}
+
+/// Frame-check scores as stored (JSON).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FrameScores {
+    /// Scored frame indices.
+    pub indices: Vec<u32>,
+    /// NSFW probability per scored frame.
+    pub scores: Vec<f32>,
+}
+
+/// A comment on a video.
+#[derive(Debug, Clone)]
+pub struct Comment {
+    /// Id.
+    pub id: CommentId,
+    /// The video.
+    pub video_id: VideoId,
+    /// Who wrote it.
+    pub author_id: UserId,
+    /// Text.
+    pub body: String,
+    /// Taken down by a moderator.
+    pub removed: bool,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// What a moderation case is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    /// A video.
+    Video(VideoId),
+    /// A member.
+    User(UserId),
+    /// A comment.
+    Comment(CommentId),
+}
+
+impl Subject {
+    /// Stored kind.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Subject::Video(_) => "video",
+            Subject::User(_) => "user",
+            Subject::Comment(_) => "comment",
+        }
+    }
+    /// The open-case key: one open case per subject.
+    pub fn key(self) -> String {
+        match self {
+            Subject::Video(id) => format!("video:{}", id.0),
+            Subject::User(id) => format!("user:{}", id.0),
+            Subject::Comment(id) => format!("comment:{}", id.0),
+        }
+    }
+}
+
+/// Where a case stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaseStatus {
+    /// Waiting for a moderator.
+    Open,
+    /// Decided.
+    Resolved,
+    /// The author appealed the decision; waiting for a different moderator.
+    Appealed,
+}
+
+impl CaseStatus {
+    /// Stored and wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseStatus::Open => "OPEN",
+            CaseStatus::Resolved => "RESOLVED",
+            CaseStatus::Appealed => "APPEALED",
+        }
+    }
+    /// Reads the stored spelling.
+    pub fn from_stored(s: &str) -> CaseStatus {
+        match s {
+            "RESOLVED" => CaseStatus::Resolved,
+            "APPEALED" => CaseStatus::Appealed,
+            _ => CaseStatus::Open,
+        }
+    }
+}
+
+/// What a moderator decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModerationAction {
+    /// Nothing wrong: the subject stays (or is restored).
+    Approve,
+    /// Take the subject down.
+    Remove,
+    /// Take it down and ban its author.
+    BanAuthor,
+    /// Hand to an admin.
+    Escalate,
+}
+
+impl ModerationAction {
+    /// Stored and wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModerationAction::Approve => "APPROVE",
+            ModerationAction::Remove => "REMOVE",
+            ModerationAction::BanAuthor => "BAN_AUTHOR",
+            ModerationAction::Escalate => "ESCALATE",
+        }
+    }
+    /// Reads the stored spelling.
+    pub fn from_stored(s: &str) -> Option<ModerationAction> {
+        match s {
+            "APPROVE" => Some(ModerationAction::Approve),
+            "REMOVE" => Some(ModerationAction::Remove),
+            "BAN_AUTHOR" => Some(ModerationAction::BanAuthor),
+            "ESCALATE" => Some(ModerationAction::Escalate),
+            _ => None,
+        }
+    }
+}
+
+/// A moderation case: one per subject while open.
+#[derive(Debug, Clone)]
+pub struct ModerationCase {
+    /// Id.
+    pub id: CaseId,
+    /// What it is about.
+    pub subject: Subject,
+    /// Where it stands.
+    pub status: CaseStatus,
+    /// `frame_check` or `report`.
+    pub source: String,
+    /// Why it was opened (classifier reasons, report reasons).
+    pub reasons: Vec<String>,
+    /// Classifier scores (frame check), if any.
+    pub scores: Vec<f32>,
+    /// Reports received.
+    pub report_count: i32,
+    /// Handed to an admin.
+    pub escalated: bool,
+    /// Opened.
+    pub created_at: DateTime<Utc>,
+    /// Decided.
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// Who decided last.
+    pub resolved_by: Option<UserId>,
+    /// What was decided last.
+    pub resolution: Option<ModerationAction>,
+    /// The moderator's note.
+    pub note: Option<String>,
+    /// The author's appeal.
+    pub appeal_message: Option<String>,
+    /// When they appealed.
+    pub appealed_at: Option<DateTime<Utc>>,
+    /// Who made the decision that was appealed (may not decide the appeal).
+    pub appealed_resolver: Option<UserId>,
+}
+
+/// One member's report.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// Who reported.
+    pub reporter_id: UserId,
+    /// Reason (ReportReason spelling).
+    pub reason: String,
+    /// Free text.
+    pub details: Option<String>,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A notice to a member.
+#[derive(Debug, Clone)]
+pub struct Notification {
+    /// Id.
+    pub id: uuid::Uuid,
+    /// Kind, e.g. `video.removed`.
+    pub kind: String,
+    /// The video it is about.
+    pub video_id: Option<VideoId>,
+    /// Who caused it.
+    pub actor_id: Option<UserId>,
+    /// Text shown to the member.
+    pub message: String,
+    /// When.
+    pub created_at: DateTime<Utc>,
+    /// When the member read it.
+    pub read_at: Option<DateTime<Utc>>,
 }
 
 /// One moderator or admin action, as recorded.

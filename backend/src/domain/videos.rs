@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::Utc;
 use jobs::{JobEvent, JobQueue, JobSpec};
 
-use super::model::{Job, JobStatus, Role, Video, VideoStatus};
+use super::model::{FrameScores, Job, JobStatus, Role, Verdict, Video, VideoStatus};
 use super::updates::JobUpdates;
 use super::{Caller, Deps};
 use crate::error::{AppError, AppResult};
@@ -213,8 +213,22 @@ impl VideoService {
             JobEvent::Progress { step, total, .. } => {
                 self.deps.store.set_progress(id, *step as i32, *total as i32).await?;
             }
+            JobEvent::Moderating { .. } => {
+                self.deps.store.mark_moderating(id).await?;
+            }
+            JobEvent::Rejected { reason, frame_indices, frame_scores, .. } => {
+                let scores = FrameScores { indices: frame_indices.clone(), scores: frame_scores.clone() };
+                if self.deps.store.reject_job(id, reason, &scores).await? {
+                    tracing::info!(job = %id, %reason, "frame check blocked the clip");
+                }
+            }
             JobEvent::Succeeded { output, .. } => {
                 let stage_millis = serde_json::to_string(&output.stages).map_err(|e| AppError::internal("stages", e))?;
+                let verdict = Verdict::from_stored(&output.verdict);
+                if verdict == Verdict::Block {
+                    // A worker never stores a blocked clip; refuse to turn one into a video.
+                    return Err(AppError::internal("job event", "a succeeded job carried a block verdict"));
+                }
                 let video = self
                     .deps
                     .store
@@ -232,11 +246,23 @@ impl VideoService {
                             model_version: output.model_version.clone(),
                             execution_provider: output.execution_provider.clone(),
                             stage_millis,
+                            watermark_id: output.watermark_id,
+                            verdict,
+                            verdict_reason: output.verdict_reason.clone(),
+                            frame_scores: FrameScores { indices: output.frame_indices.clone(), scores: output.frame_scores.clone() },
+                            frame_strip_key: Some(output.frame_strip_key.clone()).filter(|k| !k.is_empty()),
+                            manifest_issuer: output.manifest_issuer.clone(),
                         },
                     )
                     .await?;
                 if let Some(v) = video {
-                    tracing::info!(job = %id, video = %v.id, "draft created");
+                    tracing::info!(job = %id, video = %v.id, verdict = v.verdict.as_str(), "draft created");
+                    if v.status == VideoStatus::InReview {
+                        self.deps
+                            .store
+                            .notify(v.author_id, "video.in_review", Some(v.id), None, "Your video is waiting for a moderator's review before it can be published")
+                            .await?;
+                    }
                 }
             }
             JobEvent::Failed { reason, .. } => {
@@ -304,7 +330,8 @@ impl VideoService {
     pub async fn requeue_live(&self) -> AppResult<usize> {
         let mut n = 0;
         for job in self.deps.store.dispatched_live_jobs().await? {
-            if self.queue.enqueue(&spec_of(&job)).await.map_err(|e| AppError::internal("requeue", e))? {
+            let username = self.username(job.user_id).await?;
+            if self.queue.enqueue(&spec_of(&job, &username)).await.map_err(|e| AppError::internal("requeue", e))? {
                 n += 1;
             }
         }
@@ -325,11 +352,16 @@ impl VideoService {
         if free == 0 {
             return Ok(());
         }
-        for job in self.deps.store.undispatched_of(user, free).await? {
+        let waiting = self.deps.store.undispatched_of(user, free).await?;
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        let username = self.username(user).await?;
+        for job in waiting {
             if !self.deps.store.mark_dispatched(job.id).await? {
                 continue;
             }
-            if let Err(e) = self.queue.enqueue(&spec_of(&job)).await {
+            if let Err(e) = self.queue.enqueue(&spec_of(&job, &username)).await {
                 // Not queued: say so on the job rather than leave it waiting forever.
                 self.deps.store.end_job(job.id, JobStatus::Failed, Some("QUEUE_UNAVAILABLE"), Some("the job could not be queued; try again")).await?;
                 self.updates.notify(job.id).await;
@@ -346,8 +378,15 @@ impl VideoService {
     }
 }
 
+impl VideoService {
+    /// The handle drawn into a member's watermarks.
+    async fn username(&self, user: UserId) -> AppResult<String> {
+        Ok(self.deps.store.user(user).await?.map(|u| u.username).unwrap_or_default())
+    }
+}
+
 /// The queue's view of a job.
-fn spec_of(job: &Job) -> JobSpec {
+fn spec_of(job: &Job, username: &str) -> JobSpec {
     let aspect_ratio = jobs::AspectRatio::parse(&job.aspect_ratio).unwrap_or(jobs::AspectRatio::Portrait);
     JobSpec {
         job_id: job.id.0,
@@ -358,6 +397,7 @@ fn spec_of(job: &Job) -> JobSpec {
         aspect_ratio,
         reference: None,
         enqueued_at: job.created_at,
+        author_username: username.to_owned(),
     }
 }
 

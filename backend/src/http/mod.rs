@@ -20,6 +20,7 @@ use async_graphql_actix_web::{GraphQLResponse, GraphQLSubscription};
 use futures_util::StreamExt;
 
 use crate::api::accounts::UserLoader;
+use crate::api::moderation::{CommentCountLoader, CommentCounts};
 use crate::api::{AppSchema, RequestCtx, ensure_codes, request_error, to_gql};
 use crate::domain::{Caller, Services};
 use metrics::Metrics;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub trust_forwarded_for: bool,
     /// Most operations per batch.
     pub max_batch: usize,
+    /// Largest multipart (upload) body.
+    pub max_upload_bytes: usize,
 }
 
 /// Registers every route.
@@ -84,8 +87,12 @@ fn strip_bearer(h: &str) -> Option<String> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned()).filter(|t| !t.is_empty())
 }
 
-fn request_data(services: &Services, caller: Caller, client: String) -> (RequestCtx, DataLoader<UserLoader>) {
-    (RequestCtx { caller, client }, DataLoader::new(UserLoader(services.clone()), tokio::spawn))
+fn request_data(services: &Services, caller: Caller, client: String) -> (RequestCtx, DataLoader<UserLoader>, CommentCounts) {
+    (
+        RequestCtx { caller, client },
+        DataLoader::new(UserLoader(services.clone()), tokio::spawn),
+        DataLoader::new(CommentCountLoader(services.clone()), tokio::spawn),
+    )
 }
 
 fn refuse(state: &AppState, status: actix_web::http::StatusCode, message: &str) -> HttpResponse {
@@ -96,12 +103,12 @@ fn refuse(state: &AppState, status: actix_web::http::StatusCode, message: &str) 
 
 /// Reads a JSON body of at most `MAX_JSON_BODY` bytes, whatever the framing (a chunked body is
 /// cut off as soon as it passes the limit, so it cannot fill memory).
-async fn read_limited(payload: &mut web::Payload) -> Result<Vec<u8>, (actix_web::http::StatusCode, &'static str)> {
+async fn read_limited(payload: &mut web::Payload, max: u64) -> Result<Vec<u8>, (actix_web::http::StatusCode, &'static str)> {
     use actix_web::http::StatusCode;
     let mut buf = Vec::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|_| (StatusCode::BAD_REQUEST, "the request body could not be read"))?;
-        if (buf.len() + chunk.len()) as u64 > MAX_JSON_BODY {
+        if (buf.len() + chunk.len()) as u64 > max {
             return Err((StatusCode::PAYLOAD_TOO_LARGE, "the request body is too large"));
         }
         buf.extend_from_slice(&chunk);
@@ -109,29 +116,92 @@ async fn read_limited(payload: &mut web::Payload) -> Result<Vec<u8>, (actix_web:
     Ok(buf)
 }
 
+/// Applies `f` to every operation of a batch.
+fn map_batch(batch: BatchRequest, f: impl Fn(async_graphql::Request) -> async_graphql::Request) -> BatchRequest {
+    match batch {
+        BatchRequest::Single(r) => BatchRequest::Single(f(r)),
+        BatchRequest::Batch(v) => BatchRequest::Batch(v.into_iter().map(f).collect()),
+    }
+}
+
+/// async-graphql accepts `Upload` variables only in mutations, while the contract puts
+/// `verifyProvenance(clip: Upload!)` on `Query`. A multipart query whose every top-level field
+/// is `verifyProvenance` is therefore run as the identical, read-only `Mutation.verifyProvenance`
+/// (its keyword rewritten); any other query is left alone and refused by validation as before.
+fn upload_query_as_mutation(mut r: async_graphql::Request) -> async_graphql::Request {
+    use async_graphql::parser::types::{DocumentOperations, OperationType, Selection};
+    let Ok(doc) = async_graphql::parser::parse_query(&r.query) else { return r };
+    let ops: Vec<_> = match &doc.operations {
+        DocumentOperations::Single(op) => vec![op],
+        DocumentOperations::Multiple(map) => map.values().collect(),
+    };
+    let mut starts: Vec<usize> = Vec::new();
+    for op in ops {
+        if op.node.ty != OperationType::Query {
+            continue;
+        }
+        let only_provenance = op.node.selection_set.node.items.iter().all(|sel| match &sel.node {
+            Selection::Field(f) => f.node.name.node == "verifyProvenance",
+            _ => false,
+        });
+        if !only_provenance {
+            continue;
+        }
+        // `pos` is 1-based line and column (in characters) of the `query` keyword.
+        let (line, column) = (op.pos.line, op.pos.column);
+        let line_start = r.query.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum::<usize>();
+        let offset = r.query.get(line_start..).and_then(|rest| rest.char_indices().nth(column.saturating_sub(1))).map(|(i, _)| line_start + i);
+        if let Some(at) = offset.filter(|&at| r.query.get(at..).is_some_and(|t| t.starts_with("query"))) {
+            starts.push(at);
+        }
+    }
+    starts.sort_unstable_by(|a, b| b.cmp(a));
+    for at in starts {
+        r.query.replace_range(at..at + "query".len(), "mutation");
+    }
+    r
+}
+
 async fn graphql(state: web::Data<AppState>, req: HttpRequest, mut payload: web::Payload) -> HttpResponse {
     use actix_web::http::StatusCode;
     let content_type = req.headers().get(actix_web::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    // JSON only: form-encoded and text bodies (what a cross-site form can send) are refused.
-    if !content_type.trim_start().to_ascii_lowercase().starts_with("application/json") {
-        return refuse(&state, StatusCode::UNSUPPORTED_MEDIA_TYPE, "send the request as application/json");
+    // JSON, or the GraphQL multipart request spec for uploads. Form-encoded and text bodies are
+    // refused. (A cross-site form could send multipart, but it cannot attach the bearer token:
+    // authentication never rides on ambient credentials such as cookies.)
+    let lowered = content_type.trim_start().to_ascii_lowercase();
+    let multipart = lowered.starts_with("multipart/form-data");
+    if !multipart && !lowered.starts_with("application/json") {
+        return refuse(&state, StatusCode::UNSUPPORTED_MEDIA_TYPE, "send the request as application/json (or multipart/form-data with an upload)");
     }
+    // Multipart framing adds a little to the file itself.
+    let limit = if multipart { state.max_upload_bytes as u64 + 64 * 1024 } else { MAX_JSON_BODY };
     let declared_too_big = req
         .headers()
         .get(actix_web::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
-        .is_some_and(|n| n > MAX_JSON_BODY);
+        .is_some_and(|n| n > limit);
     if declared_too_big {
         return refuse(&state, StatusCode::PAYLOAD_TOO_LARGE, "the request body is too large");
     }
-    let body = match read_limited(&mut payload).await {
+    let body = match read_limited(&mut payload, limit).await {
         Ok(b) => b,
         Err((status, message)) => return refuse(&state, status, message),
     };
-    let batch: BatchRequest = match serde_json::from_slice(&body) {
-        Ok(b) => b,
-        Err(e) => return refuse(&state, StatusCode::BAD_REQUEST, &format!("the request is not a GraphQL request: {e}")),
+    let batch: BatchRequest = if multipart {
+        let opts = async_graphql::http::MultipartOptions::default().max_file_size(state.max_upload_bytes).max_num_files(4);
+        match async_graphql::http::receive_batch_body(Some(content_type), futures_util::io::Cursor::new(body), opts).await {
+            Ok(b) => map_batch(b, upload_query_as_mutation),
+            Err(async_graphql::ParseRequestError::PayloadTooLarge) => {
+                return refuse(&state, StatusCode::PAYLOAD_TOO_LARGE, "the upload is too large");
+            }
+            Err(e) => return refuse(&state, StatusCode::BAD_REQUEST, &format!("the request is not a GraphQL multipart request: {e}")),
+        }
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(b) => b,
+            Err(e) => return refuse(&state, StatusCode::BAD_REQUEST, &format!("the request is not a GraphQL request: {e}")),
+        }
     };
     if let BatchRequest::Batch(v) = &batch
         && (v.len() > state.max_batch || v.is_empty())
@@ -148,13 +218,10 @@ async fn graphql(state: web::Data<AppState>, req: HttpRequest, mut payload: web:
         }
     };
     let with_data = |r: async_graphql::Request| {
-        let (ctx, loader) = request_data(&state.services, caller.clone(), client.clone());
-        r.data(ctx).data(loader)
+        let (ctx, loader, counts) = request_data(&state.services, caller.clone(), client.clone());
+        r.data(ctx).data(loader).data(counts)
     };
-    let batch = match batch {
-        BatchRequest::Single(r) => BatchRequest::Single(with_data(r)),
-        BatchRequest::Batch(v) => BatchRequest::Batch(v.into_iter().map(with_data).collect()),
-    };
+    let batch = map_batch(batch, with_data);
     // Codes and error metrics are applied per operation by the schema's extension.
     let resp = state.schema.execute_batch(batch).await;
     GraphQLResponse::from(resp).respond_to(&req).map_into_boxed_body()
@@ -174,10 +241,11 @@ async fn graphql_ws(state: web::Data<AppState>, req: HttpRequest, payload: web::
             if let Caller::Rejected(why) = caller {
                 return Err(async_graphql::Error::new(why));
             }
-            let (ctx, loader) = request_data(&services, caller, client);
+            let (ctx, loader, counts) = request_data(&services, caller, client);
             let mut data = Data::default();
             data.insert(ctx);
             data.insert(loader);
+            data.insert(counts);
             Ok(data)
         })
         .start(&req, payload)

@@ -205,6 +205,7 @@ pub mod generation_jobs {
         pub finished_at: Option<DateTimeUtc>,
         pub updated_at: DateTimeUtc,
         pub dispatched_at: Option<DateTimeUtc>,
+        pub frame_scores: Option<String>,
     }
 
     /// No navigated relations.
@@ -245,6 +246,15 @@ pub mod videos {
         pub remix_allowed: bool,
         pub created_at: DateTimeUtc,
         pub published_at: Option<DateTimeUtc>,
+        pub watermark_id: Option<i64>,
+        pub verdict: String,
+        pub verdict_reason: Option<String>,
+        pub frame_scores: Option<String>,
+        pub frame_strip_key: Option<String>,
+        pub manifest_issuer: Option<String>,
+        pub manifest_valid: bool,
+        pub removed_at: Option<DateTimeUtc>,
+        pub removal_reason: Option<String>,
     }
 
     /// No navigated relations.
@@ -270,6 +280,119 @@ pub mod audit_log {
         pub subject_id: Option<String>,
         pub note: Option<String>,
         pub created_at: DateTimeUtc,
+    }
+
+    /// No navigated relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod comments {
+    //! `comments`
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `comments`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "comments")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub video_id: Uuid,
+        pub author_id: Uuid,
+        pub body: String,
+        pub status: String,
+        pub created_at: DateTimeUtc,
+    }
+
+    /// No navigated relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod moderation_cases {
+    //! `moderation_cases`
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `moderation_cases`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "moderation_cases")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub subject_kind: String,
+        pub subject_video_id: Option<Uuid>,
+        pub subject_user_id: Option<Uuid>,
+        pub subject_comment_id: Option<Uuid>,
+        pub open_key: Option<String>,
+        pub status: String,
+        pub source: String,
+        pub reasons: String,
+        pub scores: String,
+        pub report_count: i32,
+        pub escalated: bool,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+        pub resolved_at: Option<DateTimeUtc>,
+        pub resolved_by: Option<Uuid>,
+        pub resolution: Option<String>,
+        pub note: Option<String>,
+        pub appeal_message: Option<String>,
+        pub appealed_at: Option<DateTimeUtc>,
+        pub appealed_resolver: Option<Uuid>,
+    }
+
+    /// No navigated relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod reports {
+    //! `reports`
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `reports`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "reports")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub case_id: Uuid,
+        pub reporter_id: Uuid,
+        pub reason: String,
+        pub details: Option<String>,
+        pub created_at: DateTimeUtc,
+    }
+
+    /// No navigated relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod notifications {
+    //! `notifications`
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `notifications`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "notifications")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub user_id: Uuid,
+        pub kind: String,
+        pub video_id: Option<Uuid>,
+        pub actor_id: Option<Uuid>,
+        pub message: String,
+        pub created_at: DateTimeUtc,
+        pub read_at: Option<DateTimeUtc>,
     }
 
     /// No navigated relations.

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::Store;
 use super::entities::{generation_jobs as jobs, videos};
-use crate::domain::model::{Job, JobStatus, Video, VideoStatus};
+use crate::domain::model::{FrameScores, Job, JobStatus, Subject, Verdict, Video, VideoStatus};
 use crate::error::AppResult;
 use crate::types::{JobId, UserId, VideoId};
 
@@ -57,10 +57,26 @@ fn video_from(m: videos::Model) -> Video {
         remix_allowed: m.remix_allowed,
         created_at: m.created_at,
         published_at: m.published_at,
+        watermark_id: m.watermark_id.map(|w| w as u64),
+        verdict: Verdict::from_stored(&m.verdict),
+        verdict_reason: m.verdict_reason,
+        frame_scores: m.frame_scores.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default(),
+        frame_strip_key: m.frame_strip_key,
+        manifest_issuer: m.manifest_issuer,
+        manifest_valid: m.manifest_valid,
+        removed_at: m.removed_at,
+        removal_reason: m.removal_reason,
     }
 }
 
-const LIVE: [&str; 2] = ["QUEUED", "RUNNING"];
+pub(crate) fn video_of(m: videos::Model) -> Video {
+    video_from(m)
+}
+
+/// Statuses of a job that has not ended.
+const LIVE: [&str; 3] = ["QUEUED", "RUNNING", "MODERATING"];
+/// Statuses of a job a worker holds.
+const RUNNING: [&str; 2] = ["RUNNING", "MODERATING"];
 
 /// A new job.
 pub struct NewJob {
@@ -102,6 +118,18 @@ pub struct NewVideo {
     pub execution_provider: String,
     /// Stage timings, JSON.
     pub stage_millis: String,
+    /// Invisible watermark payload.
+    pub watermark_id: u64,
+    /// Frame-check verdict (pass or review).
+    pub verdict: Verdict,
+    /// Why it was held.
+    pub verdict_reason: Option<String>,
+    /// Scores.
+    pub frame_scores: FrameScores,
+    /// Media key of the frame strip.
+    pub frame_strip_key: Option<String>,
+    /// C2PA signer's issuer.
+    pub manifest_issuer: Option<String>,
 }
 
 impl Store {
@@ -128,6 +156,7 @@ impl Store {
             finished_at: Set(None),
             updated_at: Set(now),
             dispatched_at: Set(None),
+            frame_scores: Set(None),
         })
         .exec_with_returning(&self.db)
         .await?;
@@ -148,7 +177,7 @@ impl Store {
             .await?;
         let running = jobs::Entity::find()
             .filter(jobs::Column::UserId.eq(user.0))
-            .filter(jobs::Column::Status.eq("RUNNING"))
+            .filter(jobs::Column::Status.is_in(RUNNING))
             .count(&self.db)
             .await?;
         Ok((queued, running))
@@ -165,7 +194,7 @@ impl Store {
 
     /// Jobs currently running anywhere.
     pub async fn running_count(&self) -> AppResult<u64> {
-        Ok(jobs::Entity::find().filter(jobs::Column::Status.eq("RUNNING")).count(&self.db).await?)
+        Ok(jobs::Entity::find().filter(jobs::Column::Status.is_in(RUNNING)).count(&self.db).await?)
     }
 
     /// Marks a job taken by a worker (from queued, or a redelivery while running).
@@ -209,7 +238,9 @@ impl Store {
             return Ok(None);
         };
         let now = Utc::now();
-        let video_id = Uuid::now_v7();
+        // A job makes at most one video, and the video takes the job's id (the worker
+        // watermarks and signs for that id).
+        let video_id = id.0;
         let r = jobs::Entity::update_many()
             .col_expr(jobs::Column::Status, Expr::value("SUCCEEDED"))
             .col_expr(jobs::Column::VideoId, Expr::value(video_id))
@@ -228,7 +259,12 @@ impl Store {
             id: Set(video_id),
             author_id: Set(job.user_id),
             job_id: Set(job.id),
-            status: Set(VideoStatus::Draft.as_str().into()),
+            status: Set(match v.verdict {
+                Verdict::Pass => VideoStatus::Draft,
+                _ => VideoStatus::InReview,
+            }
+            .as_str()
+            .into()),
             prompt: Set(job.prompt),
             caption: Set(None),
             seed: Set(job.seed),
@@ -247,11 +283,26 @@ impl Store {
             remix_allowed: Set(true),
             created_at: Set(now),
             published_at: Set(None),
+            watermark_id: Set(Some(v.watermark_id as i64)),
+            verdict: Set(v.verdict.as_str().into()),
+            verdict_reason: Set(v.verdict_reason),
+            frame_scores: Set(Some(serde_json::to_string(&v.frame_scores).unwrap_or_else(|_| "{}".into()))),
+            frame_strip_key: Set(v.frame_strip_key),
+            manifest_issuer: Set(v.manifest_issuer),
+            manifest_valid: Set(true),
+            removed_at: Set(None),
+            removal_reason: Set(None),
         })
         .exec_with_returning(&txn)
         .await?;
+        let video = video_from(m);
+        if video.verdict != Verdict::Pass {
+            // Held by the frame check: a case for a moderator, in the same transaction.
+            let reasons: Vec<String> = video.verdict_reason.iter().map(|r| format!("frame check: {r}")).collect();
+            super::moderation::open_case(&txn, Subject::Video(video.id), "frame_check", &reasons, &video.frame_scores.scores).await?;
+        }
         txn.commit().await?;
-        Ok(Some(video_from(m)))
+        Ok(Some(video))
     }
 
     /// Ends a live job as failed or cancelled; false when it had already ended.
@@ -354,7 +405,7 @@ impl Store {
             .filter(jobs::Column::UserId.eq(user.0))
             .filter(
                 jobs::Column::Status
-                    .eq("RUNNING")
+                    .is_in(RUNNING)
                     .or(jobs::Column::Status.eq("QUEUED").and(jobs::Column::DispatchedAt.is_not_null())),
             )
             .count(&self.db)

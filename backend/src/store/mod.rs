@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod entities;
 pub mod generation;
+pub mod moderation;
 
 use std::time::Duration;
 

@@ -62,6 +62,7 @@ impl Builder {
             database_max_connections: 5,
             model_manifest: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/tiny/manifest.toml"),
             prompt_classifier: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/moderation/text_classifier.onnx"),
+            frame_classifier: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/models/open-nsfw.onnx"),
             in_process_workers: Some(0),
             queue_reclaim_idle_secs: 5,
             queue_retry_backoff_secs: 1,

@@ -8,4 +8,5 @@ mod accounts;
 mod generation;
 mod hygiene;
 mod invites;
+mod moderation;
 mod ops;

@@ -1,0 +1,244 @@
+//! The worker end to end on the shipped tiny model (CPU): pipeline, frame check with the real
+//! open_nsfw model, watermarks, H.264/MP4, C2PA with a local CA, the in-process queue and a
+//! local media store.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)] // test code
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use generator::GenError;
+use generator::finish::{FinishConfig, FinishSettings, Finisher, finish_config};
+use generator::journal::Journal;
+use generator::pipeline::{Pipeline, PipelineOptions};
+use generator::runtime::{self, DevicePreference, default_dylib_path};
+use generator::worker::Worker;
+use jobs::{AspectRatio, JobEvent, JobOutput, JobQueue, JobSpec, QueueSettings};
+use media::MediaStore;
+use moderation::provenance::{local_ca_root_pem, verify_mp4_trusting};
+use moderation::watermark::{detect, payload_for_video};
+use uuid::Uuid;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn pipeline() -> Arc<Pipeline> {
+    static P: OnceLock<Arc<Pipeline>> = OnceLock::new();
+    P.get_or_init(|| {
+        let opts = PipelineOptions { dylib: default_dylib_path(), device: DevicePreference::Cpu, intra_threads: 1 };
+        Arc::new(Pipeline::load(&root().join("models/tiny/manifest.toml"), &opts).unwrap())
+    })
+    .clone()
+}
+
+/// One worker with its own temp directory (media, journal, key, local CA).
+struct Rig {
+    dir: PathBuf,
+    queue: JobQueue,
+    worker: Worker,
+    media: MediaStore,
+    config: FinishConfig,
+}
+
+impl Rig {
+    fn new(review: f32, block: f32) -> Rig {
+        let dir = std::env::temp_dir().join(format!("worker-test-{}", Uuid::new_v4().simple()));
+        let settings = FinishSettings {
+            frame_classifier: root().join(generator::finish::DEFAULT_FRAME_CLASSIFIER),
+            frame_review_threshold: review,
+            frame_block_threshold: block,
+            // A fixed key keeps the watermark's detection margin the same on every run.
+            watermark_key: Some("5a".repeat(moderation::watermark::KEY_BYTES)),
+            ..FinishSettings::default()
+        };
+        let config = finish_config(&dir, &settings).unwrap();
+        let env = runtime::environment(&default_dylib_path()).unwrap();
+        let finisher = Finisher::load(config.clone(), env).unwrap();
+        let queue = JobQueue::memory(QueueSettings {
+            max_deliveries: 3,
+            reclaim_idle: Duration::from_secs(60),
+            retry_backoff: Duration::from_millis(20),
+        });
+        let media = MediaStore::local(&dir.join("media")).unwrap();
+        let worker = Worker {
+            queue: queue.clone(),
+            pipeline: pipeline(),
+            media: media.clone(),
+            journal: Arc::new(Journal::open(&dir.join("journal.sqlite")).unwrap()),
+            name: "test-worker".into(),
+            finisher: Arc::new(finisher),
+        };
+        Rig { dir, queue, worker, media, config }
+    }
+
+    fn spec(&self, author: &str, duration_seconds: u32) -> JobSpec {
+        JobSpec {
+            job_id: Uuid::new_v4(),
+            user_id: Uuid::new_v4(),
+            prompt: "a paper boat drifting down a rainy street".into(),
+            seed: 11,
+            duration_seconds,
+            aspect_ratio: AspectRatio::Landscape,
+            reference: None,
+            enqueued_at: chrono::Utc::now(),
+            author_username: author.into(),
+        }
+    }
+
+    /// Enqueues `spec`, lets the worker handle the delivery, and returns the job's events.
+    async fn run(&self, spec: &JobSpec) -> Vec<JobEvent> {
+        self.queue.enqueue(spec).await.unwrap();
+        let d = self.queue.next("test-worker", Duration::from_secs(1)).await.unwrap().unwrap();
+        self.worker.handle(d).await;
+        let mut all = vec![];
+        loop {
+            let batch = self.queue.next_events("test", "t", Duration::from_millis(50), 100).await.unwrap();
+            if batch.is_empty() {
+                break;
+            }
+            let ids: Vec<String> = batch.iter().map(|(id, _)| id.clone()).collect();
+            self.queue.ack_events("test", &ids).await.unwrap();
+            all.extend(batch.into_iter().map(|(_, e)| e));
+        }
+        assert!(all.iter().all(|e| e.job_id() == spec.job_id));
+        // The delivery was acknowledged: nothing is handed out again.
+        assert!(self.queue.next("test-worker", Duration::from_millis(50)).await.unwrap().is_none());
+        all
+    }
+
+    fn ca_root(&self) -> String {
+        local_ca_root_pem(&self.dir.join("c2pa")).unwrap()
+    }
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.dir).ok();
+    }
+}
+
+fn position(events: &[JobEvent], f: impl Fn(&JobEvent) -> bool) -> usize {
+    events.iter().position(f).unwrap_or_else(|| panic!("event missing from {events:#?}"))
+}
+
+fn succeeded(events: &[JobEvent]) -> JobOutput {
+    match events.last() {
+        Some(JobEvent::Succeeded { output, .. }) => (**output).clone(),
+        other => panic!("expected Succeeded last, got {other:#?} in {events:#?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_is_checked_watermarked_signed_and_stored() {
+    let rig = Rig::new(0.4, 0.8);
+    // 4 s: on the tiny model's noisy frames the invisible mark needs about 3 s of frames to be
+    // read back at all (1–2 s clips do not decode even before H.264).
+    let spec = rig.spec("fox_fan", 4);
+    let job = spec.job_id;
+    let events = rig.run(&spec).await;
+
+    let started = position(&events, |e| matches!(e, JobEvent::Started { .. }));
+    let last_progress = events.iter().rposition(|e| matches!(e, JobEvent::Progress { .. })).unwrap();
+    let moderating = position(&events, |e| matches!(e, JobEvent::Moderating { .. }));
+    assert!(started < last_progress && last_progress < moderating, "{events:#?}");
+    let out = succeeded(&events);
+    eprintln!("frame scores {:?} at {:?}; stages {:?}", out.frame_scores, out.frame_indices, out.stages);
+
+    // Frame check.
+    assert_eq!(out.verdict, "pass", "tiny model frames scored {:?}", out.frame_scores);
+    assert_eq!(out.verdict_reason, None);
+    assert!(out.frame_scores.len() >= 8);
+    assert_eq!(out.frame_scores.len(), out.frame_indices.len());
+    assert!(out.frame_indices.windows(2).all(|w| w[0] < w[1]));
+    assert!(out.frame_scores.iter().all(|s| (0.0..0.4).contains(s)));
+
+    // Strip of the scored frames: 8+ tiles of 213×128 (640×384 scaled to 128 high).
+    assert_eq!(out.frame_strip_key, format!("strips/{job}.jpg"));
+    let strip = rig.media.get(&out.frame_strip_key).await.unwrap();
+    assert_eq!(&strip[..3], &[0xFF, 0xD8, 0xFF]);
+    let image = image::load_from_memory_with_format(&strip, image::ImageFormat::Jpeg).unwrap();
+    assert_eq!((image.width(), image.height()), (213 * out.frame_scores.len() as u32, 128));
+
+    // The stored video: signed, watermarked, the right size.
+    assert_eq!(out.video_key, format!("videos/{job}.mp4"));
+    let mp4 = rig.media.get(&out.video_key).await.unwrap();
+    let info = media::probe_mp4(&mp4).unwrap();
+    assert_eq!((info.width, info.height), (640, 384));
+    assert_eq!((out.width, out.height, out.frame_count, out.fps), (640, 384, 48, 12));
+    let found = verify_mp4_trusting(&mp4, &rig.ca_root()).unwrap();
+    assert!(found.valid && found.trusted, "{:?}", found.validation_errors);
+    assert_eq!(found.video_id.as_deref(), Some(job.to_string().as_str()));
+    assert_eq!(found.model.as_deref(), Some("tiny-test-video 1"));
+    assert_eq!(found.generator_version.as_deref(), Some(env!("CARGO_PKG_VERSION")));
+    assert_eq!(out.manifest_issuer, found.issuer);
+    assert_eq!(out.manifest_issuer.as_deref(), Some("SoraVibe"));
+
+    let payload = payload_for_video(job.as_bytes());
+    assert_eq!(out.watermark_id, payload);
+    let frames = media::decode_mp4(&mp4).unwrap();
+    assert_eq!(frames.len(), 48);
+    let detection = detect(&frames, 640, 384, &rig.config.watermark_key).unwrap();
+    assert_eq!(detection.payload, Some(payload));
+    // Under another key the mark reads as nothing (or at least not as this video).
+    let other = detect(&frames, 640, 384, &[7u8; 32]).unwrap();
+    assert_ne!(other.payload, Some(payload));
+
+    assert!(rig.media.exists(&out.thumbnail_key).await.unwrap());
+    // The journal re-reports exactly this output on a redelivery.
+    assert_eq!(rig.worker.journal.output(job).unwrap(), Some(out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_clip_is_rejected_and_nothing_is_stored() {
+    let rig = Rig::new(0.0, 0.0);
+    let spec = rig.spec("", 1);
+    let job = spec.job_id;
+    let events = rig.run(&spec).await;
+
+    let moderating = position(&events, |e| matches!(e, JobEvent::Moderating { .. }));
+    let Some(JobEvent::Rejected { reason, frame_indices, frame_scores, .. }) = events.last() else {
+        panic!("expected Rejected last: {events:#?}");
+    };
+    assert!(moderating < events.len() - 1);
+    assert!(!events.iter().any(|e| matches!(e, JobEvent::Succeeded { .. } | JobEvent::Failed { .. })));
+    assert!(reason.contains("block at 0.00"), "{reason}");
+    assert!(frame_scores.len() >= 8);
+    assert_eq!(frame_scores.len(), frame_indices.len());
+
+    for key in [format!("videos/{job}.mp4"), format!("thumbs/{job}.jpg"), format!("strips/{job}.jpg")] {
+        assert!(!rig.media.exists(&key).await.unwrap(), "{key} stored");
+    }
+    let videos = rig.dir.join("media/videos");
+    assert!(!videos.exists() || std::fs::read_dir(&videos).unwrap().next().is_none());
+    assert_eq!(rig.worker.journal.output(job).unwrap(), None);
+    assert!(rig.worker.journal.interrupted().unwrap().is_empty(), "the job is journalled as ended");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clip_over_the_review_threshold_is_stored_for_review() {
+    let rig = Rig::new(0.0, 1.0);
+    let spec = rig.spec("", 1);
+    let events = rig.run(&spec).await;
+    let out = succeeded(&events);
+    assert_eq!(out.verdict, "review");
+    let reason = out.verdict_reason.clone().unwrap();
+    assert!(reason.contains("review at 0.00"), "{reason}");
+    assert!(rig.media.exists(&out.video_key).await.unwrap());
+    assert!(rig.media.exists(&out.frame_strip_key).await.unwrap());
+    let mp4 = rig.media.get(&out.video_key).await.unwrap();
+    let found = verify_mp4_trusting(&mp4, &rig.ca_root()).unwrap();
+    assert!(found.valid && found.trusted, "{:?}", found.validation_errors);
+}
+
+#[test]
+fn a_missing_frame_classifier_stops_start_up_naming_setup() {
+    let dir = std::env::temp_dir().join(format!("worker-test-{}", Uuid::new_v4().simple()));
+    let settings = FinishSettings { frame_classifier: dir.join("missing.onnx"), ..FinishSettings::default() };
+    let config = finish_config(&dir, &settings).unwrap();
+    let env = runtime::environment(&default_dylib_path()).unwrap();
+    let err = Finisher::load(config, env).unwrap_err();
+    assert!(matches!(err, GenError::Finish { .. }), "{err:?}");
+    assert!(err.to_string().contains("scripts/setup.sh"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
