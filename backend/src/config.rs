@@ -456,6 +456,41 @@ mod tests {
     }
 
     #[test]
+    fn moderation_keys_are_checked() {
+        let bad = [
+            (Config { frame_samples: 4, ..Config::default() }, "APP_FRAME_SAMPLES"),
+            (Config { frame_review_threshold: 0.9, frame_block_threshold: 0.5, ..Config::default() }, "APP_FRAME_BLOCK_THRESHOLD"),
+            (Config { frame_review_threshold: 1.5, ..Config::default() }, "APP_FRAME_REVIEW_THRESHOLD"),
+            (Config { watermark_key: Some(Secret::new("abc".into())), ..Config::default() }, "APP_WATERMARK_KEY"),
+            (Config { c2pa_cert_chain: Some("chain.pem".into()), ..Config::default() }, "APP_C2PA_CERT_CHAIN"),
+            (
+                Config { c2pa_cert_chain: Some("chain.pem".into()), c2pa_private_key: Some("key.pem".into()), ..Config::default() },
+                "APP_C2PA_TRUST_ROOTS",
+            ),
+            (Config { max_upload_bytes: 10, ..Config::default() }, "APP_MAX_UPLOAD_BYTES"),
+            (Config { reports_per_user_per_hour: 0, ..Config::default() }, "APP_REPORTS_PER_USER_PER_HOUR"),
+        ];
+        for (c, key) in bad {
+            assert_eq!(c.validate().unwrap_err().key, key);
+        }
+        let ok = Config { watermark_key: Some(Secret::new("0f".repeat(32))), ..Config::default() };
+        ok.validate().unwrap();
+    }
+
+    #[test]
+    fn the_example_configuration_loads() {
+        let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/app.example.toml")).unwrap();
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("app.toml", &example)?;
+            jail.set_env("APP_CONFIG", "app.toml");
+            let c = Config::load().unwrap();
+            assert_eq!(c.frame_samples, 8);
+            assert!(c.c2pa_trust_roots.is_some());
+            Ok(())
+        });
+    }
+
+    #[test]
     fn environment_overrides_and_type_errors_name_the_key() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("APP_INVITE_QUOTA", "7");
