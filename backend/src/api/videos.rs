@@ -290,6 +290,13 @@ impl VideoObject {
     async fn provenance(&self) -> super::moderation::ProvenanceObject {
         super::moderation::ProvenanceObject(self.0.clone())
     }
+    /// The newest moderation case about this video: to its author once decided (to follow a
+    /// removal and appeal it with the case id), and to moderators.
+    async fn moderation_case(&self, ctx: &Context<'_>) -> Result<Option<super::moderation::CaseObject>> {
+        let c = caller(ctx)?;
+        let service = ctx.data::<crate::domain::moderation::ModerationService>()?;
+        Ok(service.latest_case_of_video(&c.caller, &self.0).await.api()?.map(super::moderation::CaseObject))
+    }
     /// Why it was taken down (to its author and moderators; null while it is up).
     async fn removal_reason(&self) -> Option<&str> {
         self.0.removal_reason.as_deref()

@@ -14,7 +14,7 @@ use media::MediaStore;
 use moderation::policy::{PolicyContext, PromptPolicy};
 use moderation::provenance::VerifiedManifest;
 
-use super::model::{CaseStatus, Comment, ModerationAction, ModerationCase, Role, Subject, Video, VideoStatus};
+use super::model::{CaseStatus, Comment, ModerationAction, ModerationCase, Role, Subject, Verdict, Video, VideoStatus};
 use super::{Caller, Deps, Viewer};
 use crate::error::{AppError, AppResult};
 use crate::kv::Limit;
@@ -383,6 +383,18 @@ impl ModerationService {
         Ok((mine && case.status != CaseStatus::Open).then_some(case))
     }
 
+    /// The newest case about a video, to its author (to follow a decision and appeal it) and
+    /// to moderators; an open case stays hidden from the author.
+    pub async fn latest_case_of_video(&self, caller: &Caller, video: &Video) -> AppResult<Option<ModerationCase>> {
+        let Some(v) = caller.optional()? else { return Ok(None) };
+        let moderator = v.user.role >= Role::Moderator;
+        if !moderator && v.user.id != video.author_id {
+            return Ok(None);
+        }
+        let case = self.deps.store.latest_case_about(Subject::Video(video.id)).await?;
+        Ok(case.filter(|c| moderator || c.status != CaseStatus::Open))
+    }
+
     /// Who owns a case's subject (the video's or comment's author, or the member).
     pub async fn subject_owner(&self, subject: Subject) -> AppResult<Option<UserId>> {
         Ok(match subject {
@@ -460,6 +472,11 @@ impl ModerationService {
                     VideoStatus::Removed if appeal => {
                         let back = if video.published_at.is_some() { VideoStatus::Published } else { VideoStatus::Draft };
                         store.set_video_status(id, &[VideoStatus::Removed], back, None).await?;
+                        if video.verdict == Verdict::Review {
+                            // Held by the frame check, removed, restored on appeal: the appeal's
+                            // moderator has now approved what the frame check held.
+                            store.set_verdict(id, Verdict::Approved).await?;
+                        }
                         store.notify(video.author_id, "appeal.upheld", Some(id), None, "Your appeal succeeded: your video is back").await?;
                     }
                     _ => {}
@@ -503,7 +520,9 @@ impl ModerationService {
         let reason: String = why.chars().take(500).collect();
         let (_, ended) = self.deps.store.ban(user, &reason).await?;
         self.deps.store.record_audit(Some(actor.user.id), "user.ban", Some(("user", user.to_string())), Some(&reason)).await?;
-        self.deps.kv.revoke_sessions(&ended, Duration::from_secs(24 * 3600)).await?;
+        // Revocations need to outlive the access tokens they cut short, no longer.
+        let ttl = Duration::from_secs(self.deps.tokens.ttl_secs().unsigned_abs());
+        self.deps.kv.revoke_sessions(&ended, ttl).await?;
         Ok(())
     }
 

@@ -235,6 +235,27 @@ impl Store {
         Ok(r.rows_affected == 1)
     }
 
+    /// Sets a video's verdict.
+    pub async fn set_verdict(&self, id: VideoId, verdict: crate::domain::model::Verdict) -> AppResult<()> {
+        videos::Entity::update_many()
+            .col_expr(videos::Column::Verdict, Expr::value(verdict.as_str()))
+            .filter(videos::Column::Id.eq(id.0))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// The newest case about a subject, whatever its status.
+    pub async fn latest_case_about(&self, subject: Subject) -> AppResult<Option<ModerationCase>> {
+        let q = cases::Entity::find();
+        let q = match subject {
+            Subject::Video(v) => q.filter(cases::Column::SubjectVideoId.eq(v.0)),
+            Subject::User(u) => q.filter(cases::Column::SubjectUserId.eq(u.0)).filter(cases::Column::SubjectKind.eq("user")),
+            Subject::Comment(c) => q.filter(cases::Column::SubjectCommentId.eq(c.0)),
+        };
+        Ok(q.order_by_desc(cases::Column::CreatedAt).order_by_desc(cases::Column::Id).one(&self.db).await?.map(case_from))
+    }
+
     /// Records a failed manifest check on a video.
     pub async fn set_manifest_valid(&self, id: VideoId, valid: bool) -> AppResult<()> {
         videos::Entity::update_many()

@@ -34,7 +34,11 @@ async fn moderator(app: &TestApp, admin: &str, name: &str) -> String {
 
 /// Generates a video and waits for the job to end; returns the job.
 async fn generate(app: &TestApp, token: &str, prompt: &str) -> Value {
-    let r = app.ok(CREATE, json!({"i": {"prompt": prompt, "durationSeconds": 4, "aspectRatio": "LANDSCAPE"}}), Some(token)).await;
+    generate_for(app, token, prompt, 4).await
+}
+
+async fn generate_for(app: &TestApp, token: &str, prompt: &str, seconds: i32) -> Value {
+    let r = app.ok(CREATE, json!({"i": {"prompt": prompt, "durationSeconds": seconds, "aspectRatio": "LANDSCAPE"}}), Some(token)).await;
     let id = r["createVideo"]["id"].as_str().unwrap().to_owned();
     let start = Instant::now();
     loop {
@@ -178,6 +182,15 @@ async fn publish_gate_and_provenance_embedded() {
     // Now public.
     let seen = app.ok("query($id: ID!) { video(id: $id) { id status } }", json!({"id": id}), None).await;
     assert_eq!(seen["video"]["status"], "PUBLISHED");
+    // A 1-second clip (12 frames, too few for blind decoding) passes the gate's matched test.
+    let short = generate_for(&app, &ann, "a candle flickering", 1).await;
+    let short_id = short["video"]["id"].as_str().unwrap().to_owned();
+    let short_bytes = std::fs::read(stored_path(&app, &short_id)).unwrap();
+    let blind = moderation::watermark::detect(&media::decode_mp4(&short_bytes).unwrap(), 640, 384, &key).unwrap();
+    let short_payload = moderation::watermark::payload_for_video(uuid::Uuid::parse_str(&short_id).unwrap().as_bytes());
+    assert!(moderation::watermark::match_score(&blind, short_payload) >= moderation::watermark::MATCH_THRESHOLD);
+    assert!(moderation::watermark::match_score(&blind, expected) < 0.2, "another video's payload does not match");
+    app.ok(PUBLISH, json!({"id": short_id}), Some(&ann)).await;
 
     // verifyProvenance, signed out: the original file.
     let r = verify(&app, original.clone()).await;
@@ -359,7 +372,11 @@ async fn case_appeal_and_audit_story_postgres() {
     // Removed means unpublishable.
     assert_eq!(app.code(PUBLISH, json!({"id": vid}), Some(&ann)).await, "PUBLISH_REFUSED");
 
-    // The author appeals (someone else cannot); mod1 may not decide it; mod2 reverses it.
+    // The author finds the case from the video, and appeals (someone else cannot); mod1 may not
+    // decide it; mod2 reverses it.
+    let mine = app.ok("query($id: ID!) { video(id: $id) { moderationCase { id status resolution note } } }", json!({"id": vid}), Some(&ann)).await;
+    assert_eq!(mine["video"]["moderationCase"]["id"], case_id.as_str());
+    assert_eq!(mine["video"]["moderationCase"]["note"], "graphic violence");
     assert_eq!(app.code(APPEAL, json!({"id": case_id, "m": "it is a paper boat"}), Some(&bob)).await, "NOT_FOUND");
     let r = app.ok(APPEAL, json!({"id": case_id, "m": "it is a paper boat in a puddle"}), Some(&ann)).await;
     assert_eq!(r["appeal"]["status"], "APPEALED");
