@@ -32,6 +32,13 @@ pub const APPEAL_DAYS: i64 = 20;
 /// Frames decoded from a clip for the watermark check (the mark is in every frame; more frames
 /// only average the same signal, and a cap keeps a long upload from filling memory).
 pub const MAX_CHECK_FRAMES: usize = 96;
+/// Pixels decoded per check in all (frames × width × height): about 120 MB of RGB. Larger
+/// frames get fewer frames, never fewer than [`MIN_CHECK_FRAMES`].
+pub const MAX_CHECK_PIXELS: usize = 40_000_000;
+/// Fewest frames a check decodes (when the clip has them).
+pub const MIN_CHECK_FRAMES: usize = 8;
+/// Largest frame accepted for checking (4096×2304, "4K" at 16:9).
+pub const MAX_CHECK_FRAME_PIXELS: usize = 4096 * 2304;
 
 /// Rate limits of moderation operations.
 #[derive(Debug, Clone, Copy)]
@@ -82,12 +89,15 @@ impl ClipInspection {
 pub struct ClipChecker {
     watermark_key: Vec<u8>,
     trust_roots_pem: String,
+    /// Checks running at once (each holds up to [`MAX_CHECK_PIXELS`] decoded pixels).
+    permits: tokio::sync::Semaphore,
 }
 
 impl ClipChecker {
     /// A checker with the shared watermark key and the trusted C2PA roots (PEM).
     pub fn new(watermark_key: Vec<u8>, trust_roots_pem: String) -> Self {
-        Self { watermark_key, trust_roots_pem }
+        let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
+        Self { watermark_key, trust_roots_pem, permits: tokio::sync::Semaphore::new(cores) }
     }
 
     /// Reads watermark and manifest from an MP4 (CPU-bound: call from a blocking thread).
@@ -106,7 +116,13 @@ impl ClipChecker {
             }
         };
         (out.width, out.height) = (info.width, info.height);
-        let frames = match media::decode_mp4_prefix(bytes, MAX_CHECK_FRAMES) {
+        let pixels = info.width.saturating_mul(info.height);
+        if pixels == 0 || pixels > MAX_CHECK_FRAME_PIXELS {
+            out.decode_error = Some(format!("frames of {}x{} are outside what can be checked (up to 4096x2304)", info.width, info.height));
+            return out;
+        }
+        let max_frames = (MAX_CHECK_PIXELS / pixels).clamp(MIN_CHECK_FRAMES, MAX_CHECK_FRAMES);
+        let frames = match media::decode_mp4_prefix(bytes, max_frames) {
             Ok(f) => f,
             Err(e) => {
                 out.decode_error = Some(e.to_string());
@@ -194,6 +210,8 @@ impl ModerationService {
     }
 
     async fn inspect(&self, bytes: Vec<u8>) -> AppResult<ClipInspection> {
+        // At most one check per core decodes at a time; the rest wait their turn.
+        let _permit = self.checker.permits.acquire().await.map_err(|e| AppError::internal("clip check", e))?;
         let checker = self.checker.clone();
         tokio::task::spawn_blocking(move || checker.inspect(&bytes)).await.map_err(|e| AppError::internal("clip check", e))
     }
