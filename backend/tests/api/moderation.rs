@@ -122,6 +122,21 @@ async fn publish_gate_and_provenance_embedded() {
     let path = stored_path(&app, &id);
     let original = std::fs::read(&path).unwrap();
     let roots = moderation::provenance::local_ca_root_pem(&app.data_dir.join("c2pa")).unwrap();
+    // The independent reader (c2pa-python, installed by setup.sh) trusts it under our root.
+    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    let root_path = app.data_dir.join("c2pa").join("c2pa-root.pem");
+    let reader = "import json, sys, c2pa\n\
+        s = c2pa.Settings.from_json(json.dumps({'version': 1, 'trust': {'trust_anchors': open(sys.argv[2]).read()}}))\n\
+        r = c2pa.Reader(sys.argv[1], context=c2pa.Context(s))\n\
+        print(json.dumps({'state': r.get_validation_state(), 'store': json.loads(r.json())}))\n";
+    let out = Command::new(&python).args(["-c", reader]).arg(&path).arg(&root_path).output().expect("run scripts/setup.sh");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["state"], "Trusted", "{report}");
+    let label = report["store"]["active_manifest"].as_str().unwrap();
+    let assertions = report["store"]["manifests"][label]["assertions"].as_array().unwrap().clone();
+    assert!(assertions.iter().any(|a| a["data"]["video_id"] == id.as_str()), "{assertions:?}");
+
     let key = moderation::watermark::load_or_create_key(&app.data_dir.join("keys").join("watermark.key")).unwrap();
     let decoded = media::decode_mp4(&original).unwrap();
     let found = moderation::watermark::detect(&decoded, 640, 384, &key).unwrap();
