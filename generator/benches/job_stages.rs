@@ -64,6 +64,7 @@ async fn main() {
             reference: None,
             enqueued_at: chrono::Utc::now(),
             author_username: "bench_user".into(),
+            remix: None,
         };
         let start = Instant::now();
         queue.enqueue(&spec).await.unwrap();

@@ -287,6 +287,22 @@ impl Worker {
         .map_err(|e| GenError::Model { model: "encoder", message: e.to_string() })?;
         let (mut video, thumb) = encoded;
 
+        // A remix's source: its signed MP4 travels as the ingredient, so the new manifest carries
+        // the source's provenance. A source that cannot be read is named without its manifest.
+        let remix_source = match &d.spec.remix {
+            Some(r) => {
+                let source_mp4 = match self.media.get(&r.video_key).await {
+                    Ok(bytes) => Some(bytes.to_vec()),
+                    Err(e) => {
+                        tracing::warn!(job = %d.spec.job_id, source = %r.video_id, error = %e, "remix source unreadable; ingredient without its manifest");
+                        None
+                    }
+                };
+                Some(moderation::provenance::RemixSource { video_id: r.video_id.to_string(), title: r.title.clone(), source_mp4 })
+            }
+            None => None,
+        };
+
         // C2PA manifest into the encoded file, verified once.
         let m = self.pipeline.manifest();
         let info = ProvenanceInfo {
@@ -295,7 +311,7 @@ impl Worker {
             model_name: m.name.clone(),
             model_version: m.version.clone(),
             generator_version: env!("CARGO_PKG_VERSION").into(),
-            remix_source: None,
+            remix_source,
             cameos: vec![],
         };
         let started = Instant::now();

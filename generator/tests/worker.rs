@@ -83,6 +83,7 @@ impl Rig {
             reference: None,
             enqueued_at: chrono::Utc::now(),
             author_username: author.into(),
+            remix: None,
         }
     }
 

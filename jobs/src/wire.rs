@@ -59,6 +59,20 @@ pub struct JobSpec {
     /// Username of the author, drawn into the visible watermark.
     #[serde(default)]
     pub author_username: String,
+    /// The published video this job remixes (its manifest becomes the new one's ingredient).
+    #[serde(default)]
+    pub remix: Option<RemixRef>,
+}
+
+/// The source of a remix, as the worker needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemixRef {
+    /// Id of the source video.
+    pub video_id: Uuid,
+    /// Media-store key of the source's signed MP4.
+    pub video_key: String,
+    /// Title for the ingredient.
+    pub title: String,
 }
 
 impl JobSpec {
@@ -353,6 +367,7 @@ mod tests {
             reference: Some(vec![0.25, -1.5]),
             enqueued_at: Utc::now(),
             author_username: "fox_fan".into(),
+            remix: Some(RemixRef { video_id: Uuid::new_v4(), video_key: "videos/x.mp4".into(), title: "x".into() }),
         };
         let value = serde_json::to_value(&spec).unwrap();
         assert_eq!(value["aspect_ratio"], "PORTRAIT");

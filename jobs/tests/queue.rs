@@ -37,6 +37,7 @@ fn spec(prompt: &str) -> JobSpec {
         reference: Some(vec![0.5, -0.25]),
         enqueued_at: Utc::now(),
         author_username: String::new(),
+        remix: None,
     }
 }
 

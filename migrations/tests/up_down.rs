@@ -28,7 +28,12 @@ async fn roundtrip(url: &str) {
     assert!(manager.has_table("audit_log").await.unwrap());
     assert!(manager.has_table("moderation_cases").await.unwrap());
     assert!(manager.has_column("videos", "watermark_id").await.unwrap());
+    assert!(manager.has_column("videos", "root_id").await.unwrap());
     // Stepping down removes only the newest migrations.
+    Migrator::down(&db, Some(1)).await.unwrap();
+    assert!(!manager.has_column("videos", "remix_of").await.unwrap());
+    assert!(!manager.has_column("generation_jobs", "remix_of").await.unwrap());
+    assert!(manager.has_table("moderation_cases").await.unwrap());
     Migrator::down(&db, Some(1)).await.unwrap();
     assert!(!manager.has_table("moderation_cases").await.unwrap());
     assert!(!manager.has_table("comments").await.unwrap());

@@ -247,6 +247,21 @@ impl async_graphql::dataloader::Loader<VideoId> for CommentCountLoader {
 /// Per-request loader handle.
 pub type CommentCounts = async_graphql::dataloader::DataLoader<CommentCountLoader>;
 
+/// Batches published-remix counts of the videos in one response.
+pub struct RemixCountLoader(pub crate::domain::Services);
+
+impl async_graphql::dataloader::Loader<VideoId> for RemixCountLoader {
+    type Value = i64;
+    type Error = std::sync::Arc<async_graphql::Error>;
+
+    async fn load(&self, keys: &[VideoId]) -> std::result::Result<std::collections::HashMap<VideoId, i64>, Self::Error> {
+        self.0.deps.store.remix_counts(keys).await.map_err(|e| std::sync::Arc::new(to_gql(e)))
+    }
+}
+
+/// Per-request loader handle.
+pub type RemixCounts = async_graphql::dataloader::DataLoader<RemixCountLoader>;
+
 /// A page of comments.
 pub fn comment_connection(list: &mut Vec<Comment>, n: u64, has_previous: bool) -> Connection<String, CommentObject> {
     let has_next = list.len() as u64 > n;

@@ -111,7 +111,8 @@ pub struct CreateVideoInput {
     /// Cameos to put in the scene (arrives with cameos).
     #[graphql(default)]
     cameo_ids: Vec<ID>,
-    /// A published video to remix (arrives with remixes).
+    /// A published video to remix: the job starts from its prompt, length, shape and seed, and
+    /// `prompt` is the change.
     remix_of: Option<ID>,
 }
 
@@ -286,6 +287,30 @@ impl VideoObject {
     async fn published_at(&self) -> Option<DateTime<Utc>> {
         self.0.published_at
     }
+    /// The video this one remixes, if the viewer may see it.
+    async fn remix_of(&self, ctx: &Context<'_>) -> Result<Option<VideoObject>> {
+        let Some(id) = self.0.remix_of else { return Ok(None) };
+        let c = caller(ctx)?;
+        Ok(ctx.data::<VideoService>()?.video(&c.caller, id).await.api()?.map(VideoObject))
+    }
+    /// The first video of its remix chain (itself for an original), if the viewer may see it.
+    async fn root(&self, ctx: &Context<'_>) -> Result<Option<VideoObject>> {
+        let Some(id) = self.0.root_id else { return Ok(Some(VideoObject(self.0.clone()))) };
+        let c = caller(ctx)?;
+        Ok(ctx.data::<VideoService>()?.video(&c.caller, id).await.api()?.map(VideoObject))
+    }
+    /// Published remixes of this video, newest first.
+    async fn remixes(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Connection<String, VideoObject>> {
+        let (n, after) = page_args(first, after)?;
+        let mut list = ctx.data::<VideoService>()?.remixes_of(self.0.id, after, n + 1).await.api()?;
+        Ok(connection(&mut list, n, after.is_some()))
+    }
+    /// Published remixes of this video.
+    async fn remix_count(&self, ctx: &Context<'_>) -> Result<i32> {
+        let counts = ctx.data::<super::moderation::RemixCounts>()?;
+        let n = counts.load_one(self.0.id).await.map_err(|e| (*e).clone())?.unwrap_or(0);
+        Ok(i32::try_from(n).unwrap_or(i32::MAX))
+    }
     /// Provenance: watermark, manifest and the moderation verdict.
     async fn provenance(&self) -> super::moderation::ProvenanceObject {
         super::moderation::ProvenanceObject(self.0.clone())
@@ -402,9 +427,7 @@ impl VideosMutation {
         if !input.cameo_ids.is_empty() {
             return Err(to_gql(AppError::bad_input("cameoIds", "cameos are not available yet")));
         }
-        if input.remix_of.is_some() {
-            return Err(to_gql(AppError::bad_input("remixOf", "remixes are not available yet")));
-        }
+        let remix_of = input.remix_of.as_ref().map(|id| parse_id(id, "remixOf", VideoId::parse)).transpose()?;
         let c = caller(ctx)?;
         let job = ctx
             .data::<VideoService>()?
@@ -415,11 +438,19 @@ impl VideosMutation {
                     duration_seconds: input.duration_seconds,
                     aspect_ratio: input.aspect_ratio.into(),
                     seed: input.seed.map(i64::from),
+                    remix_of,
                 },
             )
             .await
             .api()?;
         Ok(JobObject::new(job))
+    }
+
+    /// Allows or forbids others to remix the caller's video.
+    async fn set_remix_allowed(&self, ctx: &Context<'_>, video_id: ID, allowed: bool) -> Result<VideoObject> {
+        let id = parse_id(&video_id, "videoId", VideoId::parse)?;
+        let c = caller(ctx)?;
+        Ok(VideoObject(ctx.data::<VideoService>()?.set_remix_allowed(&c.caller, id, allowed).await.api()?))
     }
 
     /// Cancels a queued job, or stops a running one at its next step.

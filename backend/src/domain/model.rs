@@ -184,6 +184,8 @@ pub struct Job {
     pub started_at: Option<DateTime<Utc>>,
     /// When it reached a final status.
     pub finished_at: Option<DateTime<Utc>>,
+    /// The published video this job remixes.
+    pub remix_of: Option<VideoId>,
 }
 
 impl Job {
@@ -296,6 +298,10 @@ pub struct Video {
     pub removed_at: Option<DateTime<Utc>>,
     /// Why.
     pub removal_reason: Option<String>,
+    /// The video this one remixes.
+    pub remix_of: Option<VideoId>,
+    /// The first video of its remix chain (none for an original).
+    pub root_id: Option<VideoId>,
 }
 
 /// The frame check's verdict on a clip.

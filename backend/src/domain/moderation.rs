@@ -286,6 +286,13 @@ impl ModerationService {
             return Err(AppError::Conflict("the video changed while it was being published; reload it".into()));
         }
         tracing::info!(video = %id, user = %v.user.id, "published");
+        if let Some(source) = video.remix_of
+            && let Some(src) = self.deps.store.video(source).await?
+            && src.author_id != v.user.id
+        {
+            let message = format!("@{} remixed your video", v.user.username);
+            self.deps.store.notify(src.author_id, "video.remixed", Some(id), Some(v.user.id), &message).await?;
+        }
         self.deps.store.video(id).await?.ok_or(AppError::NotFound("video"))
     }
 

@@ -50,8 +50,11 @@ pub struct CreateVideo {
     pub duration_seconds: i32,
     /// Aspect ratio.
     pub aspect_ratio: jobs::AspectRatio,
-    /// Seed; random when absent.
+    /// Seed; random when absent (a remix's default is its source's).
     pub seed: Option<i64>,
+    /// A published video to remix: the job starts from its prompt, length and shape, plus the
+    /// change in `prompt`.
+    pub remix_of: Option<VideoId>,
 }
 
 /// Where a queued job stands.
@@ -109,16 +112,36 @@ impl VideoService {
             return Err(AppError::bad_input("prompt", "the prompt may not contain control characters"));
         }
         let d = input.duration_seconds;
+        // A remix starts from its source: prompt, length, shape and (by default) seed.
+        let (prompt, d, aspect_ratio, source_seed) = match input.remix_of {
+            Some(source_id) => {
+                let source = self
+                    .deps
+                    .store
+                    .video(source_id)
+                    .await?
+                    .filter(|s| s.status == VideoStatus::Published)
+                    .ok_or(AppError::NotFound("video"))?;
+                if !source.remix_allowed {
+                    return Err(AppError::Forbidden("the author does not allow remixes of this video".into()));
+                }
+                let seconds = i32::try_from((source.duration_ms + 500) / 1000).unwrap_or(i32::MAX);
+                let aspect = jobs::AspectRatio::parse(&source.aspect_ratio).unwrap_or(input.aspect_ratio);
+                (format!("{}. {prompt}", source.prompt), seconds, aspect, Some(source.seed))
+            }
+            None => (prompt.to_owned(), d, input.aspect_ratio, None),
+        };
+        let prompt = prompt.as_str();
         if d < 0 || (d as u32) < self.model.min_seconds || (d as u32) > self.model.max_seconds {
             return Err(AppError::bad_input(
                 "durationSeconds",
                 format!("duration must be between {} and {} seconds", self.model.min_seconds, self.model.max_seconds),
             ));
         }
-        if !self.model.aspect_ratios.contains(&input.aspect_ratio) {
+        if !self.model.aspect_ratios.contains(&aspect_ratio) {
             return Err(AppError::bad_input("aspectRatio", "this aspect ratio is not supported by the model"));
         }
-        // The content policy, before anything is queued.
+        // The content policy, before anything is queued (on the whole prompt of a remix).
         let violations = self.policy.check(prompt, &moderation::policy::PolicyContext::default());
         if !violations.is_empty() {
             return Err(AppError::PolicyViolation { reasons: violations.into_iter().map(|v| v.reason).collect() });
@@ -133,7 +156,7 @@ impl VideoService {
             return Err(AppError::bad_input("seed", "seed must be zero or positive"));
         }
         // Random seeds stay within GraphQL's Int, so a client can send one back to repeat a video.
-        let seed = input.seed.unwrap_or_else(|| i64::from(rand::random::<u32>() >> 1));
+        let seed = input.seed.or(source_seed).unwrap_or_else(|| i64::from(rand::random::<u32>() >> 1));
         let id = JobId::new();
         let job = self
             .deps
@@ -144,7 +167,8 @@ impl VideoService {
                 prompt: prompt.to_owned(),
                 seed,
                 duration_seconds: d,
-                aspect_ratio: input.aspect_ratio.as_str().into(),
+                aspect_ratio: aspect_ratio.as_str().into(),
+                remix_of: input.remix_of,
             })
             .await?;
         self.dispatch(v.user.id).await?;
@@ -331,7 +355,8 @@ impl VideoService {
         let mut n = 0;
         for job in self.deps.store.dispatched_live_jobs().await? {
             let username = self.username(job.user_id).await?;
-            if self.queue.enqueue(&spec_of(&job, &username)).await.map_err(|e| AppError::internal("requeue", e))? {
+            let spec = self.spec(&job, &username).await?;
+            if self.queue.enqueue(&spec).await.map_err(|e| AppError::internal("requeue", e))? {
                 n += 1;
             }
         }
@@ -361,7 +386,8 @@ impl VideoService {
             if !self.deps.store.mark_dispatched(job.id).await? {
                 continue;
             }
-            if let Err(e) = self.queue.enqueue(&spec_of(&job, &username)).await {
+            let spec = self.spec(&job, &username).await?;
+            if let Err(e) = self.queue.enqueue(&spec).await {
                 // Not queued: say so on the job rather than leave it waiting forever.
                 self.deps.store.end_job(job.id, JobStatus::Failed, Some("QUEUE_UNAVAILABLE"), Some("the job could not be queued; try again")).await?;
                 self.updates.notify(job.id).await;
@@ -379,6 +405,30 @@ impl VideoService {
 }
 
 impl VideoService {
+    /// The queue's view of a job, with its remix source when it has one.
+    async fn spec(&self, job: &Job, username: &str) -> AppResult<JobSpec> {
+        let mut spec = spec_of(job, username);
+        if let Some(source) = job.remix_of
+            && let Some(v) = self.deps.store.video(source).await?
+        {
+            spec.remix = Some(jobs::RemixRef { video_id: v.id.0, video_key: v.video_key, title: format!("SoraVibe video {}", v.id) });
+        }
+        Ok(spec)
+    }
+
+    /// Allows or forbids remixes of the caller's video.
+    pub async fn set_remix_allowed(&self, caller: &Caller, id: VideoId, allowed: bool) -> AppResult<Video> {
+        let v = caller.require()?;
+        let video = self.deps.store.video(id).await?.filter(|x| x.author_id == v.user.id).ok_or(AppError::NotFound("video"))?;
+        self.deps.store.set_remix_allowed(video.id, allowed).await?;
+        self.deps.store.video(id).await?.ok_or(AppError::NotFound("video"))
+    }
+
+    /// Published remixes of a video (anyone may list them), newest first.
+    pub async fn remixes_of(&self, id: VideoId, after: Option<(chrono::DateTime<Utc>, uuid::Uuid)>, limit: u64) -> AppResult<Vec<Video>> {
+        self.deps.store.published_remixes_of(id, after, limit).await
+    }
+
     /// The handle drawn into a member's watermarks.
     async fn username(&self, user: UserId) -> AppResult<String> {
         Ok(self.deps.store.user(user).await?.map(|u| u.username).unwrap_or_default())
@@ -398,6 +448,7 @@ fn spec_of(job: &Job, username: &str) -> JobSpec {
         reference: None,
         enqueued_at: job.created_at,
         author_username: username.to_owned(),
+        remix: None,
     }
 }
 

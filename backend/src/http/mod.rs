@@ -20,7 +20,7 @@ use async_graphql_actix_web::{GraphQLResponse, GraphQLSubscription};
 use futures_util::StreamExt;
 
 use crate::api::accounts::UserLoader;
-use crate::api::moderation::{CommentCountLoader, CommentCounts};
+use crate::api::moderation::{CommentCountLoader, CommentCounts, RemixCountLoader, RemixCounts};
 use crate::api::{AppSchema, RequestCtx, ensure_codes, request_error, to_gql};
 use crate::domain::{Caller, Services};
 use metrics::Metrics;
@@ -87,12 +87,21 @@ fn strip_bearer(h: &str) -> Option<String> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned()).filter(|t| !t.is_empty())
 }
 
-fn request_data(services: &Services, caller: Caller, client: String) -> (RequestCtx, DataLoader<UserLoader>, CommentCounts) {
-    (
-        RequestCtx { caller, client },
-        DataLoader::new(UserLoader(services.clone()), tokio::spawn),
-        DataLoader::new(CommentCountLoader(services.clone()), tokio::spawn),
-    )
+/// Per-operation data: the caller, and DataLoaders that batch look-ups across one response.
+pub struct RequestData {
+    ctx: RequestCtx,
+    users: DataLoader<UserLoader>,
+    comments: CommentCounts,
+    remixes: RemixCounts,
+}
+
+fn request_data(services: &Services, caller: Caller, client: String) -> RequestData {
+    RequestData {
+        ctx: RequestCtx { caller, client },
+        users: DataLoader::new(UserLoader(services.clone()), tokio::spawn),
+        comments: DataLoader::new(CommentCountLoader(services.clone()), tokio::spawn),
+        remixes: DataLoader::new(RemixCountLoader(services.clone()), tokio::spawn),
+    }
 }
 
 fn refuse(state: &AppState, status: actix_web::http::StatusCode, message: &str) -> HttpResponse {
@@ -218,8 +227,8 @@ async fn graphql(state: web::Data<AppState>, req: HttpRequest, mut payload: web:
         }
     };
     let with_data = |r: async_graphql::Request| {
-        let (ctx, loader, counts) = request_data(&state.services, caller.clone(), client.clone());
-        r.data(ctx).data(loader).data(counts)
+        let d = request_data(&state.services, caller.clone(), client.clone());
+        r.data(d.ctx).data(d.users).data(d.comments).data(d.remixes)
     };
     let batch = map_batch(batch, with_data);
     // Codes and error metrics are applied per operation by the schema's extension.
@@ -241,11 +250,12 @@ async fn graphql_ws(state: web::Data<AppState>, req: HttpRequest, payload: web::
             if let Caller::Rejected(why) = caller {
                 return Err(async_graphql::Error::new(why));
             }
-            let (ctx, loader, counts) = request_data(&services, caller, client);
+            let d = request_data(&services, caller, client);
             let mut data = Data::default();
-            data.insert(ctx);
-            data.insert(loader);
-            data.insert(counts);
+            data.insert(d.ctx);
+            data.insert(d.users);
+            data.insert(d.comments);
+            data.insert(d.remixes);
             Ok(data)
         })
         .start(&req, payload)

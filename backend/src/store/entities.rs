@@ -206,6 +206,7 @@ pub mod generation_jobs {
         pub updated_at: DateTimeUtc,
         pub dispatched_at: Option<DateTimeUtc>,
         pub frame_scores: Option<String>,
+        pub remix_of: Option<Uuid>,
     }
 
     /// No navigated relations.
@@ -255,6 +256,8 @@ pub mod videos {
         pub manifest_valid: bool,
         pub removed_at: Option<DateTimeUtc>,
         pub removal_reason: Option<String>,
+        pub remix_of: Option<Uuid>,
+        pub root_id: Option<Uuid>,
     }
 
     /// No navigated relations.

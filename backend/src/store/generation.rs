@@ -30,6 +30,7 @@ fn job_from(m: jobs::Model) -> Job {
         created_at: m.created_at,
         started_at: m.started_at,
         finished_at: m.finished_at,
+        remix_of: m.remix_of.map(VideoId),
     }
 }
 
@@ -66,6 +67,8 @@ fn video_from(m: videos::Model) -> Video {
         manifest_valid: m.manifest_valid,
         removed_at: m.removed_at,
         removal_reason: m.removal_reason,
+        remix_of: m.remix_of.map(VideoId),
+        root_id: m.root_id.map(VideoId),
     }
 }
 
@@ -92,6 +95,8 @@ pub struct NewJob {
     pub duration_seconds: i32,
     /// Aspect ratio spelling.
     pub aspect_ratio: String,
+    /// The published video it remixes.
+    pub remix_of: Option<VideoId>,
 }
 
 /// What a finished job produced.
@@ -157,6 +162,7 @@ impl Store {
             updated_at: Set(now),
             dispatched_at: Set(None),
             frame_scores: Set(None),
+            remix_of: Set(j.remix_of.map(|v| v.0)),
         })
         .exec_with_returning(&self.db)
         .await?;
@@ -241,6 +247,14 @@ impl Store {
         // A job makes at most one video, and the video takes the job's id (the worker
         // watermarks and signs for that id).
         let video_id = id.0;
+        // Lineage: the source, and the root of its chain (the source itself when it is an original).
+        let root_id = match job.remix_of {
+            Some(source) => {
+                let src = videos::Entity::find_by_id(source).one(&txn).await?;
+                Some(src.and_then(|s| s.root_id).unwrap_or(source))
+            }
+            None => None,
+        };
         let r = jobs::Entity::update_many()
             .col_expr(jobs::Column::Status, Expr::value("SUCCEEDED"))
             .col_expr(jobs::Column::VideoId, Expr::value(video_id))
@@ -292,6 +306,8 @@ impl Store {
             manifest_valid: Set(true),
             removed_at: Set(None),
             removal_reason: Set(None),
+            remix_of: Set(job.remix_of),
+            root_id: Set(root_id),
         })
         .exec_with_returning(&txn)
         .await?;
@@ -363,6 +379,47 @@ impl Store {
             .into_iter()
             .map(video_from)
             .collect())
+    }
+
+    /// Published remixes of a video, newest first, after the cursor `(created_at, id)`.
+    pub async fn published_remixes_of(&self, source: VideoId, after: Option<(DateTime<Utc>, Uuid)>, limit: u64) -> AppResult<Vec<Video>> {
+        let mut q = videos::Entity::find().filter(videos::Column::RemixOf.eq(source.0)).filter(videos::Column::Status.eq("PUBLISHED"));
+        if let Some((at, id)) = after {
+            q = q.filter(videos::Column::CreatedAt.lt(at).or(videos::Column::CreatedAt.eq(at).and(videos::Column::Id.lt(id))));
+        }
+        Ok(q.order_by_desc(videos::Column::CreatedAt)
+            .order_by_desc(videos::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(video_from)
+            .collect())
+    }
+
+    /// Published remixes per video, for a page of videos in one query.
+    pub async fn remix_counts(&self, ids: &[VideoId]) -> AppResult<std::collections::HashMap<VideoId, i64>> {
+        let rows: Vec<(Uuid, i64)> = videos::Entity::find()
+            .select_only()
+            .column(videos::Column::RemixOf)
+            .column_as(videos::Column::Id.count(), "n")
+            .filter(videos::Column::RemixOf.is_in(ids.iter().map(|v| v.0)))
+            .filter(videos::Column::Status.eq("PUBLISHED"))
+            .group_by(videos::Column::RemixOf)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(|(v, n)| (VideoId(v), n)).collect())
+    }
+
+    /// Allows or forbids remixes of a video.
+    pub async fn set_remix_allowed(&self, id: VideoId, allowed: bool) -> AppResult<()> {
+        videos::Entity::update_many()
+            .col_expr(videos::Column::RemixAllowed, Expr::value(allowed))
+            .filter(videos::Column::Id.eq(id.0))
+            .exec(&self.db)
+            .await?;
+        Ok(())
     }
 
     /// A member's published videos, newest first, after the cursor `(created_at, id)`.

@@ -9,4 +9,5 @@ mod generation;
 mod hygiene;
 mod invites;
 mod moderation;
+mod remixes;
 mod ops;
