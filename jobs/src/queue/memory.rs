@@ -70,7 +70,7 @@ struct PendingEvent {
 
 /// What one look at the queue found.
 enum Take {
-    Delivered(Delivery),
+    Delivered(Box<Delivery>),
     /// A job was skipped (cancelled or given up); look again.
     Skipped,
     /// Nothing to hand out; the earliest in-flight reclaim time, if any.
@@ -125,7 +125,7 @@ impl MemoryQueue {
                             drop(st);
                             // Other waiters must learn the new reclaim deadline.
                             self.jobs_changed.notify_waiters();
-                            return Ok(Some(d));
+                            return Ok(Some(*d));
                         }
                         Take::Skipped => continue,
                         Take::Empty(reclaim_at) => break reclaim_at,
@@ -187,12 +187,12 @@ impl MemoryQueue {
             self.give_up(st, seq, spec, attempt - 1);
             return Take::Skipped;
         }
-        Take::Delivered(Delivery {
+        Take::Delivered(Box::new(Delivery {
             spec,
             attempt,
             id: seq.to_string(),
             consumer: consumer.to_owned(),
-        })
+        }))
     }
 
     fn give_up(&self, st: &mut State, seq: u64, spec: JobSpec, attempts: u32) {
