@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use actix_web::{App, HttpServer, middleware::from_fn, web};
 
-use crate::api::{Hardening, build_schema};
+use crate::api::{Hardening, SchemaData, build_schema};
 use crate::auth::password::PasswordHasherPool;
 use crate::auth::tokens::AccessTokens;
 use crate::config::{AppEnv, Config};
@@ -20,6 +20,7 @@ use crate::domain::updates::JobUpdates;
 use crate::domain::videos::{JobLimits, ModelLimits, VideoService};
 use crate::http::media::MediaLinks;
 use crate::store::Store;
+use crate::domain::cameos::CameoService;
 use crate::domain::moderation::{ClipChecker, ModerationLimits, ModerationService};
 use generator::finish::{FinishSettings, Finisher};
 use generator::journal::Journal;
@@ -83,6 +84,8 @@ pub struct Generation {
     pub workers: Vec<tokio::task::JoinHandle<()>>,
     /// Moderation, provenance and comments.
     pub moderation: ModerationService,
+    /// Cameos.
+    pub cameos: CameoService,
 }
 
 /// The finishing settings (frame check, watermark, C2PA) the workers share with this config.
@@ -148,6 +151,7 @@ pub async fn build_generation(c: &Config, services: &Services) -> AppResult<Gene
         max_queued_per_user: u64::from(c.max_queued_jobs_per_user),
         max_running_per_user: u64::from(c.max_running_jobs_per_user),
         workers: c.total_workers.unwrap_or(in_process).max(1) as u64,
+        max_cameos_per_video: c.max_cameos_per_video,
     };
     // One ONNX Runtime environment per process: the policy's classifier shares the generator's.
     let dylib = c.ort_dylib_path.clone().unwrap_or_else(generator::runtime::default_dylib_path);
@@ -155,7 +159,7 @@ pub async fn build_generation(c: &Config, services: &Services) -> AppResult<Gene
     let policy = moderation::policy::PromptPolicy::load_with(&c.prompt_classifier, env)
         .map_err(|e| AppError::internal(&format!("prompt classifier {}", c.prompt_classifier.display()), e))?;
     let policy = Arc::new(policy);
-    let videos = VideoService::new(services.deps.clone(), queue.clone(), updates, model, limits, policy.clone());
+    let videos = VideoService::new(services.deps.clone(), queue.clone(), updates, model, limits, policy.clone(), store.clone());
 
     // The watermark key and the local CA are created here on first start, so separate
     // generator processes sharing the data folder find them.
@@ -165,10 +169,11 @@ pub async fn build_generation(c: &Config, services: &Services) -> AppResult<Gene
         None => moderation::provenance::local_ca_root_pem(&c.data_dir.join("c2pa")).map_err(|e| AppError::internal("local C2PA root", e))?,
     };
     let minute = Duration::from_secs(60);
+    let checker = Arc::new(ClipChecker::new(finish.watermark_key.clone(), roots));
     let moderation = ModerationService::new(
         services.deps.clone(),
         store.clone(),
-        Arc::new(ClipChecker::new(finish.watermark_key.clone(), roots)),
+        checker.clone(),
         policy,
         ModerationLimits {
             provenance_per_ip: Limit { name: "provenance-ip", limit: c.provenance_checks_per_ip_per_minute, window: minute },
@@ -221,7 +226,8 @@ pub async fn build_generation(c: &Config, services: &Services) -> AppResult<Gene
             workers.push(tokio::spawn(w.run(stop_rx.clone())));
         }
     }
-    Ok(Generation { videos, links, stop_workers, workers, moderation })
+    let cameos = CameoService::new(services.deps.clone(), store.clone(), checker, moderation.clone(), videos.clone(), manifest.embed_dim);
+    Ok(Generation { videos, links, stop_workers, workers, moderation, cameos })
 }
 
 /// A running HTTP server.
@@ -256,11 +262,14 @@ pub async fn start(c: &Config) -> AppResult<Running> {
     let generation = build_generation(c, &services).await?;
     let metrics = Arc::new(Metrics::new()?);
     let schema = build_schema(
-        services.clone(),
-        generation.videos.clone(),
-        generation.moderation.clone(),
-        generation.links.clone(),
-        c.effective_public_url(),
+        SchemaData {
+            services: services.clone(),
+            videos: generation.videos.clone(),
+            moderation: generation.moderation.clone(),
+            cameos: generation.cameos.clone(),
+            links: generation.links.clone(),
+            public_url: c.effective_public_url(),
+        },
         metrics.clone(),
         Hardening { production: c.env == AppEnv::Production, max_depth: c.graphql_max_depth, max_complexity: c.graphql_max_complexity },
     );

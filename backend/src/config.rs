@@ -171,6 +171,8 @@ pub struct Config {
     pub reports_per_user_per_hour: u32,
     /// Comments a member may post per minute.
     pub comments_per_user_per_minute: u32,
+    /// Cameos one video may hold.
+    pub max_cameos_per_video: usize,
 }
 
 impl Default for Config {
@@ -240,6 +242,7 @@ impl Default for Config {
             provenance_checks_per_ip_per_minute: 10,
             reports_per_user_per_hour: 30,
             comments_per_user_per_minute: 10,
+            max_cameos_per_video: 2,
         }
     }
 }
@@ -382,6 +385,9 @@ impl Config {
         }
         if self.c2pa_cert_chain.is_some() && self.c2pa_trust_roots.is_none() {
             return bad("APP_C2PA_TRUST_ROOTS", "a configured signing chain needs the roots that verify it");
+        }
+        if self.max_cameos_per_video == 0 || self.max_cameos_per_video > 8 {
+            return bad("APP_MAX_CAMEOS_PER_VIDEO", "must be between 1 and 8");
         }
         if self.max_upload_bytes < 1024 * 1024 {
             return bad("APP_MAX_UPLOAD_BYTES", "must be at least 1 MiB");

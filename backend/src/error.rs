@@ -45,6 +45,9 @@ pub enum AppError {
         /// What it found.
         reason: String,
     },
+    /// A cameo in the request may not be used (now) by this member; the message names it.
+    #[error("{0}")]
+    ConsentRequired(String),
     /// The request conflicts with the current state (a taken username, say).
     #[error("{0}")]
     Conflict(String),
@@ -65,6 +68,7 @@ impl AppError {
             AppError::RateLimited { .. } => "RATE_LIMITED",
             AppError::PolicyViolation { .. } => "POLICY_VIOLATION",
             AppError::PublishRefused { .. } => "PUBLISH_REFUSED",
+            AppError::ConsentRequired(_) => "CONSENT_REQUIRED",
             AppError::Conflict(_) => "CONFLICT",
             AppError::Internal(_) => "INTERNAL",
         }

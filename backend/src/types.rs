@@ -53,6 +53,14 @@ id_type!(
     VideoId
 );
 id_type!(
+    /// A cameo.
+    CameoId
+);
+id_type!(
+    /// A cameo verification challenge.
+    ChallengeId
+);
+id_type!(
     /// A moderation case.
     CaseId
 );

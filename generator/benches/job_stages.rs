@@ -65,6 +65,7 @@ async fn main() {
             enqueued_at: chrono::Utc::now(),
             author_username: "bench_user".into(),
             remix: None,
+            cameos: vec![],
         };
         let start = Instant::now();
         queue.enqueue(&spec).await.unwrap();

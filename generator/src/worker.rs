@@ -312,7 +312,16 @@ impl Worker {
             model_version: m.version.clone(),
             generator_version: env!("CARGO_PKG_VERSION").into(),
             remix_source,
-            cameos: vec![],
+            cameos: d
+                .spec
+                .cameos
+                .iter()
+                .map(|c| moderation::provenance::CameoConsent {
+                    cameo_id: c.cameo_id.to_string(),
+                    owner_id: c.owner_id.to_string(),
+                    consent_version: c.consent_version,
+                })
+                .collect(),
         };
         let started = Instant::now();
         let signed = {

@@ -84,6 +84,7 @@ impl Rig {
             enqueued_at: chrono::Utc::now(),
             author_username: author.into(),
             remix: None,
+            cameos: vec![],
         }
     }
 

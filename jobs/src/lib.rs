@@ -15,4 +15,4 @@ mod wire;
 pub use error::QueueError;
 pub use queue::{DeadLetter, Delivery, JobQueue, MemoryQueue, RedisQueue};
 pub use settings::QueueSettings;
-pub use wire::{AspectRatio, JobEvent, JobOutput, JobSpec, RemixRef, StageMillis};
+pub use wire::{AspectRatio, CameoRef, JobEvent, JobOutput, JobSpec, RemixRef, StageMillis};

@@ -62,6 +62,21 @@ pub struct JobSpec {
     /// The published video this job remixes (its manifest becomes the new one's ingredient).
     #[serde(default)]
     pub remix: Option<RemixRef>,
+    /// The cameos in the video and the consent versions that allowed them (for the C2PA
+    /// consent assertion); their likeness features are in `reference`.
+    #[serde(default)]
+    pub cameos: Vec<CameoRef>,
+}
+
+/// One cameo in a job and the consent version that allowed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CameoRef {
+    /// Id of the cameo.
+    pub cameo_id: Uuid,
+    /// Its owner.
+    pub owner_id: Uuid,
+    /// The consent version in force when the job was accepted.
+    pub consent_version: i64,
 }
 
 /// The source of a remix, as the worker needs it.
@@ -368,6 +383,7 @@ mod tests {
             enqueued_at: Utc::now(),
             author_username: "fox_fan".into(),
             remix: Some(RemixRef { video_id: Uuid::new_v4(), video_key: "videos/x.mp4".into(), title: "x".into() }),
+            cameos: vec![CameoRef { cameo_id: Uuid::new_v4(), owner_id: Uuid::new_v4(), consent_version: 3 }],
         };
         let value = serde_json::to_value(&spec).unwrap();
         assert_eq!(value["aspect_ratio"], "PORTRAIT");

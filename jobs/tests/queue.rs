@@ -38,6 +38,7 @@ fn spec(prompt: &str) -> JobSpec {
         enqueued_at: Utc::now(),
         author_username: String::new(),
         remix: None,
+        cameos: vec![],
     }
 }
 

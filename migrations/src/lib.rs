@@ -11,6 +11,7 @@ mod m20261125_000003_job_dispatch;
 mod m20261125_000004_audit_log;
 mod m20261130_000005_moderation;
 mod m20261130_000006_remixes;
+mod m20261130_000007_cameos;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000004_audit_log::Migration),
             Box::new(m20261130_000005_moderation::Migration),
             Box::new(m20261130_000006_remixes::Migration),
+            Box::new(m20261130_000007_cameos::Migration),
         ]
     }
 }

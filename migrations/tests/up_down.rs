@@ -29,7 +29,12 @@ async fn roundtrip(url: &str) {
     assert!(manager.has_table("moderation_cases").await.unwrap());
     assert!(manager.has_column("videos", "watermark_id").await.unwrap());
     assert!(manager.has_column("videos", "root_id").await.unwrap());
+    assert!(manager.has_table("video_cameos").await.unwrap());
     // Stepping down removes only the newest migrations.
+    Migrator::down(&db, Some(1)).await.unwrap();
+    assert!(!manager.has_table("cameos").await.unwrap());
+    assert!(!manager.has_table("cameo_challenges").await.unwrap());
+    assert!(manager.has_column("videos", "root_id").await.unwrap());
     Migrator::down(&db, Some(1)).await.unwrap();
     assert!(!manager.has_column("videos", "remix_of").await.unwrap());
     assert!(!manager.has_column("generation_jobs", "remix_of").await.unwrap());

@@ -10,12 +10,14 @@
 //!
 //! API boundary: text in, [`Violation`]s out. The caller maps a non-empty result to the
 //! `POLICY_VIOLATION` error with `extensions.reasons`; this module knows nothing of GraphQL.
-//! Per-request rules (a cameo owner's consent, later their restriction text) arrive through
-//! [`PolicyContext`].
+//! Per-request rules (a cameo owner's consent and restriction text) arrive through
+//! [`PolicyContext`]; the restrictions can also be checked alone, without a loaded classifier,
+//! with [`check_restrictions`] (see `restrictions.rs` for the parsing and matching rules).
 
 pub mod eval;
 mod lexicon;
 mod normalise;
+mod restrictions;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
@@ -28,6 +30,7 @@ use serde::Serialize;
 
 use lexicon::Lexicon;
 pub use normalise::normalise;
+pub use restrictions::{CameoRestriction, RestrictionRule, check_restrictions, parse_restrictions};
 
 /// The classifier score at or above which a text counts as profane; chosen on the evaluation set
 /// (`cargo run -p moderation --example policy_eval`).
@@ -77,11 +80,13 @@ pub enum Category {
     PublicFigure,
     /// Profanity and insults (the text classifier).
     Profanity,
+    /// Something a cameo's owner does not allow in videos with their cameo.
+    Restriction,
 }
 
 impl Category {
     /// Every category, in reporting order.
-    pub const ALL: [Category; 7] = [
+    pub const ALL: [Category; 8] = [
         Category::Sexual,
         Category::Minors,
         Category::Violence,
@@ -89,6 +94,7 @@ impl Category {
         Category::SelfHarm,
         Category::PublicFigure,
         Category::Profanity,
+        Category::Restriction,
     ];
 
     /// The client-visible code, e.g. `SELF_HARM`.
@@ -101,6 +107,7 @@ impl Category {
             Category::SelfHarm => "SELF_HARM",
             Category::PublicFigure => "PUBLIC_FIGURE",
             Category::Profanity => "PROFANITY",
+            Category::Restriction => "RESTRICTION",
         }
     }
 
@@ -127,6 +134,9 @@ impl Category {
                 "a real public figure may appear only through their own consented cameo; use a fictional person instead"
             }
             Category::Profanity => "remove profanity and insults",
+            Category::Restriction => {
+                "remove what the cameo's owner does not allow from the prompt, or use another cameo"
+            }
         }
     }
 }
@@ -161,12 +171,13 @@ impl Violation {
     }
 }
 
-/// Per-request facts that relax or tighten the rules; more fields (cameo owners' restriction
-/// text) will join later.
+/// Per-request facts that relax or tighten the rules.
 #[derive(Debug, Clone, Default)]
 pub struct PolicyContext {
     /// Public figures who consented to this request through their own cameo (any spelling).
     pub allowed_public_figures: Vec<String>,
+    /// The restriction text of every cameo the request uses; empty means none apply.
+    pub cameo_restrictions: Vec<CameoRestriction>,
 }
 
 /// The compiled rule lists (no classifier); cheap to share.
@@ -436,7 +447,8 @@ impl PromptPolicy {
     }
 
     /// Every category `text` breaks, each once, in [`Category::ALL`] order (public figures one
-    /// per person); empty means allowed. A classifier failure is logged and the rules still apply.
+    /// per person, cameo restrictions one per broken rule, from `ctx.cameo_restrictions`); empty
+    /// means allowed. A classifier failure is logged and the rules still apply.
     pub fn check(&self, text: &str, ctx: &PolicyContext) -> Vec<Violation> {
         let normalised = normalise(text);
         let (mut out, for_classifier) = self.rules.check(&normalised, ctx);
@@ -447,7 +459,14 @@ impl PromptPolicy {
                 Err(error) => tracing::error!(%error, model = %self.model_path.display(), "text classifier failed"),
             }
         }
+        out.extend(check_restrictions(text, &ctx.cameo_restrictions));
         out
+    }
+
+    /// The rules of the cameos' owners' restrictions that `text` breaks; the same as the free
+    /// function [`check_restrictions`], which needs no loaded policy.
+    pub fn check_restrictions(&self, text: &str, cameos: &[CameoRestriction]) -> Vec<Violation> {
+        check_restrictions(text, cameos)
     }
 }
 

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use moderation::policy::eval::{EVAL_SET, evaluate, parse_eval_set};
-use moderation::policy::{Category, PolicyContext, PromptPolicy, normalise};
+use moderation::policy::{
+    CameoRestriction, Category, PolicyContext, PromptPolicy, check_restrictions, normalise, parse_restrictions,
+};
 
 fn policy() -> &'static PromptPolicy {
     static POLICY: OnceLock<PromptPolicy> = OnceLock::new();
@@ -46,7 +48,10 @@ fn every_category_is_refused_with_a_reason_naming_it() {
 #[test]
 fn codes_and_advice_are_stable() {
     let codes: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
-    assert_eq!(codes, ["SEXUAL", "MINORS", "VIOLENCE", "HATE", "SELF_HARM", "PUBLIC_FIGURE", "PROFANITY"]);
+    assert_eq!(
+        codes,
+        ["SEXUAL", "MINORS", "VIOLENCE", "HATE", "SELF_HARM", "PUBLIC_FIGURE", "PROFANITY", "RESTRICTION"]
+    );
     for c in Category::ALL {
         assert_eq!(Category::parse(c.as_str()), Some(c));
         assert!(!c.advice().is_empty() && !c.advice().contains('\n'));
@@ -120,10 +125,10 @@ fn a_public_figure_passes_only_as_their_own_consented_cameo() {
     assert_eq!(refused[0].category, Category::PublicFigure);
     assert!(refused[0].reason.contains("Taylor Swift"), "{}", refused[0].reason);
 
-    let own = PolicyContext { allowed_public_figures: vec!["taylor SWIFT".into()] };
+    let own = PolicyContext { allowed_public_figures: vec!["taylor SWIFT".into()], ..PolicyContext::default() };
     assert!(policy().check(prompt, &own).is_empty());
 
-    let other = PolicyContext { allowed_public_figures: vec!["Barack Obama".into()] };
+    let other = PolicyContext { allowed_public_figures: vec!["Barack Obama".into()], ..PolicyContext::default() };
     assert_eq!(policy().check(prompt, &other).len(), 1);
 
     // Two figures, one consented: only the other is named.
@@ -156,7 +161,8 @@ fn eval_set_meets_precision_and_recall() {
     assert!(cases.len() >= 300, "{} rows", cases.len());
     let blocks = cases.iter().filter(|c| c.block).count();
     assert!(blocks * 10 >= cases.len() * 4, "at least 40% of rows are disallowed");
-    for c in Category::ALL {
+    // Cameo restrictions come from the request, not the prompt alone, so the set has no rows.
+    for c in Category::ALL.into_iter().filter(|c| *c != Category::Restriction) {
         assert!(cases.iter().any(|r| r.category == Some(c)), "no rows for {c}");
     }
     let report = evaluate(policy(), &cases);
@@ -167,4 +173,114 @@ fn eval_set_meets_precision_and_recall() {
         report.false_positives
     );
     assert!(report.recall() >= 0.90, "recall {:.3}; false negatives {:?}", report.recall(), report.false_negatives);
+}
+
+fn cameo(name: &str, restrictions: &str) -> CameoRestriction {
+    CameoRestriction { cameo_name: name.into(), restrictions: restrictions.into() }
+}
+
+const ANN: &str = "no political content, never shirtless; nothing with alcohol";
+
+fn broken(prompt: &str, cameos: &[CameoRestriction]) -> Vec<String> {
+    check_restrictions(prompt, cameos).into_iter().map(|v| v.reason).collect()
+}
+
+#[test]
+fn restriction_text_parses_into_rules() {
+    let rules = parse_restrictions("No political content, never shirtless; nothing with alcohol\nDon't use me in ads.");
+    let texts: Vec<&str> = rules.iter().map(|r| r.text.as_str()).collect();
+    assert_eq!(texts, ["political content", "shirtless", "alcohol", "use me in ads"]);
+    let keys: Vec<Vec<&str>> = rules.iter().map(|r| r.key_words.iter().map(String::as_str).collect()).collect();
+    assert_eq!(keys, [vec!["political"], vec!["shirtless"], vec!["alcohol"], vec!["use", "ads"]]);
+    assert!(rules[0].is_broken_by("a politician giving a speech"));
+    assert!(!rules[0].is_broken_by("a polite waiter"));
+}
+
+#[test]
+fn a_prompt_breaking_an_owners_rule_names_the_cameo_and_the_rule() {
+    let ann = [cameo("Ann", ANN)];
+    let v = check_restrictions("Ann giving a speech about politics", &ann);
+    assert_eq!(v.len(), 1);
+    assert_eq!(v[0].category, Category::Restriction);
+    assert_eq!(
+        v[0].reason,
+        "RESTRICTION: the cameo \"Ann\" does not allow \"political content\"; remove it from the prompt or use another cameo."
+    );
+    for prompt in ["a political rally with Ann", "Ann as a politician", "Ann shirtless on a beach", "Ann drinking alcohol"] {
+        assert_eq!(check_restrictions(prompt, &ann).len(), 1, "{prompt:?}");
+    }
+    let all = broken("Ann, shirtless and political, pours alcohol", &ann);
+    assert_eq!(all.len(), 3, "{all:?}");
+    assert!(all[0].contains("\"political content\"") && all[1].contains("\"shirtless\"") && all[2].contains("\"alcohol\""));
+}
+
+#[test]
+fn restriction_evasions_are_caught() {
+    let ann = [cameo("Ann", ANN)];
+    for prompt in ["Ann at a p0litical rally", "Ann s h i r t l e s s at the gym", "ANN, SHIRTLESS", "Ann with ălcohol", "Ann with alc0h0l"] {
+        assert_eq!(check_restrictions(prompt, &ann).len(), 1, "{prompt:?}");
+    }
+    // The owner's own text is normalised the same way.
+    assert_eq!(check_restrictions("Ann shirtless", &[cameo("Ann", "NEVER s h 1 r t l e s s")]).len(), 1);
+}
+
+#[test]
+fn prompts_without_the_words_pass() {
+    let ann = [cameo("Ann", ANN)];
+    for prompt in [
+        "Ann walking a dog in the park",
+        "Ann in a blue shirt",       // "shirtless" is not "shirt"
+        "Ann topless on a beach",    // synonyms are not expanded
+        "Ann without a shirt",       // paraphrases neither
+        "a polite conversation with Ann",
+        "Ann drinking lemonade",
+    ] {
+        assert!(check_restrictions(prompt, &ann).is_empty(), "{prompt:?}");
+    }
+    // Every key word of a rule must be present.
+    let bob = [cameo("Bob", "no red hats")];
+    assert!(check_restrictions("Bob in a red scarf", &bob).is_empty());
+    assert!(check_restrictions("Bob in a blue hat", &bob).is_empty());
+    assert_eq!(check_restrictions("Bob in a hat that is red", &bob).len(), 1);
+}
+
+#[test]
+fn blank_restrictions_give_nothing() {
+    for text in ["", "   ", "\n;,. ", "no content", "nothing, never, please"] {
+        assert!(parse_restrictions(text).is_empty(), "{text:?}");
+        assert!(check_restrictions("anything at all, politics, shirtless", &[cameo("Ann", text)]).is_empty());
+    }
+    assert!(check_restrictions("politics", &[]).is_empty());
+}
+
+#[test]
+fn several_cameos_are_named_separately() {
+    let cameos = [cameo("Ann", ANN), cameo("Bob", "no dancing; avoid hats"), cameo("Cy", "")];
+    let reasons = broken("Ann and Bob dance at a political rally wearing hats", &cameos);
+    assert_eq!(reasons.len(), 3, "{reasons:?}");
+    assert!(reasons[0].contains("\"Ann\"") && reasons[0].contains("political content"));
+    assert!(reasons[1].contains("\"Bob\"") && reasons[1].contains("\"dancing\""));
+    assert!(reasons[2].contains("\"Bob\"") && reasons[2].contains("\"hats\""));
+    assert!(reasons.iter().all(|r| !r.contains("Cy") && !r.contains('\n')));
+
+    let only_bob = broken("Ann and Bob dancing", &cameos);
+    assert_eq!(only_bob.len(), 1);
+    assert!(only_bob[0].contains("\"Bob\""));
+
+    // A name with quotes or a line break stays on one line.
+    let odd = broken("politics", &[cameo("Ann \"the\"\nBest", "no politics")]);
+    assert_eq!(odd.len(), 1);
+    assert!(!odd[0].contains('\n'), "{}", odd[0]);
+}
+
+#[test]
+fn one_check_reports_restrictions_with_everything_else() {
+    let ctx = PolicyContext { cameo_restrictions: vec![cameo("Ann", ANN)], ..PolicyContext::default() };
+    let v = policy().check("Ann shirtless next to Barack Obama", &ctx);
+    let got: Vec<Category> = v.iter().map(|v| v.category).collect();
+    assert_eq!(got, [Category::PublicFigure, Category::Restriction], "{v:?}");
+    assert!(v[1].reason.contains("\"Ann\"") && v[1].reason.contains("shirtless"));
+    assert_eq!(policy().check_restrictions("Ann shirtless", &ctx.cameo_restrictions), check_restrictions("Ann shirtless", &ctx.cameo_restrictions));
+    assert!(policy().check("Ann walking a dog", &ctx).is_empty());
+    assert!(policy().check("Ann shirtless", &PolicyContext::default()).is_empty());
 }

@@ -85,6 +85,12 @@ impl UserObject {
     async fn display_name(&self) -> &str {
         self.0.display_name.as_deref().unwrap_or(&self.0.username)
     }
+    /// Their cameos: active ones to everyone; every status to themselves and moderators.
+    async fn cameos(&self, ctx: &Context<'_>) -> Result<Vec<super::cameos::CameoObject>> {
+        let c = caller(ctx)?;
+        let service = ctx.data::<crate::domain::cameos::CameoService>()?;
+        Ok(service.cameos_of(&c.caller, self.0.id).await.api()?.into_iter().map(super::cameos::CameoObject).collect())
+    }
     /// Role.
     async fn role(&self) -> RoleGql {
         self.0.role.into()

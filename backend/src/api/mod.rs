@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod cameos;
 pub mod invites;
 pub mod moderation;
 pub mod videos;
@@ -31,6 +32,7 @@ pub struct Query(
     videos::VideosQuery,
     audit::AuditQuery,
     moderation::ModerationQuery,
+    cameos::CameosQuery,
 );
 
 /// The root mutation.
@@ -40,6 +42,7 @@ pub struct Mutation(
     invites::InvitesMutation,
     videos::VideosMutation,
     moderation::ModerationMutation,
+    cameos::CameosMutation,
 );
 
 /// The executable schema.
@@ -77,22 +80,31 @@ pub fn sdl() -> String {
     schema_builder().finish().sdl()
 }
 
+/// What resolvers reach through the schema's data.
+pub struct SchemaData {
+    /// Accounts and invites (and the shared dependencies).
+    pub services: Services,
+    /// Jobs and videos.
+    pub videos: crate::domain::videos::VideoService,
+    /// Moderation, provenance and comments.
+    pub moderation: crate::domain::moderation::ModerationService,
+    /// Cameos.
+    pub cameos: crate::domain::cameos::CameoService,
+    /// Signed media links.
+    pub links: crate::http::media::MediaLinks,
+    /// Base URL of the web client.
+    pub public_url: String,
+}
+
 /// The schema with services, limits and metrics.
-pub fn build_schema(
-    services: Services,
-    videos: crate::domain::videos::VideoService,
-    moderation: crate::domain::moderation::ModerationService,
-    links: crate::http::media::MediaLinks,
-    public_url: String,
-    metrics: Arc<Metrics>,
-    h: Hardening,
-) -> AppSchema {
+pub fn build_schema(d: SchemaData, metrics: Arc<Metrics>, h: Hardening) -> AppSchema {
     let mut b = schema_builder()
-        .data(services)
-        .data(videos)
-        .data(moderation)
-        .data(links)
-        .data(PublicUrl(public_url.trim_end_matches('/').to_owned()))
+        .data(d.services)
+        .data(d.videos)
+        .data(d.moderation)
+        .data(d.cameos)
+        .data(d.links)
+        .data(PublicUrl(d.public_url.trim_end_matches('/').to_owned()))
         .limit_depth(h.max_depth)
         .limit_complexity(h.max_complexity)
         .limit_recursive_depth(32)

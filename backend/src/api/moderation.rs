@@ -333,6 +333,12 @@ impl CaseObject {
         let Subject::Comment(id) = self.0.subject else { return Ok(None) };
         Ok(ctx.data::<crate::domain::Services>()?.deps.store.comment(id).await.api()?.map(CommentObject))
     }
+    /// The cameo whose verification it is (its clip and challenge phrase are on the cameo).
+    async fn subject_cameo(&self, ctx: &Context<'_>) -> Result<Option<super::cameos::CameoObject>> {
+        let Subject::Cameo(id) = self.0.subject else { return Ok(None) };
+        let c = caller(ctx)?;
+        Ok(ctx.data::<crate::domain::cameos::CameoService>()?.cameo(&c.caller, id).await.api()?.map(super::cameos::CameoObject))
+    }
     /// Why it is open: the frame check's findings and each distinct report reason with its count.
     async fn reasons(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
         let mut out = self.0.reasons.clone();

@@ -108,7 +108,7 @@ pub struct CreateVideoInput {
     aspect_ratio: AspectRatioGql,
     /// Noise seed; the same prompt, seed and model give the same video.
     seed: Option<i32>,
-    /// Cameos to put in the scene (arrives with cameos).
+    /// Cameos to put in the scene (at most 2 by default; each needs its owner's consent now).
     #[graphql(default)]
     cameo_ids: Vec<ID>,
     /// A published video to remix: the job starts from its prompt, length, shape and seed, and
@@ -311,6 +311,12 @@ impl VideoObject {
         let n = counts.load_one(self.0.id).await.map_err(|e| (*e).clone())?.unwrap_or(0);
         Ok(i32::try_from(n).unwrap_or(i32::MAX))
     }
+    /// The cameos in it (those the viewer may see).
+    async fn cameos(&self, ctx: &Context<'_>) -> Result<Vec<super::cameos::CameoObject>> {
+        let c = caller(ctx)?;
+        let service = ctx.data::<crate::domain::cameos::CameoService>()?;
+        Ok(service.cameos_in(&c.caller, self.0.id).await.api()?.into_iter().map(super::cameos::CameoObject).collect())
+    }
     /// Provenance: watermark, manifest and the moderation verdict.
     async fn provenance(&self) -> super::moderation::ProvenanceObject {
         super::moderation::ProvenanceObject(self.0.clone())
@@ -424,10 +430,8 @@ pub struct VideosMutation;
 impl VideosMutation {
     /// Queues a generation job (prompt checked first).
     async fn create_video(&self, ctx: &Context<'_>, input: CreateVideoInput) -> Result<JobObject> {
-        if !input.cameo_ids.is_empty() {
-            return Err(to_gql(AppError::bad_input("cameoIds", "cameos are not available yet")));
-        }
         let remix_of = input.remix_of.as_ref().map(|id| parse_id(id, "remixOf", VideoId::parse)).transpose()?;
+        let cameo_ids = input.cameo_ids.iter().map(|id| parse_id(id, "cameoIds", crate::types::CameoId::parse)).collect::<Result<Vec<_>>>()?;
         let c = caller(ctx)?;
         let job = ctx
             .data::<VideoService>()?
@@ -439,6 +443,7 @@ impl VideosMutation {
                     aspect_ratio: input.aspect_ratio.into(),
                     seed: input.seed.map(i64::from),
                     remix_of,
+                    cameo_ids,
                 },
             )
             .await

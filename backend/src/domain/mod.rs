@@ -5,6 +5,7 @@
 //! here (not only in the resolver). Errors are `AppError`, whose variants are the client codes.
 
 pub mod accounts;
+pub mod cameos;
 pub mod invites;
 pub mod model;
 pub mod updates;

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::types::{CaseId, CommentId, InviteId, JobId, UserId, VideoId};
+use crate::types::{CameoId, CaseId, CommentId, InviteId, JobId, UserId, VideoId};
 
 /// Roles, in increasing power.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -377,6 +377,8 @@ pub enum Subject {
     User(UserId),
     /// A comment.
     Comment(CommentId),
+    /// A cameo's verification.
+    Cameo(CameoId),
 }
 
 impl Subject {
@@ -386,6 +388,7 @@ impl Subject {
             Subject::Video(_) => "video",
             Subject::User(_) => "user",
             Subject::Comment(_) => "comment",
+            Subject::Cameo(_) => "cameo",
         }
     }
     /// The open-case key: one open case per subject.
@@ -394,6 +397,7 @@ impl Subject {
             Subject::Video(id) => format!("video:{}", id.0),
             Subject::User(id) => format!("user:{}", id.0),
             Subject::Comment(id) => format!("comment:{}", id.0),
+            Subject::Cameo(id) => format!("cameo:{}", id.0),
         }
     }
 }
@@ -549,4 +553,120 @@ pub struct AuditEntry {
     pub note: Option<String>,
     /// When.
     pub created_at: DateTime<Utc>,
+}
+
+/// Who may put a cameo into their videos.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CameoPermission {
+    /// Only the owner.
+    OnlyMe,
+    /// The owner and the members they approved.
+    Approved,
+    /// Members the owner follows who follow them back (following arrives with the feed).
+    Mutuals,
+    /// Every member.
+    Everyone,
+}
+
+impl CameoPermission {
+    /// Stored and wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CameoPermission::OnlyMe => "ONLY_ME",
+            CameoPermission::Approved => "APPROVED",
+            CameoPermission::Mutuals => "MUTUALS",
+            CameoPermission::Everyone => "EVERYONE",
+        }
+    }
+    /// Reads the stored spelling; anything unknown is the narrowest permission.
+    pub fn from_stored(s: &str) -> CameoPermission {
+        match s {
+            "APPROVED" => CameoPermission::Approved,
+            "MUTUALS" => CameoPermission::Mutuals,
+            "EVERYONE" => CameoPermission::Everyone,
+            _ => CameoPermission::OnlyMe,
+        }
+    }
+}
+
+/// Where a cameo stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CameoStatus {
+    /// Waiting for a moderator to compare the clip with the challenge.
+    PendingReview,
+    /// Usable under its permission.
+    Active,
+    /// A moderator refused the verification.
+    Rejected,
+    /// The owner withdrew it; every video with it was taken down.
+    Revoked,
+}
+
+impl CameoStatus {
+    /// Stored and wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CameoStatus::PendingReview => "PENDING_REVIEW",
+            CameoStatus::Active => "ACTIVE",
+            CameoStatus::Rejected => "REJECTED",
+            CameoStatus::Revoked => "REVOKED",
+        }
+    }
+    /// Reads the stored spelling; anything unknown is unusable.
+    pub fn from_stored(s: &str) -> CameoStatus {
+        match s {
+            "ACTIVE" => CameoStatus::Active,
+            "PENDING_REVIEW" => CameoStatus::PendingReview,
+            "REJECTED" => CameoStatus::Rejected,
+            _ => CameoStatus::Revoked,
+        }
+    }
+}
+
+/// A member's verified likeness.
+#[derive(Debug, Clone)]
+pub struct Cameo {
+    /// Id.
+    pub id: CameoId,
+    /// Whose likeness.
+    pub owner_id: UserId,
+    /// Display name.
+    pub name: String,
+    /// Who may use it.
+    pub permission: CameoPermission,
+    /// The owner's restrictions, enforced by the prompt policy.
+    pub restrictions: Option<String>,
+    /// Where it stands.
+    pub status: CameoStatus,
+    /// Media key of the verification clip.
+    pub clip_key: String,
+    /// The phrase the owner was asked to say and act out.
+    pub challenge_phrase: String,
+    /// Changes with every change of consent (permission, approvals, restrictions, revocation).
+    pub consent_version: i64,
+    /// Each video using it waits for the owner's approval before it can publish.
+    pub require_approval: bool,
+    /// Likeness features passed to the model.
+    pub reference: Vec<f32>,
+    /// Length of the verification clip.
+    pub clip_duration_ms: i64,
+    /// The moderator's note.
+    pub review_note: Option<String>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A cameo's use in a video (or in the job making it: same id).
+#[derive(Debug, Clone)]
+pub struct CameoUse {
+    /// The video (= job) id.
+    pub video_id: VideoId,
+    /// The cameo.
+    pub cameo_id: CameoId,
+    /// The consent version that allowed it.
+    pub consent_version: i64,
+    /// When the owner approved this use (cameos that require it).
+    pub owner_approved_at: Option<DateTime<Utc>>,
 }

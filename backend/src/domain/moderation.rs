@@ -281,7 +281,11 @@ impl ModerationService {
             };
             return Err(AppError::PublishRefused { check: "WATERMARK", reason: reason.into() });
         }
-        // Cameo consent joins the gate with cameos (nothing to check while videos have none).
+        // Every cameo's consent as of now, and the owner's approval where they asked for it.
+        let uses = self.deps.store.cameo_uses_of(id).await?;
+        if let Err(why) = super::cameos::uses_still_consented(&self.deps.store, v.user.id, &uses, true).await? {
+            return Err(AppError::ConsentRequired(why));
+        }
         if !self.deps.store.publish_video(id, caption.as_deref()).await? {
             return Err(AppError::Conflict("the video changed while it was being published; reload it".into()));
         }
@@ -375,6 +379,7 @@ impl ModerationService {
             }
             Subject::Comment(id) => self.deps.store.comment(id).await?.filter(|c| !c.removed).ok_or(AppError::NotFound("comment"))?.author_id,
             Subject::User(id) => self.deps.store.user(id).await?.ok_or(AppError::NotFound("user"))?.id,
+            Subject::Cameo(_) => return Err(AppError::bad_input("videoId", "cameos are reviewed, not reported")),
         };
         if owner == v.user.id {
             return Err(AppError::bad_input("videoId", "you cannot report your own content"));
@@ -426,6 +431,7 @@ impl ModerationService {
             Subject::Video(id) => self.deps.store.video(id).await?.map(|v| v.author_id),
             Subject::Comment(id) => self.deps.store.comment(id).await?.map(|c| c.author_id),
             Subject::User(id) => Some(id),
+            Subject::Cameo(id) => self.deps.store.cameo(id).await?.map(|c| c.owner_id),
         })
     }
 
@@ -533,6 +539,24 @@ impl ModerationService {
                 store.notify(comment.author_id, "comment.removed", Some(comment.video_id), None, &format!("Your comment was removed: {why}")).await?;
                 if action == ModerationAction::BanAuthor {
                     self.ban(actor, comment.author_id, why).await?;
+                }
+            }
+            (Subject::Cameo(id), ModerationAction::Approve) => {
+                if store.review_cameo(id, true, actor.user.id, Some(why)).await?
+                    && let Some(c) = store.cameo(id).await?
+                {
+                    store.notify(c.owner_id, "cameo.approved", None, None, &format!("Your cameo \"{}\" is verified and ready to use", c.name)).await?;
+                }
+            }
+            (Subject::Cameo(id), ModerationAction::Remove | ModerationAction::BanAuthor) => {
+                if store.review_cameo(id, false, actor.user.id, Some(why)).await?
+                    && let Some(c) = store.cameo(id).await?
+                {
+                    let message = format!("Your cameo \"{}\" was not verified: {why}", c.name);
+                    store.notify(c.owner_id, "cameo.rejected", None, None, &message).await?;
+                    if action == ModerationAction::BanAuthor {
+                        self.ban(actor, c.owner_id, why).await?;
+                    }
                 }
             }
             (Subject::User(_), ModerationAction::Approve | ModerationAction::Remove) => {}

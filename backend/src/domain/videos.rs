@@ -13,7 +13,7 @@ use super::updates::JobUpdates;
 use super::{Caller, Deps};
 use crate::error::{AppError, AppResult};
 use crate::store::generation::{NewJob, NewVideo};
-use crate::types::{JobId, UserId, VideoId};
+use crate::types::{CameoId, JobId, UserId, VideoId};
 
 /// Longest prompt, in characters.
 pub const MAX_PROMPT: usize = 2000;
@@ -40,6 +40,8 @@ pub struct JobLimits {
     pub max_running_per_user: u64,
     /// Workers serving the queue (for ETAs).
     pub workers: u64,
+    /// Cameos one video may hold.
+    pub max_cameos_per_video: usize,
 }
 
 /// A request to generate.
@@ -55,6 +57,8 @@ pub struct CreateVideo {
     /// A published video to remix: the job starts from its prompt, length and shape, plus the
     /// change in `prompt`.
     pub remix_of: Option<VideoId>,
+    /// Cameos to put into the scene (each needs its owner's consent now).
+    pub cameo_ids: Vec<CameoId>,
 }
 
 /// Where a queued job stands.
@@ -75,6 +79,7 @@ pub struct VideoService {
     model: ModelLimits,
     limits: JobLimits,
     policy: Arc<moderation::policy::PromptPolicy>,
+    media: media::MediaStore,
 }
 
 impl VideoService {
@@ -86,8 +91,9 @@ impl VideoService {
         model: ModelLimits,
         limits: JobLimits,
         policy: Arc<moderation::policy::PromptPolicy>,
+        media: media::MediaStore,
     ) -> Self {
-        Self { deps, queue, updates, model, limits, policy }
+        Self { deps, queue, updates, model, limits, policy, media }
     }
 
     /// The queue (health checks, workers).
@@ -112,6 +118,12 @@ impl VideoService {
             return Err(AppError::bad_input("prompt", "the prompt may not contain control characters"));
         }
         let d = input.duration_seconds;
+        let mut cameo_ids: Vec<CameoId> = Vec::new();
+        for id in &input.cameo_ids {
+            if !cameo_ids.contains(id) {
+                cameo_ids.push(*id);
+            }
+        }
         // A remix starts from its source: prompt, length, shape and (by default) seed.
         let (prompt, d, aspect_ratio, source_seed) = match input.remix_of {
             Some(source_id) => {
@@ -124,6 +136,12 @@ impl VideoService {
                     .ok_or(AppError::NotFound("video"))?;
                 if !source.remix_allowed {
                     return Err(AppError::Forbidden("the author does not allow remixes of this video".into()));
+                }
+                // Cameos in the source stay in the remix, each only with its owner's consent now.
+                for u in self.deps.store.cameo_uses_of(source.id).await? {
+                    if !cameo_ids.contains(&u.cameo_id) {
+                        cameo_ids.push(u.cameo_id);
+                    }
                 }
                 let seconds = i32::try_from((source.duration_ms + 500) / 1000).unwrap_or(i32::MAX);
                 let aspect = jobs::AspectRatio::parse(&source.aspect_ratio).unwrap_or(input.aspect_ratio);
@@ -141,8 +159,22 @@ impl VideoService {
         if !self.model.aspect_ratios.contains(&aspect_ratio) {
             return Err(AppError::bad_input("aspectRatio", "this aspect ratio is not supported by the model"));
         }
-        // The content policy, before anything is queued (on the whole prompt of a remix).
-        let violations = self.policy.check(prompt, &moderation::policy::PolicyContext::default());
+        if cameo_ids.len() > self.limits.max_cameos_per_video {
+            return Err(AppError::bad_input("cameoIds", format!("a video may hold at most {} cameos", self.limits.max_cameos_per_video)));
+        }
+        let cameos = super::cameos::consented_cameos(&self.deps.store, v.user.id, &cameo_ids).await?;
+        // The content policy, before anything is queued (on the whole prompt of a remix, with
+        // the restrictions of every cameo in it).
+        let context = moderation::policy::PolicyContext {
+            cameo_restrictions: cameos
+                .iter()
+                .filter_map(|c| {
+                    c.restrictions.as_ref().map(|r| moderation::policy::CameoRestriction { cameo_name: c.name.clone(), restrictions: r.clone() })
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let violations = self.policy.check(prompt, &context);
         if !violations.is_empty() {
             return Err(AppError::PolicyViolation { reasons: violations.into_iter().map(|v| v.reason).collect() });
         }
@@ -158,6 +190,9 @@ impl VideoService {
         // Random seeds stay within GraphQL's Int, so a client can send one back to repeat a video.
         let seed = input.seed.or(source_seed).unwrap_or_else(|| i64::from(rand::random::<u32>() >> 1));
         let id = JobId::new();
+        // The consent versions that allow this job, recorded before the job exists.
+        let uses: Vec<(CameoId, i64)> = cameos.iter().map(|c| (c.id, c.consent_version)).collect();
+        self.deps.store.record_cameo_uses(VideoId(id.0), &uses).await?;
         let job = self
             .deps
             .store
@@ -171,6 +206,10 @@ impl VideoService {
                 remix_of: input.remix_of,
             })
             .await?;
+        for c in cameos.iter().filter(|c| c.owner_id != v.user.id) {
+            let message = format!("@{} is making a video with your cameo \"{}\"", v.user.username, c.name);
+            self.deps.store.notify(c.owner_id, "cameo.used", Some(VideoId(id.0)), Some(v.user.id), &message).await?;
+        }
         self.dispatch(v.user.id).await?;
         tracing::info!(job = %id, user = %v.user.id, "job queued");
         Ok(job)
@@ -248,6 +287,25 @@ impl VideoService {
             }
             JobEvent::Succeeded { output, .. } => {
                 let stage_millis = serde_json::to_string(&output.stages).map_err(|e| AppError::internal("stages", e))?;
+                // Consent, again, now that the video exists: a cameo withdrawn or no longer
+                // allowed while the job ran means no video.
+                if let Some(job) = self.deps.store.job(id).await?
+                    && !job.status.is_final()
+                {
+                    let uses = self.deps.store.cameo_uses_of(VideoId(id.0)).await?;
+                    if let Err(why) = super::cameos::uses_still_consented(&self.deps.store, job.user_id, &uses, false).await? {
+                        if self.deps.store.end_job(id, JobStatus::Rejected, Some("CONSENT_REQUIRED"), Some(&why)).await? {
+                            for key in [output.video_key.as_str(), output.thumbnail_key.as_str(), output.frame_strip_key.as_str()] {
+                                if !key.is_empty() {
+                                    let _ = self.media.delete(key).await;
+                                }
+                            }
+                        }
+                        self.updates.notify(id).await;
+                        self.dispatch(job.user_id).await?;
+                        return Ok(());
+                    }
+                }
                 let verdict = Verdict::from_stored(&output.verdict);
                 if verdict == Verdict::Block {
                     // A worker never stores a blocked clip; refuse to turn one into a video.
@@ -405,6 +463,21 @@ impl VideoService {
 }
 
 impl VideoService {
+    /// Stops a live job whose cameo consent was withdrawn (queued: at once; running: at its
+    /// next step; its result, if one still arrives, is ignored).
+    pub async fn cancel_for_consent(&self, id: JobId, why: &str) -> AppResult<()> {
+        let Some(job) = self.deps.store.job(id).await? else { return Ok(()) };
+        if job.status.is_final() {
+            return Ok(());
+        }
+        self.queue.cancel(id.0).await.map_err(|e| AppError::internal("cancel", e))?;
+        if self.deps.store.end_job(id, JobStatus::Cancelled, Some("CONSENT_WITHDRAWN"), Some(why)).await? {
+            self.deps.store.notify(job.user_id, "job.cancelled", None, None, &format!("Your video was stopped: {why}")).await?;
+        }
+        self.updates.notify(id).await;
+        self.dispatch(job.user_id).await
+    }
+
     /// The queue's view of a job, with its remix source when it has one.
     async fn spec(&self, job: &Job, username: &str) -> AppResult<JobSpec> {
         let mut spec = spec_of(job, username);
@@ -412,6 +485,21 @@ impl VideoService {
             && let Some(v) = self.deps.store.video(source).await?
         {
             spec.remix = Some(jobs::RemixRef { video_id: v.id.0, video_key: v.video_key, title: format!("SoraVibe video {}", v.id) });
+        }
+        // The cameos' likeness features go to the model; their consent versions to the manifest.
+        let uses = self.deps.store.cameo_uses_of(VideoId(job.id.0)).await?;
+        if !uses.is_empty() {
+            let ids: Vec<CameoId> = uses.iter().map(|u| u.cameo_id).collect();
+            let cameos = self.deps.store.cameos(&ids).await?;
+            let refs: Vec<Vec<f32>> = cameos.iter().map(|c| c.reference.clone()).filter(|r| !r.is_empty()).collect();
+            spec.reference = generator::reference::combine(&refs);
+            spec.cameos = uses
+                .iter()
+                .filter_map(|u| {
+                    let c = cameos.iter().find(|c| c.id == u.cameo_id)?;
+                    Some(jobs::CameoRef { cameo_id: c.id.0, owner_id: c.owner_id.0, consent_version: u.consent_version })
+                })
+                .collect();
         }
         Ok(spec)
     }
@@ -449,6 +537,7 @@ fn spec_of(job: &Job, username: &str) -> JobSpec {
         enqueued_at: job.created_at,
         author_username: username.to_owned(),
         remix: None,
+        cameos: vec![],
     }
 }
 

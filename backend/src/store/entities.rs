@@ -346,6 +346,7 @@ pub mod moderation_cases {
         pub appeal_message: Option<String>,
         pub appealed_at: Option<DateTimeUtc>,
         pub appealed_resolver: Option<Uuid>,
+        pub subject_cameo_id: Option<Uuid>,
     }
 
     /// No navigated relations.
@@ -396,6 +397,111 @@ pub mod notifications {
         pub message: String,
         pub created_at: DateTimeUtc,
         pub read_at: Option<DateTimeUtc>,
+    }
+
+    /// No navigated relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod cameo_challenges {
+    //! `cameo_challenges`
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `cameo_challenges`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "cameo_challenges")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub user_id: Uuid,
+        pub phrase: String,
+        pub expires_at: DateTimeUtc,
+        pub used_at: Option<DateTimeUtc>,
+        pub created_at: DateTimeUtc,
+    }
+
+    /// No navigated relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod cameos {
+    //! `cameos`
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `cameos`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "cameos")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub owner_id: Uuid,
+        pub name: String,
+        pub permission: String,
+        pub restrictions: Option<String>,
+        pub status: String,
+        pub clip_key: String,
+        pub challenge_phrase: String,
+        pub consent_version: i64,
+        pub require_approval: bool,
+        pub reference: String,
+        pub clip_duration_ms: i64,
+        pub review_note: Option<String>,
+        pub reviewed_by: Option<Uuid>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+        pub revoked_at: Option<DateTimeUtc>,
+    }
+
+    /// No navigated relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod cameo_approvals {
+    //! `cameo_approvals`
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `cameo_approvals`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "cameo_approvals")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub cameo_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: Uuid,
+        pub created_at: DateTimeUtc,
+    }
+
+    /// No navigated relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod video_cameos {
+    //! `video_cameos` (`video_id` is also the job id)
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `video_cameos`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "video_cameos")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub video_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub cameo_id: Uuid,
+        pub consent_version: i64,
+        pub owner_approved_at: Option<DateTimeUtc>,
+        pub created_at: DateTimeUtc,
     }
 
     /// No navigated relations.

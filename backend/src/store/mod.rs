@@ -6,6 +6,7 @@
 //! updates inside transactions, so they hold under concurrent requests on both engines.
 
 pub mod audit;
+pub mod cameos;
 pub mod entities;
 pub mod generation;
 pub mod moderation;

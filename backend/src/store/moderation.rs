@@ -65,6 +65,7 @@ fn comment_from(m: comments::Model) -> Comment {
 
 fn case_from(m: cases::Model) -> ModerationCase {
     let subject = match (m.subject_kind.as_str(), m.subject_video_id, m.subject_user_id, m.subject_comment_id) {
+        ("cameo", ..) => Subject::Cameo(crate::types::CameoId(m.subject_cameo_id.unwrap_or_else(Uuid::nil))),
         ("comment", _, _, Some(c)) => Subject::Comment(CommentId(c)),
         ("user", _, Some(u), _) => Subject::User(UserId(u)),
         (_, Some(v), _, _) => Subject::Video(VideoId(v)),
@@ -129,10 +130,11 @@ pub(crate) async fn open_case<C: ConnectionTrait>(
         }
         let now = Utc::now();
         let id = Uuid::now_v7();
-        let (video, user, comment) = match subject {
-            Subject::Video(v) => (Some(v.0), None, None),
-            Subject::User(u) => (None, Some(u.0), None),
-            Subject::Comment(c) => (None, None, Some(c.0)),
+        let (video, user, comment, cameo) = match subject {
+            Subject::Video(v) => (Some(v.0), None, None, None),
+            Subject::User(u) => (None, Some(u.0), None, None),
+            Subject::Comment(c) => (None, None, Some(c.0), None),
+            Subject::Cameo(c) => (None, None, None, Some(c.0)),
         };
         let inserted = cases::Entity::insert(cases::ActiveModel {
             id: Set(id),
@@ -156,6 +158,7 @@ pub(crate) async fn open_case<C: ConnectionTrait>(
             appeal_message: Set(None),
             appealed_at: Set(None),
             appealed_resolver: Set(None),
+            subject_cameo_id: Set(cameo),
         })
         .exec(conn)
         .await;
@@ -252,6 +255,7 @@ impl Store {
             Subject::Video(v) => q.filter(cases::Column::SubjectVideoId.eq(v.0)),
             Subject::User(u) => q.filter(cases::Column::SubjectUserId.eq(u.0)).filter(cases::Column::SubjectKind.eq("user")),
             Subject::Comment(c) => q.filter(cases::Column::SubjectCommentId.eq(c.0)),
+            Subject::Cameo(c) => q.filter(cases::Column::SubjectCameoId.eq(c.0)),
         };
         Ok(q.order_by_desc(cases::Column::CreatedAt).order_by_desc(cases::Column::Id).one(&self.db).await?.map(case_from))
     }

@@ -5,6 +5,7 @@
 mod harness;
 
 mod accounts;
+mod cameos;
 mod generation;
 mod hygiene;
 mod invites;

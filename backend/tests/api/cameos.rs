@@ -1,0 +1,318 @@
+//! Cameos: verification uploads and their automatic checks, the consent matrix at submit,
+//! finish and publish, restrictions, and the whole story from recording to revocation.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::harness::*;
+
+const CHALLENGE: &str = "mutation { startCameoVerification { id phrase expiresAt } }";
+const CREATE_CAMEO: &str = "mutation($i: CreateCameoInput!) { createCameo(input: $i) { id name status permission restrictions challengePhrase clipUrl owner { username } } }";
+const REVIEW: &str = "mutation($id: ID!, $a: Boolean!, $n: String) { reviewCameo(id: $id, approve: $a, note: $n) { id status } }";
+const CREATE: &str = "mutation($i: CreateVideoInput!) { createVideo(input: $i) { id status } }";
+const JOB: &str = "query($id: ID!) { job(id: $id) { id status error { code message } video { id status cameos { id name } } } }";
+const PUBLISH: &str = "mutation($id: ID!) { publishVideo(id: $id) { id status } }";
+const UPDATE: &str = "mutation($id: ID!, $p: CameoPermission, $r: String, $a: Boolean) { updateCameo(id: $id, permission: $p, restrictions: $r, requireApproval: $a) { id permission restrictions requireApproval consentVersion } }";
+const APPROVE_USER: &str = "mutation($c: ID!, $u: ID!) { approveCameoUser(cameoId: $c, userId: $u) { id approvedUsers { username } } }";
+const UNAPPROVE_USER: &str = "mutation($c: ID!, $u: ID!) { unapproveCameoUser(cameoId: $c, userId: $u) { id } }";
+
+async fn member(app: &TestApp, name: &str) -> (String, String) {
+    let code = app.mint(1, 1).await.remove(0);
+    let (token, _, id) = app.sign_up(&code, name).await;
+    (token, id)
+}
+
+/// A clip recorded "by a camera": moving shapes, never near our generator.
+fn camera_clip(seconds: f64, w: usize, h: usize) -> Vec<u8> {
+    let fps = 12u32;
+    let n = (seconds * f64::from(fps)).round() as usize;
+    let frames: Vec<Vec<u8>> = (0..n)
+        .map(|t| {
+            let mut f = vec![0u8; w * h * 3];
+            for y in 0..h {
+                for x in 0..w {
+                    let i = (y * w + x) * 3;
+                    let d = ((x as i64 - (w / 2) as i64 - t as i64).pow(2) + (y as i64 - (h / 2) as i64).pow(2)) as f64;
+                    f[i] = if d < 3000.0 { 220 } else { (x % 200) as u8 };
+                    f[i + 1] = ((y + t) % 180) as u8;
+                    f[i + 2] = 90;
+                }
+            }
+            f
+        })
+        .collect();
+    let opts = media::EncodeOptions { fps, bitrate_kbps: 1500, keyframe_interval: 24 };
+    media::encode_mp4(w, h, &frames, &opts).unwrap().mp4
+}
+
+/// Sends a mutation with one upload in `variables.input.clip`.
+async fn upload_cameo(app: &TestApp, token: &str, input: Value, clip: Vec<u8>) -> reqwest::Response {
+    let mut input = input;
+    input["clip"] = Value::Null;
+    let operations = json!({"query": CREATE_CAMEO, "variables": {"i": input}}).to_string();
+    let form = reqwest::multipart::Form::new()
+        .text("operations", operations)
+        .text("map", json!({"0": ["variables.i.clip"]}).to_string())
+        .part("0", reqwest::multipart::Part::bytes(clip).file_name("me.mp4").mime_str("video/mp4").unwrap());
+    app.http.post(format!("{}/graphql", app.base)).bearer_auth(token).multipart(form).send().await.unwrap()
+}
+
+async fn new_cameo(app: &TestApp, token: &str, name: &str, permission: &str) -> Value {
+    let ch = app.ok(CHALLENGE, json!({}), Some(token)).await;
+    let r: Value = upload_cameo(app, token, json!({"challengeId": ch["startCameoVerification"]["id"], "name": name, "permission": permission}), camera_clip(2.5, 320, 240))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(r.get("errors").is_none(), "{r}");
+    r["data"]["createCameo"].clone()
+}
+
+async fn wait_job(app: &TestApp, token: &str, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let start = Instant::now();
+    loop {
+        let j = app.ok(JOB, json!({"id": id}), Some(token)).await["job"].clone();
+        if done(&j) {
+            return j;
+        }
+        assert!(start.elapsed() < Duration::from_secs(180), "timed out: {j}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn ended(j: &Value) -> bool {
+    ["SUCCEEDED", "FAILED", "REJECTED", "CANCELLED"].contains(&j["status"].as_str().unwrap_or(""))
+}
+
+/// A non-video, a too-long clip, one of our own generated clips, an oversized body, a used
+/// challenge: each refused with its code, and nothing stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verification_uploads_are_checked_and_nothing_is_stored_on_refusal() {
+    let app = app(Engine::Sqlite).tweak(|c| c.in_process_workers = Some(1)).start().await;
+    let (ann, _) = member(&app, "ann").await;
+    let refuse = |r: &Value, needle: &str| {
+        assert_eq!(code_of(r), "BAD_USER_INPUT", "{r}");
+        assert!(r["errors"][0]["message"].as_str().unwrap().contains(needle), "{needle}: {r}");
+    };
+    let ch = app.ok(CHALLENGE, json!({}), Some(&ann)).await["startCameoVerification"].clone();
+    assert!(ch["phrase"].as_str().unwrap().starts_with("Say \""), "{ch}");
+    let input = json!({"challengeId": ch["id"], "name": "Ann"});
+    let r: Value = upload_cameo(&app, &ann, input.clone(), b"not a video".to_vec()).await.json().await.unwrap();
+    refuse(&r, "not an MP4");
+    let r: Value = upload_cameo(&app, &ann, input.clone(), camera_clip(31.0, 320, 240)).await.json().await.unwrap();
+    refuse(&r, "record 2 to 30 seconds");
+    let r: Value = upload_cameo(&app, &ann, input.clone(), camera_clip(1.0, 320, 240)).await.json().await.unwrap();
+    refuse(&r, "record 2 to 30 seconds");
+    let r: Value = upload_cameo(&app, &ann, input.clone(), camera_clip(2.5, 200, 160)).await.json().await.unwrap();
+    refuse(&r, "240 to 4096");
+    // One of our own generated clips.
+    let job = app.ok(CREATE, json!({"i": {"prompt": "a quiet pond", "durationSeconds": 4, "aspectRatio": "LANDSCAPE"}}), Some(&ann)).await;
+    let jid = job["createVideo"]["id"].as_str().unwrap().to_owned();
+    let done = wait_job(&app, &ann, &jid, ended).await;
+    let ours = std::fs::read(app.data_dir.join("media").join("videos").join(format!("{}.mp4", done["video"]["id"].as_str().unwrap()))).unwrap();
+    let r: Value = upload_cameo(&app, &ann, input.clone(), ours).await.json().await.unwrap();
+    refuse(&r, "generated here");
+    let too_big = upload_cameo(&app, &ann, input.clone(), vec![0u8; app.config.max_upload_bytes + 100_000]).await;
+    assert_eq!(too_big.status(), 413);
+    // Nothing was stored by any refusal.
+    let stored = std::fs::read_dir(app.data_dir.join("media").join("cameos")).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(stored, 0);
+    let me = app.ok("{ me { cameos { id } } }", json!({}), Some(&ann)).await;
+    assert_eq!(me["me"]["cameos"].as_array().unwrap().len(), 0);
+    // A good clip is accepted once per challenge; someone else's challenge does not work.
+    let ok: Value = upload_cameo(&app, &ann, input.clone(), camera_clip(2.5, 320, 240)).await.json().await.unwrap();
+    let cameo = &ok["data"]["createCameo"];
+    assert_eq!(cameo["status"], "PENDING_REVIEW", "{ok}");
+    assert_eq!(cameo["challengePhrase"], ch["phrase"]);
+    let again: Value = upload_cameo(&app, &ann, input.clone(), camera_clip(2.5, 320, 240)).await.json().await.unwrap();
+    refuse(&again, "challenge");
+    let (bob, _) = member(&app, "bob").await;
+    let theirs: Value = upload_cameo(&app, &bob, json!({"challengeId": app.ok(CHALLENGE, json!({}), Some(&ann)).await["startCameoVerification"]["id"], "name": "Bob"}), camera_clip(2.5, 320, 240))
+        .await
+        .json()
+        .await
+        .unwrap();
+    refuse(&theirs, "challenge");
+    let _ = app.running.stop_workers.send(true);
+    app.stop().await;
+}
+
+/// Submit-time consent for every permission × relation (owner, approved, stranger); changes of
+/// consent landing between submit, finish and publish; restrictions naming the cameo; the
+/// bypasses (a pending or revoked id, someone else's draft, too many cameos).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consent_matrix_and_bypasses() {
+    let app = app(Engine::Sqlite).tweak(|c| c.max_queued_jobs_per_user = 100).start().await;
+    let admin = app.create_admin("chief").await;
+    let (ann, ann_id) = member(&app, "ann").await;
+    let (bob, bob_id) = member(&app, "bob").await;
+    let (cat, _) = member(&app, "cat").await;
+    let (moder, mod_id) = member(&app, "mod1").await;
+    app.ok("mutation($u: ID!) { setRole(userId: $u, role: MODERATOR) { role } }", json!({"u": mod_id}), Some(&admin)).await;
+    let cameo = new_cameo(&app, &ann, "Ann", "ONLY_ME").await;
+    let cid = cameo["id"].as_str().unwrap().to_owned();
+    let submit = |token: String, prompt: &'static str| {
+        let app = &app;
+        let cid = cid.clone();
+        async move { app.gql(CREATE, json!({"i": {"prompt": prompt, "durationSeconds": 1, "aspectRatio": "LANDSCAPE", "cameoIds": [cid]}}), Some(&token)).await }
+    };
+    // Pending review: no one, the owner included.
+    assert_eq!(code_of(&submit(ann.clone(), "ann waving").await), "CONSENT_REQUIRED");
+    app.ok(REVIEW, json!({"id": cid, "a": true, "n": "matches the challenge"}), Some(&moder)).await;
+    app.ok(APPROVE_USER, json!({"c": cid, "u": bob_id}), Some(&ann)).await;
+    assert_eq!(app.code(APPROVE_USER, json!({"c": cid, "u": bob_id}), Some(&bob)).await, "NOT_FOUND", "only the owner approves");
+
+    let relations = [("owner", ann.clone()), ("approved", bob.clone()), ("stranger", cat.clone())];
+    for permission in ["ONLY_ME", "APPROVED", "MUTUALS", "EVERYONE"] {
+        app.ok(UPDATE, json!({"id": cid, "p": permission}), Some(&ann)).await;
+        for (relation, token) in &relations {
+            let allowed = *relation == "owner" || permission == "EVERYONE" || (permission == "APPROVED" && *relation == "approved");
+            let r = submit(token.clone(), "a person waving on a beach").await;
+            if allowed {
+                assert!(r.get("errors").is_none(), "{permission} × {relation}: {r}");
+            } else {
+                assert_eq!(code_of(&r), "CONSENT_REQUIRED", "{permission} × {relation}: {r}");
+                assert!(r["errors"][0]["message"].as_str().unwrap().contains("\"Ann\""), "names the cameo: {r}");
+            }
+        }
+    }
+    // Usable cameos follow the same rule.
+    let usable = |token: String| {
+        let app = &app;
+        async move {
+            app.ok("{ usableCameos(first: 10) { edges { node { id name } } } }", json!({}), Some(&token)).await["usableCameos"]["edges"]
+                .as_array()
+                .unwrap()
+                .len()
+        }
+    };
+    app.ok(UPDATE, json!({"id": cid, "p": "APPROVED"}), Some(&ann)).await;
+    assert_eq!((usable(ann.clone()).await, usable(bob.clone()).await, usable(cat.clone()).await), (1, 1, 0));
+
+    // Restrictions are enforced with the cameo named; other prompts pass.
+    app.ok(UPDATE, json!({"id": cid, "r": "no political content, never shirtless"}), Some(&ann)).await;
+    let r = submit(bob.clone(), "ann giving a political speech").await;
+    assert_eq!(code_of(&r), "POLICY_VIOLATION", "{r}");
+    assert!(r["errors"][0]["extensions"]["reasons"].to_string().contains("Ann"), "{r}");
+    assert_eq!(code_of(&submit(bob.clone(), "ann running shirtless on a beach").await), "POLICY_VIOLATION");
+
+    // Too many cameos; an id that does not exist.
+    let two = new_cameo(&app, &ann, "Ann two", "EVERYONE").await;
+    let three = new_cameo(&app, &ann, "Ann three", "EVERYONE").await;
+    for c in [&two, &three] {
+        app.ok(REVIEW, json!({"id": c["id"], "a": true}), Some(&moder)).await;
+    }
+    let r = app.gql(CREATE, json!({"i": {"prompt": "three of her", "durationSeconds": 1, "cameoIds": [cid, two["id"], three["id"]]}}), Some(&ann)).await;
+    assert_eq!(code_of(&r), "BAD_USER_INPUT", "{r}");
+    let r = app.gql(CREATE, json!({"i": {"prompt": "a ghost", "durationSeconds": 1, "cameoIds": [uuid::Uuid::new_v4().to_string()]}}), Some(&bob)).await;
+    assert_eq!(code_of(&r), "CONSENT_REQUIRED", "{r}");
+
+    // Between submit and finish: unapproval. Bob's queued job (no worker runs here) still has
+    // its consent recorded; the owner's change shows up at finish and at publish.
+    let queued = submit(bob.clone(), "ann and bob at a picnic").await;
+    let job_id = queued["data"]["createVideo"]["id"].as_str().unwrap().to_owned();
+    app.ok(UNAPPROVE_USER, json!({"c": cid, "u": bob_id}), Some(&ann)).await;
+    assert_eq!(code_of(&submit(bob.clone(), "ann and bob again").await), "CONSENT_REQUIRED");
+    // Revocation between submit and finish cancels the job.
+    app.ok("mutation($id: ID!) { revokeCameo(id: $id) { status } }", json!({"id": cid}), Some(&ann)).await;
+    let j = app.ok(JOB, json!({"id": job_id}), Some(&bob)).await;
+    assert_eq!(j["job"]["status"], "CANCELLED", "{j}");
+    assert_eq!(j["job"]["error"]["code"], "CONSENT_WITHDRAWN");
+    // A revoked id is refused even to its owner.
+    assert_eq!(code_of(&submit(ann.clone(), "ann alone").await), "CONSENT_REQUIRED");
+    let _ = ann_id;
+    app.stop().await;
+}
+
+/// The whole story: A records a cameo → a moderator approves → B is refused → A approves B →
+/// B generates (the consent version lands in the C2PA manifest) → consent withdrawn before
+/// publish is refused → B publishes → A sees it and removes it → B remixes something else with
+/// A's cameo → A revokes → every video with A is down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_cameo_story() {
+    let app = app(Engine::Sqlite).tweak(|c| c.in_process_workers = Some(1)).start().await;
+    let admin = app.create_admin("chief").await;
+    let (ann, _) = member(&app, "ann").await;
+    let (bob, bob_id) = member(&app, "bob").await;
+    let (moder, mod_id) = member(&app, "mod1").await;
+    app.ok("mutation($u: ID!) { setRole(userId: $u, role: MODERATOR) { role } }", json!({"u": mod_id}), Some(&admin)).await;
+
+    let cameo = new_cameo(&app, &ann, "Ann", "APPROVED").await;
+    let cid = cameo["id"].as_str().unwrap().to_owned();
+    // The verification waits as a case with the clip and the phrase.
+    let q = app.ok("{ moderationQueue { edges { node { id source subjectCameo { id challengePhrase clipUrl owner { username } } } } } }", json!({}), Some(&moder)).await;
+    let case = q["moderationQueue"]["edges"].as_array().unwrap().iter().map(|e| &e["node"]).find(|n| n["source"] == "cameo").unwrap().clone();
+    assert_eq!(case["subjectCameo"]["id"], cid);
+    assert!(case["subjectCameo"]["clipUrl"].as_str().is_some());
+    assert_eq!(app.code(REVIEW, json!({"id": cid, "a": true}), Some(&bob)).await, "FORBIDDEN");
+    app.ok(REVIEW, json!({"id": cid, "a": true}), Some(&moder)).await;
+
+    let with_ann = |prompt: &str, remix: Option<&str>| json!({"i": {"prompt": prompt, "durationSeconds": 1, "aspectRatio": "LANDSCAPE", "cameoIds": [cid], "remixOf": remix}});
+    assert_eq!(app.code(CREATE, with_ann("ann skating", None), Some(&bob)).await, "CONSENT_REQUIRED");
+    app.ok(APPROVE_USER, json!({"c": cid, "u": bob_id}), Some(&ann)).await;
+    let made = app.ok(CREATE, with_ann("ann skating on a frozen lake", None), Some(&bob)).await;
+    let vid = made["createVideo"]["id"].as_str().unwrap().to_owned();
+    let done = wait_job(&app, &bob, &vid, ended).await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    assert_eq!(done["video"]["cameos"][0]["name"], "Ann");
+    // The manifest lists the cameo with the consent version that allowed it.
+    let roots = moderation::provenance::local_ca_root_pem(&app.data_dir.join("c2pa")).unwrap();
+    let bytes = std::fs::read(app.data_dir.join("media").join("videos").join(format!("{vid}.mp4"))).unwrap();
+    let m = moderation::provenance::verify_mp4_trusting(&bytes, &roots).unwrap();
+    assert_eq!(m.cameos.len(), 1);
+    assert_eq!(m.cameos[0].cameo_id, cid);
+    // The owner was told of the use.
+    let notes = app.ok("{ notifications { edges { node { kind } } } }", json!({}), Some(&ann)).await;
+    assert!(notes["notifications"]["edges"].as_array().unwrap().iter().any(|e| e["node"]["kind"] == "cameo.used"));
+
+    // Consent withdrawn between finish and publish: refused; given again: published.
+    app.ok(UNAPPROVE_USER, json!({"c": cid, "u": bob_id}), Some(&ann)).await;
+    assert_eq!(app.code(PUBLISH, json!({"id": vid}), Some(&bob)).await, "CONSENT_REQUIRED");
+    app.ok(APPROVE_USER, json!({"c": cid, "u": bob_id}), Some(&ann)).await;
+    app.ok(PUBLISH, json!({"id": vid}), Some(&bob)).await;
+
+    // A sees it (and only A: appearances are the owner's) and removes it.
+    let appearances = "query($id: ID!) { cameo(id: $id) { appearances(first: 10) { edges { node { id status } } } } }";
+    let seen = app.ok(appearances, json!({"id": cid}), Some(&ann)).await;
+    assert_eq!(seen["cameo"]["appearances"]["edges"][0]["node"]["id"], vid);
+    let hidden = app.ok(appearances, json!({"id": cid}), Some(&bob)).await;
+    assert_eq!(hidden["cameo"]["appearances"]["edges"].as_array().unwrap().len(), 0);
+    let remove = "mutation($c: ID!, $v: ID!) { removeCameoAppearance(cameoId: $c, videoId: $v) }";
+    assert_eq!(app.code(remove, json!({"c": cid, "v": vid}), Some(&bob)).await, "NOT_FOUND");
+    app.ok(remove, json!({"c": cid, "v": vid}), Some(&ann)).await;
+    let gone = app.ok("query($id: ID!) { video(id: $id) { status removalReason } }", json!({"id": vid}), Some(&bob)).await;
+    assert_eq!(gone["video"]["status"], "REMOVED");
+    assert!(gone["video"]["removalReason"].as_str().unwrap().contains("Ann"));
+
+    // B remixes another (published) video of theirs with A's cameo; then A revokes.
+    let own = app.ok(CREATE, json!({"i": {"prompt": "a red kite over a field", "durationSeconds": 1, "aspectRatio": "LANDSCAPE"}}), Some(&bob)).await;
+    let own_id = own["createVideo"]["id"].as_str().unwrap().to_owned();
+    wait_job(&app, &bob, &own_id, ended).await;
+    app.ok(PUBLISH, json!({"id": own_id}), Some(&bob)).await;
+    let remix = app.ok(CREATE, with_ann("ann flying it", Some(&own_id)), Some(&bob)).await;
+    let remix_id = remix["createVideo"]["id"].as_str().unwrap().to_owned();
+    let r = wait_job(&app, &bob, &remix_id, ended).await;
+    assert_eq!(r["status"], "SUCCEEDED", "{r}");
+    app.ok(PUBLISH, json!({"id": remix_id}), Some(&bob)).await;
+    // A remix of that remix carries A's cameo along (Bob is still approved).
+    let second = app.ok(CREATE, json!({"i": {"prompt": "at sunset", "remixOf": remix_id}}), Some(&bob)).await;
+    let second_id = second["createVideo"]["id"].as_str().unwrap().to_owned();
+    let s = wait_job(&app, &bob, &second_id, ended).await;
+    assert_eq!(s["video"]["cameos"][0]["name"], "Ann", "{s}");
+
+    let revoked = app.ok("mutation($id: ID!) { revokeCameo(id: $id) { status } }", json!({"id": cid}), Some(&ann)).await;
+    assert_eq!(revoked["revokeCameo"]["status"], "REVOKED");
+    let status = |id: String| {
+        let app = &app;
+        let bob = bob.clone();
+        async move { app.ok("query($id: ID!) { video(id: $id) { status } }", json!({"id": id}), Some(&bob)).await["video"]["status"].clone() }
+    };
+    assert_eq!(status(remix_id.clone()).await, "REMOVED");
+    assert_eq!(status(second_id.clone()).await, Value::Null, "the draft remix was deleted");
+    assert_eq!(status(own_id.clone()).await, "PUBLISHED", "a video without Ann stays");
+    // Remixing the source again cannot bring her back.
+    assert_eq!(app.code(CREATE, json!({"i": {"prompt": "again", "remixOf": remix_id}}), Some(&bob)).await, "NOT_FOUND");
+    let _ = app.running.stop_workers.send(true);
+    app.stop().await;
+}
