@@ -316,3 +316,74 @@ async fn the_whole_cameo_story() {
     let _ = app.running.stop_workers.send(true);
     app.stop().await;
 }
+
+/// The moments after submit: consent withdrawn while the job runs (no video), the owner's
+/// per-video approval before publishing, a remix that would carry a cameo its remixer may not
+/// use, and revocation racing a publish.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consent_at_finish_owner_approval_remix_and_race() {
+    let manifest = crate::generation::slow_manifest(160);
+    let app = app(Engine::Sqlite)
+        .tweak(move |c| {
+            c.in_process_workers = Some(1);
+            c.model_manifest = manifest;
+        })
+        .start()
+        .await;
+    let admin = app.create_admin("chief").await;
+    let (ann, _) = member(&app, "ann").await;
+    let (bob, bob_id) = member(&app, "bob").await;
+    let (cat, _) = member(&app, "cat").await;
+    let (moder, mod_id) = member(&app, "mod1").await;
+    app.ok("mutation($u: ID!) { setRole(userId: $u, role: MODERATOR) { role } }", json!({"u": mod_id}), Some(&admin)).await;
+    let cameo = new_cameo(&app, &ann, "Ann", "APPROVED").await;
+    let cid = cameo["id"].as_str().unwrap().to_owned();
+    app.ok(REVIEW, json!({"id": cid, "a": true}), Some(&moder)).await;
+    app.ok(APPROVE_USER, json!({"c": cid, "u": bob_id}), Some(&ann)).await;
+    let with_ann = |prompt: &str| json!({"i": {"prompt": prompt, "durationSeconds": 1, "aspectRatio": "LANDSCAPE", "cameoIds": [cid]}});
+
+    // Withdrawn while the job runs: the job ends REJECTED (CONSENT_REQUIRED), no video, no media.
+    let job = app.ok(CREATE, with_ann("ann juggling oranges"), Some(&bob)).await["createVideo"]["id"].as_str().unwrap().to_owned();
+    wait_job(&app, &bob, &job, |j| j["status"] == "RUNNING").await;
+    app.ok(UNAPPROVE_USER, json!({"c": cid, "u": bob_id}), Some(&ann)).await;
+    let j = wait_job(&app, &bob, &job, ended).await;
+    assert_eq!(j["status"], "REJECTED", "{j}");
+    assert_eq!(j["error"]["code"], "CONSENT_REQUIRED");
+    assert!(j["video"].is_null());
+    assert!(!app.data_dir.join("media").join("videos").join(format!("{job}.mp4")).exists(), "the stored file was deleted");
+
+    // The owner asks to approve each use: the gate waits for it.
+    app.ok(APPROVE_USER, json!({"c": cid, "u": bob_id}), Some(&ann)).await;
+    app.ok(UPDATE, json!({"id": cid, "a": true}), Some(&ann)).await;
+    let job = app.ok(CREATE, with_ann("ann reading a book"), Some(&bob)).await["createVideo"]["id"].as_str().unwrap().to_owned();
+    let j = wait_job(&app, &bob, &job, ended).await;
+    let vid = j["video"]["id"].as_str().unwrap().to_owned();
+    let r = app.gql(PUBLISH, json!({"id": vid}), Some(&bob)).await;
+    assert_eq!(code_of(&r), "CONSENT_REQUIRED");
+    assert!(r["errors"][0]["message"].as_str().unwrap().contains("not approved this video"), "{r}");
+    let approve = "mutation($c: ID!, $v: ID!) { approveCameoAppearance(cameoId: $c, videoId: $v) }";
+    assert_eq!(app.code(approve, json!({"c": cid, "v": vid}), Some(&bob)).await, "NOT_FOUND");
+    app.ok(approve, json!({"c": cid, "v": vid}), Some(&ann)).await;
+    app.ok(PUBLISH, json!({"id": vid}), Some(&bob)).await;
+
+    // Cat may not use Ann: remixing Bob's video with her in it is refused, naming her.
+    let r = app.gql(CREATE, json!({"i": {"prompt": "in the rain", "remixOf": vid}}), Some(&cat)).await;
+    assert_eq!(code_of(&r), "CONSENT_REQUIRED", "{r}");
+    assert!(r["errors"][0]["message"].as_str().unwrap().contains("\"Ann\""), "{r}");
+
+    // Revocation racing a publish: whichever wins, the video does not stay published.
+    app.ok(UPDATE, json!({"id": cid, "a": false}), Some(&ann)).await;
+    let job = app.ok(CREATE, with_ann("ann on a bicycle"), Some(&bob)).await["createVideo"]["id"].as_str().unwrap().to_owned();
+    let j = wait_job(&app, &bob, &job, ended).await;
+    let racing = j["video"]["id"].as_str().unwrap().to_owned();
+    let publish = app.gql(PUBLISH, json!({"id": racing}), Some(&bob));
+    let revoke = app.gql("mutation($id: ID!) { revokeCameo(id: $id) { status } }", json!({"id": cid}), Some(&ann));
+    let (_, revoked) = tokio::join!(publish, revoke);
+    assert!(revoked.get("errors").is_none(), "{revoked}");
+    let after = app.ok("query($id: ID!) { video(id: $id) { status } }", json!({"id": racing}), Some(&bob)).await;
+    assert_ne!(after["video"]["status"], "PUBLISHED", "{after}");
+    let earlier = app.ok("query($id: ID!) { video(id: $id) { status } }", json!({"id": vid}), Some(&bob)).await;
+    assert_eq!(earlier["video"]["status"], "REMOVED");
+    let _ = app.running.stop_workers.send(true);
+    app.stop().await;
+}

@@ -238,7 +238,7 @@ async fn cancel_a_running_job() {
 
 /// A copy of the tiny model's manifest with more denoiser steps, so jobs last long enough to
 /// be interrupted (the model files are referenced by absolute path).
-fn slow_manifest(steps: usize) -> std::path::PathBuf {
+pub fn slow_manifest(steps: usize) -> std::path::PathBuf {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/tiny").canonicalize().unwrap();
     let src = std::fs::read_to_string(dir.join("manifest.toml")).unwrap();
     let mut out = String::new();
