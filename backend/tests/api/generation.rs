@@ -171,7 +171,7 @@ async fn input_checks_limits_and_queued_cancel() {
         (json!({"prompt": "x".repeat(2001)}), "prompt"),
         (json!({"prompt": "ok", "durationSeconds": 0}), "durationSeconds"),
         (json!({"prompt": "ok", "durationSeconds": 99}), "durationSeconds"),
-        (json!({"prompt": "ok", "cameoIds": ["00000000-0000-0000-0000-000000000000"]}), "cameoIds"),
+        (json!({"prompt": "ok", "cameoIds": ["not-an-id"]}), "cameoIds"),
         (json!({"prompt": "ok", "seed": -1}), "seed"),
     ] {
         let r = create(&app, &ann, input).await;
