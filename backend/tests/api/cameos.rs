@@ -387,3 +387,65 @@ async fn consent_at_finish_owner_approval_remix_and_race() {
     let _ = app.running.stop_workers.send(true);
     app.stop().await;
 }
+
+/// Every permission × relation (owner, approved, stranger) through all three moments: submit,
+/// finish and publish; then consent changes landing between finish and publish (a permission
+/// narrowed, a revocation). Mutual, follower-only and blocked relations need following and
+/// blocking, which arrive with the feed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consent_matrix_through_finish_and_publish() {
+    let app = app(Engine::Sqlite).tweak(|c| {
+        c.in_process_workers = Some(1);
+        c.max_queued_jobs_per_user = 20;
+    })
+    .start()
+    .await;
+    let admin = app.create_admin("chief").await;
+    let (ann, _) = member(&app, "ann").await;
+    let (bob, bob_id) = member(&app, "bob").await;
+    let (cat, _) = member(&app, "cat").await;
+    let (moder, mod_id) = member(&app, "mod1").await;
+    app.ok("mutation($u: ID!) { setRole(userId: $u, role: MODERATOR) { role } }", json!({"u": mod_id}), Some(&admin)).await;
+    let cameo = new_cameo(&app, &ann, "Ann", "ONLY_ME").await;
+    let cid = cameo["id"].as_str().unwrap().to_owned();
+    app.ok(REVIEW, json!({"id": cid, "a": true}), Some(&moder)).await;
+    app.ok(APPROVE_USER, json!({"c": cid, "u": bob_id}), Some(&ann)).await;
+    let with_ann = json!({"i": {"prompt": "a person waving", "durationSeconds": 1, "aspectRatio": "LANDSCAPE", "cameoIds": [cid]}});
+    let relations = [("owner", ann.clone()), ("approved", bob.clone()), ("stranger", cat.clone())];
+    let mut published = 0;
+    for permission in ["ONLY_ME", "APPROVED", "MUTUALS", "EVERYONE"] {
+        app.ok(UPDATE, json!({"id": cid, "p": permission}), Some(&ann)).await;
+        for (relation, token) in &relations {
+            let allowed = *relation == "owner" || permission == "EVERYONE" || (permission == "APPROVED" && *relation == "approved");
+            let r = app.gql(CREATE, with_ann.clone(), Some(token)).await;
+            if !allowed {
+                assert_eq!(code_of(&r), "CONSENT_REQUIRED", "submit {permission} × {relation}: {r}");
+                continue;
+            }
+            let id = r["data"]["createVideo"]["id"].as_str().unwrap().to_owned();
+            let j = wait_job(&app, token, &id, ended).await;
+            assert_eq!(j["status"], "SUCCEEDED", "finish {permission} × {relation}: {j}");
+            let p = app.gql(PUBLISH, json!({"id": id}), Some(token)).await;
+            assert_eq!(p["data"]["publishVideo"]["status"], "PUBLISHED", "publish {permission} × {relation}: {p}");
+            published += 1;
+        }
+    }
+    assert_eq!(published, 1 + 2 + 1 + 3, "owner ×4, approved under APPROVED and EVERYONE, stranger under EVERYONE");
+
+    // Between finish and publish: EVERYONE narrowed to APPROVED refuses the stranger's draft.
+    app.ok(UPDATE, json!({"id": cid, "p": "EVERYONE"}), Some(&ann)).await;
+    let id = app.ok(CREATE, with_ann.clone(), Some(&cat)).await["createVideo"]["id"].as_str().unwrap().to_owned();
+    wait_job(&app, &cat, &id, ended).await;
+    app.ok(UPDATE, json!({"id": cid, "p": "APPROVED"}), Some(&ann)).await;
+    assert_eq!(app.code(PUBLISH, json!({"id": id}), Some(&cat)).await, "CONSENT_REQUIRED");
+    // Between finish and publish: revocation deletes the approved member's draft.
+    let id = app.ok(CREATE, with_ann.clone(), Some(&bob)).await["createVideo"]["id"].as_str().unwrap().to_owned();
+    wait_job(&app, &bob, &id, ended).await;
+    app.ok("mutation($id: ID!) { revokeCameo(id: $id) { status } }", json!({"id": cid}), Some(&ann)).await;
+    assert_eq!(app.code(PUBLISH, json!({"id": id}), Some(&bob)).await, "NOT_FOUND");
+    // … and every published video with her is down, for everyone.
+    let listed = app.ok("query($u: String!) { user(username: $u) { videos(first: 20) { edges { node { id } } } } }", json!({"u": "bob"}), None).await;
+    assert_eq!(listed["user"]["videos"]["edges"].as_array().unwrap().len(), 0);
+    let _ = app.running.stop_workers.send(true);
+    app.stop().await;
+}
