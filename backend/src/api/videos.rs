@@ -451,6 +451,13 @@ impl VideosMutation {
         Ok(JobObject::new(job))
     }
 
+    /// Deletes one of the caller's videos for good (file, thumbnail and record).
+    async fn delete_video(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        let id = parse_id(&id, "id", VideoId::parse)?;
+        let c = caller(ctx)?;
+        ctx.data::<VideoService>()?.delete(&c.caller, id).await.api()
+    }
+
     /// Allows or forbids others to remix the caller's video.
     async fn set_remix_allowed(&self, ctx: &Context<'_>, video_id: ID, allowed: bool) -> Result<VideoObject> {
         let id = parse_id(&video_id, "videoId", VideoId::parse)?;

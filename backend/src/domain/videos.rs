@@ -504,6 +504,24 @@ impl VideoService {
         Ok(spec)
     }
 
+    /// The author deletes their video for good: the row, its media, its cameo uses. Remixes of it
+    /// stay (their `remixOf` reads as gone); moderation cases and the audit log keep their record.
+    pub async fn delete(&self, caller: &Caller, id: VideoId) -> AppResult<bool> {
+        let v = caller.require()?;
+        let video = self.deps.store.video(id).await?.filter(|x| x.author_id == v.user.id).ok_or(AppError::NotFound("video"))?;
+        if !self.deps.store.delete_video(video.id).await? {
+            return Err(AppError::NotFound("video"));
+        }
+        self.deps.store.forget_cameo_uses(video.id).await?;
+        for key in [Some(video.video_key.as_str()), Some(video.thumbnail_key.as_str()), video.frame_strip_key.as_deref()].into_iter().flatten() {
+            if let Err(e) = self.media.delete(key).await {
+                tracing::warn!(video = %video.id, key, error = %e, "media of a deleted video not removed");
+            }
+        }
+        tracing::info!(video = %video.id, user = %v.user.id, "video deleted by its author");
+        Ok(true)
+    }
+
     /// Allows or forbids remixes of the caller's video.
     pub async fn set_remix_allowed(&self, caller: &Caller, id: VideoId, allowed: bool) -> AppResult<Video> {
         let v = caller.require()?;

@@ -376,6 +376,12 @@ impl Store {
         Ok(r.rows_affected == 1)
     }
 
+    /// Forgets the cameo uses of a deleted video.
+    pub async fn forget_cameo_uses(&self, video: VideoId) -> AppResult<()> {
+        video_cameos::Entity::delete_many().filter(video_cameos::Column::VideoId.eq(video.0)).exec(&self.db).await?;
+        Ok(())
+    }
+
     /// Deletes a video row (a draft taken down with its cameo); its media are the caller's to delete.
     pub async fn delete_video(&self, id: VideoId) -> AppResult<bool> {
         let r = super::entities::videos::Entity::delete_by_id(id.0).exec(&self.db).await?;

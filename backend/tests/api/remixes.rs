@@ -94,6 +94,18 @@ async fn remix_lineage_ingredient_and_switch() {
     app.ok(ALLOW, json!({"v": source_id, "a": true}), Some(&ann)).await;
     app.ok(CREATE, json!({"i": {"prompt": "at dawn", "remixOf": source_id}}), Some(&cat)).await;
 
+    // The author deletes the source for good: its file goes, the remix stays with its lineage gone.
+    let delete = "mutation($id: ID!) { deleteVideo(id: $id) }";
+    assert_eq!(app.code(delete, json!({"id": source_id}), Some(&bob)).await, "NOT_FOUND");
+    let path = app.data_dir.join("media").join("videos").join(format!("{source_id}.mp4"));
+    assert!(path.exists());
+    assert_eq!(app.ok(delete, json!({"id": source_id}), Some(&ann)).await["deleteVideo"], true);
+    assert!(!path.exists());
+    assert!(app.ok("query($id: ID!) { video(id: $id) { id } }", json!({"id": source_id}), Some(&ann)).await["video"].is_null());
+    let r = app.ok(LINEAGE, json!({"id": remix_id}), None).await;
+    assert_eq!(r["video"]["id"], remix_id);
+    assert_eq!(app.code(delete, json!({"id": source_id}), Some(&ann)).await, "NOT_FOUND");
+
     let _ = app.running.stop_workers.send(true);
     app.stop().await;
 }
