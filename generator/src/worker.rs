@@ -194,12 +194,41 @@ impl Worker {
     async fn generate(&self, d: &Delivery) -> GenResult<Outcome> {
         let job = d.spec.job_id;
         let queue_wait = (chrono::Utc::now() - d.spec.enqueued_at).to_std().unwrap_or_default();
+        // A remix's source, read once: its frames condition the model (through the reference
+        // input, when the model declares one) and its signed MP4 becomes the C2PA ingredient.
+        let source_mp4 = match &d.spec.remix {
+            Some(r) => match self.media.get(&r.video_key).await {
+                Ok(bytes) => Some(bytes.to_vec()),
+                Err(e) => {
+                    tracing::warn!(job = %job, source = %r.video_id, error = %e, "remix source unreadable; generating without it");
+                    None
+                }
+            },
+            None => None,
+        };
+        let mut reference = d.spec.reference.clone();
+        let m = self.pipeline.manifest();
+        if let (Some(mp4), Some(_)) = (source_mp4.clone(), &m.denoiser.reference) {
+            let dim = m.embed_dim;
+            let features = tokio::task::spawn_blocking(move || {
+                let info = media::probe_mp4(&mp4).map_err(|e| e.to_string())?;
+                let frames = media::decode_mp4_prefix(&mp4, crate::reference::MAX_FRAMES).map_err(|e| e.to_string())?;
+                crate::reference::from_frames(&frames, info.width, info.height, dim).map_err(|e| e.to_string())
+            })
+            .await
+            .map_err(|e| GenError::Model { model: "remix source", message: e.to_string() })?;
+            match features {
+                // The source weighs as much as all cameos together.
+                Ok(source) => reference = crate::reference::combine(&[reference.unwrap_or_else(|| source.clone()), source]),
+                Err(e) => tracing::warn!(job = %job, error = %e, "remix source frames unusable; generating without them"),
+            }
+        }
         let request = GenerationRequest {
             prompt: d.spec.prompt.clone(),
             seed: d.spec.seed,
             duration_seconds: d.spec.duration_seconds,
             aspect_ratio: aspect(d.spec.aspect_ratio),
-            reference: d.spec.reference.clone(),
+            reference,
         };
         self.pipeline.check(&request)?;
 
@@ -287,21 +316,13 @@ impl Worker {
         .map_err(|e| GenError::Model { model: "encoder", message: e.to_string() })?;
         let (mut video, thumb) = encoded;
 
-        // A remix's source: its signed MP4 travels as the ingredient, so the new manifest carries
-        // the source's provenance. A source that cannot be read is named without its manifest.
-        let remix_source = match &d.spec.remix {
-            Some(r) => {
-                let source_mp4 = match self.media.get(&r.video_key).await {
-                    Ok(bytes) => Some(bytes.to_vec()),
-                    Err(e) => {
-                        tracing::warn!(job = %d.spec.job_id, source = %r.video_id, error = %e, "remix source unreadable; ingredient without its manifest");
-                        None
-                    }
-                };
-                Some(moderation::provenance::RemixSource { video_id: r.video_id.to_string(), title: r.title.clone(), source_mp4 })
-            }
-            None => None,
-        };
+        // The source's signed MP4 travels as the ingredient, so the new manifest carries the
+        // source's provenance; a source that could not be read is named without its manifest.
+        let remix_source = d.spec.remix.as_ref().map(|r| moderation::provenance::RemixSource {
+            video_id: r.video_id.to_string(),
+            title: r.title.clone(),
+            source_mp4,
+        });
 
         // C2PA manifest into the encoded file, verified once.
         let m = self.pipeline.manifest();

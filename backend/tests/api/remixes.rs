@@ -70,6 +70,25 @@ async fn remix_lineage_ingredient_and_switch() {
     assert_eq!(m.remix_source.as_deref(), Some(source_id.as_str()));
     assert!(m.remix_source_has_manifest, "the ingredient carries the source's own manifest");
 
+    // The source's frames condition the model: the same prompt, seed and shape without the
+    // source make a clearly different video.
+    let plain_input = json!({"prompt": "a fox in the snow. at night under the aurora", "durationSeconds": 1, "aspectRatio": "SQUARE", "seed": 5});
+    let frames_of = |job: &Value| {
+        let path = app.data_dir.join("media").join("videos").join(format!("{}.mp4", job["video"]["id"].as_str().unwrap()));
+        media::decode_mp4(&std::fs::read(path).unwrap()).unwrap()
+    };
+    let psnr = |a: &[Vec<u8>], b: &[Vec<u8>]| {
+        let mse = a.iter().zip(b).flat_map(|(x, y)| x.iter().zip(y)).map(|(p, q)| (f64::from(*p) - f64::from(*q)).powi(2)).sum::<f64>()
+            / a.iter().map(Vec::len).sum::<usize>() as f64;
+        10.0 * (255.0f64.powi(2) / mse).log10()
+    };
+    let plain = frames_of(&finished(&app, &bob, plain_input.clone()).await);
+    let plain_again = frames_of(&finished(&app, &bob, plain_input).await);
+    let remixed = media::decode_mp4(&bytes).unwrap();
+    // Two plain runs differ only by their watermarks (and the codec's rounding of them).
+    let (baseline, with_source) = (psnr(&plain, &plain_again), psnr(&remixed, &plain));
+    assert!(with_source + 4.0 < baseline, "the source changed the frames: {with_source:.1} dB vs {baseline:.1} dB between plain runs");
+
     // Published, the remix is counted and listed on the source; its author is told.
     let l = app.ok(LINEAGE, json!({"id": source_id}), None).await;
     assert_eq!(l["video"]["remixCount"], 0, "drafts are not counted");
