@@ -194,8 +194,10 @@ impl Store {
                 .or(cameos::Column::Permission.eq(CameoPermission::Approved.as_str()).and(cameos::Column::Id.is_in(approved))),
         );
         if let Some(prefix) = query.map(str::trim).filter(|p| !p.is_empty()) {
-            let escaped = prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-            q = q.filter(Expr::col(cameos::Column::Name).like(sea_orm::sea_query::LikeExpr::new(format!("{escaped}%")).escape('\\')));
+            // Case-insensitive on both engines (SQLite's LIKE is, PostgreSQL's is not).
+            let escaped = prefix.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            let lowered = sea_orm::sea_query::Func::lower(Expr::col(cameos::Column::Name));
+            q = q.filter(Expr::expr(lowered).like(sea_orm::sea_query::LikeExpr::new(format!("{escaped}%")).escape('\\')));
         }
         if let Some((name, id)) = after {
             q = q.filter(cameos::Column::Name.gt(name.clone()).or(cameos::Column::Name.eq(name).and(cameos::Column::Id.gt(id))));

@@ -143,7 +143,8 @@ async fn verification_uploads_are_checked_and_nothing_is_stored_on_refusal() {
 /// bypasses (a pending or revoked id, someone else's draft, too many cameos).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consent_matrix_and_bypasses() {
-    let app = app(Engine::Sqlite).tweak(|c| c.max_queued_jobs_per_user = 100).start().await;
+    // On PostgreSQL: the cameo queries (approvals, name prefix, cursors) on the production engine.
+    let app = app(Engine::Postgres).tweak(|c| c.max_queued_jobs_per_user = 100).start().await;
     let admin = app.create_admin("chief").await;
     let (ann, ann_id) = member(&app, "ann").await;
     let (bob, bob_id) = member(&app, "bob").await;
@@ -189,6 +190,11 @@ async fn consent_matrix_and_bypasses() {
     };
     app.ok(UPDATE, json!({"id": cid, "p": "APPROVED"}), Some(&ann)).await;
     assert_eq!((usable(ann.clone()).await, usable(bob.clone()).await, usable(cat.clone()).await), (1, 1, 0));
+    let by_name = "query($q: String) { usableCameos(query: $q, first: 10) { edges { node { name } } } }";
+    for (q, n) in [("aN", 1), ("ann", 1), ("b", 0), ("%", 0)] {
+        let r = app.ok(by_name, json!({"q": q}), Some(&bob)).await;
+        assert_eq!(r["usableCameos"]["edges"].as_array().unwrap().len(), n, "prefix {q:?}: {r}");
+    }
 
     // Restrictions are enforced with the cameo named; other prompts pass.
     app.ok(UPDATE, json!({"id": cid, "r": "no political content, never shirtless"}), Some(&ann)).await;
