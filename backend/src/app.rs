@@ -226,7 +226,8 @@ pub async fn build_generation(c: &Config, services: &Services) -> AppResult<Gene
             workers.push(tokio::spawn(w.run(stop_rx.clone())));
         }
     }
-    let cameos = CameoService::new(services.deps.clone(), store.clone(), checker, moderation.clone(), videos.clone(), manifest.embed_dim);
+    let verifications = Limit { name: "cameo-verify", limit: c.cameo_verifications_per_user_per_hour, window: Duration::from_secs(3600) };
+    let cameos = CameoService::new(services.deps.clone(), store.clone(), checker, moderation.clone(), videos.clone(), manifest.embed_dim, verifications);
     Ok(Generation { videos, links, stop_workers, workers, moderation, cameos })
 }
 

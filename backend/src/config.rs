@@ -173,6 +173,8 @@ pub struct Config {
     pub comments_per_user_per_minute: u32,
     /// Cameos one video may hold.
     pub max_cameos_per_video: usize,
+    /// Cameo verification challenges a member may start per hour.
+    pub cameo_verifications_per_user_per_hour: u32,
 }
 
 impl Default for Config {
@@ -243,6 +245,7 @@ impl Default for Config {
             reports_per_user_per_hour: 30,
             comments_per_user_per_minute: 10,
             max_cameos_per_video: 2,
+            cameo_verifications_per_user_per_hour: 10,
         }
     }
 }
@@ -396,6 +399,7 @@ impl Config {
             ("APP_PROVENANCE_CHECKS_PER_IP_PER_MINUTE", self.provenance_checks_per_ip_per_minute),
             ("APP_REPORTS_PER_USER_PER_HOUR", self.reports_per_user_per_hour),
             ("APP_COMMENTS_PER_USER_PER_MINUTE", self.comments_per_user_per_minute),
+            ("APP_CAMEO_VERIFICATIONS_PER_USER_PER_HOUR", self.cameo_verifications_per_user_per_hour),
         ] {
             if v == 0 {
                 return bad(key, "must be at least 1");

@@ -121,6 +121,7 @@ pub struct CameoService {
     moderation: ModerationService,
     videos: VideoService,
     reference_dim: usize,
+    verifications_per_user: crate::kv::Limit,
 }
 
 fn clean_name(name: &str) -> AppResult<String> {
@@ -151,13 +152,16 @@ impl CameoService {
         moderation: ModerationService,
         videos: VideoService,
         reference_dim: usize,
+        verifications_per_user: crate::kv::Limit,
     ) -> Self {
-        Self { deps, media, checker, moderation, videos, reference_dim }
+        Self { deps, media, checker, moderation, videos, reference_dim, verifications_per_user }
     }
 
     /// Issues a single-use challenge: a phrase to say and an action to do on camera.
     pub async fn start_verification(&self, caller: &Caller) -> AppResult<(ChallengeId, String, chrono::DateTime<Utc>)> {
         let v = caller.require()?;
+        // Each challenge leads to an upload and a clip check: a member gets a few per hour.
+        self.deps.kv.hit(self.verifications_per_user, &v.user.id.to_string()).await?;
         let pick = |n: usize| rand::random_range(0..n);
         let words: Vec<&str> = (0..3).filter_map(|_| WORDS.get(pick(WORDS.len())).copied()).collect();
         let action = ACTIONS.get(pick(ACTIONS.len())).copied().unwrap_or("wave both hands");

@@ -286,6 +286,22 @@ impl ModerationService {
         if let Err(why) = super::cameos::uses_still_consented(&self.deps.store, v.user.id, &uses, true).await? {
             return Err(AppError::ConsentRequired(why));
         }
+        // The owners' restrictions as of now: one added after the job was accepted still applies.
+        if !uses.is_empty() {
+            let ids: Vec<crate::types::CameoId> = uses.iter().map(|u| u.cameo_id).collect();
+            let restrictions: Vec<moderation::policy::CameoRestriction> = self
+                .deps
+                .store
+                .cameos(&ids)
+                .await?
+                .into_iter()
+                .filter_map(|c| c.restrictions.map(|r| moderation::policy::CameoRestriction { cameo_name: c.name, restrictions: r }))
+                .collect();
+            let broken = self.policy.check_restrictions(&video.prompt, &restrictions);
+            if !broken.is_empty() {
+                return Err(AppError::PolicyViolation { reasons: broken.into_iter().map(|b| b.reason).collect() });
+            }
+        }
         if !self.deps.store.publish_video(id, caption.as_deref()).await? {
             return Err(AppError::Conflict("the video changed while it was being published; reload it".into()));
         }

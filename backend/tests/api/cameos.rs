@@ -134,6 +134,11 @@ async fn verification_uploads_are_checked_and_nothing_is_stored_on_refusal() {
         .await
         .unwrap();
     refuse(&theirs, "challenge");
+    // Challenges are limited per member (10 an hour by default; Ann has used 2).
+    for _ in 0..8 {
+        app.ok(CHALLENGE, json!({}), Some(&ann)).await;
+    }
+    assert_eq!(app.code(CHALLENGE, json!({}), Some(&ann)).await, "RATE_LIMITED");
     let _ = app.running.stop_workers.send(true);
     app.stop().await;
 }
@@ -371,6 +376,17 @@ async fn consent_at_finish_owner_approval_remix_and_race() {
     assert_eq!(app.code(approve, json!({"c": cid, "v": vid}), Some(&bob)).await, "NOT_FOUND");
     app.ok(approve, json!({"c": cid, "v": vid}), Some(&ann)).await;
     app.ok(PUBLISH, json!({"id": vid}), Some(&bob)).await;
+
+    // A restriction added after the job was accepted still applies at publish.
+    let job = app.ok(CREATE, with_ann("ann at a political rally"), Some(&bob)).await["createVideo"]["id"].as_str().unwrap().to_owned();
+    let j = wait_job(&app, &bob, &job, ended).await;
+    let rally = j["video"]["id"].as_str().unwrap().to_owned();
+    app.ok(approve, json!({"c": cid, "v": rally}), Some(&ann)).await;
+    app.ok(UPDATE, json!({"id": cid, "r": "no politics"}), Some(&ann)).await;
+    let r = app.gql(PUBLISH, json!({"id": rally}), Some(&bob)).await;
+    assert_eq!(code_of(&r), "POLICY_VIOLATION", "{r}");
+    assert!(r["errors"][0]["extensions"]["reasons"][0].as_str().unwrap().contains("\"Ann\""), "{r}");
+    app.ok(UPDATE, json!({"id": cid, "r": ""}), Some(&ann)).await;
 
     // Cat may not use Ann: remixing Bob's video with her in it is refused, naming her.
     let r = app.gql(CREATE, json!({"i": {"prompt": "in the rain", "remixOf": vid}}), Some(&cat)).await;
