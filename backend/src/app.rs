@@ -172,6 +172,7 @@ pub async fn build_generation(c: &Config, services: &Services) -> AppResult<Gene
     let checker = Arc::new(ClipChecker::new(finish.watermark_key.clone(), roots));
     let moderation = ModerationService::new(
         services.deps.clone(),
+        services.accounts.clone(),
         store.clone(),
         checker.clone(),
         policy,

@@ -263,11 +263,6 @@ impl Finisher {
         self.thresholds
     }
 
-    /// Frames scored per clip.
-    pub fn frame_samples(&self) -> usize {
-        self.samples
-    }
-
     /// Scores the sampled frames, takes the verdict, and (unless blocked) draws the strip of
     /// the scored frames. Blocking.
     pub fn check(&self, frames: &Frames) -> GenResult<FrameCheck> {

@@ -297,10 +297,21 @@ pub struct AuthorHistory {
     cases: i64,
 }
 
-/// A moderation case.
-pub struct CaseObject(pub ModerationCase);
+/// A moderation case. Its reports are read at most once per response, however many of
+/// `reasons` and `reports` are selected.
+pub struct CaseObject(pub ModerationCase, tokio::sync::OnceCell<Vec<crate::domain::model::Report>>);
 
 impl CaseObject {
+    /// Wraps a case.
+    pub fn new(case: ModerationCase) -> Self {
+        Self(case, tokio::sync::OnceCell::new())
+    }
+
+    async fn reports_once(&self, ctx: &Context<'_>) -> Result<&[crate::domain::model::Report]> {
+        let store = &ctx.data::<crate::domain::Services>()?.deps.store;
+        Ok(self.1.get_or_try_init(|| async { store.reports_of(self.0.id).await.api() }).await?.as_slice())
+    }
+
     fn moderator(ctx: &Context<'_>) -> bool {
         caller(ctx).ok().and_then(|c| c.caller.require().ok()).is_some_and(|v| v.user.role >= Role::Moderator)
     }
@@ -343,12 +354,12 @@ impl CaseObject {
     async fn reasons(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
         let mut out = self.0.reasons.clone();
         if self.0.report_count > 0 && Self::moderator(ctx) {
-            let reports = ctx.data::<crate::domain::Services>()?.deps.store.reports_of(self.0.id).await.api()?;
+            let reports = self.reports_once(ctx).await?;
             let mut counts: Vec<(String, usize)> = Vec::new();
             for r in reports {
                 match counts.iter_mut().find(|(reason, _)| *reason == r.reason) {
                     Some((_, n)) => *n += 1,
-                    None => counts.push((r.reason, 1)),
+                    None => counts.push((r.reason.clone(), 1)),
                 }
             }
             out.extend(counts.into_iter().map(|(reason, n)| format!("reported as {reason} ({n})")));
@@ -364,17 +375,17 @@ impl CaseObject {
         if !Self::moderator(ctx) {
             return Ok(vec![]);
         }
-        let reports = ctx.data::<crate::domain::Services>()?.deps.store.reports_of(self.0.id).await.api()?;
+        let reports = self.reports_once(ctx).await?;
         let users = ctx.data::<Users>()?;
         let ids: Vec<UserId> = reports.iter().map(|r| r.reporter_id).collect();
         let loaded = users.load_many(ids).await.map_err(|e| (*e).clone())?;
         Ok(reports
-            .into_iter()
+            .iter()
             .filter_map(|r| {
                 loaded.get(&r.reporter_id).cloned().map(|u| CaseReport {
                     reporter: UserObject(u),
-                    reason: r.reason,
-                    details: r.details,
+                    reason: r.reason.clone(),
+                    details: r.details.clone(),
                     created_at: r.created_at,
                 })
             })
@@ -512,7 +523,7 @@ impl ModerationQuery {
         let has_next = list.len() as u64 > n;
         list.truncate(n as usize);
         let mut conn = Connection::new(after.is_some(), has_next);
-        conn.edges.extend(list.into_iter().map(|k| Edge::new(encode_cursor(k.created_at, k.id), CaseObject(k))));
+        conn.edges.extend(list.into_iter().map(|k| Edge::new(encode_cursor(k.created_at, k.id), CaseObject::new(k))));
         Ok(conn)
     }
 
@@ -520,7 +531,7 @@ impl ModerationQuery {
     async fn moderation_case(&self, ctx: &Context<'_>, id: ID) -> Result<Option<CaseObject>> {
         let id = parse_id(&id, "id", CaseId::parse)?;
         let c = caller(ctx)?;
-        Ok(ctx.data::<ModerationService>()?.case(&c.caller, id).await.api()?.map(CaseObject))
+        Ok(ctx.data::<ModerationService>()?.case(&c.caller, id).await.api()?.map(CaseObject::new))
     }
 
     /// Open to anyone (rate-limited per address): did this clip come from here? Reads the
@@ -611,7 +622,7 @@ impl ModerationMutation {
     async fn appeal(&self, ctx: &Context<'_>, case_id: ID, message: String) -> Result<CaseObject> {
         let id = parse_id(&case_id, "caseId", CaseId::parse)?;
         let c = caller(ctx)?;
-        Ok(CaseObject(ctx.data::<ModerationService>()?.appeal(&c.caller, id, &message).await.api()?))
+        Ok(CaseObject::new(ctx.data::<ModerationService>()?.appeal(&c.caller, id, &message).await.api()?))
     }
 
     /// Decides a case (moderators and admins; escalated cases: admins).
@@ -623,7 +634,7 @@ impl ModerationMutation {
             .resolve(&c.caller, Decision { case: id, action: action.into(), note: note.as_deref() })
             .await
             .api()?;
-        Ok(CaseObject(case))
+        Ok(CaseObject::new(case))
     }
 
     /// The same check as `Query.verifyProvenance`, reachable as a mutation: GraphQL servers

@@ -326,7 +326,7 @@ impl VideoObject {
     async fn moderation_case(&self, ctx: &Context<'_>) -> Result<Option<super::moderation::CaseObject>> {
         let c = caller(ctx)?;
         let service = ctx.data::<crate::domain::moderation::ModerationService>()?;
-        Ok(service.latest_case_of_video(&c.caller, &self.0).await.api()?.map(super::moderation::CaseObject))
+        Ok(service.latest_case_of_video(&c.caller, &self.0).await.api()?.map(super::moderation::CaseObject::new))
     }
     /// Why it was taken down (to its author and moderators; null while it is up).
     async fn removal_reason(&self) -> Option<&str> {

@@ -294,6 +294,12 @@ impl AccountService {
     /// working at once and their unused invite codes with them.
     pub async fn ban(&self, caller: &Caller, target: UserId, reason: &str) -> AppResult<User> {
         let actor = caller.require_role(Role::Moderator)?;
+        self.ban_as(actor, target, reason).await
+    }
+
+    /// Bans `target` on behalf of `actor` (a moderator or admin whose role was checked): the one
+    /// ban path, shared by `banUser` and moderation decisions.
+    pub async fn ban_as(&self, actor: &Viewer, target: UserId, reason: &str) -> AppResult<User> {
         let reason = reason.trim();
         if reason.is_empty() || reason.chars().count() > 500 {
             return Err(AppError::bad_input("reason", "give a reason of 1 to 500 characters"));

@@ -82,20 +82,22 @@ pub async fn consented_cameos(store: &Store, user: UserId, ids: &[CameoId]) -> A
 }
 
 /// Whether every cameo recorded for a video still consents to its author now (and, where the
-/// owner asked for it, approved this use); the reason when not.
-pub async fn uses_still_consented(store: &Store, author: UserId, uses: &[CameoUse], need_owner_approval: bool) -> AppResult<Result<(), String>> {
+/// owner asked for it, approved this use): the cameos when they do, the reason when not.
+pub async fn uses_still_consented(store: &Store, author: UserId, uses: &[CameoUse], need_owner_approval: bool) -> AppResult<Result<Vec<Cameo>, String>> {
+    let ids: Vec<CameoId> = uses.iter().map(|u| u.cameo_id).collect();
+    let found = if ids.is_empty() { Vec::new() } else { store.cameos(&ids).await? };
     for u in uses {
-        let Some(cameo) = store.cameo(u.cameo_id).await? else {
+        let Some(cameo) = found.iter().find(|c| c.id == u.cameo_id) else {
             return Ok(Err(format!("the cameo {} no longer exists", u.cameo_id)));
         };
-        if let Err(why) = may_use(store, &cameo, author).await? {
+        if let Err(why) = may_use(store, cameo, author).await? {
             return Ok(Err(why));
         }
         if need_owner_approval && cameo.require_approval && cameo.owner_id != author && u.owner_approved_at.is_none() {
             return Ok(Err(format!("the owner of the cameo \"{}\" has not approved this video yet", cameo.name)));
         }
     }
-    Ok(Ok(()))
+    Ok(Ok(found))
 }
 
 /// What a new cameo is made from.
@@ -434,11 +436,7 @@ impl CameoService {
             Some(v) if v.status == VideoStatus::Removed => {}
             Some(v) => {
                 if store.delete_video(v.id).await? {
-                    for key in [Some(v.video_key.as_str()), Some(v.thumbnail_key.as_str()), v.frame_strip_key.as_deref()].into_iter().flatten() {
-                        if let Err(e) = self.media.delete(key).await {
-                            tracing::warn!(video = %v.id, key, error = %e, "media of a deleted draft not removed");
-                        }
-                    }
+                    self.videos.delete_media_of(&v).await;
                     store.notify(v.author_id, "video.deleted", None, None, &format!("Your draft was deleted: {why}")).await?;
                 }
             }

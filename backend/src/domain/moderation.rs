@@ -7,7 +7,6 @@
 //! stored file at publish time, then moves the video with one conditional update.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::Utc;
 use media::MediaStore;
@@ -172,13 +171,15 @@ pub struct Decision<'a> {
 #[derive(Clone)]
 pub struct ModerationService {
     deps: Arc<Deps>,
+    accounts: super::accounts::AccountService,
     media: MediaStore,
     checker: Arc<ClipChecker>,
     policy: Arc<PromptPolicy>,
     limits: ModerationLimits,
 }
 
-fn clean_text(field: &'static str, text: &str, max: usize, what: &str) -> AppResult<String> {
+/// Trims `text` and checks it has 1 to `max` characters and no control characters but newlines.
+pub fn clean_text(field: &'static str, text: &str, max: usize, what: &str) -> AppResult<String> {
     let t = text.trim();
     let n = t.chars().count();
     if n == 0 || n > max {
@@ -201,12 +202,13 @@ impl ModerationService {
     /// Wires the service.
     pub fn new(
         deps: Arc<Deps>,
+        accounts: super::accounts::AccountService,
         media: MediaStore,
         checker: Arc<ClipChecker>,
         policy: Arc<PromptPolicy>,
         limits: ModerationLimits,
     ) -> Self {
-        Self { deps, media, checker, policy, limits }
+        Self { deps, accounts, media, checker, policy, limits }
     }
 
     async fn inspect(&self, bytes: Vec<u8>) -> AppResult<ClipInspection> {
@@ -217,12 +219,7 @@ impl ModerationService {
     }
 
     fn check_policy(&self, text: &str) -> AppResult<()> {
-        let violations = self.policy.check(text, &PolicyContext::default());
-        if violations.is_empty() {
-            Ok(())
-        } else {
-            Err(AppError::PolicyViolation { reasons: violations.into_iter().map(|v| v.reason).collect() })
-        }
+        refuse_violations(self.policy.check(text, &PolicyContext::default()))
     }
 
     /// The publish gate: the author publishes a draft only if, now, its verdict allows it, the
@@ -283,25 +280,16 @@ impl ModerationService {
         }
         // Every cameo's consent as of now, and the owner's approval where they asked for it.
         let uses = self.deps.store.cameo_uses_of(id).await?;
-        if let Err(why) = super::cameos::uses_still_consented(&self.deps.store, v.user.id, &uses, true).await? {
-            return Err(AppError::ConsentRequired(why));
-        }
+        let cameos = match super::cameos::uses_still_consented(&self.deps.store, v.user.id, &uses, true).await? {
+            Ok(cameos) => cameos,
+            Err(why) => return Err(AppError::ConsentRequired(why)),
+        };
         // The owners' restrictions as of now: one added after the job was accepted still applies.
-        if !uses.is_empty() {
-            let ids: Vec<crate::types::CameoId> = uses.iter().map(|u| u.cameo_id).collect();
-            let restrictions: Vec<moderation::policy::CameoRestriction> = self
-                .deps
-                .store
-                .cameos(&ids)
-                .await?
-                .into_iter()
-                .filter_map(|c| c.restrictions.map(|r| moderation::policy::CameoRestriction { cameo_name: c.name, restrictions: r }))
-                .collect();
-            let broken = self.policy.check_restrictions(&video.prompt, &restrictions);
-            if !broken.is_empty() {
-                return Err(AppError::PolicyViolation { reasons: broken.into_iter().map(|b| b.reason).collect() });
-            }
-        }
+        let restrictions: Vec<moderation::policy::CameoRestriction> = cameos
+            .into_iter()
+            .filter_map(|c| c.restrictions.map(|r| moderation::policy::CameoRestriction { cameo_name: c.name, restrictions: r }))
+            .collect();
+        refuse_violations(self.policy.check_restrictions(&video.prompt, &restrictions))?;
         if !self.deps.store.publish_video(id, caption.as_deref()).await? {
             return Err(AppError::Conflict("the video changed while it was being published; reload it".into()));
         }
@@ -583,12 +571,7 @@ impl ModerationService {
 
     async fn ban(&self, actor: &Viewer, user: UserId, why: &str) -> AppResult<()> {
         let reason: String = why.chars().take(500).collect();
-        let (_, ended) = self.deps.store.ban(user, &reason).await?;
-        self.deps.store.record_audit(Some(actor.user.id), "user.ban", Some(("user", user.to_string())), Some(&reason)).await?;
-        // Revocations need to outlive the access tokens they cut short, no longer.
-        let ttl = Duration::from_secs(self.deps.tokens.ttl_secs().unsigned_abs());
-        self.deps.kv.revoke_sessions(&ended, ttl).await?;
-        Ok(())
+        self.accounts.ban_as(actor, user, &reason).await.map(|_| ())
     }
 
     /// The author of a removed subject asks for another look, within [`APPEAL_DAYS`], once.
@@ -625,10 +608,14 @@ impl ModerationService {
         caller.require_role(Role::Moderator)?;
         self.deps.store.author_history(user).await
     }
+}
 
-    /// The media store (frame strips).
-    pub fn media(&self) -> &MediaStore {
-        &self.media
+/// `POLICY_VIOLATION` with one reason per broken rule, or Ok when there are none.
+pub fn refuse_violations(violations: Vec<moderation::policy::Violation>) -> AppResult<()> {
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::PolicyViolation { reasons: violations.into_iter().map(|v| v.reason).collect() })
     }
 }
 

@@ -109,14 +109,8 @@ impl VideoService {
     /// Checks the input, the member's limits, and queues the job.
     pub async fn create(&self, caller: &Caller, input: CreateVideo) -> AppResult<Job> {
         let v = caller.require()?;
-        let prompt = input.prompt.trim();
-        let n = prompt.chars().count();
-        if n == 0 || n > MAX_PROMPT {
-            return Err(AppError::bad_input("prompt", format!("the prompt must have 1 to {MAX_PROMPT} characters")));
-        }
-        if prompt.chars().any(|c| c.is_control() && c != '\n') {
-            return Err(AppError::bad_input("prompt", "the prompt may not contain control characters"));
-        }
+        let prompt = super::moderation::clean_text("prompt", &input.prompt, MAX_PROMPT, "the prompt")?;
+        let prompt = prompt.as_str();
         let d = input.duration_seconds;
         let mut cameo_ids: Vec<CameoId> = Vec::new();
         for id in &input.cameo_ids {
@@ -174,10 +168,7 @@ impl VideoService {
                 .collect(),
             ..Default::default()
         };
-        let violations = self.policy.check(prompt, &context);
-        if !violations.is_empty() {
-            return Err(AppError::PolicyViolation { reasons: violations.into_iter().map(|v| v.reason).collect() });
-        }
+        super::moderation::refuse_violations(self.policy.check(prompt, &context))?;
         let (queued, running) = self.deps.store.live_jobs_of(v.user.id).await?;
         // At most `max_queued` waiting, and at most `max_queued + max_running` alive at once.
         let live_cap = self.limits.max_queued_per_user + self.limits.max_running_per_user;
@@ -295,11 +286,8 @@ impl VideoService {
                     let uses = self.deps.store.cameo_uses_of(VideoId(id.0)).await?;
                     if let Err(why) = super::cameos::uses_still_consented(&self.deps.store, job.user_id, &uses, false).await? {
                         if self.deps.store.end_job(id, JobStatus::Rejected, Some("CONSENT_REQUIRED"), Some(&why)).await? {
-                            for key in [output.video_key.as_str(), output.thumbnail_key.as_str(), output.frame_strip_key.as_str()] {
-                                if !key.is_empty() {
-                                    let _ = self.media.delete(key).await;
-                                }
-                            }
+                            let keys = [output.video_key.as_str(), output.thumbnail_key.as_str(), output.frame_strip_key.as_str()];
+                            self.delete_media(VideoId(id.0), keys.into_iter().filter(|k| !k.is_empty())).await;
                         }
                         self.updates.notify(id).await;
                         self.dispatch(job.user_id).await?;
@@ -504,6 +492,21 @@ impl VideoService {
         Ok(spec)
     }
 
+    /// Deletes a video's stored objects (file, thumbnail, frame strip); failures are logged, the
+    /// objects left behind are orphans.
+    pub async fn delete_media_of(&self, video: &Video) {
+        let keys = [Some(video.video_key.as_str()), Some(video.thumbnail_key.as_str()), video.frame_strip_key.as_deref()];
+        self.delete_media(video.id, keys.into_iter().flatten()).await;
+    }
+
+    async fn delete_media(&self, video: VideoId, keys: impl Iterator<Item = &str>) {
+        for key in keys {
+            if let Err(e) = self.media.delete(key).await {
+                tracing::warn!(video = %video, key, error = %e, "media object not removed");
+            }
+        }
+    }
+
     /// The author deletes their video for good: the row, its media, its cameo uses. Remixes of it
     /// stay (their `remixOf` reads as gone); moderation cases and the audit log keep their record.
     pub async fn delete(&self, caller: &Caller, id: VideoId) -> AppResult<bool> {
@@ -513,11 +516,7 @@ impl VideoService {
             return Err(AppError::NotFound("video"));
         }
         self.deps.store.forget_cameo_uses(video.id).await?;
-        for key in [Some(video.video_key.as_str()), Some(video.thumbnail_key.as_str()), video.frame_strip_key.as_deref()].into_iter().flatten() {
-            if let Err(e) = self.media.delete(key).await {
-                tracing::warn!(video = %video.id, key, error = %e, "media of a deleted video not removed");
-            }
-        }
+        self.delete_media_of(&video).await;
         tracing::info!(video = %video.id, user = %v.user.id, "video deleted by its author");
         Ok(true)
     }

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use super::Store;
@@ -34,7 +34,7 @@ fn job_from(m: jobs::Model) -> Job {
     }
 }
 
-fn video_from(m: videos::Model) -> Video {
+pub(crate) fn video_from(m: videos::Model) -> Video {
     Video {
         id: VideoId(m.id),
         author_id: UserId(m.author_id),
@@ -72,9 +72,6 @@ fn video_from(m: videos::Model) -> Video {
     }
 }
 
-pub(crate) fn video_of(m: videos::Model) -> Video {
-    video_from(m)
-}
 
 /// Statuses of a job that has not ended.
 const LIVE: [&str; 3] = ["QUEUED", "RUNNING", "MODERATING"];
@@ -365,9 +362,13 @@ impl Store {
     }
 
     async fn videos_of(&self, user: UserId, statuses: &[&str], after: Option<(DateTime<Utc>, Uuid)>, limit: u64) -> AppResult<Vec<Video>> {
-        let mut q = videos::Entity::find()
-            .filter(videos::Column::AuthorId.eq(user.0))
-            .filter(videos::Column::Status.is_in(statuses.iter().copied()));
+        let cond = Condition::all().add(videos::Column::AuthorId.eq(user.0)).add(videos::Column::Status.is_in(statuses.iter().copied()));
+        self.videos_where(cond, after, limit).await
+    }
+
+    /// Videos matching `cond`, newest first, after the cursor `(created_at, id)`.
+    async fn videos_where(&self, cond: Condition, after: Option<(DateTime<Utc>, Uuid)>, limit: u64) -> AppResult<Vec<Video>> {
+        let mut q = videos::Entity::find().filter(cond);
         if let Some((at, id)) = after {
             q = q.filter(videos::Column::CreatedAt.lt(at).or(videos::Column::CreatedAt.eq(at).and(videos::Column::Id.lt(id))));
         }
@@ -383,18 +384,8 @@ impl Store {
 
     /// Published remixes of a video, newest first, after the cursor `(created_at, id)`.
     pub async fn published_remixes_of(&self, source: VideoId, after: Option<(DateTime<Utc>, Uuid)>, limit: u64) -> AppResult<Vec<Video>> {
-        let mut q = videos::Entity::find().filter(videos::Column::RemixOf.eq(source.0)).filter(videos::Column::Status.eq("PUBLISHED"));
-        if let Some((at, id)) = after {
-            q = q.filter(videos::Column::CreatedAt.lt(at).or(videos::Column::CreatedAt.eq(at).and(videos::Column::Id.lt(id))));
-        }
-        Ok(q.order_by_desc(videos::Column::CreatedAt)
-            .order_by_desc(videos::Column::Id)
-            .limit(limit)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(video_from)
-            .collect())
+        let cond = Condition::all().add(videos::Column::RemixOf.eq(source.0)).add(videos::Column::Status.eq("PUBLISHED"));
+        self.videos_where(cond, after, limit).await
     }
 
     /// Published remixes per video, for a page of videos in one query.

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::Store;
 use super::entities::{comments, generation_jobs as jobs, moderation_cases as cases, notifications, reports, videos};
-use super::generation::video_of;
+use super::generation::video_from;
 use crate::domain::model::{
     CaseStatus, Comment, FrameScores, ModerationAction, ModerationCase, Notification, Report, Subject, Video,
     VideoStatus,
@@ -209,7 +209,7 @@ impl Store {
             .filter(videos::Column::WatermarkId.eq(watermark_id as i64))
             .one(&self.db)
             .await?
-            .map(video_of))
+            .map(video_from))
     }
 
     /// `DRAFT` → `PUBLISHED`, once; false when the video was not a draft any more.
