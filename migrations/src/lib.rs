@@ -12,6 +12,7 @@ mod m20261125_000004_audit_log;
 mod m20261130_000005_moderation;
 mod m20261130_000006_remixes;
 mod m20261130_000007_cameos;
+mod m20261130_000008_social;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000005_moderation::Migration),
             Box::new(m20261130_000006_remixes::Migration),
             Box::new(m20261130_000007_cameos::Migration),
+            Box::new(m20261130_000008_social::Migration),
         ]
     }
 }

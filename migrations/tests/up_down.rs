@@ -30,7 +30,15 @@ async fn roundtrip(url: &str) {
     assert!(manager.has_column("videos", "watermark_id").await.unwrap());
     assert!(manager.has_column("videos", "root_id").await.unwrap());
     assert!(manager.has_table("video_cameos").await.unwrap());
+    assert!(manager.has_table("follows").await.unwrap());
+    assert!(manager.has_column("videos", "like_count").await.unwrap());
     // Stepping down removes only the newest migrations.
+    Migrator::down(&db, Some(1)).await.unwrap();
+    assert!(!manager.has_table("follows").await.unwrap());
+    assert!(!manager.has_table("likes").await.unwrap());
+    assert!(!manager.has_column("videos", "like_count").await.unwrap());
+    assert!(!manager.has_column("users", "follower_count").await.unwrap());
+    assert!(manager.has_table("cameos").await.unwrap());
     Migrator::down(&db, Some(1)).await.unwrap();
     assert!(!manager.has_table("cameos").await.unwrap());
     assert!(!manager.has_table("cameo_challenges").await.unwrap());
