@@ -1,0 +1,1 @@
+//! Feed ranking (skeleton; being written).
