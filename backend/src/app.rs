@@ -10,7 +10,9 @@ use crate::api::{Hardening, SchemaData, build_schema};
 use crate::auth::password::PasswordHasherPool;
 use crate::auth::tokens::AccessTokens;
 use crate::config::{AppEnv, Config};
-use crate::domain::{Deps, Rules, Services};
+use crate::domain::feed::FeedSettings;
+use crate::domain::social::SocialLimits;
+use crate::domain::{Deps, Rules, Services, SocialWiring};
 use crate::error::{AppError, AppResult};
 use crate::http::metrics::Metrics;
 use crate::http::{AppState, observe, routes};
@@ -69,7 +71,25 @@ pub async fn build_services(c: &Config) -> AppResult<Services> {
         &c.effective_public_url(),
     )?;
     let hasher = PasswordHasherPool::new(c.effective_hash_concurrency())?;
-    Ok(Services::new(Deps { store, kv, hasher, tokens, mail, rules: rules(c) }))
+    let cache = match &c.redis_url {
+        Some(url) => feed::cache::FeedCache::redis(url.expose(), &c.redis_prefix).await.map_err(|e| AppError::internal("feed cache", e))?,
+        None => feed::cache::FeedCache::memory(),
+    };
+    let minute = Duration::from_secs(60);
+    let social = SocialWiring {
+        cache,
+        settings: FeedSettings {
+            fanout_max_followers: c.feed_fanout_max_followers,
+            list_ttl: Duration::from_secs(c.feed_list_ttl_secs),
+            refresh: Duration::from_secs(c.feed_refresh_secs),
+            seen_window: Duration::from_secs(c.feed_seen_window_hours * 3600),
+        },
+        limits: SocialLimits {
+            actions: Limit { name: "social", limit: c.social_actions_per_user_per_minute, window: minute },
+            views: Limit { name: "views", limit: c.views_per_user_per_minute, window: minute },
+        },
+    };
+    Ok(Services::new(Deps { store, kv, hasher, tokens, mail, rules: rules(c) }, social))
 }
 
 /// Generation wiring: the service, the media store and links, and the in-process workers.
@@ -173,6 +193,7 @@ pub async fn build_generation(c: &Config, services: &Services) -> AppResult<Gene
     let moderation = ModerationService::new(
         services.deps.clone(),
         services.accounts.clone(),
+        services.feed.clone(),
         store.clone(),
         checker.clone(),
         policy,

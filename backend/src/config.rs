@@ -175,6 +175,20 @@ pub struct Config {
     pub max_cameos_per_video: usize,
     /// Cameo verification challenges a member may start per hour.
     pub cameo_verifications_per_user_per_hour: u32,
+    /// Authors with at most this many followers have new videos pushed into their followers'
+    /// FOLLOWING timelines (fan-out on write); bigger accounts are merged in at read time.
+    pub feed_fanout_max_followers: i64,
+    /// How long a ranked FOR_YOU / TRENDING list stays readable by its cursors, in seconds.
+    pub feed_list_ttl_secs: u64,
+    /// How long a first page reuses the member's current FOR_YOU list (and everyone the current
+    /// TRENDING list) before a fresh ranking, in seconds.
+    pub feed_refresh_secs: u64,
+    /// Videos a member watched within this many hours are not shown again in FOR_YOU.
+    pub feed_seen_window_hours: u64,
+    /// Follows, unfollows, blocks, likes and unlikes a member may make per minute.
+    pub social_actions_per_user_per_minute: u32,
+    /// Views a member may record per minute.
+    pub views_per_user_per_minute: u32,
 }
 
 impl Default for Config {
@@ -246,6 +260,12 @@ impl Default for Config {
             comments_per_user_per_minute: 10,
             max_cameos_per_video: 2,
             cameo_verifications_per_user_per_hour: 10,
+            feed_fanout_max_followers: 1000,
+            feed_list_ttl_secs: 1800,
+            feed_refresh_secs: 60,
+            feed_seen_window_hours: 72,
+            social_actions_per_user_per_minute: 120,
+            views_per_user_per_minute: 600,
         }
     }
 }
@@ -400,10 +420,18 @@ impl Config {
             ("APP_REPORTS_PER_USER_PER_HOUR", self.reports_per_user_per_hour),
             ("APP_COMMENTS_PER_USER_PER_MINUTE", self.comments_per_user_per_minute),
             ("APP_CAMEO_VERIFICATIONS_PER_USER_PER_HOUR", self.cameo_verifications_per_user_per_hour),
+            ("APP_SOCIAL_ACTIONS_PER_USER_PER_MINUTE", self.social_actions_per_user_per_minute),
+            ("APP_VIEWS_PER_USER_PER_MINUTE", self.views_per_user_per_minute),
         ] {
             if v == 0 {
                 return bad(key, "must be at least 1");
             }
+        }
+        if self.feed_fanout_max_followers < 0 {
+            return bad("APP_FEED_FANOUT_MAX_FOLLOWERS", "must not be negative");
+        }
+        if self.feed_list_ttl_secs < 60 || self.feed_refresh_secs == 0 || self.feed_refresh_secs > self.feed_list_ttl_secs {
+            return bad("APP_FEED_LIST_TTL_SECS", "must be at least 60, and APP_FEED_REFRESH_SECS between 1 and it");
         }
         if self.media_url_ttl_secs < 60 {
             return bad("APP_MEDIA_URL_TTL_SECS", "must be at least 60");

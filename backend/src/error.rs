@@ -51,6 +51,9 @@ pub enum AppError {
     /// The request conflicts with the current state (a taken username, say).
     #[error("{0}")]
     Conflict(String),
+    /// A feed cursor whose ranked list has expired: load the feed again from the top.
+    #[error("this feed page has expired; load the feed again from the top")]
+    CursorExpired,
     /// Anything else: logged with its cause, reported to the client only as INTERNAL.
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
@@ -70,6 +73,7 @@ impl AppError {
             AppError::PublishRefused { .. } => "PUBLISH_REFUSED",
             AppError::ConsentRequired(_) => "CONSENT_REQUIRED",
             AppError::Conflict(_) => "CONFLICT",
+            AppError::CursorExpired => "CURSOR_EXPIRED",
             AppError::Internal(_) => "INTERNAL",
         }
     }

@@ -91,6 +91,19 @@ impl UserObject {
         let service = ctx.data::<crate::domain::cameos::CameoService>()?;
         Ok(service.cameos_of(&c.caller, self.0.id).await.api()?.into_iter().map(super::cameos::CameoObject).collect())
     }
+    /// Members following them.
+    async fn follower_count(&self) -> i32 {
+        i32::try_from(self.0.follower_count).unwrap_or(i32::MAX)
+    }
+    /// Members they follow.
+    async fn following_count(&self) -> i32 {
+        i32::try_from(self.0.following_count).unwrap_or(i32::MAX)
+    }
+    /// Whether the viewer follows them (false when signed out).
+    async fn viewer_follows(&self, ctx: &Context<'_>) -> Result<bool> {
+        let loader = ctx.data::<super::social::Followed>()?;
+        Ok(loader.load_one(self.0.id).await.map_err(|e| (*e).clone())?.unwrap_or(false))
+    }
     /// Role.
     async fn role(&self) -> RoleGql {
         self.0.role.into()

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod cameos;
 pub mod invites;
 pub mod moderation;
+pub mod social;
 pub mod videos;
 
 use std::sync::Arc;
@@ -33,6 +34,7 @@ pub struct Query(
     audit::AuditQuery,
     moderation::ModerationQuery,
     cameos::CameosQuery,
+    social::SocialQuery,
 );
 
 /// The root mutation.
@@ -43,6 +45,7 @@ pub struct Mutation(
     videos::VideosMutation,
     moderation::ModerationMutation,
     cameos::CameosMutation,
+    social::SocialMutation,
 );
 
 /// The executable schema.

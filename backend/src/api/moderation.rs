@@ -232,21 +232,6 @@ impl CommentObject {
     }
 }
 
-/// Batches visible-comment counts of the videos in one response (one query per page).
-pub struct CommentCountLoader(pub crate::domain::Services);
-
-impl async_graphql::dataloader::Loader<VideoId> for CommentCountLoader {
-    type Value = i64;
-    type Error = std::sync::Arc<async_graphql::Error>;
-
-    async fn load(&self, keys: &[VideoId]) -> std::result::Result<std::collections::HashMap<VideoId, i64>, Self::Error> {
-        self.0.deps.store.comment_counts(keys).await.map_err(|e| std::sync::Arc::new(to_gql(e)))
-    }
-}
-
-/// Per-request loader handle.
-pub type CommentCounts = async_graphql::dataloader::DataLoader<CommentCountLoader>;
-
 /// Batches published-remix counts of the videos in one response.
 pub struct RemixCountLoader(pub crate::domain::Services);
 

@@ -341,14 +341,30 @@ impl VideoObject {
     ) -> Result<Connection<String, super::moderation::CommentObject>> {
         let (n, after) = page_args(first, after)?;
         let store = &ctx.data::<crate::domain::Services>()?.deps.store;
-        let mut list = store.comments_of(self.0.id, after, n + 1).await.api()?;
+        // Comments of members in a block with the viewer are hidden from them.
+        let hidden = match caller(ctx)?.caller.optional().api()? {
+            Some(v) => store.block_set(v.user.id).await.api()?,
+            None => Default::default(),
+        };
+        let mut list = store.comments_of(self.0.id, &hidden, after, n + 1).await.api()?;
         Ok(super::moderation::comment_connection(&mut list, n, after.is_some()))
     }
     /// Visible comments.
-    async fn comment_count(&self, ctx: &Context<'_>) -> Result<i32> {
-        let counts = ctx.data::<super::moderation::CommentCounts>()?;
-        let n = counts.load_one(self.0.id).await.map_err(|e| (*e).clone())?.unwrap_or(0);
-        Ok(i32::try_from(n).unwrap_or(i32::MAX))
+    async fn comment_count(&self) -> i32 {
+        i32::try_from(self.0.comment_count).unwrap_or(i32::MAX)
+    }
+    /// Members who like it.
+    async fn like_count(&self) -> i32 {
+        i32::try_from(self.0.like_count).unwrap_or(i32::MAX)
+    }
+    /// Members who watched it (each once).
+    async fn view_count(&self) -> i32 {
+        i32::try_from(self.0.view_count).unwrap_or(i32::MAX)
+    }
+    /// Whether the viewer likes it (false when signed out).
+    async fn viewer_has_liked(&self, ctx: &Context<'_>) -> Result<bool> {
+        let loader = ctx.data::<super::social::Liked>()?;
+        Ok(loader.load_one(self.0.id).await.map_err(|e| (*e).clone())?.unwrap_or(false))
     }
 }
 

@@ -55,11 +55,16 @@ pub async fn may_use(store: &Store, cameo: &Cameo, user: UserId) -> AppResult<Re
     if cameo.owner_id == user {
         return Ok(Ok(()));
     }
+    // A block either way ends every permission, whatever the cameo says.
+    if store.blocked_either(cameo.owner_id, user).await? {
+        return Ok(Err(format!("the cameo \"{}\" is not available to you", cameo.name)));
+    }
     let allowed = match cameo.permission {
         CameoPermission::Everyone => true,
         CameoPermission::Approved => store.is_cameo_approved(cameo.id, user).await?,
-        // Following arrives with the feed; until then no one is a mutual.
-        CameoPermission::Mutuals | CameoPermission::OnlyMe => false,
+        // Mutuals: each follows the other, now.
+        CameoPermission::Mutuals => store.follows(cameo.owner_id, user).await? && store.follows(user, cameo.owner_id).await?,
+        CameoPermission::OnlyMe => false,
     };
     Ok(if allowed { Ok(()) } else { Err(format!("the owner of the cameo \"{}\" has not allowed you to use it", cameo.name)) })
 }

@@ -6,9 +6,11 @@
 
 pub mod accounts;
 pub mod cameos;
+pub mod feed;
 pub mod invites;
 pub mod model;
 pub mod updates;
+pub mod social;
 pub mod values;
 pub mod videos;
 pub mod moderation;
@@ -73,17 +75,34 @@ pub struct Services {
     pub accounts: accounts::AccountService,
     /// Codes, the waitlist and the invite tree.
     pub invites: invites::InviteService,
+    /// Feeds.
+    pub feed: feed::FeedService,
+    /// Follows, blocks, likes, views, preferences.
+    pub social: social::SocialService,
     /// Shared dependencies (health checks use the store and kv).
     pub deps: Arc<Deps>,
 }
 
+/// What the feed and social services need beyond the shared dependencies.
+pub struct SocialWiring {
+    /// Timelines and ranked lists (Redis, or in process).
+    pub cache: ::feed::cache::FeedCache,
+    /// Feed settings.
+    pub settings: feed::FeedSettings,
+    /// Per-member limits.
+    pub limits: social::SocialLimits,
+}
+
 impl Services {
     /// Wires the services over shared dependencies.
-    pub fn new(deps: Deps) -> Self {
+    pub fn new(deps: Deps, social: SocialWiring) -> Self {
         let deps = Arc::new(deps);
+        let feed = feed::FeedService::new(deps.clone(), social.cache, social.settings);
         Self {
             accounts: accounts::AccountService::new(deps.clone()),
             invites: invites::InviteService::new(deps.clone()),
+            social: social::SocialService::new(deps.clone(), feed.clone(), social.limits),
+            feed,
             deps,
         }
     }

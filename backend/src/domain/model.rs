@@ -58,6 +58,10 @@ pub struct User {
     pub invited_by: Option<UserId>,
     /// When they joined.
     pub created_at: DateTime<Utc>,
+    /// Members following them.
+    pub follower_count: i64,
+    /// Members they follow.
+    pub following_count: i64,
 }
 
 impl User {
@@ -302,6 +306,14 @@ pub struct Video {
     pub remix_of: Option<VideoId>,
     /// The first video of its remix chain (none for an original).
     pub root_id: Option<VideoId>,
+    /// Members who like it.
+    pub like_count: i64,
+    /// Members who watched it (each counted once).
+    pub view_count: i64,
+    /// Sum over viewers of their longest watch, in milliseconds.
+    pub watch_ms_total: i64,
+    /// Visible comments.
+    pub comment_count: i64,
 }
 
 /// The frame check's verdict on a clip.

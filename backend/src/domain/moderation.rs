@@ -172,6 +172,7 @@ pub struct Decision<'a> {
 pub struct ModerationService {
     deps: Arc<Deps>,
     accounts: super::accounts::AccountService,
+    feed: super::feed::FeedService,
     media: MediaStore,
     checker: Arc<ClipChecker>,
     policy: Arc<PromptPolicy>,
@@ -203,12 +204,13 @@ impl ModerationService {
     pub fn new(
         deps: Arc<Deps>,
         accounts: super::accounts::AccountService,
+        feed: super::feed::FeedService,
         media: MediaStore,
         checker: Arc<ClipChecker>,
         policy: Arc<PromptPolicy>,
         limits: ModerationLimits,
     ) -> Self {
-        Self { deps, accounts, media, checker, policy, limits }
+        Self { deps, accounts, feed, media, checker, policy, limits }
     }
 
     async fn inspect(&self, bytes: Vec<u8>) -> AppResult<ClipInspection> {
@@ -294,6 +296,12 @@ impl ModerationService {
             return Err(AppError::Conflict("the video changed while it was being published; reload it".into()));
         }
         tracing::info!(video = %id, user = %v.user.id, "published");
+        let published = self.deps.store.video(id).await?.ok_or(AppError::NotFound("video"))?;
+        // Into followers' FOLLOWING timelines. The video is published whatever happens here: a
+        // timeline that misses it is rebuilt from the store when it is dropped or expires.
+        if let Err(e) = self.feed.on_published(&published).await {
+            tracing::error!(video = %id, error = %e, "fan-out failed");
+        }
         if let Some(source) = video.remix_of
             && let Some(src) = self.deps.store.video(source).await?
             && src.author_id != v.user.id
@@ -301,7 +309,7 @@ impl ModerationService {
             let message = format!("@{} remixed your video", v.user.username);
             self.deps.store.notify(src.author_id, "video.remixed", Some(id), Some(v.user.id), &message).await?;
         }
-        self.deps.store.video(id).await?.ok_or(AppError::NotFound("video"))
+        Ok(published)
     }
 
     /// Anyone: did this clip come from here?
@@ -345,6 +353,10 @@ impl ModerationService {
     pub async fn comment(&self, caller: &Caller, video: VideoId, body: &str) -> AppResult<Comment> {
         let v = caller.require()?;
         let target = self.deps.store.video(video).await?.filter(|x| x.status == VideoStatus::Published).ok_or(AppError::NotFound("video"))?;
+        // A block either way hides the video from the member, so it reads as absent.
+        if target.author_id != v.user.id && self.deps.store.blocked_either(target.author_id, v.user.id).await? {
+            return Err(AppError::NotFound("video"));
+        }
         let body = clean_text("body", body, MAX_COMMENT, "a comment")?;
         self.deps.kv.hit(self.limits.comments_per_user, &v.user.id.to_string()).await?;
         self.check_policy(&body)?;

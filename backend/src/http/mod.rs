@@ -20,7 +20,7 @@ use async_graphql_actix_web::{GraphQLResponse, GraphQLSubscription};
 use futures_util::StreamExt;
 
 use crate::api::accounts::UserLoader;
-use crate::api::moderation::{CommentCountLoader, CommentCounts, RemixCountLoader, RemixCounts};
+use crate::api::moderation::{RemixCountLoader, RemixCounts};
 use crate::api::{AppSchema, RequestCtx, ensure_codes, request_error, to_gql};
 use crate::domain::{Caller, Services};
 use metrics::Metrics;
@@ -49,6 +49,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/graphql", web::post().to(graphql))
         .route("/graphql/ws", web::get().to(graphql_ws))
         .route("/healthz", web::get().to(healthz))
+        .route("/ping", web::get().to(ping))
         .route("/readyz", web::get().to(readyz))
         .route("/metrics", web::get().to(metrics_text))
         .route("/media/{key:.+}", web::get().to(media::serve));
@@ -91,16 +92,22 @@ fn strip_bearer(h: &str) -> Option<String> {
 pub struct RequestData {
     ctx: RequestCtx,
     users: DataLoader<UserLoader>,
-    comments: CommentCounts,
     remixes: RemixCounts,
+    followed: crate::api::social::Followed,
+    liked: crate::api::social::Liked,
 }
 
 fn request_data(services: &Services, caller: Caller, client: String) -> RequestData {
+    let viewer = match &caller {
+        Caller::Member(v) => Some(v.user.id),
+        _ => None,
+    };
     RequestData {
         ctx: RequestCtx { caller, client },
         users: DataLoader::new(UserLoader(services.clone()), tokio::spawn),
-        comments: DataLoader::new(CommentCountLoader(services.clone()), tokio::spawn),
         remixes: DataLoader::new(RemixCountLoader(services.clone()), tokio::spawn),
+        followed: DataLoader::new(crate::api::social::FollowedLoader { services: services.clone(), viewer }, tokio::spawn),
+        liked: DataLoader::new(crate::api::social::LikedLoader { services: services.clone(), viewer }, tokio::spawn),
     }
 }
 
@@ -228,7 +235,7 @@ async fn graphql(state: web::Data<AppState>, req: HttpRequest, mut payload: web:
     };
     let with_data = |r: async_graphql::Request| {
         let d = request_data(&state.services, caller.clone(), client.clone());
-        r.data(d.ctx).data(d.users).data(d.comments).data(d.remixes)
+        r.data(d.ctx).data(d.users).data(d.remixes).data(d.followed).data(d.liked)
     };
     let batch = map_batch(batch, with_data);
     // Codes and error metrics are applied per operation by the schema's extension.
@@ -254,11 +261,17 @@ async fn graphql_ws(state: web::Data<AppState>, req: HttpRequest, payload: web::
             let mut data = Data::default();
             data.insert(d.ctx);
             data.insert(d.users);
-            data.insert(d.comments);
             data.insert(d.remixes);
+            data.insert(d.followed);
+            data.insert(d.liked);
             Ok(data)
         })
         .start(&req, payload)
+}
+
+/// A bare JSON answer (no database, no cache): the baseline of the load benchmarks.
+async fn ping() -> HttpResponse {
+    HttpResponse::Ok().content_type("application/json").body(r#"{"ok":true}"#)
 }
 
 async fn healthz() -> HttpResponse {

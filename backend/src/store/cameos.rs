@@ -187,12 +187,20 @@ impl Store {
             .into_tuple()
             .all(&self.db)
             .await?;
+        // Mutuals: members the user follows who follow them back.
+        let followers: std::collections::HashSet<UserId> = self.followers(user).await?.into_iter().collect();
+        let mutuals: Vec<Uuid> = self.followees(user).await?.into_iter().map(|(u, _)| u).filter(|u| followers.contains(u)).map(|u| u.0).collect();
+        let blocked: Vec<Uuid> = self.block_set(user).await?.into_iter().map(|u| u.0).collect();
         let mut q = cameos::Entity::find().filter(cameos::Column::Status.eq(CameoStatus::Active.as_str())).filter(
             cameos::Column::OwnerId
                 .eq(user.0)
                 .or(cameos::Column::Permission.eq(CameoPermission::Everyone.as_str()))
-                .or(cameos::Column::Permission.eq(CameoPermission::Approved.as_str()).and(cameos::Column::Id.is_in(approved))),
+                .or(cameos::Column::Permission.eq(CameoPermission::Approved.as_str()).and(cameos::Column::Id.is_in(approved)))
+                .or(cameos::Column::Permission.eq(CameoPermission::Mutuals.as_str()).and(cameos::Column::OwnerId.is_in(mutuals))),
         );
+        if !blocked.is_empty() {
+            q = q.filter(cameos::Column::OwnerId.is_not_in(blocked));
+        }
         if let Some(prefix) = query.map(str::trim).filter(|p| !p.is_empty()) {
             // Case-insensitive on both engines (SQLite's LIKE is, PostgreSQL's is not).
             let escaped = prefix.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");

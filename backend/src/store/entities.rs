@@ -22,6 +22,8 @@ pub mod users {
         pub invited_by: Option<Uuid>,
         pub invite_id: Option<Uuid>,
         pub created_at: DateTimeUtc,
+        pub follower_count: i64,
+        pub following_count: i64,
     }
 
     /// No navigated relations; queries join explicitly.
@@ -258,6 +260,10 @@ pub mod videos {
         pub removal_reason: Option<String>,
         pub remix_of: Option<Uuid>,
         pub root_id: Option<Uuid>,
+        pub like_count: i64,
+        pub view_count: i64,
+        pub watch_ms_total: i64,
+        pub comment_count: i64,
     }
 
     /// No navigated relations.
@@ -502,6 +508,117 @@ pub mod video_cameos {
         pub consent_version: i64,
         pub owner_approved_at: Option<DateTimeUtc>,
         pub created_at: DateTimeUtc,
+    }
+
+    /// No navigated relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod follows {
+    //! `follows`
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `follows`: `follower_id` follows `followee_id`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "follows")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub follower_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub followee_id: Uuid,
+        pub created_at: DateTimeUtc,
+    }
+
+    /// No navigated relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod blocks {
+    //! `blocks`
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `blocks`: `blocker_id` blocked `blocked_id`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "blocks")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub blocker_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub blocked_id: Uuid,
+        pub created_at: DateTimeUtc,
+    }
+
+    /// No navigated relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod likes {
+    //! `likes`
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `likes`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "likes")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub video_id: Uuid,
+        pub created_at: DateTimeUtc,
+    }
+
+    /// No navigated relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod views {
+    //! `views`: one row per member and video, with the longest watch.
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `views`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "views")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub video_id: Uuid,
+        pub watch_ms: i64,
+        pub viewed_at: DateTimeUtc,
+    }
+
+    /// No navigated relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod feed_preferences {
+    //! `feed_preferences`
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `feed_preferences`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "feed_preferences")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: Uuid,
+        pub text: String,
+        pub weights: String,
+        pub updated_at: DateTimeUtc,
     }
 
     /// No navigated relations.

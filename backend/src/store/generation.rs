@@ -69,6 +69,10 @@ pub(crate) fn video_from(m: videos::Model) -> Video {
         removal_reason: m.removal_reason,
         remix_of: m.remix_of.map(VideoId),
         root_id: m.root_id.map(VideoId),
+        like_count: m.like_count,
+        view_count: m.view_count,
+        watch_ms_total: m.watch_ms_total,
+        comment_count: m.comment_count,
     }
 }
 
@@ -305,6 +309,10 @@ impl Store {
             removal_reason: Set(None),
             remix_of: Set(job.remix_of),
             root_id: Set(root_id),
+            like_count: Set(0),
+            view_count: Set(0),
+            watch_ms_total: Set(0),
+            comment_count: Set(0),
         })
         .exec_with_returning(&txn)
         .await?;

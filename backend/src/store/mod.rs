@@ -10,6 +10,7 @@ pub mod cameos;
 pub mod entities;
 pub mod generation;
 pub mod moderation;
+pub mod social;
 
 use std::time::Duration;
 
@@ -102,6 +103,8 @@ fn user_from(m: users::Model) -> User {
         ban_reason: m.ban_reason,
         invited_by: m.invited_by.map(UserId),
         created_at: m.created_at,
+        follower_count: m.follower_count,
+        following_count: m.following_count,
     }
 }
 
@@ -254,6 +257,8 @@ impl Store {
             invited_by: Set(invited_by),
             invite_id: Set(invite_id),
             created_at: Set(now),
+            follower_count: Set(0),
+            following_count: Set(0),
         }
     }
 

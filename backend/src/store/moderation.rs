@@ -3,7 +3,6 @@
 //! conditional update on the status it expects, so two moderators (or a moderator and an
 //! author) racing on one subject cannot both win.
 
-use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -301,6 +300,7 @@ impl Store {
 
     /// Adds a comment.
     pub async fn insert_comment(&self, video: VideoId, author: UserId, body: &str) -> AppResult<Comment> {
+        let txn = self.tx().await?;
         let m = comments::Entity::insert(comments::ActiveModel {
             id: Set(Uuid::now_v7()),
             video_id: Set(video.0),
@@ -309,8 +309,15 @@ impl Store {
             status: Set("VISIBLE".into()),
             created_at: Set(Utc::now()),
         })
-        .exec_with_returning(&self.db)
+        .exec_with_returning(&txn)
         .await?;
+        // The counter changes with the row it counts.
+        videos::Entity::update_many()
+            .col_expr(videos::Column::CommentCount, Expr::col(videos::Column::CommentCount).add(1))
+            .filter(videos::Column::Id.eq(video.0))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
         Ok(comment_from(m))
     }
 
@@ -320,10 +327,19 @@ impl Store {
     }
 
     /// Visible comments on a video, newest first, after the cursor `(created_at, id)`.
-    pub async fn comments_of(&self, video: VideoId, after: Option<(DateTime<Utc>, Uuid)>, limit: u64) -> AppResult<Vec<Comment>> {
+    pub async fn comments_of(
+        &self,
+        video: VideoId,
+        hidden_authors: &std::collections::HashSet<UserId>,
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: u64,
+    ) -> AppResult<Vec<Comment>> {
         let mut q = comments::Entity::find()
             .filter(comments::Column::VideoId.eq(video.0))
             .filter(comments::Column::Status.eq("VISIBLE"));
+        if !hidden_authors.is_empty() {
+            q = q.filter(comments::Column::AuthorId.is_not_in(hidden_authors.iter().map(|u| u.0)));
+        }
         if let Some((at, id)) = after {
             q = q.filter(comments::Column::CreatedAt.lt(at).or(comments::Column::CreatedAt.eq(at).and(comments::Column::Id.lt(id))));
         }
@@ -337,29 +353,31 @@ impl Store {
             .collect())
     }
 
-    /// Visible comments per video, for a page of videos in one query.
-    pub async fn comment_counts(&self, ids: &[VideoId]) -> AppResult<HashMap<VideoId, i64>> {
-        let rows: Vec<(Uuid, i64)> = comments::Entity::find()
-            .select_only()
-            .column(comments::Column::VideoId)
-            .column_as(comments::Column::Id.count(), "n")
-            .filter(comments::Column::VideoId.is_in(ids.iter().map(|v| v.0)))
-            .filter(comments::Column::Status.eq("VISIBLE"))
-            .group_by(comments::Column::VideoId)
-            .into_tuple()
-            .all(&self.db)
-            .await?;
-        Ok(rows.into_iter().map(|(v, n)| (VideoId(v), n)).collect())
-    }
-
     /// Hides or restores a comment.
     pub async fn set_comment_removed(&self, id: CommentId, removed: bool) -> AppResult<bool> {
+        let (from, to) = if removed { ("VISIBLE", "REMOVED") } else { ("REMOVED", "VISIBLE") };
+        let txn = self.tx().await?;
+        let Some(c) = comments::Entity::find_by_id(id.0).one(&txn).await? else {
+            txn.rollback().await?;
+            return Ok(false);
+        };
         let r = comments::Entity::update_many()
-            .col_expr(comments::Column::Status, Expr::value(if removed { "REMOVED" } else { "VISIBLE" }))
+            .col_expr(comments::Column::Status, Expr::value(to))
             .filter(comments::Column::Id.eq(id.0))
-            .exec(&self.db)
+            .filter(comments::Column::Status.eq(from))
+            .exec(&txn)
             .await?;
-        Ok(r.rows_affected == 1)
+        if r.rows_affected == 1 {
+            // The visible-comment counter follows the status change, once.
+            let by = if removed { -1 } else { 1 };
+            videos::Entity::update_many()
+                .col_expr(videos::Column::CommentCount, Expr::col(videos::Column::CommentCount).add(by))
+                .filter(videos::Column::Id.eq(c.video_id))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(true)
     }
 
     /// Opens (or joins) the open case about `subject`.
