@@ -165,7 +165,7 @@ impl Default for Weights {
             engagement: 1.0,
             completion: 0.6,
             affinity: 0.8,
-            preference: 0.7,
+            preference: 2.0,
             followed: 0.5,
             remix_of_liked: 0.3,
             cameo_network: 0.25,

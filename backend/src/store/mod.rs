@@ -31,6 +31,8 @@ use entities::*;
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    /// Statements run through this handle (tests count a page's queries with it).
+    queries: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// A member to insert.
@@ -148,12 +150,22 @@ impl Store {
             .connect_timeout(Duration::from_secs(10))
             .acquire_timeout(Duration::from_secs(10))
             .sqlx_logging(false);
-        let db = Database::connect(opt).await?;
+        let mut db = Database::connect(opt).await?;
         if url.starts_with("sqlite:") {
             db.execute_unprepared("PRAGMA journal_mode=WAL;").await?;
             db.execute_unprepared("PRAGMA synchronous=NORMAL;").await?;
         }
-        Ok(Self { db })
+        let queries = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = queries.clone();
+        db.set_metric_callback(move |_| {
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        });
+        Ok(Self { db, queries })
+    }
+
+    /// How many statements this handle has run so far.
+    pub fn queries(&self) -> u64 {
+        self.queries.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// A write transaction. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`), so

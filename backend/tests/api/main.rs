@@ -6,6 +6,7 @@ mod harness;
 
 mod accounts;
 mod cameos;
+mod feeds;
 mod generation;
 mod hygiene;
 mod invites;
