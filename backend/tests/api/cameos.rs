@@ -17,6 +17,20 @@ const UPDATE: &str = "mutation($id: ID!, $p: CameoPermission, $r: String, $a: Bo
 const APPROVE_USER: &str = "mutation($c: ID!, $u: ID!) { approveCameoUser(cameoId: $c, userId: $u) { id approvedUsers { username } } }";
 const UNAPPROVE_USER: &str = "mutation($c: ID!, $u: ID!) { unapproveCameoUser(cameoId: $c, userId: $u) { id } }";
 
+const FOLLOW: &str = "mutation($u: ID!) { follow(userId: $u) { id } }";
+
+/// The consent rule the matrices check: who may use a cameo with `permission`, by relation to
+/// its owner (a block either way overrides everything).
+fn allowed(permission: &str, relation: &str) -> bool {
+    match relation {
+        "owner" => true,
+        "blocked" => false,
+        "approved" => matches!(permission, "APPROVED" | "EVERYONE"),
+        "mutual" => matches!(permission, "MUTUALS" | "EVERYONE"),
+        _ => permission == "EVERYONE",
+    }
+}
+
 async fn member(app: &TestApp, name: &str) -> (String, String) {
     let code = app.mint(1, 1).await.remove(0);
     let (token, _, id) = app.sign_up(&code, name).await;
@@ -143,7 +157,8 @@ async fn verification_uploads_are_checked_and_nothing_is_stored_on_refusal() {
     app.stop().await;
 }
 
-/// Submit-time consent for every permission × relation (owner, approved, stranger); changes of
+/// Submit-time consent for every permission × relation (owner, approved, mutual, follower only,
+/// blocked, stranger); changes of
 /// consent landing between submit, finish and publish; restrictions naming the cameo; the
 /// bypasses (a pending or revoked id, someone else's draft, too many cameos).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -169,11 +184,29 @@ async fn consent_matrix_and_bypasses() {
     app.ok(APPROVE_USER, json!({"c": cid, "u": bob_id}), Some(&ann)).await;
     assert_eq!(app.code(APPROVE_USER, json!({"c": cid, "u": bob_id}), Some(&bob)).await, "NOT_FOUND", "only the owner approves");
 
-    let relations = [("owner", ann.clone()), ("approved", bob.clone()), ("stranger", cat.clone())];
+    // Dan and Ann follow each other (mutuals); Eve follows Ann (a follower only); Fay was
+    // approved and mutual, then Ann blocked her: the block overrides every permission.
+    let (dan, dan_id) = member(&app, "dan").await;
+    let (eve, _) = member(&app, "eve").await;
+    let (fay, fay_id) = member(&app, "fay").await;
+    for (token, target) in [(&dan, &ann_id), (&ann, &dan_id), (&eve, &ann_id), (&fay, &ann_id), (&ann, &fay_id)] {
+        app.ok(FOLLOW, json!({"u": target}), Some(token)).await;
+    }
+    app.ok(APPROVE_USER, json!({"c": cid, "u": fay_id}), Some(&ann)).await;
+    app.ok("mutation($u: ID!) { block(userId: $u) }", json!({"u": fay_id}), Some(&ann)).await;
+
+    let relations = [
+        ("owner", ann.clone()),
+        ("approved", bob.clone()),
+        ("mutual", dan.clone()),
+        ("follower", eve.clone()),
+        ("blocked", fay.clone()),
+        ("stranger", cat.clone()),
+    ];
     for permission in ["ONLY_ME", "APPROVED", "MUTUALS", "EVERYONE"] {
         app.ok(UPDATE, json!({"id": cid, "p": permission}), Some(&ann)).await;
         for (relation, token) in &relations {
-            let allowed = *relation == "owner" || permission == "EVERYONE" || (permission == "APPROVED" && *relation == "approved");
+            let allowed = allowed(permission, relation);
             let r = submit(token.clone(), "a person waving on a beach").await;
             if allowed {
                 assert!(r.get("errors").is_none(), "{permission} × {relation}: {r}");
@@ -195,6 +228,12 @@ async fn consent_matrix_and_bypasses() {
     };
     app.ok(UPDATE, json!({"id": cid, "p": "APPROVED"}), Some(&ann)).await;
     assert_eq!((usable(ann.clone()).await, usable(bob.clone()).await, usable(cat.clone()).await), (1, 1, 0));
+    assert_eq!(usable(fay.clone()).await, 0, "a block hides the cameo from search even when approved");
+    app.ok(UPDATE, json!({"id": cid, "p": "MUTUALS"}), Some(&ann)).await;
+    assert_eq!((usable(dan.clone()).await, usable(eve.clone()).await, usable(bob.clone()).await), (1, 0, 0));
+    app.ok(UPDATE, json!({"id": cid, "p": "EVERYONE"}), Some(&ann)).await;
+    assert_eq!((usable(eve.clone()).await, usable(fay.clone()).await), (1, 0));
+    app.ok(UPDATE, json!({"id": cid, "p": "APPROVED"}), Some(&ann)).await;
     let by_name = "query($q: String) { usableCameos(query: $q, first: 10) { edges { node { name } } } }";
     for (q, n) in [("aN", 1), ("ann", 1), ("b", 0), ("%", 0)] {
         let r = app.ok(by_name, json!({"q": q}), Some(&bob)).await;
@@ -410,10 +449,9 @@ async fn consent_at_finish_owner_approval_remix_and_race() {
     app.stop().await;
 }
 
-/// Every permission × relation (owner, approved, stranger) through all three moments: submit,
-/// finish and publish; then consent changes landing between finish and publish (a permission
-/// narrowed, a revocation). Mutual, follower-only and blocked relations need following and
-/// blocking, which arrive with the feed.
+/// Every permission × relation (owner, approved, mutual, follower only, blocked, stranger)
+/// through all three moments: submit, finish and publish; then consent changes landing between
+/// finish and publish (mutuals ended by an unfollow, a block, a permission narrowed, a revocation).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consent_matrix_through_finish_and_publish() {
     let app = app(Engine::Sqlite).tweak(|c| {
@@ -423,7 +461,7 @@ async fn consent_matrix_through_finish_and_publish() {
     .start()
     .await;
     let admin = app.create_admin("chief").await;
-    let (ann, _) = member(&app, "ann").await;
+    let (ann, ann_id) = member(&app, "ann").await;
     let (bob, bob_id) = member(&app, "bob").await;
     let (cat, _) = member(&app, "cat").await;
     let (moder, mod_id) = member(&app, "mod1").await;
@@ -433,12 +471,27 @@ async fn consent_matrix_through_finish_and_publish() {
     app.ok(REVIEW, json!({"id": cid, "a": true}), Some(&moder)).await;
     app.ok(APPROVE_USER, json!({"c": cid, "u": bob_id}), Some(&ann)).await;
     let with_ann = json!({"i": {"prompt": "a person waving", "durationSeconds": 1, "aspectRatio": "LANDSCAPE", "cameoIds": [cid]}});
-    let relations = [("owner", ann.clone()), ("approved", bob.clone()), ("stranger", cat.clone())];
+    let (dan, dan_id) = member(&app, "dan").await;
+    let (eve, _) = member(&app, "eve").await;
+    let (fay, fay_id) = member(&app, "fay").await;
+    for (token, target) in [(&dan, &ann_id), (&ann, &dan_id), (&eve, &ann_id)] {
+        app.ok(FOLLOW, json!({"u": target}), Some(token)).await;
+    }
+    app.ok(APPROVE_USER, json!({"c": cid, "u": fay_id}), Some(&ann)).await;
+    app.ok("mutation($u: ID!) { block(userId: $u) }", json!({"u": ann_id}), Some(&fay)).await;
+    let relations = [
+        ("owner", ann.clone()),
+        ("approved", bob.clone()),
+        ("mutual", dan.clone()),
+        ("follower", eve.clone()),
+        ("blocked", fay.clone()),
+        ("stranger", cat.clone()),
+    ];
     let mut published = 0;
     for permission in ["ONLY_ME", "APPROVED", "MUTUALS", "EVERYONE"] {
         app.ok(UPDATE, json!({"id": cid, "p": permission}), Some(&ann)).await;
         for (relation, token) in &relations {
-            let allowed = *relation == "owner" || permission == "EVERYONE" || (permission == "APPROVED" && *relation == "approved");
+            let allowed = allowed(permission, relation);
             let r = app.gql(CREATE, with_ann.clone(), Some(token)).await;
             if !allowed {
                 assert_eq!(code_of(&r), "CONSENT_REQUIRED", "submit {permission} × {relation}: {r}");
@@ -452,7 +505,21 @@ async fn consent_matrix_through_finish_and_publish() {
             published += 1;
         }
     }
-    assert_eq!(published, 1 + 2 + 1 + 3, "owner ×4, approved under APPROVED and EVERYONE, stranger under EVERYONE");
+    assert_eq!(published, 4 + 2 + 2 + 1 + 1, "owner ×4, approved ×2, mutual ×2 (MUTUALS, EVERYONE), follower and stranger under EVERYONE");
+
+    // Between finish and publish under MUTUALS: the owner unfollows, so they are no longer mutuals.
+    app.ok(UPDATE, json!({"id": cid, "p": "MUTUALS"}), Some(&ann)).await;
+    let id = app.ok(CREATE, with_ann.clone(), Some(&dan)).await["createVideo"]["id"].as_str().unwrap().to_owned();
+    wait_job(&app, &dan, &id, ended).await;
+    app.ok("mutation($u: ID!) { unfollow(userId: $u) { id } }", json!({"u": dan_id}), Some(&ann)).await;
+    assert_eq!(app.code(PUBLISH, json!({"id": id}), Some(&dan)).await, "CONSENT_REQUIRED");
+    // Between finish and publish under EVERYONE: a block refuses the follower's draft.
+    app.ok(UPDATE, json!({"id": cid, "p": "EVERYONE"}), Some(&ann)).await;
+    let id = app.ok(CREATE, with_ann.clone(), Some(&eve)).await["createVideo"]["id"].as_str().unwrap().to_owned();
+    wait_job(&app, &eve, &id, ended).await;
+    let eve_id = app.running.services.deps.store.user_by_username("eve").await.unwrap().unwrap().id.to_string();
+    app.ok("mutation($u: ID!) { block(userId: $u) }", json!({"u": eve_id}), Some(&ann)).await;
+    assert_eq!(app.code(PUBLISH, json!({"id": id}), Some(&eve)).await, "CONSENT_REQUIRED");
 
     // Between finish and publish: EVERYONE narrowed to APPROVED refuses the stranger's draft.
     app.ok(UPDATE, json!({"id": cid, "p": "EVERYONE"}), Some(&ann)).await;

@@ -12,4 +12,5 @@ mod hygiene;
 mod invites;
 mod moderation;
 mod remixes;
+mod social;
 mod ops;
