@@ -202,12 +202,13 @@ impl FeedService {
         Ok(FeedPage { items, has_next })
     }
 
-    /// The published videos among `ids` whose authors are not blocked, by id (one query).
+    /// The videos among `ids` that are published now, by authors neither banned nor in a
+    /// block with the viewer, by id (one query).
     async fn visible(&self, ids: &[VideoId], blocked: &HashSet<UserId>) -> AppResult<HashMap<Uuid, Video>> {
         Ok(self
             .deps
             .store
-            .videos_by_ids(ids)
+            .servable_by_ids(ids)
             .await?
             .into_iter()
             .filter(|v| v.status == VideoStatus::Published && !blocked.contains(&v.author_id))

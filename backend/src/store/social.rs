@@ -441,19 +441,25 @@ impl Store {
         Ok(videos::Entity::find().filter(videos::Column::Id.is_in(ids.iter().map(|v| v.0))).all(&self.db).await?.into_iter().map(video_from).collect())
     }
 
-    /// Which of `ids` are published now (one query; the serve-time check).
-    pub async fn published_among(&self, ids: &[VideoId]) -> AppResult<HashSet<VideoId>> {
+    /// The videos among `ids` that are published now and whose authors are not banned (one
+    /// query; the serve-time check of every feed page).
+    pub async fn servable_by_ids(&self, ids: &[VideoId]) -> AppResult<Vec<Video>> {
         if ids.is_empty() {
-            return Ok(HashSet::new());
+            return Ok(Vec::new());
         }
-        let rows: Vec<Uuid> = videos::Entity::find()
-            .select_only()
-            .column(videos::Column::Id)
+        let banned = sea_orm::sea_query::Query::select()
+            .column(users::Column::Id)
+            .from(users::Entity)
+            .and_where(users::Column::BannedAt.is_not_null())
+            .to_owned();
+        Ok(videos::Entity::find()
             .filter(videos::Column::Id.is_in(ids.iter().map(|v| v.0)))
             .filter(videos::Column::Status.eq("PUBLISHED"))
-            .into_tuple()
+            .filter(videos::Column::AuthorId.not_in_subquery(banned))
             .all(&self.db)
-            .await?;
-        Ok(rows.into_iter().map(VideoId).collect())
+            .await?
+            .into_iter()
+            .map(video_from)
+            .collect())
     }
 }

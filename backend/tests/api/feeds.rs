@@ -213,6 +213,15 @@ async fn rules(app: TestApp) {
         assert!(!list.contains(&victim), "{kind} still shows a removed video");
     }
 
+    // A banned author's videos leave every feed at once.
+    let banned = &authors[5].1;
+    app.ok("mutation($u: ID!) { banUser(userId: $u, reason: \"spam ring\") { id } }", json!({"u": banned}), Some(&admin)).await;
+    let theirs: HashSet<String> = by_author.iter().filter(|(_, a)| *a == banned).map(|(v, _)| v.clone()).collect();
+    for kind in ["FOR_YOU", "TRENDING"] {
+        let list = ids(&all_pages(&app, kind, 10, Some(&viewer)).await);
+        assert!(list.iter().all(|v| !theirs.contains(v)), "{kind} still shows a banned author");
+    }
+
     // The blocked member sees none of the viewer's videos either (blocks hide both ways).
     let (blocked_token, _) = {
         let t = app.log_in("blocked", "long enough secret").await.0;
