@@ -77,19 +77,19 @@ pub async fn build_services(c: &Config) -> AppResult<Services> {
     };
     let minute = Duration::from_secs(60);
     let social = SocialWiring {
-        cache,
         settings: FeedSettings {
             fanout_max_followers: c.feed_fanout_max_followers,
             list_ttl: Duration::from_secs(c.feed_list_ttl_secs),
             refresh: Duration::from_secs(c.feed_refresh_secs),
             seen_window: Duration::from_secs(c.feed_seen_window_hours * 3600),
+            page_ttl: Duration::from_secs(c.feed_page_cache_secs.min(c.feed_refresh_secs)),
         },
         limits: SocialLimits {
             actions: Limit { name: "social", limit: c.social_actions_per_user_per_minute, window: minute },
             views: Limit { name: "views", limit: c.views_per_user_per_minute, window: minute },
         },
     };
-    Ok(Services::new(Deps { store, kv, hasher, tokens, mail, rules: rules(c) }, social))
+    Ok(Services::new(Deps { store, kv, hasher, tokens, mail, rules: rules(c), feed_cache: cache }, social))
 }
 
 /// Generation wiring: the service, the media store and links, and the in-process workers.

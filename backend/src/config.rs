@@ -185,6 +185,10 @@ pub struct Config {
     pub feed_refresh_secs: u64,
     /// Videos a member watched within this many hours are not shown again in FOR_YOU.
     pub feed_seen_window_hours: u64,
+    /// How long a served feed page is reused, hydrated, for the same member, cursor and size
+    /// (0: never). Removals, bans and the member's own likes, follows and blocks invalidate it
+    /// at once; counts and new FOLLOWING posts may lag by up to this long.
+    pub feed_page_cache_secs: u64,
     /// Follows, unfollows, blocks, likes and unlikes a member may make per minute.
     pub social_actions_per_user_per_minute: u32,
     /// Views a member may record per minute.
@@ -264,6 +268,7 @@ impl Default for Config {
             feed_list_ttl_secs: 1800,
             feed_refresh_secs: 60,
             feed_seen_window_hours: 72,
+            feed_page_cache_secs: 5,
             social_actions_per_user_per_minute: 120,
             views_per_user_per_minute: 600,
         }

@@ -13,5 +13,6 @@ pub mod error;
 pub mod http;
 pub mod kv;
 pub mod mail;
+pub mod seed;
 pub mod store;
 pub mod types;

@@ -735,6 +735,36 @@ impl FeedCache {
         }
     }
 
+    /// The value under `key` and the epochs `names`, read together (one round trip in Redis):
+    /// a cached page and the counters that say whether it is still valid.
+    pub async fn get_with_epochs(&self, key: &str, names: &[&str]) -> Result<(Option<Vec<u8>>, Vec<u64>), CacheError> {
+        match self {
+            FeedCache::Memory(_) => Ok((self.get(key).await?, self.epochs(names).await?)),
+            FeedCache::Redis { conn, prefix } => {
+                let mut keys = Vec::with_capacity(names.len() + 1);
+                keys.push(Self::key(prefix, "kv", key));
+                keys.extend(names.iter().map(|n| Self::key(prefix, "epoch", n)));
+                let mut vals: Vec<Option<Vec<u8>>> = redis::cmd("MGET").arg(keys).query_async(&mut conn.clone()).await?;
+                if vals.len() != names.len() + 1 {
+                    return Err(CacheError::Corrupt { key: key.to_owned(), what: "MGET answered the wrong number of values".into() });
+                }
+                let value = vals.remove(0);
+                let mut epochs = Vec::with_capacity(names.len());
+                for (v, n) in vals.into_iter().zip(names) {
+                    let e = match v {
+                        None => 0,
+                        Some(b) => std::str::from_utf8(&b)
+                            .ok()
+                            .and_then(|t| t.parse::<u64>().ok())
+                            .ok_or_else(|| CacheError::Corrupt { key: (*n).to_owned(), what: "an epoch that is not a number".into() })?,
+                    };
+                    epochs.push(e);
+                }
+                Ok((value, epochs))
+            }
+        }
+    }
+
     /// Increments the epoch `name` and returns its new value.
     pub async fn bump_epoch(&self, name: &str) -> Result<u64, CacheError> {
         match self {

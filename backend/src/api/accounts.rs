@@ -59,7 +59,7 @@ impl Loader<UserId> for UserLoader {
 }
 
 /// Per-request loader handle.
-pub type Users = DataLoader<UserLoader>;
+pub type Users = DataLoader<UserLoader, async_graphql::dataloader::HashMapCache>;
 
 fn viewer_is_self_or(ctx: &Context<'_>, user: &User, role: Role) -> bool {
     match caller(ctx).map(|c| &c.caller) {

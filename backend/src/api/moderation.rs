@@ -245,7 +245,7 @@ impl async_graphql::dataloader::Loader<VideoId> for RemixCountLoader {
 }
 
 /// Per-request loader handle.
-pub type RemixCounts = async_graphql::dataloader::DataLoader<RemixCountLoader>;
+pub type RemixCounts = async_graphql::dataloader::DataLoader<RemixCountLoader, async_graphql::dataloader::HashMapCache>;
 
 /// A page of comments.
 pub fn comment_connection(list: &mut Vec<Comment>, n: u64, has_previous: bool) -> Connection<String, CommentObject> {

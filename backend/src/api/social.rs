@@ -2,11 +2,11 @@
 //! `unlikeVideo`, `recordView`, `setFeedPreferences`, `feedPreferences`; the per-request loaders
 //! behind `User.viewerFollows` and `Video.viewerHasLiked`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
 
 use super::accounts::UserObject;
@@ -80,7 +80,7 @@ impl Loader<UserId> for FollowedLoader {
 }
 
 /// Per-request loader handle.
-pub type Followed = DataLoader<FollowedLoader>;
+pub type Followed = DataLoader<FollowedLoader, HashMapCache>;
 
 /// Batches "has the viewer liked it?" within one request.
 pub struct LikedLoader {
@@ -102,7 +102,7 @@ impl Loader<VideoId> for LikedLoader {
 }
 
 /// Per-request loader handle.
-pub type Liked = DataLoader<LikedLoader>;
+pub type Liked = DataLoader<LikedLoader, HashMapCache>;
 
 fn preferences_object(text: String, p: &feed::topics::Preferences) -> FeedPreferences {
     FeedPreferences {
@@ -128,6 +128,14 @@ impl SocialQuery {
         }
         let c = caller(ctx)?;
         let page = services(ctx)?.feed.page(&c.caller, kind.into(), first as usize, after.as_deref()).await.api()?;
+        // The page carries what its fields need: the loaders answer from it, with no statement.
+        let h = &page.hydration;
+        let liked: HashSet<VideoId> = h.liked.iter().copied().collect();
+        let followed: HashSet<UserId> = h.followed.iter().copied().collect();
+        ctx.data::<super::accounts::Users>()?.feed_many(h.authors.iter().map(|u| (u.id, u.clone()))).await;
+        ctx.data::<Followed>()?.feed_many(h.authors.iter().map(|u| (u.id, followed.contains(&u.id)))).await;
+        ctx.data::<Liked>()?.feed_many(page.items.iter().map(|(v, _)| (v.id, liked.contains(&v.id)))).await;
+        ctx.data::<super::moderation::RemixCounts>()?.feed_many(h.remix_counts.iter().copied()).await;
         let mut conn = Connection::new(after.is_some(), page.has_next);
         conn.edges.extend(page.items.into_iter().map(|(v, cursor)| Edge::new(cursor, VideoObject(v))));
         Ok(conn)

@@ -314,6 +314,8 @@ impl AccountService {
         let (user, ended) = self.deps.store.ban(target, reason).await?;
         self.deps.store.record_audit(Some(actor.user.id), "user.ban", Some(("user", target.to_string())), Some(reason)).await?;
         self.deps.kv.revoke_sessions(&ended, self.access_ttl()).await?;
+        // Their videos leave the feeds at once.
+        super::feed::content_withdrawn(&self.deps).await;
         tracing::info!(actor = %actor.user.id, target = %target, sessions_ended = ended.len(), "member banned");
         user.ok_or(AppError::NotFound("user"))
     }

@@ -435,6 +435,7 @@ impl CameoService {
         match store.video(video).await? {
             Some(v) if v.status == VideoStatus::Published => {
                 if store.set_video_status(v.id, &[VideoStatus::Published], VideoStatus::Removed, Some(why)).await? {
+                    super::feed::content_withdrawn(&self.deps).await;
                     store.notify(v.author_id, "video.removed", Some(v.id), None, &format!("Your video was removed: {why}")).await?;
                 }
             }

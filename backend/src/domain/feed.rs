@@ -18,7 +18,9 @@ use feed::rank::{Candidate, Sources, Viewer as RankViewer, Weights};
 use feed::topics::Preferences;
 use uuid::Uuid;
 
-use super::model::{Video, VideoStatus};
+use serde::{Deserialize, Serialize};
+
+use super::model::{User, Video, VideoStatus};
 use super::{Caller, Deps};
 use crate::error::{AppError, AppResult};
 use crate::types::{UserId, VideoId};
@@ -34,6 +36,8 @@ pub struct FeedSettings {
     pub refresh: Duration,
     /// Watched videos are not shown again for this long.
     pub seen_window: Duration,
+    /// How long a served page is reused (zero: never).
+    pub page_ttl: Duration,
 }
 
 impl Default for FeedSettings {
@@ -43,6 +47,7 @@ impl Default for FeedSettings {
             list_ttl: Duration::from_secs(1800),
             refresh: Duration::from_secs(60),
             seen_window: Duration::from_secs(72 * 3600),
+            page_ttl: Duration::from_secs(5),
         }
     }
 }
@@ -68,12 +73,62 @@ impl FeedKind {
     }
 }
 
-/// One page of a feed: the videos with their cursors, and whether more follow.
+/// One page of a feed: the videos with their cursors, whether more follow, and what their
+/// fields need (so the resolvers answer without further statements).
+#[derive(Serialize, Deserialize)]
 pub struct FeedPage {
     /// Videos and the cursor just after each.
     pub items: Vec<(Video, String)>,
     /// Whether another page exists (now).
     pub has_next: bool,
+    /// The authors, likes and follows of the viewer, remix counts.
+    pub hydration: Hydration,
+}
+
+/// What a page's fields need, loaded with one statement each.
+#[derive(Default, Serialize, Deserialize)]
+pub struct Hydration {
+    /// The videos' authors.
+    pub authors: Vec<User>,
+    /// Which of the videos the viewer likes.
+    pub liked: Vec<VideoId>,
+    /// Which of the authors the viewer follows.
+    pub followed: Vec<UserId>,
+    /// Published remixes per video.
+    pub remix_counts: Vec<(VideoId, i64)>,
+}
+
+/// A page as cached, with the epochs it was computed under.
+#[derive(Serialize, Deserialize)]
+struct CachedPage {
+    epochs: Vec<u64>,
+    page: FeedPage,
+}
+
+/// The epoch every cached page depends on: bumped when a video leaves the feeds (removed,
+/// deleted) or its author is banned.
+const VISIBLE_EPOCH: &str = "visible";
+
+fn viewer_epoch(u: UserId) -> String {
+    format!("viewer:{}", u.0.simple())
+}
+
+/// A video left the feeds, or a member was banned: every cached page is stale at once. A
+/// failure is logged, not returned — the change itself has happened, and pages expire anyway.
+pub async fn content_withdrawn(deps: &Deps) {
+    if let Err(e) = deps.feed_cache.bump_epoch(VISIBLE_EPOCH).await {
+        tracing::error!(error = %e, "feed: could not invalidate cached pages");
+    }
+}
+
+/// Something about these members as viewers changed (their likes, follows, blocks,
+/// preferences): their cached pages are stale at once.
+pub async fn viewers_changed(deps: &Deps, users: &[UserId]) {
+    for u in users {
+        if let Err(e) = deps.feed_cache.bump_epoch(&viewer_epoch(*u)).await {
+            tracing::error!(error = %e, user = %u, "feed: could not invalidate cached pages");
+        }
+    }
 }
 
 /// Candidate pool sizes for one FOR_YOU ranking.
@@ -96,6 +151,11 @@ pub struct FeedService {
     cache: FeedCache,
     settings: FeedSettings,
     weights: Arc<Weights>,
+}
+
+fn page_key(kind: FeedKind, viewer: Option<UserId>, after: Option<&str>, first: usize) -> String {
+    let who = viewer.map(|v| v.0.simple().to_string()).unwrap_or_else(|| "anon".into());
+    format!("{}:page:{who}:{first}:{}", kind.tag(), after.unwrap_or("-"))
 }
 
 fn cache_err(e: feed::cache::CacheError) -> AppError {
@@ -124,7 +184,8 @@ fn new_list_id() -> String {
 
 impl FeedService {
     /// Wires the service over the shared dependencies and the feed cache.
-    pub fn new(deps: Arc<Deps>, cache: FeedCache, settings: FeedSettings) -> Self {
+    pub fn new(deps: Arc<Deps>, settings: FeedSettings) -> Self {
+        let cache = deps.feed_cache.clone();
         Self { deps, cache, settings, weights: Arc::new(Weights::default()) }
     }
 
@@ -146,16 +207,68 @@ impl FeedService {
                 feed::cursor::decode(kind.tag(), raw).ok_or_else(|| AppError::bad_input("after", "after is not a cursor from this feed"))?,
             ),
         };
-        match (kind, viewer) {
-            (FeedKind::Following, Some(v)) => self.following(v, first, cursor).await,
-            (FeedKind::ForYou, Some(v)) => self.ranked(kind, Some(v), first, cursor).await,
-            (FeedKind::Trending, v) => self.ranked(kind, v, first, cursor).await,
-            _ => Err(AppError::Unauthenticated("sign in first")),
+        // A page served recently to the same viewer, still valid under the current epochs. The
+        // first page of FOLLOWING is never cached: a followed author's new video shows at once.
+        // (FOR_YOU and TRENDING first pages come from a ranked list that is itself kept for
+        // `refresh`, and later pages of every feed are fixed by their cursors.)
+        let caching = !self.settings.page_ttl.is_zero() && !(kind == FeedKind::Following && after.is_none());
+        let key = page_key(kind, viewer, after, first);
+        let epoch_names: Vec<String> = std::iter::once(VISIBLE_EPOCH.to_owned()).chain(viewer.map(viewer_epoch)).collect();
+        let names: Vec<&str> = epoch_names.iter().map(String::as_str).collect();
+        let mut epochs = Vec::new();
+        if caching {
+            let (cached, now) = self.cache.get_with_epochs(&key, &names).await.map_err(cache_err)?;
+            if let Some(bytes) = cached
+                && let Ok(c) = serde_json::from_slice::<CachedPage>(&bytes)
+                && c.epochs == now
+            {
+                return Ok(c.page);
+            }
+            epochs = now;
         }
+        let (items, has_next) = match (kind, viewer) {
+            (FeedKind::Following, Some(v)) => self.following(v, first, cursor).await?,
+            (FeedKind::ForYou, Some(v)) => self.ranked(kind, Some(v), first, cursor).await?,
+            (FeedKind::Trending, v) => self.ranked(kind, v, first, cursor).await?,
+            _ => return Err(AppError::Unauthenticated("sign in first")),
+        };
+        let hydration = self.hydrate(viewer, &items).await?;
+        let page = FeedPage { items, has_next, hydration };
+        if caching {
+            // Stored with the epochs read before the page was computed: a change made meanwhile
+            // bumped them, so this copy is never served stale.
+            let c = CachedPage { epochs, page };
+            match serde_json::to_vec(&c) {
+                Ok(bytes) => self.cache.set(&key, &bytes, self.settings.page_ttl).await.map_err(cache_err)?,
+                Err(e) => tracing::error!(error = %e, "feed: page not cached"),
+            }
+            return Ok(c.page);
+        }
+        Ok(page)
+    }
+
+    /// Loads what the page's fields need: four statements whatever the page's size.
+    async fn hydrate(&self, viewer: Option<UserId>, items: &[(Video, String)]) -> AppResult<Hydration> {
+        if items.is_empty() {
+            return Ok(Hydration::default());
+        }
+        let store = &self.deps.store;
+        let ids: Vec<VideoId> = items.iter().map(|(v, _)| v.id).collect();
+        let mut author_ids: Vec<UserId> = items.iter().map(|(v, _)| v.author_id).collect();
+        author_ids.sort();
+        author_ids.dedup();
+        let authors = store.users(&author_ids).await?;
+        let (liked, followed) = match viewer {
+            Some(v) => (store.liked_among(v, &ids).await?.into_iter().collect(), store.followed_among(v, &author_ids).await?.into_iter().collect()),
+            None => (Vec::new(), Vec::new()),
+        };
+        let counts = store.remix_counts(&ids).await?;
+        let remix_counts = ids.iter().map(|id| (*id, counts.get(id).copied().unwrap_or(0))).collect();
+        Ok(Hydration { authors, liked, followed, remix_counts })
     }
 
     /// FOR_YOU or TRENDING: a page of a stored ranked list.
-    async fn ranked(&self, kind: FeedKind, viewer: Option<UserId>, first: usize, cursor: Option<FeedCursor>) -> AppResult<FeedPage> {
+    async fn ranked(&self, kind: FeedKind, viewer: Option<UserId>, first: usize, cursor: Option<FeedCursor>) -> AppResult<(Vec<(Video, String)>, bool)> {
         let (list, mut offset) = match cursor {
             Some(FeedCursor::Ranked { list, offset }) => (list, offset as usize),
             Some(FeedCursor::Keyset { .. }) => return Err(AppError::bad_input("after", "after is not a cursor from this feed")),
@@ -199,7 +312,7 @@ impl FeedService {
                 break;
             }
         }
-        Ok(FeedPage { items, has_next })
+        Ok((items, has_next))
     }
 
     /// The videos among `ids` that are published now, by authors neither banned nor in a
@@ -295,7 +408,7 @@ impl FeedService {
 
     /// FOLLOWING: newest first by publication; small authors' videos come from the member's
     /// timeline (fanned out on write), large authors' from the store (fanned in on read).
-    async fn following(&self, viewer: UserId, first: usize, cursor: Option<FeedCursor>) -> AppResult<FeedPage> {
+    async fn following(&self, viewer: UserId, first: usize, cursor: Option<FeedCursor>) -> AppResult<(Vec<(Video, String)>, bool)> {
         let mut before = match cursor {
             None => None,
             Some(FeedCursor::Keyset { at_micros, id }) => Some((at_micros, id)),
@@ -347,7 +460,7 @@ impl FeedService {
                 break;
             }
         }
-        Ok(FeedPage { items, has_next })
+        Ok((items, has_next))
     }
 
     /// A video was published: push it into the timelines of its author's followers when the

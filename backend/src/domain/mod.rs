@@ -66,6 +66,8 @@ pub struct Deps {
     pub mail: MailService,
     /// Settings.
     pub rules: Rules,
+    /// Feed timelines, ranked lists, cached pages and their epochs (Redis, or in process).
+    pub feed_cache: ::feed::cache::FeedCache,
 }
 
 /// The services, shared by every request.
@@ -85,8 +87,6 @@ pub struct Services {
 
 /// What the feed and social services need beyond the shared dependencies.
 pub struct SocialWiring {
-    /// Timelines and ranked lists (Redis, or in process).
-    pub cache: ::feed::cache::FeedCache,
     /// Feed settings.
     pub settings: feed::FeedSettings,
     /// Per-member limits.
@@ -97,7 +97,7 @@ impl Services {
     /// Wires the services over shared dependencies.
     pub fn new(deps: Deps, social: SocialWiring) -> Self {
         let deps = Arc::new(deps);
-        let feed = feed::FeedService::new(deps.clone(), social.cache, social.settings);
+        let feed = feed::FeedService::new(deps.clone(), social.settings);
         Self {
             accounts: accounts::AccountService::new(deps.clone()),
             invites: invites::InviteService::new(deps.clone()),

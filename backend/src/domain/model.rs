@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use crate::types::{CameoId, CaseId, CommentId, InviteId, JobId, UserId, VideoId};
 
 /// Roles, in increasing power.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum Role {
     /// A member.
     User,
@@ -35,7 +35,7 @@ impl Role {
 }
 
 /// A member as the rules see them.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct User {
     /// Id.
     pub id: UserId,
@@ -204,7 +204,7 @@ impl Job {
 }
 
 /// Where a video is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum VideoStatus {
     /// Visible to its author (and cameo owners).
     Draft,
@@ -238,7 +238,7 @@ impl VideoStatus {
 }
 
 /// A generated video.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Video {
     /// Id.
     pub id: VideoId,
@@ -317,7 +317,7 @@ pub struct Video {
 }
 
 /// The frame check's verdict on a clip.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Verdict {
     /// Nothing found.
     Pass,

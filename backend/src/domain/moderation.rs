@@ -506,6 +506,15 @@ impl ModerationService {
 
     /// Carries out a decision on the case's subject and tells its author.
     async fn apply(&self, actor: &Viewer, case: &ModerationCase, action: ModerationAction, why: &str, appeal: bool) -> AppResult<()> {
+        let r = self.apply_to_subject(actor, case, action, why, appeal).await;
+        if matches!(action, ModerationAction::Remove | ModerationAction::BanAuthor) || appeal {
+            // Whatever came down leaves every cached feed page at once.
+            super::feed::content_withdrawn(&self.deps).await;
+        }
+        r
+    }
+
+    async fn apply_to_subject(&self, actor: &Viewer, case: &ModerationCase, action: ModerationAction, why: &str, appeal: bool) -> AppResult<()> {
         let store = &self.deps.store;
         match (case.subject, action) {
             (_, ModerationAction::Escalate) => {}

@@ -71,6 +71,7 @@ impl SocialService {
         self.deps.kv.hit(self.limits.actions, &me.to_string()).await?;
         if self.deps.store.follow(me, id).await? {
             self.feed.on_graph_changed(&[me]).await?;
+            super::feed::viewers_changed(&self.deps, &[me]).await;
             self.deps.store.notify(id, "user.followed", None, Some(me), &format!("@{} followed you", v.user.username)).await?;
         }
         self.deps.store.user(id).await?.ok_or(AppError::NotFound("user"))
@@ -86,6 +87,7 @@ impl SocialService {
         self.deps.kv.hit(self.limits.actions, &me.to_string()).await?;
         if self.deps.store.unfollow(me, id).await? {
             self.feed.on_graph_changed(&[me]).await?;
+            super::feed::viewers_changed(&self.deps, &[me]).await;
         }
         self.deps.store.user(id).await?.ok_or(AppError::NotFound("user"))
     }
@@ -103,6 +105,7 @@ impl SocialService {
         self.deps.kv.hit(self.limits.actions, &me.to_string()).await?;
         self.deps.store.block(me, id).await?;
         self.feed.on_graph_changed(&[me, id]).await?;
+        super::feed::viewers_changed(&self.deps, &[me, id]).await;
         Ok(true)
     }
 
@@ -113,6 +116,7 @@ impl SocialService {
         let lifted = self.deps.store.unblock(v.user.id, id).await?;
         if lifted {
             self.feed.on_graph_changed(&[v.user.id, id]).await?;
+            super::feed::viewers_changed(&self.deps, &[v.user.id, id]).await;
         }
         Ok(lifted)
     }
@@ -123,7 +127,11 @@ impl SocialService {
         let me = v.user.id;
         let video = self.visible_video(me, id).await?;
         self.deps.kv.hit(self.limits.actions, &me.to_string()).await?;
-        if self.deps.store.like(me, id).await? && video.author_id != me {
+        let liked = self.deps.store.like(me, id).await?;
+        if liked {
+            super::feed::viewers_changed(&self.deps, &[me]).await;
+        }
+        if liked && video.author_id != me {
             self.deps.store.notify(video.author_id, "video.liked", Some(id), Some(me), &format!("@{} liked your video", v.user.username)).await?;
         }
         self.deps.store.video(id).await?.ok_or(AppError::NotFound("video"))
@@ -139,7 +147,9 @@ impl SocialService {
             return Err(AppError::NotFound("video"));
         }
         self.deps.kv.hit(self.limits.actions, &me.to_string()).await?;
-        self.deps.store.unlike(me, id).await?;
+        if self.deps.store.unlike(me, id).await? {
+            super::feed::viewers_changed(&self.deps, &[me]).await;
+        }
         self.deps.store.video(id).await?.ok_or(AppError::NotFound("video"))
     }
 
@@ -164,6 +174,7 @@ impl SocialService {
         let json = serde_json::to_string(&prefs).map_err(|e| AppError::internal("preferences", e))?;
         self.deps.store.set_feed_preferences(v.user.id, text.trim(), &json).await?;
         self.feed.on_preferences_changed(v.user.id).await?;
+        super::feed::viewers_changed(&self.deps, &[v.user.id]).await;
         Ok(prefs)
     }
 

@@ -515,6 +515,9 @@ impl VideoService {
         if !self.deps.store.delete_video(video.id).await? {
             return Err(AppError::NotFound("video"));
         }
+        if video.status == crate::domain::model::VideoStatus::Published {
+            super::feed::content_withdrawn(&self.deps).await;
+        }
         self.deps.store.forget_cameo_uses(video.id).await?;
         self.delete_media_of(&video).await;
         tracing::info!(video = %video.id, user = %v.user.id, "video deleted by its author");

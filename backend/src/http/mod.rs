@@ -14,7 +14,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, Responder, web};
-use async_graphql::dataloader::DataLoader;
+use async_graphql::dataloader::{DataLoader, HashMapCache};
 use async_graphql::{BatchRequest, Data};
 use async_graphql_actix_web::{GraphQLResponse, GraphQLSubscription};
 use futures_util::StreamExt;
@@ -91,7 +91,7 @@ fn strip_bearer(h: &str) -> Option<String> {
 /// Per-operation data: the caller, and DataLoaders that batch look-ups across one response.
 pub struct RequestData {
     ctx: RequestCtx,
-    users: DataLoader<UserLoader>,
+    users: crate::api::accounts::Users,
     remixes: RemixCounts,
     followed: crate::api::social::Followed,
     liked: crate::api::social::Liked,
@@ -104,10 +104,10 @@ fn request_data(services: &Services, caller: Caller, client: String) -> RequestD
     };
     RequestData {
         ctx: RequestCtx { caller, client },
-        users: DataLoader::new(UserLoader(services.clone()), tokio::spawn),
-        remixes: DataLoader::new(RemixCountLoader(services.clone()), tokio::spawn),
-        followed: DataLoader::new(crate::api::social::FollowedLoader { services: services.clone(), viewer }, tokio::spawn),
-        liked: DataLoader::new(crate::api::social::LikedLoader { services: services.clone(), viewer }, tokio::spawn),
+        users: DataLoader::with_cache(UserLoader(services.clone()), tokio::spawn, HashMapCache::default()),
+        remixes: DataLoader::with_cache(RemixCountLoader(services.clone()), tokio::spawn, HashMapCache::default()),
+        followed: DataLoader::with_cache(crate::api::social::FollowedLoader { services: services.clone(), viewer }, tokio::spawn, HashMapCache::default()),
+        liked: DataLoader::with_cache(crate::api::social::LikedLoader { services: services.clone(), viewer }, tokio::spawn, HashMapCache::default()),
     }
 }
 

@@ -355,6 +355,17 @@ async fn ranking_and_queries(app: TestApp) {
     }
     assert_eq!(cost[0], cost[1], "statements per page grow with its size: {cost:?}");
     assert!(cost[0] <= 10, "a served page costs {} statements", cost[0]);
+    // The same page again comes from the page cache, hydrated: only the sign-in check is left
+    // (the member's row; on the embedded default also the session's).
+    let before = store.queries();
+    let again = app.ok(FEED, json!({"k": "FOR_YOU", "n": 8}), Some(&viewer)).await;
+    assert_eq!(again["feed"]["edges"].as_array().unwrap().len(), 8);
+    assert!(store.queries() - before <= 2, "a cached page cost {} statements", store.queries() - before);
+    // A like by the viewer invalidates their cached pages at once (viewerHasLiked changes).
+    let target = again["feed"]["edges"][0]["node"]["id"].as_str().unwrap().to_owned();
+    app.ok(LIKE, json!({"v": target}), Some(&viewer)).await;
+    let after = app.ok(FEED, json!({"k": "FOR_YOU", "n": 8}), Some(&viewer)).await;
+    assert_eq!(after["feed"]["edges"][0]["node"]["viewerHasLiked"], true);
     app.stop().await;
 }
 
