@@ -142,8 +142,10 @@ pub struct Weights {
     pub completion: f64,
     /// Weight of the viewer's affinity with the author (default 0.8).
     pub affinity: f64,
-    /// Exponent weight of the preference multiplier (default 0.7: a video
-    /// matching ±3 preference points is scaled by e^±0.7 ≈ 2.0 or 0.5).
+    /// Exponent weight of the preference multiplier (default 2.0: a video
+    /// matching ±1 preference point is scaled by e^±0.67 ≈ 1.95 or 0.51, one
+    /// matching ±3 points by e^±2 ≈ 7.4 or 0.14 — a stated preference is the
+    /// strongest signal a member gives).
     pub preference: f64,
     /// Bonus when the viewer follows the author (default 0.5).
     pub followed: f64,

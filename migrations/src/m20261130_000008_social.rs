@@ -89,6 +89,10 @@ impl MigrationTrait for Migration {
         m.alter_table(Table::alter().table(Videos::Table).add_column(big_integer(Videos::ViewCount).default(0)).to_owned()).await?;
         m.alter_table(Table::alter().table(Videos::Table).add_column(big_integer(Videos::WatchMsTotal).default(0)).to_owned()).await?;
         m.alter_table(Table::alter().table(Videos::Table).add_column(big_integer(Videos::CommentCount).default(0)).to_owned()).await?;
+        // Visible comments made before the counter existed (portable SQL: both engines).
+        m.get_connection()
+            .execute_unprepared("UPDATE videos SET comment_count = (SELECT COUNT(*) FROM comments WHERE comments.video_id = videos.id AND comments.status = 'VISIBLE')")
+            .await?;
         m.create_index(
             Index::create()
                 .name("idx_videos_author_status_published")

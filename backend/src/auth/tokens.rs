@@ -48,6 +48,10 @@ pub struct VerifiedAccess {
 
 /// Signs and verifies access tokens.
 pub struct AccessTokens {
+    /// Tokens whose signature and claims were verified, with their expiry: a client sends the
+    /// same token with every request for its whole life, and the signature check is the
+    /// costliest step of a cached feed page.
+    verified: moka::sync::Cache<String, (VerifiedAccess, i64)>,
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
@@ -71,6 +75,7 @@ impl AccessTokens {
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = 5;
         Ok(Self {
+            verified: moka::sync::Cache::builder().max_capacity(200_000).time_to_live(std::time::Duration::from_secs(300)).build(),
             encoding,
             decoding,
             validation,
@@ -119,12 +124,20 @@ impl AccessTokens {
     }
 
     /// Verifies signature, algorithm, expiry, issuer, audience and kind.
+    /// A token verified before is recognised by its exact text until its expiry (revocation
+    /// is checked by the caller on every request either way).
     pub fn verify(&self, token: &str) -> Option<VerifiedAccess> {
+        let now = chrono::Utc::now().timestamp();
+        if let Some((v, exp)) = self.verified.get(token) {
+            return (now < exp).then_some(v);
+        }
         let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation).ok()?;
         if data.claims.typ != ACCESS_TYP {
             return None;
         }
-        Some(VerifiedAccess { user_id: UserId::parse(&data.claims.sub)?, session_id: SessionId::parse(&data.claims.sid)? })
+        let v = VerifiedAccess { user_id: UserId::parse(&data.claims.sub)?, session_id: SessionId::parse(&data.claims.sid)? };
+        self.verified.insert(token.to_owned(), (v, data.claims.exp));
+        Some(v)
     }
 }
 

@@ -280,9 +280,14 @@ impl FeedService {
             None => HashSet::new(),
         };
         let mut items = Vec::with_capacity(first);
-        let mut has_next = false;
+        // Stays true if the reads run out before the page fills (the list may go on).
+        let mut has_next = true;
         // Read a little more than a page: items removed or blocked since the ranking are skipped.
-        for _ in 0..4 {
+        // Up to four reads fill a page; while it is still empty reading goes on (the list is
+        // bounded), so a page never ends without a cursor to continue from.
+        let mut round = 0;
+        while round < 4 || items.is_empty() {
+            round += 1;
             let want = first - items.len() + 1;
             let chunk = want + want / 2 + 2;
             let ids = self.cache.list_range(&key, offset, chunk).await.map_err(cache_err)?.ok_or(AppError::CursorExpired)?;
@@ -309,6 +314,7 @@ impl FeedService {
                 break;
             }
             if ids.len() < chunk {
+                has_next = false;
                 break;
             }
         }
@@ -387,9 +393,15 @@ impl FeedService {
         ];
         let trending: Vec<VideoId> = self.trending_pool().await?.into_iter().map(VideoId).collect();
         pools.push((store.videos_by_ids(&trending).await?.into_iter().filter(|v| v.status == VideoStatus::Published).collect(), Sources::TRENDING));
+        let ids: Vec<VideoId> = pools.iter().flat_map(|(videos, _)| videos.iter().map(|v| v.id)).collect();
+        let remixes = store.remix_counts(&ids).await?;
         let mut cands = Vec::new();
         for (videos, source) in &pools {
-            cands.extend(videos.iter().map(|v| candidate(v, *source)));
+            cands.extend(videos.iter().map(|v| {
+                let mut c = candidate(v, *source);
+                c.remixes = remixes.get(&v.id).copied().unwrap_or(0);
+                c
+            }));
         }
         let seen_since = now - chrono::Duration::from_std(self.settings.seen_window).unwrap_or(chrono::Duration::hours(72));
         let seen: HashSet<Uuid> = store.seen_since(viewer, seen_since, 5000).await?.into_iter().map(|v| v.0).collect();

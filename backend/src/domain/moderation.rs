@@ -534,6 +534,12 @@ impl ModerationService {
                             store.set_verdict(id, Verdict::Approved).await?;
                         }
                         store.notify(video.author_id, "appeal.upheld", Some(id), None, "Your appeal succeeded: your video is back").await?;
+                        if back == VideoStatus::Published
+                            && let Some(restored) = store.video(id).await?
+                            && let Err(e) = self.feed.on_published(&restored).await
+                        {
+                            tracing::error!(video = %id, error = %e, "fan-out of a restored video failed");
+                        }
                     }
                     _ => {}
                 }

@@ -162,7 +162,10 @@ impl SocialService {
         }
         let video = self.visible_video(v.user.id, id).await?;
         self.deps.kv.hit(self.limits.views, &v.user.id.to_string()).await?;
-        self.deps.store.record_view(v.user.id, id, watch_ms.min(video.duration_ms.max(0))).await?;
+        // An author watching their own video is not a view.
+        if video.author_id != v.user.id {
+            self.deps.store.record_view(v.user.id, id, watch_ms.min(video.duration_ms.max(0))).await?;
+        }
         Ok(true)
     }
 
@@ -171,6 +174,7 @@ impl SocialService {
     pub async fn set_feed_preferences(&self, caller: &Caller, text: &str) -> AppResult<Preferences> {
         let v = caller.require()?;
         let prefs = Preferences::parse(text).map_err(preference_error)?;
+        self.deps.kv.hit(self.limits.actions, &v.user.id.to_string()).await?;
         let json = serde_json::to_string(&prefs).map_err(|e| AppError::internal("preferences", e))?;
         self.deps.store.set_feed_preferences(v.user.id, text.trim(), &json).await?;
         self.feed.on_preferences_changed(v.user.id).await?;

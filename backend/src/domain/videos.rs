@@ -128,6 +128,10 @@ impl VideoService {
                     .await?
                     .filter(|s| s.status == VideoStatus::Published)
                     .ok_or(AppError::NotFound("video"))?;
+                // A block either way hides the source from the member.
+                if source.author_id != v.user.id && self.deps.store.blocked_either(source.author_id, v.user.id).await? {
+                    return Err(AppError::NotFound("video"));
+                }
                 if !source.remix_allowed {
                     return Err(AppError::Forbidden("the author does not allow remixes of this video".into()));
                 }

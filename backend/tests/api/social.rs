@@ -67,7 +67,10 @@ on_both_engines!(follows_likes_views_and_counts, |engine| async move {
     for ms in [1000, 500, 9_000_000] {
         assert_eq!(app.ok(VIEW, json!({"v": v, "ms": ms}), Some(&ann)).await["recordView"], true);
     }
-    app.ok(VIEW, json!({"v": v, "ms": 200}), Some(&bob)).await;
+    let (cat, _) = member(&app, "cat").await;
+    app.ok(VIEW, json!({"v": v, "ms": 200}), Some(&cat)).await;
+    // The author watching their own video is not a view.
+    app.ok(VIEW, json!({"v": v, "ms": 3000}), Some(&bob)).await;
     assert_eq!(app.ok(VIDEO, json!({"v": v}), Some(&ann)).await["video"]["viewCount"], 2);
     let stored = app.running.services.deps.store.video(backend::types::VideoId::parse(&v).unwrap()).await.unwrap().unwrap();
     assert_eq!(stored.watch_ms_total, 4000 + 200, "ann's watch is clamped to the 4 s video");
@@ -152,6 +155,8 @@ on_both_engines!(blocks_hide_members_both_ways, |engine| async move {
     assert_eq!(app.code(LIKE, json!({"v": anns}), Some(&bob)).await, "NOT_FOUND");
     assert_eq!(app.code(COMMENT, json!({"v": anns, "b": "hello"}), Some(&bob)).await, "NOT_FOUND");
     assert_eq!(app.code(VIEW, json!({"v": anns, "ms": 100}), Some(&bob)).await, "NOT_FOUND");
+    let remix = "mutation($v: ID!) { createVideo(input: {prompt: \"at dusk\", remixOf: $v}) { id } }";
+    assert_eq!(app.code(remix, json!({"v": anns}), Some(&bob)).await, "NOT_FOUND", "a block hides the source from remixing");
     // Each one's comments are hidden from the other; a third member sees both.
     let bodies = |token: String| {
         let app = &app;
