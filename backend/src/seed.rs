@@ -180,7 +180,7 @@ fn frame(k: usize, t: usize) -> Vec<u8> {
         for x in 0..CLIP_SIDE {
             let band = (x + y + t * 6) / width;
             let shade = (y * 60 / CLIP_SIDE) as u8;
-            let c = if band % 2 == 0 { a } else { b };
+            let c = if band.is_multiple_of(2) { a } else { b };
             out.extend(c.iter().map(|v| v.saturating_sub(shade)));
         }
     }
@@ -273,9 +273,12 @@ fn pick<'a, T>(rng: &mut StdRng, list: &'a [T]) -> Option<&'a T> {
     }
 }
 
+/// A topic: its name, subjects, actions and settings.
+type Topic = (&'static str, &'static [&'static str], &'static [&'static str], &'static [&'static str]);
+
 /// Topics with subjects, actions and settings to build prompts from.
 #[rustfmt::skip]
-const TOPICS: &[(&str, &[&str], &[&str], &[&str])] = &[
+const TOPICS: &[Topic] = &[
     ("cooking", &["a chef", "a grandmother", "a tiny robot chef", "two friends"], &["flipping pancakes", "making fresh pasta", "plating a chocolate dessert", "grilling skewers"], &["in a sunny kitchen", "at a night market", "in a rustic farmhouse kitchen", "on a food truck"]),
     ("animals", &["a golden retriever puppy", "a fluffy kitten", "a baby elephant", "a red fox"], &["chasing bubbles", "napping in a sunbeam", "splashing in a puddle", "playing with a ball of yarn"], &["in a sunny kitchen", "in a meadow", "in the snow", "on a cozy sofa"]),
     ("pranks", &["a teenager", "a roommate", "an office worker", "a magician"], &["pranking a friend with a fake spider", "swapping sugar for salt", "hiding in a cardboard box", "pulling a whoopee cushion prank"], &["in a college dorm", "at the office", "at a birthday party", "in a school hallway"]),
@@ -621,12 +624,11 @@ fn generate(opts: &SeedOptions, now: DateTime<Utc>) -> Data {
         let viewers = distinct(
             view_target,
             || {
-                let x = if rng.random::<f64>() < 0.5 && !fans.is_empty() {
+                if rng.random::<f64>() < 0.5 && !fans.is_empty() {
                     pick(&mut rng, fans).copied()
                 } else {
                     u32::try_from(rng.random_range(0..n)).ok()
-                };
-                x
+                }
             },
             author,
         );
@@ -950,6 +952,7 @@ mod tests {
         let views = scalar(&db, "SELECT COUNT(*) FROM views").await as f64 / 1000.0;
         assert!((4.0..=14.0).contains(&likes), "likes per video {likes}");
         assert!((9.0..=22.0).contains(&views), "views per video {views}");
+        eprintln!("seed test: {summary}; deepest chain {deepest}, remixes {remixes}, followers top {top} median {median}, likes/video {likes:.1}, views/video {views:.1}");
         // Log-ins work with the shared hash.
         let (_, hash): (crate::domain::model::User, String) = {
             let store = Store::connect(&config.effective_database_url(), 1).await.unwrap();

@@ -211,7 +211,8 @@ impl FeedService {
         // first page of FOLLOWING is never cached: a followed author's new video shows at once.
         // (FOR_YOU and TRENDING first pages come from a ranked list that is itself kept for
         // `refresh`, and later pages of every feed are fixed by their cursors.)
-        let caching = !self.settings.page_ttl.is_zero() && !(kind == FeedKind::Following && after.is_none());
+        let following_top = kind == FeedKind::Following && after.is_none();
+        let caching = !self.settings.page_ttl.is_zero() && !following_top;
         let key = page_key(kind, viewer, after, first);
         let epoch_names: Vec<String> = std::iter::once(VISIBLE_EPOCH.to_owned()).chain(viewer.map(viewer_epoch)).collect();
         let names: Vec<&str> = epoch_names.iter().map(String::as_str).collect();
@@ -445,7 +446,7 @@ impl FeedService {
             let mut merged = self.cache.timeline_page(viewer.0, before, want).await.map_err(cache_err)?;
             let at = before.and_then(|(t, id)| chrono::DateTime::from_timestamp_micros(t).map(|d| (d, id)));
             merged.extend(store.published_by(&large, at, want as u64).await?.iter().filter_map(timeline_item));
-            merged.sort_by(|a, b| (b.at_micros, b.video).cmp(&(a.at_micros, a.video)));
+            merged.sort_by_key(|i| std::cmp::Reverse((i.at_micros, i.video)));
             merged.dedup_by_key(|i| i.video);
             merged.retain(|i| followed.contains(&UserId(i.author)) && !blocked.contains(&UserId(i.author)));
             merged.truncate(want);

@@ -167,8 +167,8 @@ async fn rules(app: TestApp) {
     let mut following_seen = ids(&follow_first["feed"]["edges"].as_array().unwrap().iter().map(|e| e["node"].clone()).collect::<Vec<_>>());
     let mut follow_after = follow_first["feed"]["pageInfo"]["endCursor"].as_str().unwrap().to_owned();
     let mut newcomers = vec![];
-    for i in 0..3 {
-        newcomers.push(published(&app, &authors[i].1, "a brand new clip arriving mid-scroll").await);
+    for (_, author) in authors.iter().take(3) {
+        newcomers.push(published(&app, author, "a brand new clip arriving mid-scroll").await);
     }
     loop {
         let d = app.ok(FEED, json!({"k": "FOR_YOU", "n": 5, "a": after}), Some(&viewer)).await;
