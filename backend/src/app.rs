@@ -303,6 +303,7 @@ pub async fn start(c: &Config) -> AppResult<Running> {
         trust_forwarded_for: c.trust_forwarded_for,
         max_batch: c.graphql_max_batch,
         max_upload_bytes: c.max_upload_bytes,
+        feed_only: moka::sync::Cache::new(10_000),
     });
     let links = web::Data::new(generation.links.clone());
     let mut server = HttpServer::new(move || {

@@ -765,6 +765,47 @@ impl FeedCache {
         }
     }
 
+    /// Like [`FeedCache::get_with_epochs`], and in the same round trip whether each of
+    /// `foreign_keys` exists — full Redis key names outside this cache's prefix (a session's
+    /// revocation marker, say). The memory engine has no foreign keys: it answers `false`.
+    pub async fn get_with_epochs_and_flags(
+        &self,
+        key: &str,
+        names: &[&str],
+        foreign_keys: &[String],
+    ) -> Result<(Option<Vec<u8>>, Vec<u64>, Vec<bool>), CacheError> {
+        match self {
+            FeedCache::Memory(_) => {
+                let (v, e) = self.get_with_epochs(key, names).await?;
+                Ok((v, e, vec![false; foreign_keys.len()]))
+            }
+            FeedCache::Redis { conn, prefix } => {
+                let mut keys = Vec::with_capacity(names.len() + foreign_keys.len() + 1);
+                keys.push(Self::key(prefix, "kv", key));
+                keys.extend(names.iter().map(|n| Self::key(prefix, "epoch", n)));
+                keys.extend(foreign_keys.iter().cloned());
+                let mut vals: Vec<Option<Vec<u8>>> = redis::cmd("MGET").arg(keys).query_async(&mut conn.clone()).await?;
+                if vals.len() != names.len() + foreign_keys.len() + 1 {
+                    return Err(CacheError::Corrupt { key: key.to_owned(), what: "MGET answered the wrong number of values".into() });
+                }
+                let flags: Vec<bool> = vals.split_off(names.len() + 1).into_iter().map(|v| v.is_some()).collect();
+                let value = vals.remove(0);
+                let mut epochs = Vec::with_capacity(names.len());
+                for (v, n) in vals.into_iter().zip(names) {
+                    let e = match v {
+                        None => 0,
+                        Some(b) => std::str::from_utf8(&b)
+                            .ok()
+                            .and_then(|t| t.parse::<u64>().ok())
+                            .ok_or_else(|| CacheError::Corrupt { key: (*n).to_owned(), what: "an epoch that is not a number".into() })?,
+                    };
+                    epochs.push(e);
+                }
+                Ok((value, epochs, flags))
+            }
+        }
+    }
+
     /// Increments the epoch `name` and returns its new value.
     pub async fn bump_epoch(&self, name: &str) -> Result<u64, CacheError> {
         match self {

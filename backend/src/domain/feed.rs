@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use super::model::{User, Video, VideoStatus};
 use super::{Caller, Deps};
 use crate::error::{AppError, AppResult};
-use crate::types::{UserId, VideoId};
+use crate::types::{SessionId, UserId, VideoId};
 
 /// Feed settings (a slice of the configuration).
 #[derive(Debug, Clone, Copy)]
@@ -151,6 +151,9 @@ pub struct FeedService {
     cache: FeedCache,
     settings: FeedSettings,
     weights: Arc<Weights>,
+    /// One TRENDING ranking at a time in this process: requests arriving while it runs wait
+    /// for it and read its list instead of ranking the same pool again.
+    trending_flight: Arc<tokio::sync::Mutex<()>>,
 }
 
 fn page_key(kind: FeedKind, viewer: Option<UserId>, after: Option<&str>, first: usize) -> String {
@@ -186,12 +189,46 @@ impl FeedService {
     /// Wires the service over the shared dependencies and the feed cache.
     pub fn new(deps: Arc<Deps>, settings: FeedSettings) -> Self {
         let cache = deps.feed_cache.clone();
-        Self { deps, cache, settings, weights: Arc::new(Weights::default()) }
+        Self { deps, cache, settings, weights: Arc::new(Weights::default()), trending_flight: Arc::new(tokio::sync::Mutex::new(())) }
     }
 
     /// The cache (benchmarks clear it for cold runs).
     pub fn cache(&self) -> &FeedCache {
         &self.cache
+    }
+
+    /// Whether whole responses of feed-only operations may be reused (the page cache is on).
+    pub fn responses_cached(&self) -> bool {
+        !self.settings.page_ttl.is_zero()
+    }
+
+    /// The response to a feed-only operation (`digest` of its exact body) that this viewer was
+    /// served recently, if it is still valid: same epochs, session not revoked. One round trip
+    /// to Redis reads the response, the epochs and the session's revocation marker together.
+    pub async fn cached_response(&self, viewer: UserId, session: SessionId, digest: &str) -> AppResult<ResponseProbe> {
+        let key = response_key(viewer, digest);
+        let viewer_name = viewer_epoch(viewer);
+        let names = [VISIBLE_EPOCH, viewer_name.as_str()];
+        let foreign: Vec<String> = self.deps.kv.revocation_key(session).into_iter().collect();
+        let (value, epochs, flags) = self.cache.get_with_epochs_and_flags(&key, &names, &foreign).await.map_err(cache_err)?;
+        let revoked = if foreign.is_empty() { self.deps.kv.is_revoked(session).await? } else { flags.iter().any(|f| *f) };
+        let hit = value.and_then(|bytes| {
+            let (stored, body) = split_stamped(&bytes)?;
+            (stored == epochs && !revoked).then(|| body.to_vec())
+        });
+        Ok(ResponseProbe { hit, epochs, revoked })
+    }
+
+    /// Keeps a feed-only response for `page_ttl`, stamped with the epochs read before it was
+    /// computed (a change made meanwhile bumped them, so it is never served stale).
+    pub async fn store_response(&self, viewer: UserId, digest: &str, epochs: &[u64], body: &[u8]) -> AppResult<()> {
+        let mut stamped = Vec::with_capacity(1 + epochs.len() * 8 + body.len());
+        stamped.push(u8::try_from(epochs.len()).unwrap_or(u8::MAX));
+        for e in epochs {
+            stamped.extend_from_slice(&e.to_le_bytes());
+        }
+        stamped.extend_from_slice(body);
+        self.cache.set(&response_key(viewer, digest), &stamped, self.settings.page_ttl).await.map_err(cache_err)
     }
 
     /// A page of `kind` for the caller. FOR_YOU and FOLLOWING need a signed-in member;
@@ -339,12 +376,20 @@ impl FeedService {
     /// The id of the list a first page reads: the current one while it is fresh, else a new ranking.
     async fn current_list(&self, kind: FeedKind, viewer: Option<UserId>) -> AppResult<String> {
         let pointer = pointer_key(kind, viewer);
-        if let Some(raw) = self.cache.get(&pointer).await.map_err(cache_err)?
-            && let Ok(id) = String::from_utf8(raw)
-            && self.cache.list_len(&list_key(kind, viewer, &id)).await.map_err(cache_err)?.is_some()
-        {
+        if let Some(id) = self.live_list(kind, viewer, &pointer).await? {
             return Ok(id);
         }
+        let _flight = match kind {
+            FeedKind::Trending => {
+                let guard = self.trending_flight.lock().await;
+                // Ranked by the request this one waited for?
+                if let Some(id) = self.live_list(kind, viewer, &pointer).await? {
+                    return Ok(id);
+                }
+                Some(guard)
+            }
+            _ => None,
+        };
         let ids = match (kind, viewer) {
             (FeedKind::ForYou, Some(v)) => self.rank_for_you(v).await?,
             _ => self.trending_ids(viewer).await?,
@@ -353,6 +398,17 @@ impl FeedService {
         self.cache.put_list(&list_key(kind, viewer, &id), &ids, self.settings.list_ttl).await.map_err(cache_err)?;
         self.cache.set(&pointer, id.as_bytes(), self.settings.refresh).await.map_err(cache_err)?;
         Ok(id)
+    }
+
+    /// The list the pointer names, if both are still there.
+    async fn live_list(&self, kind: FeedKind, viewer: Option<UserId>, pointer: &str) -> AppResult<Option<String>> {
+        if let Some(raw) = self.cache.get(pointer).await.map_err(cache_err)?
+            && let Ok(id) = String::from_utf8(raw)
+            && self.cache.list_len(&list_key(kind, viewer, &id)).await.map_err(cache_err)?.is_some()
+        {
+            return Ok(Some(id));
+        }
+        Ok(None)
     }
 
     /// The global trending ranking (shared by everyone; a viewer's blocks apply at serve time).
@@ -502,6 +558,29 @@ impl FeedService {
     pub async fn on_preferences_changed(&self, user: UserId) -> AppResult<()> {
         self.cache.delete(&pointer_key(FeedKind::ForYou, Some(user))).await.map_err(cache_err)
     }
+}
+
+/// What a look-up of a cached response found.
+pub struct ResponseProbe {
+    /// The response body, when a valid one was cached.
+    pub hit: Option<Vec<u8>>,
+    /// The epochs now (a response computed next is stamped with them).
+    pub epochs: Vec<u64>,
+    /// Whether the session was revoked (the full path then refuses the token).
+    pub revoked: bool,
+}
+
+fn response_key(viewer: UserId, digest: &str) -> String {
+    format!("resp:{}:{digest}", viewer.0.simple())
+}
+
+/// Splits a stamped response into its epochs and its body.
+fn split_stamped(bytes: &[u8]) -> Option<(Vec<u64>, &[u8])> {
+    let (&n, rest) = bytes.split_first()?;
+    let n = usize::from(n);
+    let head = rest.get(..n * 8)?;
+    let epochs = head.chunks_exact(8).map(|c| c.try_into().map(u64::from_le_bytes)).collect::<Result<Vec<_>, _>>().ok()?;
+    Some((epochs, rest.get(n * 8..)?))
 }
 
 fn timeline_item(v: &Video) -> Option<TimelineItem> {

@@ -42,6 +42,34 @@ pub struct AppState {
     pub max_batch: usize,
     /// Largest multipart (upload) body.
     pub max_upload_bytes: usize,
+    /// Which operation texts (by digest) consist only of `feed` fields.
+    pub feed_only: moka::sync::Cache<[u8; 32], bool>,
+}
+
+/// Cleared by the `feed` resolver when its page must not be reused as a whole response (the
+/// first page of FOLLOWING, which shows new videos at once).
+pub struct FeedResponseCacheable(pub std::sync::atomic::AtomicBool);
+
+/// Whether an operation is a single query whose every top-level field is `feed`: its response
+/// then depends only on the viewer, the operation's text and variables, and the feed epochs.
+fn is_feed_only(query: &str) -> bool {
+    use async_graphql::parser::types::{DocumentOperations, OperationType, Selection};
+    let Ok(doc) = async_graphql::parser::parse_query(query) else { return false };
+    let DocumentOperations::Single(op) = &doc.operations else { return false };
+    let items = &op.node.selection_set.node.items;
+    op.node.ty == OperationType::Query
+        && op.node.directives.is_empty()
+        && !items.is_empty()
+        && items.iter().all(|s| matches!(&s.node, Selection::Field(f) if f.node.name.node == "feed" && f.node.directives.is_empty()))
+}
+
+fn digest(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).into()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Registers every route.
@@ -204,6 +232,8 @@ async fn graphql(state: web::Data<AppState>, req: HttpRequest, mut payload: web:
         Ok(b) => b,
         Err((status, message)) => return refuse(&state, status, message),
     };
+    // The response cache's key for this exact body (JSON requests only).
+    let body_key = (!multipart).then(|| hex(&digest(&body)));
     let batch: BatchRequest = if multipart {
         let opts = async_graphql::http::MultipartOptions::default().max_file_size(state.max_upload_bytes).max_num_files(4);
         match async_graphql::http::receive_batch_body(Some(content_type), futures_util::io::Cursor::new(body), opts).await {
@@ -224,6 +254,27 @@ async fn graphql(state: web::Data<AppState>, req: HttpRequest, mut payload: web:
     {
         return refuse(&state, StatusCode::BAD_REQUEST, &format!("a batch may hold 1 to {} operations", state.max_batch));
     }
+    // A feed-only query the viewer made recently, still valid: served from the response cache
+    // without executing it (the token's signature, its session and the feed epochs are checked).
+    let mut store_as = None;
+    if let (Some(key), BatchRequest::Single(r), Some(token)) = (body_key, &batch, bearer(&req))
+        && state.services.feed.responses_cached()
+        && state.feed_only.get_with(digest(r.query.as_bytes()), || is_feed_only(&r.query))
+        && let Some(v) = state.services.deps.tokens.verify(&token)
+    {
+        match state.services.feed.cached_response(v.user_id, v.session_id, &key).await {
+            Ok(p) => {
+                if let Some(hit) = p.hit {
+                    state.metrics.operations.with_label_values(&["feed", "query"]).inc();
+                    return HttpResponse::Ok().content_type("application/json").body(hit);
+                }
+                if !p.revoked {
+                    store_as = Some((v.user_id, key, p.epochs));
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "feed response cache unavailable; executing"),
+        }
+    }
     let client = client_address(&req, state.trust_forwarded_for);
     let caller = match state.services.accounts.authenticate(bearer(&req).as_deref()).await {
         Ok(c) => c,
@@ -233,13 +284,24 @@ async fn graphql(state: web::Data<AppState>, req: HttpRequest, mut payload: web:
             return HttpResponse::Ok().json(resp);
         }
     };
+    let cacheable = Arc::new(FeedResponseCacheable(std::sync::atomic::AtomicBool::new(true)));
     let with_data = |r: async_graphql::Request| {
         let d = request_data(&state.services, caller.clone(), client.clone());
-        r.data(d.ctx).data(d.users).data(d.remixes).data(d.followed).data(d.liked)
+        r.data(d.ctx).data(d.users).data(d.remixes).data(d.followed).data(d.liked).data(cacheable.clone())
     };
     let batch = map_batch(batch, with_data);
     // Codes and error metrics are applied per operation by the schema's extension.
     let resp = state.schema.execute_batch(batch).await;
+    if let (Some((user, key, epochs)), async_graphql::BatchResponse::Single(r)) = (store_as, &resp)
+        && r.is_ok()
+        && cacheable.0.load(std::sync::atomic::Ordering::Relaxed)
+        && let Ok(bytes) = serde_json::to_vec(r)
+    {
+        if let Err(e) = state.services.feed.store_response(user, &key, &epochs, &bytes).await {
+            tracing::warn!(error = %e, "feed response not cached");
+        }
+        return HttpResponse::Ok().content_type("application/json").body(bytes);
+    }
     GraphQLResponse::from(resp).respond_to(&req).map_into_boxed_body()
 }
 

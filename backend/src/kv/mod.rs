@@ -135,6 +135,15 @@ impl KeyValue {
         }
     }
 
+    /// The Redis key that marks `session` revoked (none in process), for callers that check it
+    /// in a round trip they make anyway.
+    pub fn revocation_key(&self, session: SessionId) -> Option<String> {
+        match self {
+            KeyValue::Memory { .. } => None,
+            KeyValue::Redis { prefix, .. } => Some(format!("{prefix}:revoked:{session}")),
+        }
+    }
+
     /// Whether a session was revoked within the access-token lifetime.
     pub async fn is_revoked(&self, session: SessionId) -> AppResult<bool> {
         match self {

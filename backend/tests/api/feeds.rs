@@ -355,17 +355,28 @@ async fn ranking_and_queries(app: TestApp) {
     }
     assert_eq!(cost[0], cost[1], "statements per page grow with its size: {cost:?}");
     assert!(cost[0] <= 10, "a served page costs {} statements", cost[0]);
-    // The same page again comes from the page cache, hydrated: only the sign-in check is left
-    // (the member's row; on the embedded default also the session's).
+    // The same request again is answered from the response cache: no statement at all.
     let before = store.queries();
     let again = app.ok(FEED, json!({"k": "FOR_YOU", "n": 8}), Some(&viewer)).await;
     assert_eq!(again["feed"]["edges"].as_array().unwrap().len(), 8);
+    assert_eq!(store.queries() - before, 0, "a cached response ran statements");
+    // The same page under another selection comes from the page cache, hydrated: only the
+    // sign-in check is left (the member's row; on the embedded default also the session's).
+    let before = store.queries();
+    let other = app.ok("query($k: FeedKind!, $n: Int) { feed(kind: $k, first: $n) { edges { node { id likeCount author { username } } } } }", json!({"k": "FOR_YOU", "n": 8}), Some(&viewer)).await;
+    assert_eq!(other["feed"]["edges"].as_array().unwrap().len(), 8);
     assert!(store.queries() - before <= 2, "a cached page cost {} statements", store.queries() - before);
     // A like by the viewer invalidates their cached pages at once (viewerHasLiked changes).
     let target = again["feed"]["edges"][0]["node"]["id"].as_str().unwrap().to_owned();
     app.ok(LIKE, json!({"v": target}), Some(&viewer)).await;
     let after = app.ok(FEED, json!({"k": "FOR_YOU", "n": 8}), Some(&viewer)).await;
     assert_eq!(after["feed"]["edges"][0]["node"]["viewerHasLiked"], true);
+    // A cached response is never served to a session that has ended.
+    let (token, refresh, _) = app.log_in("viewer", "long enough secret").await;
+    app.ok(FEED, json!({"k": "FOR_YOU", "n": 8}), Some(&token)).await;
+    app.ok(FEED, json!({"k": "FOR_YOU", "n": 8}), Some(&token)).await;
+    app.ok("mutation($t: String!) { logOut(refreshToken: $t) }", json!({"t": refresh}), Some(&token)).await;
+    assert_eq!(app.code(FEED, json!({"k": "FOR_YOU", "n": 8}), Some(&token)).await, "UNAUTHENTICATED");
     app.stop().await;
 }
 
