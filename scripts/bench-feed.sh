@@ -2,7 +2,8 @@
 # Feed load benchmark on PostgreSQL + Redis: builds release, seeds a fresh database `feedbench`
 # (USERS members, VIDEOS published videos), starts the server pinned to CPU 0, runs
 # backend/benches/feed_load.rs pinned to CPU 1 (bare /ping, warm FOR_YOU, cold FOR_YOU) and stops
-# the server. Quick run: USERS=2000 VIDEOS=20000 scripts/bench-feed.sh
+# the server. Quick run: USERS=2000 VIDEOS=20000 scripts/bench-feed.sh; REUSE=1 reuses the last
+# run's database (no seeding).
 # Env passed to the bench: BENCH_SECONDS, BENCH_CONCURRENCY, BENCH_USERS, BENCH_COLD_USERS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,8 +27,11 @@ bench_bin=$(ls -t target/release/deps/feed_load-* 2>/dev/null | grep -v '\.d$' |
 
 ./scripts/services.sh >/dev/null
 
-echo "bench-feed: fresh database $DB" >&2
-psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
+# REUSE=1 keeps the database seeded by the previous run (same USERS/VIDEOS) and skips seeding.
+if [ -z "${REUSE:-}" ]; then
+  echo "bench-feed: fresh database $DB" >&2
+  psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
+fi
 redis-cli -u "$REDIS_URL" --scan --pattern "$PREFIX:*" | xargs -r redis-cli -u "$REDIS_URL" unlink >/dev/null
 
 DATA_DIR=$(mktemp -d /tmp/feedbench.XXXXXX)
@@ -54,9 +58,11 @@ export APP_LOGIN_PER_IP_PER_MINUTE=1000000
 export APP_LOGIN_PER_ACCOUNT_PER_MINUTE=1000000
 export APP_IN_PROCESS_WORKERS=0
 
-echo "bench-feed: seeding $USERS members, $VIDEOS videos" >&2
-/usr/bin/time -f "bench-feed: seed took %e s, max RSS %M KiB" target/release/backend seed --users "$USERS" --videos "$VIDEOS"
-psql -q "$PG/$DB" -c "ANALYZE"
+[ -n "${REUSE:-}" ] || echo "bench-feed: seeding $USERS members, $VIDEOS videos" >&2
+if [ -z "${REUSE:-}" ]; then
+  /usr/bin/time -f "bench-feed: seed took %e s, max RSS %M KiB" target/release/backend seed --users "$USERS" --videos "$VIDEOS"
+  psql -q "$PG/$DB" -c "ANALYZE"
+fi
 
 echo "bench-feed: starting the server on CPU $SERVER_CPU" >&2
 taskset -c "$SERVER_CPU" target/release/backend serve &

@@ -296,8 +296,17 @@ async fn bench() -> i32 {
         Some(left) => println!("feed cache cleared ({left} keys left)"),
         None => println!("BENCH_REDIS_PREFIX unset: the feed cache was not cleared (cold members were never requested anyway)"),
     }
-    let cold = run_phase("cold", Kind::Cold(cold_tokens), &client, &base, seconds, concurrency).await;
+    let cold = run_phase("cold", Kind::Cold(cold_tokens.clone()), &client, &base, seconds, concurrency).await;
     cold.print();
+
+    // Latency without queueing: one request at a time (at 32 connections p50 is mostly the
+    // wait behind the other 31). Cold uses members not requested yet.
+    let warm1 = run_phase("warm@1", Kind::Warm(Rc::new(tokens[..warm_users].to_vec())), &client, &base, seconds, 1).await;
+    warm1.print();
+    let used = (cold.lat.len() as u64 + cold.failures) as usize;
+    let rest = Rc::new(cold_tokens.get(used..).map(<[String]>::to_vec).unwrap_or_default());
+    let cold1 = run_phase("cold@1", Kind::Cold(rest), &client, &base, seconds, 1).await;
+    cold1.print();
 
     let warm_ratio = if bare.rate() > 0.0 { warm.rate() / bare.rate() } else { 0.0 };
     let cold_ratio = if bare.rate() > 0.0 { cold.rate() / bare.rate() } else { 0.0 };
@@ -313,6 +322,13 @@ async fn bench() -> i32 {
     println!("warm/bare throughput: {:.1}%   cold/bare throughput: {:.1}%", warm_ratio * 100.0, cold_ratio * 100.0);
     println!("target warm >= 35% of bare and p99 <= 10 ms: {} ({:.1}%, p99 {warm_p99:.2} ms)", verdict(warm_pass), warm_ratio * 100.0);
     println!("target cold p99 <= 50 ms: {} (p99 {cold_p99:.2} ms)", verdict(cold_pass));
+    let p99_of = |p: &Phase| {
+        let mut l = p.lat.clone();
+        l.sort();
+        ms(pct(&l, 0.99))
+    };
+    let (w1, c1) = (p99_of(&warm1), p99_of(&cold1));
+    println!("one request at a time: warm p99 {w1:.2} ms (target 10: {}), cold p99 {c1:.2} ms (target 50: {})", verdict(w1 <= 10.0), verdict(c1 <= 50.0));
 
     let mut bad = false;
     for p in [&warm, &cold] {
@@ -323,12 +339,12 @@ async fn bench() -> i32 {
     }
     let summary = json!({
         "bench": "feed_load", "seconds": seconds, "concurrency": concurrency,
-        "bare": bare.json(), "warm": warm.json(), "cold": cold.json(),
+        "bare": bare.json(), "warm": warm.json(), "cold": cold.json(), "warm_at_1": warm1.json(), "cold_at_1": cold1.json(),
         "warm_over_bare": (warm_ratio * 1000.0).round() / 1000.0, "cold_over_bare": (cold_ratio * 1000.0).round() / 1000.0,
         "warm_target": verdict(warm_pass), "cold_target": verdict(cold_pass),
     });
     println!("{summary}");
-    let failed = bare.failures + warm.failures + cold.failures;
+    let failed = bare.failures + warm.failures + cold.failures + warm1.failures + cold1.failures;
     if failed > 0 || bad {
         println!("FAILED: {failed} failed requests");
         1

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use super::model::{User, Video, VideoStatus};
 use super::{Caller, Deps};
 use crate::error::{AppError, AppResult};
+use crate::store::social::CandidateRow;
 use crate::types::{SessionId, UserId, VideoId};
 
 /// Feed settings (a slice of the configuration).
@@ -165,10 +166,10 @@ fn cache_err(e: feed::cache::CacheError) -> AppError {
     AppError::internal("feed cache", e)
 }
 
-fn candidate(v: &Video, sources: Sources) -> Candidate {
+fn candidate(v: &CandidateRow, sources: Sources) -> Candidate {
     Candidate {
-        id: v.id.0,
-        author: v.author_id.0,
+        id: v.id,
+        author: v.author_id,
         published_at: v.published_at.unwrap_or(v.created_at),
         likes: v.like_count,
         comments: v.comment_count,
@@ -417,12 +418,12 @@ impl FeedService {
         let since = now - chrono::Duration::days(TRENDING_DAYS);
         let mut pool = self.deps.store.newest_published(Some(since), TRENDING_NEWEST).await?;
         pool.extend(self.deps.store.most_liked_since(since, TRENDING_LIKED).await?);
-        let remixes = self.deps.store.remix_counts(&pool.iter().map(|v| v.id).collect::<Vec<_>>()).await?;
+        let remixes = self.deps.store.remix_counts(&pool.iter().map(|v| VideoId(v.id)).collect::<Vec<_>>()).await?;
         let cands = pool
             .iter()
             .map(|v| {
                 let mut c = candidate(v, Sources::TRENDING);
-                c.remixes = remixes.get(&v.id).copied().unwrap_or(0);
+                c.remixes = remixes.get(&VideoId(v.id)).copied().unwrap_or(0);
                 c
             })
             .collect();
@@ -442,21 +443,23 @@ impl FeedService {
         let now = Utc::now();
         let followees: Vec<UserId> = store.followees(viewer).await?.into_iter().map(|(u, _)| u).collect();
         let liked = store.recent_likes(viewer, 100).await?;
-        let mut pools: Vec<(Vec<Video>, Sources)> = vec![
+        let mut pools: Vec<(Vec<CandidateRow>, Sources)> = vec![
             (store.published_by(&followees, None, FOLLOWED_POOL).await?, Sources::FOLLOWED),
             (store.published_remixes_of_any(&liked, REMIX_POOL).await?, Sources::REMIX_OF_LIKED),
             (store.published_with_cameos_of(&followees, CAMEO_POOL).await?, Sources::CAMEO_NETWORK),
             (store.newest_published(None, FRESH_POOL).await?, Sources::FRESH),
         ];
         let trending: Vec<VideoId> = self.trending_pool().await?.into_iter().map(VideoId).collect();
-        pools.push((store.videos_by_ids(&trending).await?.into_iter().filter(|v| v.status == VideoStatus::Published).collect(), Sources::TRENDING));
-        let ids: Vec<VideoId> = pools.iter().flat_map(|(videos, _)| videos.iter().map(|v| v.id)).collect();
+        pools.push((store.published_candidates(&trending).await?, Sources::TRENDING));
+        let mut ids: Vec<VideoId> = pools.iter().flat_map(|(videos, _)| videos.iter().map(|v| VideoId(v.id))).collect();
+        ids.sort();
+        ids.dedup();
         let remixes = store.remix_counts(&ids).await?;
         let mut cands = Vec::new();
         for (videos, source) in &pools {
             cands.extend(videos.iter().map(|v| {
                 let mut c = candidate(v, *source);
-                c.remixes = remixes.get(&v.id).copied().unwrap_or(0);
+                c.remixes = remixes.get(&VideoId(v.id)).copied().unwrap_or(0);
                 c
             }));
         }
@@ -490,7 +493,7 @@ impl FeedService {
         if !self.cache.timeline_built(viewer.0).await.map_err(cache_err)? {
             let small: Vec<UserId> = followees.iter().filter(|(_, n)| *n <= self.settings.fanout_max_followers).map(|(u, _)| *u).collect();
             let recent = store.published_by(&small, None, feed::cache::TIMELINE_CAP as u64).await?;
-            let items: Vec<TimelineItem> = recent.iter().filter_map(timeline_item).collect();
+            let items: Vec<TimelineItem> = recent.iter().filter_map(timeline_item_of).collect();
             self.cache.build_timeline(viewer.0, &items).await.map_err(cache_err)?;
         }
         let blocked = store.block_set(viewer).await?;
@@ -501,7 +504,7 @@ impl FeedService {
             let want = first - items.len() + 1;
             let mut merged = self.cache.timeline_page(viewer.0, before, want).await.map_err(cache_err)?;
             let at = before.and_then(|(t, id)| chrono::DateTime::from_timestamp_micros(t).map(|d| (d, id)));
-            merged.extend(store.published_by(&large, at, want as u64).await?.iter().filter_map(timeline_item));
+            merged.extend(store.published_by(&large, at, want as u64).await?.iter().filter_map(timeline_item_of));
             merged.sort_by_key(|i| std::cmp::Reverse((i.at_micros, i.video)));
             merged.dedup_by_key(|i| i.video);
             merged.retain(|i| followed.contains(&UserId(i.author)) && !blocked.contains(&UserId(i.author)));
@@ -585,6 +588,10 @@ fn split_stamped(bytes: &[u8]) -> Option<(Vec<u64>, &[u8])> {
 
 fn timeline_item(v: &Video) -> Option<TimelineItem> {
     Some(TimelineItem { at_micros: v.published_at?.timestamp_micros(), video: v.id.0, author: v.author_id.0 })
+}
+
+fn timeline_item_of(v: &CandidateRow) -> Option<TimelineItem> {
+    Some(TimelineItem { at_micros: v.published_at?.timestamp_micros(), video: v.id, author: v.author_id })
 }
 
 fn pointer_key(kind: FeedKind, viewer: Option<UserId>) -> String {

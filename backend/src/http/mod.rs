@@ -55,7 +55,15 @@ pub struct FeedResponseCacheable(pub std::sync::atomic::AtomicBool);
 fn is_feed_only(query: &str) -> bool {
     use async_graphql::parser::types::{DocumentOperations, OperationType, Selection};
     let Ok(doc) = async_graphql::parser::parse_query(query) else { return false };
-    let DocumentOperations::Single(op) = &doc.operations else { return false };
+    // One operation, anonymous (`Single`) or named (a `Multiple` of one).
+    let op = match &doc.operations {
+        DocumentOperations::Single(op) => op,
+        DocumentOperations::Multiple(map) if map.len() == 1 => match map.values().next() {
+            Some(op) => op,
+            None => return false,
+        },
+        DocumentOperations::Multiple(_) => return false,
+    };
     let items = &op.node.selection_set.node.items;
     op.node.ty == OperationType::Query
         && op.node.directives.is_empty()
@@ -361,4 +369,21 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 
 async fn metrics_text(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_feed_only;
+
+    #[test]
+    fn only_single_feed_queries_are_response_cacheable() {
+        assert!(is_feed_only("{ feed(kind: TRENDING) { edges { cursor } } }"));
+        assert!(is_feed_only("query F($a: String) { top: feed(kind: FOR_YOU, after: $a) { edges { cursor } } more: feed(kind: TRENDING) { edges { cursor } } }"));
+        assert!(!is_feed_only("{ feed(kind: TRENDING) { edges { cursor } } me { id } }"));
+        assert!(!is_feed_only("mutation { feed }"));
+        assert!(!is_feed_only("query A { feed(kind: TRENDING) { edges { cursor } } } query B { me { id } }"));
+        assert!(!is_feed_only("{ feed(kind: TRENDING) @include(if: true) { edges { cursor } } }"));
+        assert!(!is_feed_only("{ ...F } fragment F on Query { feed(kind: TRENDING) { edges { cursor } } }"));
+        assert!(!is_feed_only("not graphql"));
+    }
 }

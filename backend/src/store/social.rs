@@ -21,6 +21,47 @@ use crate::domain::model::Video;
 use crate::error::AppResult;
 use crate::types::{UserId, VideoId};
 
+/// A published video as the feed ranks it: the columns ranking reads, nothing else (candidate
+/// pools read hundreds to thousands of rows per ranking).
+#[derive(Debug, Clone, sea_orm::FromQueryResult)]
+pub struct CandidateRow {
+    /// Video.
+    pub id: Uuid,
+    /// Author.
+    pub author_id: Uuid,
+    /// Publication.
+    pub published_at: Option<DateTime<Utc>>,
+    /// Creation.
+    pub created_at: DateTime<Utc>,
+    /// Prompt (its topics).
+    pub prompt: String,
+    /// Counters.
+    pub like_count: i64,
+    /// Counters.
+    pub comment_count: i64,
+    /// Counters.
+    pub view_count: i64,
+    /// Counters.
+    pub watch_ms_total: i64,
+    /// Length.
+    pub duration_ms: i64,
+}
+
+fn candidate_columns(q: sea_orm::Select<videos::Entity>) -> sea_orm::Select<videos::Entity> {
+    q.select_only().columns([
+        videos::Column::Id,
+        videos::Column::AuthorId,
+        videos::Column::PublishedAt,
+        videos::Column::CreatedAt,
+        videos::Column::Prompt,
+        videos::Column::LikeCount,
+        videos::Column::CommentCount,
+        videos::Column::ViewCount,
+        videos::Column::WatchMsTotal,
+        videos::Column::DurationMs,
+    ])
+}
+
 /// What a view changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ViewChange {
@@ -367,49 +408,44 @@ impl Store {
     }
 
     /// Published videos of `authors`, newest first by publication, after the keyset position.
-    pub async fn published_by(&self, authors: &[UserId], before: Option<(DateTime<Utc>, Uuid)>, limit: u64) -> AppResult<Vec<Video>> {
+    pub async fn published_by(&self, authors: &[UserId], before: Option<(DateTime<Utc>, Uuid)>, limit: u64) -> AppResult<Vec<CandidateRow>> {
         if authors.is_empty() {
             return Ok(Vec::new());
         }
         let q = published_after(videos::Entity::find().filter(videos::Column::AuthorId.is_in(authors.iter().map(|u| u.0))), before);
-        Ok(q.limit(limit).all(&self.db).await?.into_iter().map(video_from).collect())
+        Ok(candidate_columns(q).limit(limit).into_model::<CandidateRow>().all(&self.db).await?)
     }
 
     /// The newest published videos overall (optionally only since `since`).
-    pub async fn newest_published(&self, since: Option<DateTime<Utc>>, limit: u64) -> AppResult<Vec<Video>> {
+    pub async fn newest_published(&self, since: Option<DateTime<Utc>>, limit: u64) -> AppResult<Vec<CandidateRow>> {
         let mut q = videos::Entity::find();
         if let Some(s) = since {
             q = q.filter(videos::Column::PublishedAt.gte(s));
         }
-        Ok(published_after(q, None).limit(limit).all(&self.db).await?.into_iter().map(video_from).collect())
+        Ok(candidate_columns(published_after(q, None)).limit(limit).into_model::<CandidateRow>().all(&self.db).await?)
     }
 
     /// The most liked published videos since `since`.
-    pub async fn most_liked_since(&self, since: DateTime<Utc>, limit: u64) -> AppResult<Vec<Video>> {
-        Ok(videos::Entity::find()
+    pub async fn most_liked_since(&self, since: DateTime<Utc>, limit: u64) -> AppResult<Vec<CandidateRow>> {
+        let q = videos::Entity::find()
             .filter(videos::Column::Status.eq("PUBLISHED"))
             .filter(videos::Column::PublishedAt.gte(since))
             .order_by_desc(videos::Column::LikeCount)
-            .order_by_desc(videos::Column::Id)
-            .limit(limit)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(video_from)
-            .collect())
+            .order_by_desc(videos::Column::Id);
+        Ok(candidate_columns(q).limit(limit).into_model::<CandidateRow>().all(&self.db).await?)
     }
 
     /// Published remixes of any of `sources`, newest first.
-    pub async fn published_remixes_of_any(&self, sources: &[VideoId], limit: u64) -> AppResult<Vec<Video>> {
+    pub async fn published_remixes_of_any(&self, sources: &[VideoId], limit: u64) -> AppResult<Vec<CandidateRow>> {
         if sources.is_empty() {
             return Ok(Vec::new());
         }
         let q = published_after(videos::Entity::find().filter(videos::Column::RemixOf.is_in(sources.iter().map(|v| v.0))), None);
-        Ok(q.limit(limit).all(&self.db).await?.into_iter().map(video_from).collect())
+        Ok(candidate_columns(q).limit(limit).into_model::<CandidateRow>().all(&self.db).await?)
     }
 
     /// Published videos with an active cameo owned by one of `owners`, newest first (two queries).
-    pub async fn published_with_cameos_of(&self, owners: &[UserId], limit: u64) -> AppResult<Vec<Video>> {
+    pub async fn published_with_cameos_of(&self, owners: &[UserId], limit: u64) -> AppResult<Vec<CandidateRow>> {
         if owners.is_empty() {
             return Ok(Vec::new());
         }
@@ -430,15 +466,16 @@ impl Store {
             .and_where(video_cameos::Column::CameoId.is_in(cameo_ids))
             .to_owned();
         let q = published_after(videos::Entity::find().filter(videos::Column::Id.in_subquery(sub)), None);
-        Ok(q.limit(limit).all(&self.db).await?.into_iter().map(video_from).collect())
+        Ok(candidate_columns(q).limit(limit).into_model::<CandidateRow>().all(&self.db).await?)
     }
 
-    /// Videos by id, any status, in no particular order (one query).
-    pub async fn videos_by_ids(&self, ids: &[VideoId]) -> AppResult<Vec<Video>> {
+    /// Published videos by id as candidates, in no particular order (one query).
+    pub async fn published_candidates(&self, ids: &[VideoId]) -> AppResult<Vec<CandidateRow>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        Ok(videos::Entity::find().filter(videos::Column::Id.is_in(ids.iter().map(|v| v.0))).all(&self.db).await?.into_iter().map(video_from).collect())
+        let q = videos::Entity::find().filter(videos::Column::Id.is_in(ids.iter().map(|v| v.0))).filter(videos::Column::Status.eq("PUBLISHED"));
+        Ok(candidate_columns(q).into_model::<CandidateRow>().all(&self.db).await?)
     }
 
     /// The videos among `ids` that are published now and whose authors are not banned (one

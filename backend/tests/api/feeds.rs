@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::harness::*;
 
-pub const FEED: &str = "query($k: FeedKind!, $n: Int, $a: String) { feed(kind: $k, first: $n, after: $a) {
+pub const FEED: &str = "query Feed($k: FeedKind!, $n: Int, $a: String) { feed(kind: $k, first: $n, after: $a) {
   edges { cursor node { id prompt likeCount commentCount viewCount remixCount viewerHasLiked author { id username followerCount viewerFollows } } }
   pageInfo { hasNextPage endCursor } } }";
 const FOLLOW: &str = "mutation($u: ID!) { follow(userId: $u) { id followerCount viewerFollows } }";
