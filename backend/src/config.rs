@@ -268,7 +268,7 @@ impl Default for Config {
             feed_list_ttl_secs: 1800,
             feed_refresh_secs: 60,
             feed_seen_window_hours: 72,
-            feed_page_cache_secs: 5,
+            feed_page_cache_secs: 15,
             social_actions_per_user_per_minute: 120,
             views_per_user_per_minute: 600,
         }

@@ -48,7 +48,7 @@ impl Default for FeedSettings {
             list_ttl: Duration::from_secs(1800),
             refresh: Duration::from_secs(60),
             seen_window: Duration::from_secs(72 * 3600),
-            page_ttl: Duration::from_secs(5),
+            page_ttl: Duration::from_secs(15),
         }
     }
 }

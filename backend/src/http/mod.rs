@@ -77,7 +77,13 @@ fn digest(bytes: &[u8]) -> [u8; 32] {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let digit = |n: u8| char::from(if n < 10 { b'0' + n } else { b'a' + n - 10 });
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(digit(b >> 4));
+        out.push(digit(b & 0x0f));
+    }
+    out
 }
 
 /// Registers every route.
@@ -385,5 +391,6 @@ mod tests {
         assert!(!is_feed_only("{ feed(kind: TRENDING) @include(if: true) { edges { cursor } } }"));
         assert!(!is_feed_only("{ ...F } fragment F on Query { feed(kind: TRENDING) { edges { cursor } } }"));
         assert!(!is_feed_only("not graphql"));
+        assert_eq!(super::hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
     }
 }
