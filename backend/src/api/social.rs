@@ -127,13 +127,13 @@ impl SocialQuery {
             return Err(to_gql(AppError::bad_input("first", "first must be between 1 and 50")));
         }
         let c = caller(ctx)?;
-        if kind == FeedKindGql::Following && after.is_none()
+        let page = services(ctx)?.feed.page(&c.caller, kind.into(), first as usize, after.as_deref()).await.api()?;
+        if !page.cacheable
             && let Ok(flag) = ctx.data::<std::sync::Arc<crate::http::FeedResponseCacheable>>()
         {
-            // New videos of followed authors show on this page at once: never reuse it whole.
+            // A page the feed does not reuse is not reused as part of a whole response either.
             flag.0.store(false, std::sync::atomic::Ordering::Relaxed);
         }
-        let page = services(ctx)?.feed.page(&c.caller, kind.into(), first as usize, after.as_deref()).await.api()?;
         // The page carries what its fields need: the loaders answer from it, with no statement.
         let h = &page.hydration;
         let liked: HashSet<VideoId> = h.liked.iter().copied().collect();

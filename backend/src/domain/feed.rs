@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{User, Video, VideoStatus};
+use super::model::{User, Video};
 use super::{Caller, Deps};
 use crate::error::{AppError, AppResult};
 use crate::store::social::CandidateRow;
@@ -84,6 +84,8 @@ pub struct FeedPage {
     pub has_next: bool,
     /// The authors, likes and follows of the viewer, remix counts.
     pub hydration: Hydration,
+    /// Whether this page may be reused (false for FOLLOWING's first page).
+    pub cacheable: bool,
 }
 
 /// What a page's fields need, loaded with one statement each.
@@ -272,7 +274,7 @@ impl FeedService {
             _ => return Err(AppError::Unauthenticated("sign in first")),
         };
         let hydration = self.hydrate(viewer, &items).await?;
-        let page = FeedPage { items, has_next, hydration };
+        let page = FeedPage { items, has_next, hydration, cacheable: caching };
         if caching {
             // Stored with the epochs read before the page was computed: a change made meanwhile
             // bumped them, so this copy is never served stale.
@@ -369,7 +371,7 @@ impl FeedService {
             .servable_by_ids(ids)
             .await?
             .into_iter()
-            .filter(|v| v.status == VideoStatus::Published && !blocked.contains(&v.author_id))
+            .filter(|v| !blocked.contains(&v.author_id))
             .map(|v| (v.id.0, v))
             .collect())
     }
@@ -393,7 +395,7 @@ impl FeedService {
         };
         let ids = match (kind, viewer) {
             (FeedKind::ForYou, Some(v)) => self.rank_for_you(v).await?,
-            _ => self.trending_ids(viewer).await?,
+            _ => self.trending_ids().await?,
         };
         let id = new_list_id();
         self.cache.put_list(&list_key(kind, viewer, &id), &ids, self.settings.list_ttl).await.map_err(cache_err)?;
@@ -413,7 +415,7 @@ impl FeedService {
     }
 
     /// The global trending ranking (shared by everyone; a viewer's blocks apply at serve time).
-    async fn trending_ids(&self, _viewer: Option<UserId>) -> AppResult<Vec<Uuid>> {
+    async fn trending_ids(&self) -> AppResult<Vec<Uuid>> {
         let now = Utc::now();
         let since = now - chrono::Duration::days(TRENDING_DAYS);
         let mut pool = self.deps.store.newest_published(Some(since), TRENDING_NEWEST).await?;
@@ -493,7 +495,7 @@ impl FeedService {
         if !self.cache.timeline_built(viewer.0).await.map_err(cache_err)? {
             let small: Vec<UserId> = followees.iter().filter(|(_, n)| *n <= self.settings.fanout_max_followers).map(|(u, _)| *u).collect();
             let recent = store.published_by(&small, None, feed::cache::TIMELINE_CAP as u64).await?;
-            let items: Vec<TimelineItem> = recent.iter().filter_map(timeline_item_of).collect();
+            let items: Vec<TimelineItem> = recent.iter().filter_map(timeline_item).collect();
             self.cache.build_timeline(viewer.0, &items).await.map_err(cache_err)?;
         }
         let blocked = store.block_set(viewer).await?;
@@ -504,7 +506,7 @@ impl FeedService {
             let want = first - items.len() + 1;
             let mut merged = self.cache.timeline_page(viewer.0, before, want).await.map_err(cache_err)?;
             let at = before.and_then(|(t, id)| chrono::DateTime::from_timestamp_micros(t).map(|d| (d, id)));
-            merged.extend(store.published_by(&large, at, want as u64).await?.iter().filter_map(timeline_item_of));
+            merged.extend(store.published_by(&large, at, want as u64).await?.iter().filter_map(timeline_item));
             merged.sort_by_key(|i| std::cmp::Reverse((i.at_micros, i.video)));
             merged.dedup_by_key(|i| i.video);
             merged.retain(|i| followed.contains(&UserId(i.author)) && !blocked.contains(&UserId(i.author)));
@@ -538,7 +540,8 @@ impl FeedService {
     /// A video was published: push it into the timelines of its author's followers when the
     /// author is small enough (large authors are merged in at read time).
     pub async fn on_published(&self, video: &Video) -> AppResult<()> {
-        let Some(item) = timeline_item(video) else { return Ok(()) };
+        let Some(published_at) = video.published_at else { return Ok(()) };
+        let item = TimelineItem { at_micros: published_at.timestamp_micros(), video: video.id.0, author: video.author_id.0 };
         let Some(author) = self.deps.store.user(video.author_id).await? else { return Ok(()) };
         if author.follower_count > self.settings.fanout_max_followers {
             return Ok(());
@@ -554,12 +557,16 @@ impl FeedService {
             self.cache.drop_timeline(u.0).await.map_err(cache_err)?;
             self.cache.delete(&pointer_key(FeedKind::ForYou, Some(*u))).await.map_err(cache_err)?;
         }
+        // Their cached pages show whom they follow and whom they block.
+        viewers_changed(&self.deps, users).await;
         Ok(())
     }
 
     /// The member's stated preferences changed: their next first page is ranked afresh.
     pub async fn on_preferences_changed(&self, user: UserId) -> AppResult<()> {
-        self.cache.delete(&pointer_key(FeedKind::ForYou, Some(user))).await.map_err(cache_err)
+        self.cache.delete(&pointer_key(FeedKind::ForYou, Some(user))).await.map_err(cache_err)?;
+        viewers_changed(&self.deps, &[user]).await;
+        Ok(())
     }
 }
 
@@ -586,11 +593,8 @@ fn split_stamped(bytes: &[u8]) -> Option<(Vec<u64>, &[u8])> {
     Some((epochs, rest.get(n * 8..)?))
 }
 
-fn timeline_item(v: &Video) -> Option<TimelineItem> {
-    Some(TimelineItem { at_micros: v.published_at?.timestamp_micros(), video: v.id.0, author: v.author_id.0 })
-}
-
-fn timeline_item_of(v: &CandidateRow) -> Option<TimelineItem> {
+/// A published video's place in timelines (none before publication).
+fn timeline_item(v: &CandidateRow) -> Option<TimelineItem> {
     Some(TimelineItem { at_micros: v.published_at?.timestamp_micros(), video: v.id, author: v.author_id })
 }
 

@@ -71,7 +71,6 @@ impl SocialService {
         self.deps.kv.hit(self.limits.actions, &me.to_string()).await?;
         if self.deps.store.follow(me, id).await? {
             self.feed.on_graph_changed(&[me]).await?;
-            super::feed::viewers_changed(&self.deps, &[me]).await;
             self.deps.store.notify(id, "user.followed", None, Some(me), &format!("@{} followed you", v.user.username)).await?;
         }
         self.deps.store.user(id).await?.ok_or(AppError::NotFound("user"))
@@ -87,7 +86,6 @@ impl SocialService {
         self.deps.kv.hit(self.limits.actions, &me.to_string()).await?;
         if self.deps.store.unfollow(me, id).await? {
             self.feed.on_graph_changed(&[me]).await?;
-            super::feed::viewers_changed(&self.deps, &[me]).await;
         }
         self.deps.store.user(id).await?.ok_or(AppError::NotFound("user"))
     }
@@ -105,7 +103,6 @@ impl SocialService {
         self.deps.kv.hit(self.limits.actions, &me.to_string()).await?;
         self.deps.store.block(me, id).await?;
         self.feed.on_graph_changed(&[me, id]).await?;
-        super::feed::viewers_changed(&self.deps, &[me, id]).await;
         Ok(true)
     }
 
@@ -116,7 +113,6 @@ impl SocialService {
         let lifted = self.deps.store.unblock(v.user.id, id).await?;
         if lifted {
             self.feed.on_graph_changed(&[v.user.id, id]).await?;
-            super::feed::viewers_changed(&self.deps, &[v.user.id, id]).await;
         }
         Ok(lifted)
     }
@@ -178,7 +174,6 @@ impl SocialService {
         let json = serde_json::to_string(&prefs).map_err(|e| AppError::internal("preferences", e))?;
         self.deps.store.set_feed_preferences(v.user.id, text.trim(), &json).await?;
         self.feed.on_preferences_changed(v.user.id).await?;
-        super::feed::viewers_changed(&self.deps, &[v.user.id]).await;
         Ok(prefs)
     }
 

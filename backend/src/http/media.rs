@@ -21,10 +21,6 @@ pub struct MediaLinks {
     store: MediaStore,
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 impl MediaLinks {
     /// Links under `base` (the public URL) signed with `secret`, valid for `ttl`.
     pub fn new(secret: Vec<u8>, ttl: Duration, base: &str, store: MediaStore) -> Self {
@@ -58,7 +54,7 @@ impl MediaLinks {
     }
 
     fn signature(&self, key: &str, exp: i64) -> String {
-        self.mac(key, exp).map(|m| hex(&m.finalize().into_bytes())).unwrap_or_default()
+        self.mac(key, exp).map(|m| crate::auth::hex(&m.finalize().into_bytes())).unwrap_or_default()
     }
 
     /// A link to `key` for someone allowed to see it.

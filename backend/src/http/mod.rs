@@ -76,16 +76,6 @@ fn digest(bytes: &[u8]) -> [u8; 32] {
     sha2::Sha256::digest(bytes).into()
 }
 
-fn hex(bytes: &[u8]) -> String {
-    let digit = |n: u8| char::from(if n < 10 { b'0' + n } else { b'a' + n - 10 });
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(digit(b >> 4));
-        out.push(digit(b & 0x0f));
-    }
-    out
-}
-
 /// Registers every route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/graphql", web::post().to(graphql))
@@ -247,7 +237,7 @@ async fn graphql(state: web::Data<AppState>, req: HttpRequest, mut payload: web:
         Err((status, message)) => return refuse(&state, status, message),
     };
     // The response cache's key for this exact body (JSON requests only).
-    let body_key = (!multipart).then(|| hex(&digest(&body)));
+    let body_key = (!multipart).then(|| crate::auth::sha256_hex(&body));
     let batch: BatchRequest = if multipart {
         let opts = async_graphql::http::MultipartOptions::default().max_file_size(state.max_upload_bytes).max_num_files(4);
         match async_graphql::http::receive_batch_body(Some(content_type), futures_util::io::Cursor::new(body), opts).await {
@@ -271,10 +261,11 @@ async fn graphql(state: web::Data<AppState>, req: HttpRequest, mut payload: web:
     // A feed-only query the viewer made recently, still valid: served from the response cache
     // without executing it (the token's signature, its session and the feed epochs are checked).
     let mut store_as = None;
-    if let (Some(key), BatchRequest::Single(r), Some(token)) = (body_key, &batch, bearer(&req))
+    let token = bearer(&req);
+    if let (Some(key), BatchRequest::Single(r), Some(token)) = (body_key, &batch, token.as_deref())
         && state.services.feed.responses_cached()
         && state.feed_only.get_with(digest(r.query.as_bytes()), || is_feed_only(&r.query))
-        && let Some(v) = state.services.deps.tokens.verify(&token)
+        && let Some(v) = state.services.deps.tokens.verify(token)
     {
         match state.services.feed.cached_response(v.user_id, v.session_id, &key).await {
             Ok(p) => {
@@ -290,7 +281,7 @@ async fn graphql(state: web::Data<AppState>, req: HttpRequest, mut payload: web:
         }
     }
     let client = client_address(&req, state.trust_forwarded_for);
-    let caller = match state.services.accounts.authenticate(bearer(&req).as_deref()).await {
+    let caller = match state.services.accounts.authenticate(token.as_deref()).await {
         Ok(c) => c,
         Err(e) => {
             let mut resp = async_graphql::Response::from_errors(vec![to_gql(e).into_server_error(Default::default())]);
@@ -391,6 +382,5 @@ mod tests {
         assert!(!is_feed_only("{ feed(kind: TRENDING) @include(if: true) { edges { cursor } } }"));
         assert!(!is_feed_only("{ ...F } fragment F on Query { feed(kind: TRENDING) { edges { cursor } } }"));
         assert!(!is_feed_only("not graphql"));
-        assert_eq!(super::hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
     }
 }
