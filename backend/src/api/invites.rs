@@ -51,12 +51,58 @@ impl InviteObject {
     }
 }
 
+/// An address on the waitlist.
+pub struct WaitlistEntryObject(pub crate::domain::model::WaitlistEntry, pub Option<Invite>);
+
+#[Object(name = "WaitlistEntry")]
+impl WaitlistEntryObject {
+    /// Id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// The address.
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+    /// When it joined the waitlist.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// When an admin granted it a code; null while it waits.
+    async fn granted_at(&self) -> Option<DateTime<Utc>> {
+        self.0.granted_at
+    }
+    /// The code it was granted.
+    async fn invite(&self) -> Option<InviteObject> {
+        self.1.clone().map(InviteObject)
+    }
+}
+
 /// Invite queries.
 #[derive(Default)]
 pub struct InvitesQuery;
 
 #[Object]
 impl InvitesQuery {
+    /// The waitlist, oldest first; only the addresses still waiting with `pending: true` (admin).
+    async fn waitlist(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = false)] pending: bool,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<async_graphql::connection::Connection<String, WaitlistEntryObject>> {
+        use async_graphql::connection::{Connection, Edge};
+        let (n, after) = super::videos::page_args(first, after)?;
+        let c = caller(ctx)?;
+        let mut list = services(ctx)?.invites.waitlist(&c.caller, pending, after, n + 1).await.api()?;
+        let has_next = list.len() as u64 > n;
+        list.truncate(n as usize);
+        let mut conn = Connection::new(after.is_some(), has_next);
+        conn.edges.extend(list.into_iter().map(|(e, i)| Edge::new(super::videos::encode_cursor(e.created_at, e.id), WaitlistEntryObject(e, i))));
+        Ok(conn)
+    }
+
     /// The signed-in member's own codes.
     async fn my_invites(&self, ctx: &Context<'_>) -> Result<Vec<InviteObject>> {
         let c = caller(ctx)?;

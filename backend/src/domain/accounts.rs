@@ -339,6 +339,16 @@ impl AccountService {
         Ok(user)
     }
 
+    /// Members whose handle, display name or email contains `text`, newest first (moderators
+    /// and admins: the console's member search).
+    pub async fn search(&self, caller: &Caller, text: &str, after: Option<(chrono::DateTime<Utc>, uuid::Uuid)>, limit: u64) -> AppResult<Vec<User>> {
+        caller.require_role(Role::Moderator)?;
+        if text.chars().count() > 200 {
+            return Err(AppError::bad_input("query", "search for at most 200 characters"));
+        }
+        self.deps.store.search_users(text, after, limit).await
+    }
+
     /// The audit log, newest first (admins only).
     pub async fn audit_log(
         &self,

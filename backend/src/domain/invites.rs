@@ -120,6 +120,27 @@ impl InviteService {
         Ok(invite)
     }
 
+    /// The waitlist, oldest first, with the codes granted (admins only).
+    pub async fn waitlist(
+        &self,
+        caller: &Caller,
+        pending_only: bool,
+        after: Option<(chrono::DateTime<Utc>, uuid::Uuid)>,
+        limit: u64,
+    ) -> AppResult<Vec<(super::model::WaitlistEntry, Option<Invite>)>> {
+        caller.require_role(Role::Admin)?;
+        let entries = self.deps.store.waitlist_entries(pending_only, after, limit).await?;
+        let ids: Vec<InviteId> = entries.iter().filter_map(|e| e.invite_id).collect();
+        let invites = if ids.is_empty() { Vec::new() } else { self.deps.store.invites_by_ids(&ids).await? };
+        Ok(entries
+            .into_iter()
+            .map(|e| {
+                let invite = e.invite_id.and_then(|id| invites.iter().find(|i| i.id == id).cloned());
+                (e, invite)
+            })
+            .collect())
+    }
+
     /// Who redeemed a code.
     pub async fn redeemers(&self, invite: InviteId) -> AppResult<Vec<User>> {
         self.deps.store.redeemers(invite).await

@@ -71,8 +71,23 @@ impl User {
     }
 }
 
-/// An invite code.
+/// An address on the waitlist.
 #[derive(Debug, Clone)]
+pub struct WaitlistEntry {
+    /// Id.
+    pub id: uuid::Uuid,
+    /// The address (normalised).
+    pub email: String,
+    /// When it joined.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// When an admin granted it a code.
+    pub granted_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The code it was granted.
+    pub invite_id: Option<InviteId>,
+}
+
+/// An invite code.
+#[derive(Clone, Debug)]
 pub struct Invite {
     /// Id.
     pub id: InviteId,

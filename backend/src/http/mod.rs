@@ -1,11 +1,13 @@
 //! The actix-web application: `/graphql` (POST), `/graphql/ws` (graphql-transport-ws),
-//! `/healthz`, `/readyz`, `/metrics`.
+//! `/healthz`, `/readyz`, `/metrics`, `/media/…`, and the web client (`/`, `/static/…`) and the
+//! admin console (`/admin`).
 //!
 //! Architecture invariant: turns HTTP into a `RequestCtx` (caller + client address) and hands
 //! everything else to the schema; no rules live here.
 
 pub mod media;
 pub mod metrics;
+pub mod site;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -84,7 +86,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/ping", web::get().to(ping))
         .route("/readyz", web::get().to(readyz))
         .route("/metrics", web::get().to(metrics_text))
-        .route("/media/{key:.+}", web::get().to(media::serve));
+        .route("/media/{key:.+}", web::get().to(media::serve))
+        .route("/static/{path:.+}", web::get().to(site::asset))
+        .route("/admin", web::get().to(site::console))
+        .route("/admin/{tail:.*}", web::get().to(site::console))
+        .default_service(web::to(site::fallback));
 }
 
 /// Counts and times every request by its route pattern.

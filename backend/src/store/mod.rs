@@ -18,11 +18,11 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, SqlErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use uuid::Uuid;
 
-use crate::domain::model::{Invite, Role, User};
+use crate::domain::model::{Invite, Role, User, WaitlistEntry};
 use crate::error::{AppError, AppResult};
 use crate::types::{InviteId, SessionId, UserId};
 use entities::*;
@@ -515,6 +515,57 @@ impl Store {
             .one(&self.db)
             .await?
             .map(|w| w.granted_at.is_some()))
+    }
+
+    /// The waitlist, oldest first (a queue), optionally only the addresses not yet granted.
+    pub async fn waitlist_entries(&self, pending_only: bool, after: Option<(DateTime<Utc>, Uuid)>, limit: u64) -> AppResult<Vec<WaitlistEntry>> {
+        let mut q = waitlist::Entity::find();
+        if pending_only {
+            q = q.filter(waitlist::Column::GrantedAt.is_null());
+        }
+        if let Some((at, id)) = after {
+            q = q.filter(waitlist::Column::CreatedAt.gt(at).or(waitlist::Column::CreatedAt.eq(at).and(waitlist::Column::Id.gt(id))));
+        }
+        Ok(q.order_by_asc(waitlist::Column::CreatedAt)
+            .order_by_asc(waitlist::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|m| WaitlistEntry { id: m.id, email: m.email, created_at: m.created_at, granted_at: m.granted_at, invite_id: m.invite_id.map(InviteId) })
+            .collect())
+    }
+
+    /// Invites by id, in no particular order.
+    pub async fn invites_by_ids(&self, ids: &[InviteId]) -> AppResult<Vec<Invite>> {
+        let ids: Vec<Uuid> = ids.iter().map(|i| i.0).collect();
+        Ok(invites::Entity::find().filter(invites::Column::Id.is_in(ids)).all(&self.db).await?.into_iter().map(invite_from).collect())
+    }
+
+    /// Members whose handle, display name or email contains `text` (any case), newest first;
+    /// everyone when `text` is empty.
+    pub async fn search_users(&self, text: &str, after: Option<(DateTime<Utc>, Uuid)>, limit: u64) -> AppResult<Vec<User>> {
+        use sea_orm::sea_query::{Func, LikeExpr};
+        let mut q = users::Entity::find();
+        let text = text.trim().to_lowercase();
+        if !text.is_empty() {
+            // Case-insensitive on both engines: compare lower-cased columns (handles are
+            // stored lower-cased in `username_key`, addresses as given).
+            let pattern = format!("%{}%", text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+            let like = |col: users::Column| Expr::expr(Func::lower(Expr::col(col))).like(LikeExpr::new(pattern.clone()).escape('\\'));
+            q = q.filter(like(users::Column::UsernameKey).or(like(users::Column::Email)).or(like(users::Column::DisplayName)));
+        }
+        if let Some((at, id)) = after {
+            q = q.filter(users::Column::CreatedAt.lt(at).or(users::Column::CreatedAt.eq(at).and(users::Column::Id.lt(id))));
+        }
+        Ok(q.order_by_desc(users::Column::CreatedAt)
+            .order_by_desc(users::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(user_from)
+            .collect())
     }
 
     // ---- sessions (refresh-token families) ----

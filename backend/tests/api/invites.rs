@@ -120,7 +120,21 @@ async fn waitlist_grant(engine: Engine) {
     let member_code = app.mint(1, 1).await.remove(0);
     let (member, _, _) = app.sign_up(&member_code, "member").await;
     assert_eq!(app.code(grant, json!({"e": "wanda@example.com"}), Some(&member)).await, "FORBIDDEN");
+    // The console's list: oldest first, pending ones only on request; admins only.
+    app.ok(join, json!({"e": "xavier@example.com"}), None).await;
+    let list = "query($p: Boolean! = false) { waitlist(pending: $p, first: 10) { edges { node { email grantedAt invite { code } } } } }";
+    assert_eq!(app.code(list, json!({}), Some(&member)).await, "FORBIDDEN");
+    let l = app.ok(list, json!({"p": true}), Some(&admin)).await;
+    let emails: Vec<&str> = l["waitlist"]["edges"].as_array().unwrap().iter().map(|e| e["node"]["email"].as_str().unwrap()).collect();
+    assert_eq!(emails, ["wanda@example.com", "xavier@example.com"]);
     let g = app.ok(grant, json!({"e": "wanda@example.com"}), Some(&admin)).await;
+    let l = app.ok(list, json!({"p": true}), Some(&admin)).await;
+    assert_eq!(l["waitlist"]["edges"].as_array().unwrap().len(), 1, "{l}");
+    assert_eq!(l["waitlist"]["edges"][0]["node"]["email"], "xavier@example.com");
+    let l = app.ok(list, json!({}), Some(&admin)).await;
+    assert_eq!(l["waitlist"]["edges"][0]["node"]["invite"]["code"], g["grantWaitlist"]["code"]);
+    assert!(l["waitlist"]["edges"][0]["node"]["grantedAt"].is_string());
+    assert!(l["waitlist"]["edges"][1]["node"]["invite"].is_null());
     assert_eq!(g["grantWaitlist"]["usesLeft"], 1);
     assert!(g["grantWaitlist"]["expiresAt"].is_string());
     let mailed = app.mailed_token("wanda@example.com", "your invite code");
@@ -174,3 +188,36 @@ async fn in_memory_rate_limit() {
     assert_eq!(code_of(&app.gql(SIGN_UP, su("ABCDEFGHJK", "mem3"), None).await), "RATE_LIMITED");
     app.stop().await;
 }
+
+/// The console's member search: moderators and admins; handle, display name or email, any case;
+/// wildcards are literal; newest first, paged.
+async fn member_search(engine: Engine) {
+    let app = app(engine).start().await;
+    let admin = app.create_admin("searcher").await;
+    let codes = app.mint(3, 1).await;
+    let (member, _, _) = app.sign_up(&codes[0], "alice_b").await;
+    app.sign_up(&codes[1], "bob").await;
+    app.sign_up(&codes[2], "Alina").await;
+    let q = "query($q: String, $after: String) { users(query: $q, first: 2, after: $after) { edges { cursor node { username email role } } pageInfo { hasNextPage endCursor } } }";
+    assert_eq!(app.code(q, json!({"q": "ali"}), Some(&member)).await, "FORBIDDEN");
+    assert_eq!(app.code(q, json!({"q": "ali"}), None).await, "UNAUTHENTICATED");
+    let names = |v: &serde_json::Value| -> Vec<String> {
+        v["users"]["edges"].as_array().unwrap().iter().map(|e| e["node"]["username"].as_str().unwrap().to_owned()).collect()
+    };
+    let r = app.ok(q, json!({"q": "ALI"}), Some(&admin)).await;
+    assert_eq!(names(&r), ["Alina", "alice_b"]);
+    assert_eq!(r["users"]["edges"][1]["node"]["email"], "alice_b@example.com");
+    assert_eq!(r["users"]["pageInfo"]["hasNextPage"], false);
+    // `_` and `%` match themselves only.
+    assert_eq!(names(&app.ok(q, json!({"q": "e_b"}), Some(&admin)).await), ["alice_b"]);
+    assert!(names(&app.ok(q, json!({"q": "%"}), Some(&admin)).await).is_empty());
+    // By email; everyone when empty, in pages.
+    assert_eq!(names(&app.ok(q, json!({"q": "bob@EXAMPLE"}), Some(&admin)).await), ["bob"]);
+    let p1 = app.ok(q, json!({}), Some(&admin)).await;
+    assert_eq!(names(&p1), ["Alina", "bob"]);
+    assert_eq!(p1["users"]["pageInfo"]["hasNextPage"], true);
+    let p2 = app.ok(q, json!({"after": p1["users"]["pageInfo"]["endCursor"]}), Some(&admin)).await;
+    assert_eq!(names(&p2), ["alice_b", "searcher"]);
+    app.stop().await;
+}
+on_both_engines!(search, member_search);

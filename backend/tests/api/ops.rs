@@ -233,3 +233,39 @@ async fn smtp_transport_delivers_to_a_real_server() {
     let _ = sink.wait();
     std::fs::remove_dir_all(&outdir).ok();
 }
+
+/// The web client and the console are served by the backend itself: pages with a strict
+/// policy, assets revalidated by ETag, client routes answered with the client's page, and no
+/// path outside `web/` reachable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_client_and_console_are_served() {
+    let app = app(Engine::Sqlite).start().await;
+    let get = |path: &str| app.http.get(format!("{}{path}", app.base)).send();
+    for (path, marker) in [("/", "/static/app/"), ("/join?code=ABC", "/static/app/"), ("/v/0190", "/static/app/"), ("/admin", "/static/admin/"), ("/admin/users", "/static/admin/")] {
+        let r = get(path).await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let csp = r.headers()["content-security-policy"].to_str().unwrap().to_owned();
+        assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert_eq!(r.headers()["x-frame-options"], "DENY");
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+        let body = r.text().await.unwrap();
+        assert!(body.contains(marker), "{path}: {body}");
+        assert!(!body.contains("<script>") && !body.contains(" onclick="), "no inline script: {path}");
+    }
+    // An asset, then the same asset revalidated.
+    let r = get("/static/shared/api.js").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/javascript"));
+    let etag = r.headers()["etag"].to_str().unwrap().to_owned();
+    assert!(r.text().await.unwrap().contains("graphql-transport-ws"));
+    let again = app.http.get(format!("{}/static/shared/api.js", app.base)).header("if-none-match", &etag).send().await.unwrap();
+    assert_eq!(again.status(), 304);
+    // Nothing outside web/, no invented files, and the backend's own paths stay its own.
+    for path in ["/static/../Cargo.toml", "/static/%2e%2e/Cargo.toml", "/static/app/missing.js", "/favicon.ico", "/media/nothing", "/graphql/ws/x"] {
+        let status = get(path).await.unwrap().status();
+        assert!(status == 404 || status == 400 || status == 403, "{path}: {status}");
+    }
+    let post = app.http.post(format!("{}/join", app.base)).body("x").send().await.unwrap();
+    assert_eq!(post.status(), 404);
+    app.stop().await;
+}

@@ -1,0 +1,274 @@
+// End-to-end harness: starts the real backend (embedded defaults: SQLite, in-process queue and
+// worker on the tiny model, mail to files) on a free port with a fresh data folder, drives Debian
+// Chromium through playwright-core, and writes screenshots under target/e2e/screenshots.
+//
+// Run from the repository root:  node --test --test-concurrency=1 e2e/tests/
+// The backend binary is `target/debug/backend` (scripts/e2e.sh builds it), or $SV_BACKEND.
+// $SV_E2E_KEEP=1 keeps each test server's data folder for inspection.
+
+import { spawn, execFile } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const SHOTS = path.join(ROOT, 'target', 'e2e', 'screenshots');
+const BACKEND = process.env.SV_BACKEND || path.join(ROOT, 'target', 'debug', 'backend');
+const CHROMIUM = process.env.SV_CHROMIUM || '/usr/bin/chromium';
+
+export const VIEWPORTS = {
+  phone: { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true },
+  desktop: { viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 },
+};
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** A GraphQL error from the test server, with its `extensions.code`. */
+export class GqlError extends Error {
+  constructor(errors) {
+    super(errors.map((e) => `${e.extensions?.code || 'ERROR'}: ${e.message}`).join('; '));
+    this.code = errors[0]?.extensions?.code;
+    this.errors = errors;
+  }
+}
+
+let counter = 0;
+/** A unique handle/email stem for this run. */
+export function unique(prefix = 'u') {
+  counter += 1;
+  return `${prefix}${Date.now().toString(36).slice(-5)}${counter}`;
+}
+
+/** Starts a backend with its own data folder; resolves once `/readyz` answers 200. */
+export async function startServer(name = 'e2e') {
+  const dataDir = await mkdtemp(path.join(tmpdir(), `sv-${name}-`));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  // The test server sees none of the caller's APP_* settings but a few harmless ones.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('APP_') || ENV_KEEP.has(k)));
+  Object.assign(env, {
+    APP_DATA_DIR: dataDir,
+    APP_LISTEN: `127.0.0.1:${port}`,
+    APP_LOG: process.env.APP_LOG || 'warn',
+    // One browser, many members from one address: the per-address limits would get in the way.
+    APP_REDEEM_PER_IP_PER_MINUTE: '1000',
+    APP_LOGIN_PER_IP_PER_MINUTE: '1000',
+    APP_LOGIN_PER_ACCOUNT_PER_MINUTE: '1000',
+    APP_MAIL_REQUESTS_PER_IP_PER_HOUR: '1000',
+  });
+  const logPath = path.join(dataDir, 'server.log');
+  const log = createWriteStream(logPath);
+  const child = spawn(BACKEND, ['serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.pipe(log);
+  child.stderr.pipe(log);
+  let exited = null;
+  child.on('exit', (code, signal) => {
+    exited = { code, signal };
+  });
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (exited) {
+      const text = await readFile(logPath, 'utf8').catch(() => '');
+      throw new Error(`backend exited (${JSON.stringify(exited)}) before it was ready:\n${text.slice(-4000)}`);
+    }
+    try {
+      const res = await fetch(`${url}/readyz`);
+      if (res.ok) break;
+    } catch {
+      /* not listening yet */
+    }
+    if (Date.now() > deadline) throw new Error(`backend not ready at ${url} within 120 s (log: ${logPath})`);
+    await sleep(200);
+  }
+
+  const server = {
+    url,
+    dataDir,
+    logPath,
+    async stop() {
+      if (!exited) {
+        child.kill('SIGTERM');
+        for (let i = 0; i < 100 && !exited; i += 1) await sleep(100);
+        if (!exited) child.kill('SIGKILL');
+      }
+      if (!process.env.SV_E2E_KEEP) await rm(dataDir, { recursive: true, force: true }).catch(() => {});
+    },
+    /** Runs an operator command (`backend <args>`) against this server's data; resolves to stdout. */
+    cli(args, stdin) {
+      return new Promise((resolve, reject) => {
+        const p = execFile(BACKEND, args, { cwd: ROOT, env }, (err, stdout, stderr) => {
+          if (err) reject(new Error(`backend ${args.join(' ')} failed: ${stderr || err.message}`));
+          else resolve(stdout);
+        });
+        if (stdin !== undefined) p.stdin.end(stdin);
+        else p.stdin.end();
+      });
+    },
+    async mintInvite() {
+      const out = await server.cli(['invites', 'mint', '--count', '1']);
+      const code = out.trim().split('\n').pop().trim();
+      if (!code) throw new Error('invites mint printed no code');
+      return code;
+    },
+    /** Runs a GraphQL operation; resolves to `data`, throws `GqlError` on errors. */
+    async api(query, variables = {}, token) {
+      const headers = { 'Content-Type': 'application/json' };
+      if (token) headers.Authorization = `Bearer ${token}`;
+      const res = await fetch(`${url}/graphql`, { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
+      const body = await res.json();
+      if (body.errors?.length) throw new GqlError(body.errors);
+      return body.data;
+    },
+    /** Signs a member up (with a fresh code unless one is given); resolves to the AuthPayload. */
+    async signUp({ username = unique('m'), password = 'correct horse battery staple', email, code, displayName } = {}) {
+      const inviteCode = code || (await server.mintInvite());
+      const data = await server.api(
+        `mutation($input: SignUpInput!) { signUp(input: $input) { accessToken refreshToken expiresIn user { id username role } } }`,
+        { input: { inviteCode, email: email || `${username}@example.com`, username, password, displayName } },
+      );
+      return { ...data.signUp, password };
+    },
+    async logIn(login, password = 'correct horse battery staple') {
+      const data = await server.api(
+        `mutation($input: LogInInput!) { logIn(input: $input) { accessToken refreshToken expiresIn user { id username role } } }`,
+        { input: { login, password } },
+      );
+      return data.logIn;
+    },
+    /** Creates an admin with the operator command and signs in as them. */
+    async createAdmin(username = unique('admin'), password = 'a long admin passphrase') {
+      await server.cli(['users', 'create-admin', '--email', `${username}@example.com`, '--username', username], `${password}\n`);
+      return { ...(await server.logIn(username, password)), password };
+    },
+    async setRole(adminToken, userId, role) {
+      const data = await server.api(`mutation($id: ID!, $role: Role!) { setRole(userId: $id, role: $role) { id role } }`, { id: userId, role }, adminToken);
+      return data.setRole;
+    },
+    /** The mails sent to `email` (their text, headers included), oldest first. */
+    async mails(email) {
+      const dir = path.join(dataDir, 'mail');
+      const names = (await readdir(dir).catch(() => [])).filter((n) => n.endsWith('.eml'));
+      // File names are random: order by when each was written.
+      const files = await Promise.all(names.map(async (n) => ({ n, t: (await stat(path.join(dir, n))).mtimeMs })));
+      files.sort((a, b) => a.t - b.t);
+      const out = [];
+      for (const { n } of files) {
+        const text = await readFile(path.join(dir, n), 'utf8');
+        if (text.toLowerCase().includes(`to: ${email.toLowerCase()}`) || text.toLowerCase().includes(`<${email.toLowerCase()}>`)) out.push(decodeMail(text));
+      }
+      return out;
+    },
+    /** Polls a job until it is final; resolves to it. */
+    async waitJob(token, jobId, timeoutMs = 240_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const { job } = await server.api(`query($id: ID!) { job(id: $id) { id status progress error { code message } video { id status } } }`, { id: jobId }, token);
+        if (!['QUEUED', 'RUNNING', 'MODERATING'].includes(job.status)) return job;
+        if (Date.now() > deadline) throw new Error(`job ${jobId} still ${job.status} after ${timeoutMs} ms`);
+        await sleep(500);
+      }
+    },
+    /** Generates and publishes a video as the member of `token`; resolves to the video. */
+    async publishedVideo(token, prompt = 'a red kite over green hills', caption) {
+      const { createVideo } = await server.api(
+        `mutation($input: CreateVideoInput!) { createVideo(input: $input) { id } }`,
+        { input: { prompt, durationSeconds: 2 } },
+        token,
+      );
+      const job = await server.waitJob(token, createVideo.id);
+      if (job.status !== 'SUCCEEDED' || !job.video) throw new Error(`job ended ${job.status}: ${JSON.stringify(job.error)}`);
+      const { publishVideo } = await server.api(
+        `mutation($id: ID!, $caption: String) { publishVideo(id: $id, caption: $caption) { id status caption prompt author { id username } } }`,
+        { id: job.video.id, caption: caption ?? prompt },
+        token,
+      );
+      return publishVideo;
+    },
+  };
+  return server;
+}
+
+// Variables of the caller's environment a test server inherits (nothing else of APP_*).
+const ENV_KEEP = new Set(['APP_ORT_DYLIB_PATH', 'APP_INFERENCE_THREADS']);
+
+/** Undoes quoted-printable soft breaks and escapes so links can be read out of a mail. */
+function decodeMail(text) {
+  return text
+    .replace(/=\r?\n/g, '')
+    .replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16)));
+}
+
+/** The first link in `mail` whose path starts with `pathPrefix`. */
+export function linkIn(mail, pathPrefix) {
+  const re = new RegExp(`https?://[^\\s"<>]+${pathPrefix.replace(/[/?]/g, (c) => '\\' + c)}[^\\s"<>]*`);
+  const m = mail.match(re);
+  if (!m) throw new Error(`no ${pathPrefix} link in mail:\n${mail}`);
+  return m[0];
+}
+
+/** Debian Chromium, headless, with the flags this closed network needs. */
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-dev-shm-usage',
+      '--use-fake-ui-for-media-stream',
+      '--use-fake-device-for-media-stream',
+    ],
+  });
+}
+
+/** A page in a fresh context with a phone or desktop viewport; page errors gather in `page.errors`. */
+export async function newPage(browser, server, kind = 'desktop') {
+  const context = await browser.newContext({ ...VIEWPORTS[kind], baseURL: server.url });
+  const page = await context.newPage();
+  page.kind = kind;
+  page.errors = [];
+  page.on('pageerror', (e) => page.errors.push(`pageerror: ${e.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') page.errors.push(`console.error: ${msg.text()}`);
+  });
+  page.setDefaultTimeout(20_000);
+  return page;
+}
+
+/** Signs `page` in with an AuthPayload's tokens (the only things the clients keep in storage). */
+export async function signIn(page, auth) {
+  if (page.url() === 'about:blank') await page.goto('/healthz');
+  await page.evaluate(([a, r]) => {
+    localStorage.setItem('sv.access', a);
+    localStorage.setItem('sv.refresh', r);
+  }, [auth.accessToken, auth.refreshToken]);
+}
+
+/** Writes a full-page screenshot `target/e2e/screenshots/<name>-<phone|desktop>.png`. */
+export async function shot(page, name) {
+  await mkdir(SHOTS, { recursive: true });
+  const file = path.join(SHOTS, `${name}-${page.kind || 'desktop'}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
