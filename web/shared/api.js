@@ -229,11 +229,7 @@ export function subscribe(query, variables, on) {
   open();
   return () => {
     stopped = true;
-    try {
-      socket?.send(JSON.stringify({ id: '1', type: 'complete' }));
-    } catch {
-      /* already closed */
-    }
+    if (socket?.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ id: '1', type: 'complete' }));
     socket?.close();
   };
 }
@@ -245,6 +241,7 @@ export function describeError(e) {
   const parts = [e.message];
   const reasons = Array.isArray(ext.reasons) ? ext.reasons : [];
   if (reasons.length) parts.push(reasons.join('; '));
+  if (ext.check) parts.push(`failed check: ${ext.check}`);
   return parts.filter(Boolean).join(' — ');
 }
 

@@ -87,9 +87,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/readyz", web::get().to(readyz))
         .route("/metrics", web::get().to(metrics_text))
         .route("/media/{key:.+}", web::get().to(media::serve))
-        .route("/static/{path:.+}", web::get().to(site::asset))
-        .route("/admin", web::get().to(site::console))
-        .route("/admin/{tail:.*}", web::get().to(site::console))
+        .service(web::resource("/static/{path:.+}").route(web::get().to(site::asset)).route(web::head().to(site::asset)))
+        .service(web::resource("/favicon.ico").route(web::get().to(site::icon)).route(web::head().to(site::icon)))
+        .service(web::resource(["/admin", "/admin/{tail:.*}"]).route(web::get().to(site::console)).route(web::head().to(site::console)))
         .default_service(web::to(site::fallback));
 }
 

@@ -128,6 +128,11 @@ pub async fn console(req: HttpRequest, files: web::Data<WebFiles>) -> HttpRespon
     respond(&req, &files, "admin/index.html", true).await
 }
 
+/// `GET /favicon.ico`: the app's icon (browsers ask for it whatever the page says).
+pub async fn icon(req: HttpRequest, files: web::Data<WebFiles>) -> HttpResponse {
+    respond(&req, &files, "shared/icon.svg", false).await
+}
+
 /// Whether a GET of `path` is a client route (the web client's page answers it).
 pub fn is_client_route(path: &str) -> bool {
     let last = path.rsplit('/').next().unwrap_or_default();

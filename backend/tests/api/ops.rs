@@ -261,7 +261,12 @@ async fn web_client_and_console_are_served() {
     let again = app.http.get(format!("{}/static/shared/api.js", app.base)).header("if-none-match", &etag).send().await.unwrap();
     assert_eq!(again.status(), 304);
     // Nothing outside web/, no invented files, and the backend's own paths stay its own.
-    for path in ["/static/../Cargo.toml", "/static/%2e%2e/Cargo.toml", "/static/app/missing.js", "/favicon.ico", "/media/nothing", "/graphql/ws/x"] {
+    let icon = get("/favicon.ico").await.unwrap();
+    assert_eq!(icon.status(), 200);
+    assert_eq!(icon.headers()["content-type"], "image/svg+xml");
+    let head = app.http.head(format!("{}/admin", app.base)).send().await.unwrap();
+    assert_eq!(head.status(), 200);
+    for path in ["/static/../Cargo.toml", "/static/%2e%2e/Cargo.toml", "/static/app/missing.js", "/robots.txt", "/media/nothing", "/graphql/ws/x"] {
         let status = get(path).await.unwrap().status();
         assert!(status == 404 || status == 400 || status == 403, "{path}: {status}");
     }
