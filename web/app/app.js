@@ -17,6 +17,7 @@ import * as invites from './invites.js';
 import * as cameos from './cameos.js';
 import * as settings from './settings.js';
 import * as notifications from './notifications.js';
+import * as check from './check.js';
 
 /** Path patterns, first match wins; `:name` captures one segment. */
 const ROUTES = [
@@ -35,6 +36,7 @@ const ROUTES = [
   ['/cameos', cameos.render],
   ['/settings', settings.render],
   ['/notifications', notifications.render],
+  ['/check', check.render],
 ];
 
 const state = {
@@ -101,6 +103,7 @@ function renderNav() {
       navLink('/', 'Trending', { 'data-testid': 'nav-feed' }),
       navLink('/login', 'Log in', { 'data-testid': 'nav-login' }),
       navLink('/join', 'Join', { 'data-testid': 'nav-join' }),
+      navLink('/check', 'Check a clip', { 'data-testid': 'nav-check' }),
     );
     return;
   }

@@ -9,7 +9,7 @@ import { explain, count, plural, pagedList, confirmButton } from './ui.js';
 export async function render(ctx) {
   const data = await gql(
     `query Profile($u: String!) { user(username: $u) {
-      id username displayName followerCount followingCount viewerFollows createdAt
+      id username displayName followerCount followingCount viewerFollows viewerBlocks createdAt
       invitedBy { username displayName }
       cameos { id name permission }
     } }`,
@@ -51,11 +51,12 @@ export async function render(ctx) {
       h(
         'div',
         { class: 'row' },
-        followButton(u, ctx),
+        u.viewerBlocks ? null : followButton(u, ctx),
         own ? h('a', { class: 'button', href: '/drafts', 'data-testid': 'drafts-link' }, 'My drafts') : null,
         own ? h('a', { class: 'button', href: '/cameos' }, 'My cameos') : null,
         own ? h('a', { class: 'button', href: '/settings' }, 'Settings') : null,
         reportBtn,
+        ctx.viewer && !own ? blockButton(u, ctx) : null,
       ),
       extra,
     ),
@@ -71,6 +72,43 @@ export async function render(ctx) {
   });
   await videos.ready;
   return h('div', { class: 'stack' }, head, h('h2', {}, own ? 'Your videos' : 'Videos'), videos);
+}
+
+/**
+ * Block / Unblock. Blocking ends follows both ways and hides each member from the other's
+ * feeds and comments, so the profile is drawn again afterwards.
+ */
+function blockButton(u, ctx) {
+  const rerender = () => ctx.navigate(location.pathname + location.search, { replace: true });
+  if (u.viewerBlocks) {
+    const btn = h('button', { type: 'button', 'data-testid': 'unblock' }, 'Unblock');
+    btn.addEventListener('click', () =>
+      busy(btn, async () => {
+        try {
+          await gql('mutation Unblock($id: ID!) { unblock(userId: $id) }', { id: u.id });
+          toast(`You unblocked @${u.username}.`, 'ok');
+          rerender();
+        } catch (e) {
+          toast(explain(e), 'error');
+        }
+      }),
+    );
+    return h('span', { class: 'row' }, h('span', { class: 'badge badge-danger', 'data-testid': 'blocked' }, 'Blocked'), btn);
+  }
+  return confirmButton(
+    'Block',
+    `Block @${u.username}? You stop following each other and no longer see each other's videos or comments.`,
+    async () => {
+      try {
+        await gql('mutation Block($id: ID!) { block(userId: $id) }', { id: u.id });
+        toast(`You blocked @${u.username}.`, 'ok');
+        rerender();
+      } catch (e) {
+        toast(explain(e), 'error');
+      }
+    },
+    { testid: 'block' },
+  );
 }
 
 /** A video tile; the owner also gets the remix switch and Delete. */

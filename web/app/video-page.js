@@ -2,7 +2,8 @@
 // root and published remixes) and provenance. Its author also sees drafts here, with Publish.
 
 import { gql } from '/static/shared/api.js';
-import { h } from '/static/shared/dom.js';
+import { h, mount, field, errorBox, busy, toast, timeAgo } from '/static/shared/dom.js';
+import { showError } from './ui.js';
 import { VIDEO_CARD, videoCard, videoTile } from './video.js';
 import { publishPanel } from './publish.js';
 
@@ -39,8 +40,59 @@ export async function render(ctx) {
     videoCard(v, ctx, { detail: true }),
     own && v.status === 'DRAFT' ? publishPanel(v, ctx) : null,
     own && v.status === 'IN_REVIEW' ? h('p', { class: 'notice' }, 'A moderator is checking this video. You can publish it once it is approved.') : null,
+    own && v.status === 'REMOVED' ? await appealPanel(v) : null,
   );
   return h('div', { class: 'video-page', 'data-testid': 'video-page', dataset: { videoId: v.id } }, main, h('aside', { class: 'stack' }, lineage(v), provenance(v)));
+}
+
+/**
+ * The author of a removed video may ask for another look, once, within 20 days of the removal;
+ * a different moderator decides. The case is read only here (the author sees it once decided).
+ */
+async function appealPanel(v) {
+  const data = await gql(
+    'query RemovalCase($id: ID!) { video(id: $id) { moderationCase { id status resolution resolvedAt appealedAt appealMessage } } }',
+    { id: v.id },
+  );
+  const c = data.video?.moderationCase;
+  const box = h('section', { class: 'card stack', 'data-testid': 'appeal', 'aria-labelledby': 'appeal-h' }, h('h2', { id: 'appeal-h' }, 'Appeal'));
+  if (!c) {
+    box.append(h('p', { class: 'muted' }, 'This video was taken down without a case you can appeal (for example when a cameo owner removed it).'));
+    return box;
+  }
+  if (c.appealedAt) {
+    box.append(
+      h('p', { 'data-testid': 'appeal-sent' }, `You appealed ${timeAgo(c.appealedAt)}. A different moderator will decide; you will get a notification.`),
+      c.appealMessage ? h('blockquote', { class: 'muted' }, c.appealMessage) : null,
+    );
+    return box;
+  }
+  const message = h('textarea', { name: 'message', rows: 3, maxlength: 2000, required: true, 'data-testid': 'appeal-message' });
+  const err = errorBox();
+  const submit = h('button', { type: 'submit', class: 'primary', 'data-testid': 'appeal-submit' }, 'Send appeal');
+  const form = h(
+    'form',
+    {},
+    h('p', { class: 'muted' }, 'Think this was a mistake? Tell a moderator why. You can appeal once, within 20 days of the removal.'),
+    field('Why should it come back?', message),
+    err,
+    submit,
+  );
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    busy(submit, async () => {
+      err.clear();
+      try {
+        await gql('mutation Appeal($id: ID!, $m: String!) { appeal(caseId: $id, message: $m) { id status appealedAt } }', { id: c.id, m: message.value });
+        toast('Appeal sent.', 'ok');
+        mount(form, h('p', { 'data-testid': 'appeal-sent' }, 'Appeal sent. A different moderator will decide; you will get a notification.'));
+      } catch (ex) {
+        showError(err, ex, form);
+      }
+    });
+  });
+  box.append(form);
+  return box;
 }
 
 function lineage(v) {
@@ -79,5 +131,6 @@ function provenance(v) {
         row('Moderation', p.moderationVerdict.toLowerCase()),
       ),
     ),
+    h('p', { class: 'small' }, h('a', { href: '/check' }, 'Check whether any clip was made here')),
   );
 }

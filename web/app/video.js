@@ -165,15 +165,18 @@ export function commentsPanel(video, ctx) {
   const more = h('button', { type: 'button', class: 'link', hidden: true }, 'Older comments');
   const loadErr = errorBox();
   let after = null;
-  const item = (c) =>
-    h(
+  const item = (c) => {
+    const li = h(
       'li',
-      { 'data-testid': 'comment' },
+      { 'data-testid': 'comment', dataset: { commentId: c.id } },
       h('a', { href: `/u/${encodeURIComponent(c.author.username)}`, class: 'comment-author' }, c.author.displayName),
       ' ',
       h('span', { class: 'muted small' }, timeAgo(c.createdAt)),
       h('p', { class: 'comment-body' }, c.body),
     );
+    if (ctx.viewer && ctx.viewer.username !== c.author.username) li.append(commentReport(c));
+    return li;
+  };
   const load = async () => {
     loadErr.clear();
     try {
@@ -225,6 +228,24 @@ export function commentsPanel(video, ctx) {
 }
 
 /** The report form for a video (reason + details). */
+/** A comment's Report button, opening the report form under it. */
+function commentReport(c) {
+  const slot = h('div', {});
+  const btn = h('button', { type: 'button', class: 'link small', 'aria-expanded': 'false', 'data-testid': 'comment-report' }, 'Report');
+  const close = () => {
+    btn.setAttribute('aria-expanded', 'false');
+    mount(slot);
+    btn.focus();
+  };
+  btn.addEventListener('click', () => {
+    if (btn.getAttribute('aria-expanded') === 'true') return close();
+    btn.setAttribute('aria-expanded', 'true');
+    mount(slot, reportForm({ commentId: c.id }, close));
+    slot.querySelector('select')?.focus();
+  });
+  return h('div', {}, btn, slot);
+}
+
 export function reportForm(target, onDone) {
   const reason = h('select', { name: 'reason', 'data-testid': 'report-reason' }, REPORT_REASONS.map(([v, l]) => h('option', { value: v }, l)));
   const details = h('textarea', { name: 'details', rows: 2, maxlength: 2000, 'data-testid': 'report-details' });
@@ -238,8 +259,9 @@ export function reportForm(target, onDone) {
     busy(submit, async () => {
       err.clear();
       try {
-        await gql('mutation Report($v: ID, $u: ID, $r: ReportReason!, $d: String) { report(videoId: $v, userId: $u, reason: $r, details: $d) }', {
+        await gql('mutation Report($v: ID, $c: ID, $u: ID, $r: ReportReason!, $d: String) { report(videoId: $v, commentId: $c, userId: $u, reason: $r, details: $d) }', {
           v: target.videoId || null,
+          c: target.commentId || null,
           u: target.userId || null,
           r: reason.value,
           d: details.value.trim() || null,

@@ -104,6 +104,12 @@ impl UserObject {
         let loader = ctx.data::<super::social::Followed>()?;
         Ok(loader.load_one(self.0.id).await.map_err(|e| (*e).clone())?.unwrap_or(false))
     }
+    /// Whether the viewer has blocked them (false when signed out; a block the other way is
+    /// not shown).
+    async fn viewer_blocks(&self, ctx: &Context<'_>) -> Result<bool> {
+        let loader = ctx.data::<super::social::Blocked>()?;
+        Ok(loader.load_one(self.0.id).await.map_err(|e| (*e).clone())?.unwrap_or(false))
+    }
     /// Role.
     async fn role(&self) -> RoleGql {
         self.0.role.into()

@@ -82,6 +82,28 @@ impl Loader<UserId> for FollowedLoader {
 /// Per-request loader handle.
 pub type Followed = DataLoader<FollowedLoader, HashMapCache>;
 
+/// Batches "has the viewer blocked them?" within one request.
+pub struct BlockedLoader {
+    /// Services.
+    pub services: Services,
+    /// The viewer (none: anonymous, who blocks no one).
+    pub viewer: Option<UserId>,
+}
+
+impl Loader<UserId> for BlockedLoader {
+    type Value = bool;
+    type Error = Arc<async_graphql::Error>;
+
+    async fn load(&self, keys: &[UserId]) -> std::result::Result<HashMap<UserId, bool>, Self::Error> {
+        let Some(viewer) = self.viewer else { return Ok(keys.iter().map(|k| (*k, false)).collect()) };
+        let set = self.services.deps.store.blocked_among(viewer, keys).await.map_err(|e| Arc::new(to_gql(e)))?;
+        Ok(keys.iter().map(|k| (*k, set.contains(k))).collect())
+    }
+}
+
+/// Per-request loader handle.
+pub type Blocked = DataLoader<BlockedLoader, HashMapCache>;
+
 /// Batches "has the viewer liked it?" within one request.
 pub struct LikedLoader {
     /// Services.

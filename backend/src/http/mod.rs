@@ -132,6 +132,7 @@ pub struct RequestData {
     users: crate::api::accounts::Users,
     remixes: RemixCounts,
     followed: crate::api::social::Followed,
+    blocked: crate::api::social::Blocked,
     liked: crate::api::social::Liked,
 }
 
@@ -145,6 +146,7 @@ fn request_data(services: &Services, caller: Caller, client: String) -> RequestD
         users: DataLoader::with_cache(UserLoader(services.clone()), tokio::spawn, HashMapCache::default()),
         remixes: DataLoader::with_cache(RemixCountLoader(services.clone()), tokio::spawn, HashMapCache::default()),
         followed: DataLoader::with_cache(crate::api::social::FollowedLoader { services: services.clone(), viewer }, tokio::spawn, HashMapCache::default()),
+        blocked: DataLoader::with_cache(crate::api::social::BlockedLoader { services: services.clone(), viewer }, tokio::spawn, HashMapCache::default()),
         liked: DataLoader::with_cache(crate::api::social::LikedLoader { services: services.clone(), viewer }, tokio::spawn, HashMapCache::default()),
     }
 }
@@ -298,7 +300,7 @@ async fn graphql(state: web::Data<AppState>, req: HttpRequest, mut payload: web:
     let cacheable = Arc::new(FeedResponseCacheable(std::sync::atomic::AtomicBool::new(true)));
     let with_data = |r: async_graphql::Request| {
         let d = request_data(&state.services, caller.clone(), client.clone());
-        r.data(d.ctx).data(d.users).data(d.remixes).data(d.followed).data(d.liked).data(cacheable.clone())
+        r.data(d.ctx).data(d.users).data(d.remixes).data(d.followed).data(d.blocked).data(d.liked).data(cacheable.clone())
     };
     let batch = map_batch(batch, with_data);
     // Codes and error metrics are applied per operation by the schema's extension.
@@ -336,6 +338,7 @@ async fn graphql_ws(state: web::Data<AppState>, req: HttpRequest, payload: web::
             data.insert(d.users);
             data.insert(d.remixes);
             data.insert(d.followed);
+            data.insert(d.blocked);
             data.insert(d.liked);
             Ok(data)
         })

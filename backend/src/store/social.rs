@@ -184,6 +184,16 @@ impl Store {
         Ok(rows.into_iter().map(|b| UserId(if b.blocker_id == user.0 { b.blocked_id } else { b.blocker_id })).collect())
     }
 
+    /// Which of `ids` `blocker` has blocked (one query; blocks the other way are not counted).
+    pub async fn blocked_among(&self, blocker: UserId, ids: &[UserId]) -> AppResult<HashSet<UserId>> {
+        let rows = blocks::Entity::find()
+            .filter(blocks::Column::BlockerId.eq(blocker.0))
+            .filter(blocks::Column::BlockedId.is_in(ids.iter().map(|u| u.0)))
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(|b| UserId(b.blocked_id)).collect())
+    }
+
     /// Whether `a` follows `b`.
     pub async fn follows(&self, a: UserId, b: UserId) -> AppResult<bool> {
         Ok(follows::Entity::find_by_id((a.0, b.0)).one(&self.db).await?.is_some())

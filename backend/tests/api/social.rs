@@ -149,6 +149,12 @@ on_both_engines!(blocks_hide_members_both_ways, |engine| async move {
     assert_eq!((a["user"]["followerCount"].as_i64(), a["user"]["followingCount"].as_i64()), (Some(0), Some(0)));
     let b = app.ok(USER, json!({"u": "bob"}), Some(&ann)).await;
     assert_eq!((b["user"]["followerCount"].as_i64(), b["user"]["viewerFollows"].as_bool()), (Some(0), Some(false)));
+    // `viewerBlocks` tells the blocker only; the blocked member and strangers see false.
+    let blocks = "query($u: String!) { user(username: $u) { viewerBlocks } }";
+    assert_eq!(app.ok(blocks, json!({"u": "bob"}), Some(&ann)).await["user"]["viewerBlocks"], true);
+    assert_eq!(app.ok(blocks, json!({"u": "ann"}), Some(&bob)).await["user"]["viewerBlocks"], false);
+    assert_eq!(app.ok(blocks, json!({"u": "bob"}), Some(&cat)).await["user"]["viewerBlocks"], false);
+    assert_eq!(app.ok(blocks, json!({"u": "bob"}), None).await["user"]["viewerBlocks"], false);
     // Neither can follow the other again; Bob cannot like or comment on Ann's video.
     assert_eq!(app.code(FOLLOW, json!({"u": ann_id}), Some(&bob)).await, "FORBIDDEN");
     assert_eq!(app.code(FOLLOW, json!({"u": bob_id}), Some(&ann)).await, "FORBIDDEN");
@@ -172,6 +178,7 @@ on_both_engines!(blocks_hide_members_both_ways, |engine| async move {
     assert_eq!(app.ok(VIDEO, json!({"v": cats_video}), Some(&cat)).await["video"]["commentCount"], 2);
     // Unblocking lets them follow again; blocking oneself is bad input.
     assert_eq!(app.ok("mutation($u: ID!) { unblock(userId: $u) }", json!({"u": bob_id}), Some(&ann)).await["unblock"], true);
+    assert_eq!(app.ok(blocks, json!({"u": "bob"}), Some(&ann)).await["user"]["viewerBlocks"], false);
     app.ok(FOLLOW, json!({"u": ann_id}), Some(&bob)).await;
     assert_eq!(app.code(BLOCK, json!({"u": ann_id}), Some(&ann)).await, "BAD_USER_INPUT");
     app.stop().await;
