@@ -188,9 +188,8 @@ export function jobPanel(jobId, ctx, promptText) {
 
   let done = false;
   let unsubscribe = () => {};
-  // Whether the subscription's socket may still be open. The shared client's stop function
-  // sends "complete" without checking the socket, and a send on a closed socket logs a console
-  // error, so it is called at most once, and never after the socket closed by itself.
+  // Whether the subscription may still be live: it is stopped at most once, and not after the
+  // server ended it.
   let live = true;
   const stop = () => {
     if (!live) return;
