@@ -265,8 +265,44 @@ export async function signIn(page, auth) {
   }, [auth.accessToken, auth.refreshToken]);
 }
 
-/** Writes a full-page screenshot `target/e2e/screenshots/<name>-<phone|desktop>.png`. */
+/**
+ * Basic accessibility checks of what is on screen: every visible form control has a label (or
+ * an aria-label), every visible button and link has a name, every image has an alt attribute,
+ * ids are unique. Returns the problems found (empty when none).
+ */
+export async function a11yProblems(page) {
+  return page.evaluate(() => {
+    const problems = [];
+    const visible = (el) => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length) && getComputedStyle(el).visibility !== 'hidden';
+    const describe = (el) => `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}${el.dataset.testid ? `[data-testid=${el.dataset.testid}]` : ''}`;
+    for (const el of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
+      if (!visible(el)) continue;
+      const named = el.labels?.length || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby');
+      if (!named) problems.push(`unlabelled control ${describe(el)}`);
+    }
+    for (const el of document.querySelectorAll('button, a[href], [role=tab]')) {
+      if (!visible(el)) continue;
+      const name = (el.getAttribute('aria-label') || el.textContent || el.querySelector('img[alt]')?.alt || '').trim();
+      if (!name) problems.push(`nameless ${describe(el)}`);
+    }
+    for (const el of document.querySelectorAll('img')) {
+      if (!el.hasAttribute('alt')) problems.push(`image without alt ${el.src.slice(0, 60)}`);
+    }
+    const seen = new Set();
+    for (const el of document.querySelectorAll('[id]')) {
+      if (seen.has(el.id)) problems.push(`duplicate id ${el.id}`);
+      seen.add(el.id);
+    }
+    return problems;
+  });
+}
+
+/**
+ * Writes a full-page screenshot `target/e2e/screenshots/<name>-<phone|desktop>.png`, after the
+ * accessibility checks of the screen (their problems join `page.errors`, which tests assert empty).
+ */
 export async function shot(page, name) {
+  for (const p of await a11yProblems(page)) page.errors.push(`a11y (${name}): ${p}`);
   await mkdir(SHOTS, { recursive: true });
   const file = path.join(SHOTS, `${name}-${page.kind || 'desktop'}.png`);
   await page.screenshot({ path: file, fullPage: true });

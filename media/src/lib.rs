@@ -1,5 +1,6 @@
 //! Media: turns RGB frames into a streamable H.264 MP4 and JPEG thumbnails, reads MP4s back
-//! (probe and full decode), and keeps media bytes in a `MediaStore` (local disk or S3/MinIO).
+//! (probe and full decode), rewrites browser recordings (fragmented MP4) into plain MP4s, and
+//! keeps media bytes in a `MediaStore` (local disk or S3/MinIO).
 //!
 //! Architecture invariant: this crate owns pixels, codecs, containers and object keys, nothing
 //! more. It knows nothing of HTTP, GraphQL, SQL or ONNX: callers hand it frames and keys, and it
@@ -9,12 +10,14 @@
 
 mod encode;
 mod error;
+mod normalize;
 mod read;
 mod store;
 mod thumbnail;
 
 pub use encode::{EncodeOptions, EncodeTimings, EncodedVideo, MAX_SIDE, encode_mp4};
 pub use error::MediaError;
+pub use normalize::normalize_mp4;
 pub use read::{Mp4Info, decode_mp4, decode_mp4_prefix, is_faststart, probe_mp4};
 pub use store::MediaStore;
 pub use thumbnail::{strip_jpeg, thumbnail_jpeg};

@@ -6,7 +6,6 @@
 import { gql, gqlUpload } from '/static/shared/api.js';
 import { h, mount, field, errorBox, busy, toast } from '/static/shared/dom.js';
 import { showError, explain } from './ui.js';
-import { defragment } from './mp4-defrag.js';
 
 export const PERMISSIONS = [
   ['ONLY_ME', 'Only me'],
@@ -69,19 +68,10 @@ function challengeForm(challenge, ctx, restart, onCreated) {
   };
 
   const file = h('input', { type: 'file', accept: 'video/mp4', name: 'clip', 'data-testid': 'cameo-file' });
-  file.addEventListener('change', async () => {
+  file.addEventListener('change', () => {
     const chosen = file.files[0];
     if (!chosen) return;
-    let upload = chosen;
-    try {
-      // A clip saved by a browser recorder has the same two problems as our own recordings.
-      const original = await chosen.arrayBuffer();
-      const bytes = defragment(original);
-      if (bytes.buffer !== original) upload = new File([bytes], chosen.name, { type: 'video/mp4' });
-    } catch {
-      /* not an MP4 we can read here: send it as it is, and the server says what is wrong */
-    }
-    setClip(upload, `Chosen: ${chosen.name} (${Math.round(chosen.size / 1024)} KiB)`);
+    setClip(chosen, `Chosen: ${chosen.name} (${Math.round(chosen.size / 1024)} KiB)`);
   });
 
   const name = h('input', { name: 'name', maxlength: 80, required: true, 'data-testid': 'cameo-name', value: ctx.viewer.displayName });
@@ -195,16 +185,9 @@ function recorder(ctx, setClip) {
         status.textContent = `That was ${secs.toFixed(1)} s; the clip must be at least ${MIN_S} s.`;
         return;
       }
+      // A fragmented MP4, as MediaRecorder writes it; the server rewrites it as a plain one.
       const blob = new Blob(chunks, { type: 'video/mp4' });
-      let bytes;
-      try {
-        // MediaRecorder writes a fragmented MP4, which the server cannot read: make it plain.
-        bytes = defragment(await blob.arrayBuffer());
-      } catch (e) {
-        err.show(`The recording could not be prepared (${e.message}). Upload a clip instead.`);
-        return;
-      }
-      setClip(new File([bytes], 'cameo.mp4', { type: 'video/mp4' }), `Recorded ${secs.toFixed(1)} s. Watch it back below, or record again.`);
+      setClip(new File([blob], 'cameo.mp4', { type: 'video/mp4' }), `Recorded ${secs.toFixed(1)} s. Watch it back below, or record again.`);
       preview.srcObject = null;
       preview.src = URL.createObjectURL(blob);
       preview.controls = true;

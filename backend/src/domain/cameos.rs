@@ -140,6 +140,15 @@ fn clean_name(name: &str) -> AppResult<String> {
     Ok(n.to_owned())
 }
 
+/// The clip as a plain MP4: a browser's fragmented recording rewritten (no re-encoding), any
+/// other file as it came (one the rewriter refuses is then judged by the MP4 reader as before).
+fn plain_mp4(clip: Vec<u8>) -> Vec<u8> {
+    match media::normalize_mp4(&clip) {
+        Ok(std::borrow::Cow::Owned(plain)) => plain,
+        Ok(std::borrow::Cow::Borrowed(_)) | Err(_) => clip,
+    }
+}
+
 fn clean_restrictions(text: Option<&str>) -> AppResult<Option<String>> {
     match text.map(str::trim).filter(|t| !t.is_empty()) {
         None => Ok(None),
@@ -187,9 +196,11 @@ impl CameoService {
         if self.deps.store.live_challenge(c.challenge, v.user.id).await?.is_none() {
             return Err(AppError::bad_input("challengeId", "the challenge expired, was used, or is not yours; start a new verification"));
         }
-        let (facts, reference) = self.check_clip(c.clip.clone()).await?;
+        // The plain MP4 is what gets stored: the moderator's player and every later reader get
+        // that, not the browser's fragmented recording.
+        let (clip, facts, reference) = self.check_clip(c.clip).await?;
         let key = format!("cameos/{}.mp4", uuid::Uuid::now_v7());
-        self.media.put(&key, c.clip, "video/mp4").await.map_err(|e| AppError::internal("store cameo clip", e))?;
+        self.media.put(&key, clip, "video/mp4").await.map_err(|e| AppError::internal("store cameo clip", e))?;
         let new = NewCameo {
             owner: v.user.id,
             name,
@@ -212,13 +223,15 @@ impl CameoService {
     }
 
     /// The automatic checks of a verification clip: an H.264 MP4 of 2–30 s within the size
-    /// bounds, and not one of our own generated clips. Returns its length and the likeness
-    /// features passed to the model.
-    async fn check_clip(&self, clip: Vec<u8>) -> AppResult<(u64, Vec<f32>)> {
+    /// bounds, and not one of our own generated clips. A browser's recording (fragmented MP4)
+    /// is first rewritten as a plain MP4, without re-encoding. Returns the plain clip, its
+    /// length and the likeness features passed to the model.
+    async fn check_clip(&self, clip: Vec<u8>) -> AppResult<(Vec<u8>, u64, Vec<f32>)> {
         let bad = |m: String| AppError::bad_input("clip", m);
         if clip.is_empty() {
             return Err(bad("the clip is empty".into()));
         }
+        let clip = plain_mp4(clip);
         let info = media::probe_mp4(&clip).map_err(|e| bad(format!("the clip is not an MP4 with H.264 video ({e})")))?;
         let secs = info.duration_ms as f64 / 1000.0;
         if info.duration_ms < CLIP_SECONDS.0 * 1000 || info.duration_ms > CLIP_SECONDS.1 * 1000 {
@@ -233,11 +246,11 @@ impl CameoService {
         let checked = tokio::task::spawn_blocking(move || {
             let found = checker.inspect(&clip);
             let frames = media::decode_mp4_prefix(&clip, 16);
-            (found, frames)
+            (clip, found, frames)
         })
         .await
         .map_err(|e| AppError::internal("cameo clip check", e))?;
-        let (found, frames) = checked;
+        let (clip, found, frames) = checked;
         if found.watermark.is_some() || found.manifest_trusted() {
             return Err(bad("this clip was generated here; record yourself with your camera instead".into()));
         }
@@ -246,7 +259,7 @@ impl CameoService {
         }
         let frames = frames.map_err(|e| bad(format!("the clip does not decode ({e})")))?;
         let reference = generator::reference::from_frames(&frames, w, h, dim).map_err(|e| bad(format!("the clip cannot be used ({e})")))?;
-        Ok((info.duration_ms, reference))
+        Ok((clip, info.duration_ms, reference))
     }
 
     /// A moderator decides a pending verification (through its case, so it is audited).

@@ -107,6 +107,11 @@ impl ClipChecker {
             Err(moderation::provenance::ProvenanceError::NoManifest) => {}
             Err(e) => out.manifest_error = Some(e.to_string()),
         }
+        // The manifest above is bound to the bytes as uploaded; the frames are read from the
+        // plain form of the file (a browser's fragmented recording rewritten, no re-encoding).
+        // A file the rewriter refuses is probed as it came, so the reader decides as before.
+        let plain = media::normalize_mp4(bytes).unwrap_or(std::borrow::Cow::Borrowed(bytes));
+        let bytes: &[u8] = &plain;
         let info = match media::probe_mp4(bytes) {
             Ok(i) => i,
             Err(e) => {

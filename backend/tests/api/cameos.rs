@@ -157,6 +157,32 @@ async fn verification_uploads_are_checked_and_nothing_is_stored_on_refusal() {
     app.stop().await;
 }
 
+/// A real browser recording (Chromium's MediaRecorder: fragmented MP4, `avcC` after `pasp`
+/// and `btrt`) is accepted, and what is stored is a plain MP4 every reader takes as it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_recording_is_accepted_and_stored_as_a_plain_mp4() {
+    const RECORDING: &[u8] = include_bytes!("../../../media/tests/fixtures/chromium-recording.mp4");
+    let app = app(Engine::Sqlite).start().await;
+    let (ann, _) = member(&app, "ann").await;
+    let ch = app.ok(CHALLENGE, json!({}), Some(&ann)).await["startCameoVerification"].clone();
+    let r: Value = upload_cameo(&app, &ann, json!({"challengeId": ch["id"], "name": "Ann"}), RECORDING.to_vec()).await.json().await.unwrap();
+    assert!(r.get("errors").is_none(), "{r}");
+    let cameo = &r["data"]["createCameo"];
+    assert_eq!(cameo["status"], "PENDING_REVIEW", "{r}");
+
+    let stored = app.http.get(cameo["clipUrl"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(stored.status(), 200);
+    let stored = stored.bytes().await.unwrap();
+    assert_ne!(stored.as_ref(), RECORDING, "the browser's fragmented file was stored as it came");
+    assert!(matches!(media::normalize_mp4(&stored).unwrap(), std::borrow::Cow::Borrowed(_)), "the stored clip is not plain");
+    assert!(media::is_faststart(&stored));
+    let info = media::probe_mp4(&stored).unwrap();
+    assert_eq!((info.width, info.height), (320, 240));
+    assert!((2700..=3300).contains(&info.duration_ms), "{info:?}");
+    assert_eq!(media::decode_mp4(&stored).unwrap().len(), info.frame_count);
+    app.stop().await;
+}
+
 /// Submit-time consent for every permission × relation (owner, approved, mutual, follower only,
 /// blocked, stranger); changes of
 /// consent landing between submit, finish and publish; restrictions naming the cameo; the
