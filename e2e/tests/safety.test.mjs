@@ -123,3 +123,45 @@ test('anyone checks whether a clip was made here', async () => {
   assert.match(await page.getByTestId('check-result').textContent(), /No sign/);
   assert.deepEqual(page.errors, []);
 });
+
+test('keyboard only: log in, switch feed tabs, like a video, log in to the console', async () => {
+  const page = await newPage(browser, server, 'desktop');
+  await page.goto('/login');
+  // The first Tab reaches the skip link, which moves focus past the navigation.
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Skip to content');
+  await page.keyboard.press('Enter');
+  const focusIs = (testid) => page.evaluate((t) => document.activeElement?.dataset.testid === t, testid);
+  for (let i = 0; i < 10 && !(await focusIs('login-input')); i += 1) await page.keyboard.press('Tab');
+  assert.ok(await focusIs('login-input'), 'Tab reaches the log-in field');
+  await page.keyboard.type(bob.user.username);
+  await page.keyboard.press('Tab');
+  await page.keyboard.type('correct horse battery staple');
+  await page.keyboard.press('Enter');
+  await page.getByTestId('tab-for-you').waitFor();
+
+  // Tabs: arrow keys move between For You, Following and Trending.
+  await page.getByTestId('tab-for-you').focus();
+  await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('ArrowRight');
+  assert.equal(await page.getByTestId('tab-trending').getAttribute('aria-selected'), 'true');
+  assert.ok(await focusIs('tab-trending'));
+  const like = page.locator(`[data-testid="video-card"][data-video-id="${video.id}"] [data-testid="like"]`);
+  await like.focus();
+  await page.keyboard.press('Enter');
+  await page.waitForFunction((id) => document.querySelector(`[data-video-id="${id}"] [data-testid="like"]`)?.getAttribute('aria-pressed') === 'true', video.id);
+
+  // The console shares the session: it refuses Bob (a plain member); log out and sign in as
+  // the admin, by keyboard too.
+  await page.goto('/admin');
+  await page.getByTestId('refusal').waitFor();
+  await page.getByTestId('refusal-logout').focus();
+  await page.keyboard.press('Enter');
+  await page.getByTestId('login-name').focus();
+  await page.keyboard.type(admin.user.username);
+  await page.keyboard.press('Tab');
+  await page.keyboard.type(admin.password);
+  await page.keyboard.press('Enter');
+  await page.getByTestId('nav-queue').waitFor();
+  assert.deepEqual(page.errors, []);
+});
