@@ -252,7 +252,8 @@ export async function newPage(browser, server, kind = 'desktop') {
   page.on('console', (msg) => {
     if (msg.type() === 'error') page.errors.push(`console.error: ${msg.text()}`);
   });
-  page.setDefaultTimeout(20_000);
+  // Generous: a 2-core CI machine also runs the generator in the same process.
+  page.setDefaultTimeout(45_000);
   return page;
 }
 

@@ -110,7 +110,7 @@ function showMinted(box, invites) {
 
 function allLinks(text, n) {
   const area = h('textarea', { readonly: true, rows: String(Math.min(10, n)), 'data-testid': 'minted-all' }, text);
-  return h('div', { class: 'stack' }, field('All links, one a line', area), h('button', { type: 'button', onclick: () => copyText(text, area) }, 'Copy all links'));
+  return h('div', { class: 'stack' }, field('All links, one a line', area), h('button', { type: 'button', onclick: () => copyText(text, area, 'Links') }, 'Copy all links'));
 }
 
 /** The waitlist, oldest first (only those still waiting, or everyone), with a Grant button that mails a code. */

@@ -1,16 +1,9 @@
 // Small pieces the console's screens share (on top of /static/shared/dom.js).
-import { h, toast } from '/static/shared/dom.js';
+import { h, loading, empty, copyText } from '/static/shared/dom.js';
+
+// Shared with the web client; the console's screens import them from here.
+export { loading, empty, copyText };
 import { describeError } from '/static/shared/api.js';
-
-/** A "loading" line, announced politely. */
-export function loading(text = 'Loading…') {
-  return h('p', { class: 'muted loading', role: 'status', 'data-testid': 'loading' }, text);
-}
-
-/** The empty state of a list. */
-export function empty(text) {
-  return h('p', { class: 'empty', 'data-testid': 'empty' }, text);
-}
 
 /**
  * A failed call, readable, where it failed: `describeError(e)` plus a retry button when the
@@ -45,27 +38,10 @@ export function screenTitle(text, ...extra) {
   return h('div', { class: 'screen-head' }, h('h1', { tabindex: '-1', 'data-screen-title': '' }, text), ...extra);
 }
 
-/**
- * Copies `text`. The Clipboard API needs a secure context (127.0.0.1 and https are); elsewhere
- * the text is selected in `fallbackInput` so Ctrl+C finishes the job.
- */
-export async function copyText(text, fallbackInput) {
-  try {
-    await navigator.clipboard.writeText(text);
-    toast('Copied.', 'ok');
-  } catch {
-    if (fallbackInput) {
-      fallbackInput.focus();
-      fallbackInput.select();
-    }
-    toast('Copying is blocked here: the text is selected, press Ctrl+C.', 'error');
-  }
-}
-
 /** A read-only text box with a Copy button next to it. */
 export function copyable(label, text, testid) {
   const input = h('input', { type: 'text', readonly: true, value: text, 'aria-label': label, 'data-testid': testid });
-  const button = h('button', { type: 'button', onclick: () => copyText(text, input) }, 'Copy');
+  const button = h('button', { type: 'button', onclick: () => copyText(text, input, label) }, 'Copy');
   button.setAttribute('aria-label', `Copy ${label}`);
   return h('div', { class: 'copy-row' }, input, button);
 }

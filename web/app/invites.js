@@ -1,7 +1,7 @@
 // My invites `/invites`: each code with its uses left, its sign-up link with Copy, and who joined.
 
 import { gql } from '/static/shared/api.js';
-import { h, toast, timeAgo } from '/static/shared/dom.js';
+import { h, timeAgo } from '/static/shared/dom.js';
 import { signInNeeded, empty, copyText } from './ui.js';
 
 export async function render(ctx) {
@@ -27,10 +27,7 @@ function inviteCard(inv) {
   // Selecting the link on focus makes the manual fallback (Ctrl+C) one key away.
   input.addEventListener('focus', () => input.select());
   const copy = h('button', { type: 'button', 'data-testid': 'invite-copy', disabled: used }, 'Copy link');
-  copy.addEventListener('click', async () => {
-    const ok = await copyText(inv.url, input);
-    toast(ok ? 'Link copied.' : 'Copying is blocked here: the link is selected, press Ctrl+C (or ⌘C).', ok ? 'ok' : 'info');
-  });
+  copy.addEventListener('click', () => copyText(inv.url, input));
   return h(
     'article',
     { class: ['card', 'stack', used ? 'used' : null], 'data-testid': 'invite', dataset: { code: inv.code } },

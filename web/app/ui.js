@@ -1,7 +1,10 @@
 // Helpers of the member client on top of /static/shared/dom.js.
 
 import { describeError } from '/static/shared/api.js';
-import { h, mount } from '/static/shared/dom.js';
+import { h, mount, loading, empty, copyText } from '/static/shared/dom.js';
+
+// Shared with the console; the client's screens import them from here.
+export { loading, empty, copyText };
 
 /** The readable form of an error: `describeError` (message, `extensions.reasons` and the
  * publish gate's `extensions.check`, which names what to fix). */
@@ -20,16 +23,6 @@ export function showError(box, e, form) {
     control.setAttribute('aria-invalid', 'true');
     control.focus();
   }
-}
-
-/** A loading line that screen readers announce. */
-export function loading(text = 'Loading…') {
-  return h('p', { class: 'muted', role: 'status', 'aria-busy': 'true', 'data-testid': 'loading' }, text);
-}
-
-/** An empty state with an optional action (a node). */
-export function empty(text, action) {
-  return h('div', { class: 'empty', 'data-testid': 'empty' }, h('p', {}, text), action || null);
 }
 
 /** A screen shown to signed-out visitors where sign-in is needed. */
@@ -71,20 +64,6 @@ export function confirmButton(label, question, onConfirm, { testid, confirmLabel
   });
   draw();
   return wrap;
-}
-
-/** Copies `text`; where the clipboard is refused, selects `input` so the member can copy it. */
-export async function copyText(text, input) {
-  try {
-    await navigator.clipboard.writeText(text);
-    return true;
-  } catch {
-    if (input) {
-      input.focus();
-      input.select();
-    }
-    return false;
-  }
 }
 
 /** "1.2k" style counts. */

@@ -97,3 +97,32 @@ export async function busy(button, fn) {
     button.removeAttribute('aria-busy');
   }
 }
+
+/** A loading line that screen readers announce. */
+export function loading(text = 'Loading…') {
+  return h('p', { class: 'muted loading', role: 'status', 'aria-busy': 'true', 'data-testid': 'loading' }, text);
+}
+
+/** An empty state, with an optional action (a node). */
+export function empty(text, action) {
+  return h('div', { class: 'empty', 'data-testid': 'empty' }, h('p', {}, text), action || null);
+}
+
+/**
+ * Copies `text` and says so; where the clipboard is refused, selects it in `fallbackInput` so
+ * Ctrl+C finishes the job. Resolves to whether the clipboard took it.
+ */
+export async function copyText(text, fallbackInput, what = 'Link') {
+  try {
+    await navigator.clipboard.writeText(text);
+    toast(`${what.charAt(0).toUpperCase()}${what.slice(1)} copied.`, 'ok');
+    return true;
+  } catch {
+    if (fallbackInput) {
+      fallbackInput.focus();
+      fallbackInput.select();
+    }
+    toast('Copying is blocked here: the text is selected, press Ctrl+C (or ⌘C).', 'info');
+    return false;
+  }
+}
