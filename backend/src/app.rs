@@ -48,6 +48,22 @@ fn rules(c: &Config) -> Rules {
     }
 }
 
+/// The configured media store: the S3 bucket, or the media folder under the data folder.
+pub fn media_store(c: &Config) -> AppResult<MediaStore> {
+    match &c.s3_bucket {
+        Some(bucket) => MediaStore::s3(
+            bucket,
+            c.s3_endpoint.as_deref(),
+            &c.s3_region,
+            c.s3_access_key.as_ref().map(|s| s.expose().as_str()).unwrap_or_default(),
+            c.s3_secret_key.as_ref().map(|s| s.expose().as_str()).unwrap_or_default(),
+            c.s3_endpoint.as_deref().is_some_and(|e| e.starts_with("http://")),
+        ),
+        None => MediaStore::local(&c.data_dir.join("media")),
+    }
+    .map_err(|e| AppError::internal("media store", e))
+}
+
 /// Opens the database (running migrations), Redis if configured, keys and mail.
 pub async fn build_services(c: &Config) -> AppResult<Services> {
     std::fs::create_dir_all(&c.data_dir)
@@ -137,18 +153,7 @@ pub async fn build_generation(c: &Config, services: &Services) -> AppResult<Gene
         ),
         None => (JobQueue::memory(settings), JobUpdates::local()),
     };
-    let store = match &c.s3_bucket {
-        Some(bucket) => MediaStore::s3(
-            bucket,
-            c.s3_endpoint.as_deref(),
-            &c.s3_region,
-            c.s3_access_key.as_ref().map(|s| s.expose().as_str()).unwrap_or_default(),
-            c.s3_secret_key.as_ref().map(|s| s.expose().as_str()).unwrap_or_default(),
-            c.s3_endpoint.as_deref().is_some_and(|e| e.starts_with("http://")),
-        ),
-        None => MediaStore::local(&c.data_dir.join("media")),
-    }
-    .map_err(|e| AppError::internal("media store", e))?;
+    let store = media_store(c)?;
     let secret = MediaLinks::load_or_create_secret(&c.data_dir.join("keys").join("media-links.key"))?;
     let links = MediaLinks::new(secret, Duration::from_secs(c.media_url_ttl_secs), &c.effective_public_url(), store.clone());
     let in_process = c.effective_in_process_workers();

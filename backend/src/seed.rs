@@ -117,7 +117,7 @@ pub async fn run(config: &Config, opts: &SeedOptions) -> AppResult<SeedSummary> 
     let mut opt = ConnectOptions::new(url.clone());
     opt.max_connections(2).min_connections(1).sqlx_logging(false);
     let db = Database::connect(opt).await?;
-    let media = media_store(config)?;
+    let media = crate::app::media_store(config)?;
     let (name, version) = match generator::manifest::Manifest::load(&config.model_manifest) {
         Ok(m) => (m.name, m.version),
         Err(_) => ("tiny-test-video".to_owned(), "1".to_owned()),
@@ -142,21 +142,6 @@ pub async fn run(config: &Config, opts: &SeedOptions) -> AppResult<SeedSummary> 
     summary.seconds = started.elapsed().as_secs_f64();
     db.close().await?;
     Ok(summary)
-}
-
-fn media_store(c: &Config) -> AppResult<media::MediaStore> {
-    match &c.s3_bucket {
-        Some(bucket) => media::MediaStore::s3(
-            bucket,
-            c.s3_endpoint.as_deref(),
-            &c.s3_region,
-            c.s3_access_key.as_ref().map(|s| s.expose().as_str()).unwrap_or_default(),
-            c.s3_secret_key.as_ref().map(|s| s.expose().as_str()).unwrap_or_default(),
-            c.s3_endpoint.as_deref().is_some_and(|e| e.starts_with("http://")),
-        ),
-        None => media::MediaStore::local(&c.data_dir.join("media")),
-    }
-    .map_err(|e| internal("media store", e))
 }
 
 /// Facts of the placeholder clips (all the same size and length).

@@ -880,7 +880,7 @@ impl MoovWriter<'_, '_> {
                         let plan = plans
                             .next()
                             .ok_or(malformed("a track changed while being rewritten"))?;
-                        self.trak(&b, plan, out)?;
+                        self.track_box(&b, plan, out)?;
                     }
                     _ => copy_box(&b, out)?,
                 }
@@ -889,57 +889,20 @@ impl MoovWriter<'_, '_> {
         })
     }
 
-    fn trak(
+    /// A track's boxes on the way down to its `stbl` (`trak`, `mdia`, `minf`): the header
+    /// durations set, `stbl` rebuilt, everything else copied.
+    fn track_box(
         &self,
-        trak: &Mp4Box<'_>,
+        parent: &Mp4Box<'_>,
         plan: &TrackPlan<'_>,
         out: &mut Vec<u8>,
     ) -> Result<(), MediaError> {
-        write_box(out, b"trak", |out| {
-            for b in children(trak)? {
+        write_box(out, &parent.kind, |out| {
+            for b in children(parent)? {
                 match &b.kind {
-                    b"tkhd" => out.extend_from_slice(&with_duration(
-                        &b,
-                        TRACK_DURATION,
-                        plan.movie_duration,
-                    )?),
-                    b"mdia" => self.mdia(&b, plan, out)?,
-                    _ => copy_box(&b, out)?,
-                }
-            }
-            Ok(())
-        })
-    }
-
-    fn mdia(
-        &self,
-        mdia: &Mp4Box<'_>,
-        plan: &TrackPlan<'_>,
-        out: &mut Vec<u8>,
-    ) -> Result<(), MediaError> {
-        write_box(out, b"mdia", |out| {
-            for b in children(mdia)? {
-                match &b.kind {
-                    b"mdhd" => {
-                        out.extend_from_slice(&with_duration(&b, DURATION, plan.media_duration)?)
-                    }
-                    b"minf" => self.minf(&b, plan, out)?,
-                    _ => copy_box(&b, out)?,
-                }
-            }
-            Ok(())
-        })
-    }
-
-    fn minf(
-        &self,
-        minf: &Mp4Box<'_>,
-        plan: &TrackPlan<'_>,
-        out: &mut Vec<u8>,
-    ) -> Result<(), MediaError> {
-        write_box(out, b"minf", |out| {
-            for b in children(minf)? {
-                match &b.kind {
+                    b"tkhd" => out.extend_from_slice(&with_duration(&b, TRACK_DURATION, plan.movie_duration)?),
+                    b"mdhd" => out.extend_from_slice(&with_duration(&b, DURATION, plan.media_duration)?),
+                    b"mdia" | b"minf" => self.track_box(&b, plan, out)?,
                     b"stbl" => self.stbl(&b, plan, out)?,
                     _ => copy_box(&b, out)?,
                 }

@@ -2,7 +2,7 @@
 // The tab lives in the URL (`/?tab=following`) so it survives a reload and can be linked.
 
 import { gql } from '/static/shared/api.js';
-import { h, mount } from '/static/shared/dom.js';
+import { h, mount, busy } from '/static/shared/dom.js';
 import { VIDEO_CARD, videoCard } from './video.js';
 import { explain, loading, empty } from './ui.js';
 
@@ -125,13 +125,7 @@ function loadFeed(panel, kind, ctx) {
       err.hidden = false;
     }
   };
-  more.addEventListener('click', async () => {
-    more.disabled = true;
-    more.setAttribute('aria-busy', 'true');
-    await page();
-    more.disabled = false;
-    more.removeAttribute('aria-busy');
-  });
+  more.addEventListener('click', () => busy(more, page));
   const spinner = loading('Loading videos…');
   mount(panel, spinner, list, err, status, h('div', { class: 'row load-more' }, more));
   page().finally(() => spinner.remove());

@@ -1,7 +1,7 @@
 // Helpers of the member client on top of /static/shared/dom.js.
 
 import { describeError } from '/static/shared/api.js';
-import { h, mount, loading, empty, copyText } from '/static/shared/dom.js';
+import { h, mount, busy, loading, empty, copyText } from '/static/shared/dom.js';
 
 // Shared with the console; the client's screens import them from here.
 export { loading, empty, copyText };
@@ -108,13 +108,7 @@ export function pagedList({ load, item, emptyText, testid, wrapClass = 'stack' }
       err.hidden = false;
     }
   };
-  more.addEventListener('click', async () => {
-    more.disabled = true;
-    more.setAttribute('aria-busy', 'true');
-    await page();
-    more.disabled = false;
-    more.removeAttribute('aria-busy');
-  });
+  more.addEventListener('click', () => busy(more, page));
   root.ready = (async () => {
     list.append(loading());
     const first = list.lastChild;

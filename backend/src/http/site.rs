@@ -115,7 +115,12 @@ async fn respond(req: &HttpRequest, files: &WebFiles, path: &str, page: bool) ->
     if fresh {
         return resp.finish();
     }
-    resp.content_type(content_type(path)).body(bytes.into_owned())
+    resp.content_type(content_type(path));
+    match bytes {
+        // The embedded copy is served from the binary as it is, without copying it per request.
+        Cow::Borrowed(b) => resp.body(b),
+        Cow::Owned(v) => resp.body(v),
+    }
 }
 
 /// `GET /static/{path}`: an asset.
