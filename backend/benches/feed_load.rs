@@ -110,11 +110,13 @@ async fn check_feed(r: reqwest::Result<reqwest::Response>) -> Result<bool, Strin
     if status != reqwest::StatusCode::OK {
         return Err(format!("HTTP {status}: {}", String::from_utf8_lossy(&body[..body.len().min(300)])));
     }
-    let v: Value = serde_json::from_slice(&body).map_err(|e| format!("not JSON ({e}): {}", String::from_utf8_lossy(&body[..body.len().min(300)])))?;
+    let v: Value = serde_json::from_slice(&body)
+        .map_err(|e| format!("not JSON ({e}): {}", String::from_utf8_lossy(&body[..body.len().min(300)])))?;
     if let Some(errors) = v.get("errors") {
         return Err(format!("errors: {errors}"));
     }
-    let edges = v.pointer("/data/feed/edges").and_then(Value::as_array).ok_or_else(|| format!("no data.feed.edges: {v}"))?;
+    let edges =
+        v.pointer("/data/feed/edges").and_then(Value::as_array).ok_or_else(|| format!("no data.feed.edges: {v}"))?;
     Ok(!edges.is_empty())
 }
 
@@ -133,16 +135,27 @@ async fn check_ping(r: reqwest::Result<reqwest::Response>) -> Result<(), String>
 }
 
 fn feed_request(client: &reqwest::Client, base: &str, token: &str) -> reqwest::RequestBuilder {
-    client.post(format!("{base}/graphql")).bearer_auth(token).json(&json!({"query": FEED, "variables": {"after": null}}))
+    client
+        .post(format!("{base}/graphql"))
+        .bearer_auth(token)
+        .json(&json!({"query": FEED, "variables": {"after": null}}))
 }
 
 /// Logs in `seed_{from}` … `seed_{to-1}` concurrently; the tokens in order.
-async fn log_in(client: &reqwest::Client, base: &str, password: &str, from: usize, to: usize, concurrency: usize) -> Vec<String> {
+async fn log_in(
+    client: &reqwest::Client,
+    base: &str,
+    password: &str,
+    from: usize,
+    to: usize,
+    concurrency: usize,
+) -> Vec<String> {
     let next = Rc::new(RefCell::new(from));
     let out: Rc<RefCell<Vec<(usize, String)>>> = Rc::default();
     let mut tasks = vec![];
     for _ in 0..concurrency.max(1) {
-        let (client, base, password, next, out) = (client.clone(), base.to_owned(), password.to_owned(), next.clone(), out.clone());
+        let (client, base, password, next, out) =
+            (client.clone(), base.to_owned(), password.to_owned(), next.clone(), out.clone());
         tasks.push(tokio::task::spawn_local(async move {
             loop {
                 let i = {
@@ -153,11 +166,13 @@ async fn log_in(client: &reqwest::Client, base: &str, password: &str, from: usiz
                     *n += 1;
                     *n - 1
                 };
-                let body = json!({"query": LOGIN, "variables": {"i": {"login": format!("seed_{i}"), "password": password}}});
+                let body =
+                    json!({"query": LOGIN, "variables": {"i": {"login": format!("seed_{i}"), "password": password}}});
                 let mut tries = 0;
                 loop {
                     tries += 1;
-                    let r: Value = client.post(format!("{base}/graphql")).json(&body).send().await.unwrap().json().await.unwrap();
+                    let r: Value =
+                        client.post(format!("{base}/graphql")).json(&body).send().await.unwrap().json().await.unwrap();
                     if let Some(t) = r.pointer("/data/logIn/accessToken").and_then(Value::as_str) {
                         out.borrow_mut().push((i, t.to_owned()));
                         break;
@@ -182,7 +197,14 @@ enum Kind {
     Cold(Rc<Vec<String>>),
 }
 
-async fn run_phase(name: &'static str, kind: Kind, client: &reqwest::Client, base: &str, seconds: u64, concurrency: usize) -> Phase {
+async fn run_phase(
+    name: &'static str,
+    kind: Kind,
+    client: &reqwest::Client,
+    base: &str,
+    seconds: u64,
+    concurrency: usize,
+) -> Phase {
     let phase = Rc::new(RefCell::new(Phase { name, ..Phase::default() }));
     let next = Rc::new(RefCell::new(0usize));
     let kind = Rc::new(kind);
@@ -191,7 +213,8 @@ async fn run_phase(name: &'static str, kind: Kind, client: &reqwest::Client, bas
     let ran_out = Rc::new(RefCell::new(None::<f64>));
     let mut tasks = vec![];
     for _ in 0..concurrency {
-        let (client, base, phase, next, kind, ran_out) = (client.clone(), base.to_owned(), phase.clone(), next.clone(), kind.clone(), ran_out.clone());
+        let (client, base, phase, next, kind, ran_out) =
+            (client.clone(), base.to_owned(), phase.clone(), next.clone(), kind.clone(), ran_out.clone());
         tasks.push(tokio::task::spawn_local(async move {
             while Instant::now() < deadline {
                 let t = Instant::now();
@@ -246,7 +269,9 @@ async fn run_phase(name: &'static str, kind: Kind, client: &reqwest::Client, bas
 fn clear_feed_cache() -> Option<String> {
     let prefix = std::env::var("BENCH_REDIS_PREFIX").ok()?;
     let url = std::env::var("BENCH_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let script = format!("redis-cli -u '{url}' --scan --pattern '{prefix}:feed:*' | xargs -r redis-cli -u '{url}' unlink >/dev/null");
+    let script = format!(
+        "redis-cli -u '{url}' --scan --pattern '{prefix}:feed:*' | xargs -r redis-cli -u '{url}' unlink >/dev/null"
+    );
     let out = std::process::Command::new("bash").arg("-c").arg(&script).output().expect("run redis-cli");
     assert!(out.status.success(), "clearing the feed cache failed: {}", String::from_utf8_lossy(&out.stderr));
     let count = std::process::Command::new("bash")
@@ -273,8 +298,14 @@ async fn bench() -> i32 {
     let cold_users: usize = env("BENCH_COLD_USERS", 3000);
     let password: String = env("BENCH_PASSWORD", "seed-password-1".to_owned());
     let login_concurrency: usize = env("BENCH_LOGIN_CONCURRENCY", 16);
-    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency.max(login_concurrency) + 8).tcp_nodelay(true).build().unwrap();
-    println!("feed_load: {base}, {seconds} s per phase, {concurrency} connections, {warm_users} warm members, {cold_users} cold members");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency.max(login_concurrency) + 8)
+        .tcp_nodelay(true)
+        .build()
+        .unwrap();
+    println!(
+        "feed_load: {base}, {seconds} s per phase, {concurrency} connections, {warm_users} warm members, {cold_users} cold members"
+    );
 
     let t = Instant::now();
     let tokens = log_in(&client, &base, &password, 0, warm_users + cold_users, login_concurrency).await;
@@ -294,14 +325,17 @@ async fn bench() -> i32 {
 
     match clear_feed_cache() {
         Some(left) => println!("feed cache cleared ({left} keys left)"),
-        None => println!("BENCH_REDIS_PREFIX unset: the feed cache was not cleared (cold members were never requested anyway)"),
+        None => println!(
+            "BENCH_REDIS_PREFIX unset: the feed cache was not cleared (cold members were never requested anyway)"
+        ),
     }
     let cold = run_phase("cold", Kind::Cold(cold_tokens.clone()), &client, &base, seconds, concurrency).await;
     cold.print();
 
     // Latency without queueing: one request at a time (at 32 connections p50 is mostly the
     // wait behind the other 31). Cold uses members not requested yet.
-    let warm1 = run_phase("warm@1", Kind::Warm(Rc::new(tokens[..warm_users].to_vec())), &client, &base, seconds, 1).await;
+    let warm1 =
+        run_phase("warm@1", Kind::Warm(Rc::new(tokens[..warm_users].to_vec())), &client, &base, seconds, 1).await;
     warm1.print();
     let used = (cold.lat.len() as u64 + cold.failures) as usize;
     let rest = Rc::new(cold_tokens.get(used..).map(<[String]>::to_vec).unwrap_or_default());
@@ -320,7 +354,11 @@ async fn bench() -> i32 {
     let cold_pass = cold_p99 <= 50.0;
     let verdict = |b: bool| if b { "PASS" } else { "MISS" };
     println!("warm/bare throughput: {:.1}%   cold/bare throughput: {:.1}%", warm_ratio * 100.0, cold_ratio * 100.0);
-    println!("target warm >= 35% of bare and p99 <= 10 ms: {} ({:.1}%, p99 {warm_p99:.2} ms)", verdict(warm_pass), warm_ratio * 100.0);
+    println!(
+        "target warm >= 35% of bare and p99 <= 10 ms: {} ({:.1}%, p99 {warm_p99:.2} ms)",
+        verdict(warm_pass),
+        warm_ratio * 100.0
+    );
     println!("target cold p99 <= 50 ms: {} (p99 {cold_p99:.2} ms)", verdict(cold_pass));
     let p99_of = |p: &Phase| {
         let mut l = p.lat.clone();
@@ -328,7 +366,11 @@ async fn bench() -> i32 {
         ms(pct(&l, 0.99))
     };
     let (w1, c1) = (p99_of(&warm1), p99_of(&cold1));
-    println!("one request at a time: warm p99 {w1:.2} ms (target 10: {}), cold p99 {c1:.2} ms (target 50: {})", verdict(w1 <= 10.0), verdict(c1 <= 50.0));
+    println!(
+        "one request at a time: warm p99 {w1:.2} ms (target 10: {}), cold p99 {c1:.2} ms (target 50: {})",
+        verdict(w1 <= 10.0),
+        verdict(c1 <= 50.0)
+    );
 
     let mut bad = false;
     for p in [&warm, &cold] {
@@ -359,7 +401,8 @@ async fn run_prime(client: &reqwest::Client, base: &str, tokens: &Rc<Vec<String>
     let failures: Rc<RefCell<BTreeMap<String, u64>>> = Rc::default();
     let mut tasks = vec![];
     for _ in 0..concurrency {
-        let (client, base, tokens, next, failures) = (client.clone(), base.to_owned(), tokens.clone(), next.clone(), failures.clone());
+        let (client, base, tokens, next, failures) =
+            (client.clone(), base.to_owned(), tokens.clone(), next.clone(), failures.clone());
         tasks.push(tokio::task::spawn_local(async move {
             loop {
                 let i = {

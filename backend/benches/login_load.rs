@@ -82,7 +82,8 @@ async fn main() {
         for _ in 0..40 {
             let body = json!({"query": q, "variables": {"i": {"login": login, "password": "not the password"}}});
             let s = Instant::now();
-            let r: serde_json::Value = client.post(format!("{base}/graphql")).json(&body).send().await.unwrap().json().await.unwrap();
+            let r: serde_json::Value =
+                client.post(format!("{base}/graphql")).json(&body).send().await.unwrap().json().await.unwrap();
             assert_eq!(r["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
             t.push(s.elapsed());
         }
@@ -102,11 +103,13 @@ async fn main() {
             (client.clone(), base.clone(), stop.clone(), done.clone(), failed.clone(), lat.clone());
         workers.push(tokio::spawn(async move {
             let q = "mutation($i: LogInInput!) { logIn(input: $i) { accessToken } }";
-            let body = json!({"query": q, "variables": {"i": {"login": "bench_user", "password": "bench pass phrase"}}});
+            let body =
+                json!({"query": q, "variables": {"i": {"login": "bench_user", "password": "bench pass phrase"}}});
             let mut mine = vec![];
             while !stop.load(Ordering::Relaxed) {
                 let t = Instant::now();
-                let r: serde_json::Value = client.post(format!("{base}/graphql")).json(&body).send().await.unwrap().json().await.unwrap();
+                let r: serde_json::Value =
+                    client.post(format!("{base}/graphql")).json(&body).send().await.unwrap().json().await.unwrap();
                 if r.get("errors").is_none() {
                     done.fetch_add(1, Ordering::Relaxed);
                     mine.push(t.elapsed());

@@ -10,20 +10,20 @@ use crate::api::{Hardening, SchemaData, build_schema};
 use crate::auth::password::PasswordHasherPool;
 use crate::auth::tokens::AccessTokens;
 use crate::config::{AppEnv, Config};
+use crate::domain::cameos::CameoService;
 use crate::domain::feed::FeedSettings;
+use crate::domain::moderation::{ClipChecker, ModerationLimits, ModerationService};
 use crate::domain::social::SocialLimits;
+use crate::domain::updates::JobUpdates;
+use crate::domain::videos::{JobLimits, ModelLimits, VideoService};
 use crate::domain::{Deps, Rules, Services, SocialWiring};
 use crate::error::{AppError, AppResult};
+use crate::http::media::MediaLinks;
 use crate::http::metrics::Metrics;
 use crate::http::{AppState, observe, routes};
 use crate::kv::{KeyValue, Limit};
 use crate::mail::MailService;
-use crate::domain::updates::JobUpdates;
-use crate::domain::videos::{JobLimits, ModelLimits, VideoService};
-use crate::http::media::MediaLinks;
 use crate::store::Store;
-use crate::domain::cameos::CameoService;
-use crate::domain::moderation::{ClipChecker, ModerationLimits, ModerationService};
 use generator::finish::{FinishSettings, Finisher};
 use generator::journal::Journal;
 use generator::pipeline::{Pipeline, PipelineOptions};
@@ -44,7 +44,11 @@ fn rules(c: &Config) -> Rules {
         redeem_global: Limit { name: "redeem-all", limit: c.redeem_global_per_minute, window: minute },
         login_per_ip: Limit { name: "login-ip", limit: c.login_per_ip_per_minute, window: minute },
         login_per_account: Limit { name: "login-acct", limit: c.login_per_account_per_minute, window: minute },
-        mail_per_ip: Limit { name: "mail-ip", limit: c.mail_requests_per_ip_per_hour, window: Duration::from_secs(3600) },
+        mail_per_ip: Limit {
+            name: "mail-ip",
+            limit: c.mail_requests_per_ip_per_hour,
+            window: Duration::from_secs(3600),
+        },
     }
 }
 
@@ -88,7 +92,9 @@ pub async fn build_services(c: &Config) -> AppResult<Services> {
     )?;
     let hasher = PasswordHasherPool::new(c.effective_hash_concurrency())?;
     let cache = match &c.redis_url {
-        Some(url) => feed::cache::FeedCache::redis(url.expose(), &c.redis_prefix).await.map_err(|e| AppError::internal("feed cache", e))?,
+        Some(url) => feed::cache::FeedCache::redis(url.expose(), &c.redis_prefix)
+            .await
+            .map_err(|e| AppError::internal("feed cache", e))?,
         None => feed::cache::FeedCache::memory(),
     };
     let minute = Duration::from_secs(60);
@@ -140,7 +146,8 @@ pub fn finish_settings(c: &Config) -> FinishSettings {
 
 /// The queue, updates, model limits, media store; starts the event consumer and in-process workers.
 pub async fn build_generation(c: &Config, services: &Services) -> AppResult<Generation> {
-    let manifest = generator::manifest::Manifest::load(&c.model_manifest).map_err(|e| AppError::internal("model manifest", e))?;
+    let manifest =
+        generator::manifest::Manifest::load(&c.model_manifest).map_err(|e| AppError::internal("model manifest", e))?;
     let settings = QueueSettings {
         max_deliveries: c.queue_max_deliveries,
         reclaim_idle: Duration::from_secs(c.queue_reclaim_idle_secs),
@@ -148,14 +155,17 @@ pub async fn build_generation(c: &Config, services: &Services) -> AppResult<Gene
     };
     let (queue, updates) = match &c.redis_url {
         Some(url) => (
-            JobQueue::redis(url.expose(), &c.redis_prefix, settings).await.map_err(|e| AppError::internal("job queue", e))?,
+            JobQueue::redis(url.expose(), &c.redis_prefix, settings)
+                .await
+                .map_err(|e| AppError::internal("job queue", e))?,
             JobUpdates::redis(url.expose(), &c.redis_prefix).await?,
         ),
         None => (JobQueue::memory(settings), JobUpdates::local()),
     };
     let store = media_store(c)?;
     let secret = MediaLinks::load_or_create_secret(&c.data_dir.join("keys").join("media-links.key"))?;
-    let links = MediaLinks::new(secret, Duration::from_secs(c.media_url_ttl_secs), &c.effective_public_url(), store.clone());
+    let links =
+        MediaLinks::new(secret, Duration::from_secs(c.media_url_ttl_secs), &c.effective_public_url(), store.clone());
     let in_process = c.effective_in_process_workers();
     let aspect_ratios = manifest
         .resolutions
@@ -184,14 +194,18 @@ pub async fn build_generation(c: &Config, services: &Services) -> AppResult<Gene
     let policy = moderation::policy::PromptPolicy::load_with(&c.prompt_classifier, env)
         .map_err(|e| AppError::internal(&format!("prompt classifier {}", c.prompt_classifier.display()), e))?;
     let policy = Arc::new(policy);
-    let videos = VideoService::new(services.deps.clone(), queue.clone(), updates, model, limits, policy.clone(), store.clone());
+    let videos =
+        VideoService::new(services.deps.clone(), queue.clone(), updates, model, limits, policy.clone(), store.clone());
 
     // The watermark key and the local CA are created here on first start, so separate
     // generator processes sharing the data folder find them.
-    let finish = generator::finish::finish_config(&c.data_dir, &finish_settings(c)).map_err(|e| AppError::internal("moderation setup", e))?;
+    let finish = generator::finish::finish_config(&c.data_dir, &finish_settings(c))
+        .map_err(|e| AppError::internal("moderation setup", e))?;
     let roots = match &c.c2pa_trust_roots {
-        Some(path) => std::fs::read_to_string(path).map_err(|e| AppError::internal(&format!("C2PA trust roots {}", path.display()), e))?,
-        None => moderation::provenance::local_ca_root_pem(&c.data_dir.join("c2pa")).map_err(|e| AppError::internal("local C2PA root", e))?,
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| AppError::internal(&format!("C2PA trust roots {}", path.display()), e))?,
+        None => moderation::provenance::local_ca_root_pem(&c.data_dir.join("c2pa"))
+            .map_err(|e| AppError::internal("local C2PA root", e))?,
     };
     let minute = Duration::from_secs(60);
     let checker = Arc::new(ClipChecker::new(finish.watermark_key.clone(), roots));
@@ -203,8 +217,16 @@ pub async fn build_generation(c: &Config, services: &Services) -> AppResult<Gene
         checker.clone(),
         policy,
         ModerationLimits {
-            provenance_per_ip: Limit { name: "provenance-ip", limit: c.provenance_checks_per_ip_per_minute, window: minute },
-            reports_per_user: Limit { name: "reports-user", limit: c.reports_per_user_per_hour, window: Duration::from_secs(3600) },
+            provenance_per_ip: Limit {
+                name: "provenance-ip",
+                limit: c.provenance_checks_per_ip_per_minute,
+                window: minute,
+            },
+            reports_per_user: Limit {
+                name: "reports-user",
+                limit: c.reports_per_user_per_hour,
+                window: Duration::from_secs(3600),
+            },
             comments_per_user: Limit { name: "comments-user", limit: c.comments_per_user_per_minute, window: minute },
         },
     );
@@ -253,8 +275,20 @@ pub async fn build_generation(c: &Config, services: &Services) -> AppResult<Gene
             workers.push(tokio::spawn(w.run(stop_rx.clone())));
         }
     }
-    let verifications = Limit { name: "cameo-verify", limit: c.cameo_verifications_per_user_per_hour, window: Duration::from_secs(3600) };
-    let cameos = CameoService::new(services.deps.clone(), store.clone(), checker, moderation.clone(), videos.clone(), manifest.embed_dim, verifications);
+    let verifications = Limit {
+        name: "cameo-verify",
+        limit: c.cameo_verifications_per_user_per_hour,
+        window: Duration::from_secs(3600),
+    };
+    let cameos = CameoService::new(
+        services.deps.clone(),
+        store.clone(),
+        checker,
+        moderation.clone(),
+        videos.clone(),
+        manifest.embed_dim,
+        verifications,
+    );
     Ok(Generation { videos, links, stop_workers, workers, moderation, cameos })
 }
 
@@ -279,7 +313,8 @@ pub struct Running {
 /// Builds everything and starts listening on `c.listen` (port 0 picks a free port).
 pub async fn start(c: &Config) -> AppResult<Running> {
     // Bind first: with port 0 the real address is known only now, and links need it.
-    let listener = std::net::TcpListener::bind(&c.listen).map_err(|e| AppError::internal(&format!("bind {}", c.listen), e))?;
+    let listener =
+        std::net::TcpListener::bind(&c.listen).map_err(|e| AppError::internal(&format!("bind {}", c.listen), e))?;
     let addr = listener.local_addr().map_err(|e| AppError::internal("bind", e))?;
     let mut c = c.clone();
     if c.public_url.is_none() {
@@ -299,7 +334,11 @@ pub async fn start(c: &Config) -> AppResult<Running> {
             public_url: c.effective_public_url(),
         },
         metrics.clone(),
-        Hardening { production: c.env == AppEnv::Production, max_depth: c.graphql_max_depth, max_complexity: c.graphql_max_complexity },
+        Hardening {
+            production: c.env == AppEnv::Production,
+            max_depth: c.graphql_max_depth,
+            max_complexity: c.graphql_max_complexity,
+        },
     );
     let state = web::Data::new(AppState {
         schema,
@@ -314,13 +353,20 @@ pub async fn start(c: &Config) -> AppResult<Running> {
     let files = web::Data::new(crate::http::site::WebFiles { dir: c.web_dir.clone() });
     match &c.web_dir {
         Some(dir) => tracing::info!(dir = %dir.display(), "web client and console served from disk"),
-        None => tracing::debug!(files = crate::http::site::WebFiles::embedded_count(), "web client and console embedded"),
+        None => {
+            tracing::debug!(files = crate::http::site::WebFiles::embedded_count(), "web client and console embedded")
+        }
     }
     let mut server = HttpServer::new(move || {
-        App::new().app_data(state.clone()).app_data(links.clone()).app_data(files.clone()).wrap(from_fn(observe)).configure(routes)
+        App::new()
+            .app_data(state.clone())
+            .app_data(links.clone())
+            .app_data(files.clone())
+            .wrap(from_fn(observe))
+            .configure(routes)
     })
-        .disable_signals()
-        .shutdown_timeout(10);
+    .disable_signals()
+    .shutdown_timeout(10);
     if c.http_workers > 0 {
         server = server.workers(c.http_workers);
     }

@@ -439,7 +439,10 @@ impl Config {
         if self.feed_fanout_max_followers < 0 {
             return bad("APP_FEED_FANOUT_MAX_FOLLOWERS", "must not be negative");
         }
-        if self.feed_list_ttl_secs < 60 || self.feed_refresh_secs == 0 || self.feed_refresh_secs > self.feed_list_ttl_secs {
+        if self.feed_list_ttl_secs < 60
+            || self.feed_refresh_secs == 0
+            || self.feed_refresh_secs > self.feed_list_ttl_secs
+        {
             return bad("APP_FEED_LIST_TTL_SECS", "must be at least 60, and APP_FEED_REFRESH_SECS between 1 and it");
         }
         if self.media_url_ttl_secs < 60 {
@@ -506,12 +509,19 @@ mod tests {
     fn moderation_keys_are_checked() {
         let bad = [
             (Config { frame_samples: 4, ..Config::default() }, "APP_FRAME_SAMPLES"),
-            (Config { frame_review_threshold: 0.9, frame_block_threshold: 0.5, ..Config::default() }, "APP_FRAME_BLOCK_THRESHOLD"),
+            (
+                Config { frame_review_threshold: 0.9, frame_block_threshold: 0.5, ..Config::default() },
+                "APP_FRAME_BLOCK_THRESHOLD",
+            ),
             (Config { frame_review_threshold: 1.5, ..Config::default() }, "APP_FRAME_REVIEW_THRESHOLD"),
             (Config { watermark_key: Some(Secret::new("abc".into())), ..Config::default() }, "APP_WATERMARK_KEY"),
             (Config { c2pa_cert_chain: Some("chain.pem".into()), ..Config::default() }, "APP_C2PA_CERT_CHAIN"),
             (
-                Config { c2pa_cert_chain: Some("chain.pem".into()), c2pa_private_key: Some("key.pem".into()), ..Config::default() },
+                Config {
+                    c2pa_cert_chain: Some("chain.pem".into()),
+                    c2pa_private_key: Some("key.pem".into()),
+                    ..Config::default()
+                },
                 "APP_C2PA_TRUST_ROOTS",
             ),
             (Config { max_upload_bytes: 10, ..Config::default() }, "APP_MAX_UPLOAD_BYTES"),
@@ -526,7 +536,8 @@ mod tests {
 
     #[test]
     fn the_example_configuration_loads() {
-        let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/app.example.toml")).unwrap();
+        let example =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/app.example.toml")).unwrap();
         figment::Jail::expect_with(|jail| {
             jail.create_file("app.toml", &example)?;
             jail.set_env("APP_CONFIG", "app.toml");

@@ -143,7 +143,8 @@ async fn run(command: Command, config: Config) -> Result<(), backend::error::App
             }
         }
         Command::Migrate { down } => {
-            std::fs::create_dir_all(&config.data_dir).map_err(|e| backend::error::AppError::internal("data folder", e))?;
+            std::fs::create_dir_all(&config.data_dir)
+                .map_err(|e| backend::error::AppError::internal("data folder", e))?;
             let store = backend::store::Store::connect(&config.effective_database_url(), 2).await?;
             match down {
                 Some(n) => store.migrate_down(n).await?,
@@ -169,7 +170,9 @@ async fn run(command: Command, config: Config) -> Result<(), backend::error::App
         }
         Command::Users { command: UsersCommand::CreateAdmin { email, username } } => {
             let mut password = String::new();
-            std::io::stdin().read_to_string(&mut password).map_err(|e| backend::error::AppError::internal("stdin", e))?;
+            std::io::stdin()
+                .read_to_string(&mut password)
+                .map_err(|e| backend::error::AppError::internal("stdin", e))?;
             let password = password.trim_end_matches(['\n', '\r']).to_owned();
             let services = backend::app::build_services(&config).await?;
             let user = services.accounts.create_admin(&email, &username, Secret::new(password)).await?;

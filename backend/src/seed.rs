@@ -84,7 +84,15 @@ impl std::fmt::Display for SeedSummary {
         write!(
             f,
             "seeded users={} follows={} jobs={} videos={} (published {}) likes={} views={} comments={} in {:.1} s",
-            self.users, self.follows, self.jobs, self.videos, self.published, self.likes, self.views, self.comments, self.seconds
+            self.users,
+            self.follows,
+            self.jobs,
+            self.videos,
+            self.published,
+            self.likes,
+            self.views,
+            self.comments,
+            self.seconds
         )
     }
 }
@@ -112,7 +120,9 @@ pub async fn run(config: &Config, opts: &SeedOptions) -> AppResult<SeedSummary> 
     let store = Store::connect(&url, 2).await?;
     store.migrate().await?;
     if store.user_by_username("seed_0").await?.is_some() {
-        return Err(AppError::Conflict("this database is seeded already (seed_0 exists); seed a fresh database".into()));
+        return Err(AppError::Conflict(
+            "this database is seeded already (seed_0 exists); seed a fresh database".into(),
+        ));
     }
     let mut opt = ConnectOptions::new(url.clone());
     opt.max_connections(2).min_connections(1).sqlx_logging(false);
@@ -154,8 +164,16 @@ struct ClipFacts {
 fn frame(k: usize, t: usize) -> Vec<u8> {
     let hue = |h: usize| -> [u8; 3] {
         // Six saturated colours around the wheel, then two mixtures.
-        const WHEEL: [[u8; 3]; 8] =
-            [[230, 60, 50], [240, 170, 40], [90, 200, 70], [40, 180, 200], [60, 90, 230], [170, 70, 220], [240, 120, 170], [120, 110, 90]];
+        const WHEEL: [[u8; 3]; 8] = [
+            [230, 60, 50],
+            [240, 170, 40],
+            [90, 200, 70],
+            [40, 180, 200],
+            [60, 90, 230],
+            [170, 70, 220],
+            [240, 120, 170],
+            [120, 110, 90],
+        ];
         WHEEL.get(h % WHEEL.len()).copied().unwrap_or([128, 128, 128])
     };
     let (a, b) = (hue(k), hue(k + 3));
@@ -177,7 +195,8 @@ async fn write_clips(media: &media::MediaStore) -> AppResult<ClipFacts> {
     for k in 0..CLIPS {
         let frames: Vec<Vec<u8>> = (0..CLIP_FPS as usize).map(|t| frame(k, t)).collect();
         let opts = media::EncodeOptions { fps: CLIP_FPS, bitrate_kbps: 400, keyframe_interval: CLIP_FPS };
-        let encoded = media::encode_mp4(CLIP_SIDE, CLIP_SIDE, &frames, &opts).map_err(|e| internal("encode clip", e))?;
+        let encoded =
+            media::encode_mp4(CLIP_SIDE, CLIP_SIDE, &frames, &opts).map_err(|e| internal("encode clip", e))?;
         let first = frames.first().ok_or_else(|| internal("clip", "no frames"))?;
         let thumb = media::thumbnail_jpeg(CLIP_SIDE, CLIP_SIDE, first, 256).map_err(|e| internal("thumbnail", e))?;
         facts = ClipFacts { duration_ms: encoded.duration_ms as i64, frame_count: encoded.frame_count as i32 };
@@ -251,11 +270,7 @@ fn distinct(k: usize, mut draw: impl FnMut() -> Option<u32>, exclude: u32) -> Ve
 }
 
 fn pick<'a, T>(rng: &mut StdRng, list: &'a [T]) -> Option<&'a T> {
-    if list.is_empty() {
-        None
-    } else {
-        list.get(rng.random_range(0..list.len()))
-    }
+    if list.is_empty() { None } else { list.get(rng.random_range(0..list.len())) }
 }
 
 /// A topic: its name, subjects, actions and settings.
@@ -286,8 +301,18 @@ const TOPICS: &[Topic] = &[
     ("fantasy", &["a dragon", "a wizard", "an enchanted castle", "a unicorn"], &["soaring over the clouds", "casting a glowing spell", "appearing through the fog", "galloping through a rainbow"], &["in a misty valley", "in a candlelit tower", "under two moons", "in a magical forest"]),
 ];
 
-const STYLES: &[&str] =
-    &["", "", "", ", cinematic, golden hour", ", shot on a phone", ", in slow motion", ", claymation style", ", anime style", ", vintage film look", ", drone shot"];
+const STYLES: &[&str] = &[
+    "",
+    "",
+    "",
+    ", cinematic, golden hour",
+    ", shot on a phone",
+    ", in slow motion",
+    ", claymation style",
+    ", anime style",
+    ", vintage film look",
+    ", drone shot",
+];
 
 const TWISTS: &[&str] = &[
     "but everything is made of candy",
@@ -318,7 +343,8 @@ const COMMENT_BODIES: &[&str] = &[
 ];
 
 const SYLLABLES: &[&str] = &[
-    "ka", "lo", "mi", "ra", "ve", "to", "na", "si", "ju", "pe", "dan", "mar", "li", "zo", "an", "el", "ko", "ri", "sa", "ne",
+    "ka", "lo", "mi", "ra", "ve", "to", "na", "si", "ju", "pe", "dan", "mar", "li", "zo", "an", "el", "ko", "ri", "sa",
+    "ne",
 ];
 
 fn display_name(rng: &mut StdRng) -> String {
@@ -546,7 +572,8 @@ fn generate(opts: &SeedOptions, now: DateTime<Utc>) -> Data {
                     }
                 }
             }
-            let src = src.or_else(|| pick(&mut rng, &earlier).copied().filter(|s| depth.get(*s).copied().unwrap_or(0) == 0));
+            let src =
+                src.or_else(|| pick(&mut rng, &earlier).copied().filter(|s| depth.get(*s).copied().unwrap_or(0) == 0));
             if let Some(s) = src {
                 let (root, root_prompt) = match videos.get(s) {
                     Some(v) => {
@@ -556,7 +583,11 @@ fn generate(opts: &SeedOptions, now: DateTime<Utc>) -> Data {
                     None => (s, String::new()),
                 };
                 let d = depth.get(s).copied().unwrap_or(0) + 1;
-                let cap = if d == 1 { 5 + rng.random_range(0..=(MAX_CHAIN - 5)) } else { chain_cap.get(s).copied().unwrap_or(MAX_CHAIN) };
+                let cap = if d == 1 {
+                    5 + rng.random_range(0..=(MAX_CHAIN - 5))
+                } else {
+                    chain_cap.get(s).copied().unwrap_or(MAX_CHAIN)
+                };
                 if let Some(x) = depth.get_mut(i) {
                     *x = d;
                 }
@@ -604,7 +635,9 @@ fn generate(opts: &SeedOptions, now: DateTime<Utc>) -> Data {
         let published_at = v.published_at.unwrap_or(now);
         let author = v.author;
         let like_target = ((8.0 * s / mean_score).round() as usize).min(max_engaged);
-        let view_target = ((like_target as f64 * 1.2 + exponential(&mut rng, 5.4)).round() as usize).min(max_engaged).max(like_target);
+        let view_target = ((like_target as f64 * 1.2 + exponential(&mut rng, 5.4)).round() as usize)
+            .min(max_engaged)
+            .max(like_target);
         let fans = followers_of.get(author as usize).map(Vec::as_slice).unwrap_or(&[]);
         let viewers = distinct(
             view_target,
@@ -665,7 +698,9 @@ where
         buf.push(row);
         if buf.len() == per {
             n += buf.len() as u64;
-            <A::Entity as EntityTrait>::insert_many(std::mem::replace(&mut buf, Vec::with_capacity(per))).exec_without_returning(&txn).await?;
+            <A::Entity as EntityTrait>::insert_many(std::mem::replace(&mut buf, Vec::with_capacity(per)))
+                .exec_without_returning(&txn)
+                .await?;
         }
     }
     if !buf.is_empty() {
@@ -685,7 +720,14 @@ fn status_str(s: Status) -> &'static str {
     }
 }
 
-async fn write(db: &DatabaseConnection, d: &Data, hash: &str, clip: &ClipFacts, model: (&str, &str), limit: usize) -> AppResult<SeedSummary> {
+async fn write(
+    db: &DatabaseConnection,
+    d: &Data,
+    hash: &str,
+    clip: &ClipFacts,
+    model: (&str, &str),
+    limit: usize,
+) -> AppResult<SeedSummary> {
     let mut s = SeedSummary::default();
     let uid = |i: u32| d.users.get(i as usize).map(|u| u.id).unwrap_or_default();
     let vid = |i: u32| d.videos.get(i as usize).map(|v| v.id).unwrap_or_default();
@@ -720,7 +762,11 @@ async fn write(db: &DatabaseConnection, d: &Data, hash: &str, clip: &ClipFacts, 
         "follows",
         3,
         limit,
-        d.follows.iter().map(|(a, b, at)| follows::ActiveModel { follower_id: Set(uid(*a)), followee_id: Set(uid(*b)), created_at: Set(*at) }),
+        d.follows.iter().map(|(a, b, at)| follows::ActiveModel {
+            follower_id: Set(uid(*a)),
+            followee_id: Set(uid(*b)),
+            created_at: Set(*at),
+        }),
     )
     .await?;
 
@@ -801,7 +847,9 @@ async fn write(db: &DatabaseConnection, d: &Data, hash: &str, clip: &ClipFacts, 
                 frame_strip_key: Set(None),
                 manifest_issuer: Set(Some("SoraVibe".into())),
                 manifest_valid: Set(true),
-                removed_at: Set((v.status == Status::Removed).then(|| v.published_at.unwrap_or(v.created_at) + Duration::hours(2))),
+                removed_at: Set(
+                    (v.status == Status::Removed).then(|| v.published_at.unwrap_or(v.created_at) + Duration::hours(2))
+                ),
                 removal_reason: Set((v.status == Status::Removed).then(|| "seed: removed by a moderator".to_owned())),
                 remix_of: Set(v.remix_of.map(vid)),
                 root_id: Set(v.root.map(vid)),
@@ -820,7 +868,11 @@ async fn write(db: &DatabaseConnection, d: &Data, hash: &str, clip: &ClipFacts, 
         "likes",
         3,
         limit,
-        d.likes.iter().map(|(u, v, at)| likes::ActiveModel { user_id: Set(uid(*u)), video_id: Set(vid(*v)), created_at: Set(*at) }),
+        d.likes.iter().map(|(u, v, at)| likes::ActiveModel {
+            user_id: Set(uid(*u)),
+            video_id: Set(vid(*v)),
+            created_at: Set(*at),
+        }),
     )
     .await?;
     s.views = insert_all(
@@ -861,7 +913,8 @@ mod tests {
     use sea_orm::{ConnectionTrait, Statement};
 
     async fn scalar(db: &DatabaseConnection, sql: &str) -> i64 {
-        let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql.to_owned())).await.unwrap().unwrap();
+        let row =
+            db.query_one_raw(Statement::from_string(db.get_database_backend(), sql.to_owned())).await.unwrap().unwrap();
         row.try_get_by_index::<i64>(0).unwrap()
     }
 
@@ -873,7 +926,10 @@ mod tests {
         assert_eq!(a.users.iter().map(|u| u.id).collect::<Vec<_>>(), b.users.iter().map(|u| u.id).collect::<Vec<_>>());
         assert_eq!(a.follows.len(), b.follows.len());
         assert_eq!(a.likes.len(), b.likes.len());
-        assert_eq!(a.videos.iter().map(|v| v.prompt.clone()).collect::<Vec<_>>(), b.videos.iter().map(|v| v.prompt.clone()).collect::<Vec<_>>());
+        assert_eq!(
+            a.videos.iter().map(|v| v.prompt.clone()).collect::<Vec<_>>(),
+            b.videos.iter().map(|v| v.prompt.clone()).collect::<Vec<_>>()
+        );
     }
 
     #[tokio::test]
@@ -893,15 +949,24 @@ mod tests {
             async move { assert_eq!(scalar(&db, sql).await, 0, "{sql}") }
         };
         // Counters equal rows.
-        zero("SELECT COUNT(*) FROM videos v WHERE like_count <> (SELECT COUNT(*) FROM likes l WHERE l.video_id = v.id)").await;
-        zero("SELECT COUNT(*) FROM videos v WHERE view_count <> (SELECT COUNT(*) FROM views w WHERE w.video_id = v.id)").await;
+        zero(
+            "SELECT COUNT(*) FROM videos v WHERE like_count <> (SELECT COUNT(*) FROM likes l WHERE l.video_id = v.id)",
+        )
+        .await;
+        zero(
+            "SELECT COUNT(*) FROM videos v WHERE view_count <> (SELECT COUNT(*) FROM views w WHERE w.video_id = v.id)",
+        )
+        .await;
         zero("SELECT COUNT(*) FROM videos v WHERE watch_ms_total <> (SELECT COALESCE(SUM(watch_ms), 0) FROM views w WHERE w.video_id = v.id)").await;
         zero("SELECT COUNT(*) FROM videos v WHERE comment_count <> (SELECT COUNT(*) FROM comments c WHERE c.video_id = v.id)").await;
         zero("SELECT COUNT(*) FROM users u WHERE follower_count <> (SELECT COUNT(*) FROM follows f WHERE f.followee_id = u.id)").await;
         zero("SELECT COUNT(*) FROM users u WHERE following_count <> (SELECT COUNT(*) FROM follows f WHERE f.follower_id = u.id)").await;
         // No self-follows, no engagement on drafts, watches within the clip.
         zero("SELECT COUNT(*) FROM follows WHERE follower_id = followee_id").await;
-        zero("SELECT COUNT(*) FROM videos WHERE status <> 'PUBLISHED' AND (like_count + view_count + comment_count) > 0").await;
+        zero(
+            "SELECT COUNT(*) FROM videos WHERE status <> 'PUBLISHED' AND (like_count + view_count + comment_count) > 0",
+        )
+        .await;
         zero("SELECT COUNT(*) FROM views w JOIN videos v ON v.id = w.video_id WHERE w.watch_ms > v.duration_ms").await;
         // Every video has its succeeded job with the same id.
         zero("SELECT COUNT(*) FROM videos v LEFT JOIN generation_jobs j ON j.id = v.id WHERE j.id IS NULL OR j.status <> 'SUCCEEDED' OR j.video_id <> v.id").await;
@@ -926,7 +991,14 @@ mod tests {
         assert!((5..=20).contains(&deepest), "deepest chain {deepest}");
         // Heavy tail: the top account has more than 10x the median follower count.
         let mut counts: Vec<i64> = Vec::new();
-        for row in db.query_all_raw(Statement::from_string(db.get_database_backend(), "SELECT follower_count FROM users".to_owned())).await.unwrap() {
+        for row in db
+            .query_all_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT follower_count FROM users".to_owned(),
+            ))
+            .await
+            .unwrap()
+        {
             counts.push(row.try_get_by_index::<i64>(0).unwrap());
         }
         counts.sort();
@@ -937,7 +1009,9 @@ mod tests {
         let views = scalar(&db, "SELECT COUNT(*) FROM views").await as f64 / 1000.0;
         assert!((4.0..=14.0).contains(&likes), "likes per video {likes}");
         assert!((9.0..=22.0).contains(&views), "views per video {views}");
-        eprintln!("seed test: {summary}; deepest chain {deepest}, remixes {remixes}, followers top {top} median {median}, likes/video {likes:.1}, views/video {views:.1}");
+        eprintln!(
+            "seed test: {summary}; deepest chain {deepest}, remixes {remixes}, followers top {top} median {median}, likes/video {likes:.1}, views/video {views:.1}"
+        );
         // Log-ins work with the shared hash.
         let (_, hash): (crate::domain::model::User, String) = {
             let store = Store::connect(&config.effective_database_url(), 1).await.unwrap();

@@ -107,11 +107,7 @@ struct Expiring<T> {
 impl<T> Expiring<T> {
     fn new(value: T, ttl: Duration) -> Self {
         let now = Instant::now();
-        Expiring {
-            value,
-            ttl,
-            deadline: now.checked_add(ttl).unwrap_or(now + TIMELINE_TTL * 52),
-        }
+        Expiring { value, ttl, deadline: now.checked_add(ttl).unwrap_or(now + TIMELINE_TTL * 52) }
     }
 
     fn live(&self) -> Option<&T> {
@@ -123,12 +119,7 @@ impl<T> Expiring<T> {
 struct PerEntry;
 
 impl<K, T> Expiry<K, Expiring<T>> for PerEntry {
-    fn expire_after_create(
-        &self,
-        _key: &K,
-        value: &Expiring<T>,
-        _created_at: Instant,
-    ) -> Option<Duration> {
+    fn expire_after_create(&self, _key: &K, value: &Expiring<T>, _created_at: Instant) -> Option<Duration> {
         Some(value.ttl)
     }
 
@@ -167,12 +158,7 @@ impl Timeline {
     }
 
     fn remove_video(&mut self, video: Uuid) {
-        let gone: Vec<(i64, Uuid, Uuid)> = self
-            .items
-            .iter()
-            .filter(|(_, v, _)| *v == video)
-            .copied()
-            .collect();
+        let gone: Vec<(i64, Uuid, Uuid)> = self.items.iter().filter(|(_, v, _)| *v == video).copied().collect();
         for k in gone {
             self.items.remove(&k);
             self.at_of.remove(&(k.1, k.2));
@@ -196,34 +182,21 @@ pub struct MemoryEngine {
 impl MemoryEngine {
     fn new() -> Self {
         MemoryEngine {
-            timelines: Cache::builder()
-                .max_capacity(MEMORY_TIMELINES)
-                .time_to_live(TIMELINE_TTL)
-                .build(),
-            lists: Cache::builder()
-                .max_capacity(MEMORY_LISTS)
-                .expire_after(PerEntry)
-                .build(),
-            values: Cache::builder()
-                .max_capacity(MEMORY_VALUES)
-                .expire_after(PerEntry)
-                .build(),
+            timelines: Cache::builder().max_capacity(MEMORY_TIMELINES).time_to_live(TIMELINE_TTL).build(),
+            lists: Cache::builder().max_capacity(MEMORY_LISTS).expire_after(PerEntry).build(),
+            values: Cache::builder().max_capacity(MEMORY_VALUES).expire_after(PerEntry).build(),
             epochs: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
     fn epochs(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
-        self.epochs
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.epochs.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
 /// Milliseconds of a TTL for PEXPIRE/PX: at least 1, at most ~35 years.
 fn ttl_ms(ttl: Duration) -> u64 {
-    u64::try_from(ttl.as_millis())
-        .unwrap_or(u64::MAX)
-        .clamp(1, 1 << 40)
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).clamp(1, 1 << 40)
 }
 
 /// A sorted-set member: `<video hex>:<author hex>`.
@@ -232,21 +205,14 @@ fn member(video: Uuid, author: Uuid) -> String {
 }
 
 fn parse_member(key: &str, m: &str, score: f64) -> Result<TimelineItem, CacheError> {
-    let corrupt = || CacheError::Corrupt {
-        key: key.to_owned(),
-        what: format!("bad timeline member {m:?}"),
-    };
+    let corrupt = || CacheError::Corrupt { key: key.to_owned(), what: format!("bad timeline member {m:?}") };
     let (v, a) = m.split_once(':').ok_or_else(corrupt)?;
     let video = Uuid::try_parse(v).map_err(|_| corrupt())?;
     let author = Uuid::try_parse(a).map_err(|_| corrupt())?;
     if !score.is_finite() {
         return Err(corrupt());
     }
-    Ok(TimelineItem {
-        at_micros: score as i64,
-        video,
-        author,
-    })
+    Ok(TimelineItem { at_micros: score as i64, video, author })
 }
 
 /// Escapes glob characters for SCAN MATCH.
@@ -304,10 +270,7 @@ impl FeedCache {
     pub async fn redis(url: &str, prefix: &str) -> Result<Self, CacheError> {
         let client = redis::Client::open(url)?;
         let conn = ConnectionManager::new(client).await?;
-        Ok(FeedCache::Redis {
-            conn,
-            prefix: Arc::from(prefix),
-        })
+        Ok(FeedCache::Redis { conn, prefix: Arc::from(prefix) })
     }
 
     fn key(prefix: &str, kind: &str, name: &str) -> String {
@@ -330,11 +293,7 @@ impl FeedCache {
 
     /// Replaces `user`'s timeline with `items` (trimmed to the newest
     /// [`TIMELINE_CAP`]) atomically and marks it built.
-    pub async fn build_timeline(
-        &self,
-        user: Uuid,
-        items: &[TimelineItem],
-    ) -> Result<(), CacheError> {
+    pub async fn build_timeline(&self, user: Uuid, items: &[TimelineItem]) -> Result<(), CacheError> {
         match self {
             FeedCache::Memory(m) => {
                 let mut t = Timeline::default();
@@ -342,9 +301,7 @@ impl FeedCache {
                     t.insert(*it);
                 }
                 t.trim();
-                m.timelines
-                    .insert(user, Arc::new(tokio::sync::Mutex::new(t)))
-                    .await;
+                m.timelines.insert(user, Arc::new(tokio::sync::Mutex::new(t))).await;
                 Ok(())
             }
             FeedCache::Redis { conn, prefix } => {
@@ -362,11 +319,7 @@ impl FeedCache {
                         zadd.arg(it.at_micros).arg(member(it.video, it.author));
                     }
                     p.add_command(zadd).ignore();
-                    p.cmd("ZREMRANGEBYRANK")
-                        .arg(&tl)
-                        .arg(0)
-                        .arg(-(TIMELINE_CAP as i64) - 1)
-                        .ignore();
+                    p.cmd("ZREMRANGEBYRANK").arg(&tl).arg(0).arg(-(TIMELINE_CAP as i64) - 1).ignore();
                     p.cmd("PEXPIRE").arg(&tl).arg(ttl).ignore();
                 }
                 p.cmd("SET").arg(&built).arg(1).arg("PX").arg(ttl).ignore();
@@ -407,8 +360,7 @@ impl FeedCache {
                     c.arg(FAN_OUT_LUA).arg(batch.len() * 2);
                     for f in batch {
                         let u = f.simple().to_string();
-                        c.arg(Self::key(prefix, "tl", &u))
-                            .arg(Self::key(prefix, "tlb", &u));
+                        c.arg(Self::key(prefix, "tl", &u)).arg(Self::key(prefix, "tlb", &u));
                     }
                     c.arg(item.at_micros).arg(&m).arg(TIMELINE_CAP).arg(ttl);
                     p.add_command(c).ignore();
@@ -438,20 +390,13 @@ impl FeedCache {
                     return Ok(Vec::new());
                 };
                 let g = t.lock().await;
-                let to_item = |&(at_micros, video, author): &(i64, Uuid, Uuid)| TimelineItem {
-                    at_micros,
-                    video,
-                    author,
-                };
+                let to_item =
+                    |&(at_micros, video, author): &(i64, Uuid, Uuid)| TimelineItem { at_micros, video, author };
                 Ok(match before {
                     None => g.items.iter().rev().take(limit).map(to_item).collect(),
-                    Some((at, video)) => g
-                        .items
-                        .range(..(at, video, Uuid::nil()))
-                        .rev()
-                        .take(limit)
-                        .map(to_item)
-                        .collect(),
+                    Some((at, video)) => {
+                        g.items.range(..(at, video, Uuid::nil())).rev().take(limit).map(to_item).collect()
+                    }
                 })
             }
             FeedCache::Redis { conn, prefix } => {
@@ -494,10 +439,7 @@ impl FeedCache {
                         rows
                     }
                 };
-                rows.iter()
-                    .take(limit)
-                    .map(|(m, s)| parse_member(&tl, m, *s))
-                    .collect()
+                rows.iter().take(limit).map(|(m, s)| parse_member(&tl, m, *s)).collect()
             }
         }
     }
@@ -523,11 +465,7 @@ impl FeedCache {
     }
 
     /// Removes `video` (whatever its author) from the timelines of `followers`.
-    pub async fn remove_from_timelines(
-        &self,
-        followers: &[Uuid],
-        video: Uuid,
-    ) -> Result<(), CacheError> {
+    pub async fn remove_from_timelines(&self, followers: &[Uuid], video: Uuid) -> Result<(), CacheError> {
         match self {
             FeedCache::Memory(m) => {
                 for f in followers {
@@ -564,9 +502,7 @@ impl FeedCache {
         match self {
             FeedCache::Memory(m) => {
                 let ttl = Duration::from_millis(ttl_ms(ttl));
-                m.lists
-                    .insert(key.to_owned(), Expiring::new(Arc::new(ids.to_vec()), ttl))
-                    .await;
+                m.lists.insert(key.to_owned(), Expiring::new(Arc::new(ids.to_vec()), ttl)).await;
                 Ok(())
             }
             FeedCache::Redis { conn, prefix } => {
@@ -589,19 +525,13 @@ impl FeedCache {
 
     /// Up to `n` ids of the list `key` from `offset`: `None` when the list
     /// is missing or expired, `Some(vec![])` past its end. One round trip.
-    pub async fn list_range(
-        &self,
-        key: &str,
-        offset: usize,
-        n: usize,
-    ) -> Result<Option<Vec<Uuid>>, CacheError> {
+    pub async fn list_range(&self, key: &str, offset: usize, n: usize) -> Result<Option<Vec<Uuid>>, CacheError> {
         match self {
             FeedCache::Memory(m) => {
                 let Some(e) = m.lists.get(key).await else {
                     return Ok(None);
                 };
-                Ok(e.live()
-                    .map(|ids| ids.iter().skip(offset).take(n).copied().collect()))
+                Ok(e.live().map(|ids| ids.iter().skip(offset).take(n).copied().collect()))
             }
             FeedCache::Redis { conn, prefix } => {
                 let k = Self::key(prefix, "list", key);
@@ -634,16 +564,10 @@ impl FeedCache {
     /// The length of the list `key`, `None` when it is missing or expired.
     pub async fn list_len(&self, key: &str) -> Result<Option<usize>, CacheError> {
         match self {
-            FeedCache::Memory(m) => Ok(m
-                .lists
-                .get(key)
-                .await
-                .and_then(|e| e.live().map(|ids| ids.len()))),
+            FeedCache::Memory(m) => Ok(m.lists.get(key).await.and_then(|e| e.live().map(|ids| ids.len()))),
             FeedCache::Redis { conn, prefix } => {
-                let len: usize = redis::cmd("STRLEN")
-                    .arg(Self::key(prefix, "list", key))
-                    .query_async(&mut conn.clone())
-                    .await?;
+                let len: usize =
+                    redis::cmd("STRLEN").arg(Self::key(prefix, "list", key)).query_async(&mut conn.clone()).await?;
                 Ok((len > 0).then(|| (len - 1) / 16))
             }
         }
@@ -652,16 +576,10 @@ impl FeedCache {
     /// The value stored under `key`, if any and not expired.
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, CacheError> {
         match self {
-            FeedCache::Memory(m) => Ok(m
-                .values
-                .get(key)
-                .await
-                .and_then(|e| e.live().map(|v| v.to_vec()))),
+            FeedCache::Memory(m) => Ok(m.values.get(key).await.and_then(|e| e.live().map(|v| v.to_vec()))),
             FeedCache::Redis { conn, prefix } => {
-                let v: Option<Vec<u8>> = redis::cmd("GET")
-                    .arg(Self::key(prefix, "kv", key))
-                    .query_async(&mut conn.clone())
-                    .await?;
+                let v: Option<Vec<u8>> =
+                    redis::cmd("GET").arg(Self::key(prefix, "kv", key)).query_async(&mut conn.clone()).await?;
                 Ok(v)
             }
         }
@@ -672,9 +590,7 @@ impl FeedCache {
         match self {
             FeedCache::Memory(m) => {
                 let ttl = Duration::from_millis(ttl_ms(ttl));
-                m.values
-                    .insert(key.to_owned(), Expiring::new(Arc::from(value), ttl))
-                    .await;
+                m.values.insert(key.to_owned(), Expiring::new(Arc::from(value), ttl)).await;
                 Ok(())
             }
             FeedCache::Redis { conn, prefix } => {
@@ -698,10 +614,7 @@ impl FeedCache {
                 Ok(())
             }
             FeedCache::Redis { conn, prefix } => {
-                redis::cmd("DEL")
-                    .arg(Self::key(prefix, "kv", key))
-                    .query_async::<()>(&mut conn.clone())
-                    .await?;
+                redis::cmd("DEL").arg(Self::key(prefix, "kv", key)).query_async::<()>(&mut conn.clone()).await?;
                 Ok(())
             }
         }
@@ -716,20 +629,11 @@ impl FeedCache {
         match self {
             FeedCache::Memory(m) => {
                 let e = m.epochs();
-                Ok(names
-                    .iter()
-                    .map(|n| e.get(*n).copied().unwrap_or(0))
-                    .collect())
+                Ok(names.iter().map(|n| e.get(*n).copied().unwrap_or(0)).collect())
             }
             FeedCache::Redis { conn, prefix } => {
-                let keys: Vec<String> = names
-                    .iter()
-                    .map(|n| Self::key(prefix, "epoch", n))
-                    .collect();
-                let vals: Vec<Option<u64>> = redis::cmd("MGET")
-                    .arg(keys)
-                    .query_async(&mut conn.clone())
-                    .await?;
+                let keys: Vec<String> = names.iter().map(|n| Self::key(prefix, "epoch", n)).collect();
+                let vals: Vec<Option<u64>> = redis::cmd("MGET").arg(keys).query_async(&mut conn.clone()).await?;
                 Ok(vals.into_iter().map(|v| v.unwrap_or(0)).collect())
             }
         }
@@ -752,15 +656,21 @@ impl FeedCache {
         foreign_keys: &[String],
     ) -> Result<(Option<Vec<u8>>, Vec<u64>, Vec<bool>), CacheError> {
         match self {
-            FeedCache::Memory(_) => Ok((self.get(key).await?, self.epochs(names).await?, vec![false; foreign_keys.len()])),
+            FeedCache::Memory(_) => {
+                Ok((self.get(key).await?, self.epochs(names).await?, vec![false; foreign_keys.len()]))
+            }
             FeedCache::Redis { conn, prefix } => {
                 let mut keys = Vec::with_capacity(names.len() + foreign_keys.len() + 1);
                 keys.push(Self::key(prefix, "kv", key));
                 keys.extend(names.iter().map(|n| Self::key(prefix, "epoch", n)));
                 keys.extend(foreign_keys.iter().cloned());
-                let mut vals: Vec<Option<Vec<u8>>> = redis::cmd("MGET").arg(keys).query_async(&mut conn.clone()).await?;
+                let mut vals: Vec<Option<Vec<u8>>> =
+                    redis::cmd("MGET").arg(keys).query_async(&mut conn.clone()).await?;
                 if vals.len() != names.len() + foreign_keys.len() + 1 {
-                    return Err(CacheError::Corrupt { key: key.to_owned(), what: "MGET answered the wrong number of values".into() });
+                    return Err(CacheError::Corrupt {
+                        key: key.to_owned(),
+                        what: "MGET answered the wrong number of values".into(),
+                    });
                 }
                 let flags: Vec<bool> = vals.split_off(names.len() + 1).into_iter().map(|v| v.is_some()).collect();
                 let value = vals.remove(0);
@@ -768,10 +678,14 @@ impl FeedCache {
                 for (v, n) in vals.into_iter().zip(names) {
                     let e = match v {
                         None => 0,
-                        Some(b) => std::str::from_utf8(&b)
-                            .ok()
-                            .and_then(|t| t.parse::<u64>().ok())
-                            .ok_or_else(|| CacheError::Corrupt { key: (*n).to_owned(), what: "an epoch that is not a number".into() })?,
+                        Some(b) => {
+                            std::str::from_utf8(&b).ok().and_then(|t| t.parse::<u64>().ok()).ok_or_else(|| {
+                                CacheError::Corrupt {
+                                    key: (*n).to_owned(),
+                                    what: "an epoch that is not a number".into(),
+                                }
+                            })?
+                        }
                     };
                     epochs.push(e);
                 }
@@ -790,10 +704,8 @@ impl FeedCache {
                 Ok(*v)
             }
             FeedCache::Redis { conn, prefix } => {
-                let v: u64 = redis::cmd("INCR")
-                    .arg(Self::key(prefix, "epoch", name))
-                    .query_async(&mut conn.clone())
-                    .await?;
+                let v: u64 =
+                    redis::cmd("INCR").arg(Self::key(prefix, "epoch", name)).query_async(&mut conn.clone()).await?;
                 Ok(v)
             }
         }
@@ -824,10 +736,7 @@ impl FeedCache {
                         .query_async(&mut c)
                         .await?;
                     if !keys.is_empty() {
-                        redis::cmd("UNLINK")
-                            .arg(keys)
-                            .query_async::<()>(&mut c)
-                            .await?;
+                        redis::cmd("UNLINK").arg(keys).query_async::<()>(&mut c).await?;
                     }
                     if next == 0 {
                         break;
@@ -844,10 +753,7 @@ impl FeedCache {
 fn decode_ids(key: &str, bytes: &[u8]) -> Result<Vec<Uuid>, CacheError> {
     let chunks = bytes.chunks_exact(16);
     if !chunks.remainder().is_empty() {
-        return Err(CacheError::Corrupt {
-            key: key.to_owned(),
-            what: format!("list of {} bytes", bytes.len()),
-        });
+        return Err(CacheError::Corrupt { key: key.to_owned(), what: format!("list of {} bytes", bytes.len()) });
     }
     Ok(chunks
         .map(|c| {

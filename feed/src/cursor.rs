@@ -42,9 +42,7 @@ pub enum FeedCursor {
 pub fn valid_list_id(list: &str) -> bool {
     !list.is_empty()
         && list.len() <= MAX_LIST_ID_LEN
-        && list
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        && list.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// Encodes a cursor for the feed `kind` (e.g. "FOR_YOU"). A kind containing
@@ -68,31 +66,19 @@ pub fn decode(kind: &str, s: &str) -> Option<FeedCursor> {
     let bytes = URL_SAFE_NO_PAD.decode(s).ok()?;
     let text = std::str::from_utf8(&bytes).ok()?;
     let mut parts = text.split('|');
-    let (version, k, tag, num, last) = (
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-    );
+    let (version, k, tag, num, last) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
     if parts.next().is_some() || version != VERSION || k != kind {
         return None;
     }
-    let canonical_int = |n: &str| {
-        !n.is_empty()
-            && !n.starts_with('+')
-            && (n == "0" || !n.trim_start_matches('-').starts_with('0'))
-    };
+    let canonical_int =
+        |n: &str| !n.is_empty() && !n.starts_with('+') && (n == "0" || !n.trim_start_matches('-').starts_with('0'));
     if !canonical_int(num) {
         return None;
     }
     match tag {
         "r" => {
             let offset: u32 = num.parse().ok()?;
-            valid_list_id(last).then(|| FeedCursor::Ranked {
-                list: last.to_owned(),
-                offset,
-            })
+            valid_list_id(last).then(|| FeedCursor::Ranked { list: last.to_owned(), offset })
         }
         "k" => {
             let at_micros: i64 = num.parse().ok()?;
@@ -107,69 +93,33 @@ pub fn decode(kind: &str, s: &str) -> Option<FeedCursor> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
 
     #[test]
     fn round_trip() {
         let cs = [
-            FeedCursor::Ranked {
-                list: "abc_DEF-123".into(),
-                offset: 0,
-            },
-            FeedCursor::Ranked {
-                list: "x".repeat(64),
-                offset: u32::MAX,
-            },
-            FeedCursor::Keyset {
-                at_micros: 1_717_171_717_000_001,
-                id: Uuid::new_v4(),
-            },
-            FeedCursor::Keyset {
-                at_micros: -5,
-                id: Uuid::nil(),
-            },
-            FeedCursor::Keyset {
-                at_micros: i64::MIN,
-                id: Uuid::max(),
-            },
+            FeedCursor::Ranked { list: "abc_DEF-123".into(), offset: 0 },
+            FeedCursor::Ranked { list: "x".repeat(64), offset: u32::MAX },
+            FeedCursor::Keyset { at_micros: 1_717_171_717_000_001, id: Uuid::new_v4() },
+            FeedCursor::Keyset { at_micros: -5, id: Uuid::nil() },
+            FeedCursor::Keyset { at_micros: i64::MIN, id: Uuid::max() },
         ];
         for c in cs {
             let s = encode("FOR_YOU", &c);
             assert!(s.len() <= MAX_CURSOR_LEN);
-            assert!(
-                s.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
-                "{s}"
-            );
+            assert!(s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{s}");
             assert_eq!(decode("FOR_YOU", &s), Some(c));
         }
     }
 
     #[test]
     fn wrong_kind_rejected() {
-        let s = encode(
-            "FOR_YOU",
-            &FeedCursor::Ranked {
-                list: "l1".into(),
-                offset: 20,
-            },
-        );
+        let s = encode("FOR_YOU", &FeedCursor::Ranked { list: "l1".into(), offset: 20 });
         assert_eq!(decode("TRENDING", &s), None);
         assert_eq!(decode("FOR_YOU_", &s), None);
-        let s = encode(
-            "FOLLOWING",
-            &FeedCursor::Keyset {
-                at_micros: 1,
-                id: Uuid::new_v4(),
-            },
-        );
+        let s = encode("FOLLOWING", &FeedCursor::Keyset { at_micros: 1, id: Uuid::new_v4() });
         assert_eq!(decode("FOR_YOU", &s), None);
     }
 
@@ -198,13 +148,7 @@ mod tests {
             assert_eq!(decode("FOR_YOU", &s), None, "{s}");
         }
         // An invalid list id encodes to something decode rejects.
-        let s = encode(
-            "FOR_YOU",
-            &FeedCursor::Ranked {
-                list: "no/slash".into(),
-                offset: 1,
-            },
-        );
+        let s = encode("FOR_YOU", &FeedCursor::Ranked { list: "no/slash".into(), offset: 1 });
         assert_eq!(decode("FOR_YOU", &s), None);
     }
 }

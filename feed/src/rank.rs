@@ -225,19 +225,12 @@ pub fn score(c: &Candidate, v: &Viewer, w: &Weights) -> f64 {
     let e = finite_or_zero(rate / (rate + ENGAGEMENT_HALF_RATE));
 
     let completion = match raw_completion(c) {
-        Some(raw) => {
-            (raw * views + COMPLETION_PRIOR * COMPLETION_PRIOR_VIEWS)
-                / (views + COMPLETION_PRIOR_VIEWS)
-        }
+        Some(raw) => (raw * views + COMPLETION_PRIOR * COMPLETION_PRIOR_VIEWS) / (views + COMPLETION_PRIOR_VIEWS),
         None => COMPLETION_PRIOR,
     };
 
     let raw_affinity = v.affinity.get(&c.author).copied().unwrap_or(0.0);
-    let raw_affinity = if raw_affinity.is_finite() {
-        f64::from(raw_affinity.max(0.0))
-    } else {
-        0.0
-    };
+    let raw_affinity = if raw_affinity.is_finite() { f64::from(raw_affinity.max(0.0)) } else { 0.0 };
     let a = raw_affinity.ln_1p().min(AFFINITY_CAP) / AFFINITY_CAP;
 
     let p = f64::from(v.preferences.score(&c.topics)) / f64::from(SCORE_BOUND);
@@ -301,11 +294,7 @@ pub fn rank_for_you(cands: Vec<Candidate>, v: &Viewer, w: &Weights, limit: usize
     let mut scored: Vec<Scored> = dedupe(cands)
         .into_iter()
         .filter(|c| !v.seen.contains(&c.id) && !v.blocked.contains(&c.author) && c.author != v.id)
-        .map(|c| Scored {
-            id: c.id,
-            author: c.author,
-            score: score(&c, v, w),
-        })
+        .map(|c| Scored { id: c.id, author: c.author, score: score(&c, v, w) })
         .collect();
     scored.sort_by(by_score_desc);
     let mut out = diversify(scored, w.diversity_window);
@@ -317,11 +306,8 @@ pub fn rank_for_you(cands: Vec<Candidate>, v: &Viewer, w: &Weights, limit: usize
 /// Always finite and positive.
 pub fn trending_score(c: &Candidate, now: DateTime<Utc>) -> f64 {
     let completion = raw_completion(c).unwrap_or(0.0);
-    let numerator = count(c.likes)
-        + 2.0 * count(c.comments)
-        + 3.0 * count(c.remixes)
-        + 0.1 * count(c.views) * completion
-        + 1.0;
+    let numerator =
+        count(c.likes) + 2.0 * count(c.comments) + 3.0 * count(c.remixes) + 0.1 * count(c.views) * completion + 1.0;
     let denominator = (age_hours(c.published_at, now) + 2.0).powf(1.5);
     finite_or_zero(numerator / denominator)
 }
@@ -332,11 +318,7 @@ pub fn trending_score(c: &Candidate, now: DateTime<Utc>) -> f64 {
 pub fn rank_trending(cands: Vec<Candidate>, now: DateTime<Utc>, limit: usize) -> Vec<Scored> {
     let mut scored: Vec<Scored> = dedupe(cands)
         .into_iter()
-        .map(|c| Scored {
-            id: c.id,
-            author: c.author,
-            score: trending_score(&c, now),
-        })
+        .map(|c| Scored { id: c.id, author: c.author, score: trending_score(&c, now) })
         .collect();
     scored.sort_by(by_score_desc);
     let mut out = diversify(scored, TRENDING_DIVERSITY_WINDOW);
@@ -374,10 +356,7 @@ pub fn diversify(ranked: Vec<Scored>, window: usize) -> Vec<Scored> {
             .filter_map(|(gi, (_, q))| q.front().map(|(rank, _)| (*rank, gi)))
             .min();
         let taken = if let Some((_, gi)) = best {
-            let item = deferred
-                .get_mut(gi)
-                .and_then(|(_, q)| q.pop_front())
-                .map(|(_, s)| s);
+            let item = deferred.get_mut(gi).and_then(|(_, q)| q.pop_front()).map(|(_, s)| s);
             if deferred.get(gi).is_some_and(|(_, q)| q.is_empty()) {
                 deferred.swap_remove(gi);
             }
@@ -408,12 +387,7 @@ pub fn diversify(ranked: Vec<Scored>, window: usize) -> Vec<Scored> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
     use chrono::Duration;
@@ -435,9 +409,7 @@ mod tests {
     }
 
     fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2025-06-01T12:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc)
+        DateTime::parse_from_rfc3339("2025-06-01T12:00:00Z").unwrap().with_timezone(&Utc)
     }
 
     fn id(n: u128) -> Uuid {
@@ -509,12 +481,7 @@ mod tests {
             let mut rest = list.clone();
             let mut naive: Vec<Scored> = Vec::new();
             loop {
-                let recent: Vec<Uuid> = naive
-                    .iter()
-                    .rev()
-                    .take(window - 1)
-                    .map(|s| s.author)
-                    .collect();
+                let recent: Vec<Uuid> = naive.iter().rev().take(window - 1).map(|s| s.author).collect();
                 let Some(pos) = rest.iter().position(|s| !recent.contains(&s.author)) else {
                     break;
                 };
@@ -526,18 +493,8 @@ mod tests {
 
     #[test]
     fn diversity_large_single_author_is_fast() {
-        let mut list: Vec<Scored> = (0..20_000)
-            .map(|i| Scored {
-                id: id(i),
-                author: id(1),
-                score: 1.0,
-            })
-            .collect();
-        list.push(Scored {
-            id: id(50_000),
-            author: id(2),
-            score: 0.5,
-        });
+        let mut list: Vec<Scored> = (0..20_000).map(|i| Scored { id: id(i), author: id(1), score: 1.0 }).collect();
+        list.push(Scored { id: id(50_000), author: id(2), score: 0.5 });
         let start = std::time::Instant::now();
         let out = diversify(list, 5);
         assert!(start.elapsed() < std::time::Duration::from_secs(2));
@@ -552,14 +509,7 @@ mod tests {
         let mut dup = cand(4, 104);
         dup.sources = Sources::FOLLOWED;
         dup.likes = 0;
-        let cands = vec![
-            cand(1, 101),
-            cand(2, 102),
-            cand(3, 999_999),
-            cand(4, 104),
-            dup,
-            cand(5, 105),
-        ];
+        let cands = vec![cand(1, 101), cand(2, 102), cand(3, 999_999), cand(4, 104), dup, cand(5, 105)];
         let out = rank_for_you(cands, &v, &Weights::default(), 10);
         let ids: Vec<Uuid> = out.iter().map(|s| s.id).collect();
         assert_eq!(ids.len(), 2);
@@ -614,10 +564,7 @@ mod tests {
         // Better completion ranks higher with equal engagement.
         let mut watched = cand(4, 104);
         watched.watch_ms_total = 100 * 10_000;
-        assert!(
-            score(&watched, &v, &Weights::default())
-                > score(&cand(5, 105), &v, &Weights::default())
-        );
+        assert!(score(&watched, &v, &Weights::default()) > score(&cand(5, 105), &v, &Weights::default()));
     }
 
     #[test]
@@ -642,12 +589,7 @@ mod tests {
         prank.topics = crate::topics::topics_of("a prank on my roommate");
         let mut cooking = cand(2, 102);
         cooking.topics = crate::topics::topics_of("a chef cooking pasta");
-        let out = rank_for_you(
-            vec![prank.clone(), cooking.clone()],
-            &v,
-            &Weights::default(),
-            10,
-        );
+        let out = rank_for_you(vec![prank.clone(), cooking.clone()], &v, &Weights::default(), 10);
         assert_eq!(out[0].id, id(1));
         v.preferences = Preferences::parse("more cooking, fewer pranks").unwrap();
         let out = rank_for_you(vec![prank, cooking], &v, &Weights::default(), 10);
@@ -659,12 +601,7 @@ mod tests {
         let v = viewer();
         let mut weird = Weights::default();
         for c in [
-            Candidate {
-                views: 0,
-                duration_ms: 0,
-                watch_ms_total: 0,
-                ..cand(1, 101)
-            },
+            Candidate { views: 0, duration_ms: 0, watch_ms_total: 0, ..cand(1, 101) },
             Candidate {
                 views: -5,
                 likes: -3,
@@ -674,10 +611,7 @@ mod tests {
                 watch_ms_total: -1,
                 ..cand(2, 102)
             },
-            Candidate {
-                published_at: now() + Duration::days(30),
-                ..cand(3, 103)
-            },
+            Candidate { published_at: now() + Duration::days(30), ..cand(3, 103) },
             Candidate {
                 views: i64::MAX,
                 duration_ms: i64::MAX,
@@ -685,10 +619,7 @@ mod tests {
                 likes: i64::MAX,
                 ..cand(4, 104)
             },
-            Candidate {
-                published_at: DateTime::<Utc>::MIN_UTC,
-                ..cand(5, 105)
-            },
+            Candidate { published_at: DateTime::<Utc>::MIN_UTC, ..cand(5, 105) },
         ] {
             for w in [&Weights::default(), &weird] {
                 let s = score(&c, &v, w);
@@ -696,26 +627,13 @@ mod tests {
             }
             let t = trending_score(&c, now());
             assert!(t.is_finite() && t >= 0.0, "{t}");
-            weird = Weights {
-                half_life_hours: 0.0,
-                preference: f64::NAN,
-                engagement: f64::INFINITY,
-                ..Weights::default()
-            };
+            weird =
+                Weights { half_life_hours: 0.0, preference: f64::NAN, engagement: f64::INFINITY, ..Weights::default() };
         }
         // Future dates count as brand new.
-        let future = Candidate {
-            published_at: now() + Duration::days(30),
-            ..cand(3, 103)
-        };
-        let fresh = Candidate {
-            published_at: now(),
-            ..cand(3, 103)
-        };
-        assert_eq!(
-            score(&future, &v, &Weights::default()),
-            score(&fresh, &v, &Weights::default())
-        );
+        let future = Candidate { published_at: now() + Duration::days(30), ..cand(3, 103) };
+        let fresh = Candidate { published_at: now(), ..cand(3, 103) };
+        assert_eq!(score(&future, &v, &Weights::default()), score(&fresh, &v, &Weights::default()));
     }
 
     #[test]
@@ -731,11 +649,7 @@ mod tests {
         newest_empty.likes = 0;
         newest_empty.comments = 0;
         newest_empty.views = 0;
-        let out = rank_trending(
-            vec![old.clone(), newest_empty, new.clone(), old.clone()],
-            now(),
-            10,
-        );
+        let out = rank_trending(vec![old.clone(), newest_empty, new.clone(), old.clone()], now(), 10);
         let ids: Vec<Uuid> = out.iter().map(|s| s.id).collect();
         assert_eq!(ids, vec![id(2), id(1), id(3)]);
         // The formula.
@@ -752,26 +666,10 @@ mod tests {
     fn ties_are_deterministic_and_diverse() {
         let v = viewer();
         let cands: Vec<Candidate> = (0..40).map(|i| cand(i, 100 + (i % 3))).collect();
-        let a = rank_for_you(
-            cands.clone(),
-            &v,
-            &Weights {
-                diversity_window: 3,
-                ..Weights::default()
-            },
-            100,
-        );
+        let a = rank_for_you(cands.clone(), &v, &Weights { diversity_window: 3, ..Weights::default() }, 100);
         let mut rev = cands;
         rev.reverse();
-        let b = rank_for_you(
-            rev,
-            &v,
-            &Weights {
-                diversity_window: 3,
-                ..Weights::default()
-            },
-            100,
-        );
+        let b = rank_for_you(rev, &v, &Weights { diversity_window: 3, ..Weights::default() }, 100);
         assert_eq!(a, b);
         assert_eq!(a.len(), 40);
         assert_diverse(&a, 3);

@@ -230,11 +230,7 @@ fn lexicon() -> &'static Lexicon {
             }
             self_form.insert((*family).to_owned(), *family);
         }
-        Lexicon {
-            stopwords: STOPWORDS.iter().copied().collect(),
-            family_of,
-            self_form,
-        }
+        Lexicon { stopwords: STOPWORDS.iter().copied().collect(), family_of, self_form }
     })
 }
 
@@ -322,12 +318,7 @@ pub fn stem(word: &str) -> String {
 /// so "don't" is "dont").
 fn tokens(text: &str) -> Vec<String> {
     text.split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '\u{2019}'))
-        .map(|t| {
-            t.chars()
-                .filter(|c| c.is_alphanumeric())
-                .flat_map(char::to_lowercase)
-                .collect::<String>()
-        })
+        .map(|t| t.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect::<String>())
         .filter(|t| !t.is_empty())
         .collect()
 }
@@ -336,10 +327,7 @@ fn tokens(text: &str) -> Vec<String> {
 /// Returns `(stem, family)`; the stem is `None` when it is just the family.
 fn word_topics(word: &str) -> Option<(Option<String>, Option<&'static str>)> {
     let lex = lexicon();
-    if word.chars().count() < 3
-        || word.chars().all(|c| c.is_numeric())
-        || lex.stopwords.contains(word)
-    {
+    if word.chars().count() < 3 || word.chars().all(|c| c.is_numeric()) || lex.stopwords.contains(word) {
         return None;
     }
     let s = stem(word);
@@ -393,9 +381,7 @@ pub enum PreferenceError {
     )]
     TooLong,
     /// No topic could be recognised in the text.
-    #[error(
-        "no topics recognised: name subjects you want more or less of, e.g. \"more space and music, less horror\""
-    )]
+    #[error("no topics recognised: name subjects you want more or less of, e.g. \"more space and music, less horror\"")]
     NoTopics,
 }
 
@@ -417,9 +403,7 @@ const NEGATIVE_CUES: &[&str] = &[
     "never", "skip", "none", "hates", "dislikes", "doesnt", "didnt", "cant", "nothing",
 ];
 const INTENSIFIERS: &[&str] = &["much", "way", "lot", "lots", "really", "tons", "loads"];
-const CONNECTORS: &[&str] = &[
-    "and", "or", "plus", "also", "too", "of", "a", "an", "the", "some", "any",
-];
+const CONNECTORS: &[&str] = &["and", "or", "plus", "also", "too", "of", "a", "an", "the", "some", "any"];
 
 impl Preferences {
     /// Parses a sentence such as "more cooking and animals, fewer pranks"
@@ -533,11 +517,7 @@ impl Preferences {
     /// Topics with weight 2 or more are listed under "much more"/"much less".
     pub fn describe(&self) -> String {
         let pick = |f: &dyn Fn(f32) -> bool| -> Vec<&str> {
-            self.weights
-                .iter()
-                .filter(|(_, w)| f(**w))
-                .map(|(k, _)| k.as_str())
-                .collect()
+            self.weights.iter().filter(|(_, w)| f(**w)).map(|(k, _)| k.as_str()).collect()
         };
         let groups = [
             ("much more", pick(&|w| w >= 2.0)),
@@ -550,21 +530,12 @@ impl Preferences {
             .filter(|(_, v)| !v.is_empty())
             .map(|(label, v)| format!("{label}: {}", v.join(", ")))
             .collect();
-        if parts.is_empty() {
-            "no preferences".to_owned()
-        } else {
-            parts.join("; ")
-        }
+        if parts.is_empty() { "no preferences".to_owned() } else { parts.join("; ") }
     }
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -614,15 +585,7 @@ mod tests {
     #[test]
     fn prompt_topics_have_families() {
         let t = topics_of("A golden retriever puppy in a kitchen with a chef, cinematic 4k");
-        for want in [
-            "animal",
-            "cook",
-            "puppy",
-            "kitchen",
-            "chef",
-            "golden",
-            "retriever",
-        ] {
+        for want in ["animal", "cook", "puppy", "kitchen", "chef", "golden", "retriever"] {
             assert!(t.contains(&want.to_owned()), "{want} missing from {t:?}");
         }
         for not in ["cinematic", "4k", "a", "in", "with"] {
@@ -696,19 +659,9 @@ mod tests {
     #[test]
     fn errors() {
         assert_eq!(Preferences::parse("   "), Err(PreferenceError::Empty));
-        assert_eq!(
-            Preferences::parse(&"a".repeat(501)),
-            Err(PreferenceError::TooLong)
-        );
-        assert_eq!(
-            Preferences::parse("more of it, less of that"),
-            Err(PreferenceError::NoTopics)
-        );
-        for e in [
-            PreferenceError::Empty,
-            PreferenceError::TooLong,
-            PreferenceError::NoTopics,
-        ] {
+        assert_eq!(Preferences::parse(&"a".repeat(501)), Err(PreferenceError::TooLong));
+        assert_eq!(Preferences::parse("more of it, less of that"), Err(PreferenceError::NoTopics));
+        for e in [PreferenceError::Empty, PreferenceError::TooLong, PreferenceError::NoTopics] {
             assert!(e.to_string().contains("e.g."), "{e}");
         }
     }
@@ -726,8 +679,7 @@ mod tests {
         assert_eq!(p.score(&topics_of("a chef cooks pasta for a puppy")), 2.0);
         assert_eq!(p.score(&topics_of("a prank on a dog")), 0.0);
         assert_eq!(p.score(&topics_of("a skyline at night")), 0.0);
-        let strong =
-            Preferences::parse("way more dogs, puppies, kittens, chefs, kitchens").unwrap();
+        let strong = Preferences::parse("way more dogs, puppies, kittens, chefs, kitchens").unwrap();
         let s = strong.score(&topics_of("dog puppy kitten chef kitchen"));
         assert_eq!(s, 3.0);
         let neg = Preferences::parse("way less dogs, puppies, kittens, chefs").unwrap();

@@ -33,15 +33,26 @@ async fn main() {
         _ => DevicePreference::Auto,
     };
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let manifest = std::env::var("BENCH_MANIFEST").map(Into::into).unwrap_or_else(|_| root.join("models/tiny/manifest.toml"));
+    let manifest =
+        std::env::var("BENCH_MANIFEST").map(Into::into).unwrap_or_else(|_| root.join("models/tiny/manifest.toml"));
     let dir = std::env::temp_dir().join(format!("job-bench-{}", uuid::Uuid::new_v4().simple()));
     let opts = PipelineOptions { dylib: default_dylib_path(), device, intra_threads: 0 };
     let load = Instant::now();
     let pipeline = Arc::new(Pipeline::load(&manifest, &opts).unwrap());
-    println!("model {} v{} on {} (loaded in {:?})", pipeline.manifest().name, pipeline.manifest().version, pipeline.target().as_str(), load.elapsed());
-    let settings = FinishSettings { frame_classifier: root.join(generator::finish::DEFAULT_FRAME_CLASSIFIER), ..FinishSettings::default() };
+    println!(
+        "model {} v{} on {} (loaded in {:?})",
+        pipeline.manifest().name,
+        pipeline.manifest().version,
+        pipeline.target().as_str(),
+        load.elapsed()
+    );
+    let settings = FinishSettings {
+        frame_classifier: root.join(generator::finish::DEFAULT_FRAME_CLASSIFIER),
+        ..FinishSettings::default()
+    };
     let load = Instant::now();
-    let finisher = Finisher::load(finish_config(&dir, &settings).unwrap(), runtime::environment(&opts.dylib).unwrap()).unwrap();
+    let finisher =
+        Finisher::load(finish_config(&dir, &settings).unwrap(), runtime::environment(&opts.dylib).unwrap()).unwrap();
     println!("frame classifier and signer loaded in {:?}", load.elapsed());
     let queue = JobQueue::memory(QueueSettings::default());
     let worker = Worker {
@@ -87,15 +98,31 @@ async fn main() {
     let frames = rows[0].1.frame_count;
     let s = |f: fn(&jobs::StageMillis) -> u64| median(rows.iter().map(|(_, o)| f(&o.stages)).collect());
     let wall = median(rows.iter().map(|(w, _)| w.as_millis() as u64).collect());
-    let (qw, te, dn, dc, en, mx, st) =
-        (s(|x| x.queue_wait), s(|x| x.text_encode), s(|x| x.denoise), s(|x| x.decode), s(|x| x.encode), s(|x| x.mux), s(|x| x.store));
+    let (qw, te, dn, dc, en, mx, st) = (
+        s(|x| x.queue_wait),
+        s(|x| x.text_encode),
+        s(|x| x.denoise),
+        s(|x| x.decode),
+        s(|x| x.encode),
+        s(|x| x.mux),
+        s(|x| x.store),
+    );
     let (md, wm, sg) = (s(|x| x.moderate), s(|x| x.watermark), s(|x| x.sign));
-    println!("job: {}x{} x {frames} frames, {} steps, {jobs_n} runs (medians)", rows[0].1.width, rows[0].1.height, pipeline.manifest().steps);
+    println!(
+        "job: {}x{} x {frames} frames, {} steps, {jobs_n} runs (medians)",
+        rows[0].1.width,
+        rows[0].1.height,
+        pipeline.manifest().steps
+    );
     println!("  queue wait   {qw:>6} ms");
     println!("  text encode  {te:>6} ms");
     println!("  denoise      {dn:>6} ms");
     println!("  decode       {dc:>6} ms");
-    println!("  moderate     {md:>6} ms   ({} frames scored, max {:.3})", rows[0].1.frame_scores.len(), rows[0].1.frame_scores.iter().copied().fold(0.0f32, f32::max));
+    println!(
+        "  moderate     {md:>6} ms   ({} frames scored, max {:.3})",
+        rows[0].1.frame_scores.len(),
+        rows[0].1.frame_scores.iter().copied().fold(0.0f32, f32::max)
+    );
     println!("  watermark    {wm:>6} ms");
     println!("  encode       {en:>6} ms   ({:.0} frames/s H.264)", f64::from(frames) / (en.max(1) as f64 / 1000.0));
     println!("  mux          {mx:>6} ms");
@@ -103,6 +130,10 @@ async fn main() {
     println!("  store        {st:>6} ms");
     println!("  wall         {wall:>6} ms");
     let model = te + dn + dc;
-    println!("  non-model overhead: {:.1}% of wall ({} ms outside text encode + denoise + decode)", 100.0 * (wall.saturating_sub(model)) as f64 / wall.max(1) as f64, wall.saturating_sub(model));
+    println!(
+        "  non-model overhead: {:.1}% of wall ({} ms outside text encode + denoise + decode)",
+        100.0 * (wall.saturating_sub(model)) as f64 / wall.max(1) as f64,
+        wall.saturating_sub(model)
+    );
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -146,7 +146,8 @@ pub fn finish_config(data_dir: &Path, settings: &FinishSettings) -> GenResult<Fi
     let mut signer = match (&settings.c2pa_cert_chain, &settings.c2pa_private_key) {
         (Some(chain), Some(key)) => {
             let read = |path: &Path| {
-                std::fs::read_to_string(path).map_err(|e| config_err(format!("C2PA signer file {}: {e}", path.display())))
+                std::fs::read_to_string(path)
+                    .map_err(|e| config_err(format!("C2PA signer file {}: {e}", path.display())))
             };
             SignerConfig { cert_chain_pem: read(chain)?, private_key_pem: read(key)?, tsa_url: None }
         }
@@ -156,7 +157,9 @@ pub fn finish_config(data_dir: &Path, settings: &FinishSettings) -> GenResult<Fi
                 .map_err(|e| config_err(format!("local C2PA CA in {}: {e}", dir.display())))?
         }
         (Some(_), None) | (None, Some(_)) => {
-            return Err(config_err("c2pa_cert_chain and c2pa_private_key must be set together (or neither, for the local CA)"));
+            return Err(config_err(
+                "c2pa_cert_chain and c2pa_private_key must be set together (or neither, for the local CA)",
+            ));
         }
     };
     signer.tsa_url = settings.c2pa_tsa_url.clone().filter(|u| !u.trim().is_empty());

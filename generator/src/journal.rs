@@ -88,8 +88,12 @@ impl Journal {
     /// The recorded output of a finished job.
     pub fn output(&self, job: Uuid) -> GenResult<Option<JobOutput>> {
         let raw: Option<Option<String>> = self.with(|c| {
-            c.query_row("SELECT output FROM journal WHERE job_id = ?1 AND state = 'finished'", params![job.to_string()], |r| r.get(0))
-                .optional()
+            c.query_row(
+                "SELECT output FROM journal WHERE job_id = ?1 AND state = 'finished'",
+                params![job.to_string()],
+                |r| r.get(0),
+            )
+            .optional()
         })?;
         match raw.flatten() {
             Some(s) => serde_json::from_str(&s).map(Some).map_err(err),

@@ -131,15 +131,21 @@ async fn main() -> ExitCode {
 
 async fn run(c: WorkerConfig) -> Result<(), String> {
     let Some(redis_url) = c.redis_url.clone() else {
-        return Err("the generator process needs APP_REDIS_URL (without Redis the backend runs the worker itself)".into());
+        return Err(
+            "the generator process needs APP_REDIS_URL (without Redis the backend runs the worker itself)".into()
+        );
     };
-    let device = DevicePreference::parse(&c.inference_device)
-        .ok_or_else(|| format!("configuration: APP_INFERENCE_DEVICE: `{}` is not auto, cpu or cuda", c.inference_device))?;
+    let device = DevicePreference::parse(&c.inference_device).ok_or_else(|| {
+        format!("configuration: APP_INFERENCE_DEVICE: `{}` is not auto, cpu or cuda", c.inference_device)
+    })?;
     let dylib = c.ort_dylib_path.clone().unwrap_or_else(default_dylib_path);
     let opts = PipelineOptions { dylib: dylib.clone(), device, intra_threads: c.inference_threads };
     let pipeline = {
         let manifest = c.model_manifest.clone();
-        tokio::task::spawn_blocking(move || Pipeline::load(&manifest, &opts)).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?
+        tokio::task::spawn_blocking(move || Pipeline::load(&manifest, &opts))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?
     };
     // Frame check, watermark key and C2PA signer: a missing model or a bad key stops start-up.
     let finisher = {
@@ -172,11 +178,14 @@ async fn run(c: WorkerConfig) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     // A stable name: a restarted worker finds its journal (set APP_WORKER_NAME when several run on one host).
     let name = c.worker_name.clone().unwrap_or_else(|| format!("gen-{}", hostname()));
-    let journal = Journal::open(&c.data_dir.join("journal").join(format!("{name}.sqlite"))).map_err(|e| e.to_string())?;
+    let journal =
+        Journal::open(&c.data_dir.join("journal").join(format!("{name}.sqlite"))).map_err(|e| e.to_string())?;
     // Jobs this worker held when it last stopped: the queue hands them out again after the
     // reclaim idle time; finished ones are re-reported from the journal, not regenerated.
     match journal.interrupted() {
-        Ok(list) if !list.is_empty() => tracing::warn!(worker = %name, jobs = ?list, "jobs were interrupted by the last stop; they will be redelivered"),
+        Ok(list) if !list.is_empty() => {
+            tracing::warn!(worker = %name, jobs = ?list, "jobs were interrupted by the last stop; they will be redelivered")
+        }
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "journal read failed"),
     }
@@ -187,9 +196,16 @@ async fn run(c: WorkerConfig) -> Result<(), String> {
             let _ = stop_tx.send(true);
         }
     });
-    Worker { queue, pipeline: Arc::new(pipeline), media, journal: Arc::new(journal), name, finisher: Arc::new(finisher) }
-        .run(stop_rx)
-        .await;
+    Worker {
+        queue,
+        pipeline: Arc::new(pipeline),
+        media,
+        journal: Arc::new(journal),
+        name,
+        finisher: Arc::new(finisher),
+    }
+    .run(stop_rx)
+    .await;
     Ok(())
 }
 

@@ -160,7 +160,11 @@ impl Manifest {
                 return Err(format!("resolution {ar:?} must be non-zero multiples of {}", self.spatial_compression));
             }
         }
-        for (stage, file) in [("text_encoder", &self.text_encoder.file), ("denoiser", &self.denoiser.file), ("decoder", &self.decoder.file)] {
+        for (stage, file) in [
+            ("text_encoder", &self.text_encoder.file),
+            ("denoiser", &self.denoiser.file),
+            ("decoder", &self.decoder.file),
+        ] {
             let p = self.dir.join(file);
             if !p.is_file() {
                 return Err(format!("{stage} file {} is missing (run scripts/setup.sh, or fix the path)", p.display()));
@@ -200,7 +204,8 @@ mod tests {
     fn bad_manifests_say_what_is_wrong() {
         let dir = std::env::temp_dir().join(format!("manifest-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let src = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/tiny/manifest.toml")).unwrap();
+        let src = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/tiny/manifest.toml"))
+            .unwrap();
         let p = dir.join("m.toml");
         std::fs::write(&p, src.replace("flow-matching-euler", "ddim")).unwrap();
         let e = Manifest::load(&p).unwrap_err().to_string();

@@ -90,11 +90,22 @@ impl Pipeline {
     pub fn load(manifest_path: &Path, opts: &PipelineOptions) -> GenResult<Self> {
         let manifest = Manifest::load(manifest_path)?;
         let env = environment(&opts.dylib)?;
-        let (text_encoder, t1) =
-            open_session(env, "text_encoder", &manifest.file(&manifest.text_encoder.file), opts.device, opts.intra_threads)?;
-        let (denoiser, t2) = open_session(env, "denoiser", &manifest.file(&manifest.denoiser.file), opts.device, opts.intra_threads)?;
-        let (decoder, t3) = open_session(env, "decoder", &manifest.file(&manifest.decoder.file), opts.device, opts.intra_threads)?;
-        let target = if [t1, t2, t3].iter().all(|t| *t == ExecutionTarget::Cuda) { ExecutionTarget::Cuda } else { ExecutionTarget::Cpu };
+        let (text_encoder, t1) = open_session(
+            env,
+            "text_encoder",
+            &manifest.file(&manifest.text_encoder.file),
+            opts.device,
+            opts.intra_threads,
+        )?;
+        let (denoiser, t2) =
+            open_session(env, "denoiser", &manifest.file(&manifest.denoiser.file), opts.device, opts.intra_threads)?;
+        let (decoder, t3) =
+            open_session(env, "decoder", &manifest.file(&manifest.decoder.file), opts.device, opts.intra_threads)?;
+        let target = if [t1, t2, t3].iter().all(|t| *t == ExecutionTarget::Cuda) {
+            ExecutionTarget::Cuda
+        } else {
+            ExecutionTarget::Cpu
+        };
         tracing::info!(
             model = %manifest.name,
             version = %manifest.version,
@@ -131,7 +142,9 @@ impl Pipeline {
                 m.min_duration_seconds, m.max_duration_seconds
             )));
         }
-        let res = m.resolution(req.aspect_ratio).ok_or_else(|| GenError::BadRequest(format!("aspect ratio {:?} is not supported by this model", req.aspect_ratio)))?;
+        let res = m.resolution(req.aspect_ratio).ok_or_else(|| {
+            GenError::BadRequest(format!("aspect ratio {:?} is not supported by this model", req.aspect_ratio))
+        })?;
         if let Some(r) = &req.reference
             && r.len() != m.embed_dim
         {
@@ -152,14 +165,21 @@ impl Pipeline {
         }
         let input = Tensor::from_array((vec![ids.len() as i64, t as i64], flat)).map_err(model_err("text_encoder"))?;
         let mut session = lock(&self.text_encoder, "text_encoder")?;
-        let outputs = session.run(ort::inputs![m.text_encoder.input_ids.as_str() => input]).map_err(model_err("text_encoder"))?;
+        let outputs =
+            session.run(ort::inputs![m.text_encoder.input_ids.as_str() => input]).map_err(model_err("text_encoder"))?;
         let hidden = outputs
             .get(m.text_encoder.output.as_str())
-            .ok_or_else(|| GenError::Model { model: "text_encoder", message: format!("no output `{}`", m.text_encoder.output) })?
+            .ok_or_else(|| GenError::Model {
+                model: "text_encoder",
+                message: format!("no output `{}`", m.text_encoder.output),
+            })?
             .try_extract_array::<f32>()
             .map_err(model_err("text_encoder"))?;
         if hidden.ndim() != 3 || hidden.shape().get(2) != Some(&m.embed_dim) {
-            return Err(GenError::Model { model: "text_encoder", message: format!("output shape {:?}, expected [batch, tokens, {}]", hidden.shape(), m.embed_dim) });
+            return Err(GenError::Model {
+                model: "text_encoder",
+                message: format!("output shape {:?}, expected [batch, tokens, {}]", hidden.shape(), m.embed_dim),
+            });
         }
         let mut pooled = Vec::with_capacity(ids.len());
         for (b, row) in ids.iter().enumerate() {
@@ -196,7 +216,12 @@ impl Pipeline {
         timings.text_encode = t0.elapsed();
 
         let t1 = Instant::now();
-        let (c, f, h, w) = (m.latent_channels, m.frame_count(req.duration_seconds), height / m.spatial_compression, width / m.spatial_compression);
+        let (c, f, h, w) = (
+            m.latent_channels,
+            m.frame_count(req.duration_seconds),
+            height / m.spatial_compression,
+            width / m.spatial_compression,
+        );
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(req.seed);
         let n = c * f * h * w;
         let mut x: Vec<f32> = (0..n).map(|_| StandardNormal.sample(&mut rng)).collect();
@@ -222,17 +247,24 @@ impl Pipeline {
                 m.denoiser.text_embeds.as_str() => Tensor::from_array((vec![batch as i64, m.embed_dim as i64], texts.clone())).map_err(model_err("denoiser"))?,
             ];
             if let Some(name) = &m.denoiser.reference {
-                let t = Tensor::from_array((vec![batch as i64, m.embed_dim as i64], refs.clone())).map_err(model_err("denoiser"))?;
+                let t = Tensor::from_array((vec![batch as i64, m.embed_dim as i64], refs.clone()))
+                    .map_err(model_err("denoiser"))?;
                 inputs.push((name.as_str().into(), t.into()));
             }
             let outputs = denoiser.run(inputs).map_err(model_err("denoiser"))?;
             let (_, v) = outputs
                 .get(m.denoiser.output.as_str())
-                .ok_or_else(|| GenError::Model { model: "denoiser", message: format!("no output `{}`", m.denoiser.output) })?
+                .ok_or_else(|| GenError::Model {
+                    model: "denoiser",
+                    message: format!("no output `{}`", m.denoiser.output),
+                })?
                 .try_extract_tensor::<f32>()
                 .map_err(model_err("denoiser"))?;
             if v.len() != batch * n {
-                return Err(GenError::Model { model: "denoiser", message: format!("output has {} values, expected {}", v.len(), batch * n) });
+                return Err(GenError::Model {
+                    model: "denoiser",
+                    message: format!("output has {} values, expected {}", v.len(), batch * n),
+                });
             }
             let velocity = if guided {
                 let (u, cnd) = v.split_at(n);
@@ -258,7 +290,10 @@ impl Pipeline {
             .try_extract_array::<f32>()
             .map_err(model_err("decoder"))?;
         if out.shape() != [1, 3, f, height, width] {
-            return Err(GenError::Model { model: "decoder", message: format!("output shape {:?}, expected [1, 3, {f}, {height}, {width}]", out.shape()) });
+            return Err(GenError::Model {
+                model: "decoder",
+                message: format!("output shape {:?}, expected [1, 3, {f}, {height}, {width}]", out.shape()),
+            });
         }
         let out = out.index_axis(Axis(0), 0);
         let mut rgb = Vec::with_capacity(f);

@@ -219,8 +219,12 @@ impl Worker {
             .map_err(|e| GenError::Model { model: "remix source", message: e.to_string() })?;
             match features {
                 // The source weighs as much as all cameos together.
-                Ok(source) => reference = crate::reference::combine(&[reference.unwrap_or_else(|| source.clone()), source]),
-                Err(e) => tracing::warn!(job = %job, error = %e, "remix source frames unusable; generating without them"),
+                Ok(source) => {
+                    reference = crate::reference::combine(&[reference.unwrap_or_else(|| source.clone()), source])
+                }
+                Err(e) => {
+                    tracing::warn!(job = %job, error = %e, "remix source frames unusable; generating without them")
+                }
             }
         }
         let request = GenerationRequest {
@@ -260,7 +264,8 @@ impl Worker {
             let this = self.clone();
             tokio::spawn(async move {
                 while let Some((step, total)) = rx.recv().await {
-                    let _ = this.publish(JobEvent::Progress { job_id: job, step: step as u32, total: total as u32 }).await;
+                    let _ =
+                        this.publish(JobEvent::Progress { job_id: job, step: step as u32, total: total as u32 }).await;
                 }
             })
         };
@@ -299,7 +304,8 @@ impl Worker {
         let video_id = d.spec.video_id();
         let (frames, watermark_id) = {
             let (finisher, author) = (self.finisher.clone(), d.spec.author_username.clone());
-            blocking("watermark", move || finisher.watermark(&mut frames, &author, video_id).map(|p| (frames, p))).await?
+            blocking("watermark", move || finisher.watermark(&mut frames, &author, video_id).map(|p| (frames, p)))
+                .await?
         };
         let watermark = started.elapsed();
 

@@ -23,7 +23,13 @@ fn pipeline() -> &'static Pipeline {
 }
 
 fn request(prompt: &str, seed: u64) -> GenerationRequest {
-    GenerationRequest { prompt: prompt.into(), seed, duration_seconds: 1, aspect_ratio: AspectRatio::Landscape, reference: None }
+    GenerationRequest {
+        prompt: prompt.into(),
+        seed,
+        duration_seconds: 1,
+        aspect_ratio: AspectRatio::Landscape,
+        reference: None,
+    }
 }
 
 fn run(req: &GenerationRequest) -> generator::pipeline::Frames {
@@ -65,11 +71,9 @@ fn progress_is_reported_per_step_and_cancel_stops_at_the_next_step() {
     assert_eq!(seen, (1..=steps).map(|d| (d, steps)).collect::<Vec<_>>());
 
     let done = AtomicUsize::new(0);
-    let r = pipeline().generate(
-        &request("waves", 1),
-        &mut |d, _| done.store(d, Ordering::SeqCst),
-        &|| done.load(Ordering::SeqCst) >= 3,
-    );
+    let r = pipeline().generate(&request("waves", 1), &mut |d, _| done.store(d, Ordering::SeqCst), &|| {
+        done.load(Ordering::SeqCst) >= 3
+    });
     assert!(matches!(r, Err(GenError::Cancelled)));
     assert_eq!(done.load(Ordering::SeqCst), 3);
 }

@@ -22,11 +22,7 @@ pub struct QueueSettings {
 
 impl Default for QueueSettings {
     fn default() -> Self {
-        Self {
-            max_deliveries: 3,
-            reclaim_idle: Duration::from_secs(60),
-            retry_backoff: Duration::from_secs(2),
-        }
+        Self { max_deliveries: 3, reclaim_idle: Duration::from_secs(60), retry_backoff: Duration::from_secs(2) }
     }
 }
 
@@ -34,14 +30,10 @@ impl QueueSettings {
     /// Checks the values at start; the error names the offending field.
     pub fn validate(&self) -> Result<(), QueueError> {
         if self.max_deliveries == 0 {
-            return Err(QueueError::InvalidSettings(
-                "max_deliveries must be at least 1",
-            ));
+            return Err(QueueError::InvalidSettings("max_deliveries must be at least 1"));
         }
         if self.reclaim_idle < Duration::from_millis(1) {
-            return Err(QueueError::InvalidSettings(
-                "reclaim_idle must be at least 1 ms",
-            ));
+            return Err(QueueError::InvalidSettings("reclaim_idle must be at least 1 ms"));
         }
         Ok(())
     }
@@ -50,9 +42,7 @@ impl QueueSettings {
     /// `retry_backoff * 2^(attempt-1)`, capped at `reclaim_idle`.
     pub fn retry_delay(&self, attempt: u32) -> Duration {
         let doublings = attempt.saturating_sub(1).min(MAX_BACKOFF_DOUBLINGS);
-        self.retry_backoff
-            .saturating_mul(1 << doublings)
-            .min(self.reclaim_idle)
+        self.retry_backoff.saturating_mul(1 << doublings).min(self.reclaim_idle)
     }
 }
 
@@ -75,25 +65,9 @@ mod tests {
     #[test]
     fn validate_names_the_bad_field() {
         assert!(QueueSettings::default().validate().is_ok());
-        let zero = QueueSettings {
-            max_deliveries: 0,
-            ..QueueSettings::default()
-        };
-        assert!(
-            zero.validate()
-                .unwrap_err()
-                .to_string()
-                .contains("max_deliveries")
-        );
-        let idle = QueueSettings {
-            reclaim_idle: Duration::ZERO,
-            ..QueueSettings::default()
-        };
-        assert!(
-            idle.validate()
-                .unwrap_err()
-                .to_string()
-                .contains("reclaim_idle")
-        );
+        let zero = QueueSettings { max_deliveries: 0, ..QueueSettings::default() };
+        assert!(zero.validate().unwrap_err().to_string().contains("max_deliveries"));
+        let idle = QueueSettings { reclaim_idle: Duration::ZERO, ..QueueSettings::default() };
+        assert!(idle.validate().unwrap_err().to_string().contains("reclaim_idle"));
     }
 }

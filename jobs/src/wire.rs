@@ -249,10 +249,7 @@ impl JobEvent {
 
     /// Whether no further events follow for this job (succeeded, failed or cancelled).
     pub fn is_final(&self) -> bool {
-        matches!(
-            self,
-            Self::Succeeded { .. } | Self::Failed { .. } | Self::Cancelled { .. } | Self::Rejected { .. }
-        )
+        matches!(self, Self::Succeeded { .. } | Self::Failed { .. } | Self::Cancelled { .. } | Self::Rejected { .. })
     }
 }
 
@@ -297,16 +294,8 @@ mod tests {
 
     fn all_events(job_id: Uuid) -> Vec<JobEvent> {
         vec![
-            JobEvent::Started {
-                job_id,
-                worker: "gpu-1".into(),
-                attempt: 2,
-            },
-            JobEvent::Progress {
-                job_id,
-                step: 3,
-                total: 20,
-            },
+            JobEvent::Started { job_id, worker: "gpu-1".into(), attempt: 2 },
+            JobEvent::Progress { job_id, step: 3, total: 20 },
             JobEvent::Moderating { job_id },
             JobEvent::Rejected {
                 job_id,
@@ -314,14 +303,8 @@ mod tests {
                 frame_indices: vec![3],
                 frame_scores: vec![0.91],
             },
-            JobEvent::Succeeded {
-                job_id,
-                output: Box::new(output()),
-            },
-            JobEvent::Failed {
-                job_id,
-                reason: "generation failed after 3 attempts".into(),
-            },
+            JobEvent::Succeeded { job_id, output: Box::new(output()) },
+            JobEvent::Failed { job_id, reason: "generation failed after 3 attempts".into() },
             JobEvent::Cancelled { job_id },
         ]
     }
@@ -340,33 +323,15 @@ mod tests {
     #[test]
     fn events_are_tagged_by_type_with_snake_case_fields() {
         let job_id = Uuid::new_v4();
-        let value = serde_json::to_value(JobEvent::Failed {
-            job_id,
-            reason: "no".into(),
-        })
-        .unwrap();
-        assert_eq!(
-            value,
-            json!({ "type": "Failed", "job_id": job_id, "reason": "no" })
-        );
-        let value = serde_json::to_value(JobEvent::Progress {
-            job_id,
-            step: 1,
-            total: 2,
-        })
-        .unwrap();
-        assert_eq!(
-            value,
-            json!({ "type": "Progress", "job_id": job_id, "step": 1, "total": 2 })
-        );
+        let value = serde_json::to_value(JobEvent::Failed { job_id, reason: "no".into() }).unwrap();
+        assert_eq!(value, json!({ "type": "Failed", "job_id": job_id, "reason": "no" }));
+        let value = serde_json::to_value(JobEvent::Progress { job_id, step: 1, total: 2 }).unwrap();
+        assert_eq!(value, json!({ "type": "Progress", "job_id": job_id, "step": 1, "total": 2 }));
     }
 
     #[test]
     fn only_rejected_succeeded_failed_and_cancelled_are_final() {
-        let finals: Vec<bool> = all_events(Uuid::new_v4())
-            .iter()
-            .map(JobEvent::is_final)
-            .collect();
+        let finals: Vec<bool> = all_events(Uuid::new_v4()).iter().map(JobEvent::is_final).collect();
         assert_eq!(finals, [false, false, false, true, true, true, true]);
     }
 
@@ -390,10 +355,7 @@ mod tests {
         assert_eq!(value["reference"], json!([0.25, -1.5]));
         let back: JobSpec = serde_json::from_value(value).unwrap();
         assert_eq!(back, spec);
-        for (ratio, text) in [
-            (AspectRatio::Landscape, "\"LANDSCAPE\""),
-            (AspectRatio::Square, "\"SQUARE\""),
-        ] {
+        for (ratio, text) in [(AspectRatio::Landscape, "\"LANDSCAPE\""), (AspectRatio::Square, "\"SQUARE\"")] {
             assert_eq!(serde_json::to_string(&ratio).unwrap(), text);
             assert_eq!(serde_json::from_str::<AspectRatio>(text).unwrap(), ratio);
         }

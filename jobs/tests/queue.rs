@@ -1,10 +1,5 @@
 //! The queue's behaviour, run against both engines: in-process and a real Redis.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::time::Duration;
 
@@ -19,11 +14,7 @@ const WAIT: Duration = Duration::from_secs(2);
 const SHORT: Duration = Duration::from_millis(50);
 
 fn settings() -> QueueSettings {
-    QueueSettings {
-        max_deliveries: 3,
-        reclaim_idle: RECLAIM,
-        retry_backoff: Duration::from_millis(20),
-    }
+    QueueSettings { max_deliveries: 3, reclaim_idle: RECLAIM, retry_backoff: Duration::from_millis(20) }
 }
 
 fn spec(prompt: &str) -> JobSpec {
@@ -54,29 +45,19 @@ fn redis_url() -> String {
 
 impl Engine {
     fn memory(settings: QueueSettings) -> Self {
-        Self {
-            queue: JobQueue::memory(settings),
-            redis_prefix: None,
-        }
+        Self { queue: JobQueue::memory(settings), redis_prefix: None }
     }
 
     async fn redis(settings: QueueSettings) -> Self {
         let prefix = format!("jobs-test:{}", Uuid::new_v4());
-        let queue = JobQueue::redis(&redis_url(), &prefix, settings)
-            .await
-            .unwrap();
-        Self {
-            queue,
-            redis_prefix: Some(prefix),
-        }
+        let queue = JobQueue::redis(&redis_url(), &prefix, settings).await.unwrap();
+        Self { queue, redis_prefix: Some(prefix) }
     }
 
     /// A separate handle on the same queue: a fresh connection for Redis, a clone in memory.
     async fn another(&self) -> JobQueue {
         match &self.redis_prefix {
-            Some(prefix) => JobQueue::redis(&redis_url(), prefix, *self.queue.settings())
-                .await
-                .unwrap(),
+            Some(prefix) => JobQueue::redis(&redis_url(), prefix, *self.queue.settings()).await.unwrap(),
             None => self.queue.clone(),
         }
     }
@@ -85,15 +66,9 @@ impl Engine {
         if let Some(prefix) = self.redis_prefix {
             let client = redis::Client::open(redis_url()).unwrap();
             let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-            let keys: Vec<String> = ["jobs", "entry", "dead", "cancelled", "events"]
-                .iter()
-                .map(|k| format!("{prefix}:{k}"))
-                .collect();
-            let _: i64 = redis::cmd("DEL")
-                .arg(&keys)
-                .query_async(&mut conn)
-                .await
-                .unwrap();
+            let keys: Vec<String> =
+                ["jobs", "entry", "dead", "cancelled", "events"].iter().map(|k| format!("{prefix}:{k}")).collect();
+            let _: i64 = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await.unwrap();
         }
     }
 }
@@ -170,21 +145,14 @@ async fn enqueue_next_ack(e: &Engine) {
     let d = q.next("w1", WAIT).await.unwrap().expect("a delivery");
     assert_eq!(d.spec, job);
     assert_eq!(d.attempt, 1);
-    assert_eq!(
-        q.position(job.job_id).await.unwrap(),
-        None,
-        "delivered jobs are not waiting"
-    );
+    assert_eq!(q.position(job.job_id).await.unwrap(), None, "delivered jobs are not waiting");
     assert_eq!(q.depth().await.unwrap(), 1, "in flight still counts");
 
     q.ack(&d).await.unwrap();
     assert_eq!(q.depth().await.unwrap(), 0);
     assert!(q.next("w1", SHORT).await.unwrap().is_none());
     tokio::time::sleep(PAST_RECLAIM).await;
-    assert!(
-        q.next("w2", SHORT).await.unwrap().is_none(),
-        "an acked job never comes back"
-    );
+    assert!(q.next("w2", SHORT).await.unwrap().is_none(), "an acked job never comes back");
 }
 
 async fn fifo_order_and_position(e: &Engine) {
@@ -222,10 +190,7 @@ async fn enqueue_is_idempotent_per_job_id(e: &Engine) {
     assert!(!q.enqueue(&job).await.unwrap(), "still in flight");
     assert_eq!(q.depth().await.unwrap(), 1);
     q.ack(&d).await.unwrap();
-    assert!(
-        q.enqueue(&job).await.unwrap(),
-        "after ack the id may be queued again"
-    );
+    assert!(q.enqueue(&job).await.unwrap(), "after ack the id may be queued again");
     assert_eq!(q.depth().await.unwrap(), 1);
 }
 
@@ -237,12 +202,7 @@ async fn next_wakes_when_a_job_arrives(e: &Engine) {
         tokio::time::sleep(Duration::from_millis(100)).await;
         producer.enqueue(&sent).await.unwrap();
     });
-    let d = e
-        .queue
-        .next("w1", Duration::from_secs(10))
-        .await
-        .unwrap()
-        .expect("woken by enqueue");
+    let d = e.queue.next("w1", Duration::from_secs(10)).await.unwrap().expect("woken by enqueue");
     assert_eq!(d.spec, job);
     task.await.unwrap();
 }
@@ -256,23 +216,13 @@ async fn unacked_delivery_is_reclaimed_by_another_consumer(e: &Engine) {
     assert_eq!(lost.attempt, 1);
     // The worker dies here: no ack, no keep-alive.
 
-    assert!(
-        survivor.next("w-survivor", SHORT).await.unwrap().is_none(),
-        "not stale yet"
-    );
+    assert!(survivor.next("w-survivor", SHORT).await.unwrap().is_none(), "not stale yet");
     tokio::time::sleep(PAST_RECLAIM).await;
-    let d = survivor
-        .next("w-survivor", WAIT)
-        .await
-        .unwrap()
-        .expect("reclaimed");
+    let d = survivor.next("w-survivor", WAIT).await.unwrap().expect("reclaimed");
     assert_eq!(d.spec, job);
     assert_eq!(d.attempt, 2);
 
-    assert!(
-        !crashed.keep_alive(&lost).await.unwrap(),
-        "the old holder lost it"
-    );
+    assert!(!crashed.keep_alive(&lost).await.unwrap(), "the old holder lost it");
     assert!(survivor.keep_alive(&d).await.unwrap());
     survivor.ack(&d).await.unwrap();
     assert_eq!(survivor.depth().await.unwrap(), 0);
@@ -288,10 +238,7 @@ async fn keep_alive_stops_a_long_job_from_being_reclaimed(e: &Engine) {
     for _ in 0..4 {
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert!(q.keep_alive(&d).await.unwrap());
-        assert!(
-            other.next("w2", Duration::ZERO).await.unwrap().is_none(),
-            "kept alive"
-        );
+        assert!(other.next("w2", Duration::ZERO).await.unwrap().is_none(), "kept alive");
     }
     q.ack(&d).await.unwrap();
     assert!(other.next("w2", SHORT).await.unwrap().is_none());
@@ -315,10 +262,7 @@ async fn retry_later_redelivers_then_gives_up_on_the_last_attempt(e: &Engine) {
     assert_eq!(dead[0].reason, "gave up after 3 attempts");
     assert_eq!(
         drain_events(q, "api").await,
-        vec![JobEvent::Failed {
-            job_id: job.job_id,
-            reason: "generation failed after 3 attempts".into()
-        }]
+        vec![JobEvent::Failed { job_id: job.job_id, reason: "generation failed after 3 attempts".into() }]
     );
 
     q.enqueue(&other).await.unwrap();
@@ -343,11 +287,7 @@ async fn abandoned_job_is_dead_lettered_after_max_deliveries(e: &Engine) {
     q.enqueue(&next_job).await.unwrap();
     tokio::time::sleep(PAST_RECLAIM).await;
 
-    let d = q
-        .next("w4", WAIT)
-        .await
-        .unwrap()
-        .expect("the queue still flows");
+    let d = q.next("w4", WAIT).await.unwrap().expect("the queue still flows");
     assert_eq!((d.spec.job_id, d.attempt), (next_job.job_id, 1));
     q.ack(&d).await.unwrap();
 
@@ -358,10 +298,7 @@ async fn abandoned_job_is_dead_lettered_after_max_deliveries(e: &Engine) {
     let events = drain_events(q, "api").await;
     assert_eq!(
         events,
-        vec![JobEvent::Failed {
-            job_id: doomed.job_id,
-            reason: "generation failed after 3 attempts".into()
-        }]
+        vec![JobEvent::Failed { job_id: doomed.job_id, reason: "generation failed after 3 attempts".into() }]
     );
     assert!(events[0].is_final());
     assert_eq!(q.depth().await.unwrap(), 0);
@@ -383,16 +320,8 @@ async fn cancelled_job_is_skipped_and_reported(e: &Engine) {
     assert!(q.next("w1", SHORT).await.unwrap().is_none());
     assert_eq!(q.depth().await.unwrap(), 0);
     assert!(q.dead_letters(10).await.unwrap().is_empty());
-    assert_eq!(
-        drain_events(q, "api").await,
-        vec![JobEvent::Cancelled {
-            job_id: cancelled.job_id
-        }]
-    );
-    assert!(
-        q.is_cancelled(cancelled.job_id).await.unwrap(),
-        "still known to a worker that asks"
-    );
+    assert_eq!(drain_events(q, "api").await, vec![JobEvent::Cancelled { job_id: cancelled.job_id }]);
+    assert!(q.is_cancelled(cancelled.job_id).await.unwrap(), "still known to a worker that asks");
 }
 
 async fn events_are_delivered_acked_and_reclaimed(e: &Engine) {
@@ -400,13 +329,7 @@ async fn events_are_delivered_acked_and_reclaimed(e: &Engine) {
     let api_a = e.another().await;
     let api_b = e.another().await;
     let job_id = Uuid::new_v4();
-    let sent: Vec<JobEvent> = (1..=3)
-        .map(|step| JobEvent::Progress {
-            job_id,
-            step,
-            total: 3,
-        })
-        .collect();
+    let sent: Vec<JobEvent> = (1..=3).map(|step| JobEvent::Progress { job_id, step, total: 3 }).collect();
     for event in &sent {
         publisher.publish(event).await.unwrap();
     }
@@ -417,33 +340,13 @@ async fn events_are_delivered_acked_and_reclaimed(e: &Engine) {
     api_a.ack_events("api", &ids[..2]).await.unwrap();
     // node-a dies before handling the third event.
 
-    assert!(
-        api_b
-            .next_events("api", "node-b", SHORT, 10)
-            .await
-            .unwrap()
-            .is_empty(),
-        "not stale yet"
-    );
+    assert!(api_b.next_events("api", "node-b", SHORT, 10).await.unwrap().is_empty(), "not stale yet");
     tokio::time::sleep(PAST_RECLAIM).await;
     let again = api_b.next_events("api", "node-b", WAIT, 10).await.unwrap();
-    assert_eq!(
-        again,
-        vec![got[2].clone()],
-        "only the un-acked event is reclaimed"
-    );
-    api_b
-        .ack_events("api", &[again[0].0.clone()])
-        .await
-        .unwrap();
+    assert_eq!(again, vec![got[2].clone()], "only the un-acked event is reclaimed");
+    api_b.ack_events("api", &[again[0].0.clone()]).await.unwrap();
     tokio::time::sleep(PAST_RECLAIM).await;
-    assert!(
-        api_b
-            .next_events("api", "node-b", SHORT, 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(api_b.next_events("api", "node-b", SHORT, 10).await.unwrap().is_empty());
 
     // Another group sees every event on its own, from the start.
     assert_eq!(drain_events(publisher, "audit").await, sent);
@@ -456,14 +359,8 @@ async fn events_are_delivered_acked_and_reclaimed(e: &Engine) {
         tokio::time::sleep(Duration::from_millis(100)).await;
         sender.publish(&to_send).await.unwrap();
     });
-    let woke = api_a
-        .next_events("api", "node-a", Duration::from_secs(10), 10)
-        .await
-        .unwrap();
-    assert_eq!(
-        woke.into_iter().map(|(_, e)| e).collect::<Vec<_>>(),
-        vec![late]
-    );
+    let woke = api_a.next_events("api", "node-a", Duration::from_secs(10), 10).await.unwrap();
+    assert_eq!(woke.into_iter().map(|(_, e)| e).collect::<Vec<_>>(), vec![late]);
     task.await.unwrap();
 }
 
@@ -473,12 +370,7 @@ async fn ping_answers(e: &Engine) {
 
 #[tokio::test]
 async fn redis_rejects_unusable_settings_naming_the_field() {
-    let bad = QueueSettings {
-        max_deliveries: 0,
-        ..settings()
-    };
-    let err = JobQueue::redis(&redis_url(), "jobs-test:bad", bad)
-        .await
-        .unwrap_err();
+    let bad = QueueSettings { max_deliveries: 0, ..settings() };
+    let err = JobQueue::redis(&redis_url(), "jobs-test:bad", bad).await.unwrap_err();
     assert!(err.to_string().contains("max_deliveries"), "{err}");
 }

@@ -5,8 +5,7 @@ use std::time::{Duration, Instant};
 use muxide::api::{MuxerBuilder, VideoCodec};
 use openh264::OpenH264API;
 use openh264::encoder::{
-    BitRate, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, RateControlMode,
-    VuiConfig,
+    BitRate, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, RateControlMode, VuiConfig,
 };
 use openh264::formats::{RgbSliceU8, YUVBuffer};
 
@@ -31,11 +30,7 @@ pub struct EncodeOptions {
 
 impl Default for EncodeOptions {
     fn default() -> Self {
-        Self {
-            fps: 24,
-            bitrate_kbps: 4000,
-            keyframe_interval: 48,
-        }
+        Self { fps: 24, bitrate_kbps: 4000, keyframe_interval: 48 }
     }
 }
 
@@ -71,33 +66,20 @@ pub(crate) fn check_dimensions(width: usize, height: usize) -> Result<(), MediaE
     if side_ok(width) && side_ok(height) {
         Ok(())
     } else {
-        Err(MediaError::InvalidDimensions {
-            width,
-            height,
-            max: MAX_SIDE,
-        })
+        Err(MediaError::InvalidDimensions { width, height, max: MAX_SIDE })
     }
 }
 
 /// Checks options before any expensive work starts.
 fn check_options(opts: &EncodeOptions) -> Result<(), MediaError> {
     if opts.fps == 0 || opts.fps > MAX_FPS {
-        return Err(MediaError::InvalidOption {
-            name: "fps",
-            reason: "must be between 1 and 240",
-        });
+        return Err(MediaError::InvalidOption { name: "fps", reason: "must be between 1 and 240" });
     }
     if opts.bitrate_kbps == 0 || opts.bitrate_kbps.checked_mul(1000).is_none() {
-        return Err(MediaError::InvalidOption {
-            name: "bitrate_kbps",
-            reason: "must be positive and below 4294967",
-        });
+        return Err(MediaError::InvalidOption { name: "bitrate_kbps", reason: "must be positive and below 4294967" });
     }
     if opts.keyframe_interval == 0 {
-        return Err(MediaError::InvalidOption {
-            name: "keyframe_interval",
-            reason: "must be at least 1",
-        });
+        return Err(MediaError::InvalidOption { name: "keyframe_interval", reason: "must be at least 1" });
     }
     Ok(())
 }
@@ -117,11 +99,7 @@ pub fn encode_mp4(
     // Checked before encoding so a bad last frame does not waste the whole encode.
     let expected = width * height * 3;
     if let Some((index, frame)) = frames.iter().enumerate().find(|(_, f)| f.len() != expected) {
-        return Err(MediaError::FrameSize {
-            index,
-            expected,
-            actual: frame.len(),
-        });
+        return Err(MediaError::FrameSize { index, expected, actual: frame.len() });
     }
 
     let started = Instant::now();
@@ -143,14 +121,7 @@ pub fn encode_mp4(
         mux_ms = mux.as_millis() as u64,
         "encoded mp4"
     );
-    Ok(EncodedVideo {
-        mp4,
-        frame_count,
-        duration_ms,
-        width,
-        height,
-        timings: EncodeTimings { encode, mux },
-    })
+    Ok(EncodedVideo { mp4, frame_count, duration_ms, width, height, timings: EncodeTimings { encode, mux } })
 }
 
 /// One encoded access unit in Annex B form.
@@ -175,8 +146,7 @@ fn encode_h264(
         .skip_frames(false)
         // openh264's RGB→YUV is BT.601 limited range; say so, or players guess the colours.
         .vui(VuiConfig::bt601());
-    let mut encoder =
-        Encoder::with_api_config(OpenH264API::from_source(), config).map_err(MediaError::Encode)?;
+    let mut encoder = Encoder::with_api_config(OpenH264API::from_source(), config).map_err(MediaError::Encode)?;
 
     let mut yuv = YUVBuffer::new(width, height);
     let mut packets = Vec::with_capacity(frames.len());
@@ -186,9 +156,7 @@ fn encode_h264(
         let keyframe = stream.frame_type() == FrameType::IDR;
         let annex_b = stream.to_vec();
         if annex_b.is_empty() {
-            return Err(MediaError::Encode(openh264::Error::msg(
-                "encoder produced an empty frame",
-            )));
+            return Err(MediaError::Encode(openh264::Error::msg("encoder produced an empty frame")));
         }
         packets.push(Packet { annex_b, keyframe });
     }
@@ -197,11 +165,7 @@ fn encode_h264(
 
 /// Writes the packets into an MP4 with `moov` first.
 fn mux(width: usize, height: usize, packets: &[Packet], fps: u32) -> Result<Vec<u8>, MediaError> {
-    let too_big = || MediaError::InvalidDimensions {
-        width,
-        height,
-        max: MAX_SIDE,
-    };
+    let too_big = || MediaError::InvalidDimensions { width, height, max: MAX_SIDE };
     let w = u32::try_from(width).map_err(|_| too_big())?;
     let h = u32::try_from(height).map_err(|_| too_big())?;
     let payload: usize = packets.iter().map(|p| p.annex_b.len()).sum();
@@ -225,21 +189,8 @@ mod tests {
     fn odd_zero_and_huge_sizes_are_refused() {
         assert!(check_dimensions(512, 512).is_ok());
         assert!(check_dimensions(2, 2).is_ok());
-        for (w, h) in [
-            (0, 64),
-            (64, 0),
-            (513, 512),
-            (512, 511),
-            (1, 1),
-            (MAX_SIDE + 2, 64),
-        ] {
-            assert!(
-                matches!(
-                    check_dimensions(w, h),
-                    Err(MediaError::InvalidDimensions { .. })
-                ),
-                "{w}x{h} accepted"
-            );
+        for (w, h) in [(0, 64), (64, 0), (513, 512), (512, 511), (1, 1), (MAX_SIDE + 2, 64)] {
+            assert!(matches!(check_dimensions(w, h), Err(MediaError::InvalidDimensions { .. })), "{w}x{h} accepted");
         }
     }
 
@@ -247,32 +198,14 @@ mod tests {
     fn options_out_of_range_are_refused() {
         assert!(check_options(&EncodeOptions::default()).is_ok());
         let bad = [
-            EncodeOptions {
-                fps: 0,
-                ..EncodeOptions::default()
-            },
-            EncodeOptions {
-                fps: 241,
-                ..EncodeOptions::default()
-            },
-            EncodeOptions {
-                bitrate_kbps: 0,
-                ..EncodeOptions::default()
-            },
-            EncodeOptions {
-                bitrate_kbps: u32::MAX,
-                ..EncodeOptions::default()
-            },
-            EncodeOptions {
-                keyframe_interval: 0,
-                ..EncodeOptions::default()
-            },
+            EncodeOptions { fps: 0, ..EncodeOptions::default() },
+            EncodeOptions { fps: 241, ..EncodeOptions::default() },
+            EncodeOptions { bitrate_kbps: 0, ..EncodeOptions::default() },
+            EncodeOptions { bitrate_kbps: u32::MAX, ..EncodeOptions::default() },
+            EncodeOptions { keyframe_interval: 0, ..EncodeOptions::default() },
         ];
         for opts in bad {
-            assert!(
-                matches!(check_options(&opts), Err(MediaError::InvalidOption { .. })),
-                "{opts:?} accepted"
-            );
+            assert!(matches!(check_options(&opts), Err(MediaError::InvalidOption { .. })), "{opts:?} accepted");
         }
     }
 

@@ -34,14 +34,11 @@ type FourCc = [u8; 4];
 
 /// The per-sample boxes of `stbl`: dropped, and the tables rebuilt from the fragments.
 const SAMPLE_TABLES: [&FourCc; 13] = [
-    b"stts", b"ctts", b"stsc", b"stsz", b"stz2", b"stco", b"co64", b"stss", b"sdtp", b"sbgp",
-    b"subs", b"saiz", b"saio",
+    b"stts", b"ctts", b"stsc", b"stsz", b"stz2", b"stco", b"co64", b"stss", b"sdtp", b"sbgp", b"subs", b"saiz", b"saio",
 ];
 
 /// Top-level boxes that only describe fragments: dropped with them.
-const FRAGMENT_BOXES: [&FourCc; 8] = [
-    b"moof", b"mdat", b"mfra", b"sidx", b"ssix", b"styp", b"prft", b"emsg",
-];
+const FRAGMENT_BOXES: [&FourCc; 8] = [b"moof", b"mdat", b"mfra", b"sidx", b"ssix", b"styp", b"prft", b"emsg"];
 
 /// Bytes of an `avc1`/`avc3` entry between its header and its child boxes (VisualSampleEntry).
 const VISUAL_ENTRY_FIELDS: usize = 78;
@@ -79,10 +76,7 @@ pub fn normalize_mp4(bytes: &[u8]) -> Result<Cow<'_, [u8]>, MediaError> {
     if top.last().map_or(0, Mp4Box::end) != bytes.len() {
         return Err(malformed("the file ends inside a box header"));
     }
-    let moov = top
-        .iter()
-        .find(|b| &b.kind == b"moov")
-        .ok_or(malformed("the file has no movie box (moov)"))?;
+    let moov = top.iter().find(|b| &b.kind == b"moov").ok_or(malformed("the file has no movie box (moov)"))?;
     let fragmented = top.iter().any(|b| &b.kind == b"moof") || child(moov, b"mvex")?.is_some();
     if fragmented {
         return defragment(bytes, &top, moov).map(Cow::Owned);
@@ -108,9 +102,7 @@ fn reorder_in_place(bytes: &[u8], entries: &[Mp4Box<'_>]) -> Result<Vec<u8>, Med
         write_avc_entry(entry, &mut fixed)?;
         out.get_mut(entry.start..entry.end())
             .filter(|slot| slot.len() == fixed.len())
-            .ok_or(malformed(
-                "a sample entry changed size while being reordered",
-            ))?
+            .ok_or(malformed("a sample entry changed size while being reordered"))?
             .copy_from_slice(&fixed);
     }
     Ok(out)
@@ -170,16 +162,9 @@ fn boxes(data: &[u8], start: usize) -> Result<Vec<Mp4Box<'_>>, MediaError> {
         if size < header {
             return Err(malformed("a box is smaller than its own header"));
         }
-        let whole = rest
-            .get(..size)
-            .ok_or(malformed("a box runs past the end of its parent"))?;
+        let whole = rest.get(..size).ok_or(malformed("a box runs past the end of its parent"))?;
         let body = whole.get(header..).unwrap_or_default();
-        out.push(Mp4Box {
-            kind,
-            start: start + pos,
-            whole,
-            body,
-        });
+        out.push(Mp4Box { kind, start: start + pos, whole, body });
         pos += size;
     }
     Ok(out)
@@ -196,11 +181,7 @@ fn child<'a>(parent: &Mp4Box<'a>, kind: &FourCc) -> Result<Option<Mp4Box<'a>>, M
 }
 
 /// The first child of `parent` of type `kind`, which must be there.
-fn required<'a>(
-    parent: &Mp4Box<'a>,
-    kind: &FourCc,
-    why: &'static str,
-) -> Result<Mp4Box<'a>, MediaError> {
+fn required<'a>(parent: &Mp4Box<'a>, kind: &FourCc, why: &'static str) -> Result<Mp4Box<'a>, MediaError> {
     child(parent, kind)?.ok_or(malformed(why))
 }
 
@@ -215,10 +196,7 @@ impl<'a> Reader<'a> {
     }
 
     fn bytes<const N: usize>(&mut self) -> Result<[u8; N], MediaError> {
-        let (head, rest) = self
-            .data
-            .split_first_chunk::<N>()
-            .ok_or(malformed("a box ends before its fields do"))?;
+        let (head, rest) = self.data.split_first_chunk::<N>().ok_or(malformed("a box ends before its fields do"))?;
         self.data = rest;
         Ok(*head)
     }
@@ -236,10 +214,7 @@ impl<'a> Reader<'a> {
     }
 
     fn skip(&mut self, n: usize) -> Result<(), MediaError> {
-        self.data = self
-            .data
-            .get(n..)
-            .ok_or(malformed("a box ends before its fields do"))?;
+        self.data = self.data.get(n..).ok_or(malformed("a box ends before its fields do"))?;
         Ok(())
     }
 
@@ -279,11 +254,7 @@ fn header_version(b: &Mp4Box<'_>) -> Result<u8, MediaError> {
 
 /// Offset of `field` in the payload of `b`, by its version.
 fn field_offset(b: &Mp4Box<'_>, field: Field) -> Result<usize, MediaError> {
-    Ok(if header_version(b)? == 1 {
-        field.v1
-    } else {
-        field.v0
-    })
+    Ok(if header_version(b)? == 1 { field.v1 } else { field.v0 })
 }
 
 /// Reads the 32-bit `field` of a header box.
@@ -323,10 +294,7 @@ fn is_avc(kind: &FourCc) -> bool {
 /// The sample entries (children of `stsd`) of `stsd`.
 fn stsd_entries<'a>(stsd: &Mp4Box<'a>) -> Result<Vec<Mp4Box<'a>>, MediaError> {
     // Version/flags and the entry count come first; the boxes that follow are the entries.
-    let entries = stsd
-        .body
-        .get(8..)
-        .ok_or(malformed("the sample description box is too short"))?;
+    let entries = stsd.body.get(8..).ok_or(malformed("the sample description box is too short"))?;
     boxes(entries, stsd.body_start() + 8)
 }
 
@@ -350,10 +318,8 @@ fn avc_entries<'a>(moov: &Mp4Box<'a>) -> Result<Vec<Mp4Box<'a>>, MediaError> {
 
 /// The fixed fields and the child boxes of an H.264 sample entry.
 fn avc_parts<'a>(entry: &Mp4Box<'a>) -> Result<(&'a [u8], Vec<Mp4Box<'a>>), MediaError> {
-    let (fields, kids) = entry
-        .body
-        .split_at_checked(VISUAL_ENTRY_FIELDS)
-        .ok_or(malformed("an avc1 sample entry is too short"))?;
+    let (fields, kids) =
+        entry.body.split_at_checked(VISUAL_ENTRY_FIELDS).ok_or(malformed("an avc1 sample entry is too short"))?;
     let kids = boxes(kids, entry.body_start() + VISUAL_ENTRY_FIELDS)?;
     if !kids.iter().any(|k| &k.kind == b"avcC") {
         return Err(malformed("an avc1 sample entry has no avcC box"));
@@ -371,10 +337,7 @@ fn avcc_first(entry: &Mp4Box<'_>) -> Result<bool, MediaError> {
 /// The result has exactly the entry's size.
 fn write_avc_entry(entry: &Mp4Box<'_>, out: &mut Vec<u8>) -> Result<(), MediaError> {
     let (fields, kids) = avc_parts(entry)?;
-    let header = entry
-        .whole
-        .get(..entry.whole.len() - entry.body.len())
-        .unwrap_or_default();
+    let header = entry.whole.get(..entry.whole.len() - entry.body.len()).unwrap_or_default();
     out.extend_from_slice(header);
     out.extend_from_slice(fields);
     let (avcc, others): (Vec<_>, Vec<_>) = kids.iter().partition(|k| &k.kind == b"avcC");
@@ -389,8 +352,8 @@ fn write_avc_entry(entry: &Mp4Box<'_>, out: &mut Vec<u8>) -> Result<(), MediaErr
 fn copy_box(b: &Mp4Box<'_>, out: &mut Vec<u8>) -> Result<(), MediaError> {
     match b.whole.split_first_chunk::<4>() {
         Some((&[0, 0, 0, 0], rest)) => {
-            let size = u32::try_from(b.whole.len())
-                .map_err(|_| malformed("a box without a size is too large to move"))?;
+            let size =
+                u32::try_from(b.whole.len()).map_err(|_| malformed("a box without a size is too large to move"))?;
             out.extend_from_slice(&size.to_be_bytes());
             out.extend_from_slice(rest);
         }
@@ -401,10 +364,7 @@ fn copy_box(b: &Mp4Box<'_>, out: &mut Vec<u8>) -> Result<(), MediaError> {
 
 /// Writes `stsd` with every H.264 entry's `avcC` first.
 fn write_stsd(stsd: &Mp4Box<'_>, out: &mut Vec<u8>) -> Result<(), MediaError> {
-    let head = stsd
-        .body
-        .get(..8)
-        .ok_or(malformed("the sample description box is too short"))?;
+    let head = stsd.body.get(..8).ok_or(malformed("the sample description box is too short"))?;
     write_box(out, b"stsd", |out| {
         out.extend_from_slice(head);
         for entry in stsd_entries(stsd)? {
@@ -432,12 +392,7 @@ struct Defaults {
 
 impl Default for Defaults {
     fn default() -> Self {
-        Self {
-            description: 1,
-            duration: 0,
-            size: 0,
-            flags: 0,
-        }
+        Self { description: 1, duration: 0, size: 0, flags: 0 }
     }
 }
 
@@ -480,12 +435,7 @@ fn track_defaults(moov: &Mp4Box<'_>) -> Result<BTreeMap<u32, Defaults>, MediaErr
         let mut r = Reader::new(trex.body);
         r.version_and_flags()?;
         let track = r.u32()?;
-        let defaults = Defaults {
-            description: r.u32()?,
-            duration: r.u32()?,
-            size: r.u32()?,
-            flags: r.u32()?,
-        };
+        let defaults = Defaults { description: r.u32()?, duration: r.u32()?, size: r.u32()?, flags: r.u32()? };
         out.insert(track, defaults);
     }
     Ok(out)
@@ -493,17 +443,11 @@ fn track_defaults(moov: &Mp4Box<'_>) -> Result<BTreeMap<u32, Defaults>, MediaErr
 
 /// The payload ranges of the top-level `mdat`s: where samples may lie.
 fn media_data(top: &[Mp4Box<'_>]) -> Vec<Range<usize>> {
-    top.iter()
-        .filter(|b| &b.kind == b"mdat")
-        .map(|b| b.body_start()..b.end())
-        .collect()
+    top.iter().filter(|b| &b.kind == b"mdat").map(|b| b.body_start()..b.end()).collect()
 }
 
 /// Reads every sample of every `moof`, in file order.
-fn read_fragments(
-    top: &[Mp4Box<'_>],
-    defaults: &BTreeMap<u32, Defaults>,
-) -> Result<Fragments, MediaError> {
+fn read_fragments(top: &[Mp4Box<'_>], defaults: &BTreeMap<u32, Defaults>) -> Result<Fragments, MediaError> {
     let mdats = media_data(top);
     let media_bytes = mdats.iter().map(|m| m.end - m.start).sum();
     let mut fragments = Fragments::default();
@@ -514,11 +458,7 @@ fn read_fragments(
             let header = TrackFragment::read(&tfhd, defaults, moof.start as u64, next_base)?;
             let mut data_end = header.base;
             for trun in children(traf)?.iter().filter(|b| &b.kind == b"trun") {
-                let run = RunReader {
-                    header: &header,
-                    mdats: &mdats,
-                    media_bytes,
-                };
+                let run = RunReader { header: &header, mdats: &mdats, media_bytes };
                 data_end = run.read(trun, data_end, &mut fragments)?;
             }
             next_base = data_end;
@@ -568,11 +508,7 @@ impl TrackFragment {
         if flags & TFHD_DEFAULT_FLAGS != 0 {
             d.flags = r.u32()?;
         }
-        Ok(Self {
-            track,
-            base,
-            defaults: d,
-        })
+        Ok(Self { track, base, defaults: d })
     }
 }
 
@@ -587,12 +523,7 @@ struct RunReader<'h> {
 impl RunReader<'_> {
     /// Reads one `trun` into `fragments`; `continue_at` is where its data starts when it gives
     /// no data offset (the end of the previous run). Returns where its data ends.
-    fn read(
-        &self,
-        trun: &Mp4Box<'_>,
-        continue_at: u64,
-        fragments: &mut Fragments,
-    ) -> Result<u64, MediaError> {
+    fn read(&self, trun: &Mp4Box<'_>, continue_at: u64, fragments: &mut Fragments) -> Result<u64, MediaError> {
         let mut r = Reader::new(trun.body);
         let (version, flags) = r.version_and_flags()?;
         let count = usize::try_from(r.u32()?).unwrap_or(usize::MAX);
@@ -604,27 +535,15 @@ impl RunReader<'_> {
         } else {
             continue_at
         };
-        let first_flags = if flags & TRUN_FIRST_SAMPLE_FLAGS != 0 {
-            Some(r.u32()?)
-        } else {
-            None
-        };
+        let first_flags = if flags & TRUN_FIRST_SAMPLE_FLAGS != 0 { Some(r.u32()?) } else { None };
         self.check_count(&r, flags, count, fragments)?;
         let track = fragments.samples.entry(self.header.track).or_default();
         let first = track.len();
         track.reserve(count);
         let d = self.header.defaults;
         for i in 0..count {
-            let duration = if flags & TRUN_DURATION != 0 {
-                r.u32()?
-            } else {
-                d.duration
-            };
-            let size = if flags & TRUN_SIZE != 0 {
-                r.u32()?
-            } else {
-                d.size
-            };
+            let duration = if flags & TRUN_DURATION != 0 { r.u32()? } else { d.duration };
+            let size = if flags & TRUN_SIZE != 0 { r.u32()? } else { d.size };
             let sample_flags = match (flags & TRUN_FLAGS != 0, first_flags) {
                 (true, _) => r.u32()?,
                 (false, Some(f)) if i == 0 => f,
@@ -639,9 +558,7 @@ impl RunReader<'_> {
             // Each sample takes bytes of its own: this bounds the count and what gets copied.
             fragments.bytes += size as usize;
             if fragments.bytes > self.media_bytes {
-                return Err(malformed(
-                    "the samples add up to more bytes than the media data",
-                ));
+                return Err(malformed("the samples add up to more bytes than the media data"));
             }
             track.push(Sample {
                 offset,
@@ -655,11 +572,7 @@ impl RunReader<'_> {
         fragments.total += count;
         if count > 0 {
             let description = d.description;
-            fragments.runs.push(Run {
-                track: self.header.track,
-                description,
-                samples: first..first + count,
-            });
+            fragments.runs.push(Run { track: self.header.track, description, samples: first..first + count });
         }
         Ok(at)
     }
@@ -667,32 +580,15 @@ impl RunReader<'_> {
     /// Refuses a sample count that the run's box or the media data could not hold (every
     /// sample has at least one byte), or more than [`MAX_SAMPLES`] in all, before anything is
     /// allocated for it.
-    fn check_count(
-        &self,
-        r: &Reader<'_>,
-        flags: u32,
-        count: usize,
-        so_far: &Fragments,
-    ) -> Result<(), MediaError> {
-        let per_sample = [
-            TRUN_DURATION,
-            TRUN_SIZE,
-            TRUN_FLAGS,
-            TRUN_COMPOSITION_OFFSET,
-        ]
-        .iter()
-        .filter(|&&f| flags & f != 0)
-        .count()
-            * 4;
+    fn check_count(&self, r: &Reader<'_>, flags: u32, count: usize, so_far: &Fragments) -> Result<(), MediaError> {
+        let per_sample =
+            [TRUN_DURATION, TRUN_SIZE, TRUN_FLAGS, TRUN_COMPOSITION_OFFSET].iter().filter(|&&f| flags & f != 0).count()
+                * 4;
         if per_sample > 0 && count > r.remaining() / per_sample {
-            return Err(malformed(
-                "a track run lists more samples than its box holds",
-            ));
+            return Err(malformed("a track run lists more samples than its box holds"));
         }
         if count > self.media_bytes.saturating_sub(so_far.bytes) {
-            return Err(malformed(
-                "the fragments list more samples than the media data holds",
-            ));
+            return Err(malformed("the fragments list more samples than the media data holds"));
         }
         if count > MAX_SAMPLES.saturating_sub(so_far.total) {
             return Err(malformed("the fragments list too many samples"));
@@ -706,11 +602,8 @@ impl RunReader<'_> {
         if size == 0 {
             return Err(malformed("a sample has no bytes"));
         }
-        let start =
-            usize::try_from(at).map_err(|_| malformed("a sample lies outside the media data"))?;
-        let end = start
-            .checked_add(size as usize)
-            .ok_or(malformed("a sample lies outside the media data"))?;
+        let start = usize::try_from(at).map_err(|_| malformed("a sample lies outside the media data"))?;
+        let end = start.checked_add(size as usize).ok_or(malformed("a sample lies outside the media data"))?;
         if self.mdats.iter().any(|m| m.start <= start && end <= m.end) {
             Ok(start)
         } else {
@@ -732,8 +625,7 @@ fn write_box(
     out.extend_from_slice(&[0; 4]);
     out.extend_from_slice(kind);
     body(out)?;
-    let size =
-        u32::try_from(out.len() - start).map_err(|_| malformed("a rewritten box exceeds 4 GiB"))?;
+    let size = u32::try_from(out.len() - start).map_err(|_| malformed("a rewritten box exceeds 4 GiB"))?;
     out.get_mut(start..start + 4)
         .ok_or(malformed("a rewritten box lost its header"))?
         .copy_from_slice(&size.to_be_bytes());
@@ -741,12 +633,7 @@ fn write_box(
 }
 
 /// Writes a full box (version, flags, then 32-bit words).
-fn write_full_box(
-    out: &mut Vec<u8>,
-    kind: &FourCc,
-    version: u8,
-    words: &[u32],
-) -> Result<(), MediaError> {
+fn write_full_box(out: &mut Vec<u8>, kind: &FourCc, version: u8, words: &[u32]) -> Result<(), MediaError> {
     write_box(out, kind, |out| {
         out.extend_from_slice(&(u32::from(version) << 24).to_be_bytes());
         for w in words {
@@ -798,11 +685,7 @@ fn lay_out(fragments: &Fragments) -> Result<(BTreeMap<u32, Vec<Chunk>>, u64), Me
     let mut chunks: BTreeMap<u32, Vec<Chunk>> = BTreeMap::new();
     let mut offset = 0u64;
     for run in &fragments.runs {
-        let samples = fragments
-            .samples
-            .get(&run.track)
-            .and_then(|s| s.get(run.samples.clone()))
-            .unwrap_or_default();
+        let samples = fragments.samples.get(&run.track).and_then(|s| s.get(run.samples.clone())).unwrap_or_default();
         chunks.entry(run.track).or_default().push(Chunk {
             offset,
             samples: count_u32(samples.len())?,
@@ -830,26 +713,18 @@ fn plan_tracks<'f>(
         if timescale == 0 {
             return Err(malformed("a track has a zero timescale"));
         }
-        let samples = fragments
-            .samples
-            .get(&id)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
+        let samples = fragments.samples.get(&id).map(Vec::as_slice).unwrap_or_default();
         let media_duration: u64 = samples.iter().map(|s| u64::from(s.duration)).sum();
-        let movie_duration =
-            u128::from(media_duration) * u128::from(movie_timescale) / u128::from(timescale);
+        let movie_duration = u128::from(media_duration) * u128::from(movie_timescale) / u128::from(timescale);
         plans.push(TrackPlan {
             samples,
             chunks: chunks.remove(&id).unwrap_or_default(),
             media_duration,
-            movie_duration: u64::try_from(movie_duration)
-                .map_err(|_| malformed("a track is too long"))?,
+            movie_duration: u64::try_from(movie_duration).map_err(|_| malformed("a track is too long"))?,
         });
     }
     if !chunks.is_empty() {
-        return Err(malformed(
-            "a fragment belongs to a track that moov does not declare",
-        ));
+        return Err(malformed("a fragment belongs to a track that moov does not declare"));
     }
     Ok(plans)
 }
@@ -864,12 +739,7 @@ struct MoovWriter<'p, 'f> {
 
 impl MoovWriter<'_, '_> {
     fn moov(&self, moov: &Mp4Box<'_>, out: &mut Vec<u8>) -> Result<(), MediaError> {
-        let movie_duration = self
-            .plans
-            .iter()
-            .map(|p| p.movie_duration)
-            .max()
-            .unwrap_or(0);
+        let movie_duration = self.plans.iter().map(|p| p.movie_duration).max().unwrap_or(0);
         let mut plans = self.plans.iter();
         write_box(out, b"moov", |out| {
             for b in children(moov)? {
@@ -877,9 +747,7 @@ impl MoovWriter<'_, '_> {
                     b"mvex" => {}
                     b"mvhd" => out.extend_from_slice(&with_duration(&b, DURATION, movie_duration)?),
                     b"trak" => {
-                        let plan = plans
-                            .next()
-                            .ok_or(malformed("a track changed while being rewritten"))?;
+                        let plan = plans.next().ok_or(malformed("a track changed while being rewritten"))?;
                         self.track_box(&b, plan, out)?;
                     }
                     _ => copy_box(&b, out)?,
@@ -891,12 +759,7 @@ impl MoovWriter<'_, '_> {
 
     /// A track's boxes on the way down to its `stbl` (`trak`, `mdia`, `minf`): the header
     /// durations set, `stbl` rebuilt, everything else copied.
-    fn track_box(
-        &self,
-        parent: &Mp4Box<'_>,
-        plan: &TrackPlan<'_>,
-        out: &mut Vec<u8>,
-    ) -> Result<(), MediaError> {
+    fn track_box(&self, parent: &Mp4Box<'_>, plan: &TrackPlan<'_>, out: &mut Vec<u8>) -> Result<(), MediaError> {
         write_box(out, &parent.kind, |out| {
             for b in children(parent)? {
                 match &b.kind {
@@ -912,12 +775,7 @@ impl MoovWriter<'_, '_> {
     }
 
     /// `stsd` (with `avcC` first) and whatever else is not a sample table, then the new tables.
-    fn stbl(
-        &self,
-        stbl: &Mp4Box<'_>,
-        plan: &TrackPlan<'_>,
-        out: &mut Vec<u8>,
-    ) -> Result<(), MediaError> {
+    fn stbl(&self, stbl: &Mp4Box<'_>, plan: &TrackPlan<'_>, out: &mut Vec<u8>) -> Result<(), MediaError> {
         let kids = children(stbl)?;
         if let Some(stsz) = kids.iter().find(|b| &b.kind == b"stsz") {
             // Version/flags, sample size, sample count: samples in moov as well as in fragments
@@ -925,9 +783,7 @@ impl MoovWriter<'_, '_> {
             let mut r = Reader::new(stsz.body);
             r.skip(8)?;
             if r.u32()? != 0 {
-                return Err(malformed(
-                    "samples both in moov and in fragments are not supported",
-                ));
+                return Err(malformed("samples both in moov and in fragments are not supported"));
             }
         }
         write_box(out, b"stbl", |out| {
@@ -945,20 +801,13 @@ impl MoovWriter<'_, '_> {
     /// sample), `stsc`, `stsz` and `stco`/`co64` for the plan's samples and chunks.
     fn sample_tables(&self, plan: &TrackPlan<'_>, out: &mut Vec<u8>) -> Result<(), MediaError> {
         let samples = plan.samples;
-        write_table(
-            out,
-            b"stts",
-            0,
-            &runs_of(samples.iter().map(|s| s.duration)),
-        )?;
+        write_table(out, b"stts", 0, &runs_of(samples.iter().map(|s| s.duration)))?;
         if samples.iter().any(|s| s.composition_offset != 0) {
             write_ctts(out, samples)?;
         }
         if !samples.iter().all(|s| s.sync) {
-            let sync: Vec<u32> = (1..=count_u32(samples.len())?)
-                .zip(samples)
-                .filter_map(|(n, s)| s.sync.then_some(n))
-                .collect();
+            let sync: Vec<u32> =
+                (1..=count_u32(samples.len())?).zip(samples).filter_map(|(n, s)| s.sync.then_some(n)).collect();
             write_list(out, b"stss", &sync)?;
         }
         // One stsc entry wherever the samples per chunk or the sample description change.
@@ -970,20 +819,10 @@ impl MoovWriter<'_, '_> {
                 previous = Some((chunk.samples, chunk.description));
             }
         }
-        write_full_box(
-            out,
-            b"stsc",
-            0,
-            &[&[count_u32(stsc.len() / 3)?][..], &stsc].concat(),
-        )?;
+        write_full_box(out, b"stsc", 0, &[&[count_u32(stsc.len() / 3)?][..], &stsc].concat())?;
         // stsz: no common size (0), the count, then every sample's size.
         let sizes: Vec<u32> = samples.iter().map(|s| s.size).collect();
-        write_full_box(
-            out,
-            b"stsz",
-            0,
-            &[&[0, count_u32(sizes.len())?][..], &sizes].concat(),
-        )?;
+        write_full_box(out, b"stsz", 0, &[&[0, count_u32(sizes.len())?][..], &sizes].concat())?;
         self.chunk_offsets(plan, out)
     }
 
@@ -1008,21 +847,11 @@ impl MoovWriter<'_, '_> {
 
 /// A full box (version 0) holding the number of entries, then the entries.
 fn write_list(out: &mut Vec<u8>, kind: &FourCc, entries: &[u32]) -> Result<(), MediaError> {
-    write_full_box(
-        out,
-        kind,
-        0,
-        &[&[count_u32(entries.len())?], entries].concat(),
-    )
+    write_full_box(out, kind, 0, &[&[count_u32(entries.len())?], entries].concat())
 }
 
 /// A table of `(count, value)` pairs.
-fn write_table(
-    out: &mut Vec<u8>,
-    kind: &FourCc,
-    version: u8,
-    pairs: &[(u32, u32)],
-) -> Result<(), MediaError> {
+fn write_table(out: &mut Vec<u8>, kind: &FourCc, version: u8, pairs: &[(u32, u32)]) -> Result<(), MediaError> {
     let mut words = vec![count_u32(pairs.len())?];
     words.extend(pairs.iter().flat_map(|&(n, v)| [n, v]));
     write_full_box(out, kind, version, &words)
@@ -1035,13 +864,8 @@ fn write_ctts(out: &mut Vec<u8>, samples: &[Sample]) -> Result<(), MediaError> {
     let pairs = pairs
         .into_iter()
         .map(|(n, v)| {
-            let word = if signed {
-                i32::try_from(v).map(|v| v as u32).ok()
-            } else {
-                u32::try_from(v).ok()
-            };
-            word.map(|w| (n, w))
-                .ok_or(malformed("a composition offset is out of range"))
+            let word = if signed { i32::try_from(v).map(|v| v as u32).ok() } else { u32::try_from(v).ok() };
+            word.map(|w| (n, w)).ok_or(malformed("a composition offset is out of range"))
         })
         .collect::<Result<Vec<_>, _>>()?;
     write_table(out, b"ctts", u8::from(signed), &pairs)
@@ -1060,49 +884,26 @@ fn defragment(bytes: &[u8], top: &[Mp4Box<'_>], moov: &Mp4Box<'_>) -> Result<Vec
     let plans = plan_tracks(moov, &fragments, &mut chunks, movie_timescale)?;
 
     let kept = |b: &&Mp4Box<'_>| &b.kind != b"moov" && !FRAGMENT_BOXES.contains(&&b.kind);
-    let before: Vec<&Mp4Box<'_>> = top
-        .iter()
-        .filter(|b| b.start < moov.start)
-        .filter(kept)
-        .collect();
-    let after: Vec<&Mp4Box<'_>> = top
-        .iter()
-        .filter(|b| b.start > moov.start)
-        .filter(kept)
-        .collect();
+    let before: Vec<&Mp4Box<'_>> = top.iter().filter(|b| b.start < moov.start).filter(kept).collect();
+    let after: Vec<&Mp4Box<'_>> = top.iter().filter(|b| b.start > moov.start).filter(kept).collect();
     let prefix_len: usize = before.iter().map(|b| b.whole.len()).sum();
-    let mdat_header = if payload_len + 8 > u64::from(u32::MAX) {
-        16
-    } else {
-        8
-    };
+    let mdat_header = if payload_len + 8 > u64::from(u32::MAX) { 16 } else { 8 };
 
     // The offsets depend on the size of moov, and moov's size on whether they need 64 bits.
     let mut new_moov = Vec::new();
     for co64 in [false, true] {
-        let sizing = MoovWriter {
-            plans: &plans,
-            data_start: 0,
-            co64,
-        };
+        let sizing = MoovWriter { plans: &plans, data_start: 0, co64 };
         new_moov.clear();
         sizing.moov(moov, &mut new_moov)?;
         let data_start = (prefix_len + new_moov.len()) as u64 + mdat_header;
         if co64 || data_start + payload_len <= u64::from(u32::MAX) {
             new_moov.clear();
-            MoovWriter {
-                plans: &plans,
-                data_start,
-                co64,
-            }
-            .moov(moov, &mut new_moov)?;
+            MoovWriter { plans: &plans, data_start, co64 }.moov(moov, &mut new_moov)?;
             break;
         }
     }
 
-    let capacity = usize::try_from(payload_len)
-        .unwrap_or(usize::MAX)
-        .min(bytes.len());
+    let capacity = usize::try_from(payload_len).unwrap_or(usize::MAX).min(bytes.len());
     let mut out = Vec::with_capacity(prefix_len + new_moov.len() + capacity + 16);
     for b in &before {
         copy_box(b, &mut out)?;
@@ -1132,11 +933,7 @@ fn write_mdat(
         out.extend_from_slice(b"mdat");
     }
     for run in &fragments.runs {
-        let samples = fragments
-            .samples
-            .get(&run.track)
-            .and_then(|s| s.get(run.samples.clone()))
-            .unwrap_or_default();
+        let samples = fragments.samples.get(&run.track).and_then(|s| s.get(run.samples.clone())).unwrap_or_default();
         for s in samples {
             let data = bytes
                 .get(s.offset..s.offset + s.size as usize)
@@ -1174,21 +971,13 @@ mod tests {
         tiny[3] = 4;
         assert!(boxes(&tiny, 0).is_err());
         // Zero padding after the last box is tolerated, anything else is not.
-        assert_eq!(
-            boxes(&[file.clone(), vec![0; 4]].concat(), 0)
-                .unwrap()
-                .len(),
-            2
-        );
+        assert_eq!(boxes(&[file.clone(), vec![0; 4]].concat(), 0).unwrap().len(), 2);
         assert!(boxes(&[file, vec![0, 0, 0, 9]].concat(), 0).is_err());
     }
 
     #[test]
     fn runs_collapse_equal_neighbours() {
-        assert_eq!(
-            runs_of([5, 5, 5, 7, 5].into_iter()),
-            vec![(3, 5), (1, 7), (1, 5)]
-        );
+        assert_eq!(runs_of([5, 5, 5, 7, 5].into_iter()), vec![(3, 5), (1, 7), (1, 5)]);
         assert!(runs_of(std::iter::empty::<u32>()).is_empty());
     }
 
@@ -1209,10 +998,7 @@ mod tests {
         let entry = boxes(&fixed, 0).unwrap()[0];
         assert!(avcc_first(&entry).unwrap());
         let (_, kids) = avc_parts(&entry).unwrap();
-        assert_eq!(
-            kids.iter().map(|k| k.kind).collect::<Vec<_>>(),
-            [*b"avcC", *b"pasp"]
-        );
+        assert_eq!(kids.iter().map(|k| k.kind).collect::<Vec<_>>(), [*b"avcC", *b"pasp"]);
         assert_eq!(kids[0].whole.len(), 12);
     }
 }

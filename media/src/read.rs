@@ -47,29 +47,18 @@ fn open(bytes: &[u8]) -> Result<(MemoryReader<'_>, u32), MediaError> {
 /// Reads size, frame count, duration and frame rate of the first H.264 track.
 pub fn probe_mp4(bytes: &[u8]) -> Result<Mp4Info, MediaError> {
     let (reader, track_id) = open(bytes)?;
-    let track = reader
-        .tracks()
-        .get(&track_id)
-        .ok_or(MediaError::UnsupportedMp4("no H.264 video track"))?;
+    let track = reader.tracks().get(&track_id).ok_or(MediaError::UnsupportedMp4("no H.264 video track"))?;
     let mdhd = &track.trak.mdia.mdhd;
     // Computed here rather than with `Mp4Track::duration`, which divides by a zero timescale.
     if mdhd.timescale == 0 {
-        return Err(MediaError::UnsupportedMp4(
-            "video track has a zero timescale",
-        ));
+        return Err(MediaError::UnsupportedMp4("video track has a zero timescale"));
     }
     let timescale = u64::from(mdhd.timescale);
-    let duration_ms = mdhd
-        .duration
-        .checked_mul(1000)
-        .ok_or(MediaError::UnsupportedMp4("video track duration overflows"))?
-        / timescale;
+    let duration_ms =
+        mdhd.duration.checked_mul(1000).ok_or(MediaError::UnsupportedMp4("video track duration overflows"))?
+            / timescale;
     let frame_count = track.trak.mdia.minf.stbl.stsz.sample_count as usize;
-    let fps = if mdhd.duration == 0 {
-        0.0
-    } else {
-        frame_count as f64 * timescale as f64 / mdhd.duration as f64
-    };
+    let fps = if mdhd.duration == 0 { 0.0 } else { frame_count as f64 * timescale as f64 / mdhd.duration as f64 };
     Ok(Mp4Info {
         width: usize::from(track.width()),
         height: usize::from(track.height()),
@@ -92,28 +81,13 @@ pub fn decode_mp4_prefix(bytes: &[u8], max_frames: usize) -> Result<Vec<Vec<u8>>
 
 fn decode(bytes: &[u8], max_frames: Option<usize>) -> Result<Vec<Vec<u8>>, MediaError> {
     let (mut reader, track_id) = open(bytes)?;
-    let track = reader
-        .tracks()
-        .get(&track_id)
-        .ok_or(MediaError::UnsupportedMp4("no H.264 video track"))?;
-    let avcc = &track
-        .trak
-        .mdia
-        .minf
-        .stbl
-        .stsd
-        .avc1
-        .as_ref()
-        .ok_or(MediaError::UnsupportedMp4("no H.264 video track"))?
-        .avcc;
+    let track = reader.tracks().get(&track_id).ok_or(MediaError::UnsupportedMp4("no H.264 video track"))?;
+    let avcc =
+        &track.trak.mdia.minf.stbl.stsd.avc1.as_ref().ok_or(MediaError::UnsupportedMp4("no H.264 video track"))?.avcc;
     let length_size = usize::from(avcc.length_size_minus_one & 0b11) + 1;
     // SPS/PPS live in avcC, not in the samples: a keyframe is only decodable with them in front.
     let mut parameter_sets = Vec::new();
-    for nal in avcc
-        .sequence_parameter_sets
-        .iter()
-        .chain(&avcc.picture_parameter_sets)
-    {
+    for nal in avcc.sequence_parameter_sets.iter().chain(&avcc.picture_parameter_sets) {
         parameter_sets.extend_from_slice(&START_CODE);
         parameter_sets.extend_from_slice(&nal.bytes);
     }
@@ -135,20 +109,13 @@ fn decode(bytes: &[u8], max_frames: Option<usize>) -> Result<Vec<Vec<u8>>, Media
     for sample_id in 1..=sample_count {
         let sample = reader
             .read_sample(track_id, sample_id)?
-            .ok_or(MediaError::UnsupportedMp4(
-                "sample table points past the file",
-            ))?;
+            .ok_or(MediaError::UnsupportedMp4("sample table points past the file"))?;
         annex_b.clear();
         if sample.is_sync {
             annex_b.extend_from_slice(&parameter_sets);
         }
         avcc_to_annex_b(&sample.bytes, length_size, &mut annex_b)?;
-        let decoded = decoder
-            .decode(&annex_b)
-            .map_err(|source| MediaError::Decode {
-                sample: sample_id,
-                source,
-            })?;
+        let decoded = decoder.decode(&annex_b).map_err(|source| MediaError::Decode { sample: sample_id, source })?;
         if let Some(yuv) = decoded {
             frames.push(to_rgb(&yuv));
         }
@@ -157,21 +124,14 @@ fn decode(bytes: &[u8], max_frames: Option<usize>) -> Result<Vec<Vec<u8>>, Media
             return Ok(frames);
         }
     }
-    let remaining = decoder
-        .flush_remaining()
-        .map_err(|source| MediaError::Decode {
-            sample: sample_count,
-            source,
-        })?;
+    let remaining = decoder.flush_remaining().map_err(|source| MediaError::Decode { sample: sample_count, source })?;
     frames.extend(remaining.iter().map(to_rgb));
     if let Some(max) = max_frames {
         frames.truncate(max);
         return Ok(frames);
     }
     if frames.len() != sample_count as usize {
-        return Err(MediaError::UnsupportedMp4(
-            "decoder returned a different number of frames than samples",
-        ));
+        return Err(MediaError::UnsupportedMp4("decoder returned a different number of frames than samples"));
     }
     Ok(frames)
 }
@@ -189,18 +149,10 @@ fn avcc_to_annex_b(sample: &[u8], length_size: usize, out: &mut Vec<u8>) -> Resu
     let mut rest = sample;
     while !rest.is_empty() {
         let (prefix, tail) =
-            rest.split_at_checked(length_size)
-                .ok_or(MediaError::UnsupportedMp4(
-                    "sample ends inside a NAL length",
-                ))?;
-        let len = prefix
-            .iter()
-            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
-        let (nal, tail) = tail
-            .split_at_checked(len)
-            .ok_or(MediaError::UnsupportedMp4(
-                "NAL length runs past the sample",
-            ))?;
+            rest.split_at_checked(length_size).ok_or(MediaError::UnsupportedMp4("sample ends inside a NAL length"))?;
+        let len = prefix.iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+        let (nal, tail) =
+            tail.split_at_checked(len).ok_or(MediaError::UnsupportedMp4("NAL length runs past the sample"))?;
         out.extend_from_slice(&START_CODE);
         out.extend_from_slice(nal);
         rest = tail;
@@ -261,9 +213,7 @@ mod tests {
         let slow = [boxed(b"ftyp", 16), boxed(b"mdat", 100), boxed(b"moov", 40)].concat();
         assert!(is_faststart(&fast));
         assert!(!is_faststart(&slow));
-        assert!(!is_faststart(
-            &[boxed(b"ftyp", 16), boxed(b"free", 4)].concat()
-        ));
+        assert!(!is_faststart(&[boxed(b"ftyp", 16), boxed(b"free", 4)].concat()));
         assert!(!is_faststart(b""));
         assert!(!is_faststart(b"garbage that is not an mp4"));
     }
@@ -299,14 +249,8 @@ mod tests {
     #[test]
     fn avcc_with_lying_lengths_is_refused() {
         let mut out = Vec::new();
-        assert!(matches!(
-            avcc_to_annex_b(&[0, 0, 0, 9, 1, 2], 4, &mut out),
-            Err(MediaError::UnsupportedMp4(_))
-        ));
-        assert!(matches!(
-            avcc_to_annex_b(&[0, 0], 4, &mut out),
-            Err(MediaError::UnsupportedMp4(_))
-        ));
+        assert!(matches!(avcc_to_annex_b(&[0, 0, 0, 9, 1, 2], 4, &mut out), Err(MediaError::UnsupportedMp4(_))));
+        assert!(matches!(avcc_to_annex_b(&[0, 0], 4, &mut out), Err(MediaError::UnsupportedMp4(_))));
     }
 
     #[test]

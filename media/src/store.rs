@@ -30,20 +30,13 @@ pub struct MediaStore {
 impl std::fmt::Debug for MediaStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The backend's Display names the bucket or folder and never the credentials.
-        f.debug_struct("MediaStore")
-            .field("backend", &self.inner.to_string())
-            .finish()
+        f.debug_struct("MediaStore").field("backend", &self.inner.to_string()).finish()
     }
 }
 
 /// Checks a key against `[A-Za-z0-9/_.-]`, no `..`, no leading `/`, no empty segments.
 fn parse_key(key: &str) -> Result<ObjectPath, MediaError> {
-    let refuse = |reason| {
-        Err(MediaError::BadKey {
-            key: key.to_owned(),
-            reason,
-        })
-    };
+    let refuse = |reason| Err(MediaError::BadKey { key: key.to_owned(), reason });
     if key.is_empty() {
         return refuse("key is empty");
     }
@@ -56,16 +49,10 @@ fn parse_key(key: &str) -> Result<ObjectPath, MediaError> {
     if key.contains("..") {
         return refuse("key contains '..'");
     }
-    if !key
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'.' | b'-'))
-    {
+    if !key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'.' | b'-')) {
         return refuse("key has characters outside [A-Za-z0-9/_.-]");
     }
-    if key
-        .split('/')
-        .any(|segment| segment.is_empty() || segment == ".")
-    {
+    if key.split('/').any(|segment| segment.is_empty() || segment == ".") {
         return refuse("key has an empty or '.' path segment");
     }
     ObjectPath::parse(key).or_else(|_| refuse("key is not a valid object path"))
@@ -74,9 +61,7 @@ fn parse_key(key: &str) -> Result<ObjectPath, MediaError> {
 /// Maps a store error, turning "not found" into the crate's own variant.
 fn store_error(key: &str, error: object_store::Error) -> MediaError {
     match error {
-        object_store::Error::NotFound { .. } => MediaError::NotFound {
-            key: key.to_owned(),
-        },
+        object_store::Error::NotFound { .. } => MediaError::NotFound { key: key.to_owned() },
         other => MediaError::Store(other),
     }
 }
@@ -86,11 +71,7 @@ impl MediaStore {
     pub fn local(root: &Path) -> Result<Self, MediaError> {
         std::fs::create_dir_all(root)?;
         let store = LocalFileSystem::new_with_prefix(root).map_err(MediaError::Store)?;
-        Ok(Self {
-            inner: Arc::new(store),
-            signer: None,
-            keeps_content_type: false,
-        })
+        Ok(Self { inner: Arc::new(store), signer: None, keeps_content_type: false })
     }
 
     /// A store in an S3 bucket; with an `endpoint` (MinIO and friends) it uses path-style URLs.
@@ -110,25 +91,14 @@ impl MediaStore {
             .with_allow_http(allow_http);
         if let Some(endpoint) = endpoint {
             // MinIO serves buckets under the path, not as subdomains.
-            builder = builder
-                .with_endpoint(endpoint)
-                .with_virtual_hosted_style_request(false);
+            builder = builder.with_endpoint(endpoint).with_virtual_hosted_style_request(false);
         }
         let s3 = Arc::new(builder.build().map_err(MediaError::Store)?);
-        Ok(Self {
-            inner: s3.clone(),
-            signer: Some(s3),
-            keeps_content_type: true,
-        })
+        Ok(Self { inner: s3.clone(), signer: Some(s3), keeps_content_type: true })
     }
 
     /// Stores `bytes` under `key`, replacing what was there, with the given content type.
-    pub async fn put(
-        &self,
-        key: &str,
-        bytes: Vec<u8>,
-        content_type: &str,
-    ) -> Result<(), MediaError> {
+    pub async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), MediaError> {
         let path = parse_key(key)?;
         let mut opts = PutOptions::default();
         if self.keeps_content_type {
@@ -136,21 +106,14 @@ impl MediaStore {
             attributes.insert(Attribute::ContentType, content_type.to_owned().into());
             opts.attributes = attributes;
         }
-        self.inner
-            .put_opts(&path, PutPayload::from(bytes), opts)
-            .await
-            .map_err(|e| store_error(key, e))?;
+        self.inner.put_opts(&path, PutPayload::from(bytes), opts).await.map_err(|e| store_error(key, e))?;
         Ok(())
     }
 
     /// All bytes stored under `key`.
     pub async fn get(&self, key: &str) -> Result<Vec<u8>, MediaError> {
         let path = parse_key(key)?;
-        let result = self
-            .inner
-            .get(&path)
-            .await
-            .map_err(|e| store_error(key, e))?;
+        let result = self.inner.get(&path).await.map_err(|e| store_error(key, e))?;
         let bytes = result.bytes().await.map_err(|e| store_error(key, e))?;
         Ok(bytes.to_vec())
     }
@@ -159,27 +122,16 @@ impl MediaStore {
     pub async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Vec<u8>, MediaError> {
         let path = parse_key(key)?;
         if range.start >= range.end {
-            return Err(MediaError::BadRange {
-                start: range.start,
-                end: range.end,
-            });
+            return Err(MediaError::BadRange { start: range.start, end: range.end });
         }
-        let bytes = self
-            .inner
-            .get_range(&path, range)
-            .await
-            .map_err(|e| store_error(key, e))?;
+        let bytes = self.inner.get_range(&path, range).await.map_err(|e| store_error(key, e))?;
         Ok(bytes.to_vec())
     }
 
     /// Size in bytes of the object under `key`.
     pub async fn size(&self, key: &str) -> Result<u64, MediaError> {
         let path = parse_key(key)?;
-        let meta = self
-            .inner
-            .head(&path)
-            .await
-            .map_err(|e| store_error(key, e))?;
+        let meta = self.inner.head(&path).await.map_err(|e| store_error(key, e))?;
         Ok(meta.size)
     }
 
@@ -202,19 +154,12 @@ impl MediaStore {
     }
 
     /// A time-limited GET URL for `key` (S3 only); `None` when the backend cannot sign URLs.
-    pub async fn presigned_get_url(
-        &self,
-        key: &str,
-        expires: Duration,
-    ) -> Result<Option<String>, MediaError> {
+    pub async fn presigned_get_url(&self, key: &str, expires: Duration) -> Result<Option<String>, MediaError> {
         let path = parse_key(key)?;
         let Some(signer) = &self.signer else {
             return Ok(None);
         };
-        let url = signer
-            .signed_url(Method::GET, &path, expires)
-            .await
-            .map_err(|e| store_error(key, e))?;
+        let url = signer.signed_url(Method::GET, &path, expires).await.map_err(|e| store_error(key, e))?;
         Ok(Some(url.to_string()))
     }
 }
@@ -225,11 +170,7 @@ mod tests {
 
     #[test]
     fn good_keys_pass() {
-        for key in [
-            "videos/0190b1c2-7d3e-7000-8000-000000000000.mp4",
-            "thumbs/a_b.jpg",
-            "x",
-        ] {
+        for key in ["videos/0190b1c2-7d3e-7000-8000-000000000000.mp4", "thumbs/a_b.jpg", "x"] {
             assert_eq!(parse_key(key).unwrap().as_ref(), key);
         }
     }
@@ -250,44 +191,20 @@ mod tests {
             "videos\\a.mp4",
             "videos/a.mp4?x=1",
         ] {
-            assert!(
-                matches!(parse_key(key), Err(MediaError::BadKey { .. })),
-                "{key:?} accepted"
-            );
+            assert!(matches!(parse_key(key), Err(MediaError::BadKey { .. })), "{key:?} accepted");
         }
-        assert!(matches!(
-            parse_key(&"a".repeat(1025)),
-            Err(MediaError::BadKey { .. })
-        ));
+        assert!(matches!(parse_key(&"a".repeat(1025)), Err(MediaError::BadKey { .. })));
     }
 
     #[tokio::test]
     async fn s3_store_presigns_without_a_server() {
-        let store = MediaStore::s3(
-            "media",
-            Some("http://127.0.0.1:9000"),
-            "us-east-1",
-            "key",
-            "secret",
-            true,
-        )
-        .unwrap();
-        let url = store
-            .presigned_get_url("videos/a.mp4", Duration::from_secs(600))
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(
-            url.starts_with("http://127.0.0.1:9000/media/videos/a.mp4?"),
-            "{url}"
-        );
+        let store = MediaStore::s3("media", Some("http://127.0.0.1:9000"), "us-east-1", "key", "secret", true).unwrap();
+        let url = store.presigned_get_url("videos/a.mp4", Duration::from_secs(600)).await.unwrap().unwrap();
+        assert!(url.starts_with("http://127.0.0.1:9000/media/videos/a.mp4?"), "{url}");
         assert!(url.contains("X-Amz-Expires=600"), "{url}");
         assert!(url.contains("X-Amz-Signature="), "{url}");
         assert!(!url.contains("secret"), "{url}");
         let debug = format!("{store:?}");
-        assert!(
-            debug.contains("media") && !debug.contains("secret"),
-            "{debug}"
-        );
+        assert!(debug.contains("media") && !debug.contains("secret"), "{debug}");
     }
 }

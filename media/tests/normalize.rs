@@ -1,9 +1,4 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 //! `normalize_mp4` on a real Chromium `MediaRecorder` recording (fragmented MP4, `avcC` after
 //! `pasp`/`btrt`), on ffmpeg's fragmented output, on our own plain files, and on broken input.
 //!
@@ -51,10 +46,7 @@ fn ffprobe(file: &Path) -> (usize, f64) {
             .to_owned()
     };
     assert_eq!(field("codec_name"), "h264", "{stdout}");
-    (
-        field("nb_read_frames").parse().unwrap(),
-        field("duration").parse().unwrap(),
-    )
+    (field("nb_read_frames").parse().unwrap(), field("duration").parse().unwrap())
 }
 
 /// The top-level boxes of a file: (type, start, end).
@@ -78,18 +70,9 @@ fn find_box(bytes: &[u8], kind: &[u8; 4]) -> usize {
 /// A small plain MP4 from our own encoder.
 fn our_clip(frames: usize, keyframe_interval: u32) -> Vec<u8> {
     let (w, h) = (64, 48);
-    let source: Vec<Vec<u8>> = (0..frames)
-        .map(|t| {
-            (0..w * h * 3)
-                .map(|i| ((i / 3 % w + t * 3) % 256) as u8)
-                .collect()
-        })
-        .collect();
-    let opts = EncodeOptions {
-        fps: 12,
-        bitrate_kbps: 500,
-        keyframe_interval,
-    };
+    let source: Vec<Vec<u8>> =
+        (0..frames).map(|t| (0..w * h * 3).map(|i| ((i / 3 % w + t * 3) % 256) as u8).collect()).collect();
+    let opts = EncodeOptions { fps: 12, bitrate_kbps: 500, keyframe_interval };
     encode_mp4(w, h, &source, &opts).unwrap().mp4
 }
 
@@ -117,10 +100,7 @@ fn chromium_recording_becomes_a_plain_mp4() {
     assert_eq!(info.frame_count, frames);
     let ms = info.duration_ms as f64;
     assert!((ms - 3000.0).abs() <= 300.0, "{ms} ms");
-    assert!(
-        (ms / 1000.0 - seconds).abs() <= 0.1,
-        "{ms} ms, ffprobe {seconds} s"
-    );
+    assert!((ms / 1000.0 - seconds).abs() <= 0.1, "{ms} ms, ffprobe {seconds} s");
     assert!((info.fps - 20.0).abs() < 1.0, "{} fps", info.fps);
 
     let decoded = decode_mp4(&plain).unwrap();
@@ -134,10 +114,7 @@ fn chromium_recording_becomes_a_plain_mp4() {
     std::fs::write(&rewritten, &plain).unwrap();
     let (plain_frames, plain_seconds) = ffprobe(&rewritten);
     assert_eq!(plain_frames, frames);
-    assert!(
-        (plain_seconds - seconds).abs() <= 0.1,
-        "{plain_seconds} vs {seconds}"
-    );
+    assert!((plain_seconds - seconds).abs() <= 0.1, "{plain_seconds} vs {seconds}");
 
     // ffmpeg decodes the same pictures from both files: no sample was changed or reordered.
     let decode = |file: &Path| {
@@ -145,30 +122,15 @@ fn chromium_recording_becomes_a_plain_mp4() {
             .args(["-v", "error", "-i"])
             .arg(file)
             // Every decoded picture once, whatever the timestamps say about a frame rate.
-            .args([
-                "-fps_mode",
-                "passthrough",
-                "-f",
-                "rawvideo",
-                "-pix_fmt",
-                "rgb24",
-                "-",
-            ])
+            .args(["-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         out.stdout
     };
     let pictures = decode(&original);
     assert_eq!(pictures.len(), frames * 320 * 240 * 3);
-    assert!(
-        pictures == decode(&rewritten),
-        "ffmpeg decodes different pictures"
-    );
+    assert!(pictures == decode(&rewritten), "ffmpeg decodes different pictures");
 
     // A second pass has nothing left to do.
     assert!(matches!(normalize_mp4(&plain).unwrap(), Cow::Borrowed(_)));
@@ -213,10 +175,7 @@ fn ffmpeg_fragments_come_back_sample_for_sample() {
     let dir = temp_dir("ffmpeg");
     let source = dir.join("source.mp4");
     std::fs::write(&source, &clip).unwrap();
-    for flags in [
-        "frag_keyframe+empty_moov",
-        "frag_keyframe+empty_moov+default_base_moof",
-    ] {
+    for flags in ["frag_keyframe+empty_moov", "frag_keyframe+empty_moov+default_base_moof"] {
         let target = dir.join("fragmented.mp4");
         let out = Command::new("ffmpeg")
             .args(["-v", "error", "-y", "-i"])
@@ -225,16 +184,9 @@ fn ffmpeg_fragments_come_back_sample_for_sample() {
             .arg(&target)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let fragmented = std::fs::read(&target).unwrap();
-        let moofs = top_level(&fragmented)
-            .iter()
-            .filter(|b| &b.0 == b"moof")
-            .count();
+        let moofs = top_level(&fragmented).iter().filter(|b| &b.0 == b"moof").count();
         assert!(moofs >= 3, "{flags}: {moofs} fragments");
 
         let plain = normalize_mp4(&fragmented).unwrap();
@@ -272,27 +224,15 @@ fn lying_sizes_and_counts_are_refused() {
     let trun = find_box(CHROMIUM, b"trun");
     let tkhd = find_box(CHROMIUM, b"tkhd");
     let cases = [
-        (
-            "moov past the end",
-            patched(moov, &0xffff_fff0u32.to_be_bytes()),
-        ),
-        (
-            "moov smaller than a header",
-            patched(moov, &4u32.to_be_bytes()),
-        ),
+        ("moov past the end", patched(moov, &0xffff_fff0u32.to_be_bytes())),
+        ("moov smaller than a header", patched(moov, &4u32.to_be_bytes())),
         ("64-bit size past the end", {
             let mut b = patched(moov, &1u32.to_be_bytes());
             b[moov + 8..moov + 16].copy_from_slice(&u64::MAX.to_be_bytes());
             b
         }),
-        (
-            "trun past its traf",
-            patched(trun, &0x00ff_ffffu32.to_be_bytes()),
-        ),
-        (
-            "huge sample count",
-            patched(trun + 12, &u32::MAX.to_be_bytes()),
-        ),
+        ("trun past its traf", patched(trun, &0x00ff_ffffu32.to_be_bytes())),
+        ("huge sample count", patched(trun + 12, &u32::MAX.to_be_bytes())),
         // Only a data offset: every sample takes the defaults, so the box cannot bound the
         // count; the media data must.
         ("huge count of default samples", {
@@ -300,14 +240,8 @@ fn lying_sizes_and_counts_are_refused() {
             b[trun + 12..trun + 16].copy_from_slice(&0x0100_0000u32.to_be_bytes());
             b
         }),
-        (
-            "data offset outside the file",
-            patched(trun + 16, &0x7fff_fff0u32.to_be_bytes()),
-        ),
-        (
-            "fragment of an unknown track",
-            patched(tkhd + 8 + 20, &7u32.to_be_bytes()),
-        ),
+        ("data offset outside the file", patched(trun + 16, &0x7fff_fff0u32.to_be_bytes())),
+        ("fragment of an unknown track", patched(tkhd + 8 + 20, &7u32.to_be_bytes())),
     ];
     for (name, bytes) in cases {
         let err = normalize_mp4(&bytes).expect_err(name);
@@ -350,27 +284,16 @@ fn packet_times(file: &Path) -> Vec<(i64, i64, bool)> {
         .arg(file)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let packets: Vec<(i64, i64, bool)> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| {
             let f: Vec<&str> = l.split(',').collect();
-            (
-                f[0].parse().unwrap(),
-                f[1].parse().unwrap(),
-                f[2].starts_with('K'),
-            )
+            (f[0].parse().unwrap(), f[1].parse().unwrap(), f[2].starts_with('K'))
         })
         .collect();
     let (pts0, dts0) = (packets[0].0, packets[0].1);
-    packets
-        .into_iter()
-        .map(|(p, d, k)| (p - pts0, d - dts0, k))
-        .collect()
+    packets.into_iter().map(|(p, d, k)| (p - pts0, d - dts0, k)).collect()
 }
 
 /// B-frames (libx264): composition offsets in the `trun`s, unsigned (version 0) and signed
@@ -380,35 +303,17 @@ fn bframe_composition_offsets_survive() {
     let dir = temp_dir("bframes");
     let source = dir.join("source.mp4");
     std::fs::write(&source, our_clip(36, 36)).unwrap();
-    for flags in [
-        "frag_keyframe+empty_moov",
-        "frag_keyframe+empty_moov+negative_cts_offsets",
-    ] {
+    for flags in ["frag_keyframe+empty_moov", "frag_keyframe+empty_moov+negative_cts_offsets"] {
         let fragmented = dir.join("fragmented.mp4");
         let out = Command::new("ffmpeg")
             .args(["-v", "error", "-y", "-i"])
             .arg(&source)
-            .args([
-                "-c:v",
-                "libx264",
-                "-bf",
-                "2",
-                "-g",
-                "12",
-                "-movflags",
-                flags,
-            ])
+            .args(["-c:v", "libx264", "-bf", "2", "-g", "12", "-movflags", flags])
             .arg(&fragmented)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let plain = normalize_mp4(&std::fs::read(&fragmented).unwrap())
-            .unwrap()
-            .into_owned();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let plain = normalize_mp4(&std::fs::read(&fragmented).unwrap()).unwrap().into_owned();
         assert!(plain.windows(4).any(|w| w == b"ctts"), "{flags}: no ctts");
         let rewritten = dir.join("plain.mp4");
         std::fs::write(&rewritten, &plain).unwrap();

@@ -1,9 +1,4 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 //! The S3 engine of `MediaStore` against a real S3-compatible server on loopback: `moto_server`
 //! from the project's `.venv` (installed by `scripts/setup.sh`).
 
@@ -98,26 +93,10 @@ async fn s3_store_round_trips_against_moto() {
     let http = reqwest::Client::new();
 
     let bucket = "media-test";
-    let created = http
-        .put(format!("{endpoint}/{bucket}"))
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        created.status().is_success(),
-        "creating the bucket: {}",
-        created.status()
-    );
+    let created = http.put(format!("{endpoint}/{bucket}")).send().await.unwrap();
+    assert!(created.status().is_success(), "creating the bucket: {}", created.status());
 
-    let store = MediaStore::s3(
-        bucket,
-        Some(&endpoint),
-        "us-east-1",
-        "testing",
-        "testing",
-        true,
-    )
-    .unwrap();
+    let store = MediaStore::s3(bucket, Some(&endpoint), "us-east-1", "testing", "testing", true).unwrap();
 
     let key = "videos/0190b1c2-7d3e-7000-8000-000000000000.mp4";
     let bytes = varied_bytes(300 * 1024);
@@ -132,61 +111,33 @@ async fn s3_store_round_trips_against_moto() {
     assert_eq!(store.size(key).await.unwrap(), bytes.len() as u64);
     let range = store.get_range(key, 100..1100).await.unwrap();
     assert_eq!(range.len(), 1000);
-    assert!(
-        range == bytes[100..1100],
-        "get_range returned different bytes"
-    );
+    assert!(range == bytes[100..1100], "get_range returned different bytes");
 
     // A presigned URL serves the object to a plain HTTP client, with its content type. Note that
     // moto only looks for `Signature=` in a presigned URL and does not check the signature itself
     // (a made-up or expired one is served too), so this checks the URL's shape, not the SigV4 maths.
-    let url = store
-        .presigned_get_url(key, Duration::from_secs(600))
-        .await
-        .unwrap()
-        .expect("the S3 store signs URLs");
-    assert!(
-        url.starts_with(&format!("{endpoint}/{bucket}/{key}?")),
-        "{url}"
-    );
+    let url = store.presigned_get_url(key, Duration::from_secs(600)).await.unwrap().expect("the S3 store signs URLs");
+    assert!(url.starts_with(&format!("{endpoint}/{bucket}/{key}?")), "{url}");
     let response = http.get(&url).send().await.unwrap();
     assert_eq!(response.status(), reqwest::StatusCode::OK, "GET {url}");
     assert_eq!(
-        response
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .map(|v| v.to_str().unwrap().to_owned())
-            .as_deref(),
+        response.headers().get(reqwest::header::CONTENT_TYPE).map(|v| v.to_str().unwrap().to_owned()).as_deref(),
         Some("video/mp4")
     );
     let served = response.bytes().await.unwrap();
     assert!(served == bytes, "the presigned URL served different bytes");
 
     // A presigned URL for a missing key does not serve anything.
-    let missing_url = store
-        .presigned_get_url("videos/missing.mp4", Duration::from_secs(600))
-        .await
-        .unwrap()
-        .unwrap();
+    let missing_url = store.presigned_get_url("videos/missing.mp4", Duration::from_secs(600)).await.unwrap().unwrap();
     let missing = http.get(&missing_url).send().await.unwrap();
-    assert_ne!(
-        missing.status(),
-        reqwest::StatusCode::OK,
-        "GET {missing_url}"
-    );
+    assert_ne!(missing.status(), reqwest::StatusCode::OK, "GET {missing_url}");
 
     // exists, delete, and a missing object.
     assert!(store.exists(key).await.unwrap());
     store.delete(key).await.unwrap();
     assert!(!store.exists(key).await.unwrap());
-    assert!(
-        matches!(store.get(key).await, Err(MediaError::NotFound { .. })),
-        "get after delete"
-    );
-    assert!(
-        matches!(store.size(key).await, Err(MediaError::NotFound { .. })),
-        "size after delete"
-    );
+    assert!(matches!(store.get(key).await, Err(MediaError::NotFound { .. })), "get after delete");
+    assert!(matches!(store.size(key).await, Err(MediaError::NotFound { .. })), "size after delete");
     // Deleting again is not an error.
     store.delete(key).await.unwrap();
 
@@ -195,21 +146,12 @@ async fn s3_store_round_trips_against_moto() {
     drop(moto);
     for bad in ["/videos/a.mp4", "videos/../secrets", "videos/a b.mp4"] {
         assert!(
-            matches!(
-                store.put(bad, vec![1, 2, 3], "video/mp4").await,
-                Err(MediaError::BadKey { .. })
-            ),
+            matches!(store.put(bad, vec![1, 2, 3], "video/mp4").await, Err(MediaError::BadKey { .. })),
             "put {bad:?}"
         );
+        assert!(matches!(store.get(bad).await, Err(MediaError::BadKey { .. })), "get {bad:?}");
         assert!(
-            matches!(store.get(bad).await, Err(MediaError::BadKey { .. })),
-            "get {bad:?}"
-        );
-        assert!(
-            matches!(
-                store.presigned_get_url(bad, Duration::from_secs(600)).await,
-                Err(MediaError::BadKey { .. })
-            ),
+            matches!(store.presigned_get_url(bad, Duration::from_secs(600)).await, Err(MediaError::BadKey { .. })),
             "presign {bad:?}"
         );
     }

@@ -16,12 +16,16 @@ enum GenerationJobs {
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         m.alter_table(
-            Table::alter().table(GenerationJobs::Table).add_column(timestamp_with_time_zone_null(GenerationJobs::DispatchedAt)).to_owned(),
+            Table::alter()
+                .table(GenerationJobs::Table)
+                .add_column(timestamp_with_time_zone_null(GenerationJobs::DispatchedAt))
+                .to_owned(),
         )
         .await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.alter_table(Table::alter().table(GenerationJobs::Table).drop_column(GenerationJobs::DispatchedAt).to_owned()).await
+        m.alter_table(Table::alter().table(GenerationJobs::Table).drop_column(GenerationJobs::DispatchedAt).to_owned())
+            .await
     }
 }

@@ -34,7 +34,12 @@ impl MigrationTrait for Migration {
         )
         .await?;
         m.create_index(
-            Index::create().name("idx_audit_created").table(AuditLog::Table).col(AuditLog::CreatedAt).col(AuditLog::Id).to_owned(),
+            Index::create()
+                .name("idx_audit_created")
+                .table(AuditLog::Table)
+                .col(AuditLog::CreatedAt)
+                .col(AuditLog::Id)
+                .to_owned(),
         )
         .await
     }

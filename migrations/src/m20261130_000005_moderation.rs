@@ -97,7 +97,11 @@ enum Notifications {
 }
 
 fn fk_user(from_table: impl IntoIden, from_col: impl IntoIden) -> ForeignKeyCreateStatement {
-    ForeignKey::create().from(from_table, from_col).to(Users::Table, Users::Id).on_delete(ForeignKeyAction::Cascade).to_owned()
+    ForeignKey::create()
+        .from(from_table, from_col)
+        .to(Users::Table, Users::Id)
+        .on_delete(ForeignKeyAction::Cascade)
+        .to_owned()
 }
 
 #[async_trait::async_trait]
@@ -119,7 +123,12 @@ impl MigrationTrait for Migration {
             m.alter_table(Table::alter().table(Videos::Table).add_column(&mut col).to_owned()).await?;
         }
         m.create_index(
-            Index::create().name("idx_videos_watermark").table(Videos::Table).col(Videos::WatermarkId).unique().to_owned(),
+            Index::create()
+                .name("idx_videos_watermark")
+                .table(Videos::Table)
+                .col(Videos::WatermarkId)
+                .unique()
+                .to_owned(),
         )
         .await?;
         m.create_index(
@@ -131,8 +140,10 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.alter_table(Table::alter().table(GenerationJobs::Table).add_column(text_null(GenerationJobs::FrameScores)).to_owned())
-            .await?;
+        m.alter_table(
+            Table::alter().table(GenerationJobs::Table).add_column(text_null(GenerationJobs::FrameScores)).to_owned(),
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -282,7 +293,8 @@ impl MigrationTrait for Migration {
         ] {
             m.drop_table(Table::drop().table(table).to_owned()).await?;
         }
-        m.alter_table(Table::alter().table(GenerationJobs::Table).drop_column(GenerationJobs::FrameScores).to_owned()).await?;
+        m.alter_table(Table::alter().table(GenerationJobs::Table).drop_column(GenerationJobs::FrameScores).to_owned())
+            .await?;
         m.drop_index(Index::drop().name("idx_videos_status_published").table(Videos::Table).to_owned()).await?;
         m.drop_index(Index::drop().name("idx_videos_watermark").table(Videos::Table).to_owned()).await?;
         for col in [

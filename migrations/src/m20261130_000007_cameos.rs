@@ -112,14 +112,23 @@ impl MigrationTrait for Migration {
                 .col(timestamp_with_time_zone(Cameos::UpdatedAt))
                 .col(timestamp_with_time_zone_null(Cameos::RevokedAt))
                 .foreign_key(
-                    ForeignKey::create().from(Cameos::Table, Cameos::OwnerId).to(Users::Table, Users::Id).on_delete(ForeignKeyAction::Cascade),
+                    ForeignKey::create()
+                        .from(Cameos::Table, Cameos::OwnerId)
+                        .to(Users::Table, Users::Id)
+                        .on_delete(ForeignKeyAction::Cascade),
                 )
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("idx_cameos_owner").table(Cameos::Table).col(Cameos::OwnerId).to_owned()).await?;
+        m.create_index(Index::create().name("idx_cameos_owner").table(Cameos::Table).col(Cameos::OwnerId).to_owned())
+            .await?;
         m.create_index(
-            Index::create().name("idx_cameos_status_permission").table(Cameos::Table).col(Cameos::Status).col(Cameos::Permission).to_owned(),
+            Index::create()
+                .name("idx_cameos_status_permission")
+                .table(Cameos::Table)
+                .col(Cameos::Status)
+                .col(Cameos::Permission)
+                .to_owned(),
         )
         .await?;
         m.create_table(
@@ -144,8 +153,14 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("idx_cameo_approvals_user").table(CameoApprovals::Table).col(CameoApprovals::UserId).to_owned())
-            .await?;
+        m.create_index(
+            Index::create()
+                .name("idx_cameo_approvals_user")
+                .table(CameoApprovals::Table)
+                .col(CameoApprovals::UserId)
+                .to_owned(),
+        )
+        .await?;
         // `video_id` is also the job's id (a job's video takes its id), so a job's cameos are
         // recorded when it is created, before its video exists.
         m.create_table(
@@ -167,15 +182,29 @@ impl MigrationTrait for Migration {
         )
         .await?;
         m.create_index(
-            Index::create().name("idx_video_cameos_cameo").table(VideoCameos::Table).col(VideoCameos::CameoId).col(VideoCameos::CreatedAt).to_owned(),
+            Index::create()
+                .name("idx_video_cameos_cameo")
+                .table(VideoCameos::Table)
+                .col(VideoCameos::CameoId)
+                .col(VideoCameos::CreatedAt)
+                .to_owned(),
         )
         .await?;
         // Cameo verifications are reviewed as moderation cases.
-        m.alter_table(Table::alter().table(ModerationCases::Table).add_column(uuid_null(ModerationCases::SubjectCameoId)).to_owned()).await
+        m.alter_table(
+            Table::alter()
+                .table(ModerationCases::Table)
+                .add_column(uuid_null(ModerationCases::SubjectCameoId))
+                .to_owned(),
+        )
+        .await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.alter_table(Table::alter().table(ModerationCases::Table).drop_column(ModerationCases::SubjectCameoId).to_owned()).await?;
+        m.alter_table(
+            Table::alter().table(ModerationCases::Table).drop_column(ModerationCases::SubjectCameoId).to_owned(),
+        )
+        .await?;
         m.drop_table(Table::drop().table(VideoCameos::Table).to_owned()).await?;
         m.drop_table(Table::drop().table(CameoApprovals::Table).to_owned()).await?;
         m.drop_table(Table::drop().table(Cameos::Table).to_owned()).await?;

@@ -83,12 +83,30 @@ fn video_fk<T: IntoIden + 'static>(table: T, col: T) -> ForeignKeyCreateStatemen
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         // SQLite adds one column per ALTER TABLE.
-        m.alter_table(Table::alter().table(Users::Table).add_column(big_integer(Users::FollowerCount).default(0)).to_owned()).await?;
-        m.alter_table(Table::alter().table(Users::Table).add_column(big_integer(Users::FollowingCount).default(0)).to_owned()).await?;
-        m.alter_table(Table::alter().table(Videos::Table).add_column(big_integer(Videos::LikeCount).default(0)).to_owned()).await?;
-        m.alter_table(Table::alter().table(Videos::Table).add_column(big_integer(Videos::ViewCount).default(0)).to_owned()).await?;
-        m.alter_table(Table::alter().table(Videos::Table).add_column(big_integer(Videos::WatchMsTotal).default(0)).to_owned()).await?;
-        m.alter_table(Table::alter().table(Videos::Table).add_column(big_integer(Videos::CommentCount).default(0)).to_owned()).await?;
+        m.alter_table(
+            Table::alter().table(Users::Table).add_column(big_integer(Users::FollowerCount).default(0)).to_owned(),
+        )
+        .await?;
+        m.alter_table(
+            Table::alter().table(Users::Table).add_column(big_integer(Users::FollowingCount).default(0)).to_owned(),
+        )
+        .await?;
+        m.alter_table(
+            Table::alter().table(Videos::Table).add_column(big_integer(Videos::LikeCount).default(0)).to_owned(),
+        )
+        .await?;
+        m.alter_table(
+            Table::alter().table(Videos::Table).add_column(big_integer(Videos::ViewCount).default(0)).to_owned(),
+        )
+        .await?;
+        m.alter_table(
+            Table::alter().table(Videos::Table).add_column(big_integer(Videos::WatchMsTotal).default(0)).to_owned(),
+        )
+        .await?;
+        m.alter_table(
+            Table::alter().table(Videos::Table).add_column(big_integer(Videos::CommentCount).default(0)).to_owned(),
+        )
+        .await?;
         // Visible comments made before the counter existed (portable SQL: both engines).
         m.get_connection()
             .execute_unprepared("UPDATE videos SET comment_count = (SELECT COUNT(*) FROM comments WHERE comments.video_id = videos.id AND comments.status = 'VISIBLE')")
@@ -115,8 +133,15 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("idx_follows_followee").table(Follows::Table).col(Follows::FolloweeId).col(Follows::FollowerId).to_owned())
-            .await?;
+        m.create_index(
+            Index::create()
+                .name("idx_follows_followee")
+                .table(Follows::Table)
+                .col(Follows::FolloweeId)
+                .col(Follows::FollowerId)
+                .to_owned(),
+        )
+        .await?;
         m.create_table(
             Table::create()
                 .table(Blocks::Table)
@@ -129,7 +154,10 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("idx_blocks_blocked").table(Blocks::Table).col(Blocks::BlockedId).to_owned()).await?;
+        m.create_index(
+            Index::create().name("idx_blocks_blocked").table(Blocks::Table).col(Blocks::BlockedId).to_owned(),
+        )
+        .await?;
         m.create_table(
             Table::create()
                 .table(Likes::Table)
@@ -142,9 +170,17 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("idx_likes_video").table(Likes::Table).col(Likes::VideoId).to_owned()).await?;
-        m.create_index(Index::create().name("idx_likes_user_time").table(Likes::Table).col(Likes::UserId).col(Likes::CreatedAt).to_owned())
+        m.create_index(Index::create().name("idx_likes_video").table(Likes::Table).col(Likes::VideoId).to_owned())
             .await?;
+        m.create_index(
+            Index::create()
+                .name("idx_likes_user_time")
+                .table(Likes::Table)
+                .col(Likes::UserId)
+                .col(Likes::CreatedAt)
+                .to_owned(),
+        )
+        .await?;
         m.create_table(
             Table::create()
                 .table(Views::Table)
@@ -158,9 +194,17 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("idx_views_user_time").table(Views::Table).col(Views::UserId).col(Views::ViewedAt).to_owned())
+        m.create_index(
+            Index::create()
+                .name("idx_views_user_time")
+                .table(Views::Table)
+                .col(Views::UserId)
+                .col(Views::ViewedAt)
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(Index::create().name("idx_views_video").table(Views::Table).col(Views::VideoId).to_owned())
             .await?;
-        m.create_index(Index::create().name("idx_views_video").table(Views::Table).col(Views::VideoId).to_owned()).await?;
         m.create_table(
             Table::create()
                 .table(FeedPreferences::Table)

@@ -4,12 +4,7 @@
 //! crate → `ffmpeg` libx264 CRF 28 (same size, and 50% downscale) → decode → detect. Then detect
 //! on `WM_UNMARKED` (default 50) unmarked clips and on every decoded marked clip with a wrong
 //! key. `WM_FRAMES` (default 36) sets the clip length. Needs `ffmpeg` on the PATH.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,19 +20,14 @@ const FPS: u32 = 12;
 const SIZES: [(usize, usize); 3] = [(384, 640), (640, 384), (512, 512)];
 
 fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 /// A clip with a random gradient, static texture, moving discs and boxes, and sensor noise.
 fn synthetic_clip(width: usize, height: usize, frames: usize, seed: u64) -> Vec<Vec<u8>> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let texture_strength: f32 = rng.random_range(0.0..20.0);
-    let texture: Vec<f32> = (0..width * height)
-        .map(|_| rng.random_range(-1.0..1.0) * texture_strength)
-        .collect();
+    let texture: Vec<f32> = (0..width * height).map(|_| rng.random_range(-1.0..1.0) * texture_strength).collect();
     let angle: f32 = rng.random_range(0.0..std::f32::consts::TAU);
     let (gx, gy) = (angle.cos(), angle.sin());
     let base: [f32; 3] = std::array::from_fn(|_| rng.random_range(30.0..120.0));
@@ -68,9 +58,7 @@ fn synthetic_clip(width: usize, height: usize, frames: usize, seed: u64) -> Vec<
             let mut frame = Vec::with_capacity(width * height * 3);
             for y in 0..height {
                 for x in 0..width {
-                    let t = ((x as f32) * gx * width as f32 + (y as f32) * gy * height as f32)
-                        / diag
-                        + 0.5;
+                    let t = ((x as f32) * gx * width as f32 + (y as f32) * gy * height as f32) / diag + 0.5;
                     let inside = shapes.iter().rev().find(|s| {
                         let (dx, dy) = (x as f32 - s.x, y as f32 - s.y);
                         if s.disc {
@@ -100,11 +88,7 @@ fn synthetic_clip(width: usize, height: usize, frames: usize, seed: u64) -> Vec<
 }
 
 fn ffmpeg(args: &[&str]) {
-    let status = Command::new("ffmpeg")
-        .args(["-y", "-loglevel", "error"])
-        .args(args)
-        .status()
-        .expect("ffmpeg on PATH");
+    let status = Command::new("ffmpeg").args(["-y", "-loglevel", "error"]).args(args).status().expect("ffmpeg on PATH");
     assert!(status.success(), "ffmpeg {args:?} failed");
 }
 
@@ -125,10 +109,7 @@ fn decode(path: &Path, width: usize, height: usize, fallbacks: &mut usize) -> Ve
         .output()
         .expect("ffmpeg on PATH");
     assert!(out.status.success());
-    out.stdout
-        .chunks_exact(width * height * 3)
-        .map(<[u8]>::to_vec)
-        .collect()
+    out.stdout.chunks_exact(width * height * 3).map(<[u8]>::to_vec).collect()
 }
 
 #[derive(Default)]
@@ -146,12 +127,7 @@ struct Tally {
 impl Tally {
     fn add(&mut self, found: &Detection, payload: u64) {
         let expected = coded_bits(payload);
-        let right = found
-            .bits
-            .iter()
-            .zip(&expected)
-            .filter(|&(&s, &e)| (s > 0.0) == e)
-            .count();
+        let right = found.bits.iter().zip(&expected).filter(|&(&s, &e)| (s > 0.0) == e).count();
         if self.clips == 0 {
             self.min_raw = 1.0;
         }
@@ -191,8 +167,7 @@ fn main() {
     std::fs::create_dir_all(&dir).unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(0x5EED);
 
-    let (mut openh264, mut crf28, mut half) =
-        (Tally::default(), Tally::default(), Tally::default());
+    let (mut openh264, mut crf28, mut half) = (Tally::default(), Tally::default(), Tally::default());
     let (mut embed_time, mut detect_time, mut detect_runs) = (Duration::ZERO, Duration::ZERO, 0u32);
     let (mut wrong_key_trials, mut wrong_key_hits) = (0usize, 0usize);
     let mut fallbacks = 0usize;
@@ -212,11 +187,7 @@ fn main() {
             width,
             height,
             &frames,
-            &media::EncodeOptions {
-                fps: FPS,
-                bitrate_kbps: 4000,
-                keyframe_interval: 24,
-            },
+            &media::EncodeOptions { fps: FPS, bitrate_kbps: 4000, keyframe_interval: 24 },
         )
         .unwrap();
         let source = dir.join(format!("clip{clip}.mp4"));
@@ -225,13 +196,11 @@ fn main() {
         let small = dir.join(format!("clip{clip}-half.mp4"));
         let src = source.to_str().unwrap();
         ffmpeg(
-            &[
-                "-i", src, "-c:v", "libx264", "-crf", "28", "-pix_fmt", "yuv420p",
-            ]
-            .iter()
-            .copied()
-            .chain([same.to_str().unwrap()])
-            .collect::<Vec<_>>(),
+            &["-i", src, "-c:v", "libx264", "-crf", "28", "-pix_fmt", "yuv420p"]
+                .iter()
+                .copied()
+                .chain([same.to_str().unwrap()])
+                .collect::<Vec<_>>(),
         );
         ffmpeg(&[
             "-i",
@@ -248,24 +217,9 @@ fn main() {
         ]);
 
         let variants = [
-            (
-                &mut openh264,
-                media::decode_mp4(&mp4.mp4).unwrap(),
-                width,
-                height,
-            ),
-            (
-                &mut crf28,
-                decode(&same, width, height, &mut fallbacks),
-                width,
-                height,
-            ),
-            (
-                &mut half,
-                decode(&small, width / 2, height / 2, &mut fallbacks),
-                width / 2,
-                height / 2,
-            ),
+            (&mut openh264, media::decode_mp4(&mp4.mp4).unwrap(), width, height),
+            (&mut crf28, decode(&same, width, height, &mut fallbacks), width, height),
+            (&mut half, decode(&small, width / 2, height / 2, &mut fallbacks), width / 2, height / 2),
         ];
         for (tally, decoded, w, h) in variants {
             let started = Instant::now();
@@ -308,9 +262,7 @@ fn main() {
     }
 
     println!();
-    println!(
-        "Invisible watermark robustness: {clips} clips x {frame_count} frames @ {FPS} fps, sizes {SIZES:?}"
-    );
+    println!("Invisible watermark robustness: {clips} clips x {frame_count} frames @ {FPS} fps, sizes {SIZES:?}");
     println!(
         "peak amplitude {} levels, grid {}x{}, {} channel bits; min PSNR marked vs original {psnr_min:.2} dB",
         watermark::PEAK_AMPLITUDE,
@@ -319,12 +271,8 @@ fn main() {
         watermark::CODED_BITS
     );
     println!();
-    println!(
-        "| path                         | raw bits | worst clip | payload bits | recovered | wrong | mean conf |"
-    );
-    println!(
-        "|------------------------------|----------|------------|--------------|-----------|-------|-----------|"
-    );
+    println!("| path                         | raw bits | worst clip | payload bits | recovered | wrong | mean conf |");
+    println!("|------------------------------|----------|------------|--------------|-----------|-------|-----------|");
     openh264.row("openh264 4 Mb/s (media)");
     crf28.row("+ libx264 CRF 28");
     half.row("+ libx264 CRF 28, 50% scale");
@@ -345,9 +293,7 @@ fn main() {
     );
     println!();
     println!("False positives (payload reported where none was embedded under that key):");
-    println!(
-        "  unmarked clips:          {unmarked_hits}/{unmarked} (max confidence {unmarked_conf_max:.3})"
-    );
+    println!("  unmarked clips:          {unmarked_hits}/{unmarked} (max confidence {unmarked_conf_max:.3})");
     println!("  marked, wrong key:       {wrong_key_hits}/{wrong_key_trials}");
     println!(
         "  pure-noise soft bits:    {both}/{trials} (CRC passes {crc_pass}, confidence >= {} {conf_pass})",

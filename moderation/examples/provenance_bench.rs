@@ -1,12 +1,7 @@
 //! Sign and verify time for a 512×512, 48-frame MP4: 10 runs each, median reported.
 //!
 //! `cargo run --release -p moderation --example provenance_bench`
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::time::{Duration, Instant};
 
@@ -41,11 +36,7 @@ fn main() {
         w,
         h,
         &clip(w, h, frames),
-        &media::EncodeOptions {
-            fps: 24,
-            bitrate_kbps: 4000,
-            keyframe_interval: 48,
-        },
+        &media::EncodeOptions { fps: 24, bitrate_kbps: 4000, keyframe_interval: 48 },
     )
     .unwrap()
     .mp4;
@@ -59,11 +50,7 @@ fn main() {
         model_version: "0.3.1".into(),
         generator_version: "bench".into(),
         remix_source: None,
-        cameos: vec![CameoConsent {
-            cameo_id: "cameo-1".into(),
-            owner_id: "user-1".into(),
-            consent_version: 2,
-        }],
+        cameos: vec![CameoConsent { cameo_id: "cameo-1".into(), owner_id: "user-1".into(), consent_version: 2 }],
     };
 
     let mut signed = Vec::new();
@@ -78,11 +65,7 @@ fn main() {
         let start = Instant::now();
         let found = provenance::verify_mp4_trusting(&signed, &root).unwrap();
         verify_times.push(start.elapsed());
-        assert!(
-            found.valid && found.trusted,
-            "{:?}",
-            found.validation_errors
-        );
+        assert!(found.valid && found.trusted, "{:?}", found.validation_errors);
     }
     println!(
         "{w}x{h}x{frames} MP4: {} bytes, signed {} bytes (+{})",
@@ -91,9 +74,6 @@ fn main() {
         signed.len() - mp4.len()
     );
     println!("sign   median {:?} over {RUNS} runs", median(sign_times));
-    println!(
-        "verify median {:?} over {RUNS} runs (trusting the local root)",
-        median(verify_times)
-    );
+    println!("verify median {:?} over {RUNS} runs (trusting the local root)", median(verify_times));
     let _ = std::fs::remove_dir_all(&dir);
 }

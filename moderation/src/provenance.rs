@@ -16,12 +16,12 @@ use std::{
 };
 
 use c2pa::{
-    Builder, BuilderIntent, Context, DigitalSourceType, Ingredient, Manifest, Reader, Relationship,
-    SigningAlg, create_signer, validation_results::ValidationState, validation_status,
+    Builder, BuilderIntent, Context, DigitalSourceType, Ingredient, Manifest, Reader, Relationship, SigningAlg,
+    create_signer, validation_results::ValidationState, validation_status,
 };
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, date_time_ymd,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, date_time_ymd,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -31,8 +31,7 @@ pub const GENERATION_LABEL: &str = "app.soravibe.generation";
 /// Label of our assertion listing each cameo and the consent version that allowed it.
 pub const CONSENT_LABEL: &str = "app.soravibe.consent";
 /// IPTC digital source type for media made by a trained model.
-pub const TRAINED_ALGORITHMIC_MEDIA: &str =
-    "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia";
+pub const TRAINED_ALGORITHMIC_MEDIA: &str = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia";
 
 const MP4_FORMAT: &str = "video/mp4";
 /// Prefix of the ingredient instance id that names the remix source video.
@@ -218,20 +217,15 @@ pub fn load_or_create_local_ca(dir: &Path) -> Result<SignerConfig, ProvenanceErr
     signer_params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     // emailProtection as well: the default EKU list of c2pa-rs 0.91 (the Python bindings) refuses
     // a signer with documentSigning alone ("certificate missing required EKU").
-    signer_params.extended_key_usages = vec![
-        ExtendedKeyUsagePurpose::EmailProtection,
-        ExtendedKeyUsagePurpose::Other(EKU_DOCUMENT_SIGNING.to_vec()),
-    ];
+    signer_params.extended_key_usages =
+        vec![ExtendedKeyUsagePurpose::EmailProtection, ExtendedKeyUsagePurpose::Other(EKU_DOCUMENT_SIGNING.to_vec())];
     signer_params.use_authority_key_identifier_extension = true;
     signer_params.not_before = not_before;
     signer_params.not_after = not_after;
     let signer_cert = signer_params.signed_by(&signer_key, &issuer)?;
 
-    let config = SignerConfig {
-        cert_chain_pem: signer_cert.pem(),
-        private_key_pem: signer_key.serialize_pem(),
-        tsa_url: None,
-    };
+    let config =
+        SignerConfig { cert_chain_pem: signer_cert.pem(), private_key_pem: signer_key.serialize_pem(), tsa_url: None };
     write_private(&dir.join(ROOT_KEY_FILE), &root_key.serialize_pem())?;
     write_private(&key_path, &config.private_key_pem)?;
     fs::write(&cert_path, &config.cert_chain_pem)?;
@@ -247,11 +241,7 @@ pub fn local_ca_root_pem(dir: &Path) -> Result<String, ProvenanceError> {
 }
 
 /// Signs `mp4` and returns it with the C2PA manifest embedded.
-pub fn sign_mp4(
-    mp4: &[u8],
-    info: &ProvenanceInfo,
-    signer: &SignerConfig,
-) -> Result<Vec<u8>, ProvenanceError> {
+pub fn sign_mp4(mp4: &[u8], info: &ProvenanceInfo, signer: &SignerConfig) -> Result<Vec<u8>, ProvenanceError> {
     let raw_signer = create_signer::from_keys(
         signer.cert_chain_pem.as_bytes(),
         signer.private_key_pem.as_bytes(),
@@ -267,9 +257,7 @@ pub fn sign_mp4(
             "version": info.generator_version,
         }],
     }))?;
-    builder.set_intent(BuilderIntent::Create(
-        DigitalSourceType::TrainedAlgorithmicMedia,
-    ));
+    builder.set_intent(BuilderIntent::Create(DigitalSourceType::TrainedAlgorithmicMedia));
     builder.add_action(json!({
         "action": "c2pa.created",
         "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA,
@@ -285,12 +273,7 @@ pub fn sign_mp4(
             remix_of: info.remix_source.as_ref().map(|r| r.video_id.clone()),
         },
     )?;
-    builder.add_assertion(
-        CONSENT_LABEL,
-        &ConsentAssertion {
-            cameos: info.cameos.clone(),
-        },
-    )?;
+    builder.add_assertion(CONSENT_LABEL, &ConsentAssertion { cameos: info.cameos.clone() })?;
 
     if let Some(remix) = &info.remix_source {
         // componentOf, not parentOf: a `c2pa.created` manifest may not have a parent; the
@@ -312,9 +295,7 @@ pub fn sign_mp4(
             }
             None => {
                 let mut ingredient = Ingredient::new_v2(remix.title.as_str(), MP4_FORMAT);
-                ingredient
-                    .set_relationship(Relationship::ComponentOf)
-                    .set_instance_id(instance_id);
+                ingredient.set_relationship(Relationship::ComponentOf).set_instance_id(instance_id);
                 builder.add_ingredient(ingredient);
             }
         }
@@ -332,10 +313,7 @@ pub fn verify_mp4(mp4: &[u8]) -> Result<VerifiedManifest, ProvenanceError> {
 }
 
 /// Verifies the manifest of `mp4` and whether its signer chains to one of `roots_pem`.
-pub fn verify_mp4_trusting(
-    mp4: &[u8],
-    roots_pem: &str,
-) -> Result<VerifiedManifest, ProvenanceError> {
+pub fn verify_mp4_trusting(mp4: &[u8], roots_pem: &str) -> Result<VerifiedManifest, ProvenanceError> {
     verify(mp4, Some(roots_pem))
 }
 
@@ -350,9 +328,7 @@ fn verify(mp4: &[u8], roots_pem: Option<&str>) -> Result<VerifiedManifest, Prove
     };
     let context = Context::new().with_settings(settings)?;
     let reader = Reader::from_context(context).with_stream(MP4_FORMAT, Cursor::new(mp4))?;
-    let manifest = reader
-        .active_manifest()
-        .ok_or(ProvenanceError::NoManifest)?;
+    let manifest = reader.active_manifest().ok_or(ProvenanceError::NoManifest)?;
 
     let state = reader.validation_state();
     let mut found = VerifiedManifest {
@@ -362,36 +338,26 @@ fn verify(mp4: &[u8], roots_pem: Option<&str>) -> Result<VerifiedManifest, Prove
         validation_errors: validation_errors(&reader),
         ..VerifiedManifest::default()
     };
-    if let Some(active) = reader
-        .validation_results()
-        .and_then(|results| results.active_manifest())
-    {
-        found.signature_valid = active
-            .success()
-            .iter()
-            .any(|s| s.code() == validation_status::CLAIM_SIGNATURE_VALIDATED);
+    if let Some(active) = reader.validation_results().and_then(|results| results.active_manifest()) {
+        found.signature_valid =
+            active.success().iter().any(|s| s.code() == validation_status::CLAIM_SIGNATURE_VALIDATED);
     }
 
     if let Ok(generation) = manifest.find_assertion::<GenerationAssertion>(GENERATION_LABEL) {
         found.video_id = Some(generation.video_id);
-        found.model = Some(format!(
-            "{} {}",
-            generation.model_name, generation.model_version
-        ));
+        found.model = Some(format!("{} {}", generation.model_name, generation.model_version));
         found.generator_version = Some(generation.generator_version);
     }
     if let Ok(consent) = manifest.find_assertion::<ConsentAssertion>(CONSENT_LABEL) {
         found.cameos = consent.cameos;
     }
     found.digital_source_type = created_source_type(manifest);
-    if let Some(ingredient) = manifest.ingredients().iter().find(|i| {
-        i.instance_id().starts_with(REMIX_INSTANCE_PREFIX)
-            && *i.relationship() == Relationship::ComponentOf
-    }) {
-        found.remix_source = ingredient
-            .instance_id()
-            .strip_prefix(REMIX_INSTANCE_PREFIX)
-            .map(str::to_owned);
+    if let Some(ingredient) = manifest
+        .ingredients()
+        .iter()
+        .find(|i| i.instance_id().starts_with(REMIX_INSTANCE_PREFIX) && *i.relationship() == Relationship::ComponentOf)
+    {
+        found.remix_source = ingredient.instance_id().strip_prefix(REMIX_INSTANCE_PREFIX).map(str::to_owned);
         found.remix_source_has_manifest = ingredient.active_manifest().is_some();
     }
     Ok(found)
@@ -399,13 +365,8 @@ fn verify(mp4: &[u8], roots_pem: Option<&str>) -> Result<VerifiedManifest, Prove
 
 /// The digital source type of the manifest's `c2pa.created` action.
 fn created_source_type(manifest: &Manifest) -> Option<String> {
-    let actions: serde_json::Value = manifest
-        .assertions()
-        .iter()
-        .find(|a| a.label().starts_with("c2pa.actions"))?
-        .value()
-        .ok()?
-        .clone();
+    let actions: serde_json::Value =
+        manifest.assertions().iter().find(|a| a.label().starts_with("c2pa.actions"))?.value().ok()?.clone();
     actions
         .get("actions")?
         .as_array()?
@@ -421,16 +382,9 @@ fn validation_errors(reader: &Reader) -> Vec<String> {
     let Some(results) = reader.validation_results() else {
         return Vec::new();
     };
-    let active = results
-        .active_manifest()
-        .map(|codes| codes.failure().iter())
-        .into_iter()
-        .flatten();
-    let ingredients = results
-        .ingredient_deltas()
-        .into_iter()
-        .flatten()
-        .flat_map(|delta| delta.validation_deltas().failure().iter());
+    let active = results.active_manifest().map(|codes| codes.failure().iter()).into_iter().flatten();
+    let ingredients =
+        results.ingredient_deltas().into_iter().flatten().flat_map(|delta| delta.validation_deltas().failure().iter());
     active
         .chain(ingredients)
         .map(|s| match s.explanation() {
@@ -451,11 +405,8 @@ fn name(common_name: &str) -> DistinguishedName {
 fn validity_years() -> (i32, i32) {
     // Average Gregorian year; two days of margin keep the start before now around New Year.
     const SECS_PER_YEAR: u64 = 31_556_952;
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-        .saturating_sub(2 * 86_400);
+    let secs =
+        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0).saturating_sub(2 * 86_400);
     let year = 1970_i32.saturating_add(i32::try_from(secs / SECS_PER_YEAR).unwrap_or(0));
     (year, year.saturating_add(10))
 }

@@ -15,8 +15,8 @@ mod invisible;
 mod visible;
 
 pub use invisible::{
-    CODED_BITS, Detection, GRID_COLS, GRID_ROWS, MIN_CONFIDENCE, PEAK_AMPLITUDE, coded_bits,
-    decode_soft_bits, detect, embed,
+    CODED_BITS, Detection, GRID_COLS, GRID_ROWS, MIN_CONFIDENCE, PEAK_AMPLITUDE, coded_bits, decode_soft_bits, detect,
+    embed,
 };
 pub use visible::{CORNER_PERIOD_SECONDS, Corner, corner_at, draw_visible, label_size};
 
@@ -136,31 +136,16 @@ pub enum WatermarkError {
 }
 
 /// Checks that every frame is `width * height * 3` bytes and the size is at least `min` per side.
-fn check_frames<F: AsRef<[u8]>>(
-    frames: &[F],
-    width: usize,
-    height: usize,
-    min: usize,
-) -> Result<(), WatermarkError> {
-    let expected = width
-        .checked_mul(height)
-        .and_then(|area| area.checked_mul(3));
+fn check_frames<F: AsRef<[u8]>>(frames: &[F], width: usize, height: usize, min: usize) -> Result<(), WatermarkError> {
+    let expected = width.checked_mul(height).and_then(|area| area.checked_mul(3));
     let Some(expected) = expected.filter(|_| width >= min && height >= min) else {
         return Err(WatermarkError::InvalidDimensions { width, height, min });
     };
     if frames.is_empty() {
         return Err(WatermarkError::NoFrames);
     }
-    match frames
-        .iter()
-        .enumerate()
-        .find(|(_, frame)| frame.as_ref().len() != expected)
-    {
-        Some((index, frame)) => Err(WatermarkError::FrameSize {
-            index,
-            expected,
-            actual: frame.as_ref().len(),
-        }),
+    match frames.iter().enumerate().find(|(_, frame)| frame.as_ref().len() != expected) {
+        Some((index, frame)) => Err(WatermarkError::FrameSize { index, expected, actual: frame.as_ref().len() }),
         None => Ok(()),
     }
 }

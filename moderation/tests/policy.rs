@@ -206,18 +206,28 @@ fn a_prompt_breaking_an_owners_rule_names_the_cameo_and_the_rule() {
         v[0].reason,
         "RESTRICTION: the cameo \"Ann\" does not allow \"political content\"; remove it from the prompt or use another cameo."
     );
-    for prompt in ["a political rally with Ann", "Ann as a politician", "Ann shirtless on a beach", "Ann drinking alcohol"] {
+    for prompt in
+        ["a political rally with Ann", "Ann as a politician", "Ann shirtless on a beach", "Ann drinking alcohol"]
+    {
         assert_eq!(check_restrictions(prompt, &ann).len(), 1, "{prompt:?}");
     }
     let all = broken("Ann, shirtless and political, pours alcohol", &ann);
     assert_eq!(all.len(), 3, "{all:?}");
-    assert!(all[0].contains("\"political content\"") && all[1].contains("\"shirtless\"") && all[2].contains("\"alcohol\""));
+    assert!(
+        all[0].contains("\"political content\"") && all[1].contains("\"shirtless\"") && all[2].contains("\"alcohol\"")
+    );
 }
 
 #[test]
 fn restriction_evasions_are_caught() {
     let ann = [cameo("Ann", ANN)];
-    for prompt in ["Ann at a p0litical rally", "Ann s h i r t l e s s at the gym", "ANN, SHIRTLESS", "Ann with ălcohol", "Ann with alc0h0l"] {
+    for prompt in [
+        "Ann at a p0litical rally",
+        "Ann s h i r t l e s s at the gym",
+        "ANN, SHIRTLESS",
+        "Ann with ălcohol",
+        "Ann with alc0h0l",
+    ] {
         assert_eq!(check_restrictions(prompt, &ann).len(), 1, "{prompt:?}");
     }
     // The owner's own text is normalised the same way.
@@ -229,9 +239,9 @@ fn prompts_without_the_words_pass() {
     let ann = [cameo("Ann", ANN)];
     for prompt in [
         "Ann walking a dog in the park",
-        "Ann in a blue shirt",       // "shirtless" is not "shirt"
-        "Ann topless on a beach",    // synonyms are not expanded
-        "Ann without a shirt",       // paraphrases neither
+        "Ann in a blue shirt",    // "shirtless" is not "shirt"
+        "Ann topless on a beach", // synonyms are not expanded
+        "Ann without a shirt",    // paraphrases neither
         "a polite conversation with Ann",
         "Ann drinking lemonade",
     ] {
@@ -280,7 +290,10 @@ fn one_check_reports_restrictions_with_everything_else() {
     let got: Vec<Category> = v.iter().map(|v| v.category).collect();
     assert_eq!(got, [Category::PublicFigure, Category::Restriction], "{v:?}");
     assert!(v[1].reason.contains("\"Ann\"") && v[1].reason.contains("shirtless"));
-    assert_eq!(policy().check_restrictions("Ann shirtless", &ctx.cameo_restrictions), check_restrictions("Ann shirtless", &ctx.cameo_restrictions));
+    assert_eq!(
+        policy().check_restrictions("Ann shirtless", &ctx.cameo_restrictions),
+        check_restrictions("Ann shirtless", &ctx.cameo_restrictions)
+    );
     assert!(policy().check("Ann walking a dog", &ctx).is_empty());
     assert!(policy().check("Ann shirtless", &PolicyContext::default()).is_empty());
 }

@@ -1,11 +1,6 @@
 //! C2PA provenance: signing a real MP4, reading the manifest back, tamper and strip detection, the
 //! local CA's life cycle, and an independent reader (the Python `c2pa` bindings) when installed.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::{
     path::{Path, PathBuf},
@@ -14,8 +9,8 @@ use std::{
 };
 
 use moderation::provenance::{
-    self, CONSENT_LABEL, CameoConsent, GENERATION_LABEL, ProvenanceError, ProvenanceInfo,
-    RemixSource, SignerConfig, TRAINED_ALGORITHMIC_MEDIA,
+    self, CONSENT_LABEL, CameoConsent, GENERATION_LABEL, ProvenanceError, ProvenanceInfo, RemixSource, SignerConfig,
+    TRAINED_ALGORITHMIC_MEDIA,
 };
 
 /// A fresh, empty directory for one test.
@@ -47,32 +42,15 @@ fn small_mp4() -> Vec<u8> {
             f
         })
         .collect();
-    media::encode_mp4(
-        w,
-        h,
-        &frames,
-        &media::EncodeOptions {
-            fps: 12,
-            bitrate_kbps: 2000,
-            keyframe_interval: 24,
-        },
-    )
-    .unwrap()
-    .mp4
+    media::encode_mp4(w, h, &frames, &media::EncodeOptions { fps: 12, bitrate_kbps: 2000, keyframe_interval: 24 })
+        .unwrap()
+        .mp4
 }
 
 fn cameos() -> Vec<CameoConsent> {
     vec![
-        CameoConsent {
-            cameo_id: "cameo-ada".into(),
-            owner_id: "user-ada".into(),
-            consent_version: 3,
-        },
-        CameoConsent {
-            cameo_id: "cameo-bob".into(),
-            owner_id: "user-bob".into(),
-            consent_version: 1,
-        },
+        CameoConsent { cameo_id: "cameo-ada".into(), owner_id: "user-ada".into(), consent_version: 3 },
+        CameoConsent { cameo_id: "cameo-bob".into(), owner_id: "user-bob".into(), consent_version: 1 },
     ]
 }
 
@@ -100,10 +78,7 @@ fn top_level_boxes(mp4: &[u8]) -> Vec<(String, usize, usize)> {
         } else if size == 0 {
             size = mp4.len() - at;
         }
-        assert!(
-            size >= 8 && at + size <= mp4.len(),
-            "bad box {kind} at {at}"
-        );
+        assert!(size >= 8 && at + size <= mp4.len(), "bad box {kind} at {at}");
         boxes.push((kind, at, at + size));
         at += size;
     }
@@ -134,12 +109,7 @@ fn signed_sample(tag: &str) -> Signed {
     let signer = provenance::load_or_create_local_ca(&dir).unwrap();
     let plain = small_mp4();
     let signed = provenance::sign_mp4(&plain, &info("vid-1", None), &signer).unwrap();
-    Signed {
-        dir,
-        signer,
-        plain,
-        signed,
-    }
+    Signed { dir, signer, plain, signed }
 }
 
 #[test]
@@ -151,19 +121,12 @@ fn signed_mp4_verifies_and_reads_back_our_assertions() {
     assert!(found.valid, "errors: {:?}", found.validation_errors);
     assert!(found.signature_valid);
     assert!(!found.trusted, "no roots were given");
-    assert!(
-        found.validation_errors.is_empty(),
-        "{:?}",
-        found.validation_errors
-    );
+    assert!(found.validation_errors.is_empty(), "{:?}", found.validation_errors);
     assert_eq!(found.issuer.as_deref(), Some("SoraVibe"));
     assert_eq!(found.video_id.as_deref(), Some("vid-1"));
     assert_eq!(found.model.as_deref(), Some("tiny-denoiser 0.3.1"));
     assert_eq!(found.generator_version.as_deref(), Some("generator 1.4.0"));
-    assert_eq!(
-        found.digital_source_type.as_deref(),
-        Some(TRAINED_ALGORITHMIC_MEDIA)
-    );
+    assert_eq!(found.digital_source_type.as_deref(), Some(TRAINED_ALGORITHMIC_MEDIA));
     assert_eq!(found.cameos, cameos());
     assert_eq!(found.remix_source, None);
     provenance::local_ca_root_pem(&s.dir).unwrap();
@@ -174,11 +137,7 @@ fn local_root_makes_the_manifest_trusted_and_a_foreign_root_does_not() {
     let s = signed_sample("trust");
     let root = provenance::local_ca_root_pem(&s.dir).unwrap();
     let found = provenance::verify_mp4_trusting(&s.signed, &root).unwrap();
-    assert!(
-        found.valid && found.trusted,
-        "{:?}",
-        found.validation_errors
-    );
+    assert!(found.valid && found.trusted, "{:?}", found.validation_errors);
 
     let other = temp_dir("trust-other");
     provenance::load_or_create_local_ca(&other).unwrap();
@@ -187,10 +146,7 @@ fn local_root_makes_the_manifest_trusted_and_a_foreign_root_does_not() {
     assert!(!found.trusted);
     assert!(found.signature_valid);
     assert!(
-        found
-            .validation_errors
-            .iter()
-            .any(|e| e.starts_with("signingCredential.untrusted")),
+        found.validation_errors.iter().any(|e| e.starts_with("signingCredential.untrusted")),
         "{:?}",
         found.validation_errors
     );
@@ -204,19 +160,13 @@ fn signed_mp4_still_probes_and_decodes() {
     assert_eq!((after.width, after.height), (64, 64));
     assert_eq!(after.frame_count, before.frame_count);
     assert_eq!(after.duration_ms, before.duration_ms);
-    assert_eq!(
-        media::decode_mp4(&s.signed).unwrap(),
-        media::decode_mp4(&s.plain).unwrap()
-    );
+    assert_eq!(media::decode_mp4(&s.signed).unwrap(), media::decode_mp4(&s.plain).unwrap());
 }
 
 #[test]
 fn one_flipped_byte_in_the_video_data_invalidates_the_manifest() {
     let s = signed_sample("tamper");
-    let (_, start, end) = top_level_boxes(&s.signed)
-        .into_iter()
-        .find(|(kind, _, _)| kind == "mdat")
-        .unwrap();
+    let (_, start, end) = top_level_boxes(&s.signed).into_iter().find(|(kind, _, _)| kind == "mdat").unwrap();
     let mut tampered = s.signed.clone();
     let at = start + 8 + (end - start - 8) / 2;
     tampered[at] ^= 0x01;
@@ -224,14 +174,7 @@ fn one_flipped_byte_in_the_video_data_invalidates_the_manifest() {
     let found = provenance::verify_mp4(&tampered).unwrap();
     assert!(!found.valid);
     assert!(found.signature_valid, "the claim itself is untouched");
-    assert!(
-        found
-            .validation_errors
-            .iter()
-            .any(|e| e.contains("mismatch")),
-        "{:?}",
-        found.validation_errors
-    );
+    assert!(found.validation_errors.iter().any(|e| e.contains("mismatch")), "{:?}", found.validation_errors);
 }
 
 #[test]
@@ -239,14 +182,8 @@ fn stripped_or_unsigned_file_has_no_manifest() {
     let s = signed_sample("strip");
     let stripped = strip_manifest(&s.signed);
     assert!(stripped.len() < s.signed.len());
-    assert!(matches!(
-        provenance::verify_mp4(&stripped),
-        Err(ProvenanceError::NoManifest)
-    ));
-    assert!(matches!(
-        provenance::verify_mp4(&s.plain),
-        Err(ProvenanceError::NoManifest)
-    ));
+    assert!(matches!(provenance::verify_mp4(&stripped), Err(ProvenanceError::NoManifest)));
+    assert!(matches!(provenance::verify_mp4(&s.plain), Err(ProvenanceError::NoManifest)));
 }
 
 #[test]
@@ -256,18 +193,12 @@ fn manifest_of_another_file_does_not_validate_here() {
     let other = provenance::sign_mp4(&small_mp4(), &info("vid-2", None), &s.signer).unwrap();
     assert!(provenance::verify_mp4(&other).unwrap().valid);
     let uuid_of = |mp4: &[u8]| {
-        let (_, a, b) = top_level_boxes(mp4)
-            .into_iter()
-            .find(|(k, _, _)| k == "uuid")
-            .unwrap();
+        let (_, a, b) = top_level_boxes(mp4).into_iter().find(|(k, _, _)| k == "uuid").unwrap();
         (a, b)
     };
     // Re-encode the clip differently so the video bytes differ, sign it, then swap in vid-1's box.
     let mut different = small_mp4();
-    let mdat = top_level_boxes(&different)
-        .into_iter()
-        .find(|(k, _, _)| k == "mdat")
-        .unwrap();
+    let mdat = top_level_boxes(&different).into_iter().find(|(k, _, _)| k == "mdat").unwrap();
     different[mdat.1 + 20] ^= 0xff;
     let target = provenance::sign_mp4(&different, &info("vid-3", None), &s.signer).unwrap();
     let (sa, sb) = uuid_of(&s.signed);
@@ -311,11 +242,7 @@ fn remix_source_is_an_ingredient_with_its_own_manifest() {
         &small_mp4(),
         &info(
             "vid-remix-2",
-            Some(RemixSource {
-                video_id: "vid-9".into(),
-                title: "video vid-9".into(),
-                source_mp4: None,
-            }),
+            Some(RemixSource { video_id: "vid-9".into(), title: "video vid-9".into(), source_mp4: None }),
         ),
         &s.signer,
     )
@@ -331,11 +258,7 @@ fn local_ca_is_created_once_and_reused() {
     let dir = temp_dir("ca");
     let first = provenance::load_or_create_local_ca(&dir).unwrap();
     let root = provenance::local_ca_root_pem(&dir).unwrap();
-    assert!(
-        first
-            .cert_chain_pem
-            .starts_with("-----BEGIN CERTIFICATE-----")
-    );
+    assert!(first.cert_chain_pem.starts_with("-----BEGIN CERTIFICATE-----"));
     assert!(first.private_key_pem.contains("PRIVATE KEY"));
     assert!(first.tsa_url.is_none());
     assert!(!format!("{first:?}").contains(&first.private_key_pem));
@@ -362,11 +285,7 @@ fn local_ca_is_created_once_and_reused() {
 /// The Python bindings' interpreter, when `scripts/setup.sh` installed them.
 fn python_with_c2pa() -> Option<PathBuf> {
     let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
-    let ok = Command::new(&python)
-        .args(["-c", "import c2pa"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
+    let ok = Command::new(&python).args(["-c", "import c2pa"]).output().map(|o| o.status.success()).unwrap_or(false);
     ok.then_some(python)
 }
 
@@ -395,21 +314,10 @@ fn independent_reader_accepts_the_manifest() {
     let s = signed_sample("python");
     let path = s.dir.join("signed.mp4");
     std::fs::write(&path, &s.signed).unwrap();
-    let out = Command::new(python)
-        .args(["-c", PY_READER])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "python reader failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new(python).args(["-c", PY_READER]).arg(&path).output().unwrap();
+    assert!(out.status.success(), "python reader failed: {}", String::from_utf8_lossy(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    eprintln!(
-        "independent reader: sdk {} state {}",
-        report["sdk"], report["state"]
-    );
+    eprintln!("independent reader: sdk {} state {}", report["sdk"], report["state"]);
     let store = &report["store"];
     let label = store["active_manifest"].as_str().unwrap();
     let manifest = &store["manifests"][label];
@@ -423,16 +331,10 @@ fn independent_reader_accepts_the_manifest() {
             .clone()
     };
     assert_eq!(assertion(GENERATION_LABEL)["data"]["video_id"], "vid-1");
-    assert_eq!(
-        assertion(CONSENT_LABEL)["data"]["cameos"][0]["consent_version"],
-        3
-    );
+    assert_eq!(assertion(CONSENT_LABEL)["data"]["cameos"][0]["consent_version"], 3);
     let actions = assertion("c2pa.actions.v2");
     assert_eq!(actions["data"]["actions"][0]["action"], "c2pa.created");
-    assert_eq!(
-        actions["data"]["actions"][0]["digitalSourceType"],
-        TRAINED_ALGORITHMIC_MEDIA
-    );
+    assert_eq!(actions["data"]["actions"][0]["digitalSourceType"], TRAINED_ALGORITHMIC_MEDIA);
 
     // Only an untrusted signer is acceptable: our local root is on no official trust list.
     let failures: Vec<String> = store["validation_results"]["activeManifest"]["failure"]
@@ -442,19 +344,10 @@ fn independent_reader_accepts_the_manifest() {
         .iter()
         .map(|f| f["code"].as_str().unwrap_or_default().to_owned())
         .collect();
-    assert!(
-        failures.iter().all(|c| c == "signingCredential.untrusted"),
-        "{failures:?}"
-    );
+    assert!(failures.iter().all(|c| c == "signingCredential.untrusted"), "{failures:?}");
     let successes = store["validation_results"]["activeManifest"]["success"].to_string();
-    assert!(
-        successes.contains("claimSignature.validated"),
-        "{successes}"
-    );
-    assert!(
-        successes.contains("assertion.bmffHash.match"),
-        "{successes}"
-    );
+    assert!(successes.contains("claimSignature.validated"), "{successes}");
+    assert!(successes.contains("assertion.bmffHash.match"), "{successes}");
     assert_ne!(report["state"], "Invalid");
 
     // Given our local root as a trust anchor, the independent reader trusts the signer too.
@@ -468,18 +361,11 @@ fn independent_reader_accepts_the_manifest() {
     assert_eq!(report["state"], "Trusted", "{report}");
 
     // And the independent reader also sees a flipped byte.
-    let (_, start, end) = top_level_boxes(&s.signed)
-        .into_iter()
-        .find(|(kind, _, _)| kind == "mdat")
-        .unwrap();
+    let (_, start, end) = top_level_boxes(&s.signed).into_iter().find(|(kind, _, _)| kind == "mdat").unwrap();
     let mut tampered = s.signed.clone();
     tampered[start + 8 + (end - start - 8) / 2] ^= 0x01;
     std::fs::write(&path, &tampered).unwrap();
-    let out = Command::new(python_with_c2pa().unwrap())
-        .args(["-c", PY_READER])
-        .arg(&path)
-        .output()
-        .unwrap();
+    let out = Command::new(python_with_c2pa().unwrap()).args(["-c", PY_READER]).arg(&path).output().unwrap();
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["state"], "Invalid", "{report}");
 }

@@ -1,14 +1,8 @@
 //! Watermark behaviour: the visible mark's placement and the invisible mark's round trips.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use moderation::watermark::{
-    self, CODED_BITS, Corner, WatermarkError, coded_bits, corner_at, detect, draw_visible, embed,
-    label_size,
+    self, CODED_BITS, Corner, WatermarkError, coded_bits, corner_at, detect, draw_visible, embed, label_size,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -19,14 +13,8 @@ const KEY: &[u8] = b"test-watermark-key";
 /// per-frame sensor noise.
 fn clip(width: usize, height: usize, frames: usize, seed: u64) -> Vec<Vec<u8>> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let texture: Vec<f32> = (0..width * height)
-        .map(|_| rng.random_range(-12.0..12.0))
-        .collect();
-    let hue: [f32; 3] = [
-        rng.random_range(0.6..1.0),
-        rng.random_range(0.6..1.0),
-        rng.random_range(0.6..1.0),
-    ];
+    let texture: Vec<f32> = (0..width * height).map(|_| rng.random_range(-12.0..12.0)).collect();
+    let hue: [f32; 3] = [rng.random_range(0.6..1.0), rng.random_range(0.6..1.0), rng.random_range(0.6..1.0)];
     (0..frames)
         .map(|t| {
             let cx = (width as f32) * (0.2 + 0.6 * ((t as f32) * 0.05).sin().abs());
@@ -64,11 +52,7 @@ fn psnr(a: &[Vec<u8>], b: &[Vec<u8>]) -> f64 {
 
 fn raw_bit_accuracy(bits: &[f32], payload: u64) -> f64 {
     let expected = coded_bits(payload);
-    let right = bits
-        .iter()
-        .zip(&expected)
-        .filter(|&(&s, &e)| (s > 0.0) == e)
-        .count();
+    let right = bits.iter().zip(&expected).filter(|&(&s, &e)| (s > 0.0) == e).count();
     right as f64 / expected.len() as f64
 }
 
@@ -82,9 +66,7 @@ fn halve(frames: &[Vec<u8>], width: usize, height: usize) -> Vec<Vec<u8>> {
             for y in 0..h2 {
                 for x in 0..w2 {
                     for c in 0..3 {
-                        let at = |dx: usize, dy: usize| {
-                            u32::from(f[((2 * y + dy) * width + 2 * x + dx) * 3 + c])
-                        };
+                        let at = |dx: usize, dy: usize| u32::from(f[((2 * y + dy) * width + 2 * x + dx) * 3 + c]);
                         out.push(((at(0, 0) + at(1, 0) + at(0, 1) + at(1, 1) + 2) / 4) as u8);
                     }
                 }
@@ -118,12 +100,7 @@ fn visible_mark_sits_in_one_corner_and_moves_clockwise_every_two_seconds() {
     let mut frames = original.clone();
     draw_visible(&mut frames, width, height, fps, "nora_k").unwrap();
     let (label_w, label_h) = label_size("nora_k");
-    let expected = [
-        Corner::TopLeft,
-        Corner::TopRight,
-        Corner::BottomRight,
-        Corner::BottomLeft,
-    ];
+    let expected = [Corner::TopLeft, Corner::TopRight, Corner::BottomRight, Corner::BottomLeft];
     for (index, frame) in frames.iter().enumerate() {
         let corner = corner_at(index, fps);
         assert_eq!(corner, expected[(index / 24) % 4], "frame {index}");
@@ -136,12 +113,7 @@ fn visible_mark_sits_in_one_corner_and_moves_clockwise_every_two_seconds() {
             Corner::BottomRight => (false, false),
             Corner::BottomLeft => (true, false),
         };
-        assert_eq!(
-            (left, top),
-            want,
-            "frame {index} box {:?}",
-            (x0, y0, x1, y1)
-        );
+        assert_eq!((left, top), want, "frame {index} box {:?}", (x0, y0, x1, y1));
         assert_eq!(x1 < width / 2, left);
         assert_eq!(y1 < height / 2, top);
         assert!(x1 - x0 < label_w && y1 - y0 < label_h);
@@ -151,15 +123,11 @@ fn visible_mark_sits_in_one_corner_and_moves_clockwise_every_two_seconds() {
             Corner::BottomRight => (width - 1 - x1).max(height - 1 - y1),
             Corner::BottomLeft => x0.max(height - 1 - y1),
         };
-        assert!(
-            edge_gap <= 16,
-            "frame {index}: {edge_gap} px from the corner"
-        );
+        assert!(edge_gap <= 16, "frame {index}: {edge_gap} px from the corner");
     }
     // Both white fill and dark outline are present, so it reads on any background.
-    let (brighter, darker) = frames[0].iter().fold((0, 0), |(b, d), &v| {
-        (b + usize::from(v > 128), d + usize::from(v < 128))
-    });
+    let (brighter, darker) =
+        frames[0].iter().fold((0, 0), |(b, d), &v| (b + usize::from(v > 128), d + usize::from(v < 128)));
     assert!(brighter > 100 && darker > 100, "{brighter} {darker}");
 }
 
@@ -183,23 +151,13 @@ fn visible_mark_is_cut_to_fit_and_rejects_bad_input() {
     let mut frames = vec![vec![0u8; 64 * 64 * 3]];
     draw_visible(&mut frames, 64, 64, 12, &long).unwrap();
     assert!(frames[0].iter().any(|&v| v != 0));
-    assert_eq!(
-        draw_visible(&mut frames, 64, 64, 0, "a"),
-        Err(WatermarkError::InvalidFps)
-    );
+    assert_eq!(draw_visible(&mut frames, 64, 64, 0, "a"), Err(WatermarkError::InvalidFps));
     assert_eq!(
         draw_visible(&mut frames, 32, 64, 12, "a"),
-        Err(WatermarkError::InvalidDimensions {
-            width: 32,
-            height: 64,
-            min: 64
-        })
+        Err(WatermarkError::InvalidDimensions { width: 32, height: 64, min: 64 })
     );
     let mut short = vec![vec![0u8; 10]];
-    assert!(matches!(
-        draw_visible(&mut short, 64, 64, 12, "a"),
-        Err(WatermarkError::FrameSize { index: 0, .. })
-    ));
+    assert!(matches!(draw_visible(&mut short, 64, 64, 12, "a"), Err(WatermarkError::FrameSize { index: 0, .. })));
 }
 
 // ---------- invisible ----------
@@ -244,11 +202,7 @@ fn invisible_mark_survives_h264_encode_and_decode() {
         width,
         height,
         &frames,
-        &media::EncodeOptions {
-            fps: 12,
-            bitrate_kbps: 4000,
-            keyframe_interval: 24,
-        },
+        &media::EncodeOptions { fps: 12, bitrate_kbps: 4000, keyframe_interval: 24 },
     )
     .unwrap();
     let decoded = media::decode_mp4(&mp4.mp4).unwrap();
@@ -270,10 +224,7 @@ fn wrong_key_and_unmarked_clips_give_no_payload() {
     let original = clip(width, height, 12, 3);
     let mut marked = original.clone();
     embed(&mut marked, width, height, 42, KEY).unwrap();
-    assert_eq!(
-        detect(&marked, width, height, KEY).unwrap().payload,
-        Some(42)
-    );
+    assert_eq!(detect(&marked, width, height, KEY).unwrap().payload, Some(42));
     for key in [&b"other"[..], b"", b"test-watermark-kez"] {
         let found = detect(&marked, width, height, key).unwrap();
         assert_eq!(found.payload, None, "key {key:?}");
@@ -299,30 +250,17 @@ fn different_payloads_and_keys_give_different_patterns() {
     assert_ne!(mark(1, KEY), mark(2, KEY));
     assert_ne!(mark(1, KEY), mark(1, b"k2"));
     // Bounded change: luma offset at most the peak amplitude.
-    let delta = mark(1, KEY)
-        .iter()
-        .map(|&v| (i16::from(v) - 128).unsigned_abs())
-        .max()
-        .unwrap();
+    let delta = mark(1, KEY).iter().map(|&v| (i16::from(v) - 128).unsigned_abs()).max().unwrap();
     assert!(f32::from(delta) <= watermark::PEAK_AMPLITUDE.ceil());
 }
 
 #[test]
 fn invisible_mark_rejects_malformed_input() {
     let mut frames: Vec<Vec<u8>> = Vec::new();
-    assert_eq!(
-        embed(&mut frames, 128, 128, 1, KEY),
-        Err(WatermarkError::NoFrames)
-    );
+    assert_eq!(embed(&mut frames, 128, 128, 1, KEY), Err(WatermarkError::NoFrames));
     let frames = vec![vec![0u8; 128 * 128 * 3], vec![0u8; 5]];
-    assert!(matches!(
-        detect(&frames, 128, 128, KEY),
-        Err(WatermarkError::FrameSize { index: 1, .. })
-    ));
-    assert!(matches!(
-        detect(&frames, 0, 128, KEY),
-        Err(WatermarkError::InvalidDimensions { .. })
-    ));
+    assert!(matches!(detect(&frames, 128, 128, KEY), Err(WatermarkError::FrameSize { index: 1, .. })));
+    assert!(matches!(detect(&frames, 0, 128, KEY), Err(WatermarkError::InvalidDimensions { .. })));
 }
 
 #[test]

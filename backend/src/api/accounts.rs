@@ -148,7 +148,8 @@ impl UserObject {
         after: Option<String>,
     ) -> Result<async_graphql::connection::Connection<String, super::videos::VideoObject>> {
         let (n, after) = super::videos::page_args(first, after)?;
-        let mut list = ctx.data::<crate::domain::videos::VideoService>()?.published_by(self.0.id, after, n + 1).await.api()?;
+        let mut list =
+            ctx.data::<crate::domain::videos::VideoService>()?.published_by(self.0.id, after, n + 1).await.api()?;
         Ok(super::videos::connection(&mut list, n, after.is_some()))
     }
     /// The members they invited (the invite tree): to the member and to admins.
@@ -174,7 +175,12 @@ pub struct AuthPayload {
 
 fn payload(ctx: &Context<'_>, s: Session) -> Result<AuthPayload> {
     let ttl = services(ctx)?.deps.tokens.ttl_secs();
-    Ok(AuthPayload { access_token: s.access_token, refresh_token: s.refresh_token, expires_in: ttl, user: UserObject(s.user) })
+    Ok(AuthPayload {
+        access_token: s.access_token,
+        refresh_token: s.refresh_token,
+        expires_in: ttl,
+        user: UserObject(s.user),
+    })
 }
 
 /// Sign-up with an invite code.
@@ -229,11 +235,17 @@ impl AccountsQuery {
         use async_graphql::connection::{Connection, Edge};
         let (n, after) = super::videos::page_args(first, after)?;
         let c = caller(ctx)?;
-        let mut list = services(ctx)?.accounts.search(&c.caller, query.as_deref().unwrap_or_default(), after, n + 1).await.api()?;
+        let mut list = services(ctx)?
+            .accounts
+            .search(&c.caller, query.as_deref().unwrap_or_default(), after, n + 1)
+            .await
+            .api()?;
         let has_next = list.len() as u64 > n;
         list.truncate(n as usize);
         let mut conn = Connection::new(after.is_some(), has_next);
-        conn.edges.extend(list.into_iter().map(|u| Edge::new(super::videos::encode_cursor(u.created_at, u.id), UserObject(u))));
+        conn.edges.extend(
+            list.into_iter().map(|u| Edge::new(super::videos::encode_cursor(u.created_at, u.id), UserObject(u))),
+        );
         Ok(conn)
     }
 }

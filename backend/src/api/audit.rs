@@ -51,7 +51,12 @@ pub struct AuditQuery;
 #[Object]
 impl AuditQuery {
     /// The audit log, newest first (admin).
-    async fn audit_log(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Connection<String, AuditEntryObject>> {
+    async fn audit_log(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, AuditEntryObject>> {
         let (n, after) = page_args(first, after)?;
         let c = caller(ctx)?;
         let mut list = services(ctx)?.accounts.audit_log(&c.caller, after, n + 1).await.api()?;

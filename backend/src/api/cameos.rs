@@ -112,7 +112,10 @@ pub struct CameoObject(pub Cameo);
 
 impl CameoObject {
     fn privileged(&self, ctx: &Context<'_>) -> bool {
-        caller(ctx).ok().and_then(|c| c.caller.require().ok()).is_some_and(|v| v.user.id == self.0.owner_id || v.user.role >= Role::Moderator)
+        caller(ctx)
+            .ok()
+            .and_then(|c| c.caller.require().ok())
+            .is_some_and(|v| v.user.id == self.0.owner_id || v.user.role >= Role::Moderator)
     }
 }
 
@@ -163,7 +166,12 @@ impl CameoObject {
         Ok(ids.iter().filter_map(|id| users.get(id).cloned().map(UserObject)).collect())
     }
     /// Every video with it, others' drafts included, newest first (owner only).
-    async fn appearances(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Connection<String, VideoObject>> {
+    async fn appearances(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, VideoObject>> {
         let (n, after) = page_args(first, after)?;
         let c = caller(ctx)?;
         let mut list = ctx.data::<CameoService>()?.appearances(&c.caller, &self.0, after, n + 1).await.api()?;
@@ -233,7 +241,10 @@ impl CameosQuery {
         let n = n as u64;
         let cursor = match &after {
             None => None,
-            Some(a) => Some(parse_name_cursor(a).ok_or_else(|| to_gql(AppError::bad_input("after", "after is not a cursor from this list")))?),
+            Some(a) => Some(
+                parse_name_cursor(a)
+                    .ok_or_else(|| to_gql(AppError::bad_input("after", "after is not a cursor from this list")))?,
+            ),
         };
         let c = caller(ctx)?;
         let mut list = ctx.data::<CameoService>()?.usable(&c.caller, query.as_deref(), cursor, n + 1).await.api()?;
@@ -262,15 +273,27 @@ impl CameosMutation {
     /// `PENDING_REVIEW` for a moderator.
     async fn create_cameo(&self, ctx: &Context<'_>, input: CreateCameoInput) -> Result<CameoObject> {
         let challenge = parse_id(&input.challenge_id, "challengeId", ChallengeId::parse)?;
-        let value = input.clip.value(ctx).map_err(|e| to_gql(AppError::bad_input("clip", format!("the upload could not be read: {e}"))))?;
+        let value = input
+            .clip
+            .value(ctx)
+            .map_err(|e| to_gql(AppError::bad_input("clip", format!("the upload could not be read: {e}"))))?;
         let mut clip = Vec::new();
-        value.into_read().read_to_end(&mut clip).map_err(|e| to_gql(AppError::bad_input("clip", format!("the upload could not be read: {e}"))))?;
+        value
+            .into_read()
+            .read_to_end(&mut clip)
+            .map_err(|e| to_gql(AppError::bad_input("clip", format!("the upload could not be read: {e}"))))?;
         let c = caller(ctx)?;
         let cameo = ctx
             .data::<CameoService>()?
             .create(
                 &c.caller,
-                CreateCameo { challenge, name: input.name, clip, permission: input.permission.into(), restrictions: input.restrictions },
+                CreateCameo {
+                    challenge,
+                    name: input.name,
+                    clip,
+                    permission: input.permission.into(),
+                    restrictions: input.restrictions,
+                },
             )
             .await
             .api()?;
@@ -338,7 +361,13 @@ impl CameosMutation {
     }
 
     /// A moderator decides a verification: the clip must show the owner doing the challenge.
-    async fn review_cameo(&self, ctx: &Context<'_>, id: ID, approve: bool, note: Option<String>) -> Result<CameoObject> {
+    async fn review_cameo(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        approve: bool,
+        note: Option<String>,
+    ) -> Result<CameoObject> {
         let id = parse_id(&id, "id", CameoId::parse)?;
         let c = caller(ctx)?;
         Ok(CameoObject(ctx.data::<CameoService>()?.review(&c.caller, id, approve, note.as_deref()).await.api()?))

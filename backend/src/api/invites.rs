@@ -99,7 +99,10 @@ impl InvitesQuery {
         let has_next = list.len() as u64 > n;
         list.truncate(n as usize);
         let mut conn = Connection::new(after.is_some(), has_next);
-        conn.edges.extend(list.into_iter().map(|(e, i)| Edge::new(super::videos::encode_cursor(e.created_at, e.id), WaitlistEntryObject(e, i))));
+        conn.edges.extend(
+            list.into_iter()
+                .map(|(e, i)| Edge::new(super::videos::encode_cursor(e.created_at, e.id), WaitlistEntryObject(e, i))),
+        );
         Ok(conn)
     }
 

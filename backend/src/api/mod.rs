@@ -14,12 +14,12 @@ pub mod videos;
 use std::sync::Arc;
 use std::time::Instant;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextRequest, NextResolve, NextSubscribe};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextRequest, NextResolve, NextSubscribe,
+};
+use async_graphql::{ErrorExtensions, MergedObject, Response, Schema, SchemaBuilder, ServerError, ServerResult, Value};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
-use async_graphql::{
-    ErrorExtensions, MergedObject, Response, Schema, SchemaBuilder, ServerError, ServerResult, Value,
-};
 
 use crate::domain::{Caller, Services};
 use crate::error::AppError;
@@ -206,7 +206,12 @@ impl Extension for MetricsResolve {
     }
 
     /// Every response of a WebSocket operation.
-    fn subscribe<'s>(&self, ctx: &ExtensionContext<'_>, stream: BoxStream<'s, Response>, next: NextSubscribe<'_>) -> BoxStream<'s, Response> {
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, Response> {
         let metrics = self.0.clone();
         Box::pin(next.run(ctx, stream).map(move |mut r| {
             ensure_codes(&mut r, &metrics);
@@ -214,7 +219,12 @@ impl Extension for MetricsResolve {
         }))
     }
 
-    async fn resolve(&self, ctx: &ExtensionContext<'_>, info: async_graphql::extensions::ResolveInfo<'_>, next: NextResolve<'_>) -> ServerResult<Option<Value>> {
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: async_graphql::extensions::ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
         let top = info.path_node.parent.is_none() && !info.is_for_introspection;
         if !top {
             return next.run(ctx, info).await;
@@ -244,6 +254,10 @@ pub fn services<'a>(ctx: &'a async_graphql::Context<'_>) -> async_graphql::Resul
 }
 
 /// Parses a client-sent id.
-pub fn parse_id<T>(raw: &async_graphql::ID, field: &'static str, parse: impl Fn(&str) -> Option<T>) -> async_graphql::Result<T> {
+pub fn parse_id<T>(
+    raw: &async_graphql::ID,
+    field: &'static str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> async_graphql::Result<T> {
     parse(raw.as_str()).ok_or_else(|| to_gql(AppError::bad_input(field, format!("{field} is not a valid id"))))
 }

@@ -239,7 +239,10 @@ impl async_graphql::dataloader::Loader<VideoId> for RemixCountLoader {
     type Value = i64;
     type Error = std::sync::Arc<async_graphql::Error>;
 
-    async fn load(&self, keys: &[VideoId]) -> std::result::Result<std::collections::HashMap<VideoId, i64>, Self::Error> {
+    async fn load(
+        &self,
+        keys: &[VideoId],
+    ) -> std::result::Result<std::collections::HashMap<VideoId, i64>, Self::Error> {
         self.0.deps.store.remix_counts(keys).await.map_err(|e| std::sync::Arc::new(to_gql(e)))
     }
 }
@@ -333,7 +336,12 @@ impl CaseObject {
     async fn subject_cameo(&self, ctx: &Context<'_>) -> Result<Option<super::cameos::CameoObject>> {
         let Subject::Cameo(id) = self.0.subject else { return Ok(None) };
         let c = caller(ctx)?;
-        Ok(ctx.data::<crate::domain::cameos::CameoService>()?.cameo(&c.caller, id).await.api()?.map(super::cameos::CameoObject))
+        Ok(ctx
+            .data::<crate::domain::cameos::CameoService>()?
+            .cameo(&c.caller, id)
+            .await
+            .api()?
+            .map(super::cameos::CameoObject))
     }
     /// Why it is open: the frame check's findings and each distinct report reason with its count.
     async fn reasons(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
@@ -394,7 +402,9 @@ impl CaseObject {
         if !Self::moderator(ctx) {
             return Ok(None);
         }
-        let Some(video) = ctx.data::<crate::domain::Services>()?.deps.store.video(id).await.api()? else { return Ok(None) };
+        let Some(video) = ctx.data::<crate::domain::Services>()?.deps.store.video(id).await.api()? else {
+            return Ok(None);
+        };
         match video.frame_strip_key {
             Some(key) => Ok(Some(ctx.data::<MediaLinks>()?.url(&key).await.api()?)),
             None => Ok(None),
@@ -410,7 +420,12 @@ impl CaseObject {
         let c = caller(ctx)?;
         let h = service.author_history(&c.caller, owner).await.api()?;
         let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-        Ok(Some(AuthorHistory { videos: n(h.videos), published: n(h.published), removed: n(h.removed), cases: n(h.cases) }))
+        Ok(Some(AuthorHistory {
+            videos: n(h.videos),
+            published: n(h.published),
+            removed: n(h.removed),
+            cases: n(h.cases),
+        }))
     }
     /// Opened.
     async fn created_at(&self) -> DateTime<Utc> {
@@ -504,7 +519,11 @@ impl ModerationQuery {
     ) -> Result<Connection<String, CaseObject>> {
         let (n, after) = page_args(first, after)?;
         let c = caller(ctx)?;
-        let mut list = ctx.data::<ModerationService>()?.queue(&c.caller, status.unwrap_or(CaseStatusGql::Open).into(), after, n + 1).await.api()?;
+        let mut list = ctx
+            .data::<ModerationService>()?
+            .queue(&c.caller, status.unwrap_or(CaseStatusGql::Open).into(), after, n + 1)
+            .await
+            .api()?;
         let has_next = list.len() as u64 > n;
         list.truncate(n as usize);
         let mut conn = Connection::new(after.is_some(), has_next);
@@ -545,7 +564,8 @@ impl ModerationQuery {
             has_next,
             NotificationsExtra { unread_count: i32::try_from(unread).unwrap_or(i32::MAX) },
         );
-        conn.edges.extend(list.into_iter().map(|x| Edge::new(encode_cursor(x.created_at, x.id), NotificationObject(x))));
+        conn.edges
+            .extend(list.into_iter().map(|x| Edge::new(encode_cursor(x.created_at, x.id), NotificationObject(x))));
         Ok(conn)
     }
 }
@@ -553,7 +573,9 @@ impl ModerationQuery {
 /// Reads the upload and asks the service whether the clip came from here.
 async fn provenance_check(ctx: &Context<'_>, clip: Upload) -> Result<ProvenanceReportObject> {
     let c = caller(ctx)?;
-    let value = clip.value(ctx).map_err(|e| to_gql(AppError::bad_input("clip", format!("the upload could not be read: {e}"))))?;
+    let value = clip
+        .value(ctx)
+        .map_err(|e| to_gql(AppError::bad_input("clip", format!("the upload could not be read: {e}"))))?;
     let mut bytes = Vec::new();
     value
         .into_read()
@@ -600,7 +622,10 @@ impl ModerationMutation {
         let comment = comment_id.map(|v| parse_id(&v, "commentId", CommentId::parse)).transpose()?;
         let user = user_id.map(|v| parse_id(&v, "userId", UserId::parse)).transpose()?;
         let c = caller(ctx)?;
-        ctx.data::<ModerationService>()?.report(&c.caller, video, comment, user, reason.as_str(), details.as_deref()).await.api()
+        ctx.data::<ModerationService>()?
+            .report(&c.caller, video, comment, user, reason.as_str(), details.as_deref())
+            .await
+            .api()
     }
 
     /// Asks for another look at a removal, within 20 days of it, once; a different moderator decides.
@@ -611,7 +636,13 @@ impl ModerationMutation {
     }
 
     /// Decides a case (moderators and admins; escalated cases: admins).
-    async fn resolve_case(&self, ctx: &Context<'_>, id: ID, action: ModerationActionGql, note: Option<String>) -> Result<CaseObject> {
+    async fn resolve_case(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        action: ModerationActionGql,
+        note: Option<String>,
+    ) -> Result<CaseObject> {
         let id = parse_id(&id, "id", CaseId::parse)?;
         let c = caller(ctx)?;
         let case = ctx

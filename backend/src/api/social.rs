@@ -143,7 +143,13 @@ impl SocialQuery {
     /// A page of a feed. FOR_YOU and FOLLOWING need sign-in; TRENDING is open. Cursors are
     /// opaque and stable: FOR_YOU and TRENDING pages come from a ranked list kept for 30 minutes
     /// (`CURSOR_EXPIRED` after that: load from the top), FOLLOWING pages are keyset positions.
-    async fn feed(&self, ctx: &Context<'_>, kind: FeedKindGql, first: Option<i32>, after: Option<String>) -> Result<Connection<String, VideoObject>> {
+    async fn feed(
+        &self,
+        ctx: &Context<'_>,
+        kind: FeedKindGql,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, VideoObject>> {
         let first = first.unwrap_or(20);
         if !(1..=50).contains(&first) {
             return Err(to_gql(AppError::bad_input("first", "first must be between 1 and 50")));

@@ -192,7 +192,9 @@ impl JobObject {
     /// Why it failed.
     async fn error(&self) -> Option<JobError> {
         match (&self.0.error_code, &self.0.error_message) {
-            (Some(code), message) => Some(JobError { code: code.clone(), message: message.clone().unwrap_or_default() }),
+            (Some(code), message) => {
+                Some(JobError { code: code.clone(), message: message.clone().unwrap_or_default() })
+            }
             _ => None,
         }
     }
@@ -300,7 +302,12 @@ impl VideoObject {
         Ok(ctx.data::<VideoService>()?.video(&c.caller, id).await.api()?.map(VideoObject))
     }
     /// Published remixes of this video, newest first.
-    async fn remixes(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Connection<String, VideoObject>> {
+    async fn remixes(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, VideoObject>> {
         let (n, after) = page_args(first, after)?;
         let mut list = ctx.data::<VideoService>()?.remixes_of(self.0.id, after, n + 1).await.api()?;
         Ok(connection(&mut list, n, after.is_some()))
@@ -395,7 +402,10 @@ pub fn page_args(first: Option<i32>, after: Option<String>) -> Result<(u64, Opti
     }
     let after = match after {
         None => None,
-        Some(a) => Some(parse_cursor(&a).ok_or_else(|| to_gql(AppError::bad_input("after", "after is not a cursor from this list")))?),
+        Some(a) => Some(
+            parse_cursor(&a)
+                .ok_or_else(|| to_gql(AppError::bad_input("after", "after is not a cursor from this list")))?,
+        ),
     };
     Ok((first as u64, after))
 }
@@ -430,7 +440,12 @@ impl VideosQuery {
     }
 
     /// The caller's drafts, newest first.
-    async fn my_drafts(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Connection<String, VideoObject>> {
+    async fn my_drafts(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, VideoObject>> {
         let (n, after) = page_args(first, after)?;
         let c = caller(ctx)?;
         let mut list = ctx.data::<VideoService>()?.drafts(&c.caller, after, n + 1).await.api()?;
@@ -447,7 +462,11 @@ impl VideosMutation {
     /// Queues a generation job (prompt checked first).
     async fn create_video(&self, ctx: &Context<'_>, input: CreateVideoInput) -> Result<JobObject> {
         let remix_of = input.remix_of.as_ref().map(|id| parse_id(id, "remixOf", VideoId::parse)).transpose()?;
-        let cameo_ids = input.cameo_ids.iter().map(|id| parse_id(id, "cameoIds", crate::types::CameoId::parse)).collect::<Result<Vec<_>>>()?;
+        let cameo_ids = input
+            .cameo_ids
+            .iter()
+            .map(|id| parse_id(id, "cameoIds", crate::types::CameoId::parse))
+            .collect::<Result<Vec<_>>>()?;
         let c = caller(ctx)?;
         let job = ctx
             .data::<VideoService>()?
@@ -516,29 +535,32 @@ fn job_stream(
     first: Job,
     rx: tokio::sync::broadcast::Receiver<JobId>,
 ) -> impl Stream<Item = JobObject> {
-    futures_util::stream::unfold((Some(first), rx, service, viewer, None::<(JobStatus, i32)>, false), move |state| async move {
-        let (pending, mut rx, service, viewer, mut last, done) = state;
-        if done {
-            return None;
-        }
-        if let Some(job) = pending {
-            last = Some((job.status, job.step));
-            let fin = job.status.is_final();
-            return Some((JobObject::new(job), (None, rx, service, viewer, last, fin)));
-        }
-        loop {
-            match rx.recv().await {
-                Ok(changed) if changed != id => continue,
-                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+    futures_util::stream::unfold(
+        (Some(first), rx, service, viewer, None::<(JobStatus, i32)>, false),
+        move |state| async move {
+            let (pending, mut rx, service, viewer, mut last, done) = state;
+            if done {
+                return None;
             }
-            let Ok(Some(job)) = service.job(&viewer, id).await else { return None };
-            if last == Some((job.status, job.step)) {
-                continue;
+            if let Some(job) = pending {
+                last = Some((job.status, job.step));
+                let fin = job.status.is_final();
+                return Some((JobObject::new(job), (None, rx, service, viewer, last, fin)));
             }
-            last = Some((job.status, job.step));
-            let fin = job.status.is_final();
-            return Some((JobObject::new(job), (None, rx, service, viewer, last, fin)));
-        }
-    })
+            loop {
+                match rx.recv().await {
+                    Ok(changed) if changed != id => continue,
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                }
+                let Ok(Some(job)) = service.job(&viewer, id).await else { return None };
+                if last == Some((job.status, job.step)) {
+                    continue;
+                }
+                last = Some((job.status, job.step));
+                let fin = job.status.is_final();
+                return Some((JobObject::new(job), (None, rx, service, viewer, last, fin)));
+            }
+        },
+    )
 }

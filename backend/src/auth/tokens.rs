@@ -63,7 +63,8 @@ pub struct AccessTokens {
 impl AccessTokens {
     /// From a PKCS#8 PEM Ed25519 private key.
     pub fn from_pem(pem: &str, issuer: &str, audience: &str, ttl_secs: u64) -> AppResult<Self> {
-        let signing = SigningKey::from_pkcs8_pem(pem).map_err(|e| AppError::internal("jwt key is not a PKCS#8 Ed25519 PEM", e))?;
+        let signing = SigningKey::from_pkcs8_pem(pem)
+            .map_err(|e| AppError::internal("jwt key is not a PKCS#8 Ed25519 PEM", e))?;
         let der = signing.to_pkcs8_der().map_err(|e| AppError::internal("jwt key", e))?;
         let encoding = EncodingKey::from_ed_der(der.as_bytes());
         let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(signing.verifying_key().as_bytes());
@@ -75,7 +76,10 @@ impl AccessTokens {
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = 5;
         Ok(Self {
-            verified: moka::sync::Cache::builder().max_capacity(200_000).time_to_live(std::time::Duration::from_secs(300)).build(),
+            verified: moka::sync::Cache::builder()
+                .max_capacity(200_000)
+                .time_to_live(std::time::Duration::from_secs(300))
+                .build(),
             encoding,
             decoding,
             validation,
@@ -135,7 +139,10 @@ impl AccessTokens {
         if data.claims.typ != ACCESS_TYP {
             return None;
         }
-        let v = VerifiedAccess { user_id: UserId::parse(&data.claims.sub)?, session_id: SessionId::parse(&data.claims.sid)? };
+        let v = VerifiedAccess {
+            user_id: UserId::parse(&data.claims.sub)?,
+            session_id: SessionId::parse(&data.claims.sid)?,
+        };
         self.verified.insert(token.to_owned(), (v, data.claims.exp));
         Some(v)
     }

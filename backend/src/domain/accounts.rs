@@ -186,7 +186,12 @@ impl AccountService {
                 Err(AppError::Unauthenticated("this refresh token was already used; the session has been ended"))
             }
             Rotation::Rotated { user_id, session } => {
-                let user = self.deps.store.user(user_id).await?.ok_or(AppError::Unauthenticated("the refresh token is invalid or expired"))?;
+                let user = self
+                    .deps
+                    .store
+                    .user(user_id)
+                    .await?
+                    .ok_or(AppError::Unauthenticated("the refresh token is invalid or expired"))?;
                 if user.is_banned() {
                     self.deps.kv.revoke_sessions(&[session], self.access_ttl()).await?;
                     return Err(AppError::Unauthenticated("this account is suspended"));
@@ -285,7 +290,10 @@ impl AccountService {
             return Err(AppError::Forbidden("you cannot change your own role".into()));
         }
         let user = self.deps.store.set_role(target, role).await?.ok_or(AppError::NotFound("user"))?;
-        self.deps.store.record_audit(Some(admin.user.id), "user.set_role", Some(("user", target.to_string())), Some(role.as_str())).await?;
+        self.deps
+            .store
+            .record_audit(Some(admin.user.id), "user.set_role", Some(("user", target.to_string())), Some(role.as_str()))
+            .await?;
         tracing::info!(actor = %admin.user.id, target = %target, role = role.as_str(), "role changed");
         Ok(user)
     }
@@ -312,7 +320,10 @@ impl AccountService {
             return Err(AppError::Forbidden("you can only ban members of a lower role".into()));
         }
         let (user, ended) = self.deps.store.ban(target, reason).await?;
-        self.deps.store.record_audit(Some(actor.user.id), "user.ban", Some(("user", target.to_string())), Some(reason)).await?;
+        self.deps
+            .store
+            .record_audit(Some(actor.user.id), "user.ban", Some(("user", target.to_string())), Some(reason))
+            .await?;
         self.deps.kv.revoke_sessions(&ended, self.access_ttl()).await?;
         // Their videos leave the feeds at once.
         super::feed::content_withdrawn(&self.deps).await;
@@ -341,7 +352,13 @@ impl AccountService {
 
     /// Members whose handle, display name or email contains `text`, newest first (moderators
     /// and admins: the console's member search).
-    pub async fn search(&self, caller: &Caller, text: &str, after: Option<(chrono::DateTime<Utc>, uuid::Uuid)>, limit: u64) -> AppResult<Vec<User>> {
+    pub async fn search(
+        &self,
+        caller: &Caller,
+        text: &str,
+        after: Option<(chrono::DateTime<Utc>, uuid::Uuid)>,
+        limit: u64,
+    ) -> AppResult<Vec<User>> {
         caller.require_role(Role::Moderator)?;
         if text.chars().count() > 200 {
             return Err(AppError::bad_input("query", "search for at most 200 characters"));

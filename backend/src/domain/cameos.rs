@@ -34,13 +34,23 @@ pub const CHALLENGE_MINUTES: i64 = 10;
 
 /// Words of challenge phrases: concrete, easy to say and to act out.
 const WORDS: [&str; 48] = [
-    "apple", "banjo", "candle", "dolphin", "eagle", "feather", "guitar", "hammer", "island", "jacket", "kettle", "lemon",
-    "mountain", "needle", "orange", "pepper", "quilt", "rocket", "saddle", "tiger", "umbrella", "violin", "window", "yellow",
-    "anchor", "basket", "cactus", "drum", "engine", "forest", "garden", "harbor", "igloo", "jungle", "kite", "ladder",
-    "magnet", "napkin", "ocean", "pencil", "river", "spoon", "tunnel", "velvet", "wagon", "zebra", "bridge", "comet",
+    "apple", "banjo", "candle", "dolphin", "eagle", "feather", "guitar", "hammer", "island", "jacket", "kettle",
+    "lemon", "mountain", "needle", "orange", "pepper", "quilt", "rocket", "saddle", "tiger", "umbrella", "violin",
+    "window", "yellow", "anchor", "basket", "cactus", "drum", "engine", "forest", "garden", "harbor", "igloo",
+    "jungle", "kite", "ladder", "magnet", "napkin", "ocean", "pencil", "river", "spoon", "tunnel", "velvet", "wagon",
+    "zebra", "bridge", "comet",
 ];
 /// Actions of challenge phrases.
-const ACTIONS: [&str; 8] = ["wave both hands", "turn your head left then right", "touch your nose", "nod twice", "smile and blink", "raise one hand", "look up then down", "shrug"];
+const ACTIONS: [&str; 8] = [
+    "wave both hands",
+    "turn your head left then right",
+    "touch your nose",
+    "nod twice",
+    "smile and blink",
+    "raise one hand",
+    "look up then down",
+    "shrug",
+];
 
 /// Whether `user` may put `cameo` into a video now; the reason when not.
 pub async fn may_use(store: &Store, cameo: &Cameo, user: UserId) -> AppResult<Result<(), String>> {
@@ -63,10 +73,16 @@ pub async fn may_use(store: &Store, cameo: &Cameo, user: UserId) -> AppResult<Re
         CameoPermission::Everyone => true,
         CameoPermission::Approved => store.is_cameo_approved(cameo.id, user).await?,
         // Mutuals: each follows the other, now.
-        CameoPermission::Mutuals => store.follows(cameo.owner_id, user).await? && store.follows(user, cameo.owner_id).await?,
+        CameoPermission::Mutuals => {
+            store.follows(cameo.owner_id, user).await? && store.follows(user, cameo.owner_id).await?
+        }
         CameoPermission::OnlyMe => false,
     };
-    Ok(if allowed { Ok(()) } else { Err(format!("the owner of the cameo \"{}\" has not allowed you to use it", cameo.name)) })
+    Ok(if allowed {
+        Ok(())
+    } else {
+        Err(format!("the owner of the cameo \"{}\" has not allowed you to use it", cameo.name))
+    })
 }
 
 /// The cameos `ids` if `user` may use every one of them now; `CONSENT_REQUIRED` naming the first
@@ -88,7 +104,12 @@ pub async fn consented_cameos(store: &Store, user: UserId, ids: &[CameoId]) -> A
 
 /// Whether every cameo recorded for a video still consents to its author now (and, where the
 /// owner asked for it, approved this use): the cameos when they do, the reason when not.
-pub async fn uses_still_consented(store: &Store, author: UserId, uses: &[CameoUse], need_owner_approval: bool) -> AppResult<Result<Vec<Cameo>, String>> {
+pub async fn uses_still_consented(
+    store: &Store,
+    author: UserId,
+    uses: &[CameoUse],
+    need_owner_approval: bool,
+) -> AppResult<Result<Vec<Cameo>, String>> {
     let ids: Vec<CameoId> = uses.iter().map(|u| u.cameo_id).collect();
     let found = if ids.is_empty() { Vec::new() } else { store.cameos(&ids).await? };
     for u in uses {
@@ -135,7 +156,10 @@ fn clean_name(name: &str) -> AppResult<String> {
     let n = name.trim();
     let count = n.chars().count();
     if count == 0 || count > MAX_NAME || n.chars().any(char::is_control) {
-        return Err(AppError::bad_input("name", format!("the name must have 1 to {MAX_NAME} characters, without control characters")));
+        return Err(AppError::bad_input(
+            "name",
+            format!("the name must have 1 to {MAX_NAME} characters, without control characters"),
+        ));
     }
     Ok(n.to_owned())
 }
@@ -152,9 +176,9 @@ fn plain_mp4(clip: Vec<u8>) -> Vec<u8> {
 fn clean_restrictions(text: Option<&str>) -> AppResult<Option<String>> {
     match text.map(str::trim).filter(|t| !t.is_empty()) {
         None => Ok(None),
-        Some(t) if t.chars().count() > MAX_RESTRICTIONS || t.chars().any(|c| c.is_control() && c != '\n') => {
-            Err(AppError::bad_input("restrictions", format!("restrictions may have up to {MAX_RESTRICTIONS} characters")))
-        }
+        Some(t) if t.chars().count() > MAX_RESTRICTIONS || t.chars().any(|c| c.is_control() && c != '\n') => Err(
+            AppError::bad_input("restrictions", format!("restrictions may have up to {MAX_RESTRICTIONS} characters")),
+        ),
         Some(t) => Ok(Some(t.to_owned())),
     }
 }
@@ -194,7 +218,10 @@ impl CameoService {
         let name = clean_name(&c.name)?;
         let restrictions = clean_restrictions(c.restrictions.as_deref())?;
         if self.deps.store.live_challenge(c.challenge, v.user.id).await?.is_none() {
-            return Err(AppError::bad_input("challengeId", "the challenge expired, was used, or is not yours; start a new verification"));
+            return Err(AppError::bad_input(
+                "challengeId",
+                "the challenge expired, was used, or is not yours; start a new verification",
+            ));
         }
         // The plain MP4 is what gets stored: the moderator's player and every later reader get
         // that, not the browser's fragmented recording.
@@ -214,7 +241,10 @@ impl CameoService {
         let Some(cameo) = self.deps.store.insert_cameo(new).await? else {
             // The challenge was used by a concurrent upload: keep nothing of this one.
             let _ = self.media.delete(&key).await;
-            return Err(AppError::bad_input("challengeId", "the challenge expired, was used, or is not yours; start a new verification"));
+            return Err(AppError::bad_input(
+                "challengeId",
+                "the challenge expired, was used, or is not yours; start a new verification",
+            ));
         };
         let reason = format!("verify: the clip should show the owner doing this: {}", cameo.challenge_phrase);
         self.deps.store.open_case(Subject::Cameo(cameo.id), "cameo", &[reason], &[]).await?;
@@ -232,10 +262,14 @@ impl CameoService {
             return Err(bad("the clip is empty".into()));
         }
         let clip = plain_mp4(clip);
-        let info = media::probe_mp4(&clip).map_err(|e| bad(format!("the clip is not an MP4 with H.264 video ({e})")))?;
+        let info =
+            media::probe_mp4(&clip).map_err(|e| bad(format!("the clip is not an MP4 with H.264 video ({e})")))?;
         let secs = info.duration_ms as f64 / 1000.0;
         if info.duration_ms < CLIP_SECONDS.0 * 1000 || info.duration_ms > CLIP_SECONDS.1 * 1000 {
-            return Err(bad(format!("the clip is {secs:.1} s long; record {} to {} seconds", CLIP_SECONDS.0, CLIP_SECONDS.1)));
+            return Err(bad(format!(
+                "the clip is {secs:.1} s long; record {} to {} seconds",
+                CLIP_SECONDS.0, CLIP_SECONDS.1
+            )));
         }
         let (w, h) = (info.width, info.height);
         if w.min(h) < MIN_SIDE || w.max(h) > MAX_SIDE {
@@ -258,7 +292,8 @@ impl CameoService {
             return Err(bad(format!("the clip does not decode ({e})")));
         }
         let frames = frames.map_err(|e| bad(format!("the clip does not decode ({e})")))?;
-        let reference = generator::reference::from_frames(&frames, w, h, dim).map_err(|e| bad(format!("the clip cannot be used ({e})")))?;
+        let reference = generator::reference::from_frames(&frames, w, h, dim)
+            .map_err(|e| bad(format!("the clip cannot be used ({e})")))?;
         Ok((clip, info.duration_ms, reference))
     }
 
@@ -269,12 +304,18 @@ impl CameoService {
         if cameo.status != CameoStatus::PendingReview {
             return Err(AppError::Conflict(format!("the cameo is {}, not waiting for review", cameo.status.as_str())));
         }
-        let case = self.deps.store.latest_case_about(Subject::Cameo(id)).await?.filter(|c| c.status == super::model::CaseStatus::Open);
+        let case = self
+            .deps
+            .store
+            .latest_case_about(Subject::Cameo(id))
+            .await?
+            .filter(|c| c.status == super::model::CaseStatus::Open);
         let case = match case {
             Some(c) => c.id,
             None => self.deps.store.open_case(Subject::Cameo(id), "cameo", &[], &[]).await?,
         };
-        let action = if approve { super::model::ModerationAction::Approve } else { super::model::ModerationAction::Remove };
+        let action =
+            if approve { super::model::ModerationAction::Approve } else { super::model::ModerationAction::Remove };
         self.moderation.resolve(caller, Decision { case, action, note }).await?;
         self.deps.store.cameo(id).await?.ok_or(AppError::NotFound("cameo"))
     }
@@ -306,12 +347,21 @@ impl CameoService {
             .cameos(&ids)
             .await?
             .into_iter()
-            .filter(|c| c.status == CameoStatus::Active || viewer.is_some_and(|v| v.user.id == c.owner_id || v.user.role >= Role::Moderator))
+            .filter(|c| {
+                c.status == CameoStatus::Active
+                    || viewer.is_some_and(|v| v.user.id == c.owner_id || v.user.role >= Role::Moderator)
+            })
             .collect())
     }
 
     /// Cameos the caller may use now, by name.
-    pub async fn usable(&self, caller: &Caller, query: Option<&str>, after: Option<(String, uuid::Uuid)>, limit: u64) -> AppResult<Vec<Cameo>> {
+    pub async fn usable(
+        &self,
+        caller: &Caller,
+        query: Option<&str>,
+        after: Option<(String, uuid::Uuid)>,
+        limit: u64,
+    ) -> AppResult<Vec<Cameo>> {
         let v = caller.require()?;
         self.deps.store.usable_cameos(v.user.id, query, after, limit).await
     }
@@ -449,14 +499,24 @@ impl CameoService {
             Some(v) if v.status == VideoStatus::Published => {
                 if store.set_video_status(v.id, &[VideoStatus::Published], VideoStatus::Removed, Some(why)).await? {
                     super::feed::content_withdrawn(&self.deps).await;
-                    store.notify(v.author_id, "video.removed", Some(v.id), None, &format!("Your video was removed: {why}")).await?;
+                    store
+                        .notify(
+                            v.author_id,
+                            "video.removed",
+                            Some(v.id),
+                            None,
+                            &format!("Your video was removed: {why}"),
+                        )
+                        .await?;
                 }
             }
             Some(v) if v.status == VideoStatus::Removed => {}
             Some(v) => {
                 if store.delete_video(v.id).await? {
                     self.videos.delete_media_of(&v).await;
-                    store.notify(v.author_id, "video.deleted", None, None, &format!("Your draft was deleted: {why}")).await?;
+                    store
+                        .notify(v.author_id, "video.deleted", None, None, &format!("Your draft was deleted: {why}"))
+                        .await?;
                 }
             }
             None => {

@@ -192,7 +192,13 @@ impl FeedService {
     /// Wires the service over the shared dependencies and the feed cache.
     pub fn new(deps: Arc<Deps>, settings: FeedSettings) -> Self {
         let cache = deps.feed_cache.clone();
-        Self { deps, cache, settings, weights: Arc::new(Weights::default()), trending_flight: Arc::new(tokio::sync::Mutex::new(())) }
+        Self {
+            deps,
+            cache,
+            settings,
+            weights: Arc::new(Weights::default()),
+            trending_flight: Arc::new(tokio::sync::Mutex::new(())),
+        }
     }
 
     /// The cache (benchmarks clear it for cold runs).
@@ -213,8 +219,10 @@ impl FeedService {
         let viewer_name = viewer_epoch(viewer);
         let names = [VISIBLE_EPOCH, viewer_name.as_str()];
         let foreign: Vec<String> = self.deps.kv.revocation_key(session).into_iter().collect();
-        let (value, epochs, flags) = self.cache.get_with_epochs_and_flags(&key, &names, &foreign).await.map_err(cache_err)?;
-        let revoked = if foreign.is_empty() { self.deps.kv.is_revoked(session).await? } else { flags.iter().any(|f| *f) };
+        let (value, epochs, flags) =
+            self.cache.get_with_epochs_and_flags(&key, &names, &foreign).await.map_err(cache_err)?;
+        let revoked =
+            if foreign.is_empty() { self.deps.kv.is_revoked(session).await? } else { flags.iter().any(|f| *f) };
         let hit = value.and_then(|bytes| {
             let (stored, body) = split_stamped(&bytes)?;
             (stored == epochs && !revoked).then(|| body.to_vec())
@@ -236,7 +244,13 @@ impl FeedService {
 
     /// A page of `kind` for the caller. FOR_YOU and FOLLOWING need a signed-in member;
     /// TRENDING is open to anyone.
-    pub async fn page(&self, caller: &Caller, kind: FeedKind, first: usize, after: Option<&str>) -> AppResult<FeedPage> {
+    pub async fn page(
+        &self,
+        caller: &Caller,
+        kind: FeedKind,
+        first: usize,
+        after: Option<&str>,
+    ) -> AppResult<FeedPage> {
         let viewer = match kind {
             FeedKind::Trending => caller.optional()?.map(|v| v.user.id),
             _ => Some(caller.require()?.user.id),
@@ -244,7 +258,8 @@ impl FeedService {
         let cursor = match after {
             None => None,
             Some(raw) => Some(
-                feed::cursor::decode(kind.tag(), raw).ok_or_else(|| AppError::bad_input("after", "after is not a cursor from this feed"))?,
+                feed::cursor::decode(kind.tag(), raw)
+                    .ok_or_else(|| AppError::bad_input("after", "after is not a cursor from this feed"))?,
             ),
         };
         // A page served recently to the same viewer, still valid under the current epochs. The
@@ -254,7 +269,8 @@ impl FeedService {
         let following_top = kind == FeedKind::Following && after.is_none();
         let caching = !self.settings.page_ttl.is_zero() && !following_top;
         let key = page_key(kind, viewer, after, first);
-        let epoch_names: Vec<String> = std::iter::once(VISIBLE_EPOCH.to_owned()).chain(viewer.map(viewer_epoch)).collect();
+        let epoch_names: Vec<String> =
+            std::iter::once(VISIBLE_EPOCH.to_owned()).chain(viewer.map(viewer_epoch)).collect();
         let names: Vec<&str> = epoch_names.iter().map(String::as_str).collect();
         let mut epochs = Vec::new();
         if caching {
@@ -300,7 +316,10 @@ impl FeedService {
         author_ids.dedup();
         let authors = store.users(&author_ids).await?;
         let (liked, followed) = match viewer {
-            Some(v) => (store.liked_among(v, &ids).await?.into_iter().collect(), store.followed_among(v, &author_ids).await?.into_iter().collect()),
+            Some(v) => (
+                store.liked_among(v, &ids).await?.into_iter().collect(),
+                store.followed_among(v, &author_ids).await?.into_iter().collect(),
+            ),
             None => (Vec::new(), Vec::new()),
         };
         let counts = store.remix_counts(&ids).await?;
@@ -309,10 +328,18 @@ impl FeedService {
     }
 
     /// FOR_YOU or TRENDING: a page of a stored ranked list.
-    async fn ranked(&self, kind: FeedKind, viewer: Option<UserId>, first: usize, cursor: Option<FeedCursor>) -> AppResult<(Vec<(Video, String)>, bool)> {
+    async fn ranked(
+        &self,
+        kind: FeedKind,
+        viewer: Option<UserId>,
+        first: usize,
+        cursor: Option<FeedCursor>,
+    ) -> AppResult<(Vec<(Video, String)>, bool)> {
         let (list, mut offset) = match cursor {
             Some(FeedCursor::Ranked { list, offset }) => (list, offset as usize),
-            Some(FeedCursor::Keyset { .. }) => return Err(AppError::bad_input("after", "after is not a cursor from this feed")),
+            Some(FeedCursor::Keyset { .. }) => {
+                return Err(AppError::bad_input("after", "after is not a cursor from this feed"));
+            }
             None => (self.current_list(kind, viewer).await?, 0),
         };
         let key = list_key(kind, viewer, &list);
@@ -331,7 +358,8 @@ impl FeedService {
             round += 1;
             let want = first - items.len() + 1;
             let chunk = want + want / 2 + 2;
-            let ids = self.cache.list_range(&key, offset, chunk).await.map_err(cache_err)?.ok_or(AppError::CursorExpired)?;
+            let ids =
+                self.cache.list_range(&key, offset, chunk).await.map_err(cache_err)?.ok_or(AppError::CursorExpired)?;
             if ids.is_empty() {
                 has_next = false;
                 break;
@@ -344,14 +372,21 @@ impl FeedService {
                 }
                 consumed += 1;
                 if let Some(v) = videos.get(id) {
-                    let c = feed::cursor::encode(kind.tag(), &FeedCursor::Ranked { list: list.clone(), offset: u32::try_from(offset + consumed).unwrap_or(u32::MAX) });
+                    let c = feed::cursor::encode(
+                        kind.tag(),
+                        &FeedCursor::Ranked {
+                            list: list.clone(),
+                            offset: u32::try_from(offset + consumed).unwrap_or(u32::MAX),
+                        },
+                    );
                     items.push((v.clone(), c));
                 }
             }
             offset += consumed;
             if items.len() == first {
                 // More follow if the list goes on (an item left over in this chunk, or a next one).
-                has_next = consumed < ids.len() || self.cache.list_range(&key, offset, 1).await.map_err(cache_err)?.is_some_and(|r| !r.is_empty());
+                has_next = consumed < ids.len()
+                    || self.cache.list_range(&key, offset, 1).await.map_err(cache_err)?.is_some_and(|r| !r.is_empty());
                 break;
             }
             if ids.len() < chunk {
@@ -436,7 +471,12 @@ impl FeedService {
     async fn trending_pool(&self) -> AppResult<Vec<Uuid>> {
         // Boxed: FOR_YOU's ranking reaches the trending list through `current_list` too.
         let list = Box::pin(self.current_list(FeedKind::Trending, None)).await?;
-        Ok(self.cache.list_range(&list_key(FeedKind::Trending, None, &list), 0, TRENDING_POOL).await.map_err(cache_err)?.unwrap_or_default())
+        Ok(self
+            .cache
+            .list_range(&list_key(FeedKind::Trending, None, &list), 0, TRENDING_POOL)
+            .await
+            .map_err(cache_err)?
+            .unwrap_or_default())
     }
 
     /// A fresh FOR_YOU ranking for `viewer`.
@@ -465,10 +505,12 @@ impl FeedService {
                 c
             }));
         }
-        let seen_since = now - chrono::Duration::from_std(self.settings.seen_window).unwrap_or(chrono::Duration::hours(72));
+        let seen_since =
+            now - chrono::Duration::from_std(self.settings.seen_window).unwrap_or(chrono::Duration::hours(72));
         let seen: HashSet<Uuid> = store.seen_since(viewer, seen_since, 5000).await?.into_iter().map(|v| v.0).collect();
         let blocked: HashSet<Uuid> = store.block_set(viewer).await?.into_iter().map(|u| u.0).collect();
-        let mut affinity: HashMap<Uuid, f32> = store.engagement_by_author(viewer, 300).await?.into_iter().map(|(u, x)| (u.0, x)).collect();
+        let mut affinity: HashMap<Uuid, f32> =
+            store.engagement_by_author(viewer, 300).await?.into_iter().map(|(u, x)| (u.0, x)).collect();
         for f in &followees {
             *affinity.entry(f.0).or_default() += 3.0;
         }
@@ -482,18 +524,27 @@ impl FeedService {
 
     /// FOLLOWING: newest first by publication; small authors' videos come from the member's
     /// timeline (fanned out on write), large authors' from the store (fanned in on read).
-    async fn following(&self, viewer: UserId, first: usize, cursor: Option<FeedCursor>) -> AppResult<(Vec<(Video, String)>, bool)> {
+    async fn following(
+        &self,
+        viewer: UserId,
+        first: usize,
+        cursor: Option<FeedCursor>,
+    ) -> AppResult<(Vec<(Video, String)>, bool)> {
         let mut before = match cursor {
             None => None,
             Some(FeedCursor::Keyset { at_micros, id }) => Some((at_micros, id)),
-            Some(FeedCursor::Ranked { .. }) => return Err(AppError::bad_input("after", "after is not a cursor from this feed")),
+            Some(FeedCursor::Ranked { .. }) => {
+                return Err(AppError::bad_input("after", "after is not a cursor from this feed"));
+            }
         };
         let store = &self.deps.store;
         let followees = store.followees(viewer).await?;
         let followed: HashSet<UserId> = followees.iter().map(|(u, _)| *u).collect();
-        let large: Vec<UserId> = followees.iter().filter(|(_, n)| *n > self.settings.fanout_max_followers).map(|(u, _)| *u).collect();
+        let large: Vec<UserId> =
+            followees.iter().filter(|(_, n)| *n > self.settings.fanout_max_followers).map(|(u, _)| *u).collect();
         if !self.cache.timeline_built(viewer.0).await.map_err(cache_err)? {
-            let small: Vec<UserId> = followees.iter().filter(|(_, n)| *n <= self.settings.fanout_max_followers).map(|(u, _)| *u).collect();
+            let small: Vec<UserId> =
+                followees.iter().filter(|(_, n)| *n <= self.settings.fanout_max_followers).map(|(u, _)| *u).collect();
             let recent = store.published_by(&small, None, feed::cache::TIMELINE_CAP as u64).await?;
             let items: Vec<TimelineItem> = recent.iter().filter_map(timeline_item).collect();
             self.cache.build_timeline(viewer.0, &items).await.map_err(cache_err)?;
@@ -523,7 +574,13 @@ impl FeedService {
                 }
                 before = Some((it.at_micros, it.video));
                 if let Some(v) = videos.get(&it.video) {
-                    items.push((v.clone(), feed::cursor::encode(FeedKind::Following.tag(), &FeedCursor::Keyset { at_micros: it.at_micros, id: it.video })));
+                    items.push((
+                        v.clone(),
+                        feed::cursor::encode(
+                            FeedKind::Following.tag(),
+                            &FeedCursor::Keyset { at_micros: it.at_micros, id: it.video },
+                        ),
+                    ));
                 }
             }
             if full {
@@ -541,7 +598,8 @@ impl FeedService {
     /// author is small enough (large authors are merged in at read time).
     pub async fn on_published(&self, video: &Video) -> AppResult<()> {
         let Some(published_at) = video.published_at else { return Ok(()) };
-        let item = TimelineItem { at_micros: published_at.timestamp_micros(), video: video.id.0, author: video.author_id.0 };
+        let item =
+            TimelineItem { at_micros: published_at.timestamp_micros(), video: video.id.0, author: video.author_id.0 };
         let Some(author) = self.deps.store.user(video.author_id).await? else { return Ok(()) };
         if author.follower_count > self.settings.fanout_max_followers {
             return Ok(());
@@ -589,7 +647,8 @@ fn split_stamped(bytes: &[u8]) -> Option<(Vec<u64>, &[u8])> {
     let (&n, rest) = bytes.split_first()?;
     let n = usize::from(n);
     let head = rest.get(..n * 8)?;
-    let epochs = head.chunks_exact(8).map(|c| c.try_into().map(u64::from_le_bytes)).collect::<Result<Vec<_>, _>>().ok()?;
+    let epochs =
+        head.chunks_exact(8).map(|c| c.try_into().map(u64::from_le_bytes)).collect::<Result<Vec<_>, _>>().ok()?;
     Some((epochs, rest.get(n * 8..)?))
 }
 

@@ -80,7 +80,12 @@ impl InviteService {
             })
             .collect();
         let out = self.deps.store.insert_invites(list).await?;
-        let summary = format!("{} code(s), {} use(s) each{}", out.len(), m.max_uses, note.map(|n| format!(": {n}")).unwrap_or_default());
+        let summary = format!(
+            "{} code(s), {} use(s) each{}",
+            out.len(),
+            m.max_uses,
+            note.map(|n| format!(": {n}")).unwrap_or_default()
+        );
         self.deps.store.record_audit(creator, "invites.mint", None, Some(&summary)).await?;
         Ok(out)
     }
@@ -113,7 +118,12 @@ impl InviteService {
         self.deps.store.mark_waitlist_granted(email.as_str(), invite.id).await?;
         self.deps
             .store
-            .record_audit(Some(admin.user.id), "waitlist.grant", Some(("invite", invite.id.to_string())), Some(email.as_str()))
+            .record_audit(
+                Some(admin.user.id),
+                "waitlist.grant",
+                Some(("invite", invite.id.to_string())),
+                Some(email.as_str()),
+            )
             .await?;
         self.deps.mail.send(self.deps.mail.waitlist_invite(email.as_str(), &invite.code)).await?;
         tracing::info!(actor = %admin.user.id, invite_id = %invite.id, "waitlist granted");

@@ -9,11 +9,11 @@ pub mod cameos;
 pub mod feed;
 pub mod invites;
 pub mod model;
-pub mod updates;
+pub mod moderation;
 pub mod social;
+pub mod updates;
 pub mod values;
 pub mod videos;
-pub mod moderation;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -75,7 +75,9 @@ impl ClipInspection {
     /// Whether the clip carries `payload` (matched test: works on clips too short for blind decoding).
     pub fn carries(&self, payload: u64) -> bool {
         self.watermark == Some(payload)
-            || self.detection.as_ref().is_some_and(|d| moderation::watermark::match_score(d, payload) >= moderation::watermark::MATCH_THRESHOLD)
+            || self.detection.as_ref().is_some_and(|d| {
+                moderation::watermark::match_score(d, payload) >= moderation::watermark::MATCH_THRESHOLD
+            })
     }
 
     /// The manifest verified, is bound to these bytes, and chains to a trusted root.
@@ -122,7 +124,10 @@ impl ClipChecker {
         (out.width, out.height) = (info.width, info.height);
         let pixels = info.width.saturating_mul(info.height);
         if pixels == 0 || pixels > MAX_CHECK_FRAME_PIXELS {
-            out.decode_error = Some(format!("frames of {}x{} are outside what can be checked (up to 4096x2304)", info.width, info.height));
+            out.decode_error = Some(format!(
+                "frames of {}x{} are outside what can be checked (up to 4096x2304)",
+                info.width, info.height
+            ));
             return out;
         }
         let max_frames = (MAX_CHECK_PIXELS / pixels).clamp(MIN_CHECK_FRAMES, MAX_CHECK_FRAMES);
@@ -222,7 +227,9 @@ impl ModerationService {
         // At most one check per core decodes at a time; the rest wait their turn.
         let _permit = self.checker.permits.acquire().await.map_err(|e| AppError::internal("clip check", e))?;
         let checker = self.checker.clone();
-        tokio::task::spawn_blocking(move || checker.inspect(&bytes)).await.map_err(|e| AppError::internal("clip check", e))
+        tokio::task::spawn_blocking(move || checker.inspect(&bytes))
+            .await
+            .map_err(|e| AppError::internal("clip check", e))
     }
 
     fn check_policy(&self, text: &str) -> AppResult<()> {
@@ -234,12 +241,16 @@ impl ModerationService {
     /// watermark decodes to this video's id. Nothing changes unless every check passes.
     pub async fn publish(&self, caller: &Caller, id: VideoId, caption: Option<&str>) -> AppResult<Video> {
         let v = caller.require()?;
-        let video = self.deps.store.video(id).await?.filter(|x| x.author_id == v.user.id).ok_or(AppError::NotFound("video"))?;
+        let video =
+            self.deps.store.video(id).await?.filter(|x| x.author_id == v.user.id).ok_or(AppError::NotFound("video"))?;
         match video.status {
             VideoStatus::Published => return Err(AppError::Conflict("the video is already published".into())),
             VideoStatus::Removed => {
                 let why = video.removal_reason.clone().unwrap_or_else(|| "no reason recorded".into());
-                return Err(AppError::PublishRefused { check: "VERDICT", reason: format!("the video was taken down ({why})") });
+                return Err(AppError::PublishRefused {
+                    check: "VERDICT",
+                    reason: format!("the video was taken down ({why})"),
+                });
             }
             VideoStatus::InReview => {
                 return Err(AppError::PublishRefused {
@@ -250,7 +261,10 @@ impl ModerationService {
             VideoStatus::Draft => {}
         }
         if !video.verdict.allows_publishing() {
-            return Err(AppError::PublishRefused { check: "VERDICT", reason: format!("the moderation verdict is {}", video.verdict.as_str()) });
+            return Err(AppError::PublishRefused {
+                check: "VERDICT",
+                reason: format!("the moderation verdict is {}", video.verdict.as_str()),
+            });
         }
         let caption = match caption.map(str::trim).filter(|c| !c.is_empty()) {
             Some(c) => {
@@ -264,7 +278,10 @@ impl ModerationService {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(video = %id, error = %e, "publish: stored file unreadable");
-                return Err(AppError::PublishRefused { check: "MANIFEST", reason: "the stored video file cannot be read".into() });
+                return Err(AppError::PublishRefused {
+                    check: "MANIFEST",
+                    reason: "the stored video file cannot be read".into(),
+                });
             }
         };
         let found = self.inspect(bytes.to_vec()).await?;
@@ -276,7 +293,10 @@ impl ModerationService {
         let expected = moderation::watermark::payload_for_video(id.0.as_bytes());
         if let Some(e) = &found.decode_error {
             tracing::warn!(video = %id, error = %e, "publish refused: undecodable");
-            return Err(AppError::PublishRefused { check: "WATERMARK", reason: "the stored video does not decode".into() });
+            return Err(AppError::PublishRefused {
+                check: "WATERMARK",
+                reason: "the stored video does not decode".into(),
+            });
         }
         if video.watermark_id != Some(expected) || !found.carries(expected) {
             let reason = match found.watermark {
@@ -294,7 +314,9 @@ impl ModerationService {
         // The owners' restrictions as of now: one added after the job was accepted still applies.
         let restrictions: Vec<moderation::policy::CameoRestriction> = cameos
             .into_iter()
-            .filter_map(|c| c.restrictions.map(|r| moderation::policy::CameoRestriction { cameo_name: c.name, restrictions: r }))
+            .filter_map(|c| {
+                c.restrictions.map(|r| moderation::policy::CameoRestriction { cameo_name: c.name, restrictions: r })
+            })
             .collect();
         refuse_violations(self.policy.check_restrictions(&video.prompt, &restrictions))?;
         if !self.deps.store.publish_video(id, caption.as_deref()).await? {
@@ -327,7 +349,10 @@ impl ModerationService {
         if let Some(e) = &found.decode_error
             && found.manifest.is_none()
         {
-            return Err(AppError::bad_input("clip", format!("the clip is not an H.264 MP4 this service can read ({e})")));
+            return Err(AppError::bad_input(
+                "clip",
+                format!("the clip is not an H.264 MP4 this service can read ({e})"),
+            ));
         }
         let by_mark = match found.watermark {
             Some(w) => self.deps.store.video_by_watermark(w).await?,
@@ -357,7 +382,13 @@ impl ModerationService {
     /// Comments on a published video, under the prompt policy and a per-member rate limit.
     pub async fn comment(&self, caller: &Caller, video: VideoId, body: &str) -> AppResult<Comment> {
         let v = caller.require()?;
-        let target = self.deps.store.video(video).await?.filter(|x| x.status == VideoStatus::Published).ok_or(AppError::NotFound("video"))?;
+        let target = self
+            .deps
+            .store
+            .video(video)
+            .await?
+            .filter(|x| x.status == VideoStatus::Published)
+            .ok_or(AppError::NotFound("video"))?;
         // A block either way hides the video from the member, so it reads as absent.
         if target.author_id != v.user.id && self.deps.store.blocked_either(target.author_id, v.user.id).await? {
             return Err(AppError::NotFound("video"));
@@ -368,7 +399,16 @@ impl ModerationService {
         let c = self.deps.store.insert_comment(target.id, v.user.id, &body).await?;
         if target.author_id != v.user.id {
             let who = &v.user.username;
-            self.deps.store.notify(target.author_id, "video.comment", Some(target.id), Some(v.user.id), &format!("@{who} commented on your video")).await?;
+            self.deps
+                .store
+                .notify(
+                    target.author_id,
+                    "video.comment",
+                    Some(target.id),
+                    Some(v.user.id),
+                    &format!("@{who} commented on your video"),
+                )
+                .await?;
         }
         Ok(c)
     }
@@ -395,10 +435,20 @@ impl ModerationService {
         let owner = match subject {
             Subject::Video(id) => {
                 let x = self.deps.store.video(id).await?;
-                let x = x.filter(|x| super::videos::visible(x, Some((v.user.id, v.user.role)))).ok_or(AppError::NotFound("video"))?;
+                let x = x
+                    .filter(|x| super::videos::visible(x, Some((v.user.id, v.user.role))))
+                    .ok_or(AppError::NotFound("video"))?;
                 x.author_id
             }
-            Subject::Comment(id) => self.deps.store.comment(id).await?.filter(|c| !c.removed).ok_or(AppError::NotFound("comment"))?.author_id,
+            Subject::Comment(id) => {
+                self.deps
+                    .store
+                    .comment(id)
+                    .await?
+                    .filter(|c| !c.removed)
+                    .ok_or(AppError::NotFound("comment"))?
+                    .author_id
+            }
             Subject::User(id) => self.deps.store.user(id).await?.ok_or(AppError::NotFound("user"))?.id,
             Subject::Cameo(_) => return Err(AppError::bad_input("videoId", "cameos are reviewed, not reported")),
         };
@@ -465,7 +515,9 @@ impl ModerationService {
         match from {
             CaseStatus::Resolved => return Err(AppError::Conflict("the case is already resolved".into())),
             CaseStatus::Appealed if case.appealed_resolver == Some(actor.user.id) => {
-                return Err(AppError::Forbidden("an appeal is decided by a different moderator than the one who made the decision".into()));
+                return Err(AppError::Forbidden(
+                    "an appeal is decided by a different moderator than the one who made the decision".into(),
+                ));
             }
             _ => {}
         }
@@ -491,26 +543,41 @@ impl ModerationService {
         let won = self
             .deps
             .store
-            .resolve_case(d.case, Resolution { from, to, action: d.action, by: actor.user.id, note: note.as_deref(), escalate })
+            .resolve_case(
+                d.case,
+                Resolution { from, to, action: d.action, by: actor.user.id, note: note.as_deref(), escalate },
+            )
             .await?;
         if !won {
             return Err(AppError::Conflict("another moderator decided this case first; reload it".into()));
         }
         let appeal = from == CaseStatus::Appealed;
-        let why = note.clone().unwrap_or_else(|| case.reasons.first().cloned().unwrap_or_else(|| "it breaks the community rules".into()));
+        let why = note
+            .clone()
+            .unwrap_or_else(|| case.reasons.first().cloned().unwrap_or_else(|| "it breaks the community rules".into()));
         self.apply(actor, &case, d.action, &why, appeal).await?;
         let action = if appeal { "case.decide_appeal" } else { "case.resolve" };
         let audit_note = match &note {
             Some(n) => format!("{}: {n}", d.action.as_str()),
             None => d.action.as_str().to_owned(),
         };
-        self.deps.store.record_audit(Some(actor.user.id), action, Some(("case", case.id.to_string())), Some(&audit_note)).await?;
+        self.deps
+            .store
+            .record_audit(Some(actor.user.id), action, Some(("case", case.id.to_string())), Some(&audit_note))
+            .await?;
         tracing::info!(case = %case.id, actor = %actor.user.id, action = d.action.as_str(), appeal, "case decided");
         self.deps.store.case(d.case).await?.ok_or(AppError::NotFound("case"))
     }
 
     /// Carries out a decision on the case's subject and tells its author.
-    async fn apply(&self, actor: &Viewer, case: &ModerationCase, action: ModerationAction, why: &str, appeal: bool) -> AppResult<()> {
+    async fn apply(
+        &self,
+        actor: &Viewer,
+        case: &ModerationCase,
+        action: ModerationAction,
+        why: &str,
+        appeal: bool,
+    ) -> AppResult<()> {
         let r = self.apply_to_subject(actor, case, action, why, appeal).await;
         if matches!(action, ModerationAction::Remove | ModerationAction::BanAuthor) || appeal {
             // Whatever came down leaves every cached feed page at once.
@@ -519,7 +586,14 @@ impl ModerationService {
         r
     }
 
-    async fn apply_to_subject(&self, actor: &Viewer, case: &ModerationCase, action: ModerationAction, why: &str, appeal: bool) -> AppResult<()> {
+    async fn apply_to_subject(
+        &self,
+        actor: &Viewer,
+        case: &ModerationCase,
+        action: ModerationAction,
+        why: &str,
+        appeal: bool,
+    ) -> AppResult<()> {
         let store = &self.deps.store;
         match (case.subject, action) {
             (_, ModerationAction::Escalate) => {}
@@ -528,17 +602,34 @@ impl ModerationService {
                 match video.status {
                     VideoStatus::InReview => {
                         store.approve_held_video(id).await?;
-                        store.notify(video.author_id, "video.approved", Some(id), None, "A moderator approved your video; you can publish it now").await?;
+                        store
+                            .notify(
+                                video.author_id,
+                                "video.approved",
+                                Some(id),
+                                None,
+                                "A moderator approved your video; you can publish it now",
+                            )
+                            .await?;
                     }
                     VideoStatus::Removed if appeal => {
-                        let back = if video.published_at.is_some() { VideoStatus::Published } else { VideoStatus::Draft };
+                        let back =
+                            if video.published_at.is_some() { VideoStatus::Published } else { VideoStatus::Draft };
                         store.set_video_status(id, &[VideoStatus::Removed], back, None).await?;
                         if video.verdict == Verdict::Review {
                             // Held by the frame check, removed, restored on appeal: the appeal's
                             // moderator has now approved what the frame check held.
                             store.set_verdict(id, Verdict::Approved).await?;
                         }
-                        store.notify(video.author_id, "appeal.upheld", Some(id), None, "Your appeal succeeded: your video is back").await?;
+                        store
+                            .notify(
+                                video.author_id,
+                                "appeal.upheld",
+                                Some(id),
+                                None,
+                                "Your appeal succeeded: your video is back",
+                            )
+                            .await?;
                         if back == VideoStatus::Published
                             && let Some(restored) = store.video(id).await?
                             && let Err(e) = self.feed.on_published(&restored).await
@@ -572,7 +663,15 @@ impl ModerationService {
             (Subject::Comment(id), ModerationAction::Remove | ModerationAction::BanAuthor) => {
                 let Some(comment) = store.comment(id).await? else { return Ok(()) };
                 store.set_comment_removed(id, true).await?;
-                store.notify(comment.author_id, "comment.removed", Some(comment.video_id), None, &format!("Your comment was removed: {why}")).await?;
+                store
+                    .notify(
+                        comment.author_id,
+                        "comment.removed",
+                        Some(comment.video_id),
+                        None,
+                        &format!("Your comment was removed: {why}"),
+                    )
+                    .await?;
                 if action == ModerationAction::BanAuthor {
                     self.ban(actor, comment.author_id, why).await?;
                 }
@@ -581,7 +680,15 @@ impl ModerationService {
                 if store.review_cameo(id, true, actor.user.id, Some(why)).await?
                     && let Some(c) = store.cameo(id).await?
                 {
-                    store.notify(c.owner_id, "cameo.approved", None, None, &format!("Your cameo \"{}\" is verified and ready to use", c.name)).await?;
+                    store
+                        .notify(
+                            c.owner_id,
+                            "cameo.approved",
+                            None,
+                            None,
+                            &format!("Your cameo \"{}\" is verified and ready to use", c.name),
+                        )
+                        .await?;
                 }
             }
             (Subject::Cameo(id), ModerationAction::Remove | ModerationAction::BanAuthor) => {
@@ -627,11 +734,15 @@ impl ModerationService {
         if Utc::now() - decided > chrono::Duration::days(APPEAL_DAYS) {
             return Err(AppError::Conflict(format!("appeals close {APPEAL_DAYS} days after the decision")));
         }
-        let resolver = case.resolved_by.ok_or_else(|| AppError::internal("appeal", "resolved case without a resolver"))?;
+        let resolver =
+            case.resolved_by.ok_or_else(|| AppError::internal("appeal", "resolved case without a resolver"))?;
         if !self.deps.store.appeal_case(id, &message, resolver).await? {
             return Err(AppError::Conflict("this decision was already appealed".into()));
         }
-        self.deps.store.record_audit(Some(v.user.id), "case.appeal", Some(("case", id.to_string())), Some(&message)).await?;
+        self.deps
+            .store
+            .record_audit(Some(v.user.id), "case.appeal", Some(("case", id.to_string())), Some(&message))
+            .await?;
         self.deps.store.case(id).await?.ok_or(AppError::NotFound("case"))
     }
 

@@ -53,7 +53,13 @@ impl SocialService {
 
     /// A published video the caller may see (blocked authors' videos read as absent).
     async fn visible_video(&self, me: UserId, id: VideoId) -> AppResult<Video> {
-        let v = self.deps.store.video(id).await?.filter(|v| v.status == VideoStatus::Published).ok_or(AppError::NotFound("video"))?;
+        let v = self
+            .deps
+            .store
+            .video(id)
+            .await?
+            .filter(|v| v.status == VideoStatus::Published)
+            .ok_or(AppError::NotFound("video"))?;
         if v.author_id != me && self.deps.store.blocked_either(v.author_id, me).await? {
             return Err(AppError::NotFound("video"));
         }
@@ -71,7 +77,10 @@ impl SocialService {
         self.deps.kv.hit(self.limits.actions, &me.to_string()).await?;
         if self.deps.store.follow(me, id).await? {
             self.feed.on_graph_changed(&[me]).await?;
-            self.deps.store.notify(id, "user.followed", None, Some(me), &format!("@{} followed you", v.user.username)).await?;
+            self.deps
+                .store
+                .notify(id, "user.followed", None, Some(me), &format!("@{} followed you", v.user.username))
+                .await?;
         }
         self.deps.store.user(id).await?.ok_or(AppError::NotFound("user"))
     }
@@ -128,7 +137,16 @@ impl SocialService {
             super::feed::viewers_changed(&self.deps, &[me]).await;
         }
         if liked && video.author_id != me {
-            self.deps.store.notify(video.author_id, "video.liked", Some(id), Some(me), &format!("@{} liked your video", v.user.username)).await?;
+            self.deps
+                .store
+                .notify(
+                    video.author_id,
+                    "video.liked",
+                    Some(id),
+                    Some(me),
+                    &format!("@{} liked your video", v.user.username),
+                )
+                .await?;
         }
         self.deps.store.video(id).await?.ok_or(AppError::NotFound("video"))
     }
@@ -139,7 +157,10 @@ impl SocialService {
         let me = v.user.id;
         // A like can be taken back from any video that still exists (even one taken down).
         let video = self.deps.store.video(id).await?.ok_or(AppError::NotFound("video"))?;
-        if video.status != VideoStatus::Published && video.author_id != me && !self.deps.store.liked_among(me, &[id]).await?.contains(&id) {
+        if video.status != VideoStatus::Published
+            && video.author_id != me
+            && !self.deps.store.liked_among(me, &[id]).await?.contains(&id)
+        {
             return Err(AppError::NotFound("video"));
         }
         self.deps.kv.hit(self.limits.actions, &me.to_string()).await?;
@@ -180,6 +201,11 @@ impl SocialService {
     /// The caller's stated preferences: their sentence and what it was read as.
     pub async fn feed_preferences(&self, caller: &Caller) -> AppResult<Option<(String, Preferences)>> {
         let v = caller.require()?;
-        Ok(self.deps.store.feed_preferences(v.user.id).await?.map(|(text, json)| (text, serde_json::from_str(&json).unwrap_or_default())))
+        Ok(self
+            .deps
+            .store
+            .feed_preferences(v.user.id)
+            .await?
+            .map(|(text, json)| (text, serde_json::from_str(&json).unwrap_or_default())))
     }
 }

@@ -27,7 +27,9 @@ impl JobUpdates {
         let (local, _) = broadcast::channel(4096);
         let channel = format!("{prefix}:job-updates");
         let client = redis::Client::open(url).map_err(|e| AppError::internal("redis url", e))?;
-        let conn = redis::aio::ConnectionManager::new(client.clone()).await.map_err(|e| AppError::internal("redis connect", e))?;
+        let conn = redis::aio::ConnectionManager::new(client.clone())
+            .await
+            .map_err(|e| AppError::internal("redis connect", e))?;
         let relay = local.clone();
         let ch = channel.clone();
         tokio::spawn(async move {
@@ -50,7 +52,8 @@ impl JobUpdates {
             }
             Some((conn, channel)) => {
                 let mut c = conn.clone();
-                let r: Result<i64, _> = redis::cmd("PUBLISH").arg(channel).arg(job.to_string()).query_async(&mut c).await;
+                let r: Result<i64, _> =
+                    redis::cmd("PUBLISH").arg(channel).arg(job.to_string()).query_async(&mut c).await;
                 if let Err(e) = r {
                     tracing::warn!(error = %e, job = %job, "job update not published; delivering locally");
                     let _ = self.local.send(job);
@@ -65,7 +68,11 @@ impl JobUpdates {
     }
 }
 
-async fn relay_once(client: &redis::Client, channel: &str, relay: &broadcast::Sender<JobId>) -> Result<(), redis::RedisError> {
+async fn relay_once(
+    client: &redis::Client,
+    channel: &str,
+    relay: &broadcast::Sender<JobId>,
+) -> Result<(), redis::RedisError> {
     let mut pubsub = client.get_async_pubsub().await?;
     pubsub.subscribe(channel).await?;
     let mut stream = pubsub.on_message();

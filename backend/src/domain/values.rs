@@ -22,8 +22,21 @@ impl Email {
 }
 
 /// Handles that would mislead other members.
-const RESERVED: &[&str] =
-    &["admin", "administrator", "root", "moderator", "mod", "support", "staff", "system", "official", "security", "help", "me", "null"];
+const RESERVED: &[&str] = &[
+    "admin",
+    "administrator",
+    "root",
+    "moderator",
+    "mod",
+    "support",
+    "staff",
+    "system",
+    "official",
+    "security",
+    "help",
+    "me",
+    "null",
+];
 
 /// A handle: 3–30 characters of letters, digits, `_` and `.`, starting with a letter or digit.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -158,7 +158,10 @@ impl VideoService {
             return Err(AppError::bad_input("aspectRatio", "this aspect ratio is not supported by the model"));
         }
         if cameo_ids.len() > self.limits.max_cameos_per_video {
-            return Err(AppError::bad_input("cameoIds", format!("a video may hold at most {} cameos", self.limits.max_cameos_per_video)));
+            return Err(AppError::bad_input(
+                "cameoIds",
+                format!("a video may hold at most {} cameos", self.limits.max_cameos_per_video),
+            ));
         }
         let cameos = super::cameos::consented_cameos(&self.deps.store, v.user.id, &cameo_ids).await?;
         // The content policy, before anything is queued (on the whole prompt of a remix, with
@@ -167,7 +170,10 @@ impl VideoService {
             cameo_restrictions: cameos
                 .iter()
                 .filter_map(|c| {
-                    c.restrictions.as_ref().map(|r| moderation::policy::CameoRestriction { cameo_name: c.name.clone(), restrictions: r.clone() })
+                    c.restrictions.as_ref().map(|r| moderation::policy::CameoRestriction {
+                        cameo_name: c.name.clone(),
+                        restrictions: r.clone(),
+                    })
                 })
                 .collect(),
             ..Default::default()
@@ -248,7 +254,8 @@ impl VideoService {
                 Ok(QueueEstimate { position: Some(ahead), eta_seconds: eta })
             }
             JobStatus::Running => {
-                let elapsed = job.started_at.map(|t| (Utc::now() - t).num_milliseconds() as f64 / 1000.0).unwrap_or(0.0);
+                let elapsed =
+                    job.started_at.map(|t| (Utc::now() - t).num_milliseconds() as f64 / 1000.0).unwrap_or(0.0);
                 let eta = match (job.step, job.total_steps) {
                     // Measured on this job: time per step so far times steps left (plus the
                     // decode/encode tail, estimated as one step's worth).
@@ -266,7 +273,10 @@ impl VideoService {
         let id = JobId(event.job_id());
         match event {
             JobEvent::Started { worker, attempt, .. } => {
-                self.deps.store.mark_running(id, worker, i32::try_from(*attempt).unwrap_or(i32::MAX), self.model.steps as i32).await?;
+                self.deps
+                    .store
+                    .mark_running(id, worker, i32::try_from(*attempt).unwrap_or(i32::MAX), self.model.steps as i32)
+                    .await?;
             }
             JobEvent::Progress { step, total, .. } => {
                 self.deps.store.set_progress(id, *step as i32, *total as i32).await?;
@@ -281,16 +291,28 @@ impl VideoService {
                 }
             }
             JobEvent::Succeeded { output, .. } => {
-                let stage_millis = serde_json::to_string(&output.stages).map_err(|e| AppError::internal("stages", e))?;
+                let stage_millis =
+                    serde_json::to_string(&output.stages).map_err(|e| AppError::internal("stages", e))?;
                 // Consent, again, now that the video exists: a cameo withdrawn or no longer
                 // allowed while the job ran means no video.
                 if let Some(job) = self.deps.store.job(id).await?
                     && !job.status.is_final()
                 {
                     let uses = self.deps.store.cameo_uses_of(VideoId(id.0)).await?;
-                    if let Err(why) = super::cameos::uses_still_consented(&self.deps.store, job.user_id, &uses, false).await? {
-                        if self.deps.store.end_job(id, JobStatus::Rejected, Some("CONSENT_REQUIRED"), Some(&why)).await? {
-                            let keys = [output.video_key.as_str(), output.thumbnail_key.as_str(), output.frame_strip_key.as_str()];
+                    if let Err(why) =
+                        super::cameos::uses_still_consented(&self.deps.store, job.user_id, &uses, false).await?
+                    {
+                        if self
+                            .deps
+                            .store
+                            .end_job(id, JobStatus::Rejected, Some("CONSENT_REQUIRED"), Some(&why))
+                            .await?
+                        {
+                            let keys = [
+                                output.video_key.as_str(),
+                                output.thumbnail_key.as_str(),
+                                output.frame_strip_key.as_str(),
+                            ];
                             self.delete_media(VideoId(id.0), keys.into_iter().filter(|k| !k.is_empty())).await;
                         }
                         self.updates.notify(id).await;
@@ -323,7 +345,10 @@ impl VideoService {
                             watermark_id: output.watermark_id,
                             verdict,
                             verdict_reason: output.verdict_reason.clone(),
-                            frame_scores: FrameScores { indices: output.frame_indices.clone(), scores: output.frame_scores.clone() },
+                            frame_scores: FrameScores {
+                                indices: output.frame_indices.clone(),
+                                scores: output.frame_scores.clone(),
+                            },
                             frame_strip_key: Some(output.frame_strip_key.clone()).filter(|k| !k.is_empty()),
                             manifest_issuer: output.manifest_issuer.clone(),
                         },
@@ -334,7 +359,13 @@ impl VideoService {
                     if v.status == VideoStatus::InReview {
                         self.deps
                             .store
-                            .notify(v.author_id, "video.in_review", Some(v.id), None, "Your video is waiting for a moderator's review before it can be published")
+                            .notify(
+                                v.author_id,
+                                "video.in_review",
+                                Some(v.id),
+                                None,
+                                "Your video is waiting for a moderator's review before it can be published",
+                            )
                             .await?;
                     }
                 }
@@ -365,7 +396,9 @@ impl VideoService {
                     for (eid, event) in batch {
                         match self.apply_event(&event).await {
                             Ok(()) => done.push(eid),
-                            Err(e) => tracing::error!(error = %e, cause = ?e, job = %event.job_id(), "job event not applied; it will be redelivered"),
+                            Err(e) => {
+                                tracing::error!(error = %e, cause = ?e, job = %event.job_id(), "job event not applied; it will be redelivered")
+                            }
                         }
                     }
                     if !done.is_empty()
@@ -391,7 +424,12 @@ impl VideoService {
     }
 
     /// The caller's drafts, newest first.
-    pub async fn drafts(&self, caller: &Caller, after: Option<(chrono::DateTime<Utc>, uuid::Uuid)>, limit: u64) -> AppResult<Vec<Video>> {
+    pub async fn drafts(
+        &self,
+        caller: &Caller,
+        after: Option<(chrono::DateTime<Utc>, uuid::Uuid)>,
+        limit: u64,
+    ) -> AppResult<Vec<Video>> {
         let v = caller.require()?;
         self.deps.store.drafts_of(v.user.id, after, limit).await
     }
@@ -439,7 +477,15 @@ impl VideoService {
             let spec = self.spec(&job, &username).await?;
             if let Err(e) = self.queue.enqueue(&spec).await {
                 // Not queued: say so on the job rather than leave it waiting forever.
-                self.deps.store.end_job(job.id, JobStatus::Failed, Some("QUEUE_UNAVAILABLE"), Some("the job could not be queued; try again")).await?;
+                self.deps
+                    .store
+                    .end_job(
+                        job.id,
+                        JobStatus::Failed,
+                        Some("QUEUE_UNAVAILABLE"),
+                        Some("the job could not be queued; try again"),
+                    )
+                    .await?;
                 self.updates.notify(job.id).await;
                 return Err(AppError::internal("enqueue", e));
             }
@@ -449,7 +495,12 @@ impl VideoService {
     }
 
     /// A member's published videos (anyone may list them), newest first.
-    pub async fn published_by(&self, user: UserId, after: Option<(chrono::DateTime<Utc>, uuid::Uuid)>, limit: u64) -> AppResult<Vec<Video>> {
+    pub async fn published_by(
+        &self,
+        user: UserId,
+        after: Option<(chrono::DateTime<Utc>, uuid::Uuid)>,
+        limit: u64,
+    ) -> AppResult<Vec<Video>> {
         self.deps.store.published_of(user, after, limit).await
     }
 }
@@ -464,7 +515,10 @@ impl VideoService {
         }
         self.queue.cancel(id.0).await.map_err(|e| AppError::internal("cancel", e))?;
         if self.deps.store.end_job(id, JobStatus::Cancelled, Some("CONSENT_WITHDRAWN"), Some(why)).await? {
-            self.deps.store.notify(job.user_id, "job.cancelled", None, None, &format!("Your video was stopped: {why}")).await?;
+            self.deps
+                .store
+                .notify(job.user_id, "job.cancelled", None, None, &format!("Your video was stopped: {why}"))
+                .await?;
         }
         self.updates.notify(id).await;
         self.dispatch(job.user_id).await
@@ -476,7 +530,11 @@ impl VideoService {
         if let Some(source) = job.remix_of
             && let Some(v) = self.deps.store.video(source).await?
         {
-            spec.remix = Some(jobs::RemixRef { video_id: v.id.0, video_key: v.video_key, title: format!("SoraVibe video {}", v.id) });
+            spec.remix = Some(jobs::RemixRef {
+                video_id: v.id.0,
+                video_key: v.video_key,
+                title: format!("SoraVibe video {}", v.id),
+            });
         }
         // The cameos' likeness features go to the model; their consent versions to the manifest.
         let uses = self.deps.store.cameo_uses_of(VideoId(job.id.0)).await?;
@@ -489,7 +547,11 @@ impl VideoService {
                 .iter()
                 .filter_map(|u| {
                     let c = cameos.iter().find(|c| c.id == u.cameo_id)?;
-                    Some(jobs::CameoRef { cameo_id: c.id.0, owner_id: c.owner_id.0, consent_version: u.consent_version })
+                    Some(jobs::CameoRef {
+                        cameo_id: c.id.0,
+                        owner_id: c.owner_id.0,
+                        consent_version: u.consent_version,
+                    })
                 })
                 .collect();
         }
@@ -499,7 +561,8 @@ impl VideoService {
     /// Deletes a video's stored objects (file, thumbnail, frame strip); failures are logged, the
     /// objects left behind are orphans.
     pub async fn delete_media_of(&self, video: &Video) {
-        let keys = [Some(video.video_key.as_str()), Some(video.thumbnail_key.as_str()), video.frame_strip_key.as_deref()];
+        let keys =
+            [Some(video.video_key.as_str()), Some(video.thumbnail_key.as_str()), video.frame_strip_key.as_deref()];
         self.delete_media(video.id, keys.into_iter().flatten()).await;
     }
 
@@ -515,7 +578,8 @@ impl VideoService {
     /// stay (their `remixOf` reads as gone); moderation cases and the audit log keep their record.
     pub async fn delete(&self, caller: &Caller, id: VideoId) -> AppResult<bool> {
         let v = caller.require()?;
-        let video = self.deps.store.video(id).await?.filter(|x| x.author_id == v.user.id).ok_or(AppError::NotFound("video"))?;
+        let video =
+            self.deps.store.video(id).await?.filter(|x| x.author_id == v.user.id).ok_or(AppError::NotFound("video"))?;
         if !self.deps.store.delete_video(video.id).await? {
             return Err(AppError::NotFound("video"));
         }
@@ -531,13 +595,19 @@ impl VideoService {
     /// Allows or forbids remixes of the caller's video.
     pub async fn set_remix_allowed(&self, caller: &Caller, id: VideoId, allowed: bool) -> AppResult<Video> {
         let v = caller.require()?;
-        let video = self.deps.store.video(id).await?.filter(|x| x.author_id == v.user.id).ok_or(AppError::NotFound("video"))?;
+        let video =
+            self.deps.store.video(id).await?.filter(|x| x.author_id == v.user.id).ok_or(AppError::NotFound("video"))?;
         self.deps.store.set_remix_allowed(video.id, allowed).await?;
         self.deps.store.video(id).await?.ok_or(AppError::NotFound("video"))
     }
 
     /// Published remixes of a video (anyone may list them), newest first.
-    pub async fn remixes_of(&self, id: VideoId, after: Option<(chrono::DateTime<Utc>, uuid::Uuid)>, limit: u64) -> AppResult<Vec<Video>> {
+    pub async fn remixes_of(
+        &self,
+        id: VideoId,
+        after: Option<(chrono::DateTime<Utc>, uuid::Uuid)>,
+        limit: u64,
+    ) -> AppResult<Vec<Video>> {
         self.deps.store.published_remixes_of(id, after, limit).await
     }
 

@@ -59,7 +59,9 @@ impl MediaLinks {
 
     /// A link to `key` for someone allowed to see it.
     pub async fn url(&self, key: &str) -> AppResult<String> {
-        if let Some(u) = self.store.presigned_get_url(key, self.ttl).await.map_err(|e| AppError::internal("presign", e))? {
+        if let Some(u) =
+            self.store.presigned_get_url(key, self.ttl).await.map_err(|e| AppError::internal("presign", e))?
+        {
             return Ok(u);
         }
         let exp = chrono::Utc::now().timestamp() + i64::try_from(self.ttl.as_secs()).unwrap_or(3600);
@@ -118,7 +120,12 @@ fn parse_range(h: &str, size: u64) -> Option<std::ops::Range<u64>> {
 }
 
 /// Serves a stored object for a valid signed link, honouring `Range`.
-pub async fn serve(links: web::Data<MediaLinks>, req: HttpRequest, path: web::Path<String>, q: Option<web::Query<Signed>>) -> HttpResponse {
+pub async fn serve(
+    links: web::Data<MediaLinks>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    q: Option<web::Query<Signed>>,
+) -> HttpResponse {
     let key = path.into_inner();
     let Some(q) = q else { return HttpResponse::Forbidden().body("a signed link is required") };
     if !links.verify(&key, q.exp, &q.sig) {
@@ -138,7 +145,9 @@ pub async fn serve(links: web::Data<MediaLinks>, req: HttpRequest, path: web::Pa
         None => (actix_web::http::StatusCode::OK, 0..size),
         Some(Some(r)) => (actix_web::http::StatusCode::PARTIAL_CONTENT, r),
         Some(None) => {
-            return HttpResponse::RangeNotSatisfiable().insert_header((header::CONTENT_RANGE, format!("bytes */{size}"))).finish();
+            return HttpResponse::RangeNotSatisfiable()
+                .insert_header((header::CONTENT_RANGE, format!("bytes */{size}")))
+                .finish();
         }
     };
     let body = if range.start == 0 && range.end == size {
@@ -153,7 +162,10 @@ pub async fn serve(links: web::Data<MediaLinks>, req: HttpRequest, path: web::Pa
                 .insert_header((header::ACCEPT_RANGES, "bytes"))
                 .insert_header((header::CACHE_CONTROL, "private, max-age=3600"));
             if status == actix_web::http::StatusCode::PARTIAL_CONTENT {
-                resp.insert_header((header::CONTENT_RANGE, format!("bytes {}-{}/{size}", range.start, range.end.saturating_sub(1))));
+                resp.insert_header((
+                    header::CONTENT_RANGE,
+                    format!("bytes {}-{}/{size}", range.start, range.end.saturating_sub(1)),
+                ));
             }
             resp.body(bytes)
         }

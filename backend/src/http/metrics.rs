@@ -29,7 +29,8 @@ impl Metrics {
         let registry = Registry::new();
         let m = |e: prometheus::Error| AppError::internal("metrics", e);
         let http_requests =
-            IntCounterVec::new(Opts::new("http_requests_total", "HTTP requests"), &["route", "method", "status"]).map_err(m)?;
+            IntCounterVec::new(Opts::new("http_requests_total", "HTTP requests"), &["route", "method", "status"])
+                .map_err(m)?;
         let http_latency = HistogramVec::new(
             HistogramOpts::new("http_request_duration_seconds", "HTTP request latency").buckets(BUCKETS.to_vec()),
             &["route"],
@@ -41,11 +42,13 @@ impl Metrics {
         )
         .map_err(m)?;
         let operation_latency = HistogramVec::new(
-            HistogramOpts::new("graphql_operation_duration_seconds", "GraphQL top-level field latency").buckets(BUCKETS.to_vec()),
+            HistogramOpts::new("graphql_operation_duration_seconds", "GraphQL top-level field latency")
+                .buckets(BUCKETS.to_vec()),
             &["operation"],
         )
         .map_err(m)?;
-        let errors = IntCounterVec::new(Opts::new("graphql_errors_total", "GraphQL errors by code"), &["code"]).map_err(m)?;
+        let errors =
+            IntCounterVec::new(Opts::new("graphql_errors_total", "GraphQL errors by code"), &["code"]).map_err(m)?;
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_latency.clone()),

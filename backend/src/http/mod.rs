@@ -70,7 +70,9 @@ fn is_feed_only(query: &str) -> bool {
     op.node.ty == OperationType::Query
         && op.node.directives.is_empty()
         && !items.is_empty()
-        && items.iter().all(|s| matches!(&s.node, Selection::Field(f) if f.node.name.node == "feed" && f.node.directives.is_empty()))
+        && items.iter().all(
+            |s| matches!(&s.node, Selection::Field(f) if f.node.name.node == "feed" && f.node.directives.is_empty()),
+        )
 }
 
 fn digest(bytes: &[u8]) -> [u8; 32] {
@@ -87,14 +89,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/readyz", web::get().to(readyz))
         .route("/metrics", web::get().to(metrics_text))
         .route("/media/{key:.+}", web::get().to(media::serve))
-        .service(web::resource("/static/{path:.+}").route(web::get().to(site::asset)).route(web::head().to(site::asset)))
+        .service(
+            web::resource("/static/{path:.+}").route(web::get().to(site::asset)).route(web::head().to(site::asset)),
+        )
         .service(web::resource("/favicon.ico").route(web::get().to(site::icon)).route(web::head().to(site::icon)))
-        .service(web::resource(["/admin", "/admin/{tail:.*}"]).route(web::get().to(site::console)).route(web::head().to(site::console)))
+        .service(
+            web::resource(["/admin", "/admin/{tail:.*}"])
+                .route(web::get().to(site::console))
+                .route(web::head().to(site::console)),
+        )
         .default_service(web::to(site::fallback));
 }
 
 /// Counts and times every request by its route pattern.
-pub async fn observe(req: ServiceRequest, next: Next<impl MessageBody>) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+pub async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let method = req.method().as_str().to_owned();
     let start = Instant::now();
@@ -145,9 +156,21 @@ fn request_data(services: &Services, caller: Caller, client: String) -> RequestD
         ctx: RequestCtx { caller, client },
         users: DataLoader::with_cache(UserLoader(services.clone()), tokio::spawn, HashMapCache::default()),
         remixes: DataLoader::with_cache(RemixCountLoader(services.clone()), tokio::spawn, HashMapCache::default()),
-        followed: DataLoader::with_cache(crate::api::social::FollowedLoader { services: services.clone(), viewer }, tokio::spawn, HashMapCache::default()),
-        blocked: DataLoader::with_cache(crate::api::social::BlockedLoader { services: services.clone(), viewer }, tokio::spawn, HashMapCache::default()),
-        liked: DataLoader::with_cache(crate::api::social::LikedLoader { services: services.clone(), viewer }, tokio::spawn, HashMapCache::default()),
+        followed: DataLoader::with_cache(
+            crate::api::social::FollowedLoader { services: services.clone(), viewer },
+            tokio::spawn,
+            HashMapCache::default(),
+        ),
+        blocked: DataLoader::with_cache(
+            crate::api::social::BlockedLoader { services: services.clone(), viewer },
+            tokio::spawn,
+            HashMapCache::default(),
+        ),
+        liked: DataLoader::with_cache(
+            crate::api::social::LikedLoader { services: services.clone(), viewer },
+            tokio::spawn,
+            HashMapCache::default(),
+        ),
     }
 }
 
@@ -159,7 +182,10 @@ fn refuse(state: &AppState, status: actix_web::http::StatusCode, message: &str) 
 
 /// Reads a JSON body of at most `MAX_JSON_BODY` bytes, whatever the framing (a chunked body is
 /// cut off as soon as it passes the limit, so it cannot fill memory).
-async fn read_limited(payload: &mut web::Payload, max: u64) -> Result<Vec<u8>, (actix_web::http::StatusCode, &'static str)> {
+async fn read_limited(
+    payload: &mut web::Payload,
+    max: u64,
+) -> Result<Vec<u8>, (actix_web::http::StatusCode, &'static str)> {
     use actix_web::http::StatusCode;
     let mut buf = Vec::new();
     while let Some(chunk) = payload.next().await {
@@ -206,7 +232,11 @@ fn upload_query_as_mutation(mut r: async_graphql::Request) -> async_graphql::Req
         // `pos` is 1-based line and column (in characters) of the `query` keyword.
         let (line, column) = (op.pos.line, op.pos.column);
         let line_start = r.query.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum::<usize>();
-        let offset = r.query.get(line_start..).and_then(|rest| rest.char_indices().nth(column.saturating_sub(1))).map(|(i, _)| line_start + i);
+        let offset = r
+            .query
+            .get(line_start..)
+            .and_then(|rest| rest.char_indices().nth(column.saturating_sub(1)))
+            .map(|(i, _)| line_start + i);
         if let Some(at) = offset.filter(|&at| r.query.get(at..).is_some_and(|t| t.starts_with("query"))) {
             starts.push(at);
         }
@@ -220,14 +250,19 @@ fn upload_query_as_mutation(mut r: async_graphql::Request) -> async_graphql::Req
 
 async fn graphql(state: web::Data<AppState>, req: HttpRequest, mut payload: web::Payload) -> HttpResponse {
     use actix_web::http::StatusCode;
-    let content_type = req.headers().get(actix_web::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let content_type =
+        req.headers().get(actix_web::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     // JSON, or the GraphQL multipart request spec for uploads. Form-encoded and text bodies are
     // refused. (A cross-site form could send multipart, but it cannot attach the bearer token:
     // authentication never rides on ambient credentials such as cookies.)
     let lowered = content_type.trim_start().to_ascii_lowercase();
     let multipart = lowered.starts_with("multipart/form-data");
     if !multipart && !lowered.starts_with("application/json") {
-        return refuse(&state, StatusCode::UNSUPPORTED_MEDIA_TYPE, "send the request as application/json (or multipart/form-data with an upload)");
+        return refuse(
+            &state,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the request as application/json (or multipart/form-data with an upload)",
+        );
     }
     // Multipart framing adds a little to the file itself.
     let limit = if multipart { state.max_upload_bytes as u64 + 64 * 1024 } else { MAX_JSON_BODY };
@@ -247,24 +282,39 @@ async fn graphql(state: web::Data<AppState>, req: HttpRequest, mut payload: web:
     // The response cache's key for this exact body (JSON requests only).
     let body_key = (!multipart).then(|| crate::auth::sha256_hex(&body));
     let batch: BatchRequest = if multipart {
-        let opts = async_graphql::http::MultipartOptions::default().max_file_size(state.max_upload_bytes).max_num_files(4);
-        match async_graphql::http::receive_batch_body(Some(content_type), futures_util::io::Cursor::new(body), opts).await {
+        let opts =
+            async_graphql::http::MultipartOptions::default().max_file_size(state.max_upload_bytes).max_num_files(4);
+        match async_graphql::http::receive_batch_body(Some(content_type), futures_util::io::Cursor::new(body), opts)
+            .await
+        {
             Ok(b) => map_batch(b, upload_query_as_mutation),
             Err(async_graphql::ParseRequestError::PayloadTooLarge) => {
                 return refuse(&state, StatusCode::PAYLOAD_TOO_LARGE, "the upload is too large");
             }
-            Err(e) => return refuse(&state, StatusCode::BAD_REQUEST, &format!("the request is not a GraphQL multipart request: {e}")),
+            Err(e) => {
+                return refuse(
+                    &state,
+                    StatusCode::BAD_REQUEST,
+                    &format!("the request is not a GraphQL multipart request: {e}"),
+                );
+            }
         }
     } else {
         match serde_json::from_slice(&body) {
             Ok(b) => b,
-            Err(e) => return refuse(&state, StatusCode::BAD_REQUEST, &format!("the request is not a GraphQL request: {e}")),
+            Err(e) => {
+                return refuse(&state, StatusCode::BAD_REQUEST, &format!("the request is not a GraphQL request: {e}"));
+            }
         }
     };
     if let BatchRequest::Batch(v) = &batch
         && (v.len() > state.max_batch || v.is_empty())
     {
-        return refuse(&state, StatusCode::BAD_REQUEST, &format!("a batch may hold 1 to {} operations", state.max_batch));
+        return refuse(
+            &state,
+            StatusCode::BAD_REQUEST,
+            &format!("a batch may hold 1 to {} operations", state.max_batch),
+        );
     }
     // A feed-only query the viewer made recently, still valid: served from the response cache
     // without executing it (the token's signature, its session and the feed epochs are checked).
@@ -300,7 +350,13 @@ async fn graphql(state: web::Data<AppState>, req: HttpRequest, mut payload: web:
     let cacheable = Arc::new(FeedResponseCacheable(std::sync::atomic::AtomicBool::new(true)));
     let with_data = |r: async_graphql::Request| {
         let d = request_data(&state.services, caller.clone(), client.clone());
-        r.data(d.ctx).data(d.users).data(d.remixes).data(d.followed).data(d.blocked).data(d.liked).data(cacheable.clone())
+        r.data(d.ctx)
+            .data(d.users)
+            .data(d.remixes)
+            .data(d.followed)
+            .data(d.blocked)
+            .data(d.liked)
+            .data(cacheable.clone())
     };
     let batch = map_batch(batch, with_data);
     // Codes and error metrics are applied per operation by the schema's extension.
@@ -318,7 +374,11 @@ async fn graphql(state: web::Data<AppState>, req: HttpRequest, mut payload: web:
     GraphQLResponse::from(resp).respond_to(&req).map_into_boxed_body()
 }
 
-async fn graphql_ws(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> actix_web::Result<HttpResponse> {
+async fn graphql_ws(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> actix_web::Result<HttpResponse> {
     let services = state.services.clone();
     let client = client_address(&req, state.trust_forwarded_for);
     GraphQLSubscription::new(state.schema.clone())
@@ -384,7 +444,9 @@ mod tests {
     #[test]
     fn only_single_feed_queries_are_response_cacheable() {
         assert!(is_feed_only("{ feed(kind: TRENDING) { edges { cursor } } }"));
-        assert!(is_feed_only("query F($a: String) { top: feed(kind: FOR_YOU, after: $a) { edges { cursor } } more: feed(kind: TRENDING) { edges { cursor } } }"));
+        assert!(is_feed_only(
+            "query F($a: String) { top: feed(kind: FOR_YOU, after: $a) { edges { cursor } } more: feed(kind: TRENDING) { edges { cursor } } }"
+        ));
         assert!(!is_feed_only("{ feed(kind: TRENDING) { edges { cursor } } me { id } }"));
         assert!(!is_feed_only("mutation { feed }"));
         assert!(!is_feed_only("query A { feed(kind: TRENDING) { edges { cursor } } } query B { me { id } }"));

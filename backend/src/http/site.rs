@@ -23,7 +23,8 @@ static EMBEDDED: &[(&str, &[u8])] = include!(concat!(env!("OUT_DIR"), "/web_asse
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob: http: https:; media-src 'self' blob: http: https:; connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
 /// Paths the backend answers itself; the client's fallback page never shadows them.
-const OWNED_PREFIXES: &[&str] = &["/graphql", "/media/", "/static/", "/admin", "/healthz", "/readyz", "/metrics", "/ping"];
+const OWNED_PREFIXES: &[&str] =
+    &["/graphql", "/media/", "/static/", "/admin", "/healthz", "/readyz", "/metrics", "/ping"];
 
 /// Where the files come from.
 #[derive(Clone, Debug, Default)]
@@ -91,7 +92,10 @@ fn content_type(path: &str) -> &'static str {
 }
 
 fn not_found() -> HttpResponse {
-    HttpResponse::NotFound().insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff")).content_type("text/plain; charset=utf-8").body("not found\n")
+    HttpResponse::NotFound()
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .content_type("text/plain; charset=utf-8")
+        .body("not found\n")
 }
 
 /// Answers with a file: 304 when the client's ETag matches, the policy headers on pages.
@@ -110,7 +114,10 @@ async fn respond(req: &HttpRequest, files: &WebFiles, path: &str, page: bool) ->
         resp.insert_header((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
             .insert_header((header::X_FRAME_OPTIONS, "DENY"))
             .insert_header((header::REFERRER_POLICY, "same-origin"))
-            .insert_header((header::HeaderName::from_static("permissions-policy"), HeaderValue::from_static("camera=(self), microphone=(self), geolocation=()")));
+            .insert_header((
+                header::HeaderName::from_static("permissions-policy"),
+                HeaderValue::from_static("camera=(self), microphone=(self), geolocation=()"),
+            ));
     }
     if fresh {
         return resp.finish();
@@ -148,7 +155,10 @@ pub fn is_client_route(path: &str) -> bool {
 pub async fn fallback(req: HttpRequest, files: Option<web::Data<WebFiles>>) -> HttpResponse {
     let method = req.method();
     match files {
-        Some(files) if (method == actix_web::http::Method::GET || method == actix_web::http::Method::HEAD) && is_client_route(req.path()) => {
+        Some(files)
+            if (method == actix_web::http::Method::GET || method == actix_web::http::Method::HEAD)
+                && is_client_route(req.path()) =>
+        {
             respond(&req, &files, "app/index.html", true).await
         }
         _ => not_found(),
@@ -164,7 +174,18 @@ mod tests {
         for p in ["/", "/join", "/v/0190abcd", "/u/alice", "/create", "/cameos", "/verify-email"] {
             assert!(is_client_route(p), "{p}");
         }
-        for p in ["/graphql", "/graphql/ws", "/media/x/y.mp4", "/static/app/app.js", "/admin", "/admin/queue", "/healthz", "/favicon.ico", "/robots.txt", "/metrics"] {
+        for p in [
+            "/graphql",
+            "/graphql/ws",
+            "/media/x/y.mp4",
+            "/static/app/app.js",
+            "/admin",
+            "/admin/queue",
+            "/healthz",
+            "/favicon.ico",
+            "/robots.txt",
+            "/metrics",
+        ] {
             assert!(!is_client_route(p), "{p}");
         }
     }

@@ -72,7 +72,8 @@ impl KeyValue {
             KeyValue::Memory { .. } => Ok(()),
             KeyValue::Redis { conn, .. } => {
                 let mut c = conn.clone();
-                let _: String = redis::cmd("PING").query_async(&mut c).await.map_err(|e| AppError::internal("redis ping", e))?;
+                let _: String =
+                    redis::cmd("PING").query_async(&mut c).await.map_err(|e| AppError::internal("redis ping", e))?;
                 Ok(())
             }
         }

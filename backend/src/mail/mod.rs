@@ -43,7 +43,9 @@ impl MailService {
         let from: Mailbox = from.parse().map_err(|e| AppError::internal("mail_from", e))?;
         let transport = match smtp_url {
             Some(url) => Mailer::Smtp(
-                AsyncSmtpTransport::<Tokio1Executor>::from_url(url).map_err(|e| AppError::internal("smtp url", e))?.build(),
+                AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                    .map_err(|e| AppError::internal("smtp url", e))?
+                    .build(),
             ),
             None => {
                 std::fs::create_dir_all(mail_dir).map_err(|e| AppError::internal("create mail folder", e))?;

@@ -13,7 +13,13 @@ use crate::types::UserId;
 
 impl Store {
     /// Appends an entry.
-    pub async fn record_audit(&self, actor: Option<UserId>, action: &str, subject: Option<(&str, String)>, note: Option<&str>) -> AppResult<()> {
+    pub async fn record_audit(
+        &self,
+        actor: Option<UserId>,
+        action: &str,
+        subject: Option<(&str, String)>,
+        note: Option<&str>,
+    ) -> AppResult<()> {
         audit_log::Entity::insert(audit_log::ActiveModel {
             id: Set(Uuid::now_v7()),
             actor_id: Set(actor.map(|a| a.0)),
@@ -33,7 +39,9 @@ impl Store {
         let mut q = audit_log::Entity::find();
         if let Some((at, id)) = after {
             q = q.filter(
-                audit_log::Column::CreatedAt.lt(at).or(audit_log::Column::CreatedAt.eq(at).and(audit_log::Column::Id.lt(id))),
+                audit_log::Column::CreatedAt
+                    .lt(at)
+                    .or(audit_log::Column::CreatedAt.eq(at).and(audit_log::Column::Id.lt(id))),
             );
         }
         Ok(q.order_by_desc(audit_log::Column::CreatedAt)

@@ -74,7 +74,12 @@ pub struct CameoChange {
 
 impl Store {
     /// Issues a challenge phrase for a member.
-    pub async fn insert_challenge(&self, user: UserId, phrase: &str, expires_at: DateTime<Utc>) -> AppResult<(ChallengeId, DateTime<Utc>)> {
+    pub async fn insert_challenge(
+        &self,
+        user: UserId,
+        phrase: &str,
+        expires_at: DateTime<Utc>,
+    ) -> AppResult<(ChallengeId, DateTime<Utc>)> {
         let id = Uuid::now_v7();
         challenges::Entity::insert(challenges::ActiveModel {
             id: Set(id),
@@ -179,7 +184,13 @@ impl Store {
 
     /// Active cameos a member may use now (own, approved for them, or open to everyone), by
     /// name, after the cursor `(name, id)`, optionally filtered by a name prefix.
-    pub async fn usable_cameos(&self, user: UserId, query: Option<&str>, after: Option<(String, Uuid)>, limit: u64) -> AppResult<Vec<Cameo>> {
+    pub async fn usable_cameos(
+        &self,
+        user: UserId,
+        query: Option<&str>,
+        after: Option<(String, Uuid)>,
+        limit: u64,
+    ) -> AppResult<Vec<Cameo>> {
         let approved: Vec<Uuid> = approvals::Entity::find()
             .select_only()
             .column(approvals::Column::CameoId)
@@ -189,14 +200,25 @@ impl Store {
             .await?;
         // Mutuals: members the user follows who follow them back.
         let followers: std::collections::HashSet<UserId> = self.followers(user).await?.into_iter().collect();
-        let mutuals: Vec<Uuid> = self.followees(user).await?.into_iter().map(|(u, _)| u).filter(|u| followers.contains(u)).map(|u| u.0).collect();
+        let mutuals: Vec<Uuid> = self
+            .followees(user)
+            .await?
+            .into_iter()
+            .map(|(u, _)| u)
+            .filter(|u| followers.contains(u))
+            .map(|u| u.0)
+            .collect();
         let blocked: Vec<Uuid> = self.block_set(user).await?.into_iter().map(|u| u.0).collect();
         let mut q = cameos::Entity::find().filter(cameos::Column::Status.eq(CameoStatus::Active.as_str())).filter(
             cameos::Column::OwnerId
                 .eq(user.0)
                 .or(cameos::Column::Permission.eq(CameoPermission::Everyone.as_str()))
-                .or(cameos::Column::Permission.eq(CameoPermission::Approved.as_str()).and(cameos::Column::Id.is_in(approved)))
-                .or(cameos::Column::Permission.eq(CameoPermission::Mutuals.as_str()).and(cameos::Column::OwnerId.is_in(mutuals))),
+                .or(cameos::Column::Permission
+                    .eq(CameoPermission::Approved.as_str())
+                    .and(cameos::Column::Id.is_in(approved)))
+                .or(cameos::Column::Permission
+                    .eq(CameoPermission::Mutuals.as_str())
+                    .and(cameos::Column::OwnerId.is_in(mutuals))),
         );
         if !blocked.is_empty() {
             q = q.filter(cameos::Column::OwnerId.is_not_in(blocked));
@@ -205,10 +227,14 @@ impl Store {
             // Case-insensitive on both engines (SQLite's LIKE is, PostgreSQL's is not).
             let escaped = prefix.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
             let lowered = sea_orm::sea_query::Func::lower(Expr::col(cameos::Column::Name));
-            q = q.filter(Expr::expr(lowered).like(sea_orm::sea_query::LikeExpr::new(format!("{escaped}%")).escape('\\')));
+            q = q.filter(
+                Expr::expr(lowered).like(sea_orm::sea_query::LikeExpr::new(format!("{escaped}%")).escape('\\')),
+            );
         }
         if let Some((name, id)) = after {
-            q = q.filter(cameos::Column::Name.gt(name.clone()).or(cameos::Column::Name.eq(name).and(cameos::Column::Id.gt(id))));
+            q = q.filter(
+                cameos::Column::Name.gt(name.clone()).or(cameos::Column::Name.eq(name).and(cameos::Column::Id.gt(id))),
+            );
         }
         Ok(q.order_by_asc(cameos::Column::Name)
             .order_by_asc(cameos::Column::Id)
@@ -259,9 +285,13 @@ impl Store {
 
     /// Approves a member for a cameo (idempotent); bumps the consent version when it changed.
     pub async fn approve_cameo_user(&self, id: CameoId, user: UserId) -> AppResult<()> {
-        let inserted = approvals::Entity::insert(approvals::ActiveModel { cameo_id: Set(id.0), user_id: Set(user.0), created_at: Set(Utc::now()) })
-            .exec(&self.db)
-            .await;
+        let inserted = approvals::Entity::insert(approvals::ActiveModel {
+            cameo_id: Set(id.0),
+            user_id: Set(user.0),
+            created_at: Set(Utc::now()),
+        })
+        .exec(&self.db)
+        .await;
         match inserted {
             Ok(_) => self.bump_consent(id).await,
             Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => Ok(()),
@@ -355,11 +385,18 @@ impl Store {
     }
 
     /// Every video (or job) that uses a cameo, newest first, after the cursor `(created_at, id)`.
-    pub async fn uses_of_cameo(&self, cameo: CameoId, after: Option<(DateTime<Utc>, Uuid)>, limit: u64) -> AppResult<Vec<(CameoUse, DateTime<Utc>)>> {
+    pub async fn uses_of_cameo(
+        &self,
+        cameo: CameoId,
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: u64,
+    ) -> AppResult<Vec<(CameoUse, DateTime<Utc>)>> {
         let mut q = video_cameos::Entity::find().filter(video_cameos::Column::CameoId.eq(cameo.0));
         if let Some((at, id)) = after {
             q = q.filter(
-                video_cameos::Column::CreatedAt.lt(at).or(video_cameos::Column::CreatedAt.eq(at).and(video_cameos::Column::VideoId.lt(id))),
+                video_cameos::Column::CreatedAt
+                    .lt(at)
+                    .or(video_cameos::Column::CreatedAt.eq(at).and(video_cameos::Column::VideoId.lt(id))),
             );
         }
         Ok(q.order_by_desc(video_cameos::Column::CreatedAt)

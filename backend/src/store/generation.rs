@@ -3,7 +3,9 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use uuid::Uuid;
 
 use super::Store;
@@ -75,7 +77,6 @@ pub(crate) fn video_from(m: videos::Model) -> Video {
         comment_count: m.comment_count,
     }
 }
-
 
 /// Statuses of a job that has not ended.
 const LIVE: [&str; 3] = ["QUEUED", "RUNNING", "MODERATING"];
@@ -194,7 +195,11 @@ impl Store {
     pub async fn queued_before(&self, created_at: DateTime<Utc>, id: JobId) -> AppResult<u64> {
         Ok(jobs::Entity::find()
             .filter(jobs::Column::Status.eq("QUEUED"))
-            .filter(jobs::Column::CreatedAt.lt(created_at).or(jobs::Column::CreatedAt.eq(created_at).and(jobs::Column::Id.lt(id.0))))
+            .filter(
+                jobs::Column::CreatedAt
+                    .lt(created_at)
+                    .or(jobs::Column::CreatedAt.eq(created_at).and(jobs::Column::Id.lt(id.0))),
+            )
             .count(&self.db)
             .await?)
     }
@@ -320,14 +325,27 @@ impl Store {
         if video.verdict != Verdict::Pass {
             // Held by the frame check: a case for a moderator, in the same transaction.
             let reasons: Vec<String> = video.verdict_reason.iter().map(|r| format!("frame check: {r}")).collect();
-            super::moderation::open_case(&txn, Subject::Video(video.id), "frame_check", &reasons, &video.frame_scores.scores).await?;
+            super::moderation::open_case(
+                &txn,
+                Subject::Video(video.id),
+                "frame_check",
+                &reasons,
+                &video.frame_scores.scores,
+            )
+            .await?;
         }
         txn.commit().await?;
         Ok(Some(video))
     }
 
     /// Ends a live job as failed or cancelled; false when it had already ended.
-    pub async fn end_job(&self, id: JobId, status: JobStatus, code: Option<&str>, message: Option<&str>) -> AppResult<bool> {
+    pub async fn end_job(
+        &self,
+        id: JobId,
+        status: JobStatus,
+        code: Option<&str>,
+        message: Option<&str>,
+    ) -> AppResult<bool> {
         let now = Utc::now();
         let r = jobs::Entity::update_many()
             .col_expr(jobs::Column::Status, Expr::value(status.as_str()))
@@ -365,20 +383,40 @@ impl Store {
     }
 
     /// A member's drafts (and videos in review), newest first, after the cursor `(created_at, id)`.
-    pub async fn drafts_of(&self, user: UserId, after: Option<(DateTime<Utc>, Uuid)>, limit: u64) -> AppResult<Vec<Video>> {
+    pub async fn drafts_of(
+        &self,
+        user: UserId,
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: u64,
+    ) -> AppResult<Vec<Video>> {
         self.videos_of(user, &["DRAFT", "IN_REVIEW"], after, limit).await
     }
 
-    async fn videos_of(&self, user: UserId, statuses: &[&str], after: Option<(DateTime<Utc>, Uuid)>, limit: u64) -> AppResult<Vec<Video>> {
-        let cond = Condition::all().add(videos::Column::AuthorId.eq(user.0)).add(videos::Column::Status.is_in(statuses.iter().copied()));
+    async fn videos_of(
+        &self,
+        user: UserId,
+        statuses: &[&str],
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: u64,
+    ) -> AppResult<Vec<Video>> {
+        let cond = Condition::all()
+            .add(videos::Column::AuthorId.eq(user.0))
+            .add(videos::Column::Status.is_in(statuses.iter().copied()));
         self.videos_where(cond, after, limit).await
     }
 
     /// Videos matching `cond`, newest first, after the cursor `(created_at, id)`.
-    async fn videos_where(&self, cond: Condition, after: Option<(DateTime<Utc>, Uuid)>, limit: u64) -> AppResult<Vec<Video>> {
+    async fn videos_where(
+        &self,
+        cond: Condition,
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: u64,
+    ) -> AppResult<Vec<Video>> {
         let mut q = videos::Entity::find().filter(cond);
         if let Some((at, id)) = after {
-            q = q.filter(videos::Column::CreatedAt.lt(at).or(videos::Column::CreatedAt.eq(at).and(videos::Column::Id.lt(id))));
+            q = q.filter(
+                videos::Column::CreatedAt.lt(at).or(videos::Column::CreatedAt.eq(at).and(videos::Column::Id.lt(id))),
+            );
         }
         Ok(q.order_by_desc(videos::Column::CreatedAt)
             .order_by_desc(videos::Column::Id)
@@ -391,8 +429,14 @@ impl Store {
     }
 
     /// Published remixes of a video, newest first, after the cursor `(created_at, id)`.
-    pub async fn published_remixes_of(&self, source: VideoId, after: Option<(DateTime<Utc>, Uuid)>, limit: u64) -> AppResult<Vec<Video>> {
-        let cond = Condition::all().add(videos::Column::RemixOf.eq(source.0)).add(videos::Column::Status.eq("PUBLISHED"));
+    pub async fn published_remixes_of(
+        &self,
+        source: VideoId,
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: u64,
+    ) -> AppResult<Vec<Video>> {
+        let cond =
+            Condition::all().add(videos::Column::RemixOf.eq(source.0)).add(videos::Column::Status.eq("PUBLISHED"));
         self.videos_where(cond, after, limit).await
     }
 
@@ -422,7 +466,12 @@ impl Store {
     }
 
     /// A member's published videos, newest first, after the cursor `(created_at, id)`.
-    pub async fn published_of(&self, user: UserId, after: Option<(DateTime<Utc>, Uuid)>, limit: u64) -> AppResult<Vec<Video>> {
+    pub async fn published_of(
+        &self,
+        user: UserId,
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: u64,
+    ) -> AppResult<Vec<Video>> {
         self.videos_of(user, &["PUBLISHED"], after, limit).await
     }
 

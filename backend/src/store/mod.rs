@@ -17,8 +17,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction,
+    DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -210,7 +211,13 @@ impl Store {
     /// Members by id, in no particular order (for data loaders).
     pub async fn users(&self, ids: &[UserId]) -> AppResult<Vec<User>> {
         let ids: Vec<Uuid> = ids.iter().map(|i| i.0).collect();
-        Ok(users::Entity::find().filter(users::Column::Id.is_in(ids)).all(&self.db).await?.into_iter().map(user_from).collect())
+        Ok(users::Entity::find()
+            .filter(users::Column::Id.is_in(ids))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(user_from)
+            .collect())
     }
 
     /// One member by username (any case).
@@ -254,7 +261,13 @@ impl Store {
             .collect())
     }
 
-    fn user_row(u: &NewUser, id: Uuid, invited_by: Option<Uuid>, invite_id: Option<Uuid>, now: DateTime<Utc>) -> users::ActiveModel {
+    fn user_row(
+        u: &NewUser,
+        id: Uuid,
+        invited_by: Option<Uuid>,
+        invite_id: Option<Uuid>,
+        now: DateTime<Utc>,
+    ) -> users::ActiveModel {
         users::ActiveModel {
             id: Set(id),
             email: Set(u.email.clone()),
@@ -325,7 +338,12 @@ impl Store {
     /// In one transaction: takes one use of the invite (only if it is still redeemable),
     /// creates the member, records the redemption and the invite tree, and gives the member
     /// their own quota of codes.
-    pub async fn sign_up(&self, invite: &Invite, u: NewUser, quota: Vec<NewInvite>) -> AppResult<Result<User, SignUpRefusal>> {
+    pub async fn sign_up(
+        &self,
+        invite: &Invite,
+        u: NewUser,
+        quota: Vec<NewInvite>,
+    ) -> AppResult<Result<User, SignUpRefusal>> {
         let txn = self.tx().await?;
         let now = Utc::now();
         let mut take = invites::Entity::update_many()
@@ -518,13 +536,22 @@ impl Store {
     }
 
     /// The waitlist, oldest first (a queue), optionally only the addresses not yet granted.
-    pub async fn waitlist_entries(&self, pending_only: bool, after: Option<(DateTime<Utc>, Uuid)>, limit: u64) -> AppResult<Vec<WaitlistEntry>> {
+    pub async fn waitlist_entries(
+        &self,
+        pending_only: bool,
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: u64,
+    ) -> AppResult<Vec<WaitlistEntry>> {
         let mut q = waitlist::Entity::find();
         if pending_only {
             q = q.filter(waitlist::Column::GrantedAt.is_null());
         }
         if let Some((at, id)) = after {
-            q = q.filter(waitlist::Column::CreatedAt.gt(at).or(waitlist::Column::CreatedAt.eq(at).and(waitlist::Column::Id.gt(id))));
+            q = q.filter(
+                waitlist::Column::CreatedAt
+                    .gt(at)
+                    .or(waitlist::Column::CreatedAt.eq(at).and(waitlist::Column::Id.gt(id))),
+            );
         }
         Ok(q.order_by_asc(waitlist::Column::CreatedAt)
             .order_by_asc(waitlist::Column::Id)
@@ -532,19 +559,36 @@ impl Store {
             .all(&self.db)
             .await?
             .into_iter()
-            .map(|m| WaitlistEntry { id: m.id, email: m.email, created_at: m.created_at, granted_at: m.granted_at, invite_id: m.invite_id.map(InviteId) })
+            .map(|m| WaitlistEntry {
+                id: m.id,
+                email: m.email,
+                created_at: m.created_at,
+                granted_at: m.granted_at,
+                invite_id: m.invite_id.map(InviteId),
+            })
             .collect())
     }
 
     /// Invites by id, in no particular order.
     pub async fn invites_by_ids(&self, ids: &[InviteId]) -> AppResult<Vec<Invite>> {
         let ids: Vec<Uuid> = ids.iter().map(|i| i.0).collect();
-        Ok(invites::Entity::find().filter(invites::Column::Id.is_in(ids)).all(&self.db).await?.into_iter().map(invite_from).collect())
+        Ok(invites::Entity::find()
+            .filter(invites::Column::Id.is_in(ids))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(invite_from)
+            .collect())
     }
 
     /// Members whose handle, display name or email contains `text` (any case), newest first;
     /// everyone when `text` is empty.
-    pub async fn search_users(&self, text: &str, after: Option<(DateTime<Utc>, Uuid)>, limit: u64) -> AppResult<Vec<User>> {
+    pub async fn search_users(
+        &self,
+        text: &str,
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: u64,
+    ) -> AppResult<Vec<User>> {
         use sea_orm::sea_query::{Func, LikeExpr};
         let mut q = users::Entity::find();
         let text = text.trim().to_lowercase();
@@ -552,11 +596,17 @@ impl Store {
             // Case-insensitive on both engines: compare lower-cased columns (handles are
             // stored lower-cased in `username_key`, addresses as given).
             let pattern = format!("%{}%", text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-            let like = |col: users::Column| Expr::expr(Func::lower(Expr::col(col))).like(LikeExpr::new(pattern.clone()).escape('\\'));
-            q = q.filter(like(users::Column::UsernameKey).or(like(users::Column::Email)).or(like(users::Column::DisplayName)));
+            let like = |col: users::Column| {
+                Expr::expr(Func::lower(Expr::col(col))).like(LikeExpr::new(pattern.clone()).escape('\\'))
+            };
+            q = q.filter(
+                like(users::Column::UsernameKey).or(like(users::Column::Email)).or(like(users::Column::DisplayName)),
+            );
         }
         if let Some((at, id)) = after {
-            q = q.filter(users::Column::CreatedAt.lt(at).or(users::Column::CreatedAt.eq(at).and(users::Column::Id.lt(id))));
+            q = q.filter(
+                users::Column::CreatedAt.lt(at).or(users::Column::CreatedAt.eq(at).and(users::Column::Id.lt(id))),
+            );
         }
         Ok(q.order_by_desc(users::Column::CreatedAt)
             .order_by_desc(users::Column::Id)
@@ -571,7 +621,12 @@ impl Store {
     // ---- sessions (refresh-token families) ----
 
     /// Starts a session with its first refresh token.
-    pub async fn create_session(&self, user: UserId, token_hash: String, expires_at: DateTime<Utc>) -> AppResult<SessionId> {
+    pub async fn create_session(
+        &self,
+        user: UserId,
+        token_hash: String,
+        expires_at: DateTime<Utc>,
+    ) -> AppResult<SessionId> {
         let now = Utc::now();
         let fid = Uuid::now_v7();
         let txn = self.tx().await?;
@@ -706,7 +761,13 @@ impl Store {
     // ---- one-time mail tokens ----
 
     /// Stores a one-time token (verify / reset); earlier unused tokens of that purpose lapse.
-    pub async fn insert_one_time(&self, user: UserId, purpose: &str, hash: String, expires_at: DateTime<Utc>) -> AppResult<()> {
+    pub async fn insert_one_time(
+        &self,
+        user: UserId,
+        purpose: &str,
+        hash: String,
+        expires_at: DateTime<Utc>,
+    ) -> AppResult<()> {
         let now = Utc::now();
         let txn = self.tx().await?;
         one_time_tokens::Entity::update_many()

@@ -3,7 +3,6 @@
 //! conditional update on the status it expects, so two moderators (or a moderator and an
 //! author) racing on one subject cannot both win.
 
-
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -119,7 +118,10 @@ pub(crate) async fn open_case<C: ConnectionTrait>(
                 }
                 cases::Entity::update_many()
                     .col_expr(cases::Column::Reasons, Expr::value(serde_json::to_string(&merged).unwrap_or_default()))
-                    .col_expr(cases::Column::Scores, Expr::value(serde_json::to_string(&all_scores).unwrap_or_default()))
+                    .col_expr(
+                        cases::Column::Scores,
+                        Expr::value(serde_json::to_string(&all_scores).unwrap_or_default()),
+                    )
                     .col_expr(cases::Column::UpdatedAt, Expr::value(Utc::now()))
                     .filter(cases::Column::Id.eq(existing.id))
                     .exec(conn)
@@ -252,11 +254,17 @@ impl Store {
         let q = cases::Entity::find();
         let q = match subject {
             Subject::Video(v) => q.filter(cases::Column::SubjectVideoId.eq(v.0)),
-            Subject::User(u) => q.filter(cases::Column::SubjectUserId.eq(u.0)).filter(cases::Column::SubjectKind.eq("user")),
+            Subject::User(u) => {
+                q.filter(cases::Column::SubjectUserId.eq(u.0)).filter(cases::Column::SubjectKind.eq("user"))
+            }
             Subject::Comment(c) => q.filter(cases::Column::SubjectCommentId.eq(c.0)),
             Subject::Cameo(c) => q.filter(cases::Column::SubjectCameoId.eq(c.0)),
         };
-        Ok(q.order_by_desc(cases::Column::CreatedAt).order_by_desc(cases::Column::Id).one(&self.db).await?.map(case_from))
+        Ok(q.order_by_desc(cases::Column::CreatedAt)
+            .order_by_desc(cases::Column::Id)
+            .one(&self.db)
+            .await?
+            .map(case_from))
     }
 
     /// Records a failed manifest check on a video.
@@ -271,12 +279,21 @@ impl Store {
 
     /// Moves a video from one of `from` to `to` (with a removal reason when taking it down);
     /// false when it was in none of `from`.
-    pub async fn set_video_status(&self, id: VideoId, from: &[VideoStatus], to: VideoStatus, reason: Option<&str>) -> AppResult<bool> {
+    pub async fn set_video_status(
+        &self,
+        id: VideoId,
+        from: &[VideoStatus],
+        to: VideoStatus,
+        reason: Option<&str>,
+    ) -> AppResult<bool> {
         let removed = to == VideoStatus::Removed;
         let r = videos::Entity::update_many()
             .col_expr(videos::Column::Status, Expr::value(to.as_str()))
             .col_expr(videos::Column::RemovedAt, Expr::value(removed.then(Utc::now)))
-            .col_expr(videos::Column::RemovalReason, Expr::value(if removed { reason.map(str::to_owned) } else { None }))
+            .col_expr(
+                videos::Column::RemovalReason,
+                Expr::value(if removed { reason.map(str::to_owned) } else { None }),
+            )
             .filter(videos::Column::Id.eq(id.0))
             .filter(videos::Column::Status.is_in(from.iter().map(|s| s.as_str())))
             .exec(&self.db)
@@ -341,7 +358,11 @@ impl Store {
             q = q.filter(comments::Column::AuthorId.is_not_in(hidden_authors.iter().map(|u| u.0)));
         }
         if let Some((at, id)) = after {
-            q = q.filter(comments::Column::CreatedAt.lt(at).or(comments::Column::CreatedAt.eq(at).and(comments::Column::Id.lt(id))));
+            q = q.filter(
+                comments::Column::CreatedAt
+                    .lt(at)
+                    .or(comments::Column::CreatedAt.eq(at).and(comments::Column::Id.lt(id))),
+            );
         }
         Ok(q.order_by_desc(comments::Column::CreatedAt)
             .order_by_desc(comments::Column::Id)
@@ -381,13 +402,25 @@ impl Store {
     }
 
     /// Opens (or joins) the open case about `subject`.
-    pub async fn open_case(&self, subject: Subject, source: &str, reasons: &[String], scores: &[f32]) -> AppResult<CaseId> {
+    pub async fn open_case(
+        &self,
+        subject: Subject,
+        source: &str,
+        reasons: &[String],
+        scores: &[f32],
+    ) -> AppResult<CaseId> {
         open_case(&self.db, subject, source, reasons, scores).await
     }
 
     /// Files a member's report into the open case about `subject`; false when this member had
     /// already reported it (reports are counted once per member).
-    pub async fn add_report(&self, subject: Subject, reporter: UserId, reason: &str, details: Option<&str>) -> AppResult<(CaseId, bool)> {
+    pub async fn add_report(
+        &self,
+        subject: Subject,
+        reporter: UserId,
+        reason: &str,
+        details: Option<&str>,
+    ) -> AppResult<(CaseId, bool)> {
         let case = open_case(&self.db, subject, "report", &[], &[]).await?;
         let inserted = reports::Entity::insert(reports::ActiveModel {
             id: Set(Uuid::now_v7()),
@@ -419,10 +452,17 @@ impl Store {
     }
 
     /// Cases in `status`, oldest first (a queue), after the cursor `(created_at, id)`.
-    pub async fn cases(&self, status: CaseStatus, after: Option<(DateTime<Utc>, Uuid)>, limit: u64) -> AppResult<Vec<ModerationCase>> {
+    pub async fn cases(
+        &self,
+        status: CaseStatus,
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: u64,
+    ) -> AppResult<Vec<ModerationCase>> {
         let mut q = cases::Entity::find().filter(cases::Column::Status.eq(status.as_str()));
         if let Some((at, id)) = after {
-            q = q.filter(cases::Column::CreatedAt.gt(at).or(cases::Column::CreatedAt.eq(at).and(cases::Column::Id.gt(id))));
+            q = q.filter(
+                cases::Column::CreatedAt.gt(at).or(cases::Column::CreatedAt.eq(at).and(cases::Column::Id.gt(id))),
+            );
         }
         Ok(q.order_by_asc(cases::Column::CreatedAt)
             .order_by_asc(cases::Column::Id)
@@ -442,7 +482,12 @@ impl Store {
             .all(&self.db)
             .await?
             .into_iter()
-            .map(|m| Report { reporter_id: UserId(m.reporter_id), reason: m.reason, details: m.details, created_at: m.created_at })
+            .map(|m| Report {
+                reporter_id: UserId(m.reporter_id),
+                reason: m.reason,
+                details: m.details,
+                created_at: m.created_at,
+            })
             .collect())
     }
 
@@ -459,7 +504,9 @@ impl Store {
             q = q.col_expr(cases::Column::Escalated, Expr::value(true));
         } else {
             // Decided: the subject may get a new case from new reports.
-            q = q.col_expr(cases::Column::ResolvedAt, Expr::value(now)).col_expr(cases::Column::OpenKey, Expr::value(Option::<String>::None));
+            q = q
+                .col_expr(cases::Column::ResolvedAt, Expr::value(now))
+                .col_expr(cases::Column::OpenKey, Expr::value(Option::<String>::None));
         }
         let res = q
             .filter(cases::Column::Id.eq(id.0))
@@ -487,7 +534,14 @@ impl Store {
     }
 
     /// Tells a member something.
-    pub async fn notify(&self, user: UserId, kind: &str, video: Option<VideoId>, actor: Option<UserId>, message: &str) -> AppResult<()> {
+    pub async fn notify(
+        &self,
+        user: UserId,
+        kind: &str,
+        video: Option<VideoId>,
+        actor: Option<UserId>,
+        message: &str,
+    ) -> AppResult<()> {
         notifications::Entity::insert(notifications::ActiveModel {
             id: Set(Uuid::now_v7()),
             user_id: Set(user.0),
@@ -504,11 +558,18 @@ impl Store {
     }
 
     /// A member's notifications, newest first, after the cursor `(created_at, id)`.
-    pub async fn notifications(&self, user: UserId, after: Option<(DateTime<Utc>, Uuid)>, limit: u64) -> AppResult<Vec<Notification>> {
+    pub async fn notifications(
+        &self,
+        user: UserId,
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: u64,
+    ) -> AppResult<Vec<Notification>> {
         let mut q = notifications::Entity::find().filter(notifications::Column::UserId.eq(user.0));
         if let Some((at, id)) = after {
             q = q.filter(
-                notifications::Column::CreatedAt.lt(at).or(notifications::Column::CreatedAt.eq(at).and(notifications::Column::Id.lt(id))),
+                notifications::Column::CreatedAt
+                    .lt(at)
+                    .or(notifications::Column::CreatedAt.eq(at).and(notifications::Column::Id.lt(id))),
             );
         }
         Ok(q.order_by_desc(notifications::Column::CreatedAt)

@@ -11,7 +11,9 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use uuid::Uuid;
 
 use super::Store;
@@ -79,7 +81,11 @@ async fn bump_user<C: ConnectionTrait>(c: &C, id: Uuid, col: users::Column, by: 
 }
 
 async fn bump_video<C: ConnectionTrait>(c: &C, id: Uuid, col: videos::Column, by: i64) -> AppResult<()> {
-    videos::Entity::update_many().col_expr(col, Expr::col(col).add(by)).filter(videos::Column::Id.eq(id)).exec(c).await?;
+    videos::Entity::update_many()
+        .col_expr(col, Expr::col(col).add(by))
+        .filter(videos::Column::Id.eq(id))
+        .exec(c)
+        .await?;
     Ok(())
 }
 
@@ -97,10 +103,15 @@ async fn delete_follow<C: ConnectionTrait>(c: &C, follower: Uuid, followee: Uuid
 }
 
 /// Published, newest first by publication, after the keyset `(published_at, id)`.
-fn published_after(mut q: sea_orm::Select<videos::Entity>, before: Option<(DateTime<Utc>, Uuid)>) -> sea_orm::Select<videos::Entity> {
+fn published_after(
+    mut q: sea_orm::Select<videos::Entity>,
+    before: Option<(DateTime<Utc>, Uuid)>,
+) -> sea_orm::Select<videos::Entity> {
     q = q.filter(videos::Column::Status.eq("PUBLISHED"));
     if let Some((at, id)) = before {
-        q = q.filter(videos::Column::PublishedAt.lt(at).or(videos::Column::PublishedAt.eq(at).and(videos::Column::Id.lt(id))));
+        q = q.filter(
+            videos::Column::PublishedAt.lt(at).or(videos::Column::PublishedAt.eq(at).and(videos::Column::Id.lt(id))),
+        );
     }
     q.order_by_desc(videos::Column::PublishedAt).order_by_desc(videos::Column::Id)
 }
@@ -114,7 +125,9 @@ impl Store {
             followee_id: Set(followee.0),
             created_at: Set(Utc::now()),
         })
-        .on_conflict(OnConflict::columns([follows::Column::FollowerId, follows::Column::FolloweeId]).do_nothing().to_owned())
+        .on_conflict(
+            OnConflict::columns([follows::Column::FollowerId, follows::Column::FolloweeId]).do_nothing().to_owned(),
+        )
         .exec_without_returning(&txn)
         .await?;
         if n == 1 {
@@ -142,7 +155,9 @@ impl Store {
             blocked_id: Set(blocked.0),
             created_at: Set(Utc::now()),
         })
-        .on_conflict(OnConflict::columns([blocks::Column::BlockerId, blocks::Column::BlockedId]).do_nothing().to_owned())
+        .on_conflict(
+            OnConflict::columns([blocks::Column::BlockerId, blocks::Column::BlockedId]).do_nothing().to_owned(),
+        )
         .exec_without_returning(&txn)
         .await?;
         delete_follow(&txn, blocker.0, blocked.0).await?;
@@ -178,7 +193,9 @@ impl Store {
     /// Everyone in a block with `user`, either direction (one query).
     pub async fn block_set(&self, user: UserId) -> AppResult<HashSet<UserId>> {
         let rows = blocks::Entity::find()
-            .filter(Condition::any().add(blocks::Column::BlockerId.eq(user.0)).add(blocks::Column::BlockedId.eq(user.0)))
+            .filter(
+                Condition::any().add(blocks::Column::BlockerId.eq(user.0)).add(blocks::Column::BlockedId.eq(user.0)),
+            )
             .all(&self.db)
             .await?;
         Ok(rows.into_iter().map(|b| UserId(if b.blocker_id == user.0 { b.blocked_id } else { b.blocker_id })).collect())
@@ -211,8 +228,13 @@ impl Store {
 
     /// Everyone `user` follows, with their follower counts (one query).
     pub async fn followees(&self, user: UserId) -> AppResult<Vec<(UserId, i64)>> {
-        let ids: Vec<Uuid> =
-            follows::Entity::find().select_only().column(follows::Column::FolloweeId).filter(follows::Column::FollowerId.eq(user.0)).into_tuple().all(&self.db).await?;
+        let ids: Vec<Uuid> = follows::Entity::find()
+            .select_only()
+            .column(follows::Column::FolloweeId)
+            .filter(follows::Column::FollowerId.eq(user.0))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -229,18 +251,27 @@ impl Store {
 
     /// Everyone following `user` (one query).
     pub async fn followers(&self, user: UserId) -> AppResult<Vec<UserId>> {
-        let ids: Vec<Uuid> =
-            follows::Entity::find().select_only().column(follows::Column::FollowerId).filter(follows::Column::FolloweeId.eq(user.0)).into_tuple().all(&self.db).await?;
+        let ids: Vec<Uuid> = follows::Entity::find()
+            .select_only()
+            .column(follows::Column::FollowerId)
+            .filter(follows::Column::FolloweeId.eq(user.0))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
         Ok(ids.into_iter().map(UserId).collect())
     }
 
     /// `user` likes `video`; false when they already did.
     pub async fn like(&self, user: UserId, video: VideoId) -> AppResult<bool> {
         let txn = self.tx().await?;
-        let n = likes::Entity::insert(likes::ActiveModel { user_id: Set(user.0), video_id: Set(video.0), created_at: Set(Utc::now()) })
-            .on_conflict(OnConflict::columns([likes::Column::UserId, likes::Column::VideoId]).do_nothing().to_owned())
-            .exec_without_returning(&txn)
-            .await?;
+        let n = likes::Entity::insert(likes::ActiveModel {
+            user_id: Set(user.0),
+            video_id: Set(video.0),
+            created_at: Set(Utc::now()),
+        })
+        .on_conflict(OnConflict::columns([likes::Column::UserId, likes::Column::VideoId]).do_nothing().to_owned())
+        .exec_without_returning(&txn)
+        .await?;
         if n == 1 {
             bump_video(&txn, video.0, videos::Column::LikeCount, 1).await?;
         }
@@ -406,7 +437,11 @@ impl Store {
             weights: Set(weights_json.into()),
             updated_at: Set(Utc::now()),
         })
-        .on_conflict(OnConflict::column(prefs::Column::UserId).update_columns([prefs::Column::Text, prefs::Column::Weights, prefs::Column::UpdatedAt]).to_owned())
+        .on_conflict(
+            OnConflict::column(prefs::Column::UserId)
+                .update_columns([prefs::Column::Text, prefs::Column::Weights, prefs::Column::UpdatedAt])
+                .to_owned(),
+        )
         .exec_without_returning(&self.db)
         .await?;
         Ok(())
@@ -418,11 +453,19 @@ impl Store {
     }
 
     /// Published videos of `authors`, newest first by publication, after the keyset position.
-    pub async fn published_by(&self, authors: &[UserId], before: Option<(DateTime<Utc>, Uuid)>, limit: u64) -> AppResult<Vec<CandidateRow>> {
+    pub async fn published_by(
+        &self,
+        authors: &[UserId],
+        before: Option<(DateTime<Utc>, Uuid)>,
+        limit: u64,
+    ) -> AppResult<Vec<CandidateRow>> {
         if authors.is_empty() {
             return Ok(Vec::new());
         }
-        let q = published_after(videos::Entity::find().filter(videos::Column::AuthorId.is_in(authors.iter().map(|u| u.0))), before);
+        let q = published_after(
+            videos::Entity::find().filter(videos::Column::AuthorId.is_in(authors.iter().map(|u| u.0))),
+            before,
+        );
         Ok(candidate_columns(q).limit(limit).into_model::<CandidateRow>().all(&self.db).await?)
     }
 
@@ -450,7 +493,10 @@ impl Store {
         if sources.is_empty() {
             return Ok(Vec::new());
         }
-        let q = published_after(videos::Entity::find().filter(videos::Column::RemixOf.is_in(sources.iter().map(|v| v.0))), None);
+        let q = published_after(
+            videos::Entity::find().filter(videos::Column::RemixOf.is_in(sources.iter().map(|v| v.0))),
+            None,
+        );
         Ok(candidate_columns(q).limit(limit).into_model::<CandidateRow>().all(&self.db).await?)
     }
 
@@ -484,7 +530,9 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let q = videos::Entity::find().filter(videos::Column::Id.is_in(ids.iter().map(|v| v.0))).filter(videos::Column::Status.eq("PUBLISHED"));
+        let q = videos::Entity::find()
+            .filter(videos::Column::Id.is_in(ids.iter().map(|v| v.0)))
+            .filter(videos::Column::Status.eq("PUBLISHED"));
         Ok(candidate_columns(q).into_model::<CandidateRow>().all(&self.db).await?)
     }
 

@@ -22,7 +22,9 @@ async fn onboarding_story(engine: Engine) {
 
     // Verify the email with the mailed token; the token works once.
     let token = app.mailed_token("ann@example.com", "Confirm your email");
-    let v = app.ok("mutation($t: String!) { verifyEmail(token: $t) { id emailVerified } }", json!({"t": token}), Some(&access)).await;
+    let v = app
+        .ok("mutation($t: String!) { verifyEmail(token: $t) { id emailVerified } }", json!({"t": token}), Some(&access))
+        .await;
     assert_eq!(v["verifyEmail"]["emailVerified"], true);
     assert_eq!(
         app.code("mutation($t: String!) { verifyEmail(token: $t) { id } }", json!({"t": token}), None).await,
@@ -70,9 +72,7 @@ async fn account_errors(engine: Engine) {
     let app = app(engine).start().await;
     let codes = app.mint(3, 1).await;
     let (access, _, _) = app.sign_up(&codes[0], "bob").await;
-    let su = |code: &str, email: &str, username: &str, password: &str| {
-        json!({"input": {"inviteCode": code, "email": email, "username": username, "password": password}})
-    };
+    let su = |code: &str, email: &str, username: &str, password: &str| json!({"input": {"inviteCode": code, "email": email, "username": username, "password": password}});
     // Bad input, each naming the field.
     for (vars, field) in [
         (su(&codes[1], "not-an-email", "carl", "long enough secret"), "email"),
@@ -86,8 +86,14 @@ async fn account_errors(engine: Engine) {
         assert_eq!(r["errors"][0]["extensions"]["field"], field, "{r}");
     }
     // Taken username (any case) and email.
-    assert_eq!(app.code(SIGN_UP, su(&codes[1], "other@example.com", "BOB", "long enough secret"), None).await, "CONFLICT");
-    assert_eq!(app.code(SIGN_UP, su(&codes[1], "bob@example.com", "bobby", "long enough secret"), None).await, "CONFLICT");
+    assert_eq!(
+        app.code(SIGN_UP, su(&codes[1], "other@example.com", "BOB", "long enough secret"), None).await,
+        "CONFLICT"
+    );
+    assert_eq!(
+        app.code(SIGN_UP, su(&codes[1], "bob@example.com", "bobby", "long enough secret"), None).await,
+        "CONFLICT"
+    );
     // The refused sign-ups did not consume the code.
     app.sign_up(&codes[1], "carl").await;
 
@@ -104,12 +110,23 @@ async fn account_errors(engine: Engine) {
     assert_eq!(app.code(mint, json!({}), None).await, "UNAUTHENTICATED");
     let admin = app.create_admin("root_admin").await;
     let set_role = "mutation($u: ID!, $r: Role!) { setRole(userId: $u, role: $r) { id role } }";
-    assert_eq!(app.code(set_role, json!({"u": uuid::Uuid::new_v4().to_string(), "r": "MODERATOR"}), Some(&admin)).await, "NOT_FOUND");
+    assert_eq!(
+        app.code(set_role, json!({"u": uuid::Uuid::new_v4().to_string(), "r": "MODERATOR"}), Some(&admin)).await,
+        "NOT_FOUND"
+    );
     assert_eq!(app.code(set_role, json!({"u": "not-an-id", "r": "MODERATOR"}), Some(&admin)).await, "BAD_USER_INPUT");
     // Admins mint; bad arguments are BAD_USER_INPUT.
-    assert_eq!(app.code("mutation { mintInvites(count: 0) { code } }", json!({}), Some(&admin)).await, "BAD_USER_INPUT");
     assert_eq!(
-        app.code("mutation { mintInvites(count: 1, expiresAt: \"2001-01-01T00:00:00Z\") { code } }", json!({}), Some(&admin)).await,
+        app.code("mutation { mintInvites(count: 0) { code } }", json!({}), Some(&admin)).await,
+        "BAD_USER_INPUT"
+    );
+    assert_eq!(
+        app.code(
+            "mutation { mintInvites(count: 1, expiresAt: \"2001-01-01T00:00:00Z\") { code } }",
+            json!({}),
+            Some(&admin)
+        )
+        .await,
         "BAD_USER_INPUT"
     );
     // An expired verification token is refused.
@@ -119,7 +136,12 @@ async fn account_errors(engine: Engine) {
         .services
         .deps
         .store
-        .insert_one_time(bob.id, "verify", backend::auth::secret_digest(&secret), chrono::Utc::now() - chrono::Duration::seconds(1))
+        .insert_one_time(
+            bob.id,
+            "verify",
+            backend::auth::secret_digest(&secret),
+            chrono::Utc::now() - chrono::Duration::seconds(1),
+        )
         .await
         .unwrap();
     let r = app.gql("mutation($t: String!) { verifyEmail(token: $t) { id } }", json!({"t": secret}), None).await;
@@ -143,7 +165,8 @@ async fn banned_member_locked_out(engine: Engine) {
     let ban = "mutation($u: ID!, $r: String!) { banUser(userId: $u, reason: $r) { id banned banReason } }";
     // A member cannot ban.
     assert_eq!(app.code(ban, json!({"u": uid, "r": "spam"}), Some(&mod_access)).await, "FORBIDDEN");
-    app.ok("mutation($u: ID!) { setRole(userId: $u, role: MODERATOR) { role } }", json!({"u": mod_id}), Some(&admin)).await;
+    app.ok("mutation($u: ID!) { setRole(userId: $u, role: MODERATOR) { role } }", json!({"u": mod_id}), Some(&admin))
+        .await;
     // The role is read per request: the same token now carries moderator rights.
     let me = app.ok(ME, json!({}), Some(&mod_access)).await;
     assert_eq!(me["me"]["role"], "MODERATOR");
@@ -164,7 +187,10 @@ async fn banned_member_locked_out(engine: Engine) {
     // Locked out at once: access token, refresh token and log-in.
     assert_eq!(app.code(ME, json!({}), Some(&access)).await, "UNAUTHENTICATED");
     assert_eq!(app.code(REFRESH, json!({"t": refresh}), None).await, "UNAUTHENTICATED");
-    assert_eq!(app.code(LOG_IN, json!({"input": {"login": "eve", "password": "long enough secret"}}), None).await, "FORBIDDEN");
+    assert_eq!(
+        app.code(LOG_IN, json!({"input": {"login": "eve", "password": "long enough secret"}}), None).await,
+        "FORBIDDEN"
+    );
     // Her remaining codes stop working.
     let r = app
         .gql(
@@ -180,7 +206,8 @@ async fn banned_member_locked_out(engine: Engine) {
     // Every moderator and admin action is in the audit log, newest first; only admins read it.
     let q = "{ auditLog(first: 10) { edges { node { action subject note actor { username } } } pageInfo { hasNextPage } } }";
     let log = app.ok(q, json!({}), Some(&admin)).await;
-    let entries: Vec<&serde_json::Value> = log["auditLog"]["edges"].as_array().unwrap().iter().map(|e| &e["node"]).collect();
+    let entries: Vec<&serde_json::Value> =
+        log["auditLog"]["edges"].as_array().unwrap().iter().map(|e| &e["node"]).collect();
     let actions: Vec<&str> = entries.iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(&actions[..3], &["user.ban", "user.set_role", "invites.mint"], "{log}");
     assert_eq!(entries[0]["actor"]["username"], "mona");
@@ -226,7 +253,10 @@ async fn password_reset(engine: Engine) {
     assert_eq!(app.code(ME, json!({}), Some(&access_b)).await, "UNAUTHENTICATED");
     assert_eq!(app.code(REFRESH, json!({"t": refresh}), None).await, "UNAUTHENTICATED");
     // Old password refused, new accepted.
-    assert_eq!(app.code(LOG_IN, json!({"input": {"login": "rita", "password": "long enough secret"}}), None).await, "UNAUTHENTICATED");
+    assert_eq!(
+        app.code(LOG_IN, json!({"input": {"login": "rita", "password": "long enough secret"}}), None).await,
+        "UNAUTHENTICATED"
+    );
     let (a, _, _) = app.log_in("rita", "a brand new secret").await;
     assert_eq!(app.ok(ME, json!({}), Some(&a)).await["me"]["emailVerified"], true);
     app.stop().await;
@@ -238,7 +268,8 @@ async fn concurrent_refresh(engine: Engine) {
     let app = app(engine).start().await;
     let code = app.mint(1, 1).await.remove(0);
     let (_, refresh, _) = app.sign_up(&code, "racer").await;
-    let (a, b) = tokio::join!(app.gql(REFRESH, json!({"t": refresh}), None), app.gql(REFRESH, json!({"t": refresh}), None));
+    let (a, b) =
+        tokio::join!(app.gql(REFRESH, json!({"t": refresh}), None), app.gql(REFRESH, json!({"t": refresh}), None));
     let wins = [&a, &b].iter().filter(|r| r.get("errors").is_none()).count();
     assert!(wins <= 1, "both rotations succeeded: {a} {b}");
     // Whatever won, its refresh token is dead now because the loser presented a used token

@@ -9,12 +9,15 @@ use crate::harness::*;
 
 const CHALLENGE: &str = "mutation { startCameoVerification { id phrase expiresAt } }";
 const CREATE_CAMEO: &str = "mutation($i: CreateCameoInput!) { createCameo(input: $i) { id name status permission restrictions challengePhrase clipUrl owner { username } } }";
-const REVIEW: &str = "mutation($id: ID!, $a: Boolean!, $n: String) { reviewCameo(id: $id, approve: $a, note: $n) { id status } }";
+const REVIEW: &str =
+    "mutation($id: ID!, $a: Boolean!, $n: String) { reviewCameo(id: $id, approve: $a, note: $n) { id status } }";
 const CREATE: &str = "mutation($i: CreateVideoInput!) { createVideo(input: $i) { id status } }";
-const JOB: &str = "query($id: ID!) { job(id: $id) { id status error { code message } video { id status cameos { id name } } } }";
+const JOB: &str =
+    "query($id: ID!) { job(id: $id) { id status error { code message } video { id status cameos { id name } } } }";
 const PUBLISH: &str = "mutation($id: ID!) { publishVideo(id: $id) { id status } }";
 const UPDATE: &str = "mutation($id: ID!, $p: CameoPermission, $r: String, $a: Boolean) { updateCameo(id: $id, permission: $p, restrictions: $r, requireApproval: $a) { id permission restrictions requireApproval consentVersion } }";
-const APPROVE_USER: &str = "mutation($c: ID!, $u: ID!) { approveCameoUser(cameoId: $c, userId: $u) { id approvedUsers { username } } }";
+const APPROVE_USER: &str =
+    "mutation($c: ID!, $u: ID!) { approveCameoUser(cameoId: $c, userId: $u) { id approvedUsers { username } } }";
 const UNAPPROVE_USER: &str = "mutation($c: ID!, $u: ID!) { unapproveCameoUser(cameoId: $c, userId: $u) { id } }";
 
 const FOLLOW: &str = "mutation($u: ID!) { follow(userId: $u) { id } }";
@@ -74,11 +77,16 @@ async fn upload_cameo(app: &TestApp, token: &str, input: Value, clip: Vec<u8>) -
 
 async fn new_cameo(app: &TestApp, token: &str, name: &str, permission: &str) -> Value {
     let ch = app.ok(CHALLENGE, json!({}), Some(token)).await;
-    let r: Value = upload_cameo(app, token, json!({"challengeId": ch["startCameoVerification"]["id"], "name": name, "permission": permission}), camera_clip(2.5, 320, 240))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let r: Value = upload_cameo(
+        app,
+        token,
+        json!({"challengeId": ch["startCameoVerification"]["id"], "name": name, "permission": permission}),
+        camera_clip(2.5, 320, 240),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert!(r.get("errors").is_none(), "{r}");
     r["data"]["createCameo"].clone()
 }
@@ -121,10 +129,19 @@ async fn verification_uploads_are_checked_and_nothing_is_stored_on_refusal() {
     let r: Value = upload_cameo(&app, &ann, input.clone(), camera_clip(2.5, 200, 160)).await.json().await.unwrap();
     refuse(&r, "240 to 4096");
     // One of our own generated clips.
-    let job = app.ok(CREATE, json!({"i": {"prompt": "a quiet pond", "durationSeconds": 4, "aspectRatio": "LANDSCAPE"}}), Some(&ann)).await;
+    let job = app
+        .ok(
+            CREATE,
+            json!({"i": {"prompt": "a quiet pond", "durationSeconds": 4, "aspectRatio": "LANDSCAPE"}}),
+            Some(&ann),
+        )
+        .await;
     let jid = job["createVideo"]["id"].as_str().unwrap().to_owned();
     let done = wait_job(&app, &ann, &jid, ended).await;
-    let ours = std::fs::read(app.data_dir.join("media").join("videos").join(format!("{}.mp4", done["video"]["id"].as_str().unwrap()))).unwrap();
+    let ours = std::fs::read(
+        app.data_dir.join("media").join("videos").join(format!("{}.mp4", done["video"]["id"].as_str().unwrap())),
+    )
+    .unwrap();
     let r: Value = upload_cameo(&app, &ann, input.clone(), ours).await.json().await.unwrap();
     refuse(&r, "generated here");
     let too_big = upload_cameo(&app, &ann, input.clone(), vec![0u8; app.config.max_upload_bytes + 100_000]).await;
@@ -165,7 +182,11 @@ async fn browser_recording_is_accepted_and_stored_as_a_plain_mp4() {
     let app = app(Engine::Sqlite).start().await;
     let (ann, _) = member(&app, "ann").await;
     let ch = app.ok(CHALLENGE, json!({}), Some(&ann)).await["startCameoVerification"].clone();
-    let r: Value = upload_cameo(&app, &ann, json!({"challengeId": ch["id"], "name": "Ann"}), RECORDING.to_vec()).await.json().await.unwrap();
+    let r: Value = upload_cameo(&app, &ann, json!({"challengeId": ch["id"], "name": "Ann"}), RECORDING.to_vec())
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(r.get("errors").is_none(), "{r}");
     let cameo = &r["data"]["createCameo"];
     assert_eq!(cameo["status"], "PENDING_REVIEW", "{r}");
@@ -174,7 +195,10 @@ async fn browser_recording_is_accepted_and_stored_as_a_plain_mp4() {
     assert_eq!(stored.status(), 200);
     let stored = stored.bytes().await.unwrap();
     assert_ne!(stored.as_ref(), RECORDING, "the browser's fragmented file was stored as it came");
-    assert!(matches!(media::normalize_mp4(&stored).unwrap(), std::borrow::Cow::Borrowed(_)), "the stored clip is not plain");
+    assert!(
+        matches!(media::normalize_mp4(&stored).unwrap(), std::borrow::Cow::Borrowed(_)),
+        "the stored clip is not plain"
+    );
     assert!(media::is_faststart(&stored));
     let info = media::probe_mp4(&stored).unwrap();
     assert_eq!((info.width, info.height), (320, 240));
@@ -196,19 +220,31 @@ async fn consent_matrix_and_bypasses() {
     let (bob, bob_id) = member(&app, "bob").await;
     let (cat, _) = member(&app, "cat").await;
     let (moder, mod_id) = member(&app, "mod1").await;
-    app.ok("mutation($u: ID!) { setRole(userId: $u, role: MODERATOR) { role } }", json!({"u": mod_id}), Some(&admin)).await;
+    app.ok("mutation($u: ID!) { setRole(userId: $u, role: MODERATOR) { role } }", json!({"u": mod_id}), Some(&admin))
+        .await;
     let cameo = new_cameo(&app, &ann, "Ann", "ONLY_ME").await;
     let cid = cameo["id"].as_str().unwrap().to_owned();
     let submit = |token: String, prompt: &'static str| {
         let app = &app;
         let cid = cid.clone();
-        async move { app.gql(CREATE, json!({"i": {"prompt": prompt, "durationSeconds": 1, "aspectRatio": "LANDSCAPE", "cameoIds": [cid]}}), Some(&token)).await }
+        async move {
+            app.gql(
+                CREATE,
+                json!({"i": {"prompt": prompt, "durationSeconds": 1, "aspectRatio": "LANDSCAPE", "cameoIds": [cid]}}),
+                Some(&token),
+            )
+            .await
+        }
     };
     // Pending review: no one, the owner included.
     assert_eq!(code_of(&submit(ann.clone(), "ann waving").await), "CONSENT_REQUIRED");
     app.ok(REVIEW, json!({"id": cid, "a": true, "n": "matches the challenge"}), Some(&moder)).await;
     app.ok(APPROVE_USER, json!({"c": cid, "u": bob_id}), Some(&ann)).await;
-    assert_eq!(app.code(APPROVE_USER, json!({"c": cid, "u": bob_id}), Some(&bob)).await, "NOT_FOUND", "only the owner approves");
+    assert_eq!(
+        app.code(APPROVE_USER, json!({"c": cid, "u": bob_id}), Some(&bob)).await,
+        "NOT_FOUND",
+        "only the owner approves"
+    );
 
     // Dan and Ann follow each other (mutuals); Eve follows Ann (a follower only); Fay was
     // approved and mutual, then Ann blocked her: the block overrides every permission.
@@ -279,9 +315,21 @@ async fn consent_matrix_and_bypasses() {
     for c in [&two, &three] {
         app.ok(REVIEW, json!({"id": c["id"], "a": true}), Some(&moder)).await;
     }
-    let r = app.gql(CREATE, json!({"i": {"prompt": "three of her", "durationSeconds": 1, "cameoIds": [cid, two["id"], three["id"]]}}), Some(&ann)).await;
+    let r = app
+        .gql(
+            CREATE,
+            json!({"i": {"prompt": "three of her", "durationSeconds": 1, "cameoIds": [cid, two["id"], three["id"]]}}),
+            Some(&ann),
+        )
+        .await;
     assert_eq!(code_of(&r), "BAD_USER_INPUT", "{r}");
-    let r = app.gql(CREATE, json!({"i": {"prompt": "a ghost", "durationSeconds": 1, "cameoIds": [uuid::Uuid::new_v4().to_string()]}}), Some(&bob)).await;
+    let r = app
+        .gql(
+            CREATE,
+            json!({"i": {"prompt": "a ghost", "durationSeconds": 1, "cameoIds": [uuid::Uuid::new_v4().to_string()]}}),
+            Some(&bob),
+        )
+        .await;
     assert_eq!(code_of(&r), "CONSENT_REQUIRED", "{r}");
 
     // Between submit and finish: unapproval. Bob's queued job (no worker runs here) still has
@@ -312,13 +360,21 @@ async fn the_whole_cameo_story() {
     let (ann, _) = member(&app, "ann").await;
     let (bob, bob_id) = member(&app, "bob").await;
     let (moder, mod_id) = member(&app, "mod1").await;
-    app.ok("mutation($u: ID!) { setRole(userId: $u, role: MODERATOR) { role } }", json!({"u": mod_id}), Some(&admin)).await;
+    app.ok("mutation($u: ID!) { setRole(userId: $u, role: MODERATOR) { role } }", json!({"u": mod_id}), Some(&admin))
+        .await;
 
     let cameo = new_cameo(&app, &ann, "Ann", "APPROVED").await;
     let cid = cameo["id"].as_str().unwrap().to_owned();
     // The verification waits as a case with the clip and the phrase.
     let q = app.ok("{ moderationQueue { edges { node { id source subjectCameo { id challengePhrase clipUrl owner { username } } } } } }", json!({}), Some(&moder)).await;
-    let case = q["moderationQueue"]["edges"].as_array().unwrap().iter().map(|e| &e["node"]).find(|n| n["source"] == "cameo").unwrap().clone();
+    let case = q["moderationQueue"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["node"])
+        .find(|n| n["source"] == "cameo")
+        .unwrap()
+        .clone();
     assert_eq!(case["subjectCameo"]["id"], cid);
     assert!(case["subjectCameo"]["clipUrl"].as_str().is_some());
     assert_eq!(app.code(REVIEW, json!({"id": cid, "a": true}), Some(&bob)).await, "FORBIDDEN");
@@ -357,12 +413,19 @@ async fn the_whole_cameo_story() {
     let remove = "mutation($c: ID!, $v: ID!) { removeCameoAppearance(cameoId: $c, videoId: $v) }";
     assert_eq!(app.code(remove, json!({"c": cid, "v": vid}), Some(&bob)).await, "NOT_FOUND");
     app.ok(remove, json!({"c": cid, "v": vid}), Some(&ann)).await;
-    let gone = app.ok("query($id: ID!) { video(id: $id) { status removalReason } }", json!({"id": vid}), Some(&bob)).await;
+    let gone =
+        app.ok("query($id: ID!) { video(id: $id) { status removalReason } }", json!({"id": vid}), Some(&bob)).await;
     assert_eq!(gone["video"]["status"], "REMOVED");
     assert!(gone["video"]["removalReason"].as_str().unwrap().contains("Ann"));
 
     // B remixes another (published) video of theirs with A's cameo; then A revokes.
-    let own = app.ok(CREATE, json!({"i": {"prompt": "a red kite over a field", "durationSeconds": 1, "aspectRatio": "LANDSCAPE"}}), Some(&bob)).await;
+    let own = app
+        .ok(
+            CREATE,
+            json!({"i": {"prompt": "a red kite over a field", "durationSeconds": 1, "aspectRatio": "LANDSCAPE"}}),
+            Some(&bob),
+        )
+        .await;
     let own_id = own["createVideo"]["id"].as_str().unwrap().to_owned();
     wait_job(&app, &bob, &own_id, ended).await;
     app.ok(PUBLISH, json!({"id": own_id}), Some(&bob)).await;
@@ -377,12 +440,15 @@ async fn the_whole_cameo_story() {
     let s = wait_job(&app, &bob, &second_id, ended).await;
     assert_eq!(s["video"]["cameos"][0]["name"], "Ann", "{s}");
 
-    let revoked = app.ok("mutation($id: ID!) { revokeCameo(id: $id) { status } }", json!({"id": cid}), Some(&ann)).await;
+    let revoked =
+        app.ok("mutation($id: ID!) { revokeCameo(id: $id) { status } }", json!({"id": cid}), Some(&ann)).await;
     assert_eq!(revoked["revokeCameo"]["status"], "REVOKED");
     let status = |id: String| {
         let app = &app;
         let bob = bob.clone();
-        async move { app.ok("query($id: ID!) { video(id: $id) { status } }", json!({"id": id}), Some(&bob)).await["video"]["status"].clone() }
+        async move {
+            app.ok("query($id: ID!) { video(id: $id) { status } }", json!({"id": id}), Some(&bob)).await["video"]["status"].clone()
+        }
     };
     assert_eq!(status(remix_id.clone()).await, "REMOVED");
     assert_eq!(status(second_id.clone()).await, Value::Null, "the draft remix was deleted");
@@ -411,7 +477,8 @@ async fn consent_at_finish_owner_approval_remix_and_race() {
     let (bob, bob_id) = member(&app, "bob").await;
     let (cat, _) = member(&app, "cat").await;
     let (moder, mod_id) = member(&app, "mod1").await;
-    app.ok("mutation($u: ID!) { setRole(userId: $u, role: MODERATOR) { role } }", json!({"u": mod_id}), Some(&admin)).await;
+    app.ok("mutation($u: ID!) { setRole(userId: $u, role: MODERATOR) { role } }", json!({"u": mod_id}), Some(&admin))
+        .await;
     let cameo = new_cameo(&app, &ann, "Ann", "APPROVED").await;
     let cid = cameo["id"].as_str().unwrap().to_owned();
     app.ok(REVIEW, json!({"id": cid, "a": true}), Some(&moder)).await;
@@ -419,19 +486,28 @@ async fn consent_at_finish_owner_approval_remix_and_race() {
     let with_ann = |prompt: &str| json!({"i": {"prompt": prompt, "durationSeconds": 1, "aspectRatio": "LANDSCAPE", "cameoIds": [cid]}});
 
     // Withdrawn while the job runs: the job ends REJECTED (CONSENT_REQUIRED), no video, no media.
-    let job = app.ok(CREATE, with_ann("ann juggling oranges"), Some(&bob)).await["createVideo"]["id"].as_str().unwrap().to_owned();
+    let job = app.ok(CREATE, with_ann("ann juggling oranges"), Some(&bob)).await["createVideo"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     wait_job(&app, &bob, &job, |j| j["status"] == "RUNNING").await;
     app.ok(UNAPPROVE_USER, json!({"c": cid, "u": bob_id}), Some(&ann)).await;
     let j = wait_job(&app, &bob, &job, ended).await;
     assert_eq!(j["status"], "REJECTED", "{j}");
     assert_eq!(j["error"]["code"], "CONSENT_REQUIRED");
     assert!(j["video"].is_null());
-    assert!(!app.data_dir.join("media").join("videos").join(format!("{job}.mp4")).exists(), "the stored file was deleted");
+    assert!(
+        !app.data_dir.join("media").join("videos").join(format!("{job}.mp4")).exists(),
+        "the stored file was deleted"
+    );
 
     // The owner asks to approve each use: the gate waits for it.
     app.ok(APPROVE_USER, json!({"c": cid, "u": bob_id}), Some(&ann)).await;
     app.ok(UPDATE, json!({"id": cid, "a": true}), Some(&ann)).await;
-    let job = app.ok(CREATE, with_ann("ann reading a book"), Some(&bob)).await["createVideo"]["id"].as_str().unwrap().to_owned();
+    let job = app.ok(CREATE, with_ann("ann reading a book"), Some(&bob)).await["createVideo"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let j = wait_job(&app, &bob, &job, ended).await;
     let vid = j["video"]["id"].as_str().unwrap().to_owned();
     let r = app.gql(PUBLISH, json!({"id": vid}), Some(&bob)).await;
@@ -443,7 +519,10 @@ async fn consent_at_finish_owner_approval_remix_and_race() {
     app.ok(PUBLISH, json!({"id": vid}), Some(&bob)).await;
 
     // A restriction added after the job was accepted still applies at publish.
-    let job = app.ok(CREATE, with_ann("ann at a political rally"), Some(&bob)).await["createVideo"]["id"].as_str().unwrap().to_owned();
+    let job = app.ok(CREATE, with_ann("ann at a political rally"), Some(&bob)).await["createVideo"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let j = wait_job(&app, &bob, &job, ended).await;
     let rally = j["video"]["id"].as_str().unwrap().to_owned();
     app.ok(approve, json!({"c": cid, "v": rally}), Some(&ann)).await;
@@ -460,7 +539,10 @@ async fn consent_at_finish_owner_approval_remix_and_race() {
 
     // Revocation racing a publish: whichever wins, the video does not stay published.
     app.ok(UPDATE, json!({"id": cid, "a": false}), Some(&ann)).await;
-    let job = app.ok(CREATE, with_ann("ann on a bicycle"), Some(&bob)).await["createVideo"]["id"].as_str().unwrap().to_owned();
+    let job = app.ok(CREATE, with_ann("ann on a bicycle"), Some(&bob)).await["createVideo"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let j = wait_job(&app, &bob, &job, ended).await;
     let racing = j["video"]["id"].as_str().unwrap().to_owned();
     let publish = app.gql(PUBLISH, json!({"id": racing}), Some(&bob));
@@ -480,18 +562,20 @@ async fn consent_at_finish_owner_approval_remix_and_race() {
 /// finish and publish (mutuals ended by an unfollow, a block, a permission narrowed, a revocation).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consent_matrix_through_finish_and_publish() {
-    let app = app(Engine::Sqlite).tweak(|c| {
-        c.in_process_workers = Some(1);
-        c.max_queued_jobs_per_user = 20;
-    })
-    .start()
-    .await;
+    let app = app(Engine::Sqlite)
+        .tweak(|c| {
+            c.in_process_workers = Some(1);
+            c.max_queued_jobs_per_user = 20;
+        })
+        .start()
+        .await;
     let admin = app.create_admin("chief").await;
     let (ann, ann_id) = member(&app, "ann").await;
     let (bob, bob_id) = member(&app, "bob").await;
     let (cat, _) = member(&app, "cat").await;
     let (moder, mod_id) = member(&app, "mod1").await;
-    app.ok("mutation($u: ID!) { setRole(userId: $u, role: MODERATOR) { role } }", json!({"u": mod_id}), Some(&admin)).await;
+    app.ok("mutation($u: ID!) { setRole(userId: $u, role: MODERATOR) { role } }", json!({"u": mod_id}), Some(&admin))
+        .await;
     let cameo = new_cameo(&app, &ann, "Ann", "ONLY_ME").await;
     let cid = cameo["id"].as_str().unwrap().to_owned();
     app.ok(REVIEW, json!({"id": cid, "a": true}), Some(&moder)).await;
@@ -531,7 +615,11 @@ async fn consent_matrix_through_finish_and_publish() {
             published += 1;
         }
     }
-    assert_eq!(published, 4 + 2 + 2 + 1 + 1, "owner ×4, approved ×2, mutual ×2 (MUTUALS, EVERYONE), follower and stranger under EVERYONE");
+    assert_eq!(
+        published,
+        4 + 2 + 2 + 1 + 1,
+        "owner ×4, approved ×2, mutual ×2 (MUTUALS, EVERYONE), follower and stranger under EVERYONE"
+    );
 
     // Between finish and publish under MUTUALS: the owner unfollows, so they are no longer mutuals.
     app.ok(UPDATE, json!({"id": cid, "p": "MUTUALS"}), Some(&ann)).await;
@@ -559,7 +647,13 @@ async fn consent_matrix_through_finish_and_publish() {
     app.ok("mutation($id: ID!) { revokeCameo(id: $id) { status } }", json!({"id": cid}), Some(&ann)).await;
     assert_eq!(app.code(PUBLISH, json!({"id": id}), Some(&bob)).await, "NOT_FOUND");
     // … and every published video with her is down, for everyone.
-    let listed = app.ok("query($u: String!) { user(username: $u) { videos(first: 20) { edges { node { id } } } } }", json!({"u": "bob"}), None).await;
+    let listed = app
+        .ok(
+            "query($u: String!) { user(username: $u) { videos(first: 20) { edges { node { id } } } } }",
+            json!({"u": "bob"}),
+            None,
+        )
+        .await;
     assert_eq!(listed["user"]["videos"]["edges"].as_array().unwrap().len(), 0);
     let _ = app.running.stop_workers.send(true);
     app.stop().await;

@@ -41,7 +41,15 @@ pub async fn published(app: &TestApp, author: &str, prompt: &str) -> String {
     let job = JobId(uuid::Uuid::now_v7());
     let user = UserId::parse(author).unwrap();
     store
-        .insert_job(NewJob { id: job, user_id: user, prompt: prompt.into(), seed: 1, duration_seconds: 4, aspect_ratio: "PORTRAIT".into(), remix_of: None })
+        .insert_job(NewJob {
+            id: job,
+            user_id: user,
+            prompt: prompt.into(),
+            seed: 1,
+            duration_seconds: 4,
+            aspect_ratio: "PORTRAIT".into(),
+            remix_of: None,
+        })
         .await
         .unwrap();
     let v = store
@@ -161,10 +169,12 @@ async fn rules(app: TestApp) {
     // Cursors are stable while new videos arrive: the pages after the first continue the same
     // ranked list (no duplicates, no gaps), and FOLLOWING keeps its keyset order.
     let first = app.ok(FEED, json!({"k": "FOR_YOU", "n": 5}), Some(&viewer)).await;
-    let mut seen = ids(&first["feed"]["edges"].as_array().unwrap().iter().map(|e| e["node"].clone()).collect::<Vec<_>>());
+    let mut seen =
+        ids(&first["feed"]["edges"].as_array().unwrap().iter().map(|e| e["node"].clone()).collect::<Vec<_>>());
     let mut after = first["feed"]["pageInfo"]["endCursor"].as_str().unwrap().to_owned();
     let follow_first = app.ok(FEED, json!({"k": "FOLLOWING", "n": 5}), Some(&viewer)).await;
-    let mut following_seen = ids(&follow_first["feed"]["edges"].as_array().unwrap().iter().map(|e| e["node"].clone()).collect::<Vec<_>>());
+    let mut following_seen =
+        ids(&follow_first["feed"]["edges"].as_array().unwrap().iter().map(|e| e["node"].clone()).collect::<Vec<_>>());
     let mut follow_after = follow_first["feed"]["pageInfo"]["endCursor"].as_str().unwrap().to_owned();
     let mut newcomers = vec![];
     for (_, author) in authors.iter().take(3) {
@@ -179,10 +189,19 @@ async fn rules(app: TestApp) {
         after = d["feed"]["pageInfo"]["endCursor"].as_str().unwrap().to_owned();
     }
     no_duplicates(&seen);
-    assert_eq!(seen.iter().collect::<HashSet<_>>(), again.iter().collect::<HashSet<_>>(), "the scroll covers its ranked list exactly");
+    assert_eq!(
+        seen.iter().collect::<HashSet<_>>(),
+        again.iter().collect::<HashSet<_>>(),
+        "the scroll covers its ranked list exactly"
+    );
     loop {
         let d = app.ok(FEED, json!({"k": "FOLLOWING", "n": 5, "a": follow_after}), Some(&viewer)).await;
-        following_seen.extend(ids(&d["feed"]["edges"].as_array().unwrap().iter().map(|e| e["node"].clone()).collect::<Vec<_>>()));
+        following_seen.extend(ids(&d["feed"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"].clone())
+            .collect::<Vec<_>>()));
         if !d["feed"]["pageInfo"]["hasNextPage"].as_bool().unwrap() {
             break;
         }
@@ -190,8 +209,13 @@ async fn rules(app: TestApp) {
     }
     no_duplicates(&following_seen);
     let followed: HashSet<&String> = authors.iter().take(3).map(|(_, id)| id).collect();
-    let expected: HashSet<String> = by_author.iter().filter(|(_, a)| followed.contains(a)).map(|(v, _)| v.clone()).collect();
-    assert_eq!(following_seen.iter().cloned().collect::<HashSet<_>>(), expected, "FOLLOWING: every older video once, none of the new");
+    let expected: HashSet<String> =
+        by_author.iter().filter(|(_, a)| followed.contains(a)).map(|(v, _)| v.clone()).collect();
+    assert_eq!(
+        following_seen.iter().cloned().collect::<HashSet<_>>(),
+        expected,
+        "FOLLOWING: every older video once, none of the new"
+    );
     // The new ones lead a fresh first page.
     let top = ids(&all_pages(&app, "FOLLOWING", 3, Some(&viewer)).await);
     assert_eq!(top[..3].iter().rev().cloned().collect::<Vec<_>>(), newcomers);
@@ -203,11 +227,20 @@ async fn rules(app: TestApp) {
     let next = app.ok(FEED, json!({"k": "FOR_YOU", "n": 3, "a": cursor}), Some(&viewer)).await;
     let victim = next["feed"]["edges"][0]["node"]["id"].as_str().unwrap().to_owned();
     app.ok("mutation($v: ID!) { report(videoId: $v, reason: SPAM) }", json!({"v": victim}), Some(&viewer)).await;
-    let case = app.ok("query($v: ID!) { video(id: $v) { moderationCase { id } } }", json!({"v": victim}), Some(&admin)).await;
+    let case =
+        app.ok("query($v: ID!) { video(id: $v) { moderationCase { id } } }", json!({"v": victim}), Some(&admin)).await;
     let case_id = case["video"]["moderationCase"]["id"].as_str().unwrap().to_owned();
-    app.ok("mutation($c: ID!) { resolveCase(id: $c, action: REMOVE, note: \"spam\") { id } }", json!({"c": case_id}), Some(&admin)).await;
+    app.ok(
+        "mutation($c: ID!) { resolveCase(id: $c, action: REMOVE, note: \"spam\") { id } }",
+        json!({"c": case_id}),
+        Some(&admin),
+    )
+    .await;
     let next = app.ok(FEED, json!({"k": "FOR_YOU", "n": 3, "a": cursor}), Some(&viewer)).await;
-    assert!(!ids(&next["feed"]["edges"].as_array().unwrap().iter().map(|e| e["node"].clone()).collect::<Vec<_>>()).contains(&victim));
+    assert!(
+        !ids(&next["feed"]["edges"].as_array().unwrap().iter().map(|e| e["node"].clone()).collect::<Vec<_>>())
+            .contains(&victim)
+    );
     for kind in ["FOR_YOU", "FOLLOWING", "TRENDING"] {
         let list = ids(&all_pages(&app, kind, 10, Some(&viewer)).await);
         assert!(!list.contains(&victim), "{kind} still shows a removed video");
@@ -215,7 +248,12 @@ async fn rules(app: TestApp) {
 
     // A banned author's videos leave every feed at once.
     let banned = &authors[5].1;
-    app.ok("mutation($u: ID!) { banUser(userId: $u, reason: \"spam ring\") { id } }", json!({"u": banned}), Some(&admin)).await;
+    app.ok(
+        "mutation($u: ID!) { banUser(userId: $u, reason: \"spam ring\") { id } }",
+        json!({"u": banned}),
+        Some(&admin),
+    )
+    .await;
     let theirs: HashSet<String> = by_author.iter().filter(|(_, a)| *a == banned).map(|(v, _)| v.clone()).collect();
     for kind in ["FOR_YOU", "TRENDING"] {
         let list = ids(&all_pages(&app, kind, 10, Some(&viewer)).await);
@@ -235,11 +273,17 @@ async fn rules(app: TestApp) {
 
     // Garbage and foreign cursors are bad input; FOR_YOU needs sign-in; TRENDING does not.
     assert_eq!(app.code(FEED, json!({"k": "FOR_YOU", "n": 5, "a": "garbage"}), Some(&viewer)).await, "BAD_USER_INPUT");
-    let trending_cursor = app.ok(FEED, json!({"k": "TRENDING", "n": 2}), Some(&viewer)).await["feed"]["pageInfo"]["endCursor"].clone();
-    assert_eq!(app.code(FEED, json!({"k": "FOLLOWING", "n": 5, "a": trending_cursor}), Some(&viewer)).await, "BAD_USER_INPUT");
+    let trending_cursor =
+        app.ok(FEED, json!({"k": "TRENDING", "n": 2}), Some(&viewer)).await["feed"]["pageInfo"]["endCursor"].clone();
+    assert_eq!(
+        app.code(FEED, json!({"k": "FOLLOWING", "n": 5, "a": trending_cursor}), Some(&viewer)).await,
+        "BAD_USER_INPUT"
+    );
     assert_eq!(app.code(FEED, json!({"k": "FOR_YOU", "n": 0}), Some(&viewer)).await, "BAD_USER_INPUT");
     assert_eq!(app.code(FEED, json!({"k": "FOR_YOU", "n": 5}), None).await, "UNAUTHENTICATED");
-    assert!(!app.ok(FEED, json!({"k": "TRENDING", "n": 5}), None).await["feed"]["edges"].as_array().unwrap().is_empty());
+    assert!(
+        !app.ok(FEED, json!({"k": "TRENDING", "n": 5}), None).await["feed"]["edges"].as_array().unwrap().is_empty()
+    );
     app.stop().await;
 }
 
@@ -264,14 +308,26 @@ async fn fan_out_and_in(app: TestApp) {
     app.ok(FOLLOW, json!({"u": large}), Some(&viewer)).await;
     app.ok(FOLLOW, json!({"u": large}), Some(&other)).await;
     // The timeline exists before the videos, so the small author's arrive by fan-out.
-    assert!(app.ok(FEED, json!({"k": "FOLLOWING", "n": 5}), Some(&viewer)).await["feed"]["edges"].as_array().unwrap().is_empty());
+    assert!(
+        app.ok(FEED, json!({"k": "FOLLOWING", "n": 5}), Some(&viewer)).await["feed"]["edges"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
     let mut expected = vec![];
     for i in 0..4 {
         expected.push(published(&app, &small, &format!("small {i}")).await);
         expected.push(published(&app, &large, &format!("large {i}")).await);
     }
     expected.reverse();
-    let timeline = app.running.services.feed.cache().timeline_page(uuid::Uuid::parse_str(&member_id(&app, "viewer").await).unwrap(), None, 50).await.unwrap();
+    let timeline = app
+        .running
+        .services
+        .feed
+        .cache()
+        .timeline_page(uuid::Uuid::parse_str(&member_id(&app, "viewer").await).unwrap(), None, 50)
+        .await
+        .unwrap();
     let in_timeline: HashSet<String> = timeline.iter().map(|t| t.video.to_string()).collect();
     assert_eq!(in_timeline.len(), 4, "only the small author's videos were pushed");
     assert_eq!(ids(&all_pages(&app, "FOLLOWING", 3, Some(&viewer)).await), expected);
@@ -330,10 +386,17 @@ async fn ranking_and_queries(app: TestApp) {
     assert_eq!(trending[0]["likeCount"], 4);
 
     // "More cooking, fewer pranks": every cooking video ranks above every prank.
-    assert_eq!(app.ok(PREFS, json!({"t": "more cooking and animals, fewer pranks"}), Some(&viewer)).await["setFeedPreferences"], true);
+    assert_eq!(
+        app.ok(PREFS, json!({"t": "more cooking and animals, fewer pranks"}), Some(&viewer)).await["setFeedPreferences"],
+        true
+    );
     let p = app.ok("{ feedPreferences { text summary topics { topic weight } } }", json!({}), Some(&viewer)).await;
-    let topics: HashMap<String, f64> =
-        p["feedPreferences"]["topics"].as_array().unwrap().iter().map(|t| (t["topic"].as_str().unwrap().to_owned(), t["weight"].as_f64().unwrap())).collect();
+    let topics: HashMap<String, f64> = p["feedPreferences"]["topics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["topic"].as_str().unwrap().to_owned(), t["weight"].as_f64().unwrap()))
+        .collect();
     assert!(topics["cook"] > 0.0 && topics["animal"] > 0.0 && topics["prank"] < 0.0, "{p}");
     let ranked = ids(&all_pages(&app, "FOR_YOU", 20, Some(&viewer)).await);
     let last_cooking = cooking.iter().map(|c| ranked.iter().position(|r| r == c).unwrap()).max().unwrap();
@@ -398,16 +461,26 @@ async fn published_video_reaches_followers() {
     let (author, author_id) = member(&app, "author").await;
     let (fan, _) = member(&app, "fan").await;
     app.ok(FOLLOW, json!({"u": author_id}), Some(&fan)).await;
-    assert!(app.ok(FEED, json!({"k": "FOLLOWING", "n": 5}), Some(&fan)).await["feed"]["edges"].as_array().unwrap().is_empty());
+    assert!(
+        app.ok(FEED, json!({"k": "FOLLOWING", "n": 5}), Some(&fan)).await["feed"]["edges"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
     let job = app
-        .ok("mutation($i: CreateVideoInput!) { createVideo(input: $i) { id } }", json!({"i": {"prompt": "a paper boat on a pond", "durationSeconds": 1, "aspectRatio": "SQUARE"}}), Some(&author))
+        .ok(
+            "mutation($i: CreateVideoInput!) { createVideo(input: $i) { id } }",
+            json!({"i": {"prompt": "a paper boat on a pond", "durationSeconds": 1, "aspectRatio": "SQUARE"}}),
+            Some(&author),
+        )
         .await["createVideo"]["id"]
         .as_str()
         .unwrap()
         .to_owned();
     let started = std::time::Instant::now();
     let video = loop {
-        let j = app.ok("query($id: ID!) { job(id: $id) { status video { id } } }", json!({"id": job}), Some(&author)).await;
+        let j =
+            app.ok("query($id: ID!) { job(id: $id) { status video { id } } }", json!({"id": job}), Some(&author)).await;
         if j["job"]["status"] == "SUCCEEDED" {
             break j["job"]["video"]["id"].as_str().unwrap().to_owned();
         }

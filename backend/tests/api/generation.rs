@@ -11,7 +11,8 @@ use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
 
 use crate::harness::*;
 
-const CREATE: &str = "mutation($i: CreateVideoInput!) { createVideo(input: $i) { id status progress queuePosition prompt } }";
+const CREATE: &str =
+    "mutation($i: CreateVideoInput!) { createVideo(input: $i) { id status progress queuePosition prompt } }";
 const JOB: &str = "query($id: ID!) { job(id: $id) { id status progress attempts queuePosition etaSeconds error { code message } video { id status url thumbnailUrl width height durationMs frameCount } } }";
 
 async fn member(app: &TestApp, name: &str) -> String {
@@ -39,17 +40,25 @@ async fn wait_for(app: &TestApp, token: &str, id: &str, timeout: Duration, pred:
     }
 }
 
-async fn subscribe(app: &TestApp, token: &str, job_id: &str) -> impl futures_util::Stream<Item = Value> + Unpin + use<> {
+async fn subscribe(
+    app: &TestApp,
+    token: &str,
+    job_id: &str,
+) -> impl futures_util::Stream<Item = Value> + Unpin + use<> {
     let mut req = format!("ws://{}/graphql/ws", app.running.addr).into_client_request().unwrap();
     req.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
     let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
-    ws.send(Message::text(json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}}).to_string()))
-        .await
-        .unwrap();
+    ws.send(Message::text(
+        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}}).to_string(),
+    ))
+    .await
+    .unwrap();
     let q = "subscription($id: ID!) { jobUpdates(jobId: $id) { id status progress queuePosition video { id } } }";
-    ws.send(Message::text(json!({"id": "s", "type": "subscribe", "payload": {"query": q, "variables": {"id": job_id}}}).to_string()))
-        .await
-        .unwrap();
+    ws.send(Message::text(
+        json!({"id": "s", "type": "subscribe", "payload": {"query": q, "variables": {"id": job_id}}}).to_string(),
+    ))
+    .await
+    .unwrap();
     Box::pin(ws.filter_map(|m| async move {
         match m {
             Ok(Message::Text(t)) => {
@@ -72,7 +81,12 @@ async fn create_watch_and_play_embedded() {
     let app = app(Engine::Sqlite).tweak(|c| c.in_process_workers = Some(1)).start().await;
     let ann = member(&app, "ann").await;
     // A first job keeps the single worker busy, so the second is seen waiting.
-    let first = create(&app, &ann, json!({"prompt": "a slow sunrise over mountains", "durationSeconds": 2, "aspectRatio": "SQUARE"})).await;
+    let first = create(
+        &app,
+        &ann,
+        json!({"prompt": "a slow sunrise over mountains", "durationSeconds": 2, "aspectRatio": "SQUARE"}),
+    )
+    .await;
     let first_id = first["data"]["createVideo"]["id"].as_str().unwrap().to_owned();
     let r = create(&app, &ann, json!({"prompt": "a red fox running through snow", "durationSeconds": 1, "aspectRatio": "LANDSCAPE", "seed": 7})).await;
     let created = &r["data"]["createVideo"];
@@ -93,7 +107,8 @@ async fn create_watch_and_play_embedded() {
     assert_eq!(statuses.first(), Some(&"QUEUED"), "{statuses:?}");
     assert_eq!(seen[0]["queuePosition"], 0, "the other job is running, none waits ahead");
     assert_eq!(statuses.last(), Some(&"SUCCEEDED"), "{statuses:?}");
-    let running: Vec<f64> = seen.iter().filter(|u| u["status"] == "RUNNING").map(|u| u["progress"].as_f64().unwrap()).collect();
+    let running: Vec<f64> =
+        seen.iter().filter(|u| u["status"] == "RUNNING").map(|u| u["progress"].as_f64().unwrap()).collect();
     assert!(running.len() >= 3, "progress reported per step: {seen:?}");
     assert!(running.windows(2).all(|w| w[1] > w[0]), "progress rises: {running:?}");
     assert_eq!(seen.last().unwrap()["progress"], 1.0);
@@ -122,7 +137,13 @@ async fn create_watch_and_play_embedded() {
     assert_eq!(thumb.headers()["content-type"], "image/jpeg");
 
     // Drafts are the author's: listed for them, invisible to others.
-    let drafts = app.ok("{ myDrafts(first: 10) { edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }", json!({}), Some(&ann)).await;
+    let drafts = app
+        .ok(
+            "{ myDrafts(first: 10) { edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }",
+            json!({}),
+            Some(&ann),
+        )
+        .await;
     assert!(drafts["myDrafts"]["edges"].as_array().unwrap().iter().any(|e| e["node"]["id"] == v["id"]));
     let bob = member(&app, "bob").await;
     let q = "query($id: ID!) { video(id: $id) { id } }";
@@ -142,7 +163,8 @@ async fn create_watch_and_play_embedded() {
     let other_id = other["data"]["createVideo"]["id"].as_str().unwrap().to_owned();
     let j3 = wait_for(&app, &ann, &other_id, Duration::from_secs(120), |j| j["status"] == "SUCCEEDED").await;
     let bytes3 = app.http.get(j3["video"]["url"].as_str().unwrap()).send().await.unwrap().bytes().await.unwrap();
-    let (a, b, c) = (media::decode_mp4(&bytes).unwrap(), media::decode_mp4(&bytes2).unwrap(), media::decode_mp4(&bytes3).unwrap());
+    let (a, b, c) =
+        (media::decode_mp4(&bytes).unwrap(), media::decode_mp4(&bytes2).unwrap(), media::decode_mp4(&bytes3).unwrap());
     let psnr = |x: &[Vec<u8>], y: &[Vec<u8>]| {
         assert_eq!(x.len(), y.len());
         let (mut sq, mut n) = (0f64, 0f64);
@@ -181,7 +203,12 @@ async fn input_checks_limits_and_queued_cancel() {
     // The content policy refuses before anything is queued, naming each category.
     let r = create(&app, &ann, json!({"prompt": "Taylor Swift in a bloody stabbing"})).await;
     assert_eq!(code_of(&r), "POLICY_VIOLATION", "{r}");
-    let reasons: Vec<String> = r["errors"][0]["extensions"]["reasons"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_owned()).collect();
+    let reasons: Vec<String> = r["errors"][0]["extensions"]["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap().to_owned())
+        .collect();
     assert!(reasons.iter().any(|x| x.starts_with("PUBLIC_FIGURE")), "{reasons:?}");
     assert!(reasons.iter().any(|x| x.starts_with("VIOLENCE")), "{reasons:?}");
     // Near misses pass.
@@ -219,9 +246,14 @@ async fn cancel_a_running_job() {
         .start()
         .await;
     let ann = member(&app, "ann").await;
-    let r = create(&app, &ann, json!({"prompt": "a long river journey", "durationSeconds": 8, "aspectRatio": "SQUARE"})).await;
+    let r =
+        create(&app, &ann, json!({"prompt": "a long river journey", "durationSeconds": 8, "aspectRatio": "SQUARE"}))
+            .await;
     let id = r["data"]["createVideo"]["id"].as_str().unwrap().to_owned();
-    wait_for(&app, &ann, &id, Duration::from_secs(60), |j| j["status"] == "RUNNING" && j["progress"].as_f64().unwrap() > 0.0).await;
+    wait_for(&app, &ann, &id, Duration::from_secs(60), |j| {
+        j["status"] == "RUNNING" && j["progress"].as_f64().unwrap() > 0.0
+    })
+    .await;
     let c = app.ok("mutation($id: ID!) { cancelJob(id: $id) { status } }", json!({"id": id}), Some(&ann)).await;
     assert_eq!(c["cancelJob"]["status"], "CANCELLED");
     // The worker notices at its next step and reports; the job stays cancelled, no draft.
@@ -304,23 +336,40 @@ async fn redis_queue_separate_workers_survive_sigkill() {
         .await;
     let ann = member(&app, "ann").await;
     let mut a = spawn_generator(&app, "gen-a", &manifest);
-    let r = create(&app, &ann, json!({"prompt": "a storm over the sea", "durationSeconds": 8, "aspectRatio": "SQUARE", "seed": 3})).await;
+    let r = create(
+        &app,
+        &ann,
+        json!({"prompt": "a storm over the sea", "durationSeconds": 8, "aspectRatio": "SQUARE", "seed": 3}),
+    )
+    .await;
     let id = r["data"]["createVideo"]["id"].as_str().unwrap().to_owned();
-    wait_for(&app, &ann, &id, Duration::from_secs(120), |j| j["status"] == "RUNNING" && j["progress"].as_f64().unwrap() > 0.0).await;
+    wait_for(&app, &ann, &id, Duration::from_secs(120), |j| {
+        j["status"] == "RUNNING" && j["progress"].as_f64().unwrap() > 0.0
+    })
+    .await;
     a.kill().unwrap(); // SIGKILL
     a.wait().unwrap();
     let mut b = spawn_generator(&app, "gen-b", &manifest);
-    let done = wait_for(&app, &ann, &id, Duration::from_secs(180), |j| j["status"].as_str().is_some_and(|s| !["RUNNING", "QUEUED", "MODERATING"].contains(&s))).await;
+    let done = wait_for(&app, &ann, &id, Duration::from_secs(180), |j| {
+        j["status"].as_str().is_some_and(|s| !["RUNNING", "QUEUED", "MODERATING"].contains(&s))
+    })
+    .await;
     assert_eq!(done["status"], "SUCCEEDED", "{done}");
     assert_eq!(done["attempts"], 2, "delivered again after the kill: {done}");
     assert_eq!(done["video"]["frameCount"], 96);
     // Exactly once: one draft for the job.
     let drafts = app.ok("{ myDrafts { edges { node { id prompt } } } }", json!({}), Some(&ann)).await;
-    let n = drafts["myDrafts"]["edges"].as_array().unwrap().iter().filter(|e| e["node"]["prompt"] == "a storm over the sea").count();
+    let n = drafts["myDrafts"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["node"]["prompt"] == "a storm over the sea")
+        .count();
     assert_eq!(n, 1);
     // The queue keeps flowing, and live updates cross processes (worker → Redis Stream →
     // API node → Redis pub/sub → subscription).
-    let r = create(&app, &ann, json!({"prompt": "after the storm", "durationSeconds": 1, "aspectRatio": "PORTRAIT"})).await;
+    let r =
+        create(&app, &ann, json!({"prompt": "after the storm", "durationSeconds": 1, "aspectRatio": "PORTRAIT"})).await;
     let id2 = r["data"]["createVideo"]["id"].as_str().unwrap().to_owned();
     let mut updates = subscribe(&app, &ann, &id2).await;
     let mut statuses = vec![];

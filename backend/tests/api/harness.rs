@@ -61,7 +61,8 @@ impl Builder {
             hash_concurrency: 4,
             database_max_connections: 5,
             model_manifest: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/tiny/manifest.toml"),
-            prompt_classifier: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/moderation/text_classifier.onnx"),
+            prompt_classifier: std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../models/moderation/text_classifier.onnx"),
             frame_classifier: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/models/open-nsfw.onnx"),
             in_process_workers: Some(0),
             queue_reclaim_idle_secs: 5,
@@ -103,7 +104,8 @@ impl TestApp {
     }
 
     pub async fn gql_with(&self, query: &str, vars: Value, token: Option<&str>, headers: &[(&str, &str)]) -> Value {
-        let mut req = self.http.post(format!("{}/graphql", self.base)).json(&json!({"query": query, "variables": vars}));
+        let mut req =
+            self.http.post(format!("{}/graphql", self.base)).json(&json!({"query": query, "variables": vars}));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -187,7 +189,8 @@ pub fn mailed_token_in(dir: &std::path::Path, to: &str, subject: &str) -> Option
     let mut found: Vec<(std::time::SystemTime, String)> = vec![];
     for e in std::fs::read_dir(dir).ok()?.flatten() {
         let text = std::fs::read_to_string(e.path()).unwrap_or_default();
-        let addressed = text.lines().any(|l| (l.starts_with("To:") || l.starts_with("X-Envelope-To:")) && l.contains(to));
+        let addressed =
+            text.lines().any(|l| (l.starts_with("To:") || l.starts_with("X-Envelope-To:")) && l.contains(to));
         if addressed && text.contains(subject) {
             let modified = e.metadata().and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH);
             found.push((modified, text));
@@ -224,10 +227,11 @@ pub fn code_of(r: &Value) -> String {
     r["errors"][0]["extensions"]["code"].as_str().unwrap_or_else(|| panic!("no error code in {r}")).to_owned()
 }
 
-pub const SIGN_UP: &str =
-    "mutation($input: SignUpInput!) { signUp(input: $input) { accessToken refreshToken expiresIn user { id username email role } } }";
-pub const LOG_IN: &str = "mutation($input: LogInInput!) { logIn(input: $input) { accessToken refreshToken user { id username } } }";
-pub const REFRESH: &str = "mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken refreshToken user { id } } }";
+pub const SIGN_UP: &str = "mutation($input: SignUpInput!) { signUp(input: $input) { accessToken refreshToken expiresIn user { id username email role } } }";
+pub const LOG_IN: &str =
+    "mutation($input: LogInInput!) { logIn(input: $input) { accessToken refreshToken user { id username } } }";
+pub const REFRESH: &str =
+    "mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken refreshToken user { id } } }";
 pub const ME: &str = "{ me { id username email emailVerified role invitedBy { username } } }";
 
 /// Generates one test per engine: `name::sqlite` and `name::postgres`.

@@ -16,13 +16,25 @@ async fn limits_batches_and_malformed_requests() {
     assert_eq!(app.code("{ me { id ", json!({}), None).await, "BAD_USER_INPUT");
     let r = app.gql("{ myInvitez { code } }", json!({}), None).await;
     assert_eq!(code_of(&r), "BAD_USER_INPUT");
-    assert!(r["errors"][0]["message"].as_str().unwrap().contains("Did you mean"), "suggestions are on in development: {r}");
+    assert!(
+        r["errors"][0]["message"].as_str().unwrap().contains("Did you mean"),
+        "suggestions are on in development: {r}"
+    );
     // Wrong variable types.
     assert_eq!(app.code(LOG_IN, json!({"input": {"login": 5}}), None).await, "BAD_USER_INPUT");
 
     // Batches: within the cap they run, past it the request is refused.
     let one = json!({"query": "{ me { id } }"});
-    let ok: Value = app.http.post(format!("{}/graphql", app.base)).json(&json!([one, one])).send().await.unwrap().json().await.unwrap();
+    let ok: Value = app
+        .http
+        .post(format!("{}/graphql", app.base))
+        .json(&json!([one, one]))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(ok.as_array().unwrap().len(), 2);
     let many: Vec<Value> = (0..11).map(|_| one.clone()).collect();
     let resp = app.http.post(format!("{}/graphql", app.base)).json(&many).send().await.unwrap();

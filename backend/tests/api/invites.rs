@@ -14,7 +14,11 @@ async fn invite_used_up_and_tree(engine: Engine) {
     let app = app(engine).start().await;
     let admin = app.create_admin("boss").await;
     let minted = app
-        .ok("mutation { mintInvites(count: 1, maxUses: 2, note: \"launch party\") { code usesLeft maxUses note url } }", json!({}), Some(&admin))
+        .ok(
+            "mutation { mintInvites(count: 1, maxUses: 2, note: \"launch party\") { code usesLeft maxUses note url } }",
+            json!({}),
+            Some(&admin),
+        )
         .await;
     let inv = &minted["mintInvites"][0];
     assert_eq!(inv["usesLeft"], 2);
@@ -50,7 +54,8 @@ async fn invite_used_up_and_tree(engine: Engine) {
     // The admin view of a member's invitees; other members may not look.
     let q = "query($u: String!) { user(username: $u) { username invitees { username } } }";
     let tree = app.ok(q, json!({"u": "boss"}), Some(&admin)).await;
-    let names: Vec<&str> = tree["user"]["invitees"].as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        tree["user"]["invitees"].as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap()).collect();
     assert_eq!(names, vec!["first", "second"]);
     assert_eq!(app.code(q, json!({"u": "boss"}), Some(&child)).await, "FORBIDDEN");
     let own = app.ok(q, json!({"u": "first"}), Some(&a1)).await;
@@ -125,7 +130,8 @@ async fn waitlist_grant(engine: Engine) {
     let list = "query($p: Boolean! = false) { waitlist(pending: $p, first: 10) { edges { node { email grantedAt invite { code } } } } }";
     assert_eq!(app.code(list, json!({}), Some(&member)).await, "FORBIDDEN");
     let l = app.ok(list, json!({"p": true}), Some(&admin)).await;
-    let emails: Vec<&str> = l["waitlist"]["edges"].as_array().unwrap().iter().map(|e| e["node"]["email"].as_str().unwrap()).collect();
+    let emails: Vec<&str> =
+        l["waitlist"]["edges"].as_array().unwrap().iter().map(|e| e["node"]["email"].as_str().unwrap()).collect();
     assert_eq!(emails, ["wanda@example.com", "xavier@example.com"]);
     let g = app.ok(grant, json!({"e": "wanda@example.com"}), Some(&admin)).await;
     let l = app.ok(list, json!({"p": true}), Some(&admin)).await;
@@ -160,7 +166,8 @@ async fn redemption_rate_limits(engine: Engine) {
     avoid_window_edge().await;
     // Per address: three attempts pass (as INVITE_INVALID), the fourth is RATE_LIMITED.
     for i in 0..3 {
-        let r = app.gql_with(SIGN_UP, su("ABCDEFGHJK", &format!("user{i}")), None, &[("x-forwarded-for", &ip(1))]).await;
+        let r =
+            app.gql_with(SIGN_UP, su("ABCDEFGHJK", &format!("user{i}")), None, &[("x-forwarded-for", &ip(1))]).await;
         assert_eq!(code_of(&r), "INVITE_INVALID");
     }
     let r = app.gql_with(SIGN_UP, su("ABCDEFGHJK", "user9"), None, &[("x-forwarded-for", &ip(1))]).await;
@@ -202,7 +209,12 @@ async fn member_search(engine: Engine) {
     assert_eq!(app.code(q, json!({"q": "ali"}), Some(&member)).await, "FORBIDDEN");
     assert_eq!(app.code(q, json!({"q": "ali"}), None).await, "UNAUTHENTICATED");
     let names = |v: &serde_json::Value| -> Vec<String> {
-        v["users"]["edges"].as_array().unwrap().iter().map(|e| e["node"]["username"].as_str().unwrap().to_owned()).collect()
+        v["users"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["username"].as_str().unwrap().to_owned())
+            .collect()
     };
     let r = app.ok(q, json!({"q": "ALI"}), Some(&admin)).await;
     assert_eq!(names(&r), ["Alina", "alice_b"]);

@@ -11,6 +11,6 @@ mod generation;
 mod hygiene;
 mod invites;
 mod moderation;
+mod ops;
 mod remixes;
 mod social;
-mod ops;

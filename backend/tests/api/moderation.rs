@@ -38,7 +38,13 @@ async fn generate(app: &TestApp, token: &str, prompt: &str) -> Value {
 }
 
 async fn generate_for(app: &TestApp, token: &str, prompt: &str, seconds: i32) -> Value {
-    let r = app.ok(CREATE, json!({"i": {"prompt": prompt, "durationSeconds": seconds, "aspectRatio": "LANDSCAPE"}}), Some(token)).await;
+    let r = app
+        .ok(
+            CREATE,
+            json!({"i": {"prompt": prompt, "durationSeconds": seconds, "aspectRatio": "LANDSCAPE"}}),
+            Some(token),
+        )
+        .await;
     let id = r["createVideo"]["id"].as_str().unwrap().to_owned();
     let start = Instant::now();
     loop {
@@ -129,7 +135,8 @@ async fn publish_gate_and_provenance_embedded() {
         s = c2pa.Settings.from_json(json.dumps({'version': 1, 'trust': {'trust_anchors': open(sys.argv[2]).read()}}))\n\
         r = c2pa.Reader(sys.argv[1], context=c2pa.Context(s))\n\
         print(json.dumps({'state': r.get_validation_state(), 'store': json.loads(r.json())}))\n";
-    let out = Command::new(&python).args(["-c", reader]).arg(&path).arg(&root_path).output().expect("run scripts/setup.sh");
+    let out =
+        Command::new(&python).args(["-c", reader]).arg(&path).arg(&root_path).output().expect("run scripts/setup.sh");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["state"], "Trusted", "{report}");
@@ -144,7 +151,10 @@ async fn publish_gate_and_provenance_embedded() {
     let m = moderation::provenance::verify_mp4_trusting(&original, &roots).unwrap();
     assert!(m.valid && m.trusted, "{:?}", m.validation_errors);
     assert_eq!(m.video_id.as_deref(), Some(id.as_str()));
-    assert_eq!(m.digital_source_type.as_deref(), Some("http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"));
+    assert_eq!(
+        m.digital_source_type.as_deref(),
+        Some("http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia")
+    );
 
     let refused = |r: &Value, check: &str| {
         assert_eq!(code_of(r), "PUBLISH_REFUSED", "{r}");
@@ -210,14 +220,22 @@ async fn publish_gate_and_provenance_embedded() {
     // verifyProvenance, signed out: the original file.
     let r = verify(&app, original.clone()).await;
     let v = &r["data"]["verifyProvenance"];
-    assert_eq!((v["fromUs"].as_bool(), v["watermarkFound"].as_bool(), v["manifestValid"].as_bool()), (Some(true), Some(true), Some(true)), "{r}");
+    assert_eq!(
+        (v["fromUs"].as_bool(), v["watermarkFound"].as_bool(), v["manifestValid"].as_bool()),
+        (Some(true), Some(true), Some(true)),
+        "{r}"
+    );
     assert_eq!(v["videoId"], id);
     assert_eq!(v["manifestIssuer"], "SoraVibe");
     // Re-encoded by someone else with libx264 at CRF 28: the manifest is gone, the mark is not.
     let reencoded = ffmpeg(&original, &["-c:v", "libx264", "-crf", "28", "-an"]);
     let r = verify(&app, reencoded).await;
     let v = &r["data"]["verifyProvenance"];
-    assert_eq!((v["fromUs"].as_bool(), v["watermarkFound"].as_bool(), v["manifestValid"].as_bool()), (Some(true), Some(true), Some(false)), "{r}");
+    assert_eq!(
+        (v["fromUs"].as_bool(), v["watermarkFound"].as_bool(), v["manifestValid"].as_bool()),
+        (Some(true), Some(true), Some(false)),
+        "{r}"
+    );
     assert_eq!(v["videoId"], id);
     // … and downscaled to half size.
     let smaller = ffmpeg(&original, &["-vf", "scale=iw/2:ih/2", "-c:v", "libx264", "-crf", "28", "-an"]);
@@ -226,7 +244,11 @@ async fn publish_gate_and_provenance_embedded() {
     // A clip not made here.
     let r = verify(&app, foreign_clip()).await;
     let v = &r["data"]["verifyProvenance"];
-    assert_eq!((v["fromUs"].as_bool(), v["watermarkFound"].as_bool(), v["videoId"].is_null()), (Some(false), Some(false), true), "{r}");
+    assert_eq!(
+        (v["fromUs"].as_bool(), v["watermarkFound"].as_bool(), v["videoId"].is_null()),
+        (Some(false), Some(false), true),
+        "{r}"
+    );
     // Not a video at all; an oversized body.
     let r = verify(&app, b"this is not an mp4 file".to_vec()).await;
     assert_eq!(code_of(&r), "BAD_USER_INPUT", "{r}");
@@ -329,7 +351,8 @@ async fn case_appeal_and_audit_story_postgres() {
     app.ok(PUBLISH, json!({"id": vid}), Some(&ann)).await;
 
     // Comments: refused by the policy with reasons, accepted otherwise, counted.
-    let comment = "mutation($v: ID!, $b: String!) { commentOnVideo(videoId: $v, body: $b) { id body author { username } } }";
+    let comment =
+        "mutation($v: ID!, $b: String!) { commentOnVideo(videoId: $v, body: $b) { id body author { username } } }";
     let r = app.gql(comment, json!({"v": vid, "b": "go kill yourself"}), Some(&bob)).await;
     assert_eq!(code_of(&r), "POLICY_VIOLATION", "{r}");
     assert!(!r["errors"][0]["extensions"]["reasons"].as_array().unwrap().is_empty());
@@ -379,7 +402,14 @@ async fn case_appeal_and_audit_story_postgres() {
     let gone = app.ok("query($id: ID!) { video(id: $id) { id } }", json!({"id": vid}), Some(&bob)).await;
     assert!(gone["video"].is_null());
     let notes = app.ok("{ notifications(first: 10) { unreadCount edges { node { kind message video { id status removalReason } } } } }", json!({}), Some(&ann)).await;
-    let removed = notes["notifications"]["edges"].as_array().unwrap().iter().map(|e| &e["node"]).find(|n| n["kind"] == "video.removed").unwrap().clone();
+    let removed = notes["notifications"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["node"])
+        .find(|n| n["kind"] == "video.removed")
+        .unwrap()
+        .clone();
     assert!(removed["message"].as_str().unwrap().contains("graphic violence"), "{removed}");
     assert_eq!(removed["video"]["status"], "REMOVED");
     assert_eq!(removed["video"]["removalReason"], "graphic violence");
@@ -389,7 +419,13 @@ async fn case_appeal_and_audit_story_postgres() {
 
     // The author finds the case from the video, and appeals (someone else cannot); mod1 may not
     // decide it; mod2 reverses it.
-    let mine = app.ok("query($id: ID!) { video(id: $id) { moderationCase { id status resolution note } } }", json!({"id": vid}), Some(&ann)).await;
+    let mine = app
+        .ok(
+            "query($id: ID!) { video(id: $id) { moderationCase { id status resolution note } } }",
+            json!({"id": vid}),
+            Some(&ann),
+        )
+        .await;
     assert_eq!(mine["video"]["moderationCase"]["id"], case_id.as_str());
     assert_eq!(mine["video"]["moderationCase"]["note"], "graphic violence");
     assert_eq!(app.code(APPEAL, json!({"id": case_id, "m": "it is a paper boat"}), Some(&bob)).await, "NOT_FOUND");
@@ -417,14 +453,24 @@ async fn case_appeal_and_audit_story_postgres() {
 
     // The audit log holds every step, newest first; moderators cannot read it.
     assert_eq!(app.code("{ auditLog(first: 5) { edges { node { id } } } }", json!({}), Some(&m1)).await, "FORBIDDEN");
-    let log = app.ok("{ auditLog(first: 50) { edges { node { action subject note actor { username } } } } }", json!({}), Some(&admin)).await;
+    let log = app
+        .ok(
+            "{ auditLog(first: 50) { edges { node { action subject note actor { username } } } } }",
+            json!({}),
+            Some(&admin),
+        )
+        .await;
     let entries: Vec<(String, String, String)> = log["auditLog"]["edges"]
         .as_array()
         .unwrap()
         .iter()
         .map(|e| {
             let n = &e["node"];
-            (n["action"].as_str().unwrap().to_owned(), n["actor"]["username"].as_str().unwrap_or("").to_owned(), n["note"].as_str().unwrap_or("").to_owned())
+            (
+                n["action"].as_str().unwrap().to_owned(),
+                n["actor"]["username"].as_str().unwrap_or("").to_owned(),
+                n["note"].as_str().unwrap_or("").to_owned(),
+            )
         })
         .collect();
     let find = |action: &str, actor: &str| entries.iter().any(|(a, who, _)| a == action && who == actor);
@@ -432,7 +478,10 @@ async fn case_appeal_and_audit_story_postgres() {
     assert!(find("case.appeal", "ann"), "{entries:?}");
     assert!(find("case.decide_appeal", "mod2"), "{entries:?}");
     assert!(find("case.resolve", "chief"), "{entries:?}");
-    assert!(entries.iter().any(|(a, _, note)| a == "case.resolve" && note == "REMOVE: graphic violence"), "{entries:?}");
+    assert!(
+        entries.iter().any(|(a, _, note)| a == "case.resolve" && note == "REMOVE: graphic violence"),
+        "{entries:?}"
+    );
     let _ = app.running.stop_workers.send(true);
     app.stop().await;
 }
@@ -453,7 +502,9 @@ async fn every_policy_category_refused_and_near_misses_accepted() {
         ("what a fucking piece of shit", "PROFANITY:"),
     ];
     for (prompt, category) in refused {
-        let r = app.gql(CREATE, json!({"i": {"prompt": prompt, "durationSeconds": 1, "aspectRatio": "LANDSCAPE"}}), Some(&ann)).await;
+        let r = app
+            .gql(CREATE, json!({"i": {"prompt": prompt, "durationSeconds": 1, "aspectRatio": "LANDSCAPE"}}), Some(&ann))
+            .await;
         assert_eq!(code_of(&r), "POLICY_VIOLATION", "{prompt}: {r}");
         let reasons = r["errors"][0]["extensions"]["reasons"].as_array().unwrap();
         assert!(
@@ -469,7 +520,9 @@ async fn every_policy_category_refused_and_near_misses_accepted() {
         "a swift bird diving over a lake",
     ];
     for prompt in near_misses {
-        let r = app.gql(CREATE, json!({"i": {"prompt": prompt, "durationSeconds": 1, "aspectRatio": "LANDSCAPE"}}), Some(&ann)).await;
+        let r = app
+            .gql(CREATE, json!({"i": {"prompt": prompt, "durationSeconds": 1, "aspectRatio": "LANDSCAPE"}}), Some(&ann))
+            .await;
         assert!(r.get("errors").is_none(), "{prompt}: {r}");
     }
     app.stop().await;

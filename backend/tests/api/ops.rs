@@ -59,14 +59,18 @@ async fn websocket_with_token_in_connection_init() {
     let mut req = url.clone().into_client_request().unwrap();
     req.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
     let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
-    ws.send(Message::text(json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {access}")}}).to_string()))
-        .await
-        .unwrap();
+    ws.send(Message::text(
+        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {access}")}}).to_string(),
+    ))
+    .await
+    .unwrap();
     let ack = next_json(&mut ws).await;
     assert_eq!(ack["type"], "connection_ack");
-    ws.send(Message::text(json!({"id": "1", "type": "subscribe", "payload": {"query": "{ me { id username } }"}}).to_string()))
-        .await
-        .unwrap();
+    ws.send(Message::text(
+        json!({"id": "1", "type": "subscribe", "payload": {"query": "{ me { id username } }"}}).to_string(),
+    ))
+    .await
+    .unwrap();
     let next = next_json(&mut ws).await;
     assert_eq!(next["type"], "next", "{next}");
     assert_eq!(next["payload"]["data"]["me"]["id"], uid);
@@ -138,11 +142,18 @@ fn backend_cmd(data_dir: &std::path::Path) -> Command {
 fn command_line_mints_creates_admin_and_refuses_bad_config() {
     let dir = std::env::temp_dir().join(format!("sv-cli-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
-    let out = backend_cmd(&dir).args(["invites", "mint", "--count", "3", "--max-uses", "2", "--expires-in-days", "7"]).output().unwrap();
+    let out = backend_cmd(&dir)
+        .args(["invites", "mint", "--count", "3", "--max-uses", "2", "--expires-in-days", "7"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let codes: Vec<String> = String::from_utf8(out.stdout).unwrap().lines().map(str::to_owned).collect();
     assert_eq!(codes.len(), 3);
-    assert!(codes.iter().all(|c| c.len() >= 8 && backend::domain::values::normalise_invite_code(c).as_deref() == Some(c.as_str())));
+    assert!(
+        codes
+            .iter()
+            .all(|c| c.len() >= 8 && backend::domain::values::normalise_invite_code(c).as_deref() == Some(c.as_str()))
+    );
 
     let mut child = backend_cmd(&dir)
         .args(["users", "create-admin", "--email", "ops@example.com", "--username", "ops"])
@@ -179,11 +190,21 @@ fn command_line_mints_creates_admin_and_refuses_bad_config() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("APP_LISTEN"));
 
     // A missing ONNX Runtime library or model file stops start-up and says what to run.
-    let out = backend_cmd(&dir).env("APP_LISTEN", "127.0.0.1:0").env("APP_ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so").arg("serve").output().unwrap();
+    let out = backend_cmd(&dir)
+        .env("APP_LISTEN", "127.0.0.1:0")
+        .env("APP_ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so")
+        .arg("serve")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("ONNX Runtime") && err.contains("scripts/setup.sh"), "{err}");
-    let out = backend_cmd(&dir).env("APP_LISTEN", "127.0.0.1:0").env("APP_MODEL_MANIFEST", "/nonexistent/manifest.toml").arg("serve").output().unwrap();
+    let out = backend_cmd(&dir)
+        .env("APP_LISTEN", "127.0.0.1:0")
+        .env("APP_MODEL_MANIFEST", "/nonexistent/manifest.toml")
+        .arg("serve")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/nonexistent/manifest.toml"), "{err}");
@@ -220,14 +241,22 @@ async fn smtp_transport_delivers_to_a_real_server() {
     std::io::BufReader::new(sink.stdout.take().unwrap()).read_line(&mut line).unwrap();
     assert_eq!(line.trim(), "ready");
 
-    let app = app(Engine::Sqlite).tweak(move |c| c.smtp_url = Some(backend::types::Secret::new(format!("smtp://127.0.0.1:{port}")))).start().await;
+    let app = app(Engine::Sqlite)
+        .tweak(move |c| c.smtp_url = Some(backend::types::Secret::new(format!("smtp://127.0.0.1:{port}"))))
+        .start()
+        .await;
     let code = app.mint(1, 1).await.remove(0);
     let (access, _, _) = app.sign_up(&code, "smtp_user").await;
-    let token = mailed_token_in(&outdir, "smtp_user@example.com", "Confirm your email").expect("mail received by the SMTP server");
-    let v = app.ok("mutation($t: String!) { verifyEmail(token: $t) { emailVerified } }", json!({"t": token}), Some(&access)).await;
+    let token = mailed_token_in(&outdir, "smtp_user@example.com", "Confirm your email")
+        .expect("mail received by the SMTP server");
+    let v = app
+        .ok("mutation($t: String!) { verifyEmail(token: $t) { emailVerified } }", json!({"t": token}), Some(&access))
+        .await;
     assert_eq!(v["verifyEmail"]["emailVerified"], true);
     // Nothing went to the file transport.
-    assert!(!app.data_dir.join("mail").exists() || std::fs::read_dir(app.data_dir.join("mail")).unwrap().next().is_none());
+    assert!(
+        !app.data_dir.join("mail").exists() || std::fs::read_dir(app.data_dir.join("mail")).unwrap().next().is_none()
+    );
     app.stop().await;
     drop(sink.stdin.take());
     let _ = sink.wait();
@@ -241,7 +270,13 @@ async fn smtp_transport_delivers_to_a_real_server() {
 async fn web_client_and_console_are_served() {
     let app = app(Engine::Sqlite).start().await;
     let get = |path: &str| app.http.get(format!("{}{path}", app.base)).send();
-    for (path, marker) in [("/", "/static/app/"), ("/join?code=ABC", "/static/app/"), ("/v/0190", "/static/app/"), ("/admin", "/static/admin/"), ("/admin/users", "/static/admin/")] {
+    for (path, marker) in [
+        ("/", "/static/app/"),
+        ("/join?code=ABC", "/static/app/"),
+        ("/v/0190", "/static/app/"),
+        ("/admin", "/static/admin/"),
+        ("/admin/users", "/static/admin/"),
+    ] {
         let r = get(path).await.unwrap();
         assert_eq!(r.status(), 200, "{path}");
         let csp = r.headers()["content-security-policy"].to_str().unwrap().to_owned();
@@ -258,7 +293,8 @@ async fn web_client_and_console_are_served() {
     assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/javascript"));
     let etag = r.headers()["etag"].to_str().unwrap().to_owned();
     assert!(r.text().await.unwrap().contains("graphql-transport-ws"));
-    let again = app.http.get(format!("{}/static/shared/api.js", app.base)).header("if-none-match", &etag).send().await.unwrap();
+    let again =
+        app.http.get(format!("{}/static/shared/api.js", app.base)).header("if-none-match", &etag).send().await.unwrap();
     assert_eq!(again.status(), 304);
     // Nothing outside web/, no invented files, and the backend's own paths stay its own.
     let icon = get("/favicon.ico").await.unwrap();
@@ -266,7 +302,14 @@ async fn web_client_and_console_are_served() {
     assert_eq!(icon.headers()["content-type"], "image/svg+xml");
     let head = app.http.head(format!("{}/admin", app.base)).send().await.unwrap();
     assert_eq!(head.status(), 200);
-    for path in ["/static/../Cargo.toml", "/static/%2e%2e/Cargo.toml", "/static/app/missing.js", "/robots.txt", "/media/nothing", "/graphql/ws/x"] {
+    for path in [
+        "/static/../Cargo.toml",
+        "/static/%2e%2e/Cargo.toml",
+        "/static/app/missing.js",
+        "/robots.txt",
+        "/media/nothing",
+        "/graphql/ws/x",
+    ] {
         let status = get(path).await.unwrap().status();
         assert!(status == 404 || status == 400 || status == 403, "{path}: {status}");
     }

@@ -40,7 +40,12 @@ async fn remix_lineage_ingredient_and_switch() {
     let ann = member(&app, "ann").await;
     let bob = member(&app, "bob").await;
     let cat = member(&app, "cat").await;
-    let source = finished(&app, &ann, json!({"prompt": "a fox in the snow", "durationSeconds": 1, "aspectRatio": "SQUARE", "seed": 5})).await;
+    let source = finished(
+        &app,
+        &ann,
+        json!({"prompt": "a fox in the snow", "durationSeconds": 1, "aspectRatio": "SQUARE", "seed": 5}),
+    )
+    .await;
     let source_id = source["video"]["id"].as_str().unwrap().to_owned();
 
     // Only published videos can be remixed.
@@ -49,15 +54,22 @@ async fn remix_lineage_ingredient_and_switch() {
     app.ok(PUBLISH, json!({"id": source_id}), Some(&ann)).await;
 
     // The change is checked with the source's prompt; a bad id is bad input.
-    assert_eq!(app.code(CREATE, json!({"i": {"prompt": "at night", "remixOf": "nope"}}), Some(&bob)).await, "BAD_USER_INPUT");
-    let r = app.gql(CREATE, json!({"i": {"prompt": "covered in blood, beheaded", "remixOf": source_id}}), Some(&bob)).await;
+    assert_eq!(
+        app.code(CREATE, json!({"i": {"prompt": "at night", "remixOf": "nope"}}), Some(&bob)).await,
+        "BAD_USER_INPUT"
+    );
+    let r =
+        app.gql(CREATE, json!({"i": {"prompt": "covered in blood, beheaded", "remixOf": source_id}}), Some(&bob)).await;
     assert_eq!(code_of(&r), "POLICY_VIOLATION", "{r}");
 
     // Bob's remix keeps the source's length and shape; the prompt is the source's plus the change.
     let remix = finished(&app, &bob, json!({"prompt": "at night under the aurora", "remixOf": source_id})).await;
     assert_eq!(remix["prompt"], "a fox in the snow. at night under the aurora");
     let rv = &remix["video"];
-    assert_eq!((rv["width"].as_i64(), rv["height"].as_i64(), rv["frameCount"].as_i64()), (Some(512), Some(512), Some(12)));
+    assert_eq!(
+        (rv["width"].as_i64(), rv["height"].as_i64(), rv["frameCount"].as_i64()),
+        (Some(512), Some(512), Some(12))
+    );
     assert_eq!(rv["remixOf"]["id"], source_id);
     assert_eq!(rv["root"]["id"], source_id);
     let remix_id = rv["id"].as_str().unwrap().to_owned();
@@ -74,11 +86,17 @@ async fn remix_lineage_ingredient_and_switch() {
     // source make a clearly different video.
     let plain_input = json!({"prompt": "a fox in the snow. at night under the aurora", "durationSeconds": 1, "aspectRatio": "SQUARE", "seed": 5});
     let frames_of = |job: &Value| {
-        let path = app.data_dir.join("media").join("videos").join(format!("{}.mp4", job["video"]["id"].as_str().unwrap()));
+        let path =
+            app.data_dir.join("media").join("videos").join(format!("{}.mp4", job["video"]["id"].as_str().unwrap()));
         media::decode_mp4(&std::fs::read(path).unwrap()).unwrap()
     };
     let psnr = |a: &[Vec<u8>], b: &[Vec<u8>]| {
-        let mse = a.iter().zip(b).flat_map(|(x, y)| x.iter().zip(y)).map(|(p, q)| (f64::from(*p) - f64::from(*q)).powi(2)).sum::<f64>()
+        let mse = a
+            .iter()
+            .zip(b)
+            .flat_map(|(x, y)| x.iter().zip(y))
+            .map(|(p, q)| (f64::from(*p) - f64::from(*q)).powi(2))
+            .sum::<f64>()
             / a.iter().map(Vec::len).sum::<usize>() as f64;
         10.0 * (255.0f64.powi(2) / mse).log10()
     };
@@ -87,7 +105,10 @@ async fn remix_lineage_ingredient_and_switch() {
     let remixed = media::decode_mp4(&bytes).unwrap();
     // Two plain runs differ only by their watermarks (and the codec's rounding of them).
     let (baseline, with_source) = (psnr(&plain, &plain_again), psnr(&remixed, &plain));
-    assert!(with_source + 4.0 < baseline, "the source changed the frames: {with_source:.1} dB vs {baseline:.1} dB between plain runs");
+    assert!(
+        with_source + 4.0 < baseline,
+        "the source changed the frames: {with_source:.1} dB vs {baseline:.1} dB between plain runs"
+    );
 
     // Published, the remix is counted and listed on the source; its author is told.
     let l = app.ok(LINEAGE, json!({"id": source_id}), None).await;
@@ -98,7 +119,13 @@ async fn remix_lineage_ingredient_and_switch() {
     assert_eq!(l["video"]["remixes"]["edges"][0]["node"]["id"], remix_id);
     assert_eq!(l["video"]["root"]["id"], source_id, "an original is its own root");
     let notes = app.ok("{ notifications { edges { node { kind actor { username } } } } }", json!({}), Some(&ann)).await;
-    assert!(notes["notifications"]["edges"].as_array().unwrap().iter().any(|e| e["node"]["kind"] == "video.remixed" && e["node"]["actor"]["username"] == "bob"));
+    assert!(
+        notes["notifications"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["node"]["kind"] == "video.remixed" && e["node"]["actor"]["username"] == "bob")
+    );
 
     // A remix of the remix keeps the chain's root.
     let second = finished(&app, &cat, json!({"prompt": "in watercolour", "remixOf": remix_id})).await;
@@ -109,7 +136,10 @@ async fn remix_lineage_ingredient_and_switch() {
     assert_eq!(app.code(ALLOW, json!({"v": source_id, "a": false}), Some(&bob)).await, "NOT_FOUND");
     let r = app.ok(ALLOW, json!({"v": source_id, "a": false}), Some(&ann)).await;
     assert_eq!(r["setRemixAllowed"]["remixAllowed"], false);
-    assert_eq!(app.code(CREATE, json!({"i": {"prompt": "at dawn", "remixOf": source_id}}), Some(&cat)).await, "FORBIDDEN");
+    assert_eq!(
+        app.code(CREATE, json!({"i": {"prompt": "at dawn", "remixOf": source_id}}), Some(&cat)).await,
+        "FORBIDDEN"
+    );
     app.ok(ALLOW, json!({"v": source_id, "a": true}), Some(&ann)).await;
     app.ok(CREATE, json!({"i": {"prompt": "at dawn", "remixOf": source_id}}), Some(&cat)).await;
 
@@ -120,7 +150,10 @@ async fn remix_lineage_ingredient_and_switch() {
     assert!(path.exists());
     assert_eq!(app.ok(delete, json!({"id": source_id}), Some(&ann)).await["deleteVideo"], true);
     assert!(!path.exists());
-    assert!(app.ok("query($id: ID!) { video(id: $id) { id } }", json!({"id": source_id}), Some(&ann)).await["video"].is_null());
+    assert!(
+        app.ok("query($id: ID!) { video(id: $id) { id } }", json!({"id": source_id}), Some(&ann)).await["video"]
+            .is_null()
+    );
     let r = app.ok(LINEAGE, json!({"id": remix_id}), None).await;
     assert_eq!(r["video"]["id"], remix_id);
     assert_eq!(app.code(delete, json!({"id": source_id}), Some(&ann)).await, "NOT_FOUND");

@@ -32,7 +32,12 @@ on_both_engines!(follows_likes_views_and_counts, |engine| async move {
     let me = app.ok(USER, json!({"u": "ann"}), Some(&ann)).await;
     assert_eq!((me["user"]["followingCount"].as_i64(), me["user"]["followerCount"].as_i64()), (Some(1), Some(0)));
     let n = app.ok(NOTES, json!({}), Some(&bob)).await;
-    let follows: Vec<_> = n["notifications"]["edges"].as_array().unwrap().iter().filter(|e| e["node"]["kind"] == "user.followed").collect();
+    let follows: Vec<_> = n["notifications"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["node"]["kind"] == "user.followed")
+        .collect();
     assert_eq!(follows.len(), 1, "{n}");
     assert!(follows[0]["node"]["message"].as_str().unwrap().contains("@ann"));
     // Bad input, unknown members, oneself, signed out.
@@ -43,22 +48,34 @@ on_both_engines!(follows_likes_views_and_counts, |engine| async move {
     // Unfollow, twice.
     for _ in 0..2 {
         let u = app.ok(UNFOLLOW, json!({"u": bob_id}), Some(&ann)).await;
-        assert_eq!((u["unfollow"]["followerCount"].as_i64(), u["unfollow"]["viewerFollows"].as_bool()), (Some(0), Some(false)));
+        assert_eq!(
+            (u["unfollow"]["followerCount"].as_i64(), u["unfollow"]["viewerFollows"].as_bool()),
+            (Some(0), Some(false))
+        );
     }
 
     // Likes: idempotent, counted once, the author told once; drafts and unknown ids are absent.
     let v = published(&app, &bob_id, "a kite over the dunes").await;
     for _ in 0..2 {
         let l = app.ok(LIKE, json!({"v": v}), Some(&ann)).await;
-        assert_eq!((l["likeVideo"]["likeCount"].as_i64(), l["likeVideo"]["viewerHasLiked"].as_bool()), (Some(1), Some(true)));
+        assert_eq!(
+            (l["likeVideo"]["likeCount"].as_i64(), l["likeVideo"]["viewerHasLiked"].as_bool()),
+            (Some(1), Some(true))
+        );
     }
     let n = app.ok(NOTES, json!({}), Some(&bob)).await;
-    assert_eq!(n["notifications"]["edges"].as_array().unwrap().iter().filter(|e| e["node"]["kind"] == "video.liked").count(), 1);
+    assert_eq!(
+        n["notifications"]["edges"].as_array().unwrap().iter().filter(|e| e["node"]["kind"] == "video.liked").count(),
+        1
+    );
     assert_eq!(app.ok(VIDEO, json!({"v": v}), Some(&bob)).await["video"]["viewerHasLiked"], false);
     assert_eq!(app.ok(VIDEO, json!({"v": v}), None).await["video"]["viewerHasLiked"], false);
     for _ in 0..2 {
         let l = app.ok(UNLIKE, json!({"v": v}), Some(&ann)).await;
-        assert_eq!((l["unlikeVideo"]["likeCount"].as_i64(), l["unlikeVideo"]["viewerHasLiked"].as_bool()), (Some(0), Some(false)));
+        assert_eq!(
+            (l["unlikeVideo"]["likeCount"].as_i64(), l["unlikeVideo"]["viewerHasLiked"].as_bool()),
+            (Some(0), Some(false))
+        );
     }
     assert_eq!(app.code(LIKE, json!({"v": uuid::Uuid::new_v4().to_string()}), Some(&ann)).await, "NOT_FOUND");
     assert_eq!(app.code(LIKE, json!({"v": "x"}), Some(&ann)).await, "BAD_USER_INPUT");
@@ -72,7 +89,8 @@ on_both_engines!(follows_likes_views_and_counts, |engine| async move {
     // The author watching their own video is not a view.
     app.ok(VIEW, json!({"v": v, "ms": 3000}), Some(&bob)).await;
     assert_eq!(app.ok(VIDEO, json!({"v": v}), Some(&ann)).await["video"]["viewCount"], 2);
-    let stored = app.running.services.deps.store.video(backend::types::VideoId::parse(&v).unwrap()).await.unwrap().unwrap();
+    let stored =
+        app.running.services.deps.store.video(backend::types::VideoId::parse(&v).unwrap()).await.unwrap().unwrap();
     assert_eq!(stored.watch_ms_total, 4000 + 200, "ann's watch is clamped to the 4 s video");
     assert_eq!(app.code(VIEW, json!({"v": v, "ms": -1}), Some(&ann)).await, "BAD_USER_INPUT");
     assert_eq!(app.code(VIEW, json!({"v": v, "ms": 10}), None).await, "UNAUTHENTICATED");
@@ -94,8 +112,16 @@ on_both_engines!(counts_hold_under_concurrent_writes, |engine| async move {
             for q in [(FOLLOW, json!({"u": star_id})), (LIKE, json!({"v": v})), (VIEW, json!({"v": v, "ms": 1500}))] {
                 let (app_base, token, http) = (app.base.clone(), token.clone(), app.http.clone());
                 tasks.push(tokio::spawn(async move {
-                    let r: serde_json::Value =
-                        http.post(format!("{app_base}/graphql")).bearer_auth(token).json(&json!({"query": q.0, "variables": q.1})).send().await.unwrap().json().await.unwrap();
+                    let r: serde_json::Value = http
+                        .post(format!("{app_base}/graphql"))
+                        .bearer_auth(token)
+                        .json(&json!({"query": q.0, "variables": q.1}))
+                        .send()
+                        .await
+                        .unwrap()
+                        .json()
+                        .await
+                        .unwrap();
                     assert!(r.get("errors").is_none(), "{r}");
                 }));
             }
@@ -109,8 +135,16 @@ on_both_engines!(counts_hold_under_concurrent_writes, |engine| async move {
         for _ in 0..2 {
             let (app_base, token, http, v) = (app.base.clone(), token.clone(), app.http.clone(), v.clone());
             tasks.push(tokio::spawn(async move {
-                let r: serde_json::Value =
-                    http.post(format!("{app_base}/graphql")).bearer_auth(token).json(&json!({"query": UNLIKE, "variables": {"v": v}})).send().await.unwrap().json().await.unwrap();
+                let r: serde_json::Value = http
+                    .post(format!("{app_base}/graphql"))
+                    .bearer_auth(token)
+                    .json(&json!({"query": UNLIKE, "variables": {"v": v}}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
                 assert!(r.get("errors").is_none(), "{r}");
             }));
         }
@@ -122,7 +156,8 @@ on_both_engines!(counts_hold_under_concurrent_writes, |engine| async move {
     assert_eq!(u["user"]["followerCount"], 8);
     let d = app.ok(VIDEO, json!({"v": v}), None).await;
     assert_eq!((d["video"]["likeCount"].as_i64(), d["video"]["viewCount"].as_i64()), (Some(4), Some(8)));
-    let stored = app.running.services.deps.store.video(backend::types::VideoId::parse(&v).unwrap()).await.unwrap().unwrap();
+    let stored =
+        app.running.services.deps.store.video(backend::types::VideoId::parse(&v).unwrap()).await.unwrap().unwrap();
     assert_eq!(stored.watch_ms_total, 8 * 1500);
     for (_, id) in &fans {
         let u = app.ok(USER, json!({"u": app.running.services.deps.store.user(backend::types::UserId::parse(id).unwrap()).await.unwrap().unwrap().username}), None).await;
@@ -162,14 +197,23 @@ on_both_engines!(blocks_hide_members_both_ways, |engine| async move {
     assert_eq!(app.code(COMMENT, json!({"v": anns, "b": "hello"}), Some(&bob)).await, "NOT_FOUND");
     assert_eq!(app.code(VIEW, json!({"v": anns, "ms": 100}), Some(&bob)).await, "NOT_FOUND");
     let remix = "mutation($v: ID!) { createVideo(input: {prompt: \"at dusk\", remixOf: $v}) { id } }";
-    assert_eq!(app.code(remix, json!({"v": anns}), Some(&bob)).await, "NOT_FOUND", "a block hides the source from remixing");
+    assert_eq!(
+        app.code(remix, json!({"v": anns}), Some(&bob)).await,
+        "NOT_FOUND",
+        "a block hides the source from remixing"
+    );
     // Each one's comments are hidden from the other; a third member sees both.
     let bodies = |token: String| {
         let app = &app;
         let v = cats_video.clone();
         async move {
             let d = app.ok(VIDEO, json!({"v": v}), Some(&token)).await;
-            d["video"]["comments"]["edges"].as_array().unwrap().iter().map(|e| e["node"]["body"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+            d["video"]["comments"]["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["node"]["body"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
         }
     };
     assert_eq!(bodies(ann.clone()).await, vec!["ann was here"]);
@@ -177,7 +221,10 @@ on_both_engines!(blocks_hide_members_both_ways, |engine| async move {
     assert_eq!(bodies(cat.clone()).await.len(), 2);
     assert_eq!(app.ok(VIDEO, json!({"v": cats_video}), Some(&cat)).await["video"]["commentCount"], 2);
     // Unblocking lets them follow again; blocking oneself is bad input.
-    assert_eq!(app.ok("mutation($u: ID!) { unblock(userId: $u) }", json!({"u": bob_id}), Some(&ann)).await["unblock"], true);
+    assert_eq!(
+        app.ok("mutation($u: ID!) { unblock(userId: $u) }", json!({"u": bob_id}), Some(&ann)).await["unblock"],
+        true
+    );
     assert_eq!(app.ok(blocks, json!({"u": "bob"}), Some(&ann)).await["user"]["viewerBlocks"], false);
     app.ok(FOLLOW, json!({"u": ann_id}), Some(&bob)).await;
     assert_eq!(app.code(BLOCK, json!({"u": ann_id}), Some(&ann)).await, "BAD_USER_INPUT");

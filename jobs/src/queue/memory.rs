@@ -9,8 +9,7 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::{
-    CANCEL_MEMORY, DEAD_LETTER_RETENTION, DeadLetter, Delivery, EVENT_RETENTION, gave_up_event,
-    gave_up_reason,
+    CANCEL_MEMORY, DEAD_LETTER_RETENTION, DeadLetter, Delivery, EVENT_RETENTION, gave_up_event, gave_up_reason,
 };
 use crate::{JobEvent, JobSpec, QueueError, QueueSettings};
 
@@ -105,11 +104,7 @@ impl MemoryQueue {
         Ok(true)
     }
 
-    pub(crate) async fn next(
-        &self,
-        consumer: &str,
-        block: Duration,
-    ) -> Result<Option<Delivery>, QueueError> {
+    pub(crate) async fn next(&self, consumer: &str, block: Duration) -> Result<Option<Delivery>, QueueError> {
         let deadline = Instant::now() + block;
         loop {
             // Register interest before looking, so a notify between look and wait is not lost.
@@ -143,11 +138,7 @@ impl MemoryQueue {
 
     fn take(&self, st: &mut State, consumer: &str) -> Take {
         let now = Instant::now();
-        let stale = st
-            .in_flight
-            .iter()
-            .find(|(_, f)| f.reclaim_at <= now)
-            .map(|(seq, _)| *seq);
+        let stale = st.in_flight.iter().find(|(_, f)| f.reclaim_at <= now).map(|(seq, _)| *seq);
         let (seq, spec, attempt) = if let Some(seq) = stale {
             let Some(f) = st.in_flight.get_mut(&seq) else {
                 return Take::Skipped;
@@ -175,34 +166,21 @@ impl MemoryQueue {
         if st.is_cancelled(spec.job_id, now) {
             tracing::info!(job_id = %spec.job_id, "skipped a cancelled job");
             st.finish(seq, spec.job_id);
-            self.push_event(
-                st,
-                JobEvent::Cancelled {
-                    job_id: spec.job_id,
-                },
-            );
+            self.push_event(st, JobEvent::Cancelled { job_id: spec.job_id });
             return Take::Skipped;
         }
         if attempt > self.settings.max_deliveries {
             self.give_up(st, seq, spec, attempt - 1);
             return Take::Skipped;
         }
-        Take::Delivered(Box::new(Delivery {
-            spec,
-            attempt,
-            id: seq.to_string(),
-            consumer: consumer.to_owned(),
-        }))
+        Take::Delivered(Box::new(Delivery { spec, attempt, id: seq.to_string(), consumer: consumer.to_owned() }))
     }
 
     fn give_up(&self, st: &mut State, seq: u64, spec: JobSpec, attempts: u32) {
         tracing::warn!(job_id = %spec.job_id, attempts, "dead-lettered a job");
         st.finish(seq, spec.job_id);
         let event = gave_up_event(spec.job_id, attempts);
-        st.dead.push_back(DeadLetter {
-            spec: Some(spec),
-            reason: gave_up_reason(attempts),
-        });
+        st.dead.push_back(DeadLetter { spec: Some(spec), reason: gave_up_reason(attempts) });
         while st.dead.len() > DEAD_LETTER_RETENTION {
             st.dead.pop_front();
         }
@@ -255,8 +233,7 @@ impl MemoryQueue {
     pub(crate) async fn cancel(&self, job_id: Uuid) -> Result<(), QueueError> {
         let mut st = self.state.lock().await;
         let now = Instant::now();
-        st.cancelled
-            .retain(|_, at| now.duration_since(*at) < CANCEL_MEMORY);
+        st.cancelled.retain(|_, at| now.duration_since(*at) < CANCEL_MEMORY);
         st.cancelled.insert(job_id, now);
         Ok(())
     }
@@ -267,11 +244,7 @@ impl MemoryQueue {
 
     pub(crate) async fn position(&self, job_id: Uuid) -> Result<Option<u64>, QueueError> {
         let st = self.state.lock().await;
-        Ok(st
-            .waiting
-            .iter()
-            .position(|(_, spec)| spec.job_id == job_id)
-            .map(|i| i as u64))
+        Ok(st.waiting.iter().position(|(_, spec)| spec.job_id == job_id).map(|i| i as u64))
     }
 
     pub(crate) async fn depth(&self) -> Result<u64, QueueError> {
@@ -324,12 +297,7 @@ impl MemoryQueue {
                 let reclaim_at = now + self.settings.reclaim_idle;
 
                 let mut out: Vec<(String, JobEvent)> = Vec::new();
-                for (seq, p) in g
-                    .pending
-                    .iter_mut()
-                    .filter(|(_, p)| p.reclaim_at <= now)
-                    .take(count)
-                {
+                for (seq, p) in g.pending.iter_mut().filter(|(_, p)| p.reclaim_at <= now).take(count) {
                     p.reclaim_at = reclaim_at;
                     tracing::info!(event_id = seq, consumer, "reclaimed a stale event");
                     out.push((seq.to_string(), p.event.clone()));
@@ -338,19 +306,8 @@ impl MemoryQueue {
                     // Like Redis: a group never sees events trimmed before it read them.
                     g.next_seq = g.next_seq.max(first_retained);
                     let from = g.next_seq;
-                    for (seq, event) in log
-                        .entries
-                        .iter()
-                        .filter(|(seq, _)| *seq >= from)
-                        .take(count)
-                    {
-                        g.pending.insert(
-                            *seq,
-                            PendingEvent {
-                                event: event.clone(),
-                                reclaim_at,
-                            },
-                        );
+                    for (seq, event) in log.entries.iter().filter(|(seq, _)| *seq >= from).take(count) {
+                        g.pending.insert(*seq, PendingEvent { event: event.clone(), reclaim_at });
                         g.next_seq = seq + 1;
                         out.push((seq.to_string(), event.clone()));
                     }
@@ -391,8 +348,6 @@ impl State {
     }
 
     fn is_cancelled(&self, job_id: Uuid, now: Instant) -> bool {
-        self.cancelled
-            .get(&job_id)
-            .is_some_and(|at| now.duration_since(*at) < CANCEL_MEMORY)
+        self.cancelled.get(&job_id).is_some_and(|at| now.duration_since(*at) < CANCEL_MEMORY)
     }
 }

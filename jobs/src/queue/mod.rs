@@ -48,10 +48,7 @@ pub(crate) fn gave_up_reason(attempts: u32) -> String {
 
 /// The `Failed` event sent to the backend (and read by the user) when a job is given up.
 pub(crate) fn gave_up_event(job_id: Uuid, attempts: u32) -> JobEvent {
-    JobEvent::Failed {
-        job_id,
-        reason: format!("generation failed after {attempts} attempts"),
-    }
+    JobEvent::Failed { job_id, reason: format!("generation failed after {attempts} attempts") }
 }
 
 /// The job queue and event channel, in-process or on Redis; cheap to clone and share.
@@ -70,14 +67,8 @@ impl JobQueue {
     }
 
     /// A queue on Redis at `url`, keeping all its keys under `<prefix>:`.
-    pub async fn redis(
-        url: &str,
-        prefix: &str,
-        settings: QueueSettings,
-    ) -> Result<Self, QueueError> {
-        Ok(Self::Redis(
-            RedisQueue::connect(url, prefix, settings).await?,
-        ))
+    pub async fn redis(url: &str, prefix: &str, settings: QueueSettings) -> Result<Self, QueueError> {
+        Ok(Self::Redis(RedisQueue::connect(url, prefix, settings).await?))
     }
 
     /// Which engine runs this queue: `"memory"` or `"redis"`.
@@ -107,11 +98,7 @@ impl JobQueue {
 
     /// Next job for `consumer`, waiting up to `block`: stale deliveries of dead workers first,
     /// then new jobs in FIFO order. Skips (and reports) cancelled and given-up jobs.
-    pub async fn next(
-        &self,
-        consumer: &str,
-        block: Duration,
-    ) -> Result<Option<Delivery>, QueueError> {
+    pub async fn next(&self, consumer: &str, block: Duration) -> Result<Option<Delivery>, QueueError> {
         match self {
             Self::Memory(q) => q.next(consumer, block).await,
             Self::Redis(q) => q.next(consumer, block).await,

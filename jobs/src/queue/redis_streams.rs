@@ -18,8 +18,7 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::{
-    CANCEL_MEMORY, DEAD_LETTER_RETENTION, DeadLetter, Delivery, EVENT_RETENTION, gave_up_event,
-    gave_up_reason,
+    CANCEL_MEMORY, DEAD_LETTER_RETENTION, DeadLetter, Delivery, EVENT_RETENTION, gave_up_event, gave_up_reason,
 };
 use crate::{JobEvent, JobSpec, QueueError, QueueSettings};
 
@@ -177,10 +176,7 @@ pub struct RedisQueue {
 
 impl std::fmt::Debug for RedisQueue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisQueue")
-            .field("settings", &self.settings)
-            .field("keys", &self.keys)
-            .finish_non_exhaustive()
+        f.debug_struct("RedisQueue").field("settings", &self.settings).field("keys", &self.keys).finish_non_exhaustive()
     }
 }
 
@@ -198,10 +194,7 @@ impl BlockingPool {
             return Ok(conn);
         }
         let config = AsyncConnectionConfig::new().set_response_timeout(None);
-        Ok(self
-            .client
-            .get_multiplexed_async_connection_with_config(&config)
-            .await?)
+        Ok(self.client.get_multiplexed_async_connection_with_config(&config).await?)
     }
 
     fn give_back(&self, conn: MultiplexedConnection) {
@@ -227,11 +220,7 @@ fn job_id_of(payload: &[u8]) -> Option<Uuid> {
 }
 
 impl RedisQueue {
-    pub(crate) async fn connect(
-        url: &str,
-        prefix: &str,
-        settings: QueueSettings,
-    ) -> Result<Self, QueueError> {
+    pub(crate) async fn connect(url: &str, prefix: &str, settings: QueueSettings) -> Result<Self, QueueError> {
         settings.validate()?;
         let client = Client::open(url)?;
         let config = ConnectionManagerConfig::new().set_response_timeout(Some(RESPONSE_TIMEOUT));
@@ -246,10 +235,7 @@ impl RedisQueue {
                 events: format!("{prefix}:events"),
             }),
             conn,
-            blocking: Arc::new(BlockingPool {
-                client,
-                idle: std::sync::Mutex::new(Vec::new()),
-            }),
+            blocking: Arc::new(BlockingPool { client, idle: std::sync::Mutex::new(Vec::new()) }),
             jobs_group_ready: Arc::new(AtomicBool::new(false)),
             event_groups_ready: Arc::new(std::sync::Mutex::new(HashSet::new())),
         })
@@ -262,10 +248,7 @@ impl RedisQueue {
     /// Longest single blocking read: stale and retried entries only show up through
     /// XAUTOCLAIM, so a waiting consumer looks for them at least this often.
     fn poll_interval(&self) -> Duration {
-        self.settings
-            .reclaim_idle
-            .min(self.settings.retry_backoff)
-            .max(MIN_POLL_INTERVAL)
+        self.settings.reclaim_idle.min(self.settings.retry_backoff).max(MIN_POLL_INTERVAL)
     }
 
     async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, QueueError> {
@@ -276,11 +259,7 @@ impl RedisQueue {
     /// Creates a consumer group reading the stream from its start (ignores BUSYGROUP).
     async fn create_group(&self, stream: &str, group: &str) -> Result<(), QueueError> {
         let mut cmd = redis::cmd("XGROUP");
-        cmd.arg("CREATE")
-            .arg(stream)
-            .arg(group)
-            .arg("0")
-            .arg("MKSTREAM");
+        cmd.arg("CREATE").arg(stream).arg(group).arg("0").arg("MKSTREAM");
         match self.query::<()>(&cmd).await {
             Err(e) if is_error_code(&e, "BUSYGROUP") => Ok(()),
             other => other,
@@ -296,17 +275,10 @@ impl RedisQueue {
     }
 
     async fn ensure_event_group(&self, group: &str) -> Result<(), QueueError> {
-        let known = self
-            .event_groups_ready
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains(group);
+        let known = self.event_groups_ready.lock().unwrap_or_else(|e| e.into_inner()).contains(group);
         if !known {
             self.create_group(&self.keys.events, group).await?;
-            self.event_groups_ready
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(group.to_owned());
+            self.event_groups_ready.lock().unwrap_or_else(|e| e.into_inner()).insert(group.to_owned());
         }
         Ok(())
     }
@@ -336,11 +308,7 @@ impl RedisQueue {
                     .chunks_exact(2)
                     .find(|kv| kv.first().is_some_and(|k| k.as_slice() == field.as_bytes()))
                     .and_then(|kv| kv.get(1).cloned());
-                RawEntry {
-                    id,
-                    payload,
-                    deliveries,
-                }
+                RawEntry { id, payload, deliveries }
             })
             .collect())
     }
@@ -357,11 +325,7 @@ impl RedisQueue {
     ) -> Result<Vec<RawEntry>, QueueError> {
         let block_ms = millis(wait);
         let mut cmd = redis::cmd("XREADGROUP");
-        cmd.arg("GROUP")
-            .arg(group)
-            .arg(consumer)
-            .arg("COUNT")
-            .arg(count);
+        cmd.arg("GROUP").arg(group).arg(consumer).arg("COUNT").arg(count);
         if block_ms > 0 {
             cmd.arg("BLOCK").arg(block_ms);
         }
@@ -382,11 +346,7 @@ impl RedisQueue {
             .into_iter()
             .flat_map(|r| r.keys)
             .flat_map(|k| k.ids)
-            .map(|entry| RawEntry {
-                payload: entry.get::<Vec<u8>>(field),
-                id: entry.id,
-                deliveries: 1,
-            })
+            .map(|entry| RawEntry { payload: entry.get::<Vec<u8>>(field), id: entry.id, deliveries: 1 })
             .collect())
     }
 
@@ -435,11 +395,7 @@ impl RedisQueue {
         Ok(added == 1)
     }
 
-    pub(crate) async fn next(
-        &self,
-        consumer: &str,
-        block: Duration,
-    ) -> Result<Option<Delivery>, QueueError> {
+    pub(crate) async fn next(&self, consumer: &str, block: Duration) -> Result<Option<Delivery>, QueueError> {
         self.ensure_jobs_group().await?;
         let deadline = Instant::now() + block;
         let mut regrouped = false;
@@ -467,23 +423,13 @@ impl RedisQueue {
 
     /// A stale entry if any, else a new one, waiting at most until `deadline` (in slices of
     /// `poll_interval`, so stale and retried entries are looked for again while waiting).
-    async fn take(
-        &self,
-        consumer: &str,
-        deadline: Instant,
-    ) -> Result<Option<RawEntry>, QueueError> {
-        let stale = self
-            .claim_stale(&self.keys.jobs, WORKERS, consumer, "job", 1)
-            .await?;
+    async fn take(&self, consumer: &str, deadline: Instant) -> Result<Option<RawEntry>, QueueError> {
+        let stale = self.claim_stale(&self.keys.jobs, WORKERS, consumer, "job", 1).await?;
         if let Some(entry) = stale.into_iter().next() {
             return Ok(Some(entry));
         }
-        let wait = deadline
-            .saturating_duration_since(Instant::now())
-            .min(self.poll_interval());
-        let fresh = self
-            .read_new(&self.keys.jobs, WORKERS, consumer, "job", 1, wait)
-            .await?;
+        let wait = deadline.saturating_duration_since(Instant::now()).min(self.poll_interval());
+        let fresh = self.read_new(&self.keys.jobs, WORKERS, consumer, "job", 1, wait).await?;
         Ok(fresh.into_iter().next())
     }
 
@@ -491,22 +437,15 @@ impl RedisQueue {
     async fn admit(&self, consumer: &str, entry: RawEntry) -> Result<Option<Delivery>, QueueError> {
         let payload = entry.payload.unwrap_or_default();
         let spec = serde_json::from_slice::<JobSpec>(&payload);
-        let job_id = spec
-            .as_ref()
-            .ok()
-            .map(|s| s.job_id)
-            .or_else(|| job_id_of(&payload));
+        let job_id = spec.as_ref().ok().map(|s| s.job_id).or_else(|| job_id_of(&payload));
         let owner = Some((consumer, entry.deliveries));
 
         if let Ok(spec) = &spec
             && self.is_cancelled(spec.job_id).await?
         {
             tracing::info!(job_id = %spec.job_id, "skipped a cancelled job");
-            let event = JobEvent::Cancelled {
-                job_id: spec.job_id,
-            };
-            self.settle(&entry.id, job_id, owner, None, Some(&event))
-                .await?;
+            let event = JobEvent::Cancelled { job_id: spec.job_id };
+            self.settle(&entry.id, job_id, owner, None, Some(&event)).await?;
             return Ok(None);
         }
         if entry.deliveries > self.settings.max_deliveries {
@@ -515,8 +454,7 @@ impl RedisQueue {
             let event = job_id.map(|j| gave_up_event(j, attempts));
             let reason = gave_up_reason(attempts);
             let dead = Some((payload.as_slice(), reason.as_str()));
-            self.settle(&entry.id, job_id, owner, dead, event.as_ref())
-                .await?;
+            self.settle(&entry.id, job_id, owner, dead, event.as_ref()).await?;
             return Ok(None);
         }
         match spec {
@@ -524,12 +462,7 @@ impl RedisQueue {
                 if entry.deliveries > 1 {
                     tracing::info!(job_id = %spec.job_id, attempt = entry.deliveries, consumer, "redelivered a job");
                 }
-                Ok(Some(Delivery {
-                    spec,
-                    attempt: entry.deliveries,
-                    id: entry.id,
-                    consumer: consumer.to_owned(),
-                }))
+                Ok(Some(Delivery { spec, attempt: entry.deliveries, id: entry.id, consumer: consumer.to_owned() }))
             }
             Err(error) => {
                 // Perhaps written by a newer release: leave it pending for another worker;
@@ -541,8 +474,7 @@ impl RedisQueue {
     }
 
     pub(crate) async fn ack(&self, d: &Delivery) -> Result<(), QueueError> {
-        self.settle(&d.id, Some(d.spec.job_id), None, None, None)
-            .await?;
+        self.settle(&d.id, Some(d.spec.job_id), None, None, None).await?;
         Ok(())
     }
 
@@ -567,19 +499,14 @@ impl RedisQueue {
             let event = gave_up_event(d.spec.job_id, d.attempt);
             let owner = Some((d.consumer.as_str(), d.attempt));
             let dead = Some((payload.as_slice(), reason.as_str()));
-            let settled = self
-                .settle(&d.id, Some(d.spec.job_id), owner, dead, Some(&event))
-                .await?;
+            let settled = self.settle(&d.id, Some(d.spec.job_id), owner, dead, Some(&event)).await?;
             if settled {
                 tracing::warn!(job_id = %d.spec.job_id, attempts = d.attempt, "dead-lettered a job");
             }
             settled
         } else {
             // Backdate the idle time so the entry becomes reclaimable after the backoff.
-            let idle = self
-                .settings
-                .reclaim_idle
-                .saturating_sub(self.settings.retry_delay(d.attempt));
+            let idle = self.settings.reclaim_idle.saturating_sub(self.settings.retry_delay(d.attempt));
             self.hold(d, idle).await?
         };
         if !still_held {
@@ -631,19 +558,13 @@ impl RedisQueue {
 
     pub(crate) async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, QueueError> {
         let mut cmd = redis::cmd("XREVRANGE");
-        cmd.arg(&self.keys.dead)
-            .arg("+")
-            .arg("-")
-            .arg("COUNT")
-            .arg(limit);
+        cmd.arg(&self.keys.dead).arg("+").arg("-").arg("COUNT").arg(limit);
         let reply: redis::streams::StreamRangeReply = self.query(&cmd).await?;
         Ok(reply
             .ids
             .into_iter()
             .map(|entry| DeadLetter {
-                spec: entry
-                    .get::<Vec<u8>>("job")
-                    .and_then(|p| serde_json::from_slice(&p).ok()),
+                spec: entry.get::<Vec<u8>>("job").and_then(|p| serde_json::from_slice(&p).ok()),
                 reason: entry.get("reason").unwrap_or_default(),
             })
             .collect())
@@ -697,26 +618,17 @@ impl RedisQueue {
         deadline: Instant,
     ) -> Result<Vec<RawEntry>, QueueError> {
         let events = &self.keys.events;
-        let stale = self
-            .claim_stale(events, group, consumer, "event", count)
-            .await?;
+        let stale = self.claim_stale(events, group, consumer, "event", count).await?;
         if !stale.is_empty() {
             return Ok(stale);
         }
-        let wait = deadline
-            .saturating_duration_since(Instant::now())
-            .min(self.poll_interval());
-        self.read_new(events, group, consumer, "event", count, wait)
-            .await
+        let wait = deadline.saturating_duration_since(Instant::now()).min(self.poll_interval());
+        self.read_new(events, group, consumer, "event", count, wait).await
     }
 
     /// Decodes events; an unreadable one stays pending for a newer reader until it has been
     /// delivered more than `max_deliveries` times, then it is acked and logged.
-    async fn decode_events(
-        &self,
-        group: &str,
-        entries: Vec<RawEntry>,
-    ) -> Result<Vec<(String, JobEvent)>, QueueError> {
+    async fn decode_events(&self, group: &str, entries: Vec<RawEntry>) -> Result<Vec<(String, JobEvent)>, QueueError> {
         let mut out = Vec::with_capacity(entries.len());
         let mut dropped = Vec::new();
         for entry in entries {

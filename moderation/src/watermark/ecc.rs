@@ -26,11 +26,7 @@ fn crc16_bytes(bytes: &[u8]) -> u16 {
     for &byte in bytes {
         crc ^= u16::from(byte) << 8;
         for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 {
-                (crc << 1) ^ 0x1021
-            } else {
-                crc << 1
-            };
+            crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
         }
     }
     crc
@@ -120,17 +116,10 @@ pub(super) fn decode(soft: &[f32]) -> Decoded {
         let high = (decision >> state) & 1 == 1;
         state = (state >> 1) | if high { STATES / 2 } else { 0 };
     }
-    let to_u64 = |slice: &[bool]| {
-        slice
-            .iter()
-            .fold(0u64, |acc, &bit| (acc << 1) | u64::from(bit))
-    };
+    let to_u64 = |slice: &[bool]| slice.iter().fold(0u64, |acc, &bit| (acc << 1) | u64::from(bit));
     let payload = to_u64(&bits[..PAYLOAD_BITS]);
     let crc = to_u64(&bits[PAYLOAD_BITS..INFO_BITS]);
-    Decoded {
-        payload,
-        crc_ok: crc == u64::from(crc16(payload)),
-    }
+    Decoded { payload, crc_ok: crc == u64::from(crc16(payload)) }
 }
 
 #[cfg(test)]
@@ -146,10 +135,7 @@ mod tests {
     #[test]
     fn clean_codeword_decodes() {
         let payload = 0xDEAD_BEEF_0123_4567;
-        let soft: Vec<f32> = encode(payload)
-            .iter()
-            .map(|&b| if b { 1.0 } else { -1.0 })
-            .collect();
+        let soft: Vec<f32> = encode(payload).iter().map(|&b| if b { 1.0 } else { -1.0 }).collect();
         assert_eq!(soft.len(), CODED_BITS);
         let decoded = decode(&soft);
         assert_eq!(decoded.payload, payload);
@@ -159,10 +145,7 @@ mod tests {
     #[test]
     fn scattered_bit_errors_are_corrected() {
         let payload = 0x0F0F_1234_ABCD_9876;
-        let mut soft: Vec<f32> = encode(payload)
-            .iter()
-            .map(|&b| if b { 1.0 } else { -1.0 })
-            .collect();
+        let mut soft: Vec<f32> = encode(payload).iter().map(|&b| if b { 1.0 } else { -1.0 }).collect();
         // Flip every 15th channel bit: ~7% raw error rate, well inside the code's reach.
         for value in soft.iter_mut().step_by(15) {
             *value = -*value;

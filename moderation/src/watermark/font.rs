@@ -10,14 +10,10 @@ pub(super) const GLYPH_HEIGHT: usize = 7;
 pub(super) type Glyph = [u8; GLYPH_HEIGHT];
 
 /// The app's mark: a play triangle, as wide as a letter.
-pub(super) const LOGO: Glyph = [
-    0b11000, 0b11110, 0b11111, 0b11111, 0b11111, 0b11110, 0b11000,
-];
+pub(super) const LOGO: Glyph = [0b11000, 0b11110, 0b11111, 0b11111, 0b11111, 0b11110, 0b11000];
 
 /// Shown for characters the font lacks (and for anything outside ASCII).
-const UNKNOWN: Glyph = [
-    0b01110, 0b10001, 0b00001, 0b00010, 0b00100, 0b00000, 0b00100,
-];
+const UNKNOWN: Glyph = [0b01110, 0b10001, 0b00001, 0b00010, 0b00100, 0b00000, 0b00100];
 
 /// The glyph for `c`, or the `?` glyph when the font has none.
 pub(super) fn glyph(c: char) -> Glyph {

@@ -35,11 +35,7 @@ pub const CODED_BITS: usize = ECC_CODED_BITS;
 /// Total cells in the grid.
 const CELLS: usize = GRID_COLS * GRID_ROWS;
 /// Smallest side accepted: two pixels per cell.
-const MIN_SIDE: usize = 2 * if GRID_COLS > GRID_ROWS {
-    GRID_COLS
-} else {
-    GRID_ROWS
-};
+const MIN_SIDE: usize = 2 * if GRID_COLS > GRID_ROWS { GRID_COLS } else { GRID_ROWS };
 /// Domain separation for the key schedule, so the same key used elsewhere gives other patterns.
 const KEY_CONTEXT: &[u8] = b"moderation.watermark.invisible.v1";
 /// Residuals further than this many median deviations from zero are clipped (edges, text).
@@ -73,11 +69,7 @@ struct Layout {
 
 impl Layout {
     fn new(key: &[u8]) -> Self {
-        let seed: [u8; 32] = Sha256::new()
-            .chain_update(KEY_CONTEXT)
-            .chain_update(key)
-            .finalize()
-            .into();
+        let seed: [u8; 32] = Sha256::new().chain_update(KEY_CONTEXT).chain_update(key).finalize().into();
         let mut rng = ChaCha20Rng::from_seed(seed);
         // A random permutation scatters each bit's cells over the frame, so a corner overlay or
         // one busy region cannot wipe out a bit.
@@ -89,9 +81,7 @@ impl Layout {
                 *slot = rank % CODED_BITS;
             }
         }
-        let sign = (0..CELLS)
-            .map(|_| if rng.random::<bool>() { 1.0 } else { -1.0 })
-            .collect();
+        let sign = (0..CELLS).map(|_| if rng.random::<bool>() { 1.0 } else { -1.0 }).collect();
         Self { sign, bit_of }
     }
 }
@@ -135,11 +125,7 @@ pub fn embed(
         .iter()
         .zip(&layout.bit_of)
         .map(|(&sign, &bit)| {
-            let value = if coded.get(bit).copied().unwrap_or(false) {
-                1.0
-            } else {
-                -1.0
-            };
+            let value = if coded.get(bit).copied().unwrap_or(false) { 1.0 } else { -1.0 };
             sign * value * PEAK_AMPLITUDE
         })
         .collect();
@@ -161,23 +147,19 @@ fn pattern(chips: &[f32], width: usize, height: usize) -> Vec<f32> {
     let rows = Axis::new(height, GRID_ROWS);
     let mut delta = Vec::with_capacity(width * height);
     for (&row_cell, &row_weight) in rows.cell.iter().zip(&rows.weight) {
-        let row_chips = chips
-            .get(row_cell * GRID_COLS..(row_cell + 1) * GRID_COLS)
-            .unwrap_or(&[]);
-        delta.extend(cols.cell.iter().zip(&cols.weight).map(|(&col_cell, &w)| {
-            row_chips.get(col_cell).copied().unwrap_or(0.0) * w * row_weight
-        }));
+        let row_chips = chips.get(row_cell * GRID_COLS..(row_cell + 1) * GRID_COLS).unwrap_or(&[]);
+        delta.extend(
+            cols.cell
+                .iter()
+                .zip(&cols.weight)
+                .map(|(&col_cell, &w)| row_chips.get(col_cell).copied().unwrap_or(0.0) * w * row_weight),
+        );
     }
     delta
 }
 
 /// Reads the mark from decoded frames of any size (original or resampled) under `key`.
-pub fn detect(
-    frames: &[Vec<u8>],
-    width: usize,
-    height: usize,
-    key: &[u8],
-) -> Result<Detection, WatermarkError> {
+pub fn detect(frames: &[Vec<u8>], width: usize, height: usize, key: &[u8]) -> Result<Detection, WatermarkError> {
     check_frames(frames, width, height, MIN_SIDE)?;
     let layout = Layout::new(key);
     let means = cell_means(frames, width, height);
@@ -198,17 +180,12 @@ fn cell_means(frames: &[Vec<u8>], width: usize, height: usize) -> Vec<f32> {
     let mut sums = vec![0.0f64; CELLS];
     let mut row_sums = vec![0.0f64; GRID_COLS];
     for frame in frames {
-        for ((row, &row_cell), &row_weight) in frame
-            .chunks_exact(width * 3)
-            .zip(&rows.cell)
-            .zip(&rows.weight)
-        {
+        for ((row, &row_cell), &row_weight) in frame.chunks_exact(width * 3).zip(&rows.cell).zip(&rows.weight) {
             // Accumulate the row in f32 per cell first; f64 only across rows and frames.
             let mut acc = [0.0f32; GRID_COLS];
             for ((pixel, &col_cell), &w) in row.chunks_exact(3).zip(&cols.cell).zip(&cols.weight) {
                 if let ([r, g, b], Some(slot)) = (pixel, acc.get_mut(col_cell)) {
-                    let luma =
-                        0.299 * f32::from(*r) + 0.587 * f32::from(*g) + 0.114 * f32::from(*b);
+                    let luma = 0.299 * f32::from(*r) + 0.587 * f32::from(*g) + 0.114 * f32::from(*b);
                     *slot += w * luma;
                 }
             }
@@ -294,23 +271,12 @@ fn neighbour_residuals(means: &[f32]) -> Vec<f32> {
 pub fn decode_soft_bits(soft: &[f32]) -> Detection {
     let energy: f64 = soft.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
     let rms = (energy / soft.len().max(1) as f64).sqrt();
-    let bits: Vec<f32> = if rms > 0.0 {
-        soft.iter().map(|&s| (f64::from(s) / rms) as f32).collect()
-    } else {
-        vec![0.0; soft.len()]
-    };
+    let bits: Vec<f32> =
+        if rms > 0.0 { soft.iter().map(|&s| (f64::from(s) / rms) as f32).collect() } else { vec![0.0; soft.len()] };
     let decoded = ecc::decode(&bits);
     let codeword = ecc::encode(decoded.payload);
-    let agreement: f64 = bits
-        .iter()
-        .zip(&codeword)
-        .map(|(&s, &c)| if c { f64::from(s) } else { -f64::from(s) })
-        .sum();
-    let confidence = if rms > 0.0 {
-        agreement / bits.len() as f64
-    } else {
-        0.0
-    };
+    let agreement: f64 = bits.iter().zip(&codeword).map(|(&s, &c)| if c { f64::from(s) } else { -f64::from(s) }).sum();
+    let confidence = if rms > 0.0 { agreement / bits.len() as f64 } else { 0.0 };
     Detection {
         payload: (decoded.crc_ok && confidence >= MIN_CONFIDENCE).then_some(decoded.payload),
         confidence,
@@ -331,9 +297,8 @@ mod tests {
         let mut rng = ChaCha20Rng::seed_from_u64(1);
         let worst = (0..2000)
             .map(|_| {
-                let soft: Vec<f32> = (0..CODED_BITS)
-                    .map(|_| rng.random_range(-1.0f32..1.0) + rng.random_range(-1.0f32..1.0))
-                    .collect();
+                let soft: Vec<f32> =
+                    (0..CODED_BITS).map(|_| rng.random_range(-1.0f32..1.0) + rng.random_range(-1.0f32..1.0)).collect();
                 decode_soft_bits(&soft).confidence
             })
             .fold(f64::MIN, f64::max);

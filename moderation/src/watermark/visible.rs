@@ -66,16 +66,9 @@ impl Label {
         let text = std::iter::once(LOGO)
             .chain(std::iter::once(glyph(' ')))
             .chain(std::iter::once(glyph('@')))
-            .chain(
-                username
-                    .chars()
-                    .take(MAX_USERNAME_CHARS)
-                    .map(|c| glyph(if c.is_ascii() { c } else { '?' })),
-            );
+            .chain(username.chars().take(MAX_USERNAME_CHARS).map(|c| glyph(if c.is_ascii() { c } else { '?' })));
         // Each glyph needs ADVANCE columns; the last one's blank column becomes outline room.
-        let glyphs: Vec<Glyph> = text
-            .take((max_cols.saturating_sub(1) / ADVANCE).max(1))
-            .collect();
+        let glyphs: Vec<Glyph> = text.take((max_cols.saturating_sub(1) / ADVANCE).max(1)).collect();
         let cols = glyphs.len() * ADVANCE + 1;
         let rows = GLYPH_HEIGHT + 2;
         let mut ink = vec![Ink::None; cols * rows];
@@ -145,11 +138,7 @@ pub fn draw_visible(
             };
             let mask_row = (dy / SCALE) * label.cols;
             for (dx, pixel) in row.chunks_exact_mut(3).enumerate() {
-                let ink = label
-                    .ink
-                    .get(mask_row + dx / SCALE)
-                    .copied()
-                    .unwrap_or(Ink::None);
+                let ink = label.ink.get(mask_row + dx / SCALE).copied().unwrap_or(Ink::None);
                 for channel in pixel {
                     *channel = blend(*channel, ink);
                 }
