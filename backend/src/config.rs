@@ -9,7 +9,7 @@ use figment::{
 };
 use serde::Deserialize;
 
-use crate::types::Secret;
+use app_core::types::Secret;
 
 /// Which kind of deployment this is; production hardens the GraphQL surface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]

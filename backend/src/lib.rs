@@ -4,15 +4,7 @@
 //! Layers: `api` (GraphQL) and `http` (routes) → `domain` (rules) → `store` (SQL). `kv` holds
 //! rate limits and revocations (memory or Redis), `mail` sends mail, `auth` handles secrets.
 
-pub mod api;
 pub mod app;
-pub mod auth;
 pub mod config;
-pub mod domain;
-pub mod error;
 pub mod http;
-pub mod kv;
-pub mod mail;
 pub mod seed;
-pub mod store;
-pub mod types;

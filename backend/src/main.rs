@@ -3,10 +3,10 @@
 use std::io::Read;
 use std::process::ExitCode;
 
+use app_core::types::Secret;
 use backend::config::{Config, LogFormat};
-use backend::domain::invites::Mint;
-use backend::types::Secret;
 use clap::{Parser, Subcommand};
+use domain::invites::Mint;
 
 #[derive(Parser)]
 #[command(name = "backend", about = "The short-video app's GraphQL service", version)]
@@ -99,7 +99,7 @@ fn init_tracing(format: LogFormat, filter: &str) {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::Schema = cli.command {
-        print!("{}", backend::api::sdl());
+        print!("{}", api::sdl());
         return ExitCode::SUCCESS;
     }
     let config = match Config::load() {
@@ -114,7 +114,7 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
-            if let backend::error::AppError::Internal(cause) = &e {
+            if let app_core::error::AppError::Internal(cause) = &e {
                 eprintln!("cause: {cause:#}");
             }
             ExitCode::FAILURE
@@ -122,7 +122,7 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command, config: Config) -> Result<(), backend::error::AppError> {
+async fn run(command: Command, config: Config) -> Result<(), app_core::error::AppError> {
     match command {
         Command::Schema => Ok(()),
         Command::Serve => {
@@ -138,14 +138,14 @@ async fn run(command: Command, config: Config) -> Result<(), backend::error::App
             });
             match running.task.await {
                 Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(backend::error::AppError::internal("server", e)),
-                Err(e) => Err(backend::error::AppError::internal("server task", e)),
+                Ok(Err(e)) => Err(app_core::error::AppError::internal("server", e)),
+                Err(e) => Err(app_core::error::AppError::internal("server task", e)),
             }
         }
         Command::Migrate { down } => {
             std::fs::create_dir_all(&config.data_dir)
-                .map_err(|e| backend::error::AppError::internal("data folder", e))?;
-            let store = backend::store::Store::connect(&config.effective_database_url(), 2).await?;
+                .map_err(|e| app_core::error::AppError::internal("data folder", e))?;
+            let store = store::Store::connect(&config.effective_database_url(), 2).await?;
             match down {
                 Some(n) => store.migrate_down(n).await?,
                 None => store.migrate().await?,
@@ -172,7 +172,7 @@ async fn run(command: Command, config: Config) -> Result<(), backend::error::App
             let mut password = String::new();
             std::io::stdin()
                 .read_to_string(&mut password)
-                .map_err(|e| backend::error::AppError::internal("stdin", e))?;
+                .map_err(|e| app_core::error::AppError::internal("stdin", e))?;
             let password = password.trim_end_matches(['\n', '\r']).to_owned();
             let services = backend::app::build_services(&config).await?;
             let user = services.accounts.create_admin(&email, &username, Secret::new(password)).await?;

@@ -30,12 +30,12 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::auth::password::PasswordHasherPool;
 use crate::config::Config;
-use crate::error::{AppError, AppResult};
-use crate::store::Store;
-use crate::store::entities::{comments, follows, generation_jobs as jobs, likes, users, videos, views};
-use crate::types::Secret;
+use app_core::error::{AppError, AppResult};
+use app_core::types::Secret;
+use domain::auth::password::PasswordHasherPool;
+use store::Store;
+use store::entities::{comments, follows, generation_jobs as jobs, likes, users, videos, views};
 
 /// What to seed.
 #[derive(Debug, Clone)]
@@ -1013,7 +1013,7 @@ mod tests {
             "seed test: {summary}; deepest chain {deepest}, remixes {remixes}, followers top {top} median {median}, likes/video {likes:.1}, views/video {views:.1}"
         );
         // Log-ins work with the shared hash.
-        let (_, hash): (crate::domain::model::User, String) = {
+        let (_, hash): (domain::model::User, String) = {
             let store = Store::connect(&config.effective_database_url(), 1).await.unwrap();
             store.credentials_by_username("seed_7").await.unwrap().unwrap()
         };

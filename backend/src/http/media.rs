@@ -1,88 +1,10 @@
-//! `/media/{key}`: stored videos and thumbnails behind short-lived signed links, with HTTP range
-//! requests (players seek and stream). Links are minted by the API for viewers allowed to see
-//! the video, so a draft's media never leak to others. With S3, presigned URLs are used instead.
-
-use std::time::Duration;
+//! `/media/{key}`: stored videos and thumbnails behind short-lived signed links
+//! (`api::links::MediaLinks`), with HTTP range requests (players seek and stream).
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use hmac::{Hmac, Mac};
-use media::{MediaError, MediaStore};
-use sha2::Sha256;
-
-use crate::error::{AppError, AppResult};
-
-/// Mints and checks signed media links.
-#[derive(Clone)]
-pub struct MediaLinks {
-    secret: Vec<u8>,
-    ttl: Duration,
-    base: String,
-    store: MediaStore,
-}
-
-impl MediaLinks {
-    /// Links under `base` (the public URL) signed with `secret`, valid for `ttl`.
-    pub fn new(secret: Vec<u8>, ttl: Duration, base: &str, store: MediaStore) -> Self {
-        Self { secret, ttl, base: base.trim_end_matches('/').to_owned(), store }
-    }
-
-    /// The key file (32 random bytes) under the data folder, created once.
-    pub fn load_or_create_secret(path: &std::path::Path) -> AppResult<Vec<u8>> {
-        if let Ok(b) = std::fs::read(path)
-            && b.len() >= 32
-        {
-            return Ok(b);
-        }
-        use rand::RngCore;
-        let mut b = vec![0u8; 32];
-        rand::rng().fill_bytes(&mut b);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| AppError::internal("key folder", e))?;
-        }
-        std::fs::write(path, &b).map_err(|e| AppError::internal("write media key", e))?;
-        Ok(b)
-    }
-
-    /// The MAC over `key` and `exp`, before finalising (signing and checking share it).
-    fn mac(&self, key: &str, exp: i64) -> Option<Hmac<Sha256>> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret).ok()?;
-        mac.update(key.as_bytes());
-        mac.update(b"\n");
-        mac.update(exp.to_string().as_bytes());
-        Some(mac)
-    }
-
-    fn signature(&self, key: &str, exp: i64) -> String {
-        self.mac(key, exp).map(|m| crate::auth::hex(&m.finalize().into_bytes())).unwrap_or_default()
-    }
-
-    /// A link to `key` for someone allowed to see it.
-    pub async fn url(&self, key: &str) -> AppResult<String> {
-        if let Some(u) =
-            self.store.presigned_get_url(key, self.ttl).await.map_err(|e| AppError::internal("presign", e))?
-        {
-            return Ok(u);
-        }
-        let exp = chrono::Utc::now().timestamp() + i64::try_from(self.ttl.as_secs()).unwrap_or(3600);
-        Ok(format!("{}/media/{key}?exp={exp}&sig={}", self.base, self.signature(key, exp)))
-    }
-
-    fn verify(&self, key: &str, exp: i64, sig: &str) -> bool {
-        if exp < chrono::Utc::now().timestamp() {
-            return false;
-        }
-        let Some(mac) = self.mac(key, exp) else { return false };
-        let Some(raw) = (0..sig.len())
-            .step_by(2)
-            .map(|i| sig.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-            .collect::<Option<Vec<u8>>>()
-        else {
-            return false;
-        };
-        mac.verify_slice(&raw).is_ok()
-    }
-}
+use api::links::MediaLinks;
+use media::MediaError;
 
 /// Query of a signed link.
 #[derive(serde::Deserialize)]
@@ -131,7 +53,7 @@ pub async fn serve(
     if !links.verify(&key, q.exp, &q.sig) {
         return HttpResponse::Forbidden().body("this link is invalid or has expired");
     }
-    let size = match links.store.size(&key).await {
+    let size = match links.store().size(&key).await {
         Ok(s) => s,
         Err(MediaError::NotFound { .. }) => return HttpResponse::NotFound().finish(),
         Err(MediaError::BadKey { .. }) => return HttpResponse::NotFound().finish(),
@@ -151,9 +73,9 @@ pub async fn serve(
         }
     };
     let body = if range.start == 0 && range.end == size {
-        links.store.get(&key).await
+        links.store().get(&key).await
     } else {
-        links.store.get_range(&key, range.clone()).await
+        links.store().get_range(&key, range.clone()).await
     };
     match body {
         Ok(bytes) => {

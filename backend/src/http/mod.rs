@@ -5,8 +5,9 @@
 //! Architecture invariant: turns HTTP into a `RequestCtx` (caller + client address) and hands
 //! everything else to the schema; no rules live here.
 
+pub mod feed_responses;
 pub mod media;
-pub mod metrics;
+pub use api::metrics;
 pub mod site;
 
 use std::sync::Arc;
@@ -21,10 +22,10 @@ use async_graphql::{BatchRequest, Data};
 use async_graphql_actix_web::{GraphQLResponse, GraphQLSubscription};
 use futures_util::StreamExt;
 
-use crate::api::accounts::UserLoader;
-use crate::api::moderation::{RemixCountLoader, RemixCounts};
-use crate::api::{AppSchema, RequestCtx, ensure_codes, request_error, to_gql};
-use crate::domain::{Caller, Services};
+use api::accounts::UserLoader;
+use api::moderation::{RemixCountLoader, RemixCounts};
+use api::{AppSchema, RequestCtx, ensure_codes, request_error, to_gql};
+use domain::{Caller, Services};
 use metrics::Metrics;
 
 /// Largest JSON body accepted on `/graphql`.
@@ -46,11 +47,11 @@ pub struct AppState {
     pub max_upload_bytes: usize,
     /// Which operation texts (by digest) consist only of `feed` fields.
     pub feed_only: moka::sync::Cache<[u8; 32], bool>,
+    /// Whole responses of feed-only operations.
+    pub feed_responses: feed_responses::FeedResponses,
 }
 
-/// Cleared by the `feed` resolver when its page must not be reused as a whole response (the
-/// first page of FOLLOWING, which shows new videos at once).
-pub struct FeedResponseCacheable(pub std::sync::atomic::AtomicBool);
+pub use api::FeedResponseCacheable;
 
 /// Whether an operation is a single query whose every top-level field is `feed`: its response
 /// then depends only on the viewer, the operation's text and variables, and the feed epochs.
@@ -140,11 +141,11 @@ fn strip_bearer(h: &str) -> Option<String> {
 /// Per-operation data: the caller, and DataLoaders that batch look-ups across one response.
 pub struct RequestData {
     ctx: RequestCtx,
-    users: crate::api::accounts::Users,
+    users: api::accounts::Users,
     remixes: RemixCounts,
-    followed: crate::api::social::Followed,
-    blocked: crate::api::social::Blocked,
-    liked: crate::api::social::Liked,
+    followed: api::social::Followed,
+    blocked: api::social::Blocked,
+    liked: api::social::Liked,
 }
 
 fn request_data(services: &Services, caller: Caller, client: String) -> RequestData {
@@ -157,17 +158,17 @@ fn request_data(services: &Services, caller: Caller, client: String) -> RequestD
         users: DataLoader::with_cache(UserLoader(services.clone()), tokio::spawn, HashMapCache::default()),
         remixes: DataLoader::with_cache(RemixCountLoader(services.clone()), tokio::spawn, HashMapCache::default()),
         followed: DataLoader::with_cache(
-            crate::api::social::FollowedLoader { services: services.clone(), viewer },
+            api::social::FollowedLoader { services: services.clone(), viewer },
             tokio::spawn,
             HashMapCache::default(),
         ),
         blocked: DataLoader::with_cache(
-            crate::api::social::BlockedLoader { services: services.clone(), viewer },
+            api::social::BlockedLoader { services: services.clone(), viewer },
             tokio::spawn,
             HashMapCache::default(),
         ),
         liked: DataLoader::with_cache(
-            crate::api::social::LikedLoader { services: services.clone(), viewer },
+            api::social::LikedLoader { services: services.clone(), viewer },
             tokio::spawn,
             HashMapCache::default(),
         ),
@@ -280,7 +281,7 @@ async fn graphql(state: web::Data<AppState>, req: HttpRequest, mut payload: web:
         Err((status, message)) => return refuse(&state, status, message),
     };
     // The response cache's key for this exact body (JSON requests only).
-    let body_key = (!multipart).then(|| crate::auth::sha256_hex(&body));
+    let body_key = (!multipart).then(|| domain::auth::sha256_hex(&body));
     let batch: BatchRequest = if multipart {
         let opts =
             async_graphql::http::MultipartOptions::default().max_file_size(state.max_upload_bytes).max_num_files(4);
@@ -321,11 +322,11 @@ async fn graphql(state: web::Data<AppState>, req: HttpRequest, mut payload: web:
     let mut store_as = None;
     let token = bearer(&req);
     if let (Some(key), BatchRequest::Single(r), Some(token)) = (body_key, &batch, token.as_deref())
-        && state.services.feed.responses_cached()
+        && state.feed_responses.enabled()
         && state.feed_only.get_with(digest(r.query.as_bytes()), || is_feed_only(&r.query))
         && let Some(v) = state.services.deps.tokens.verify(token)
     {
-        match state.services.feed.cached_response(v.user_id, v.session_id, &key).await {
+        match state.feed_responses.probe(v.user_id, v.session_id, &key).await {
             Ok(p) => {
                 if let Some(hit) = p.hit {
                     state.metrics.operations.with_label_values(&["feed", "query"]).inc();
@@ -366,7 +367,7 @@ async fn graphql(state: web::Data<AppState>, req: HttpRequest, mut payload: web:
         && cacheable.0.load(std::sync::atomic::Ordering::Relaxed)
         && let Ok(bytes) = serde_json::to_vec(r)
     {
-        if let Err(e) = state.services.feed.store_response(user, &key, &epochs, &bytes).await {
+        if let Err(e) = state.feed_responses.store(user, &key, &epochs, &bytes).await {
             tracing::warn!(error = %e, "feed response not cached");
         }
         return HttpResponse::Ok().content_type("application/json").body(bytes);

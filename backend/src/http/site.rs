@@ -44,7 +44,7 @@ fn embedded() -> &'static HashMap<&'static str, Embedded> {
 }
 
 fn etag_of(bytes: &[u8]) -> String {
-    let digest = crate::auth::sha256_hex(bytes);
+    let digest = domain::auth::sha256_hex(bytes);
     format!("\"{}\"", &digest[..32])
 }
 

@@ -131,7 +131,7 @@ async fn account_errors(engine: Engine) {
     );
     // An expired verification token is refused.
     let bob = app.running.services.accounts.user_by_username("bob").await.unwrap().unwrap();
-    let secret = backend::auth::random_secret();
+    let secret = domain::auth::random_secret();
     app.running
         .services
         .deps
@@ -139,7 +139,7 @@ async fn account_errors(engine: Engine) {
         .insert_one_time(
             bob.id,
             "verify",
-            backend::auth::secret_digest(&secret),
+            domain::auth::secret_digest(&secret),
             chrono::Utc::now() - chrono::Duration::seconds(1),
         )
         .await

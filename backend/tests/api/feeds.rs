@@ -9,10 +9,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use backend::domain::model::{FrameScores, Verdict};
-use backend::store::generation::{NewJob, NewVideo};
-use backend::types::{JobId, UserId, VideoId};
+use app_core::types::{JobId, UserId, VideoId};
+use domain::model::{FrameScores, Verdict};
 use serde_json::{Value, json};
+use store::generation::{NewJob, NewVideo};
 
 use crate::harness::*;
 

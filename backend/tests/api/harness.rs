@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
+use app_core::types::Secret;
 use backend::app::Running;
 use backend::config::Config;
-use backend::types::Secret;
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 
@@ -135,7 +135,7 @@ impl TestApp {
             .running
             .services
             .invites
-            .mint_as(None, backend::domain::invites::Mint { count, max_uses, expires_at: None, note: None })
+            .mint_as(None, domain::invites::Mint { count, max_uses, expires_at: None, note: None })
             .await
             .unwrap();
         list.into_iter().map(|i| i.code).collect()

@@ -76,7 +76,7 @@ async fn invalid_codes_look_alike(engine: Engine) {
         .services
         .deps
         .store
-        .insert_invites(vec![backend::store::NewInvite {
+        .insert_invites(vec![store::NewInvite {
             code: "EXPIRED234".into(),
             owner_id: None,
             created_by: None,

@@ -123,7 +123,7 @@ where
 fn schema_file_matches_the_server() {
     let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../schema.graphql")).unwrap();
     assert!(
-        committed == backend::api::sdl(),
+        committed == api::sdl(),
         "schema.graphql is out of date: run `cargo run -p backend -- schema > schema.graphql`"
     );
 }
@@ -150,9 +150,7 @@ fn command_line_mints_creates_admin_and_refuses_bad_config() {
     let codes: Vec<String> = String::from_utf8(out.stdout).unwrap().lines().map(str::to_owned).collect();
     assert_eq!(codes.len(), 3);
     assert!(
-        codes
-            .iter()
-            .all(|c| c.len() >= 8 && backend::domain::values::normalise_invite_code(c).as_deref() == Some(c.as_str()))
+        codes.iter().all(|c| c.len() >= 8 && domain::values::normalise_invite_code(c).as_deref() == Some(c.as_str()))
     );
 
     let mut child = backend_cmd(&dir)
@@ -211,7 +209,7 @@ fn command_line_mints_creates_admin_and_refuses_bad_config() {
 
     // `schema` prints the SDL.
     let out = backend_cmd(&dir).arg("schema").output().unwrap();
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), backend::api::sdl());
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), api::sdl());
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -242,7 +240,7 @@ async fn smtp_transport_delivers_to_a_real_server() {
     assert_eq!(line.trim(), "ready");
 
     let app = app(Engine::Sqlite)
-        .tweak(move |c| c.smtp_url = Some(backend::types::Secret::new(format!("smtp://127.0.0.1:{port}"))))
+        .tweak(move |c| c.smtp_url = Some(app_core::types::Secret::new(format!("smtp://127.0.0.1:{port}"))))
         .start()
         .await;
     let code = app.mint(1, 1).await.remove(0);

@@ -1,0 +1,100 @@
+//! The one error enum of the service. Each variant is a client-visible code; internal causes
+//! are logged where they are mapped and never sent to clients.
+
+/// Every way a request can be refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// No valid sign-in.
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    /// Signed in, but not allowed.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The thing does not exist (or the caller may not know it does).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// Input that cannot be accepted; `field` names the argument when there is one.
+    #[error("{message}")]
+    BadUserInput {
+        /// What is wrong, in words a user can act on.
+        message: String,
+        /// The input field at fault.
+        field: Option<&'static str>,
+    },
+    /// A bad, used-up, expired or revoked invite code (deliberately not saying which).
+    #[error("this invite code cannot be used")]
+    InviteInvalid,
+    /// Too many requests; try again after the given seconds.
+    #[error("too many requests; try again in {retry_after_secs} s")]
+    RateLimited {
+        /// Seconds until a retry may succeed.
+        retry_after_secs: u64,
+    },
+    /// The content breaks the policy; `reasons` name each category and what to change.
+    #[error("this text breaks the content policy")]
+    PolicyViolation {
+        /// One line per broken rule.
+        reasons: Vec<String>,
+    },
+    /// The publish gate refused: `check` names the failed check (`VERDICT`, `WATERMARK`,
+    /// `MANIFEST`, `CONSENT`), `reason` says what was found.
+    #[error("this video cannot be published: {reason}")]
+    PublishRefused {
+        /// Which check failed.
+        check: &'static str,
+        /// What it found.
+        reason: String,
+    },
+    /// A cameo in the request may not be used (now) by this member; the message names it.
+    #[error("{0}")]
+    ConsentRequired(String),
+    /// The request conflicts with the current state (a taken username, say).
+    #[error("{0}")]
+    Conflict(String),
+    /// A feed cursor whose ranked list has expired: load the feed again from the top.
+    #[error("this feed page has expired; load the feed again from the top")]
+    CursorExpired,
+    /// Anything else: logged with its cause, reported to the client only as INTERNAL.
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl AppError {
+    /// The stable `extensions.code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Unauthenticated(_) => "UNAUTHENTICATED",
+            AppError::Forbidden(_) => "FORBIDDEN",
+            AppError::NotFound(_) => "NOT_FOUND",
+            AppError::BadUserInput { .. } => "BAD_USER_INPUT",
+            AppError::InviteInvalid => "INVITE_INVALID",
+            AppError::RateLimited { .. } => "RATE_LIMITED",
+            AppError::PolicyViolation { .. } => "POLICY_VIOLATION",
+            AppError::PublishRefused { .. } => "PUBLISH_REFUSED",
+            AppError::ConsentRequired(_) => "CONSENT_REQUIRED",
+            AppError::Conflict(_) => "CONFLICT",
+            AppError::CursorExpired => "CURSOR_EXPIRED",
+            AppError::Internal(_) => "INTERNAL",
+        }
+    }
+
+    /// Shorthand for a bad input on a named field.
+    pub fn bad_input(field: &'static str, message: impl Into<String>) -> Self {
+        AppError::BadUserInput { message: message.into(), field: Some(field) }
+    }
+
+    /// Shorthand for an internal failure with context.
+    pub fn internal(context: &str, e: impl std::fmt::Display) -> Self {
+        AppError::Internal(anyhow::anyhow!("{context}: {e}"))
+    }
+}
+
+#[cfg(feature = "db")]
+impl From<sea_orm::DbErr> for AppError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        AppError::Internal(anyhow::Error::new(e).context("database"))
+    }
+}
+
+/// Result alias used by domain services.
+pub type AppResult<T> = Result<T, AppError>;

@@ -1,0 +1,379 @@
+//! Accounts: sign-up by invite, log-in, rotating refresh tokens with reuse detection, mail
+//! verification, password reset, roles and bans.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+
+use super::model::{Role, User};
+use super::values::{Email, Username, new_invite_code, normalise_invite_code, parse_display_name};
+use super::{Caller, Deps, Viewer};
+use crate::auth::{password, random_secret, secret_digest};
+use app_core::error::{AppError, AppResult};
+use app_core::types::{Secret, UserId};
+use store::{NewInvite, NewUser, Rotation};
+
+const VERIFY: &str = "verify";
+const RESET: &str = "reset";
+
+/// A new sign-up.
+pub struct SignUp {
+    /// Code as typed.
+    pub invite_code: String,
+    /// Address as typed.
+    pub email: String,
+    /// Handle as typed.
+    pub username: String,
+    /// Password.
+    pub password: Secret<String>,
+    /// Optional display name.
+    pub display_name: Option<String>,
+}
+
+/// Tokens handed to a client that signed in.
+pub struct Session {
+    /// Short-lived EdDSA JWT.
+    pub access_token: String,
+    /// Opaque, single-use refresh token.
+    pub refresh_token: String,
+    /// The member.
+    pub user: User,
+}
+
+/// Account rules.
+#[derive(Clone)]
+pub struct AccountService {
+    deps: Arc<Deps>,
+}
+
+impl AccountService {
+    pub(super) fn new(deps: Arc<Deps>) -> Self {
+        Self { deps }
+    }
+
+    fn access_ttl(&self) -> Duration {
+        Duration::from_secs(self.deps.tokens.ttl_secs().unsigned_abs())
+    }
+
+    /// Resolves a bearer token into a caller. Never fails on a bad token: it reports it.
+    pub async fn authenticate(&self, bearer: Option<&str>) -> AppResult<Caller> {
+        let Some(token) = bearer else { return Ok(Caller::Anonymous) };
+        let Some(claims) = self.deps.tokens.verify(token) else {
+            return Ok(Caller::Rejected("the access token is invalid or expired"));
+        };
+        if self.deps.kv.is_revoked(claims.session_id).await? {
+            return Ok(Caller::Rejected("this session has ended"));
+        }
+        // In-process revocations do not survive a restart; the database does.
+        if !self.deps.kv.is_redis() && self.deps.store.session_revoked(claims.session_id).await? {
+            return Ok(Caller::Rejected("this session has ended"));
+        }
+        match self.deps.store.user(claims.user_id).await? {
+            None => Ok(Caller::Rejected("the access token is invalid or expired")),
+            Some(u) if u.is_banned() => Ok(Caller::Rejected("this account is suspended")),
+            Some(user) => Ok(Caller::Member(Viewer { user, session: claims.session_id })),
+        }
+    }
+
+    async fn start_session(&self, user: User) -> AppResult<Session> {
+        let refresh = random_secret();
+        let expires = Utc::now() + self.deps.rules.refresh_ttl;
+        let session = self.deps.store.create_session(user.id, secret_digest(&refresh), expires).await?;
+        let access = self.deps.tokens.issue(user.id, session)?;
+        Ok(Session { access_token: access, refresh_token: refresh, user })
+    }
+
+    /// Redeems an invite and creates the member; signs them in.
+    pub async fn sign_up(&self, input: SignUp, client: &str) -> AppResult<Session> {
+        let rules = &self.deps.rules;
+        self.deps.kv.hit(rules.redeem_per_ip, client).await?;
+        self.deps.kv.hit(rules.redeem_global, "all").await?;
+        let email = Email::parse(&input.email)?;
+        let username = Username::parse(&input.username)?;
+        let display_name = parse_display_name(input.display_name.as_deref())?;
+        password::check_policy(input.password.expose(), "password")?;
+        let code = normalise_invite_code(&input.invite_code).ok_or(AppError::InviteInvalid)?;
+        let invite = self.deps.store.redeemable_invite(&code).await?.ok_or(AppError::InviteInvalid)?;
+        let hash = self.deps.hasher.hash(input.password).await?;
+        let quota = (0..rules.invite_quota)
+            .map(|_| NewInvite {
+                code: new_invite_code(rules.invite_code_length),
+                owner_id: None,
+                created_by: None,
+                max_uses: 1,
+                expires_at: None,
+                note: None,
+            })
+            .collect();
+        let new = NewUser {
+            email: email.as_str().into(),
+            username: username.as_str().into(),
+            display_name,
+            password_hash: hash,
+            role: Role::User,
+            email_verified: false,
+        };
+        let user = self.deps.store.sign_up(&invite, new, quota).await?.map_err(AppError::from)?;
+        tracing::info!(user_id = %user.id, invite_id = %invite.id, "member signed up");
+        self.send_verification(&user).await;
+        self.start_session(user).await
+    }
+
+    async fn send_verification(&self, user: &User) {
+        let token = random_secret();
+        let expires = Utc::now() + self.deps.rules.verify_ttl;
+        let result = async {
+            self.deps.store.insert_one_time(user.id, VERIFY, secret_digest(&token), expires).await?;
+            self.deps.mail.send(self.deps.mail.verification(&user.email, &user.username, &token)).await
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::error!(user_id = %user.id, error = %e, cause = ?e, "verification mail not sent");
+        }
+    }
+
+    /// Sends a fresh verification mail to the signed-in member.
+    pub async fn resend_verification(&self, caller: &Caller, client: &str) -> AppResult<bool> {
+        let v = caller.require()?;
+        self.deps.kv.hit(self.deps.rules.mail_per_ip, client).await?;
+        if v.user.email_verified_at.is_some() {
+            return Ok(false);
+        }
+        self.send_verification(&v.user).await;
+        Ok(true)
+    }
+
+    /// Signs in with email or username. Unknown login and wrong password answer alike, after
+    /// the same amount of hashing work.
+    pub async fn log_in(&self, login: &str, password: Secret<String>, client: &str) -> AppResult<Session> {
+        let rules = &self.deps.rules;
+        self.deps.kv.hit(rules.login_per_ip, client).await?;
+        let login = login.trim();
+        if login.is_empty() || login.len() > 254 || password.expose().len() > 4 * password::MAX_LEN {
+            return Err(AppError::bad_input("login", "enter your email or username and password"));
+        }
+        let found = if login.contains('@') {
+            self.deps.store.credentials_by_email(&login.to_lowercase()).await?
+        } else {
+            self.deps.store.credentials_by_username(login).await?
+        };
+        // Per account (email and username count together), before any hashing work.
+        let account_key = found.as_ref().map(|(u, _)| u.id.to_string()).unwrap_or_else(|| login.to_lowercase());
+        self.deps.kv.hit(rules.login_per_account, &account_key).await?;
+        let (user, hash) = match found {
+            Some((u, h)) => (Some(u), Some(h)),
+            None => (None, None),
+        };
+        let ok = self.deps.hasher.verify(password, hash).await?;
+        let Some(user) = user.filter(|_| ok) else {
+            return Err(AppError::Unauthenticated("wrong login or password"));
+        };
+        if user.is_banned() {
+            return Err(AppError::Forbidden("this account is suspended".into()));
+        }
+        self.start_session(user).await
+    }
+
+    /// Rotates a refresh token. Presenting one that was already used revokes its whole family.
+    pub async fn refresh(&self, refresh_token: &str) -> AppResult<Session> {
+        let next = random_secret();
+        match self.deps.store.rotate_refresh(&secret_digest(refresh_token.trim()), secret_digest(&next)).await? {
+            Rotation::Invalid => Err(AppError::Unauthenticated("the refresh token is invalid or expired")),
+            Rotation::Reused { session } => {
+                self.deps.kv.revoke_sessions(&[session], self.access_ttl()).await?;
+                tracing::warn!(session = %session, "refresh token reused; session family revoked");
+                Err(AppError::Unauthenticated("this refresh token was already used; the session has been ended"))
+            }
+            Rotation::Rotated { user_id, session } => {
+                let user = self
+                    .deps
+                    .store
+                    .user(user_id)
+                    .await?
+                    .ok_or(AppError::Unauthenticated("the refresh token is invalid or expired"))?;
+                if user.is_banned() {
+                    self.deps.kv.revoke_sessions(&[session], self.access_ttl()).await?;
+                    return Err(AppError::Unauthenticated("this account is suspended"));
+                }
+                let access = self.deps.tokens.issue(user.id, session)?;
+                Ok(Session { access_token: access, refresh_token: next, user })
+            }
+        }
+    }
+
+    /// Ends the session a refresh token belongs to (its access tokens stop at once).
+    pub async fn log_out(&self, refresh_token: &str) -> AppResult<bool> {
+        match self.deps.store.revoke_session_of(&secret_digest(refresh_token.trim()), "logout").await? {
+            Some(s) => {
+                self.deps.kv.revoke_sessions(&[s], self.access_ttl()).await?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Confirms an address with a single-use, expiring token.
+    pub async fn verify_email(&self, token: &str) -> AppResult<User> {
+        let id = self
+            .deps
+            .store
+            .consume_one_time(VERIFY, &secret_digest(token.trim()))
+            .await?
+            .ok_or_else(|| AppError::bad_input("token", "this verification link is invalid, used or expired"))?;
+        self.deps.store.set_email_verified(id).await?;
+        self.deps.store.user(id).await?.ok_or(AppError::NotFound("user"))
+    }
+
+    /// Mails a reset link if the address belongs to a member. Always answers the same, and in
+    /// the same time: the look-up and the mail happen after the answer.
+    pub async fn request_password_reset(&self, email: &str, client: &str) -> AppResult<bool> {
+        self.deps.kv.hit(self.deps.rules.mail_per_ip, client).await?;
+        let email = Email::parse(email)?;
+        let this = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = this.send_reset(&email).await {
+                tracing::error!(error = %e, cause = ?e, "password reset mail not sent");
+            }
+        });
+        Ok(true)
+    }
+
+    async fn send_reset(&self, email: &Email) -> AppResult<()> {
+        let Some((user, _)) = self.deps.store.credentials_by_email(email.as_str()).await? else { return Ok(()) };
+        if user.is_banned() {
+            return Ok(());
+        }
+        let token = random_secret();
+        let ttl = self.deps.rules.reset_ttl;
+        self.deps.store.insert_one_time(user.id, RESET, secret_digest(&token), Utc::now() + ttl).await?;
+        self.deps.mail.send(self.deps.mail.password_reset(&user.email, &token, ttl.as_secs() / 60)).await
+    }
+
+    /// Sets a new password with a reset token, and ends every session of the member.
+    pub async fn reset_password(&self, token: &str, new_password: Secret<String>) -> AppResult<bool> {
+        password::check_policy(new_password.expose(), "newPassword")?;
+        let id = self
+            .deps
+            .store
+            .consume_one_time(RESET, &secret_digest(token.trim()))
+            .await?
+            .ok_or_else(|| AppError::bad_input("token", "this reset link is invalid, used or expired"))?;
+        let hash = self.deps.hasher.hash(new_password).await?;
+        let ended = self.deps.store.set_password_and_revoke_sessions(id, hash).await?;
+        self.deps.kv.revoke_sessions(&ended, self.access_ttl()).await?;
+        // Following the mailed link proves the address.
+        self.deps.store.set_email_verified(id).await?;
+        tracing::info!(user_id = %id, sessions_ended = ended.len(), "password reset");
+        Ok(true)
+    }
+
+    /// One member by id.
+    pub async fn user(&self, id: UserId) -> AppResult<Option<User>> {
+        self.deps.store.user(id).await
+    }
+
+    /// Members by id (data loader).
+    pub async fn users(&self, ids: &[UserId]) -> AppResult<Vec<User>> {
+        self.deps.store.users(ids).await
+    }
+
+    /// One member by handle.
+    pub async fn user_by_username(&self, username: &str) -> AppResult<Option<User>> {
+        self.deps.store.user_by_username(username.trim()).await
+    }
+
+    /// Changes a member's role (admins only, not their own).
+    pub async fn set_role(&self, caller: &Caller, target: UserId, role: Role) -> AppResult<User> {
+        let admin = caller.require_role(Role::Admin)?;
+        if admin.user.id == target {
+            return Err(AppError::Forbidden("you cannot change your own role".into()));
+        }
+        let user = self.deps.store.set_role(target, role).await?.ok_or(AppError::NotFound("user"))?;
+        self.deps
+            .store
+            .record_audit(Some(admin.user.id), "user.set_role", Some(("user", target.to_string())), Some(role.as_str()))
+            .await?;
+        tracing::info!(actor = %admin.user.id, target = %target, role = role.as_str(), "role changed");
+        Ok(user)
+    }
+
+    /// Bans a member (moderators and admins; only members of a lower role). Their tokens stop
+    /// working at once and their unused invite codes with them.
+    pub async fn ban(&self, caller: &Caller, target: UserId, reason: &str) -> AppResult<User> {
+        let actor = caller.require_role(Role::Moderator)?;
+        self.ban_as(actor, target, reason).await
+    }
+
+    /// Bans `target` on behalf of `actor` (a moderator or admin whose role was checked): the one
+    /// ban path, shared by `banUser` and moderation decisions.
+    pub async fn ban_as(&self, actor: &Viewer, target: UserId, reason: &str) -> AppResult<User> {
+        let reason = reason.trim();
+        if reason.is_empty() || reason.chars().count() > 500 {
+            return Err(AppError::bad_input("reason", "give a reason of 1 to 500 characters"));
+        }
+        let target_user = self.deps.store.user(target).await?.ok_or(AppError::NotFound("user"))?;
+        if target_user.id == actor.user.id {
+            return Err(AppError::Forbidden("you cannot ban yourself".into()));
+        }
+        if target_user.role >= actor.user.role {
+            return Err(AppError::Forbidden("you can only ban members of a lower role".into()));
+        }
+        let (user, ended) = self.deps.store.ban(target, reason).await?;
+        self.deps
+            .store
+            .record_audit(Some(actor.user.id), "user.ban", Some(("user", target.to_string())), Some(reason))
+            .await?;
+        self.deps.kv.revoke_sessions(&ended, self.access_ttl()).await?;
+        // Their videos leave the feeds at once.
+        super::feed::content_withdrawn(&self.deps).await;
+        tracing::info!(actor = %actor.user.id, target = %target, sessions_ended = ended.len(), "member banned");
+        user.ok_or(AppError::NotFound("user"))
+    }
+
+    /// Creates an admin from the command line (no invite; address counts as confirmed).
+    pub async fn create_admin(&self, email: &str, username: &str, password: Secret<String>) -> AppResult<User> {
+        let email = Email::parse(email)?;
+        let username = Username::parse(username)?;
+        password::check_policy(password.expose(), "password")?;
+        let hash = self.deps.hasher.hash(password).await?;
+        let new = NewUser {
+            email: email.as_str().into(),
+            username: username.as_str().into(),
+            display_name: None,
+            password_hash: hash,
+            role: Role::Admin,
+            email_verified: true,
+        };
+        let user = self.deps.store.create_user(new).await?.map_err(AppError::from)?;
+        self.deps.store.record_audit(None, "user.create_admin", Some(("user", user.id.to_string())), None).await?;
+        Ok(user)
+    }
+
+    /// Members whose handle, display name or email contains `text`, newest first (moderators
+    /// and admins: the console's member search).
+    pub async fn search(
+        &self,
+        caller: &Caller,
+        text: &str,
+        after: Option<(chrono::DateTime<Utc>, uuid::Uuid)>,
+        limit: u64,
+    ) -> AppResult<Vec<User>> {
+        caller.require_role(Role::Moderator)?;
+        if text.chars().count() > 200 {
+            return Err(AppError::bad_input("query", "search for at most 200 characters"));
+        }
+        self.deps.store.search_users(text, after, limit).await
+    }
+
+    /// The audit log, newest first (admins only).
+    pub async fn audit_log(
+        &self,
+        caller: &Caller,
+        after: Option<(chrono::DateTime<Utc>, uuid::Uuid)>,
+        limit: u64,
+    ) -> AppResult<Vec<super::model::AuditEntry>> {
+        caller.require_role(Role::Admin)?;
+        self.deps.store.audit_entries(after, limit).await
+    }
+}

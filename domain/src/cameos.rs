@@ -1,0 +1,454 @@
+//! Cameos: verification (a challenge phrase, a recorded clip with automatic checks, a
+//! moderator's review), who may use a cameo, and the owner's control over every video with it.
+//!
+//! Invariant: no video with a cameo exists unless its owner's consent is in force: consent is
+//! checked when a job is submitted ([`consented_cameos`]), again when it finishes, and again at
+//! publish (the gate); revoking a cameo or removing an appearance takes the videos down at once.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use media::MediaStore;
+
+use super::model::{Cameo, CameoPermission, CameoStatus, Role, Subject, Video, VideoStatus};
+use super::moderation::{ClipChecker, Decision, ModerationService};
+use super::videos::VideoService;
+use super::{Caller, Deps};
+use app_core::error::{AppError, AppResult};
+use app_core::types::{CameoId, ChallengeId, UserId, VideoId};
+use store::cameos::{CameoChange, NewCameo};
+
+/// Longest cameo name, in characters.
+pub const MAX_NAME: usize = 80;
+/// Longest restrictions text, in characters.
+pub const MAX_RESTRICTIONS: usize = 500;
+/// Shortest and longest verification clip.
+pub const CLIP_SECONDS: (u64, u64) = (2, 30);
+/// Smallest side of a verification clip, in pixels.
+pub const MIN_SIDE: usize = 240;
+/// Largest side of a verification clip, in pixels.
+pub const MAX_SIDE: usize = 4096;
+/// How long a challenge stays valid.
+pub const CHALLENGE_MINUTES: i64 = 10;
+
+/// Words of challenge phrases: concrete, easy to say and to act out.
+const WORDS: [&str; 48] = [
+    "apple", "banjo", "candle", "dolphin", "eagle", "feather", "guitar", "hammer", "island", "jacket", "kettle",
+    "lemon", "mountain", "needle", "orange", "pepper", "quilt", "rocket", "saddle", "tiger", "umbrella", "violin",
+    "window", "yellow", "anchor", "basket", "cactus", "drum", "engine", "forest", "garden", "harbor", "igloo",
+    "jungle", "kite", "ladder", "magnet", "napkin", "ocean", "pencil", "river", "spoon", "tunnel", "velvet", "wagon",
+    "zebra", "bridge", "comet",
+];
+/// Actions of challenge phrases.
+const ACTIONS: [&str; 8] = [
+    "wave both hands",
+    "turn your head left then right",
+    "touch your nose",
+    "nod twice",
+    "smile and blink",
+    "raise one hand",
+    "look up then down",
+    "shrug",
+];
+
+/// What a new cameo is made from.
+pub struct CreateCameo {
+    /// The challenge the clip answers.
+    pub challenge: ChallengeId,
+    /// Display name.
+    pub name: String,
+    /// The recorded clip (MP4).
+    pub clip: Vec<u8>,
+    /// Who may use it.
+    pub permission: CameoPermission,
+    /// The owner's restrictions.
+    pub restrictions: Option<String>,
+}
+
+/// Cameo rules.
+#[derive(Clone)]
+pub struct CameoService {
+    deps: Arc<Deps>,
+    media: MediaStore,
+    checker: Arc<ClipChecker>,
+    moderation: ModerationService,
+    videos: VideoService,
+    reference_dim: usize,
+    verifications_per_user: kv::Limit,
+}
+
+fn clean_name(name: &str) -> AppResult<String> {
+    let n = name.trim();
+    let count = n.chars().count();
+    if count == 0 || count > MAX_NAME || n.chars().any(char::is_control) {
+        return Err(AppError::bad_input(
+            "name",
+            format!("the name must have 1 to {MAX_NAME} characters, without control characters"),
+        ));
+    }
+    Ok(n.to_owned())
+}
+
+/// The clip as a plain MP4: a browser's fragmented recording rewritten (no re-encoding), any
+/// other file as it came (one the rewriter refuses is then judged by the MP4 reader as before).
+fn plain_mp4(clip: Vec<u8>) -> Vec<u8> {
+    match media::normalize_mp4(&clip) {
+        Ok(std::borrow::Cow::Owned(plain)) => plain,
+        Ok(std::borrow::Cow::Borrowed(_)) | Err(_) => clip,
+    }
+}
+
+fn clean_restrictions(text: Option<&str>) -> AppResult<Option<String>> {
+    match text.map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(t) if t.chars().count() > MAX_RESTRICTIONS || t.chars().any(|c| c.is_control() && c != '\n') => Err(
+            AppError::bad_input("restrictions", format!("restrictions may have up to {MAX_RESTRICTIONS} characters")),
+        ),
+        Some(t) => Ok(Some(t.to_owned())),
+    }
+}
+
+impl CameoService {
+    /// Wires the service.
+    pub fn new(
+        deps: Arc<Deps>,
+        media: MediaStore,
+        checker: Arc<ClipChecker>,
+        moderation: ModerationService,
+        videos: VideoService,
+        reference_dim: usize,
+        verifications_per_user: kv::Limit,
+    ) -> Self {
+        Self { deps, media, checker, moderation, videos, reference_dim, verifications_per_user }
+    }
+
+    /// Issues a single-use challenge: a phrase to say and an action to do on camera.
+    pub async fn start_verification(&self, caller: &Caller) -> AppResult<(ChallengeId, String, chrono::DateTime<Utc>)> {
+        let v = caller.require()?;
+        // Each challenge leads to an upload and a clip check: a member gets a few per hour.
+        self.deps.kv.hit(self.verifications_per_user, &v.user.id.to_string()).await?;
+        let pick = |n: usize| rand::random_range(0..n);
+        let words: Vec<&str> = (0..3).filter_map(|_| WORDS.get(pick(WORDS.len())).copied()).collect();
+        let action = ACTIONS.get(pick(ACTIONS.len())).copied().unwrap_or("wave both hands");
+        let phrase = format!("Say \"{}\", then {action}", words.join(" "));
+        let expires = Utc::now() + chrono::Duration::minutes(CHALLENGE_MINUTES);
+        let (id, expires) = self.deps.store.insert_challenge(v.user.id, &phrase, expires).await?;
+        Ok((id, phrase, expires))
+    }
+
+    /// Checks the recorded clip, stores it and the cameo (`PENDING_REVIEW`), and opens a case
+    /// for a moderator to compare the clip with the challenge.
+    pub async fn create(&self, caller: &Caller, c: CreateCameo) -> AppResult<Cameo> {
+        let v = caller.require()?;
+        let name = clean_name(&c.name)?;
+        let restrictions = clean_restrictions(c.restrictions.as_deref())?;
+        if self.deps.store.live_challenge(c.challenge, v.user.id).await?.is_none() {
+            return Err(AppError::bad_input(
+                "challengeId",
+                "the challenge expired, was used, or is not yours; start a new verification",
+            ));
+        }
+        // The plain MP4 is what gets stored: the moderator's player and every later reader get
+        // that, not the browser's fragmented recording.
+        let (clip, facts, reference) = self.check_clip(c.clip).await?;
+        let key = format!("cameos/{}.mp4", uuid::Uuid::now_v7());
+        self.media.put(&key, clip, "video/mp4").await.map_err(|e| AppError::internal("store cameo clip", e))?;
+        let new = NewCameo {
+            owner: v.user.id,
+            name,
+            permission: c.permission,
+            restrictions,
+            clip_key: key.clone(),
+            challenge: c.challenge,
+            reference,
+            clip_duration_ms: i64::try_from(facts).unwrap_or(i64::MAX),
+        };
+        let Some(cameo) = self.deps.store.insert_cameo(new).await? else {
+            // The challenge was used by a concurrent upload: keep nothing of this one.
+            let _ = self.media.delete(&key).await;
+            return Err(AppError::bad_input(
+                "challengeId",
+                "the challenge expired, was used, or is not yours; start a new verification",
+            ));
+        };
+        let reason = format!("verify: the clip should show the owner doing this: {}", cameo.challenge_phrase);
+        self.deps.store.open_case(Subject::Cameo(cameo.id), "cameo", &[reason], &[]).await?;
+        tracing::info!(cameo = %cameo.id, owner = %v.user.id, "cameo submitted for review");
+        Ok(cameo)
+    }
+
+    /// The automatic checks of a verification clip: an H.264 MP4 of 2–30 s within the size
+    /// bounds, and not one of our own generated clips. A browser's recording (fragmented MP4)
+    /// is first rewritten as a plain MP4, without re-encoding. Returns the plain clip, its
+    /// length and the likeness features passed to the model.
+    async fn check_clip(&self, clip: Vec<u8>) -> AppResult<(Vec<u8>, u64, Vec<f32>)> {
+        let bad = |m: String| AppError::bad_input("clip", m);
+        if clip.is_empty() {
+            return Err(bad("the clip is empty".into()));
+        }
+        let clip = plain_mp4(clip);
+        let info =
+            media::probe_mp4(&clip).map_err(|e| bad(format!("the clip is not an MP4 with H.264 video ({e})")))?;
+        let secs = info.duration_ms as f64 / 1000.0;
+        if info.duration_ms < CLIP_SECONDS.0 * 1000 || info.duration_ms > CLIP_SECONDS.1 * 1000 {
+            return Err(bad(format!(
+                "the clip is {secs:.1} s long; record {} to {} seconds",
+                CLIP_SECONDS.0, CLIP_SECONDS.1
+            )));
+        }
+        let (w, h) = (info.width, info.height);
+        if w.min(h) < MIN_SIDE || w.max(h) > MAX_SIDE {
+            return Err(bad(format!("the clip is {w}x{h}; each side must be {MIN_SIDE} to {MAX_SIDE} pixels")));
+        }
+        let checker = self.checker.clone();
+        let dim = self.reference_dim;
+        let checked = tokio::task::spawn_blocking(move || {
+            let found = checker.inspect(&clip);
+            let frames = media::decode_mp4_prefix(&clip, 16);
+            (clip, found, frames)
+        })
+        .await
+        .map_err(|e| AppError::internal("cameo clip check", e))?;
+        let (clip, found, frames) = checked;
+        if found.watermark.is_some() || found.manifest_trusted() {
+            return Err(bad("this clip was generated here; record yourself with your camera instead".into()));
+        }
+        if let Some(e) = found.decode_error {
+            return Err(bad(format!("the clip does not decode ({e})")));
+        }
+        let frames = frames.map_err(|e| bad(format!("the clip does not decode ({e})")))?;
+        let reference = generator::reference::from_frames(&frames, w, h, dim)
+            .map_err(|e| bad(format!("the clip cannot be used ({e})")))?;
+        Ok((clip, info.duration_ms, reference))
+    }
+
+    /// A moderator decides a pending verification (through its case, so it is audited).
+    pub async fn review(&self, caller: &Caller, id: CameoId, approve: bool, note: Option<&str>) -> AppResult<Cameo> {
+        caller.require_role(Role::Moderator)?;
+        let cameo = self.deps.store.cameo(id).await?.ok_or(AppError::NotFound("cameo"))?;
+        if cameo.status != CameoStatus::PendingReview {
+            return Err(AppError::Conflict(format!("the cameo is {}, not waiting for review", cameo.status.as_str())));
+        }
+        let case = self
+            .deps
+            .store
+            .latest_case_about(Subject::Cameo(id))
+            .await?
+            .filter(|c| c.status == super::model::CaseStatus::Open);
+        let case = match case {
+            Some(c) => c.id,
+            None => self.deps.store.open_case(Subject::Cameo(id), "cameo", &[], &[]).await?,
+        };
+        let action =
+            if approve { super::model::ModerationAction::Approve } else { super::model::ModerationAction::Remove };
+        self.moderation.resolve(caller, Decision { case, action, note }).await?;
+        self.deps.store.cameo(id).await?.ok_or(AppError::NotFound("cameo"))
+    }
+
+    /// A cameo, to anyone while active; to its owner and moderators whatever its status.
+    pub async fn cameo(&self, caller: &Caller, id: CameoId) -> AppResult<Option<Cameo>> {
+        let viewer = caller.optional()?;
+        let Some(c) = self.deps.store.cameo(id).await? else { return Ok(None) };
+        let privileged = viewer.is_some_and(|v| v.user.id == c.owner_id || v.user.role >= Role::Moderator);
+        Ok((c.status == CameoStatus::Active || privileged).then_some(c))
+    }
+
+    /// A member's cameos as the caller may see them.
+    pub async fn cameos_of(&self, caller: &Caller, owner: UserId) -> AppResult<Vec<Cameo>> {
+        let viewer = caller.optional()?;
+        let privileged = viewer.is_some_and(|v| v.user.id == owner || v.user.role >= Role::Moderator);
+        let all = self.deps.store.cameos_of(owner).await?;
+        Ok(all.into_iter().filter(|c| privileged || c.status == CameoStatus::Active).collect())
+    }
+
+    /// The cameos in a video, as the caller may see them (revoked ones are not listed).
+    pub async fn cameos_in(&self, caller: &Caller, video: VideoId) -> AppResult<Vec<Cameo>> {
+        let uses = self.deps.store.cameo_uses_of(video).await?;
+        let ids: Vec<CameoId> = uses.iter().map(|u| u.cameo_id).collect();
+        let viewer = caller.optional()?;
+        Ok(self
+            .deps
+            .store
+            .cameos(&ids)
+            .await?
+            .into_iter()
+            .filter(|c| {
+                c.status == CameoStatus::Active
+                    || viewer.is_some_and(|v| v.user.id == c.owner_id || v.user.role >= Role::Moderator)
+            })
+            .collect())
+    }
+
+    /// Cameos the caller may use now, by name.
+    pub async fn usable(
+        &self,
+        caller: &Caller,
+        query: Option<&str>,
+        after: Option<(String, uuid::Uuid)>,
+        limit: u64,
+    ) -> AppResult<Vec<Cameo>> {
+        let v = caller.require()?;
+        self.deps.store.usable_cameos(v.user.id, query, after, limit).await
+    }
+
+    fn owned(&self, caller: &Caller, cameo: Option<Cameo>) -> AppResult<Cameo> {
+        let v = caller.require()?;
+        cameo.filter(|c| c.owner_id == v.user.id).ok_or(AppError::NotFound("cameo"))
+    }
+
+    /// The owner changes who may use the cameo and what it may not be used for.
+    pub async fn update(
+        &self,
+        caller: &Caller,
+        id: CameoId,
+        permission: Option<CameoPermission>,
+        restrictions: Option<Option<String>>,
+        require_approval: Option<bool>,
+    ) -> AppResult<Cameo> {
+        let cameo = self.owned(caller, self.deps.store.cameo(id).await?)?;
+        let restrictions = match restrictions {
+            Some(r) => Some(clean_restrictions(r.as_deref())?),
+            None => None,
+        };
+        if !self.deps.store.update_cameo(cameo.id, CameoChange { permission, restrictions, require_approval }).await? {
+            return Err(AppError::Conflict(format!("a {} cameo cannot be changed", cameo.status.as_str())));
+        }
+        self.deps.store.cameo(id).await?.ok_or(AppError::NotFound("cameo"))
+    }
+
+    /// The owner approves (or withdraws approval of) a member.
+    pub async fn set_approved(&self, caller: &Caller, id: CameoId, user: UserId, approved: bool) -> AppResult<Cameo> {
+        let cameo = self.owned(caller, self.deps.store.cameo(id).await?)?;
+        if user == cameo.owner_id {
+            return Err(AppError::bad_input("userId", "the owner may always use their own cameo"));
+        }
+        self.deps.store.user(user).await?.ok_or(AppError::NotFound("user"))?;
+        if approved {
+            self.deps.store.approve_cameo_user(id, user).await?;
+        } else {
+            self.deps.store.unapprove_cameo_user(id, user).await?;
+        }
+        self.deps.store.cameo(id).await?.ok_or(AppError::NotFound("cameo"))
+    }
+
+    /// The members the owner approved (owner only).
+    pub async fn approved_users(&self, caller: &Caller, cameo: &Cameo) -> AppResult<Vec<UserId>> {
+        let v = caller.require()?;
+        if v.user.id != cameo.owner_id {
+            return Ok(vec![]);
+        }
+        self.deps.store.cameo_approved_users(cameo.id).await
+    }
+
+    /// Every video (drafts included) and job that uses the cameo, to its owner.
+    pub async fn appearances(
+        &self,
+        caller: &Caller,
+        cameo: &Cameo,
+        after: Option<(chrono::DateTime<Utc>, uuid::Uuid)>,
+        limit: u64,
+    ) -> AppResult<Vec<(Video, chrono::DateTime<Utc>)>> {
+        let v = caller.require()?;
+        if v.user.id != cameo.owner_id {
+            return Ok(vec![]);
+        }
+        let mut out = Vec::new();
+        let mut cursor = after;
+        // Uses whose job has not made a video yet are skipped; keep reading until the page fills.
+        loop {
+            let uses = self.deps.store.uses_of_cameo(cameo.id, cursor, limit).await?;
+            let exhausted = (uses.len() as u64) < limit;
+            for (u, at) in &uses {
+                cursor = Some((*at, u.video_id.0));
+                if let Some(video) = self.deps.store.video(u.video_id).await? {
+                    out.push((video, *at));
+                    if out.len() as u64 >= limit {
+                        return Ok(out);
+                    }
+                }
+            }
+            if exhausted || uses.is_empty() {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// The owner approves one video's use of a cameo that requires approval.
+    pub async fn approve_appearance(&self, caller: &Caller, id: CameoId, video: VideoId) -> AppResult<bool> {
+        let cameo = self.owned(caller, self.deps.store.cameo(id).await?)?;
+        if !self.deps.store.approve_cameo_use(cameo.id, video).await? {
+            return Err(AppError::NotFound("appearance"));
+        }
+        Ok(true)
+    }
+
+    /// The owner takes one video with their cameo down.
+    pub async fn remove_appearance(&self, caller: &Caller, id: CameoId, video: VideoId) -> AppResult<bool> {
+        let cameo = self.owned(caller, self.deps.store.cameo(id).await?)?;
+        let uses = self.deps.store.cameo_uses_of(video).await?;
+        if !uses.iter().any(|u| u.cameo_id == cameo.id) {
+            return Err(AppError::NotFound("appearance"));
+        }
+        let why = format!("the person in the cameo \"{}\" removed it from this video", cameo.name);
+        self.take_down(video, &why).await?;
+        Ok(true)
+    }
+
+    /// The owner withdraws the cameo: every video with it comes down, live jobs with it are
+    /// cancelled, and it can never be used again.
+    pub async fn revoke(&self, caller: &Caller, id: CameoId) -> AppResult<Cameo> {
+        let cameo = self.owned(caller, self.deps.store.cameo(id).await?)?;
+        // Revoke first: from here every consent check refuses it, so nothing new can appear.
+        self.deps.store.revoke_cameo(cameo.id).await?;
+        let why = format!("the person in the cameo \"{}\" withdrew it", cameo.name);
+        let mut cursor = None;
+        loop {
+            let uses = self.deps.store.uses_of_cameo(cameo.id, cursor, 100).await?;
+            if uses.is_empty() {
+                break;
+            }
+            for (u, at) in &uses {
+                cursor = Some((*at, u.video_id.0));
+                self.take_down(u.video_id, &why).await?;
+            }
+        }
+        tracing::info!(cameo = %cameo.id, "cameo revoked and its videos taken down");
+        self.deps.store.cameo(id).await?.ok_or(AppError::NotFound("cameo"))
+    }
+
+    /// Takes one video (or the job making it) down: a live job is cancelled, a draft deleted
+    /// with its media, a published video removed; its author is told why.
+    async fn take_down(&self, video: VideoId, why: &str) -> AppResult<()> {
+        let store = &self.deps.store;
+        match store.video(video).await? {
+            Some(v) if v.status == VideoStatus::Published => {
+                if store.set_video_status(v.id, &[VideoStatus::Published], VideoStatus::Removed, Some(why)).await? {
+                    super::feed::content_withdrawn(&self.deps).await;
+                    store
+                        .notify(
+                            v.author_id,
+                            "video.removed",
+                            Some(v.id),
+                            None,
+                            &format!("Your video was removed: {why}"),
+                        )
+                        .await?;
+                }
+            }
+            Some(v) if v.status == VideoStatus::Removed => {}
+            Some(v) => {
+                if store.delete_video(v.id).await? {
+                    self.videos.delete_media_of(&v).await;
+                    store
+                        .notify(v.author_id, "video.deleted", None, None, &format!("Your draft was deleted: {why}"))
+                        .await?;
+                }
+            }
+            None => {
+                // No video yet: the job may still be running.
+                self.videos.cancel_for_consent(app_core::types::JobId(video.0), why).await?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,210 @@
+//! Consent: whether a member may put a cameo into a video, now. The rule itself is pure
+//! ([`decide`], over the facts that matter: the cameo's state and permission, blocks, the
+//! owner's approval list and mutual follows); [`may_use`] gathers those facts from the store.
+//!
+//! Invariant: every path that puts a cameo into a video or keeps it there — submitting a job
+//! ([`consented_cameos`]), finishing it and publishing it ([`uses_still_consented`]) — asks
+//! this module, so the rule lives once. An unknown cameo id reads as not usable, never as
+//! "does not exist".
+
+use app_core::error::{AppError, AppResult};
+use app_core::model::{Cameo, CameoPermission, CameoStatus, CameoUse};
+use app_core::types::{CameoId, UserId};
+use store::Store;
+
+/// What the consent rule needs to know about a cameo and a member, beyond the cameo itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Relation {
+    /// Either has blocked the other.
+    pub blocked_either: bool,
+    /// The owner put the member on the cameo's approved list.
+    pub approved: bool,
+    /// Each follows the other.
+    pub mutuals: bool,
+}
+
+/// The consent rule: Ok when `user` may use `cameo` given `rel`, else the reason (naming the
+/// cameo) in words the member understands.
+pub fn decide(cameo: &Cameo, user: UserId, rel: Relation) -> Result<(), String> {
+    if cameo.status != CameoStatus::Active {
+        let why = match cameo.status {
+            CameoStatus::PendingReview => "is not verified yet",
+            CameoStatus::Rejected => "was not verified",
+            _ => "was withdrawn by its owner",
+        };
+        return Err(format!("the cameo \"{}\" {why}", cameo.name));
+    }
+    if cameo.owner_id == user {
+        return Ok(());
+    }
+    // A block either way ends every permission, whatever the cameo says.
+    if rel.blocked_either {
+        return Err(format!("the cameo \"{}\" is not available to you", cameo.name));
+    }
+    let allowed = match cameo.permission {
+        CameoPermission::Everyone => true,
+        CameoPermission::Approved => rel.approved,
+        CameoPermission::Mutuals => rel.mutuals,
+        CameoPermission::OnlyMe => false,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(format!("the owner of the cameo \"{}\" has not allowed you to use it", cameo.name))
+    }
+}
+
+/// The facts [`decide`] needs, read from the store (only those the cameo's permission asks for).
+async fn relation(store: &Store, cameo: &Cameo, user: UserId) -> AppResult<Relation> {
+    if cameo.status != CameoStatus::Active || cameo.owner_id == user {
+        return Ok(Relation::default());
+    }
+    if store.blocked_either(cameo.owner_id, user).await? {
+        return Ok(Relation { blocked_either: true, ..Relation::default() });
+    }
+    Ok(match cameo.permission {
+        CameoPermission::Approved => {
+            Relation { approved: store.is_cameo_approved(cameo.id, user).await?, ..Relation::default() }
+        }
+        // Mutuals: each follows the other, now.
+        CameoPermission::Mutuals => Relation {
+            mutuals: store.follows(cameo.owner_id, user).await? && store.follows(user, cameo.owner_id).await?,
+            ..Relation::default()
+        },
+        CameoPermission::Everyone | CameoPermission::OnlyMe => Relation::default(),
+    })
+}
+
+/// Whether `user` may put `cameo` into a video now; the reason when not.
+pub async fn may_use(store: &Store, cameo: &Cameo, user: UserId) -> AppResult<Result<(), String>> {
+    Ok(decide(cameo, user, relation(store, cameo, user).await?))
+}
+
+/// The cameos `ids` if `user` may use every one of them now; `CONSENT_REQUIRED` naming the first
+/// that they may not (an unknown id reads as not usable, never as "does not exist").
+pub async fn consented_cameos(store: &Store, user: UserId, ids: &[CameoId]) -> AppResult<Vec<Cameo>> {
+    let found = store.cameos(ids).await?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let Some(cameo) = found.iter().find(|c| c.id == *id) else {
+            return Err(AppError::ConsentRequired(format!("the cameo {id} is not available to you")));
+        };
+        if let Err(why) = may_use(store, cameo, user).await? {
+            return Err(AppError::ConsentRequired(why));
+        }
+        out.push(cameo.clone());
+    }
+    Ok(out)
+}
+
+/// Whether every cameo recorded for a video still consents to its author now (and, where the
+/// owner asked for it, approved this use): the cameos when they do, the reason when not.
+pub async fn uses_still_consented(
+    store: &Store,
+    author: UserId,
+    uses: &[CameoUse],
+    need_owner_approval: bool,
+) -> AppResult<Result<Vec<Cameo>, String>> {
+    let ids: Vec<CameoId> = uses.iter().map(|u| u.cameo_id).collect();
+    let found = if ids.is_empty() { Vec::new() } else { store.cameos(&ids).await? };
+    for u in uses {
+        let Some(cameo) = found.iter().find(|c| c.id == u.cameo_id) else {
+            return Ok(Err(format!("the cameo {} no longer exists", u.cameo_id)));
+        };
+        if let Err(why) = may_use(store, cameo, author).await? {
+            return Ok(Err(why));
+        }
+        if need_owner_approval && cameo.require_approval && cameo.owner_id != author && u.owner_approved_at.is_none() {
+            return Ok(Err(format!("the owner of the cameo \"{}\" has not approved this video yet", cameo.name)));
+        }
+    }
+    Ok(Ok(found))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cameo(owner: UserId, permission: CameoPermission, status: CameoStatus) -> Cameo {
+        Cameo {
+            id: CameoId::new(),
+            owner_id: owner,
+            name: "Ada".into(),
+            permission,
+            restrictions: None,
+            status,
+            clip_key: "k".into(),
+            challenge_phrase: "p".into(),
+            consent_version: 1,
+            require_approval: false,
+            reference: vec![],
+            clip_duration_ms: 3000,
+            review_note: None,
+            created_at: chrono::Utc::now(),
+            revoked_at: None,
+        }
+    }
+
+    const NONE: Relation = Relation { blocked_either: false, approved: false, mutuals: false };
+    const BLOCKED: Relation = Relation { blocked_either: true, approved: true, mutuals: true };
+    const APPROVED: Relation = Relation { approved: true, ..NONE };
+    const MUTUALS: Relation = Relation { mutuals: true, ..NONE };
+
+    /// The consent matrix: permission × relation → allowed, for someone who is not the owner.
+    #[test]
+    fn the_consent_matrix() {
+        use CameoPermission::*;
+        let owner = UserId::new();
+        let other = UserId::new();
+        let cases = [
+            (Everyone, NONE, true),
+            (Everyone, BLOCKED, false),
+            (Approved, NONE, false),
+            (Approved, APPROVED, true),
+            (Approved, MUTUALS, false),
+            (Approved, BLOCKED, false),
+            (Mutuals, NONE, false),
+            (Mutuals, MUTUALS, true),
+            (Mutuals, APPROVED, false),
+            (Mutuals, BLOCKED, false),
+            (OnlyMe, NONE, false),
+            (OnlyMe, Relation { approved: true, mutuals: true, blocked_either: false }, false),
+        ];
+        for (permission, rel, allowed) in cases {
+            let c = cameo(owner, permission, CameoStatus::Active);
+            assert_eq!(decide(&c, other, rel).is_ok(), allowed, "{permission:?} with {rel:?}");
+        }
+    }
+
+    #[test]
+    fn the_owner_may_always_use_an_active_cameo() {
+        let owner = UserId::new();
+        for p in
+            [CameoPermission::Everyone, CameoPermission::Approved, CameoPermission::Mutuals, CameoPermission::OnlyMe]
+        {
+            assert!(decide(&cameo(owner, p, CameoStatus::Active), owner, NONE).is_ok());
+        }
+    }
+
+    #[test]
+    fn an_inactive_cameo_is_usable_by_nobody_and_says_why() {
+        let owner = UserId::new();
+        for (status, why) in [
+            (CameoStatus::PendingReview, "is not verified yet"),
+            (CameoStatus::Rejected, "was not verified"),
+            (CameoStatus::Revoked, "was withdrawn by its owner"),
+        ] {
+            let c = cameo(owner, CameoPermission::Everyone, status);
+            let err = decide(&c, owner, NONE).unwrap_err();
+            assert!(err.contains(why) && err.contains("Ada"), "{err}");
+            assert!(decide(&c, UserId::new(), APPROVED).is_err());
+        }
+    }
+
+    #[test]
+    fn refusals_name_the_cameo_without_revealing_a_block() {
+        let c = cameo(UserId::new(), CameoPermission::Everyone, CameoStatus::Active);
+        let err = decide(&c, UserId::new(), BLOCKED).unwrap_err();
+        assert_eq!(err, "the cameo \"Ada\" is not available to you");
+    }
+}

@@ -1,0 +1,623 @@
+//! Feeds: gathers candidates from the store, lets the `feed` crate rank them, keeps ranked lists
+//! and FOLLOWING timelines in the feed cache, and serves pages.
+//!
+//! Architecture invariant: visibility is decided here at serve time, on every page: a video is
+//! served only if it is PUBLISHED now and its author is not in a block with the viewer now,
+//! whatever a cached list or timeline says. Cursors point into immutable ranked lists
+//! (FOR_YOU, TRENDING) or are keyset positions (FOLLOWING), so pages never repeat or skip items
+//! while new videos arrive.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use feed::cache::{FeedCache, TimelineItem};
+use feed::cursor::FeedCursor;
+use feed::rank::{Candidate, Sources, Viewer as RankViewer, Weights};
+use feed::topics::Preferences;
+use uuid::Uuid;
+
+use serde::{Deserialize, Serialize};
+
+use super::model::{User, Video};
+use super::{Caller, Deps};
+use app_core::error::{AppError, AppResult};
+use app_core::types::{UserId, VideoId};
+use store::social::CandidateRow;
+
+/// Feed settings (a slice of the configuration).
+#[derive(Debug, Clone, Copy)]
+pub struct FeedSettings {
+    /// Authors with at most this many followers fan out on write.
+    pub fanout_max_followers: i64,
+    /// How long a ranked list stays readable.
+    pub list_ttl: Duration,
+    /// How long a first page reuses the current ranked list.
+    pub refresh: Duration,
+    /// Watched videos are not shown again for this long.
+    pub seen_window: Duration,
+    /// How long a served page is reused (zero: never).
+    pub page_ttl: Duration,
+}
+
+impl Default for FeedSettings {
+    fn default() -> Self {
+        Self {
+            fanout_max_followers: 1000,
+            list_ttl: Duration::from_secs(1800),
+            refresh: Duration::from_secs(60),
+            seen_window: Duration::from_secs(72 * 3600),
+            page_ttl: Duration::from_secs(15),
+        }
+    }
+}
+
+/// The three feeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedKind {
+    /// Personal ranking.
+    ForYou,
+    /// Followed authors, newest first.
+    Following,
+    /// Time-decayed engagement, global.
+    Trending,
+}
+
+impl FeedKind {
+    fn tag(self) -> &'static str {
+        match self {
+            FeedKind::ForYou => "fy",
+            FeedKind::Following => "fo",
+            FeedKind::Trending => "tr",
+        }
+    }
+}
+
+/// One page of a feed: the videos with their cursors, whether more follow, and what their
+/// fields need (so the resolvers answer without further statements).
+#[derive(Serialize, Deserialize)]
+pub struct FeedPage {
+    /// Videos and the cursor just after each.
+    pub items: Vec<(Video, String)>,
+    /// Whether another page exists (now).
+    pub has_next: bool,
+    /// The authors, likes and follows of the viewer, remix counts.
+    pub hydration: Hydration,
+    /// Whether this page may be reused (false for FOLLOWING's first page).
+    pub cacheable: bool,
+}
+
+/// What a page's fields need, loaded with one statement each.
+#[derive(Default, Serialize, Deserialize)]
+pub struct Hydration {
+    /// The videos' authors.
+    pub authors: Vec<User>,
+    /// Which of the videos the viewer likes.
+    pub liked: Vec<VideoId>,
+    /// Which of the authors the viewer follows.
+    pub followed: Vec<UserId>,
+    /// Published remixes per video.
+    pub remix_counts: Vec<(VideoId, i64)>,
+}
+
+/// A page as cached, with the epochs it was computed under.
+#[derive(Serialize, Deserialize)]
+struct CachedPage {
+    epochs: Vec<u64>,
+    page: FeedPage,
+}
+
+/// The epoch every cached page depends on: bumped when a video leaves the feeds (removed,
+/// deleted) or its author is banned.
+const VISIBLE_EPOCH: &str = "visible";
+
+fn viewer_epoch(u: UserId) -> String {
+    format!("viewer:{}", u.0.simple())
+}
+
+/// The names of the epochs a page served to `viewer` depends on: anything that bumps one of
+/// them makes every page (and every whole response) computed before it stale.
+pub fn epoch_names(viewer: UserId) -> [String; 2] {
+    [VISIBLE_EPOCH.to_owned(), viewer_epoch(viewer)]
+}
+
+/// A video left the feeds, or a member was banned: every cached page is stale at once. A
+/// failure is logged, not returned — the change itself has happened, and pages expire anyway.
+pub async fn content_withdrawn(deps: &Deps) {
+    if let Err(e) = deps.feed_cache.bump_epoch(VISIBLE_EPOCH).await {
+        tracing::error!(error = %e, "feed: could not invalidate cached pages");
+    }
+}
+
+/// Something about these members as viewers changed (their likes, follows, blocks,
+/// preferences): their cached pages are stale at once.
+pub async fn viewers_changed(deps: &Deps, users: &[UserId]) {
+    for u in users {
+        if let Err(e) = deps.feed_cache.bump_epoch(&viewer_epoch(*u)).await {
+            tracing::error!(error = %e, user = %u, "feed: could not invalidate cached pages");
+        }
+    }
+}
+
+/// Candidate pool sizes for one FOR_YOU ranking.
+const FOLLOWED_POOL: u64 = 300;
+const TRENDING_POOL: usize = 300;
+const REMIX_POOL: u64 = 100;
+const CAMEO_POOL: u64 = 100;
+const FRESH_POOL: u64 = 200;
+/// Items kept in one ranked list.
+const LIST_LEN: usize = 500;
+/// The trending window and its pools.
+const TRENDING_DAYS: i64 = 7;
+const TRENDING_NEWEST: u64 = 3000;
+const TRENDING_LIKED: u64 = 1000;
+
+/// Feeds and their caches.
+#[derive(Clone)]
+pub struct FeedService {
+    deps: Arc<Deps>,
+    cache: FeedCache,
+    settings: FeedSettings,
+    weights: Arc<Weights>,
+    /// One TRENDING ranking at a time in this process: requests arriving while it runs wait
+    /// for it and read its list instead of ranking the same pool again.
+    trending_flight: Arc<tokio::sync::Mutex<()>>,
+}
+
+fn page_key(kind: FeedKind, viewer: Option<UserId>, after: Option<&str>, first: usize) -> String {
+    let who = viewer.map(|v| v.0.simple().to_string()).unwrap_or_else(|| "anon".into());
+    format!("{}:page:{who}:{first}:{}", kind.tag(), after.unwrap_or("-"))
+}
+
+fn cache_err(e: feed::cache::CacheError) -> AppError {
+    AppError::internal("feed cache", e)
+}
+
+fn candidate(v: &CandidateRow, sources: Sources) -> Candidate {
+    Candidate {
+        id: v.id,
+        author: v.author_id,
+        published_at: v.published_at.unwrap_or(v.created_at),
+        likes: v.like_count,
+        comments: v.comment_count,
+        views: v.view_count,
+        remixes: 0,
+        watch_ms_total: v.watch_ms_total,
+        duration_ms: v.duration_ms,
+        topics: feed::topics::topics_of(&v.prompt),
+        sources,
+    }
+}
+
+fn new_list_id() -> String {
+    Uuid::new_v4().simple().to_string()
+}
+
+impl FeedService {
+    /// Wires the service over the shared dependencies and the feed cache.
+    pub fn new(deps: Arc<Deps>, settings: FeedSettings) -> Self {
+        let cache = deps.feed_cache.clone();
+        Self {
+            deps,
+            cache,
+            settings,
+            weights: Arc::new(Weights::default()),
+            trending_flight: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+
+    /// The cache (benchmarks clear it for cold runs).
+    pub fn cache(&self) -> &FeedCache {
+        &self.cache
+    }
+
+    /// How long pages (and whole feed responses, cached by the server) are kept; zero: not at all.
+    pub fn page_ttl(&self) -> Duration {
+        self.settings.page_ttl
+    }
+
+    /// A page of `kind` for the caller. FOR_YOU and FOLLOWING need a signed-in member;
+    /// TRENDING is open to anyone.
+    pub async fn page(
+        &self,
+        caller: &Caller,
+        kind: FeedKind,
+        first: usize,
+        after: Option<&str>,
+    ) -> AppResult<FeedPage> {
+        let viewer = match kind {
+            FeedKind::Trending => caller.optional()?.map(|v| v.user.id),
+            _ => Some(caller.require()?.user.id),
+        };
+        let cursor = match after {
+            None => None,
+            Some(raw) => Some(
+                feed::cursor::decode(kind.tag(), raw)
+                    .ok_or_else(|| AppError::bad_input("after", "after is not a cursor from this feed"))?,
+            ),
+        };
+        // A page served recently to the same viewer, still valid under the current epochs. The
+        // first page of FOLLOWING is never cached: a followed author's new video shows at once.
+        // (FOR_YOU and TRENDING first pages come from a ranked list that is itself kept for
+        // `refresh`, and later pages of every feed are fixed by their cursors.)
+        let following_top = kind == FeedKind::Following && after.is_none();
+        let caching = !self.settings.page_ttl.is_zero() && !following_top;
+        let key = page_key(kind, viewer, after, first);
+        let epoch_names: Vec<String> =
+            std::iter::once(VISIBLE_EPOCH.to_owned()).chain(viewer.map(viewer_epoch)).collect();
+        let names: Vec<&str> = epoch_names.iter().map(String::as_str).collect();
+        let mut epochs = Vec::new();
+        if caching {
+            let (cached, now) = self.cache.get_with_epochs(&key, &names).await.map_err(cache_err)?;
+            if let Some(bytes) = cached
+                && let Ok(c) = serde_json::from_slice::<CachedPage>(&bytes)
+                && c.epochs == now
+            {
+                return Ok(c.page);
+            }
+            epochs = now;
+        }
+        let (items, has_next) = match (kind, viewer) {
+            (FeedKind::Following, Some(v)) => self.following(v, first, cursor).await?,
+            (FeedKind::ForYou, Some(v)) => self.ranked(kind, Some(v), first, cursor).await?,
+            (FeedKind::Trending, v) => self.ranked(kind, v, first, cursor).await?,
+            _ => return Err(AppError::Unauthenticated("sign in first")),
+        };
+        let hydration = self.hydrate(viewer, &items).await?;
+        let page = FeedPage { items, has_next, hydration, cacheable: caching };
+        if caching {
+            // Stored with the epochs read before the page was computed: a change made meanwhile
+            // bumped them, so this copy is never served stale.
+            let c = CachedPage { epochs, page };
+            match serde_json::to_vec(&c) {
+                Ok(bytes) => self.cache.set(&key, &bytes, self.settings.page_ttl).await.map_err(cache_err)?,
+                Err(e) => tracing::error!(error = %e, "feed: page not cached"),
+            }
+            return Ok(c.page);
+        }
+        Ok(page)
+    }
+
+    /// Loads what the page's fields need: four statements whatever the page's size.
+    async fn hydrate(&self, viewer: Option<UserId>, items: &[(Video, String)]) -> AppResult<Hydration> {
+        if items.is_empty() {
+            return Ok(Hydration::default());
+        }
+        let store = &self.deps.store;
+        let ids: Vec<VideoId> = items.iter().map(|(v, _)| v.id).collect();
+        let mut author_ids: Vec<UserId> = items.iter().map(|(v, _)| v.author_id).collect();
+        author_ids.sort();
+        author_ids.dedup();
+        let authors = store.users(&author_ids).await?;
+        let (liked, followed) = match viewer {
+            Some(v) => (
+                store.liked_among(v, &ids).await?.into_iter().collect(),
+                store.followed_among(v, &author_ids).await?.into_iter().collect(),
+            ),
+            None => (Vec::new(), Vec::new()),
+        };
+        let counts = store.remix_counts(&ids).await?;
+        let remix_counts = ids.iter().map(|id| (*id, counts.get(id).copied().unwrap_or(0))).collect();
+        Ok(Hydration { authors, liked, followed, remix_counts })
+    }
+
+    /// FOR_YOU or TRENDING: a page of a stored ranked list.
+    async fn ranked(
+        &self,
+        kind: FeedKind,
+        viewer: Option<UserId>,
+        first: usize,
+        cursor: Option<FeedCursor>,
+    ) -> AppResult<(Vec<(Video, String)>, bool)> {
+        let (list, mut offset) = match cursor {
+            Some(FeedCursor::Ranked { list, offset }) => (list, offset as usize),
+            Some(FeedCursor::Keyset { .. }) => {
+                return Err(AppError::bad_input("after", "after is not a cursor from this feed"));
+            }
+            None => (self.current_list(kind, viewer).await?, 0),
+        };
+        let key = list_key(kind, viewer, &list);
+        let blocked = match viewer {
+            Some(v) => self.deps.store.block_set(v).await?,
+            None => HashSet::new(),
+        };
+        let mut items = Vec::with_capacity(first);
+        // Stays true if the reads run out before the page fills (the list may go on).
+        let mut has_next = true;
+        // Read a little more than a page: items removed or blocked since the ranking are skipped.
+        // Up to four reads fill a page; while it is still empty reading goes on (the list is
+        // bounded), so a page never ends without a cursor to continue from.
+        let mut round = 0;
+        while round < 4 || items.is_empty() {
+            round += 1;
+            let want = first - items.len() + 1;
+            let chunk = want + want / 2 + 2;
+            let ids =
+                self.cache.list_range(&key, offset, chunk).await.map_err(cache_err)?.ok_or(AppError::CursorExpired)?;
+            if ids.is_empty() {
+                has_next = false;
+                break;
+            }
+            let videos = self.visible(&ids.iter().map(|i| VideoId(*i)).collect::<Vec<_>>(), &blocked).await?;
+            let mut consumed = 0;
+            for id in &ids {
+                if items.len() == first {
+                    break;
+                }
+                consumed += 1;
+                if let Some(v) = videos.get(id) {
+                    let c = feed::cursor::encode(
+                        kind.tag(),
+                        &FeedCursor::Ranked {
+                            list: list.clone(),
+                            offset: u32::try_from(offset + consumed).unwrap_or(u32::MAX),
+                        },
+                    );
+                    items.push((v.clone(), c));
+                }
+            }
+            offset += consumed;
+            if items.len() == first {
+                // More follow if the list goes on (an item left over in this chunk, or a next one).
+                has_next = consumed < ids.len()
+                    || self.cache.list_range(&key, offset, 1).await.map_err(cache_err)?.is_some_and(|r| !r.is_empty());
+                break;
+            }
+            if ids.len() < chunk {
+                has_next = false;
+                break;
+            }
+        }
+        Ok((items, has_next))
+    }
+
+    /// The videos among `ids` that are published now, by authors neither banned nor in a
+    /// block with the viewer, by id (one query).
+    async fn visible(&self, ids: &[VideoId], blocked: &HashSet<UserId>) -> AppResult<HashMap<Uuid, Video>> {
+        Ok(self
+            .deps
+            .store
+            .servable_by_ids(ids)
+            .await?
+            .into_iter()
+            .filter(|v| !blocked.contains(&v.author_id))
+            .map(|v| (v.id.0, v))
+            .collect())
+    }
+
+    /// The id of the list a first page reads: the current one while it is fresh, else a new ranking.
+    async fn current_list(&self, kind: FeedKind, viewer: Option<UserId>) -> AppResult<String> {
+        let pointer = pointer_key(kind, viewer);
+        if let Some(id) = self.live_list(kind, viewer, &pointer).await? {
+            return Ok(id);
+        }
+        let _flight = match kind {
+            FeedKind::Trending => {
+                let guard = self.trending_flight.lock().await;
+                // Ranked by the request this one waited for?
+                if let Some(id) = self.live_list(kind, viewer, &pointer).await? {
+                    return Ok(id);
+                }
+                Some(guard)
+            }
+            _ => None,
+        };
+        let ids = match (kind, viewer) {
+            (FeedKind::ForYou, Some(v)) => self.rank_for_you(v).await?,
+            _ => self.trending_ids().await?,
+        };
+        let id = new_list_id();
+        self.cache.put_list(&list_key(kind, viewer, &id), &ids, self.settings.list_ttl).await.map_err(cache_err)?;
+        self.cache.set(&pointer, id.as_bytes(), self.settings.refresh).await.map_err(cache_err)?;
+        Ok(id)
+    }
+
+    /// The list the pointer names, if both are still there.
+    async fn live_list(&self, kind: FeedKind, viewer: Option<UserId>, pointer: &str) -> AppResult<Option<String>> {
+        if let Some(raw) = self.cache.get(pointer).await.map_err(cache_err)?
+            && let Ok(id) = String::from_utf8(raw)
+            && self.cache.list_len(&list_key(kind, viewer, &id)).await.map_err(cache_err)?.is_some()
+        {
+            return Ok(Some(id));
+        }
+        Ok(None)
+    }
+
+    /// The global trending ranking (shared by everyone; a viewer's blocks apply at serve time).
+    async fn trending_ids(&self) -> AppResult<Vec<Uuid>> {
+        let now = Utc::now();
+        let since = now - chrono::Duration::days(TRENDING_DAYS);
+        let mut pool = self.deps.store.newest_published(Some(since), TRENDING_NEWEST).await?;
+        pool.extend(self.deps.store.most_liked_since(since, TRENDING_LIKED).await?);
+        let remixes = self.deps.store.remix_counts(&pool.iter().map(|v| VideoId(v.id)).collect::<Vec<_>>()).await?;
+        let cands = pool
+            .iter()
+            .map(|v| {
+                let mut c = candidate(v, Sources::TRENDING);
+                c.remixes = remixes.get(&VideoId(v.id)).copied().unwrap_or(0);
+                c
+            })
+            .collect();
+        Ok(feed::rank::rank_trending(cands, now, LIST_LEN).into_iter().map(|s| s.id).collect())
+    }
+
+    /// The trending list as it stands (ranking it when there is none): the trending pool of FOR_YOU.
+    async fn trending_pool(&self) -> AppResult<Vec<Uuid>> {
+        // Boxed: FOR_YOU's ranking reaches the trending list through `current_list` too.
+        let list = Box::pin(self.current_list(FeedKind::Trending, None)).await?;
+        Ok(self
+            .cache
+            .list_range(&list_key(FeedKind::Trending, None, &list), 0, TRENDING_POOL)
+            .await
+            .map_err(cache_err)?
+            .unwrap_or_default())
+    }
+
+    /// A fresh FOR_YOU ranking for `viewer`.
+    async fn rank_for_you(&self, viewer: UserId) -> AppResult<Vec<Uuid>> {
+        let store = &self.deps.store;
+        let now = Utc::now();
+        let followees: Vec<UserId> = store.followees(viewer).await?.into_iter().map(|(u, _)| u).collect();
+        let liked = store.recent_likes(viewer, 100).await?;
+        let mut pools: Vec<(Vec<CandidateRow>, Sources)> = vec![
+            (store.published_by(&followees, None, FOLLOWED_POOL).await?, Sources::FOLLOWED),
+            (store.published_remixes_of_any(&liked, REMIX_POOL).await?, Sources::REMIX_OF_LIKED),
+            (store.published_with_cameos_of(&followees, CAMEO_POOL).await?, Sources::CAMEO_NETWORK),
+            (store.newest_published(None, FRESH_POOL).await?, Sources::FRESH),
+        ];
+        let trending: Vec<VideoId> = self.trending_pool().await?.into_iter().map(VideoId).collect();
+        pools.push((store.published_candidates(&trending).await?, Sources::TRENDING));
+        let mut ids: Vec<VideoId> = pools.iter().flat_map(|(videos, _)| videos.iter().map(|v| VideoId(v.id))).collect();
+        ids.sort();
+        ids.dedup();
+        let remixes = store.remix_counts(&ids).await?;
+        let mut cands = Vec::new();
+        for (videos, source) in &pools {
+            cands.extend(videos.iter().map(|v| {
+                let mut c = candidate(v, *source);
+                c.remixes = remixes.get(&VideoId(v.id)).copied().unwrap_or(0);
+                c
+            }));
+        }
+        let seen_since =
+            now - chrono::Duration::from_std(self.settings.seen_window).unwrap_or(chrono::Duration::hours(72));
+        let seen: HashSet<Uuid> = store.seen_since(viewer, seen_since, 5000).await?.into_iter().map(|v| v.0).collect();
+        let blocked: HashSet<Uuid> = store.block_set(viewer).await?.into_iter().map(|u| u.0).collect();
+        let mut affinity: HashMap<Uuid, f32> =
+            store.engagement_by_author(viewer, 300).await?.into_iter().map(|(u, x)| (u.0, x)).collect();
+        for f in &followees {
+            *affinity.entry(f.0).or_default() += 3.0;
+        }
+        let preferences = match store.feed_preferences(viewer).await? {
+            Some((_, json)) => serde_json::from_str(&json).unwrap_or_default(),
+            None => Preferences::default(),
+        };
+        let v = RankViewer { id: viewer.0, now, affinity, preferences, seen, blocked };
+        Ok(feed::rank::rank_for_you(cands, &v, &self.weights, LIST_LEN).into_iter().map(|s| s.id).collect())
+    }
+
+    /// FOLLOWING: newest first by publication; small authors' videos come from the member's
+    /// timeline (fanned out on write), large authors' from the store (fanned in on read).
+    async fn following(
+        &self,
+        viewer: UserId,
+        first: usize,
+        cursor: Option<FeedCursor>,
+    ) -> AppResult<(Vec<(Video, String)>, bool)> {
+        let mut before = match cursor {
+            None => None,
+            Some(FeedCursor::Keyset { at_micros, id }) => Some((at_micros, id)),
+            Some(FeedCursor::Ranked { .. }) => {
+                return Err(AppError::bad_input("after", "after is not a cursor from this feed"));
+            }
+        };
+        let store = &self.deps.store;
+        let followees = store.followees(viewer).await?;
+        let followed: HashSet<UserId> = followees.iter().map(|(u, _)| *u).collect();
+        let large: Vec<UserId> =
+            followees.iter().filter(|(_, n)| *n > self.settings.fanout_max_followers).map(|(u, _)| *u).collect();
+        if !self.cache.timeline_built(viewer.0).await.map_err(cache_err)? {
+            let small: Vec<UserId> =
+                followees.iter().filter(|(_, n)| *n <= self.settings.fanout_max_followers).map(|(u, _)| *u).collect();
+            let recent = store.published_by(&small, None, feed::cache::TIMELINE_CAP as u64).await?;
+            let items: Vec<TimelineItem> = recent.iter().filter_map(timeline_item).collect();
+            self.cache.build_timeline(viewer.0, &items).await.map_err(cache_err)?;
+        }
+        let blocked = store.block_set(viewer).await?;
+        let mut items: Vec<(Video, String)> = Vec::with_capacity(first);
+        // Stays true if the rounds run out before the page fills (more items may follow).
+        let mut has_next = true;
+        for _ in 0..4 {
+            let want = first - items.len() + 1;
+            let mut merged = self.cache.timeline_page(viewer.0, before, want).await.map_err(cache_err)?;
+            let at = before.and_then(|(t, id)| chrono::DateTime::from_timestamp_micros(t).map(|d| (d, id)));
+            merged.extend(store.published_by(&large, at, want as u64).await?.iter().filter_map(timeline_item));
+            merged.sort_by_key(|i| std::cmp::Reverse((i.at_micros, i.video)));
+            merged.dedup_by_key(|i| i.video);
+            merged.retain(|i| followed.contains(&UserId(i.author)) && !blocked.contains(&UserId(i.author)));
+            merged.truncate(want);
+            let exhausted = merged.len() < want;
+            let ids: Vec<VideoId> = merged.iter().map(|i| VideoId(i.video)).collect();
+            let videos = self.visible(&ids, &blocked).await?;
+            let mut full = false;
+            for it in &merged {
+                if items.len() == first {
+                    // An item beyond the page exists.
+                    full = true;
+                    break;
+                }
+                before = Some((it.at_micros, it.video));
+                if let Some(v) = videos.get(&it.video) {
+                    items.push((
+                        v.clone(),
+                        feed::cursor::encode(
+                            FeedKind::Following.tag(),
+                            &FeedCursor::Keyset { at_micros: it.at_micros, id: it.video },
+                        ),
+                    ));
+                }
+            }
+            if full {
+                break;
+            }
+            if exhausted {
+                has_next = false;
+                break;
+            }
+        }
+        Ok((items, has_next))
+    }
+
+    /// A video was published: push it into the timelines of its author's followers when the
+    /// author is small enough (large authors are merged in at read time).
+    pub async fn on_published(&self, video: &Video) -> AppResult<()> {
+        let Some(published_at) = video.published_at else { return Ok(()) };
+        let item =
+            TimelineItem { at_micros: published_at.timestamp_micros(), video: video.id.0, author: video.author_id.0 };
+        let Some(author) = self.deps.store.user(video.author_id).await? else { return Ok(()) };
+        if author.follower_count > self.settings.fanout_max_followers {
+            return Ok(());
+        }
+        let followers: Vec<Uuid> = self.deps.store.followers(video.author_id).await?.into_iter().map(|u| u.0).collect();
+        self.cache.fan_out(&followers, item).await.map_err(cache_err)
+    }
+
+    /// The follow graph around `users` changed: their timelines and FOR_YOU lists are rebuilt
+    /// on their next read.
+    pub async fn on_graph_changed(&self, users: &[UserId]) -> AppResult<()> {
+        for u in users {
+            self.cache.drop_timeline(u.0).await.map_err(cache_err)?;
+            self.cache.delete(&pointer_key(FeedKind::ForYou, Some(*u))).await.map_err(cache_err)?;
+        }
+        // Their cached pages show whom they follow and whom they block.
+        viewers_changed(&self.deps, users).await;
+        Ok(())
+    }
+
+    /// The member's stated preferences changed: their next first page is ranked afresh.
+    pub async fn on_preferences_changed(&self, user: UserId) -> AppResult<()> {
+        self.cache.delete(&pointer_key(FeedKind::ForYou, Some(user))).await.map_err(cache_err)?;
+        viewers_changed(&self.deps, &[user]).await;
+        Ok(())
+    }
+}
+
+/// A published video's place in timelines (none before publication).
+fn timeline_item(v: &CandidateRow) -> Option<TimelineItem> {
+    Some(TimelineItem { at_micros: v.published_at?.timestamp_micros(), video: v.id, author: v.author_id })
+}
+
+fn pointer_key(kind: FeedKind, viewer: Option<UserId>) -> String {
+    match viewer {
+        Some(v) if kind == FeedKind::ForYou => format!("{}:cur:{}", kind.tag(), v.0.simple()),
+        _ => format!("{}:cur", kind.tag()),
+    }
+}
+
+fn list_key(kind: FeedKind, viewer: Option<UserId>, list: &str) -> String {
+    match viewer {
+        Some(v) if kind == FeedKind::ForYou => format!("{}:list:{}:{list}", kind.tag(), v.0.simple()),
+        _ => format!("{}:list:{list}", kind.tag()),
+    }
+}

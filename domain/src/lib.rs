@@ -1,0 +1,163 @@
+//! The rules: who may do what, and in which order things happen. Services here are called by
+//! the GraphQL resolvers and the command line alike.
+//!
+//! Architecture invariant: no HTTP, GraphQL or SQL types; every mutation checks authorization
+//! here (not only in the resolver). Errors are `AppError`, whose variants are the client codes.
+
+pub use app_core::model;
+
+pub mod accounts;
+pub mod auth;
+pub mod cameos;
+pub mod consent;
+pub mod feed;
+pub mod invites;
+pub mod moderation;
+pub mod social;
+pub use kv::updates;
+pub mod text;
+pub mod values;
+pub mod videos;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::auth::password::PasswordHasherPool;
+use crate::auth::tokens::AccessTokens;
+use app_core::error::{AppError, AppResult};
+use app_core::types::SessionId;
+use kv::{KeyValue, Limit};
+use mail::MailService;
+use model::{Role, User};
+use store::Store;
+
+/// Settings the rules need (a slice of the configuration).
+#[derive(Debug, Clone)]
+pub struct Rules {
+    /// Codes per new member.
+    pub invite_quota: u32,
+    /// Code length.
+    pub invite_code_length: usize,
+    /// Refresh-family lifetime.
+    pub refresh_ttl: Duration,
+    /// Verification-link lifetime.
+    pub verify_ttl: Duration,
+    /// Reset-link lifetime.
+    pub reset_ttl: Duration,
+    /// Sign-ups per address per minute.
+    pub redeem_per_ip: Limit,
+    /// Sign-ups per minute overall.
+    pub redeem_global: Limit,
+    /// Log-ins per address per minute.
+    pub login_per_ip: Limit,
+    /// Log-ins per account per minute.
+    pub login_per_account: Limit,
+    /// Mail-sending requests per address per hour.
+    pub mail_per_ip: Limit,
+}
+
+/// Everything a service may use.
+pub struct Deps {
+    /// Database.
+    pub store: Store,
+    /// Rate limits and revocations.
+    pub kv: KeyValue,
+    /// Password hashing.
+    pub hasher: PasswordHasherPool,
+    /// Access tokens.
+    pub tokens: AccessTokens,
+    /// Mail.
+    pub mail: MailService,
+    /// Settings.
+    pub rules: Rules,
+    /// Feed timelines, ranked lists, cached pages and their epochs (Redis, or in process).
+    pub feed_cache: ::feed::cache::FeedCache,
+}
+
+/// The services, shared by every request.
+#[derive(Clone)]
+pub struct Services {
+    /// Sign-up, log-in, sessions, roles, bans.
+    pub accounts: accounts::AccountService,
+    /// Codes, the waitlist and the invite tree.
+    pub invites: invites::InviteService,
+    /// Feeds.
+    pub feed: feed::FeedService,
+    /// Follows, blocks, likes, views, preferences.
+    pub social: social::SocialService,
+    /// Shared dependencies (health checks use the store and kv).
+    pub deps: Arc<Deps>,
+}
+
+/// What the feed and social services need beyond the shared dependencies.
+pub struct SocialWiring {
+    /// Feed settings.
+    pub settings: feed::FeedSettings,
+    /// Per-member limits.
+    pub limits: social::SocialLimits,
+}
+
+impl Services {
+    /// Wires the services over shared dependencies.
+    pub fn new(deps: Deps, social: SocialWiring) -> Self {
+        let deps = Arc::new(deps);
+        let feed = feed::FeedService::new(deps.clone(), social.settings);
+        Self {
+            accounts: accounts::AccountService::new(deps.clone()),
+            invites: invites::InviteService::new(deps.clone()),
+            social: social::SocialService::new(deps.clone(), feed.clone(), social.limits),
+            feed,
+            deps,
+        }
+    }
+}
+
+/// A signed-in caller.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    /// The member, as loaded for this request.
+    pub user: User,
+    /// The session their token belongs to.
+    pub session: SessionId,
+}
+
+/// Who is calling.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// No token.
+    Anonymous,
+    /// A token was sent but does not work (expired, revoked, banned…).
+    Rejected(&'static str),
+    /// A valid token.
+    Member(Viewer),
+}
+
+impl Caller {
+    /// The signed-in viewer, or `UNAUTHENTICATED`.
+    pub fn require(&self) -> AppResult<&Viewer> {
+        match self {
+            Caller::Member(v) => Ok(v),
+            Caller::Anonymous => Err(AppError::Unauthenticated("sign in first")),
+            Caller::Rejected(why) => Err(AppError::Unauthenticated(why)),
+        }
+    }
+
+    /// The viewer if signed in, nothing if anonymous, `UNAUTHENTICATED` if the token is bad
+    /// (so clients know to refresh rather than silently seeing a signed-out view).
+    pub fn optional(&self) -> AppResult<Option<&Viewer>> {
+        match self {
+            Caller::Member(v) => Ok(Some(v)),
+            Caller::Anonymous => Ok(None),
+            Caller::Rejected(why) => Err(AppError::Unauthenticated(why)),
+        }
+    }
+
+    /// The viewer, who must hold at least `role`.
+    pub fn require_role(&self, role: Role) -> AppResult<&Viewer> {
+        let v = self.require()?;
+        if v.user.role < role {
+            return Err(AppError::Forbidden(format!("this needs the {} role", role.as_str())));
+        }
+        Ok(v)
+    }
+}

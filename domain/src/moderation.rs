@@ -1,0 +1,762 @@
+//! Moderation rules: the publish gate, the public provenance check, comments under the prompt
+//! policy, reports aggregated into cases, the moderators' queue, decisions, appeals, and the
+//! notices that tell authors what happened to their content.
+//!
+//! Invariant: nothing reaches `PUBLISHED` except through [`ModerationService::publish`], which
+//! re-checks the stored verdict, the invisible watermark and the C2PA manifest of the exact
+//! stored file at publish time, then moves the video with one conditional update.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use media::MediaStore;
+use moderation::policy::{PolicyContext, PromptPolicy};
+use moderation::provenance::VerifiedManifest;
+
+use super::model::{CaseStatus, Comment, ModerationAction, ModerationCase, Role, Subject, Verdict, Video, VideoStatus};
+use super::text::{clean_text, refuse_violations};
+use super::{Caller, Deps, Viewer};
+use app_core::error::{AppError, AppResult};
+use app_core::types::{CaseId, CommentId, UserId, VideoId};
+use kv::Limit;
+use store::moderation::{AuthorHistory, Resolution};
+
+/// Longest caption, in characters.
+pub const MAX_CAPTION: usize = 500;
+/// Longest comment, in characters.
+pub const MAX_COMMENT: usize = 1000;
+/// Longest report details, appeal or moderator note, in characters.
+pub const MAX_NOTE: usize = 2000;
+/// Days after a decision during which its author may appeal.
+pub const APPEAL_DAYS: i64 = 20;
+/// Frames decoded from a clip for the watermark check (the mark is in every frame; more frames
+/// only average the same signal, and a cap keeps a long upload from filling memory).
+pub const MAX_CHECK_FRAMES: usize = 96;
+/// Pixels decoded per check in all (frames × width × height): about 120 MB of RGB. Larger
+/// frames get fewer frames, never fewer than [`MIN_CHECK_FRAMES`].
+pub const MAX_CHECK_PIXELS: usize = 40_000_000;
+/// Fewest frames a check decodes (when the clip has them).
+pub const MIN_CHECK_FRAMES: usize = 8;
+/// Largest frame accepted for checking (4096×2304, "4K" at 16:9).
+pub const MAX_CHECK_FRAME_PIXELS: usize = 4096 * 2304;
+
+/// Rate limits of moderation operations.
+#[derive(Debug, Clone, Copy)]
+pub struct ModerationLimits {
+    /// `verifyProvenance` per client address.
+    pub provenance_per_ip: Limit,
+    /// Reports per member.
+    pub reports_per_user: Limit,
+    /// Comments per member.
+    pub comments_per_user: Limit,
+}
+
+/// What a clip turned out to carry.
+#[derive(Debug, Clone, Default)]
+pub struct ClipInspection {
+    /// Why the clip could not be decoded, if it could not.
+    pub decode_error: Option<String>,
+    /// Frame size.
+    pub width: usize,
+    /// Frame size.
+    pub height: usize,
+    /// The invisible watermark's payload, when it decoded with a valid checksum.
+    pub watermark: Option<u64>,
+    /// Correlation of the watermark detector (0 for noise, near 1 for a clean mark).
+    pub watermark_confidence: f64,
+    /// The detector's soft reading, for matched tests against a known payload.
+    pub detection: Option<moderation::watermark::Detection>,
+    /// The C2PA manifest, when there is one.
+    pub manifest: Option<VerifiedManifest>,
+    /// Why the manifest could not be read (`None` also when there is simply none).
+    pub manifest_error: Option<String>,
+}
+
+impl ClipInspection {
+    /// Whether the clip carries `payload` (matched test: works on clips too short for blind decoding).
+    pub fn carries(&self, payload: u64) -> bool {
+        self.watermark == Some(payload)
+            || self.detection.as_ref().is_some_and(|d| {
+                moderation::watermark::match_score(d, payload) >= moderation::watermark::MATCH_THRESHOLD
+            })
+    }
+
+    /// The manifest verified, is bound to these bytes, and chains to a trusted root.
+    pub fn manifest_trusted(&self) -> bool {
+        self.manifest.as_ref().is_some_and(|m| m.valid && m.trusted)
+    }
+}
+
+/// The deployment's means of recognising its own clips: the watermark key and the C2PA roots.
+pub struct ClipChecker {
+    watermark_key: Vec<u8>,
+    trust_roots_pem: String,
+    /// Checks running at once (each holds up to [`MAX_CHECK_PIXELS`] decoded pixels).
+    permits: tokio::sync::Semaphore,
+}
+
+impl ClipChecker {
+    /// A checker with the shared watermark key and the trusted C2PA roots (PEM).
+    pub fn new(watermark_key: Vec<u8>, trust_roots_pem: String) -> Self {
+        let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
+        Self { watermark_key, trust_roots_pem, permits: tokio::sync::Semaphore::new(cores) }
+    }
+
+    /// Reads watermark and manifest from an MP4 (CPU-bound: call from a blocking thread).
+    pub fn inspect(&self, bytes: &[u8]) -> ClipInspection {
+        let mut out = ClipInspection::default();
+        match moderation::provenance::verify_mp4_trusting(bytes, &self.trust_roots_pem) {
+            Ok(m) => out.manifest = Some(m),
+            Err(moderation::provenance::ProvenanceError::NoManifest) => {}
+            Err(e) => out.manifest_error = Some(e.to_string()),
+        }
+        // The manifest above is bound to the bytes as uploaded; the frames are read from the
+        // plain form of the file (a browser's fragmented recording rewritten, no re-encoding).
+        // A file the rewriter refuses is probed as it came, so the reader decides as before.
+        let plain = media::normalize_mp4(bytes).unwrap_or(std::borrow::Cow::Borrowed(bytes));
+        let bytes: &[u8] = &plain;
+        let info = match media::probe_mp4(bytes) {
+            Ok(i) => i,
+            Err(e) => {
+                out.decode_error = Some(e.to_string());
+                return out;
+            }
+        };
+        (out.width, out.height) = (info.width, info.height);
+        let pixels = info.width.saturating_mul(info.height);
+        if pixels == 0 || pixels > MAX_CHECK_FRAME_PIXELS {
+            out.decode_error = Some(format!(
+                "frames of {}x{} are outside what can be checked (up to 4096x2304)",
+                info.width, info.height
+            ));
+            return out;
+        }
+        let max_frames = (MAX_CHECK_PIXELS / pixels).clamp(MIN_CHECK_FRAMES, MAX_CHECK_FRAMES);
+        let frames = match media::decode_mp4_prefix(bytes, max_frames) {
+            Ok(f) => f,
+            Err(e) => {
+                out.decode_error = Some(e.to_string());
+                return out;
+            }
+        };
+        match moderation::watermark::detect(&frames, info.width, info.height, &self.watermark_key) {
+            Ok(d) => {
+                out.watermark = d.payload;
+                out.watermark_confidence = d.confidence;
+                out.detection = Some(d);
+            }
+            Err(e) => out.decode_error = Some(e.to_string()),
+        }
+        out
+    }
+}
+
+/// What `verifyProvenance` says about a clip.
+#[derive(Debug, Clone)]
+pub struct ProvenanceReport {
+    /// The clip was made here (by watermark or by a trusted manifest naming one of our videos).
+    pub from_us: bool,
+    /// Our video it came from, when that video is public (published or taken down).
+    pub video_id: Option<VideoId>,
+    /// The invisible watermark decoded to one of our videos.
+    pub watermark_found: bool,
+    /// Detector correlation.
+    pub watermark_confidence: f64,
+    /// The C2PA manifest is valid, bound to these bytes and signed by a trusted issuer.
+    pub manifest_valid: bool,
+    /// Issuer of the manifest's signing certificate.
+    pub manifest_issuer: Option<String>,
+}
+
+/// One moderator decision to make.
+pub struct Decision<'a> {
+    /// The case.
+    pub case: CaseId,
+    /// What to do.
+    pub action: ModerationAction,
+    /// Why (shown to the author on removals).
+    pub note: Option<&'a str>,
+}
+
+/// Moderation, provenance and comments.
+#[derive(Clone)]
+pub struct ModerationService {
+    deps: Arc<Deps>,
+    accounts: super::accounts::AccountService,
+    feed: super::feed::FeedService,
+    media: MediaStore,
+    checker: Arc<ClipChecker>,
+    policy: Arc<PromptPolicy>,
+    limits: ModerationLimits,
+}
+
+fn optional_note(field: &'static str, note: Option<&str>) -> AppResult<Option<String>> {
+    match note.map(str::trim).filter(|n| !n.is_empty()) {
+        None => Ok(None),
+        Some(n) => clean_text(field, n, MAX_NOTE, "the text").map(Some),
+    }
+}
+
+impl ModerationService {
+    /// Wires the service.
+    pub fn new(
+        deps: Arc<Deps>,
+        accounts: super::accounts::AccountService,
+        feed: super::feed::FeedService,
+        media: MediaStore,
+        checker: Arc<ClipChecker>,
+        policy: Arc<PromptPolicy>,
+        limits: ModerationLimits,
+    ) -> Self {
+        Self { deps, accounts, feed, media, checker, policy, limits }
+    }
+
+    async fn inspect(&self, bytes: Vec<u8>) -> AppResult<ClipInspection> {
+        // At most one check per core decodes at a time; the rest wait their turn.
+        let _permit = self.checker.permits.acquire().await.map_err(|e| AppError::internal("clip check", e))?;
+        let checker = self.checker.clone();
+        tokio::task::spawn_blocking(move || checker.inspect(&bytes))
+            .await
+            .map_err(|e| AppError::internal("clip check", e))
+    }
+
+    fn check_policy(&self, text: &str) -> AppResult<()> {
+        refuse_violations(self.policy.check(text, &PolicyContext::default()))
+    }
+
+    /// The publish gate: the author publishes a draft only if, now, its verdict allows it, the
+    /// stored file's manifest is valid, trusted and names this video, and its invisible
+    /// watermark decodes to this video's id. Nothing changes unless every check passes.
+    pub async fn publish(&self, caller: &Caller, id: VideoId, caption: Option<&str>) -> AppResult<Video> {
+        let v = caller.require()?;
+        let video =
+            self.deps.store.video(id).await?.filter(|x| x.author_id == v.user.id).ok_or(AppError::NotFound("video"))?;
+        match video.status {
+            VideoStatus::Published => return Err(AppError::Conflict("the video is already published".into())),
+            VideoStatus::Removed => {
+                let why = video.removal_reason.clone().unwrap_or_else(|| "no reason recorded".into());
+                return Err(AppError::PublishRefused {
+                    check: "VERDICT",
+                    reason: format!("the video was taken down ({why})"),
+                });
+            }
+            VideoStatus::InReview => {
+                return Err(AppError::PublishRefused {
+                    check: "VERDICT",
+                    reason: "the frame check held this video for a moderator; it can be published once approved".into(),
+                });
+            }
+            VideoStatus::Draft => {}
+        }
+        if !video.verdict.allows_publishing() {
+            return Err(AppError::PublishRefused {
+                check: "VERDICT",
+                reason: format!("the moderation verdict is {}", video.verdict.as_str()),
+            });
+        }
+        let caption = match caption.map(str::trim).filter(|c| !c.is_empty()) {
+            Some(c) => {
+                let c = clean_text("caption", c, MAX_CAPTION, "the caption")?;
+                self.check_policy(&c)?;
+                Some(c)
+            }
+            None => None,
+        };
+        let bytes = match self.media.get(&video.video_key).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(video = %id, error = %e, "publish: stored file unreadable");
+                return Err(AppError::PublishRefused {
+                    check: "MANIFEST",
+                    reason: "the stored video file cannot be read".into(),
+                });
+            }
+        };
+        let found = self.inspect(bytes.to_vec()).await?;
+        if let Err(reason) = manifest_names(&found, id) {
+            self.deps.store.set_manifest_valid(id, false).await?;
+            tracing::warn!(video = %id, %reason, "publish refused: manifest");
+            return Err(AppError::PublishRefused { check: "MANIFEST", reason });
+        }
+        let expected = moderation::watermark::payload_for_video(id.0.as_bytes());
+        if let Some(e) = &found.decode_error {
+            tracing::warn!(video = %id, error = %e, "publish refused: undecodable");
+            return Err(AppError::PublishRefused {
+                check: "WATERMARK",
+                reason: "the stored video does not decode".into(),
+            });
+        }
+        if video.watermark_id != Some(expected) || !found.carries(expected) {
+            let reason = match found.watermark {
+                Some(other) if other != expected => "the invisible watermark belongs to another video",
+                _ => "the invisible watermark of this video is missing",
+            };
+            return Err(AppError::PublishRefused { check: "WATERMARK", reason: reason.into() });
+        }
+        // Every cameo's consent as of now, and the owner's approval where they asked for it.
+        let uses = self.deps.store.cameo_uses_of(id).await?;
+        let cameos = match super::consent::uses_still_consented(&self.deps.store, v.user.id, &uses, true).await? {
+            Ok(cameos) => cameos,
+            Err(why) => return Err(AppError::ConsentRequired(why)),
+        };
+        // The owners' restrictions as of now: one added after the job was accepted still applies.
+        let restrictions: Vec<moderation::policy::CameoRestriction> = cameos
+            .into_iter()
+            .filter_map(|c| {
+                c.restrictions.map(|r| moderation::policy::CameoRestriction { cameo_name: c.name, restrictions: r })
+            })
+            .collect();
+        refuse_violations(self.policy.check_restrictions(&video.prompt, &restrictions))?;
+        if !self.deps.store.publish_video(id, caption.as_deref()).await? {
+            return Err(AppError::Conflict("the video changed while it was being published; reload it".into()));
+        }
+        tracing::info!(video = %id, user = %v.user.id, "published");
+        let published = self.deps.store.video(id).await?.ok_or(AppError::NotFound("video"))?;
+        // Into followers' FOLLOWING timelines. The video is published whatever happens here: a
+        // timeline that misses it is rebuilt from the store when it is dropped or expires.
+        if let Err(e) = self.feed.on_published(&published).await {
+            tracing::error!(video = %id, error = %e, "fan-out failed");
+        }
+        if let Some(source) = video.remix_of
+            && let Some(src) = self.deps.store.video(source).await?
+            && src.author_id != v.user.id
+        {
+            let message = format!("@{} remixed your video", v.user.username);
+            self.deps.store.notify(src.author_id, "video.remixed", Some(id), Some(v.user.id), &message).await?;
+        }
+        Ok(published)
+    }
+
+    /// Anyone: did this clip come from here?
+    pub async fn verify_provenance(&self, client: &str, bytes: Vec<u8>) -> AppResult<ProvenanceReport> {
+        self.deps.kv.hit(self.limits.provenance_per_ip, client).await?;
+        if bytes.is_empty() {
+            return Err(AppError::bad_input("clip", "the upload is empty"));
+        }
+        let found = self.inspect(bytes).await?;
+        if let Some(e) = &found.decode_error
+            && found.manifest.is_none()
+        {
+            return Err(AppError::bad_input(
+                "clip",
+                format!("the clip is not an H.264 MP4 this service can read ({e})"),
+            ));
+        }
+        let by_mark = match found.watermark {
+            Some(w) => self.deps.store.video_by_watermark(w).await?,
+            None => None,
+        };
+        let trusted = found.manifest_trusted();
+        let by_manifest = match found.manifest.as_ref().filter(|_| trusted).and_then(|m| m.video_id.as_deref()) {
+            Some(vid) => match uuid::Uuid::parse_str(vid) {
+                Ok(u) => self.deps.store.video(VideoId(u)).await?,
+                Err(_) => None,
+            },
+            None => None,
+        };
+        // A trusted manifest names the video: test for that video's mark directly (short clips).
+        let mark_of_named = by_manifest.as_ref().and_then(|v| v.watermark_id).is_some_and(|w| found.carries(w));
+        let video = by_mark.as_ref().or(by_manifest.as_ref());
+        Ok(ProvenanceReport {
+            from_us: video.is_some(),
+            video_id: video.filter(|v| matches!(v.status, VideoStatus::Published | VideoStatus::Removed)).map(|v| v.id),
+            watermark_found: by_mark.is_some() || mark_of_named,
+            watermark_confidence: found.watermark_confidence,
+            manifest_valid: trusted,
+            manifest_issuer: found.manifest.as_ref().filter(|_| trusted).and_then(|m| m.issuer.clone()),
+        })
+    }
+
+    /// Comments on a published video, under the prompt policy and a per-member rate limit.
+    pub async fn comment(&self, caller: &Caller, video: VideoId, body: &str) -> AppResult<Comment> {
+        let v = caller.require()?;
+        let target = self
+            .deps
+            .store
+            .video(video)
+            .await?
+            .filter(|x| x.status == VideoStatus::Published)
+            .ok_or(AppError::NotFound("video"))?;
+        // A block either way hides the video from the member, so it reads as absent.
+        if target.author_id != v.user.id && self.deps.store.blocked_either(target.author_id, v.user.id).await? {
+            return Err(AppError::NotFound("video"));
+        }
+        let body = clean_text("body", body, MAX_COMMENT, "a comment")?;
+        self.deps.kv.hit(self.limits.comments_per_user, &v.user.id.to_string()).await?;
+        self.check_policy(&body)?;
+        let c = self.deps.store.insert_comment(target.id, v.user.id, &body).await?;
+        if target.author_id != v.user.id {
+            let who = &v.user.username;
+            self.deps
+                .store
+                .notify(
+                    target.author_id,
+                    "video.comment",
+                    Some(target.id),
+                    Some(v.user.id),
+                    &format!("@{who} commented on your video"),
+                )
+                .await?;
+        }
+        Ok(c)
+    }
+
+    /// Files a report about exactly one of a video, a comment or a member.
+    pub async fn report(
+        &self,
+        caller: &Caller,
+        video: Option<VideoId>,
+        comment: Option<CommentId>,
+        user: Option<UserId>,
+        reason: &str,
+        details: Option<&str>,
+    ) -> AppResult<bool> {
+        let v = caller.require()?;
+        let subject = match (video, comment, user) {
+            (Some(id), None, None) => Subject::Video(id),
+            (None, Some(id), None) => Subject::Comment(id),
+            (None, None, Some(id)) => Subject::User(id),
+            _ => return Err(AppError::bad_input("videoId", "report exactly one of videoId, commentId or userId")),
+        };
+        let details = optional_note("details", details)?;
+        // The subject must exist and be visible to the reporter; one's own content is not reported.
+        let owner = match subject {
+            Subject::Video(id) => {
+                let x = self.deps.store.video(id).await?;
+                let x =
+                    x.filter(|x| x.visible_to(Some((v.user.id, v.user.role)))).ok_or(AppError::NotFound("video"))?;
+                x.author_id
+            }
+            Subject::Comment(id) => {
+                self.deps
+                    .store
+                    .comment(id)
+                    .await?
+                    .filter(|c| !c.removed)
+                    .ok_or(AppError::NotFound("comment"))?
+                    .author_id
+            }
+            Subject::User(id) => self.deps.store.user(id).await?.ok_or(AppError::NotFound("user"))?.id,
+            Subject::Cameo(_) => return Err(AppError::bad_input("videoId", "cameos are reviewed, not reported")),
+        };
+        if owner == v.user.id {
+            return Err(AppError::bad_input("videoId", "you cannot report your own content"));
+        }
+        self.deps.kv.hit(self.limits.reports_per_user, &v.user.id.to_string()).await?;
+        let (case, new) = self.deps.store.add_report(subject, v.user.id, reason, details.as_deref()).await?;
+        tracing::info!(case = %case, reporter = %v.user.id, new, "report filed");
+        Ok(true)
+    }
+
+    /// The moderators' queue, oldest first.
+    pub async fn queue(
+        &self,
+        caller: &Caller,
+        status: CaseStatus,
+        after: Option<(chrono::DateTime<Utc>, uuid::Uuid)>,
+        limit: u64,
+    ) -> AppResult<Vec<ModerationCase>> {
+        caller.require_role(Role::Moderator)?;
+        self.deps.store.cases(status, after, limit).await
+    }
+
+    /// One case, to moderators, and to the author of its subject once decided (to appeal).
+    pub async fn case(&self, caller: &Caller, id: CaseId) -> AppResult<Option<ModerationCase>> {
+        let v = caller.require()?;
+        let Some(case) = self.deps.store.case(id).await? else { return Ok(None) };
+        if v.user.role >= Role::Moderator {
+            return Ok(Some(case));
+        }
+        let mine = self.subject_owner(case.subject).await? == Some(v.user.id);
+        Ok((mine && case.status != CaseStatus::Open).then_some(case))
+    }
+
+    /// The newest case about a video, to its author (to follow a decision and appeal it) and
+    /// to moderators; an open case stays hidden from the author.
+    pub async fn latest_case_of_video(&self, caller: &Caller, video: &Video) -> AppResult<Option<ModerationCase>> {
+        let Some(v) = caller.optional()? else { return Ok(None) };
+        let moderator = v.user.role >= Role::Moderator;
+        if !moderator && v.user.id != video.author_id {
+            return Ok(None);
+        }
+        let case = self.deps.store.latest_case_about(Subject::Video(video.id)).await?;
+        Ok(case.filter(|c| moderator || c.status != CaseStatus::Open))
+    }
+
+    /// Who owns a case's subject (the video's or comment's author, or the member).
+    pub async fn subject_owner(&self, subject: Subject) -> AppResult<Option<UserId>> {
+        Ok(match subject {
+            Subject::Video(id) => self.deps.store.video(id).await?.map(|v| v.author_id),
+            Subject::Comment(id) => self.deps.store.comment(id).await?.map(|c| c.author_id),
+            Subject::User(id) => Some(id),
+            Subject::Cameo(id) => self.deps.store.cameo(id).await?.map(|c| c.owner_id),
+        })
+    }
+
+    /// A moderator decides an open case, or (a different moderator) an appealed one.
+    pub async fn resolve(&self, caller: &Caller, d: Decision<'_>) -> AppResult<ModerationCase> {
+        let actor = caller.require_role(Role::Moderator)?;
+        let note = optional_note("note", d.note)?;
+        let case = self.deps.store.case(d.case).await?.ok_or(AppError::NotFound("case"))?;
+        let from = case.status;
+        match from {
+            CaseStatus::Resolved => return Err(AppError::Conflict("the case is already resolved".into())),
+            CaseStatus::Appealed if case.appealed_resolver == Some(actor.user.id) => {
+                return Err(AppError::Forbidden(
+                    "an appeal is decided by a different moderator than the one who made the decision".into(),
+                ));
+            }
+            _ => {}
+        }
+        if case.escalated && actor.user.role < Role::Admin {
+            return Err(AppError::Forbidden("this case was escalated to an admin".into()));
+        }
+        if let Subject::User(_) = case.subject
+            && d.action == ModerationAction::Remove
+        {
+            return Err(AppError::bad_input("action", "a member cannot be removed; use BAN_AUTHOR to ban them"));
+        }
+        let owner = self.subject_owner(case.subject).await?;
+        if matches!(d.action, ModerationAction::BanAuthor)
+            && let Some(o) = owner
+        {
+            let target = self.deps.store.user(o).await?.ok_or(AppError::NotFound("user"))?;
+            if target.role >= actor.user.role || target.id == actor.user.id {
+                return Err(AppError::Forbidden("you can only ban members of a lower role".into()));
+            }
+        }
+        let escalate = d.action == ModerationAction::Escalate;
+        let to = if escalate { from } else { CaseStatus::Resolved };
+        let won = self
+            .deps
+            .store
+            .resolve_case(
+                d.case,
+                Resolution { from, to, action: d.action, by: actor.user.id, note: note.as_deref(), escalate },
+            )
+            .await?;
+        if !won {
+            return Err(AppError::Conflict("another moderator decided this case first; reload it".into()));
+        }
+        let appeal = from == CaseStatus::Appealed;
+        let why = note
+            .clone()
+            .unwrap_or_else(|| case.reasons.first().cloned().unwrap_or_else(|| "it breaks the community rules".into()));
+        self.apply(actor, &case, d.action, &why, appeal).await?;
+        let action = if appeal { "case.decide_appeal" } else { "case.resolve" };
+        let audit_note = match &note {
+            Some(n) => format!("{}: {n}", d.action.as_str()),
+            None => d.action.as_str().to_owned(),
+        };
+        self.deps
+            .store
+            .record_audit(Some(actor.user.id), action, Some(("case", case.id.to_string())), Some(&audit_note))
+            .await?;
+        tracing::info!(case = %case.id, actor = %actor.user.id, action = d.action.as_str(), appeal, "case decided");
+        self.deps.store.case(d.case).await?.ok_or(AppError::NotFound("case"))
+    }
+
+    /// Carries out a decision on the case's subject and tells its author.
+    async fn apply(
+        &self,
+        actor: &Viewer,
+        case: &ModerationCase,
+        action: ModerationAction,
+        why: &str,
+        appeal: bool,
+    ) -> AppResult<()> {
+        let r = self.apply_to_subject(actor, case, action, why, appeal).await;
+        if matches!(action, ModerationAction::Remove | ModerationAction::BanAuthor) || appeal {
+            // Whatever came down leaves every cached feed page at once.
+            super::feed::content_withdrawn(&self.deps).await;
+        }
+        r
+    }
+
+    async fn apply_to_subject(
+        &self,
+        actor: &Viewer,
+        case: &ModerationCase,
+        action: ModerationAction,
+        why: &str,
+        appeal: bool,
+    ) -> AppResult<()> {
+        let store = &self.deps.store;
+        match (case.subject, action) {
+            (_, ModerationAction::Escalate) => {}
+            (Subject::Video(id), ModerationAction::Approve) => {
+                let Some(video) = store.video(id).await? else { return Ok(()) };
+                match video.status {
+                    VideoStatus::InReview => {
+                        store.approve_held_video(id).await?;
+                        store
+                            .notify(
+                                video.author_id,
+                                "video.approved",
+                                Some(id),
+                                None,
+                                "A moderator approved your video; you can publish it now",
+                            )
+                            .await?;
+                    }
+                    VideoStatus::Removed if appeal => {
+                        let back =
+                            if video.published_at.is_some() { VideoStatus::Published } else { VideoStatus::Draft };
+                        store.set_video_status(id, &[VideoStatus::Removed], back, None).await?;
+                        if video.verdict == Verdict::Review {
+                            // Held by the frame check, removed, restored on appeal: the appeal's
+                            // moderator has now approved what the frame check held.
+                            store.set_verdict(id, Verdict::Approved).await?;
+                        }
+                        store
+                            .notify(
+                                video.author_id,
+                                "appeal.upheld",
+                                Some(id),
+                                None,
+                                "Your appeal succeeded: your video is back",
+                            )
+                            .await?;
+                        if back == VideoStatus::Published
+                            && let Some(restored) = store.video(id).await?
+                            && let Err(e) = self.feed.on_published(&restored).await
+                        {
+                            tracing::error!(video = %id, error = %e, "fan-out of a restored video failed");
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            (Subject::Video(id), ModerationAction::Remove | ModerationAction::BanAuthor) => {
+                let Some(video) = store.video(id).await? else { return Ok(()) };
+                let from = [VideoStatus::Draft, VideoStatus::InReview, VideoStatus::Published];
+                if store.set_video_status(id, &from, VideoStatus::Removed, Some(why)).await? || appeal {
+                    let message = if appeal {
+                        format!("Your appeal was refused; your video stays removed: {why}")
+                    } else {
+                        format!("Your video was removed: {why}")
+                    };
+                    store.notify(video.author_id, "video.removed", Some(id), None, &message).await?;
+                }
+                if action == ModerationAction::BanAuthor {
+                    self.ban(actor, video.author_id, why).await?;
+                }
+            }
+            (Subject::Comment(id), ModerationAction::Approve) => {
+                if appeal {
+                    store.set_comment_removed(id, false).await?;
+                }
+            }
+            (Subject::Comment(id), ModerationAction::Remove | ModerationAction::BanAuthor) => {
+                let Some(comment) = store.comment(id).await? else { return Ok(()) };
+                store.set_comment_removed(id, true).await?;
+                store
+                    .notify(
+                        comment.author_id,
+                        "comment.removed",
+                        Some(comment.video_id),
+                        None,
+                        &format!("Your comment was removed: {why}"),
+                    )
+                    .await?;
+                if action == ModerationAction::BanAuthor {
+                    self.ban(actor, comment.author_id, why).await?;
+                }
+            }
+            (Subject::Cameo(id), ModerationAction::Approve) => {
+                if store.review_cameo(id, true, actor.user.id, Some(why)).await?
+                    && let Some(c) = store.cameo(id).await?
+                {
+                    store
+                        .notify(
+                            c.owner_id,
+                            "cameo.approved",
+                            None,
+                            None,
+                            &format!("Your cameo \"{}\" is verified and ready to use", c.name),
+                        )
+                        .await?;
+                }
+            }
+            (Subject::Cameo(id), ModerationAction::Remove | ModerationAction::BanAuthor) => {
+                if store.review_cameo(id, false, actor.user.id, Some(why)).await?
+                    && let Some(c) = store.cameo(id).await?
+                {
+                    let message = format!("Your cameo \"{}\" was not verified: {why}", c.name);
+                    store.notify(c.owner_id, "cameo.rejected", None, None, &message).await?;
+                    if action == ModerationAction::BanAuthor {
+                        self.ban(actor, c.owner_id, why).await?;
+                    }
+                }
+            }
+            (Subject::User(_), ModerationAction::Approve | ModerationAction::Remove) => {}
+            (Subject::User(id), ModerationAction::BanAuthor) => self.ban(actor, id, why).await?,
+        }
+        Ok(())
+    }
+
+    async fn ban(&self, actor: &Viewer, user: UserId, why: &str) -> AppResult<()> {
+        let reason: String = why.chars().take(500).collect();
+        self.accounts.ban_as(actor, user, &reason).await.map(|_| ())
+    }
+
+    /// The author of a removed subject asks for another look, within [`APPEAL_DAYS`], once.
+    pub async fn appeal(&self, caller: &Caller, id: CaseId, message: &str) -> AppResult<ModerationCase> {
+        let v = caller.require()?;
+        let message = clean_text("message", message, MAX_NOTE, "the appeal")?;
+        let case = self.deps.store.case(id).await?.ok_or(AppError::NotFound("case"))?;
+        if self.subject_owner(case.subject).await? != Some(v.user.id) {
+            // Not theirs: as if it did not exist.
+            return Err(AppError::NotFound("case"));
+        }
+        if case.status != CaseStatus::Resolved
+            || !matches!(case.resolution, Some(ModerationAction::Remove | ModerationAction::BanAuthor))
+        {
+            return Err(AppError::Conflict("only a decided removal can be appealed".into()));
+        }
+        if case.appeal_message.is_some() {
+            return Err(AppError::Conflict("this decision was already appealed".into()));
+        }
+        let decided = case.resolved_at.unwrap_or(case.created_at);
+        if Utc::now() - decided > chrono::Duration::days(APPEAL_DAYS) {
+            return Err(AppError::Conflict(format!("appeals close {APPEAL_DAYS} days after the decision")));
+        }
+        let resolver =
+            case.resolved_by.ok_or_else(|| AppError::internal("appeal", "resolved case without a resolver"))?;
+        if !self.deps.store.appeal_case(id, &message, resolver).await? {
+            return Err(AppError::Conflict("this decision was already appealed".into()));
+        }
+        self.deps
+            .store
+            .record_audit(Some(v.user.id), "case.appeal", Some(("case", id.to_string())), Some(&message))
+            .await?;
+        self.deps.store.case(id).await?.ok_or(AppError::NotFound("case"))
+    }
+
+    /// An author's record, for moderators.
+    pub async fn author_history(&self, caller: &Caller, user: UserId) -> AppResult<AuthorHistory> {
+        caller.require_role(Role::Moderator)?;
+        self.deps.store.author_history(user).await
+    }
+}
+
+/// Ok when the manifest is valid, trusted and names `id`; else why not.
+fn manifest_names(found: &ClipInspection, id: VideoId) -> Result<(), String> {
+    let Some(m) = &found.manifest else {
+        return Err(match &found.manifest_error {
+            Some(e) => format!("the C2PA manifest cannot be read ({e})"),
+            None => "the file carries no C2PA manifest".into(),
+        });
+    };
+    if !m.valid {
+        let first = m.validation_errors.first().cloned().unwrap_or_else(|| "invalid".into());
+        return Err(format!("the C2PA manifest does not match the file ({first})"));
+    }
+    if !m.trusted {
+        return Err("the C2PA manifest is not signed by a trusted issuer".into());
+    }
+    if m.video_id.as_deref() != Some(id.0.to_string().as_str()) {
+        return Err("the C2PA manifest was made for another video".into());
+    }
+    Ok(())
+}

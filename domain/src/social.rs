@@ -1,0 +1,211 @@
+//! The social graph and engagement: follow, unfollow, block, like, views, feed preferences.
+//!
+//! Architecture invariant: a block either way makes each member invisible to the other — they
+//! cannot follow, like, comment on or use the cameos of each other, and neither appears in the
+//! other's feeds or comment lists. Every action is rate-limited per member; repeated actions are
+//! idempotent (a second like changes nothing and notifies no one).
+
+use std::sync::Arc;
+
+use feed::topics::{PreferenceError, Preferences};
+
+use super::feed::FeedService;
+use super::model::{User, Video, VideoStatus};
+use super::{Caller, Deps};
+use app_core::error::{AppError, AppResult};
+use app_core::types::{UserId, VideoId};
+use kv::Limit;
+
+/// Per-member limits of social actions.
+#[derive(Debug, Clone, Copy)]
+pub struct SocialLimits {
+    /// Follows, unfollows, blocks, likes and unlikes.
+    pub actions: Limit,
+    /// Recorded views.
+    pub views: Limit,
+}
+
+/// Follows, blocks, likes, views and preferences.
+#[derive(Clone)]
+pub struct SocialService {
+    deps: Arc<Deps>,
+    feed: FeedService,
+    limits: SocialLimits,
+}
+
+fn preference_error(e: PreferenceError) -> AppError {
+    AppError::bad_input("text", e.to_string())
+}
+
+impl SocialService {
+    /// Wires the service.
+    pub fn new(deps: Arc<Deps>, feed: FeedService, limits: SocialLimits) -> Self {
+        Self { deps, feed, limits }
+    }
+
+    /// Another member, as the caller may act on them: exists, not banned, not the caller.
+    async fn other(&self, me: UserId, id: UserId, verb: &str) -> AppResult<User> {
+        if id == me {
+            return Err(AppError::bad_input("userId", format!("you cannot {verb} yourself")));
+        }
+        self.deps.store.user(id).await?.filter(|u| !u.is_banned()).ok_or(AppError::NotFound("user"))
+    }
+
+    /// A published video the caller may see (blocked authors' videos read as absent).
+    async fn visible_video(&self, me: UserId, id: VideoId) -> AppResult<Video> {
+        let v = self
+            .deps
+            .store
+            .video(id)
+            .await?
+            .filter(|v| v.status == VideoStatus::Published)
+            .ok_or(AppError::NotFound("video"))?;
+        if v.author_id != me && self.deps.store.blocked_either(v.author_id, me).await? {
+            return Err(AppError::NotFound("video"));
+        }
+        Ok(v)
+    }
+
+    /// The caller follows `id`; returns `id` as it is now.
+    pub async fn follow(&self, caller: &Caller, id: UserId) -> AppResult<User> {
+        let v = caller.require()?;
+        let me = v.user.id;
+        self.other(me, id, "follow").await?;
+        if self.deps.store.blocked_either(me, id).await? {
+            return Err(AppError::Forbidden("you cannot follow this member".into()));
+        }
+        self.deps.kv.hit(self.limits.actions, &me.to_string()).await?;
+        if self.deps.store.follow(me, id).await? {
+            self.feed.on_graph_changed(&[me]).await?;
+            self.deps
+                .store
+                .notify(id, "user.followed", None, Some(me), &format!("@{} followed you", v.user.username))
+                .await?;
+        }
+        self.deps.store.user(id).await?.ok_or(AppError::NotFound("user"))
+    }
+
+    /// The caller stops following `id`; returns `id` as it is now.
+    pub async fn unfollow(&self, caller: &Caller, id: UserId) -> AppResult<User> {
+        let v = caller.require()?;
+        let me = v.user.id;
+        if id == me {
+            return Err(AppError::bad_input("userId", "you cannot unfollow yourself"));
+        }
+        self.deps.kv.hit(self.limits.actions, &me.to_string()).await?;
+        if self.deps.store.unfollow(me, id).await? {
+            self.feed.on_graph_changed(&[me]).await?;
+        }
+        self.deps.store.user(id).await?.ok_or(AppError::NotFound("user"))
+    }
+
+    /// The caller blocks `id`: follows both ways end, and each disappears from the other's
+    /// feeds, comments and cameo choices at once.
+    pub async fn block(&self, caller: &Caller, id: UserId) -> AppResult<bool> {
+        let v = caller.require()?;
+        let me = v.user.id;
+        if id == me {
+            return Err(AppError::bad_input("userId", "you cannot block yourself"));
+        }
+        // Banned members can be blocked too (their content may come back on appeal).
+        self.deps.store.user(id).await?.ok_or(AppError::NotFound("user"))?;
+        self.deps.kv.hit(self.limits.actions, &me.to_string()).await?;
+        self.deps.store.block(me, id).await?;
+        self.feed.on_graph_changed(&[me, id]).await?;
+        Ok(true)
+    }
+
+    /// The caller lifts their block of `id` (a block `id` made stays).
+    pub async fn unblock(&self, caller: &Caller, id: UserId) -> AppResult<bool> {
+        let v = caller.require()?;
+        self.deps.kv.hit(self.limits.actions, &v.user.id.to_string()).await?;
+        let lifted = self.deps.store.unblock(v.user.id, id).await?;
+        if lifted {
+            self.feed.on_graph_changed(&[v.user.id, id]).await?;
+        }
+        Ok(lifted)
+    }
+
+    /// The caller likes a published video (idempotent); returns it as it is now.
+    pub async fn like(&self, caller: &Caller, id: VideoId) -> AppResult<Video> {
+        let v = caller.require()?;
+        let me = v.user.id;
+        let video = self.visible_video(me, id).await?;
+        self.deps.kv.hit(self.limits.actions, &me.to_string()).await?;
+        let liked = self.deps.store.like(me, id).await?;
+        if liked {
+            super::feed::viewers_changed(&self.deps, &[me]).await;
+        }
+        if liked && video.author_id != me {
+            self.deps
+                .store
+                .notify(
+                    video.author_id,
+                    "video.liked",
+                    Some(id),
+                    Some(me),
+                    &format!("@{} liked your video", v.user.username),
+                )
+                .await?;
+        }
+        self.deps.store.video(id).await?.ok_or(AppError::NotFound("video"))
+    }
+
+    /// The caller takes back a like (idempotent); returns the video as it is now.
+    pub async fn unlike(&self, caller: &Caller, id: VideoId) -> AppResult<Video> {
+        let v = caller.require()?;
+        let me = v.user.id;
+        // A like can be taken back from any video that still exists (even one taken down).
+        let video = self.deps.store.video(id).await?.ok_or(AppError::NotFound("video"))?;
+        if video.status != VideoStatus::Published
+            && video.author_id != me
+            && !self.deps.store.liked_among(me, &[id]).await?.contains(&id)
+        {
+            return Err(AppError::NotFound("video"));
+        }
+        self.deps.kv.hit(self.limits.actions, &me.to_string()).await?;
+        if self.deps.store.unlike(me, id).await? {
+            super::feed::viewers_changed(&self.deps, &[me]).await;
+        }
+        self.deps.store.video(id).await?.ok_or(AppError::NotFound("video"))
+    }
+
+    /// Records that the caller watched a published video for `watch_ms` (clamped to its
+    /// length). The video then counts as seen for FOR_YOU.
+    pub async fn record_view(&self, caller: &Caller, id: VideoId, watch_ms: i64) -> AppResult<bool> {
+        let v = caller.require()?;
+        if watch_ms < 0 {
+            return Err(AppError::bad_input("watchMs", "watchMs must be zero or more"));
+        }
+        let video = self.visible_video(v.user.id, id).await?;
+        self.deps.kv.hit(self.limits.views, &v.user.id.to_string()).await?;
+        // An author watching their own video is not a view.
+        if video.author_id != v.user.id {
+            self.deps.store.record_view(v.user.id, id, watch_ms.min(video.duration_ms.max(0))).await?;
+        }
+        Ok(true)
+    }
+
+    /// The caller steers FOR_YOU with a sentence ("more cooking and animals, fewer pranks"),
+    /// which becomes topic weights; the next first page is ranked with them.
+    pub async fn set_feed_preferences(&self, caller: &Caller, text: &str) -> AppResult<Preferences> {
+        let v = caller.require()?;
+        let prefs = Preferences::parse(text).map_err(preference_error)?;
+        self.deps.kv.hit(self.limits.actions, &v.user.id.to_string()).await?;
+        let json = serde_json::to_string(&prefs).map_err(|e| AppError::internal("preferences", e))?;
+        self.deps.store.set_feed_preferences(v.user.id, text.trim(), &json).await?;
+        self.feed.on_preferences_changed(v.user.id).await?;
+        Ok(prefs)
+    }
+
+    /// The caller's stated preferences: their sentence and what it was read as.
+    pub async fn feed_preferences(&self, caller: &Caller) -> AppResult<Option<(String, Preferences)>> {
+        let v = caller.require()?;
+        Ok(self
+            .deps
+            .store
+            .feed_preferences(v.user.id)
+            .await?
+            .map(|(text, json)| (text, serde_json::from_str(&json).unwrap_or_default())))
+    }
+}

@@ -1,0 +1,636 @@
+//! Generation and drafts: `createVideo` (input checks, per-member limits, queueing), job state
+//! from worker events (applied exactly once), cancellation, queue position and ETA, and who
+//! may see which video.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use jobs::{JobEvent, JobQueue, JobSpec};
+
+use super::model::{FrameScores, Job, JobStatus, Role, Verdict, Video, VideoStatus};
+use super::updates::JobUpdates;
+use super::{Caller, Deps};
+use app_core::error::{AppError, AppResult};
+use app_core::types::{CameoId, JobId, UserId, VideoId};
+use store::generation::{NewJob, NewVideo};
+
+/// Longest prompt, in characters.
+pub const MAX_PROMPT: usize = 2000;
+
+/// What the model can make (from its manifest).
+#[derive(Debug, Clone)]
+pub struct ModelLimits {
+    /// Shortest clip.
+    pub min_seconds: u32,
+    /// Longest clip.
+    pub max_seconds: u32,
+    /// Aspect ratios with a resolution.
+    pub aspect_ratios: Vec<jobs::AspectRatio>,
+    /// Denoiser steps per job.
+    pub steps: u32,
+}
+
+/// Limits per member.
+#[derive(Debug, Clone, Copy)]
+pub struct JobLimits {
+    /// Queued jobs a member may have.
+    pub max_queued_per_user: u64,
+    /// Running jobs a member may have.
+    pub max_running_per_user: u64,
+    /// Workers serving the queue (for ETAs).
+    pub workers: u64,
+    /// Cameos one video may hold.
+    pub max_cameos_per_video: usize,
+}
+
+/// A request to generate.
+pub struct CreateVideo {
+    /// Prompt.
+    pub prompt: String,
+    /// Seconds.
+    pub duration_seconds: i32,
+    /// Aspect ratio.
+    pub aspect_ratio: jobs::AspectRatio,
+    /// Seed; random when absent (a remix's default is its source's).
+    pub seed: Option<i64>,
+    /// A published video to remix: the job starts from its prompt, length and shape, plus the
+    /// change in `prompt`.
+    pub remix_of: Option<VideoId>,
+    /// Cameos to put into the scene (each needs its owner's consent now).
+    pub cameo_ids: Vec<CameoId>,
+}
+
+/// Where a queued job stands.
+#[derive(Debug, Clone, Copy)]
+pub struct QueueEstimate {
+    /// Jobs ahead of it (0 = next); `None` once it runs or ended.
+    pub position: Option<u64>,
+    /// Seconds until it should finish; `None` when ended or not yet measurable.
+    pub eta_seconds: Option<u64>,
+}
+
+/// Generation rules.
+#[derive(Clone)]
+pub struct VideoService {
+    deps: Arc<Deps>,
+    queue: JobQueue,
+    updates: JobUpdates,
+    model: ModelLimits,
+    limits: JobLimits,
+    policy: Arc<moderation::policy::PromptPolicy>,
+    media: media::MediaStore,
+}
+
+impl VideoService {
+    /// Wires the service.
+    pub fn new(
+        deps: Arc<Deps>,
+        queue: JobQueue,
+        updates: JobUpdates,
+        model: ModelLimits,
+        limits: JobLimits,
+        policy: Arc<moderation::policy::PromptPolicy>,
+        media: media::MediaStore,
+    ) -> Self {
+        Self { deps, queue, updates, model, limits, policy, media }
+    }
+
+    /// The queue (health checks, workers).
+    pub fn queue(&self) -> &JobQueue {
+        &self.queue
+    }
+
+    /// The update fan-out (subscriptions).
+    pub fn updates(&self) -> &JobUpdates {
+        &self.updates
+    }
+
+    /// Checks the input, the member's limits, and queues the job.
+    pub async fn create(&self, caller: &Caller, input: CreateVideo) -> AppResult<Job> {
+        let v = caller.require()?;
+        let prompt = super::text::clean_text("prompt", &input.prompt, MAX_PROMPT, "the prompt")?;
+        let prompt = prompt.as_str();
+        let d = input.duration_seconds;
+        let mut cameo_ids: Vec<CameoId> = Vec::new();
+        for id in &input.cameo_ids {
+            if !cameo_ids.contains(id) {
+                cameo_ids.push(*id);
+            }
+        }
+        // A remix starts from its source: prompt, length, shape and (by default) seed.
+        let (prompt, d, aspect_ratio, source_seed) = match input.remix_of {
+            Some(source_id) => {
+                let source = self
+                    .deps
+                    .store
+                    .video(source_id)
+                    .await?
+                    .filter(|s| s.status == VideoStatus::Published)
+                    .ok_or(AppError::NotFound("video"))?;
+                // A block either way hides the source from the member.
+                if source.author_id != v.user.id && self.deps.store.blocked_either(source.author_id, v.user.id).await? {
+                    return Err(AppError::NotFound("video"));
+                }
+                if !source.remix_allowed {
+                    return Err(AppError::Forbidden("the author does not allow remixes of this video".into()));
+                }
+                // Cameos in the source stay in the remix, each only with its owner's consent now.
+                for u in self.deps.store.cameo_uses_of(source.id).await? {
+                    if !cameo_ids.contains(&u.cameo_id) {
+                        cameo_ids.push(u.cameo_id);
+                    }
+                }
+                let seconds = i32::try_from((source.duration_ms + 500) / 1000).unwrap_or(i32::MAX);
+                let aspect = jobs::AspectRatio::parse(&source.aspect_ratio).unwrap_or(input.aspect_ratio);
+                (format!("{}. {prompt}", source.prompt), seconds, aspect, Some(source.seed))
+            }
+            None => (prompt.to_owned(), d, input.aspect_ratio, None),
+        };
+        let prompt = prompt.as_str();
+        if d < 0 || (d as u32) < self.model.min_seconds || (d as u32) > self.model.max_seconds {
+            return Err(AppError::bad_input(
+                "durationSeconds",
+                format!("duration must be between {} and {} seconds", self.model.min_seconds, self.model.max_seconds),
+            ));
+        }
+        if !self.model.aspect_ratios.contains(&aspect_ratio) {
+            return Err(AppError::bad_input("aspectRatio", "this aspect ratio is not supported by the model"));
+        }
+        if cameo_ids.len() > self.limits.max_cameos_per_video {
+            return Err(AppError::bad_input(
+                "cameoIds",
+                format!("a video may hold at most {} cameos", self.limits.max_cameos_per_video),
+            ));
+        }
+        let cameos = super::consent::consented_cameos(&self.deps.store, v.user.id, &cameo_ids).await?;
+        // The content policy, before anything is queued (on the whole prompt of a remix, with
+        // the restrictions of every cameo in it).
+        let context = moderation::policy::PolicyContext {
+            cameo_restrictions: cameos
+                .iter()
+                .filter_map(|c| {
+                    c.restrictions.as_ref().map(|r| moderation::policy::CameoRestriction {
+                        cameo_name: c.name.clone(),
+                        restrictions: r.clone(),
+                    })
+                })
+                .collect(),
+            ..Default::default()
+        };
+        super::text::refuse_violations(self.policy.check(prompt, &context))?;
+        let (queued, running) = self.deps.store.live_jobs_of(v.user.id).await?;
+        // At most `max_queued` waiting, and at most `max_queued + max_running` alive at once.
+        let live_cap = self.limits.max_queued_per_user + self.limits.max_running_per_user;
+        if queued >= self.limits.max_queued_per_user || queued + running >= live_cap {
+            return Err(AppError::RateLimited { retry_after_secs: self.eta_per_job().await?.unwrap_or(30) });
+        }
+        if input.seed.is_some_and(|s| s < 0) {
+            return Err(AppError::bad_input("seed", "seed must be zero or positive"));
+        }
+        // Random seeds stay within GraphQL's Int, so a client can send one back to repeat a video.
+        let seed = input.seed.or(source_seed).unwrap_or_else(|| i64::from(rand::random::<u32>() >> 1));
+        let id = JobId::new();
+        // The consent versions that allow this job, recorded before the job exists.
+        let uses: Vec<(CameoId, i64)> = cameos.iter().map(|c| (c.id, c.consent_version)).collect();
+        self.deps.store.record_cameo_uses(VideoId(id.0), &uses).await?;
+        let job = self
+            .deps
+            .store
+            .insert_job(NewJob {
+                id,
+                user_id: v.user.id,
+                prompt: prompt.to_owned(),
+                seed,
+                duration_seconds: d,
+                aspect_ratio: aspect_ratio.as_str().into(),
+                remix_of: input.remix_of,
+            })
+            .await?;
+        for c in cameos.iter().filter(|c| c.owner_id != v.user.id) {
+            let message = format!("@{} is making a video with your cameo \"{}\"", v.user.username, c.name);
+            self.deps.store.notify(c.owner_id, "cameo.used", Some(VideoId(id.0)), Some(v.user.id), &message).await?;
+        }
+        self.dispatch(v.user.id).await?;
+        tracing::info!(job = %id, user = %v.user.id, "job queued");
+        Ok(job)
+    }
+
+    /// A job, to its author (and moderators); `None` for anyone else.
+    pub async fn job(&self, caller: &Caller, id: JobId) -> AppResult<Option<Job>> {
+        let v = caller.require()?;
+        let job = self.deps.store.job(id).await?;
+        Ok(job.filter(|j| j.user_id == v.user.id || v.user.role >= Role::Moderator))
+    }
+
+    /// Cancels a queued job at once, or a running one at its next step.
+    pub async fn cancel(&self, caller: &Caller, id: JobId) -> AppResult<Job> {
+        let v = caller.require()?;
+        let job = self.deps.store.job(id).await?.filter(|j| j.user_id == v.user.id).ok_or(AppError::NotFound("job"))?;
+        if job.status.is_final() {
+            return Err(AppError::Conflict(format!("the job has already ended ({})", job.status.as_str())));
+        }
+        // Tell workers first, then end it here; a result arriving later is ignored.
+        self.queue.cancel(id.0).await.map_err(|e| AppError::internal("cancel", e))?;
+        self.deps.store.end_job(id, JobStatus::Cancelled, None, None).await?;
+        self.updates.notify(id).await;
+        self.dispatch(v.user.id).await?;
+        self.deps.store.job(id).await?.ok_or(AppError::NotFound("job"))
+    }
+
+    /// Seconds per job, from recent jobs.
+    async fn eta_per_job(&self) -> AppResult<Option<u64>> {
+        Ok(self.deps.store.recent_job_seconds(20).await?.map(|s| s.ceil() as u64))
+    }
+
+    /// Queue position and ETA from measured job times.
+    pub async fn estimate(&self, job: &Job) -> AppResult<QueueEstimate> {
+        let per_job = self.deps.store.recent_job_seconds(20).await?;
+        match job.status {
+            JobStatus::Queued => {
+                let ahead = self.deps.store.queued_before(job.created_at, job.id).await?;
+                let workers = self.limits.workers.max(1);
+                let eta = per_job.map(|s| (((ahead / workers) + 1) as f64 * s).ceil() as u64);
+                Ok(QueueEstimate { position: Some(ahead), eta_seconds: eta })
+            }
+            JobStatus::Running => {
+                let elapsed =
+                    job.started_at.map(|t| (Utc::now() - t).num_milliseconds() as f64 / 1000.0).unwrap_or(0.0);
+                let eta = match (job.step, job.total_steps) {
+                    // Measured on this job: time per step so far times steps left (plus the
+                    // decode/encode tail, estimated as one step's worth).
+                    (s, t) if s > 0 && t > 0 => Some(((elapsed / f64::from(s)) * f64::from(t - s + 1)).ceil() as u64),
+                    _ => per_job.map(|p| (p - elapsed).max(1.0).ceil() as u64),
+                };
+                Ok(QueueEstimate { position: None, eta_seconds: eta })
+            }
+            _ => Ok(QueueEstimate { position: None, eta_seconds: None }),
+        }
+    }
+
+    /// Applies one worker event; idempotent (a redelivered event changes nothing twice).
+    pub async fn apply_event(&self, event: &JobEvent) -> AppResult<()> {
+        let id = JobId(event.job_id());
+        match event {
+            JobEvent::Started { worker, attempt, .. } => {
+                self.deps
+                    .store
+                    .mark_running(id, worker, i32::try_from(*attempt).unwrap_or(i32::MAX), self.model.steps as i32)
+                    .await?;
+            }
+            JobEvent::Progress { step, total, .. } => {
+                self.deps.store.set_progress(id, *step as i32, *total as i32).await?;
+            }
+            JobEvent::Moderating { .. } => {
+                self.deps.store.mark_moderating(id).await?;
+            }
+            JobEvent::Rejected { reason, frame_indices, frame_scores, .. } => {
+                let scores = FrameScores { indices: frame_indices.clone(), scores: frame_scores.clone() };
+                if self.deps.store.reject_job(id, reason, &scores).await? {
+                    tracing::info!(job = %id, %reason, "frame check blocked the clip");
+                }
+            }
+            JobEvent::Succeeded { output, .. } => {
+                let stage_millis =
+                    serde_json::to_string(&output.stages).map_err(|e| AppError::internal("stages", e))?;
+                // Consent, again, now that the video exists: a cameo withdrawn or no longer
+                // allowed while the job ran means no video.
+                if let Some(job) = self.deps.store.job(id).await?
+                    && !job.status.is_final()
+                {
+                    let uses = self.deps.store.cameo_uses_of(VideoId(id.0)).await?;
+                    if let Err(why) =
+                        super::consent::uses_still_consented(&self.deps.store, job.user_id, &uses, false).await?
+                    {
+                        if self
+                            .deps
+                            .store
+                            .end_job(id, JobStatus::Rejected, Some("CONSENT_REQUIRED"), Some(&why))
+                            .await?
+                        {
+                            let keys = [
+                                output.video_key.as_str(),
+                                output.thumbnail_key.as_str(),
+                                output.frame_strip_key.as_str(),
+                            ];
+                            self.delete_media(VideoId(id.0), keys.into_iter().filter(|k| !k.is_empty())).await;
+                        }
+                        self.updates.notify(id).await;
+                        self.dispatch(job.user_id).await?;
+                        return Ok(());
+                    }
+                }
+                let verdict = Verdict::from_stored(&output.verdict);
+                if verdict == Verdict::Block {
+                    // A worker never stores a blocked clip; refuse to turn one into a video.
+                    return Err(AppError::internal("job event", "a succeeded job carried a block verdict"));
+                }
+                let video = self
+                    .deps
+                    .store
+                    .complete_job(
+                        id,
+                        NewVideo {
+                            video_key: output.video_key.clone(),
+                            thumbnail_key: output.thumbnail_key.clone(),
+                            width: output.width as i32,
+                            height: output.height as i32,
+                            duration_ms: output.duration_ms as i64,
+                            frame_count: output.frame_count as i32,
+                            fps: output.fps as i32,
+                            model_name: output.model_name.clone(),
+                            model_version: output.model_version.clone(),
+                            execution_provider: output.execution_provider.clone(),
+                            stage_millis,
+                            watermark_id: output.watermark_id,
+                            verdict,
+                            verdict_reason: output.verdict_reason.clone(),
+                            frame_scores: FrameScores {
+                                indices: output.frame_indices.clone(),
+                                scores: output.frame_scores.clone(),
+                            },
+                            frame_strip_key: Some(output.frame_strip_key.clone()).filter(|k| !k.is_empty()),
+                            manifest_issuer: output.manifest_issuer.clone(),
+                        },
+                    )
+                    .await?;
+                if let Some(v) = video {
+                    tracing::info!(job = %id, video = %v.id, verdict = v.verdict.as_str(), "draft created");
+                    if v.status == VideoStatus::InReview {
+                        self.deps
+                            .store
+                            .notify(
+                                v.author_id,
+                                "video.in_review",
+                                Some(v.id),
+                                None,
+                                "Your video is waiting for a moderator's review before it can be published",
+                            )
+                            .await?;
+                    }
+                }
+            }
+            JobEvent::Failed { reason, .. } => {
+                self.deps.store.end_job(id, JobStatus::Failed, Some("GENERATION_FAILED"), Some(reason)).await?;
+            }
+            JobEvent::Cancelled { .. } => {
+                self.deps.store.end_job(id, JobStatus::Cancelled, None, None).await?;
+            }
+        }
+        self.updates.notify(id).await;
+        if event.is_final()
+            && let Some(job) = self.deps.store.job(id).await?
+        {
+            self.dispatch(job.user_id).await?;
+        }
+        Ok(())
+    }
+
+    /// Consumes worker events until the process stops (one consumer per API node; a crashed
+    /// node's unacknowledged events are reclaimed by another).
+    pub async fn run_event_consumer(self, consumer: String) {
+        loop {
+            match self.queue.next_events("backend", &consumer, Duration::from_secs(1), 64).await {
+                Ok(batch) => {
+                    let mut done = Vec::with_capacity(batch.len());
+                    for (eid, event) in batch {
+                        match self.apply_event(&event).await {
+                            Ok(()) => done.push(eid),
+                            Err(e) => {
+                                tracing::error!(error = %e, cause = ?e, job = %event.job_id(), "job event not applied; it will be redelivered")
+                            }
+                        }
+                    }
+                    if !done.is_empty()
+                        && let Err(e) = self.queue.ack_events("backend", &done).await
+                    {
+                        tracing::warn!(error = %e, "event ack failed; events will be applied again (idempotent)");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading job events failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    /// A video, if the caller may see it: published ones to all, drafts to their author (and
+    /// moderators).
+    pub async fn video(&self, caller: &Caller, id: VideoId) -> AppResult<Option<Video>> {
+        let viewer = caller.optional()?;
+        let Some(video) = self.deps.store.video(id).await? else { return Ok(None) };
+        Ok(video.visible_to(viewer.map(|v| (v.user.id, v.user.role))).then_some(video))
+    }
+
+    /// The caller's drafts, newest first.
+    pub async fn drafts(
+        &self,
+        caller: &Caller,
+        after: Option<(chrono::DateTime<Utc>, uuid::Uuid)>,
+        limit: u64,
+    ) -> AppResult<Vec<Video>> {
+        let v = caller.require()?;
+        self.deps.store.drafts_of(v.user.id, after, limit).await
+    }
+}
+
+impl VideoService {
+    /// Offers every dispatched live job to the queue again, then fills free running slots.
+    /// Safe to repeat: the queue ignores a job that is already waiting or in flight. Recovers
+    /// what an in-process queue (or a Redis without persistence) lost in a restart.
+    pub async fn requeue_live(&self) -> AppResult<usize> {
+        let mut n = 0;
+        for job in self.deps.store.dispatched_live_jobs().await? {
+            let username = self.username(job.user_id).await?;
+            let spec = self.spec(&job, &username).await?;
+            if self.queue.enqueue(&spec).await.map_err(|e| AppError::internal("requeue", e))? {
+                n += 1;
+            }
+        }
+        for user in self.deps.store.users_with_undispatched().await? {
+            self.dispatch(user).await?;
+        }
+        if n > 0 {
+            tracing::info!(jobs = n, "live jobs offered to the queue again");
+        }
+        Ok(n)
+    }
+
+    /// Hands a member's oldest waiting jobs to the queue while they have free running slots
+    /// (`max_running_per_user`), so one member cannot occupy every worker.
+    pub async fn dispatch(&self, user: UserId) -> AppResult<()> {
+        let used = self.deps.store.slots_in_use(user).await?;
+        let free = self.limits.max_running_per_user.saturating_sub(used);
+        if free == 0 {
+            return Ok(());
+        }
+        let waiting = self.deps.store.undispatched_of(user, free).await?;
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        let username = self.username(user).await?;
+        for job in waiting {
+            if !self.deps.store.mark_dispatched(job.id).await? {
+                continue;
+            }
+            let spec = self.spec(&job, &username).await?;
+            if let Err(e) = self.queue.enqueue(&spec).await {
+                // Not queued: say so on the job rather than leave it waiting forever.
+                self.deps
+                    .store
+                    .end_job(
+                        job.id,
+                        JobStatus::Failed,
+                        Some("QUEUE_UNAVAILABLE"),
+                        Some("the job could not be queued; try again"),
+                    )
+                    .await?;
+                self.updates.notify(job.id).await;
+                return Err(AppError::internal("enqueue", e));
+            }
+            tracing::debug!(job = %job.id, user = %user, "job dispatched");
+        }
+        Ok(())
+    }
+
+    /// A member's published videos (anyone may list them), newest first.
+    pub async fn published_by(
+        &self,
+        user: UserId,
+        after: Option<(chrono::DateTime<Utc>, uuid::Uuid)>,
+        limit: u64,
+    ) -> AppResult<Vec<Video>> {
+        self.deps.store.published_of(user, after, limit).await
+    }
+}
+
+impl VideoService {
+    /// Stops a live job whose cameo consent was withdrawn (queued: at once; running: at its
+    /// next step; its result, if one still arrives, is ignored).
+    pub async fn cancel_for_consent(&self, id: JobId, why: &str) -> AppResult<()> {
+        let Some(job) = self.deps.store.job(id).await? else { return Ok(()) };
+        if job.status.is_final() {
+            return Ok(());
+        }
+        self.queue.cancel(id.0).await.map_err(|e| AppError::internal("cancel", e))?;
+        if self.deps.store.end_job(id, JobStatus::Cancelled, Some("CONSENT_WITHDRAWN"), Some(why)).await? {
+            self.deps
+                .store
+                .notify(job.user_id, "job.cancelled", None, None, &format!("Your video was stopped: {why}"))
+                .await?;
+        }
+        self.updates.notify(id).await;
+        self.dispatch(job.user_id).await
+    }
+
+    /// The queue's view of a job, with its remix source when it has one.
+    async fn spec(&self, job: &Job, username: &str) -> AppResult<JobSpec> {
+        let mut spec = spec_of(job, username);
+        if let Some(source) = job.remix_of
+            && let Some(v) = self.deps.store.video(source).await?
+        {
+            spec.remix = Some(jobs::RemixRef {
+                video_id: v.id.0,
+                video_key: v.video_key,
+                title: format!("SoraVibe video {}", v.id),
+            });
+        }
+        // The cameos' likeness features go to the model; their consent versions to the manifest.
+        let uses = self.deps.store.cameo_uses_of(VideoId(job.id.0)).await?;
+        if !uses.is_empty() {
+            let ids: Vec<CameoId> = uses.iter().map(|u| u.cameo_id).collect();
+            let cameos = self.deps.store.cameos(&ids).await?;
+            let refs: Vec<Vec<f32>> = cameos.iter().map(|c| c.reference.clone()).filter(|r| !r.is_empty()).collect();
+            spec.reference = generator::reference::combine(&refs);
+            spec.cameos = uses
+                .iter()
+                .filter_map(|u| {
+                    let c = cameos.iter().find(|c| c.id == u.cameo_id)?;
+                    Some(jobs::CameoRef {
+                        cameo_id: c.id.0,
+                        owner_id: c.owner_id.0,
+                        consent_version: u.consent_version,
+                    })
+                })
+                .collect();
+        }
+        Ok(spec)
+    }
+
+    /// Deletes a video's stored objects (file, thumbnail, frame strip); failures are logged, the
+    /// objects left behind are orphans.
+    pub async fn delete_media_of(&self, video: &Video) {
+        let keys =
+            [Some(video.video_key.as_str()), Some(video.thumbnail_key.as_str()), video.frame_strip_key.as_deref()];
+        self.delete_media(video.id, keys.into_iter().flatten()).await;
+    }
+
+    async fn delete_media(&self, video: VideoId, keys: impl Iterator<Item = &str>) {
+        for key in keys {
+            if let Err(e) = self.media.delete(key).await {
+                tracing::warn!(video = %video, key, error = %e, "media object not removed");
+            }
+        }
+    }
+
+    /// The author deletes their video for good: the row, its media, its cameo uses. Remixes of it
+    /// stay (their `remixOf` reads as gone); moderation cases and the audit log keep their record.
+    pub async fn delete(&self, caller: &Caller, id: VideoId) -> AppResult<bool> {
+        let v = caller.require()?;
+        let video =
+            self.deps.store.video(id).await?.filter(|x| x.author_id == v.user.id).ok_or(AppError::NotFound("video"))?;
+        if !self.deps.store.delete_video(video.id).await? {
+            return Err(AppError::NotFound("video"));
+        }
+        if video.status == crate::model::VideoStatus::Published {
+            super::feed::content_withdrawn(&self.deps).await;
+        }
+        self.deps.store.forget_cameo_uses(video.id).await?;
+        self.delete_media_of(&video).await;
+        tracing::info!(video = %video.id, user = %v.user.id, "video deleted by its author");
+        Ok(true)
+    }
+
+    /// Allows or forbids remixes of the caller's video.
+    pub async fn set_remix_allowed(&self, caller: &Caller, id: VideoId, allowed: bool) -> AppResult<Video> {
+        let v = caller.require()?;
+        let video =
+            self.deps.store.video(id).await?.filter(|x| x.author_id == v.user.id).ok_or(AppError::NotFound("video"))?;
+        self.deps.store.set_remix_allowed(video.id, allowed).await?;
+        self.deps.store.video(id).await?.ok_or(AppError::NotFound("video"))
+    }
+
+    /// Published remixes of a video (anyone may list them), newest first.
+    pub async fn remixes_of(
+        &self,
+        id: VideoId,
+        after: Option<(chrono::DateTime<Utc>, uuid::Uuid)>,
+        limit: u64,
+    ) -> AppResult<Vec<Video>> {
+        self.deps.store.published_remixes_of(id, after, limit).await
+    }
+
+    /// The handle drawn into a member's watermarks.
+    async fn username(&self, user: UserId) -> AppResult<String> {
+        Ok(self.deps.store.user(user).await?.map(|u| u.username).unwrap_or_default())
+    }
+}
+
+/// The queue's view of a job.
+fn spec_of(job: &Job, username: &str) -> JobSpec {
+    let aspect_ratio = jobs::AspectRatio::parse(&job.aspect_ratio).unwrap_or(jobs::AspectRatio::Portrait);
+    JobSpec {
+        job_id: job.id.0,
+        user_id: job.user_id.0,
+        prompt: job.prompt.clone(),
+        seed: job.seed.unsigned_abs(),
+        duration_seconds: u32::try_from(job.duration_seconds).unwrap_or(1),
+        aspect_ratio,
+        reference: None,
+        enqueued_at: job.created_at,
+        author_username: username.to_owned(),
+        remix: None,
+        cameos: vec![],
+    }
+}

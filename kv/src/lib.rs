@@ -1,0 +1,215 @@
+//! Short-lived shared state: rate-limit counters, revoked sessions and the job-updates fan-out
+//! ([`updates`]). In-process (moka) in the
+//! embedded default; Redis (keys with TTL, one prefix per instance) when `APP_REDIS_URL` is set,
+//! so that every API node sees the same counters and revocations.
+//!
+//! Architecture invariant: both engines implement the same fixed-window algorithm and the same
+//! semantics; callers cannot tell them apart except by durability across processes.
+
+pub mod updates;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use moka::future::Cache;
+use redis::aio::ConnectionManager;
+
+use app_core::error::{AppError, AppResult};
+use app_core::types::SessionId;
+
+/// A named limit: at most `limit` hits per `window`.
+#[derive(Debug, Clone, Copy)]
+pub struct Limit {
+    /// Bucket name (part of the key).
+    pub name: &'static str,
+    /// Hits allowed per window.
+    pub limit: u32,
+    /// Window length.
+    pub window: Duration,
+}
+
+/// The engine.
+#[derive(Clone)]
+pub enum KeyValue {
+    /// In this process.
+    Memory {
+        /// Counters by bucket, key and window.
+        counters: Cache<String, Arc<AtomicU32>>,
+        /// Revoked sessions.
+        revoked: Cache<String, ()>,
+    },
+    /// Redis.
+    Redis {
+        /// Multiplexed, reconnecting connection.
+        conn: ConnectionManager,
+        /// Key prefix.
+        prefix: String,
+    },
+}
+
+impl KeyValue {
+    /// In-process state; revocations live `revocation_ttl` (the access-token lifetime).
+    pub fn memory(revocation_ttl: Duration) -> Self {
+        KeyValue::Memory {
+            counters: Cache::builder().time_to_live(Duration::from_secs(3600)).max_capacity(1_000_000).build(),
+            revoked: Cache::builder().time_to_live(revocation_ttl + Duration::from_secs(60)).build(),
+        }
+    }
+
+    /// Connects to Redis.
+    pub async fn redis(url: &str, prefix: &str) -> AppResult<Self> {
+        let client = redis::Client::open(url).map_err(|e| AppError::internal("redis url", e))?;
+        let conn = ConnectionManager::new(client).await.map_err(|e| AppError::internal("redis connect", e))?;
+        Ok(KeyValue::Redis { conn, prefix: prefix.into() })
+    }
+
+    /// Whether this is the Redis engine.
+    pub fn is_redis(&self) -> bool {
+        matches!(self, KeyValue::Redis { .. })
+    }
+
+    /// Round-trip to the engine (readiness).
+    pub async fn ping(&self) -> AppResult<()> {
+        match self {
+            KeyValue::Memory { .. } => Ok(()),
+            KeyValue::Redis { conn, .. } => {
+                let mut c = conn.clone();
+                let _: String =
+                    redis::cmd("PING").query_async(&mut c).await.map_err(|e| AppError::internal("redis ping", e))?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Counts one hit of `key` against `limit`; `RATE_LIMITED` (with seconds to wait) past it.
+    pub async fn hit(&self, limit: Limit, key: &str) -> AppResult<()> {
+        let secs = limit.window.as_secs().max(1);
+        let now = chrono::Utc::now().timestamp().max(0).unsigned_abs();
+        let window = now / secs;
+        let retry_after_secs = (window + 1) * secs - now;
+        let count = match self {
+            KeyValue::Memory { counters, .. } => {
+                let k = format!("{}:{key}:{window}", limit.name);
+                let c = counters.get_with(k, async { Arc::new(AtomicU32::new(0)) }).await;
+                c.fetch_add(1, Ordering::SeqCst).saturating_add(1)
+            }
+            KeyValue::Redis { conn, prefix } => {
+                let k = format!("{prefix}:rl:{}:{key}:{window}", limit.name);
+                let mut c = conn.clone();
+                let (n,): (u32,) = redis::pipe()
+                    .atomic()
+                    .incr(&k, 1u32)
+                    .cmd("EXPIRE")
+                    .arg(&k)
+                    .arg(secs + 1)
+                    .arg("NX")
+                    .ignore()
+                    .query_async(&mut c)
+                    .await
+                    .map_err(|e| AppError::internal("redis rate limit", e))?;
+                n
+            }
+        };
+        if count > limit.limit { Err(AppError::RateLimited { retry_after_secs }) } else { Ok(()) }
+    }
+
+    /// Marks sessions revoked so their access tokens stop working at once. Kept a minute past
+    /// `ttl` (the access-token lifetime) to cover the verifier's clock leeway.
+    pub async fn revoke_sessions(&self, sessions: &[SessionId], ttl: Duration) -> AppResult<()> {
+        match self {
+            KeyValue::Memory { revoked, .. } => {
+                for s in sessions {
+                    revoked.insert(s.to_string(), ()).await;
+                }
+                Ok(())
+            }
+            KeyValue::Redis { conn, prefix } => {
+                if sessions.is_empty() {
+                    return Ok(());
+                }
+                let mut p = redis::pipe();
+                for s in sessions {
+                    p.cmd("SET").arg(format!("{prefix}:revoked:{s}")).arg(1).arg("EX").arg(ttl.as_secs() + 60).ignore();
+                }
+                let mut c = conn.clone();
+                let () = p.query_async(&mut c).await.map_err(|e| AppError::internal("redis revoke", e))?;
+                Ok(())
+            }
+        }
+    }
+
+    /// The Redis key that marks `session` revoked (none in process), for callers that check it
+    /// in a round trip they make anyway.
+    pub fn revocation_key(&self, session: SessionId) -> Option<String> {
+        match self {
+            KeyValue::Memory { .. } => None,
+            KeyValue::Redis { prefix, .. } => Some(format!("{prefix}:revoked:{session}")),
+        }
+    }
+
+    /// Whether a session was revoked within the access-token lifetime.
+    pub async fn is_revoked(&self, session: SessionId) -> AppResult<bool> {
+        match self {
+            KeyValue::Memory { revoked, .. } => Ok(revoked.contains_key(&session.to_string())),
+            KeyValue::Redis { conn, prefix } => {
+                let mut c = conn.clone();
+                let n: u32 = redis::cmd("EXISTS")
+                    .arg(format!("{prefix}:revoked:{session}"))
+                    .query_async(&mut c)
+                    .await
+                    .map_err(|e| AppError::internal("redis revoked check", e))?;
+                Ok(n > 0)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Windows are aligned to the clock; keep a test's few hits inside one hour-long window.
+    async fn avoid_window_edge() {
+        let s = chrono::Utc::now().timestamp().rem_euclid(3600);
+        if s >= 3590 {
+            tokio::time::sleep(Duration::from_secs((3601 - s).unsigned_abs())).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn memory_limits_and_revocations() {
+        avoid_window_edge().await;
+        let kv = KeyValue::memory(Duration::from_secs(60));
+        let l = Limit { name: "t", limit: 2, window: Duration::from_secs(3600) };
+        kv.hit(l, "a").await.unwrap();
+        kv.hit(l, "a").await.unwrap();
+        match kv.hit(l, "a").await {
+            Err(AppError::RateLimited { retry_after_secs }) => assert!(retry_after_secs <= 3600),
+            other => panic!("expected RATE_LIMITED, got {other:?}"),
+        }
+        kv.hit(l, "b").await.unwrap();
+        let s = SessionId::new();
+        assert!(!kv.is_revoked(s).await.unwrap());
+        kv.revoke_sessions(&[s], Duration::from_secs(60)).await.unwrap();
+        assert!(kv.is_revoked(s).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn redis_limits_and_revocations() {
+        let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let prefix = format!("unit-{}", uuid::Uuid::new_v4());
+        let kv = KeyValue::redis(&url, &prefix).await.unwrap();
+        avoid_window_edge().await;
+        kv.ping().await.unwrap();
+        let l = Limit { name: "t", limit: 2, window: Duration::from_secs(3600) };
+        kv.hit(l, "a").await.unwrap();
+        kv.hit(l, "a").await.unwrap();
+        assert!(matches!(kv.hit(l, "a").await, Err(AppError::RateLimited { .. })));
+        kv.hit(l, "b").await.unwrap();
+        let s = SessionId::new();
+        assert!(!kv.is_revoked(s).await.unwrap());
+        kv.revoke_sessions(&[s], Duration::from_secs(60)).await.unwrap();
+        assert!(kv.is_revoked(s).await.unwrap());
+    }
+}

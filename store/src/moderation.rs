@@ -1,0 +1,612 @@
+//! Moderation records: frame-check outcomes on jobs and videos, the publish transition,
+//! comments, cases with their reports, and notifications. Every status change is a
+//! conditional update on the status it expects, so two moderators (or a moderator and an
+//! author) racing on one subject cannot both win.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, SqlErr,
+};
+use uuid::Uuid;
+
+use super::Store;
+use super::entities::{comments, generation_jobs as jobs, moderation_cases as cases, notifications, reports, videos};
+use super::generation::video_from;
+use app_core::error::AppResult;
+use app_core::model::{
+    CaseStatus, Comment, FrameScores, ModerationAction, ModerationCase, Notification, Report, Subject, Video,
+    VideoStatus,
+};
+use app_core::types::{CaseId, CommentId, JobId, UserId, VideoId};
+
+/// What moderators see of an author's past.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AuthorHistory {
+    /// Videos made.
+    pub videos: u64,
+    /// Videos published.
+    pub published: u64,
+    /// Videos taken down.
+    pub removed: u64,
+    /// Cases about their content or account, this one included.
+    pub cases: u64,
+}
+
+/// Where a resolution moves a case.
+pub struct Resolution<'a> {
+    /// The status the case must be in now.
+    pub from: CaseStatus,
+    /// The status it moves to.
+    pub to: CaseStatus,
+    /// What was decided.
+    pub action: ModerationAction,
+    /// Who decided.
+    pub by: UserId,
+    /// Their note.
+    pub note: Option<&'a str>,
+    /// Set the escalated flag.
+    pub escalate: bool,
+}
+
+fn comment_from(m: comments::Model) -> Comment {
+    Comment {
+        id: CommentId(m.id),
+        video_id: VideoId(m.video_id),
+        author_id: UserId(m.author_id),
+        body: m.body,
+        removed: m.status == "REMOVED",
+        created_at: m.created_at,
+    }
+}
+
+fn case_from(m: cases::Model) -> ModerationCase {
+    let subject = match (m.subject_kind.as_str(), m.subject_video_id, m.subject_user_id, m.subject_comment_id) {
+        ("cameo", ..) => Subject::Cameo(app_core::types::CameoId(m.subject_cameo_id.unwrap_or_else(Uuid::nil))),
+        ("comment", _, _, Some(c)) => Subject::Comment(CommentId(c)),
+        ("user", _, Some(u), _) => Subject::User(UserId(u)),
+        (_, Some(v), _, _) => Subject::Video(VideoId(v)),
+        (_, _, Some(u), _) => Subject::User(UserId(u)),
+        _ => Subject::Video(VideoId(Uuid::nil())),
+    };
+    ModerationCase {
+        id: CaseId(m.id),
+        subject,
+        status: CaseStatus::from_stored(&m.status),
+        source: m.source,
+        reasons: serde_json::from_str(&m.reasons).unwrap_or_default(),
+        scores: serde_json::from_str(&m.scores).unwrap_or_default(),
+        report_count: m.report_count,
+        escalated: m.escalated,
+        created_at: m.created_at,
+        resolved_at: m.resolved_at,
+        resolved_by: m.resolved_by.map(UserId),
+        resolution: m.resolution.as_deref().and_then(ModerationAction::from_stored),
+        note: m.note,
+        appeal_message: m.appeal_message,
+        appealed_at: m.appealed_at,
+        appealed_resolver: m.appealed_resolver.map(UserId),
+    }
+}
+
+fn is_unique_violation(e: &DbErr) -> bool {
+    matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+/// Finds the open case about `subject`, or opens one; merges `reasons` and `scores` into it.
+pub(crate) async fn open_case<C: ConnectionTrait>(
+    conn: &C,
+    subject: Subject,
+    source: &str,
+    reasons: &[String],
+    scores: &[f32],
+) -> AppResult<CaseId> {
+    let key = subject.key();
+    for _ in 0..3 {
+        if let Some(existing) = cases::Entity::find().filter(cases::Column::OpenKey.eq(key.as_str())).one(conn).await? {
+            if !reasons.is_empty() || !scores.is_empty() {
+                let mut merged: Vec<String> = serde_json::from_str(&existing.reasons).unwrap_or_default();
+                for r in reasons {
+                    if !merged.contains(r) {
+                        merged.push(r.clone());
+                    }
+                }
+                let mut all_scores: Vec<f32> = serde_json::from_str(&existing.scores).unwrap_or_default();
+                if all_scores.is_empty() {
+                    all_scores = scores.to_vec();
+                }
+                cases::Entity::update_many()
+                    .col_expr(cases::Column::Reasons, Expr::value(serde_json::to_string(&merged).unwrap_or_default()))
+                    .col_expr(
+                        cases::Column::Scores,
+                        Expr::value(serde_json::to_string(&all_scores).unwrap_or_default()),
+                    )
+                    .col_expr(cases::Column::UpdatedAt, Expr::value(Utc::now()))
+                    .filter(cases::Column::Id.eq(existing.id))
+                    .exec(conn)
+                    .await?;
+            }
+            return Ok(CaseId(existing.id));
+        }
+        let now = Utc::now();
+        let id = Uuid::now_v7();
+        let (video, user, comment, cameo) = match subject {
+            Subject::Video(v) => (Some(v.0), None, None, None),
+            Subject::User(u) => (None, Some(u.0), None, None),
+            Subject::Comment(c) => (None, None, Some(c.0), None),
+            Subject::Cameo(c) => (None, None, None, Some(c.0)),
+        };
+        let inserted = cases::Entity::insert(cases::ActiveModel {
+            id: Set(id),
+            subject_kind: Set(subject.kind().into()),
+            subject_video_id: Set(video),
+            subject_user_id: Set(user),
+            subject_comment_id: Set(comment),
+            open_key: Set(Some(key.clone())),
+            status: Set(CaseStatus::Open.as_str().into()),
+            source: Set(source.into()),
+            reasons: Set(serde_json::to_string(reasons).unwrap_or_else(|_| "[]".into())),
+            scores: Set(serde_json::to_string(scores).unwrap_or_else(|_| "[]".into())),
+            report_count: Set(0),
+            escalated: Set(false),
+            created_at: Set(now),
+            updated_at: Set(now),
+            resolved_at: Set(None),
+            resolved_by: Set(None),
+            resolution: Set(None),
+            note: Set(None),
+            appeal_message: Set(None),
+            appealed_at: Set(None),
+            appealed_resolver: Set(None),
+            subject_cameo_id: Set(cameo),
+        })
+        .exec(conn)
+        .await;
+        match inserted {
+            Ok(_) => return Ok(CaseId(id)),
+            // Another request opened it a moment ago: merge into theirs.
+            Err(e) if is_unique_violation(&e) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(app_core::error::AppError::Conflict("the case changed while it was being opened; try again".into()))
+}
+
+impl Store {
+    /// A running job's pipeline finished; the worker is checking and marking its output.
+    pub async fn mark_moderating(&self, id: JobId) -> AppResult<bool> {
+        let r = jobs::Entity::update_many()
+            .col_expr(jobs::Column::Status, Expr::value("MODERATING"))
+            .col_expr(jobs::Column::Step, Expr::col(jobs::Column::TotalSteps))
+            .col_expr(jobs::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(jobs::Column::Id.eq(id.0))
+            .filter(jobs::Column::Status.eq("RUNNING"))
+            .exec(&self.db)
+            .await?;
+        Ok(r.rows_affected == 1)
+    }
+
+    /// Ends a live job as `REJECTED` by the frame check, keeping the scores.
+    pub async fn reject_job(&self, id: JobId, reason: &str, scores: &FrameScores) -> AppResult<bool> {
+        let now = Utc::now();
+        let r = jobs::Entity::update_many()
+            .col_expr(jobs::Column::Status, Expr::value("REJECTED"))
+            .col_expr(jobs::Column::ErrorCode, Expr::value("CONTENT_BLOCKED"))
+            .col_expr(jobs::Column::ErrorMessage, Expr::value(reason))
+            .col_expr(jobs::Column::FrameScores, Expr::value(serde_json::to_string(scores).ok()))
+            .col_expr(jobs::Column::FinishedAt, Expr::value(now))
+            .col_expr(jobs::Column::UpdatedAt, Expr::value(now))
+            .filter(jobs::Column::Id.eq(id.0))
+            .filter(jobs::Column::Status.is_in(["QUEUED", "RUNNING", "MODERATING"]))
+            .exec(&self.db)
+            .await?;
+        Ok(r.rows_affected == 1)
+    }
+
+    /// The video whose invisible watermark carries `watermark_id`.
+    pub async fn video_by_watermark(&self, watermark_id: u64) -> AppResult<Option<Video>> {
+        Ok(videos::Entity::find()
+            .filter(videos::Column::WatermarkId.eq(watermark_id as i64))
+            .one(&self.db)
+            .await?
+            .map(video_from))
+    }
+
+    /// `DRAFT` → `PUBLISHED`, once; false when the video was not a draft any more.
+    pub async fn publish_video(&self, id: VideoId, caption: Option<&str>) -> AppResult<bool> {
+        let r = videos::Entity::update_many()
+            .col_expr(videos::Column::Status, Expr::value(VideoStatus::Published.as_str()))
+            .col_expr(videos::Column::Caption, Expr::value(caption.map(str::to_owned)))
+            .col_expr(videos::Column::PublishedAt, Expr::value(Utc::now()))
+            .col_expr(videos::Column::ManifestValid, Expr::value(true))
+            .filter(videos::Column::Id.eq(id.0))
+            .filter(videos::Column::Status.eq(VideoStatus::Draft.as_str()))
+            .exec(&self.db)
+            .await?;
+        Ok(r.rows_affected == 1)
+    }
+
+    /// A moderator approved a held video: verdict `APPROVED`, `IN_REVIEW` → `DRAFT`.
+    pub async fn approve_held_video(&self, id: VideoId) -> AppResult<bool> {
+        let r = videos::Entity::update_many()
+            .col_expr(videos::Column::Status, Expr::value(VideoStatus::Draft.as_str()))
+            .col_expr(videos::Column::Verdict, Expr::value(app_core::model::Verdict::Approved.as_str()))
+            .filter(videos::Column::Id.eq(id.0))
+            .filter(videos::Column::Status.eq(VideoStatus::InReview.as_str()))
+            .exec(&self.db)
+            .await?;
+        Ok(r.rows_affected == 1)
+    }
+
+    /// Sets a video's verdict.
+    pub async fn set_verdict(&self, id: VideoId, verdict: app_core::model::Verdict) -> AppResult<()> {
+        videos::Entity::update_many()
+            .col_expr(videos::Column::Verdict, Expr::value(verdict.as_str()))
+            .filter(videos::Column::Id.eq(id.0))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// The newest case about a subject, whatever its status.
+    pub async fn latest_case_about(&self, subject: Subject) -> AppResult<Option<ModerationCase>> {
+        let q = cases::Entity::find();
+        let q = match subject {
+            Subject::Video(v) => q.filter(cases::Column::SubjectVideoId.eq(v.0)),
+            Subject::User(u) => {
+                q.filter(cases::Column::SubjectUserId.eq(u.0)).filter(cases::Column::SubjectKind.eq("user"))
+            }
+            Subject::Comment(c) => q.filter(cases::Column::SubjectCommentId.eq(c.0)),
+            Subject::Cameo(c) => q.filter(cases::Column::SubjectCameoId.eq(c.0)),
+        };
+        Ok(q.order_by_desc(cases::Column::CreatedAt)
+            .order_by_desc(cases::Column::Id)
+            .one(&self.db)
+            .await?
+            .map(case_from))
+    }
+
+    /// Records a failed manifest check on a video.
+    pub async fn set_manifest_valid(&self, id: VideoId, valid: bool) -> AppResult<()> {
+        videos::Entity::update_many()
+            .col_expr(videos::Column::ManifestValid, Expr::value(valid))
+            .filter(videos::Column::Id.eq(id.0))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Moves a video from one of `from` to `to` (with a removal reason when taking it down);
+    /// false when it was in none of `from`.
+    pub async fn set_video_status(
+        &self,
+        id: VideoId,
+        from: &[VideoStatus],
+        to: VideoStatus,
+        reason: Option<&str>,
+    ) -> AppResult<bool> {
+        let removed = to == VideoStatus::Removed;
+        let r = videos::Entity::update_many()
+            .col_expr(videos::Column::Status, Expr::value(to.as_str()))
+            .col_expr(videos::Column::RemovedAt, Expr::value(removed.then(Utc::now)))
+            .col_expr(
+                videos::Column::RemovalReason,
+                Expr::value(if removed { reason.map(str::to_owned) } else { None }),
+            )
+            .filter(videos::Column::Id.eq(id.0))
+            .filter(videos::Column::Status.is_in(from.iter().map(|s| s.as_str())))
+            .exec(&self.db)
+            .await?;
+        Ok(r.rows_affected == 1)
+    }
+
+    /// A member's record for moderators.
+    pub async fn author_history(&self, user: UserId) -> AppResult<AuthorHistory> {
+        let mine = || videos::Entity::find().filter(videos::Column::AuthorId.eq(user.0));
+        let videos = mine().count(&self.db).await?;
+        let published = mine().filter(videos::Column::Status.eq("PUBLISHED")).count(&self.db).await?;
+        let removed = mine().filter(videos::Column::Status.eq("REMOVED")).count(&self.db).await?;
+        let video_ids: Vec<Uuid> = mine().select_only().column(videos::Column::Id).into_tuple().all(&self.db).await?;
+        let cases = cases::Entity::find()
+            .filter(cases::Column::SubjectUserId.eq(user.0).or(cases::Column::SubjectVideoId.is_in(video_ids)))
+            .count(&self.db)
+            .await?;
+        Ok(AuthorHistory { videos, published, removed, cases })
+    }
+
+    /// Adds a comment.
+    pub async fn insert_comment(&self, video: VideoId, author: UserId, body: &str) -> AppResult<Comment> {
+        let txn = self.tx().await?;
+        let m = comments::Entity::insert(comments::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            video_id: Set(video.0),
+            author_id: Set(author.0),
+            body: Set(body.into()),
+            status: Set("VISIBLE".into()),
+            created_at: Set(Utc::now()),
+        })
+        .exec_with_returning(&txn)
+        .await?;
+        // The counter changes with the row it counts.
+        videos::Entity::update_many()
+            .col_expr(videos::Column::CommentCount, Expr::col(videos::Column::CommentCount).add(1))
+            .filter(videos::Column::Id.eq(video.0))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(comment_from(m))
+    }
+
+    /// One comment (removed ones included).
+    pub async fn comment(&self, id: CommentId) -> AppResult<Option<Comment>> {
+        Ok(comments::Entity::find_by_id(id.0).one(&self.db).await?.map(comment_from))
+    }
+
+    /// Visible comments on a video, newest first, after the cursor `(created_at, id)`.
+    pub async fn comments_of(
+        &self,
+        video: VideoId,
+        hidden_authors: &std::collections::HashSet<UserId>,
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: u64,
+    ) -> AppResult<Vec<Comment>> {
+        let mut q = comments::Entity::find()
+            .filter(comments::Column::VideoId.eq(video.0))
+            .filter(comments::Column::Status.eq("VISIBLE"));
+        if !hidden_authors.is_empty() {
+            q = q.filter(comments::Column::AuthorId.is_not_in(hidden_authors.iter().map(|u| u.0)));
+        }
+        if let Some((at, id)) = after {
+            q = q.filter(
+                comments::Column::CreatedAt
+                    .lt(at)
+                    .or(comments::Column::CreatedAt.eq(at).and(comments::Column::Id.lt(id))),
+            );
+        }
+        Ok(q.order_by_desc(comments::Column::CreatedAt)
+            .order_by_desc(comments::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(comment_from)
+            .collect())
+    }
+
+    /// Hides or restores a comment.
+    pub async fn set_comment_removed(&self, id: CommentId, removed: bool) -> AppResult<bool> {
+        let (from, to) = if removed { ("VISIBLE", "REMOVED") } else { ("REMOVED", "VISIBLE") };
+        let txn = self.tx().await?;
+        let Some(c) = comments::Entity::find_by_id(id.0).one(&txn).await? else {
+            txn.rollback().await?;
+            return Ok(false);
+        };
+        let r = comments::Entity::update_many()
+            .col_expr(comments::Column::Status, Expr::value(to))
+            .filter(comments::Column::Id.eq(id.0))
+            .filter(comments::Column::Status.eq(from))
+            .exec(&txn)
+            .await?;
+        if r.rows_affected == 1 {
+            // The visible-comment counter follows the status change, once.
+            let by = if removed { -1 } else { 1 };
+            videos::Entity::update_many()
+                .col_expr(videos::Column::CommentCount, Expr::col(videos::Column::CommentCount).add(by))
+                .filter(videos::Column::Id.eq(c.video_id))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(true)
+    }
+
+    /// Opens (or joins) the open case about `subject`.
+    pub async fn open_case(
+        &self,
+        subject: Subject,
+        source: &str,
+        reasons: &[String],
+        scores: &[f32],
+    ) -> AppResult<CaseId> {
+        open_case(&self.db, subject, source, reasons, scores).await
+    }
+
+    /// Files a member's report into the open case about `subject`; false when this member had
+    /// already reported it (reports are counted once per member).
+    pub async fn add_report(
+        &self,
+        subject: Subject,
+        reporter: UserId,
+        reason: &str,
+        details: Option<&str>,
+    ) -> AppResult<(CaseId, bool)> {
+        let case = open_case(&self.db, subject, "report", &[], &[]).await?;
+        let inserted = reports::Entity::insert(reports::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            case_id: Set(case.0),
+            reporter_id: Set(reporter.0),
+            reason: Set(reason.into()),
+            details: Set(details.map(str::to_owned)),
+            created_at: Set(Utc::now()),
+        })
+        .exec(&self.db)
+        .await;
+        match inserted {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => return Ok((case, false)),
+            Err(e) => return Err(e.into()),
+        }
+        cases::Entity::update_many()
+            .col_expr(cases::Column::ReportCount, Expr::col(cases::Column::ReportCount).add(1))
+            .col_expr(cases::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(cases::Column::Id.eq(case.0))
+            .exec(&self.db)
+            .await?;
+        Ok((case, true))
+    }
+
+    /// One case.
+    pub async fn case(&self, id: CaseId) -> AppResult<Option<ModerationCase>> {
+        Ok(cases::Entity::find_by_id(id.0).one(&self.db).await?.map(case_from))
+    }
+
+    /// Cases in `status`, oldest first (a queue), after the cursor `(created_at, id)`.
+    pub async fn cases(
+        &self,
+        status: CaseStatus,
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: u64,
+    ) -> AppResult<Vec<ModerationCase>> {
+        let mut q = cases::Entity::find().filter(cases::Column::Status.eq(status.as_str()));
+        if let Some((at, id)) = after {
+            q = q.filter(
+                cases::Column::CreatedAt.gt(at).or(cases::Column::CreatedAt.eq(at).and(cases::Column::Id.gt(id))),
+            );
+        }
+        Ok(q.order_by_asc(cases::Column::CreatedAt)
+            .order_by_asc(cases::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(case_from)
+            .collect())
+    }
+
+    /// Reports in a case, oldest first.
+    pub async fn reports_of(&self, case: CaseId) -> AppResult<Vec<Report>> {
+        Ok(reports::Entity::find()
+            .filter(reports::Column::CaseId.eq(case.0))
+            .order_by_asc(reports::Column::CreatedAt)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|m| Report {
+                reporter_id: UserId(m.reporter_id),
+                reason: m.reason,
+                details: m.details,
+                created_at: m.created_at,
+            })
+            .collect())
+    }
+
+    /// Records a decision on a case in `r.from`; false when the case had moved on.
+    pub async fn resolve_case(&self, id: CaseId, r: Resolution<'_>) -> AppResult<bool> {
+        let now = Utc::now();
+        let mut q = cases::Entity::update_many()
+            .col_expr(cases::Column::Status, Expr::value(r.to.as_str()))
+            .col_expr(cases::Column::Resolution, Expr::value(r.action.as_str()))
+            .col_expr(cases::Column::ResolvedBy, Expr::value(r.by.0))
+            .col_expr(cases::Column::Note, Expr::value(r.note.map(str::to_owned)))
+            .col_expr(cases::Column::UpdatedAt, Expr::value(now));
+        if r.escalate {
+            q = q.col_expr(cases::Column::Escalated, Expr::value(true));
+        } else {
+            // Decided: the subject may get a new case from new reports.
+            q = q
+                .col_expr(cases::Column::ResolvedAt, Expr::value(now))
+                .col_expr(cases::Column::OpenKey, Expr::value(Option::<String>::None));
+        }
+        let res = q
+            .filter(cases::Column::Id.eq(id.0))
+            .filter(cases::Column::Status.eq(r.from.as_str()))
+            .exec(&self.db)
+            .await?;
+        Ok(res.rows_affected == 1)
+    }
+
+    /// `RESOLVED` → `APPEALED` with the author's message, once.
+    pub async fn appeal_case(&self, id: CaseId, message: &str, resolver: UserId) -> AppResult<bool> {
+        let now = Utc::now();
+        let r = cases::Entity::update_many()
+            .col_expr(cases::Column::Status, Expr::value(CaseStatus::Appealed.as_str()))
+            .col_expr(cases::Column::AppealMessage, Expr::value(message))
+            .col_expr(cases::Column::AppealedAt, Expr::value(now))
+            .col_expr(cases::Column::AppealedResolver, Expr::value(resolver.0))
+            .col_expr(cases::Column::UpdatedAt, Expr::value(now))
+            .filter(cases::Column::Id.eq(id.0))
+            .filter(cases::Column::Status.eq(CaseStatus::Resolved.as_str()))
+            .filter(cases::Column::AppealMessage.is_null())
+            .exec(&self.db)
+            .await?;
+        Ok(r.rows_affected == 1)
+    }
+
+    /// Tells a member something.
+    pub async fn notify(
+        &self,
+        user: UserId,
+        kind: &str,
+        video: Option<VideoId>,
+        actor: Option<UserId>,
+        message: &str,
+    ) -> AppResult<()> {
+        notifications::Entity::insert(notifications::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            user_id: Set(user.0),
+            kind: Set(kind.into()),
+            video_id: Set(video.map(|v| v.0)),
+            actor_id: Set(actor.map(|a| a.0)),
+            message: Set(message.into()),
+            created_at: Set(Utc::now()),
+            read_at: Set(None),
+        })
+        .exec(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    /// A member's notifications, newest first, after the cursor `(created_at, id)`.
+    pub async fn notifications(
+        &self,
+        user: UserId,
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: u64,
+    ) -> AppResult<Vec<Notification>> {
+        let mut q = notifications::Entity::find().filter(notifications::Column::UserId.eq(user.0));
+        if let Some((at, id)) = after {
+            q = q.filter(
+                notifications::Column::CreatedAt
+                    .lt(at)
+                    .or(notifications::Column::CreatedAt.eq(at).and(notifications::Column::Id.lt(id))),
+            );
+        }
+        Ok(q.order_by_desc(notifications::Column::CreatedAt)
+            .order_by_desc(notifications::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|m| Notification {
+                id: m.id,
+                kind: m.kind,
+                video_id: m.video_id.map(VideoId),
+                actor_id: m.actor_id.map(UserId),
+                message: m.message,
+                created_at: m.created_at,
+                read_at: m.read_at,
+            })
+            .collect())
+    }
+
+    /// Unread notifications of a member.
+    pub async fn unread_notifications(&self, user: UserId) -> AppResult<u64> {
+        Ok(notifications::Entity::find()
+            .filter(notifications::Column::UserId.eq(user.0))
+            .filter(notifications::Column::ReadAt.is_null())
+            .count(&self.db)
+            .await?)
+    }
+
+    /// Marks every notification of a member read; how many were unread.
+    pub async fn mark_notifications_read(&self, user: UserId) -> AppResult<u64> {
+        let r = notifications::Entity::update_many()
+            .col_expr(notifications::Column::ReadAt, Expr::value(Utc::now()))
+            .filter(notifications::Column::UserId.eq(user.0))
+            .filter(notifications::Column::ReadAt.is_null())
+            .exec(&self.db)
+            .await?;
+        Ok(r.rows_affected)
+    }
+}

@@ -1,0 +1,560 @@
+//! The social graph (follows, blocks), engagement (likes, views) and feed preferences, and the
+//! candidate queries the feed ranks.
+//!
+//! Invariant: every counter (`users.follower_count`/`following_count`, `videos.like_count`/
+//! `view_count`/`watch_ms_total`/`comment_count`) changes in the same transaction as the row it
+//! counts, and only when that row really changed (an insert that found the row already there, or
+//! a delete that found nothing, leaves the counters alone). So counts equal the rows under any
+//! interleaving of concurrent requests, on both engines.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use uuid::Uuid;
+
+use super::Store;
+use super::entities::{blocks, cameos, feed_preferences as prefs, follows, likes, users, video_cameos, videos, views};
+use super::generation::video_from;
+use app_core::error::AppResult;
+use app_core::model::Video;
+use app_core::types::{UserId, VideoId};
+
+/// A published video as the feed ranks it: the columns ranking reads, nothing else (candidate
+/// pools read hundreds to thousands of rows per ranking).
+#[derive(Debug, Clone, sea_orm::FromQueryResult)]
+pub struct CandidateRow {
+    /// Video.
+    pub id: Uuid,
+    /// Author.
+    pub author_id: Uuid,
+    /// Publication.
+    pub published_at: Option<DateTime<Utc>>,
+    /// Creation.
+    pub created_at: DateTime<Utc>,
+    /// Prompt (its topics).
+    pub prompt: String,
+    /// Counters.
+    pub like_count: i64,
+    /// Counters.
+    pub comment_count: i64,
+    /// Counters.
+    pub view_count: i64,
+    /// Counters.
+    pub watch_ms_total: i64,
+    /// Length.
+    pub duration_ms: i64,
+}
+
+fn candidate_columns(q: sea_orm::Select<videos::Entity>) -> sea_orm::Select<videos::Entity> {
+    q.select_only().columns([
+        videos::Column::Id,
+        videos::Column::AuthorId,
+        videos::Column::PublishedAt,
+        videos::Column::CreatedAt,
+        videos::Column::Prompt,
+        videos::Column::LikeCount,
+        videos::Column::CommentCount,
+        videos::Column::ViewCount,
+        videos::Column::WatchMsTotal,
+        videos::Column::DurationMs,
+    ])
+}
+
+/// What a view changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ViewChange {
+    /// The member's first view of this video.
+    First,
+    /// A longer watch than before.
+    Longer,
+    /// Nothing new (a shorter or equal watch).
+    Same,
+}
+
+async fn bump_user<C: ConnectionTrait>(c: &C, id: Uuid, col: users::Column, by: i64) -> AppResult<()> {
+    users::Entity::update_many().col_expr(col, Expr::col(col).add(by)).filter(users::Column::Id.eq(id)).exec(c).await?;
+    Ok(())
+}
+
+async fn bump_video<C: ConnectionTrait>(c: &C, id: Uuid, col: videos::Column, by: i64) -> AppResult<()> {
+    videos::Entity::update_many()
+        .col_expr(col, Expr::col(col).add(by))
+        .filter(videos::Column::Id.eq(id))
+        .exec(c)
+        .await?;
+    Ok(())
+}
+
+async fn delete_follow<C: ConnectionTrait>(c: &C, follower: Uuid, followee: Uuid) -> AppResult<bool> {
+    let r = follows::Entity::delete_many()
+        .filter(follows::Column::FollowerId.eq(follower))
+        .filter(follows::Column::FolloweeId.eq(followee))
+        .exec(c)
+        .await?;
+    if r.rows_affected == 1 {
+        bump_user(c, followee, users::Column::FollowerCount, -1).await?;
+        bump_user(c, follower, users::Column::FollowingCount, -1).await?;
+    }
+    Ok(r.rows_affected == 1)
+}
+
+/// Published, newest first by publication, after the keyset `(published_at, id)`.
+fn published_after(
+    mut q: sea_orm::Select<videos::Entity>,
+    before: Option<(DateTime<Utc>, Uuid)>,
+) -> sea_orm::Select<videos::Entity> {
+    q = q.filter(videos::Column::Status.eq("PUBLISHED"));
+    if let Some((at, id)) = before {
+        q = q.filter(
+            videos::Column::PublishedAt.lt(at).or(videos::Column::PublishedAt.eq(at).and(videos::Column::Id.lt(id))),
+        );
+    }
+    q.order_by_desc(videos::Column::PublishedAt).order_by_desc(videos::Column::Id)
+}
+
+impl Store {
+    /// `follower` follows `followee`; false when they already did.
+    pub async fn follow(&self, follower: UserId, followee: UserId) -> AppResult<bool> {
+        let txn = self.tx().await?;
+        let n = follows::Entity::insert(follows::ActiveModel {
+            follower_id: Set(follower.0),
+            followee_id: Set(followee.0),
+            created_at: Set(Utc::now()),
+        })
+        .on_conflict(
+            OnConflict::columns([follows::Column::FollowerId, follows::Column::FolloweeId]).do_nothing().to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await?;
+        if n == 1 {
+            bump_user(&txn, followee.0, users::Column::FollowerCount, 1).await?;
+            bump_user(&txn, follower.0, users::Column::FollowingCount, 1).await?;
+        }
+        txn.commit().await?;
+        Ok(n == 1)
+    }
+
+    /// `follower` stops following `followee`; false when they did not.
+    pub async fn unfollow(&self, follower: UserId, followee: UserId) -> AppResult<bool> {
+        let txn = self.tx().await?;
+        let removed = delete_follow(&txn, follower.0, followee.0).await?;
+        txn.commit().await?;
+        Ok(removed)
+    }
+
+    /// `blocker` blocks `blocked`: follows in both directions end (counts adjusted) in the same
+    /// transaction. False when the block existed.
+    pub async fn block(&self, blocker: UserId, blocked: UserId) -> AppResult<bool> {
+        let txn = self.tx().await?;
+        let n = blocks::Entity::insert(blocks::ActiveModel {
+            blocker_id: Set(blocker.0),
+            blocked_id: Set(blocked.0),
+            created_at: Set(Utc::now()),
+        })
+        .on_conflict(
+            OnConflict::columns([blocks::Column::BlockerId, blocks::Column::BlockedId]).do_nothing().to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await?;
+        delete_follow(&txn, blocker.0, blocked.0).await?;
+        delete_follow(&txn, blocked.0, blocker.0).await?;
+        txn.commit().await?;
+        Ok(n == 1)
+    }
+
+    /// Lifts a block; false when there was none.
+    pub async fn unblock(&self, blocker: UserId, blocked: UserId) -> AppResult<bool> {
+        let r = blocks::Entity::delete_many()
+            .filter(blocks::Column::BlockerId.eq(blocker.0))
+            .filter(blocks::Column::BlockedId.eq(blocked.0))
+            .exec(&self.db)
+            .await?;
+        Ok(r.rows_affected == 1)
+    }
+
+    /// Whether either member blocked the other.
+    pub async fn blocked_either(&self, a: UserId, b: UserId) -> AppResult<bool> {
+        let n = blocks::Entity::find()
+            .filter(
+                Condition::any()
+                    .add(blocks::Column::BlockerId.eq(a.0).and(blocks::Column::BlockedId.eq(b.0)))
+                    .add(blocks::Column::BlockerId.eq(b.0).and(blocks::Column::BlockedId.eq(a.0))),
+            )
+            .limit(1)
+            .all(&self.db)
+            .await?;
+        Ok(!n.is_empty())
+    }
+
+    /// Everyone in a block with `user`, either direction (one query).
+    pub async fn block_set(&self, user: UserId) -> AppResult<HashSet<UserId>> {
+        let rows = blocks::Entity::find()
+            .filter(
+                Condition::any().add(blocks::Column::BlockerId.eq(user.0)).add(blocks::Column::BlockedId.eq(user.0)),
+            )
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(|b| UserId(if b.blocker_id == user.0 { b.blocked_id } else { b.blocker_id })).collect())
+    }
+
+    /// Which of `ids` `blocker` has blocked (one query; blocks the other way are not counted).
+    pub async fn blocked_among(&self, blocker: UserId, ids: &[UserId]) -> AppResult<HashSet<UserId>> {
+        let rows = blocks::Entity::find()
+            .filter(blocks::Column::BlockerId.eq(blocker.0))
+            .filter(blocks::Column::BlockedId.is_in(ids.iter().map(|u| u.0)))
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(|b| UserId(b.blocked_id)).collect())
+    }
+
+    /// Whether `a` follows `b`.
+    pub async fn follows(&self, a: UserId, b: UserId) -> AppResult<bool> {
+        Ok(follows::Entity::find_by_id((a.0, b.0)).one(&self.db).await?.is_some())
+    }
+
+    /// Which of `ids` the viewer follows (one query).
+    pub async fn followed_among(&self, viewer: UserId, ids: &[UserId]) -> AppResult<HashSet<UserId>> {
+        let rows = follows::Entity::find()
+            .filter(follows::Column::FollowerId.eq(viewer.0))
+            .filter(follows::Column::FolloweeId.is_in(ids.iter().map(|u| u.0)))
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(|f| UserId(f.followee_id)).collect())
+    }
+
+    /// Everyone `user` follows, with their follower counts (one query).
+    pub async fn followees(&self, user: UserId) -> AppResult<Vec<(UserId, i64)>> {
+        let ids: Vec<Uuid> = follows::Entity::find()
+            .select_only()
+            .column(follows::Column::FolloweeId)
+            .filter(follows::Column::FollowerId.eq(user.0))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<(Uuid, i64)> = users::Entity::find()
+            .select_only()
+            .column(users::Column::Id)
+            .column(users::Column::FollowerCount)
+            .filter(users::Column::Id.is_in(ids))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(|(u, n)| (UserId(u), n)).collect())
+    }
+
+    /// Everyone following `user` (one query).
+    pub async fn followers(&self, user: UserId) -> AppResult<Vec<UserId>> {
+        let ids: Vec<Uuid> = follows::Entity::find()
+            .select_only()
+            .column(follows::Column::FollowerId)
+            .filter(follows::Column::FolloweeId.eq(user.0))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(ids.into_iter().map(UserId).collect())
+    }
+
+    /// `user` likes `video`; false when they already did.
+    pub async fn like(&self, user: UserId, video: VideoId) -> AppResult<bool> {
+        let txn = self.tx().await?;
+        let n = likes::Entity::insert(likes::ActiveModel {
+            user_id: Set(user.0),
+            video_id: Set(video.0),
+            created_at: Set(Utc::now()),
+        })
+        .on_conflict(OnConflict::columns([likes::Column::UserId, likes::Column::VideoId]).do_nothing().to_owned())
+        .exec_without_returning(&txn)
+        .await?;
+        if n == 1 {
+            bump_video(&txn, video.0, videos::Column::LikeCount, 1).await?;
+        }
+        txn.commit().await?;
+        Ok(n == 1)
+    }
+
+    /// `user` takes back a like; false when there was none.
+    pub async fn unlike(&self, user: UserId, video: VideoId) -> AppResult<bool> {
+        let txn = self.tx().await?;
+        let r = likes::Entity::delete_many()
+            .filter(likes::Column::UserId.eq(user.0))
+            .filter(likes::Column::VideoId.eq(video.0))
+            .exec(&txn)
+            .await?;
+        if r.rows_affected == 1 {
+            bump_video(&txn, video.0, videos::Column::LikeCount, -1).await?;
+        }
+        txn.commit().await?;
+        Ok(r.rows_affected == 1)
+    }
+
+    /// Which of `ids` the viewer likes (one query).
+    pub async fn liked_among(&self, viewer: UserId, ids: &[VideoId]) -> AppResult<HashSet<VideoId>> {
+        let rows: Vec<Uuid> = likes::Entity::find()
+            .select_only()
+            .column(likes::Column::VideoId)
+            .filter(likes::Column::UserId.eq(viewer.0))
+            .filter(likes::Column::VideoId.is_in(ids.iter().map(|v| v.0)))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(VideoId).collect())
+    }
+
+    /// The viewer's most recent likes, newest first.
+    pub async fn recent_likes(&self, user: UserId, limit: u64) -> AppResult<Vec<VideoId>> {
+        let rows: Vec<Uuid> = likes::Entity::find()
+            .select_only()
+            .column(likes::Column::VideoId)
+            .filter(likes::Column::UserId.eq(user.0))
+            .order_by_desc(likes::Column::CreatedAt)
+            .limit(limit)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(VideoId).collect())
+    }
+
+    /// Records that `user` watched `video` for `watch_ms` (already clamped to the video's
+    /// length). One row per member and video keeps the longest watch; the video's view count
+    /// counts members, and its watch total sums their longest watches.
+    pub async fn record_view(&self, user: UserId, video: VideoId, watch_ms: i64) -> AppResult<ViewChange> {
+        // A compare-and-set loop: a concurrent view of the same pair retries against the new row.
+        for _ in 0..5 {
+            let txn = self.tx().await?;
+            let now = Utc::now();
+            let n = views::Entity::insert(views::ActiveModel {
+                user_id: Set(user.0),
+                video_id: Set(video.0),
+                watch_ms: Set(watch_ms),
+                viewed_at: Set(now),
+            })
+            .on_conflict(OnConflict::columns([views::Column::UserId, views::Column::VideoId]).do_nothing().to_owned())
+            .exec_without_returning(&txn)
+            .await?;
+            if n == 1 {
+                bump_video(&txn, video.0, videos::Column::ViewCount, 1).await?;
+                bump_video(&txn, video.0, videos::Column::WatchMsTotal, watch_ms).await?;
+                txn.commit().await?;
+                return Ok(ViewChange::First);
+            }
+            let Some(old) = views::Entity::find_by_id((user.0, video.0)).one(&txn).await? else {
+                txn.rollback().await?;
+                continue;
+            };
+            let longer = watch_ms > old.watch_ms;
+            let r = views::Entity::update_many()
+                .col_expr(views::Column::WatchMs, Expr::value(std::cmp::max(watch_ms, old.watch_ms)))
+                .col_expr(views::Column::ViewedAt, Expr::value(now))
+                .filter(views::Column::UserId.eq(user.0))
+                .filter(views::Column::VideoId.eq(video.0))
+                .filter(views::Column::WatchMs.eq(old.watch_ms))
+                .exec(&txn)
+                .await?;
+            if r.rows_affected != 1 {
+                txn.rollback().await?;
+                continue;
+            }
+            if longer {
+                bump_video(&txn, video.0, videos::Column::WatchMsTotal, watch_ms - old.watch_ms).await?;
+            }
+            txn.commit().await?;
+            return Ok(if longer { ViewChange::Longer } else { ViewChange::Same });
+        }
+        Err(app_core::error::AppError::Conflict("this view is being recorded by another request; try again".into()))
+    }
+
+    /// Videos `user` watched since `since`, newest first (at most `limit`).
+    pub async fn seen_since(&self, user: UserId, since: DateTime<Utc>, limit: u64) -> AppResult<Vec<VideoId>> {
+        let rows: Vec<Uuid> = views::Entity::find()
+            .select_only()
+            .column(views::Column::VideoId)
+            .filter(views::Column::UserId.eq(user.0))
+            .filter(views::Column::ViewedAt.gte(since))
+            .order_by_desc(views::Column::ViewedAt)
+            .limit(limit)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(VideoId).collect())
+    }
+
+    /// How much `user` engaged with each author: likes of their videos (recent `limit` likes)
+    /// and watches (recent `limit` views), counted per author. Two queries.
+    pub async fn engagement_by_author(&self, user: UserId, limit: u64) -> AppResult<HashMap<UserId, f32>> {
+        let liked = self.recent_likes(user, limit).await?;
+        let watched: Vec<Uuid> = views::Entity::find()
+            .select_only()
+            .column(views::Column::VideoId)
+            .filter(views::Column::UserId.eq(user.0))
+            .order_by_desc(views::Column::ViewedAt)
+            .limit(limit)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let mut ids: Vec<Uuid> = liked.iter().map(|v| v.0).collect();
+        ids.extend(&watched);
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        ids.sort();
+        ids.dedup();
+        let authors: HashMap<Uuid, Uuid> = videos::Entity::find()
+            .select_only()
+            .column(videos::Column::Id)
+            .column(videos::Column::AuthorId)
+            .filter(videos::Column::Id.is_in(ids))
+            .into_tuple::<(Uuid, Uuid)>()
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .collect();
+        let mut out: HashMap<UserId, f32> = HashMap::new();
+        for v in liked {
+            if let Some(a) = authors.get(&v.0) {
+                *out.entry(UserId(*a)).or_default() += 2.0;
+            }
+        }
+        for v in watched {
+            if let Some(a) = authors.get(&v) {
+                *out.entry(UserId(*a)).or_default() += 1.0;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stores a member's feed preferences (their sentence and the topic weights, JSON).
+    pub async fn set_feed_preferences(&self, user: UserId, text: &str, weights_json: &str) -> AppResult<()> {
+        prefs::Entity::insert(prefs::ActiveModel {
+            user_id: Set(user.0),
+            text: Set(text.into()),
+            weights: Set(weights_json.into()),
+            updated_at: Set(Utc::now()),
+        })
+        .on_conflict(
+            OnConflict::column(prefs::Column::UserId)
+                .update_columns([prefs::Column::Text, prefs::Column::Weights, prefs::Column::UpdatedAt])
+                .to_owned(),
+        )
+        .exec_without_returning(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    /// A member's feed preferences: their sentence and the weights (JSON).
+    pub async fn feed_preferences(&self, user: UserId) -> AppResult<Option<(String, String)>> {
+        Ok(prefs::Entity::find_by_id(user.0).one(&self.db).await?.map(|p| (p.text, p.weights)))
+    }
+
+    /// Published videos of `authors`, newest first by publication, after the keyset position.
+    pub async fn published_by(
+        &self,
+        authors: &[UserId],
+        before: Option<(DateTime<Utc>, Uuid)>,
+        limit: u64,
+    ) -> AppResult<Vec<CandidateRow>> {
+        if authors.is_empty() {
+            return Ok(Vec::new());
+        }
+        let q = published_after(
+            videos::Entity::find().filter(videos::Column::AuthorId.is_in(authors.iter().map(|u| u.0))),
+            before,
+        );
+        Ok(candidate_columns(q).limit(limit).into_model::<CandidateRow>().all(&self.db).await?)
+    }
+
+    /// The newest published videos overall (optionally only since `since`).
+    pub async fn newest_published(&self, since: Option<DateTime<Utc>>, limit: u64) -> AppResult<Vec<CandidateRow>> {
+        let mut q = videos::Entity::find();
+        if let Some(s) = since {
+            q = q.filter(videos::Column::PublishedAt.gte(s));
+        }
+        Ok(candidate_columns(published_after(q, None)).limit(limit).into_model::<CandidateRow>().all(&self.db).await?)
+    }
+
+    /// The most liked published videos since `since`.
+    pub async fn most_liked_since(&self, since: DateTime<Utc>, limit: u64) -> AppResult<Vec<CandidateRow>> {
+        let q = videos::Entity::find()
+            .filter(videos::Column::Status.eq("PUBLISHED"))
+            .filter(videos::Column::PublishedAt.gte(since))
+            .order_by_desc(videos::Column::LikeCount)
+            .order_by_desc(videos::Column::Id);
+        Ok(candidate_columns(q).limit(limit).into_model::<CandidateRow>().all(&self.db).await?)
+    }
+
+    /// Published remixes of any of `sources`, newest first.
+    pub async fn published_remixes_of_any(&self, sources: &[VideoId], limit: u64) -> AppResult<Vec<CandidateRow>> {
+        if sources.is_empty() {
+            return Ok(Vec::new());
+        }
+        let q = published_after(
+            videos::Entity::find().filter(videos::Column::RemixOf.is_in(sources.iter().map(|v| v.0))),
+            None,
+        );
+        Ok(candidate_columns(q).limit(limit).into_model::<CandidateRow>().all(&self.db).await?)
+    }
+
+    /// Published videos with an active cameo owned by one of `owners`, newest first (two queries).
+    pub async fn published_with_cameos_of(&self, owners: &[UserId], limit: u64) -> AppResult<Vec<CandidateRow>> {
+        if owners.is_empty() {
+            return Ok(Vec::new());
+        }
+        let cameo_ids: Vec<Uuid> = cameos::Entity::find()
+            .select_only()
+            .column(cameos::Column::Id)
+            .filter(cameos::Column::OwnerId.is_in(owners.iter().map(|u| u.0)))
+            .filter(cameos::Column::Status.eq("ACTIVE"))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        if cameo_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sub = sea_orm::sea_query::Query::select()
+            .column(video_cameos::Column::VideoId)
+            .from(video_cameos::Entity)
+            .and_where(video_cameos::Column::CameoId.is_in(cameo_ids))
+            .to_owned();
+        let q = published_after(videos::Entity::find().filter(videos::Column::Id.in_subquery(sub)), None);
+        Ok(candidate_columns(q).limit(limit).into_model::<CandidateRow>().all(&self.db).await?)
+    }
+
+    /// Published videos by id as candidates, in no particular order (one query).
+    pub async fn published_candidates(&self, ids: &[VideoId]) -> AppResult<Vec<CandidateRow>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let q = videos::Entity::find()
+            .filter(videos::Column::Id.is_in(ids.iter().map(|v| v.0)))
+            .filter(videos::Column::Status.eq("PUBLISHED"));
+        Ok(candidate_columns(q).into_model::<CandidateRow>().all(&self.db).await?)
+    }
+
+    /// The videos among `ids` that are published now and whose authors are not banned (one
+    /// query; the serve-time check of every feed page).
+    pub async fn servable_by_ids(&self, ids: &[VideoId]) -> AppResult<Vec<Video>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let banned = sea_orm::sea_query::Query::select()
+            .column(users::Column::Id)
+            .from(users::Entity)
+            .and_where(users::Column::BannedAt.is_not_null())
+            .to_owned();
+        Ok(videos::Entity::find()
+            .filter(videos::Column::Id.is_in(ids.iter().map(|v| v.0)))
+            .filter(videos::Column::Status.eq("PUBLISHED"))
+            .filter(videos::Column::AuthorId.not_in_subquery(banned))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(video_from)
+            .collect())
+    }
+}
