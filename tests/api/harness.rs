@@ -251,3 +251,24 @@ macro_rules! on_both_engines {
         }
     };
 }
+
+/// The path of a workspace binary, built first (once per test process) so a test never runs a
+/// stale one: `cargo build` of an up-to-date binary only checks it.
+pub fn binary(package: &str, name: &str) -> std::path::PathBuf {
+    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let exe = std::env::current_exe().unwrap();
+    // target/<profile>/deps/<test> → target/<profile>/<name>
+    let bin = exe.parent().unwrap().parent().unwrap().join(name);
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if !built.iter().any(|b| b == name) {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let st = std::process::Command::new(cargo)
+            .args(["build", "--quiet", "-p", package, "--bin", name])
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            .status()
+            .unwrap();
+        assert!(st.success(), "cargo build -p {package} --bin {name} failed");
+        built.push(name.to_owned());
+    }
+    bin
+}

@@ -178,7 +178,7 @@ async fn verification_uploads_are_checked_and_nothing_is_stored_on_refusal() {
 /// and `btrt`) is accepted, and what is stored is a plain MP4 every reader takes as it is.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_recording_is_accepted_and_stored_as_a_plain_mp4() {
-    const RECORDING: &[u8] = include_bytes!("../../../media/tests/fixtures/chromium-recording.mp4");
+    const RECORDING: &[u8] = include_bytes!("../../media/tests/fixtures/chromium-recording.mp4");
     let app = app(Engine::Sqlite).start().await;
     let (ann, _) = member(&app, "ann").await;
     let ch = app.ok(CHALLENGE, json!({}), Some(&ann)).await["startCameoVerification"].clone();

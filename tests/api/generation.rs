@@ -290,15 +290,7 @@ pub fn slow_manifest(steps: usize) -> std::path::PathBuf {
 }
 
 fn generator_binary() -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    let bin = dir.join("generator");
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let st = Command::new(cargo).args(["build", "-p", "generator", "--bin", "generator"]).status().unwrap();
-        assert!(st.success());
-    }
-    bin
+    crate::harness::binary("generator", "generator")
 }
 
 fn spawn_generator(app: &TestApp, name: &str, manifest: &std::path::Path) -> Child {

@@ -129,7 +129,7 @@ fn schema_file_matches_the_server() {
 }
 
 fn backend_cmd(data_dir: &std::path::Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_backend"));
+    let mut c = Command::new(crate::harness::binary("backend", "backend"));
     c.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("APP_DATA_DIR", data_dir)
@@ -228,7 +228,7 @@ async fn smtp_transport_delivers_to_a_real_server() {
     let python = venv_python();
     assert!(python.exists(), "{} is missing: run scripts/setup.sh", python.display());
     let mut sink = Command::new(python)
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/smtp_sink.py"))
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/support/smtp_sink.py"))
         .arg(port.to_string())
         .arg(&outdir)
         .stdin(Stdio::piped())
