@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what is missing, starts PostgreSQL and Redis, checks lints
-# (unwrap/expect are denied outside tests), runs every test on SQLite and PostgreSQL, then the
-# browser end-to-end tests (scripts/e2e.sh).
+# The whole test suite: installs what is missing, starts PostgreSQL and Redis, checks formatting
+# (cargo fmt, rustfmt.toml) and lints (unwrap/expect are denied outside tests), runs every test on
+# SQLite and PostgreSQL, then the browser end-to-end tests (scripts/e2e.sh, tests/e2e).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 ./scripts/services.sh
 export TEST_POSTGRES_URL=${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 export TEST_REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:6379}
+cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The binaries the system tests and the browser tests start (tests/api/harness.rs::binary runs
+# the same command, a no-op after this one).
+cargo build --workspace --bins --locked
 if command -v cargo-nextest >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast
 else

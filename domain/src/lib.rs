@@ -11,6 +11,7 @@ pub mod auth;
 pub mod cameos;
 pub mod consent;
 pub mod feed;
+pub mod gate;
 pub mod invites;
 pub mod moderation;
 pub mod social;

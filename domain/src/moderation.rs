@@ -11,8 +11,9 @@ use std::sync::Arc;
 use chrono::Utc;
 use media::MediaStore;
 use moderation::policy::{PolicyContext, PromptPolicy};
-use moderation::provenance::VerifiedManifest;
 
+use super::gate;
+pub use super::gate::ClipInspection;
 use super::model::{CaseStatus, Comment, ModerationAction, ModerationCase, Role, Subject, Verdict, Video, VideoStatus};
 use super::text::{clean_text, refuse_violations};
 use super::{Caller, Deps, Viewer};
@@ -49,42 +50,6 @@ pub struct ModerationLimits {
     pub reports_per_user: Limit,
     /// Comments per member.
     pub comments_per_user: Limit,
-}
-
-/// What a clip turned out to carry.
-#[derive(Debug, Clone, Default)]
-pub struct ClipInspection {
-    /// Why the clip could not be decoded, if it could not.
-    pub decode_error: Option<String>,
-    /// Frame size.
-    pub width: usize,
-    /// Frame size.
-    pub height: usize,
-    /// The invisible watermark's payload, when it decoded with a valid checksum.
-    pub watermark: Option<u64>,
-    /// Correlation of the watermark detector (0 for noise, near 1 for a clean mark).
-    pub watermark_confidence: f64,
-    /// The detector's soft reading, for matched tests against a known payload.
-    pub detection: Option<moderation::watermark::Detection>,
-    /// The C2PA manifest, when there is one.
-    pub manifest: Option<VerifiedManifest>,
-    /// Why the manifest could not be read (`None` also when there is simply none).
-    pub manifest_error: Option<String>,
-}
-
-impl ClipInspection {
-    /// Whether the clip carries `payload` (matched test: works on clips too short for blind decoding).
-    pub fn carries(&self, payload: u64) -> bool {
-        self.watermark == Some(payload)
-            || self.detection.as_ref().is_some_and(|d| {
-                moderation::watermark::match_score(d, payload) >= moderation::watermark::MATCH_THRESHOLD
-            })
-    }
-
-    /// The manifest verified, is bound to these bytes, and chains to a trusted root.
-    pub fn manifest_trusted(&self) -> bool {
-        self.manifest.as_ref().is_some_and(|m| m.valid && m.trusted)
-    }
 }
 
 /// The deployment's means of recognising its own clips: the watermark key and the C2PA roots.
@@ -231,29 +196,7 @@ impl ModerationService {
         let v = caller.require()?;
         let video =
             self.deps.store.video(id).await?.filter(|x| x.author_id == v.user.id).ok_or(AppError::NotFound("video"))?;
-        match video.status {
-            VideoStatus::Published => return Err(AppError::Conflict("the video is already published".into())),
-            VideoStatus::Removed => {
-                let why = video.removal_reason.clone().unwrap_or_else(|| "no reason recorded".into());
-                return Err(AppError::PublishRefused {
-                    check: "VERDICT",
-                    reason: format!("the video was taken down ({why})"),
-                });
-            }
-            VideoStatus::InReview => {
-                return Err(AppError::PublishRefused {
-                    check: "VERDICT",
-                    reason: "the frame check held this video for a moderator; it can be published once approved".into(),
-                });
-            }
-            VideoStatus::Draft => {}
-        }
-        if !video.verdict.allows_publishing() {
-            return Err(AppError::PublishRefused {
-                check: "VERDICT",
-                reason: format!("the moderation verdict is {}", video.verdict.as_str()),
-            });
-        }
+        gate::verdict_allows(&video)?;
         let caption = match caption.map(str::trim).filter(|c| !c.is_empty()) {
             Some(c) => {
                 let c = clean_text("caption", c, MAX_CAPTION, "the caption")?;
@@ -273,26 +216,15 @@ impl ModerationService {
             }
         };
         let found = self.inspect(bytes.to_vec()).await?;
-        if let Err(reason) = manifest_names(&found, id) {
+        if let Err(reason) = gate::manifest_names(&found, id) {
             self.deps.store.set_manifest_valid(id, false).await?;
             tracing::warn!(video = %id, %reason, "publish refused: manifest");
             return Err(AppError::PublishRefused { check: "MANIFEST", reason });
         }
-        let expected = moderation::watermark::payload_for_video(id.0.as_bytes());
         if let Some(e) = &found.decode_error {
             tracing::warn!(video = %id, error = %e, "publish refused: undecodable");
-            return Err(AppError::PublishRefused {
-                check: "WATERMARK",
-                reason: "the stored video does not decode".into(),
-            });
         }
-        if video.watermark_id != Some(expected) || !found.carries(expected) {
-            let reason = match found.watermark {
-                Some(other) if other != expected => "the invisible watermark belongs to another video",
-                _ => "the invisible watermark of this video is missing",
-            };
-            return Err(AppError::PublishRefused { check: "WATERMARK", reason: reason.into() });
-        }
+        gate::watermark_names(&video, &found)?;
         // Every cameo's consent as of now, and the owner's approval where they asked for it.
         let uses = self.deps.store.cameo_uses_of(id).await?;
         let cameos = match super::consent::uses_still_consented(&self.deps.store, v.user.id, &uses, true).await? {
@@ -738,25 +670,4 @@ impl ModerationService {
         caller.require_role(Role::Moderator)?;
         self.deps.store.author_history(user).await
     }
-}
-
-/// Ok when the manifest is valid, trusted and names `id`; else why not.
-fn manifest_names(found: &ClipInspection, id: VideoId) -> Result<(), String> {
-    let Some(m) = &found.manifest else {
-        return Err(match &found.manifest_error {
-            Some(e) => format!("the C2PA manifest cannot be read ({e})"),
-            None => "the file carries no C2PA manifest".into(),
-        });
-    };
-    if !m.valid {
-        let first = m.validation_errors.first().cloned().unwrap_or_else(|| "invalid".into());
-        return Err(format!("the C2PA manifest does not match the file ({first})"));
-    }
-    if !m.trusted {
-        return Err("the C2PA manifest is not signed by a trusted issuer".into());
-    }
-    if m.video_id.as_deref() != Some(id.0.to_string().as_str()) {
-        return Err("the C2PA manifest was made for another video".into());
-    }
-    Ok(())
 }

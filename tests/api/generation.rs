@@ -290,7 +290,7 @@ pub fn slow_manifest(steps: usize) -> std::path::PathBuf {
 }
 
 fn generator_binary() -> std::path::PathBuf {
-    crate::harness::binary("generator", "generator")
+    crate::harness::binary("generator")
 }
 
 fn spawn_generator(app: &TestApp, name: &str, manifest: &std::path::Path) -> Child {

@@ -223,6 +223,11 @@ pub fn tokens(p: &Value) -> (String, String, String) {
     )
 }
 
+/// The first error's `extensions.code`, if the response has one.
+pub fn code_of_opt(r: &Value) -> Option<&str> {
+    r["errors"][0]["extensions"]["code"].as_str()
+}
+
 pub fn code_of(r: &Value) -> String {
     r["errors"][0]["extensions"]["code"].as_str().unwrap_or_else(|| panic!("no error code in {r}")).to_owned()
 }
@@ -252,23 +257,23 @@ macro_rules! on_both_engines {
     };
 }
 
-/// The path of a workspace binary, built first (once per test process) so a test never runs a
-/// stale one: `cargo build` of an up-to-date binary only checks it.
-pub fn binary(package: &str, name: &str) -> std::path::PathBuf {
-    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+/// The path of a workspace binary (`backend`, `generator`), built first, once per test process,
+/// with the same command `scripts/test.sh` runs before the tests (`cargo build --workspace
+/// --bins`, so the feature set is the same and the build is a no-op there); a test never runs a
+/// stale binary.
+pub fn binary(name: &str) -> std::path::PathBuf {
+    static BUILT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     let exe = std::env::current_exe().unwrap();
     // target/<profile>/deps/<test> → target/<profile>/<name>
     let bin = exe.parent().unwrap().parent().unwrap().join(name);
-    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-    if !built.iter().any(|b| b == name) {
+    let built = BUILT.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let st = std::process::Command::new(cargo)
-            .args(["build", "--quiet", "-p", package, "--bin", name])
+        std::process::Command::new(cargo)
+            .args(["build", "--quiet", "--workspace", "--bins"])
             .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
             .status()
-            .unwrap();
-        assert!(st.success(), "cargo build -p {package} --bin {name} failed");
-        built.push(name.to_owned());
-    }
+            .is_ok_and(|s| s.success())
+    });
+    assert!(*built, "cargo build --workspace --bins failed");
     bin
 }

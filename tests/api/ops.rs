@@ -129,7 +129,7 @@ fn schema_file_matches_the_server() {
 }
 
 fn backend_cmd(data_dir: &std::path::Path) -> Command {
-    let mut c = Command::new(crate::harness::binary("backend", "backend"));
+    let mut c = Command::new(crate::harness::binary("backend"));
     c.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("APP_DATA_DIR", data_dir)
