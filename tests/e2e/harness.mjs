@@ -2,7 +2,8 @@
 // worker on the tiny model, mail to files) on a free port with a fresh data folder, drives Debian
 // Chromium through playwright-core, and writes screenshots under target/e2e/screenshots.
 //
-// Run from the repository root:  node --test --test-concurrency=1 e2e/tests/
+// Run from the repository root:  node --test --test-concurrency=1 tests/e2e/tests/
+// (this file lives in tests/e2e/, so the repository root is two folders up).
 // The backend binary is `target/debug/backend` (scripts/e2e.sh builds it), or $SV_BACKEND.
 // $SV_E2E_KEEP=1 keeps each test server's data folder for inspection.
 
@@ -15,7 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const SHOTS = path.join(ROOT, 'target', 'e2e', 'screenshots');
 const BACKEND = process.env.SV_BACKEND || path.join(ROOT, 'target', 'debug', 'backend');
 const CHROMIUM = process.env.SV_CHROMIUM || '/usr/bin/chromium';
