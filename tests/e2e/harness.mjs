@@ -175,6 +175,27 @@ export async function startServer(name = 'e2e') {
       }
       return out;
     },
+    /**
+     * The newest `pathPrefix` link mailed to `email`, waiting for it: some mails (the password
+     * reset) are sent after the request has been answered, so they arrive a moment later.
+     */
+    async mailLink(email, pathPrefix, timeoutMs = 15_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const mails = await server.mails(email);
+        for (const mail of mails.reverse()) {
+          try {
+            return linkIn(mail, pathPrefix);
+          } catch {
+            /* not this one */
+          }
+        }
+        if (Date.now() > deadline) {
+          throw new Error(`no ${pathPrefix} link mailed to ${email} within ${timeoutMs} ms; mails:\n${mails.join('\n---\n')}`);
+        }
+        await sleep(100);
+      }
+    },
     /** Polls a job until it is final; resolves to it. */
     async waitJob(token, jobId, timeoutMs = 240_000) {
       const deadline = Date.now() + timeoutMs;
