@@ -1,7 +1,29 @@
 //! The GraphQL schema: one module per area, thin resolvers (parse → call a service → map).
 //!
-//! Architecture invariant: the only module besides `http` that knows async-graphql. Errors
+//! Architecture invariant: the only crate besides the server that knows async-graphql. Errors
 //! leave here with a stable `extensions.code`; internal causes are logged, never returned.
+//!
+//! - Resolvers parse arguments (ids through [`parse_id`], passwords into `Secret`), call one domain
+//!   service with the `Caller` and client address of the [`RequestCtx`], and map the record to a
+//!   GraphQL object. Field-level privacy is decided here, on the viewer (`email`, `banned`,
+//!   `banReason`; a case's reports, author history, resolver and frame strip for moderators; a
+//!   cameo's clip, challenge phrase and review note for its owner and moderators); which videos and
+//!   cameos a viewer may see or list, and everything that changes state, is decided in `domain`.
+//! - Media links (`Video.url`, `thumbnailUrl`, `frameStripUrl`, `Cameo.clipUrl`) are minted by
+//!   `links::MediaLinks` only when the object resolves for a viewer allowed to see it.
+//! - DataLoaders (one query per response; `HashMapCache`, so they can be primed): `Users`,
+//!   `RemixCounts`, `Followed`, `Blocked`, `Liked`; the server builds fresh ones per operation, and the
+//!   `feed` resolver primes them from the page's hydration, so a page's fields run no statement.
+//! - Errors: [`to_gql`] (through `ApiResult::api`) sets `code` from `AppError::code`, plus `field`
+//!   for `BAD_USER_INPUT`, `retryAfterSeconds` for `RATE_LIMITED`, `reasons` for `POLICY_VIOLATION`,
+//!   `check` and `reasons` for `PUBLISH_REFUSED`; an `Internal` cause is logged (`error`, `cause`) and
+//!   the client reads only "internal error; it has been logged". Errors raised before a resolver runs
+//!   (syntax, unknown fields, coercion, depth and complexity) get `BAD_USER_INPUT` from
+//!   [`ensure_codes`], run on every response over HTTP and the WebSocket, which also counts errors
+//!   by code; whole-request refusals of the server use [`request_error`].
+//! - Limits: depth and complexity from the configuration, recursive depth 32; in production no
+//!   introspection and no suggestions. [`sdl`] is what `backend schema` prints and what
+//!   `schema.graphql` is checked against.
 
 pub mod accounts;
 pub mod audit;

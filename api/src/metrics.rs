@@ -1,6 +1,18 @@
 //! Prometheus metrics: HTTP requests by route, GraphQL operations (top-level fields) with
 //! latency, and refusals by error code. Label values come from the schema and the route table,
 //! never from client-chosen strings, so their number stays bounded.
+//!
+//! | series | labels | recorded by |
+//! | --- | --- | --- |
+//! | `http_requests_total` | `route` (matched pattern or `unmatched`), `method`, `status` | `observe` (server) |
+//! | `http_request_duration_seconds` | `route` | `observe` |
+//! | `graphql_operations_total` | `operation` (top-level field), `kind` | the metrics extension |
+//! | `graphql_operation_duration_seconds` | `operation` | the metrics extension |
+//! | `graphql_errors_total` | `code` | `ensure_codes` |
+//!
+//! An unknown field fails validation before it could become a label; introspection fields are not
+//! counted. Operations and errors are counted on `/graphql` and `/graphql/ws` alike; a feed response
+//! served from the server's response cache counts as one `feed` query.
 
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
 

@@ -6,6 +6,41 @@
 //! ([`consented_cameos`]), finishing it and publishing it ([`uses_still_consented`]) — asks
 //! this module, so the rule lives once. An unknown cameo id reads as not usable, never as
 //! "does not exist".
+//!
+//! # The rule
+//!
+//! A cameo that is not `ACTIVE` may be used by no one, its owner included. The owner may always use
+//! their own `ACTIVE` cameo. A member in a block with the owner, either way, may not, whatever the
+//! permission; the refusal reads like the one for a cameo that does not exist, so the block is not
+//! revealed. Anyone else by the permission as it is now:
+//!
+//! | permission | a member the owner approved | a mutual | anyone else |
+//! | --- | --- | --- | --- |
+//! | `ONLY_ME` | no | no | no |
+//! | `APPROVED` | yes | no | no |
+//! | `MUTUALS` | no | yes | no |
+//! | `EVERYONE` | yes | yes | yes |
+//!
+//! A mutual follows the owner and is followed back, both now: an unfollow on either side, or a block
+//! (which ends both follows), ends it. Approvals count only under `APPROVED` and are kept when the
+//! permission changes.
+//!
+//! # When it is checked
+//!
+//! Three times, each against the cameo as it is at that moment (versions are recorded, not
+//! compared: a change that still admits the author stops nothing already accepted):
+//!
+//! 1. At submit (`VideoService::create`, through [`consented_cameos`]): every id given and, for a
+//!    remix, every cameo inherited from the source; the first refused answers `CONSENT_REQUIRED`
+//!    naming it.
+//! 2. When the job succeeds (`VideoService::apply_event`, [`uses_still_consented`] without the
+//!    per-video approval): consent lapsed while it ran → the job ends `REJECTED`
+//!    (`CONSENT_REQUIRED`), its files are deleted, no video exists. The worker never checks consent.
+//! 3. At publish (`ModerationService::publish`, with the per-video approval): when the owner set
+//!    `requireApproval`, each video by someone else needs `approveCameoAppearance` first.
+//!
+//! A revocation or a removed appearance does not wait for these: `CameoService` takes the videos
+//! down and cancels live jobs at once.
 
 use app_core::error::{AppError, AppResult};
 use app_core::model::{Cameo, CameoPermission, CameoStatus, CameoUse};

@@ -2,10 +2,52 @@
 //! and FOLLOWING timelines in the feed cache, and serves pages.
 //!
 //! Architecture invariant: visibility is decided here at serve time, on every page: a video is
-//! served only if it is PUBLISHED now and its author is not in a block with the viewer now,
-//! whatever a cached list or timeline says. Cursors point into immutable ranked lists
+//! served only if it is PUBLISHED now, its author is not banned and not in a block with the viewer
+//! now, whatever a cached list or timeline says. Cursors point into immutable ranked lists
 //! (FOR_YOU, TRENDING) or are keyset positions (FOLLOWING), so pages never repeat or skip items
 //! while new videos arrive.
+//!
+//! # FOLLOWING
+//!
+//! Authors with at most `fanout_max_followers` (1000) followers fan out on write: `on_published`
+//! adds a `TimelineItem` to each follower's timeline that was built (a Redis script per 500
+//! followers); larger authors write nothing and are merged in at read time (fan-in), so publishing
+//! costs the same whatever the audience. A failed fan-out is logged; the timeline has the video again
+//! once rebuilt. `following` builds an unbuilt timeline on read (the small authors' 1000 newest
+//! videos), then in up to four rounds merges the timeline after the cursor with the large authors'
+//! videos from the store, newest first by (time, id), drops authors no longer followed or in a block,
+//! and applies the serve-time check. The first page is never cached, so a new video shows at once.
+//! `on_graph_changed` (follow, unfollow, block, unblock) drops the members' timelines.
+//!
+//! # FOR_YOU and TRENDING
+//!
+//! A first page reads the member's pointer to the current ranked list (kept `refresh`, 60 s; a list
+//! lives `list_ttl`, 30 min), or ranks afresh. `rank_for_you` gathers five pools (followed authors'
+//! newest 300; published remixes of the viewer's last 100 likes; videos with an `ACTIVE` cameo of a
+//! followed member; the 200 newest; the first 300 of the TRENDING list), the viewer's videos watched
+//! within `seen_window`, block set, author affinity (likes and views of the author's videos, +3 for
+//! a followed author) and stated preferences, and lets `feed::rank::rank_for_you` score, filter and
+//! diversify them; `trending_ids` ranks one global list from the videos of the last 7 days (the 3000
+//! newest and the 1000 most liked) with `feed::rank::rank_trending` (one TRENDING ranking at a time
+//! per process). The first 500 ids are stored under a new list id; a cursor is (list, offset). An
+//! expired list answers `CURSOR_EXPIRED`. `ranked` reads a little more than a page from the offset,
+//! keeps what passes the serve-time check, and repeats up to four times.
+//!
+//! # Serve time, hydration and the page cache
+//!
+//! `visible` keeps only the ids `Store::servable_by_ids` answers (published, author not banned; one
+//! statement) minus the viewer's block set. `hydrate` loads what the page's fields need with one
+//! statement each (authors, the viewer's likes and follows among them, remix counts); the resolver
+//! primes its DataLoaders from it, so an uncached page costs a fixed number of statements whatever
+//! its size, and a cached one none beyond the sign-in. A page is cached hydrated for `page_ttl` (15 s)
+//! under the epochs it was computed with, read with `FeedCache::get_with_epochs` in one round trip:
+//! `visible` (bumped by [`content_withdrawn`]: every removal, ban, upheld appeal, take-down or
+//! deletion of a published video) and `viewer:<id>` (bumped by [`viewers_changed`]: the member's
+//! likes, follows, blocks and preferences). A page is stored with the epochs read before it was
+//! computed, so a change made meanwhile makes it stale at once. Counts on a cached page may lag by up
+//! to `page_ttl`; removals, bans and the viewer's own actions never do. An epoch that cannot be
+//! bumped is logged, not returned. The server caches whole responses of feed-only operations under
+//! the same epochs (`backend::http::feed_responses`, via [`epoch_names`]).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

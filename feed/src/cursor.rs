@@ -7,6 +7,13 @@
 //! another kind's cursor, another version, input over [`MAX_CURSOR_LEN`]
 //! characters, list ids outside `[A-Za-z0-9_-]{1,64}`). Cursors are not
 //! signed: they carry only positions, never permissions.
+//!
+//! Why FOR_YOU and TRENDING cursors are positions in a stored list, not scores: scores change with
+//! every like and with time, so a cursor holding a score would repeat or skip videos between pages.
+//! A first page ranks once and stores the ranked ids; later pages continue that list exactly while
+//! new videos arrive (they enter at the next ranking). The price is `CURSOR_EXPIRED` for a cursor
+//! older than its list, after which the client loads from the top. FOLLOWING, ordered by
+//! publication time, uses keyset positions (`at_micros`, video id).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -12,6 +12,16 @@
 //! …) that collect related stems (`puppy`, `kitten`, `chef`, `kitchen`, …).
 //! A stem that is just an inflection of its family's name (`cooking`,
 //! `animals`) is replaced by the family name itself.
+//!
+//! In the ranking a video's preference score is the sum of the weights of its distinct topics,
+//! clamped to ±[`SCORE_BOUND`]; FOR_YOU multiplies by exp(2·score/3), so one matching topic at +1
+//! about doubles a video's score and at −1 about halves it.
+//!
+//! Limits: words match through the stemmer and the lexicon only, so there are no synonyms beyond the
+//! families ("more felines" matches only prompts that say "feline"), a word outside every family
+//! matches only its own stem, and a word the cue lists do not know changes nothing ("everything
+//! except pranks" reads "pranks" as wanted); English only. Matching by meaning with a real text
+//! encoder is planned (see `docs/ROADMAP.md`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::OnceLock;

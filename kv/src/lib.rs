@@ -1,10 +1,19 @@
 //! Short-lived shared state: rate-limit counters, revoked sessions and the job-updates fan-out
-//! ([`updates`]). In-process (moka) in the
-//! embedded default; Redis (keys with TTL, one prefix per instance) when `APP_REDIS_URL` is set,
-//! so that every API node sees the same counters and revocations.
+//! ([`updates`]). In-process (moka) in the embedded default; Redis (keys with TTL, one prefix per
+//! instance) when `APP_REDIS_URL` is set, so that every API node sees the same counters and
+//! revocations.
 //!
 //! Architecture invariant: both engines implement the same fixed-window algorithm and the same
 //! semantics; callers cannot tell them apart except by durability across processes.
+//!
+//! - Windows are aligned to multiples of the window length since the Unix epoch; the counter key is
+//!   `<name>:<key>:<window index>` (`<prefix>:rl:…` in Redis, `INCR` and `EXPIRE … NX` in one atomic
+//!   pipeline); `RATE_LIMITED` carries the seconds to the end of the window. The named limits
+//!   (`redeem-ip`, `login-acct`, `provenance-ip`, `cameo-verify`, …) are built in `backend::app`.
+//! - A revocation (`<prefix>:revoked:<session>`) lives the access-token TTL plus 60 s (covering the
+//!   verifier's clock leeway): long enough to outlive every access token it stops, and no more. The
+//!   durable record is `refresh_families.revoked_at` in the database, which the in-process engine's
+//!   callers also consult, since memory does not survive a restart.
 
 pub mod updates;
 

@@ -1,6 +1,13 @@
 //! Job updates fan-out: every change to a job is announced by id; each API node forwards the
 //! announcements to its own `jobUpdates` subscribers. With Redis the announcement crosses nodes
-//! on a pub/sub channel; without, it stays in the process.
+//! on a pub/sub channel (`<prefix>:job-updates`); without, it stays in the process.
+//!
+//! This is the second of two channels between workers and clients. Worker → backend goes over the
+//! queue's durable event stream (a lost `Succeeded` would strand a job, so pub/sub is not used
+//! there); backend → every API node goes here, and carries only the id: subscribers re-read the job
+//! from the database. Pub/sub keeps nothing: an announcement missed while a relay reconnects (it
+//! retries every second) delays a subscriber until the next change, and the `job` query still
+//! answers the current state. The local broadcast holds 4096 ids; a lagging subscriber re-reads.
 
 use futures_util::StreamExt;
 use tokio::sync::broadcast;

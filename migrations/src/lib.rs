@@ -1,7 +1,37 @@
 //! Database schema migrations. Owns the table layout; knows nothing of the service's rules.
 //!
 //! Architecture invariant: every migration is append-only, reversible, and runs the same on
-//! SQLite (embedded default) and PostgreSQL (production). The suite runs them up and down on both.
+//! SQLite (embedded default) and PostgreSQL (production). The suite runs them up and down on both
+//! (`tests/up_down.rs`: each step down removes only the newest). SQLite adds one column per
+//! `ALTER TABLE`, so columns are added one statement at a time. Only `store` runs them
+//! (`Store::migrate`, `Store::migrate_down`; `backend serve` and `backend migrate`).
+//!
+//! Twenty-three tables (and sea-orm's `seaql_migrations`); ids are UUIDv7 made by the service,
+//! times `timestamp with time zone`, media bytes live in the media store, never here:
+//!
+//! - `…000001_accounts`: `users` (unique lower-cased `email` and `username_key`, `role`,
+//!   `banned_at`, `invited_by`), `invites` (unique `code`, `uses` < `max_uses`),
+//!   `invite_redemptions`, `refresh_families` (one session), `refresh_tokens` and
+//!   `one_time_tokens` (SHA-256 digests only), `waitlist`;
+//! - `…000002_generation`: `generation_jobs` (its id is the queue's idempotency key and its video's
+//!   id), `videos` (unique `job_id`); `…000003_job_dispatch`: `generation_jobs.dispatched_at`;
+//! - `…000004_audit_log`: `audit_log` (append-only: the store has no update or delete for it);
+//! - `…000005_moderation`: `comments`, `moderation_cases` (unique `open_key` while open), `reports`
+//!   (unique per case and reporter), `notifications`; verdict, watermark, manifest and removal
+//!   columns on `videos`, frame scores on jobs;
+//! - `…000006_remixes`: `remix_of` on jobs and videos, `videos.root_id`;
+//! - `…000007_cameos`: `cameo_challenges`, `cameos` (`consent_version`, `reference`),
+//!   `cameo_approvals`, `video_cameos` (one cameo in one video, with the consent version that
+//!   allowed it), `moderation_cases.subject_cameo_id`;
+//! - `…000008_social`: `follows`, `blocks`, `likes`, `views` (the longest watch per member and
+//!   video), `feed_preferences`; counter columns on `users` and `videos`; the candidate index on
+//!   `videos` (`author_id`, `status`, `published_at`).
+//!
+//! Deleting a user cascades to everything they own (invites, sessions, jobs, videos, comments,
+//! reports, notifications, cameos, follows and blocks either side, likes, views, preferences); a
+//! video to its comments, likes and views; a case to its reports; a cameo to its approvals and uses.
+//! No operation deletes users or cameos. Cases, lineage columns and `video_cameos.video_id` keep
+//! plain ids (no foreign key), so they outlive their subject.
 
 pub use sea_orm_migration::prelude::*;
 

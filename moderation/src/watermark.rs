@@ -8,6 +8,22 @@
 //!   decoded video at its original size or after downscaling.
 //!
 //! Architecture invariant: pure functions over frame buffers; no I/O, no codec, no clock.
+//!
+//! The payload of a video is [`payload_for_video`] of its id, and a job's video takes the job's id,
+//! so the worker marks a clip before the video row exists and every delivery marks the same payload.
+//! The key is the deployment's (`APP_WATERMARK_KEY`, else `<data>/keys/watermark.key`, made once by
+//! [`load_or_create_key`]); every API node and generator needs the same one.
+//!
+//! Two ways to read the mark. Blind decoding ([`Detection::payload`]) needs the CRC to match and a
+//! confidence of at least [`MIN_CONFIDENCE`] (0.7): over 200,000 pure-noise trials none reached it,
+//! and the CRC leaves 2⁻¹⁶ of the rest (`benches/watermark_robustness.rs`). On the tiny model's
+//! noise-like frames it needs about 3 s of video (1–2 s clips reach 0.45–0.68, 3 s and longer
+//! 0.80–0.90). The matched test ([`match_score`] ≥ [`MATCH_THRESHOLD`], 0.4) asks only how well the
+//! soft bits agree with one known payload's codeword: on an unmarked clip the score spreads about
+//! 1/√172 ≈ 0.076, so 0.4 is about 5.2 standard deviations, a chance match about 1e-7. The publish
+//! gate uses it for the payload it expects; `verifyProvenance` decodes blind, and tests the video a
+//! trusted manifest names. `tests/watermark.rs` checks PSNR ≥ 38 dB and recovery after a 2:1
+//! downscale and an H.264 round trip; the bench measures ffmpeg re-encodes and false positives.
 
 mod ecc;
 mod font;

@@ -6,6 +6,18 @@
 //! that does not name a file (no dot in its last segment) answers with the web client's page.
 //! Assets live under `/static/…` and are revalidated by ETag (no build step, so no hashed names).
 //! Pages carry a strict Content-Security-Policy: scripts and styles only from this origin.
+//! Pages also carry `X-Frame-Options: DENY`, `Referrer-Policy: same-origin` and `nosniff`; media and
+//! images may also come from the media store. `backend/build.rs` embeds every file of `web/`;
+//! `APP_WEB_DIR` serves them from disk instead, for front-end work without rebuilding.
+//!
+//! How the front-ends talk to the API (`web/shared/api.js`, the only code that does): `gql` posts
+//! JSON with the bearer token; an `UNAUTHENTICATED` answer triggers one `refreshSession`, shared by
+//! every request failing at that moment (a refresh token works once; a second use would end the
+//! session), then the request is sent again once. `gqlUpload` sends the multipart request,
+//! `subscribe` speaks graphql-transport-ws (token in `connection_init`). `web/shared/dom.js` builds
+//! elements with `h()`: text is always text, no `innerHTML`. Only the two tokens live in
+//! `localStorage`; the member and their role are read again on each load. The console hides what a
+//! role may not do, but the API refuses it anyway.
 
 use std::borrow::Cow;
 use std::collections::HashMap;

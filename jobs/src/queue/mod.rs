@@ -1,4 +1,29 @@
 //! The durable job queue and event channel: one API, two engines (in-process and Redis Streams).
+//!
+//! Delivery and failure, the same on both engines (`tests/queue.rs` runs every behaviour on each):
+//!
+//! - **Enqueue** is idempotent while a job is waiting or in flight (`<prefix>:entry` maps a job to
+//!   its stream entry), so the backend may offer its live jobs again at every start.
+//! - **Attempts.** A delivery's `attempt` is the entry's delivery count: 1 at first, +1 for every
+//!   reclaim or retry.
+//! - **A worker dies**: its delivery is neither acknowledged nor kept alive, so after `reclaim_idle`
+//!   (60 s) the next `next` of any worker claims it (`XAUTOCLAIM`) as the next attempt. A healthy
+//!   worker calls `keep_alive` three times per `reclaim_idle` window; only the holder of a delivery
+//!   (same consumer, same attempt) can keep it alive or retry it.
+//! - **An attempt fails**: `retry_later` backdates the delivery's idle time so that it is reclaimed
+//!   after `retry_backoff × 2^(attempt − 1)`, capped at `reclaim_idle` (2 s, then 4 s by default).
+//! - **Dead letter**: on the last allowed attempt (`max_deliveries`, 3) `retry_later` settles the job
+//!   in one script: a dead letter on `<prefix>:dead`, a `Failed` event ("generation failed after N
+//!   attempts"), `XACK`, `XDEL`; a job whose workers die on every delivery is dead-lettered the same
+//!   way when claimed past the limit.
+//! - **Cancel** marks the job in `<prefix>:cancelled` (kept a day): a waiting delivery is settled with
+//!   `Cancelled` and skipped; a running worker polls `is_cancelled` and stops at its next step.
+//! - **Events** go to `<prefix>:events`, read by one consumer group per reader (the API nodes share
+//!   `backend`): each event is handled by one node, acknowledged after it was applied, reclaimed from
+//!   a node that died holding it. A group created later starts at the oldest retained event. Event and
+//!   dead-letter streams keep about 100,000 entries.
+//! - Every multi-step change (enqueue, claim, settle, hold, cancel) is one Lua script, so a crash
+//!   never leaves half of one behind; blocking reads use a small pool of dedicated connections.
 
 mod memory;
 mod redis_streams;
