@@ -11,7 +11,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use generator::finish::{FinishSettings, Finisher, finish_config};
+use config::ModerationConfig;
+use generator::finish::{Finisher, finish_config};
 use generator::journal::Journal;
 use generator::pipeline::{Pipeline, PipelineOptions};
 use generator::runtime::{self, DevicePreference, default_dylib_path};
@@ -46,9 +47,9 @@ async fn main() {
         pipeline.target().as_str(),
         load.elapsed()
     );
-    let settings = FinishSettings {
-        frame_classifier: root.join(generator::finish::DEFAULT_FRAME_CLASSIFIER),
-        ..FinishSettings::default()
+    let settings = ModerationConfig {
+        frame_classifier: root.join(ModerationConfig::default().frame_classifier),
+        ..ModerationConfig::default()
     };
     let load = Instant::now();
     let finisher =
@@ -59,7 +60,7 @@ async fn main() {
         queue: queue.clone(),
         pipeline: pipeline.clone(),
         media: MediaStore::local(&dir.join("media")).unwrap(),
-        journal: Arc::new(Journal::open(&dir.join("journal.sqlite")).unwrap()),
+        journal: Journal::open(&dir.join("journal.sqlite")).await.unwrap(),
         name: "bench".into(),
         finisher: Arc::new(finisher),
     };

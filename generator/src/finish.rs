@@ -3,12 +3,14 @@
 //! the visible and invisible watermarks drawn into the frames before encoding, and the C2PA
 //! manifest signed into the encoded MP4.
 //!
-//! [`finish_config`] turns plain settings (the `APP_*` keys the worker and the backend share)
-//! into a [`FinishConfig`]; [`Finisher::load`] loads the classifier once per process. The
+//! [`finish_config`] turns the moderation section of the shared configuration
+//! ([`config::ModerationConfig`], the `APP_*` keys the worker and the backend share) into a
+//! [`FinishConfig`]; [`Finisher::load`] loads the classifier once per process. The
 //! `Finisher` methods are blocking and CPU-heavy: call them from `spawn_blocking`.
 
 use std::path::{Path, PathBuf};
 
+use config::ModerationConfig;
 use moderation::frames::{FrameClassifier, MIN_SAMPLES, Thresholds, Verdict};
 use moderation::provenance::{ProvenanceInfo, SignerConfig};
 use ort::environment::Environment;
@@ -17,51 +19,10 @@ use uuid::Uuid;
 use crate::pipeline::Frames;
 use crate::{GenError, GenResult};
 
-/// Where `scripts/setup.sh` links the open_nsfw classifier.
-pub const DEFAULT_FRAME_CLASSIFIER: &str = ".venv/models/open-nsfw.onnx";
 /// Height in pixels of each frame in the moderators' strip.
 pub const STRIP_TILE_HEIGHT: u32 = 128;
 /// Drawn in the visible watermark when the author has no username.
 pub const UNNAMED_AUTHOR: &str = "soravibe";
-
-/// The finishing keys of the shared configuration, as read (see [`finish_config`]).
-#[derive(Debug, Clone, PartialEq)]
-pub struct FinishSettings {
-    /// `frame_classifier`: the open_nsfw ONNX model.
-    pub frame_classifier: PathBuf,
-    /// `frame_samples`: frames scored per clip (at least 8).
-    pub frame_samples: usize,
-    /// `frame_review_threshold`: a frame scoring this or more sends the clip to review.
-    pub frame_review_threshold: f32,
-    /// `frame_block_threshold`: a frame scoring this or more blocks the clip.
-    pub frame_block_threshold: f32,
-    /// `watermark_key`: the deployment's watermark key, hex; unset → a key file under the data
-    /// directory (`keys/watermark.key`, created on first use).
-    pub watermark_key: Option<String>,
-    /// `c2pa_cert_chain`: PEM chain of the signer, end-entity first (with `c2pa_private_key`).
-    pub c2pa_cert_chain: Option<PathBuf>,
-    /// `c2pa_private_key`: PKCS#8 PEM of the signer's P-256 key (with `c2pa_cert_chain`).
-    /// Neither set → a local CA under the data directory (`c2pa/`, created on first use).
-    pub c2pa_private_key: Option<PathBuf>,
-    /// `c2pa_tsa_url`: RFC 3161 time-stamp authority; unset → no time stamp.
-    pub c2pa_tsa_url: Option<String>,
-}
-
-impl Default for FinishSettings {
-    fn default() -> Self {
-        let t = Thresholds::default();
-        FinishSettings {
-            frame_classifier: PathBuf::from(DEFAULT_FRAME_CLASSIFIER),
-            frame_samples: MIN_SAMPLES,
-            frame_review_threshold: t.review,
-            frame_block_threshold: t.block,
-            watermark_key: None,
-            c2pa_cert_chain: None,
-            c2pa_private_key: None,
-            c2pa_tsa_url: None,
-        }
-    }
-}
 
 /// Everything the finishing stages need, resolved (keys and certificates read).
 #[derive(Clone)]
@@ -127,13 +88,13 @@ fn check_samples(samples: usize) -> GenResult<()> {
 /// Resolves the finishing settings: checks thresholds and samples, reads or creates the
 /// watermark key, and reads the C2PA signer (configured PEM files, else the local CA under
 /// `data_dir/c2pa`). Does not load the classifier (see [`Finisher::load`]).
-pub fn finish_config(data_dir: &Path, settings: &FinishSettings) -> GenResult<FinishConfig> {
+pub fn finish_config(data_dir: &Path, settings: &ModerationConfig) -> GenResult<FinishConfig> {
     let thresholds = Thresholds { review: settings.frame_review_threshold, block: settings.frame_block_threshold };
     check_thresholds(&thresholds)?;
     check_samples(settings.frame_samples)?;
 
     let watermark_key = match &settings.watermark_key {
-        Some(hex) => moderation::watermark::parse_key(hex.trim()).ok_or_else(|| {
+        Some(hex) => moderation::watermark::parse_key(hex.expose().trim()).ok_or_else(|| {
             config_err(format!("watermark_key must be {} hex characters", moderation::watermark::KEY_BYTES * 2))
         })?,
         None => {
@@ -332,6 +293,15 @@ mod tests {
     }
 
     #[test]
+    fn the_shared_configuration_defaults_to_the_frame_checks_own() {
+        let c = ModerationConfig::default();
+        let t = Thresholds::default();
+        assert_eq!((c.frame_review_threshold, c.frame_block_threshold), (t.review, t.block));
+        assert_eq!(c.frame_samples, MIN_SAMPLES);
+        assert_eq!(config::WATERMARK_KEY_BYTES, moderation::watermark::KEY_BYTES);
+    }
+
+    #[test]
     fn thresholds_must_be_ordered_within_zero_and_one() {
         let ok = |review, block| check_thresholds(&Thresholds { review, block }).is_ok();
         assert!(ok(0.4, 0.8));
@@ -348,13 +318,13 @@ mod tests {
     #[test]
     fn config_defaults_create_a_key_and_a_local_ca_and_reuse_them() {
         let dir = temp_dir();
-        let a = finish_config(&dir, &FinishSettings::default()).unwrap();
+        let a = finish_config(&dir, &ModerationConfig::default()).unwrap();
         assert_eq!(a.watermark_key.len(), moderation::watermark::KEY_BYTES);
         assert_eq!(a.frame_samples, 8);
         assert_eq!(a.thresholds, Thresholds { review: 0.4, block: 0.8 });
         assert!(dir.join("keys/watermark.key").exists());
         assert!(moderation::provenance::local_ca_root_pem(&dir.join("c2pa")).is_ok());
-        let b = finish_config(&dir, &FinishSettings::default()).unwrap();
+        let b = finish_config(&dir, &ModerationConfig::default()).unwrap();
         assert_eq!(a.watermark_key, b.watermark_key);
         assert_eq!(a.signer.cert_chain_pem, b.signer.cert_chain_pem);
         assert!(!format!("{a:?}").contains("PRIVATE KEY"), "keys stay out of Debug");
@@ -368,12 +338,12 @@ mod tests {
         std::fs::write(dir.join("chain.pem"), &ca.cert_chain_pem).unwrap();
         std::fs::write(dir.join("key.pem"), &ca.private_key_pem).unwrap();
         let hex = "ab".repeat(moderation::watermark::KEY_BYTES);
-        let settings = FinishSettings {
-            watermark_key: Some(hex),
+        let settings = ModerationConfig {
+            watermark_key: Some(config::Secret::new(hex)),
             c2pa_cert_chain: Some(dir.join("chain.pem")),
             c2pa_private_key: Some(dir.join("key.pem")),
             c2pa_tsa_url: Some("http://tsa.example/".into()),
-            ..FinishSettings::default()
+            ..ModerationConfig::default()
         };
         let c = finish_config(&dir, &settings).unwrap();
         assert_eq!(c.watermark_key, vec![0xab; moderation::watermark::KEY_BYTES]);
@@ -381,16 +351,16 @@ mod tests {
         assert_eq!(c.signer.tsa_url.as_deref(), Some("http://tsa.example/"));
         assert!(!dir.join("keys").exists() && !dir.join("c2pa").exists(), "nothing created");
 
-        let half = FinishSettings { c2pa_private_key: None, ..settings.clone() };
+        let half = ModerationConfig { c2pa_private_key: None, ..settings.clone() };
         assert!(matches!(finish_config(&dir, &half), Err(GenError::Config(m)) if m.contains("together")));
-        let bad_key = FinishSettings { watermark_key: Some("abc".into()), ..settings.clone() };
+        let bad_key = ModerationConfig { watermark_key: Some(config::Secret::new("abc".into())), ..settings.clone() };
         assert!(matches!(finish_config(&dir, &bad_key), Err(GenError::Config(m)) if m.contains("watermark_key")));
-        let few = FinishSettings { frame_samples: 7, ..settings.clone() };
+        let few = ModerationConfig { frame_samples: 7, ..settings.clone() };
         assert!(matches!(finish_config(&dir, &few), Err(GenError::Config(m)) if m.contains("frame_samples")));
         let upside_down =
-            FinishSettings { frame_review_threshold: 0.9, frame_block_threshold: 0.5, ..settings.clone() };
+            ModerationConfig { frame_review_threshold: 0.9, frame_block_threshold: 0.5, ..settings.clone() };
         assert!(matches!(finish_config(&dir, &upside_down), Err(GenError::Config(_))));
-        let missing = FinishSettings { c2pa_cert_chain: Some(dir.join("nope.pem")), ..settings };
+        let missing = ModerationConfig { c2pa_cert_chain: Some(dir.join("nope.pem")), ..settings };
         assert!(matches!(finish_config(&dir, &missing), Err(GenError::Config(m)) if m.contains("nope.pem")));
         std::fs::remove_dir_all(&dir).ok();
     }

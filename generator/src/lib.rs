@@ -14,6 +14,7 @@ pub mod pipeline;
 pub mod reference;
 pub mod runtime;
 pub mod scheduler;
+pub mod setup;
 pub mod tokenizer;
 pub mod worker;
 
@@ -56,6 +57,14 @@ pub enum GenError {
         /// Which stage.
         stage: &'static str,
         /// What went wrong.
+        message: String,
+    },
+    /// The worker's journal could not be opened, read or written.
+    #[error("journal {op}: {message}")]
+    Journal {
+        /// What was being done (`open`, `record taken`, `read output`, …).
+        op: &'static str,
+        /// SQLite's (or the runtime's) message.
         message: String,
     },
     /// Cancelled at a step boundary.

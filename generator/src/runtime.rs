@@ -11,29 +11,8 @@ use ort::session::builder::GraphOptimizationLevel;
 
 use crate::{GenError, GenResult};
 
-/// Where inference should run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum DevicePreference {
-    /// CUDA when it registers, else CPU.
-    #[default]
-    Auto,
-    /// CPU only.
-    Cpu,
-    /// CUDA, falling back to CPU (logged) when it does not register.
-    Cuda,
-}
-
-impl DevicePreference {
-    /// Reads the configuration spelling: `auto`, `cpu` or `cuda`.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "auto" => Some(DevicePreference::Auto),
-            "cpu" => Some(DevicePreference::Cpu),
-            "cuda" => Some(DevicePreference::Cuda),
-            _ => None,
-        }
-    }
-}
+/// Where inference should run: the `inference_device` key of the shared configuration.
+pub use config::DevicePreference;
 
 /// Where a session actually runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

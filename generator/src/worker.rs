@@ -17,7 +17,7 @@ use moderation::frames::Verdict;
 use moderation::provenance::ProvenanceInfo;
 
 use crate::finish::Finisher;
-use crate::journal::Journal;
+use crate::journal::{Ended, Journal};
 use crate::manifest::AspectRatio;
 use crate::pipeline::{GenerationRequest, Pipeline};
 use crate::{GenError, GenResult};
@@ -34,8 +34,8 @@ pub struct Worker {
     pub pipeline: Arc<Pipeline>,
     /// Where media go.
     pub media: MediaStore,
-    /// Local journal.
-    pub journal: Arc<Journal>,
+    /// Local journal (what it took and finished; see [`Worker::handle`]).
+    pub journal: Journal,
     /// Consumer name (unique per worker).
     pub name: String,
     /// Frame check, watermarks and C2PA signing.
@@ -136,52 +136,101 @@ impl Worker {
     }
 
     /// Processes one delivery to its end (ack, retry or dead letter).
+    ///
+    /// The journal is what keeps a redelivered job from being generated twice, so what
+    /// happens when it fails depends on the call:
+    /// - it cannot say whether the job was finished before, or cannot record that the job was
+    ///   taken: the job is handed back to the queue (`retry_later`: another attempt after the
+    ///   backoff, maybe on another worker; dead-lettered after `queue_max_deliveries`), not
+    ///   generated without a record. A generation the journal does not know of could, after a
+    ///   crash, run again and overwrite media whose first result the backend already applied
+    ///   (possibly with another verdict on hardware that is not bit-exact).
+    /// - it cannot record the output of a job whose media are stored: the result is reported
+    ///   and acknowledged anyway (that is what makes it count); only a redelivery of this job
+    ///   (if the report or the acknowledgement also fails) would generate it again.
+    /// - it cannot record a job ending without output (cancelled, rejected, refused): the
+    ///   final event is sent anyway; a restart may list the job as interrupted.
+    ///
+    /// Each failure is logged with the worker, the job, the attempt and the journal file.
     pub async fn handle(&self, d: Delivery) {
         let job = d.spec.job_id;
         // Finished before (crash between store and ack): report the recorded output again.
-        match self.journal.output(job) {
+        match self.journal.output(job).await {
             Ok(Some(output)) => {
                 self.finish(&d, JobEvent::Succeeded { job_id: job, output: Box::new(output) }).await;
                 return;
             }
             Ok(None) => {}
-            Err(e) => tracing::warn!(job = %job, error = %e, "journal read failed"),
+            Err(e) => {
+                tracing::error!(
+                    worker = %self.name, job = %job, attempt = d.attempt, journal = %self.journal.path().display(),
+                    error = %e, "journal unreadable: cannot tell whether this job was finished before; handing it back"
+                );
+                self.hand_back(&d).await;
+                return;
+            }
         }
         if self.queue.is_cancelled(job).await.unwrap_or(false) {
-            let _ = self.journal.ended(job, "cancelled");
+            self.record_end(&d, Ended::Cancelled).await;
             self.finish(&d, JobEvent::Cancelled { job_id: job }).await;
             return;
         }
-        if let Err(e) = self.journal.taken(job, d.attempt) {
-            tracing::warn!(job = %job, error = %e, "journal write failed");
+        if let Err(e) = self.journal.taken(job, d.attempt).await {
+            tracing::error!(
+                worker = %self.name, job = %job, attempt = d.attempt, journal = %self.journal.path().display(),
+                error = %e, "journal write failed: not generating a job the journal does not know of; handing it back"
+            );
+            self.hand_back(&d).await;
+            return;
         }
         let _ = self.publish(JobEvent::Started { job_id: job, worker: self.name.clone(), attempt: d.attempt }).await;
         match self.generate(&d).await {
             Ok(Outcome::Done(output)) => {
-                if let Err(e) = self.journal.finished(job, &output) {
-                    tracing::warn!(job = %job, error = %e, "journal write failed");
+                if let Err(e) = self.journal.finished(job, &output).await {
+                    tracing::error!(
+                        worker = %self.name, job = %job, attempt = d.attempt, journal = %self.journal.path().display(),
+                        error = %e, "journal write failed after the media were stored; reporting the result anyway \
+                        (if it is redelivered, this job will be generated again)"
+                    );
                 }
                 self.finish(&d, JobEvent::Succeeded { job_id: job, output }).await;
             }
             Ok(Outcome::Rejected { reason, frame_indices, frame_scores }) => {
                 tracing::info!(job = %job, %reason, "frame check blocked the clip");
-                let _ = self.journal.ended(job, "rejected");
+                self.record_end(&d, Ended::Rejected).await;
                 self.finish(&d, JobEvent::Rejected { job_id: job, reason, frame_indices, frame_scores }).await;
             }
             Err(GenError::Cancelled) => {
-                let _ = self.journal.ended(job, "cancelled");
+                self.record_end(&d, Ended::Cancelled).await;
                 self.finish(&d, JobEvent::Cancelled { job_id: job }).await;
             }
             Err(GenError::BadRequest(reason)) => {
-                let _ = self.journal.ended(job, "refused");
+                self.record_end(&d, Ended::Refused).await;
                 self.finish(&d, JobEvent::Failed { job_id: job, reason }).await;
             }
             Err(e) => {
                 tracing::error!(job = %job, attempt = d.attempt, error = %e, "generation attempt failed");
-                if let Err(e) = self.queue.retry_later(&d).await {
-                    tracing::warn!(job = %job, error = %e, "retry scheduling failed; the job will be reclaimed");
-                }
+                self.hand_back(&d).await;
             }
+        }
+    }
+
+    /// Records a job that ended without output; a failure is logged and otherwise ignored (the
+    /// final event matters more than the journal's bookkeeping of it).
+    async fn record_end(&self, d: &Delivery, how: Ended) {
+        if let Err(e) = self.journal.ended(d.spec.job_id, how).await {
+            tracing::warn!(
+                worker = %self.name, job = %d.spec.job_id, attempt = d.attempt, state = how.as_str(),
+                journal = %self.journal.path().display(), error = %e,
+                "journal write failed; sending the final event anyway (a restart may list the job as interrupted)"
+            );
+        }
+    }
+
+    /// Gives the delivery back to the queue for a later attempt (or the dead letter).
+    async fn hand_back(&self, d: &Delivery) {
+        if let Err(e) = self.queue.retry_later(d).await {
+            tracing::warn!(job = %d.spec.job_id, error = %e, "retry scheduling failed; the job will be reclaimed");
         }
     }
 

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use config::{ModerationConfig, Secret};
 use generator::GenError;
-use generator::finish::{FinishConfig, FinishSettings, Finisher, finish_config};
+use generator::finish::{FinishConfig, Finisher, finish_config};
 use generator::journal::Journal;
 use generator::pipeline::{Pipeline, PipelineOptions};
 use generator::runtime::{self, DevicePreference, default_dylib_path};
@@ -42,15 +43,15 @@ struct Rig {
 }
 
 impl Rig {
-    fn new(review: f32, block: f32) -> Rig {
+    async fn new(review: f32, block: f32) -> Rig {
         let dir = std::env::temp_dir().join(format!("worker-test-{}", Uuid::new_v4().simple()));
-        let settings = FinishSettings {
-            frame_classifier: root().join(generator::finish::DEFAULT_FRAME_CLASSIFIER),
+        let settings = ModerationConfig {
+            frame_classifier: root().join(ModerationConfig::default().frame_classifier),
             frame_review_threshold: review,
             frame_block_threshold: block,
             // A fixed key keeps the watermark's detection margin the same on every run.
-            watermark_key: Some("5a".repeat(moderation::watermark::KEY_BYTES)),
-            ..FinishSettings::default()
+            watermark_key: Some(Secret::new("5a".repeat(moderation::watermark::KEY_BYTES))),
+            ..ModerationConfig::default()
         };
         let config = finish_config(&dir, &settings).unwrap();
         let env = runtime::environment(&default_dylib_path()).unwrap();
@@ -65,7 +66,7 @@ impl Rig {
             queue: queue.clone(),
             pipeline: pipeline(),
             media: media.clone(),
-            journal: Arc::new(Journal::open(&dir.join("journal.sqlite")).unwrap()),
+            journal: Journal::open(&dir.join("journal.sqlite")).await.unwrap(),
             name: "test-worker".into(),
             finisher: Arc::new(finisher),
         };
@@ -93,6 +94,15 @@ impl Rig {
         self.queue.enqueue(spec).await.unwrap();
         let d = self.queue.next("test-worker", Duration::from_secs(1)).await.unwrap().unwrap();
         self.worker.handle(d).await;
+        let all = self.events().await;
+        assert!(all.iter().all(|e| e.job_id() == spec.job_id));
+        // The delivery was acknowledged: nothing is handed out again.
+        assert!(self.queue.next("test-worker", Duration::from_millis(50)).await.unwrap().is_none());
+        all
+    }
+
+    /// The events published so far.
+    async fn events(&self) -> Vec<JobEvent> {
         let mut all = vec![];
         loop {
             let batch = self.queue.next_events("test", "t", Duration::from_millis(50), 100).await.unwrap();
@@ -103,9 +113,6 @@ impl Rig {
             self.queue.ack_events("test", &ids).await.unwrap();
             all.extend(batch.into_iter().map(|(_, e)| e));
         }
-        assert!(all.iter().all(|e| e.job_id() == spec.job_id));
-        // The delivery was acknowledged: nothing is handed out again.
-        assert!(self.queue.next("test-worker", Duration::from_millis(50)).await.unwrap().is_none());
         all
     }
 
@@ -133,7 +140,7 @@ fn succeeded(events: &[JobEvent]) -> JobOutput {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_is_checked_watermarked_signed_and_stored() {
-    let rig = Rig::new(0.4, 0.8);
+    let rig = Rig::new(0.4, 0.8).await;
     // 4 s: on the tiny model's noisy frames the invisible mark needs about 3 s of frames to be
     // read back at all (1–2 s clips do not decode even before H.264).
     let spec = rig.spec("fox_fan", 4);
@@ -188,12 +195,12 @@ async fn a_job_is_checked_watermarked_signed_and_stored() {
 
     assert!(rig.media.exists(&out.thumbnail_key).await.unwrap());
     // The journal re-reports exactly this output on a redelivery.
-    assert_eq!(rig.worker.journal.output(job).unwrap(), Some(out));
+    assert_eq!(rig.worker.journal.output(job).await.unwrap(), Some(out));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blocked_clip_is_rejected_and_nothing_is_stored() {
-    let rig = Rig::new(0.0, 0.0);
+    let rig = Rig::new(0.0, 0.0).await;
     let spec = rig.spec("", 1);
     let job = spec.job_id;
     let events = rig.run(&spec).await;
@@ -213,13 +220,13 @@ async fn a_blocked_clip_is_rejected_and_nothing_is_stored() {
     }
     let videos = rig.dir.join("media/videos");
     assert!(!videos.exists() || std::fs::read_dir(&videos).unwrap().next().is_none());
-    assert_eq!(rig.worker.journal.output(job).unwrap(), None);
-    assert!(rig.worker.journal.interrupted().unwrap().is_empty(), "the job is journalled as ended");
+    assert_eq!(rig.worker.journal.output(job).await.unwrap(), None);
+    assert!(rig.worker.journal.interrupted().await.unwrap().is_empty(), "the job is journalled as ended");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clip_over_the_review_threshold_is_stored_for_review() {
-    let rig = Rig::new(0.0, 1.0);
+    let rig = Rig::new(0.0, 1.0).await;
     let spec = rig.spec("", 1);
     let events = rig.run(&spec).await;
     let out = succeeded(&events);
@@ -236,11 +243,60 @@ async fn a_clip_over_the_review_threshold_is_stored_for_review() {
 #[test]
 fn a_missing_frame_classifier_stops_start_up_naming_setup() {
     let dir = std::env::temp_dir().join(format!("worker-test-{}", Uuid::new_v4().simple()));
-    let settings = FinishSettings { frame_classifier: dir.join("missing.onnx"), ..FinishSettings::default() };
+    let settings = ModerationConfig { frame_classifier: dir.join("missing.onnx"), ..ModerationConfig::default() };
     let config = finish_config(&dir, &settings).unwrap();
     let env = runtime::environment(&default_dylib_path()).unwrap();
     let err = Finisher::load(config, env).unwrap_err();
     assert!(matches!(err, GenError::Finish { .. }), "{err:?}");
     assert!(err.to_string().contains("scripts/setup.sh"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A journal that can be read but no longer written (a full disk, a read-only mount; here a
+/// trigger refuses every write): the worker does not generate a job it cannot record as taken.
+/// It hands the job back to the queue each time, and after the last delivery the queue
+/// dead-letters it; nothing is generated or stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_the_journal_cannot_record_is_handed_back_not_generated() {
+    let rig = Rig::new(0.4, 0.8).await;
+    rusqlite::Connection::open(rig.worker.journal.path())
+        .unwrap()
+        .execute_batch(
+            "CREATE TRIGGER refuse_insert BEFORE INSERT ON journal BEGIN SELECT RAISE(ABORT, 'disk full'); END;
+             CREATE TRIGGER refuse_update BEFORE UPDATE ON journal BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+        )
+        .unwrap();
+    let spec = rig.spec("", 1);
+    let job = spec.job_id;
+    rig.queue.enqueue(&spec).await.unwrap();
+    for attempt in 1..=3 {
+        let d = rig.queue.next("test-worker", Duration::from_secs(5)).await.unwrap().expect("handed out again");
+        assert_eq!((d.spec.job_id, d.attempt), (job, attempt));
+        rig.worker.handle(d).await;
+    }
+    assert!(rig.queue.next("test-worker", Duration::from_millis(300)).await.unwrap().is_none(), "dead-lettered");
+    let dead = rig.queue.dead_letters(10).await.unwrap();
+    assert!(dead.iter().any(|l| l.spec.as_ref().is_some_and(|s| s.job_id == job)), "{dead:?}");
+
+    let events = rig.events().await;
+    assert!(!events.iter().any(|e| matches!(e, JobEvent::Started { .. } | JobEvent::Succeeded { .. })), "{events:#?}");
+    assert!(matches!(events.last(), Some(JobEvent::Failed { .. })), "{events:#?}");
+    assert!(!rig.media.exists(&format!("videos/{job}.mp4")).await.unwrap());
+    assert_eq!(rig.worker.journal.output(job).await.unwrap(), None);
+}
+
+/// A journal that cannot be read: the worker cannot tell whether the job was finished before,
+/// so it hands the job back instead of generating it blind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_is_handed_back_when_the_journal_cannot_be_read() {
+    let rig = Rig::new(0.4, 0.8).await;
+    rusqlite::Connection::open(rig.worker.journal.path()).unwrap().execute_batch("DROP TABLE journal;").unwrap();
+    let spec = rig.spec("", 1);
+    rig.queue.enqueue(&spec).await.unwrap();
+    let d = rig.queue.next("test-worker", Duration::from_secs(1)).await.unwrap().unwrap();
+    rig.worker.handle(d).await;
+    // Handed back: delivered again after the backoff, as attempt 2.
+    let again = rig.queue.next("test-worker", Duration::from_secs(5)).await.unwrap().expect("handed out again");
+    assert_eq!((again.spec.job_id, again.attempt), (spec.job_id, 2));
+    assert!(rig.events().await.is_empty(), "nothing started, nothing reported");
 }
