@@ -45,14 +45,12 @@ async fn main() {
     let seconds: u64 = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(20);
     let concurrency: usize = std::env::var("BENCH_CONCURRENCY").ok().and_then(|s| s.parse().ok()).unwrap_or(16);
     let dir = std::env::temp_dir().join(format!("sv-bench-{}", uuid::Uuid::new_v4().simple()));
-    let config = Config {
-        listen: "127.0.0.1:0".into(),
-        data_dir: dir.clone(),
-        login_per_ip_per_minute: 1_000_000,
-        login_per_account_per_minute: 1_000_000,
-        log: "warn".into(),
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.server.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    config.storage.data_dir = dir.clone();
+    config.limits.login_per_ip_per_minute = 1_000_000;
+    config.limits.login_per_account_per_minute = 1_000_000;
+    config.log.filter = "warn".into();
     let app = backend::app::start(&config).await.unwrap();
     app.services
         .accounts

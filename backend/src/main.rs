@@ -4,7 +4,7 @@ use std::io::Read;
 use std::process::ExitCode;
 
 use app_core::types::Secret;
-use backend::config::{Config, LogFormat};
+use backend::config::{Config, LogConfig, LogFormat};
 use clap::{Parser, Subcommand};
 use domain::invites::Mint;
 
@@ -86,10 +86,10 @@ enum UsersCommand {
     },
 }
 
-fn init_tracing(format: LogFormat, filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::new(filter);
+fn init_tracing(log: &LogConfig) {
+    let filter = tracing_subscriber::EnvFilter::new(&log.filter);
     let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    match format {
+    match log.format {
         LogFormat::Json => b.json().init(),
         LogFormat::Text => b.init(),
     }
@@ -109,7 +109,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_tracing(config.log_format, &config.log);
+    init_tracing(&config.log);
     match run(cli.command, config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -143,7 +143,7 @@ async fn run(command: Command, config: Config) -> Result<(), app_core::error::Ap
             }
         }
         Command::Migrate { down } => {
-            std::fs::create_dir_all(&config.data_dir)
+            std::fs::create_dir_all(&config.storage.data_dir)
                 .map_err(|e| app_core::error::AppError::internal("data folder", e))?;
             let store = store::Store::connect(&config.effective_database_url(), 2).await?;
             match down {

@@ -115,7 +115,7 @@ fn internal(what: &str, e: impl std::fmt::Display) -> AppError {
 /// Seeds the configured database (migrations first) and media store.
 pub async fn run(config: &Config, opts: &SeedOptions) -> AppResult<SeedSummary> {
     let started = Instant::now();
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| internal("data folder", e))?;
+    std::fs::create_dir_all(&config.storage.data_dir).map_err(|e| internal("data folder", e))?;
     let url = config.effective_database_url();
     let store = Store::connect(&url, 2).await?;
     store.migrate().await?;
@@ -128,7 +128,7 @@ pub async fn run(config: &Config, opts: &SeedOptions) -> AppResult<SeedSummary> 
     opt.max_connections(2).min_connections(1).sqlx_logging(false);
     let db = Database::connect(opt).await?;
     let media = crate::app::media_store(config)?;
-    let (name, version) = match generator::manifest::Manifest::load(&config.model_manifest) {
+    let (name, version) = match generator::manifest::Manifest::load(&config.inference.model_manifest) {
         Ok(m) => (m.name, m.version),
         Err(_) => ("tiny-test-video".to_owned(), "1".to_owned()),
     };
@@ -935,7 +935,8 @@ mod tests {
     #[tokio::test]
     async fn seeds_a_consistent_dataset() {
         let dir = std::env::temp_dir().join(format!("sv-seed-{}", Uuid::new_v4().simple()));
-        let config = Config { data_dir: dir.clone(), ..Config::default() };
+        let mut config = Config::default();
+        config.storage.data_dir = dir.clone();
         let opts = SeedOptions { users: 200, videos: 1000, seed: 42, password: "seed-password-1".into() };
         let summary = run(&config, &opts).await.unwrap();
         assert_eq!(summary.users, 200);

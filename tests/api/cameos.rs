@@ -111,7 +111,7 @@ fn ended(j: &Value) -> bool {
 /// challenge: each refused with its code, and nothing stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verification_uploads_are_checked_and_nothing_is_stored_on_refusal() {
-    let app = app(Engine::Sqlite).tweak(|c| c.in_process_workers = Some(1)).start().await;
+    let app = app(Engine::Sqlite).tweak(|c| c.queue.in_process_workers = Some(1)).start().await;
     let (ann, _) = member(&app, "ann").await;
     let refuse = |r: &Value, needle: &str| {
         assert_eq!(code_of(r), "BAD_USER_INPUT", "{r}");
@@ -144,7 +144,8 @@ async fn verification_uploads_are_checked_and_nothing_is_stored_on_refusal() {
     .unwrap();
     let r: Value = upload_cameo(&app, &ann, input.clone(), ours).await.json().await.unwrap();
     refuse(&r, "generated here");
-    let too_big = upload_cameo(&app, &ann, input.clone(), vec![0u8; app.config.max_upload_bytes + 100_000]).await;
+    let too_big =
+        upload_cameo(&app, &ann, input.clone(), vec![0u8; app.config.server.max_upload_bytes + 100_000]).await;
     assert_eq!(too_big.status(), 413);
     // Nothing was stored by any refusal.
     let stored = std::fs::read_dir(app.data_dir.join("media").join("cameos")).map(|d| d.count()).unwrap_or(0);
@@ -214,7 +215,7 @@ async fn browser_recording_is_accepted_and_stored_as_a_plain_mp4() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consent_matrix_and_bypasses() {
     // On PostgreSQL: the cameo queries (approvals, name prefix, cursors) on the production engine.
-    let app = app(Engine::Postgres).tweak(|c| c.max_queued_jobs_per_user = 100).start().await;
+    let app = app(Engine::Postgres).tweak(|c| c.limits.max_queued_jobs_per_user = 100).start().await;
     let admin = app.create_admin("chief").await;
     let (ann, ann_id) = member(&app, "ann").await;
     let (bob, bob_id) = member(&app, "bob").await;
@@ -355,7 +356,7 @@ async fn consent_matrix_and_bypasses() {
 /// A's cameo → A revokes → every video with A is down.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_whole_cameo_story() {
-    let app = app(Engine::Sqlite).tweak(|c| c.in_process_workers = Some(1)).start().await;
+    let app = app(Engine::Sqlite).tweak(|c| c.queue.in_process_workers = Some(1)).start().await;
     let admin = app.create_admin("chief").await;
     let (ann, _) = member(&app, "ann").await;
     let (bob, bob_id) = member(&app, "bob").await;
@@ -467,8 +468,8 @@ async fn consent_at_finish_owner_approval_remix_and_race() {
     let manifest = crate::generation::slow_manifest(160);
     let app = app(Engine::Sqlite)
         .tweak(move |c| {
-            c.in_process_workers = Some(1);
-            c.model_manifest = manifest;
+            c.queue.in_process_workers = Some(1);
+            c.inference.model_manifest = manifest;
         })
         .start()
         .await;
@@ -564,8 +565,8 @@ async fn consent_at_finish_owner_approval_remix_and_race() {
 async fn consent_matrix_through_finish_and_publish() {
     let app = app(Engine::Sqlite)
         .tweak(|c| {
-            c.in_process_workers = Some(1);
-            c.max_queued_jobs_per_user = 20;
+            c.queue.in_process_workers = Some(1);
+            c.limits.max_queued_jobs_per_user = 20;
         })
         .start()
         .await;

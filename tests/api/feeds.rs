@@ -113,8 +113,8 @@ fn no_duplicates(list: &[String]) {
 
 async fn start(engine: Engine, redis: bool) -> TestApp {
     let b = app(engine).tweak(|c| {
-        c.feed_refresh_secs = 1;
-        c.redeem_per_ip_per_minute = 1000;
+        c.feed.refresh = std::time::Duration::from_secs(1);
+        c.limits.redeem_per_ip_per_minute = 1000;
     });
     if redis { b.redis().start().await } else { b.start().await }
 }
@@ -346,12 +346,12 @@ async fn member_id(app: &TestApp, username: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fan_out_and_in_embedded() {
-    fan_out_and_in(app(Engine::Sqlite).tweak(|c| c.feed_fanout_max_followers = 1).start().await).await;
+    fan_out_and_in(app(Engine::Sqlite).tweak(|c| c.feed.fanout_max_followers = 1).start().await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fan_out_and_in_postgres_redis() {
-    fan_out_and_in(app(Engine::Postgres).redis().tweak(|c| c.feed_fanout_max_followers = 1).start().await).await;
+    fan_out_and_in(app(Engine::Postgres).redis().tweak(|c| c.feed.fanout_max_followers = 1).start().await).await;
 }
 
 /// TRENDING ranks by decayed engagement; preferences steer FOR_YOU; the statements a page
@@ -457,7 +457,7 @@ async fn ranking_and_queries_postgres_redis() {
 /// follower's FOLLOWING feed and an author's follower sees it hydrated.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn published_video_reaches_followers() {
-    let app = app(Engine::Sqlite).tweak(|c| c.in_process_workers = Some(1)).start().await;
+    let app = app(Engine::Sqlite).tweak(|c| c.queue.in_process_workers = Some(1)).start().await;
     let (author, author_id) = member(&app, "author").await;
     let (fan, _) = member(&app, "fan").await;
     app.ok(FOLLOW, json!({"u": author_id}), Some(&fan)).await;

@@ -78,7 +78,7 @@ async fn subscribe(
 /// The embedded default: SQLite, in-process queue and worker.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_watch_and_play_embedded() {
-    let app = app(Engine::Sqlite).tweak(|c| c.in_process_workers = Some(1)).start().await;
+    let app = app(Engine::Sqlite).tweak(|c| c.queue.in_process_workers = Some(1)).start().await;
     let ann = member(&app, "ann").await;
     // A first job keeps the single worker busy, so the second is seen waiting.
     let first = create(
@@ -186,7 +186,7 @@ async fn create_watch_and_play_embedded() {
 /// Input checks, per-member limits, cancelling a queued job (no workers run here).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn input_checks_limits_and_queued_cancel() {
-    let app = app(Engine::Sqlite).tweak(|c| c.max_queued_jobs_per_user = 2).start().await;
+    let app = app(Engine::Sqlite).tweak(|c| c.limits.max_queued_jobs_per_user = 2).start().await;
     let ann = member(&app, "ann").await;
     for (input, field) in [
         (json!({"prompt": "   "}), "prompt"),
@@ -240,8 +240,8 @@ async fn cancel_a_running_job() {
     let manifest = slow_manifest(40);
     let app = app(Engine::Sqlite)
         .tweak(move |c| {
-            c.in_process_workers = Some(1);
-            c.model_manifest = manifest;
+            c.queue.in_process_workers = Some(1);
+            c.inference.model_manifest = manifest;
         })
         .start()
         .await;
@@ -296,13 +296,13 @@ fn generator_binary() -> std::path::PathBuf {
 fn spawn_generator(app: &TestApp, name: &str, manifest: &std::path::Path) -> Child {
     let c = &app.config;
     Command::new(generator_binary())
-        .env("APP_REDIS_URL", c.redis_url.as_ref().unwrap().expose())
-        .env("APP_REDIS_PREFIX", &c.redis_prefix)
+        .env("APP_REDIS_URL", c.redis.url.as_ref().unwrap().expose())
+        .env("APP_REDIS_PREFIX", &c.redis.prefix)
         .env("APP_DATA_DIR", &app.data_dir)
         .env("APP_MODEL_MANIFEST", manifest)
-        .env("APP_FRAME_CLASSIFIER", &c.frame_classifier)
+        .env("APP_FRAME_CLASSIFIER", &c.moderation.frame_classifier)
         .env("APP_WORKER_NAME", name)
-        .env("APP_QUEUE_RECLAIM_IDLE_SECS", c.queue_reclaim_idle_secs.to_string())
+        .env("APP_QUEUE_RECLAIM_IDLE_SECS", c.queue.reclaim_idle.as_secs().to_string())
         .env("APP_QUEUE_RETRY_BACKOFF_SECS", "1")
         .env("APP_LOG", "warn")
         .stdout(Stdio::null())
@@ -320,9 +320,9 @@ async fn redis_queue_separate_workers_survive_sigkill() {
     let app = app(Engine::Postgres)
         .redis()
         .tweak(move |c| {
-            c.in_process_workers = Some(0);
-            c.model_manifest = m;
-            c.queue_reclaim_idle_secs = 2;
+            c.queue.in_process_workers = Some(0);
+            c.inference.model_manifest = m;
+            c.queue.reclaim_idle = std::time::Duration::from_secs(2);
         })
         .start()
         .await;
@@ -398,8 +398,8 @@ async fn redis_queue_separate_workers_survive_sigkill() {
 async fn failing_job_is_dead_lettered_and_the_queue_flows() {
     let app = app(Engine::Sqlite)
         .tweak(|c| {
-            c.in_process_workers = Some(1);
-            c.queue_max_deliveries = 3;
+            c.queue.in_process_workers = Some(1);
+            c.queue.max_deliveries = 3;
         })
         .start()
         .await;
@@ -438,8 +438,8 @@ async fn queued_job_survives_an_embedded_restart() {
     let dir = first.data_dir.clone();
     let second = app(Engine::Sqlite)
         .tweak(move |c| {
-            c.data_dir = dir;
-            c.in_process_workers = Some(1);
+            c.storage.data_dir = dir;
+            c.queue.in_process_workers = Some(1);
         })
         .start()
         .await;
@@ -457,9 +457,9 @@ async fn one_member_cannot_take_every_worker() {
     let manifest = slow_manifest(40);
     let app = app(Engine::Sqlite)
         .tweak(move |c| {
-            c.in_process_workers = Some(2);
-            c.max_running_jobs_per_user = 1;
-            c.model_manifest = manifest;
+            c.queue.in_process_workers = Some(2);
+            c.limits.max_running_jobs_per_user = 1;
+            c.inference.model_manifest = manifest;
         })
         .start()
         .await;

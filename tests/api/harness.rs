@@ -54,21 +54,19 @@ impl Builder {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let data_dir = std::env::temp_dir().join(format!("sv-test-{id}"));
         std::fs::create_dir_all(&data_dir).unwrap();
-        let mut c = Config {
-            listen: "127.0.0.1:0".into(),
-            data_dir: data_dir.clone(),
-            http_workers: 2,
-            hash_concurrency: 4,
-            database_max_connections: 5,
-            model_manifest: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/tiny/manifest.toml"),
-            prompt_classifier: std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../models/moderation/text_classifier.onnx"),
-            frame_classifier: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/models/open-nsfw.onnx"),
-            in_process_workers: Some(0),
-            queue_reclaim_idle_secs: 5,
-            queue_retry_backoff_secs: 1,
-            ..Config::default()
-        };
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut c = Config::default();
+        c.server.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        c.server.http_workers = 2;
+        c.storage.data_dir = data_dir.clone();
+        c.auth.hash_concurrency = 4;
+        c.database.max_connections = 5;
+        c.inference.model_manifest = root.join("models/tiny/manifest.toml");
+        c.moderation.prompt_classifier = root.join("models/moderation/text_classifier.onnx");
+        c.moderation.frame_classifier = root.join(".venv/models/open-nsfw.onnx");
+        c.queue.in_process_workers = Some(0);
+        c.queue.reclaim_idle = std::time::Duration::from_secs(5);
+        c.queue.retry_backoff = std::time::Duration::from_secs(1);
         let mut pg_db = None;
         if self.engine == Engine::Postgres {
             let name = format!("t_{id}");
@@ -76,12 +74,12 @@ impl Builder {
             admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
             let base = postgres_admin_url();
             let i = base.rfind('/').unwrap();
-            c.database_url = Some(Secret::new(format!("{}/{name}", &base[..i])));
+            c.database.url = Some(Secret::new(format!("{}/{name}", &base[..i])));
             pg_db = Some(name);
         }
         if self.redis {
-            c.redis_url = Some(Secret::new(redis_url()));
-            c.redis_prefix = format!("t{id}");
+            c.redis.url = Some(Secret::new(redis_url()));
+            c.redis.prefix = format!("t{id}");
         }
         for t in self.tweaks {
             t(&mut c);

@@ -7,7 +7,7 @@ use crate::harness::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn limits_batches_and_malformed_requests() {
-    let app = app(Engine::Sqlite).tweak(|c| c.graphql_max_depth = 6).start().await;
+    let app = app(Engine::Sqlite).tweak(|c| c.graphql.max_depth = 6).start().await;
     // Depth.
     let deep = "{ me { invitedBy { invitedBy { invitedBy { invitedBy { invitedBy { invitedBy { id } } } } } } } }";
     let r = app.gql(deep, json!({}), None).await;
@@ -88,7 +88,7 @@ async fn limits_batches_and_malformed_requests() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn complexity_limit() {
-    let app = app(Engine::Sqlite).tweak(|c| c.graphql_max_complexity = 10).start().await;
+    let app = app(Engine::Sqlite).tweak(|c| c.graphql.max_complexity = 10).start().await;
     let q = "{ a: me { id username } b: me { id username } c: me { id username } d: me { id username } }";
     assert_eq!(app.code(q, json!({}), None).await, "BAD_USER_INPUT");
     app.stop().await;
@@ -96,7 +96,7 @@ async fn complexity_limit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn production_turns_off_introspection_and_suggestions() {
-    let app = app(Engine::Sqlite).tweak(|c| c.env = backend::config::AppEnv::Production).start().await;
+    let app = app(Engine::Sqlite).tweak(|c| c.server.env = backend::config::AppEnv::Production).start().await;
     let r = app.gql("{ __schema { types { name } } }", json!({}), None).await;
     assert!(r.get("errors").is_some() || r["data"]["__schema"].is_null(), "{r}");
     let r = app.gql("{ myInvitez { code } }", json!({}), None).await;

@@ -73,8 +73,6 @@ async fn invalid_codes_look_alike(engine: Engine) {
     let app = app(engine).start().await;
     let expired = app
         .running
-        .services
-        .deps
         .store
         .insert_invites(vec![store::NewInvite {
             code: "EXPIRED234".into(),
@@ -156,9 +154,9 @@ async fn redemption_rate_limits(engine: Engine) {
     let app = app(engine)
         .redis()
         .tweak(|c| {
-            c.redeem_per_ip_per_minute = 3;
-            c.redeem_global_per_minute = 5;
-            c.trust_forwarded_for = true;
+            c.limits.redeem_per_ip_per_minute = 3;
+            c.limits.redeem_global_per_minute = 5;
+            c.server.trust_forwarded_for = true;
         })
         .start()
         .await;
@@ -187,7 +185,7 @@ on_both_engines!(rate_limits, redemption_rate_limits);
 /// The in-process limiter (embedded default) behaves the same.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_memory_rate_limit() {
-    let app = app(Engine::Sqlite).tweak(|c| c.redeem_per_ip_per_minute = 2).start().await;
+    let app = app(Engine::Sqlite).tweak(|c| c.limits.redeem_per_ip_per_minute = 2).start().await;
     avoid_window_edge().await;
     for i in 0..2 {
         assert_eq!(code_of(&app.gql(SIGN_UP, su("ABCDEFGHJK", &format!("mem{i}")), None).await), "INVITE_INVALID");

@@ -109,7 +109,7 @@ fn rand_suffix() -> u64 {
 /// on the stored file at publish time; `verifyProvenance` recognises our clips after re-encoding.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publish_gate_and_provenance_embedded() {
-    let app = app(Engine::Sqlite).tweak(|c| c.in_process_workers = Some(1)).start().await;
+    let app = app(Engine::Sqlite).tweak(|c| c.queue.in_process_workers = Some(1)).start().await;
     let (ann, _) = member(&app, "ann").await;
     let job = generate(&app, &ann, "a lighthouse on a cliff at dusk").await;
     assert_eq!(job["status"], "SUCCEEDED", "{job}");
@@ -252,7 +252,7 @@ async fn publish_gate_and_provenance_embedded() {
     // Not a video at all; an oversized body.
     let r = verify(&app, b"this is not an mp4 file".to_vec()).await;
     assert_eq!(code_of(&r), "BAD_USER_INPUT", "{r}");
-    let too_big = upload(&app, VERIFY, vec![0u8; app.config.max_upload_bytes + 100_000]).await;
+    let too_big = upload(&app, VERIFY, vec![0u8; app.config.server.max_upload_bytes + 100_000]).await;
     assert_eq!(too_big.status(), 413);
     // Rate-limited per address (10 per minute by default; 6 used above, one refused by size).
     // The window is a fixed minute: on a slow machine it may roll over during this test, so up
@@ -277,9 +277,9 @@ async fn frame_check_review_and_block() {
     // Thresholds at zero: every clip reaches review (the tiny model's frames score above 0).
     let app = app(Engine::Sqlite)
         .tweak(|c| {
-            c.in_process_workers = Some(1);
-            c.frame_review_threshold = 0.0;
-            c.frame_block_threshold = 1.0;
+            c.queue.in_process_workers = Some(1);
+            c.moderation.frame_review_threshold = 0.0;
+            c.moderation.frame_block_threshold = 1.0;
         })
         .start()
         .await;
@@ -322,9 +322,9 @@ async fn frame_check_review_and_block() {
     // Block at zero: the job ends REJECTED with the reason, and no video exists.
     let app = crate::harness::app(Engine::Sqlite)
         .tweak(|c| {
-            c.in_process_workers = Some(1);
-            c.frame_review_threshold = 0.0;
-            c.frame_block_threshold = 0.0;
+            c.queue.in_process_workers = Some(1);
+            c.moderation.frame_review_threshold = 0.0;
+            c.moderation.frame_block_threshold = 0.0;
         })
         .start()
         .await;
@@ -346,7 +346,7 @@ async fn frame_check_review_and_block() {
 /// reported and removed. Runs on PostgreSQL.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn case_appeal_and_audit_story_postgres() {
-    let app = app(Engine::Postgres).tweak(|c| c.in_process_workers = Some(1)).start().await;
+    let app = app(Engine::Postgres).tweak(|c| c.queue.in_process_workers = Some(1)).start().await;
     let admin = app.create_admin("chief").await;
     let (ann, ann_id) = member(&app, "ann").await;
     let (bob, _) = member(&app, "bob").await;
@@ -494,7 +494,7 @@ async fn case_appeal_and_audit_story_postgres() {
 /// Every policy category through `createVideo`, each refused with its reason; near misses pass.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_policy_category_refused_and_near_misses_accepted() {
-    let app = app(Engine::Sqlite).tweak(|c| c.max_queued_jobs_per_user = 50).start().await;
+    let app = app(Engine::Sqlite).tweak(|c| c.limits.max_queued_jobs_per_user = 50).start().await;
     let (ann, _) = member(&app, "ann").await;
     let refused = [
         ("a nude woman posing on a bed", "SEXUAL:"),

@@ -170,7 +170,7 @@ fn command_line_mints_creates_admin_and_refuses_bad_config() {
     rt.block_on(async {
         let app = app(Engine::Sqlite).tweak({
             let dir = dir.clone();
-            move |c| c.data_dir = dir
+            move |c| c.storage.data_dir = dir
         });
         let app = app.start().await;
         app.sign_up(&codes[0].to_lowercase(), "from_cli").await;
@@ -240,7 +240,7 @@ async fn smtp_transport_delivers_to_a_real_server() {
     assert_eq!(line.trim(), "ready");
 
     let app = app(Engine::Sqlite)
-        .tweak(move |c| c.smtp_url = Some(app_core::types::Secret::new(format!("smtp://127.0.0.1:{port}"))))
+        .tweak(move |c| c.mail.smtp_url = Some(app_core::types::Secret::new(format!("smtp://127.0.0.1:{port}"))))
         .start()
         .await;
     let code = app.mint(1, 1).await.remove(0);

@@ -36,7 +36,7 @@ async fn finished(app: &TestApp, token: &str, input: Value) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn remix_lineage_ingredient_and_switch() {
-    let app = app(Engine::Sqlite).tweak(|c| c.in_process_workers = Some(1)).start().await;
+    let app = app(Engine::Sqlite).tweak(|c| c.queue.in_process_workers = Some(1)).start().await;
     let ann = member(&app, "ann").await;
     let bob = member(&app, "bob").await;
     let cat = member(&app, "cat").await;

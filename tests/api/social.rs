@@ -20,7 +20,7 @@ const BLOCK: &str = "mutation($u: ID!) { block(userId: $u) }";
 const NOTES: &str = "{ notifications(first: 20) { unreadCount edges { node { kind message } } } }";
 
 on_both_engines!(follows_likes_views_and_counts, |engine| async move {
-    let app = app(engine).tweak(|c| c.redeem_per_ip_per_minute = 1000).start().await;
+    let app = app(engine).tweak(|c| c.limits.redeem_per_ip_per_minute = 1000).start().await;
     let (ann, ann_id) = member(&app, "ann").await;
     let (bob, bob_id) = member(&app, "bob").await;
 
@@ -98,7 +98,7 @@ on_both_engines!(follows_likes_views_and_counts, |engine| async move {
 });
 
 on_both_engines!(counts_hold_under_concurrent_writes, |engine| async move {
-    let app = app(engine).tweak(|c| c.redeem_per_ip_per_minute = 1000).start().await;
+    let app = app(engine).tweak(|c| c.limits.redeem_per_ip_per_minute = 1000).start().await;
     let (_, star_id) = member(&app, "star").await;
     let v = published(&app, &star_id, "a lighthouse in a storm").await;
     let mut fans = vec![];
@@ -167,7 +167,7 @@ on_both_engines!(counts_hold_under_concurrent_writes, |engine| async move {
 });
 
 on_both_engines!(blocks_hide_members_both_ways, |engine| async move {
-    let app = app(engine).tweak(|c| c.redeem_per_ip_per_minute = 1000).start().await;
+    let app = app(engine).tweak(|c| c.limits.redeem_per_ip_per_minute = 1000).start().await;
     let (ann, ann_id) = member(&app, "ann").await;
     let (bob, bob_id) = member(&app, "bob").await;
     let (cat, _) = member(&app, "cat").await;
