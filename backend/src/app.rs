@@ -139,7 +139,15 @@ pub async fn build_generation(c: &Config, services: &Services) -> AppResult<Gene
     let secret = MediaLinks::load_or_create_secret(&data_dir.join("keys").join("media-links.key"))?;
     let links = MediaLinks::new(secret, c.storage.media_url_ttl, &c.effective_public_url(), store.clone());
     let in_process = c.effective_in_process_workers();
-    let aspect_ratios = manifest.resolutions.keys().copied().collect();
+    let aspect_ratios = manifest
+        .resolutions
+        .keys()
+        .map(|a| match a {
+            generator::manifest::AspectRatio::Portrait => jobs::AspectRatio::Portrait,
+            generator::manifest::AspectRatio::Landscape => jobs::AspectRatio::Landscape,
+            generator::manifest::AspectRatio::Square => jobs::AspectRatio::Square,
+        })
+        .collect();
     let model = ModelLimits {
         min_seconds: manifest.min_duration_seconds,
         max_seconds: manifest.max_duration_seconds,
