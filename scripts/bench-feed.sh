@@ -19,7 +19,7 @@ SERVER_CPU=${SERVER_CPU:-0}
 BENCH_CPU=${BENCH_CPU:-1}
 
 echo "bench-feed: building (release)" >&2
-cargo build --release --locked -p backend
+cargo build --release --locked -p backend -p seed
 cargo bench --locked -p backend --bench feed_load --no-run
 bench_bin=$(ls -t target/release/deps/feed_load-* 2>/dev/null | grep -v '\.d$' | head -1 || true)
 [ -x "$bench_bin" ] || { echo "bench-feed: feed_load binary not found under target/release/deps" >&2; exit 1; }
@@ -60,7 +60,7 @@ export APP_IN_PROCESS_WORKERS=0
 
 [ -n "${REUSE:-}" ] || echo "bench-feed: seeding $USERS members, $VIDEOS videos" >&2
 if [ -z "${REUSE:-}" ]; then
-  /usr/bin/time -f "bench-feed: seed took %e s, max RSS %M KiB" target/release/backend seed --users "$USERS" --videos "$VIDEOS"
+  /usr/bin/time -f "bench-feed: seed took %e s, max RSS %M KiB" target/release/seed --users "$USERS" --videos "$VIDEOS"
   psql -q "$PG/$DB" -c "ANALYZE"
 fi
 

@@ -1,4 +1,4 @@
-//! Feed load benchmark against a running server seeded by `backend seed` (see
+//! Feed load benchmark against a running server seeded by `seed` (see
 //! `scripts/bench-feed.sh`, which builds, seeds PostgreSQL, starts the server on one core and runs
 //! this on another).
 //!

@@ -7,4 +7,3 @@
 pub mod app;
 pub mod config;
 pub mod http;
-pub mod seed;

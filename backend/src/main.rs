@@ -37,21 +37,6 @@ enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
-    /// Fill the store with synthetic members, follows, videos and engagement (load tests, demos).
-    Seed {
-        /// Members (`seed_0` … `seed_{N-1}`).
-        #[arg(long, default_value_t = 10_000)]
-        users: usize,
-        /// Published videos (about 4% drafts and removed ones come on top).
-        #[arg(long, default_value_t = 100_000)]
-        videos: usize,
-        /// RNG seed (same seed, same data).
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-        /// The password every seeded member logs in with.
-        #[arg(long, default_value = "seed-password-1")]
-        password: String,
-    },
 }
 
 #[derive(Subcommand)]
@@ -160,12 +145,6 @@ async fn run(command: Command, config: Config) -> Result<(), app_core::error::Ap
             for i in list {
                 println!("{}", i.code);
             }
-            Ok(())
-        }
-        Command::Seed { users, videos, seed, password } => {
-            let opts = backend::seed::SeedOptions { users, videos, seed, password };
-            let summary = backend::seed::run(&config, &opts).await?;
-            println!("{summary}");
             Ok(())
         }
         Command::Users { command: UsersCommand::CreateAdmin { email, username } } => {

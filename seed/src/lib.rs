@@ -1,4 +1,4 @@
-//! `backend seed`: realistic synthetic data written straight into the store, for load tests and
+//! The `seed` tool: realistic synthetic data written straight into the store, for load tests and
 //! demos. Reproducible for a given `--seed` (ids, graph, prompts, engagement; times are relative
 //! to the moment it runs).
 //!
@@ -30,8 +30,9 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::config::Config;
+use config::Config;
 use app_core::error::{AppError, AppResult};
+use app_core::model::{AspectRatio, CommentStatus, JobStatus, Role, Verdict, VideoStatus};
 use app_core::types::Secret;
 use domain::auth::password::PasswordHasherPool;
 use store::Store;
@@ -127,7 +128,7 @@ pub async fn run(config: &Config, opts: &SeedOptions) -> AppResult<SeedSummary> 
     let mut opt = ConnectOptions::new(url.clone());
     opt.max_connections(2).min_connections(1).sqlx_logging(false);
     let db = Database::connect(opt).await?;
-    let media = crate::app::media_store(config)?;
+    let media = backend::app::media_store(config)?;
     let (name, version) = match generator::manifest::Manifest::load(&config.inference.model_manifest) {
         Ok(m) => (m.name, m.version),
         Err(_) => ("tiny-test-video".to_owned(), "1".to_owned()),
@@ -391,17 +392,10 @@ struct SeedUser {
     following: i64,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Status {
-    Published,
-    Draft,
-    Removed,
-}
-
 struct SeedVideo {
     id: Uuid,
     author: u32,
-    status: Status,
+    status: VideoStatus,
     prompt: String,
     seed: i64,
     clip: usize,
@@ -491,11 +485,11 @@ fn generate(opts: &SeedOptions, now: DateTime<Utc>) -> Data {
     let mut videos: Vec<SeedVideo> = Vec::with_capacity(published + drafts + removed);
     for i in 0..published + drafts + removed {
         let status = if i < published {
-            Status::Published
+            VideoStatus::Published
         } else if i < published + drafts {
-            Status::Draft
+            VideoStatus::Draft
         } else {
-            Status::Removed
+            VideoStatus::Removed
         };
         let author = authors.sample(&mut rng);
         let topic = favourites
@@ -506,7 +500,7 @@ fn generate(opts: &SeedOptions, now: DateTime<Utc>) -> Data {
         // Denser recently: age = 30 days × u^1.8.
         let age = Duration::milliseconds((30.0 * 86_400_000.0 * rng.random::<f64>().powf(1.8)) as i64);
         let (created_at, published_at) = match status {
-            Status::Draft => {
+            VideoStatus::Draft => {
                 let c = now - Duration::milliseconds((7.0 * 86_400_000.0 * rng.random::<f64>()) as i64);
                 (c, None)
             }
@@ -712,14 +706,6 @@ where
     Ok(n)
 }
 
-fn status_str(s: Status) -> &'static str {
-    match s {
-        Status::Published => "PUBLISHED",
-        Status::Draft => "DRAFT",
-        Status::Removed => "REMOVED",
-    }
-}
-
 async fn write(
     db: &DatabaseConnection,
     d: &Data,
@@ -744,7 +730,7 @@ async fn write(
             username_key: Set(format!("seed_{i}")),
             display_name: Set(Some(u.display_name.clone())),
             password_hash: Set(hash.to_owned()),
-            role: Set("USER".into()),
+            role: Set(Role::User),
             email_verified_at: Set(Some(u.created_at + Duration::minutes(3))),
             banned_at: Set(None),
             ban_reason: Set(None),
@@ -780,11 +766,11 @@ async fn write(
             jobs::ActiveModel {
                 id: Set(v.id),
                 user_id: Set(uid(v.author)),
-                status: Set("SUCCEEDED".into()),
+                status: Set(JobStatus::Succeeded),
                 prompt: Set(v.prompt.clone()),
                 seed: Set(v.seed),
                 duration_seconds: Set(1),
-                aspect_ratio: Set("SQUARE".into()),
+                aspect_ratio: Set(AspectRatio::Square),
                 step: Set(8),
                 total_steps: Set(8),
                 attempts: Set(1),
@@ -821,11 +807,11 @@ async fn write(
                 id: Set(v.id),
                 author_id: Set(uid(v.author)),
                 job_id: Set(v.id),
-                status: Set(status_str(v.status).into()),
+                status: Set(v.status),
                 prompt: Set(v.prompt.clone()),
                 caption: Set(None),
                 seed: Set(v.seed),
-                aspect_ratio: Set("SQUARE".into()),
+                aspect_ratio: Set(AspectRatio::Square),
                 video_key: Set(clip_key(v.clip)),
                 thumbnail_key: Set(thumb_key(v.clip)),
                 width: Set(CLIP_SIDE as i32),
@@ -841,16 +827,17 @@ async fn write(
                 created_at: Set(v.created_at),
                 published_at: Set(v.published_at),
                 watermark_id: Set(Some(v.watermark)),
-                verdict: Set("PASS".into()),
+                verdict: Set(Verdict::Pass),
                 verdict_reason: Set(None),
                 frame_scores: Set(Some(frame_scores.clone())),
                 frame_strip_key: Set(None),
                 manifest_issuer: Set(Some("SoraVibe".into())),
                 manifest_valid: Set(true),
-                removed_at: Set(
-                    (v.status == Status::Removed).then(|| v.published_at.unwrap_or(v.created_at) + Duration::hours(2))
+                removed_at: Set((v.status == VideoStatus::Removed)
+                    .then(|| v.published_at.unwrap_or(v.created_at) + Duration::hours(2))),
+                removal_reason: Set(
+                    (v.status == VideoStatus::Removed).then(|| "seed: removed by a moderator".to_owned())
                 ),
-                removal_reason: Set((v.status == Status::Removed).then(|| "seed: removed by a moderator".to_owned())),
                 remix_of: Set(v.remix_of.map(vid)),
                 root_id: Set(v.root.map(vid)),
                 like_count: Set(v.likes),
@@ -861,7 +848,7 @@ async fn write(
         }),
     )
     .await?;
-    s.published = d.videos.iter().filter(|v| v.status == Status::Published).count() as u64;
+    s.published = d.videos.iter().filter(|v| v.status == VideoStatus::Published).count() as u64;
 
     s.likes = insert_all(
         db,
@@ -898,7 +885,7 @@ async fn write(
             video_id: Set(vid(*v)),
             author_id: Set(uid(*u)),
             body: Set((*body).to_owned()),
-            status: Set("VISIBLE".into()),
+            status: Set(CommentStatus::Visible),
             created_at: Set(*at),
         }),
     )
