@@ -11,8 +11,8 @@ use super::values::{Email, Username, new_invite_code, normalise_invite_code, par
 use super::{Caller, Deps, Viewer};
 use crate::auth::{password, random_secret, secret_digest};
 use app_core::error::{AppError, AppResult};
-use app_core::types::{Secret, UserId};
-use store::{NewInvite, NewUser, Rotation};
+use app_core::types::{Secret, SessionId, UserId};
+use store::{NewInvite, NewUser, Rotation, Tx};
 
 const VERIFY: &str = "verify";
 const RESET: &str = "reset";
@@ -114,10 +114,21 @@ impl AccountService {
             role: Role::User,
             email_verified: false,
         };
-        let user = self.deps.store.sign_up(&invite, new, quota).await?.map_err(AppError::from)?;
+        // One unit of work: the invite's use, the member, their codes, the verification token and
+        // the first session. The mail goes out after the commit.
+        let tx = self.deps.store.begin().await?;
+        let user = tx.sign_up(&invite, new, quota).await?.map_err(AppError::from)?;
+        let verify = random_secret();
+        tx.insert_one_time(user.id, VERIFY, secret_digest(&verify), Utc::now() + rules.verify_ttl).await?;
+        let refresh = random_secret();
+        let session = tx.create_session(user.id, secret_digest(&refresh), Utc::now() + rules.refresh_ttl).await?;
+        tx.commit().await?;
         tracing::info!(user_id = %user.id, invite_id = %invite.id, "member signed up");
-        self.send_verification(&user).await;
-        self.start_session(user).await
+        if let Err(e) = self.deps.mail.send(self.deps.mail.verification(&user.email, &user.username, &verify)).await {
+            tracing::error!(user_id = %user.id, error = %e, cause = ?e, "verification mail not sent");
+        }
+        let access = self.deps.tokens.issue(user.id, session)?;
+        Ok(Session { access_token: access, refresh_token: refresh, user })
     }
 
     async fn send_verification(&self, user: &User) {
@@ -215,14 +226,16 @@ impl AccountService {
 
     /// Confirms an address with a single-use, expiring token.
     pub async fn verify_email(&self, token: &str) -> AppResult<User> {
-        let id = self
-            .deps
-            .store
+        // One unit of work: the token used and the address confirmed.
+        let tx = self.deps.store.begin().await?;
+        let id = tx
             .consume_one_time(VERIFY, &secret_digest(token.trim()))
             .await?
             .ok_or_else(|| AppError::bad_input("token", "this verification link is invalid, used or expired"))?;
-        self.deps.store.set_email_verified(id).await?;
-        self.deps.store.user(id).await?.ok_or(AppError::NotFound("user"))
+        tx.set_email_verified(id).await?;
+        let user = tx.user(id).await?.ok_or(AppError::NotFound("user"))?;
+        tx.commit().await?;
+        Ok(user)
     }
 
     /// Mails a reset link if the address belongs to a member. Always answers the same, and in
@@ -253,17 +266,20 @@ impl AccountService {
     /// Sets a new password with a reset token, and ends every session of the member.
     pub async fn reset_password(&self, token: &str, new_password: Secret<String>) -> AppResult<bool> {
         password::check_policy(new_password.expose(), "newPassword")?;
-        let id = self
-            .deps
-            .store
-            .consume_one_time(RESET, &secret_digest(token.trim()))
-            .await?
-            .ok_or_else(|| AppError::bad_input("token", "this reset link is invalid, used or expired"))?;
+        let digest = secret_digest(token.trim());
+        let invalid = || AppError::bad_input("token", "this reset link is invalid, used or expired");
+        // A cheap look first: hashing is the expensive part, and must not run inside the unit of
+        // work (on SQLite it holds the write lock).
+        self.deps.store.live_one_time(RESET, &digest).await?.ok_or_else(invalid)?;
         let hash = self.deps.hasher.hash(new_password).await?;
-        let ended = self.deps.store.set_password_and_revoke_sessions(id, hash).await?;
+        // One unit of work: the token used, the new hash, every session revoked, the address
+        // confirmed (following the mailed link proves it). The revocations reach kv after it.
+        let tx = self.deps.store.begin().await?;
+        let id = tx.consume_one_time(RESET, &digest).await?.ok_or_else(invalid)?;
+        let ended = tx.set_password_and_revoke_sessions(id, hash).await?;
+        tx.set_email_verified(id).await?;
+        tx.commit().await?;
         self.deps.kv.revoke_sessions(&ended, self.access_ttl()).await?;
-        // Following the mailed link proves the address.
-        self.deps.store.set_email_verified(id).await?;
         tracing::info!(user_id = %id, sessions_ended = ended.len(), "password reset");
         Ok(true)
     }
@@ -289,11 +305,12 @@ impl AccountService {
         if admin.user.id == target {
             return Err(AppError::Forbidden("you cannot change your own role".into()));
         }
-        let user = self.deps.store.set_role(target, role).await?.ok_or(AppError::NotFound("user"))?;
-        self.deps
-            .store
-            .record_audit(Some(admin.user.id), "user.set_role", Some(("user", target.to_string())), Some(role.as_str()))
+        // One unit of work: the role and its audit entry.
+        let tx = self.deps.store.begin().await?;
+        let user = tx.set_role(target, role).await?.ok_or(AppError::NotFound("user"))?;
+        tx.record_audit(Some(admin.user.id), "user.set_role", Some(("user", target.to_string())), Some(role.as_str()))
             .await?;
+        tx.commit().await?;
         tracing::info!(actor = %admin.user.id, target = %target, role = role.as_str(), "role changed");
         Ok(user)
     }
@@ -308,27 +325,45 @@ impl AccountService {
     /// Bans `target` on behalf of `actor` (a moderator or admin whose role was checked): the one
     /// ban path, shared by `banUser` and moderation decisions.
     pub async fn ban_as(&self, actor: &Viewer, target: UserId, reason: &str) -> AppResult<User> {
+        let tx = self.deps.store.begin().await?;
+        let (user, ended) = self.ban_in(&tx, actor, target, reason).await?;
+        tx.commit().await?;
+        self.after_ban(&ended).await?;
+        tracing::info!(actor = %actor.user.id, target = %target, sessions_ended = ended.len(), "member banned");
+        Ok(user)
+    }
+
+    /// The checks and writes of a ban (the ban with its sessions revoked, its audit entry) in the
+    /// caller's unit of work; the sessions it ended, for [`AccountService::after_ban`].
+    pub(crate) async fn ban_in(
+        &self,
+        tx: &Tx,
+        actor: &Viewer,
+        target: UserId,
+        reason: &str,
+    ) -> AppResult<(User, Vec<SessionId>)> {
         let reason = reason.trim();
         if reason.is_empty() || reason.chars().count() > 500 {
             return Err(AppError::bad_input("reason", "give a reason of 1 to 500 characters"));
         }
-        let target_user = self.deps.store.user(target).await?.ok_or(AppError::NotFound("user"))?;
+        let target_user = tx.user(target).await?.ok_or(AppError::NotFound("user"))?;
         if target_user.id == actor.user.id {
             return Err(AppError::Forbidden("you cannot ban yourself".into()));
         }
         if target_user.role >= actor.user.role {
             return Err(AppError::Forbidden("you can only ban members of a lower role".into()));
         }
-        let (user, ended) = self.deps.store.ban(target, reason).await?;
-        self.deps
-            .store
-            .record_audit(Some(actor.user.id), "user.ban", Some(("user", target.to_string())), Some(reason))
-            .await?;
-        self.deps.kv.revoke_sessions(&ended, self.access_ttl()).await?;
-        // Their videos leave the feeds at once.
+        let (user, ended) = tx.ban(target, reason).await?;
+        tx.record_audit(Some(actor.user.id), "user.ban", Some(("user", target.to_string())), Some(reason)).await?;
+        Ok((user.ok_or(AppError::NotFound("user"))?, ended))
+    }
+
+    /// Once a ban committed: its access tokens stop at once, and the member's videos leave the
+    /// feeds.
+    pub(crate) async fn after_ban(&self, ended: &[SessionId]) -> AppResult<()> {
+        self.deps.kv.revoke_sessions(ended, self.access_ttl()).await?;
         super::feed::content_withdrawn(&self.deps).await;
-        tracing::info!(actor = %actor.user.id, target = %target, sessions_ended = ended.len(), "member banned");
-        user.ok_or(AppError::NotFound("user"))
+        Ok(())
     }
 
     /// Creates an admin from the command line (no invite; address counts as confirmed).
@@ -345,8 +380,11 @@ impl AccountService {
             role: Role::Admin,
             email_verified: true,
         };
-        let user = self.deps.store.create_user(new).await?.map_err(AppError::from)?;
-        self.deps.store.record_audit(None, "user.create_admin", Some(("user", user.id.to_string())), None).await?;
+        // One unit of work: the admin and the audit entry.
+        let tx = self.deps.store.begin().await?;
+        let user = tx.create_user(new).await?.map_err(AppError::from)?;
+        tx.record_audit(None, "user.create_admin", Some(("user", user.id.to_string())), None).await?;
+        tx.commit().await?;
         Ok(user)
     }
 

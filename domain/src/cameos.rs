@@ -16,6 +16,7 @@ use super::videos::VideoService;
 use super::{Caller, Deps};
 use app_core::error::{AppError, AppResult};
 use app_core::types::{CameoId, ChallengeId, UserId, VideoId};
+use store::Tx;
 use store::cameos::{CameoChange, NewCameo};
 
 /// Longest cameo name, in characters.
@@ -163,16 +164,33 @@ impl CameoService {
             reference,
             clip_duration_ms: i64::try_from(facts).unwrap_or(i64::MAX),
         };
-        let Some(cameo) = self.deps.store.insert_cameo(new).await? else {
-            // The challenge was used by a concurrent upload: keep nothing of this one.
-            let _ = self.media.delete(&key).await;
-            return Err(AppError::bad_input(
-                "challengeId",
-                "the challenge expired, was used, or is not yours; start a new verification",
-            ));
+        // One unit of work: the challenge used, the cameo, and its case for a moderator. The clip is
+        // stored already: when the unit does not commit, it is deleted again.
+        let created = async {
+            let tx = self.deps.store.begin().await?;
+            let Some(cameo) = tx.insert_cameo(new).await? else { return Ok(None) };
+            let reason = format!("verify: the clip should show the owner doing this: {}", cameo.challenge_phrase);
+            tx.open_case(Subject::Cameo(cameo.id), "cameo", &[reason], &[]).await?;
+            tx.commit().await?;
+            AppResult::Ok(Some(cameo))
+        }
+        .await;
+        let cameo = match created {
+            Ok(Some(cameo)) => cameo,
+            Ok(None) => {
+                // The challenge was used by a concurrent upload: keep nothing of this one.
+                let _ = self.media.delete(&key).await;
+                return Err(AppError::bad_input(
+                    "challengeId",
+                    "the challenge expired, was used, or is not yours; start a new verification",
+                ));
+            }
+            Err(e) => {
+                // Nothing was written: keep nothing of this upload either.
+                let _ = self.media.delete(&key).await;
+                return Err(e);
+            }
         };
-        let reason = format!("verify: the clip should show the owner doing this: {}", cameo.challenge_phrase);
-        self.deps.store.open_case(Subject::Cameo(cameo.id), "cameo", &[reason], &[]).await?;
         tracing::info!(cameo = %cameo.id, owner = %v.user.id, "cameo submitted for review");
         Ok(cameo)
     }
@@ -229,19 +247,19 @@ impl CameoService {
         if cameo.status != CameoStatus::PendingReview {
             return Err(AppError::Conflict(format!("the cameo is {}, not waiting for review", cameo.status.as_str())));
         }
-        let case = self
-            .deps
-            .store
-            .latest_case_about(Subject::Cameo(id))
-            .await?
-            .filter(|c| c.status == super::model::CaseStatus::Open);
+        // One unit of work: the case (opened when there is none) and the decision on it.
+        let tx = self.deps.store.begin().await?;
+        let case =
+            tx.latest_case_about(Subject::Cameo(id)).await?.filter(|c| c.status == super::model::CaseStatus::Open);
         let case = match case {
             Some(c) => c.id,
-            None => self.deps.store.open_case(Subject::Cameo(id), "cameo", &[], &[]).await?,
+            None => tx.open_case(Subject::Cameo(id), "cameo", &[], &[]).await?,
         };
         let action =
             if approve { super::model::ModerationAction::Approve } else { super::model::ModerationAction::Remove };
-        self.moderation.resolve(caller, Decision { case, action, note }).await?;
+        let decided = self.moderation.resolve_in(&tx, caller, Decision { case, action, note }).await?;
+        tx.commit().await?;
+        self.moderation.after_resolve(decided).await?;
         self.deps.store.cameo(id).await?.ok_or(AppError::NotFound("cameo"))
     }
 
@@ -390,7 +408,11 @@ impl CameoService {
             return Err(AppError::NotFound("appearance"));
         }
         let why = format!("the person in the cameo \"{}\" removed it from this video", cameo.name);
-        self.take_down(video, &why).await?;
+        let tx = self.deps.store.begin().await?;
+        let mut down = TakenDown::default();
+        Self::take_down(&tx, video, &why, &mut down).await?;
+        tx.commit().await?;
+        self.after_take_down(down).await?;
         Ok(true)
     }
 
@@ -398,32 +420,40 @@ impl CameoService {
     /// cancelled, and it can never be used again.
     pub async fn revoke(&self, caller: &Caller, id: CameoId) -> AppResult<Cameo> {
         let cameo = self.owned(caller, self.deps.store.cameo(id).await?)?;
-        // Revoke first: from here every consent check refuses it, so nothing new can appear.
-        self.deps.store.revoke_cameo(cameo.id).await?;
+        // One unit of work: the revocation (from its commit every consent check refuses the
+        // cameo, so nothing new can appear) and every take-down with its notice. The queue, the
+        // feed caches and the files follow the commit.
+        let tx = self.deps.store.begin().await?;
+        tx.revoke_cameo(cameo.id).await?;
         let why = format!("the person in the cameo \"{}\" withdrew it", cameo.name);
+        let mut down = TakenDown::default();
         let mut cursor = None;
         loop {
-            let uses = self.deps.store.uses_of_cameo(cameo.id, cursor, 100).await?;
+            let uses = tx.uses_of_cameo(cameo.id, cursor, 100).await?;
             if uses.is_empty() {
                 break;
             }
             for (u, at) in &uses {
                 cursor = Some((*at, u.video_id.0));
-                self.take_down(u.video_id, &why).await?;
+                Self::take_down(&tx, u.video_id, &why, &mut down).await?;
             }
         }
+        let revoked = tx.cameo(id).await?.ok_or(AppError::NotFound("cameo"))?;
+        tx.commit().await?;
+        self.after_take_down(down).await?;
         tracing::info!(cameo = %cameo.id, "cameo revoked and its videos taken down");
-        self.deps.store.cameo(id).await?.ok_or(AppError::NotFound("cameo"))
+        Ok(revoked)
     }
 
-    /// Takes one video (or the job making it) down: a live job is cancelled, a draft deleted
-    /// with its media, a published video removed; its author is told why.
-    async fn take_down(&self, video: VideoId, why: &str) -> AppResult<()> {
-        let store = &self.deps.store;
+    /// Takes one video (or the job making it) down in the caller's unit of work: a live job is
+    /// ended, a draft deleted, a published video removed; its author is told why. What is not in
+    /// the database (the queue, feed caches, files) is noted in `down` for after the commit.
+    async fn take_down(tx: &Tx, video: VideoId, why: &str, down: &mut TakenDown) -> AppResult<()> {
+        let store = tx;
         match store.video(video).await? {
             Some(v) if v.status == VideoStatus::Published => {
                 if store.set_video_status(v.id, &[VideoStatus::Published], VideoStatus::Removed, Some(why)).await? {
-                    super::feed::content_withdrawn(&self.deps).await;
+                    down.withdrawn = true;
                     store
                         .notify(
                             v.author_id,
@@ -438,17 +468,43 @@ impl CameoService {
             Some(v) if v.status == VideoStatus::Removed => {}
             Some(v) => {
                 if store.delete_video(v.id).await? {
-                    self.videos.delete_media_of(&v).await;
                     store
                         .notify(v.author_id, "video.deleted", None, None, &format!("Your draft was deleted: {why}"))
                         .await?;
+                    down.deleted.push(v);
                 }
             }
             None => {
                 // No video yet: the job may still be running.
-                self.videos.cancel_for_consent(app_core::types::JobId(video.0), why).await?;
+                let job = app_core::types::JobId(video.0);
+                if let Some(ended) = VideoService::cancel_for_consent(tx, job, why).await? {
+                    down.jobs.push(ended);
+                }
             }
         }
         Ok(())
     }
+
+    /// Once the take-downs committed: the feed caches, the deleted drafts' files, the ended jobs
+    /// in the queue.
+    async fn after_take_down(&self, down: TakenDown) -> AppResult<()> {
+        if down.withdrawn {
+            super::feed::content_withdrawn(&self.deps).await;
+        }
+        for v in &down.deleted {
+            self.videos.delete_media_of(v).await;
+        }
+        self.videos.after_consent_cancel(&down.jobs).await
+    }
+}
+
+/// What take-downs leave for after their unit of work committed.
+#[derive(Default)]
+struct TakenDown {
+    /// A published video came down: cached feed pages go.
+    withdrawn: bool,
+    /// Drafts deleted: their files go.
+    deleted: Vec<Video>,
+    /// Live jobs ended, with their authors: stopped in the queue.
+    jobs: Vec<(app_core::types::JobId, UserId)>,
 }

@@ -79,14 +79,17 @@ impl InviteService {
                 note: note.clone(),
             })
             .collect();
-        let out = self.deps.store.insert_invites(list).await?;
+        // One unit of work: the codes and the audit entry.
+        let tx = self.deps.store.begin().await?;
+        let out = tx.insert_invites(list).await?;
         let summary = format!(
             "{} code(s), {} use(s) each{}",
             out.len(),
             m.max_uses,
             note.map(|n| format!(": {n}")).unwrap_or_default()
         );
-        self.deps.store.record_audit(creator, "invites.mint", None, Some(&summary)).await?;
+        tx.record_audit(creator, "invites.mint", None, Some(&summary)).await?;
+        tx.commit().await?;
         Ok(out)
     }
 
@@ -102,9 +105,9 @@ impl InviteService {
     pub async fn grant_waitlist(&self, caller: &Caller, email: &str) -> AppResult<Invite> {
         let admin = caller.require_role(Role::Admin)?;
         let email = Email::parse(email)?;
-        let mut list = self
-            .deps
-            .store
+        // One unit of work: the code, the waitlist entry granted, the audit entry; the mail after.
+        let tx = self.deps.store.begin().await?;
+        let mut list = tx
             .insert_invites(vec![NewInvite {
                 code: new_invite_code(self.deps.rules.invite_code_length),
                 owner_id: None,
@@ -115,16 +118,15 @@ impl InviteService {
             }])
             .await?;
         let invite = list.pop().ok_or_else(|| AppError::internal("grant", "no invite created"))?;
-        self.deps.store.mark_waitlist_granted(email.as_str(), invite.id).await?;
-        self.deps
-            .store
-            .record_audit(
-                Some(admin.user.id),
-                "waitlist.grant",
-                Some(("invite", invite.id.to_string())),
-                Some(email.as_str()),
-            )
-            .await?;
+        tx.mark_waitlist_granted(email.as_str(), invite.id).await?;
+        tx.record_audit(
+            Some(admin.user.id),
+            "waitlist.grant",
+            Some(("invite", invite.id.to_string())),
+            Some(email.as_str()),
+        )
+        .await?;
+        tx.commit().await?;
         self.deps.mail.send(self.deps.mail.waitlist_invite(email.as_str(), &invite.code)).await?;
         tracing::info!(actor = %admin.user.id, invite_id = %invite.id, "waitlist granted");
         Ok(invite)

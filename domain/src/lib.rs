@@ -3,6 +3,15 @@
 //!
 //! Architecture invariant: no HTTP, GraphQL or SQL types; every mutation checks authorization
 //! here (not only in the resolver). Errors are `AppError`, whose variants are the client codes.
+//!
+//! Atomicity invariant: an operation that writes more than one row opens one unit of work
+//! (`Store::begin` → `store::Tx`), runs every statement of the operation on it (its reads too:
+//! on SQLite the unit holds the write lock, and a pool read waiting for a connection could wait
+//! forever), and commits once; an error returned before the commit drops the unit and nothing
+//! of it remains. What is not in the database (queue messages, feed cache epochs and timelines,
+//! media files, job updates, mail, session revocations in kv) happens after the commit, so a
+//! failed operation leaves none of it either. `tests/api/atomic.rs` fails each such operation
+//! after each of its statements and finds the database unchanged.
 
 pub use app_core::model;
 

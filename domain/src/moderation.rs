@@ -18,8 +18,9 @@ use super::model::{CaseStatus, Comment, ModerationAction, ModerationCase, Role, 
 use super::text::{clean_text, refuse_violations};
 use super::{Caller, Deps, Viewer};
 use app_core::error::{AppError, AppResult};
-use app_core::types::{CaseId, CommentId, UserId, VideoId};
+use app_core::types::{CaseId, CommentId, SessionId, UserId, VideoId};
 use kv::Limit;
+use store::Tx;
 use store::moderation::{AuthorHistory, Resolution};
 
 /// Longest caption, in characters.
@@ -155,6 +156,18 @@ pub struct ModerationService {
     limits: ModerationLimits,
 }
 
+/// What a moderation decision leaves to do once its unit of work committed.
+pub(crate) struct Decided {
+    /// The case decided.
+    case: CaseId,
+    /// Something came down or came back: every cached feed page goes.
+    withdrawn: bool,
+    /// A video restored to `PUBLISHED` on appeal: back into timelines.
+    restored: Option<VideoId>,
+    /// A member was banned: the sessions the ban ended.
+    banned: Option<Vec<SessionId>>,
+}
+
 fn optional_note(field: &'static str, note: Option<&str>) -> AppResult<Option<String>> {
     match note.map(str::trim).filter(|n| !n.is_empty()) {
         None => Ok(None),
@@ -239,22 +252,26 @@ impl ModerationService {
             })
             .collect();
         refuse_violations(self.policy.check_restrictions(&video.prompt, &restrictions))?;
-        if !self.deps.store.publish_video(id, caption.as_deref()).await? {
+        // One unit of work: the status change and the remix source's author's notice; the
+        // timelines after the commit.
+        let tx = self.deps.store.begin().await?;
+        if !tx.publish_video(id, caption.as_deref()).await? {
             return Err(AppError::Conflict("the video changed while it was being published; reload it".into()));
         }
+        if let Some(source) = video.remix_of
+            && let Some(src) = tx.video(source).await?
+            && src.author_id != v.user.id
+        {
+            let message = format!("@{} remixed your video", v.user.username);
+            tx.notify(src.author_id, "video.remixed", Some(id), Some(v.user.id), &message).await?;
+        }
+        let published = tx.video(id).await?.ok_or(AppError::NotFound("video"))?;
+        tx.commit().await?;
         tracing::info!(video = %id, user = %v.user.id, "published");
-        let published = self.deps.store.video(id).await?.ok_or(AppError::NotFound("video"))?;
         // Into followers' FOLLOWING timelines. The video is published whatever happens here: a
         // timeline that misses it is rebuilt from the store when it is dropped or expires.
         if let Err(e) = self.feed.on_published(&published).await {
             tracing::error!(video = %id, error = %e, "fan-out failed");
-        }
-        if let Some(source) = video.remix_of
-            && let Some(src) = self.deps.store.video(source).await?
-            && src.author_id != v.user.id
-        {
-            let message = format!("@{} remixed your video", v.user.username);
-            self.deps.store.notify(src.author_id, "video.remixed", Some(id), Some(v.user.id), &message).await?;
         }
         Ok(published)
     }
@@ -316,20 +333,21 @@ impl ModerationService {
         let body = clean_text("body", body, MAX_COMMENT, "a comment")?;
         self.deps.kv.hit(self.limits.comments_per_user, &v.user.id.to_string()).await?;
         self.check_policy(&body)?;
-        let c = self.deps.store.insert_comment(target.id, v.user.id, &body).await?;
+        // One unit of work: the comment, its count and the author's notice.
+        let tx = self.deps.store.begin().await?;
+        let c = tx.insert_comment(target.id, v.user.id, &body).await?;
         if target.author_id != v.user.id {
             let who = &v.user.username;
-            self.deps
-                .store
-                .notify(
-                    target.author_id,
-                    "video.comment",
-                    Some(target.id),
-                    Some(v.user.id),
-                    &format!("@{who} commented on your video"),
-                )
-                .await?;
+            tx.notify(
+                target.author_id,
+                "video.comment",
+                Some(target.id),
+                Some(v.user.id),
+                &format!("@{who} commented on your video"),
+            )
+            .await?;
         }
+        tx.commit().await?;
         Ok(c)
     }
 
@@ -425,11 +443,33 @@ impl ModerationService {
         })
     }
 
-    /// A moderator decides an open case, or (a different moderator) an appealed one.
+    /// Who owns a case's subject, read in a unit of work.
+    async fn subject_owner_in(tx: &Tx, subject: Subject) -> AppResult<Option<UserId>> {
+        Ok(match subject {
+            Subject::Video(id) => tx.video(id).await?.map(|v| v.author_id),
+            Subject::Comment(id) => tx.comment(id).await?.map(|c| c.author_id),
+            Subject::User(id) => Some(id),
+            Subject::Cameo(id) => tx.cameo(id).await?.map(|c| c.owner_id),
+        })
+    }
+
+    /// A moderator decides an open case, or (a different moderator) an appealed one. The
+    /// decision, what it does to the subject (a ban included), the notices and the audit entries
+    /// are one unit of work; feed caches, timelines and session revocations follow the commit.
     pub async fn resolve(&self, caller: &Caller, d: Decision<'_>) -> AppResult<ModerationCase> {
+        let tx = self.deps.store.begin().await?;
+        let decided = self.resolve_in(&tx, caller, d).await?;
+        tx.commit().await?;
+        self.after_resolve(decided).await
+    }
+
+    /// The reads and writes of [`ModerationService::resolve`], in the caller's unit of work (a
+    /// cameo review may open the case in the same unit); returns what is left for after the
+    /// commit ([`ModerationService::after_resolve`]).
+    pub(crate) async fn resolve_in(&self, tx: &Tx, caller: &Caller, d: Decision<'_>) -> AppResult<Decided> {
         let actor = caller.require_role(Role::Moderator)?;
         let note = optional_note("note", d.note)?;
-        let case = self.deps.store.case(d.case).await?.ok_or(AppError::NotFound("case"))?;
+        let case = tx.case(d.case).await?.ok_or(AppError::NotFound("case"))?;
         let from = case.status;
         match from {
             CaseStatus::Resolved => return Err(AppError::Conflict("the case is already resolved".into())),
@@ -448,20 +488,18 @@ impl ModerationService {
         {
             return Err(AppError::bad_input("action", "a member cannot be removed; use BAN_AUTHOR to ban them"));
         }
-        let owner = self.subject_owner(case.subject).await?;
+        let owner = Self::subject_owner_in(tx, case.subject).await?;
         if matches!(d.action, ModerationAction::BanAuthor)
             && let Some(o) = owner
         {
-            let target = self.deps.store.user(o).await?.ok_or(AppError::NotFound("user"))?;
+            let target = tx.user(o).await?.ok_or(AppError::NotFound("user"))?;
             if target.role >= actor.user.role || target.id == actor.user.id {
                 return Err(AppError::Forbidden("you can only ban members of a lower role".into()));
             }
         }
         let escalate = d.action == ModerationAction::Escalate;
         let to = if escalate { from } else { CaseStatus::Resolved };
-        let won = self
-            .deps
-            .store
+        let won = tx
             .resolve_case(
                 d.case,
                 Resolution { from, to, action: d.action, by: actor.user.id, note: note.as_deref(), escalate },
@@ -474,46 +512,57 @@ impl ModerationService {
         let why = note
             .clone()
             .unwrap_or_else(|| case.reasons.first().cloned().unwrap_or_else(|| "it breaks the community rules".into()));
-        self.apply(actor, &case, d.action, &why, appeal).await?;
+        let mut decided = Decided {
+            case: case.id,
+            // Whatever came down (or came back) leaves every cached feed page at once.
+            withdrawn: matches!(d.action, ModerationAction::Remove | ModerationAction::BanAuthor) || appeal,
+            restored: None,
+            banned: None,
+        };
+        self.apply_to_subject(tx, actor, &case, d.action, &why, appeal, &mut decided).await?;
         let action = if appeal { "case.decide_appeal" } else { "case.resolve" };
         let audit_note = match &note {
             Some(n) => format!("{}: {n}", d.action.as_str()),
             None => d.action.as_str().to_owned(),
         };
-        self.deps
-            .store
-            .record_audit(Some(actor.user.id), action, Some(("case", case.id.to_string())), Some(&audit_note))
-            .await?;
+        tx.record_audit(Some(actor.user.id), action, Some(("case", case.id.to_string())), Some(&audit_note)).await?;
         tracing::info!(case = %case.id, actor = %actor.user.id, action = d.action.as_str(), appeal, "case decided");
+        Ok(decided)
+    }
+
+    /// Once a decision committed: a banned member's sessions end, cached feed pages go, a video
+    /// restored to `PUBLISHED` goes back into its author's followers' timelines (a timeline that
+    /// misses it is rebuilt when it expires). Then the case as decided.
+    pub(crate) async fn after_resolve(&self, d: Decided) -> AppResult<ModerationCase> {
+        if let Some(ended) = &d.banned {
+            self.accounts.after_ban(ended).await?;
+        }
+        if d.withdrawn {
+            super::feed::content_withdrawn(&self.deps).await;
+        }
+        if let Some(id) = d.restored
+            && let Some(restored) = self.deps.store.video(id).await?
+            && let Err(e) = self.feed.on_published(&restored).await
+        {
+            tracing::error!(video = %id, error = %e, "fan-out of a restored video failed");
+        }
         self.deps.store.case(d.case).await?.ok_or(AppError::NotFound("case"))
     }
 
-    /// Carries out a decision on the case's subject and tells its author.
-    async fn apply(
-        &self,
-        actor: &Viewer,
-        case: &ModerationCase,
-        action: ModerationAction,
-        why: &str,
-        appeal: bool,
-    ) -> AppResult<()> {
-        let r = self.apply_to_subject(actor, case, action, why, appeal).await;
-        if matches!(action, ModerationAction::Remove | ModerationAction::BanAuthor) || appeal {
-            // Whatever came down leaves every cached feed page at once.
-            super::feed::content_withdrawn(&self.deps).await;
-        }
-        r
-    }
-
+    /// Carries out a decision on the case's subject and tells its author, in the decision's
+    /// unit of work.
+    #[allow(clippy::too_many_arguments)]
     async fn apply_to_subject(
         &self,
+        tx: &Tx,
         actor: &Viewer,
         case: &ModerationCase,
         action: ModerationAction,
         why: &str,
         appeal: bool,
+        decided: &mut Decided,
     ) -> AppResult<()> {
-        let store = &self.deps.store;
+        let store = tx;
         match (case.subject, action) {
             (_, ModerationAction::Escalate) => {}
             (Subject::Video(id), ModerationAction::Approve) => {
@@ -549,11 +598,8 @@ impl ModerationService {
                                 "Your appeal succeeded: your video is back",
                             )
                             .await?;
-                        if back == VideoStatus::Published
-                            && let Some(restored) = store.video(id).await?
-                            && let Err(e) = self.feed.on_published(&restored).await
-                        {
-                            tracing::error!(video = %id, error = %e, "fan-out of a restored video failed");
+                        if back == VideoStatus::Published {
+                            decided.restored = Some(id);
                         }
                     }
                     _ => {}
@@ -571,7 +617,7 @@ impl ModerationService {
                     store.notify(video.author_id, "video.removed", Some(id), None, &message).await?;
                 }
                 if action == ModerationAction::BanAuthor {
-                    self.ban(actor, video.author_id, why).await?;
+                    self.ban(tx, actor, decided, video.author_id, why).await?;
                 }
             }
             (Subject::Comment(id), ModerationAction::Approve) => {
@@ -592,7 +638,7 @@ impl ModerationService {
                     )
                     .await?;
                 if action == ModerationAction::BanAuthor {
-                    self.ban(actor, comment.author_id, why).await?;
+                    self.ban(tx, actor, decided, comment.author_id, why).await?;
                 }
             }
             (Subject::Cameo(id), ModerationAction::Approve) => {
@@ -617,19 +663,21 @@ impl ModerationService {
                     let message = format!("Your cameo \"{}\" was not verified: {why}", c.name);
                     store.notify(c.owner_id, "cameo.rejected", None, None, &message).await?;
                     if action == ModerationAction::BanAuthor {
-                        self.ban(actor, c.owner_id, why).await?;
+                        self.ban(tx, actor, decided, c.owner_id, why).await?;
                     }
                 }
             }
             (Subject::User(_), ModerationAction::Approve | ModerationAction::Remove) => {}
-            (Subject::User(id), ModerationAction::BanAuthor) => self.ban(actor, id, why).await?,
+            (Subject::User(id), ModerationAction::BanAuthor) => self.ban(tx, actor, decided, id, why).await?,
         }
         Ok(())
     }
 
-    async fn ban(&self, actor: &Viewer, user: UserId, why: &str) -> AppResult<()> {
+    async fn ban(&self, tx: &Tx, actor: &Viewer, decided: &mut Decided, user: UserId, why: &str) -> AppResult<()> {
         let reason: String = why.chars().take(500).collect();
-        self.accounts.ban_as(actor, user, &reason).await.map(|_| ())
+        let (_, ended) = self.accounts.ban_in(tx, actor, user, &reason).await?;
+        decided.banned.get_or_insert_with(Vec::new).extend(ended);
+        Ok(())
     }
 
     /// The author of a removed subject asks for another look, within [`APPEAL_DAYS`], once.
@@ -655,14 +703,15 @@ impl ModerationService {
         }
         let resolver =
             case.resolved_by.ok_or_else(|| AppError::internal("appeal", "resolved case without a resolver"))?;
-        if !self.deps.store.appeal_case(id, &message, resolver).await? {
+        // One unit of work: the appeal and its audit entry.
+        let tx = self.deps.store.begin().await?;
+        if !tx.appeal_case(id, &message, resolver).await? {
             return Err(AppError::Conflict("this decision was already appealed".into()));
         }
-        self.deps
-            .store
-            .record_audit(Some(v.user.id), "case.appeal", Some(("case", id.to_string())), Some(&message))
-            .await?;
-        self.deps.store.case(id).await?.ok_or(AppError::NotFound("case"))
+        tx.record_audit(Some(v.user.id), "case.appeal", Some(("case", id.to_string())), Some(&message)).await?;
+        let appealed = tx.case(id).await?.ok_or(AppError::NotFound("case"))?;
+        tx.commit().await?;
+        Ok(appealed)
     }
 
     /// An author's record, for moderators.

@@ -13,6 +13,7 @@ use super::updates::JobUpdates;
 use super::{Caller, Deps};
 use app_core::error::{AppError, AppResult};
 use app_core::types::{CameoId, JobId, UserId, VideoId};
+use store::Tx;
 use store::generation::{NewJob, NewVideo};
 
 /// Longest prompt, in characters.
@@ -191,12 +192,12 @@ impl VideoService {
         // Random seeds stay within GraphQL's Int, so a client can send one back to repeat a video.
         let seed = input.seed.or(source_seed).unwrap_or_else(|| i64::from(rand::random::<u32>() >> 1));
         let id = JobId::new();
-        // The consent versions that allow this job, recorded before the job exists.
+        // One unit of work: the consent versions that allow this job, the job, and the owners'
+        // notices; the queue hears of the job only after the commit (`dispatch`).
         let uses: Vec<(CameoId, i64)> = cameos.iter().map(|c| (c.id, c.consent_version)).collect();
-        self.deps.store.record_cameo_uses(VideoId(id.0), &uses).await?;
-        let job = self
-            .deps
-            .store
+        let tx = self.deps.store.begin().await?;
+        tx.record_cameo_uses(VideoId(id.0), &uses).await?;
+        let job = tx
             .insert_job(NewJob {
                 id,
                 user_id: v.user.id,
@@ -209,8 +210,9 @@ impl VideoService {
             .await?;
         for c in cameos.iter().filter(|c| c.owner_id != v.user.id) {
             let message = format!("@{} is making a video with your cameo \"{}\"", v.user.username, c.name);
-            self.deps.store.notify(c.owner_id, "cameo.used", Some(VideoId(id.0)), Some(v.user.id), &message).await?;
+            tx.notify(c.owner_id, "cameo.used", Some(VideoId(id.0)), Some(v.user.id), &message).await?;
         }
+        tx.commit().await?;
         self.dispatch(v.user.id).await?;
         tracing::info!(job = %id, user = %v.user.id, "job queued");
         Ok(job)
@@ -325,9 +327,10 @@ impl VideoService {
                     // A worker never stores a blocked clip; refuse to turn one into a video.
                     return Err(AppError::internal("job event", "a succeeded job carried a block verdict"));
                 }
-                let video = self
-                    .deps
-                    .store
+                // One unit of work: the job's end, the video, its frame-check case and the
+                // author's notice.
+                let tx = self.deps.store.begin().await?;
+                let video = tx
                     .complete_job(
                         id,
                         NewVideo {
@@ -354,20 +357,21 @@ impl VideoService {
                         },
                     )
                     .await?;
+                if let Some(v) = &video
+                    && v.status == VideoStatus::InReview
+                {
+                    tx.notify(
+                        v.author_id,
+                        "video.in_review",
+                        Some(v.id),
+                        None,
+                        "Your video is waiting for a moderator's review before it can be published",
+                    )
+                    .await?;
+                }
+                tx.commit().await?;
                 if let Some(v) = video {
                     tracing::info!(job = %id, video = %v.id, verdict = v.verdict.as_str(), "draft created");
-                    if v.status == VideoStatus::InReview {
-                        self.deps
-                            .store
-                            .notify(
-                                v.author_id,
-                                "video.in_review",
-                                Some(v.id),
-                                None,
-                                "Your video is waiting for a moderator's review before it can be published",
-                            )
-                            .await?;
-                    }
                 }
             }
             JobEvent::Failed { reason, .. } => {
@@ -506,22 +510,36 @@ impl VideoService {
 }
 
 impl VideoService {
-    /// Stops a live job whose cameo consent was withdrawn (queued: at once; running: at its
-    /// next step; its result, if one still arrives, is ignored).
-    pub async fn cancel_for_consent(&self, id: JobId, why: &str) -> AppResult<()> {
-        let Some(job) = self.deps.store.job(id).await? else { return Ok(()) };
-        if job.status.is_final() {
-            return Ok(());
+    /// Inside a unit of work: ends a live job whose cameo consent was withdrawn
+    /// (`CONSENT_WITHDRAWN`) and tells its author. Returns the job and its author when it ended
+    /// here; after the commit, [`VideoService::after_consent_cancel`] stops it in the queue.
+    pub(crate) async fn cancel_for_consent(tx: &Tx, id: JobId, why: &str) -> AppResult<Option<(JobId, UserId)>> {
+        let Some(job) = tx.job(id).await? else { return Ok(None) };
+        if job.status.is_final() || !tx.end_job(id, JobStatus::Cancelled, Some("CONSENT_WITHDRAWN"), Some(why)).await? {
+            return Ok(None);
         }
-        self.queue.cancel(id.0).await.map_err(|e| AppError::internal("cancel", e))?;
-        if self.deps.store.end_job(id, JobStatus::Cancelled, Some("CONSENT_WITHDRAWN"), Some(why)).await? {
-            self.deps
-                .store
-                .notify(job.user_id, "job.cancelled", None, None, &format!("Your video was stopped: {why}"))
-                .await?;
+        tx.notify(job.user_id, "job.cancelled", None, None, &format!("Your video was stopped: {why}")).await?;
+        Ok(Some((id, job.user_id)))
+    }
+
+    /// Once the unit that ended them committed: stops the jobs in the queue (queued: at once;
+    /// running: at the next step; a result that still arrives finds no live job and is ignored),
+    /// tells their subscribers, and gives their authors' slots to waiting jobs.
+    pub(crate) async fn after_consent_cancel(&self, jobs: &[(JobId, UserId)]) -> AppResult<()> {
+        let mut authors: Vec<UserId> = Vec::new();
+        for (id, author) in jobs {
+            if let Err(e) = self.queue.cancel(id.0).await {
+                tracing::warn!(job = %id, error = %e, "queue cancel failed; the job has ended, its result will be ignored");
+            }
+            self.updates.notify(*id).await;
+            if !authors.contains(author) {
+                authors.push(*author);
+            }
         }
-        self.updates.notify(id).await;
-        self.dispatch(job.user_id).await
+        for author in authors {
+            self.dispatch(author).await?;
+        }
+        Ok(())
     }
 
     /// The queue's view of a job, with its remix source when it has one.
@@ -580,13 +598,16 @@ impl VideoService {
         let v = caller.require()?;
         let video =
             self.deps.store.video(id).await?.filter(|x| x.author_id == v.user.id).ok_or(AppError::NotFound("video"))?;
-        if !self.deps.store.delete_video(video.id).await? {
+        // One unit of work: the row and its cameo uses; the cache and the files after the commit.
+        let tx = self.deps.store.begin().await?;
+        if !tx.delete_video(video.id).await? {
             return Err(AppError::NotFound("video"));
         }
+        tx.forget_cameo_uses(video.id).await?;
+        tx.commit().await?;
         if video.status == crate::model::VideoStatus::Published {
             super::feed::content_withdrawn(&self.deps).await;
         }
-        self.deps.store.forget_cameo_uses(video.id).await?;
         self.delete_media_of(&video).await;
         tracing::info!(video = %video.id, user = %v.user.id, "video deleted by its author");
         Ok(true)

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::ExprTrait;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use super::Store;
@@ -20,6 +20,16 @@ impl Store {
         subject: Option<(&str, String)>,
         note: Option<&str>,
     ) -> AppResult<()> {
+        Self::record_audit_in(&self.db, actor, action, subject, note).await
+    }
+
+    pub(crate) async fn record_audit_in<C: ConnectionTrait>(
+        c: &C,
+        actor: Option<UserId>,
+        action: &str,
+        subject: Option<(&str, String)>,
+        note: Option<&str>,
+    ) -> AppResult<()> {
         audit_log::Entity::insert(audit_log::ActiveModel {
             id: Set(Uuid::now_v7()),
             actor_id: Set(actor.map(|a| a.0)),
@@ -29,7 +39,7 @@ impl Store {
             note: Set(note.map(str::to_owned)),
             created_at: Set(Utc::now()),
         })
-        .exec(&self.db)
+        .exec(c)
         .await?;
         Ok(())
     }

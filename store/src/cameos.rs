@@ -3,8 +3,8 @@
 //! version can tell that consent moved.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use super::Store;
@@ -109,13 +109,18 @@ impl Store {
     /// was used, expired or not the member's (a second upload with one challenge loses).
     pub async fn insert_cameo(&self, c: NewCameo) -> AppResult<Option<Cameo>> {
         let txn = self.tx().await?;
+        let out = Self::insert_cameo_in(&txn, c).await?;
+        txn.commit().await?;
+        Ok(out)
+    }
+
+    pub(crate) async fn insert_cameo_in<C: ConnectionTrait>(conn: &C, c: NewCameo) -> AppResult<Option<Cameo>> {
         let now = Utc::now();
         let Some(challenge) = challenges::Entity::find_by_id(c.challenge.0)
             .filter(challenges::Column::UserId.eq(c.owner.0))
-            .one(&txn)
+            .one(conn)
             .await?
         else {
-            txn.rollback().await?;
             return Ok(None);
         };
         let used = challenges::Entity::update_many()
@@ -123,10 +128,9 @@ impl Store {
             .filter(challenges::Column::Id.eq(c.challenge.0))
             .filter(challenges::Column::UsedAt.is_null())
             .filter(challenges::Column::ExpiresAt.gt(now))
-            .exec(&txn)
+            .exec(conn)
             .await?;
         if used.rows_affected != 1 {
-            txn.rollback().await?;
             return Ok(None);
         }
         let m = cameos::Entity::insert(cameos::ActiveModel {
@@ -148,15 +152,18 @@ impl Store {
             updated_at: Set(now),
             revoked_at: Set(None),
         })
-        .exec_with_returning(&txn)
+        .exec_with_returning(conn)
         .await?;
-        txn.commit().await?;
         Ok(Some(cameo_from(m)))
     }
 
     /// One cameo.
     pub async fn cameo(&self, id: CameoId) -> AppResult<Option<Cameo>> {
-        Ok(cameos::Entity::find_by_id(id.0).one(&self.db).await?.map(cameo_from))
+        Self::cameo_in(&self.db, id).await
+    }
+
+    pub(crate) async fn cameo_in<C: ConnectionTrait>(c: &C, id: CameoId) -> AppResult<Option<Cameo>> {
+        Ok(cameos::Entity::find_by_id(id.0).one(c).await?.map(cameo_from))
     }
 
     /// Several cameos.
@@ -248,6 +255,16 @@ impl Store {
 
     /// A moderator's decision on a pending cameo; false when it was not pending.
     pub async fn review_cameo(&self, id: CameoId, approve: bool, by: UserId, note: Option<&str>) -> AppResult<bool> {
+        Self::review_cameo_in(&self.db, id, approve, by, note).await
+    }
+
+    pub(crate) async fn review_cameo_in<C: ConnectionTrait>(
+        c: &C,
+        id: CameoId,
+        approve: bool,
+        by: UserId,
+        note: Option<&str>,
+    ) -> AppResult<bool> {
         let status = if approve { CameoStatus::Active } else { CameoStatus::Rejected };
         let r = cameos::Entity::update_many()
             .col_expr(cameos::Column::Status, Expr::value(status.as_str()))
@@ -256,7 +273,7 @@ impl Store {
             .col_expr(cameos::Column::UpdatedAt, Expr::value(Utc::now()))
             .filter(cameos::Column::Id.eq(id.0))
             .filter(cameos::Column::Status.eq(CameoStatus::PendingReview.as_str()))
-            .exec(&self.db)
+            .exec(c)
             .await?;
         Ok(r.rows_affected == 1)
     }
@@ -283,41 +300,49 @@ impl Store {
         Ok(r.rows_affected == 1)
     }
 
-    /// Approves a member for a cameo (idempotent); bumps the consent version when it changed.
+    /// Approves a member for a cameo (idempotent); bumps the consent version when it changed,
+    /// in the same transaction.
     pub async fn approve_cameo_user(&self, id: CameoId, user: UserId) -> AppResult<()> {
+        let txn = self.tx().await?;
         let inserted = approvals::Entity::insert(approvals::ActiveModel {
             cameo_id: Set(id.0),
             user_id: Set(user.0),
             created_at: Set(Utc::now()),
         })
-        .exec(&self.db)
-        .await;
-        match inserted {
-            Ok(_) => self.bump_consent(id).await,
-            Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => Ok(()),
-            Err(e) => Err(e.into()),
+        .on_conflict(
+            OnConflict::columns([approvals::Column::CameoId, approvals::Column::UserId]).do_nothing().to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await?;
+        if inserted == 1 {
+            Self::bump_consent_in(&txn, id).await?;
         }
-    }
-
-    /// Withdraws a member's approval (idempotent); bumps the consent version when it changed.
-    pub async fn unapprove_cameo_user(&self, id: CameoId, user: UserId) -> AppResult<()> {
-        let r = approvals::Entity::delete_many()
-            .filter(approvals::Column::CameoId.eq(id.0))
-            .filter(approvals::Column::UserId.eq(user.0))
-            .exec(&self.db)
-            .await?;
-        if r.rows_affected > 0 {
-            self.bump_consent(id).await?;
-        }
+        txn.commit().await?;
         Ok(())
     }
 
-    async fn bump_consent(&self, id: CameoId) -> AppResult<()> {
+    /// Withdraws a member's approval (idempotent); bumps the consent version when it changed,
+    /// in the same transaction.
+    pub async fn unapprove_cameo_user(&self, id: CameoId, user: UserId) -> AppResult<()> {
+        let txn = self.tx().await?;
+        let r = approvals::Entity::delete_many()
+            .filter(approvals::Column::CameoId.eq(id.0))
+            .filter(approvals::Column::UserId.eq(user.0))
+            .exec(&txn)
+            .await?;
+        if r.rows_affected > 0 {
+            Self::bump_consent_in(&txn, id).await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
+    async fn bump_consent_in<C: ConnectionTrait>(c: &C, id: CameoId) -> AppResult<()> {
         cameos::Entity::update_many()
             .col_expr(cameos::Column::ConsentVersion, Expr::col(cameos::Column::ConsentVersion).add(1))
             .col_expr(cameos::Column::UpdatedAt, Expr::value(Utc::now()))
             .filter(cameos::Column::Id.eq(id.0))
-            .exec(&self.db)
+            .exec(c)
             .await?;
         Ok(())
     }
@@ -342,6 +367,10 @@ impl Store {
 
     /// Revokes a cameo (from any status but revoked); bumps its consent version.
     pub async fn revoke_cameo(&self, id: CameoId) -> AppResult<bool> {
+        Self::revoke_cameo_in(&self.db, id).await
+    }
+
+    pub(crate) async fn revoke_cameo_in<C: ConnectionTrait>(c: &C, id: CameoId) -> AppResult<bool> {
         let now = Utc::now();
         let r = cameos::Entity::update_many()
             .col_expr(cameos::Column::Status, Expr::value(CameoStatus::Revoked.as_str()))
@@ -350,13 +379,21 @@ impl Store {
             .col_expr(cameos::Column::UpdatedAt, Expr::value(now))
             .filter(cameos::Column::Id.eq(id.0))
             .filter(cameos::Column::Status.ne(CameoStatus::Revoked.as_str()))
-            .exec(&self.db)
+            .exec(c)
             .await?;
         Ok(r.rows_affected == 1)
     }
 
     /// Records the cameos of a job (whose video will take its id) with their consent versions.
     pub async fn record_cameo_uses(&self, video: VideoId, uses: &[(CameoId, i64)]) -> AppResult<()> {
+        Self::record_cameo_uses_in(&self.db, video, uses).await
+    }
+
+    pub(crate) async fn record_cameo_uses_in<C: ConnectionTrait>(
+        c: &C,
+        video: VideoId,
+        uses: &[(CameoId, i64)],
+    ) -> AppResult<()> {
         if uses.is_empty() {
             return Ok(());
         }
@@ -368,16 +405,20 @@ impl Store {
             owner_approved_at: Set(None),
             created_at: Set(now),
         }))
-        .exec(&self.db)
+        .exec(c)
         .await?;
         Ok(())
     }
 
     /// The cameos a video (or job) uses.
     pub async fn cameo_uses_of(&self, video: VideoId) -> AppResult<Vec<CameoUse>> {
+        Self::cameo_uses_of_in(&self.db, video).await
+    }
+
+    pub(crate) async fn cameo_uses_of_in<C: ConnectionTrait>(c: &C, video: VideoId) -> AppResult<Vec<CameoUse>> {
         Ok(video_cameos::Entity::find()
             .filter(video_cameos::Column::VideoId.eq(video.0))
-            .all(&self.db)
+            .all(c)
             .await?
             .into_iter()
             .map(use_from)
@@ -387,6 +428,15 @@ impl Store {
     /// Every video (or job) that uses a cameo, newest first, after the cursor `(created_at, id)`.
     pub async fn uses_of_cameo(
         &self,
+        cameo: CameoId,
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: u64,
+    ) -> AppResult<Vec<(CameoUse, DateTime<Utc>)>> {
+        Self::uses_of_cameo_in(&self.db, cameo, after, limit).await
+    }
+
+    pub(crate) async fn uses_of_cameo_in<C: ConnectionTrait>(
+        c: &C,
         cameo: CameoId,
         after: Option<(DateTime<Utc>, Uuid)>,
         limit: u64,
@@ -402,7 +452,7 @@ impl Store {
         Ok(q.order_by_desc(video_cameos::Column::CreatedAt)
             .order_by_desc(video_cameos::Column::VideoId)
             .limit(limit)
-            .all(&self.db)
+            .all(c)
             .await?
             .into_iter()
             .map(|m| {
@@ -425,13 +475,21 @@ impl Store {
 
     /// Forgets the cameo uses of a deleted video.
     pub async fn forget_cameo_uses(&self, video: VideoId) -> AppResult<()> {
-        video_cameos::Entity::delete_many().filter(video_cameos::Column::VideoId.eq(video.0)).exec(&self.db).await?;
+        Self::forget_cameo_uses_in(&self.db, video).await
+    }
+
+    pub(crate) async fn forget_cameo_uses_in<C: ConnectionTrait>(c: &C, video: VideoId) -> AppResult<()> {
+        video_cameos::Entity::delete_many().filter(video_cameos::Column::VideoId.eq(video.0)).exec(c).await?;
         Ok(())
     }
 
     /// Deletes a video row (a draft taken down with its cameo); its media are the caller's to delete.
     pub async fn delete_video(&self, id: VideoId) -> AppResult<bool> {
-        let r = super::entities::videos::Entity::delete_by_id(id.0).exec(&self.db).await?;
+        Self::delete_video_in(&self.db, id).await
+    }
+
+    pub(crate) async fn delete_video_in<C: ConnectionTrait>(c: &C, id: VideoId) -> AppResult<bool> {
+        let r = super::entities::videos::Entity::delete_by_id(id.0).exec(c).await?;
         Ok(r.rows_affected == 1)
     }
 }

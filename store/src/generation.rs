@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use uuid::Uuid;
 
@@ -142,6 +143,10 @@ pub struct NewVideo {
 impl Store {
     /// Inserts a queued job.
     pub async fn insert_job(&self, j: NewJob) -> AppResult<Job> {
+        Self::insert_job_in(&self.db, j).await
+    }
+
+    pub(crate) async fn insert_job_in<C: ConnectionTrait>(c: &C, j: NewJob) -> AppResult<Job> {
         let now = Utc::now();
         let m = jobs::Entity::insert(jobs::ActiveModel {
             id: Set(j.id.0),
@@ -166,14 +171,18 @@ impl Store {
             frame_scores: Set(None),
             remix_of: Set(j.remix_of.map(|v| v.0)),
         })
-        .exec_with_returning(&self.db)
+        .exec_with_returning(c)
         .await?;
         Ok(job_from(m))
     }
 
     /// One job.
     pub async fn job(&self, id: JobId) -> AppResult<Option<Job>> {
-        Ok(jobs::Entity::find_by_id(id.0).one(&self.db).await?.map(job_from))
+        Self::job_in(&self.db, id).await
+    }
+
+    pub(crate) async fn job_in<C: ConnectionTrait>(c: &C, id: JobId) -> AppResult<Option<Job>> {
+        Ok(jobs::Entity::find_by_id(id.0).one(c).await?.map(job_from))
     }
 
     /// A member's queued and running jobs.
@@ -245,8 +254,13 @@ impl Store {
     /// result for a cancelled job, changes nothing and returns `None`.
     pub async fn complete_job(&self, id: JobId, v: NewVideo) -> AppResult<Option<Video>> {
         let txn = self.tx().await?;
-        let Some(job) = jobs::Entity::find_by_id(id.0).one(&txn).await? else {
-            txn.rollback().await?;
+        let out = Self::complete_job_in(&txn, id, v).await?;
+        txn.commit().await?;
+        Ok(out)
+    }
+
+    pub(crate) async fn complete_job_in<C: ConnectionTrait>(c: &C, id: JobId, v: NewVideo) -> AppResult<Option<Video>> {
+        let Some(job) = jobs::Entity::find_by_id(id.0).one(c).await? else {
             return Ok(None);
         };
         let now = Utc::now();
@@ -256,7 +270,7 @@ impl Store {
         // Lineage: the source, and the root of its chain (the source itself when it is an original).
         let root_id = match job.remix_of {
             Some(source) => {
-                let src = videos::Entity::find_by_id(source).one(&txn).await?;
+                let src = videos::Entity::find_by_id(source).one(c).await?;
                 Some(src.and_then(|s| s.root_id).unwrap_or(source))
             }
             None => None,
@@ -269,10 +283,9 @@ impl Store {
             .col_expr(jobs::Column::UpdatedAt, Expr::value(now))
             .filter(jobs::Column::Id.eq(id.0))
             .filter(jobs::Column::Status.is_in(LIVE))
-            .exec(&txn)
+            .exec(c)
             .await?;
         if r.rows_affected != 1 {
-            txn.rollback().await?;
             return Ok(None);
         }
         let m = videos::Entity::insert(videos::ActiveModel {
@@ -319,14 +332,14 @@ impl Store {
             watch_ms_total: Set(0),
             comment_count: Set(0),
         })
-        .exec_with_returning(&txn)
+        .exec_with_returning(c)
         .await?;
         let video = video_from(m);
         if video.verdict != Verdict::Pass {
             // Held by the frame check: a case for a moderator, in the same transaction.
             let reasons: Vec<String> = video.verdict_reason.iter().map(|r| format!("frame check: {r}")).collect();
             super::moderation::open_case(
-                &txn,
+                c,
                 Subject::Video(video.id),
                 "frame_check",
                 &reasons,
@@ -334,13 +347,22 @@ impl Store {
             )
             .await?;
         }
-        txn.commit().await?;
         Ok(Some(video))
     }
 
     /// Ends a live job as failed or cancelled; false when it had already ended.
     pub async fn end_job(
         &self,
+        id: JobId,
+        status: JobStatus,
+        code: Option<&str>,
+        message: Option<&str>,
+    ) -> AppResult<bool> {
+        Self::end_job_in(&self.db, id, status, code, message).await
+    }
+
+    pub(crate) async fn end_job_in<C: ConnectionTrait>(
+        c: &C,
         id: JobId,
         status: JobStatus,
         code: Option<&str>,
@@ -355,7 +377,7 @@ impl Store {
             .col_expr(jobs::Column::UpdatedAt, Expr::value(now))
             .filter(jobs::Column::Id.eq(id.0))
             .filter(jobs::Column::Status.is_in(LIVE))
-            .exec(&self.db)
+            .exec(c)
             .await?;
         Ok(r.rows_affected == 1)
     }
@@ -379,7 +401,11 @@ impl Store {
 
     /// One video.
     pub async fn video(&self, id: VideoId) -> AppResult<Option<Video>> {
-        Ok(videos::Entity::find_by_id(id.0).one(&self.db).await?.map(video_from))
+        Self::video_in(&self.db, id).await
+    }
+
+    pub(crate) async fn video_in<C: ConnectionTrait>(c: &C, id: VideoId) -> AppResult<Option<Video>> {
+        Ok(videos::Entity::find_by_id(id.0).one(c).await?.map(video_from))
     }
 
     /// A member's drafts (and videos in review), newest first, after the cursor `(created_at, id)`.

@@ -11,15 +11,17 @@ pub mod entities;
 pub mod generation;
 pub mod moderation;
 pub mod social;
+pub mod uow;
+
+pub use uow::Tx;
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction,
-    DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, SqlErr,
 };
 use uuid::Uuid;
 
@@ -34,6 +36,9 @@ pub struct Store {
     db: DatabaseConnection,
     /// Statements run through this handle (tests count a page's queries with it).
     queries: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// The fail point armed for the next transaction (tests only).
+    #[cfg(any(test, feature = "fault-injection"))]
+    faults: std::sync::Arc<uow::faults::Faults>,
 }
 
 /// A member to insert.
@@ -161,24 +166,17 @@ impl Store {
         db.set_metric_callback(move |_| {
             counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         });
-        Ok(Self { db, queries })
+        Ok(Self {
+            db,
+            queries,
+            #[cfg(any(test, feature = "fault-injection"))]
+            faults: std::sync::Arc::default(),
+        })
     }
 
     /// How many statements this handle has run so far.
     pub fn queries(&self) -> u64 {
         self.queries.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    /// A write transaction. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`), so
-    /// concurrent writers queue on the busy timeout instead of failing when a read lock cannot
-    /// be upgraded; PostgreSQL ignores the option.
-    async fn tx(&self) -> Result<DatabaseTransaction, DbErr> {
-        self.db
-            .begin_with_options(TransactionOptions {
-                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-                ..TransactionOptions::default()
-            })
-            .await
     }
 
     /// Applies every pending migration.
@@ -205,7 +203,11 @@ impl Store {
 
     /// One member by id.
     pub async fn user(&self, id: UserId) -> AppResult<Option<User>> {
-        Ok(users::Entity::find_by_id(id.0).one(&self.db).await?.map(user_from))
+        Self::user_in(&self.db, id).await
+    }
+
+    pub(crate) async fn user_in<C: ConnectionTrait>(c: &C, id: UserId) -> AppResult<Option<User>> {
+        Ok(users::Entity::find_by_id(id.0).one(c).await?.map(user_from))
     }
 
     /// Members by id, in no particular order (for data loaders).
@@ -304,9 +306,16 @@ impl Store {
 
     /// Inserts a member without an invite (first admin from the command line).
     pub async fn create_user(&self, u: NewUser) -> AppResult<Result<User, SignUpRefusal>> {
+        Self::create_user_in(&self.db, u).await
+    }
+
+    pub(crate) async fn create_user_in<C: ConnectionTrait>(
+        c: &C,
+        u: NewUser,
+    ) -> AppResult<Result<User, SignUpRefusal>> {
         let now = Utc::now();
         let row = Self::user_row(&u, Uuid::now_v7(), None, None, now);
-        match users::Entity::insert(row).exec_with_returning(&self.db).await {
+        match users::Entity::insert(row).exec_with_returning(c).await {
             Ok(m) => Ok(Ok(user_from(m))),
             Err(e) => match taken_field(&e) {
                 Some(f) => Ok(Err(SignUpRefusal::Taken(f))),
@@ -345,6 +354,23 @@ impl Store {
         quota: Vec<NewInvite>,
     ) -> AppResult<Result<User, SignUpRefusal>> {
         let txn = self.tx().await?;
+        let out = Self::sign_up_in(&txn, invite, u, quota).await?;
+        if out.is_ok() {
+            txn.commit().await?;
+        } else {
+            txn.rollback().await?;
+        }
+        Ok(out)
+    }
+
+    /// The statements of `sign_up`; on a refusal the caller must roll back (the invite's use
+    /// may have been taken already).
+    pub(crate) async fn sign_up_in<C: ConnectionTrait>(
+        c: &C,
+        invite: &Invite,
+        u: NewUser,
+        quota: Vec<NewInvite>,
+    ) -> AppResult<Result<User, SignUpRefusal>> {
         let now = Utc::now();
         let mut take = invites::Entity::update_many()
             .col_expr(invites::Column::Uses, Expr::col(invites::Column::Uses).add(1))
@@ -354,28 +380,25 @@ impl Store {
         if invite.expires_at.is_some() {
             take = take.filter(invites::Column::ExpiresAt.gt(now));
         }
-        let taken = take.exec(&txn).await?;
+        let taken = take.exec(c).await?;
         if taken.rows_affected != 1 {
-            txn.rollback().await?;
             return Ok(Err(SignUpRefusal::InviteInvalid));
         }
         // The owner may have been banned between the read and now.
         if let Some(owner) = invite.owner_id {
-            let banned = users::Entity::find_by_id(owner.0).one(&txn).await?.is_none_or(|o| o.banned_at.is_some());
+            let banned = users::Entity::find_by_id(owner.0).one(c).await?.is_none_or(|o| o.banned_at.is_some());
             if banned {
-                txn.rollback().await?;
                 return Ok(Err(SignUpRefusal::InviteInvalid));
             }
         }
         let inviter = invite.owner_id.or(invite.created_by).map(|u| u.0);
         let id = Uuid::now_v7();
         let user = match users::Entity::insert(Self::user_row(&u, id, inviter, Some(invite.id.0), now))
-            .exec_with_returning(&txn)
+            .exec_with_returning(c)
             .await
         {
             Ok(m) => user_from(m),
             Err(e) => {
-                txn.rollback().await?;
                 return match taken_field(&e) {
                     Some(f) => Ok(Err(SignUpRefusal::Taken(f))),
                     None => Err(e.into()),
@@ -388,26 +411,29 @@ impl Store {
             user_id: Set(id),
             created_at: Set(now),
         })
-        .exec(&txn)
+        .exec(c)
         .await?;
         if !quota.is_empty() {
             let rows: Vec<_> = quota
                 .iter()
                 .map(|q| Self::invite_row(&NewInvite { owner_id: Some(user.id), ..clone_invite(q) }, now))
                 .collect();
-            invites::Entity::insert_many(rows).exec(&txn).await?;
+            invites::Entity::insert_many(rows).exec(c).await?;
         }
-        txn.commit().await?;
         Ok(Ok(user))
     }
 
     /// Marks the address confirmed.
     pub async fn set_email_verified(&self, id: UserId) -> AppResult<()> {
+        Self::set_email_verified_in(&self.db, id).await
+    }
+
+    pub(crate) async fn set_email_verified_in<C: ConnectionTrait>(c: &C, id: UserId) -> AppResult<()> {
         users::Entity::update_many()
             .col_expr(users::Column::EmailVerifiedAt, Expr::value(Utc::now()))
             .filter(users::Column::Id.eq(id.0))
             .filter(users::Column::EmailVerifiedAt.is_null())
-            .exec(&self.db)
+            .exec(c)
             .await?;
         Ok(())
     }
@@ -415,52 +441,79 @@ impl Store {
     /// Replaces the password hash and revokes every session, in one transaction.
     pub async fn set_password_and_revoke_sessions(&self, id: UserId, hash: String) -> AppResult<Vec<SessionId>> {
         let txn = self.tx().await?;
+        let out = Self::set_password_and_revoke_sessions_in(&txn, id, hash).await?;
+        txn.commit().await?;
+        Ok(out)
+    }
+
+    pub(crate) async fn set_password_and_revoke_sessions_in<C: ConnectionTrait>(
+        c: &C,
+        id: UserId,
+        hash: String,
+    ) -> AppResult<Vec<SessionId>> {
         users::Entity::update_many()
             .col_expr(users::Column::PasswordHash, Expr::value(hash))
             .filter(users::Column::Id.eq(id.0))
-            .exec(&txn)
+            .exec(c)
             .await?;
-        let revoked = Self::revoke_user_families(&txn, id, "password_reset").await?;
-        txn.commit().await?;
+        let revoked = Self::revoke_user_families(c, id, "password_reset").await?;
         Ok(revoked)
     }
 
     /// Changes a member's role.
     pub async fn set_role(&self, id: UserId, role: Role) -> AppResult<Option<User>> {
+        Self::set_role_in(&self.db, id, role).await
+    }
+
+    pub(crate) async fn set_role_in<C: ConnectionTrait>(c: &C, id: UserId, role: Role) -> AppResult<Option<User>> {
         users::Entity::update_many()
             .col_expr(users::Column::Role, Expr::value(role.as_str()))
             .filter(users::Column::Id.eq(id.0))
-            .exec(&self.db)
+            .exec(c)
             .await?;
-        self.user(id).await
+        Self::user_in(c, id).await
     }
 
     /// Bans a member and revokes every session, in one transaction.
     pub async fn ban(&self, id: UserId, reason: &str) -> AppResult<(Option<User>, Vec<SessionId>)> {
         let txn = self.tx().await?;
+        let out = Self::ban_in(&txn, id, reason).await?;
+        txn.commit().await?;
+        Ok(out)
+    }
+
+    pub(crate) async fn ban_in<C: ConnectionTrait>(
+        c: &C,
+        id: UserId,
+        reason: &str,
+    ) -> AppResult<(Option<User>, Vec<SessionId>)> {
         users::Entity::update_many()
             .col_expr(users::Column::BannedAt, Expr::value(Utc::now()))
             .col_expr(users::Column::BanReason, Expr::value(reason))
             .filter(users::Column::Id.eq(id.0))
-            .exec(&txn)
+            .exec(c)
             .await?;
-        let revoked = Self::revoke_user_families(&txn, id, "banned").await?;
-        txn.commit().await?;
-        Ok((self.user(id).await?, revoked))
+        let revoked = Self::revoke_user_families(c, id, "banned").await?;
+        Ok((Self::user_in(c, id).await?, revoked))
     }
 
     // ---- invites ----
 
     /// Inserts invites (admin mint, waitlist grant).
     pub async fn insert_invites(&self, list: Vec<NewInvite>) -> AppResult<Vec<Invite>> {
-        let now = Utc::now();
         let txn = self.tx().await?;
+        let out = Self::insert_invites_in(&txn, list).await?;
+        txn.commit().await?;
+        Ok(out)
+    }
+
+    pub(crate) async fn insert_invites_in<C: ConnectionTrait>(c: &C, list: Vec<NewInvite>) -> AppResult<Vec<Invite>> {
+        let now = Utc::now();
         let mut out = Vec::with_capacity(list.len());
         for i in &list {
-            let m = invites::Entity::insert(Self::invite_row(i, now)).exec_with_returning(&txn).await?;
+            let m = invites::Entity::insert(Self::invite_row(i, now)).exec_with_returning(c).await?;
             out.push(invite_from(m));
         }
-        txn.commit().await?;
         Ok(out)
     }
 
@@ -496,7 +549,11 @@ impl Store {
 
     /// Adds an address to the waitlist (no-op when present).
     pub async fn join_waitlist(&self, email: &str) -> AppResult<()> {
-        let exists = waitlist::Entity::find().filter(waitlist::Column::Email.eq(email)).one(&self.db).await?.is_some();
+        Self::join_waitlist_in(&self.db, email).await
+    }
+
+    pub(crate) async fn join_waitlist_in<C: ConnectionTrait>(c: &C, email: &str) -> AppResult<()> {
+        let exists = waitlist::Entity::find().filter(waitlist::Column::Email.eq(email)).one(c).await?.is_some();
         if exists {
             return Ok(());
         }
@@ -507,21 +564,34 @@ impl Store {
             granted_at: Set(None),
             invite_id: Set(None),
         };
-        match waitlist::Entity::insert(row).exec(&self.db).await {
-            Ok(_) => Ok(()),
-            Err(e) if taken_field(&e).is_some() => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+        // A concurrent join of the same address is no error (and must not abort a transaction).
+        waitlist::Entity::insert(row)
+            .on_conflict(sea_orm::sea_query::OnConflict::column(waitlist::Column::Email).do_nothing().to_owned())
+            .exec_without_returning(c)
+            .await?;
+        Ok(())
     }
 
-    /// Records that `email` was granted `invite` (adding it to the list if absent).
+    /// Records that `email` was granted `invite` (adding it to the list if absent), in one
+    /// transaction.
     pub async fn mark_waitlist_granted(&self, email: &str, invite: InviteId) -> AppResult<()> {
-        self.join_waitlist(email).await?;
+        let txn = self.tx().await?;
+        Self::mark_waitlist_granted_in(&txn, email, invite).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn mark_waitlist_granted_in<C: ConnectionTrait>(
+        c: &C,
+        email: &str,
+        invite: InviteId,
+    ) -> AppResult<()> {
+        Self::join_waitlist_in(c, email).await?;
         waitlist::Entity::update_many()
             .col_expr(waitlist::Column::GrantedAt, Expr::value(Utc::now()))
             .col_expr(waitlist::Column::InviteId, Expr::value(invite.0))
             .filter(waitlist::Column::Email.eq(email))
-            .exec(&self.db)
+            .exec(c)
             .await?;
         Ok(())
     }
@@ -627,9 +697,20 @@ impl Store {
         token_hash: String,
         expires_at: DateTime<Utc>,
     ) -> AppResult<SessionId> {
+        let txn = self.tx().await?;
+        let out = Self::create_session_in(&txn, user, token_hash, expires_at).await?;
+        txn.commit().await?;
+        Ok(out)
+    }
+
+    pub(crate) async fn create_session_in<C: ConnectionTrait>(
+        c: &C,
+        user: UserId,
+        token_hash: String,
+        expires_at: DateTime<Utc>,
+    ) -> AppResult<SessionId> {
         let now = Utc::now();
         let fid = Uuid::now_v7();
-        let txn = self.tx().await?;
         refresh_families::Entity::insert(refresh_families::ActiveModel {
             id: Set(fid),
             user_id: Set(user.0),
@@ -638,7 +719,7 @@ impl Store {
             revoked_at: Set(None),
             revoked_reason: Set(None),
         })
-        .exec(&txn)
+        .exec(c)
         .await?;
         refresh_tokens::Entity::insert(refresh_tokens::ActiveModel {
             id: Set(Uuid::now_v7()),
@@ -648,9 +729,8 @@ impl Store {
             expires_at: Set(expires_at),
             used_at: Set(None),
         })
-        .exec(&txn)
+        .exec(c)
         .await?;
-        txn.commit().await?;
         Ok(SessionId(fid))
     }
 
@@ -768,14 +848,26 @@ impl Store {
         hash: String,
         expires_at: DateTime<Utc>,
     ) -> AppResult<()> {
-        let now = Utc::now();
         let txn = self.tx().await?;
+        Self::insert_one_time_in(&txn, user, purpose, hash, expires_at).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn insert_one_time_in<C: ConnectionTrait>(
+        c: &C,
+        user: UserId,
+        purpose: &str,
+        hash: String,
+        expires_at: DateTime<Utc>,
+    ) -> AppResult<()> {
+        let now = Utc::now();
         one_time_tokens::Entity::update_many()
             .col_expr(one_time_tokens::Column::UsedAt, Expr::value(now))
             .filter(one_time_tokens::Column::UserId.eq(user.0))
             .filter(one_time_tokens::Column::Purpose.eq(purpose))
             .filter(one_time_tokens::Column::UsedAt.is_null())
-            .exec(&txn)
+            .exec(c)
             .await?;
         one_time_tokens::Entity::insert(one_time_tokens::ActiveModel {
             id: Set(Uuid::now_v7()),
@@ -786,19 +878,39 @@ impl Store {
             expires_at: Set(expires_at),
             used_at: Set(None),
         })
-        .exec(&txn)
+        .exec(c)
         .await?;
-        txn.commit().await?;
         Ok(())
+    }
+
+    /// The member a one-time token would consume for, without consuming it (a cheap check
+    /// before expensive work; `consume_one_time` decides).
+    pub async fn live_one_time(&self, purpose: &str, hash: &str) -> AppResult<Option<UserId>> {
+        Ok(one_time_tokens::Entity::find()
+            .filter(one_time_tokens::Column::TokenHash.eq(hash))
+            .filter(one_time_tokens::Column::Purpose.eq(purpose))
+            .filter(one_time_tokens::Column::UsedAt.is_null())
+            .filter(one_time_tokens::Column::ExpiresAt.gt(Utc::now()))
+            .one(&self.db)
+            .await?
+            .map(|t| UserId(t.user_id)))
     }
 
     /// Consumes a one-time token: succeeds once, before expiry, for the right purpose.
     pub async fn consume_one_time(&self, purpose: &str, hash: &str) -> AppResult<Option<UserId>> {
+        Self::consume_one_time_in(&self.db, purpose, hash).await
+    }
+
+    pub(crate) async fn consume_one_time_in<C: ConnectionTrait>(
+        c: &C,
+        purpose: &str,
+        hash: &str,
+    ) -> AppResult<Option<UserId>> {
         let now = Utc::now();
         let Some(tok) = one_time_tokens::Entity::find()
             .filter(one_time_tokens::Column::TokenHash.eq(hash))
             .filter(one_time_tokens::Column::Purpose.eq(purpose))
-            .one(&self.db)
+            .one(c)
             .await?
         else {
             return Ok(None);
@@ -810,7 +922,7 @@ impl Store {
             .col_expr(one_time_tokens::Column::UsedAt, Expr::value(now))
             .filter(one_time_tokens::Column::Id.eq(tok.id))
             .filter(one_time_tokens::Column::UsedAt.is_null())
-            .exec(&self.db)
+            .exec(c)
             .await?;
         Ok((res.rows_affected == 1).then_some(UserId(tok.user_id)))
     }

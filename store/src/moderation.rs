@@ -4,10 +4,9 @@
 //! author) racing on one subject cannot both win.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, SqlErr,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -90,10 +89,6 @@ fn case_from(m: cases::Model) -> ModerationCase {
     }
 }
 
-fn is_unique_violation(e: &DbErr) -> bool {
-    matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
-}
-
 /// Finds the open case about `subject`, or opens one; merges `reasons` and `scores` into it.
 pub(crate) async fn open_case<C: ConnectionTrait>(
     conn: &C,
@@ -161,13 +156,13 @@ pub(crate) async fn open_case<C: ConnectionTrait>(
             appealed_resolver: Set(None),
             subject_cameo_id: Set(cameo),
         })
-        .exec(conn)
-        .await;
-        match inserted {
-            Ok(_) => return Ok(CaseId(id)),
-            // Another request opened it a moment ago: merge into theirs.
-            Err(e) if is_unique_violation(&e) => continue,
-            Err(e) => return Err(e.into()),
+        // Another request opened it a moment ago: merge into theirs (no error, so a transaction
+        // this runs in stays usable on PostgreSQL).
+        .on_conflict(OnConflict::column(cases::Column::OpenKey).do_nothing().to_owned())
+        .exec_without_returning(conn)
+        .await?;
+        if inserted == 1 {
+            return Ok(CaseId(id));
         }
     }
     Err(app_core::error::AppError::Conflict("the case changed while it was being opened; try again".into()))
@@ -215,6 +210,14 @@ impl Store {
 
     /// `DRAFT` → `PUBLISHED`, once; false when the video was not a draft any more.
     pub async fn publish_video(&self, id: VideoId, caption: Option<&str>) -> AppResult<bool> {
+        Self::publish_video_in(&self.db, id, caption).await
+    }
+
+    pub(crate) async fn publish_video_in<C: ConnectionTrait>(
+        c: &C,
+        id: VideoId,
+        caption: Option<&str>,
+    ) -> AppResult<bool> {
         let r = videos::Entity::update_many()
             .col_expr(videos::Column::Status, Expr::value(VideoStatus::Published.as_str()))
             .col_expr(videos::Column::Caption, Expr::value(caption.map(str::to_owned)))
@@ -222,35 +225,54 @@ impl Store {
             .col_expr(videos::Column::ManifestValid, Expr::value(true))
             .filter(videos::Column::Id.eq(id.0))
             .filter(videos::Column::Status.eq(VideoStatus::Draft.as_str()))
-            .exec(&self.db)
+            .exec(c)
             .await?;
         Ok(r.rows_affected == 1)
     }
 
     /// A moderator approved a held video: verdict `APPROVED`, `IN_REVIEW` → `DRAFT`.
     pub async fn approve_held_video(&self, id: VideoId) -> AppResult<bool> {
+        Self::approve_held_video_in(&self.db, id).await
+    }
+
+    pub(crate) async fn approve_held_video_in<C: ConnectionTrait>(c: &C, id: VideoId) -> AppResult<bool> {
         let r = videos::Entity::update_many()
             .col_expr(videos::Column::Status, Expr::value(VideoStatus::Draft.as_str()))
             .col_expr(videos::Column::Verdict, Expr::value(app_core::model::Verdict::Approved.as_str()))
             .filter(videos::Column::Id.eq(id.0))
             .filter(videos::Column::Status.eq(VideoStatus::InReview.as_str()))
-            .exec(&self.db)
+            .exec(c)
             .await?;
         Ok(r.rows_affected == 1)
     }
 
     /// Sets a video's verdict.
     pub async fn set_verdict(&self, id: VideoId, verdict: app_core::model::Verdict) -> AppResult<()> {
+        Self::set_verdict_in(&self.db, id, verdict).await
+    }
+
+    pub(crate) async fn set_verdict_in<C: ConnectionTrait>(
+        c: &C,
+        id: VideoId,
+        verdict: app_core::model::Verdict,
+    ) -> AppResult<()> {
         videos::Entity::update_many()
             .col_expr(videos::Column::Verdict, Expr::value(verdict.as_str()))
             .filter(videos::Column::Id.eq(id.0))
-            .exec(&self.db)
+            .exec(c)
             .await?;
         Ok(())
     }
 
     /// The newest case about a subject, whatever its status.
     pub async fn latest_case_about(&self, subject: Subject) -> AppResult<Option<ModerationCase>> {
+        Self::latest_case_about_in(&self.db, subject).await
+    }
+
+    pub(crate) async fn latest_case_about_in<C: ConnectionTrait>(
+        c: &C,
+        subject: Subject,
+    ) -> AppResult<Option<ModerationCase>> {
         let q = cases::Entity::find();
         let q = match subject {
             Subject::Video(v) => q.filter(cases::Column::SubjectVideoId.eq(v.0)),
@@ -260,11 +282,7 @@ impl Store {
             Subject::Comment(c) => q.filter(cases::Column::SubjectCommentId.eq(c.0)),
             Subject::Cameo(c) => q.filter(cases::Column::SubjectCameoId.eq(c.0)),
         };
-        Ok(q.order_by_desc(cases::Column::CreatedAt)
-            .order_by_desc(cases::Column::Id)
-            .one(&self.db)
-            .await?
-            .map(case_from))
+        Ok(q.order_by_desc(cases::Column::CreatedAt).order_by_desc(cases::Column::Id).one(c).await?.map(case_from))
     }
 
     /// Records a failed manifest check on a video.
@@ -286,6 +304,16 @@ impl Store {
         to: VideoStatus,
         reason: Option<&str>,
     ) -> AppResult<bool> {
+        Self::set_video_status_in(&self.db, id, from, to, reason).await
+    }
+
+    pub(crate) async fn set_video_status_in<C: ConnectionTrait>(
+        c: &C,
+        id: VideoId,
+        from: &[VideoStatus],
+        to: VideoStatus,
+        reason: Option<&str>,
+    ) -> AppResult<bool> {
         let removed = to == VideoStatus::Removed;
         let r = videos::Entity::update_many()
             .col_expr(videos::Column::Status, Expr::value(to.as_str()))
@@ -296,7 +324,7 @@ impl Store {
             )
             .filter(videos::Column::Id.eq(id.0))
             .filter(videos::Column::Status.is_in(from.iter().map(|s| s.as_str())))
-            .exec(&self.db)
+            .exec(c)
             .await?;
         Ok(r.rows_affected == 1)
     }
@@ -318,6 +346,17 @@ impl Store {
     /// Adds a comment.
     pub async fn insert_comment(&self, video: VideoId, author: UserId, body: &str) -> AppResult<Comment> {
         let txn = self.tx().await?;
+        let out = Self::insert_comment_in(&txn, video, author, body).await?;
+        txn.commit().await?;
+        Ok(out)
+    }
+
+    pub(crate) async fn insert_comment_in<C: ConnectionTrait>(
+        c: &C,
+        video: VideoId,
+        author: UserId,
+        body: &str,
+    ) -> AppResult<Comment> {
         let m = comments::Entity::insert(comments::ActiveModel {
             id: Set(Uuid::now_v7()),
             video_id: Set(video.0),
@@ -326,21 +365,24 @@ impl Store {
             status: Set("VISIBLE".into()),
             created_at: Set(Utc::now()),
         })
-        .exec_with_returning(&txn)
+        .exec_with_returning(c)
         .await?;
         // The counter changes with the row it counts.
         videos::Entity::update_many()
             .col_expr(videos::Column::CommentCount, Expr::col(videos::Column::CommentCount).add(1))
             .filter(videos::Column::Id.eq(video.0))
-            .exec(&txn)
+            .exec(c)
             .await?;
-        txn.commit().await?;
         Ok(comment_from(m))
     }
 
     /// One comment (removed ones included).
     pub async fn comment(&self, id: CommentId) -> AppResult<Option<Comment>> {
-        Ok(comments::Entity::find_by_id(id.0).one(&self.db).await?.map(comment_from))
+        Self::comment_in(&self.db, id).await
+    }
+
+    pub(crate) async fn comment_in<C: ConnectionTrait>(c: &C, id: CommentId) -> AppResult<Option<Comment>> {
+        Ok(comments::Entity::find_by_id(id.0).one(c).await?.map(comment_from))
     }
 
     /// Visible comments on a video, newest first, after the cursor `(created_at, id)`.
@@ -376,28 +418,36 @@ impl Store {
 
     /// Hides or restores a comment.
     pub async fn set_comment_removed(&self, id: CommentId, removed: bool) -> AppResult<bool> {
-        let (from, to) = if removed { ("VISIBLE", "REMOVED") } else { ("REMOVED", "VISIBLE") };
         let txn = self.tx().await?;
-        let Some(c) = comments::Entity::find_by_id(id.0).one(&txn).await? else {
-            txn.rollback().await?;
+        let out = Self::set_comment_removed_in(&txn, id, removed).await?;
+        txn.commit().await?;
+        Ok(out)
+    }
+
+    pub(crate) async fn set_comment_removed_in<C: ConnectionTrait>(
+        c: &C,
+        id: CommentId,
+        removed: bool,
+    ) -> AppResult<bool> {
+        let (from, to) = if removed { ("VISIBLE", "REMOVED") } else { ("REMOVED", "VISIBLE") };
+        let Some(row) = comments::Entity::find_by_id(id.0).one(c).await? else {
             return Ok(false);
         };
         let r = comments::Entity::update_many()
             .col_expr(comments::Column::Status, Expr::value(to))
             .filter(comments::Column::Id.eq(id.0))
             .filter(comments::Column::Status.eq(from))
-            .exec(&txn)
+            .exec(c)
             .await?;
         if r.rows_affected == 1 {
             // The visible-comment counter follows the status change, once.
             let by = if removed { -1 } else { 1 };
             videos::Entity::update_many()
                 .col_expr(videos::Column::CommentCount, Expr::col(videos::Column::CommentCount).add(by))
-                .filter(videos::Column::Id.eq(c.video_id))
-                .exec(&txn)
+                .filter(videos::Column::Id.eq(row.video_id))
+                .exec(c)
                 .await?;
         }
-        txn.commit().await?;
         Ok(true)
     }
 
@@ -412,8 +462,8 @@ impl Store {
         open_case(&self.db, subject, source, reasons, scores).await
     }
 
-    /// Files a member's report into the open case about `subject`; false when this member had
-    /// already reported it (reports are counted once per member).
+    /// Files a member's report into the open case about `subject`, in one transaction; false
+    /// when this member had already reported it (reports are counted once per member).
     pub async fn add_report(
         &self,
         subject: Subject,
@@ -421,7 +471,8 @@ impl Store {
         reason: &str,
         details: Option<&str>,
     ) -> AppResult<(CaseId, bool)> {
-        let case = open_case(&self.db, subject, "report", &[], &[]).await?;
+        let txn = self.tx().await?;
+        let case = open_case(&txn, subject, "report", &[], &[]).await?;
         let inserted = reports::Entity::insert(reports::ActiveModel {
             id: Set(Uuid::now_v7()),
             case_id: Set(case.0),
@@ -430,25 +481,30 @@ impl Store {
             details: Set(details.map(str::to_owned)),
             created_at: Set(Utc::now()),
         })
-        .exec(&self.db)
-        .await;
-        match inserted {
-            Ok(_) => {}
-            Err(e) if is_unique_violation(&e) => return Ok((case, false)),
-            Err(e) => return Err(e.into()),
+        .on_conflict(
+            OnConflict::columns([reports::Column::CaseId, reports::Column::ReporterId]).do_nothing().to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await?;
+        if inserted == 1 {
+            cases::Entity::update_many()
+                .col_expr(cases::Column::ReportCount, Expr::col(cases::Column::ReportCount).add(1))
+                .col_expr(cases::Column::UpdatedAt, Expr::value(Utc::now()))
+                .filter(cases::Column::Id.eq(case.0))
+                .exec(&txn)
+                .await?;
         }
-        cases::Entity::update_many()
-            .col_expr(cases::Column::ReportCount, Expr::col(cases::Column::ReportCount).add(1))
-            .col_expr(cases::Column::UpdatedAt, Expr::value(Utc::now()))
-            .filter(cases::Column::Id.eq(case.0))
-            .exec(&self.db)
-            .await?;
-        Ok((case, true))
+        txn.commit().await?;
+        Ok((case, inserted == 1))
     }
 
     /// One case.
     pub async fn case(&self, id: CaseId) -> AppResult<Option<ModerationCase>> {
-        Ok(cases::Entity::find_by_id(id.0).one(&self.db).await?.map(case_from))
+        Self::case_in(&self.db, id).await
+    }
+
+    pub(crate) async fn case_in<C: ConnectionTrait>(c: &C, id: CaseId) -> AppResult<Option<ModerationCase>> {
+        Ok(cases::Entity::find_by_id(id.0).one(c).await?.map(case_from))
     }
 
     /// Cases in `status`, oldest first (a queue), after the cursor `(created_at, id)`.
@@ -493,6 +549,10 @@ impl Store {
 
     /// Records a decision on a case in `r.from`; false when the case had moved on.
     pub async fn resolve_case(&self, id: CaseId, r: Resolution<'_>) -> AppResult<bool> {
+        Self::resolve_case_in(&self.db, id, r).await
+    }
+
+    pub(crate) async fn resolve_case_in<C: ConnectionTrait>(c: &C, id: CaseId, r: Resolution<'_>) -> AppResult<bool> {
         let now = Utc::now();
         let mut q = cases::Entity::update_many()
             .col_expr(cases::Column::Status, Expr::value(r.to.as_str()))
@@ -508,16 +568,22 @@ impl Store {
                 .col_expr(cases::Column::ResolvedAt, Expr::value(now))
                 .col_expr(cases::Column::OpenKey, Expr::value(Option::<String>::None));
         }
-        let res = q
-            .filter(cases::Column::Id.eq(id.0))
-            .filter(cases::Column::Status.eq(r.from.as_str()))
-            .exec(&self.db)
-            .await?;
+        let res =
+            q.filter(cases::Column::Id.eq(id.0)).filter(cases::Column::Status.eq(r.from.as_str())).exec(c).await?;
         Ok(res.rows_affected == 1)
     }
 
     /// `RESOLVED` → `APPEALED` with the author's message, once.
     pub async fn appeal_case(&self, id: CaseId, message: &str, resolver: UserId) -> AppResult<bool> {
+        Self::appeal_case_in(&self.db, id, message, resolver).await
+    }
+
+    pub(crate) async fn appeal_case_in<C: ConnectionTrait>(
+        c: &C,
+        id: CaseId,
+        message: &str,
+        resolver: UserId,
+    ) -> AppResult<bool> {
         let now = Utc::now();
         let r = cases::Entity::update_many()
             .col_expr(cases::Column::Status, Expr::value(CaseStatus::Appealed.as_str()))
@@ -528,7 +594,7 @@ impl Store {
             .filter(cases::Column::Id.eq(id.0))
             .filter(cases::Column::Status.eq(CaseStatus::Resolved.as_str()))
             .filter(cases::Column::AppealMessage.is_null())
-            .exec(&self.db)
+            .exec(c)
             .await?;
         Ok(r.rows_affected == 1)
     }
@@ -536,6 +602,17 @@ impl Store {
     /// Tells a member something.
     pub async fn notify(
         &self,
+        user: UserId,
+        kind: &str,
+        video: Option<VideoId>,
+        actor: Option<UserId>,
+        message: &str,
+    ) -> AppResult<()> {
+        Self::notify_in(&self.db, user, kind, video, actor, message).await
+    }
+
+    pub(crate) async fn notify_in<C: ConnectionTrait>(
+        c: &C,
         user: UserId,
         kind: &str,
         video: Option<VideoId>,
@@ -552,7 +629,7 @@ impl Store {
             created_at: Set(Utc::now()),
             read_at: Set(None),
         })
-        .exec(&self.db)
+        .exec(c)
         .await?;
         Ok(())
     }

@@ -26,6 +26,7 @@
 mod harness;
 
 mod accounts;
+mod atomic;
 mod cameos;
 mod feeds;
 mod generation;
