@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, Loader};
-use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::{ApiResult, caller, parse_id, services, to_gql};
@@ -12,38 +12,6 @@ use app_core::types::{Secret, UserId};
 use domain::accounts::{Session, SignUp};
 use domain::model::{Role, User};
 use domain::{Caller, Services};
-
-/// Member roles.
-#[derive(Enum, Copy, Clone, Eq, PartialEq)]
-#[graphql(name = "Role")]
-pub enum RoleGql {
-    /// A member.
-    User,
-    /// Works the review queue; may ban members.
-    Moderator,
-    /// Everything.
-    Admin,
-}
-
-impl From<Role> for RoleGql {
-    fn from(r: Role) -> Self {
-        match r {
-            Role::User => RoleGql::User,
-            Role::Moderator => RoleGql::Moderator,
-            Role::Admin => RoleGql::Admin,
-        }
-    }
-}
-
-impl From<RoleGql> for Role {
-    fn from(r: RoleGql) -> Self {
-        match r {
-            RoleGql::User => Role::User,
-            RoleGql::Moderator => Role::Moderator,
-            RoleGql::Admin => Role::Admin,
-        }
-    }
-}
 
 /// Batches user look-ups within one request.
 pub struct UserLoader(pub Services);
@@ -111,8 +79,8 @@ impl UserObject {
         Ok(loader.load_one(self.0.id).await.map_err(|e| (*e).clone())?.unwrap_or(false))
     }
     /// Role.
-    async fn role(&self) -> RoleGql {
-        self.0.role.into()
+    async fn role(&self) -> Role {
+        self.0.role
     }
     /// When they joined.
     async fn created_at(&self) -> DateTime<Utc> {
@@ -173,7 +141,7 @@ pub struct AuthPayload {
 }
 
 fn payload(ctx: &Context<'_>, s: Session) -> Result<AuthPayload> {
-    let ttl = services(ctx)?.deps.tokens.ttl_secs();
+    let ttl = services(ctx)?.deps.tokens().ttl_secs();
     Ok(AuthPayload {
         access_token: s.access_token,
         refresh_token: s.refresh_token,
@@ -316,10 +284,10 @@ impl AccountsMutation {
     }
 
     /// Changes a member's role (admin).
-    async fn set_role(&self, ctx: &Context<'_>, user_id: ID, role: RoleGql) -> Result<UserObject> {
+    async fn set_role(&self, ctx: &Context<'_>, user_id: ID, role: Role) -> Result<UserObject> {
         let id = parse_id(&user_id, "userId", UserId::parse)?;
         let c = caller(ctx)?;
-        Ok(UserObject(services(ctx)?.accounts.set_role(&c.caller, id, role.into()).await.api()?))
+        Ok(UserObject(services(ctx)?.accounts.set_role(&c.caller, id, role).await.api()?))
     }
 
     /// Bans a member (moderator or admin): their sessions end at once.

@@ -25,12 +25,12 @@ impl AuditEntryObject {
     }
     /// What was done, e.g. `user.ban`, `user.set_role`, `invites.mint`, `waitlist.grant`.
     async fn action(&self) -> &str {
-        &self.0.action
+        self.0.action.as_str()
     }
     /// What it was done to, as `type:id` (null when nothing in particular).
     async fn subject(&self) -> Option<String> {
         match (&self.0.subject_type, &self.0.subject_id) {
-            (Some(t), Some(id)) => Some(format!("{t}:{id}")),
+            (Some(t), Some(id)) => Some(format!("{}:{id}", t.as_str())),
             _ => None,
         }
     }

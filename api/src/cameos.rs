@@ -5,7 +5,7 @@
 use std::io::Read;
 
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject, Upload};
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject, Upload};
 use base64::Engine;
 use chrono::{DateTime, Utc};
 
@@ -17,67 +17,6 @@ use app_core::error::AppError;
 use app_core::types::{CameoId, ChallengeId, UserId, VideoId};
 use domain::cameos::{CameoService, CreateCameo};
 use domain::model::{Cameo, CameoPermission, CameoStatus, Role};
-
-/// Who may use a cameo.
-#[derive(Enum, Copy, Clone, Eq, PartialEq)]
-#[graphql(name = "CameoPermission")]
-pub enum CameoPermissionGql {
-    /// Only its owner.
-    OnlyMe,
-    /// Its owner and the members they approved.
-    Approved,
-    /// Members who follow the owner and whom the owner follows (following arrives with the feed; until then no one).
-    Mutuals,
-    /// Every member.
-    Everyone,
-}
-
-impl From<CameoPermissionGql> for CameoPermission {
-    fn from(p: CameoPermissionGql) -> Self {
-        match p {
-            CameoPermissionGql::OnlyMe => CameoPermission::OnlyMe,
-            CameoPermissionGql::Approved => CameoPermission::Approved,
-            CameoPermissionGql::Mutuals => CameoPermission::Mutuals,
-            CameoPermissionGql::Everyone => CameoPermission::Everyone,
-        }
-    }
-}
-
-impl From<CameoPermission> for CameoPermissionGql {
-    fn from(p: CameoPermission) -> Self {
-        match p {
-            CameoPermission::OnlyMe => CameoPermissionGql::OnlyMe,
-            CameoPermission::Approved => CameoPermissionGql::Approved,
-            CameoPermission::Mutuals => CameoPermissionGql::Mutuals,
-            CameoPermission::Everyone => CameoPermissionGql::Everyone,
-        }
-    }
-}
-
-/// Where a cameo stands.
-#[derive(Enum, Copy, Clone, Eq, PartialEq)]
-#[graphql(name = "CameoStatus")]
-pub enum CameoStatusGql {
-    /// Waiting for a moderator.
-    PendingReview,
-    /// Usable under its permission.
-    Active,
-    /// Not verified.
-    Rejected,
-    /// Withdrawn by its owner.
-    Revoked,
-}
-
-impl From<CameoStatus> for CameoStatusGql {
-    fn from(s: CameoStatus) -> Self {
-        match s {
-            CameoStatus::PendingReview => CameoStatusGql::PendingReview,
-            CameoStatus::Active => CameoStatusGql::Active,
-            CameoStatus::Rejected => CameoStatusGql::Rejected,
-            CameoStatus::Revoked => CameoStatusGql::Revoked,
-        }
-    }
-}
 
 /// A verification challenge: say the phrase and do the action on camera, within 10 minutes.
 #[derive(SimpleObject)]
@@ -101,8 +40,8 @@ pub struct CreateCameoInput {
     /// The recorded clip: H.264 MP4, 2–30 s, sides 240–4096 px.
     clip: Upload,
     /// Who may use it.
-    #[graphql(default_with = "CameoPermissionGql::OnlyMe")]
-    permission: CameoPermissionGql,
+    #[graphql(default_with = "CameoPermission::OnlyMe")]
+    permission: CameoPermission,
     /// What it may not be used for, in the owner's words ("no political content, never shirtless").
     restrictions: Option<String>,
 }
@@ -139,16 +78,16 @@ impl CameoObject {
             .ok_or_else(|| to_gql(AppError::NotFound("user")))
     }
     /// Who may use it.
-    async fn permission(&self) -> CameoPermissionGql {
-        self.0.permission.into()
+    async fn permission(&self) -> CameoPermission {
+        self.0.permission
     }
     /// What it may not be used for (enforced by the prompt policy).
     async fn restrictions(&self) -> Option<&str> {
         self.0.restrictions.as_deref()
     }
     /// Where it stands.
-    async fn status(&self) -> CameoStatusGql {
-        self.0.status.into()
+    async fn status(&self) -> CameoStatus {
+        self.0.status
     }
     /// Each video using it waits for the owner's approval before it can publish.
     async fn require_approval(&self) -> bool {
@@ -291,7 +230,7 @@ impl CameosMutation {
                     challenge,
                     name: input.name,
                     clip,
-                    permission: input.permission.into(),
+                    permission: input.permission,
                     restrictions: input.restrictions,
                 },
             )
@@ -306,7 +245,7 @@ impl CameosMutation {
         &self,
         ctx: &Context<'_>,
         id: ID,
-        permission: Option<CameoPermissionGql>,
+        permission: Option<CameoPermission>,
         restrictions: Option<String>,
         require_approval: Option<bool>,
     ) -> Result<CameoObject> {
@@ -315,7 +254,7 @@ impl CameosMutation {
         let restrictions = restrictions.map(|r| Some(r).filter(|t| !t.trim().is_empty()));
         let cameo = ctx
             .data::<CameoService>()?
-            .update(&c.caller, id, permission.map(Into::into), restrictions, require_approval)
+            .update(&c.caller, id, permission, restrictions, require_approval)
             .await
             .api()?;
         Ok(CameoObject(cameo))

@@ -166,7 +166,7 @@ pub fn to_gql(e: AppError) -> async_graphql::Error {
         AppError::PublishRefused { check, reason } => {
             let (check, reason) = (*check, reason.clone());
             err = err.extend_with(move |_, ext| {
-                ext.set("check", check);
+                ext.set("check", check.as_str());
                 ext.set("reasons", Value::List(vec![Value::String(reason.clone())]));
             });
         }

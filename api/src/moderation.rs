@@ -4,7 +4,7 @@
 use std::io::Read;
 
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject, Upload};
+use async_graphql::{Context, ID, Object, Result, SimpleObject, Upload};
 use chrono::{DateTime, Utc};
 
 use super::accounts::{UserObject, Users};
@@ -14,137 +14,10 @@ use crate::links::MediaLinks;
 use app_core::error::AppError;
 use app_core::types::{CaseId, CommentId, UserId, VideoId};
 use domain::model::{
-    CaseStatus, Comment, ModerationAction, ModerationCase, Notification, Role, Subject, Verdict, Video,
+    CaseStatus, Comment, ModerationAction, ModerationCase, Notification, ReportReason, Role, Subject, Verdict, Video,
 };
 use domain::moderation::{Decision, ModerationService, ProvenanceReport};
 use domain::videos::VideoService;
-
-/// Why a member reports something.
-#[derive(Enum, Copy, Clone, Eq, PartialEq)]
-#[graphql(name = "ReportReason")]
-pub enum ReportReasonGql {
-    /// Sexual content.
-    Nudity,
-    /// Violence or gore.
-    Violence,
-    /// Harassment or hate.
-    Harassment,
-    /// Someone's likeness used without consent.
-    LikenessMisuse,
-    /// A minor at risk.
-    MinorSafety,
-    /// Spam or scams.
-    Spam,
-    /// Anything else (say what in `details`).
-    Other,
-}
-
-impl ReportReasonGql {
-    fn as_str(self) -> &'static str {
-        match self {
-            ReportReasonGql::Nudity => "NUDITY",
-            ReportReasonGql::Violence => "VIOLENCE",
-            ReportReasonGql::Harassment => "HARASSMENT",
-            ReportReasonGql::LikenessMisuse => "LIKENESS_MISUSE",
-            ReportReasonGql::MinorSafety => "MINOR_SAFETY",
-            ReportReasonGql::Spam => "SPAM",
-            ReportReasonGql::Other => "OTHER",
-        }
-    }
-}
-
-/// A moderator's decision.
-#[derive(Enum, Copy, Clone, Eq, PartialEq)]
-#[graphql(name = "ModerationAction")]
-pub enum ModerationActionGql {
-    /// Nothing wrong: keep it (a held video becomes a publishable draft; an appealed removal is undone).
-    Approve,
-    /// Take it down and tell the author why.
-    Remove,
-    /// Take it down and ban its author.
-    BanAuthor,
-    /// Hand the case to an admin.
-    Escalate,
-}
-
-impl From<ModerationActionGql> for ModerationAction {
-    fn from(a: ModerationActionGql) -> Self {
-        match a {
-            ModerationActionGql::Approve => ModerationAction::Approve,
-            ModerationActionGql::Remove => ModerationAction::Remove,
-            ModerationActionGql::BanAuthor => ModerationAction::BanAuthor,
-            ModerationActionGql::Escalate => ModerationAction::Escalate,
-        }
-    }
-}
-
-impl From<ModerationAction> for ModerationActionGql {
-    fn from(a: ModerationAction) -> Self {
-        match a {
-            ModerationAction::Approve => ModerationActionGql::Approve,
-            ModerationAction::Remove => ModerationActionGql::Remove,
-            ModerationAction::BanAuthor => ModerationActionGql::BanAuthor,
-            ModerationAction::Escalate => ModerationActionGql::Escalate,
-        }
-    }
-}
-
-/// Where a case stands.
-#[derive(Enum, Copy, Clone, Eq, PartialEq)]
-#[graphql(name = "CaseStatus")]
-pub enum CaseStatusGql {
-    /// Waiting for a moderator.
-    Open,
-    /// Decided.
-    Resolved,
-    /// Appealed; waiting for a different moderator.
-    Appealed,
-}
-
-impl From<CaseStatusGql> for CaseStatus {
-    fn from(s: CaseStatusGql) -> Self {
-        match s {
-            CaseStatusGql::Open => CaseStatus::Open,
-            CaseStatusGql::Resolved => CaseStatus::Resolved,
-            CaseStatusGql::Appealed => CaseStatus::Appealed,
-        }
-    }
-}
-
-impl From<CaseStatus> for CaseStatusGql {
-    fn from(s: CaseStatus) -> Self {
-        match s {
-            CaseStatus::Open => CaseStatusGql::Open,
-            CaseStatus::Resolved => CaseStatusGql::Resolved,
-            CaseStatus::Appealed => CaseStatusGql::Appealed,
-        }
-    }
-}
-
-/// The frame check's verdict.
-#[derive(Enum, Copy, Clone, Eq, PartialEq)]
-#[graphql(name = "ModerationVerdict")]
-pub enum VerdictGql {
-    /// Nothing found.
-    Pass,
-    /// Held for a moderator.
-    Review,
-    /// Refused.
-    Block,
-    /// Held, then approved by a moderator.
-    Approved,
-}
-
-impl From<Verdict> for VerdictGql {
-    fn from(v: Verdict) -> Self {
-        match v {
-            Verdict::Pass => VerdictGql::Pass,
-            Verdict::Review => VerdictGql::Review,
-            Verdict::Block => VerdictGql::Block,
-            Verdict::Approved => VerdictGql::Approved,
-        }
-    }
-}
 
 /// Where a video came from and what the checks found.
 pub struct ProvenanceObject(pub Video);
@@ -164,8 +37,8 @@ impl ProvenanceObject {
         self.0.manifest_issuer.as_deref()
     }
     /// The frame check's verdict.
-    async fn moderation_verdict(&self) -> VerdictGql {
-        self.0.verdict.into()
+    async fn moderation_verdict(&self) -> Verdict {
+        self.0.verdict
     }
     /// Model that made it, with its version.
     async fn model(&self) -> String {
@@ -243,7 +116,7 @@ impl async_graphql::dataloader::Loader<VideoId> for RemixCountLoader {
         &self,
         keys: &[VideoId],
     ) -> std::result::Result<std::collections::HashMap<VideoId, i64>, Self::Error> {
-        self.0.deps.store.remix_counts(keys).await.map_err(|e| std::sync::Arc::new(to_gql(e)))
+        self.0.remix_counts(keys).await.map_err(|e| std::sync::Arc::new(to_gql(e)))
     }
 }
 
@@ -296,8 +169,9 @@ impl CaseObject {
     }
 
     async fn reports_once(&self, ctx: &Context<'_>) -> Result<&[domain::model::Report]> {
-        let store = &ctx.data::<domain::Services>()?.deps.store;
-        Ok(self.1.get_or_try_init(|| async { store.reports_of(self.0.id).await.api() }).await?.as_slice())
+        let services = ctx.data::<domain::Services>()?;
+        let caller = &caller(ctx)?.caller;
+        Ok(self.1.get_or_try_init(|| async { services.case_reports(caller, self.0.id).await.api() }).await?.as_slice())
     }
 
     fn moderator(ctx: &Context<'_>) -> bool {
@@ -312,8 +186,8 @@ impl CaseObject {
         ID(self.0.id.to_string())
     }
     /// Where it stands.
-    async fn status(&self) -> CaseStatusGql {
-        self.0.status.into()
+    async fn status(&self) -> CaseStatus {
+        self.0.status
     }
     /// The video it is about.
     async fn subject_video(&self, ctx: &Context<'_>) -> Result<Option<VideoObject>> {
@@ -330,7 +204,7 @@ impl CaseObject {
     /// The comment it is about.
     async fn subject_comment(&self, ctx: &Context<'_>) -> Result<Option<CommentObject>> {
         let Subject::Comment(id) = self.0.subject else { return Ok(None) };
-        Ok(ctx.data::<domain::Services>()?.deps.store.comment(id).await.api()?.map(CommentObject))
+        Ok(ctx.data::<domain::Services>()?.case_comment(id).await.api()?.map(CommentObject))
     }
     /// The cameo whose verification it is (its clip and challenge phrase are on the cameo).
     async fn subject_cameo(&self, ctx: &Context<'_>) -> Result<Option<super::cameos::CameoObject>> {
@@ -348,14 +222,14 @@ impl CaseObject {
         let mut out = self.0.reasons.clone();
         if self.0.report_count > 0 && Self::moderator(ctx) {
             let reports = self.reports_once(ctx).await?;
-            let mut counts: Vec<(String, usize)> = Vec::new();
+            let mut counts: Vec<(ReportReason, usize)> = Vec::new();
             for r in reports {
                 match counts.iter_mut().find(|(reason, _)| *reason == r.reason) {
                     Some((_, n)) => *n += 1,
-                    None => counts.push((r.reason.clone(), 1)),
+                    None => counts.push((r.reason, 1)),
                 }
             }
-            out.extend(counts.into_iter().map(|(reason, n)| format!("reported as {reason} ({n})")));
+            out.extend(counts.into_iter().map(|(reason, n)| format!("reported as {} ({n})", reason.as_str())));
         }
         Ok(out)
     }
@@ -377,7 +251,7 @@ impl CaseObject {
             .filter_map(|r| {
                 loaded.get(&r.reporter_id).cloned().map(|u| CaseReport {
                     reporter: UserObject(u),
-                    reason: r.reason.clone(),
+                    reason: r.reason.as_str().to_owned(),
                     details: r.details.clone(),
                     created_at: r.created_at,
                 })
@@ -390,7 +264,7 @@ impl CaseObject {
     }
     /// `frame_check` or `report`.
     async fn source(&self) -> &str {
-        &self.0.source
+        self.0.source.as_str()
     }
     /// Handed to an admin.
     async fn escalated(&self) -> bool {
@@ -402,7 +276,7 @@ impl CaseObject {
         if !Self::moderator(ctx) {
             return Ok(None);
         }
-        let Some(video) = ctx.data::<domain::Services>()?.deps.store.video(id).await.api()? else {
+        let Some(video) = ctx.data::<domain::Services>()?.case_video(&caller(ctx)?.caller, id).await.api()? else {
             return Ok(None);
         };
         match video.frame_strip_key {
@@ -436,8 +310,8 @@ impl CaseObject {
         self.0.resolved_at
     }
     /// The last decision.
-    async fn resolution(&self) -> Option<ModerationActionGql> {
-        self.0.resolution.map(Into::into)
+    async fn resolution(&self) -> Option<ModerationAction> {
+        self.0.resolution
     }
     /// Who decided (moderators only).
     async fn resolved_by(&self, ctx: &Context<'_>) -> Result<Option<UserObject>> {
@@ -469,7 +343,7 @@ impl NotificationObject {
     }
     /// Kind, e.g. `video.removed`, `video.approved`, `video.comment`.
     async fn kind(&self) -> &str {
-        &self.0.kind
+        self.0.kind.as_str()
     }
     /// What happened.
     async fn message(&self) -> &str {
@@ -513,7 +387,7 @@ impl ModerationQuery {
     async fn moderation_queue(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default_with = "Some(CaseStatusGql::Open)")] status: Option<CaseStatusGql>,
+        #[graphql(default_with = "Some(CaseStatus::Open)")] status: Option<CaseStatus>,
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<String, CaseObject>> {
@@ -521,7 +395,7 @@ impl ModerationQuery {
         let c = caller(ctx)?;
         let mut list = ctx
             .data::<ModerationService>()?
-            .queue(&c.caller, status.unwrap_or(CaseStatusGql::Open).into(), after, n + 1)
+            .queue(&c.caller, status.unwrap_or(CaseStatus::Open), after, n + 1)
             .await
             .api()?;
         let has_next = list.len() as u64 > n;
@@ -553,10 +427,7 @@ impl ModerationQuery {
     ) -> Result<Connection<String, NotificationObject, NotificationsExtra>> {
         let (n, after) = page_args(first, after)?;
         let c = caller(ctx)?;
-        let v = c.caller.require().api()?;
-        let store = &ctx.data::<domain::Services>()?.deps.store;
-        let mut list = store.notifications(v.user.id, after, n + 1).await.api()?;
-        let unread = store.unread_notifications(v.user.id).await.api()?;
+        let (mut list, unread) = ctx.data::<domain::Services>()?.notifications(&c.caller, after, n + 1).await.api()?;
         let has_next = list.len() as u64 > n;
         list.truncate(n as usize);
         let mut conn = Connection::with_additional_fields(
@@ -615,17 +486,14 @@ impl ModerationMutation {
         video_id: Option<ID>,
         comment_id: Option<ID>,
         user_id: Option<ID>,
-        reason: ReportReasonGql,
+        reason: ReportReason,
         details: Option<String>,
     ) -> Result<bool> {
         let video = video_id.map(|v| parse_id(&v, "videoId", VideoId::parse)).transpose()?;
         let comment = comment_id.map(|v| parse_id(&v, "commentId", CommentId::parse)).transpose()?;
         let user = user_id.map(|v| parse_id(&v, "userId", UserId::parse)).transpose()?;
         let c = caller(ctx)?;
-        ctx.data::<ModerationService>()?
-            .report(&c.caller, video, comment, user, reason.as_str(), details.as_deref())
-            .await
-            .api()
+        ctx.data::<ModerationService>()?.report(&c.caller, video, comment, user, reason, details.as_deref()).await.api()
     }
 
     /// Asks for another look at a removal, within 20 days of it, once; a different moderator decides.
@@ -640,14 +508,14 @@ impl ModerationMutation {
         &self,
         ctx: &Context<'_>,
         id: ID,
-        action: ModerationActionGql,
+        action: ModerationAction,
         note: Option<String>,
     ) -> Result<CaseObject> {
         let id = parse_id(&id, "id", CaseId::parse)?;
         let c = caller(ctx)?;
         let case = ctx
             .data::<ModerationService>()?
-            .resolve(&c.caller, Decision { case: id, action: action.into(), note: note.as_deref() })
+            .resolve(&c.caller, Decision { case: id, action, note: note.as_deref() })
             .await
             .api()?;
         Ok(CaseObject::new(case))
@@ -662,8 +530,7 @@ impl ModerationMutation {
     /// Marks every notification read; returns how many were unread.
     async fn mark_notifications_read(&self, ctx: &Context<'_>) -> Result<i32> {
         let c = caller(ctx)?;
-        let v = c.caller.require().api()?;
-        let n = ctx.data::<domain::Services>()?.deps.store.mark_notifications_read(v.user.id).await.api()?;
+        let n = ctx.data::<domain::Services>()?.mark_notifications_read(&c.caller).await.api()?;
         Ok(i32::try_from(n).unwrap_or(i32::MAX))
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, Object, Result, SimpleObject};
 
 use super::accounts::UserObject;
 use super::videos::VideoObject;
@@ -16,29 +16,6 @@ use app_core::error::AppError;
 use app_core::types::{UserId, VideoId};
 use domain::Services;
 use domain::feed::FeedKind;
-
-/// The feeds.
-#[derive(Enum, Copy, Clone, Eq, PartialEq)]
-#[graphql(name = "FeedKind")]
-pub enum FeedKindGql {
-    /// Ranked for the viewer: followed authors, trending, remixes of what they liked, cameos of
-    /// people they follow, and fresh videos; steered by `setFeedPreferences`.
-    ForYou,
-    /// Followed authors, newest first.
-    Following,
-    /// Time-decayed engagement, the same for everyone.
-    Trending,
-}
-
-impl From<FeedKindGql> for FeedKind {
-    fn from(k: FeedKindGql) -> Self {
-        match k {
-            FeedKindGql::ForYou => FeedKind::ForYou,
-            FeedKindGql::Following => FeedKind::Following,
-            FeedKindGql::Trending => FeedKind::Trending,
-        }
-    }
-}
 
 /// One topic weight of the viewer's stated preferences.
 #[derive(SimpleObject)]
@@ -74,7 +51,7 @@ impl Loader<UserId> for FollowedLoader {
 
     async fn load(&self, keys: &[UserId]) -> std::result::Result<HashMap<UserId, bool>, Self::Error> {
         let Some(viewer) = self.viewer else { return Ok(keys.iter().map(|k| (*k, false)).collect()) };
-        let set = self.services.deps.store.followed_among(viewer, keys).await.map_err(|e| Arc::new(to_gql(e)))?;
+        let set = self.services.followed_among(viewer, keys).await.map_err(|e| Arc::new(to_gql(e)))?;
         Ok(keys.iter().map(|k| (*k, set.contains(k))).collect())
     }
 }
@@ -96,7 +73,7 @@ impl Loader<UserId> for BlockedLoader {
 
     async fn load(&self, keys: &[UserId]) -> std::result::Result<HashMap<UserId, bool>, Self::Error> {
         let Some(viewer) = self.viewer else { return Ok(keys.iter().map(|k| (*k, false)).collect()) };
-        let set = self.services.deps.store.blocked_among(viewer, keys).await.map_err(|e| Arc::new(to_gql(e)))?;
+        let set = self.services.blocked_among(viewer, keys).await.map_err(|e| Arc::new(to_gql(e)))?;
         Ok(keys.iter().map(|k| (*k, set.contains(k))).collect())
     }
 }
@@ -118,7 +95,7 @@ impl Loader<VideoId> for LikedLoader {
 
     async fn load(&self, keys: &[VideoId]) -> std::result::Result<HashMap<VideoId, bool>, Self::Error> {
         let Some(viewer) = self.viewer else { return Ok(keys.iter().map(|k| (*k, false)).collect()) };
-        let set = self.services.deps.store.liked_among(viewer, keys).await.map_err(|e| Arc::new(to_gql(e)))?;
+        let set = self.services.liked_among(viewer, keys).await.map_err(|e| Arc::new(to_gql(e)))?;
         Ok(keys.iter().map(|k| (*k, set.contains(k))).collect())
     }
 }
@@ -146,7 +123,7 @@ impl SocialQuery {
     async fn feed(
         &self,
         ctx: &Context<'_>,
-        kind: FeedKindGql,
+        kind: FeedKind,
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<String, VideoObject>> {
@@ -155,7 +132,7 @@ impl SocialQuery {
             return Err(to_gql(AppError::bad_input("first", "first must be between 1 and 50")));
         }
         let c = caller(ctx)?;
-        let page = services(ctx)?.feed.page(&c.caller, kind.into(), first as usize, after.as_deref()).await.api()?;
+        let page = services(ctx)?.feed.page(&c.caller, kind, first as usize, after.as_deref()).await.api()?;
         if !page.cacheable
             && let Ok(flag) = ctx.data::<std::sync::Arc<crate::FeedResponseCacheable>>()
         {

@@ -1,7 +1,7 @@
 //! Generation and drafts: `createVideo`, `cancelJob`, `job`, `jobUpdates`, `myDrafts`, `video`.
 
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject, Subscription};
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject, Subscription};
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use futures_util::Stream;
@@ -11,89 +11,8 @@ use super::{ApiResult, caller, parse_id, to_gql};
 use crate::links::MediaLinks;
 use app_core::error::AppError;
 use app_core::types::{JobId, VideoId};
-use domain::model::{Job, JobStatus, Video, VideoStatus};
+use domain::model::{AspectRatio, Job, JobStatus, Video, VideoStatus};
 use domain::videos::{CreateVideo, QueueEstimate, VideoService};
-
-/// Frame shapes.
-#[derive(Enum, Copy, Clone, Eq, PartialEq)]
-#[graphql(name = "AspectRatio")]
-pub enum AspectRatioGql {
-    /// Tall.
-    Portrait,
-    /// Wide.
-    Landscape,
-    /// 1:1.
-    Square,
-}
-
-impl From<AspectRatioGql> for jobs::AspectRatio {
-    fn from(a: AspectRatioGql) -> Self {
-        match a {
-            AspectRatioGql::Portrait => jobs::AspectRatio::Portrait,
-            AspectRatioGql::Landscape => jobs::AspectRatio::Landscape,
-            AspectRatioGql::Square => jobs::AspectRatio::Square,
-        }
-    }
-}
-
-/// Job states.
-#[derive(Enum, Copy, Clone, Eq, PartialEq)]
-#[graphql(name = "JobStatus")]
-pub enum JobStatusGql {
-    /// Waiting for a worker.
-    Queued,
-    /// Being generated.
-    Running,
-    /// Output being checked.
-    Moderating,
-    /// A draft exists.
-    Succeeded,
-    /// Gave up (see `error`).
-    Failed,
-    /// Moderation refused the output.
-    Rejected,
-    /// Cancelled by its author.
-    Cancelled,
-}
-
-impl From<JobStatus> for JobStatusGql {
-    fn from(s: JobStatus) -> Self {
-        match s {
-            JobStatus::Queued => JobStatusGql::Queued,
-            JobStatus::Running => JobStatusGql::Running,
-            JobStatus::Moderating => JobStatusGql::Moderating,
-            JobStatus::Succeeded => JobStatusGql::Succeeded,
-            JobStatus::Failed => JobStatusGql::Failed,
-            JobStatus::Rejected => JobStatusGql::Rejected,
-            JobStatus::Cancelled => JobStatusGql::Cancelled,
-        }
-    }
-}
-
-/// Video states.
-#[derive(Enum, Copy, Clone, Eq, PartialEq)]
-#[graphql(name = "VideoStatus")]
-pub enum VideoStatusGql {
-    /// Visible to its author.
-    Draft,
-    /// Waiting for a human moderator.
-    InReview,
-    /// In the feed.
-    Published,
-    /// Taken down.
-    Removed,
-}
-
-impl From<VideoStatus> for VideoStatusGql {
-    fn from(s: VideoStatus) -> Self {
-        match s {
-            VideoStatus::Draft => VideoStatusGql::Draft,
-            VideoStatus::InReview => VideoStatusGql::InReview,
-            VideoStatus::Published => VideoStatusGql::Published,
-            VideoStatus::Removed => VideoStatusGql::Removed,
-        }
-    }
-}
 
 /// What to generate.
 #[derive(InputObject)]
@@ -104,8 +23,8 @@ pub struct CreateVideoInput {
     #[graphql(default = 4)]
     duration_seconds: i32,
     /// Frame shape.
-    #[graphql(default_with = "AspectRatioGql::Portrait")]
-    aspect_ratio: AspectRatioGql,
+    #[graphql(default_with = "AspectRatio::Portrait")]
+    aspect_ratio: AspectRatio,
     /// Noise seed; the same prompt, seed and model give the same video.
     seed: Option<i32>,
     /// Cameos to put in the scene (at most 2 by default; each needs its owner's consent now).
@@ -148,8 +67,8 @@ impl JobObject {
         ID(self.0.id.to_string())
     }
     /// Status.
-    async fn status(&self) -> JobStatusGql {
-        self.0.status.into()
+    async fn status(&self) -> JobStatus {
+        self.0.status
     }
     /// Denoiser progress in [0, 1].
     async fn progress(&self) -> f64 {
@@ -193,7 +112,7 @@ impl JobObject {
     async fn error(&self) -> Option<JobError> {
         match (&self.0.error_code, &self.0.error_message) {
             (Some(code), message) => {
-                Some(JobError { code: code.clone(), message: message.clone().unwrap_or_default() })
+                Some(JobError { code: code.as_str().to_owned(), message: message.clone().unwrap_or_default() })
             }
             _ => None,
         }
@@ -226,8 +145,8 @@ impl VideoObject {
             .ok_or_else(|| to_gql(AppError::NotFound("user")))
     }
     /// Status.
-    async fn status(&self) -> VideoStatusGql {
-        self.0.status.into()
+    async fn status(&self) -> VideoStatus {
+        self.0.status
     }
     /// Caption given at publish.
     async fn caption(&self) -> Option<&str> {
@@ -347,13 +266,9 @@ impl VideoObject {
         after: Option<String>,
     ) -> Result<Connection<String, super::moderation::CommentObject>> {
         let (n, after) = page_args(first, after)?;
-        let store = &ctx.data::<domain::Services>()?.deps.store;
         // Comments of members in a block with the viewer are hidden from them.
-        let hidden = match caller(ctx)?.caller.optional().api()? {
-            Some(v) => store.block_set(v.user.id).await.api()?,
-            None => Default::default(),
-        };
-        let mut list = store.comments_of(self.0.id, &hidden, after, n + 1).await.api()?;
+        let services = ctx.data::<domain::Services>()?;
+        let mut list = services.comments_of(&caller(ctx)?.caller, self.0.id, after, n + 1).await.api()?;
         Ok(super::moderation::comment_connection(&mut list, n, after.is_some()))
     }
     /// Visible comments.
@@ -475,7 +390,7 @@ impl VideosMutation {
                 CreateVideo {
                     prompt: input.prompt,
                     duration_seconds: input.duration_seconds,
-                    aspect_ratio: input.aspect_ratio.into(),
+                    aspect_ratio: input.aspect_ratio,
                     seed: input.seed.map(i64::from),
                     remix_of,
                     cameo_ids,

@@ -59,6 +59,11 @@ pub fn media_store(c: &Config) -> AppResult<MediaStore> {
 
 /// Opens the database (running migrations), Redis if configured, keys and mail.
 pub async fn build_services(c: &Config) -> AppResult<Services> {
+    Ok(build_services_and_store(c).await?.0)
+}
+
+/// [`build_services`], and the store handle for the server's own tests to inspect.
+async fn build_services_and_store(c: &Config) -> AppResult<(Services, Store)> {
     let data_dir = &c.storage.data_dir;
     std::fs::create_dir_all(data_dir)
         .map_err(|e| AppError::internal(&format!("create data folder {}", data_dir.display()), e))?;
@@ -101,7 +106,7 @@ pub async fn build_services(c: &Config) -> AppResult<Services> {
             views: Limit { name: "views", limit: c.limits.views_per_user_per_minute, window: minute },
         },
     };
-    Ok(Services::new(Deps { store, kv, hasher, tokens, mail, rules: rules(c), feed_cache: cache }, social))
+    Ok((Services::new(Deps::new(store.clone(), kv, hasher, tokens, mail, rules(c), cache), social), store))
 }
 
 /// Generation wiring: the service, the media store and links, and the in-process workers.
@@ -139,15 +144,7 @@ pub async fn build_generation(c: &Config, services: &Services) -> AppResult<Gene
     let secret = MediaLinks::load_or_create_secret(&data_dir.join("keys").join("media-links.key"))?;
     let links = MediaLinks::new(secret, c.storage.media_url_ttl, &c.effective_public_url(), store.clone());
     let in_process = c.effective_in_process_workers();
-    let aspect_ratios = manifest
-        .resolutions
-        .keys()
-        .map(|a| match a {
-            generator::manifest::AspectRatio::Portrait => jobs::AspectRatio::Portrait,
-            generator::manifest::AspectRatio::Landscape => jobs::AspectRatio::Landscape,
-            generator::manifest::AspectRatio::Square => jobs::AspectRatio::Square,
-        })
-        .collect();
+    let aspect_ratios = manifest.resolutions.keys().copied().collect();
     let model = ModelLimits {
         min_seconds: manifest.min_duration_seconds,
         max_seconds: manifest.max_duration_seconds,
@@ -274,6 +271,8 @@ pub struct Running {
     pub task: tokio::task::JoinHandle<std::io::Result<()>>,
     /// The services it runs (tests use them to inspect state).
     pub services: Services,
+    /// The database handle (tests inspect stored state through it).
+    pub store: Store,
     /// Jobs and videos.
     pub videos: VideoService,
     /// Stops the in-process workers.
@@ -293,7 +292,7 @@ pub async fn start(c: &Config) -> AppResult<Running> {
         c.web.public_url = Some(format!("http://{addr}"));
     }
     let c = &c;
-    let services = build_services(c).await?;
+    let (services, database) = build_services_and_store(c).await?;
     let generation = build_generation(c, &services).await?;
     let metrics = Arc::new(Metrics::new()?);
     let schema = build_schema(
@@ -321,8 +320,8 @@ pub async fn start(c: &Config) -> AppResult<Running> {
         max_upload_bytes: c.server.max_upload_bytes,
         feed_only: moka::sync::Cache::new(10_000),
         feed_responses: crate::http::feed_responses::FeedResponses::new(
-            services.deps.feed_cache.clone(),
-            services.deps.kv.clone(),
+            services.deps.feed_cache().clone(),
+            services.deps.kv().clone(),
             services.feed.page_ttl(),
         ),
     });
@@ -357,6 +356,7 @@ pub async fn start(c: &Config) -> AppResult<Running> {
         handle,
         task,
         services,
+        store: database,
         videos: generation.videos,
         stop_workers: generation.stop_workers,
         moderation: generation.moderation,

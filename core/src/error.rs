@@ -41,7 +41,7 @@ pub enum AppError {
     #[error("this video cannot be published: {reason}")]
     PublishRefused {
         /// Which check failed.
-        check: &'static str,
+        check: PublishCheck,
         /// What it found.
         reason: String,
     },
@@ -57,6 +57,37 @@ pub enum AppError {
     /// Anything else: logged with its cause, reported to the client only as INTERNAL.
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
+}
+
+/// The publish gate's checks: `extensions.check` of a `PUBLISH_REFUSED` error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublishCheck {
+    /// The frame check's verdict, or the video's status, does not allow publishing.
+    Verdict,
+    /// The stored file does not carry this video's invisible watermark (or does not decode).
+    Watermark,
+    /// The stored file's C2PA manifest is missing, invalid, untrusted or names another video.
+    Manifest,
+    /// In the contract's list but not raised: consent at publish answers `CONSENT_REQUIRED`.
+    Consent,
+}
+
+impl PublishCheck {
+    /// The client-visible spelling (`extensions.check`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PublishCheck::Verdict => "VERDICT",
+            PublishCheck::Watermark => "WATERMARK",
+            PublishCheck::Manifest => "MANIFEST",
+            PublishCheck::Consent => "CONSENT",
+        }
+    }
+}
+
+impl std::fmt::Display for PublishCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl AppError {

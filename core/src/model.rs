@@ -1,35 +1,43 @@
 //! Plain domain records: what services reason about. No SQL, HTTP or GraphQL types.
+//!
+//! Every state is one enum here, spelled once. With the `db` feature each state enum stored in a
+//! column derives its sea-orm mapping (`DeriveActiveEnum`: the stored text is the variant's name in
+//! `SCREAMING_SNAKE_CASE` unless the enum says otherwise, and a value the enum does not know fails
+//! the read with an error instead of becoming a default); with the `graphql` feature each state
+//! the API shows derives its GraphQL enum (the doc comments below are the schema's descriptions,
+//! so they must match `schema.graphql`).
 
 use chrono::{DateTime, Utc};
+#[cfg(feature = "db")]
+use sea_orm::sea_query::StringLen;
 
 use crate::types::{CameoId, CaseId, CommentId, InviteId, JobId, UserId, VideoId};
 
-/// Roles, in increasing power.
+/// Member roles.
+// In increasing power: `Ord` follows the order of the variants. Column `users.role`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(
+    feature = "db",
+    derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter),
+    sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))", rename_all = "SCREAMING_SNAKE_CASE")
+)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum), graphql(name = "Role"))]
 pub enum Role {
     /// A member.
     User,
-    /// Works the review queue; may ban.
+    /// Works the review queue; may ban members.
     Moderator,
-    /// Everything, including roles and invites.
+    /// Everything.
     Admin,
 }
 
 impl Role {
-    /// The stored and wire spelling.
+    /// The stored and wire spelling (for messages and the audit log).
     pub fn as_str(self) -> &'static str {
         match self {
             Role::User => "USER",
             Role::Moderator => "MODERATOR",
             Role::Admin => "ADMIN",
-        }
-    }
-    /// Reads the stored spelling; anything unknown is the least powerful role.
-    pub fn from_stored(s: &str) -> Role {
-        match s {
-            "ADMIN" => Role::Admin,
-            "MODERATOR" => Role::Moderator,
-            _ => Role::User,
         }
     }
 }
@@ -118,27 +126,39 @@ impl Invite {
     }
 }
 
-/// Where a generation job is.
+/// Job states.
+// Where a generation job is. Column `generation_jobs.status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "db",
+    derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter),
+    sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))", rename_all = "SCREAMING_SNAKE_CASE")
+)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum), graphql(name = "JobStatus"))]
 pub enum JobStatus {
     /// Waiting for a worker.
     Queued,
-    /// A worker is generating it.
+    /// Being generated.
     Running,
-    /// Output is being checked.
+    /// Output being checked.
     Moderating,
-    /// A video exists.
+    /// A draft exists.
     Succeeded,
-    /// Gave up; `error_message` says why.
+    /// Gave up (see `error`).
     Failed,
     /// Moderation refused the output.
     Rejected,
-    /// The author cancelled it.
+    /// Cancelled by its author.
     Cancelled,
 }
 
 impl JobStatus {
-    /// Stored and wire spelling.
+    /// Every status a job has not ended in.
+    pub const LIVE: [JobStatus; 3] = [JobStatus::Queued, JobStatus::Running, JobStatus::Moderating];
+    /// The statuses of a job a worker holds.
+    pub const RUNNING: [JobStatus; 2] = [JobStatus::Running, JobStatus::Moderating];
+
+    /// Stored and wire spelling (for messages).
     pub fn as_str(self) -> &'static str {
         match self {
             JobStatus::Queued => "QUEUED",
@@ -148,18 +168,6 @@ impl JobStatus {
             JobStatus::Failed => "FAILED",
             JobStatus::Rejected => "REJECTED",
             JobStatus::Cancelled => "CANCELLED",
-        }
-    }
-    /// Reads the stored spelling (unknown values read as failed, never as success).
-    pub fn from_stored(s: &str) -> Self {
-        match s {
-            "QUEUED" => JobStatus::Queued,
-            "RUNNING" => JobStatus::Running,
-            "MODERATING" => JobStatus::Moderating,
-            "SUCCEEDED" => JobStatus::Succeeded,
-            "REJECTED" => JobStatus::Rejected,
-            "CANCELLED" => JobStatus::Cancelled,
-            _ => JobStatus::Failed,
         }
     }
     /// No further change will happen.
@@ -183,8 +191,8 @@ pub struct Job {
     pub seed: i64,
     /// Requested length.
     pub duration_seconds: i32,
-    /// `PORTRAIT`, `LANDSCAPE` or `SQUARE`.
-    pub aspect_ratio: String,
+    /// Frame shape.
+    pub aspect_ratio: AspectRatio,
     /// Denoiser steps done.
     pub step: i32,
     /// Denoiser steps in all (0 until a worker starts).
@@ -192,7 +200,7 @@ pub struct Job {
     /// Deliveries so far.
     pub attempts: i32,
     /// Machine-readable failure code.
-    pub error_code: Option<String>,
+    pub error_code: Option<JobErrorCode>,
     /// Failure a user can read.
     pub error_message: Option<String>,
     /// The video, once made.
@@ -207,6 +215,61 @@ pub struct Job {
     pub remix_of: Option<VideoId>,
 }
 
+/// Why a job ended without a video: the machine-readable `JobError.code`.
+// Column `generation_jobs.error_code`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "db",
+    derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter),
+    sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))", rename_all = "SCREAMING_SNAKE_CASE")
+)]
+pub enum JobErrorCode {
+    /// The frame check blocked the clip.
+    ContentBlocked,
+    /// A cameo in it may no longer be used by the author (checked when the job finished).
+    ConsentRequired,
+    /// A cameo's owner withdrew consent while the job waited or ran.
+    ConsentWithdrawn,
+    /// The generator gave up.
+    GenerationFailed,
+    /// The job could not be handed to the queue.
+    QueueUnavailable,
+}
+
+impl JobErrorCode {
+    /// The client-visible code (`JobError.code`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobErrorCode::ContentBlocked => "CONTENT_BLOCKED",
+            JobErrorCode::ConsentRequired => "CONSENT_REQUIRED",
+            JobErrorCode::ConsentWithdrawn => "CONSENT_WITHDRAWN",
+            JobErrorCode::GenerationFailed => "GENERATION_FAILED",
+            JobErrorCode::QueueUnavailable => "QUEUE_UNAVAILABLE",
+        }
+    }
+}
+
+/// Frame shapes.
+// The shape asked for at `createVideo`: stored in `generation_jobs.aspect_ratio` and
+// `videos.aspect_ratio`, sent to the generator (`jobs::AspectRatio` is this type) and read from
+// model manifests, all as `PORTRAIT`, `LANDSCAPE`, `SQUARE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[cfg_attr(
+    feature = "db",
+    derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter),
+    sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))", rename_all = "SCREAMING_SNAKE_CASE")
+)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum), graphql(name = "AspectRatio"))]
+pub enum AspectRatio {
+    /// Tall.
+    Portrait,
+    /// Wide.
+    Landscape,
+    /// 1:1.
+    Square,
+}
+
 impl Job {
     /// Progress in [0, 1].
     pub fn progress(&self) -> f64 {
@@ -218,10 +281,18 @@ impl Job {
     }
 }
 
-/// Where a video is in its life.
+/// Video states.
+// Where a video is in its life; a draft is visible to its author (and cameo owners). Column
+// `videos.status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(
+    feature = "db",
+    derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter),
+    sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))", rename_all = "SCREAMING_SNAKE_CASE")
+)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum), graphql(name = "VideoStatus"))]
 pub enum VideoStatus {
-    /// Visible to its author (and cameo owners).
+    /// Visible to its author.
     Draft,
     /// Waiting for a human moderator.
     InReview,
@@ -229,27 +300,6 @@ pub enum VideoStatus {
     Published,
     /// Taken down.
     Removed,
-}
-
-impl VideoStatus {
-    /// Stored and wire spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            VideoStatus::Draft => "DRAFT",
-            VideoStatus::InReview => "IN_REVIEW",
-            VideoStatus::Published => "PUBLISHED",
-            VideoStatus::Removed => "REMOVED",
-        }
-    }
-    /// Reads the stored spelling (unknown reads as removed, never as published).
-    pub fn from_stored(s: &str) -> Self {
-        match s {
-            "DRAFT" => VideoStatus::Draft,
-            "IN_REVIEW" => VideoStatus::InReview,
-            "PUBLISHED" => VideoStatus::Published,
-            _ => VideoStatus::Removed,
-        }
-    }
 }
 
 /// A generated video.
@@ -270,7 +320,7 @@ pub struct Video {
     /// Seed.
     pub seed: i64,
     /// Aspect ratio.
-    pub aspect_ratio: String,
+    pub aspect_ratio: AspectRatio,
     /// Media-store key of the MP4.
     pub video_key: String,
     /// Media-store key of the thumbnail.
@@ -342,21 +392,29 @@ impl Video {
     }
 }
 
-/// The frame check's verdict on a clip.
+/// The frame check's verdict.
+// On a clip. `Block` never reaches a video: the job ends `REJECTED` and no video exists.
+// Column `videos.verdict`; GraphQL `ModerationVerdict`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(
+    feature = "db",
+    derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter),
+    sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))", rename_all = "SCREAMING_SNAKE_CASE")
+)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum), graphql(name = "ModerationVerdict"))]
 pub enum Verdict {
     /// Nothing found.
     Pass,
     /// Held for a moderator.
     Review,
-    /// Refused (the job ends `REJECTED`; no video exists).
+    /// Refused.
     Block,
-    /// Held for review, then approved by a moderator.
+    /// Held, then approved by a moderator.
     Approved,
 }
 
 impl Verdict {
-    /// Stored and wire spelling.
+    /// Stored and wire spelling (for messages).
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Pass => "PASS",
@@ -369,12 +427,12 @@ impl Verdict {
     pub fn allows_publishing(self) -> bool {
         matches!(self, Verdict::Pass | Verdict::Approved)
     }
-    /// Reads the stored (or worker's lower-case) spelling; unknown reads as review, never pass.
-    pub fn from_stored(s: &str) -> Verdict {
+    /// Reads the generator's verdict (`pass`, `review` or `block`, any case); anything else
+    /// reads as review, never as pass.
+    pub fn from_worker(s: &str) -> Verdict {
         match s.to_ascii_uppercase().as_str() {
             "PASS" => Verdict::Pass,
             "BLOCK" => Verdict::Block,
-            "APPROVED" => Verdict::Approved,
             _ => Verdict::Review,
         }
     }
@@ -419,14 +477,32 @@ pub enum Subject {
     Cameo(CameoId),
 }
 
+/// The kind of thing a moderation case is about. Column `moderation_cases.subject_kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "db",
+    derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter),
+    sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))", rename_all = "lowercase")
+)]
+pub enum SubjectKind {
+    /// A video.
+    Video,
+    /// A member.
+    User,
+    /// A comment.
+    Comment,
+    /// A cameo.
+    Cameo,
+}
+
 impl Subject {
     /// Stored kind.
-    pub fn kind(self) -> &'static str {
+    pub fn kind(self) -> SubjectKind {
         match self {
-            Subject::Video(_) => "video",
-            Subject::User(_) => "user",
-            Subject::Comment(_) => "comment",
-            Subject::Cameo(_) => "cameo",
+            Subject::Video(_) => SubjectKind::Video,
+            Subject::User(_) => SubjectKind::User,
+            Subject::Comment(_) => SubjectKind::Comment,
+            Subject::Cameo(_) => SubjectKind::Cameo,
         }
     }
     /// The open-case key: one open case per subject.
@@ -441,50 +517,45 @@ impl Subject {
 }
 
 /// Where a case stands.
+// Appealed: the author appealed the decision. Column `moderation_cases.status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "db",
+    derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter),
+    sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))", rename_all = "SCREAMING_SNAKE_CASE")
+)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum), graphql(name = "CaseStatus"))]
 pub enum CaseStatus {
     /// Waiting for a moderator.
     Open,
     /// Decided.
     Resolved,
-    /// The author appealed the decision; waiting for a different moderator.
+    /// Appealed; waiting for a different moderator.
     Appealed,
 }
 
-impl CaseStatus {
-    /// Stored and wire spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CaseStatus::Open => "OPEN",
-            CaseStatus::Resolved => "RESOLVED",
-            CaseStatus::Appealed => "APPEALED",
-        }
-    }
-    /// Reads the stored spelling.
-    pub fn from_stored(s: &str) -> CaseStatus {
-        match s {
-            "RESOLVED" => CaseStatus::Resolved,
-            "APPEALED" => CaseStatus::Appealed,
-            _ => CaseStatus::Open,
-        }
-    }
-}
-
-/// What a moderator decided.
+/// A moderator's decision.
+// Column `moderation_cases.resolution`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "db",
+    derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter),
+    sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))", rename_all = "SCREAMING_SNAKE_CASE")
+)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum), graphql(name = "ModerationAction"))]
 pub enum ModerationAction {
-    /// Nothing wrong: the subject stays (or is restored).
+    /// Nothing wrong: keep it (a held video becomes a publishable draft; an appealed removal is undone).
     Approve,
-    /// Take the subject down.
+    /// Take it down and tell the author why.
     Remove,
     /// Take it down and ban its author.
     BanAuthor,
-    /// Hand to an admin.
+    /// Hand the case to an admin.
     Escalate,
 }
 
 impl ModerationAction {
-    /// Stored and wire spelling.
+    /// Stored and wire spelling (for the audit log).
     pub fn as_str(self) -> &'static str {
         match self {
             ModerationAction::Approve => "APPROVE",
@@ -493,14 +564,72 @@ impl ModerationAction {
             ModerationAction::Escalate => "ESCALATE",
         }
     }
-    /// Reads the stored spelling.
-    pub fn from_stored(s: &str) -> Option<ModerationAction> {
-        match s {
-            "APPROVE" => Some(ModerationAction::Approve),
-            "REMOVE" => Some(ModerationAction::Remove),
-            "BAN_AUTHOR" => Some(ModerationAction::BanAuthor),
-            "ESCALATE" => Some(ModerationAction::Escalate),
-            _ => None,
+}
+
+/// Who opened a moderation case. Column `moderation_cases.source`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "db",
+    derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter),
+    sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))", rename_all = "snake_case")
+)]
+pub enum CaseSource {
+    /// The frame check held a generated video.
+    FrameCheck,
+    /// A member's report.
+    Report,
+    /// A cameo waiting for verification.
+    Cameo,
+}
+
+impl CaseSource {
+    /// The spelling moderators see (`ModerationCase.source`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseSource::FrameCheck => "frame_check",
+            CaseSource::Report => "report",
+            CaseSource::Cameo => "cameo",
+        }
+    }
+}
+
+/// Why a member reports something.
+// Column `reports.reason` (32 characters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "db",
+    derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter),
+    sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))", rename_all = "SCREAMING_SNAKE_CASE")
+)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum), graphql(name = "ReportReason"))]
+pub enum ReportReason {
+    /// Sexual content.
+    Nudity,
+    /// Violence or gore.
+    Violence,
+    /// Harassment or hate.
+    Harassment,
+    /// Someone's likeness used without consent.
+    LikenessMisuse,
+    /// A minor at risk.
+    MinorSafety,
+    /// Spam or scams.
+    Spam,
+    /// Anything else (say what in `details`).
+    Other,
+}
+
+impl ReportReason {
+    /// The spelling moderators see (`CaseReport.reason`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportReason::Nudity => "NUDITY",
+            ReportReason::Violence => "VIOLENCE",
+            ReportReason::Harassment => "HARASSMENT",
+            ReportReason::LikenessMisuse => "LIKENESS_MISUSE",
+            ReportReason::MinorSafety => "MINOR_SAFETY",
+            ReportReason::Spam => "SPAM",
+            ReportReason::Other => "OTHER",
         }
     }
 }
@@ -514,8 +643,8 @@ pub struct ModerationCase {
     pub subject: Subject,
     /// Where it stands.
     pub status: CaseStatus,
-    /// `frame_check` or `report`.
-    pub source: String,
+    /// Who opened it.
+    pub source: CaseSource,
     /// Why it was opened (classifier reasons, report reasons).
     pub reasons: Vec<String>,
     /// Classifier scores (frame check), if any.
@@ -547,8 +676,8 @@ pub struct ModerationCase {
 pub struct Report {
     /// Who reported.
     pub reporter_id: UserId,
-    /// Reason (ReportReason spelling).
-    pub reason: String,
+    /// Reason.
+    pub reason: ReportReason,
     /// Free text.
     pub details: Option<String>,
     /// When.
@@ -560,8 +689,8 @@ pub struct Report {
 pub struct Notification {
     /// Id.
     pub id: uuid::Uuid,
-    /// Kind, e.g. `video.removed`.
-    pub kind: String,
+    /// Kind.
+    pub kind: NotificationKind,
     /// The video it is about.
     pub video_id: Option<VideoId>,
     /// Who caused it.
@@ -574,6 +703,127 @@ pub struct Notification {
     pub read_at: Option<DateTime<Utc>>,
 }
 
+/// What a notification is about (`Notification.kind`, e.g. `video.removed`).
+// Column `notifications.kind` (32 characters); the text is the variant's `string_value`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "db",
+    derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter),
+    sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))")
+)]
+pub enum NotificationKind {
+    /// Someone followed the member.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "user.followed"))]
+    UserFollowed,
+    /// Someone liked the member's video.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "video.liked"))]
+    VideoLiked,
+    /// Someone commented on the member's video.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "video.comment"))]
+    VideoComment,
+    /// Someone published a remix of the member's video.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "video.remixed"))]
+    VideoRemixed,
+    /// The frame check held the member's video for a moderator.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "video.in_review"))]
+    VideoInReview,
+    /// A moderator approved the member's held video.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "video.approved"))]
+    VideoApproved,
+    /// The member's video was taken down.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "video.removed"))]
+    VideoRemoved,
+    /// The member's draft was deleted (a cameo in it was withdrawn).
+    #[cfg_attr(feature = "db", sea_orm(string_value = "video.deleted"))]
+    VideoDeleted,
+    /// An appeal of the member's was decided against them.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "appeal.upheld"))]
+    AppealUpheld,
+    /// The member's comment was taken down.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "comment.removed"))]
+    CommentRemoved,
+    /// A moderator verified the member's cameo.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "cameo.approved"))]
+    CameoApproved,
+    /// A moderator refused the member's cameo.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "cameo.rejected"))]
+    CameoRejected,
+    /// Someone used the member's cameo.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "cameo.used"))]
+    CameoUsed,
+    /// The member's job was stopped (a cameo in it was withdrawn).
+    #[cfg_attr(feature = "db", sea_orm(string_value = "job.cancelled"))]
+    JobCancelled,
+}
+
+impl NotificationKind {
+    /// The client-visible kind (`Notification.kind`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationKind::UserFollowed => "user.followed",
+            NotificationKind::VideoLiked => "video.liked",
+            NotificationKind::VideoComment => "video.comment",
+            NotificationKind::VideoRemixed => "video.remixed",
+            NotificationKind::VideoInReview => "video.in_review",
+            NotificationKind::VideoApproved => "video.approved",
+            NotificationKind::VideoRemoved => "video.removed",
+            NotificationKind::VideoDeleted => "video.deleted",
+            NotificationKind::AppealUpheld => "appeal.upheld",
+            NotificationKind::CommentRemoved => "comment.removed",
+            NotificationKind::CameoApproved => "cameo.approved",
+            NotificationKind::CameoRejected => "cameo.rejected",
+            NotificationKind::CameoUsed => "cameo.used",
+            NotificationKind::JobCancelled => "job.cancelled",
+        }
+    }
+}
+
+/// Whether a comment shows. Column `comments.status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "db",
+    derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter),
+    sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))", rename_all = "SCREAMING_SNAKE_CASE")
+)]
+pub enum CommentStatus {
+    /// Shown under its video.
+    Visible,
+    /// Taken down by a moderator.
+    Removed,
+}
+
+/// What a one-time mail token is for. Column `one_time_tokens.purpose`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "db",
+    derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter),
+    sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))", rename_all = "lowercase")
+)]
+pub enum TokenPurpose {
+    /// Confirms an email address.
+    Verify,
+    /// Sets a new password.
+    Reset,
+}
+
+/// Why a session (refresh-token family) was revoked. Column `refresh_families.revoked_reason`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "db",
+    derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter),
+    sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))", rename_all = "snake_case")
+)]
+pub enum SessionRevocation {
+    /// The member logged out.
+    Logout,
+    /// A used refresh token was presented again (theft is assumed).
+    Reuse,
+    /// The password was reset.
+    PasswordReset,
+    /// The member was banned.
+    Banned,
+}
+
 /// One moderator or admin action, as recorded.
 #[derive(Debug, Clone)]
 pub struct AuditEntry {
@@ -581,10 +831,10 @@ pub struct AuditEntry {
     pub id: uuid::Uuid,
     /// Who acted (none: the operator's command line).
     pub actor_id: Option<UserId>,
-    /// What was done, e.g. `user.ban`.
-    pub action: String,
-    /// Kind of thing acted on, e.g. `user`.
-    pub subject_type: Option<String>,
+    /// What was done.
+    pub action: AuditAction,
+    /// Kind of thing acted on.
+    pub subject_type: Option<AuditSubject>,
     /// Its id.
     pub subject_id: Option<String>,
     /// The actor's note or reason.
@@ -593,70 +843,133 @@ pub struct AuditEntry {
     pub created_at: DateTime<Utc>,
 }
 
-/// Who may put a cameo into their videos.
+/// What a moderator or admin did (`AuditEntry.action`, e.g. `user.ban`).
+// Column `audit_log.action`; the text is the variant's `string_value`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "db",
+    derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter),
+    sea_orm(rs_type = "String", db_type = "String(StringLen::N(64))")
+)]
+pub enum AuditAction {
+    /// An admin changed a member's role (the note is the new role).
+    #[cfg_attr(feature = "db", sea_orm(string_value = "user.set_role"))]
+    UserSetRole,
+    /// A moderator banned a member.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "user.ban"))]
+    UserBan,
+    /// The operator created an admin on the command line.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "user.create_admin"))]
+    UserCreateAdmin,
+    /// Invite codes were minted.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "invites.mint"))]
+    InvitesMint,
+    /// An admin granted a waitlisted address a code.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "waitlist.grant"))]
+    WaitlistGrant,
+    /// A moderator decided a case.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "case.resolve"))]
+    CaseResolve,
+    /// A moderator decided an appeal.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "case.decide_appeal"))]
+    CaseDecideAppeal,
+    /// An author appealed a decision.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "case.appeal"))]
+    CaseAppeal,
+}
+
+impl AuditAction {
+    /// The admin-visible text (`AuditEntry.action`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::UserSetRole => "user.set_role",
+            AuditAction::UserBan => "user.ban",
+            AuditAction::UserCreateAdmin => "user.create_admin",
+            AuditAction::InvitesMint => "invites.mint",
+            AuditAction::WaitlistGrant => "waitlist.grant",
+            AuditAction::CaseResolve => "case.resolve",
+            AuditAction::CaseDecideAppeal => "case.decide_appeal",
+            AuditAction::CaseAppeal => "case.appeal",
+        }
+    }
+}
+
+/// The kind of thing an audited action was done to. Column `audit_log.subject_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "db",
+    derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter),
+    sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))", rename_all = "lowercase")
+)]
+pub enum AuditSubject {
+    /// A member.
+    User,
+    /// A moderation case.
+    Case,
+    /// An invite code.
+    Invite,
+}
+
+impl AuditSubject {
+    /// The admin-visible text (the `type` of `AuditEntry.subject`, `type:id`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditSubject::User => "user",
+            AuditSubject::Case => "case",
+            AuditSubject::Invite => "invite",
+        }
+    }
+}
+
+/// Who may use a cameo.
+// Who may put it into their videos. Column `cameos.permission`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "db",
+    derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter),
+    sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))", rename_all = "SCREAMING_SNAKE_CASE")
+)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum), graphql(name = "CameoPermission"))]
 pub enum CameoPermission {
-    /// Only the owner.
+    /// Only its owner.
     OnlyMe,
-    /// The owner and the members they approved.
+    /// Its owner and the members they approved.
     Approved,
-    /// Members the owner follows who follow them back (following arrives with the feed).
+    /// Members who follow the owner and whom the owner follows (following arrives with the feed; until then no one).
     Mutuals,
     /// Every member.
     Everyone,
 }
 
-impl CameoPermission {
-    /// Stored and wire spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CameoPermission::OnlyMe => "ONLY_ME",
-            CameoPermission::Approved => "APPROVED",
-            CameoPermission::Mutuals => "MUTUALS",
-            CameoPermission::Everyone => "EVERYONE",
-        }
-    }
-    /// Reads the stored spelling; anything unknown is the narrowest permission.
-    pub fn from_stored(s: &str) -> CameoPermission {
-        match s {
-            "APPROVED" => CameoPermission::Approved,
-            "MUTUALS" => CameoPermission::Mutuals,
-            "EVERYONE" => CameoPermission::Everyone,
-            _ => CameoPermission::OnlyMe,
-        }
-    }
-}
-
 /// Where a cameo stands.
+// Pending review: a moderator compares the clip with the challenge. Revoked: the owner withdrew
+// it and every video with it was taken down. Column `cameos.status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "db",
+    derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter),
+    sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))", rename_all = "SCREAMING_SNAKE_CASE")
+)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum), graphql(name = "CameoStatus"))]
 pub enum CameoStatus {
-    /// Waiting for a moderator to compare the clip with the challenge.
+    /// Waiting for a moderator.
     PendingReview,
     /// Usable under its permission.
     Active,
-    /// A moderator refused the verification.
+    /// Not verified.
     Rejected,
-    /// The owner withdrew it; every video with it was taken down.
+    /// Withdrawn by its owner.
     Revoked,
 }
 
 impl CameoStatus {
-    /// Stored and wire spelling.
+    /// Stored and wire spelling (for messages).
     pub fn as_str(self) -> &'static str {
         match self {
             CameoStatus::PendingReview => "PENDING_REVIEW",
             CameoStatus::Active => "ACTIVE",
             CameoStatus::Rejected => "REJECTED",
             CameoStatus::Revoked => "REVOKED",
-        }
-    }
-    /// Reads the stored spelling; anything unknown is unusable.
-    pub fn from_stored(s: &str) -> CameoStatus {
-        match s {
-            "ACTIVE" => CameoStatus::Active,
-            "PENDING_REVIEW" => CameoStatus::PendingReview,
-            "REJECTED" => CameoStatus::Rejected,
-            _ => CameoStatus::Revoked,
         }
     }
 }
@@ -707,4 +1020,18 @@ pub struct CameoUse {
     pub consent_version: i64,
     /// When the owner approved this use (cameos that require it).
     pub owner_approved_at: Option<DateTime<Utc>>,
+}
+
+/// The feeds.
+// Not stored: a request's choice (`feed(kind:)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum), graphql(name = "FeedKind"))]
+pub enum FeedKind {
+    /// Ranked for the viewer: followed authors, trending, remixes of what they liked, cameos of
+    /// people they follow, and fresh videos; steered by `setFeedPreferences`.
+    ForYou,
+    /// Followed authors, newest first.
+    Following,
+    /// Time-decayed engagement, the same for everyone.
+    Trending,
 }

@@ -1,12 +1,74 @@
 //! Accounts: sign-up by invite, log-in, rotating refresh tokens with reuse detection, mail
-//! verification, password reset, roles and bans.
+//! verification, password reset, roles and bans, and [`AccountService::authenticate`], which turns a
+//! bearer token into a [`Caller`] for every request.
+//!
+//! Invariant: the same rules hold for the API and the command line (`create_admin` goes through
+//! here too); every moderator or admin action and its audit-log entry are one unit of work (an
+//! action whose entry cannot be written answers `INTERNAL` and does not happen).
+//!
+//! # Sign-up (`sign_up`)
+//!
+//! 1. Rate limits before anything else: `redeem-ip` per client address (default 10/min) and
+//!    `redeem-all` across addresses (600/min); every attempt counts, valid or not.
+//! 2. Inputs parsed ([`crate::values`]: `Email`, `Username`, `parse_display_name`;
+//!    `auth::password::check_policy`); the first failure is `BAD_USER_INPUT` with its field.
+//! 3. The code is normalised (`normalise_invite_code`: no spaces or dashes, upper case, 8–32 letters
+//!    of the alphabet), else `INVITE_INVALID` without a look-up; `Store::redeemable_invite` refuses a
+//!    revoked, used-up or expired code, or one whose owner is banned or gone. Every reason gives the
+//!    same `INVITE_INVALID`.
+//! 4. The password is hashed (argon2id on the blocking pool) before the unit of work, so no lock is
+//!    held while hashing.
+//! 5. One unit of work: `Tx::sign_up`, the conditional `uses = uses + 1 WHERE uses < max_uses`
+//!    (of concurrent redemptions of the last use exactly one wins), the owner re-checked for a ban,
+//!    the user (`invited_by` = the code's owner, or the minting admin), the redemption, and the new
+//!    member's quota of single-use codes; then the verification token (a digest, valid
+//!    `APP_VERIFY_EMAIL_TTL_HOURS`) and the session (a refresh family with its first token). A taken
+//!    username or address rolls back (the use is given back) and answers `CONFLICT`.
+//! 6. After the commit, the verification mail (a failure is logged, the member can ask again) and an
+//!    EdDSA access token whose `sid` is the family id.
+//!
+//! # Log-in, refresh, log-out, reset
+//!
+//! - `log_in`: limits per address and per login; an unknown login and a wrong password cost the same
+//!   argon2 time (a dummy hash) and give the same `UNAUTHENTICATED`; only after a correct password
+//!   does a banned member learn `FORBIDDEN`.
+//! - `refresh` → `Store::rotate_refresh`, one transaction: an unknown or expired token is `Invalid`;
+//!   a token already used, or of a revoked family, revokes the family (`reuse`) and every access
+//!   token of that session stops at its next request (`KeyValue::revoke_sessions`): two parties
+//!   hold the session and the server cannot tell which is the thief. Otherwise the token is marked
+//!   used (`WHERE used_at IS NULL`; a concurrent rotation loses and revokes) and the next one is
+//!   stored with the family's absolute expiry. Other sessions are untouched.
+//! - `log_out` revokes the token's family (`logout`) and marks it in kv.
+//! - `request_password_reset` answers `true` at once and does the look-up and the mail in a spawned
+//!   task, so answer and timing do not reveal who is a member; `reset_password` checks the policy and
+//!   looks the token up (`Store::live_one_time`) before hashing, then in one unit of work consumes
+//!   the token, replaces the hash, revokes every family (`password_reset`) and marks the address
+//!   verified; kv marks the sessions after the commit.
+//!
+//! # Authentication (`authenticate`)
+//!
+//! No token is `Caller::Anonymous`; a token that fails `AccessTokens::verify` (EdDSA only, `exp` with
+//! 5 s leeway, `iss`, `aud`, `typ = access`) is `Caller::Rejected`; a revoked session
+//! (`KeyValue::is_revoked`, and on the in-process engine also `Store::session_revoked`, since memory
+//! does not survive a restart) is rejected; the user is loaded on every request, so a ban or a role
+//! change applies to the next request with the token already held. Only a database or Redis fault
+//! makes `authenticate` itself fail.
+//!
+//! # Roles and bans
+//!
+//! `set_role` needs an admin and refuses the admin's own id. `ban_as` is the one ban path (`banUser`
+//! and moderation decisions): a reason of 1–500 characters, only a member of lower role, never
+//! oneself; `ban_in` sets `banned_at`, revokes every family and writes the audit entry in the
+//! caller's unit of work (a moderation decision's, or its own); after the commit `after_ban` marks
+//! the sessions in kv and bumps the `visible` feed epoch. A banned member's unused codes stop working (their
+//! owner is banned), members they invited are unaffected.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 
-use super::model::{Role, User};
+use super::model::{AuditAction, AuditSubject, Role, SessionRevocation, TokenPurpose, User};
 use super::values::{Email, Username, new_invite_code, normalise_invite_code, parse_display_name};
 use super::{Caller, Deps, Viewer};
 use crate::auth::{password, random_secret, secret_digest};
@@ -14,8 +76,8 @@ use app_core::error::{AppError, AppResult};
 use app_core::types::{Secret, SessionId, UserId};
 use store::{NewInvite, NewUser, Rotation, Tx};
 
-const VERIFY: &str = "verify";
-const RESET: &str = "reset";
+const VERIFY: TokenPurpose = TokenPurpose::Verify;
+const RESET: TokenPurpose = TokenPurpose::Reset;
 
 /// A new sign-up.
 pub struct SignUp {
@@ -215,7 +277,8 @@ impl AccountService {
 
     /// Ends the session a refresh token belongs to (its access tokens stop at once).
     pub async fn log_out(&self, refresh_token: &str) -> AppResult<bool> {
-        match self.deps.store.revoke_session_of(&secret_digest(refresh_token.trim()), "logout").await? {
+        match self.deps.store.revoke_session_of(&secret_digest(refresh_token.trim()), SessionRevocation::Logout).await?
+        {
             Some(s) => {
                 self.deps.kv.revoke_sessions(&[s], self.access_ttl()).await?;
                 Ok(true)
@@ -308,8 +371,13 @@ impl AccountService {
         // One unit of work: the role and its audit entry.
         let tx = self.deps.store.begin().await?;
         let user = tx.set_role(target, role).await?.ok_or(AppError::NotFound("user"))?;
-        tx.record_audit(Some(admin.user.id), "user.set_role", Some(("user", target.to_string())), Some(role.as_str()))
-            .await?;
+        tx.record_audit(
+            Some(admin.user.id),
+            AuditAction::UserSetRole,
+            Some((AuditSubject::User, target.to_string())),
+            Some(role.as_str()),
+        )
+        .await?;
         tx.commit().await?;
         tracing::info!(actor = %admin.user.id, target = %target, role = role.as_str(), "role changed");
         Ok(user)
@@ -354,7 +422,13 @@ impl AccountService {
             return Err(AppError::Forbidden("you can only ban members of a lower role".into()));
         }
         let (user, ended) = tx.ban(target, reason).await?;
-        tx.record_audit(Some(actor.user.id), "user.ban", Some(("user", target.to_string())), Some(reason)).await?;
+        tx.record_audit(
+            Some(actor.user.id),
+            AuditAction::UserBan,
+            Some((AuditSubject::User, target.to_string())),
+            Some(reason),
+        )
+        .await?;
         Ok((user.ok_or(AppError::NotFound("user"))?, ended))
     }
 
@@ -383,7 +457,8 @@ impl AccountService {
         // One unit of work: the admin and the audit entry.
         let tx = self.deps.store.begin().await?;
         let user = tx.create_user(new).await?.map_err(AppError::from)?;
-        tx.record_audit(None, "user.create_admin", Some(("user", user.id.to_string())), None).await?;
+        tx.record_audit(None, AuditAction::UserCreateAdmin, Some((AuditSubject::User, user.id.to_string())), None)
+            .await?;
         tx.commit().await?;
         Ok(user)
     }

@@ -2,15 +2,71 @@
 //! moderator's review), who may use a cameo, and the owner's control over every video with it.
 //!
 //! Invariant: no video with a cameo exists unless its owner's consent is in force: consent is
-//! checked when a job is submitted ([`consented_cameos`]), again when it finishes, and again at
+//! checked when a job is submitted (`consent::consented_cameos`), again when it finishes, and again at
 //! publish (the gate); revoking a cameo or removing an appearance takes the videos down at once.
+//! The rule itself lives in `crate::consent`.
+//!
+//! # Verification
+//!
+//! 1. `start_verification`: a member (`cameo-verify` limit per hour); three words of 48 and one of 8
+//!    actions (`Say "kettle ocean drum", then touch your nose`), valid `CHALLENGE_MINUTES`, once, for
+//!    that member.
+//! 2. `create` (the clip is the multipart `Upload` of `createCameo`): name 1–`MAX_NAME` characters,
+//!    restrictions up to `MAX_RESTRICTIONS`, permission `ONLY_ME` by default; the challenge must be the
+//!    caller's, unused and unexpired (`BAD_USER_INPUT`, field `challengeId`).
+//! 3. `check_clip` (every refusal `BAD_USER_INPUT`, field `clip`, nothing stored): a browser's
+//!    fragmented recording is rewritten as a plain MP4 (`media::normalize_mp4`, no re-encode; that is
+//!    what is stored); H.264 MP4, `CLIP_SECONDS`, sides within `MIN_SIDE`–`MAX_SIDE`; then
+//!    `ClipChecker::inspect`: a clip whose watermark decodes blind, or that carries a trusted
+//!    manifest, is one of our own generated clips and is refused. The first 16 frames become the
+//!    likeness features (`jobs::reference::from_frames`, the manifest's `embed_dim` values).
+//! 4. The clip is stored as `cameos/<uuid>.mp4` first; then one unit of work: `Tx::insert_cameo` uses
+//!    the challenge and inserts the cameo (`PENDING_REVIEW`, consent version 1), and its case (5.). If
+//!    a concurrent upload used the challenge first, or the unit fails, the clip is deleted again (the
+//!    former answers the `challengeId` refusal).
+//! 5. A case (source `cameo`, reason "verify: the clip should show the owner doing this: …"). `review`
+//!    decides it through `ModerationService::resolve_in`, in one unit of work with the case's opening
+//!    when there was none (`APPROVE` → `ACTIVE`, `REMOVE` → `REJECTED` with
+//!    the note), so moderators work one queue and every decision is audited. Whether the clip shows
+//!    the owner saying the phrase is the moderator's call.
+//!
+//! # The owner's controls
+//!
+//! `update` (permission, restrictions, `requireApproval`; an `ACTIVE` or `PENDING_REVIEW` cameo),
+//! `set_approved` (the `APPROVED` list), `approve_appearance` (one video, when approval is required),
+//! `appearances` (every video with the cameo, drafts included, to the owner only), `usable` (cameos the
+//! caller may use now, by name). Every change of consent bumps `consent_version` in the store, in the
+//! statement that makes it; each use records the version that allowed it, and the C2PA manifest
+//! carries it.
+//!
+//! # Take-downs (`remove_appearance`, `revoke`, `take_down`)
+//!
+//! `revoke` marks the cameo `REVOKED` (so every consent check refuses it from the commit on) and takes
+//! down every use, 100 at a time, newest first, all in one unit of work; a revoked cameo can never be
+//! used again. `remove_appearance` takes one use down in a unit of its own. `take_down` acts on what
+//! the id is now, in the caller's unit; what is not in the database (the `visible` epoch, the files,
+//! the queue) is collected in `TakenDown` and done after the commit:
+//!
+//! | the id is | what happens | notice |
+//! | --- | --- | --- |
+//! | a `PUBLISHED` video | `REMOVED` with the reason (conditional); `visible` epoch bumped | `video.removed` |
+//! | a `DRAFT` or `IN_REVIEW` video | row deleted; its files after the commit | `video.deleted` |
+//! | a `REMOVED` video | nothing | |
+//! | no video: a live job | `VideoService::cancel_for_consent` (`CONSENT_WITHDRAWN`); stopped in the queue after the commit | `job.cancelled` |
+//!
+//! Revocation finds videos through their recorded uses, not remix trees: a remix inherits its
+//! source's cameos at submit, each with a use of its own. A revocation racing a publish cannot leave
+//! the video published: either the take-down finds it `PUBLISHED` and removes it, or finds a draft
+//! and deletes it (the publish's conditional update then changes nothing).
 
 use std::sync::Arc;
 
 use chrono::Utc;
 use media::MediaStore;
 
-use super::model::{Cameo, CameoPermission, CameoStatus, Role, Subject, Video, VideoStatus};
+use super::model::{
+    Cameo, CameoPermission, CameoStatus, CaseSource, NotificationKind, Role, Subject, Video, VideoStatus,
+};
 use super::moderation::{ClipChecker, Decision, ModerationService};
 use super::videos::VideoService;
 use super::{Caller, Deps};
@@ -170,7 +226,7 @@ impl CameoService {
             let tx = self.deps.store.begin().await?;
             let Some(cameo) = tx.insert_cameo(new).await? else { return Ok(None) };
             let reason = format!("verify: the clip should show the owner doing this: {}", cameo.challenge_phrase);
-            tx.open_case(Subject::Cameo(cameo.id), "cameo", &[reason], &[]).await?;
+            tx.open_case(Subject::Cameo(cameo.id), CaseSource::Cameo, &[reason], &[]).await?;
             tx.commit().await?;
             AppResult::Ok(Some(cameo))
         }
@@ -235,7 +291,7 @@ impl CameoService {
             return Err(bad(format!("the clip does not decode ({e})")));
         }
         let frames = frames.map_err(|e| bad(format!("the clip does not decode ({e})")))?;
-        let reference = generator::reference::from_frames(&frames, w, h, dim)
+        let reference = jobs::reference::from_frames(&frames, w, h, dim)
             .map_err(|e| bad(format!("the clip cannot be used ({e})")))?;
         Ok((clip, info.duration_ms, reference))
     }
@@ -253,7 +309,7 @@ impl CameoService {
             tx.latest_case_about(Subject::Cameo(id)).await?.filter(|c| c.status == super::model::CaseStatus::Open);
         let case = match case {
             Some(c) => c.id,
-            None => tx.open_case(Subject::Cameo(id), "cameo", &[], &[]).await?,
+            None => tx.open_case(Subject::Cameo(id), CaseSource::Cameo, &[], &[]).await?,
         };
         let action =
             if approve { super::model::ModerationAction::Approve } else { super::model::ModerationAction::Remove };
@@ -457,7 +513,7 @@ impl CameoService {
                     store
                         .notify(
                             v.author_id,
-                            "video.removed",
+                            NotificationKind::VideoRemoved,
                             Some(v.id),
                             None,
                             &format!("Your video was removed: {why}"),
@@ -469,7 +525,13 @@ impl CameoService {
             Some(v) => {
                 if store.delete_video(v.id).await? {
                     store
-                        .notify(v.author_id, "video.deleted", None, None, &format!("Your draft was deleted: {why}"))
+                        .notify(
+                            v.author_id,
+                            NotificationKind::VideoDeleted,
+                            None,
+                            None,
+                            &format!("Your draft was deleted: {why}"),
+                        )
                         .await?;
                     down.deleted.push(v);
                 }

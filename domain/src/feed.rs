@@ -95,18 +95,15 @@ impl Default for FeedSettings {
     }
 }
 
-/// The three feeds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FeedKind {
-    /// Personal ranking.
-    ForYou,
-    /// Followed authors, newest first.
-    Following,
-    /// Time-decayed engagement, global.
-    Trending,
+/// The three feeds (one type with the GraphQL `FeedKind`).
+pub use app_core::model::FeedKind;
+
+/// A feed's short name in cache keys and cursors.
+trait Tag {
+    fn tag(self) -> &'static str;
 }
 
-impl FeedKind {
+impl Tag for FeedKind {
     fn tag(self) -> &'static str {
         match self {
             FeedKind::ForYou => "fy",
@@ -531,10 +528,7 @@ impl FeedService {
         for f in &followees {
             *affinity.entry(f.0).or_default() += 3.0;
         }
-        let preferences = match store.feed_preferences(viewer).await? {
-            Some((_, json)) => serde_json::from_str(&json).unwrap_or_default(),
-            None => Preferences::default(),
-        };
+        let preferences = store.feed_preferences::<Preferences>(viewer).await?.map(|(_, p)| p).unwrap_or_default();
         let v = RankViewer { id: viewer.0, now, affinity, preferences, seen, blocked };
         Ok(feed::rank::rank_for_you(cands, &v, &self.weights, LIST_LEN).into_iter().map(|s| s.id).collect())
     }

@@ -16,7 +16,7 @@
 //! marked for another video, or not marked, fails. `verifyProvenance`, which has no payload to
 //! expect, decodes blind, and uses the matched test only for a video a trusted manifest names.
 
-use app_core::error::{AppError, AppResult};
+use app_core::error::{AppError, AppResult, PublishCheck};
 use app_core::model::{Video, VideoStatus};
 use app_core::types::VideoId;
 use moderation::provenance::VerifiedManifest;
@@ -64,13 +64,13 @@ pub fn verdict_allows(video: &Video) -> AppResult<()> {
         VideoStatus::Removed => {
             let why = video.removal_reason.clone().unwrap_or_else(|| "no reason recorded".into());
             return Err(AppError::PublishRefused {
-                check: "VERDICT",
+                check: PublishCheck::Verdict,
                 reason: format!("the video was taken down ({why})"),
             });
         }
         VideoStatus::InReview => {
             return Err(AppError::PublishRefused {
-                check: "VERDICT",
+                check: PublishCheck::Verdict,
                 reason: "the frame check held this video for a moderator; it can be published once approved".into(),
             });
         }
@@ -78,7 +78,7 @@ pub fn verdict_allows(video: &Video) -> AppResult<()> {
     }
     if !video.verdict.allows_publishing() {
         return Err(AppError::PublishRefused {
-            check: "VERDICT",
+            check: PublishCheck::Verdict,
             reason: format!("the moderation verdict is {}", video.verdict.as_str()),
         });
     }
@@ -111,14 +111,17 @@ pub fn manifest_names(found: &ClipInspection, id: VideoId) -> Result<(), String>
 pub fn watermark_names(video: &Video, found: &ClipInspection) -> AppResult<()> {
     let expected = moderation::watermark::payload_for_video(video.id.0.as_bytes());
     if found.decode_error.is_some() {
-        return Err(AppError::PublishRefused { check: "WATERMARK", reason: "the stored video does not decode".into() });
+        return Err(AppError::PublishRefused {
+            check: PublishCheck::Watermark,
+            reason: "the stored video does not decode".into(),
+        });
     }
     if video.watermark_id != Some(expected) || !found.carries(expected) {
         let reason = match found.watermark {
             Some(other) if other != expected => "the invisible watermark belongs to another video",
             _ => "the invisible watermark of this video is missing",
         };
-        return Err(AppError::PublishRefused { check: "WATERMARK", reason: reason.into() });
+        return Err(AppError::PublishRefused { check: PublishCheck::Watermark, reason: reason.into() });
     }
     Ok(())
 }
@@ -126,7 +129,7 @@ pub fn watermark_names(video: &Video, found: &ClipInspection) -> AppResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app_core::model::{FrameScores, Verdict};
+    use app_core::model::{AspectRatio, FrameScores, Verdict};
     use app_core::types::{JobId, UserId};
 
     fn draft(verdict: Verdict) -> Video {
@@ -139,7 +142,7 @@ mod tests {
             prompt: "a fox".into(),
             caption: None,
             seed: 1,
-            aspect_ratio: "9:16".into(),
+            aspect_ratio: AspectRatio::Portrait,
             video_key: "v.mp4".into(),
             thumbnail_key: "t.jpg".into(),
             width: 64,
@@ -174,7 +177,7 @@ mod tests {
 
     fn check_of(e: AppError) -> &'static str {
         match e {
-            AppError::PublishRefused { check, .. } => check,
+            AppError::PublishRefused { check, .. } => check.as_str(),
             other => panic!("expected PUBLISH_REFUSED, got {other:?}"),
         }
     }

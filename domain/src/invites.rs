@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 
-use super::model::{Invite, Role, User};
+use super::model::{AuditAction, AuditSubject, Invite, Role, User};
 use super::values::{Email, new_invite_code};
 use super::{Caller, Deps};
 use app_core::error::{AppError, AppResult};
@@ -88,7 +88,7 @@ impl InviteService {
             m.max_uses,
             note.map(|n| format!(": {n}")).unwrap_or_default()
         );
-        tx.record_audit(creator, "invites.mint", None, Some(&summary)).await?;
+        tx.record_audit(creator, AuditAction::InvitesMint, None, Some(&summary)).await?;
         tx.commit().await?;
         Ok(out)
     }
@@ -121,8 +121,8 @@ impl InviteService {
         tx.mark_waitlist_granted(email.as_str(), invite.id).await?;
         tx.record_audit(
             Some(admin.user.id),
-            "waitlist.grant",
-            Some(("invite", invite.id.to_string())),
+            AuditAction::WaitlistGrant,
+            Some((AuditSubject::Invite, invite.id.to_string())),
             Some(email.as_str()),
         )
         .await?;

@@ -23,6 +23,7 @@ pub mod feed;
 pub mod gate;
 pub mod invites;
 pub mod moderation;
+pub mod reads;
 pub mod social;
 pub use kv::updates;
 pub mod text;
@@ -66,22 +67,58 @@ pub struct Rules {
     pub mail_per_ip: Limit,
 }
 
-/// Everything a service may use.
+/// Everything a service may use. Its parts are private to the domain: the API and the server
+/// reach stored data only through services (the composition root builds it with [`Deps::new`]).
 pub struct Deps {
     /// Database.
-    pub store: Store,
+    pub(crate) store: Store,
     /// Rate limits and revocations.
-    pub kv: KeyValue,
+    pub(crate) kv: KeyValue,
     /// Password hashing.
-    pub hasher: PasswordHasherPool,
+    pub(crate) hasher: PasswordHasherPool,
     /// Access tokens.
-    pub tokens: AccessTokens,
+    pub(crate) tokens: AccessTokens,
     /// Mail.
-    pub mail: MailService,
+    pub(crate) mail: MailService,
     /// Settings.
-    pub rules: Rules,
+    pub(crate) rules: Rules,
     /// Feed timelines, ranked lists, cached pages and their epochs (Redis, or in process).
-    pub feed_cache: ::feed::cache::FeedCache,
+    pub(crate) feed_cache: ::feed::cache::FeedCache,
+}
+
+impl Deps {
+    /// Bundles the dependencies the services share.
+    pub fn new(
+        store: Store,
+        kv: KeyValue,
+        hasher: PasswordHasherPool,
+        tokens: AccessTokens,
+        mail: MailService,
+        rules: Rules,
+        feed_cache: ::feed::cache::FeedCache,
+    ) -> Self {
+        Self { store, kv, hasher, tokens, mail, rules, feed_cache }
+    }
+
+    /// Access tokens (the server verifies a bearer token before its response cache).
+    pub fn tokens(&self) -> &AccessTokens {
+        &self.tokens
+    }
+
+    /// Rate limits and revocations (the server's response cache checks revocations).
+    pub fn kv(&self) -> &KeyValue {
+        &self.kv
+    }
+
+    /// The feed cache (the server keeps whole feed responses in it).
+    pub fn feed_cache(&self) -> &::feed::cache::FeedCache {
+        &self.feed_cache
+    }
+
+    /// Readiness: whether the database answers.
+    pub async fn ping_database(&self) -> AppResult<()> {
+        self.store.ping().await
+    }
 }
 
 /// The services, shared by every request.

@@ -4,7 +4,68 @@
 //!
 //! Invariant: nothing reaches `PUBLISHED` except through [`ModerationService::publish`], which
 //! re-checks the stored verdict, the invisible watermark and the C2PA manifest of the exact
-//! stored file at publish time, then moves the video with one conditional update.
+//! stored file at publish time, then moves the video with one conditional update (or through an
+//! upheld appeal that restores a video which had passed it). Case decisions and appeals are
+//! conditional on the status they read, so of two racing moderators one answers `CONFLICT`.
+//!
+//! # The gate (`publish`)
+//!
+//! In order, the first failure answers and nothing changes (but `manifest_valid`): the caller's own
+//! video (`NOT_FOUND` otherwise, moderators included); `gate::verdict_allows` (`CONFLICT` when already
+//! published; `PUBLISH_REFUSED` with check `VERDICT` for `REMOVED`, `IN_REVIEW` or a verdict other than
+//! `PASS`/`APPROVED`); the caption (`clean_text`, 500 characters, then the policy); the stored file
+//! read from the media store (unreadable → `MANIFEST`) and inspected by [`ClipChecker::inspect`] on
+//! the blocking pool; `gate::manifest_names` (`MANIFEST`, and `manifest_valid` set to false);
+//! `gate::watermark_names` (`WATERMARK`); every cameo's consent as of now with the owner's per-video
+//! approval (`consent::uses_still_consented`, `CONSENT_REQUIRED`) and the owners' current
+//! restrictions (`POLICY_VIOLATION`); then one unit of work: `Tx::publish_video` (`DRAFT` →
+//! `PUBLISHED`, caption, `published_at`; a lost race → `CONFLICT`) and a `video.remixed` notice to a
+//! remix source's author; after the commit the fan-out (`FeedService::on_published`; a failure is
+//! logged, the video stays published).
+//!
+//! `ClipChecker` holds the deployment's watermark key and trusted C2PA roots. `inspect` verifies the
+//! manifest on the bytes as stored, reads the frames from the plain form of the file
+//! (`media::normalize_mp4`), decodes at most `MAX_CHECK_FRAMES` (fewer for large frames, within
+//! `MAX_CHECK_PIXELS`, never fewer than `MIN_CHECK_FRAMES`; frames over 4096×2304 are not decoded)
+//! and runs `watermark::detect`. One check per core decodes at a time (a semaphore), so concurrent
+//! uploads wait rather than fill memory. The same inspection serves `verifyProvenance` and the cameo
+//! clip check.
+//!
+//! # `verify_provenance`
+//!
+//! Anyone, signed in or not: `provenance-ip` rate limit (every call counts), an empty upload is
+//! `BAD_USER_INPUT`, a clip that neither decodes nor carries a manifest too. Blind decoding (CRC-16
+//! and confidence ≥ 0.7) names a video by `videos.watermark_id`; a valid, trusted manifest names a
+//! video id, for which the matched test runs (so a clip too short for blind decoding still counts).
+//! `videoId` is answered only for `PUBLISHED` or `REMOVED` videos (a draft's existence is not
+//! revealed); `manifestIssuer` only when trusted. Re-encoding strips the manifest, not the mark.
+//!
+//! # Reports, cases, decisions, appeals
+//!
+//! - A case is about one subject (video, comment, member, or a cameo's verification); while open its
+//!   `open_key` is unique, so reports join the open case; a decision frees the key. Sources:
+//!   `frame_check` (opened with an `IN_REVIEW` video), `report`, `cameo` (a verification).
+//! - `report`: exactly one subject, visible to the reporter, not their own; `reports-user` limit;
+//!   one report per member and case counts once; the answer is `true` either way.
+//! - `queue` (oldest first) and `case` for moderators; the subject's owner sees a decided case.
+//! - `resolve`: a moderator; `RESOLVED` is `CONFLICT`; an appeal is decided by a different moderator
+//!   than the one who made the appealed decision (`FORBIDDEN`); an escalated case only by an admin;
+//!   `REMOVE` on a member is refused (ban instead); `BAN_AUTHOR` only against a lower role. Then the
+//!   conditional `Tx::resolve_case`, `apply_to_subject`, and the audit entry (`case.resolve`, or
+//!   `case.decide_appeal`, note `ACTION: note`): the checks' reads and every write in one unit of
+//!   work (`resolve_in`); `after_resolve` then ends a banned member's sessions in kv, bumps the
+//!   feed epoch and puts a restored video back into timelines.
+//! - `apply_to_subject`: a video `APPROVE` → `IN_REVIEW` to `DRAFT` with verdict `APPROVED`, or on appeal
+//!   `REMOVED` back to `PUBLISHED` (if it had been) or `DRAFT`; `REMOVE` → `REMOVED` with the reason;
+//!   `BAN_AUTHOR` → removed and `AccountService::ban_in`; comments hidden or shown again; a cameo
+//!   verification `ACTIVE` or `REJECTED`. Removals, bans and appeal decisions bump the `visible`
+//!   feed epoch. Each outcome notifies the author (`video.approved`, `video.removed`,
+//!   `appeal.upheld`, `comment.removed`, `cameo.approved`, `cameo.rejected`).
+//! - `appeal`: the subject's owner (else `NOT_FOUND`), a decided `REMOVE` or `BAN_AUTHOR`, once,
+//!   within `APPEAL_DAYS` (`CONFLICT` otherwise); the case waits as `APPEALED`; audited as
+//!   `case.appeal` with the author as actor, in the same unit of work.
+//! - `comment`: a `PUBLISHED` video not hidden by a block, 1–1000 characters, `comments-user` limit,
+//!   the policy; the row, `videos.comment_count` and the `video.comment` notice in one unit of work.
 
 use std::sync::Arc;
 
@@ -14,10 +75,13 @@ use moderation::policy::{PolicyContext, PromptPolicy};
 
 use super::gate;
 pub use super::gate::ClipInspection;
-use super::model::{CaseStatus, Comment, ModerationAction, ModerationCase, Role, Subject, Verdict, Video, VideoStatus};
+use super::model::{
+    AuditAction, AuditSubject, CaseStatus, Comment, ModerationAction, ModerationCase, NotificationKind, ReportReason,
+    Role, Subject, Verdict, Video, VideoStatus,
+};
 use super::text::{clean_text, refuse_violations};
 use super::{Caller, Deps, Viewer};
-use app_core::error::{AppError, AppResult};
+use app_core::error::{AppError, AppResult, PublishCheck};
 use app_core::types::{CaseId, CommentId, SessionId, UserId, VideoId};
 use kv::Limit;
 use store::Tx;
@@ -223,7 +287,7 @@ impl ModerationService {
             Err(e) => {
                 tracing::error!(video = %id, error = %e, "publish: stored file unreadable");
                 return Err(AppError::PublishRefused {
-                    check: "MANIFEST",
+                    check: PublishCheck::Manifest,
                     reason: "the stored video file cannot be read".into(),
                 });
             }
@@ -232,7 +296,7 @@ impl ModerationService {
         if let Err(reason) = gate::manifest_names(&found, id) {
             self.deps.store.set_manifest_valid(id, false).await?;
             tracing::warn!(video = %id, %reason, "publish refused: manifest");
-            return Err(AppError::PublishRefused { check: "MANIFEST", reason });
+            return Err(AppError::PublishRefused { check: PublishCheck::Manifest, reason });
         }
         if let Some(e) = &found.decode_error {
             tracing::warn!(video = %id, error = %e, "publish refused: undecodable");
@@ -263,7 +327,7 @@ impl ModerationService {
             && src.author_id != v.user.id
         {
             let message = format!("@{} remixed your video", v.user.username);
-            tx.notify(src.author_id, "video.remixed", Some(id), Some(v.user.id), &message).await?;
+            tx.notify(src.author_id, NotificationKind::VideoRemixed, Some(id), Some(v.user.id), &message).await?;
         }
         let published = tx.video(id).await?.ok_or(AppError::NotFound("video"))?;
         tx.commit().await?;
@@ -340,7 +404,7 @@ impl ModerationService {
             let who = &v.user.username;
             tx.notify(
                 target.author_id,
-                "video.comment",
+                NotificationKind::VideoComment,
                 Some(target.id),
                 Some(v.user.id),
                 &format!("@{who} commented on your video"),
@@ -358,7 +422,7 @@ impl ModerationService {
         video: Option<VideoId>,
         comment: Option<CommentId>,
         user: Option<UserId>,
-        reason: &str,
+        reason: ReportReason,
         details: Option<&str>,
     ) -> AppResult<bool> {
         let v = caller.require()?;
@@ -520,12 +584,18 @@ impl ModerationService {
             banned: None,
         };
         self.apply_to_subject(tx, actor, &case, d.action, &why, appeal, &mut decided).await?;
-        let action = if appeal { "case.decide_appeal" } else { "case.resolve" };
+        let action = if appeal { AuditAction::CaseDecideAppeal } else { AuditAction::CaseResolve };
         let audit_note = match &note {
             Some(n) => format!("{}: {n}", d.action.as_str()),
             None => d.action.as_str().to_owned(),
         };
-        tx.record_audit(Some(actor.user.id), action, Some(("case", case.id.to_string())), Some(&audit_note)).await?;
+        tx.record_audit(
+            Some(actor.user.id),
+            action,
+            Some((AuditSubject::Case, case.id.to_string())),
+            Some(&audit_note),
+        )
+        .await?;
         tracing::info!(case = %case.id, actor = %actor.user.id, action = d.action.as_str(), appeal, "case decided");
         Ok(decided)
     }
@@ -573,7 +643,7 @@ impl ModerationService {
                         store
                             .notify(
                                 video.author_id,
-                                "video.approved",
+                                NotificationKind::VideoApproved,
                                 Some(id),
                                 None,
                                 "A moderator approved your video; you can publish it now",
@@ -592,7 +662,7 @@ impl ModerationService {
                         store
                             .notify(
                                 video.author_id,
-                                "appeal.upheld",
+                                NotificationKind::AppealUpheld,
                                 Some(id),
                                 None,
                                 "Your appeal succeeded: your video is back",
@@ -614,7 +684,7 @@ impl ModerationService {
                     } else {
                         format!("Your video was removed: {why}")
                     };
-                    store.notify(video.author_id, "video.removed", Some(id), None, &message).await?;
+                    store.notify(video.author_id, NotificationKind::VideoRemoved, Some(id), None, &message).await?;
                 }
                 if action == ModerationAction::BanAuthor {
                     self.ban(tx, actor, decided, video.author_id, why).await?;
@@ -631,7 +701,7 @@ impl ModerationService {
                 store
                     .notify(
                         comment.author_id,
-                        "comment.removed",
+                        NotificationKind::CommentRemoved,
                         Some(comment.video_id),
                         None,
                         &format!("Your comment was removed: {why}"),
@@ -648,7 +718,7 @@ impl ModerationService {
                     store
                         .notify(
                             c.owner_id,
-                            "cameo.approved",
+                            NotificationKind::CameoApproved,
                             None,
                             None,
                             &format!("Your cameo \"{}\" is verified and ready to use", c.name),
@@ -661,7 +731,7 @@ impl ModerationService {
                     && let Some(c) = store.cameo(id).await?
                 {
                     let message = format!("Your cameo \"{}\" was not verified: {why}", c.name);
-                    store.notify(c.owner_id, "cameo.rejected", None, None, &message).await?;
+                    store.notify(c.owner_id, NotificationKind::CameoRejected, None, None, &message).await?;
                     if action == ModerationAction::BanAuthor {
                         self.ban(tx, actor, decided, c.owner_id, why).await?;
                     }
@@ -708,7 +778,13 @@ impl ModerationService {
         if !tx.appeal_case(id, &message, resolver).await? {
             return Err(AppError::Conflict("this decision was already appealed".into()));
         }
-        tx.record_audit(Some(v.user.id), "case.appeal", Some(("case", id.to_string())), Some(&message)).await?;
+        tx.record_audit(
+            Some(v.user.id),
+            AuditAction::CaseAppeal,
+            Some((AuditSubject::Case, id.to_string())),
+            Some(&message),
+        )
+        .await?;
         let appealed = tx.case(id).await?.ok_or(AppError::NotFound("case"))?;
         tx.commit().await?;
         Ok(appealed)

@@ -4,13 +4,35 @@
 //! cannot follow, like, comment on or use the cameos of each other, and neither appears in the
 //! other's feeds or comment lists. Every action is rate-limited per member; repeated actions are
 //! idempotent (a second like changes nothing and notifies no one).
+//!
+//! # What a block hides, and what it does not
+//!
+//! `block`: not oneself (`BAD_USER_INPUT`), an existing member (a banned one may be blocked: their
+//! content may come back on appeal); `Store::block` inserts the row and ends the follows both ways,
+//! with their counters, in one transaction; both members' timelines and FOR_YOU pointers are dropped
+//! and both epochs bumped. `unblock` lifts only the caller's own block; ended follows stay ended.
+//! Hidden, both ways: the other's videos in every feed (at ranking and at serve time), their comments
+//! in `Video.comments`, likes, views, comments and remixes of their videos (`NOT_FOUND`, as if absent),
+//! following them (`FORBIDDEN`), and their cameos, whatever the permission (see `crate::consent`).
+//! Not hidden: profiles (`user(username:)`, `User.videos`), a video by id, videos already published
+//! with the blocker's cameo (the owner takes those down), notifications already sent, reports;
+//! `Video.commentCount` still counts the hidden comments.
+//!
+//! # Engagement
+//!
+//! `follow`, `like` and their inverses change the rows and the counter columns in one transaction
+//! (`store::social`), notify only when a row really changed (`user.followed`, `video.liked`), and
+//! bump the member's feed epoch. `record_view` keeps one row per member and video with the longest
+//! watch (clamped to the video's length; an author's own views do not count); the video then counts
+//! as seen for FOR_YOU. `set_feed_preferences` parses a sentence into topic weights
+//! (`feed::topics::Preferences::parse`), stores both, and makes the next first page rank afresh.
 
 use std::sync::Arc;
 
 use feed::topics::{PreferenceError, Preferences};
 
 use super::feed::FeedService;
-use super::model::{User, Video, VideoStatus};
+use super::model::{NotificationKind, User, Video, VideoStatus};
 use super::{Caller, Deps};
 use app_core::error::{AppError, AppResult};
 use app_core::types::{UserId, VideoId};
@@ -79,7 +101,13 @@ impl SocialService {
             self.feed.on_graph_changed(&[me]).await?;
             self.deps
                 .store
-                .notify(id, "user.followed", None, Some(me), &format!("@{} followed you", v.user.username))
+                .notify(
+                    id,
+                    NotificationKind::UserFollowed,
+                    None,
+                    Some(me),
+                    &format!("@{} followed you", v.user.username),
+                )
                 .await?;
         }
         self.deps.store.user(id).await?.ok_or(AppError::NotFound("user"))
@@ -141,7 +169,7 @@ impl SocialService {
                 .store
                 .notify(
                     video.author_id,
-                    "video.liked",
+                    NotificationKind::VideoLiked,
                     Some(id),
                     Some(me),
                     &format!("@{} liked your video", v.user.username),
@@ -192,8 +220,7 @@ impl SocialService {
         let v = caller.require()?;
         let prefs = Preferences::parse(text).map_err(preference_error)?;
         self.deps.kv.hit(self.limits.actions, &v.user.id.to_string()).await?;
-        let json = serde_json::to_string(&prefs).map_err(|e| AppError::internal("preferences", e))?;
-        self.deps.store.set_feed_preferences(v.user.id, text.trim(), &json).await?;
+        self.deps.store.set_feed_preferences(v.user.id, text.trim(), &prefs).await?;
         self.feed.on_preferences_changed(v.user.id).await?;
         Ok(prefs)
     }
@@ -201,11 +228,6 @@ impl SocialService {
     /// The caller's stated preferences: their sentence and what it was read as.
     pub async fn feed_preferences(&self, caller: &Caller) -> AppResult<Option<(String, Preferences)>> {
         let v = caller.require()?;
-        Ok(self
-            .deps
-            .store
-            .feed_preferences(v.user.id)
-            .await?
-            .map(|(text, json)| (text, serde_json::from_str(&json).unwrap_or_default())))
+        self.deps.store.feed_preferences(v.user.id).await
     }
 }

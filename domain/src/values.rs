@@ -10,7 +10,7 @@ impl Email {
     /// Trims, lower-cases and checks the address.
     pub fn parse(raw: &str) -> AppResult<Self> {
         let s = raw.trim().to_lowercase();
-        if s.is_empty() || s.len() > 254 || s.parse::<lettre::Address>().is_err() || !s.contains('.') {
+        if s.is_empty() || s.len() > 254 || !mail::is_valid_address(&s) || !s.contains('.') {
             return Err(AppError::bad_input("email", "enter a valid email address"));
         }
         Ok(Self(s))

@@ -1,6 +1,73 @@
-//! Generation and drafts: `createVideo` (input checks, per-member limits, queueing), job state
-//! from worker events (applied exactly once), cancellation, queue position and ETA, and who
-//! may see which video.
+//! Generation and drafts: `createVideo` (input checks, remixes, cameo consent, the content policy,
+//! per-member limits, queueing), job state from worker events (applied exactly once), cancellation,
+//! queue position and ETA, deletion, and who may see which video (`Video::visible_to`: a
+//! `PUBLISHED` video is everyone's, any other status only its author's and moderators').
+//!
+//! Invariant: every change of a job's state (events, cancel, dispatch) is a conditional update in the
+//! store on the live statuses (`QUEUED`, `RUNNING`, `MODERATING`), so a repeated or late event can
+//! neither end a job twice nor bring an ended one back; a job makes at most one video, which takes
+//! the job's id.
+//!
+//! # `create`
+//!
+//! 1. A member; the prompt through `text::clean_text` (1–2000 characters); repeated cameo ids count
+//!    once.
+//! 2. A remix (`remix_of`) needs a `PUBLISHED` source not hidden by a block (else `NOT_FOUND`)
+//!    whose author allows remixes (`FORBIDDEN`). The job's prompt is the source's, `". "`, and the
+//!    change; duration (rounded to seconds), aspect ratio and default seed are the source's; the
+//!    source's cameos join the request. The source reaches the worker as a `RemixRef` (`spec`).
+//! 3. Duration and aspect ratio within the model manifest (`ModelLimits`), at most
+//!    `max_cameos_per_video` cameos, then consent: `consent::consented_cameos` answers
+//!    `CONSENT_REQUIRED` naming the first cameo this member may not use now.
+//! 4. The content policy on the (combined) prompt with every cameo's restrictions
+//!    (`POLICY_VIOLATION` with one reason per violation), before anything is written or queued.
+//! 5. Per-member limits (`Store::live_jobs_of`): `queued ≥ max_queued`, or
+//!    `queued + running ≥ max_queued + max_running`, is `RATE_LIMITED` with the mean duration of
+//!    recent jobs.
+//! 6. One unit of work: the cameo uses with the consent version that allowed each
+//!    (`Tx::record_cameo_uses`, under the future video's id), the job row (`QUEUED`, not yet
+//!    dispatched), a `cameo.used` notice to each owner other than the author. Then, after the commit
+//!    (a worker never hears of a job whose row could still roll back), `dispatch`.
+//!
+//! # Dispatch and the queue
+//!
+//! `dispatch(member)` hands the member's oldest undispatched jobs to the queue while they have a free
+//! running slot (`max_running_per_user`), marking each dispatched with a conditional update so only
+//! one caller enqueues it; a job without a slot waits in the database until one of the member's jobs
+//! ends (`apply_event` and `cancel` dispatch again), so one member cannot occupy every worker. The
+//! `JobSpec` (`spec`) carries the author's handle (visible watermark), the remix source's media key,
+//! the cameos with their consent versions and the mean of their reference vectors
+//! (`jobs::reference::combine`). An enqueue failure ends the job `FAILED` with
+//! `QUEUE_UNAVAILABLE`. `requeue_live` (at start) offers every dispatched live job to the queue
+//! again (it ignores jobs it holds) and dispatches waiting ones: what an in-process queue lost in a
+//! restart comes back. `estimate` answers `queuePosition` (queued jobs created before it) and
+//! `etaSeconds` (mean of the last 20 successful jobs, the worker count, or the job's own steps).
+//!
+//! # Worker events (`apply_event`, `run_event_consumer`)
+//!
+//! Each API node consumes the queue's event stream as consumer group `backend`; an event is
+//! acknowledged after it was applied, and one that fails is redelivered. `Started` → `RUNNING`
+//! (worker, attempt); `Progress` → forward-only step; `Moderating` → `MODERATING`; `Rejected` → a
+//! live job `REJECTED` with `CONTENT_BLOCKED` and the frame scores; `Failed` → `FAILED`
+//! (`GENERATION_FAILED`); `Cancelled` → `CANCELLED`. `Succeeded`: while the job is live, consent
+//! again (`consent::uses_still_consented`, without per-video approval): a cameo withdrawn or no longer
+//! allowed ends the job `REJECTED` with `CONSENT_REQUIRED` and deletes its files; an output carrying
+//! a block verdict is refused; then one unit of work: `Tx::complete_job` ends the job and inserts the
+//! video, or changes nothing when the job is no longer live: `DRAFT` for `PASS`, else `IN_REVIEW`
+//! with a frame-check case and a `video.in_review` notice; lineage (`remix_of`, `root_id`) is set
+//! there. Every event ends with `JobUpdates::notify`; a final one dispatches the
+//! author's next job.
+//!
+//! # Cancel and delete
+//!
+//! `cancel` (the author, a live job; else `NOT_FOUND`/`CONFLICT`) marks the job cancelled in the queue
+//! first (a waiting delivery is skipped, a running one stops at its next denoiser step), then ends
+//! the row `CANCELLED`; a result that still arrives finds no live job (its media stay in the store).
+//! `cancel_for_consent` ends a live job `CANCELLED` with `CONSENT_WITHDRAWN` and a `job.cancelled`
+//! notice inside a cameo revocation's unit of work; `after_consent_cancel` then stops it in the queue.
+//! `delete` (the author, any status) deletes the row and its cameo uses in one unit of work, then its
+//! files; remixes of it
+//! stay and read their source as `null`; a published video bumps the `visible` feed epoch.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +75,9 @@ use std::time::Duration;
 use chrono::Utc;
 use jobs::{JobEvent, JobQueue, JobSpec};
 
-use super::model::{FrameScores, Job, JobStatus, Role, Verdict, Video, VideoStatus};
+use super::model::{
+    AspectRatio, FrameScores, Job, JobErrorCode, JobStatus, NotificationKind, Role, Verdict, Video, VideoStatus,
+};
 use super::updates::JobUpdates;
 use super::{Caller, Deps};
 use app_core::error::{AppError, AppResult};
@@ -27,7 +96,7 @@ pub struct ModelLimits {
     /// Longest clip.
     pub max_seconds: u32,
     /// Aspect ratios with a resolution.
-    pub aspect_ratios: Vec<jobs::AspectRatio>,
+    pub aspect_ratios: Vec<AspectRatio>,
     /// Denoiser steps per job.
     pub steps: u32,
 }
@@ -52,7 +121,7 @@ pub struct CreateVideo {
     /// Seconds.
     pub duration_seconds: i32,
     /// Aspect ratio.
-    pub aspect_ratio: jobs::AspectRatio,
+    pub aspect_ratio: AspectRatio,
     /// Seed; random when absent (a remix's default is its source's).
     pub seed: Option<i64>,
     /// A published video to remix: the job starts from its prompt, length and shape, plus the
@@ -143,8 +212,7 @@ impl VideoService {
                     }
                 }
                 let seconds = i32::try_from((source.duration_ms + 500) / 1000).unwrap_or(i32::MAX);
-                let aspect = jobs::AspectRatio::parse(&source.aspect_ratio).unwrap_or(input.aspect_ratio);
-                (format!("{}. {prompt}", source.prompt), seconds, aspect, Some(source.seed))
+                (format!("{}. {prompt}", source.prompt), seconds, source.aspect_ratio, Some(source.seed))
             }
             None => (prompt.to_owned(), d, input.aspect_ratio, None),
         };
@@ -204,13 +272,13 @@ impl VideoService {
                 prompt: prompt.to_owned(),
                 seed,
                 duration_seconds: d,
-                aspect_ratio: aspect_ratio.as_str().into(),
+                aspect_ratio,
                 remix_of: input.remix_of,
             })
             .await?;
         for c in cameos.iter().filter(|c| c.owner_id != v.user.id) {
             let message = format!("@{} is making a video with your cameo \"{}\"", v.user.username, c.name);
-            tx.notify(c.owner_id, "cameo.used", Some(VideoId(id.0)), Some(v.user.id), &message).await?;
+            tx.notify(c.owner_id, NotificationKind::CameoUsed, Some(VideoId(id.0)), Some(v.user.id), &message).await?;
         }
         tx.commit().await?;
         self.dispatch(v.user.id).await?;
@@ -307,7 +375,7 @@ impl VideoService {
                         if self
                             .deps
                             .store
-                            .end_job(id, JobStatus::Rejected, Some("CONSENT_REQUIRED"), Some(&why))
+                            .end_job(id, JobStatus::Rejected, Some(JobErrorCode::ConsentRequired), Some(&why))
                             .await?
                         {
                             let keys = [
@@ -322,7 +390,7 @@ impl VideoService {
                         return Ok(());
                     }
                 }
-                let verdict = Verdict::from_stored(&output.verdict);
+                let verdict = Verdict::from_worker(&output.verdict);
                 if verdict == Verdict::Block {
                     // A worker never stores a blocked clip; refuse to turn one into a video.
                     return Err(AppError::internal("job event", "a succeeded job carried a block verdict"));
@@ -362,7 +430,7 @@ impl VideoService {
                 {
                     tx.notify(
                         v.author_id,
-                        "video.in_review",
+                        NotificationKind::VideoInReview,
                         Some(v.id),
                         None,
                         "Your video is waiting for a moderator's review before it can be published",
@@ -375,7 +443,10 @@ impl VideoService {
                 }
             }
             JobEvent::Failed { reason, .. } => {
-                self.deps.store.end_job(id, JobStatus::Failed, Some("GENERATION_FAILED"), Some(reason)).await?;
+                self.deps
+                    .store
+                    .end_job(id, JobStatus::Failed, Some(JobErrorCode::GenerationFailed), Some(reason))
+                    .await?;
             }
             JobEvent::Cancelled { .. } => {
                 self.deps.store.end_job(id, JobStatus::Cancelled, None, None).await?;
@@ -486,7 +557,7 @@ impl VideoService {
                     .end_job(
                         job.id,
                         JobStatus::Failed,
-                        Some("QUEUE_UNAVAILABLE"),
+                        Some(JobErrorCode::QueueUnavailable),
                         Some("the job could not be queued; try again"),
                     )
                     .await?;
@@ -515,10 +586,13 @@ impl VideoService {
     /// here; after the commit, [`VideoService::after_consent_cancel`] stops it in the queue.
     pub(crate) async fn cancel_for_consent(tx: &Tx, id: JobId, why: &str) -> AppResult<Option<(JobId, UserId)>> {
         let Some(job) = tx.job(id).await? else { return Ok(None) };
-        if job.status.is_final() || !tx.end_job(id, JobStatus::Cancelled, Some("CONSENT_WITHDRAWN"), Some(why)).await? {
+        if job.status.is_final()
+            || !tx.end_job(id, JobStatus::Cancelled, Some(JobErrorCode::ConsentWithdrawn), Some(why)).await?
+        {
             return Ok(None);
         }
-        tx.notify(job.user_id, "job.cancelled", None, None, &format!("Your video was stopped: {why}")).await?;
+        tx.notify(job.user_id, NotificationKind::JobCancelled, None, None, &format!("Your video was stopped: {why}"))
+            .await?;
         Ok(Some((id, job.user_id)))
     }
 
@@ -560,7 +634,7 @@ impl VideoService {
             let ids: Vec<CameoId> = uses.iter().map(|u| u.cameo_id).collect();
             let cameos = self.deps.store.cameos(&ids).await?;
             let refs: Vec<Vec<f32>> = cameos.iter().map(|c| c.reference.clone()).filter(|r| !r.is_empty()).collect();
-            spec.reference = generator::reference::combine(&refs);
+            spec.reference = jobs::reference::combine(&refs);
             spec.cameos = uses
                 .iter()
                 .filter_map(|u| {
@@ -640,14 +714,13 @@ impl VideoService {
 
 /// The queue's view of a job.
 fn spec_of(job: &Job, username: &str) -> JobSpec {
-    let aspect_ratio = jobs::AspectRatio::parse(&job.aspect_ratio).unwrap_or(jobs::AspectRatio::Portrait);
     JobSpec {
         job_id: job.id.0,
         user_id: job.user_id.0,
         prompt: job.prompt.clone(),
         seed: job.seed.unsigned_abs(),
         duration_seconds: u32::try_from(job.duration_seconds).unwrap_or(1),
-        aspect_ratio,
+        aspect_ratio: job.aspect_ratio,
         reference: None,
         enqueued_at: job.created_at,
         author_username: username.to_owned(),

@@ -11,7 +11,7 @@ pub mod finish;
 pub mod journal;
 pub mod manifest;
 pub mod pipeline;
-pub mod reference;
+pub use jobs::reference;
 pub mod runtime;
 pub mod scheduler;
 pub mod setup;

@@ -1,5 +1,24 @@
 //! The model manifest (TOML): which ONNX files make up a model, their input and output names,
 //! latent layout, frame rate, resolutions per aspect ratio, scheduler and steps.
+//!
+//! The generator runs whatever the manifest (`APP_MODEL_MANIFEST`, default
+//! `models/tiny/manifest.toml`) describes; [`Manifest::load`] refuses unknown keys, unsupported
+//! values and missing files (paths are relative to the manifest). Frames = seconds × `fps`; each
+//! resolution is a multiple of `spatial_compression`, and an aspect ratio without one is refused at
+//! `createVideo`. The API nodes read the manifest too: duration range, aspect ratios, step count (for
+//! ETAs) and `embed_dim` (the length of a cameo's reference vector).
+//!
+//! To run a real model: export its text encoder, velocity-predicting denoiser and decoder to ONNX
+//! with the tensors named here (names are free, shapes are not), write a manifest, and point
+//! `APP_MODEL_MANIFEST` at it on every API node and generator; for a GPU, `APP_ORT_DYLIB_PATH` names a
+//! CUDA build of ONNX Runtime. What such a model must fit today (the `word-hash` tokenizer, `mean`
+//! pooling, `flow-matching-euler`, as many latent frames as video frames, one decoder run per clip)
+//! is the seam issue 14 widens; see `docs/ROADMAP.md`.
+//!
+//! The optional denoiser input `reference` is the seam for cameos and remixes: `JobSpec.reference`
+//! (`embed_dim` floats; zeros when absent; another length fails the job with a readable reason) goes
+//! to both halves of the guidance batch. The tiny models (`scripts/make_tiny_models.py`, seeded
+//! random weights, opset 17) have the shapes of a real pipeline and make noise-like frames.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -8,17 +27,9 @@ use serde::Deserialize;
 
 use crate::{GenError, GenResult};
 
-/// Aspect ratios clients may ask for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum AspectRatio {
-    /// Tall (9:16-ish).
-    Portrait,
-    /// Wide.
-    Landscape,
-    /// 1:1.
-    Square,
-}
+/// Aspect ratios clients may ask for (the service's one type, spelled `PORTRAIT`, `LANDSCAPE`,
+/// `SQUARE` in manifests too).
+pub use jobs::AspectRatio;
 
 /// How the prompt becomes token ids.
 #[derive(Debug, Clone, Deserialize)]

@@ -4,6 +4,34 @@
 //! job id (a re-put overwrites the same object), the journal remembers finished outputs, and the
 //! backend applies a result once. A clip the frame check blocks is stored nowhere and ends in
 //! `JobEvent::Rejected`.
+//!
+//! One job, in order (`Worker::handle`, then `generate`):
+//!
+//! 1. A job the journal has as finished is reported again from the journal; a cancelled one ends
+//!    with `Cancelled`; otherwise the journal records it taken and `Started { worker, attempt }` goes
+//!    out.
+//! 2. A remix's source MP4 is read once from the media store (its frames fold into the reference
+//!    vector when the model has a `reference` input; the file becomes the C2PA ingredient); a source
+//!    that cannot be read is logged and the job goes on without it.
+//! 3. `Pipeline::check` (a request the model cannot make is `Failed` with its reason, no retry), then
+//!    `Pipeline::generate` on a blocking thread; beside it, a watcher polls `is_cancelled` (the
+//!    pipeline stops at its next step) and renews the delivery (`keep_alive`, three times per
+//!    `reclaim_idle`) until the output is stored, and a forwarder publishes `Progress` per step.
+//! 4. `Moderating`, then `Finisher::check` on the frames as the model made them: a block ends the job
+//!    `Rejected` (nothing encoded, stored or retried); otherwise a strip of the scored frames.
+//! 5. `Finisher::watermark` (visible `@author`, invisible `payload_for_video(job id)`), then
+//!    `media::encode_mp4` (the manifest's fps, an IDR frame every 2 s) and a thumbnail of the middle
+//!    frame, then `Finisher::sign` (model, versions, video id, cameo consents, remix ingredient;
+//!    verified once).
+//! 6. Strip and thumbnail are stored before the video (`strips/`, `thumbs/`, `videos/<job>.…`), so a
+//!    stored video always has them; the stage times become `StageMillis`.
+//! 7. The journal records the output, `Succeeded { output }` is published (five tries), then the
+//!    delivery is acknowledged. A final event that cannot be published leaves the delivery
+//!    unacknowledged, so it comes back and is re-sent.
+//!
+//! Any other failure of an attempt (model, frame check, marks, encoder, signing, store, journal)
+//! hands the delivery back (`retry_later`: backoff, then the dead letter). The worker reads no
+//! service database and never checks consent: the backend re-checks it when it applies the result.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,7 +46,6 @@ use moderation::provenance::ProvenanceInfo;
 
 use crate::finish::Finisher;
 use crate::journal::{Ended, Journal};
-use crate::manifest::AspectRatio;
 use crate::pipeline::{GenerationRequest, Pipeline};
 use crate::{GenError, GenResult};
 
@@ -72,14 +99,6 @@ async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> GenResult<T> + Send + 'static,
 ) -> GenResult<T> {
     tokio::task::spawn_blocking(f).await.map_err(|e| GenError::Finish { stage, message: e.to_string() })?
-}
-
-fn aspect(a: jobs::AspectRatio) -> AspectRatio {
-    match a {
-        jobs::AspectRatio::Portrait => AspectRatio::Portrait,
-        jobs::AspectRatio::Landscape => AspectRatio::Landscape,
-        jobs::AspectRatio::Square => AspectRatio::Square,
-    }
 }
 
 fn ms(d: Duration) -> u64 {
@@ -280,7 +299,7 @@ impl Worker {
             prompt: d.spec.prompt.clone(),
             seed: d.spec.seed,
             duration_seconds: d.spec.duration_seconds,
-            aspect_ratio: aspect(d.spec.aspect_ratio),
+            aspect_ratio: d.spec.aspect_ratio,
             reference,
         };
         self.pipeline.check(&request)?;

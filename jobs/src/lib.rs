@@ -1,6 +1,7 @@
 //! Jobs: the wire types the backend and the generator exchange (`JobSpec`, `JobEvent`,
 //! `JobOutput`) and the durable job queue with its event channel (`JobQueue`), run either
-//! in-process or on Redis Streams with consumer groups.
+//! in-process or on Redis Streams with consumer groups; and the conditioning contract between
+//! them, a cameo's reference vector ([`reference`]).
 //!
 //! Architecture invariant: this crate owns message shapes, delivery, retry, reclaim,
 //! dead-lettering and cancellation, nothing more. It knows nothing of HTTP, GraphQL, SQL or
@@ -9,6 +10,7 @@
 
 mod error;
 mod queue;
+pub mod reference;
 mod settings;
 mod wire;
 

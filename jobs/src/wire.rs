@@ -4,38 +4,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// Shape of the video frame the user asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum AspectRatio {
-    /// Taller than wide (9:16), the feed's native shape.
-    Portrait,
-    /// Wider than tall (16:9).
-    Landscape,
-    /// As tall as wide (1:1).
-    Square,
-}
-
-impl AspectRatio {
-    /// The wire and stored spelling (`PORTRAIT`, `LANDSCAPE`, `SQUARE`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AspectRatio::Portrait => "PORTRAIT",
-            AspectRatio::Landscape => "LANDSCAPE",
-            AspectRatio::Square => "SQUARE",
-        }
-    }
-
-    /// Reads the stored spelling.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "PORTRAIT" => Some(AspectRatio::Portrait),
-            "LANDSCAPE" => Some(AspectRatio::Landscape),
-            "SQUARE" => Some(AspectRatio::Square),
-            _ => None,
-        }
-    }
-}
+/// Shape of the video frame the user asked for: the one aspect-ratio type of the service, on the
+/// wire as `PORTRAIT`, `LANDSCAPE` or `SQUARE` (portrait is 9:16, the feed's native shape).
+pub use app_core::model::AspectRatio;
 
 /// Everything a generator needs to make one video; enqueued by the backend.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -107,3 +107,8 @@ impl MailService {
         }
     }
 }
+
+/// Whether `address` is a mail address the transport accepts (RFC 5321 syntax, as lettre reads it).
+pub fn is_valid_address(address: &str) -> bool {
+    address.parse::<lettre::Address>().is_ok()
+}

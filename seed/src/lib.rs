@@ -30,10 +30,10 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use config::Config;
 use app_core::error::{AppError, AppResult};
 use app_core::model::{AspectRatio, CommentStatus, JobStatus, Role, Verdict, VideoStatus};
 use app_core::types::Secret;
+use config::Config;
 use domain::auth::password::PasswordHasherPool;
 use store::Store;
 use store::entities::{comments, follows, generation_jobs as jobs, likes, users, videos, views};

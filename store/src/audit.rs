@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::Store;
 use super::entities::audit_log;
 use app_core::error::AppResult;
-use app_core::model::AuditEntry;
+use app_core::model::{AuditAction, AuditEntry, AuditSubject};
 use app_core::types::UserId;
 
 impl Store {
@@ -16,8 +16,8 @@ impl Store {
     pub async fn record_audit(
         &self,
         actor: Option<UserId>,
-        action: &str,
-        subject: Option<(&str, String)>,
+        action: AuditAction,
+        subject: Option<(AuditSubject, String)>,
         note: Option<&str>,
     ) -> AppResult<()> {
         Self::record_audit_in(&self.db, actor, action, subject, note).await
@@ -26,15 +26,15 @@ impl Store {
     pub(crate) async fn record_audit_in<C: ConnectionTrait>(
         c: &C,
         actor: Option<UserId>,
-        action: &str,
-        subject: Option<(&str, String)>,
+        action: AuditAction,
+        subject: Option<(AuditSubject, String)>,
         note: Option<&str>,
     ) -> AppResult<()> {
         audit_log::Entity::insert(audit_log::ActiveModel {
             id: Set(Uuid::now_v7()),
             actor_id: Set(actor.map(|a| a.0)),
-            action: Set(action.into()),
-            subject_type: Set(subject.as_ref().map(|(t, _)| (*t).to_owned())),
+            action: Set(action),
+            subject_type: Set(subject.as_ref().map(|(t, _)| *t)),
             subject_id: Set(subject.map(|(_, id)| id)),
             note: Set(note.map(str::to_owned)),
             created_at: Set(Utc::now()),

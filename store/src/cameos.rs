@@ -1,6 +1,18 @@
 //! Cameos, their challenges and approvals, and which videos use them. Consent changes bump
 //! `consent_version` in the same statement that makes them, so a use recorded under an older
-//! version can tell that consent moved.
+//! version can tell that consent moved: every `update_cameo` (even one that changes nothing, and
+//! only on an `ACTIVE` or `PENDING_REVIEW` cameo), `revoke_cameo`, and an approval or unapproval
+//! that really inserted or deleted a row.
+//!
+//! `insert_cameo` is one transaction: the caller's challenge is used
+//! (`WHERE used_at IS NULL AND expires_at > now`), and only when exactly one row changed is the
+//! cameo inserted (`PENDING_REVIEW`, the challenge's phrase copied), so a challenge makes at most
+//! one cameo.
+//! `usable_cameos` answers, ordered by name then id, the `ACTIVE` cameos that are the member's own,
+//! `EVERYONE`, `APPROVED` with the member approved, or `MUTUALS` of a mutual, never one whose owner
+//! is in a block with the member; a name prefix matches ignoring case on both engines. A use
+//! (`video_cameos`) is keyed by the video's id, which is also its job's id, so it is written before
+//! the video exists; it stays when a draft is taken down, and goes with the author's deletion.
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
@@ -13,24 +25,25 @@ use app_core::error::AppResult;
 use app_core::model::{Cameo, CameoPermission, CameoStatus, CameoUse};
 use app_core::types::{CameoId, ChallengeId, UserId, VideoId};
 
-fn cameo_from(m: cameos::Model) -> Cameo {
-    Cameo {
+fn cameo_from(m: cameos::Model) -> AppResult<Cameo> {
+    let reference = crate::json::read("cameos", "reference", m.id, &m.reference)?;
+    Ok(Cameo {
         id: CameoId(m.id),
         owner_id: UserId(m.owner_id),
         name: m.name,
-        permission: CameoPermission::from_stored(&m.permission),
+        permission: m.permission,
         restrictions: m.restrictions,
-        status: CameoStatus::from_stored(&m.status),
+        status: m.status,
         clip_key: m.clip_key,
         challenge_phrase: m.challenge_phrase,
         consent_version: m.consent_version,
         require_approval: m.require_approval,
-        reference: serde_json::from_str(&m.reference).unwrap_or_default(),
+        reference,
         clip_duration_ms: m.clip_duration_ms,
         review_note: m.review_note,
         created_at: m.created_at,
         revoked_at: m.revoked_at,
-    }
+    })
 }
 
 fn use_from(m: video_cameos::Model) -> CameoUse {
@@ -137,14 +150,14 @@ impl Store {
             id: Set(Uuid::now_v7()),
             owner_id: Set(c.owner.0),
             name: Set(c.name),
-            permission: Set(c.permission.as_str().into()),
+            permission: Set(c.permission),
             restrictions: Set(c.restrictions),
-            status: Set(CameoStatus::PendingReview.as_str().into()),
+            status: Set(CameoStatus::PendingReview),
             clip_key: Set(c.clip_key),
             challenge_phrase: Set(challenge.phrase),
             consent_version: Set(1),
             require_approval: Set(false),
-            reference: Set(serde_json::to_string(&c.reference).unwrap_or_else(|_| "[]".into())),
+            reference: Set(crate::json::write("cameos", "reference", &c.reference)?),
             clip_duration_ms: Set(c.clip_duration_ms),
             review_note: Set(None),
             reviewed_by: Set(None),
@@ -154,7 +167,7 @@ impl Store {
         })
         .exec_with_returning(conn)
         .await?;
-        Ok(Some(cameo_from(m)))
+        cameo_from(m).map(Some)
     }
 
     /// One cameo.
@@ -163,30 +176,30 @@ impl Store {
     }
 
     pub(crate) async fn cameo_in<C: ConnectionTrait>(c: &C, id: CameoId) -> AppResult<Option<Cameo>> {
-        Ok(cameos::Entity::find_by_id(id.0).one(c).await?.map(cameo_from))
+        cameos::Entity::find_by_id(id.0).one(c).await?.map(cameo_from).transpose()
     }
 
     /// Several cameos.
     pub async fn cameos(&self, ids: &[CameoId]) -> AppResult<Vec<Cameo>> {
-        Ok(cameos::Entity::find()
+        cameos::Entity::find()
             .filter(cameos::Column::Id.is_in(ids.iter().map(|c| c.0)))
             .all(&self.db)
             .await?
             .into_iter()
             .map(cameo_from)
-            .collect())
+            .collect()
     }
 
     /// A member's cameos, newest first.
     pub async fn cameos_of(&self, owner: UserId) -> AppResult<Vec<Cameo>> {
-        Ok(cameos::Entity::find()
+        cameos::Entity::find()
             .filter(cameos::Column::OwnerId.eq(owner.0))
             .order_by_desc(cameos::Column::CreatedAt)
             .all(&self.db)
             .await?
             .into_iter()
             .map(cameo_from)
-            .collect())
+            .collect()
     }
 
     /// Active cameos a member may use now (own, approved for them, or open to everyone), by
@@ -216,15 +229,13 @@ impl Store {
             .map(|u| u.0)
             .collect();
         let blocked: Vec<Uuid> = self.block_set(user).await?.into_iter().map(|u| u.0).collect();
-        let mut q = cameos::Entity::find().filter(cameos::Column::Status.eq(CameoStatus::Active.as_str())).filter(
+        let mut q = cameos::Entity::find().filter(cameos::Column::Status.eq(CameoStatus::Active)).filter(
             cameos::Column::OwnerId
                 .eq(user.0)
-                .or(cameos::Column::Permission.eq(CameoPermission::Everyone.as_str()))
+                .or(cameos::Column::Permission.eq(CameoPermission::Everyone))
+                .or(cameos::Column::Permission.eq(CameoPermission::Approved).and(cameos::Column::Id.is_in(approved)))
                 .or(cameos::Column::Permission
-                    .eq(CameoPermission::Approved.as_str())
-                    .and(cameos::Column::Id.is_in(approved)))
-                .or(cameos::Column::Permission
-                    .eq(CameoPermission::Mutuals.as_str())
+                    .eq(CameoPermission::Mutuals)
                     .and(cameos::Column::OwnerId.is_in(mutuals))),
         );
         if !blocked.is_empty() {
@@ -243,14 +254,14 @@ impl Store {
                 cameos::Column::Name.gt(name.clone()).or(cameos::Column::Name.eq(name).and(cameos::Column::Id.gt(id))),
             );
         }
-        Ok(q.order_by_asc(cameos::Column::Name)
+        q.order_by_asc(cameos::Column::Name)
             .order_by_asc(cameos::Column::Id)
             .limit(limit)
             .all(&self.db)
             .await?
             .into_iter()
             .map(cameo_from)
-            .collect())
+            .collect()
     }
 
     /// A moderator's decision on a pending cameo; false when it was not pending.
@@ -267,12 +278,12 @@ impl Store {
     ) -> AppResult<bool> {
         let status = if approve { CameoStatus::Active } else { CameoStatus::Rejected };
         let r = cameos::Entity::update_many()
-            .col_expr(cameos::Column::Status, Expr::value(status.as_str()))
+            .col_expr(cameos::Column::Status, Expr::value(status))
             .col_expr(cameos::Column::ReviewedBy, Expr::value(by.0))
             .col_expr(cameos::Column::ReviewNote, Expr::value(note.map(str::to_owned)))
             .col_expr(cameos::Column::UpdatedAt, Expr::value(Utc::now()))
             .filter(cameos::Column::Id.eq(id.0))
-            .filter(cameos::Column::Status.eq(CameoStatus::PendingReview.as_str()))
+            .filter(cameos::Column::Status.eq(CameoStatus::PendingReview))
             .exec(c)
             .await?;
         Ok(r.rows_affected == 1)
@@ -284,7 +295,7 @@ impl Store {
             .col_expr(cameos::Column::ConsentVersion, Expr::col(cameos::Column::ConsentVersion).add(1))
             .col_expr(cameos::Column::UpdatedAt, Expr::value(Utc::now()));
         if let Some(p) = change.permission {
-            q = q.col_expr(cameos::Column::Permission, Expr::value(p.as_str()));
+            q = q.col_expr(cameos::Column::Permission, Expr::value(p));
         }
         if let Some(r) = change.restrictions {
             q = q.col_expr(cameos::Column::Restrictions, Expr::value(r));
@@ -294,7 +305,7 @@ impl Store {
         }
         let r = q
             .filter(cameos::Column::Id.eq(id.0))
-            .filter(cameos::Column::Status.is_in([CameoStatus::Active.as_str(), CameoStatus::PendingReview.as_str()]))
+            .filter(cameos::Column::Status.is_in([CameoStatus::Active, CameoStatus::PendingReview]))
             .exec(&self.db)
             .await?;
         Ok(r.rows_affected == 1)
@@ -373,12 +384,12 @@ impl Store {
     pub(crate) async fn revoke_cameo_in<C: ConnectionTrait>(c: &C, id: CameoId) -> AppResult<bool> {
         let now = Utc::now();
         let r = cameos::Entity::update_many()
-            .col_expr(cameos::Column::Status, Expr::value(CameoStatus::Revoked.as_str()))
+            .col_expr(cameos::Column::Status, Expr::value(CameoStatus::Revoked))
             .col_expr(cameos::Column::RevokedAt, Expr::value(now))
             .col_expr(cameos::Column::ConsentVersion, Expr::col(cameos::Column::ConsentVersion).add(1))
             .col_expr(cameos::Column::UpdatedAt, Expr::value(now))
             .filter(cameos::Column::Id.eq(id.0))
-            .filter(cameos::Column::Status.ne(CameoStatus::Revoked.as_str()))
+            .filter(cameos::Column::Status.ne(CameoStatus::Revoked))
             .exec(c)
             .await?;
         Ok(r.rows_affected == 1)

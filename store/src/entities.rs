@@ -1,7 +1,12 @@
 //! sea-orm entities, one module per table. Only `store` sees them.
+//!
+//! A column holding a state is typed with its `app_core::model` enum (mapped by
+//! `DeriveActiveEnum`), so a stored value the enum does not know fails the read loudly. JSON
+//! columns stay text here and are parsed through `crate::json`, which refuses a corrupt value.
 
 pub mod users {
     //! `users`
+    use app_core::model::Role;
     use sea_orm::entity::prelude::*;
 
     /// A row of `users`.
@@ -15,7 +20,7 @@ pub mod users {
         pub username_key: String,
         pub display_name: Option<String>,
         pub password_hash: String,
-        pub role: String,
+        pub role: Role,
         pub email_verified_at: Option<DateTimeUtc>,
         pub banned_at: Option<DateTimeUtc>,
         pub ban_reason: Option<String>,
@@ -85,6 +90,7 @@ pub mod invite_redemptions {
 
 pub mod refresh_families {
     //! `refresh_families`
+    use app_core::model::SessionRevocation;
     use sea_orm::entity::prelude::*;
 
     /// A row of `refresh_families`.
@@ -97,7 +103,7 @@ pub mod refresh_families {
         pub created_at: DateTimeUtc,
         pub expires_at: DateTimeUtc,
         pub revoked_at: Option<DateTimeUtc>,
-        pub revoked_reason: Option<String>,
+        pub revoked_reason: Option<SessionRevocation>,
     }
 
     /// No navigated relations.
@@ -133,6 +139,7 @@ pub mod refresh_tokens {
 
 pub mod one_time_tokens {
     //! `one_time_tokens`
+    use app_core::model::TokenPurpose;
     use sea_orm::entity::prelude::*;
 
     /// A row of `one_time_tokens`.
@@ -142,7 +149,7 @@ pub mod one_time_tokens {
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: Uuid,
         pub user_id: Uuid,
-        pub purpose: String,
+        pub purpose: TokenPurpose,
         pub token_hash: String,
         pub created_at: DateTimeUtc,
         pub expires_at: DateTimeUtc,
@@ -181,6 +188,7 @@ pub mod waitlist {
 
 pub mod generation_jobs {
     //! `generation_jobs`
+    use app_core::model::{AspectRatio, JobErrorCode, JobStatus};
     use sea_orm::entity::prelude::*;
 
     /// A row of `generation_jobs`.
@@ -190,16 +198,16 @@ pub mod generation_jobs {
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: Uuid,
         pub user_id: Uuid,
-        pub status: String,
+        pub status: JobStatus,
         pub prompt: String,
         pub seed: i64,
         pub duration_seconds: i32,
-        pub aspect_ratio: String,
+        pub aspect_ratio: AspectRatio,
         pub step: i32,
         pub total_steps: i32,
         pub attempts: i32,
         pub worker: Option<String>,
-        pub error_code: Option<String>,
+        pub error_code: Option<JobErrorCode>,
         pub error_message: Option<String>,
         pub video_id: Option<Uuid>,
         pub created_at: DateTimeUtc,
@@ -220,6 +228,7 @@ pub mod generation_jobs {
 
 pub mod videos {
     //! `videos`
+    use app_core::model::{AspectRatio, Verdict, VideoStatus};
     use sea_orm::entity::prelude::*;
 
     /// A row of `videos`.
@@ -230,11 +239,11 @@ pub mod videos {
         pub id: Uuid,
         pub author_id: Uuid,
         pub job_id: Uuid,
-        pub status: String,
+        pub status: VideoStatus,
         pub prompt: String,
         pub caption: Option<String>,
         pub seed: i64,
-        pub aspect_ratio: String,
+        pub aspect_ratio: AspectRatio,
         pub video_key: String,
         pub thumbnail_key: String,
         pub width: i32,
@@ -250,7 +259,7 @@ pub mod videos {
         pub created_at: DateTimeUtc,
         pub published_at: Option<DateTimeUtc>,
         pub watermark_id: Option<i64>,
-        pub verdict: String,
+        pub verdict: Verdict,
         pub verdict_reason: Option<String>,
         pub frame_scores: Option<String>,
         pub frame_strip_key: Option<String>,
@@ -275,6 +284,7 @@ pub mod videos {
 
 pub mod audit_log {
     //! `audit_log` (append-only: the store only inserts and reads it)
+    use app_core::model::{AuditAction, AuditSubject};
     use sea_orm::entity::prelude::*;
 
     /// A row of `audit_log`.
@@ -284,8 +294,8 @@ pub mod audit_log {
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: Uuid,
         pub actor_id: Option<Uuid>,
-        pub action: String,
-        pub subject_type: Option<String>,
+        pub action: AuditAction,
+        pub subject_type: Option<AuditSubject>,
         pub subject_id: Option<String>,
         pub note: Option<String>,
         pub created_at: DateTimeUtc,
@@ -300,6 +310,7 @@ pub mod audit_log {
 
 pub mod comments {
     //! `comments`
+    use app_core::model::CommentStatus;
     use sea_orm::entity::prelude::*;
 
     /// A row of `comments`.
@@ -311,7 +322,7 @@ pub mod comments {
         pub video_id: Uuid,
         pub author_id: Uuid,
         pub body: String,
-        pub status: String,
+        pub status: CommentStatus,
         pub created_at: DateTimeUtc,
     }
 
@@ -324,6 +335,7 @@ pub mod comments {
 
 pub mod moderation_cases {
     //! `moderation_cases`
+    use app_core::model::{CaseSource, CaseStatus, ModerationAction, SubjectKind};
     use sea_orm::entity::prelude::*;
 
     /// A row of `moderation_cases`.
@@ -332,13 +344,13 @@ pub mod moderation_cases {
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: Uuid,
-        pub subject_kind: String,
+        pub subject_kind: SubjectKind,
         pub subject_video_id: Option<Uuid>,
         pub subject_user_id: Option<Uuid>,
         pub subject_comment_id: Option<Uuid>,
         pub open_key: Option<String>,
-        pub status: String,
-        pub source: String,
+        pub status: CaseStatus,
+        pub source: CaseSource,
         pub reasons: String,
         pub scores: String,
         pub report_count: i32,
@@ -347,7 +359,7 @@ pub mod moderation_cases {
         pub updated_at: DateTimeUtc,
         pub resolved_at: Option<DateTimeUtc>,
         pub resolved_by: Option<Uuid>,
-        pub resolution: Option<String>,
+        pub resolution: Option<ModerationAction>,
         pub note: Option<String>,
         pub appeal_message: Option<String>,
         pub appealed_at: Option<DateTimeUtc>,
@@ -364,6 +376,7 @@ pub mod moderation_cases {
 
 pub mod reports {
     //! `reports`
+    use app_core::model::ReportReason;
     use sea_orm::entity::prelude::*;
 
     /// A row of `reports`.
@@ -374,7 +387,7 @@ pub mod reports {
         pub id: Uuid,
         pub case_id: Uuid,
         pub reporter_id: Uuid,
-        pub reason: String,
+        pub reason: ReportReason,
         pub details: Option<String>,
         pub created_at: DateTimeUtc,
     }
@@ -388,6 +401,7 @@ pub mod reports {
 
 pub mod notifications {
     //! `notifications`
+    use app_core::model::NotificationKind;
     use sea_orm::entity::prelude::*;
 
     /// A row of `notifications`.
@@ -397,7 +411,7 @@ pub mod notifications {
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: Uuid,
         pub user_id: Uuid,
-        pub kind: String,
+        pub kind: NotificationKind,
         pub video_id: Option<Uuid>,
         pub actor_id: Option<Uuid>,
         pub message: String,
@@ -438,6 +452,7 @@ pub mod cameo_challenges {
 
 pub mod cameos {
     //! `cameos`
+    use app_core::model::{CameoPermission, CameoStatus};
     use sea_orm::entity::prelude::*;
 
     /// A row of `cameos`.
@@ -448,9 +463,9 @@ pub mod cameos {
         pub id: Uuid,
         pub owner_id: Uuid,
         pub name: String,
-        pub permission: String,
+        pub permission: CameoPermission,
         pub restrictions: Option<String>,
-        pub status: String,
+        pub status: CameoStatus,
         pub clip_key: String,
         pub challenge_phrase: String,
         pub consent_version: i64,

@@ -1,5 +1,14 @@
 //! Jobs and videos. Status changes are conditional updates (`WHERE status IN …`), so a result
 //! delivered twice takes effect once, and a cancelled job never turns into a video.
+//!
+//! The live statuses are `QUEUED`, `RUNNING` and `MODERATING`; `RUNNING` and `MODERATING` both count
+//! as a job a worker holds (running slots, per-member limits, ETAs). `mark_dispatched` is
+//! conditional on `dispatched_at IS NULL`, so only one caller enqueues a job. `complete_job`, one
+//! transaction: the job becomes `SUCCEEDED` only if it is still live (else nothing changes and the
+//! answer is `None`), the video is inserted with the job's id (the worker marked and signed for that
+//! id; `videos.id` and `videos.job_id` are unique besides), `DRAFT` for a `PASS` verdict or
+//! `IN_REVIEW` with a frame-check case opened in the same transaction; a remix records its source
+//! and the root of its chain (the source's root, or the source itself).
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -12,14 +21,16 @@ use uuid::Uuid;
 use super::Store;
 use super::entities::{generation_jobs as jobs, videos};
 use app_core::error::AppResult;
-use app_core::model::{FrameScores, Job, JobStatus, Subject, Verdict, Video, VideoStatus};
+use app_core::model::{
+    AspectRatio, CaseSource, FrameScores, Job, JobErrorCode, JobStatus, Subject, Verdict, Video, VideoStatus,
+};
 use app_core::types::{JobId, UserId, VideoId};
 
-fn job_from(m: jobs::Model) -> Job {
-    Job {
+fn job_from(m: jobs::Model) -> AppResult<Job> {
+    Ok(Job {
         id: JobId(m.id),
         user_id: UserId(m.user_id),
-        status: JobStatus::from_stored(&m.status),
+        status: m.status,
         prompt: m.prompt,
         seed: m.seed,
         duration_seconds: m.duration_seconds,
@@ -34,15 +45,19 @@ fn job_from(m: jobs::Model) -> Job {
         started_at: m.started_at,
         finished_at: m.finished_at,
         remix_of: m.remix_of.map(VideoId),
-    }
+    })
 }
 
-pub(crate) fn video_from(m: videos::Model) -> Video {
-    Video {
+pub(crate) fn video_from(m: videos::Model) -> AppResult<Video> {
+    let frame_scores = match &m.frame_scores {
+        Some(raw) => crate::json::read("videos", "frame_scores", m.id, raw)?,
+        None => FrameScores::default(),
+    };
+    Ok(Video {
         id: VideoId(m.id),
         author_id: UserId(m.author_id),
         job_id: JobId(m.job_id),
-        status: VideoStatus::from_stored(&m.status),
+        status: m.status,
         prompt: m.prompt,
         caption: m.caption,
         seed: m.seed,
@@ -62,9 +77,9 @@ pub(crate) fn video_from(m: videos::Model) -> Video {
         created_at: m.created_at,
         published_at: m.published_at,
         watermark_id: m.watermark_id.map(|w| w as u64),
-        verdict: Verdict::from_stored(&m.verdict),
+        verdict: m.verdict,
         verdict_reason: m.verdict_reason,
-        frame_scores: m.frame_scores.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default(),
+        frame_scores,
         frame_strip_key: m.frame_strip_key,
         manifest_issuer: m.manifest_issuer,
         manifest_valid: m.manifest_valid,
@@ -76,13 +91,13 @@ pub(crate) fn video_from(m: videos::Model) -> Video {
         view_count: m.view_count,
         watch_ms_total: m.watch_ms_total,
         comment_count: m.comment_count,
-    }
+    })
 }
 
 /// Statuses of a job that has not ended.
-const LIVE: [&str; 3] = ["QUEUED", "RUNNING", "MODERATING"];
+const LIVE: [JobStatus; 3] = JobStatus::LIVE;
 /// Statuses of a job a worker holds.
-const RUNNING: [&str; 2] = ["RUNNING", "MODERATING"];
+const RUNNING: [JobStatus; 2] = JobStatus::RUNNING;
 
 /// A new job.
 pub struct NewJob {
@@ -96,8 +111,8 @@ pub struct NewJob {
     pub seed: i64,
     /// Seconds.
     pub duration_seconds: i32,
-    /// Aspect ratio spelling.
-    pub aspect_ratio: String,
+    /// Frame shape.
+    pub aspect_ratio: AspectRatio,
     /// The published video it remixes.
     pub remix_of: Option<VideoId>,
 }
@@ -151,7 +166,7 @@ impl Store {
         let m = jobs::Entity::insert(jobs::ActiveModel {
             id: Set(j.id.0),
             user_id: Set(j.user_id.0),
-            status: Set(JobStatus::Queued.as_str().into()),
+            status: Set(JobStatus::Queued),
             prompt: Set(j.prompt),
             seed: Set(j.seed),
             duration_seconds: Set(j.duration_seconds),
@@ -173,7 +188,7 @@ impl Store {
         })
         .exec_with_returning(c)
         .await?;
-        Ok(job_from(m))
+        job_from(m)
     }
 
     /// One job.
@@ -182,14 +197,14 @@ impl Store {
     }
 
     pub(crate) async fn job_in<C: ConnectionTrait>(c: &C, id: JobId) -> AppResult<Option<Job>> {
-        Ok(jobs::Entity::find_by_id(id.0).one(c).await?.map(job_from))
+        jobs::Entity::find_by_id(id.0).one(c).await?.map(job_from).transpose()
     }
 
     /// A member's queued and running jobs.
     pub async fn live_jobs_of(&self, user: UserId) -> AppResult<(u64, u64)> {
         let queued = jobs::Entity::find()
             .filter(jobs::Column::UserId.eq(user.0))
-            .filter(jobs::Column::Status.eq("QUEUED"))
+            .filter(jobs::Column::Status.eq(JobStatus::Queued))
             .count(&self.db)
             .await?;
         let running = jobs::Entity::find()
@@ -203,7 +218,7 @@ impl Store {
     /// Queued jobs created before `created_at` (the queue is FIFO).
     pub async fn queued_before(&self, created_at: DateTime<Utc>, id: JobId) -> AppResult<u64> {
         Ok(jobs::Entity::find()
-            .filter(jobs::Column::Status.eq("QUEUED"))
+            .filter(jobs::Column::Status.eq(JobStatus::Queued))
             .filter(
                 jobs::Column::CreatedAt
                     .lt(created_at)
@@ -222,7 +237,7 @@ impl Store {
     pub async fn mark_running(&self, id: JobId, worker: &str, attempt: i32, total_steps: i32) -> AppResult<bool> {
         let now = Utc::now();
         let r = jobs::Entity::update_many()
-            .col_expr(jobs::Column::Status, Expr::value("RUNNING"))
+            .col_expr(jobs::Column::Status, Expr::value(JobStatus::Running))
             .col_expr(jobs::Column::Worker, Expr::value(worker))
             .col_expr(jobs::Column::Attempts, Expr::value(attempt))
             .col_expr(jobs::Column::Step, Expr::value(0))
@@ -243,7 +258,7 @@ impl Store {
             .col_expr(jobs::Column::TotalSteps, Expr::value(total))
             .col_expr(jobs::Column::UpdatedAt, Expr::value(Utc::now()))
             .filter(jobs::Column::Id.eq(id.0))
-            .filter(jobs::Column::Status.eq("RUNNING"))
+            .filter(jobs::Column::Status.eq(JobStatus::Running))
             .filter(jobs::Column::Step.lt(step))
             .exec(&self.db)
             .await?;
@@ -276,7 +291,7 @@ impl Store {
             None => None,
         };
         let r = jobs::Entity::update_many()
-            .col_expr(jobs::Column::Status, Expr::value("SUCCEEDED"))
+            .col_expr(jobs::Column::Status, Expr::value(JobStatus::Succeeded))
             .col_expr(jobs::Column::VideoId, Expr::value(video_id))
             .col_expr(jobs::Column::Step, Expr::col(jobs::Column::TotalSteps))
             .col_expr(jobs::Column::FinishedAt, Expr::value(now))
@@ -295,9 +310,7 @@ impl Store {
             status: Set(match v.verdict {
                 Verdict::Pass => VideoStatus::Draft,
                 _ => VideoStatus::InReview,
-            }
-            .as_str()
-            .into()),
+            }),
             prompt: Set(job.prompt),
             caption: Set(None),
             seed: Set(job.seed),
@@ -317,9 +330,9 @@ impl Store {
             created_at: Set(now),
             published_at: Set(None),
             watermark_id: Set(Some(v.watermark_id as i64)),
-            verdict: Set(v.verdict.as_str().into()),
+            verdict: Set(v.verdict),
             verdict_reason: Set(v.verdict_reason),
-            frame_scores: Set(Some(serde_json::to_string(&v.frame_scores).unwrap_or_else(|_| "{}".into()))),
+            frame_scores: Set(Some(crate::json::write("videos", "frame_scores", &v.frame_scores)?)),
             frame_strip_key: Set(v.frame_strip_key),
             manifest_issuer: Set(v.manifest_issuer),
             manifest_valid: Set(true),
@@ -334,14 +347,14 @@ impl Store {
         })
         .exec_with_returning(c)
         .await?;
-        let video = video_from(m);
+        let video = video_from(m)?;
         if video.verdict != Verdict::Pass {
             // Held by the frame check: a case for a moderator, in the same transaction.
             let reasons: Vec<String> = video.verdict_reason.iter().map(|r| format!("frame check: {r}")).collect();
             super::moderation::open_case(
                 c,
                 Subject::Video(video.id),
-                "frame_check",
+                CaseSource::FrameCheck,
                 &reasons,
                 &video.frame_scores.scores,
             )
@@ -355,7 +368,7 @@ impl Store {
         &self,
         id: JobId,
         status: JobStatus,
-        code: Option<&str>,
+        code: Option<JobErrorCode>,
         message: Option<&str>,
     ) -> AppResult<bool> {
         Self::end_job_in(&self.db, id, status, code, message).await
@@ -365,13 +378,13 @@ impl Store {
         c: &C,
         id: JobId,
         status: JobStatus,
-        code: Option<&str>,
+        code: Option<JobErrorCode>,
         message: Option<&str>,
     ) -> AppResult<bool> {
         let now = Utc::now();
         let r = jobs::Entity::update_many()
-            .col_expr(jobs::Column::Status, Expr::value(status.as_str()))
-            .col_expr(jobs::Column::ErrorCode, Expr::value(code.map(str::to_owned)))
+            .col_expr(jobs::Column::Status, Expr::value(status))
+            .col_expr(jobs::Column::ErrorCode, Expr::value(code))
             .col_expr(jobs::Column::ErrorMessage, Expr::value(message.map(str::to_owned)))
             .col_expr(jobs::Column::FinishedAt, Expr::value(now))
             .col_expr(jobs::Column::UpdatedAt, Expr::value(now))
@@ -386,7 +399,7 @@ impl Store {
     /// their mean step count: the basis of ETAs.
     pub async fn recent_job_seconds(&self, sample: u64) -> AppResult<Option<f64>> {
         let rows = jobs::Entity::find()
-            .filter(jobs::Column::Status.eq("SUCCEEDED"))
+            .filter(jobs::Column::Status.eq(JobStatus::Succeeded))
             .order_by_desc(jobs::Column::FinishedAt)
             .limit(sample)
             .all(&self.db)
@@ -405,7 +418,7 @@ impl Store {
     }
 
     pub(crate) async fn video_in<C: ConnectionTrait>(c: &C, id: VideoId) -> AppResult<Option<Video>> {
-        Ok(videos::Entity::find_by_id(id.0).one(c).await?.map(video_from))
+        videos::Entity::find_by_id(id.0).one(c).await?.map(video_from).transpose()
     }
 
     /// A member's drafts (and videos in review), newest first, after the cursor `(created_at, id)`.
@@ -415,13 +428,13 @@ impl Store {
         after: Option<(DateTime<Utc>, Uuid)>,
         limit: u64,
     ) -> AppResult<Vec<Video>> {
-        self.videos_of(user, &["DRAFT", "IN_REVIEW"], after, limit).await
+        self.videos_of(user, &[VideoStatus::Draft, VideoStatus::InReview], after, limit).await
     }
 
     async fn videos_of(
         &self,
         user: UserId,
-        statuses: &[&str],
+        statuses: &[VideoStatus],
         after: Option<(DateTime<Utc>, Uuid)>,
         limit: u64,
     ) -> AppResult<Vec<Video>> {
@@ -444,14 +457,14 @@ impl Store {
                 videos::Column::CreatedAt.lt(at).or(videos::Column::CreatedAt.eq(at).and(videos::Column::Id.lt(id))),
             );
         }
-        Ok(q.order_by_desc(videos::Column::CreatedAt)
+        q.order_by_desc(videos::Column::CreatedAt)
             .order_by_desc(videos::Column::Id)
             .limit(limit)
             .all(&self.db)
             .await?
             .into_iter()
             .map(video_from)
-            .collect())
+            .collect()
     }
 
     /// Published remixes of a video, newest first, after the cursor `(created_at, id)`.
@@ -461,8 +474,9 @@ impl Store {
         after: Option<(DateTime<Utc>, Uuid)>,
         limit: u64,
     ) -> AppResult<Vec<Video>> {
-        let cond =
-            Condition::all().add(videos::Column::RemixOf.eq(source.0)).add(videos::Column::Status.eq("PUBLISHED"));
+        let cond = Condition::all()
+            .add(videos::Column::RemixOf.eq(source.0))
+            .add(videos::Column::Status.eq(VideoStatus::Published));
         self.videos_where(cond, after, limit).await
     }
 
@@ -473,7 +487,7 @@ impl Store {
             .column(videos::Column::RemixOf)
             .column_as(videos::Column::Id.count(), "n")
             .filter(videos::Column::RemixOf.is_in(ids.iter().map(|v| v.0)))
-            .filter(videos::Column::Status.eq("PUBLISHED"))
+            .filter(videos::Column::Status.eq(VideoStatus::Published))
             .group_by(videos::Column::RemixOf)
             .into_tuple()
             .all(&self.db)
@@ -498,13 +512,13 @@ impl Store {
         after: Option<(DateTime<Utc>, Uuid)>,
         limit: u64,
     ) -> AppResult<Vec<Video>> {
-        self.videos_of(user, &["PUBLISHED"], after, limit).await
+        self.videos_of(user, &[VideoStatus::Published], after, limit).await
     }
 
     /// Live jobs already handed to the queue, oldest first (offered again at start: the
     /// database is the durable record of what was accepted).
     pub async fn dispatched_live_jobs(&self) -> AppResult<Vec<Job>> {
-        Ok(jobs::Entity::find()
+        jobs::Entity::find()
             .filter(jobs::Column::Status.is_in(LIVE))
             .filter(jobs::Column::DispatchedAt.is_not_null())
             .order_by_asc(jobs::Column::CreatedAt)
@@ -512,13 +526,13 @@ impl Store {
             .await?
             .into_iter()
             .map(job_from)
-            .collect())
+            .collect()
     }
 
     /// Members with jobs waiting for a running slot.
     pub async fn users_with_undispatched(&self) -> AppResult<Vec<UserId>> {
         let mut ids: Vec<Uuid> = jobs::Entity::find()
-            .filter(jobs::Column::Status.eq("QUEUED"))
+            .filter(jobs::Column::Status.eq(JobStatus::Queued))
             .filter(jobs::Column::DispatchedAt.is_null())
             .all(&self.db)
             .await?
@@ -537,7 +551,7 @@ impl Store {
             .filter(
                 jobs::Column::Status
                     .is_in(RUNNING)
-                    .or(jobs::Column::Status.eq("QUEUED").and(jobs::Column::DispatchedAt.is_not_null())),
+                    .or(jobs::Column::Status.eq(JobStatus::Queued).and(jobs::Column::DispatchedAt.is_not_null())),
             )
             .count(&self.db)
             .await?)
@@ -545,9 +559,9 @@ impl Store {
 
     /// A member's oldest jobs still waiting for a slot.
     pub async fn undispatched_of(&self, user: UserId, limit: u64) -> AppResult<Vec<Job>> {
-        Ok(jobs::Entity::find()
+        jobs::Entity::find()
             .filter(jobs::Column::UserId.eq(user.0))
-            .filter(jobs::Column::Status.eq("QUEUED"))
+            .filter(jobs::Column::Status.eq(JobStatus::Queued))
             .filter(jobs::Column::DispatchedAt.is_null())
             .order_by_asc(jobs::Column::CreatedAt)
             .limit(limit)
@@ -555,7 +569,7 @@ impl Store {
             .await?
             .into_iter()
             .map(job_from)
-            .collect())
+            .collect()
     }
 
     /// Marks a waiting job handed to the queue; false when it was already (or is no longer queued).
@@ -563,7 +577,7 @@ impl Store {
         let r = jobs::Entity::update_many()
             .col_expr(jobs::Column::DispatchedAt, Expr::value(Utc::now()))
             .filter(jobs::Column::Id.eq(id.0))
-            .filter(jobs::Column::Status.eq("QUEUED"))
+            .filter(jobs::Column::Status.eq(JobStatus::Queued))
             .filter(jobs::Column::DispatchedAt.is_null())
             .exec(&self.db)
             .await?;

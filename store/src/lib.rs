@@ -1,14 +1,34 @@
-//! Persistence: sea-orm entities and repository functions. The only module that writes SQL.
+//! Persistence: sea-orm entities and repository functions. The only crate that writes SQL.
 //!
-//! Architecture invariant: every function takes and returns domain records (`domain::model`)
-//! or plain values; sea-orm types never leave this module. Multi-row invariants (an invite's
-//! use count, refresh-token rotation, one-time tokens) are enforced here with conditional
-//! updates inside transactions, so they hold under concurrent requests on both engines.
+//! Architecture invariant: every function takes and returns the records of `app_core::model` or
+//! plain values; sea-orm types never leave this crate. Multi-row invariants (an invite's use count,
+//! refresh-token rotation, one-time tokens, a ban or a password reset revoking every session) are
+//! enforced here with conditional updates inside transactions, so they hold under concurrent
+//! requests on both engines. Write transactions on SQLite begin `IMMEDIATE`, so concurrent writers
+//! queue on the busy timeout instead of failing on a lock upgrade. A domain operation that writes
+//! more than one row opens a unit of work ([`Store::begin`] → [`Tx`]) and runs its statements
+//! through `Tx`'s methods, which share their SQL with the `Store` methods of the same names (the
+//! `*_in` functions, generic over sea-orm's `ConnectionTrait`); see `uow`. Only SHA-256 digests of tokens
+//! are stored, never the tokens. [`Store::queries`] counts the statements run (tests measure what a
+//! feed page costs with it).
+//!
+//! Modules: this file (connection, migrations, members, invites, the waitlist, sessions and
+//! one-time tokens), `generation` (jobs and videos), `moderation` (verdicts, comments, cases,
+//! reports, notifications), `cameos`, `social` (graph, engagement, feed candidates), `audit`,
+//! `entities` (one entity per table, no navigated relations), `uow` (units of work).
+//!
+//! `rotate_refresh` in one transaction: an unknown token or family is `Invalid`; a used token or a
+//! revoked family revokes the family (`reuse`) and answers `Reused`; an expired one is `Invalid`;
+//! otherwise `used_at` is set conditionally (`WHERE used_at IS NULL`; a concurrent rotation that
+//! lost revokes the family) and the next token is inserted with the family's expiry.
 
 pub mod audit;
 pub mod cameos;
+#[cfg(test)]
+mod column_tests;
 pub mod entities;
 pub mod generation;
+mod json;
 pub mod moderation;
 pub mod social;
 pub mod uow;
@@ -26,7 +46,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use app_core::error::{AppError, AppResult};
-use app_core::model::{Invite, Role, User, WaitlistEntry};
+use app_core::model::{Invite, Role, SessionRevocation, TokenPurpose, User, WaitlistEntry};
 use app_core::types::{InviteId, SessionId, UserId};
 use entities::*;
 
@@ -105,7 +125,7 @@ fn user_from(m: users::Model) -> User {
         email: m.email,
         username: m.username,
         display_name: m.display_name,
-        role: Role::from_stored(&m.role),
+        role: m.role,
         email_verified_at: m.email_verified_at,
         banned_at: m.banned_at,
         ban_reason: m.ban_reason,
@@ -277,7 +297,7 @@ impl Store {
             username_key: Set(u.username.to_lowercase()),
             display_name: Set(u.display_name.clone()),
             password_hash: Set(u.password_hash.clone()),
-            role: Set(u.role.as_str().into()),
+            role: Set(u.role),
             email_verified_at: Set(if u.email_verified { Some(now) } else { None }),
             banned_at: Set(None),
             ban_reason: Set(None),
@@ -456,7 +476,7 @@ impl Store {
             .filter(users::Column::Id.eq(id.0))
             .exec(c)
             .await?;
-        let revoked = Self::revoke_user_families(c, id, "password_reset").await?;
+        let revoked = Self::revoke_user_families(c, id, SessionRevocation::PasswordReset).await?;
         Ok(revoked)
     }
 
@@ -467,7 +487,7 @@ impl Store {
 
     pub(crate) async fn set_role_in<C: ConnectionTrait>(c: &C, id: UserId, role: Role) -> AppResult<Option<User>> {
         users::Entity::update_many()
-            .col_expr(users::Column::Role, Expr::value(role.as_str()))
+            .col_expr(users::Column::Role, Expr::value(role))
             .filter(users::Column::Id.eq(id.0))
             .exec(c)
             .await?;
@@ -493,7 +513,7 @@ impl Store {
             .filter(users::Column::Id.eq(id.0))
             .exec(c)
             .await?;
-        let revoked = Self::revoke_user_families(c, id, "banned").await?;
+        let revoked = Self::revoke_user_families(c, id, SessionRevocation::Banned).await?;
         Ok((Self::user_in(c, id).await?, revoked))
     }
 
@@ -754,7 +774,7 @@ impl Store {
         let session = SessionId(fam.id);
         if tok.used_at.is_some() || fam.revoked_at.is_some() {
             if fam.revoked_at.is_none() {
-                Self::revoke_family_in(&txn, fam.id, "reuse").await?;
+                Self::revoke_family_in(&txn, fam.id, SessionRevocation::Reuse).await?;
             }
             txn.commit().await?;
             return Ok(Rotation::Reused { session });
@@ -772,7 +792,7 @@ impl Store {
             .exec(&txn)
             .await?;
         if res.rows_affected != 1 {
-            Self::revoke_family_in(&txn, fam.id, "reuse").await?;
+            Self::revoke_family_in(&txn, fam.id, SessionRevocation::Reuse).await?;
             txn.commit().await?;
             return Ok(Rotation::Reused { session });
         }
@@ -791,7 +811,7 @@ impl Store {
     }
 
     /// Revokes the session a refresh token belongs to; returns it when the token was known.
-    pub async fn revoke_session_of(&self, token_hash: &str, reason: &str) -> AppResult<Option<SessionId>> {
+    pub async fn revoke_session_of(&self, token_hash: &str, reason: SessionRevocation) -> AppResult<Option<SessionId>> {
         let Some(tok) = refresh_tokens::Entity::find()
             .filter(refresh_tokens::Column::TokenHash.eq(token_hash))
             .one(&self.db)
@@ -808,7 +828,7 @@ impl Store {
         Ok(refresh_families::Entity::find_by_id(session.0).one(&self.db).await?.is_none_or(|f| f.revoked_at.is_some()))
     }
 
-    async fn revoke_family_in<C: ConnectionTrait>(c: &C, family: Uuid, reason: &str) -> AppResult<()> {
+    async fn revoke_family_in<C: ConnectionTrait>(c: &C, family: Uuid, reason: SessionRevocation) -> AppResult<()> {
         refresh_families::Entity::update_many()
             .col_expr(refresh_families::Column::RevokedAt, Expr::value(Utc::now()))
             .col_expr(refresh_families::Column::RevokedReason, Expr::value(reason))
@@ -819,7 +839,11 @@ impl Store {
         Ok(())
     }
 
-    async fn revoke_user_families<C: ConnectionTrait>(c: &C, user: UserId, reason: &str) -> AppResult<Vec<SessionId>> {
+    async fn revoke_user_families<C: ConnectionTrait>(
+        c: &C,
+        user: UserId,
+        reason: SessionRevocation,
+    ) -> AppResult<Vec<SessionId>> {
         let live: Vec<SessionId> = refresh_families::Entity::find()
             .filter(refresh_families::Column::UserId.eq(user.0))
             .filter(refresh_families::Column::RevokedAt.is_null())
@@ -844,7 +868,7 @@ impl Store {
     pub async fn insert_one_time(
         &self,
         user: UserId,
-        purpose: &str,
+        purpose: TokenPurpose,
         hash: String,
         expires_at: DateTime<Utc>,
     ) -> AppResult<()> {
@@ -857,7 +881,7 @@ impl Store {
     pub(crate) async fn insert_one_time_in<C: ConnectionTrait>(
         c: &C,
         user: UserId,
-        purpose: &str,
+        purpose: TokenPurpose,
         hash: String,
         expires_at: DateTime<Utc>,
     ) -> AppResult<()> {
@@ -872,7 +896,7 @@ impl Store {
         one_time_tokens::Entity::insert(one_time_tokens::ActiveModel {
             id: Set(Uuid::now_v7()),
             user_id: Set(user.0),
-            purpose: Set(purpose.into()),
+            purpose: Set(purpose),
             token_hash: Set(hash),
             created_at: Set(now),
             expires_at: Set(expires_at),
@@ -885,7 +909,7 @@ impl Store {
 
     /// The member a one-time token would consume for, without consuming it (a cheap check
     /// before expensive work; `consume_one_time` decides).
-    pub async fn live_one_time(&self, purpose: &str, hash: &str) -> AppResult<Option<UserId>> {
+    pub async fn live_one_time(&self, purpose: TokenPurpose, hash: &str) -> AppResult<Option<UserId>> {
         Ok(one_time_tokens::Entity::find()
             .filter(one_time_tokens::Column::TokenHash.eq(hash))
             .filter(one_time_tokens::Column::Purpose.eq(purpose))
@@ -897,13 +921,13 @@ impl Store {
     }
 
     /// Consumes a one-time token: succeeds once, before expiry, for the right purpose.
-    pub async fn consume_one_time(&self, purpose: &str, hash: &str) -> AppResult<Option<UserId>> {
+    pub async fn consume_one_time(&self, purpose: TokenPurpose, hash: &str) -> AppResult<Option<UserId>> {
         Self::consume_one_time_in(&self.db, purpose, hash).await
     }
 
     pub(crate) async fn consume_one_time_in<C: ConnectionTrait>(
         c: &C,
-        purpose: &str,
+        purpose: TokenPurpose,
         hash: &str,
     ) -> AppResult<Option<UserId>> {
         let now = Utc::now();

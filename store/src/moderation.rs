@@ -2,6 +2,15 @@
 //! comments, cases with their reports, and notifications. Every status change is a
 //! conditional update on the status it expects, so two moderators (or a moderator and an
 //! author) racing on one subject cannot both win.
+//!
+//! One open case per subject is the unique `moderation_cases.open_key` (`video:<id>`,
+//! `comment:<id>`, `user:<id>` or `cameo:<id>` while open, null once decided): `open_case` joins
+//! the open case, or inserts one and, when a concurrent insert won the key, joins that one (three
+//! tries, then `CONFLICT`); it takes any connection, so `complete_job` opens a frame-check case inside
+//! its own transaction. One report per member and case is the unique (`case_id`, `reporter_id`)
+//! index: a repeat is refused and `add_report` leaves `report_count` alone. A comment's insert and a
+//! change of its status move `videos.comment_count` in the same transaction, and only when the
+//! status really changed.
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
@@ -13,12 +22,13 @@ use uuid::Uuid;
 use super::Store;
 use super::entities::{comments, generation_jobs as jobs, moderation_cases as cases, notifications, reports, videos};
 use super::generation::video_from;
-use app_core::error::AppResult;
+use app_core::error::{AppError, AppResult};
 use app_core::model::{
-    CaseStatus, Comment, FrameScores, ModerationAction, ModerationCase, Notification, Report, Subject, Video,
+    CaseSource, CaseStatus, Comment, CommentStatus, FrameScores, JobErrorCode, JobStatus, ModerationAction,
+    ModerationCase, Notification, NotificationKind, Report, ReportReason, Subject, SubjectKind, Verdict, Video,
     VideoStatus,
 };
-use app_core::types::{CaseId, CommentId, JobId, UserId, VideoId};
+use app_core::types::{CameoId, CaseId, CommentId, JobId, UserId, VideoId};
 
 /// What moderators see of an author's past.
 #[derive(Debug, Clone, Copy, Default)]
@@ -55,45 +65,49 @@ fn comment_from(m: comments::Model) -> Comment {
         video_id: VideoId(m.video_id),
         author_id: UserId(m.author_id),
         body: m.body,
-        removed: m.status == "REMOVED",
+        removed: m.status == CommentStatus::Removed,
         created_at: m.created_at,
     }
 }
 
-fn case_from(m: cases::Model) -> ModerationCase {
-    let subject = match (m.subject_kind.as_str(), m.subject_video_id, m.subject_user_id, m.subject_comment_id) {
-        ("cameo", ..) => Subject::Cameo(app_core::types::CameoId(m.subject_cameo_id.unwrap_or_else(Uuid::nil))),
-        ("comment", _, _, Some(c)) => Subject::Comment(CommentId(c)),
-        ("user", _, Some(u), _) => Subject::User(UserId(u)),
-        (_, Some(v), _, _) => Subject::Video(VideoId(v)),
-        (_, _, Some(u), _) => Subject::User(UserId(u)),
-        _ => Subject::Video(VideoId(Uuid::nil())),
+fn case_from(m: cases::Model) -> AppResult<ModerationCase> {
+    let subject = match m.subject_kind {
+        SubjectKind::Video => m.subject_video_id.map(|v| Subject::Video(VideoId(v))),
+        SubjectKind::User => m.subject_user_id.map(|u| Subject::User(UserId(u))),
+        SubjectKind::Comment => m.subject_comment_id.map(|c| Subject::Comment(CommentId(c))),
+        SubjectKind::Cameo => m.subject_cameo_id.map(|c| Subject::Cameo(CameoId(c))),
     };
-    ModerationCase {
+    let subject = subject.ok_or_else(|| {
+        AppError::internal(
+            "moderation_cases.subject_kind",
+            format_args!("case {} is about a {:?} but names none", m.id, m.subject_kind),
+        )
+    })?;
+    Ok(ModerationCase {
         id: CaseId(m.id),
         subject,
-        status: CaseStatus::from_stored(&m.status),
+        status: m.status,
         source: m.source,
-        reasons: serde_json::from_str(&m.reasons).unwrap_or_default(),
-        scores: serde_json::from_str(&m.scores).unwrap_or_default(),
+        reasons: crate::json::read("moderation_cases", "reasons", m.id, &m.reasons)?,
+        scores: crate::json::read("moderation_cases", "scores", m.id, &m.scores)?,
         report_count: m.report_count,
         escalated: m.escalated,
         created_at: m.created_at,
         resolved_at: m.resolved_at,
         resolved_by: m.resolved_by.map(UserId),
-        resolution: m.resolution.as_deref().and_then(ModerationAction::from_stored),
+        resolution: m.resolution,
         note: m.note,
         appeal_message: m.appeal_message,
         appealed_at: m.appealed_at,
         appealed_resolver: m.appealed_resolver.map(UserId),
-    }
+    })
 }
 
 /// Finds the open case about `subject`, or opens one; merges `reasons` and `scores` into it.
 pub(crate) async fn open_case<C: ConnectionTrait>(
     conn: &C,
     subject: Subject,
-    source: &str,
+    source: CaseSource,
     reasons: &[String],
     scores: &[f32],
 ) -> AppResult<CaseId> {
@@ -101,21 +115,26 @@ pub(crate) async fn open_case<C: ConnectionTrait>(
     for _ in 0..3 {
         if let Some(existing) = cases::Entity::find().filter(cases::Column::OpenKey.eq(key.as_str())).one(conn).await? {
             if !reasons.is_empty() || !scores.is_empty() {
-                let mut merged: Vec<String> = serde_json::from_str(&existing.reasons).unwrap_or_default();
+                let mut merged: Vec<String> =
+                    crate::json::read("moderation_cases", "reasons", existing.id, &existing.reasons)?;
                 for r in reasons {
                     if !merged.contains(r) {
                         merged.push(r.clone());
                     }
                 }
-                let mut all_scores: Vec<f32> = serde_json::from_str(&existing.scores).unwrap_or_default();
+                let mut all_scores: Vec<f32> =
+                    crate::json::read("moderation_cases", "scores", existing.id, &existing.scores)?;
                 if all_scores.is_empty() {
                     all_scores = scores.to_vec();
                 }
                 cases::Entity::update_many()
-                    .col_expr(cases::Column::Reasons, Expr::value(serde_json::to_string(&merged).unwrap_or_default()))
+                    .col_expr(
+                        cases::Column::Reasons,
+                        Expr::value(crate::json::write("moderation_cases", "reasons", &merged)?),
+                    )
                     .col_expr(
                         cases::Column::Scores,
-                        Expr::value(serde_json::to_string(&all_scores).unwrap_or_default()),
+                        Expr::value(crate::json::write("moderation_cases", "scores", &all_scores)?),
                     )
                     .col_expr(cases::Column::UpdatedAt, Expr::value(Utc::now()))
                     .filter(cases::Column::Id.eq(existing.id))
@@ -134,15 +153,15 @@ pub(crate) async fn open_case<C: ConnectionTrait>(
         };
         let inserted = cases::Entity::insert(cases::ActiveModel {
             id: Set(id),
-            subject_kind: Set(subject.kind().into()),
+            subject_kind: Set(subject.kind()),
             subject_video_id: Set(video),
             subject_user_id: Set(user),
             subject_comment_id: Set(comment),
             open_key: Set(Some(key.clone())),
-            status: Set(CaseStatus::Open.as_str().into()),
-            source: Set(source.into()),
-            reasons: Set(serde_json::to_string(reasons).unwrap_or_else(|_| "[]".into())),
-            scores: Set(serde_json::to_string(scores).unwrap_or_else(|_| "[]".into())),
+            status: Set(CaseStatus::Open),
+            source: Set(source),
+            reasons: Set(crate::json::write("moderation_cases", "reasons", reasons)?),
+            scores: Set(crate::json::write("moderation_cases", "scores", scores)?),
             report_count: Set(0),
             escalated: Set(false),
             created_at: Set(now),
@@ -172,11 +191,11 @@ impl Store {
     /// A running job's pipeline finished; the worker is checking and marking its output.
     pub async fn mark_moderating(&self, id: JobId) -> AppResult<bool> {
         let r = jobs::Entity::update_many()
-            .col_expr(jobs::Column::Status, Expr::value("MODERATING"))
+            .col_expr(jobs::Column::Status, Expr::value(JobStatus::Moderating))
             .col_expr(jobs::Column::Step, Expr::col(jobs::Column::TotalSteps))
             .col_expr(jobs::Column::UpdatedAt, Expr::value(Utc::now()))
             .filter(jobs::Column::Id.eq(id.0))
-            .filter(jobs::Column::Status.eq("RUNNING"))
+            .filter(jobs::Column::Status.eq(JobStatus::Running))
             .exec(&self.db)
             .await?;
         Ok(r.rows_affected == 1)
@@ -186,14 +205,17 @@ impl Store {
     pub async fn reject_job(&self, id: JobId, reason: &str, scores: &FrameScores) -> AppResult<bool> {
         let now = Utc::now();
         let r = jobs::Entity::update_many()
-            .col_expr(jobs::Column::Status, Expr::value("REJECTED"))
-            .col_expr(jobs::Column::ErrorCode, Expr::value("CONTENT_BLOCKED"))
+            .col_expr(jobs::Column::Status, Expr::value(JobStatus::Rejected))
+            .col_expr(jobs::Column::ErrorCode, Expr::value(JobErrorCode::ContentBlocked))
             .col_expr(jobs::Column::ErrorMessage, Expr::value(reason))
-            .col_expr(jobs::Column::FrameScores, Expr::value(serde_json::to_string(scores).ok()))
+            .col_expr(
+                jobs::Column::FrameScores,
+                Expr::value(Some(crate::json::write("generation_jobs", "frame_scores", scores)?)),
+            )
             .col_expr(jobs::Column::FinishedAt, Expr::value(now))
             .col_expr(jobs::Column::UpdatedAt, Expr::value(now))
             .filter(jobs::Column::Id.eq(id.0))
-            .filter(jobs::Column::Status.is_in(["QUEUED", "RUNNING", "MODERATING"]))
+            .filter(jobs::Column::Status.is_in(JobStatus::LIVE))
             .exec(&self.db)
             .await?;
         Ok(r.rows_affected == 1)
@@ -201,11 +223,12 @@ impl Store {
 
     /// The video whose invisible watermark carries `watermark_id`.
     pub async fn video_by_watermark(&self, watermark_id: u64) -> AppResult<Option<Video>> {
-        Ok(videos::Entity::find()
+        videos::Entity::find()
             .filter(videos::Column::WatermarkId.eq(watermark_id as i64))
             .one(&self.db)
             .await?
-            .map(video_from))
+            .map(video_from)
+            .transpose()
     }
 
     /// `DRAFT` → `PUBLISHED`, once; false when the video was not a draft any more.
@@ -219,12 +242,12 @@ impl Store {
         caption: Option<&str>,
     ) -> AppResult<bool> {
         let r = videos::Entity::update_many()
-            .col_expr(videos::Column::Status, Expr::value(VideoStatus::Published.as_str()))
+            .col_expr(videos::Column::Status, Expr::value(VideoStatus::Published))
             .col_expr(videos::Column::Caption, Expr::value(caption.map(str::to_owned)))
             .col_expr(videos::Column::PublishedAt, Expr::value(Utc::now()))
             .col_expr(videos::Column::ManifestValid, Expr::value(true))
             .filter(videos::Column::Id.eq(id.0))
-            .filter(videos::Column::Status.eq(VideoStatus::Draft.as_str()))
+            .filter(videos::Column::Status.eq(VideoStatus::Draft))
             .exec(c)
             .await?;
         Ok(r.rows_affected == 1)
@@ -237,10 +260,10 @@ impl Store {
 
     pub(crate) async fn approve_held_video_in<C: ConnectionTrait>(c: &C, id: VideoId) -> AppResult<bool> {
         let r = videos::Entity::update_many()
-            .col_expr(videos::Column::Status, Expr::value(VideoStatus::Draft.as_str()))
-            .col_expr(videos::Column::Verdict, Expr::value(app_core::model::Verdict::Approved.as_str()))
+            .col_expr(videos::Column::Status, Expr::value(VideoStatus::Draft))
+            .col_expr(videos::Column::Verdict, Expr::value(Verdict::Approved))
             .filter(videos::Column::Id.eq(id.0))
-            .filter(videos::Column::Status.eq(VideoStatus::InReview.as_str()))
+            .filter(videos::Column::Status.eq(VideoStatus::InReview))
             .exec(c)
             .await?;
         Ok(r.rows_affected == 1)
@@ -257,7 +280,7 @@ impl Store {
         verdict: app_core::model::Verdict,
     ) -> AppResult<()> {
         videos::Entity::update_many()
-            .col_expr(videos::Column::Verdict, Expr::value(verdict.as_str()))
+            .col_expr(videos::Column::Verdict, Expr::value(verdict))
             .filter(videos::Column::Id.eq(id.0))
             .exec(c)
             .await?;
@@ -277,12 +300,17 @@ impl Store {
         let q = match subject {
             Subject::Video(v) => q.filter(cases::Column::SubjectVideoId.eq(v.0)),
             Subject::User(u) => {
-                q.filter(cases::Column::SubjectUserId.eq(u.0)).filter(cases::Column::SubjectKind.eq("user"))
+                q.filter(cases::Column::SubjectUserId.eq(u.0)).filter(cases::Column::SubjectKind.eq(SubjectKind::User))
             }
             Subject::Comment(c) => q.filter(cases::Column::SubjectCommentId.eq(c.0)),
             Subject::Cameo(c) => q.filter(cases::Column::SubjectCameoId.eq(c.0)),
         };
-        Ok(q.order_by_desc(cases::Column::CreatedAt).order_by_desc(cases::Column::Id).one(c).await?.map(case_from))
+        q.order_by_desc(cases::Column::CreatedAt)
+            .order_by_desc(cases::Column::Id)
+            .one(c)
+            .await?
+            .map(case_from)
+            .transpose()
     }
 
     /// Records a failed manifest check on a video.
@@ -316,14 +344,14 @@ impl Store {
     ) -> AppResult<bool> {
         let removed = to == VideoStatus::Removed;
         let r = videos::Entity::update_many()
-            .col_expr(videos::Column::Status, Expr::value(to.as_str()))
+            .col_expr(videos::Column::Status, Expr::value(to))
             .col_expr(videos::Column::RemovedAt, Expr::value(removed.then(Utc::now)))
             .col_expr(
                 videos::Column::RemovalReason,
                 Expr::value(if removed { reason.map(str::to_owned) } else { None }),
             )
             .filter(videos::Column::Id.eq(id.0))
-            .filter(videos::Column::Status.is_in(from.iter().map(|s| s.as_str())))
+            .filter(videos::Column::Status.is_in(from.iter().copied()))
             .exec(c)
             .await?;
         Ok(r.rows_affected == 1)
@@ -333,8 +361,8 @@ impl Store {
     pub async fn author_history(&self, user: UserId) -> AppResult<AuthorHistory> {
         let mine = || videos::Entity::find().filter(videos::Column::AuthorId.eq(user.0));
         let videos = mine().count(&self.db).await?;
-        let published = mine().filter(videos::Column::Status.eq("PUBLISHED")).count(&self.db).await?;
-        let removed = mine().filter(videos::Column::Status.eq("REMOVED")).count(&self.db).await?;
+        let published = mine().filter(videos::Column::Status.eq(VideoStatus::Published)).count(&self.db).await?;
+        let removed = mine().filter(videos::Column::Status.eq(VideoStatus::Removed)).count(&self.db).await?;
         let video_ids: Vec<Uuid> = mine().select_only().column(videos::Column::Id).into_tuple().all(&self.db).await?;
         let cases = cases::Entity::find()
             .filter(cases::Column::SubjectUserId.eq(user.0).or(cases::Column::SubjectVideoId.is_in(video_ids)))
@@ -362,7 +390,7 @@ impl Store {
             video_id: Set(video.0),
             author_id: Set(author.0),
             body: Set(body.into()),
-            status: Set("VISIBLE".into()),
+            status: Set(CommentStatus::Visible),
             created_at: Set(Utc::now()),
         })
         .exec_with_returning(c)
@@ -395,7 +423,7 @@ impl Store {
     ) -> AppResult<Vec<Comment>> {
         let mut q = comments::Entity::find()
             .filter(comments::Column::VideoId.eq(video.0))
-            .filter(comments::Column::Status.eq("VISIBLE"));
+            .filter(comments::Column::Status.eq(CommentStatus::Visible));
         if !hidden_authors.is_empty() {
             q = q.filter(comments::Column::AuthorId.is_not_in(hidden_authors.iter().map(|u| u.0)));
         }
@@ -429,7 +457,11 @@ impl Store {
         id: CommentId,
         removed: bool,
     ) -> AppResult<bool> {
-        let (from, to) = if removed { ("VISIBLE", "REMOVED") } else { ("REMOVED", "VISIBLE") };
+        let (from, to) = if removed {
+            (CommentStatus::Visible, CommentStatus::Removed)
+        } else {
+            (CommentStatus::Removed, CommentStatus::Visible)
+        };
         let Some(row) = comments::Entity::find_by_id(id.0).one(c).await? else {
             return Ok(false);
         };
@@ -455,7 +487,7 @@ impl Store {
     pub async fn open_case(
         &self,
         subject: Subject,
-        source: &str,
+        source: CaseSource,
         reasons: &[String],
         scores: &[f32],
     ) -> AppResult<CaseId> {
@@ -468,16 +500,16 @@ impl Store {
         &self,
         subject: Subject,
         reporter: UserId,
-        reason: &str,
+        reason: ReportReason,
         details: Option<&str>,
     ) -> AppResult<(CaseId, bool)> {
         let txn = self.tx().await?;
-        let case = open_case(&txn, subject, "report", &[], &[]).await?;
+        let case = open_case(&txn, subject, CaseSource::Report, &[], &[]).await?;
         let inserted = reports::Entity::insert(reports::ActiveModel {
             id: Set(Uuid::now_v7()),
             case_id: Set(case.0),
             reporter_id: Set(reporter.0),
-            reason: Set(reason.into()),
+            reason: Set(reason),
             details: Set(details.map(str::to_owned)),
             created_at: Set(Utc::now()),
         })
@@ -504,7 +536,7 @@ impl Store {
     }
 
     pub(crate) async fn case_in<C: ConnectionTrait>(c: &C, id: CaseId) -> AppResult<Option<ModerationCase>> {
-        Ok(cases::Entity::find_by_id(id.0).one(c).await?.map(case_from))
+        cases::Entity::find_by_id(id.0).one(c).await?.map(case_from).transpose()
     }
 
     /// Cases in `status`, oldest first (a queue), after the cursor `(created_at, id)`.
@@ -514,20 +546,20 @@ impl Store {
         after: Option<(DateTime<Utc>, Uuid)>,
         limit: u64,
     ) -> AppResult<Vec<ModerationCase>> {
-        let mut q = cases::Entity::find().filter(cases::Column::Status.eq(status.as_str()));
+        let mut q = cases::Entity::find().filter(cases::Column::Status.eq(status));
         if let Some((at, id)) = after {
             q = q.filter(
                 cases::Column::CreatedAt.gt(at).or(cases::Column::CreatedAt.eq(at).and(cases::Column::Id.gt(id))),
             );
         }
-        Ok(q.order_by_asc(cases::Column::CreatedAt)
+        q.order_by_asc(cases::Column::CreatedAt)
             .order_by_asc(cases::Column::Id)
             .limit(limit)
             .all(&self.db)
             .await?
             .into_iter()
             .map(case_from)
-            .collect())
+            .collect()
     }
 
     /// Reports in a case, oldest first.
@@ -555,8 +587,8 @@ impl Store {
     pub(crate) async fn resolve_case_in<C: ConnectionTrait>(c: &C, id: CaseId, r: Resolution<'_>) -> AppResult<bool> {
         let now = Utc::now();
         let mut q = cases::Entity::update_many()
-            .col_expr(cases::Column::Status, Expr::value(r.to.as_str()))
-            .col_expr(cases::Column::Resolution, Expr::value(r.action.as_str()))
+            .col_expr(cases::Column::Status, Expr::value(r.to))
+            .col_expr(cases::Column::Resolution, Expr::value(r.action))
             .col_expr(cases::Column::ResolvedBy, Expr::value(r.by.0))
             .col_expr(cases::Column::Note, Expr::value(r.note.map(str::to_owned)))
             .col_expr(cases::Column::UpdatedAt, Expr::value(now));
@@ -568,8 +600,7 @@ impl Store {
                 .col_expr(cases::Column::ResolvedAt, Expr::value(now))
                 .col_expr(cases::Column::OpenKey, Expr::value(Option::<String>::None));
         }
-        let res =
-            q.filter(cases::Column::Id.eq(id.0)).filter(cases::Column::Status.eq(r.from.as_str())).exec(c).await?;
+        let res = q.filter(cases::Column::Id.eq(id.0)).filter(cases::Column::Status.eq(r.from)).exec(c).await?;
         Ok(res.rows_affected == 1)
     }
 
@@ -586,13 +617,13 @@ impl Store {
     ) -> AppResult<bool> {
         let now = Utc::now();
         let r = cases::Entity::update_many()
-            .col_expr(cases::Column::Status, Expr::value(CaseStatus::Appealed.as_str()))
+            .col_expr(cases::Column::Status, Expr::value(CaseStatus::Appealed))
             .col_expr(cases::Column::AppealMessage, Expr::value(message))
             .col_expr(cases::Column::AppealedAt, Expr::value(now))
             .col_expr(cases::Column::AppealedResolver, Expr::value(resolver.0))
             .col_expr(cases::Column::UpdatedAt, Expr::value(now))
             .filter(cases::Column::Id.eq(id.0))
-            .filter(cases::Column::Status.eq(CaseStatus::Resolved.as_str()))
+            .filter(cases::Column::Status.eq(CaseStatus::Resolved))
             .filter(cases::Column::AppealMessage.is_null())
             .exec(c)
             .await?;
@@ -603,7 +634,7 @@ impl Store {
     pub async fn notify(
         &self,
         user: UserId,
-        kind: &str,
+        kind: NotificationKind,
         video: Option<VideoId>,
         actor: Option<UserId>,
         message: &str,
@@ -614,7 +645,7 @@ impl Store {
     pub(crate) async fn notify_in<C: ConnectionTrait>(
         c: &C,
         user: UserId,
-        kind: &str,
+        kind: NotificationKind,
         video: Option<VideoId>,
         actor: Option<UserId>,
         message: &str,
@@ -622,7 +653,7 @@ impl Store {
         notifications::Entity::insert(notifications::ActiveModel {
             id: Set(Uuid::now_v7()),
             user_id: Set(user.0),
-            kind: Set(kind.into()),
+            kind: Set(kind),
             video_id: Set(video.map(|v| v.0)),
             actor_id: Set(actor.map(|a| a.0)),
             message: Set(message.into()),

@@ -5,7 +5,15 @@
 //! `view_count`/`watch_ms_total`/`comment_count`) changes in the same transaction as the row it
 //! counts, and only when that row really changed (an insert that found the row already there, or
 //! a delete that found nothing, leaves the counters alone). So counts equal the rows under any
-//! interleaving of concurrent requests, on both engines.
+//! interleaving of concurrent requests, on both engines, and reading a count is reading a column.
+//!
+//! `block` inserts the row and ends the follows both ways with their counters, in one transaction.
+//! `record_view` keeps one row per member and video with the longest watch: the first view inserts
+//! it and adds 1 to `view_count` and its watch to `watch_ms_total`; a later one is a compare-and-set
+//! on the stored watch (retried five times against a concurrent one, then `CONFLICT`) that adds only
+//! the difference. The candidate queries (`published_by`, `newest_published`, `most_liked_since`,
+//! `published_remixes_of_any`, `published_with_cameos_of`, `published_candidates`) read only the
+//! columns ranking needs ([`CandidateRow`]); `servable_by_ids` is the feeds' serve-time check.
 
 use std::collections::{HashMap, HashSet};
 
@@ -20,7 +28,7 @@ use super::Store;
 use super::entities::{blocks, cameos, feed_preferences as prefs, follows, likes, users, video_cameos, videos, views};
 use super::generation::video_from;
 use app_core::error::AppResult;
-use app_core::model::Video;
+use app_core::model::{CameoStatus, Video, VideoStatus};
 use app_core::types::{UserId, VideoId};
 
 /// A published video as the feed ranks it: the columns ranking reads, nothing else (candidate
@@ -107,7 +115,7 @@ fn published_after(
     mut q: sea_orm::Select<videos::Entity>,
     before: Option<(DateTime<Utc>, Uuid)>,
 ) -> sea_orm::Select<videos::Entity> {
-    q = q.filter(videos::Column::Status.eq("PUBLISHED"));
+    q = q.filter(videos::Column::Status.eq(VideoStatus::Published));
     if let Some((at, id)) = before {
         q = q.filter(
             videos::Column::PublishedAt.lt(at).or(videos::Column::PublishedAt.eq(at).and(videos::Column::Id.lt(id))),
@@ -429,12 +437,18 @@ impl Store {
         Ok(out)
     }
 
-    /// Stores a member's feed preferences (their sentence and the topic weights, JSON).
-    pub async fn set_feed_preferences(&self, user: UserId, text: &str, weights_json: &str) -> AppResult<()> {
+    /// Stores a member's feed preferences: their sentence and what it was read as (the topic
+    /// weights, kept as JSON).
+    pub async fn set_feed_preferences<P: serde::Serialize>(
+        &self,
+        user: UserId,
+        text: &str,
+        read_as: &P,
+    ) -> AppResult<()> {
         prefs::Entity::insert(prefs::ActiveModel {
             user_id: Set(user.0),
             text: Set(text.into()),
-            weights: Set(weights_json.into()),
+            weights: Set(crate::json::write("feed_preferences", "weights", read_as)?),
             updated_at: Set(Utc::now()),
         })
         .on_conflict(
@@ -447,9 +461,15 @@ impl Store {
         Ok(())
     }
 
-    /// A member's feed preferences: their sentence and the weights (JSON).
-    pub async fn feed_preferences(&self, user: UserId) -> AppResult<Option<(String, String)>> {
-        Ok(prefs::Entity::find_by_id(user.0).one(&self.db).await?.map(|p| (p.text, p.weights)))
+    /// A member's feed preferences: their sentence and what it was read as (an error when the
+    /// stored weights do not parse as `P`).
+    pub async fn feed_preferences<P: serde::de::DeserializeOwned>(
+        &self,
+        user: UserId,
+    ) -> AppResult<Option<(String, P)>> {
+        let Some(p) = prefs::Entity::find_by_id(user.0).one(&self.db).await? else { return Ok(None) };
+        let read_as = crate::json::read("feed_preferences", "weights", p.user_id, &p.weights)?;
+        Ok(Some((p.text, read_as)))
     }
 
     /// Published videos of `authors`, newest first by publication, after the keyset position.
@@ -481,7 +501,7 @@ impl Store {
     /// The most liked published videos since `since`.
     pub async fn most_liked_since(&self, since: DateTime<Utc>, limit: u64) -> AppResult<Vec<CandidateRow>> {
         let q = videos::Entity::find()
-            .filter(videos::Column::Status.eq("PUBLISHED"))
+            .filter(videos::Column::Status.eq(VideoStatus::Published))
             .filter(videos::Column::PublishedAt.gte(since))
             .order_by_desc(videos::Column::LikeCount)
             .order_by_desc(videos::Column::Id);
@@ -509,7 +529,7 @@ impl Store {
             .select_only()
             .column(cameos::Column::Id)
             .filter(cameos::Column::OwnerId.is_in(owners.iter().map(|u| u.0)))
-            .filter(cameos::Column::Status.eq("ACTIVE"))
+            .filter(cameos::Column::Status.eq(CameoStatus::Active))
             .into_tuple()
             .all(&self.db)
             .await?;
@@ -532,7 +552,7 @@ impl Store {
         }
         let q = videos::Entity::find()
             .filter(videos::Column::Id.is_in(ids.iter().map(|v| v.0)))
-            .filter(videos::Column::Status.eq("PUBLISHED"));
+            .filter(videos::Column::Status.eq(VideoStatus::Published));
         Ok(candidate_columns(q).into_model::<CandidateRow>().all(&self.db).await?)
     }
 
@@ -547,14 +567,14 @@ impl Store {
             .from(users::Entity)
             .and_where(users::Column::BannedAt.is_not_null())
             .to_owned();
-        Ok(videos::Entity::find()
+        videos::Entity::find()
             .filter(videos::Column::Id.is_in(ids.iter().map(|v| v.0)))
-            .filter(videos::Column::Status.eq("PUBLISHED"))
+            .filter(videos::Column::Status.eq(VideoStatus::Published))
             .filter(videos::Column::AuthorId.not_in_subquery(banned))
             .all(&self.db)
             .await?
             .into_iter()
             .map(video_from)
-            .collect())
+            .collect()
     }
 }

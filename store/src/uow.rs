@@ -221,8 +221,8 @@ mod repository {
     use crate::{NewInvite, NewUser, SignUpRefusal, Store};
     use app_core::error::AppResult;
     use app_core::model::{
-        Cameo, CameoUse, Comment, Invite, Job, JobStatus, ModerationCase, Role, Subject, User, Verdict, Video,
-        VideoStatus,
+        AuditAction, AuditSubject, Cameo, CameoUse, CaseSource, Comment, Invite, Job, JobErrorCode, JobStatus,
+        ModerationCase, NotificationKind, Role, Subject, TokenPurpose, User, Verdict, Video, VideoStatus,
     };
     use app_core::types::{CameoId, CaseId, CommentId, InviteId, JobId, SessionId, UserId, VideoId};
 
@@ -284,7 +284,7 @@ mod repository {
         pub async fn insert_one_time(
             &self,
             user: UserId,
-            purpose: &str,
+            purpose: TokenPurpose,
             hash: String,
             expires_at: DateTime<Utc>,
         ) -> AppResult<()> {
@@ -292,7 +292,7 @@ mod repository {
         }
 
         /// Consumes a one-time token: succeeds once, before expiry, for the right purpose.
-        pub async fn consume_one_time(&self, purpose: &str, hash: &str) -> AppResult<Option<UserId>> {
+        pub async fn consume_one_time(&self, purpose: TokenPurpose, hash: &str) -> AppResult<Option<UserId>> {
             Store::consume_one_time_in(&self.conn, purpose, hash).await
         }
 
@@ -312,8 +312,8 @@ mod repository {
         pub async fn record_audit(
             &self,
             actor: Option<UserId>,
-            action: &str,
-            subject: Option<(&str, String)>,
+            action: AuditAction,
+            subject: Option<(AuditSubject, String)>,
             note: Option<&str>,
         ) -> AppResult<()> {
             Store::record_audit_in(&self.conn, actor, action, subject, note).await
@@ -341,7 +341,7 @@ mod repository {
             &self,
             id: JobId,
             status: JobStatus,
-            code: Option<&str>,
+            code: Option<JobErrorCode>,
             message: Option<&str>,
         ) -> AppResult<bool> {
             Store::end_job_in(&self.conn, id, status, code, message).await
@@ -457,7 +457,7 @@ mod repository {
         pub async fn open_case(
             &self,
             subject: Subject,
-            source: &str,
+            source: CaseSource,
             reasons: &[String],
             scores: &[f32],
         ) -> AppResult<CaseId> {
@@ -488,7 +488,7 @@ mod repository {
         pub async fn notify(
             &self,
             user: UserId,
-            kind: &str,
+            kind: NotificationKind,
             video: Option<VideoId>,
             actor: Option<UserId>,
             message: &str,

@@ -133,12 +133,10 @@ async fn account_errors(engine: Engine) {
     let bob = app.running.services.accounts.user_by_username("bob").await.unwrap().unwrap();
     let secret = domain::auth::random_secret();
     app.running
-        .services
-        .deps
         .store
         .insert_one_time(
             bob.id,
-            "verify",
+            domain::model::TokenPurpose::Verify,
             domain::auth::secret_digest(&secret),
             chrono::Utc::now() - chrono::Duration::seconds(1),
         )

@@ -98,7 +98,7 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, String>>,
 {
-    let store = &app.running.services.deps.store;
+    let store = &app.running.store;
     let before = snapshot(db).await;
     for n in 0..200 {
         store.fail_after(n);
@@ -416,15 +416,7 @@ async fn story(engine: Engine) {
     multi("block", n);
     // Dave's comment was removed and he was banned by one decision.
     assert!(
-        app.running
-            .services
-            .deps
-            .store
-            .user(app_core::types::UserId::parse(&dave_id).unwrap())
-            .await
-            .unwrap()
-            .unwrap()
-            .is_banned()
+        app.running.store.user(app_core::types::UserId::parse(&dave_id).unwrap()).await.unwrap().unwrap().is_banned()
     );
     test_app.stop().await;
 }

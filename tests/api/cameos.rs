@@ -632,7 +632,7 @@ async fn consent_matrix_through_finish_and_publish() {
     app.ok(UPDATE, json!({"id": cid, "p": "EVERYONE"}), Some(&ann)).await;
     let id = app.ok(CREATE, with_ann.clone(), Some(&eve)).await["createVideo"]["id"].as_str().unwrap().to_owned();
     wait_job(&app, &eve, &id, ended).await;
-    let eve_id = app.running.services.deps.store.user_by_username("eve").await.unwrap().unwrap().id.to_string();
+    let eve_id = app.running.store.user_by_username("eve").await.unwrap().unwrap().id.to_string();
     app.ok("mutation($u: ID!) { block(userId: $u) }", json!({"u": eve_id}), Some(&ann)).await;
     assert_eq!(app.code(PUBLISH, json!({"id": id}), Some(&eve)).await, "CONSENT_REQUIRED");
 

@@ -10,7 +10,7 @@
 use std::collections::{HashMap, HashSet};
 
 use app_core::types::{JobId, UserId, VideoId};
-use domain::model::{FrameScores, Verdict};
+use domain::model::{AspectRatio, FrameScores, Verdict};
 use serde_json::{Value, json};
 use store::generation::{NewJob, NewVideo};
 
@@ -37,7 +37,7 @@ pub async fn member(app: &TestApp, name: &str) -> (String, String) {
 /// to followers' timelines as `publishVideo` does. Returns its id.
 pub async fn published(app: &TestApp, author: &str, prompt: &str) -> String {
     let s = &app.running.services;
-    let store = &s.deps.store;
+    let store = &app.running.store;
     let job = JobId(uuid::Uuid::now_v7());
     let user = UserId::parse(author).unwrap();
     store
@@ -47,7 +47,7 @@ pub async fn published(app: &TestApp, author: &str, prompt: &str) -> String {
             prompt: prompt.into(),
             seed: 1,
             duration_seconds: 4,
-            aspect_ratio: "PORTRAIT".into(),
+            aspect_ratio: AspectRatio::Portrait,
             remix_of: None,
         })
         .await
@@ -340,7 +340,7 @@ async fn fan_out_and_in(app: TestApp) {
 }
 
 async fn member_id(app: &TestApp, username: &str) -> String {
-    let u = app.running.services.deps.store.user_by_username(username).await.unwrap().unwrap();
+    let u = app.running.store.user_by_username(username).await.unwrap().unwrap();
     u.id.to_string()
 }
 
@@ -406,7 +406,7 @@ async fn ranking_and_queries(app: TestApp) {
     assert_eq!(app.code(PREFS, json!({"t": "x".repeat(600)}), Some(&viewer)).await, "BAD_USER_INPUT");
 
     // A page of 2 and a page of 8, fully hydrated: the same number of statements.
-    let store = &app.running.services.deps.store;
+    let store = &app.running.store;
     // The first page ranks (that costs its own statements); the measured ones read the list.
     app.ok(FEED, json!({"k": "FOR_YOU", "n": 1}), Some(&viewer)).await;
     let mut cost = vec![];

@@ -73,8 +73,6 @@ async fn invalid_codes_look_alike(engine: Engine) {
     let app = app(engine).start().await;
     let expired = app
         .running
-        .services
-        .deps
         .store
         .insert_invites(vec![store::NewInvite {
             code: "EXPIRED234".into(),

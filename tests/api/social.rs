@@ -89,8 +89,7 @@ on_both_engines!(follows_likes_views_and_counts, |engine| async move {
     // The author watching their own video is not a view.
     app.ok(VIEW, json!({"v": v, "ms": 3000}), Some(&bob)).await;
     assert_eq!(app.ok(VIDEO, json!({"v": v}), Some(&ann)).await["video"]["viewCount"], 2);
-    let stored =
-        app.running.services.deps.store.video(app_core::types::VideoId::parse(&v).unwrap()).await.unwrap().unwrap();
+    let stored = app.running.store.video(app_core::types::VideoId::parse(&v).unwrap()).await.unwrap().unwrap();
     assert_eq!(stored.watch_ms_total, 4000 + 200, "ann's watch is clamped to the 4 s video");
     assert_eq!(app.code(VIEW, json!({"v": v, "ms": -1}), Some(&ann)).await, "BAD_USER_INPUT");
     assert_eq!(app.code(VIEW, json!({"v": v, "ms": 10}), None).await, "UNAUTHENTICATED");
@@ -156,11 +155,10 @@ on_both_engines!(counts_hold_under_concurrent_writes, |engine| async move {
     assert_eq!(u["user"]["followerCount"], 8);
     let d = app.ok(VIDEO, json!({"v": v}), None).await;
     assert_eq!((d["video"]["likeCount"].as_i64(), d["video"]["viewCount"].as_i64()), (Some(4), Some(8)));
-    let stored =
-        app.running.services.deps.store.video(app_core::types::VideoId::parse(&v).unwrap()).await.unwrap().unwrap();
+    let stored = app.running.store.video(app_core::types::VideoId::parse(&v).unwrap()).await.unwrap().unwrap();
     assert_eq!(stored.watch_ms_total, 8 * 1500);
     for (_, id) in &fans {
-        let u = app.ok(USER, json!({"u": app.running.services.deps.store.user(app_core::types::UserId::parse(id).unwrap()).await.unwrap().unwrap().username}), None).await;
+        let u = app.ok(USER, json!({"u": app.running.store.user(app_core::types::UserId::parse(id).unwrap()).await.unwrap().unwrap().username}), None).await;
         assert_eq!(u["user"]["followingCount"], 1);
     }
     app.stop().await;
@@ -232,5 +230,5 @@ on_both_engines!(blocks_hide_members_both_ways, |engine| async move {
 });
 
 async fn backend_id(app: &TestApp, username: &str) -> String {
-    app.running.services.deps.store.user_by_username(username).await.unwrap().unwrap().id.to_string()
+    app.running.store.user_by_username(username).await.unwrap().unwrap().id.to_string()
 }

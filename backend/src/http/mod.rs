@@ -1,9 +1,28 @@
 //! The actix-web application: `/graphql` (POST), `/graphql/ws` (graphql-transport-ws),
-//! `/healthz`, `/readyz`, `/metrics`, `/media/…`, and the web client (`/`, `/static/…`) and the
-//! admin console (`/admin`).
+//! `/healthz`, `/ping`, `/readyz`, `/metrics`, `/media/…`, and the web client (`/`, `/static/…`)
+//! and the admin console (`/admin`).
 //!
 //! Architecture invariant: turns HTTP into a `RequestCtx` (caller + client address) and hands
 //! everything else to the schema; no rules live here.
+//!
+//! `/graphql` takes `application/json` (at most [`MAX_JSON_BODY`], 1 MiB) or `multipart/form-data`
+//! following the GraphQL multipart request spec, for uploads (`createCameo`, `verifyProvenance`):
+//! at most `APP_MAX_UPLOAD_BYTES` plus 64 KiB of framing, checked on `Content-Length` and again while
+//! reading (413), at most 4 files; anything else is 415, a body that is not GraphQL 400, a batch
+//! outside 1–`APP_GRAPHQL_MAX_BATCH` 400 (each refusal still GraphQL-shaped, code `BAD_USER_INPUT`).
+//! Accepting multipart opens no cross-site hole: a form on another site cannot attach the bearer
+//! token, and nothing authenticates by cookie. async-graphql accepts `Upload` variables only in
+//! mutations, so `upload_query_as_mutation` rewrites a multipart `query` whose every top-level field
+//! is `verifyProvenance` into the mutation of the same name and resolver; nothing else is touched.
+//!
+//! Then, per request: the client address (the socket peer, or `X-Forwarded-For`/`Forwarded` only
+//! with `APP_TRUST_FORWARDED_FOR`), the bearer token through `AccountService::authenticate` (a
+//! database or Redis fault answers one `INTERNAL` error), and per operation a `RequestCtx` with fresh
+//! DataLoaders. A single JSON query whose every top-level field is `feed` is first looked up in the
+//! whole-response cache ([`feed_responses`]). On `/graphql/ws` the same authentication runs once on
+//! the `connection_init` payload (`Authorization`); a rejected token refuses the connection, and the
+//! caller is fixed for its lifetime. `/ping` is a constant answer (the feed benchmark's floor);
+//! `/readyz` pings the database and, when configured, Redis (503 when one is down).
 
 pub mod feed_responses;
 pub mod media;
@@ -324,7 +343,7 @@ async fn graphql(state: web::Data<AppState>, req: HttpRequest, mut payload: web:
     if let (Some(key), BatchRequest::Single(r), Some(token)) = (body_key, &batch, token.as_deref())
         && state.feed_responses.enabled()
         && state.feed_only.get_with(digest(r.query.as_bytes()), || is_feed_only(&r.query))
-        && let Some(v) = state.services.deps.tokens.verify(token)
+        && let Some(v) = state.services.deps.tokens().verify(token)
     {
         match state.feed_responses.probe(v.user_id, v.session_id, &key).await {
             Ok(p) => {
@@ -417,8 +436,8 @@ async fn healthz() -> HttpResponse {
 
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let deps = &state.services.deps;
-    let db = deps.store.ping().await;
-    let redis = if deps.kv.is_redis() { Some(deps.kv.ping().await) } else { None };
+    let db = deps.ping_database().await;
+    let redis = if deps.kv().is_redis() { Some(deps.kv().ping().await) } else { None };
     let db_ok = db.is_ok();
     let redis_ok = redis.as_ref().is_none_or(|r| r.is_ok());
     if let Err(e) = &db {

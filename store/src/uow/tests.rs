@@ -18,7 +18,10 @@ use crate::cameos::NewCameo;
 use crate::generation::{NewJob, NewVideo};
 use crate::{NewInvite, NewUser, Store};
 use app_core::error::AppResult;
-use app_core::model::{CameoPermission, FrameScores, JobStatus, Role, Subject, Verdict};
+use app_core::model::{
+    AspectRatio, CameoPermission, FrameScores, JobStatus, NotificationKind, ReportReason, Role, Subject, TokenPurpose,
+    Verdict,
+};
 use app_core::types::{JobId, UserId, VideoId};
 
 /// Every row of every table (but the migrations'), as text, sorted: equal snapshots mean the
@@ -153,7 +156,7 @@ fn new_job(user: UserId) -> NewJob {
         prompt: "a fox".into(),
         seed: 1,
         duration_seconds: 2,
-        aspect_ratio: "SQUARE".into(),
+        aspect_ratio: AspectRatio::Square,
         remix_of: None,
     }
 }
@@ -192,7 +195,7 @@ async fn commit_drop_and_rollback(store: &Store) {
 
     let tx = store.begin().await.unwrap();
     tx.insert_job(new_job(alice)).await.unwrap();
-    tx.notify(alice, "cameo.used", None, None, "x").await.unwrap();
+    tx.notify(alice, NotificationKind::CameoUsed, None, None, "x").await.unwrap();
     assert!(tx.user(alice).await.unwrap().is_some(), "reads inside the unit use its transaction");
     drop(tx);
     assert_eq!(snapshot(store).await, before, "dropped: nothing");
@@ -204,7 +207,7 @@ async fn commit_drop_and_rollback(store: &Store) {
 
     let tx = store.begin().await.unwrap();
     let job = tx.insert_job(new_job(alice)).await.unwrap();
-    tx.notify(alice, "cameo.used", Some(VideoId(job.id.0)), None, "x").await.unwrap();
+    tx.notify(alice, NotificationKind::CameoUsed, Some(VideoId(job.id.0)), None, "x").await.unwrap();
     tx.commit().await.unwrap();
     assert!(store.job(job.id).await.unwrap().is_some());
     assert_eq!(store.notifications(alice, None, 10).await.unwrap().len(), 1);
@@ -231,7 +234,12 @@ async fn faults_leave_nothing_half_written(store: &Store) {
     })
     .await;
     until_it_succeeds(store, "insert_one_time", || {
-        store.insert_one_time(alice, "reset", format!("t{}", Uuid::new_v4()), Utc::now() + Duration::hours(1))
+        store.insert_one_time(
+            alice,
+            TokenPurpose::Reset,
+            format!("t{}", Uuid::new_v4()),
+            Utc::now() + Duration::hours(1),
+        )
     })
     .await;
     until_it_succeeds(store, "set_password_and_revoke_sessions", || {
@@ -272,7 +280,7 @@ async fn faults_leave_nothing_half_written(store: &Store) {
         let tx = store.begin().await?;
         tx.record_cameo_uses(VideoId(id.0), &[(cameo.id, cameo.consent_version)]).await?;
         let job = tx.insert_job(NewJob { id, ..new_job(alice) }).await?;
-        tx.notify(bob, "cameo.used", Some(VideoId(id.0)), Some(alice), "x").await?;
+        tx.notify(bob, NotificationKind::CameoUsed, Some(VideoId(id.0)), Some(alice), "x").await?;
         tx.commit().await?;
         Ok(job)
     })
@@ -294,9 +302,10 @@ async fn faults_leave_nothing_half_written(store: &Store) {
     // Comments and their counter, reports and their case.
     let (_, comment) = until_it_succeeds(store, "insert_comment", || store.insert_comment(video.id, bob, "nice")).await;
     until_it_succeeds(store, "set_comment_removed", || store.set_comment_removed(comment.id, true)).await;
-    let (n, _) =
-        until_it_succeeds(store, "add_report", || store.add_report(Subject::Video(video.id), alice, "spam", None))
-            .await;
+    let (n, _) = until_it_succeeds(store, "add_report", || {
+        store.add_report(Subject::Video(video.id), alice, ReportReason::Spam, None)
+    })
+    .await;
     assert!(n >= 4, "add_report: {n} statements");
 
     // The social graph keeps its counters with its rows.
@@ -312,7 +321,7 @@ async fn faults_leave_nothing_half_written(store: &Store) {
         tx.revoke_cameo(cameo.id).await?;
         for (u, _) in tx.uses_of_cameo(cameo.id, None, 100).await? {
             if tx.delete_video(u.video_id).await? {
-                tx.notify(alice, "video.deleted", None, None, "gone").await?;
+                tx.notify(alice, NotificationKind::VideoDeleted, None, None, "gone").await?;
             }
         }
         tx.commit().await?;

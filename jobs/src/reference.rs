@@ -1,5 +1,6 @@
 //! A cameo's reference vector: a person's clip summarised into the `embed_dim` floats the
-//! denoiser takes as its `reference` input ([`crate::pipeline::GenerationRequest::reference`]).
+//! denoiser takes as its `reference` input ((the generator's `pipeline::GenerationRequest::reference`); the backend computes it when a
+//! cameo is verified, the generator for remix sources, so it lives with the job's wire types).
 //!
 //! [`from_frames`] is deterministic and depends only on what the clip shows, not on its pixel
 //! size: it takes up to [`MAX_FRAMES`] evenly spaced frames; in each, a centred square crop
@@ -14,7 +15,12 @@
 //! per vector, the result keeps the picture's layout and colours but not its overall contrast:
 //! any flat single-colour clip gives one of a few vectors.
 
-use crate::{GenError, GenResult};
+/// Why a reference vector cannot be made from the given clip.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ReferenceError(pub String);
+
+type Result<T> = std::result::Result<T, ReferenceError>;
 
 /// At most this many frames are read, evenly spaced over the clip.
 pub const MAX_FRAMES: usize = 16;
@@ -31,22 +37,22 @@ const PROJECTION_SEED: u64 = 0x6361_6d65_6f5f_7265; // "cameo_re"
 /// Summarises a clip of RGB frames (`width * height * 3` bytes each, row-major) into `dim`
 /// values (see the module documentation). Errors when there are no frames, a size is zero or
 /// does not match a frame's length, or `dim` is zero.
-pub fn from_frames(frames: &[Vec<u8>], width: usize, height: usize, dim: usize) -> GenResult<Vec<f32>> {
+pub fn from_frames(frames: &[Vec<u8>], width: usize, height: usize, dim: usize) -> Result<Vec<f32>> {
     if dim == 0 {
-        return Err(GenError::BadRequest("reference dimension must be at least 1".into()));
+        return Err(ReferenceError("reference dimension must be at least 1".into()));
     }
     if frames.is_empty() {
-        return Err(GenError::BadRequest("reference clip has no frames".into()));
+        return Err(ReferenceError("reference clip has no frames".into()));
     }
     if width == 0 || height == 0 {
-        return Err(GenError::BadRequest(format!("reference clip size {width}x{height} is empty")));
+        return Err(ReferenceError(format!("reference clip size {width}x{height} is empty")));
     }
     let expected = width
         .checked_mul(height)
         .and_then(|p| p.checked_mul(3))
-        .ok_or_else(|| GenError::BadRequest(format!("reference clip size {width}x{height} is too large")))?;
+        .ok_or_else(|| ReferenceError(format!("reference clip size {width}x{height} is too large")))?;
     if let Some((i, f)) = frames.iter().enumerate().find(|(_, f)| f.len() != expected) {
-        return Err(GenError::BadRequest(format!(
+        return Err(ReferenceError(format!(
             "reference frame {i} has {} bytes, expected {expected} for {width}x{height} RGB",
             f.len()
         )));
@@ -284,7 +290,7 @@ mod tests {
     #[test]
     fn bad_input_is_refused() {
         let frames = clip(8, 8, 2, person);
-        let bad = |r: GenResult<Vec<f32>>| matches!(r, Err(GenError::BadRequest(_)));
+        let bad = |r: Result<Vec<f32>>| r.is_err();
         assert!(bad(from_frames(&[], 8, 8, 32)));
         assert!(bad(from_frames(&frames, 8, 8, 0)));
         assert!(bad(from_frames(&frames, 0, 8, 32)));
