@@ -10,7 +10,7 @@ E2E=1 ./scripts/setup.sh
 # The backend binary the tests start, built by the same command as test.sh and the system tests'
 # harness (tests/api/harness.rs::binary), so one feature set and a no-op after either. (`cargo test
 # --no-run` does not build it: the backend package has no integration tests of its own any more.)
-cargo build --workspace --bins --locked
+cargo build --workspace --bins --tests --locked
 test -x target/debug/backend
 rm -rf target/e2e/screenshots
 cd tests/e2e

@@ -10,9 +10,11 @@ export TEST_POSTGRES_URL=${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432
 export TEST_REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:6379}
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
-# The binaries the system tests and the browser tests start (tests/api/harness.rs::binary runs
-# the same command, a no-op after this one).
-cargo build --workspace --bins --locked
+# The binaries the system tests and the browser tests start, with the tests themselves: one
+# invocation, so the binaries get the test build's feature set (dev-dependencies unify features,
+# e.g. reqwest's) and no crate is compiled twice; tests/api/harness.rs::binary and e2e.sh run the
+# same command, a no-op after this one.
+cargo build --workspace --bins --tests --locked
 if command -v cargo-nextest >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast
 else

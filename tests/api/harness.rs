@@ -257,8 +257,9 @@ macro_rules! on_both_engines {
 
 /// The path of a workspace binary (`backend`, `generator`), built first, once per test process,
 /// with the same command `scripts/test.sh` runs before the tests (`cargo build --workspace
-/// --bins`, so the feature set is the same and the build is a no-op there); a test never runs a
-/// stale binary.
+/// --bins --tests`: with the tests in the same invocation the binaries get the test build's
+/// feature set, so nothing is compiled twice and the build is a no-op there); a test never runs
+/// a stale binary.
 pub fn binary(name: &str) -> std::path::PathBuf {
     static BUILT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     let exe = std::env::current_exe().unwrap();
@@ -267,11 +268,11 @@ pub fn binary(name: &str) -> std::path::PathBuf {
     let built = BUILT.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         std::process::Command::new(cargo)
-            .args(["build", "--quiet", "--workspace", "--bins"])
+            .args(["build", "--quiet", "--workspace", "--bins", "--tests"])
             .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
             .status()
             .is_ok_and(|s| s.success())
     });
-    assert!(*built, "cargo build --workspace --bins failed");
+    assert!(*built, "cargo build --workspace --bins --tests failed");
     bin
 }
