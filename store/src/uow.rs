@@ -206,6 +206,57 @@ impl Store {
     pub fn fault_pending(&self) -> bool {
         self.faults.pending()
     }
+
+    /// Every row of every table (but the migrations'), as text, sorted: equal snapshots mean the
+    /// database did not change. Read outside any unit of work (the fail point does not apply).
+    /// Tests only.
+    pub async fn snapshot(&self) -> AppResult<Vec<String>> {
+        use sea_orm::{ConnectionTrait, DbBackend, Statement};
+        let db = &self.db;
+        let backend = db.get_database_backend();
+        let texts = |sql: String| async move {
+            db.query_all_raw(Statement::from_string(backend, sql))
+                .await?
+                .into_iter()
+                .map(|r| r.try_get::<String>("", "t"))
+                .collect::<Result<Vec<String>, _>>()
+        };
+        let tables = texts(match backend {
+            DbBackend::Sqlite => "SELECT name AS t FROM sqlite_master WHERE type = 'table' \
+                                  AND name NOT LIKE 'sqlite_%' AND name <> 'seaql_migrations'"
+                .into(),
+            _ => "SELECT CAST(table_name AS TEXT) AS t FROM information_schema.tables \
+                  WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' \
+                  AND table_name <> 'seaql_migrations'"
+                .into(),
+        })
+        .await?;
+        let mut out = Vec::new();
+        for table in tables {
+            let columns = texts(match backend {
+                DbBackend::Sqlite => format!("SELECT name AS t FROM pragma_table_info('{table}')"),
+                _ => format!(
+                    "SELECT CAST(column_name AS TEXT) AS t FROM information_schema.columns \
+                     WHERE table_schema = current_schema() AND table_name = '{table}'"
+                ),
+            })
+            .await?;
+            let row = columns
+                .iter()
+                .map(|c| match backend {
+                    // quote(): blobs (ids) as hex literals, NULL as NULL.
+                    DbBackend::Sqlite => format!("quote(\"{c}\")"),
+                    _ => format!("COALESCE(CAST(\"{c}\" AS TEXT), '∅')"),
+                })
+                .collect::<Vec<_>>()
+                .join(" || '|' || ");
+            let mut rows = texts(format!("SELECT {row} AS t FROM \"{table}\"")).await?;
+            rows.sort();
+            out.push(format!("{table}: {}", rows.join("\n")));
+        }
+        out.sort();
+        Ok(out)
+    }
 }
 
 /// The repository methods of a unit of work: the same statements as the `Store` methods of the

@@ -10,7 +10,6 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
 use serde_json::{Value, json};
 
 use crate::harness::*;
@@ -42,77 +41,34 @@ const REVOKE: &str = "mutation($id: ID!) { revokeCameo(id: $id) { id status } }"
 const FOLLOW: &str = "mutation($u: ID!) { follow(userId: $u) { id } }";
 const BLOCK: &str = "mutation($u: ID!) { block(userId: $u) }";
 
-/// Every row of every table but the migrations', as text, sorted.
-async fn snapshot(db: &DatabaseConnection) -> Vec<String> {
-    let backend = db.get_database_backend();
-    let texts = |sql: String| async move {
-        db.query_all_raw(Statement::from_string(backend, sql))
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|r| r.try_get::<String>("", "t").unwrap())
-            .collect::<Vec<String>>()
-    };
-    let tables = texts(match backend {
-        DbBackend::Sqlite => "SELECT name AS t FROM sqlite_master WHERE type = 'table' \
-                              AND name NOT LIKE 'sqlite_%' AND name <> 'seaql_migrations'"
-            .into(),
-        _ => {
-            "SELECT CAST(table_name AS TEXT) AS t FROM information_schema.tables WHERE table_schema = current_schema() \
-              AND table_type = 'BASE TABLE' AND table_name <> 'seaql_migrations'"
-                .into()
-        }
-    })
-    .await;
-    let mut out = Vec::new();
-    for table in tables {
-        let columns = texts(match backend {
-            DbBackend::Sqlite => format!("SELECT name AS t FROM pragma_table_info('{table}')"),
-            _ => format!(
-                "SELECT CAST(column_name AS TEXT) AS t FROM information_schema.columns \
-                 WHERE table_schema = current_schema() AND table_name = '{table}'"
-            ),
-        })
-        .await;
-        let row = columns
-            .iter()
-            .map(|c| match backend {
-                DbBackend::Sqlite => format!("quote(\"{c}\")"),
-                _ => format!("COALESCE(CAST(\"{c}\" AS TEXT), '∅')"),
-            })
-            .collect::<Vec<_>>()
-            .join(" || '|' || ");
-        let mut rows = texts(format!("SELECT {row} AS t FROM \"{table}\"")).await;
-        rows.sort();
-        out.push(format!("{table}: {}", rows.join("\n")));
-    }
-    out.sort();
-    out
-}
-
 /// Runs `op` with the fail point armed after 0, 1, 2… statements until it succeeds: each failed
 /// run answers `INTERNAL` and leaves the database as it was. Returns the statements the
 /// successful run's unit needed (its commit included) and its result.
-async fn atomically<T, F, Fut>(app: &TestApp, db: &DatabaseConnection, what: &str, mut op: F) -> (u32, T)
+async fn atomically<T, F, Fut>(app: &TestApp, what: &str, mut op: F) -> (u32, T)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, String>>,
 {
     let store = &app.running.store;
-    let before = snapshot(db).await;
+    let before = app.running.store.snapshot().await.unwrap();
     for n in 0..200 {
         store.fail_after(n);
         let result = op().await;
         assert!(!store.fault_pending(), "{what}: no unit of work began");
         match result {
             Ok(out) => {
-                assert_ne!(snapshot(db).await, before, "{what}: succeeded without writing");
+                assert_ne!(app.running.store.snapshot().await.unwrap(), before, "{what}: succeeded without writing");
                 eprintln!("{what}: all or nothing over {} statements", n + 1);
                 return (n + 1, out);
             }
             Err(code) => {
                 assert_eq!(code, "INTERNAL", "{what}, fault after {n} statements");
-                assert_eq!(snapshot(db).await, before, "{what}: half-written after a fault at statement {}", n + 1);
+                assert_eq!(
+                    app.running.store.snapshot().await.unwrap(),
+                    before,
+                    "{what}: half-written after a fault at statement {}",
+                    n + 1
+                );
             }
         }
     }
@@ -237,22 +193,20 @@ async fn story(engine: Engine) {
         })
         .start()
         .await;
-    let db = Database::connect(test_app.config.effective_database_url()).await.unwrap();
-    let db = &db;
     let app = &test_app;
 
     // Accounts: sign-up (the invite's use, the member, the redemption, their codes, the
     // verification token, the session), roles, codes, the waitlist, mail tokens, bans.
     let admin = app.create_admin("site_admin").await;
     let code = app.mint(1, 1).await.remove(0);
-    let (n, dave) = atomically(app, db, "signUp", || async {
+    let (n, dave) = atomically(app, "signUp", || async {
         let input = json!({"inviteCode": code, "email": "dave@example.com", "username": "dave", "password": "long enough secret"});
         gql(app, SIGN_UP, json!({"input": input}), None).await.map(|d| tokens(&d["signUp"]))
     })
     .await;
     multi("signUp", n);
     let (_, _, dave_id) = dave;
-    let (n, _) = atomically(app, db, "verifyEmail", || {
+    let (n, _) = atomically(app, "verifyEmail", || {
         gql(app, VERIFY_EMAIL, json!({"t": app.mailed_token("dave@example.com", "Confirm your email")}), None)
     })
     .await;
@@ -278,26 +232,24 @@ async fn story(engine: Engine) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let (n, _) =
-        atomically(app, db, "resetPassword", || gql(app, RESET, json!({"t": reset, "p": "another long secret"}), None))
+        atomically(app, "resetPassword", || gql(app, RESET, json!({"t": reset, "p": "another long secret"}), None))
             .await;
     multi("resetPassword", n);
     let dave = app.log_in("dave", "another long secret").await.0;
     let (mod1, mod1_id) = member(app, "mod_one").await;
     let (n, _) =
-        atomically(app, db, "setRole", || gql(app, SET_ROLE, json!({"u": mod1_id, "r": "MODERATOR"}), Some(&admin)))
-            .await;
+        atomically(app, "setRole", || gql(app, SET_ROLE, json!({"u": mod1_id, "r": "MODERATOR"}), Some(&admin))).await;
     multi("setRole", n);
     let (mod2, mod2_id) = member(app, "mod_two").await;
     app.ok(SET_ROLE, json!({"u": mod2_id, "r": "MODERATOR"}), Some(&admin)).await;
-    let (n, _) = atomically(app, db, "mintInvites", || gql(app, MINT, json!({}), Some(&admin))).await;
+    let (n, _) = atomically(app, "mintInvites", || gql(app, MINT, json!({}), Some(&admin))).await;
     multi("mintInvites", n);
     app.ok(JOIN_WAITLIST, json!({"e": "wait@example.com"}), None).await;
     let (n, _) =
-        atomically(app, db, "grantWaitlist", || gql(app, GRANT, json!({"e": "wait@example.com"}), Some(&admin))).await;
+        atomically(app, "grantWaitlist", || gql(app, GRANT, json!({"e": "wait@example.com"}), Some(&admin))).await;
     multi("grantWaitlist", n);
     let (_, erin_id) = member(app, "erin").await;
-    let (n, _) =
-        atomically(app, db, "banUser", || gql(app, BAN, json!({"u": erin_id, "r": "spam"}), Some(&mod1))).await;
+    let (n, _) = atomically(app, "banUser", || gql(app, BAN, json!({"u": erin_id, "r": "spam"}), Some(&mod1))).await;
     multi("banUser", n);
 
     // A cameo: the challenge used with the cameo and its case; the review; an approval.
@@ -307,7 +259,7 @@ async fn story(engine: Engine) {
     let challenge =
         app.ok(CHALLENGE, json!({}), Some(&bob)).await["startCameoVerification"]["id"].as_str().unwrap().to_owned();
     let clip = camera_clip();
-    let (n, cameo) = atomically(app, db, "createCameo", || async {
+    let (n, cameo) = atomically(app, "createCameo", || async {
         let r = upload_cameo(app, &bob, &challenge, clip.clone()).await;
         match code_of_opt(&r) {
             Some(code) => Err(code.to_owned()),
@@ -319,17 +271,16 @@ async fn story(engine: Engine) {
     // The clip is stored before the unit of work and deleted again when the unit fails.
     let clips = std::fs::read_dir(app.data_dir.join("media").join("cameos")).unwrap().count();
     assert_eq!(clips, 1, "clips of failed uploads are deleted");
-    let (n, _) = atomically(app, db, "reviewCameo", || gql(app, REVIEW_CAMEO, json!({"id": cameo}), Some(&mod1))).await;
+    let (n, _) = atomically(app, "reviewCameo", || gql(app, REVIEW_CAMEO, json!({"id": cameo}), Some(&mod1))).await;
     multi("reviewCameo", n);
-    let (n, _) = atomically(app, db, "approveCameoUser", || {
-        gql(app, APPROVE_USER, json!({"c": cameo, "u": carol_id}), Some(&bob))
-    })
-    .await;
+    let (n, _) =
+        atomically(app, "approveCameoUser", || gql(app, APPROVE_USER, json!({"c": cameo, "u": carol_id}), Some(&bob)))
+            .await;
     multi("approveCameoUser", n);
 
     // Generation with the worker: the cameo uses, the job and the owner's notice are one unit.
     let input = json!({"i": {"prompt": "a fox in the snow", "durationSeconds": 1, "aspectRatio": "SQUARE", "cameoIds": [cameo]}});
-    let (n, job) = atomically(app, db, "createVideo", || async {
+    let (n, job) = atomically(app, "createVideo", || async {
         gql(app, CREATE, input.clone(), Some(&alice)).await.map(|d| d["createVideo"]["id"].as_str().unwrap().to_owned())
     })
     .await;
@@ -343,40 +294,39 @@ async fn story(engine: Engine) {
         .unwrap()
         .to_owned();
     let v2 = wait_job(app, &carol, &remix).await["video"]["id"].as_str().unwrap().to_owned();
-    let (n, _) =
-        atomically(app, db, "publishVideo (remix)", || gql(app, PUBLISH, json!({"id": v2}), Some(&carol))).await;
+    let (n, _) = atomically(app, "publishVideo (remix)", || gql(app, PUBLISH, json!({"id": v2}), Some(&carol))).await;
     multi("publishVideo (remix)", n);
     // No worker from here: nothing runs in the background while the fail point is armed.
     app.running.stop_workers.send(true).unwrap();
 
     // Comments, reports, decisions, appeals.
-    let (n, comment) = atomically(app, db, "commentOnVideo", || async {
+    let (n, comment) = atomically(app, "commentOnVideo", || async {
         gql(app, COMMENT, json!({"v": v2, "b": "lovely"}), Some(&dave)).await.map(|d| d["commentOnVideo"]["id"].clone())
     })
     .await;
     multi("commentOnVideo", n);
     let (n, _) =
-        atomically(app, db, "report (comment)", || gql(app, REPORT, json!({"c": comment, "r": "SPAM"}), Some(&carol)))
+        atomically(app, "report (comment)", || gql(app, REPORT, json!({"c": comment, "r": "SPAM"}), Some(&carol)))
             .await;
     multi("report (comment)", n);
     let case = open_case(app, &mod1, "OPEN", None, comment.as_str()).await;
-    let (n, _) = atomically(app, db, "resolveCase (BAN_AUTHOR of a comment)", || {
+    let (n, _) = atomically(app, "resolveCase (BAN_AUTHOR of a comment)", || {
         gql(app, RESOLVE, json!({"id": case, "a": "BAN_AUTHOR", "n": "spam"}), Some(&mod1))
     })
     .await;
     multi("resolveCase (BAN_AUTHOR)", n);
     app.ok(REPORT, json!({"v": v2, "r": "OTHER"}), Some(&alice)).await;
     let case = open_case(app, &mod1, "OPEN", Some(&v2), None).await;
-    let (n, _) = atomically(app, db, "resolveCase (REMOVE)", || {
+    let (n, _) = atomically(app, "resolveCase (REMOVE)", || {
         gql(app, RESOLVE, json!({"id": case, "a": "REMOVE", "n": "not allowed"}), Some(&mod1))
     })
     .await;
     multi("resolveCase (REMOVE)", n);
     let (n, _) =
-        atomically(app, db, "appeal", || gql(app, APPEAL, json!({"id": case, "m": "please look again"}), Some(&carol)))
+        atomically(app, "appeal", || gql(app, APPEAL, json!({"id": case, "m": "please look again"}), Some(&carol)))
             .await;
     multi("appeal", n);
-    let (n, _) = atomically(app, db, "resolveCase (appeal upheld)", || {
+    let (n, _) = atomically(app, "resolveCase (appeal upheld)", || {
         gql(app, RESOLVE, json!({"id": case, "a": "APPROVE"}), Some(&mod2))
     })
     .await;
@@ -385,7 +335,7 @@ async fn story(engine: Engine) {
 
     // Job results: the job's end, the video, its frame-check case and the author's notice.
     let held = queued(app, &alice, &cameo, "a heron at dawn").await;
-    let (n, _) = atomically(app, db, "job result (held for review)", || async {
+    let (n, _) = atomically(app, "job result (held for review)", || async {
         app.running.videos.apply_event(&succeeded(&held, "review")).await.map_err(|e| e.code().to_owned())
     })
     .await;
@@ -393,26 +343,26 @@ async fn story(engine: Engine) {
     assert_eq!(app.ok(JOB, json!({"id": held}), Some(&alice)).await["job"]["video"]["status"], "IN_REVIEW");
     let draft = queued(app, &alice, &cameo, "a crane at dusk").await;
     app.running.videos.apply_event(&succeeded(&draft, "pass")).await.unwrap();
-    let (n, _) = atomically(app, db, "deleteVideo", || gql(app, DELETE, json!({"id": draft}), Some(&alice))).await;
+    let (n, _) = atomically(app, "deleteVideo", || gql(app, DELETE, json!({"id": draft}), Some(&alice))).await;
     multi("deleteVideo", n);
     let pending = queued(app, &alice, &cameo, "an owl at night").await;
 
     // The cameo's owner takes one video down, then withdraws the cameo: every video with it
     // (published, remixed, held) and the live job come down in one unit.
-    let (n, _) = atomically(app, db, "removeCameoAppearance", || {
+    let (n, _) = atomically(app, "removeCameoAppearance", || {
         gql(app, REMOVE_APPEARANCE, json!({"c": cameo, "v": held}), Some(&bob))
     })
     .await;
     multi("removeCameoAppearance", n);
-    let (n, _) = atomically(app, db, "revokeCameo", || gql(app, REVOKE, json!({"id": cameo}), Some(&bob))).await;
+    let (n, _) = atomically(app, "revokeCameo", || gql(app, REVOKE, json!({"id": cameo}), Some(&bob))).await;
     assert!(n >= 8, "revokeCameo: {n} statements");
     assert_eq!(app.ok(JOB, json!({"id": pending}), Some(&alice)).await["job"]["status"], "CANCELLED");
     assert_eq!(app.gql(JOB, json!({"id": job}), Some(&alice)).await["data"]["job"]["video"]["status"], "REMOVED");
 
     // The social graph keeps its counters with its rows.
-    let (n, _) = atomically(app, db, "follow", || gql(app, FOLLOW, json!({"u": alice_id}), Some(&carol))).await;
+    let (n, _) = atomically(app, "follow", || gql(app, FOLLOW, json!({"u": alice_id}), Some(&carol))).await;
     multi("follow", n);
-    let (n, _) = atomically(app, db, "block", || gql(app, BLOCK, json!({"u": carol_id}), Some(&alice))).await;
+    let (n, _) = atomically(app, "block", || gql(app, BLOCK, json!({"u": carol_id}), Some(&alice))).await;
     multi("block", n);
     // Dave's comment was removed and he was banned by one decision.
     assert!(

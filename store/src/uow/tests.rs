@@ -11,7 +11,7 @@
 use std::future::Future;
 
 use chrono::{Duration, Utc};
-use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, Database};
 use uuid::Uuid;
 
 use crate::cameos::NewCameo;
@@ -24,55 +24,8 @@ use app_core::model::{
 };
 use app_core::types::{JobId, UserId, VideoId};
 
-/// Every row of every table (but the migrations'), as text, sorted: equal snapshots mean the
-/// database did not change.
 async fn snapshot(store: &Store) -> Vec<String> {
-    let db = &store.db;
-    let backend = db.get_database_backend();
-    let texts = |sql: String| async move {
-        db.query_all_raw(Statement::from_string(backend, sql))
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|r| r.try_get::<String>("", "t").unwrap())
-            .collect::<Vec<String>>()
-    };
-    let tables = texts(match backend {
-        DbBackend::Sqlite => "SELECT name AS t FROM sqlite_master WHERE type = 'table' \
-                              AND name NOT LIKE 'sqlite_%' AND name <> 'seaql_migrations'"
-            .into(),
-        _ => {
-            "SELECT CAST(table_name AS TEXT) AS t FROM information_schema.tables WHERE table_schema = current_schema() \
-              AND table_type = 'BASE TABLE' AND table_name <> 'seaql_migrations'"
-                .into()
-        }
-    })
-    .await;
-    let mut out = Vec::new();
-    for table in tables {
-        let columns = texts(match backend {
-            DbBackend::Sqlite => format!("SELECT name AS t FROM pragma_table_info('{table}')"),
-            _ => format!(
-                "SELECT CAST(column_name AS TEXT) AS t FROM information_schema.columns \
-                 WHERE table_schema = current_schema() AND table_name = '{table}'"
-            ),
-        })
-        .await;
-        let row = columns
-            .iter()
-            .map(|c| match backend {
-                // quote(): blobs (ids) as hex literals, NULL as NULL.
-                DbBackend::Sqlite => format!("quote(\"{c}\")"),
-                _ => format!("COALESCE(CAST(\"{c}\" AS TEXT), '∅')"),
-            })
-            .collect::<Vec<_>>()
-            .join(" || '|' || ");
-        let mut rows = texts(format!("SELECT {row} AS t FROM \"{table}\"")).await;
-        rows.sort();
-        out.push(format!("{table}: {}", rows.join("\n")));
-    }
-    out.sort();
-    out
+    store.snapshot().await.unwrap()
 }
 
 /// Runs `op` with the fail point armed after 0, 1, 2… statements until it succeeds. Each failed
