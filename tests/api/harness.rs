@@ -267,11 +267,24 @@ pub fn binary(name: &str) -> std::path::PathBuf {
     let bin = exe.parent().unwrap().parent().unwrap().join(name);
     let built = BUILT.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        std::process::Command::new(cargo)
+        let mut build = std::process::Command::new(cargo);
+        build
             .args(["build", "--quiet", "--workspace", "--bins", "--tests"])
-            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-            .status()
-            .is_ok_and(|s| s.success())
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+        // Cargo runs this test with the variables of the package under test (CARGO_MANIFEST_DIR,
+        // CARGO_PKG_…); build scripts that watch them (ring's does) would make the nested build
+        // recompile half the tree, and the next build outside recompile it back.
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            if ["CARGO_MANIFEST_", "CARGO_PKG_", "CARGO_CRATE_", "CARGO_BIN_", "CARGO_PRIMARY_PACKAGE"]
+                .iter()
+                .any(|p| name.starts_with(p))
+                || ["CARGO_TARGET_TMPDIR", "CARGO_RUSTC_CURRENT_DIR", "OUT_DIR"].contains(&name.as_ref())
+            {
+                build.env_remove(name.as_ref());
+            }
+        }
+        build.status().is_ok_and(|s| s.success())
     });
     assert!(*built, "cargo build --workspace --bins --tests failed");
     bin
