@@ -8,6 +8,7 @@ use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::{ApiResult, caller, parse_id, services, to_gql};
+use app_core::error::AppError;
 use app_core::types::{Secret, UserId};
 use domain::accounts::{Session, SignUp};
 use domain::model::{Role, User};
@@ -28,6 +29,16 @@ impl Loader<UserId> for UserLoader {
 
 /// Per-request loader handle.
 pub type Users = DataLoader<UserLoader, async_graphql::dataloader::HashMapCache>;
+
+/// The member `id` through the request's [`Users`] loader (batched), if they exist.
+pub async fn load_user(ctx: &Context<'_>, id: UserId) -> Result<Option<UserObject>> {
+    Ok(ctx.data::<Users>()?.load_one(id).await.map_err(|e| (*e).clone())?.map(UserObject))
+}
+
+/// The member `id`, who must exist (an author, an owner): `NOT_FOUND` otherwise.
+pub async fn existing_user(ctx: &Context<'_>, id: UserId) -> Result<UserObject> {
+    load_user(ctx, id).await?.ok_or_else(|| to_gql(AppError::NotFound("user")))
+}
 
 fn viewer_is_self_or(ctx: &Context<'_>, user: &User, role: Role) -> bool {
     match caller(ctx).map(|c| &c.caller) {
@@ -105,8 +116,7 @@ impl UserObject {
     /// Who invited them.
     async fn invited_by(&self, ctx: &Context<'_>) -> Result<Option<UserObject>> {
         let Some(id) = self.0.invited_by else { return Ok(None) };
-        let loader = ctx.data::<Users>()?;
-        Ok(loader.load_one(id).await.map_err(|e| (*e).clone())?.map(UserObject))
+        load_user(ctx, id).await
     }
     /// Their published videos, newest first.
     async fn videos(

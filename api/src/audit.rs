@@ -4,7 +4,7 @@ use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
 
-use super::accounts::{UserObject, Users};
+use super::accounts::UserObject;
 use super::videos::{encode_cursor, page_args};
 use super::{ApiResult, caller, services};
 use domain::model::AuditEntry;
@@ -21,7 +21,7 @@ impl AuditEntryObject {
     /// Who acted; null for the operator's command line.
     async fn actor(&self, ctx: &Context<'_>) -> Result<Option<UserObject>> {
         let Some(id) = self.0.actor_id else { return Ok(None) };
-        Ok(ctx.data::<Users>()?.load_one(id).await.map_err(|e| (*e).clone())?.map(UserObject))
+        super::accounts::load_user(ctx, id).await
     }
     /// What was done, e.g. `user.ban`, `user.set_role`, `invites.mint`, `waitlist.grant`.
     async fn action(&self) -> &str {

@@ -70,12 +70,7 @@ impl CameoObject {
     }
     /// Whose likeness.
     async fn owner(&self, ctx: &Context<'_>) -> Result<UserObject> {
-        ctx.data::<Users>()?
-            .load_one(self.0.owner_id)
-            .await
-            .map_err(|e| (*e).clone())?
-            .map(UserObject)
-            .ok_or_else(|| to_gql(AppError::NotFound("user")))
+        super::accounts::existing_user(ctx, self.0.owner_id).await
     }
     /// Who may use it.
     async fn permission(&self) -> CameoPermission {

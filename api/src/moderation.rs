@@ -88,12 +88,7 @@ impl CommentObject {
     }
     /// Who wrote it.
     async fn author(&self, ctx: &Context<'_>) -> Result<UserObject> {
-        ctx.data::<Users>()?
-            .load_one(self.0.author_id)
-            .await
-            .map_err(|e| (*e).clone())?
-            .map(UserObject)
-            .ok_or_else(|| to_gql(AppError::NotFound("user")))
+        super::accounts::existing_user(ctx, self.0.author_id).await
     }
     /// Text.
     async fn body(&self) -> &str {
@@ -199,7 +194,7 @@ impl CaseObject {
     async fn subject_user(&self, ctx: &Context<'_>) -> Result<Option<UserObject>> {
         let owner = ctx.data::<ModerationService>()?.subject_owner(self.0.subject).await.api()?;
         let Some(id) = owner else { return Ok(None) };
-        Ok(ctx.data::<Users>()?.load_one(id).await.map_err(|e| (*e).clone())?.map(UserObject))
+        super::accounts::load_user(ctx, id).await
     }
     /// The comment it is about.
     async fn subject_comment(&self, ctx: &Context<'_>) -> Result<Option<CommentObject>> {
@@ -316,7 +311,7 @@ impl CaseObject {
     /// Who decided (moderators only).
     async fn resolved_by(&self, ctx: &Context<'_>) -> Result<Option<UserObject>> {
         let Some(id) = self.0.resolved_by.filter(|_| Self::moderator(ctx)) else { return Ok(None) };
-        Ok(ctx.data::<Users>()?.load_one(id).await.map_err(|e| (*e).clone())?.map(UserObject))
+        super::accounts::load_user(ctx, id).await
     }
     /// The moderator's note (shown to the author as the reason for a removal).
     async fn note(&self) -> Option<&str> {
@@ -358,7 +353,7 @@ impl NotificationObject {
     /// Who caused it.
     async fn actor(&self, ctx: &Context<'_>) -> Result<Option<UserObject>> {
         let Some(id) = self.0.actor_id else { return Ok(None) };
-        Ok(ctx.data::<Users>()?.load_one(id).await.map_err(|e| (*e).clone())?.map(UserObject))
+        super::accounts::load_user(ctx, id).await
     }
     /// When.
     async fn created_at(&self) -> DateTime<Utc> {

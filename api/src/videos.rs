@@ -6,7 +6,7 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use futures_util::Stream;
 
-use super::accounts::{UserObject, Users};
+use super::accounts::UserObject;
 use super::{ApiResult, caller, parse_id, to_gql};
 use crate::links::MediaLinks;
 use app_core::error::AppError;
@@ -136,13 +136,7 @@ impl VideoObject {
     }
     /// Author.
     async fn author(&self, ctx: &Context<'_>) -> Result<UserObject> {
-        let loader = ctx.data::<Users>()?;
-        loader
-            .load_one(self.0.author_id)
-            .await
-            .map_err(|e| (*e).clone())?
-            .map(UserObject)
-            .ok_or_else(|| to_gql(AppError::NotFound("user")))
+        super::accounts::existing_user(ctx, self.0.author_id).await
     }
     /// Status.
     async fn status(&self) -> VideoStatus {
