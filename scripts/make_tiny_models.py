@@ -181,6 +181,27 @@ def decoder(rng):
     return finish(graph, "Tiny test decoder: latents [B,4,F,h,w] -> frames [B,3,F,8h,8w] in [0,1].")
 
 
+def half_io(model, doc):
+    """The same model taking and giving float16 tensors (weights and arithmetic stay float32):
+    what a model exported in half precision looks like from outside, for the seam's fp16 path."""
+    g = model.graph
+    nodes, inputs, outputs = [], [], []
+    for i in g.input:
+        if i.type.tensor_type.elem_type == FLOAT:
+            dims = [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim]
+            inputs.append(helper.make_tensor_value_info(i.name + "_fp16", TensorProto.FLOAT16, dims))
+            nodes.append(helper.make_node("Cast", [i.name + "_fp16"], [i.name], to=FLOAT))
+        else:
+            inputs.append(i)
+    for o in g.output:
+        dims = [d.dim_param or d.dim_value for d in o.type.tensor_type.shape.dim]
+        outputs.append(helper.make_tensor_value_info(o.name + "_fp16", TensorProto.FLOAT16, dims))
+    tail = [helper.make_node("Cast", [o.name], [o.name + "_fp16"], to=TensorProto.FLOAT16) for o in g.output]
+    graph = helper.make_graph(nodes + list(g.node) + tail, g.name + "_fp16", inputs, outputs,
+                              initializer=list(g.initializer))
+    return finish(graph, doc)
+
+
 def smoke_test(outdir):
     """Run each model once in onnxruntime; check shapes, ranges and input dependence."""
     try:
@@ -241,6 +262,16 @@ def main(argv):
     ):
         model = build(rng)
         path = os.path.join(outdir, name)
+        onnx.save_model(model, path)
+        onnx.checker.check_model(path, full_check=True)
+        print(f"wrote {path} ({os.path.getsize(path)} bytes)")
+
+    # Half-precision variants (manifest models/tiny/fp16.toml): inputs and outputs renamed with
+    # an `_fp16` suffix, so the manifest must name them.
+    for name in ("denoiser", "decoder"):
+        src = onnx.load(os.path.join(outdir, name + ".onnx"))
+        model = half_io(src, f"Tiny test {name} with float16 inputs and outputs.")
+        path = os.path.join(outdir, name + "_fp16.onnx")
         onnx.save_model(model, path)
         onnx.checker.check_model(path, full_check=True)
         print(f"wrote {path} ({os.path.getsize(path)} bytes)")

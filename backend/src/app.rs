@@ -149,7 +149,7 @@ pub async fn build_generation(c: &Config, services: &Services) -> AppResult<Gene
         min_seconds: manifest.min_duration_seconds,
         max_seconds: manifest.max_duration_seconds,
         aspect_ratios,
-        steps: u32::try_from(manifest.steps).unwrap_or(u32::MAX),
+        steps: u32::try_from(manifest.steps()).unwrap_or(u32::MAX),
     };
     let limits = JobLimits {
         max_queued_per_user: u64::from(c.limits.max_queued_jobs_per_user),
@@ -216,7 +216,7 @@ pub async fn build_generation(c: &Config, services: &Services) -> AppResult<Gene
             .await
             .map_err(|e| AppError::internal("model load", e))?
             .map_err(|e| AppError::internal("model load", e))?;
-        let pipeline = Arc::new(pipeline);
+        let batcher = generator::batch::Batcher::new(Arc::new(pipeline), setup::batch_settings(&c.inference));
         let finisher = {
             let finish = finish.clone();
             tokio::task::spawn_blocking(move || Finisher::load(finish, env))
@@ -235,7 +235,7 @@ pub async fn build_generation(c: &Config, services: &Services) -> AppResult<Gene
                 .map_err(|e| AppError::internal("journal", e))?;
             let w = Worker {
                 queue: queue.clone(),
-                pipeline: pipeline.clone(),
+                batcher: batcher.clone(),
                 finisher: finisher.clone(),
                 media: store.clone(),
                 journal,
@@ -255,7 +255,7 @@ pub async fn build_generation(c: &Config, services: &Services) -> AppResult<Gene
         checker,
         moderation.clone(),
         videos.clone(),
-        manifest.embed_dim,
+        manifest.embed_dim(),
         verifications,
     );
     Ok(Generation { videos, links, stop_workers, workers, moderation, cameos })

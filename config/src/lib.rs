@@ -61,7 +61,7 @@ pub struct Config {
     /// Rate limits and per-member job and cameo limits.
     #[serde(flatten)]
     pub limits: LimitsConfig,
-    /// `model_manifest`, `ort_dylib_path`, `inference_device`, `inference_threads`.
+    /// `model_manifest`, `ort_dylib_path`, `inference_*` (device, threads, batching, memory budget).
     #[serde(flatten)]
     pub inference: InferenceConfig,
     /// `queue_*` and the workers: `in_process_workers`, `total_workers`, `worker_name`.

@@ -469,15 +469,29 @@ pub struct InferenceConfig {
     /// `inference_threads`: threads per model (0: ONNX Runtime's default).
     #[serde(rename = "inference_threads")]
     pub threads: usize,
+    /// `inference_batch_max`: most queued jobs of one shape denoised together in one call (1: no
+    /// batching). A generator process runs this many worker tasks over one loaded model.
+    #[serde(rename = "inference_batch_max")]
+    pub batch_max: usize,
+    /// `inference_batch_window_ms`: how long the first job of a batch waits for others.
+    #[serde(rename = "inference_batch_window_ms", deserialize_with = "units::millis")]
+    pub batch_window: Duration,
+    /// `inference_memory_budget_mb`: memory a worker's batch may take, MiB with the weights, by
+    /// the manifest's estimate (0: no limit); a job that alone exceeds it is handed back.
+    #[serde(rename = "inference_memory_budget_mb")]
+    pub memory_budget_mb: u64,
 }
 
 impl Default for InferenceConfig {
     fn default() -> Self {
         Self {
-            model_manifest: PathBuf::from("models/tiny/manifest.toml"),
+            model_manifest: PathBuf::from("models/world/manifest.toml"),
             ort_dylib_path: None,
             device: DevicePreference::Auto,
             threads: 0,
+            batch_max: 1,
+            batch_window: Duration::from_millis(50),
+            memory_budget_mb: 0,
         }
     }
 }
@@ -517,6 +531,18 @@ impl Default for QueueConfig {
             total_workers: None,
             worker_name: None,
         }
+    }
+}
+
+impl InferenceConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.batch_max == 0 || self.batch_max > 64 {
+            return bad("APP_INFERENCE_BATCH_MAX", "must be between 1 and 64");
+        }
+        if self.batch_window > Duration::from_secs(10) {
+            return bad("APP_INFERENCE_BATCH_WINDOW_MS", "must be at most 10000");
+        }
+        Ok(())
     }
 }
 
@@ -753,6 +779,7 @@ pub(crate) fn validate_all(c: &crate::Config) -> Result<(), ConfigError> {
     c.mail.validate()?;
     c.limits.validate()?;
     c.queue.validate()?;
+    c.inference.validate()?;
     c.storage.validate()?;
     c.moderation.validate()?;
     c.feed.validate()?;

@@ -49,6 +49,9 @@ const KEYS_OPERATORS_USE: &[&str] = &[
     "ort_dylib_path",
     "inference_device",
     "inference_threads",
+    "inference_batch_max",
+    "inference_batch_window_ms",
+    "inference_memory_budget_mb",
     "in_process_workers",
     "worker_name",
     "total_workers",
@@ -118,9 +121,12 @@ http_workers = 0
 log_format = "text"
 log = "info,sqlx=warn,sea_orm=warn"
 prompt_classifier = "models/moderation/text_classifier.onnx"
-model_manifest = "models/tiny/manifest.toml"
+model_manifest = "models/world/manifest.toml"
 inference_device = "auto"
 inference_threads = 0
+inference_batch_max = 1
+inference_batch_window_ms = 50
+inference_memory_budget_mb = 0
 max_queued_jobs_per_user = 3
 max_running_jobs_per_user = 1
 queue_max_deliveries = 3

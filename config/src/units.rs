@@ -18,6 +18,11 @@ pub fn seconds<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     scaled(d, 1, "seconds")
 }
 
+/// Whole milliseconds.
+pub fn millis<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    u64::deserialize(d).map(Duration::from_millis)
+}
+
 /// Whole minutes.
 pub fn minutes<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     scaled(d, 60, "minutes")

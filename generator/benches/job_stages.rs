@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use config::ModerationConfig;
+use generator::batch::{BatchSettings, Batcher};
 use generator::finish::{Finisher, finish_config};
 use generator::journal::Journal;
 use generator::pipeline::{Pipeline, PipelineOptions};
@@ -58,7 +59,7 @@ async fn main() {
     let queue = JobQueue::memory(QueueSettings::default());
     let worker = Worker {
         queue: queue.clone(),
-        pipeline: pipeline.clone(),
+        batcher: Batcher::new(pipeline.clone(), BatchSettings::default()),
         media: MediaStore::local(&dir.join("media")).unwrap(),
         journal: Journal::open(&dir.join("journal.sqlite")).await.unwrap(),
         name: "bench".into(),
@@ -113,7 +114,7 @@ async fn main() {
         "job: {}x{} x {frames} frames, {} steps, {jobs_n} runs (medians)",
         rows[0].1.width,
         rows[0].1.height,
-        pipeline.manifest().steps
+        pipeline.manifest().steps()
     );
     println!("  queue wait   {qw:>6} ms");
     println!("  text encode  {te:>6} ms");

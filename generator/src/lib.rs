@@ -7,6 +7,7 @@
 //! `GenerationRequest` into frames, reporting progress per step and stopping at the next step
 //! when asked to cancel. Any exported ONNX video model plugs in through a manifest.
 
+pub mod batch;
 pub mod finish;
 pub mod journal;
 pub mod manifest;
@@ -15,6 +16,8 @@ pub use jobs::reference;
 pub mod runtime;
 pub mod scheduler;
 pub mod setup;
+pub mod tensors;
+pub mod tiling;
 pub mod tokenizer;
 pub mod worker;
 
@@ -48,6 +51,9 @@ pub enum GenError {
     /// The request cannot be served by this model (duration, aspect ratio…).
     #[error("{0}")]
     BadRequest(String),
+    /// The request would not fit in this worker's memory budget (another worker may take it).
+    #[error("{0}")]
+    DoesNotFit(String),
     /// The finishing stages' configuration is wrong or incomplete (thresholds, keys, certificates).
     #[error("configuration: {0}")]
     Config(String),

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use config::{Config, LogConfig, LogFormat};
+use generator::batch::Batcher;
 use generator::finish::{Finisher, finish_config};
 use generator::journal::Journal;
 use generator::pipeline::Pipeline;
@@ -94,9 +95,32 @@ async fn run(c: Config) -> Result<(), String> {
             let _ = stop_tx.send(true);
         }
     });
-    Worker { queue, pipeline: Arc::new(pipeline), media, journal, name, finisher: Arc::new(finisher) }
-        .run(stop_rx)
-        .await;
+    // One worker task per batch slot, all over one model: queued jobs of one shape are
+    // denoised together (inference_batch_max; 1 is one job at a time).
+    let batcher = Batcher::new(Arc::new(pipeline), setup::batch_settings(&c.inference));
+    let finisher = Arc::new(finisher);
+    let mut tasks = vec![];
+    for i in 0..c.inference.batch_max.max(1) {
+        // The first task keeps the plain name, so a journal from before batching is found again.
+        let name = if i == 0 { name.clone() } else { format!("{name}-{i}") };
+        let journal = if i == 0 {
+            journal.clone()
+        } else {
+            Journal::open(&setup::journal_path(&c.storage, &name)).await.map_err(|e| e.to_string())?
+        };
+        let w = Worker {
+            queue: queue.clone(),
+            batcher: batcher.clone(),
+            media: media.clone(),
+            journal,
+            name,
+            finisher: finisher.clone(),
+        };
+        tasks.push(tokio::spawn(w.run(stop_rx.clone())));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
     Ok(())
 }
 

@@ -42,6 +42,11 @@ pub fn pipeline_options(i: &InferenceConfig) -> PipelineOptions {
     PipelineOptions { dylib: dylib(i), device: i.device, intra_threads: i.threads }
 }
 
+/// How the process's worker tasks share the model ([`crate::batch::Batcher`]).
+pub fn batch_settings(i: &InferenceConfig) -> crate::batch::BatchSettings {
+    crate::batch::BatchSettings { max: i.batch_max, window: i.batch_window, budget_mb: i.memory_budget_mb }
+}
+
 /// The journal file of the worker called `worker`: `<data_dir>/journal/<worker>.sqlite`. A
 /// restarted worker of the same name finds its journal again.
 pub fn journal_path(s: &StorageConfig, worker: &str) -> PathBuf {

@@ -14,9 +14,11 @@
 //!    vector when the model has a `reference` input; the file becomes the C2PA ingredient); a source
 //!    that cannot be read is logged and the job goes on without it.
 //! 3. `Pipeline::check` (a request the model cannot make is `Failed` with its reason, no retry), then
-//!    `Pipeline::generate` on a blocking thread; beside it, a watcher polls `is_cancelled` (the
-//!    pipeline stops at its next step) and renews the delivery (`keep_alive`, three times per
-//!    `reclaim_idle`) until the output is stored, and a forwarder publishes `Progress` per step.
+//!    `Batcher::generate` (`batch.rs`: jobs of one shape that the process's worker tasks hold at
+//!    once share each denoiser call; a job over the memory budget is handed back); beside it, a
+//!    watcher polls `is_cancelled` (the pipeline drops the job at its next step) and renews the
+//!    delivery (`keep_alive`, three times per `reclaim_idle`) until the output is stored, and a
+//!    forwarder publishes `Progress` per step.
 //! 4. `Moderating`, then `Finisher::check` on the frames as the model made them: a block ends the job
 //!    `Rejected` (nothing encoded, stored or retried); otherwise a strip of the scored frames.
 //! 5. `Finisher::watermark` (visible `@author`, invisible `payload_for_video(job id)`), then
@@ -44,9 +46,10 @@ use tokio::sync::{mpsc, watch};
 use moderation::frames::Verdict;
 use moderation::provenance::ProvenanceInfo;
 
+use crate::batch::Batcher;
 use crate::finish::Finisher;
 use crate::journal::{Ended, Journal};
-use crate::pipeline::{GenerationRequest, Pipeline};
+use crate::pipeline::GenerationRequest;
 use crate::{GenError, GenResult};
 
 /// Longest side of thumbnails.
@@ -57,8 +60,8 @@ pub const THUMBNAIL_SIDE: u32 = 480;
 pub struct Worker {
     /// The queue (jobs in, events out).
     pub queue: JobQueue,
-    /// The loaded model.
-    pub pipeline: Arc<Pipeline>,
+    /// The loaded model, behind the process's batcher (shared by its worker tasks).
+    pub batcher: Batcher,
     /// Where media go.
     pub media: MediaStore,
     /// Local journal (what it took and finished; see [`Worker::handle`]).
@@ -227,6 +230,11 @@ impl Worker {
                 self.record_end(&d, Ended::Refused).await;
                 self.finish(&d, JobEvent::Failed { job_id: job, reason }).await;
             }
+            Err(GenError::DoesNotFit(reason)) => {
+                tracing::warn!(worker = %self.name, job = %job, %reason, "job exceeds this worker's memory budget; handing it back");
+                self.record_end(&d, Ended::Refused).await;
+                self.hand_back(&d).await;
+            }
             Err(e) => {
                 tracing::error!(job = %job, attempt = d.attempt, error = %e, "generation attempt failed");
                 self.hand_back(&d).await;
@@ -275,9 +283,9 @@ impl Worker {
             None => None,
         };
         let mut reference = d.spec.reference.clone();
-        let m = self.pipeline.manifest();
+        let m = self.batcher.pipeline().manifest();
         if let (Some(mp4), Some(_)) = (source_mp4.clone(), &m.denoiser.reference) {
-            let dim = m.embed_dim;
+            let dim = m.embed_dim();
             let features = tokio::task::spawn_blocking(move || {
                 let info = media::probe_mp4(&mp4).map_err(|e| e.to_string())?;
                 let frames = media::decode_mp4_prefix(&mp4, crate::reference::MAX_FRAMES).map_err(|e| e.to_string())?;
@@ -295,14 +303,10 @@ impl Worker {
                 }
             }
         }
-        let request = GenerationRequest {
-            prompt: d.spec.prompt.clone(),
-            seed: d.spec.seed,
-            duration_seconds: d.spec.duration_seconds,
-            aspect_ratio: d.spec.aspect_ratio,
-            reference,
-        };
-        self.pipeline.check(&request)?;
+        let mut request =
+            GenerationRequest::new(d.spec.prompt.clone(), d.spec.seed, d.spec.duration_seconds, d.spec.aspect_ratio);
+        request.reference = reference;
+        self.batcher.pipeline().check(&request)?;
 
         // Side tasks while the pipeline runs: forward progress, watch for cancellation, and
         // tell the queue the job is alive so it is not reclaimed from a slow but healthy worker
@@ -337,17 +341,9 @@ impl Worker {
                 }
             })
         };
-        let pipeline = self.pipeline.clone();
-        let flag = cancelled.clone();
-        let run = tokio::task::spawn_blocking(move || {
-            let mut on_step = |done: usize, total: usize| {
-                let _ = tx.send((done, total));
-            };
-            pipeline.generate(&request, &mut on_step, &|| flag.load(Ordering::SeqCst))
-        })
-        .await;
+        let run = self.batcher.generate(request, tx, cancelled.clone()).await;
         let _ = forwarder.await;
-        let (frames, timings) = run.map_err(|e| GenError::Model { model: "pipeline", message: e.to_string() })??;
+        let (frames, timings) = run?;
 
         // Frame check, on the frames as decoded.
         let _ = self.publish(JobEvent::Moderating { job_id: job }).await;
@@ -399,7 +395,7 @@ impl Worker {
         });
 
         // C2PA manifest into the encoded file, verified once.
-        let m = self.pipeline.manifest();
+        let m = self.batcher.pipeline().manifest();
         let info = ProvenanceInfo {
             title: format!("SoraVibe video {video_id}"),
             video_id: video_id.to_string(),
@@ -448,7 +444,7 @@ impl Worker {
             fps,
             model_name: m.name.clone(),
             model_version: m.version.clone(),
-            execution_provider: self.pipeline.target().as_str().into(),
+            execution_provider: self.batcher.pipeline().target().as_str().into(),
             stages: StageMillis {
                 queue_wait: ms(queue_wait),
                 text_encode: ms(timings.text_encode),

@@ -23,13 +23,7 @@ fn pipeline() -> &'static Pipeline {
 }
 
 fn request(prompt: &str, seed: u64) -> GenerationRequest {
-    GenerationRequest {
-        prompt: prompt.into(),
-        seed,
-        duration_seconds: 1,
-        aspect_ratio: AspectRatio::Landscape,
-        reference: None,
-    }
+    GenerationRequest::new(prompt, seed, 1, AspectRatio::Landscape)
 }
 
 fn run(req: &GenerationRequest) -> generator::pipeline::Frames {
@@ -59,7 +53,7 @@ fn same_prompt_seed_and_model_give_identical_frames() {
     let other_prompt = run(&request("a lighthouse at noon", 42));
     assert!(a.rgb != other_prompt.rgb);
     let mut with_ref = request("a lighthouse at dusk", 42);
-    with_ref.reference = Some(vec![0.5; pipeline().manifest().embed_dim]);
+    with_ref.reference = Some(vec![0.5; pipeline().manifest().embed_dim()]);
     assert!(a.rgb != run(&with_ref).rgb, "the reference input flows into generation");
 }
 
@@ -67,7 +61,7 @@ fn same_prompt_seed_and_model_give_identical_frames() {
 fn progress_is_reported_per_step_and_cancel_stops_at_the_next_step() {
     let mut seen = vec![];
     pipeline().generate(&request("waves", 1), &mut |d, t| seen.push((d, t)), &|| false).unwrap();
-    let steps = pipeline().manifest().steps;
+    let steps = pipeline().manifest().steps();
     assert_eq!(seen, (1..=steps).map(|d| (d, steps)).collect::<Vec<_>>());
 
     let done = AtomicUsize::new(0);
@@ -99,10 +93,13 @@ fn a_missing_library_says_what_to_run() {
 #[test]
 fn text_embeddings_are_pooled_per_prompt() {
     let e = pipeline().encode_text(&["a cat", "a cat", "a dog on a boat"]).unwrap();
-    assert_eq!(e.len(), 3);
-    assert_eq!(e[0].len(), pipeline().manifest().embed_dim);
-    assert_eq!(e[0], e[1]);
-    assert_ne!(e[0], e[2]);
+    assert_eq!(e.rows, 3);
+    assert_eq!(e.pooled(0).len(), pipeline().manifest().embed_dim());
+    assert_eq!(e.pooled(0), e.pooled(1));
+    assert_ne!(e.pooled(0), e.pooled(2));
+    // Padded to the longest prompt, with a mask over the real tokens.
+    assert_eq!(e.mask.len(), 3 * e.len);
+    assert_eq!(e.mask.iter().take(e.len).filter(|&&m| m == 1.0).count(), 4, "BOS a cat EOS");
 }
 
 #[test]
@@ -128,7 +125,7 @@ fn a_reference_from_a_cameo_clip_is_accepted_and_changes_the_frames() {
             buf
         })
         .collect();
-    let dim = pipeline().manifest().embed_dim;
+    let dim = pipeline().manifest().embed_dim();
     let reference = generator::reference::from_frames(&clip, w, h, dim).unwrap();
     assert_eq!(reference.len(), dim);
 
@@ -144,4 +141,99 @@ fn a_reference_from_a_cameo_clip_is_accepted_and_changes_the_frames() {
     // Several cameos: the mean of their references is accepted too.
     let combined = generator::reference::combine(&[reference, vec![0.0; dim]]).unwrap();
     assert!(pipeline().check(&GenerationRequest { reference: Some(combined), ..plain }).is_ok());
+}
+
+fn load(manifest: &str) -> Pipeline {
+    let opts = PipelineOptions { dylib: default_dylib_path(), device: DevicePreference::Cpu, intra_threads: 1 };
+    Pipeline::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(manifest), &opts).unwrap()
+}
+
+fn max_diff(a: &[Vec<u8>], b: &[Vec<u8>]) -> u8 {
+    a.iter().zip(b).flat_map(|(x, y)| x.iter().zip(y).map(|(p, q)| p.abs_diff(*q))).max().unwrap_or(0)
+}
+
+#[test]
+fn a_batch_gives_each_request_the_frames_it_gets_alone() {
+    let mut reqs = vec![request("a lighthouse at dusk", 42), request("a red balloon over a very long road", 7)];
+    reqs[1].guidance_scale = Some(1.0); // no guidance pair for this one
+    reqs.push(GenerationRequest { negative_prompt: Some("blurry".into()), ..request("waves", 3) });
+    let alone: Vec<_> = reqs.iter().map(run).collect();
+    let mut progress = vec![0usize; reqs.len()];
+    let batch = pipeline().generate_batch(&reqs, &mut |i, done, _| progress[i] = done, &|_| false);
+    assert_eq!(progress, vec![pipeline().manifest().steps(); 3]);
+    for (a, b) in alone.iter().zip(batch) {
+        let b = b.unwrap().0;
+        // Same shapes; values equal up to float summation order in a bigger matrix product.
+        assert_eq!(b.rgb.len(), a.rgb.len());
+        assert!(max_diff(&a.rgb, &b.rgb) <= 1, "batched frames differ by {}", max_diff(&a.rgb, &b.rgb));
+    }
+}
+
+#[test]
+fn a_batch_member_that_cannot_be_made_or_is_cancelled_does_not_stop_the_others() {
+    let mut bad = request("too long", 1);
+    bad.duration_seconds = 99;
+    let other_shape = GenerationRequest::new("square", 1, 1, AspectRatio::Square);
+    let reqs = vec![request("a", 1), bad, other_shape, request("b", 2), request("c", 3)];
+    let out = pipeline().generate_batch(&reqs, &mut |_, _, _| {}, &|i| i == 4);
+    assert!(out[0].is_ok() && out[3].is_ok());
+    assert!(matches!(&out[1], Err(GenError::BadRequest(m)) if m.contains("duration")));
+    assert!(matches!(&out[2], Err(GenError::BadRequest(m)) if m.contains("shapes")));
+    assert!(matches!(out[4], Err(GenError::Cancelled)));
+}
+
+#[test]
+fn steps_guidance_and_negative_prompt_are_overridable_within_bounds() {
+    let m = pipeline().manifest();
+    let base = request("a lighthouse at dusk", 42);
+    let mut seen = 0;
+    let more = GenerationRequest { steps: Some(m.max_steps()), ..base.clone() };
+    pipeline().generate(&more, &mut |_, t| seen = t, &|| false).unwrap();
+    assert_eq!(seen, m.max_steps());
+    for bad in [
+        GenerationRequest { steps: Some(m.max_steps() + 1), ..base.clone() },
+        GenerationRequest { steps: Some(0), ..base.clone() },
+        GenerationRequest { guidance_scale: Some(m.max_guidance_scale() + 0.5), ..base.clone() },
+        GenerationRequest { guidance_scale: Some(f32::NAN), ..base.clone() },
+        GenerationRequest { guidance_scale: Some(0.5), ..base.clone() },
+    ] {
+        assert!(matches!(pipeline().check(&bad), Err(GenError::BadRequest(_))), "{bad:?}");
+    }
+    let a = run(&base);
+    assert!(a.rgb != run(&GenerationRequest { negative_prompt: Some("fog".into()), ..base.clone() }).rgb);
+    assert!(a.rgb != run(&GenerationRequest { guidance_scale: Some(7.5), ..base.clone() }).rgb);
+    // Guidance 1 is the conditional prediction alone: the negative prompt no longer matters.
+    let g1 = GenerationRequest { guidance_scale: Some(1.0), ..base.clone() };
+    assert!(run(&g1).rgb == run(&GenerationRequest { negative_prompt: Some("fog".into()), ..g1 }).rgb);
+}
+
+#[test]
+fn half_precision_models_run_through_the_same_seam() {
+    let half = load("models/tiny/fp16.toml");
+    let req = request("a lighthouse at dusk", 42);
+    let a = run(&req);
+    let b = half.generate(&req, &mut |_, _| {}, &|| false).unwrap().0;
+    assert_eq!((b.width, b.height, b.rgb.len()), (a.width, a.height, a.rgb.len()));
+    // fp16 inputs and outputs round the latents each step: close to fp32, not equal.
+    let mean: f64 = a
+        .rgb
+        .iter()
+        .zip(&b.rgb)
+        .flat_map(|(x, y)| x.iter().zip(y).map(|(p, q)| f64::from(p.abs_diff(*q))))
+        .sum::<f64>()
+        / (a.rgb.len() * a.rgb[0].len()) as f64;
+    assert!(mean < 2.0, "mean difference {mean}");
+    assert!(a.rgb != b.rgb, "the fp16 model really ran");
+}
+
+#[test]
+fn an_epsilon_prediction_model_samples_with_ddim() {
+    let ddim = load("models/tiny/ddim.toml");
+    let req = request("a lighthouse at dusk", 42);
+    let mut steps = vec![];
+    let a = ddim.generate(&req, &mut |d, _| steps.push(d), &|| false).unwrap().0;
+    assert_eq!(steps.len(), ddim.manifest().steps());
+    assert_eq!(a.rgb.len(), 12);
+    assert!(a.rgb == ddim.generate(&req, &mut |_, _| {}, &|| false).unwrap().0.rgb);
+    assert!(a.rgb != run(&req).rgb, "another sampler, other frames");
 }

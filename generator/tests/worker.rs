@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use config::{ModerationConfig, Secret};
 use generator::GenError;
+use generator::batch::{BatchSettings, Batcher};
 use generator::finish::{FinishConfig, Finisher, finish_config};
 use generator::journal::Journal;
 use generator::pipeline::{Pipeline, PipelineOptions};
@@ -64,7 +65,7 @@ impl Rig {
         let media = MediaStore::local(&dir.join("media")).unwrap();
         let worker = Worker {
             queue: queue.clone(),
-            pipeline: pipeline(),
+            batcher: Batcher::new(pipeline(), BatchSettings::default()),
             media: media.clone(),
             journal: Journal::open(&dir.join("journal.sqlite")).await.unwrap(),
             name: "test-worker".into(),
@@ -178,7 +179,7 @@ async fn a_job_is_checked_watermarked_signed_and_stored() {
     let found = verify_mp4_trusting(&mp4, &rig.ca_root()).unwrap();
     assert!(found.valid && found.trusted, "{:?}", found.validation_errors);
     assert_eq!(found.video_id.as_deref(), Some(job.to_string().as_str()));
-    assert_eq!(found.model.as_deref(), Some("tiny-test-video 1"));
+    assert_eq!(found.model.as_deref(), Some("tiny-test-video 2"));
     assert_eq!(found.generator_version.as_deref(), Some(env!("CARGO_PKG_VERSION")));
     assert_eq!(out.manifest_issuer, found.issuer);
     assert_eq!(out.manifest_issuer.as_deref(), Some("SoraVibe"));
