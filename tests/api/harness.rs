@@ -61,7 +61,7 @@ impl Builder {
         c.storage.data_dir = data_dir.clone();
         c.auth.hash_concurrency = 4;
         c.database.max_connections = 5;
-        c.inference.model_manifest = root.join("models/tiny/manifest.toml");
+        c.inference.model_manifest = root.join("models/world/manifest.toml");
         c.moderation.prompt_classifier = root.join("models/moderation/text_classifier.onnx");
         c.moderation.frame_classifier = root.join(".venv/models/open-nsfw.onnx");
         c.queue.in_process_workers = Some(0);

@@ -146,7 +146,7 @@ async fn publish_gate_and_provenance_embedded() {
 
     let key = moderation::watermark::load_or_create_key(&app.data_dir.join("keys").join("watermark.key")).unwrap();
     let decoded = media::decode_mp4(&original).unwrap();
-    let found = moderation::watermark::detect(&decoded, 640, 384, &key).unwrap();
+    let found = moderation::watermark::detect(&decoded, 448, 256, &key).unwrap();
     assert_eq!(found.payload, Some(expected), "blind decoding reads the mark of a 4 s clip");
     let m = moderation::provenance::verify_mp4_trusting(&original, &roots).unwrap();
     assert!(m.valid && m.trusted, "{:?}", m.validation_errors);
@@ -211,7 +211,7 @@ async fn publish_gate_and_provenance_embedded() {
     let short = generate_for(&app, &ann, "a candle flickering", 1).await;
     let short_id = short["video"]["id"].as_str().unwrap().to_owned();
     let short_bytes = std::fs::read(stored_path(&app, &short_id)).unwrap();
-    let blind = moderation::watermark::detect(&media::decode_mp4(&short_bytes).unwrap(), 640, 384, &key).unwrap();
+    let blind = moderation::watermark::detect(&media::decode_mp4(&short_bytes).unwrap(), 448, 256, &key).unwrap();
     let short_payload = moderation::watermark::payload_for_video(uuid::Uuid::parse_str(&short_id).unwrap().as_bytes());
     assert!(moderation::watermark::match_score(&blind, short_payload) >= moderation::watermark::MATCH_THRESHOLD);
     assert!(moderation::watermark::match_score(&blind, expected) < 0.2, "another video's payload does not match");

@@ -133,7 +133,7 @@ fn backend_cmd(data_dir: &std::path::Path) -> Command {
     c.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("APP_DATA_DIR", data_dir)
-        .env("APP_MODEL_MANIFEST", concat!(env!("CARGO_MANIFEST_DIR"), "/../models/tiny/manifest.toml"))
+        .env("APP_MODEL_MANIFEST", concat!(env!("CARGO_MANIFEST_DIR"), "/../models/world/manifest.toml"))
         .env("APP_LOG", "warn");
     c
 }

@@ -68,7 +68,7 @@ async fn remix_lineage_ingredient_and_switch() {
     let rv = &remix["video"];
     assert_eq!(
         (rv["width"].as_i64(), rv["height"].as_i64(), rv["frameCount"].as_i64()),
-        (Some(512), Some(512), Some(12))
+        (Some(256), Some(256), Some(12))
     );
     assert_eq!(rv["remixOf"]["id"], source_id);
     assert_eq!(rv["root"]["id"], source_id);

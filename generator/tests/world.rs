@@ -1,0 +1,81 @@
+//! The shipped model (models/world) through the seam: the MiniLM text encoder, the 4x/32x
+//! latent space, tiled decoding, and clips that follow their prompt's colour and setting.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)] // test code
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use generator::manifest::{AspectRatio, LatentShape};
+use generator::pipeline::{GenerationRequest, Pipeline, PipelineOptions};
+use generator::runtime::{DevicePreference, default_dylib_path};
+use generator::tiling::Tiling;
+use rand::SeedableRng;
+use rand_distr::{Distribution, StandardNormal};
+
+fn world() -> &'static Pipeline {
+    static P: OnceLock<Pipeline> = OnceLock::new();
+    P.get_or_init(|| {
+        let opts = PipelineOptions { dylib: default_dylib_path(), device: DevicePreference::Cpu, intra_threads: 0 };
+        Pipeline::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/world/manifest.toml"), &opts).unwrap()
+    })
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[test]
+fn the_minilm_encoder_gives_token_states_a_mask_and_unit_pooled_vectors() {
+    let e = world()
+        .encode_text(&[
+            "a red ball rolling left on the grass",
+            "a crimson sphere drifting to the left across a meadow",
+            "a blue cube floating in outer space",
+        ])
+        .unwrap();
+    assert_eq!((e.rows, e.dim), (3, 384));
+    assert_eq!(e.hidden.len(), 3 * e.len * 384);
+    for r in 0..3 {
+        let p = e.pooled(r);
+        let norm: f32 = p.iter().map(|v| v * v).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-3, "pooled vectors are L2-normalised ({norm})");
+    }
+    // Paraphrases land closer together than other scenes: what lets held-out wording work.
+    let (para, other) = (cosine(e.pooled(0), e.pooled(1)), cosine(e.pooled(0), e.pooled(2)));
+    assert!(para > other + 0.1, "paraphrase {para}, other scene {other}");
+}
+
+#[test]
+fn latents_are_compressed_in_time_and_space() {
+    let m = world().manifest();
+    let plan = world().plan(&GenerationRequest::new("x", 1, 4, AspectRatio::Portrait)).unwrap();
+    assert_eq!(plan.size, [256, 448]);
+    assert_eq!(plan.frames, 48);
+    assert_eq!(plan.shape, LatentShape { channels: 8, frames: 12, height: 14, width: 8 });
+    assert_eq!(m.latent.temporal_compression * plan.shape.frames, plan.frames);
+}
+
+fn noise(shape: LatentShape, seed: u64) -> Vec<f32> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    (0..shape.len()).map(|_| StandardNormal.sample(&mut rng)).collect()
+}
+
+#[test]
+fn tiled_decoding_matches_decoding_the_whole_clip() {
+    // An 8 s square clip: 24 latent frames, 96 video frames.
+    let shape = LatentShape { channels: 8, frames: 24, height: 8, width: 8 };
+    let z: Vec<f32> = noise(shape, 5).iter().map(|v| v * 0.5).collect();
+    let whole =
+        world().decode_tiled(&z, shape, 96, Tiling { frames: 0, frame_overlap: 0, cells: 0, cell_overlap: 0 }).unwrap();
+    let tiled = world().decode(&z, shape, 96).unwrap();
+    let spatial =
+        world().decode_tiled(&z, shape, 96, Tiling { frames: 8, frame_overlap: 2, cells: 6, cell_overlap: 2 }).unwrap();
+    assert_eq!((whole.len(), tiled.len(), spatial.len()), (96, 96, 96));
+    for other in [&tiled, &spatial] {
+        let diffs: Vec<u8> =
+            whole.iter().zip(other.iter()).flat_map(|(a, b)| a.iter().zip(b).map(|(p, q)| p.abs_diff(*q))).collect();
+        let mean = diffs.iter().map(|&d| f64::from(d)).sum::<f64>() / diffs.len() as f64;
+        let max = diffs.iter().copied().max().unwrap();
+        assert!(mean < 1.0 && max < 48, "tiles differ from the whole: mean {mean:.3}, max {max}");
+    }
+}
