@@ -85,3 +85,23 @@ fn tiled_decoding_matches_decoding_the_whole_clip() {
     // Frames far from any seam are exact.
     assert_eq!(whole[..16], tiled[..16]);
 }
+
+#[test]
+fn same_request_gives_identical_frames_and_the_seed_matters() {
+    let req = GenerationRequest::new("a red ball bouncing on the grass", 7, 1, AspectRatio::Square);
+    let run = |r: &GenerationRequest| world().generate(r, &mut |_, _| {}, &|| false).unwrap().0;
+    let a = run(&req);
+    assert_eq!((a.width, a.height, a.rgb.len()), (256, 256, 12));
+    assert!(a.rgb == run(&req).rgb);
+    assert!(a.rgb != run(&GenerationRequest { seed: 8, ..req.clone() }).rgb);
+    // The setting follows the prompt: grass is green below the horizon, space is dark everywhere.
+    let space = run(&GenerationRequest::new("a red ball bouncing in outer space", 7, 1, AspectRatio::Square));
+    let lower_green = |f: &[u8]| {
+        let rows = &f[f.len() * 3 / 4..];
+        let n = rows.len() / 3;
+        rows.chunks_exact(3).filter(|p| p[1] > p[0] + 30 && p[1] > p[2] + 30).count() as f64 / n as f64
+    };
+    let brightness = |f: &[u8]| f.iter().map(|&v| f64::from(v)).sum::<f64>() / f.len() as f64;
+    assert!(lower_green(&a.rgb[6]) > 0.8, "grass: {:.2} of the bottom quarter green", lower_green(&a.rgb[6]));
+    assert!(brightness(&space.rgb[6]) < 40.0, "space: mean brightness {:.1}", brightness(&space.rgb[6]));
+}

@@ -158,8 +158,10 @@ async fn create_watch_and_play_embedded() {
     let j2 = wait_for(&app, &ann, &again_id, Duration::from_secs(120), |j| j["status"] == "SUCCEEDED").await;
     let bytes2 = app.http.get(j2["video"]["url"].as_str().unwrap()).send().await.unwrap().bytes().await.unwrap();
     // Equal but for the invisible watermark, which carries each video's own id, and the codec's
-    // rounding of that difference: far closer to each other than to another seed's video.
-    let other = create(&app, &ann, json!({"prompt": "a red fox running through snow", "durationSeconds": 1, "aspectRatio": "LANDSCAPE", "seed": 8})).await;
+    // rounding of that difference: far closer to each other than to another prompt's video. (The
+    // shipped model draws a prompt's scene alike under any seed, so another seed is no yardstick;
+    // seeds are checked on frames in generator/tests.)
+    let other = create(&app, &ann, json!({"prompt": "a red fox running through outer space", "durationSeconds": 1, "aspectRatio": "LANDSCAPE", "seed": 7})).await;
     let other_id = other["data"]["createVideo"]["id"].as_str().unwrap().to_owned();
     let j3 = wait_for(&app, &ann, &other_id, Duration::from_secs(120), |j| j["status"] == "SUCCEEDED").await;
     let bytes3 = app.http.get(j3["video"]["url"].as_str().unwrap()).send().await.unwrap().bytes().await.unwrap();
@@ -177,7 +179,7 @@ async fn create_watch_and_play_embedded() {
         10.0 * (255.0f64.powi(2) / (sq / n).max(1e-9)).log10()
     };
     let (same, different) = (psnr(&a, &b), psnr(&a, &c));
-    assert!(same > different + 10.0, "same seed {same:.1} dB vs another seed {different:.1} dB");
+    assert!(same > different + 10.0, "same seed {same:.1} dB vs another prompt {different:.1} dB");
     assert_ne!(j2["video"]["id"], v["id"]);
     let _ = app.running.stop_workers.send(true);
     app.stop().await;
@@ -277,6 +279,8 @@ pub fn slow_manifest(steps: usize) -> std::path::PathBuf {
     for line in src.lines() {
         if line.starts_with("steps =") {
             out.push_str(&format!("steps = {steps}\n"));
+        } else if line.starts_with("max_steps =") {
+            out.push_str(&format!("max_steps = {}\n", steps.max(16)));
         } else if let Some(f) = line.strip_prefix("file = \"") {
             out.push_str(&format!("file = \"{}/{}\n", dir.display(), f));
         } else {
@@ -385,7 +389,7 @@ async fn redis_queue_separate_workers_survive_sigkill() {
     let bytes = app.http.get(j2["video"]["url"].as_str().unwrap()).send().await.unwrap().bytes().await.unwrap();
     let frames = media::decode_mp4(&bytes).unwrap();
     assert_eq!(frames.len(), 12);
-    assert_eq!(frames[0].len(), 256 * 448 * 3);
+    assert_eq!(frames[0].len(), 384 * 640 * 3); // the stand-in (slow_manifest)
     b.kill().unwrap();
     b.wait().unwrap();
     app.stop().await;

@@ -36,7 +36,17 @@ async fn finished(app: &TestApp, token: &str, input: Value) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn remix_lineage_ingredient_and_switch() {
-    let app = app(Engine::Sqlite).tweak(|c| c.queue.in_process_workers = Some(1)).start().await;
+    // On the stand-in model: its frames follow the reference input strongly, which is what the
+    // check below measures (the source's frames reach the model). The shipped model's reference
+    // conditioning has no visible effect yet (docs/ROADMAP.md).
+    let tiny = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/tiny/manifest.toml");
+    let app = app(Engine::Sqlite)
+        .tweak(move |c| {
+            c.queue.in_process_workers = Some(1);
+            c.inference.model_manifest = tiny;
+        })
+        .start()
+        .await;
     let ann = member(&app, "ann").await;
     let bob = member(&app, "bob").await;
     let cat = member(&app, "cat").await;
@@ -68,7 +78,7 @@ async fn remix_lineage_ingredient_and_switch() {
     let rv = &remix["video"];
     assert_eq!(
         (rv["width"].as_i64(), rv["height"].as_i64(), rv["frameCount"].as_i64()),
-        (Some(256), Some(256), Some(12))
+        (Some(512), Some(512), Some(12))
     );
     assert_eq!(rv["remixOf"]["id"], source_id);
     assert_eq!(rv["root"]["id"], source_id);
