@@ -77,7 +77,8 @@ def test_ground_truth_clips_are_scored_correct():
         report = os.path.join(d, "report.json")
         summary = evaluate.score(TRUTH, d, report=report, quiet=True)
         rows = json.load(open(report))["items"]
-        wrong = [(r["id"], r["truth"], r["pred"]) for r in rows if not all(v in (True, None) for v in r["correct"].values())]
+        wrong = [(r["id"], r["truth"], r["pred"]) for r in rows
+                 if not all(v in (True, None) for v in r["correct"].values())]
         assert not wrong, wrong
         assert summary["colour"]["accuracy"] == 1.0 and summary["setting"]["accuracy"] == 1.0
         assert summary["direction"] == {"correct": 4, "total": 4, "accuracy": 1.0}
