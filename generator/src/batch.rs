@@ -23,7 +23,6 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::manifest::LatentShape;
 use crate::pipeline::{Frames, GenerationRequest, Pipeline, Plan, StageTimings};
 use crate::{GenError, GenResult};
 
@@ -89,9 +88,7 @@ impl Batcher {
 
     /// Estimated memory, MiB with the weights, of `n` requests planned as `plan` in one batch.
     pub fn estimate_mb(&self, plan: &Plan, n: usize) -> u64 {
-        let m = self.pipeline.manifest();
-        let seconds = u32::try_from(plan.frames.div_ceil(m.fps.max(1) as usize)).unwrap_or(u32::MAX);
-        m.memory_estimate_mb(seconds, plan.size, n)
+        estimate_mb(&self.pipeline, plan, n)
     }
 
     /// Makes one clip, possibly in a batch with others. Progress `(done, total)` goes to
@@ -121,8 +118,10 @@ impl Batcher {
     }
 }
 
-fn key(p: &Plan) -> (LatentShape, usize) {
-    p.batch_key()
+fn estimate_mb(pipeline: &Pipeline, plan: &Plan, n: usize) -> u64 {
+    let m = pipeline.manifest();
+    let seconds = u32::try_from(plan.frames.div_ceil(m.fps.max(1) as usize)).unwrap_or(u32::MAX);
+    m.memory_estimate_mb(seconds, plan.size, n)
 }
 
 async fn run(pipeline: Arc<Pipeline>, settings: BatchSettings, mut rx: mpsc::UnboundedReceiver<Pending>) {
@@ -140,15 +139,13 @@ async fn run(pipeline: Arc<Pipeline>, settings: BatchSettings, mut rx: mpsc::Unb
         let Some(first) = waiting.pop_front() else { continue };
         let mut batch = vec![first];
         let fits = |batch: &[Pending], plan: &Plan| {
-            let m = pipeline.manifest();
-            let seconds = u32::try_from(plan.frames.div_ceil(m.fps.max(1) as usize)).unwrap_or(u32::MAX);
-            settings.budget_mb == 0 || m.memory_estimate_mb(seconds, plan.size, batch.len() + 1) <= settings.budget_mb
+            settings.budget_mb == 0 || estimate_mb(&pipeline, plan, batch.len() + 1) <= settings.budget_mb
         };
         let take_matching = |batch: &mut Vec<Pending>, waiting: &mut VecDeque<Pending>| {
             let mut i = 0;
             while i < waiting.len() && batch.len() < settings.max {
                 let matches = match (waiting.get(i), batch.first()) {
-                    (Some(p), Some(f)) => key(&p.plan) == key(&f.plan) && fits(batch, &f.plan),
+                    (Some(p), Some(f)) => p.plan.batch_key() == f.plan.batch_key() && fits(batch, &f.plan),
                     _ => false,
                 };
                 if matches {
