@@ -380,7 +380,7 @@ def analyse(frames):
     mask = erode(mask, ERODE)
     lab = label(mask)
 
-    expected = np.pi * (0.085 * h) ** 2
+    expected = np.pi * (world.OBJECT_RADIUS * min(h, w)) ** 2
     ys, xs = np.mgrid[0:h, 0:w]
     cxs, cys, tts, pix, areas = [], [], [], [], []
     for i in range(t):

@@ -41,7 +41,7 @@ import world  # noqa: E402
 from text import EMBED_DIM, TextEncoder, reference_vector  # noqa: E402
 
 SEED = 20261202
-LATENT = 8
+LATENT = 16  # channels: 8 lost the object's colour to its surroundings (models/world/README.md)
 TIME_C = 4  # frames per latent frame
 INNER = 8  # autoencoder's own spatial compression
 UPSAMPLE = 4  # fixed bilinear upsampling at the end of the exported decoder
@@ -169,6 +169,38 @@ def train_vae(work, steps, object_weight=0.0):
     torch.save({"enc": enc.state_dict(), "dec": dec.state_dict()}, path)
 
 
+def vae_ceiling(work, n, seed=2026):
+    """The autoencoder's own adherence: held-out ground-truth clips (evaluate.py's prompts), encoded
+    and decoded, then upsampled x4 as the exported decoder does, and scored by evaluate.py's checker.
+    What the denoiser can reach at best; the figures go in models/world/README.md."""
+    import tempfile
+
+    import evaluate
+
+    ck = torch.load(os.path.join(work, "vae.pt"))
+    enc, dec = Encoder().to(DEVICE), Decoder().to(DEVICE)
+    enc.load_state_dict(ck["enc"])
+    dec.load_state_dict(ck["dec"])
+    enc.eval()
+    dec.eval()
+    items = evaluate.make_prompts(n, seed)
+    out = tempfile.mkdtemp(prefix="vae-ceiling-")
+    for item in items:
+        shape = item["aspect_ratio"]
+        h, w = SHAPES[shape]
+        clip = world.render(evaluate.scene_of(item), evaluate.FPS * evaluate.SECONDS, h, w)
+        x = torch.from_numpy(clip).permute(3, 0, 1, 2)[None].to(DEVICE)
+        with torch.no_grad():
+            y = dec(enc(x))
+            b, c, t, hh, ww = y.shape
+            y = F.interpolate(y.transpose(1, 2).reshape(b * t, c, hh, ww), scale_factor=UPSAMPLE, mode="bilinear",
+                              align_corners=False).clamp(0, 1)
+        evaluate.write_video(y.permute(0, 2, 3, 1).cpu().numpy(), os.path.join(out, f"{item['id']}.mp4"))
+    evaluate.write_prompts(items, os.path.join(out, "prompts.jsonl"))
+    log(f"ceiling: {n} clips in {out}")
+    return evaluate.score(items, out, report=os.path.join(work, "ceiling.json"))
+
+
 # ---- the denoiser's training set ------------------------------------------------------------------
 
 
@@ -198,7 +230,8 @@ def build_dataset(work, clips_per_bucket):
     enc.load_state_dict(ck["enc"])
     enc.eval()
     rng = np.random.default_rng(SEED + 1)
-    buckets = [(shape, frames) for shape in SHAPES for frames in (16, 24, 32)]
+    # 4, 8 and 12 latent frames: the 4 s clips people ask for most are 12 (48 video frames).
+    buckets = [(shape, frames) for shape in SHAPES for frames in (16, 32, 48)]
     latents, meta = {}, []
     captions = []
     refs = []
@@ -423,7 +456,11 @@ class ExportDecoder(nn.Module):
 def export(work, out):
     os.makedirs(out, exist_ok=True)
     vae = torch.load(os.path.join(work, "vae.pt"))
-    den = torch.load(os.path.join(work, "denoiser.pt"))
+    den_path = os.path.join(work, "denoiser.pt")
+    if not os.path.exists(den_path) and os.path.exists(den_path + ".partial"):
+        den_path += ".partial"  # training still running or stopped: its last saved EMA
+    den = torch.load(den_path)
+    log(f"export: denoiser from {den_path}, step {den['step'] + 1}")
     dec = Decoder()
     dec.load_state_dict(vae["dec"])
     xdec = ExportDecoder(dec, den["mean"], den["std"]).eval()
@@ -472,7 +509,7 @@ def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     p.add_argument("--out", default=os.path.join(root, "models", "world"))
     p.add_argument("--work", default=os.path.join(root, ".train"))
-    p.add_argument("--stage", default="all", choices=["all", "vae", "data", "denoiser", "export"])
+    p.add_argument("--stage", default="all", choices=["all", "vae", "ceiling", "data", "denoiser", "export"])
     p.add_argument("--vae-steps", type=int, default=int(os.environ.get("VAE_STEPS", "700")))
     p.add_argument("--clips", type=int, default=int(os.environ.get("CLIPS_PER_BUCKET", "1200")))
     p.add_argument("--steps", type=int, default=int(os.environ.get("DENOISER_STEPS", "4000")))
@@ -484,12 +521,16 @@ def main():
     # Extra reconstruction weight on pixels that stand out from their row (the object); the
     # shipped weights used 0, which loses the object (models/world/README.md).
     p.add_argument("--object-weight", type=float, default=0.0)
+    # --stage ceiling: how many held-out prompts to put through the autoencoder alone.
+    p.add_argument("--ceiling-n", type=int, default=60)
     a = p.parse_args()
     os.makedirs(a.work, exist_ok=True)
     with open(os.path.join(a.work, "args.json"), "w") as f:
         json.dump(vars(a), f)
     if a.stage in ("all", "vae"):
         train_vae(a.work, a.vae_steps, a.object_weight)
+    if a.stage == "ceiling":
+        vae_ceiling(a.work, a.ceiling_n)
     if a.stage in ("all", "data"):
         build_dataset(a.work, a.clips)
     if a.stage in ("all", "denoiser"):

@@ -17,6 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 
 SHAPES = ["ball", "cube", "star"]
+# The object's radius as a fraction of the frame's shorter side. 0.13 (a 67 px ball in a 256 px
+# frame, two latent cells across) rather than the first model's 0.085: a smaller object is under
+# one 32x32 latent cell and the autoencoder averages it into the background.
+OBJECT_RADIUS = 0.13
 COLOURS = {
     "red": (0.90, 0.12, 0.10),
     "green": (0.15, 0.85, 0.25),
@@ -168,7 +172,7 @@ def render(scene: Scene, frames: int, height: int, width: int) -> np.ndarray:
     tau = np.linspace(0.0, 1.0, frames) if frames > 1 else np.zeros(1)
     horizon = SETTING_STYLE[scene.setting]["horizon"]
     cxs, cys, angles = object_path(scene, tau, horizon)
-    radius = 0.085
+    radius = OBJECT_RADIUS * min(1.0, aspect)  # in units of the height
     colour = np.array(COLOURS[scene.colour])
     out = np.empty((frames, height, width, 3), dtype=np.float32)
     for f in range(frames):
