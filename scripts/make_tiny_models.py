@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Build the three tiny ONNX models of the test video-generation pipeline.
+"""Build the tiny ONNX models of the test video-generation pipeline.
 
 These models are stand-ins: they have the same inputs, outputs and shapes as
 the real pipeline's models, but a few thousand random weights each, so tests
@@ -31,6 +31,12 @@ denoiser.onnx
 decoder.onnx
     latents float32 [B, C, F, h, w] -> frames float32 [B, 3, F, 8h, 8w] in [0, 1]
     Sigmoid(Conv3d_1x1x1(Resize(latents, scales [1, 1, 1, 8, 8]), W[3, C], b))
+
+encoder.onnx, denoiser_source.onnx (manifest models/tiny/source.toml)
+    A remix's source frames [B, 3, F, 8h, 8w] -> latents [B, C, F, h, w]
+    (AveragePool 8x8, then a 1x1x1 convolution), and a denoiser like the
+    one above with a fifth input, source_latents [B, C, F, h, w], added to
+    its first convolution through a 1x1x1 convolution of its own.
 
 Opset 17, IR version 9 (loadable by ONNX Runtime 1.31). Weights come from
 numpy RandomState(SEED), so the output files are the same on every run.
@@ -102,15 +108,18 @@ def text_encoder(rng):
     return finish(graph, "Tiny test text encoder: input_ids [B,T] -> last_hidden_state [B,T,32].")
 
 
-def denoiser(rng):
+def denoiser(rng, source=False):
     w1 = rng.normal(0.0, 1.0 / np.sqrt(C * 27), size=(C, C, 3, 3, 3))
     wt = rng.normal(0.0, 1.0 / np.sqrt(D), size=(D, C))
     wr = rng.normal(0.0, 1.0 / np.sqrt(D), size=(D, C))
     wtime = rng.normal(0.0, 0.5, size=(1, C))
     w2 = rng.normal(0.0, 1.0 / np.sqrt(C), size=(C, C, 1, 1, 1))
     lat = ["batch", C, "frames", "height", "width"]
+    # With `source`, a remix's source latents (zeros when there is none) add to the first
+    # convolution: h1 = Conv3d(latents, W1) + Conv3d_1x1x1(source_latents, Ws).
+    first = "h1_lat" if source else "h1"
     nodes = [
-        helper.make_node("Conv", ["latents", "conv1_w"], ["h1"], kernel_shape=[3, 3, 3], pads=[1] * 6),
+        helper.make_node("Conv", ["latents", "conv1_w"], [first], kernel_shape=[3, 3, 3], pads=[1] * 6),
         helper.make_node("MatMul", ["text_embeds", "text_w"], ["c_text"]),
         helper.make_node("MatMul", ["reference", "ref_w"], ["c_ref"]),
         helper.make_node("Unsqueeze", ["timestep", "axes_1"], ["t_col"]),
@@ -124,32 +133,56 @@ def denoiser(rng):
         helper.make_node("Mul", ["latents", "half"], ["half_lat"]),
         helper.make_node("Sub", ["h3", "half_lat"], ["velocity"]),
     ]
+    inputs = [
+        helper.make_tensor_value_info("latents", FLOAT, lat),
+        helper.make_tensor_value_info("timestep", FLOAT, ["batch"]),
+        helper.make_tensor_value_info("text_embeds", FLOAT, ["batch", D]),
+        helper.make_tensor_value_info("reference", FLOAT, ["batch", D]),
+    ]
+    initializer = [
+        init("conv1_w", w1),
+        init("text_w", wt),
+        init("ref_w", wr),
+        init("time_w", wtime),
+        init("conv2_w", w2),
+        init("half", np.array(0.5)),
+        init("axes_1", np.array([1], dtype=np.int64)),
+        init("axes_234", np.array([2, 3, 4], dtype=np.int64)),
+    ]
+    doc = ("Tiny test denoiser: (latents [B,4,F,h,w], timestep [B], text_embeds [B,32], "
+           "reference [B,32]) -> velocity [B,4,F,h,w].")
+    if source:
+        ws = rng.normal(0.0, 1.0, size=(C, C, 1, 1, 1))
+        nodes[:0] = [
+            helper.make_node("Conv", ["source_latents", "source_w"], ["h1_src"], kernel_shape=[1, 1, 1]),
+        ]
+        nodes.insert(2, helper.make_node("Add", ["h1_lat", "h1_src"], ["h1"]))
+        inputs.append(helper.make_tensor_value_info("source_latents", FLOAT, lat))
+        initializer.append(init("source_w", ws))
+        doc = doc.replace("reference [B,32])", "reference [B,32], source_latents [B,4,F,h,w])")
+    graph = helper.make_graph(nodes, "tiny_denoiser_source" if source else "tiny_denoiser", inputs,
+                              [helper.make_tensor_value_info("velocity", FLOAT, lat)], initializer=initializer)
+    return finish(graph, doc)
+
+
+def encoder(rng):
+    """Frames [B,3,F,8h,8w] in [0,1] -> latents [B,4,F,h,w]: an 8x8 average, then a 1x1x1
+    convolution. The remix source's encoder of the source-latent test model."""
+    w = rng.normal(0.0, 1.0, size=(C, RGB, 1, 1, 1))
+    b = rng.normal(0.0, 0.1, size=(C,))
+    nodes = [
+        helper.make_node("AveragePool", ["frames"], ["pooled"], kernel_shape=[1, SPATIAL, SPATIAL],
+                         strides=[1, SPATIAL, SPATIAL]),
+        helper.make_node("Conv", ["pooled", "enc_w", "enc_b"], ["latents"], kernel_shape=[1, 1, 1]),
+    ]
     graph = helper.make_graph(
         nodes,
-        "tiny_denoiser",
-        [
-            helper.make_tensor_value_info("latents", FLOAT, lat),
-            helper.make_tensor_value_info("timestep", FLOAT, ["batch"]),
-            helper.make_tensor_value_info("text_embeds", FLOAT, ["batch", D]),
-            helper.make_tensor_value_info("reference", FLOAT, ["batch", D]),
-        ],
-        [helper.make_tensor_value_info("velocity", FLOAT, lat)],
-        initializer=[
-            init("conv1_w", w1),
-            init("text_w", wt),
-            init("ref_w", wr),
-            init("time_w", wtime),
-            init("conv2_w", w2),
-            init("half", np.array(0.5)),
-            init("axes_1", np.array([1], dtype=np.int64)),
-            init("axes_234", np.array([2, 3, 4], dtype=np.int64)),
-        ],
+        "tiny_encoder",
+        [helper.make_tensor_value_info("frames", FLOAT, ["batch", RGB, "frames", "pixel_height", "pixel_width"])],
+        [helper.make_tensor_value_info("latents", FLOAT, ["batch", C, "frames", "height", "width"])],
+        initializer=[init("enc_w", w), init("enc_b", b)],
     )
-    return finish(
-        graph,
-        "Tiny test denoiser: (latents [B,4,F,h,w], timestep [B], text_embeds [B,32], "
-        "reference [B,32]) -> velocity [B,4,F,h,w].",
-    )
+    return finish(graph, "Tiny test encoder: frames [B,3,F,8h,8w] in [0,1] -> latents [B,4,F,h,w].")
 
 
 def decoder(rng):
@@ -245,6 +278,15 @@ def smoke_test(outdir):
     assert frames.shape == (B, RGB, F, SPATIAL * h, SPATIAL * w)
     assert frames.min() >= 0.0 and frames.max() <= 1.0
 
+    (source,) = session("encoder.onnx").run(None, {"frames": frames})
+    print(f"encoder.onnx: latents {list(source.shape)}")
+    assert source.shape == (B, C, F, h, w)
+    den_src = session("denoiser_source.onnx")
+    (with_src,) = den_src.run(None, dict(feeds, source_latents=source))
+    (without,) = den_src.run(None, dict(feeds, source_latents=np.zeros_like(source)))
+    assert with_src.shape == (B, C, F, h, w)
+    assert np.abs(with_src - without).max() > 1e-3, "denoiser_source output does not depend on the source"
+
 
 def main(argv):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -272,6 +314,18 @@ def main(argv):
         src = onnx.load(os.path.join(outdir, name + ".onnx"))
         model = half_io(src, f"Tiny test {name} with float16 inputs and outputs.")
         path = os.path.join(outdir, name + "_fp16.onnx")
+        onnx.save_model(model, path)
+        onnx.checker.check_model(path, full_check=True)
+        print(f"wrote {path} ({os.path.getsize(path)} bytes)")
+
+    # The source-latent variant (manifest models/tiny/source.toml), built last so the files above
+    # keep their weights: a denoiser with a `source_latents` input and the encoder that makes them.
+    for name, build in (
+        ("denoiser_source.onnx", lambda r: denoiser(r, source=True)),
+        ("encoder.onnx", encoder),
+    ):
+        model = build(rng)
+        path = os.path.join(outdir, name)
         onnx.save_model(model, path)
         onnx.checker.check_model(path, full_check=True)
         print(f"wrote {path} ({os.path.getsize(path)} bytes)")

@@ -7,12 +7,19 @@
 //! pairs of each side by side), each with its own seed, prompt, negative prompt, guidance scale,
 //! reference and cancellation. A request's frames do not depend on what it was batched with
 //! (padding tokens are masked), which the tests check.
+//!
+//! The denoiser runs through an ONNX Runtime IO binding: a batch's conditioning (text, reference,
+//! source latents) is bound once and only the latents and timestep are bound each step, so on
+//! CUDA the conditioning is copied to the GPU once, not once a step. The latents themselves come
+//! back to the host every step, where the scheduler updates them (`scheduler.rs`).
 
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use ort::session::Session;
+use ort::memory::MemoryInfo;
+use ort::session::{IoBinding, Session};
+use ort::value::DynValue;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 
@@ -472,6 +479,7 @@ impl Pipeline {
             });
         }
         let sampler = Sampler::new(&m.sampling, plan.steps);
+        let mut bound: Option<Bound> = None;
         for step in 0..sampler.steps() {
             items.retain(|it| {
                 if cancelled(it.index) {
@@ -484,7 +492,14 @@ impl Pipeline {
             if items.is_empty() {
                 break;
             }
-            let pred = self.denoise_step(&items, &text, shape, sampler.model_timestep(step))?;
+            // A batch member that was cancelled changes the rows: bind the conditioning again.
+            let members: Vec<usize> = items.iter().map(|it| it.index).collect();
+            let mut b = match bound.take() {
+                Some(b) if b.members == members => b,
+                _ => self.bind_conditioning(&items, &text, shape)?,
+            };
+            let pred = self.denoise_step(&items, &mut b, shape, sampler.model_timestep(step))?;
+            bound = Some(b);
             for (it, (rows, offset)) in items.iter_mut().zip(pred.rows.iter().copied().zip(pred.starts.iter().copied()))
             {
                 let Some(values) = pred.values.get(offset * n..(offset + rows) * n) else { continue };
@@ -513,15 +528,16 @@ impl Pipeline {
         Ok(out)
     }
 
-    /// One denoiser call for all items: each contributes its guidance pair (or its conditional
-    /// row alone when its scale is 1).
-    fn denoise_step(&self, items: &[Item], text: &TextEncoding, shape: LatentShape, t: f32) -> GenResult<Prediction> {
+    /// Binds what stays the same through the steps of a batch (each row's pooled text, token
+    /// states, mask, reference and source latents) and the output, once: ONNX Runtime copies the
+    /// inputs to the denoiser's device when they are bound, so on CUDA the conditioning crosses
+    /// to the GPU once a batch instead of once a step. Each row is one guidance branch of one
+    /// item: its unconditional and conditional prompt, or the conditional alone at scale 1.
+    fn bind_conditioning(&self, items: &[Item], text: &TextEncoding, shape: LatentShape) -> GenResult<Bound> {
         let m = &self.manifest;
         let d = &m.denoiser;
         let p = d.precision;
-        let n = shape.len();
-        let (mut lat, mut ts, mut pooled, mut hidden, mut mask, mut refs, mut src) =
-            (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+        let (mut pooled, mut hidden, mut mask, mut refs, mut src) = (vec![], vec![], vec![], vec![], vec![]);
         let (mut counts, mut starts) = (vec![], vec![]);
         let mut rows = 0usize;
         for it in items {
@@ -529,8 +545,6 @@ impl Pipeline {
             starts.push(rows);
             counts.push(pair.len());
             for r in pair {
-                lat.extend_from_slice(&it.x);
-                ts.push(t);
                 pooled.extend_from_slice(text.pooled(r));
                 hidden.extend_from_slice(text.hidden_row(r));
                 mask.extend_from_slice(text.mask_row(r));
@@ -540,27 +554,52 @@ impl Pipeline {
             }
         }
         let lshape = [rows, shape.channels, shape.frames, shape.height, shape.width];
-        let mut inputs: Vec<(String, ort::session::SessionInputValue<'_>)> = vec![
-            (d.latents.clone(), tensors::float("denoiser", p, &lshape, lat)?.into()),
-            (d.timestep.clone(), tensors::float("denoiser", p, &[rows], ts)?.into()),
-        ];
+        let mut inputs: Vec<(&str, DynValue)> = vec![];
         if let Some(name) = &d.text_embeds {
-            inputs.push((name.clone(), tensors::float("denoiser", p, &[rows, text.dim], pooled)?.into()));
+            inputs.push((name, tensors::float("denoiser", p, &[rows, text.dim], pooled)?));
         }
         if let Some(name) = &d.text_tokens {
-            inputs.push((name.clone(), tensors::float("denoiser", p, &[rows, text.len, text.dim], hidden)?.into()));
+            inputs.push((name, tensors::float("denoiser", p, &[rows, text.len, text.dim], hidden)?));
         }
         if let Some(name) = &d.text_mask {
-            inputs.push((name.clone(), tensors::float("denoiser", p, &[rows, text.len], mask)?.into()));
+            inputs.push((name, tensors::float("denoiser", p, &[rows, text.len], mask)?));
         }
         if let Some(name) = &d.reference {
-            inputs.push((name.clone(), tensors::float("denoiser", p, &[rows, m.embed_dim()], refs)?.into()));
+            inputs.push((name, tensors::float("denoiser", p, &[rows, m.embed_dim()], refs)?));
         }
         if let Some(name) = &d.source_latents {
-            inputs.push((name.clone(), tensors::float("denoiser", p, &lshape, src)?.into()));
+            inputs.push((name, tensors::float("denoiser", p, &lshape, src)?));
         }
+        let mut binding = lock(&self.denoiser, "denoiser")?.create_binding().map_err(model_err("denoiser"))?;
+        for (name, value) in &inputs {
+            binding.bind_input(*name, value).map_err(model_err("denoiser"))?;
+        }
+        // The scheduler's update runs on the host, so the velocity comes back to host memory
+        // (from the GPU on CUDA) every step.
+        binding.bind_output_to_device(d.output.as_str(), &MemoryInfo::default()).map_err(model_err("denoiser"))?;
+        Ok(Bound { members: items.iter().map(|it| it.index).collect(), binding, rows, counts, starts })
+    }
+
+    /// One denoiser call for all items, on the conditioning bound for exactly these items: only
+    /// the latents and the timestep are bound afresh.
+    fn denoise_step(&self, items: &[Item], bound: &mut Bound, shape: LatentShape, t: f32) -> GenResult<Prediction> {
+        let d = &self.manifest.denoiser;
+        let p = d.precision;
+        let n = shape.len();
+        let rows = bound.rows;
+        let mut lat = Vec::with_capacity(rows * n);
+        for (it, &count) in items.iter().zip(&bound.counts) {
+            for _ in 0..count {
+                lat.extend_from_slice(&it.x);
+            }
+        }
+        let lshape = [rows, shape.channels, shape.frames, shape.height, shape.width];
+        let latents = tensors::float("denoiser", p, &lshape, lat)?;
+        let timestep = tensors::float("denoiser", p, &[rows], vec![t; rows])?;
+        bound.binding.bind_input(d.latents.as_str(), &latents).map_err(model_err("denoiser"))?;
+        bound.binding.bind_input(d.timestep.as_str(), &timestep).map_err(model_err("denoiser"))?;
         let mut session = lock(&self.denoiser, "denoiser")?;
-        let outputs = session.run(inputs).map_err(model_err("denoiser"))?;
+        let outputs = session.run_binding(&bound.binding).map_err(model_err("denoiser"))?;
         let value = outputs
             .get(d.output.as_str())
             .ok_or_else(|| GenError::Model { model: "denoiser", message: format!("no output `{}`", d.output) })?;
@@ -571,7 +610,7 @@ impl Pipeline {
                 message: format!("output has {} values, expected {}", values.len(), rows * n),
             });
         }
-        Ok(Prediction { values, rows: counts, starts })
+        Ok(Prediction { values, rows: bound.counts.clone(), starts: bound.starts.clone() })
     }
 
     /// Decodes one clip's latents to `frames` RGB frames, in the manifest's tiles.
@@ -685,6 +724,16 @@ impl Pipeline {
         }
         Ok(out)
     }
+}
+
+/// The denoiser's IO binding for one composition of a batch (`members`: the items' request
+/// indices), with `rows` guidance rows, `counts[i]` of them for item i, starting at `starts[i]`.
+struct Bound {
+    members: Vec<usize>,
+    binding: IoBinding,
+    rows: usize,
+    counts: Vec<usize>,
+    starts: Vec<usize>,
 }
 
 /// A denoiser call's output: per item, how many rows it had and where they start.

@@ -11,7 +11,8 @@
 //!    with `Cancelled`; otherwise the journal records it taken and `Started { worker, attempt }` goes
 //!    out.
 //! 2. A remix's source MP4 is read once from the media store (its frames fold into the reference
-//!    vector when the model has a `reference` input; the file becomes the C2PA ingredient); a source
+//!    vector when the model has a `reference` input, and its first frames become the request's
+//!    `source` when the model has `source_latents`; the file becomes the C2PA ingredient); a source
 //!    that cannot be read is logged and the job goes on without it.
 //! 3. `Pipeline::check` (a request the model cannot make is `Failed` with its reason, no retry), then
 //!    `Batcher::generate` (`batch.rs`: jobs of one shape that the process's worker tasks hold at
@@ -49,7 +50,7 @@ use moderation::provenance::ProvenanceInfo;
 use crate::batch::Batcher;
 use crate::finish::Finisher;
 use crate::journal::{Ended, Journal};
-use crate::pipeline::GenerationRequest;
+use crate::pipeline::{GenerationRequest, SourceClip};
 use crate::{GenError, GenResult};
 
 /// Longest side of thumbnails.
@@ -307,6 +308,24 @@ impl Worker {
             GenerationRequest::new(d.spec.prompt.clone(), d.spec.seed, d.spec.duration_seconds, d.spec.aspect_ratio);
         request.reference = reference;
         self.batcher.pipeline().check(&request)?;
+        // A model with source latents also takes the source's first frames, as many as the clip
+        // has (the pipeline encodes them with the manifest's encoder).
+        if let (Some(mp4), Some(_)) = (source_mp4.clone(), &m.denoiser.source_latents) {
+            let frames = self.batcher.pipeline().plan(&request)?.frames;
+            let decoded = tokio::task::spawn_blocking(move || {
+                let info = media::probe_mp4(&mp4).map_err(|e| e.to_string())?;
+                let rgb = media::decode_mp4_prefix(&mp4, frames).map_err(|e| e.to_string())?;
+                Ok::<_, String>(SourceClip { width: info.width, height: info.height, rgb })
+            })
+            .await
+            .map_err(|e| GenError::Model { model: "remix source", message: e.to_string() })?;
+            match decoded {
+                Ok(clip) => request.source = Some(clip),
+                Err(e) => {
+                    tracing::warn!(job = %job, error = %e, "remix source frames unusable; generating without them")
+                }
+            }
+        }
 
         // Side tasks while the pipeline runs: forward progress, watch for cancellation, and
         // tell the queue the job is alive so it is not reclaimed from a slow but healthy worker

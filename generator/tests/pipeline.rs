@@ -237,3 +237,44 @@ fn an_epsilon_prediction_model_samples_with_ddim() {
     assert!(a.rgb == ddim.generate(&req, &mut |_, _| {}, &|| false).unwrap().0.rgb);
     assert!(a.rgb != run(&req).rgb, "another sampler, other frames");
 }
+
+/// A source clip of `frames` frames, `width` x `height`: a horizontal gradient whose colour moves.
+fn source_clip(width: usize, height: usize, frames: usize) -> generator::pipeline::SourceClip {
+    let rgb = (0..frames)
+        .map(|f| {
+            let mut px = Vec::with_capacity(width * height * 3);
+            for _y in 0..height {
+                for x in 0..width {
+                    px.extend_from_slice(&[(x * 255 / width) as u8, (f * 20) as u8, 200]);
+                }
+            }
+            px
+        })
+        .collect();
+    generator::pipeline::SourceClip { width, height, rgb }
+}
+
+#[test]
+fn a_remix_source_conditions_a_model_with_source_latents() {
+    let src_model = load("models/tiny/source.toml");
+    let plain = request("a lighthouse at dusk", 42);
+    // Half the clip's size and fewer frames than it has: resized, and zeros after its frames.
+    let remix = GenerationRequest { source: Some(source_clip(320, 192, 5)), ..plain.clone() };
+    let make = |p: &Pipeline, r: &GenerationRequest| p.generate(r, &mut |_, _| {}, &|| false).unwrap().0;
+    let with = make(&src_model, &remix);
+    let without = make(&src_model, &plain);
+    assert_eq!((with.width, with.height, with.rgb.len()), (640, 384, 12));
+    assert!(max_diff(&with.rgb, &without.rgb) > 8, "the source changes the frames");
+    assert!(with.rgb == make(&src_model, &remix).rgb, "deterministic");
+    let other = GenerationRequest { source: Some(source_clip(640, 384, 12)), ..plain.clone() };
+    assert!(make(&src_model, &other).rgb != with.rgb, "another source, other frames");
+    // In a batch, a remix and a plain request each get the frames they get alone.
+    let batch = src_model.generate_batch(&[remix.clone(), plain.clone()], &mut |_, _, _| {}, &|_| false);
+    let got: Vec<_> = batch.into_iter().map(|r| r.unwrap().0).collect();
+    assert!(max_diff(&got[0].rgb, &with.rgb) <= 1 && max_diff(&got[1].rgb, &without.rgb) <= 1);
+    // A model without source latents ignores the source (its reference input carries remixes).
+    assert!(run(&remix).rgb == run(&plain).rgb);
+    // An empty source is no source.
+    let empty = GenerationRequest { source: Some(source_clip(0, 0, 0)), ..plain };
+    assert!(make(&src_model, &empty).rgb == without.rgb);
+}

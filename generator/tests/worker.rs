@@ -12,10 +12,10 @@ use generator::GenError;
 use generator::batch::{BatchSettings, Batcher};
 use generator::finish::{FinishConfig, Finisher, finish_config};
 use generator::journal::Journal;
-use generator::pipeline::{Pipeline, PipelineOptions};
+use generator::pipeline::{GenerationRequest, Pipeline, PipelineOptions, SourceClip};
 use generator::runtime::{self, DevicePreference, default_dylib_path};
 use generator::worker::Worker;
-use jobs::{AspectRatio, JobEvent, JobOutput, JobQueue, JobSpec, QueueSettings};
+use jobs::{AspectRatio, JobEvent, JobOutput, JobQueue, JobSpec, QueueSettings, RemixRef};
 use media::MediaStore;
 use moderation::provenance::{local_ca_root_pem, verify_mp4_trusting};
 use moderation::watermark::{detect, payload_for_video};
@@ -45,6 +45,10 @@ struct Rig {
 
 impl Rig {
     async fn new(review: f32, block: f32) -> Rig {
+        Rig::with_pipeline(review, block, pipeline()).await
+    }
+
+    async fn with_pipeline(review: f32, block: f32, pipeline: Arc<Pipeline>) -> Rig {
         let dir = std::env::temp_dir().join(format!("worker-test-{}", Uuid::new_v4().simple()));
         let settings = ModerationConfig {
             frame_classifier: root().join(ModerationConfig::default().frame_classifier),
@@ -65,7 +69,7 @@ impl Rig {
         let media = MediaStore::local(&dir.join("media")).unwrap();
         let worker = Worker {
             queue: queue.clone(),
-            batcher: Batcher::new(pipeline(), BatchSettings::default()),
+            batcher: Batcher::new(pipeline, BatchSettings::default()),
             media: media.clone(),
             journal: Journal::open(&dir.join("journal.sqlite")).await.unwrap(),
             name: "test-worker".into(),
@@ -300,4 +304,43 @@ async fn a_job_is_handed_back_when_the_journal_cannot_be_read() {
     let again = rig.queue.next("test-worker", Duration::from_secs(5)).await.unwrap().expect("handed out again");
     assert_eq!((again.spec.job_id, again.attempt), (spec.job_id, 2));
     assert!(rig.events().await.is_empty(), "nothing started, nothing reported");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remix_on_a_model_with_source_latents_is_conditioned_on_the_source_frames() {
+    let opts = PipelineOptions { dylib: default_dylib_path(), device: DevicePreference::Cpu, intra_threads: 1 };
+    let model = Arc::new(Pipeline::load(&root().join("models/tiny/source.toml"), &opts).unwrap());
+    let rig = Rig::with_pipeline(0.4, 0.8, model.clone()).await;
+    let first = rig.spec("maker", 1);
+    let source = succeeded(&rig.run(&first).await);
+    let mut remix = rig.spec("remixer", 1);
+    remix.seed = 5;
+    remix.remix =
+        Some(RemixRef { video_id: first.video_id(), video_key: source.video_key.clone(), title: "boat".into() });
+    let out = succeeded(&rig.run(&remix).await);
+    let got = media::decode_mp4(&rig.media.get(&out.video_key).await.unwrap()).unwrap();
+
+    // What the model makes for the remix's reference (the source's likeness, as the worker
+    // computes it) with the source's first frames, and without them.
+    let mp4 = rig.media.get(&source.video_key).await.unwrap();
+    let info = media::probe_mp4(&mp4).unwrap();
+    let dim = model.manifest().embed_dim();
+    let prefix = media::decode_mp4_prefix(&mp4, generator::reference::MAX_FRAMES).unwrap();
+    let likeness = generator::reference::from_frames(&prefix, info.width, info.height, dim).unwrap();
+    let mut req = GenerationRequest::new(remix.prompt.clone(), remix.seed, 1, remix.aspect_ratio);
+    req.reference = generator::reference::combine(&[likeness.clone(), likeness]);
+    let make = |r: &GenerationRequest| model.generate(r, &mut |_, _| {}, &|| false).unwrap().0.rgb;
+    let without = make(&req);
+    let rgb = media::decode_mp4_prefix(&mp4, got.len()).unwrap();
+    req.source = Some(SourceClip { width: info.width, height: info.height, rgb });
+    let with = make(&req);
+    let mean_diff = |a: &[Vec<u8>], b: &[Vec<u8>]| {
+        let total: u64 =
+            a.iter().zip(b).flat_map(|(x, y)| x.iter().zip(y).map(|(p, q)| u64::from(p.abs_diff(*q)))).sum();
+        total as f64 / (a.len() * a[0].len()) as f64
+    };
+    let (near, far) = (mean_diff(&got, &with), mean_diff(&got, &without));
+    // The stored clip is watermarked and H.264-encoded, so not equal to either; it is the one made
+    // with the source frames.
+    assert!(near * 3.0 < far, "mean difference {near} from the clip with the source, {far} without");
 }
