@@ -437,7 +437,7 @@ def train_denoiser(work, steps, batch, stop_after=None):
 
 
 class ExportDecoder(nn.Module):
-    """Normalised latents [B, 8, t, h, w] -> frames [B, 3, 4t, 32h, 32w] in [0, 1]."""
+    """Normalised latents [B, LATENT, t, h, w] -> frames [B, 3, 4t, 32h, 32w] in [0, 1]."""
 
     def __init__(self, dec, mean, std):
         super().__init__()
@@ -510,17 +510,17 @@ def main():
     p.add_argument("--out", default=os.path.join(root, "models", "world"))
     p.add_argument("--work", default=os.path.join(root, ".train"))
     p.add_argument("--stage", default="all", choices=["all", "vae", "ceiling", "data", "denoiser", "export"])
-    p.add_argument("--vae-steps", type=int, default=int(os.environ.get("VAE_STEPS", "700")))
-    p.add_argument("--clips", type=int, default=int(os.environ.get("CLIPS_PER_BUCKET", "1200")))
-    p.add_argument("--steps", type=int, default=int(os.environ.get("DENOISER_STEPS", "4000")))
+    p.add_argument("--vae-steps", type=int, default=int(os.environ.get("VAE_STEPS", "1500")))
+    p.add_argument("--clips", type=int, default=int(os.environ.get("CLIPS_PER_BUCKET", "800")))
+    p.add_argument("--steps", type=int, default=int(os.environ.get("DENOISER_STEPS", "2000")))
     p.add_argument("--batch", type=int, default=32)
     # Stop the denoiser after this many steps of a schedule planned for --steps (the learning
-    # rate follows the full schedule up to there). The shipped weights: --steps 3500
-    # --stop-after 2000 (the EMA at step 2000; see models/world/README.md).
+    # rate follows the full schedule up to there), for a quick look; the shipped weights ran their
+    # whole schedule (models/world/README.md has the command).
     p.add_argument("--stop-after", type=int, default=None)
-    # Extra reconstruction weight on pixels that stand out from their row (the object); the
-    # shipped weights used 0, which loses the object (models/world/README.md).
-    p.add_argument("--object-weight", type=float, default=0.0)
+    # Extra reconstruction weight on pixels that stand out from their row (the object): at 0 the
+    # autoencoder averages the small object away; the shipped weights used 12.
+    p.add_argument("--object-weight", type=float, default=12.0)
     # --stage ceiling: how many held-out prompts to put through the autoencoder alone.
     p.add_argument("--ceiling-n", type=int, default=60)
     a = p.parse_args()

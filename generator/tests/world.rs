@@ -51,7 +51,7 @@ fn latents_are_compressed_in_time_and_space() {
     let plan = world().plan(&GenerationRequest::new("x", 1, 4, AspectRatio::Portrait)).unwrap();
     assert_eq!(plan.size, [256, 448]);
     assert_eq!(plan.frames, 48);
-    assert_eq!(plan.shape, LatentShape { channels: 8, frames: 12, height: 14, width: 8 });
+    assert_eq!(plan.shape, LatentShape { channels: 16, frames: 12, height: 14, width: 8 });
     assert_eq!(m.latent.temporal_compression * plan.shape.frames, plan.frames);
 }
 
@@ -63,7 +63,7 @@ fn noise(shape: LatentShape, seed: u64) -> Vec<f32> {
 #[test]
 fn tiled_decoding_matches_decoding_the_whole_clip() {
     // An 8 s square clip: 24 latent frames, 96 video frames.
-    let shape = LatentShape { channels: 8, frames: 24, height: 8, width: 8 };
+    let shape = LatentShape { channels: 16, frames: 24, height: 8, width: 8 };
     let z: Vec<f32> = noise(shape, 5).iter().map(|v| v * 0.5).collect();
     let whole =
         world().decode_tiled(&z, shape, 96, Tiling { frames: 0, frame_overlap: 0, cells: 0, cell_overlap: 0 }).unwrap();
