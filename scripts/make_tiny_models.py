@@ -288,6 +288,13 @@ def smoke_test(outdir):
     assert np.abs(with_src - without).max() > 1e-3, "denoiser_source output does not depend on the source"
 
 
+def save(model, path):
+    """Writes the model, checks it with the full ONNX checker, and says so."""
+    onnx.save_model(model, path)
+    onnx.checker.check_model(path, full_check=True)
+    print(f"wrote {path} ({os.path.getsize(path)} bytes)")
+
+
 def main(argv):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     if len(argv) > 2:
@@ -302,21 +309,14 @@ def main(argv):
         ("denoiser.onnx", denoiser),
         ("decoder.onnx", decoder),
     ):
-        model = build(rng)
-        path = os.path.join(outdir, name)
-        onnx.save_model(model, path)
-        onnx.checker.check_model(path, full_check=True)
-        print(f"wrote {path} ({os.path.getsize(path)} bytes)")
+        save(build(rng), os.path.join(outdir, name))
 
     # Half-precision variants (manifest models/tiny/fp16.toml): inputs and outputs renamed with
     # an `_fp16` suffix, so the manifest must name them.
     for name in ("denoiser", "decoder"):
         src = onnx.load(os.path.join(outdir, name + ".onnx"))
-        model = half_io(src, f"Tiny test {name} with float16 inputs and outputs.")
-        path = os.path.join(outdir, name + "_fp16.onnx")
-        onnx.save_model(model, path)
-        onnx.checker.check_model(path, full_check=True)
-        print(f"wrote {path} ({os.path.getsize(path)} bytes)")
+        save(half_io(src, f"Tiny test {name} with float16 inputs and outputs."),
+             os.path.join(outdir, name + "_fp16.onnx"))
 
     # The source-latent variant (manifest models/tiny/source.toml), built last so the files above
     # keep their weights: a denoiser with a `source_latents` input and the encoder that makes them.
@@ -324,11 +324,7 @@ def main(argv):
         ("denoiser_source.onnx", lambda r: denoiser(r, source=True)),
         ("encoder.onnx", encoder),
     ):
-        model = build(rng)
-        path = os.path.join(outdir, name)
-        onnx.save_model(model, path)
-        onnx.checker.check_model(path, full_check=True)
-        print(f"wrote {path} ({os.path.getsize(path)} bytes)")
+        save(build(rng), os.path.join(outdir, name))
 
     smoke_test(outdir)
 
