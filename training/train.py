@@ -515,8 +515,8 @@ def main():
     p.add_argument("--steps", type=int, default=int(os.environ.get("DENOISER_STEPS", "2000")))
     p.add_argument("--batch", type=int, default=32)
     # Stop the denoiser after this many steps of a schedule planned for --steps (the learning
-    # rate follows the full schedule up to there), for a quick look; the shipped weights ran their
-    # whole schedule (models/world/README.md has the command).
+    # rate follows the full schedule up to there). The shipped weights stopped at 1000 of 2000
+    # (models/world/README.md has the command).
     p.add_argument("--stop-after", type=int, default=None)
     # Extra reconstruction weight on pixels that stand out from their row (the object): at 0 the
     # autoencoder averages the small object away; the shipped weights used 12.

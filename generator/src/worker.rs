@@ -283,49 +283,50 @@ impl Worker {
             },
             None => None,
         };
-        let mut reference = d.spec.reference.clone();
         let m = self.batcher.pipeline().manifest();
-        if let (Some(mp4), Some(_)) = (source_mp4.clone(), &m.denoiser.reference) {
-            let dim = m.embed_dim();
-            let features = tokio::task::spawn_blocking(move || {
-                let info = media::probe_mp4(&mp4).map_err(|e| e.to_string())?;
-                let frames = media::decode_mp4_prefix(&mp4, crate::reference::MAX_FRAMES).map_err(|e| e.to_string())?;
-                crate::reference::from_frames(&frames, info.width, info.height, dim).map_err(|e| e.to_string())
-            })
-            .await
-            .map_err(|e| GenError::Model { model: "remix source", message: e.to_string() })?;
-            match features {
-                // The source weighs as much as all cameos together.
-                Ok(source) => {
-                    reference = crate::reference::combine(&[reference.unwrap_or_else(|| source.clone()), source])
-                }
-                Err(e) => {
-                    tracing::warn!(job = %job, error = %e, "remix source frames unusable; generating without them")
-                }
-            }
-        }
         let mut request =
             GenerationRequest::new(d.spec.prompt.clone(), d.spec.seed, d.spec.duration_seconds, d.spec.aspect_ratio);
-        request.reference = reference;
-        self.batcher.pipeline().check(&request)?;
-        // A model with source latents also takes the source's first frames, as many as the clip
-        // has (the pipeline encodes them with the manifest's encoder).
-        if let (Some(mp4), Some(_)) = (source_mp4.clone(), &m.denoiser.source_latents) {
-            let frames = self.batcher.pipeline().plan(&request)?.frames;
+        request.reference = d.spec.reference.clone();
+        // The source's frames, decoded once: the first `MAX_FRAMES` fold into the reference vector
+        // (when the model has a `reference` input); a model with source latents also takes the
+        // first frames, as many as the clip has (the pipeline encodes them with its encoder).
+        let (wants_reference, wants_source) = (m.denoiser.reference.is_some(), m.denoiser.source_latents.is_some());
+        if let Some(mp4) = source_mp4.clone().filter(|_| wants_reference || wants_source) {
+            let frames = if wants_source { self.batcher.pipeline().plan(&request)?.frames } else { 0 };
+            let dim = m.embed_dim();
             let decoded = tokio::task::spawn_blocking(move || {
                 let info = media::probe_mp4(&mp4).map_err(|e| e.to_string())?;
-                let rgb = media::decode_mp4_prefix(&mp4, frames).map_err(|e| e.to_string())?;
-                Ok::<_, String>(SourceClip { width: info.width, height: info.height, rgb })
+                let prefix = frames.max(crate::reference::MAX_FRAMES);
+                let rgb = media::decode_mp4_prefix(&mp4, prefix).map_err(|e| e.to_string())?;
+                let first = rgb.get(..crate::reference::MAX_FRAMES).unwrap_or(&rgb);
+                let likeness = if wants_reference {
+                    Some(
+                        crate::reference::from_frames(first, info.width, info.height, dim)
+                            .map_err(|e| e.to_string())?,
+                    )
+                } else {
+                    None
+                };
+                let clip = wants_source.then_some(SourceClip { width: info.width, height: info.height, rgb });
+                Ok::<_, String>((likeness, clip))
             })
             .await
             .map_err(|e| GenError::Model { model: "remix source", message: e.to_string() })?;
             match decoded {
-                Ok(clip) => request.source = Some(clip),
+                Ok((likeness, clip)) => {
+                    // The source weighs as much as all cameos together.
+                    if let Some(source) = likeness {
+                        let cameos = request.reference.take().unwrap_or_else(|| source.clone());
+                        request.reference = crate::reference::combine(&[cameos, source]);
+                    }
+                    request.source = clip;
+                }
                 Err(e) => {
                     tracing::warn!(job = %job, error = %e, "remix source frames unusable; generating without them")
                 }
             }
         }
+        self.batcher.pipeline().check(&request)?;
 
         // Side tasks while the pipeline runs: forward progress, watch for cancellation, and
         // tell the queue the job is alive so it is not reclaimed from a slow but healthy worker
