@@ -74,10 +74,7 @@ def load_onnx_weights(path, module, example_args, new=()):
     pairing each one, in the order its module is called, with the next unnamed initializer.
     Parameters whose names start with one of `new` (layers the exported model did not have) keep
     their initial values. The caller checks the result against the ONNX file's own output."""
-    import onnx
-    from onnx import numpy_helper
-
-    inits = {i.name: numpy_helper.to_array(i) for i in onnx.load(path).graph.initializer}
+    inits = onnx_initializers(path)
     unnamed = sorted((n for n in inits if n.startswith("onnx::")), key=lambda n: int(n.rsplit("_", 1)[1]))
     order = []
     hooks = [m.register_forward_pre_hook(lambda m, a, name=name: order.append(name))
@@ -108,12 +105,17 @@ def load_onnx_weights(path, module, example_args, new=()):
     module.load_state_dict({**state, **loaded})
 
 
-def exported_decoder(init_from):
-    """The decoder and the latent statistics of an exported model (ExportDecoder's buffers)."""
+def onnx_initializers(path):
+    """An ONNX file's weights by name."""
     import onnx
     from onnx import numpy_helper
 
-    inits = {i.name: numpy_helper.to_array(i) for i in onnx.load(os.path.join(init_from, "decoder.onnx")).graph.initializer}
+    return {i.name: numpy_helper.to_array(i) for i in onnx.load(path).graph.initializer}
+
+
+def exported_decoder(init_from):
+    """The decoder and the latent statistics of an exported model (ExportDecoder's buffers)."""
+    inits = onnx_initializers(os.path.join(init_from, "decoder.onnx"))
     dec = Decoder()
     dec.load_state_dict({k: torch.from_numpy(inits[f"dec.{k}"].copy()) for k in dec.state_dict()})
     return dec, torch.from_numpy(inits["mean"].reshape(-1).copy()), torch.from_numpy(inits["std"].reshape(-1).copy())
@@ -200,14 +202,14 @@ def train_vae(work, steps, object_weight=0.0, init_from=None):
     for frames in (16, 24, 32):
         scenes = [world.random_scene(rng) for _ in range(360 if frames == 16 else 180)]
         pool[frames] = clip_batch(scenes, frames, "SQUARE")
-    enc, dec = Encoder().to(DEVICE), Decoder().to(DEVICE)
-    params = list(enc.parameters()) + list(dec.parameters())
+    enc = Encoder().to(DEVICE)
     if init_from:
-        dec, _, _ = exported_decoder(init_from)
-        dec = dec.to(DEVICE)
-        dec.requires_grad_(False)
+        dec = exported_decoder(init_from)[0].to(DEVICE).requires_grad_(False)
         params = list(enc.parameters())
         log(f"vae: an encoder for the decoder of {init_from}")
+    else:
+        dec = Decoder().to(DEVICE)
+        params = list(enc.parameters()) + list(dec.parameters())
     log(f"vae: {sum(p.numel() for p in params) / 1e6:.2f}M parameters")
     opt = torch.optim.AdamW(params, lr=2e-3, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps, pct_start=0.05)
@@ -655,11 +657,11 @@ def main():
     p.add_argument("--steps", type=int, default=int(os.environ.get("DENOISER_STEPS", "2000")))
     p.add_argument("--batch", type=int, default=32)
     # Stop the denoiser after this many steps of a schedule planned for --steps (the learning
-    # rate follows the full schedule up to there). The shipped weights stopped at 1000 of 2000
-    # (models/world/README.md has the command).
+    # rate follows the full schedule up to there). The first of the shipped weights' three runs
+    # stopped at 1000 of 2000 (models/world/README.md has the commands).
     p.add_argument("--stop-after", type=int, default=None)
     # Extra reconstruction weight on pixels that stand out from their row (the object): at 0 the
-    # autoencoder averages the small object away; the shipped weights used 12.
+    # autoencoder averages the small object away; the shipped autoencoder used 12.
     p.add_argument("--object-weight", type=float, default=12.0)
     # --stage ceiling: how many held-out prompts to put through the autoencoder alone.
     p.add_argument("--ceiling-n", type=int, default=60)

@@ -493,16 +493,14 @@ impl Pipeline {
                 break;
             }
             // A batch member that was cancelled changes the rows: bind the conditioning again.
-            let members: Vec<usize> = items.iter().map(|it| it.index).collect();
-            let mut b = match bound.take() {
-                Some(b) if b.members == members => b,
+            let b = match bound.take() {
+                Some(b) if b.members.iter().copied().eq(items.iter().map(|it| it.index)) => b,
                 _ => self.bind_conditioning(&items, &text, shape)?,
             };
-            let pred = self.denoise_step(&items, &mut b, shape, sampler.model_timestep(step))?;
-            bound = Some(b);
-            for (it, (rows, offset)) in items.iter_mut().zip(pred.rows.iter().copied().zip(pred.starts.iter().copied()))
-            {
-                let Some(values) = pred.values.get(offset * n..(offset + rows) * n) else { continue };
+            let b = bound.insert(b);
+            let pred = self.denoise_step(&items, b, shape, sampler.model_timestep(step))?;
+            for (it, (&rows, &offset)) in items.iter_mut().zip(b.counts.iter().zip(&b.starts)) {
+                let Some(values) = pred.get(offset * n..(offset + rows) * n) else { continue };
                 let v = if rows == 2 {
                     let (u, c) = values.split_at(n);
                     guide(u, c, it.guidance)
@@ -582,7 +580,8 @@ impl Pipeline {
 
     /// One denoiser call for all items, on the conditioning bound for exactly these items: only
     /// the latents and the timestep are bound afresh.
-    fn denoise_step(&self, items: &[Item], bound: &mut Bound, shape: LatentShape, t: f32) -> GenResult<Prediction> {
+    /// Returns the velocity rows, laid out as `bound.counts` and `bound.starts` say.
+    fn denoise_step(&self, items: &[Item], bound: &mut Bound, shape: LatentShape, t: f32) -> GenResult<Vec<f32>> {
         let d = &self.manifest.denoiser;
         let p = d.precision;
         let n = shape.len();
@@ -610,7 +609,7 @@ impl Pipeline {
                 message: format!("output has {} values, expected {}", values.len(), rows * n),
             });
         }
-        Ok(Prediction { values, rows: bound.counts.clone(), starts: bound.starts.clone() })
+        Ok(values)
     }
 
     /// Decodes one clip's latents to `frames` RGB frames, in the manifest's tiles.
@@ -733,12 +732,5 @@ struct Bound {
     binding: IoBinding,
     rows: usize,
     counts: Vec<usize>,
-    starts: Vec<usize>,
-}
-
-/// A denoiser call's output: per item, how many rows it had and where they start.
-struct Prediction {
-    values: Vec<f32>,
-    rows: Vec<usize>,
     starts: Vec<usize>,
 }
