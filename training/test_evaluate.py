@@ -179,6 +179,28 @@ def test_strips_png():
         assert img.height > 2 * 128 and img.width >= 3 * 128
 
 
+def words_of(phrases):
+    return {w for p in phrases for w in p.replace(",", " ").replace(":", " ").split()}
+
+
+def test_the_planner_vocabulary_keeps_the_paraphrases_unseen():
+    held_out = [p for ps in world.HELD_OUT_WORDS.values() for p in ps]
+    planner = [p for ps in world.PLANNER_WORDS.values() for p in ps]
+    # The held-out words the denoiser's vocabulary never uses ("crimson", "ascending", "leftward"…)
+    # (function words aside).
+    unseen = words_of(held_out) - words_of(p for ps in world.TRAIN_WORDS.values() for p in ps)
+    unseen -= {"of", "through", "across", "beneath", "towards"}
+    assert {"crimson", "ascending", "leftward", "cosmos", "meadow"} <= unseen
+    for phrase in planner + [t.format(colour="", shape="", motion="", setting="") for t in world.PLANNER_TEMPLATES]:
+        assert phrase not in held_out, phrase
+        assert not any(h in phrase for h in held_out), phrase
+        used = {w for w in words_of([phrase]) if any(w.startswith(u) for u in unseen)}
+        assert not used, (phrase, used)
+    for template in world.PLANNER_TEMPLATES:  # the plainest one is shared by all three lists
+        assert template not in world.HELD_OUT_TEMPLATES or template in world.TRAIN_TEMPLATES, template
+    assert set(world.PLANNER_WORDS) <= set(world.TRAIN_WORDS)
+
+
 if __name__ == "__main__":
     failed = 0
     tests = [(n, f) for n, f in sorted(globals().items()) if n.startswith("test_") and callable(f)]

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Trains the shipped text-to-video model (models/world/) and exports it to ONNX.
 
-    python training/train.py [--out models/world] [--work .train] [--stage all|vae|data|denoiser|export]
+    python training/train.py [--out models/world] [--work .train] [--stage all|vae|data|planner|denoiser|export]
 
 Reproducible on the project's 2-core CPU machines (a few hours; a GPU is used when present):
 every random draw comes from fixed seeds, every stage checkpoints into --work and a re-run
@@ -16,12 +16,17 @@ The model, end to end (what the Rust generator runs through its manifest, models
                  compression 32 (a latent cell covers 32x32 output pixels). The autoencoder works
                  at 8x internally (64x64 for a square clip) and the exported decoder ends in a fixed
                  x4 bilinear upsampling to the 256-pixel output.
+  planner        inside the denoiser's graph: from the prompt's token states, pooled vector and
+                 reference, the clip's layout (the object's path as 16 knots, its colour, the
+                 setting), drawn on the latent grid as 10 input planes (layout_map). Trained on
+                 its own, in a wider vocabulary than the denoiser's captions (stage "planner").
   denoiser       flow-matching velocity predictor on normalised latents: factorised space/time
                  convolutions with FiLM from (noise level, pooled text, reference), cross-
                  attention from latent cells to the prompt's tokens, and self-attention over the
                  whole clip on a 2x2-pooled grid (one object on one path); normalised x, y, time
-                 coordinates as extra input planes, so any clip length and the three aspect
-                 ratios share one set of weights.
+                 coordinates and the layout planes as extra input planes, so any clip length and
+                 the three aspect ratios share one set of weights. Trained with the clip's true
+                 layout half the time and the planner's the other half.
   reference      the cameo/remix input: the 384 numbers jobs::reference::from_frames computes from
                  a clip; in training, a clip of the subject on a plain background, and the scene's
                  object then takes the subject's colour and shape.
@@ -64,7 +69,7 @@ def log(*a):
 # ---- weights read back from an exported model ---------------------------------------------------
 
 
-def load_onnx_weights(path, module, example_args, new=()):
+def load_onnx_weights(path, module, example_args, new=(), widen=()):
     """Loads `module`'s parameters from an ONNX file this script exported (--init-from).
 
     The exporter keeps parameter names, except for the weights it rewrites: a Linear applied to a
@@ -73,7 +78,9 @@ def load_onnx_weights(path, module, example_args, new=()):
     forward pass meets them. So the missing parameters are matched by running the module once and
     pairing each one, in the order its module is called, with the next unnamed initializer.
     Parameters whose names start with one of `new` (layers the exported model did not have) keep
-    their initial values. The caller checks the result against the ONNX file's own output."""
+    their initial values; a parameter in `widen` that has more input channels here than in the file
+    gets the file's weights for its first channels and zeros for the rest. The caller checks the
+    result against the ONNX file's own output."""
     inits = onnx_initializers(path)
     unnamed = sorted((n for n in inits if n.startswith("onnx::")), key=lambda n: int(n.rsplit("_", 1)[1]))
     order = []
@@ -87,7 +94,12 @@ def load_onnx_weights(path, module, example_args, new=()):
     loaded = {}
     for key in state:
         if key in inits:
-            loaded[key] = torch.from_numpy(inits[key].copy())
+            value = torch.from_numpy(inits[key].copy())
+            if key in widen and value.shape != state[key].shape:
+                wide = torch.zeros_like(state[key])
+                wide[:, :value.shape[1]] = value
+                value = wide
+            loaded[key] = value
     for name in order:
         for suffix in ("weight", "bias"):
             key = f"{name}.{suffix}"
@@ -96,6 +108,8 @@ def load_onnx_weights(path, module, example_args, new=()):
             if not unnamed:
                 raise ValueError(f"{path}: no initializer left for {key}")
             value = torch.from_numpy(inits[unnamed.pop(0)].copy())
+            if value.numel() != state[key].numel():
+                raise ValueError(f"{path}: {key} {tuple(state[key].shape)} met an initializer of {tuple(value.shape)}")
             if value.dim() == 2 and value.shape == state[key].shape[::-1]:
                 value = value.t()  # MatMul keeps W^T
             loaded[key] = value.reshape(state[key].shape)
@@ -275,22 +289,6 @@ def vae_ceiling(work, n, seed=2026):
 # ---- the denoiser's training set ------------------------------------------------------------------
 
 
-def subject_clip(scene):
-    """What a cameo reference clip of the scene's object looks like: the object large on grey."""
-    s = world.Scene(shape=scene.shape, colour=scene.colour, motion="still", setting="space", seed=scene.seed)
-    clip = world.render(s, 4, 64, 64)
-    # Repaint the space backdrop a neutral grey; the object stays.
-    bg = world.render(world.Scene(shape=scene.shape, colour=scene.colour, motion="still", setting="space",
-                                  seed=scene.seed), 1, 64, 64)[0]
-    grey = np.full_like(clip, 0.55)
-    dark = (np.abs(clip - bg[None]).sum(-1, keepdims=True) < 1e-3) & (clip.sum(-1, keepdims=True) < 0.6)
-    clip = np.where(dark, grey, clip)
-    # Zoom the centre so the subject fills the crop, like a selfie.
-    c = clip[:, 16:48, 16:48]
-    c = np.repeat(np.repeat(c, 2, axis=1), 2, axis=2)
-    return (np.clip(c, 0, 1) * 255).astype(np.uint8)
-
-
 def build_dataset(work, clips_per_bucket):
     path = os.path.join(work, "data.npz")
     if os.path.exists(path):
@@ -314,7 +312,7 @@ def build_dataset(work, clips_per_bucket):
             scenes = [world.random_scene(rng) for _ in range(min(16, n - start))]
             for s in scenes:
                 has_ref = rng.random() < 0.25
-                ref = reference_vector(subject_clip(s)) if has_ref else np.zeros(EMBED_DIM, np.float32)
+                ref = reference_vector(world.subject_clip(s)) if has_ref else np.zeros(EMBED_DIM, np.float32)
                 caps = [world.caption(s, rng) for _ in range(3)]
                 if has_ref:
                     # Half the time the prompt names the subject only as "me", "my friend"…
@@ -443,10 +441,84 @@ class SelfAttention(nn.Module):
         return x + out
 
 
+LAYOUT = 4 + 6  # the layout planes the denoiser reads (layout_map): object blob, its colour, setting
+KNOTS = 16  # the planner's path: the object's centre at 16 evenly spaced times
+
+
+class Planner(nn.Module):
+    """Text (and cameo reference) -> the clip's layout: the object's centre (x, y in [0, 1] of the
+    frame) at KNOTS evenly spaced times through the clip, its colour (RGB in [0, 1]), and the
+    setting (probabilities over world.SETTINGS).
+
+    Learnt queries attend over the prompt's token states (which words say where and how it moves),
+    joined with the pooled vector and the reference, through an MLP. Trained on its own first,
+    against the paths, colours and settings of the training clips, in a wider vocabulary than the
+    denoiser's captions (train_planner); the denoiser then draws the object where the layout puts it
+    (layout_map). Two stages as in layout-guided generation: what
+    goes where and when is a small regression from the text, which 2,000 denoiser steps on two CPU
+    cores did not learn from pixels alone (the object did not travel)."""
+
+    def __init__(self, hidden=384, queries=4):
+        super().__init__()
+        self.queries = nn.Parameter(torch.randn(queries, EMBED_DIM) * 0.05)
+        self.key = nn.Linear(EMBED_DIM, EMBED_DIM)
+        self.mlp = nn.Sequential(nn.Linear(EMBED_DIM * (queries + 2), hidden), nn.SiLU(), nn.Dropout(0.1),
+                                 nn.Linear(hidden, hidden), nn.SiLU(), nn.Dropout(0.1),
+                                 nn.Linear(hidden, 2 * KNOTS + 3 + len(world.SETTINGS)))
+
+    def forward(self, text_embeds, text_tokens, text_mask, reference):
+        b = text_tokens.shape[0]
+        keys = self.key(text_tokens)  # [B, L, E]
+        scores = self.queries @ keys.transpose(1, 2) / math.sqrt(EMBED_DIM) + (text_mask[:, None, :] - 1.0) * 1e4
+        picked = scores.softmax(-1) @ text_tokens  # [B, Q, E]
+        h = torch.cat([text_embeds, picked.reshape(b, -1), reference], dim=1)
+        out = self.mlp(h)
+        path = torch.sigmoid(out[:, :2 * KNOTS]).reshape(b, KNOTS, 2)
+        colour = torch.sigmoid(out[:, 2 * KNOTS:2 * KNOTS + 3])
+        return path, colour, out[:, 2 * KNOTS + 3:].softmax(-1)
+
+
+def layout_map(path, colour, setting, t, h, w, dtype):
+    """The layout drawn on the latent grid, [B, LAYOUT, t, h, w]: a Gaussian blob of the object's
+    size at its centre in each latent frame (the path interpolated at the frame's time), the blob
+    times the colour (scaled to [-1, 1]) on three more planes, and the setting's probabilities
+    (scaled to [-1, 1]) each on a plane of its own."""
+    dev = path.device
+    tau = (torch.arange(t, dtype=dtype, device=dev) + 0.5) / t  # as the denoiser's time plane
+    knot = torch.arange(KNOTS, dtype=dtype, device=dev)
+    hat = F.relu(1 - (tau[:, None] * (KNOTS - 1) - knot[None, :]).abs())  # [t, K], rows sum to 1
+    centre = torch.einsum("tk,bkc->btc", hat, path)  # [B, t, 2]
+    yc = (torch.arange(h, dtype=dtype, device=dev) + 0.5) / h
+    xc = (torch.arange(w, dtype=dtype, device=dev) + 0.5) / w
+    aspect = (torch.ones((), dtype=dtype, device=dev) * w) / h
+    # Distances in units of the frame's height; the object's radius as world.render draws it.
+    dx = (centre[:, :, 0, None, None] - xc[None, None, None, :]) * aspect  # [B, t, 1, w]
+    dy = centre[:, :, 1, None, None] - yc[None, None, :, None]  # [B, t, h, 1]
+    radius = world.OBJECT_RADIUS * torch.clamp(aspect, max=1.0)
+    blob = torch.exp(-(dx * dx + dy * dy) / (2 * radius * radius))[:, None]  # [B, 1, t, h, w]
+    places = (setting * 2 - 1)[:, :, None, None, None] * torch.ones_like(blob)
+    return torch.cat([blob, blob * (colour[:, :, None, None, None] * 2 - 1), places], dim=1)
+
+
+def true_layout(meta_rows):
+    """The layout a training clip was rendered with: (path [N, KNOTS, 2], colour [N, 3], setting
+    [N, 6] one-hot); a meta row is (aspect, frames, shape, colour, motion, setting, …)."""
+    tau = np.linspace(0.0, 1.0, KNOTS)
+    paths, colours, settings = [], [], []
+    for row in meta_rows:
+        scene = world.Scene(shape=str(row[2]), colour=str(row[3]), motion=str(row[4]), setting=str(row[5]))
+        cx, cy, _ = world.object_path(scene, tau, world.SETTING_STYLE[scene.setting]["horizon"])
+        paths.append(np.stack([cx, cy], axis=1))
+        colours.append(world.COLOURS[scene.colour])
+        settings.append(np.eye(len(world.SETTINGS))[world.SETTINGS.index(scene.setting)])
+    return tuple(torch.tensor(np.array(v), dtype=torch.float32) for v in (paths, colours, settings))
+
+
 class Denoiser(nn.Module):
     def __init__(self, c=128, cond=256, blocks=4):
         super().__init__()
-        self.inp = sconv(LATENT + 3, c)
+        self.planner = Planner()
+        self.inp = sconv(LATENT + 3 + LAYOUT, c)
         self.time = nn.Sequential(nn.Linear(64, cond), nn.SiLU(), nn.Linear(cond, cond))
         self.text = nn.Sequential(nn.Linear(EMBED_DIM, cond), nn.SiLU(), nn.Linear(cond, cond))
         self.ref = nn.Sequential(nn.Linear(EMBED_DIM, cond), nn.SiLU(), nn.Linear(cond, cond))
@@ -455,13 +527,17 @@ class Denoiser(nn.Module):
         self.sattn = nn.ModuleList([SelfAttention(c) for _ in range(blocks // 2)])
         self.out = nn.Sequential(nn.GroupNorm(8, c), nn.SiLU(), sconv(c, LATENT))
 
-    def forward(self, latents, timestep, text_embeds, text_tokens, text_mask, reference):
+    def forward(self, latents, timestep, text_embeds, text_tokens, text_mask, reference, layout=None):
+        """`layout` (path, colour, setting) replaces the planner's in training (the clip's true one)."""
         b, _, t, h, w = latents.shape
         dt, dev = latents.dtype, latents.device
+        if layout is None:
+            layout = self.planner(text_embeds, text_tokens, text_mask, reference)
+        plan = layout_map(*layout, t, h, w, dt)
         tau = ((torch.arange(t, dtype=dt, device=dev) + 0.5) / t).reshape(1, 1, t, 1, 1).expand(b, 1, t, h, w)
         ys = ((torch.arange(h, dtype=dt, device=dev) + 0.5) / h * 2 - 1).reshape(1, 1, 1, h, 1).expand(b, 1, t, h, w)
         xs = ((torch.arange(w, dtype=dt, device=dev) + 0.5) / w * 2 - 1).reshape(1, 1, 1, 1, w).expand(b, 1, t, h, w)
-        x = self.inp(torch.cat([latents, tau, ys, xs], dim=1))
+        x = self.inp(torch.cat([latents, tau, ys, xs, plan], dim=1))
         cond = F.silu(self.time(timestep_embedding(timestep)) + self.text(text_embeds) + self.ref(reference))
         for i, blk in enumerate(self.blocks):
             x = blk(x, cond)
@@ -469,6 +545,109 @@ class Denoiser(nn.Module):
                 x = self.sattn[i // 2](x)
                 x = self.attn[i // 2](x, text_tokens, text_mask)
         return self.out(x)
+
+
+def caption_tables(d):
+    """The encoded captions of a data.npz: token states, masks, pooled vectors (float32 tensors)."""
+    return (torch.from_numpy(d["hidden"].astype(np.float32)), torch.from_numpy(d["mask"].astype(np.float32)),
+            torch.from_numpy(d["pooled"]))
+
+
+def planner_captions(work, n=24000):
+    """Captions in the planner's wider vocabulary (world.planner_caption) of n fresh random scenes,
+    encoded: (hidden, mask, pooled, truths), cached in --work."""
+    path = os.path.join(work, "planner_text.npz")
+    if not os.path.exists(path):
+        rng = np.random.default_rng(SEED + 4)
+        scenes = [world.random_scene(rng) for _ in range(n)]
+        texts = [world.planner_caption(s, rng) for s in scenes]
+        te = TextEncoder()
+        hidden = np.zeros((n, 40, EMBED_DIM), np.float16)
+        mask = np.zeros((n, 40), np.float16)
+        pooled = np.zeros((n, EMBED_DIM), np.float32)
+        for i in range(0, n, 256):
+            h, m, p = te.encode(texts[i:i + 256])
+            L = min(h.shape[1], 40)
+            hidden[i:i + len(h), :L], mask[i:i + len(h), :L], pooled[i:i + len(h)] = h[:, :L], m[:, :L], p
+        meta = np.array([("", 0, s.shape, s.colour, s.motion, s.setting) for s in scenes])
+        np.savez(path, hidden=hidden, mask=mask, pooled=pooled, meta=meta, captions=np.array(texts))
+        log(f"planner: encoded {n} captions")
+    d = np.load(path)
+    return (*caption_tables(d), true_layout(d["meta"]))
+
+
+def train_planner(work, steps=4000, batch=256):
+    """Trains the planner on the dataset's captions (with their cameo references) and on
+    planner_captions, against the paths, colours and settings their scenes were rendered with, then
+    reports how often its layout for the evaluation's held-out paraphrases is nearest the right
+    motion, colour and setting (the denoiser can follow no better)."""
+    path = os.path.join(work, "planner.pt")
+    if os.path.exists(path):
+        log("planner: checkpoint found, skipping")
+        return
+    d = np.load(os.path.join(work, "data.npz"))
+    hidden, mask, pooled = caption_tables(d)
+    refs = torch.from_numpy(d["refs"])
+    truths = true_layout(d["meta"])
+    n, uncond = len(refs), len(d["captions"]) - 1
+    x_hidden, x_mask, x_pooled, x_truths = planner_captions(work)
+    rng = np.random.default_rng(SEED + 3)
+    torch.manual_seed(SEED + 3)
+    model = Planner().to(DEVICE)
+    log(f"planner: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters, {n} clips, "
+        f"{len(x_pooled)} more captions")
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-3, total_steps=steps, pct_start=0.05)
+    t0 = time.time()
+    half = batch // 2
+    for step in range(steps):
+        # Half the batch: the dataset's captions, some naming the subject only, with references.
+        clip = rng.choice(n, half, replace=False)
+        cap = np.where(rng.random(half) < 0.05, uncond, clip * 3 + rng.integers(0, 3, half))
+        ref = refs[clip] * torch.from_numpy(rng.random(half) >= 0.1)[:, None].float()
+        # The other half: the wider vocabulary.
+        extra = rng.choice(len(x_pooled), batch - half, replace=False)
+        L = max(int(mask[cap].sum(1).max().item()), int(x_mask[extra].sum(1).max().item()))
+        tok = torch.cat([hidden[cap, :L], x_hidden[extra, :L]])
+        msk = torch.cat([mask[cap, :L], x_mask[extra, :L]])
+        pool = torch.cat([pooled[cap], x_pooled[extra]])
+        ref = torch.cat([ref, torch.zeros(batch - half, EMBED_DIM)])
+        want = [torch.cat([a[clip], b[extra]]).to(DEVICE) for a, b in zip(truths, x_truths)]
+        got = model(pool.to(DEVICE), tok.to(DEVICE), msk.to(DEVICE), ref.to(DEVICE))
+        loss = (F.mse_loss(got[0], want[0]) + F.mse_loss(got[1], want[1])
+                + 0.1 * -(want[2] * got[2].clamp_min(1e-6).log()).sum(1).mean())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        if step % 500 == 0 or step == steps - 1:
+            log(f"planner step {step}/{steps} loss {loss.item():.5f} {(time.time() - t0) / (step + 1) * 1000:.0f}ms/step")
+    model.eval()
+    torch.save({"planner": model.state_dict()}, path)
+    log(f"planner: held-out prompts {planner_adherence(model)}")
+
+
+def planner_adherence(model, n=240, seed=2026):
+    """The planner's layouts for evaluate.py's held-out prompts: the share nearest the true colour
+    (among the palette) and the true motion (among the seven paths in the prompt's setting)."""
+    import evaluate
+
+    items = evaluate.make_prompts(n, seed)
+    h, m, p = TextEncoder().encode([it["prompt"] for it in items])
+    with torch.no_grad():
+        got_path, got_colour, got_setting = model(torch.from_numpy(p), torch.from_numpy(h), torch.from_numpy(m),
+                                                  torch.zeros(len(items), EMBED_DIM))
+    names = list(world.COLOURS)
+    palette = torch.tensor([world.COLOURS[c] for c in names])
+    colour_ok = motion_ok = setting_ok = 0
+    for i, item in enumerate(items):
+        scene = evaluate.scene_of(item)
+        colour_ok += names[int((palette - got_colour[i]).pow(2).sum(1).argmin())] == scene.colour
+        setting_ok += world.SETTINGS[int(got_setting[i].argmax())] == scene.setting
+        cand = true_layout([(None, None, scene.shape, scene.colour, mo, scene.setting) for mo in world.MOTIONS])[0]
+        motion_ok += world.MOTIONS[int((cand - got_path[i]).pow(2).sum((1, 2)).argmin())] == scene.motion
+    return {k: round(v / len(items), 3) for k, v in (("colour", colour_ok), ("motion", motion_ok),
+                                                     ("setting", setting_ok))}
 
 
 def train_denoiser(work, steps, batch, stop_after=None, init_from=None, object_weight=0.0, lr=5e-4):
@@ -490,10 +669,9 @@ def train_denoiser(work, steps, batch, stop_after=None, init_from=None, object_w
         log(f"denoiser: latent statistics of {init_from}; this data's differ by "
             f"{(allz.mean(1) - mean).abs().max().item():.3f} (mean), {(allz.std(1) / std).log().abs().max().item():.3f} (log std)")
     lat = {k: (v - mean[None, :, None, None, None]) / std[None, :, None, None, None] for k, v in lat.items()}
-    hidden = torch.from_numpy(d["hidden"].astype(np.float32))
-    mask = torch.from_numpy(d["mask"].astype(np.float32))
-    pooled = torch.from_numpy(d["pooled"])
+    hidden, mask, pooled = caption_tables(d)
     refs = torch.from_numpy(d["refs"])
+    truths = true_layout(d["meta"])
     uncond = len(d["captions"]) - 1
     # Clip i of bucket k is clip offsets[k] + i in the caption and reference tables.
     offsets, n = {}, 0
@@ -506,16 +684,26 @@ def train_denoiser(work, steps, batch, stop_after=None, init_from=None, object_w
     if init_from:
         onnx_path = os.path.join(init_from, "denoiser.onnx")
         args = example_denoiser_args(3, 4, 2, 3, 5)
-        try:
-            load_onnx_weights(onnx_path, model, args)
-        except ValueError:  # exported before the self-attention layers existed
-            load_onnx_weights(onnx_path, model, args, new=("sattn.",))
+        # Models exported before the planner (and before the self-attention layers) lack them;
+        # their input convolution gains zeroed weights for the layout planes, so the loaded model
+        # still gives the exported one's numbers.
+        for new in ((), ("planner.",), ("planner.", "sattn.")):
+            try:
+                load_onnx_weights(onnx_path, model, args, new=new, widen=("inp.weight",))
+                break
+            except ValueError:
+                if new == ("planner.", "sattn."):
+                    raise
         check_onnx(onnx_path, model, args)
         log(f"denoiser: starting from {onnx_path}")
+    # The planner, trained on its own (train_planner), stays fixed while the denoiser learns to draw
+    # what it lays out.
+    model.planner.load_state_dict(torch.load(os.path.join(work, "planner.pt"))["planner"])
+    model.planner.requires_grad_(False)
     ema = Denoiser().to(DEVICE)
     ema.load_state_dict(model.state_dict())
     log(f"denoiser: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters, {n} clips")
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.03)
     names = list(lat)
     weights = np.array([len(lat[k]) for k in names], dtype=np.float64)
@@ -533,12 +721,20 @@ def train_denoiser(work, steps, batch, stop_after=None, init_from=None, object_w
         tok, msk, pool = hidden[cap, :L].to(DEVICE), mask[cap, :L].to(DEVICE), pooled[cap].to(DEVICE)
         ref = refs[clip].to(DEVICE)
         ref = torch.where(torch.from_numpy(rng.random(batch) < 0.1)[:, None].to(DEVICE), torch.zeros_like(ref), ref)
+        # The layout: the clip's true one for half the captioned samples, so the denoiser learns to
+        # draw exactly what it is given, and the planner's for the rest and for dropped captions,
+        # as at inference (classifier-free guidance's empty prompt gets the planner's layout too).
+        with torch.no_grad():
+            planned = model.planner(pool, tok, msk, ref)
+        truth = torch.from_numpy((rng.random(batch) < 0.5) & ~drop).to(DEVICE)
+        layout = tuple(torch.where(truth.reshape(-1, *[1] * (p.dim() - 1)), v[clip].to(DEVICE), p)
+                       for v, p in zip(truths, planned))
         # Noise levels: logit-normal, as the flow-matching video models train.
         sigma = torch.sigmoid(torch.randn(batch, device=DEVICE) * 1.0)
         eps = torch.randn_like(x0)
         s = sigma[:, None, None, None, None]
         xt = (1 - s) * x0 + s * eps
-        v = model(xt, sigma, pool, tok, msk, ref)
+        v = model(xt, sigma, pool, tok, msk, ref, layout)
         # Cells the object covers weigh up to 1 + object_weight: it is a few cells of the latent,
         # and its colour and path are what the prompt asks for.
         w = 1 + object_weight * obj[k][idx].to(DEVICE)
@@ -644,6 +840,7 @@ def check_export(out, xdec, model):
     assert got.shape == (1, 3, 20, 64, 128), got.shape
     assert np.abs(got - want).max() < 1e-3, np.abs(got - want).max()
     check_onnx(os.path.join(out, "denoiser.onnx"), model, example_denoiser_args(3, 6, 8, 14, 7))
+    check_onnx(os.path.join(out, "denoiser.onnx"), model, example_denoiser_args(2, 5, 14, 8, 9, seed=1))
 
 
 def main():
@@ -651,7 +848,7 @@ def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     p.add_argument("--out", default=os.path.join(root, "models", "world"))
     p.add_argument("--work", default=os.path.join(root, ".train"))
-    p.add_argument("--stage", default="all", choices=["all", "vae", "ceiling", "data", "denoiser", "export"])
+    p.add_argument("--stage", default="all", choices=["all", "vae", "ceiling", "data", "planner", "denoiser", "export"])
     p.add_argument("--vae-steps", type=int, default=int(os.environ.get("VAE_STEPS", "1500")))
     p.add_argument("--clips", type=int, default=int(os.environ.get("CLIPS_PER_BUCKET", "800")))
     p.add_argument("--steps", type=int, default=int(os.environ.get("DENOISER_STEPS", "2000")))
@@ -682,6 +879,8 @@ def main():
         vae_ceiling(a.work, a.ceiling_n)
     if a.stage in ("all", "data"):
         build_dataset(a.work, a.clips)
+    if a.stage in ("all", "planner"):
+        train_planner(a.work)
     if a.stage in ("all", "denoiser"):
         train_denoiser(a.work, a.steps, a.batch, a.stop_after, a.init_from, a.denoiser_object_weight, a.lr)
     if a.stage in ("all", "export"):

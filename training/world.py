@@ -219,6 +219,23 @@ def render(scene: Scene, frames: int, height: int, width: int) -> np.ndarray:
     return out
 
 
+def subject_clip(scene: Scene) -> np.ndarray:
+    """What a cameo's reference clip of the scene's object looks like, as uint8 [4, 64, 64, 3]: the
+    object large and still on grey, like a selfie (train.py computes the reference vector of it,
+    as jobs::reference::from_frames does of a cameo's clip)."""
+    s = Scene(shape=scene.shape, colour=scene.colour, motion="still", setting="space", seed=scene.seed)
+    clip = render(s, 4, 64, 64)
+    # Repaint the space backdrop a neutral grey; the object stays.
+    bg = render(s, 1, 64, 64)[0]
+    grey = np.full_like(clip, 0.55)
+    dark = (np.abs(clip - bg[None]).sum(-1, keepdims=True) < 1e-3) & (clip.sum(-1, keepdims=True) < 0.6)
+    clip = np.where(dark, grey, clip)
+    # Zoom the centre so the subject fills the crop.
+    c = clip[:, 16:48, 16:48]
+    c = np.repeat(np.repeat(c, 2, axis=1), 2, axis=2)
+    return (np.clip(c, 0, 1) * 255).astype(np.uint8)
+
+
 # ---- captions ---------------------------------------------------------------------------------
 
 TRAIN_WORDS = {
@@ -282,6 +299,72 @@ HELD_OUT_TEMPLATES = [
     "watch a {colour} {shape} {motion} {setting}",
     "cinematic shot: {colour} {shape} {motion} {setting}",
 ]
+
+
+# More ways to say the same things, for the planner only (train.py::planner_captions: its captions
+# are text, so it can read far more of them than the denoiser sees clips). None of these is a
+# held-out phrase or uses a held-out word (test_evaluate.py checks), so the evaluation's
+# paraphrases stay unseen. Kept apart from TRAIN_WORDS so that the denoiser's dataset, drawn with
+# TRAIN_WORDS, is what it was when the shipped weights were trained.
+PLANNER_WORDS = {
+    "ball": ["round object", "marble", "small ball", "big ball"],
+    "cube": ["cardboard box", "cubic block", "die", "box shape"],
+    "star": ["five-pointed star", "star-shaped object", "shiny star"],
+    "red": ["vivid red", "deep red", "ruby", "cherry red", "blood red", "tomato red", "fire-engine red"],
+    "green": ["vivid green", "jade", "grass green", "forest green", "deep green", "mint green"],
+    "blue": ["vivid blue", "sky blue", "cobalt", "sapphire", "royal blue", "deep blue"],
+    "yellow": ["vivid yellow", "canary yellow", "sunny yellow", "mustard", "banana yellow"],
+    "white": ["pure white", "ivory", "milky white", "clean white", "chalk white"],
+    "orange": ["amber", "pumpkin orange", "deep orange", "carrot orange", "orange-coloured"],
+    "purple": ["violet", "amethyst", "grape purple", "deep purple", "lavender", "mauve"],
+    "pink": ["light pink", "baby pink", "bubblegum pink", "blush pink", "pastel pink", "salmon pink"],
+    "left": ["moving toward the left", "floating to the left", "rolling to the left", "gliding left",
+             "flying left", "sliding left across the frame", "going to the left side", "sliding along to the left"],
+    "right": ["moving toward the right", "floating to the right", "rolling to the right", "gliding right",
+              "flying right", "sliding right across the frame", "going to the right side", "sliding along to the right"],
+    "up": ["going upward", "flying up", "rising up", "floating up", "moving upwards", "soaring up",
+           "rising higher and higher", "shooting up"],
+    "down": ["moving downward", "falling down", "dropping", "sinking", "coming down", "going down",
+             "moving downwards", "dropping toward the ground"],
+    "bounce": ["jumping", "bouncing along", "hopping up and down", "springing up and down"],
+    "spin": ["spinning around", "twirling", "rotating in place", "whirling"],
+    "still": ["staying still", "motionless", "at rest", "sitting quietly", "staying put", "not moving at all"],
+    "grass": ["on a grassy hill", "in a green field", "on the grass", "in a garden", "in the countryside"],
+    "sea": ["on the sea surface", "above the sea", "on the ocean", "by the sea", "over the blue sea"],
+    "desert": ["on warm sand", "in a wasteland of sand", "among sand dunes", "in the sahara"],
+    "snow": ["on snowy ground", "in a snowy landscape", "in the snowy mountains", "on a field of snow"],
+    "night": ["in the dark night", "at nighttime", "at midnight", "under the moon"],
+    "space": ["in deep space", "among the planets", "in the galaxy", "out in the universe", "in zero gravity"],
+}
+PLANNER_TEMPLATES = TRAIN_TEMPLATES + [
+    "a clip of a {colour} {shape} {motion} {setting}",
+    "{colour} {shape}, {motion}, {setting}",
+    "look at the {colour} {shape} {motion} {setting}",
+    "short video: a {colour} {shape} {motion} {setting}",
+    "animation of a {colour} {shape} {motion} {setting}",
+    "{setting}: one {colour} {shape}, {motion}",
+    "a {colour} {shape} is {motion} {setting}",
+]
+
+
+def planner_caption(scene: Scene, rng: np.random.Generator) -> str:
+    """A caption in the planner's wider training vocabulary (TRAIN_WORDS and PLANNER_WORDS)."""
+
+    def pick(key):
+        options = TRAIN_WORDS[key] + PLANNER_WORDS.get(key, [])
+        return str(rng.choice(options))
+
+    parts = dict(colour=pick(scene.colour), shape=pick(scene.shape), motion=pick(scene.motion),
+                 setting=pick(scene.setting))
+    text = str(rng.choice(PLANNER_TEMPLATES)).format(**parts)
+    extra = []
+    if scene.weather != "none":
+        extra.append(pick("snowfall" if scene.weather == "snow" else scene.weather))
+    if scene.camera != "static":
+        extra.append(pick(scene.camera))
+    if extra:
+        text += ", " + ", ".join(extra)
+    return text
 
 
 def caption(scene: Scene, rng: np.random.Generator, held_out: bool = False) -> str:
