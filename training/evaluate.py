@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Prompt-adherence evaluation of generated clips: does the video show what the prompt asked for?
 
-    python training/evaluate.py prompts --n 240 --seed 2026 --out eval/prompts.jsonl
+    python training/evaluate.py prompts --n 240 --seed 2026 --out eval/prompts.jsonl [--cameo]
     python training/evaluate.py check --prompts eval/prompts.jsonl --videos out/ [--report report.json]
     python training/evaluate.py calibrate --n 240 [--seed 2026] [--out DIR]
     python training/evaluate.py strips --prompts eval/prompts.jsonl --videos out/ --ids p000,p001 --out strips.png
@@ -12,6 +12,10 @@ drawn in shuffled cycles, so each appears equally often; the four directed motio
 up, down) get 8 of every 14 prompts, bounce, spin and still the rest; shape, weather and camera
 are drawn as world.random_scene draws them; about 60% of the clips are SQUARE, 20% PORTRAIT and
 20% LANDSCAPE.
+
+`prompts --cameo` writes the same scenes as cameo jobs: the prompt names only the subject ("me",
+"my toy"…) and the job carries the reference vector of a clip of the object, so the colour can
+come only from the reference.
 
 `check` looks at nothing but the decoded MP4 (PyAV) when it predicts: the prompt text and the
 truth are read only afterwards, to score. Three attributes are predicted:
@@ -145,6 +149,30 @@ def make_prompts(n, seed):
             "seed": scene.seed,
             "truth": {k: getattr(scene, k) for k in ("shape", "colour", "motion", "setting", "weather", "camera")},
         })
+    return out
+
+
+CAMEO_WHO = ["me", "my friend", "my toy", "my pet"]
+
+
+def make_cameo_prompts(n, seed):
+    """Cameo prompts: the scenes of make_prompts(n, seed), but the prompt names the subject only
+    ("me heading leftward across a meadow", held-out wording) and the job carries the reference
+    vector of a clip of the object (world.subject_clip, as jobs::reference::from_frames computes
+    it). The object's colour can only come from the reference: how well the model takes a cameo's
+    likeness."""
+    from text import reference_vector
+
+    rng = np.random.default_rng(seed + 1)
+    out = []
+    for item in make_prompts(n, seed):
+        scene = scene_of(item)
+        motion = str(rng.choice(world.HELD_OUT_WORDS.get(scene.motion) or world.TRAIN_WORDS[scene.motion]))
+        setting = str(rng.choice(world.HELD_OUT_WORDS[scene.setting]))
+        who = str(rng.choice(CAMEO_WHO))
+        truth = {**item["truth"], "weather": "none", "camera": "static"}  # the prompt names neither
+        out.append({**item, "id": "c" + item["id"][1:], "prompt": f"{who} {motion} {setting}", "truth": truth,
+                    "reference": [round(float(x), 6) for x in reference_vector(world.subject_clip(scene))]})
     return out
 
 
@@ -586,6 +614,7 @@ def main(argv=None):
     p.add_argument("--n", type=int, default=240)
     p.add_argument("--seed", type=int, default=2026)
     p.add_argument("--out", required=True)
+    p.add_argument("--cameo", action="store_true", help="subject-only prompts with a reference vector")
     c = sub.add_parser("check", help="score generated videos against their prompts")
     c.add_argument("--prompts", required=True)
     c.add_argument("--videos", required=True)
@@ -605,7 +634,7 @@ def main(argv=None):
     a = ap.parse_args(argv)
 
     if a.cmd == "prompts":
-        items = make_prompts(a.n, a.seed)
+        items = (make_cameo_prompts if a.cameo else make_prompts)(a.n, a.seed)
         write_prompts(items, a.out)
         print(f"{len(items)} prompts -> {a.out}")
     elif a.cmd == "check":

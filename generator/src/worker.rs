@@ -395,7 +395,7 @@ impl Worker {
 
         let fps = frames.fps;
         let encoded = tokio::task::spawn_blocking(move || {
-            let opts = EncodeOptions { fps, bitrate_kbps: 4000, keyframe_interval: fps.saturating_mul(2).max(1) };
+            let opts = EncodeOptions::published_clip(fps);
             let video = media::encode_mp4(frames.width, frames.height, &frames.rgb, &opts)?;
             let thumb_src = frames.rgb.get(frames.rgb.len() / 2).or(frames.rgb.first()).cloned().unwrap_or_default();
             let thumb = media::thumbnail_jpeg(frames.width, frames.height, &thumb_src, THUMBNAIL_SIDE)?;

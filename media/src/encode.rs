@@ -28,6 +28,14 @@ pub struct EncodeOptions {
     pub keyframe_interval: u32,
 }
 
+impl EncodeOptions {
+    /// The settings of every clip the app publishes (the generator and its batch renderer): 4 Mbit/s
+    /// and an IDR frame every two seconds, so a player can seek to any 2 s mark.
+    pub fn published_clip(fps: u32) -> Self {
+        Self { fps, bitrate_kbps: 4000, keyframe_interval: fps.saturating_mul(2).max(1) }
+    }
+}
+
 impl Default for EncodeOptions {
     fn default() -> Self {
         Self { fps: 24, bitrate_kbps: 4000, keyframe_interval: 48 }
@@ -213,5 +221,16 @@ mod tests {
     fn default_keyframe_interval_is_two_seconds() {
         let opts = EncodeOptions::default();
         assert_eq!(opts.keyframe_interval, opts.fps * 2);
+    }
+
+    #[test]
+    fn published_clips_seek_every_two_seconds_at_any_rate() {
+        for fps in [1, 12, 24, 30, 240] {
+            let opts = EncodeOptions::published_clip(fps);
+            assert_eq!(opts.keyframe_interval, fps * 2, "{fps} fps");
+            assert!(check_options(&opts).is_ok(), "{opts:?} refused");
+        }
+        // Zero is refused by the encoder, not turned into a zero keyframe interval here.
+        assert_eq!(EncodeOptions::published_clip(0).keyframe_interval, 1);
     }
 }

@@ -9,8 +9,9 @@
 //! ```
 //!
 //! Each line of the jobs file: `{"id": "p000", "prompt": "…", "seconds": 4,
-//! "aspect_ratio": "SQUARE", "seed": 7}` (other fields are ignored). Lines are taken in order;
-//! up to `--batch` consecutive jobs of one shape share each denoiser call. `DIR/<id>.mp4` and a
+//! "aspect_ratio": "SQUARE", "seed": 7}`, optionally `"reference": [384 numbers]` (a cameo's
+//! likeness, as `jobs::reference::from_frames` computes it); other fields are ignored. Lines are
+//! taken in order; up to `--batch` consecutive jobs of one shape share each denoiser call. `DIR/<id>.mp4` and a
 //! line per job in `DIR/timings.jsonl`; a summary on stdout.
 
 use std::io::{BufRead, Write};
@@ -33,6 +34,8 @@ struct Job {
     aspect_ratio: AspectRatio,
     #[serde(default)]
     seed: u64,
+    #[serde(default)]
+    reference: Option<Vec<f32>>,
 }
 
 fn four() -> u32 {
@@ -123,6 +126,7 @@ fn run() -> Result<(), String> {
             let mut r = GenerationRequest::new(j.prompt.clone(), j.seed, j.seconds, j.aspect_ratio);
             r.steps = a.steps;
             r.guidance_scale = a.guidance;
+            r.reference = j.reference.clone();
             r
         })
         .collect();
@@ -149,11 +153,7 @@ fn run() -> Result<(), String> {
             match result {
                 Ok((frames, st)) => {
                     let t = Instant::now();
-                    let opts = EncodeOptions {
-                        fps: frames.fps,
-                        bitrate_kbps: 4000,
-                        keyframe_interval: frames.fps.saturating_mul(2).max(1),
-                    };
+                    let opts = EncodeOptions::published_clip(frames.fps);
                     let video = media::encode_mp4(frames.width, frames.height, &frames.rgb, &opts)
                         .map_err(|e| e.to_string())?;
                     let enc = t.elapsed();
