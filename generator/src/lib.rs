@@ -9,6 +9,7 @@
 
 pub mod batch;
 pub mod finish;
+pub mod glossary;
 pub mod journal;
 pub mod manifest;
 pub mod pipeline;

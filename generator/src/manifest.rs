@@ -11,7 +11,8 @@
 //! What a model declares, and the generator honours:
 //! - `[tokenizer]`: `word-hash` (the stand-in) or `huggingface` (a `tokenizer.json`: WordPiece,
 //!   BPE or Unigram; its own padding and truncation are replaced by ours: at most `max_tokens`,
-//!   padded to the longest prompt of a batch with an attention mask).
+//!   padded to the longest prompt of a batch with an attention mask); optionally a `glossary`
+//!   that writes a plainer word after words the encoder cannot place (`glossary.rs`).
 //! - `[text_encoder]`: token ids (and optionally the attention mask and token types) in, per-token
 //!   states `[batch, tokens, embed_dim]` out; the pooled vector is the masked mean (optionally
 //!   L2-normalised), the first token, or a separate output.
@@ -64,6 +65,10 @@ pub struct TokenizerSpec {
     pub file: Option<PathBuf>,
     /// Longest token sequence (special tokens included); longer prompts are truncated.
     pub max_tokens: usize,
+    /// Words the text encoder cannot place and the plainer word written after each before
+    /// tokenizing (`glossary.rs`), relative to the manifest.
+    #[serde(default)]
+    pub glossary: Option<PathBuf>,
 }
 
 /// How the pooled prompt vector is made from the encoder's outputs.
@@ -492,6 +497,9 @@ impl Manifest {
         ];
         if let Some(f) = &t.file {
             files.push(("tokenizer", f));
+        }
+        if let Some(f) = &t.glossary {
+            files.push(("glossary", f));
         }
         if let Some(enc) = &self.encoder {
             files.push(("encoder", &enc.file));

@@ -23,6 +23,7 @@ use ort::value::DynValue;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 
+use crate::glossary::Glossary;
 use crate::manifest::{AspectRatio, LatentShape, Manifest, Pooling};
 use crate::runtime::{DevicePreference, ExecutionTarget, environment, open_session};
 use crate::scheduler::{Sampler, guide};
@@ -178,6 +179,7 @@ impl Plan {
 pub struct Pipeline {
     manifest: Manifest,
     tokenizer: Tokenizer,
+    glossary: Glossary,
     text_encoder: Mutex<Session>,
     denoiser: Mutex<Session>,
     decoder: Mutex<Session>,
@@ -209,6 +211,10 @@ impl Pipeline {
     pub fn load(manifest_path: &Path, opts: &PipelineOptions) -> GenResult<Self> {
         let manifest = Manifest::load(manifest_path)?;
         let tokenizer = Tokenizer::load(&manifest.tokenizer, &manifest.dir)?;
+        let glossary = match &manifest.tokenizer.glossary {
+            Some(f) => Glossary::load(&manifest.file(f))?,
+            None => Glossary::default(),
+        };
         let env = environment(&opts.dylib)?;
         let open = |model: &'static str, file: &Path| {
             open_session(env, model, &manifest.file(file), opts.device, opts.intra_threads)
@@ -232,6 +238,7 @@ impl Pipeline {
         Ok(Self {
             manifest,
             tokenizer,
+            glossary,
             text_encoder: Mutex::new(text_encoder),
             denoiser: Mutex::new(denoiser),
             decoder: Mutex::new(decoder),
@@ -291,11 +298,14 @@ impl Pipeline {
         Ok(Plan { size, frames, shape: m.latent_shape(frames, size), steps, guidance })
     }
 
-    /// Token states, masks and pooled vectors of `prompts`, padded to the longest.
+    /// Token states, masks and pooled vectors of `prompts` (after the manifest's glossary),
+    /// padded to the longest.
     pub fn encode_text(&self, prompts: &[&str]) -> GenResult<TextEncoding> {
         let m = &self.manifest;
         let e = &m.text_encoder;
-        let batch = self.tokenizer.encode_batch(prompts)?;
+        let expanded: Vec<_> = prompts.iter().map(|p| self.glossary.expand(p)).collect();
+        let expanded: Vec<&str> = expanded.iter().map(|p| p.as_ref()).collect();
+        let batch = self.tokenizer.encode_batch(&expanded)?;
         let shape = [batch.rows, batch.len];
         let mut inputs: Vec<(String, ort::session::SessionInputValue<'_>)> =
             vec![(e.input_ids.clone(), tensors::int64("text_encoder", &shape, batch.ids.clone())?.into())];

@@ -185,6 +185,7 @@ mod tests {
             vocab_size: None,
             file: Some("tokenizer.json".into()),
             max_tokens,
+            glossary: None,
         };
         Tokenizer::load(&spec, &dir).unwrap()
     }
@@ -275,6 +276,7 @@ mod tests {
             vocab_size: None,
             file: Some("nope.json".into()),
             max_tokens: 8,
+            glossary: None,
         };
         let Err(e) = Tokenizer::load(&spec, Path::new("/nonexistent")) else { panic!("loaded") };
         assert!(e.to_string().contains("cannot read /nonexistent/nope.json"), "{e}");
@@ -290,6 +292,7 @@ mod tests {
             vocab_size: None,
             file: Some("minilm-tokenizer.json".into()),
             max_tokens: 48,
+            glossary: None,
         };
         let t = Tokenizer::load(&spec, &dir).unwrap();
         let ids = t.encode("A crimson sphere drifting to the left").unwrap();

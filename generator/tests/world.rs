@@ -46,6 +46,26 @@ fn the_minilm_encoder_gives_token_states_a_mask_and_unit_pooled_vectors() {
 }
 
 #[test]
+fn colour_names_reach_the_encoder_with_the_glossary_word_after_them() {
+    // models/world/colour-words.tsv (WordNet): "crimson" is encoded as "crimson red".
+    let e = world()
+        .encode_text(&[
+            "a crimson sphere drifting to the left",
+            "a crimson red sphere drifting to the left",
+            "an azure cube, in the sea",
+            "an azure blue cube, in the sea",
+        ])
+        .unwrap();
+    for (r, same) in [(0, 1), (2, 3)] {
+        assert!(cosine(e.pooled(r), e.pooled(same)) > 0.9999, "row {r} not expanded");
+        assert_eq!(
+            e.hidden[r * e.len * 384..(r + 1) * e.len * 384],
+            e.hidden[same * e.len * 384..(same + 1) * e.len * 384]
+        );
+    }
+}
+
+#[test]
 fn latents_are_compressed_in_time_and_space() {
     let m = world().manifest();
     let plan = world().plan(&GenerationRequest::new("x", 1, 4, AspectRatio::Portrait)).unwrap();
