@@ -356,15 +356,7 @@ def planner_caption(scene: Scene, rng: np.random.Generator) -> str:
 
     parts = dict(colour=pick(scene.colour), shape=pick(scene.shape), motion=pick(scene.motion),
                  setting=pick(scene.setting))
-    text = str(rng.choice(PLANNER_TEMPLATES)).format(**parts)
-    extra = []
-    if scene.weather != "none":
-        extra.append(pick("snowfall" if scene.weather == "snow" else scene.weather))
-    if scene.camera != "static":
-        extra.append(pick(scene.camera))
-    if extra:
-        text += ", " + ", ".join(extra)
-    return text
+    return _compose(scene, rng, pick, PLANNER_TEMPLATES, parts)
 
 
 def caption(scene: Scene, rng: np.random.Generator, held_out: bool = False) -> str:
@@ -376,8 +368,13 @@ def caption(scene: Scene, rng: np.random.Generator, held_out: bool = False) -> s
 
     motion = pick(scene.motion)
     parts = dict(colour=pick(scene.colour), shape=pick(scene.shape), motion=motion, setting=pick(scene.setting))
-    template = str(rng.choice(HELD_OUT_TEMPLATES if held_out else TRAIN_TEMPLATES))
-    text = template.format(**parts)
+    return _compose(scene, rng, pick, HELD_OUT_TEMPLATES if held_out else TRAIN_TEMPLATES, parts)
+
+
+def _compose(scene, rng, pick, templates, parts):
+    """A template filled with `parts`, then the weather and camera words, drawn with `pick` (the
+    random draws in the order every caption has always made them)."""
+    text = str(rng.choice(templates)).format(**parts)
     extra = []
     if scene.weather != "none":
         extra.append(pick("snowfall" if scene.weather == "snow" else scene.weather))
