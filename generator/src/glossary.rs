@@ -88,10 +88,13 @@ impl Glossary {
         let mut out: Vec<Cow<'_, str>> = Vec::with_capacity(tokens.len() + 2);
         let mut changed = false;
         for (i, token) in tokens.iter().enumerate() {
-            let gloss = self.entries.get(&bare(token));
-            let next = tokens.get(i + 1).map(|t| bare(t));
+            // The next word is looked at only after a glossary word (glosses are few and short).
+            let gloss = self
+                .entries
+                .get(&bare(token))
+                .filter(|g| tokens.get(i + 1).is_none_or(|next| bare(next) != g.to_lowercase()));
             match gloss {
-                Some(g) if next.as_deref() != Some(g.to_lowercase().as_str()) => {
+                Some(g) => {
                     changed = true;
                     // The gloss goes between the word and the punctuation after it.
                     let end = token.trim_end_matches(|c: char| !c.is_alphanumeric()).len();

@@ -11,8 +11,8 @@
 //! Each line of the jobs file: `{"id": "p000", "prompt": "…", "seconds": 4,
 //! "aspect_ratio": "SQUARE", "seed": 7}`, optionally `"reference": [384 numbers]` (a cameo's
 //! likeness, as `jobs::reference::from_frames` computes it); other fields are ignored. Lines are
-//! taken in order; up to `--batch` consecutive jobs of one shape share each denoiser call. `DIR/<id>.mp4` and a
-//! line per job in `DIR/timings.jsonl`; a summary on stdout.
+//! taken in order; up to `--batch` consecutive jobs of one shape share each denoiser call.
+//! `DIR/<id>.mp4` and a line per job in `DIR/timings.jsonl`; a summary on stdout.
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
