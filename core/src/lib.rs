@@ -5,6 +5,7 @@
 //! HTTP or GraphQL; the optional `db` feature only lets the store turn a database error into
 //! [`error::AppError::Internal`].
 
+pub mod dialogue;
 pub mod error;
 pub mod model;
 pub mod types;

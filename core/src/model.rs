@@ -213,6 +213,8 @@ pub struct Job {
     pub finished_at: Option<DateTime<Utc>>,
     /// The published video this job remixes.
     pub remix_of: Option<VideoId>,
+    /// What its sound track holds.
+    pub audio_mode: AudioMode,
 }
 
 /// Why a job ended without a video: the machine-readable `JobError.code`.
@@ -268,6 +270,37 @@ pub enum AspectRatio {
     Landscape,
     /// 1:1.
     Square,
+}
+
+/// What a video's sound track holds.
+// Asked for at `createVideo` (`audio`), stored in `generation_jobs.audio_mode` and sent to the
+// generator, as `FULL`, `AMBIENCE`, `SILENT` or `KEEP_SOURCE`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[cfg_attr(
+    feature = "db",
+    derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter),
+    sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))", rename_all = "SCREAMING_SNAKE_CASE")
+)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum), graphql(name = "AudioMode"))]
+pub enum AudioMode {
+    /// Dialogue from the prompt over ambience and effects from the scene (a remix: new sound for
+    /// the new prompt, replacing the source's).
+    #[default]
+    Full,
+    /// Ambience and effects only; quoted lines are not spoken.
+    Ambience,
+    /// No sound track (a remix: the source's sound dropped).
+    Silent,
+    /// A remix keeps its source's sound track as it is (a video that is not a remix gets `FULL`).
+    KeepSource,
+}
+
+impl AudioMode {
+    /// Whether the prompt's dialogue is spoken.
+    pub fn speaks(self) -> bool {
+        matches!(self, AudioMode::Full)
+    }
 }
 
 impl Job {
@@ -379,6 +412,10 @@ pub struct Video {
     pub watch_ms_total: i64,
     /// Visible comments.
     pub comment_count: i64,
+    /// Whether the MP4 has a sound track.
+    pub has_audio: bool,
+    /// Media key of the dialogue's WebVTT captions (none when nothing is said).
+    pub captions_key: Option<String>,
 }
 
 impl Video {

@@ -172,6 +172,8 @@ mod tests {
             view_count: 0,
             watch_ms_total: 0,
             comment_count: 0,
+            has_audio: false,
+            captions_key: None,
         }
     }
 

@@ -14,7 +14,9 @@ pub mod reference;
 mod settings;
 mod wire;
 
+/// A prompt's dialogue (`Script`), as the backend checks it and the generator speaks it.
+pub use app_core::dialogue;
 pub use error::QueueError;
 pub use queue::{DeadLetter, Delivery, JobQueue, MemoryQueue, RedisQueue};
 pub use settings::QueueSettings;
-pub use wire::{AspectRatio, CameoRef, JobEvent, JobOutput, JobSpec, RemixRef, StageMillis};
+pub use wire::{AspectRatio, AudioMode, CameoRef, DialogueLine, JobEvent, JobOutput, JobSpec, RemixRef, StageMillis};

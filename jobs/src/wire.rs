@@ -8,6 +8,12 @@ use uuid::Uuid;
 /// wire as `PORTRAIT`, `LANDSCAPE` or `SQUARE` (portrait is 9:16, the feed's native shape).
 pub use app_core::model::AspectRatio;
 
+/// What the sound track holds (`FULL`, `AMBIENCE`, `SILENT`, `KEEP_SOURCE`).
+pub use app_core::model::AudioMode;
+
+/// One spoken line of the prompt's dialogue (`app_core::dialogue`).
+pub use app_core::dialogue::Line as DialogueLine;
+
 /// Everything a generator needs to make one video; enqueued by the backend.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobSpec {
@@ -37,6 +43,13 @@ pub struct JobSpec {
     /// consent assertion); their likeness features are in `reference`.
     #[serde(default)]
     pub cameos: Vec<CameoRef>,
+    /// What the sound track holds (a job queued before sound existed asks for `FULL`).
+    #[serde(default)]
+    pub audio: AudioMode,
+    /// The prompt's dialogue, each line already checked by the text policy; spoken when `audio`
+    /// is `FULL`, in order, a voice per speaker.
+    #[serde(default)]
+    pub dialogue: Vec<DialogueLine>,
 }
 
 /// One cameo in a job and the consent version that allowed it.
@@ -95,6 +108,9 @@ pub struct StageMillis {
     /// C2PA signing.
     #[serde(default)]
     pub sign: u64,
+    /// The sound track: speech, ambience, mix and loudness (its Opus encode counts in `encode`).
+    #[serde(default)]
+    pub audio: u64,
 }
 
 /// What a successful generation produced.
@@ -143,6 +159,12 @@ pub struct JobOutput {
     /// Issuer of the certificate that signed the C2PA manifest.
     #[serde(default)]
     pub manifest_issuer: Option<String>,
+    /// Whether the MP4 has a sound track.
+    #[serde(default)]
+    pub has_audio: bool,
+    /// Media-store key of the dialogue's WebVTT captions (none when nothing is said).
+    #[serde(default)]
+    pub captions_key: Option<String>,
 }
 
 /// A change in a job's life, sent from the generator (or the queue itself) to the backend.
@@ -252,6 +274,7 @@ mod tests {
                 moderate: 8,
                 watermark: 9,
                 sign: 10,
+                audio: 11,
             },
             watermark_id: u64::MAX - 5,
             verdict: "review".into(),
@@ -260,6 +283,8 @@ mod tests {
             verdict_reason: Some("frame 47 scored 0.50 NSFW (review at 0.40)".into()),
             frame_strip_key: "strips/a.jpg".into(),
             manifest_issuer: Some("SoraVibe".into()),
+            has_audio: true,
+            captions_key: Some("captions/a.vtt".into()),
         }
     }
 
@@ -320,9 +345,12 @@ mod tests {
             author_username: "fox_fan".into(),
             remix: Some(RemixRef { video_id: Uuid::new_v4(), video_key: "videos/x.mp4".into(), title: "x".into() }),
             cameos: vec![CameoRef { cameo_id: Uuid::new_v4(), owner_id: Uuid::new_v4(), consent_version: 3 }],
+            audio: AudioMode::Ambience,
+            dialogue: vec![DialogueLine { speaker: Some("Fox".into()), speaker_index: 0, text: "brr".into() }],
         };
         let value = serde_json::to_value(&spec).unwrap();
         assert_eq!(value["aspect_ratio"], "PORTRAIT");
+        assert_eq!(value["audio"], "AMBIENCE");
         assert_eq!(value["reference"], json!([0.25, -1.5]));
         let back: JobSpec = serde_json::from_value(value).unwrap();
         assert_eq!(back, spec);
@@ -330,6 +358,23 @@ mod tests {
             assert_eq!(serde_json::to_string(&ratio).unwrap(), text);
             assert_eq!(serde_json::from_str::<AspectRatio>(text).unwrap(), ratio);
         }
+    }
+
+    #[test]
+    fn a_job_queued_before_sound_existed_asks_for_full_sound_and_says_nothing() {
+        let value = json!({
+            "job_id": Uuid::new_v4(), "user_id": Uuid::new_v4(), "prompt": "a fox", "seed": 1,
+            "duration_seconds": 4, "aspect_ratio": "SQUARE", "reference": null, "enqueued_at": Utc::now(),
+        });
+        let spec: JobSpec = serde_json::from_value(value).unwrap();
+        assert_eq!((spec.audio, spec.dialogue.len()), (AudioMode::Full, 0));
+        let old_output = json!({
+            "video_key": "v", "thumbnail_key": "t", "width": 2, "height": 2, "duration_ms": 1, "frame_count": 1,
+            "fps": 1, "model_name": "m", "model_version": "1", "execution_provider": "cpu",
+            "stages": { "queue_wait": 0, "text_encode": 0, "denoise": 0, "decode": 0, "encode": 0, "mux": 0, "store": 0 },
+        });
+        let out: JobOutput = serde_json::from_value(old_output).unwrap();
+        assert!(!out.has_audio && out.captions_key.is_none() && out.stages.audio == 0);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use jobs::{AspectRatio, JobEvent, JobQueue, JobSpec, QueueSettings};
+use jobs::{AspectRatio, AudioMode, JobEvent, JobQueue, JobSpec, QueueSettings};
 use uuid::Uuid;
 
 const RECLAIM: Duration = Duration::from_millis(200);
@@ -30,6 +30,8 @@ fn spec(prompt: &str) -> JobSpec {
         author_username: String::new(),
         remix: None,
         cameos: vec![],
+        audio: AudioMode::Full,
+        dialogue: vec![],
     }
 }
 

@@ -25,7 +25,8 @@
 //!   allowed it), `moderation_cases.subject_cameo_id`;
 //! - `…000008_social`: `follows`, `blocks`, `likes`, `views` (the longest watch per member and
 //!   video), `feed_preferences`; counter columns on `users` and `videos`; the candidate index on
-//!   `videos` (`author_id`, `status`, `published_at`).
+//!   `videos` (`author_id`, `status`, `published_at`);
+//! - `…000009_sound`: `generation_jobs.audio_mode`, `videos.has_audio` and `captions_key`.
 //!
 //! Deleting a user cascades to everything they own (invites, sessions, jobs, videos, comments,
 //! reports, notifications, cameos, follows and blocks either side, likes, views, preferences); a
@@ -43,6 +44,7 @@ mod m20261130_000005_moderation;
 mod m20261130_000006_remixes;
 mod m20261130_000007_cameos;
 mod m20261130_000008_social;
+mod m20261204_000009_sound;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -59,6 +61,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000006_remixes::Migration),
             Box::new(m20261130_000007_cameos::Migration),
             Box::new(m20261130_000008_social::Migration),
+            Box::new(m20261204_000009_sound::Migration),
         ]
     }
 }

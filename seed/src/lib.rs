@@ -31,7 +31,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use app_core::error::{AppError, AppResult};
-use app_core::model::{AspectRatio, CommentStatus, JobStatus, Role, Verdict, VideoStatus};
+use app_core::model::{AspectRatio, AudioMode, CommentStatus, JobStatus, Role, Verdict, VideoStatus};
 use app_core::types::Secret;
 use config::Config;
 use domain::auth::password::PasswordHasherPool;
@@ -785,6 +785,8 @@ async fn write(
                 dispatched_at: Set(Some(v.job_created_at)),
                 frame_scores: Set(None),
                 remix_of: Set(v.remix_of.map(vid)),
+                // The seed's jobs asked for no sound: their fixture clips are silent.
+                audio_mode: Set(AudioMode::Silent),
             }
         }),
     )
@@ -844,6 +846,9 @@ async fn write(
                 view_count: Set(v.views),
                 watch_ms_total: Set(v.watch_ms_total),
                 comment_count: Set(v.comments),
+                // The seed's fixture clips are silent.
+                has_audio: Set(false),
+                captions_key: Set(None),
             }
         }),
     )

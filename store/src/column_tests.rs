@@ -13,9 +13,9 @@ use crate::generation::{NewJob, NewVideo};
 use crate::{NewUser, Store};
 use app_core::error::{AppError, AppResult};
 use app_core::model::{
-    AspectRatio, CameoPermission, CameoStatus, CaseSource, CaseStatus, CommentStatus, FrameScores, JobErrorCode,
-    JobStatus, ModerationAction, NotificationKind, ReportReason, Role, SessionRevocation, Subject, SubjectKind,
-    TokenPurpose, User, Verdict, Video, VideoStatus,
+    AspectRatio, AudioMode, CameoPermission, CameoStatus, CaseSource, CaseStatus, CommentStatus, FrameScores,
+    JobErrorCode, JobStatus, ModerationAction, NotificationKind, ReportReason, Role, SessionRevocation, Subject,
+    SubjectKind, TokenPurpose, User, Verdict, Video, VideoStatus,
 };
 use app_core::types::{JobId, UserId};
 
@@ -52,6 +52,7 @@ async fn video(store: &Store, author: UserId, verdict: Verdict) -> Video {
             duration_seconds: 2,
             aspect_ratio: AspectRatio::Landscape,
             remix_of: None,
+            audio_mode: AudioMode::Full,
         })
         .await
         .unwrap();
@@ -73,6 +74,8 @@ async fn video(store: &Store, author: UserId, verdict: Verdict) -> Video {
         frame_scores: FrameScores { indices: vec![0, 3], scores: vec![0.1, 0.5] },
         frame_strip_key: None,
         manifest_issuer: None,
+        has_audio: false,
+        captions_key: None,
     };
     store.complete_job(id, made).await.unwrap().unwrap()
 }
@@ -111,6 +114,7 @@ fn every_state_keeps_its_stored_spelling() {
         ["CONTENT_BLOCKED", "CONSENT_REQUIRED", "CONSENT_WITHDRAWN", "GENERATION_FAILED", "QUEUE_UNAVAILABLE"]
     );
     assert_eq!(stored::<AspectRatio>(), ["PORTRAIT", "LANDSCAPE", "SQUARE"]);
+    assert_eq!(stored::<AudioMode>(), ["FULL", "AMBIENCE", "SILENT", "KEEP_SOURCE"]);
     assert_eq!(stored::<VideoStatus>(), ["DRAFT", "IN_REVIEW", "PUBLISHED", "REMOVED"]);
     assert_eq!(stored::<Verdict>(), ["PASS", "REVIEW", "BLOCK", "APPROVED"]);
     assert_eq!(stored::<SubjectKind>(), ["video", "user", "comment", "cameo"]);

@@ -188,7 +188,7 @@ pub mod waitlist {
 
 pub mod generation_jobs {
     //! `generation_jobs`
-    use app_core::model::{AspectRatio, JobErrorCode, JobStatus};
+    use app_core::model::{AspectRatio, AudioMode, JobErrorCode, JobStatus};
     use sea_orm::entity::prelude::*;
 
     /// A row of `generation_jobs`.
@@ -217,6 +217,7 @@ pub mod generation_jobs {
         pub dispatched_at: Option<DateTimeUtc>,
         pub frame_scores: Option<String>,
         pub remix_of: Option<Uuid>,
+        pub audio_mode: AudioMode,
     }
 
     /// No navigated relations.
@@ -273,6 +274,8 @@ pub mod videos {
         pub view_count: i64,
         pub watch_ms_total: i64,
         pub comment_count: i64,
+        pub has_audio: bool,
+        pub captions_key: Option<String>,
     }
 
     /// No navigated relations.

@@ -22,7 +22,7 @@ use super::Store;
 use super::entities::{generation_jobs as jobs, videos};
 use app_core::error::AppResult;
 use app_core::model::{
-    AspectRatio, CaseSource, FrameScores, Job, JobErrorCode, JobStatus, Subject, Verdict, Video, VideoStatus,
+    AspectRatio, AudioMode, CaseSource, FrameScores, Job, JobErrorCode, JobStatus, Subject, Verdict, Video, VideoStatus,
 };
 use app_core::types::{JobId, UserId, VideoId};
 
@@ -45,6 +45,7 @@ fn job_from(m: jobs::Model) -> AppResult<Job> {
         started_at: m.started_at,
         finished_at: m.finished_at,
         remix_of: m.remix_of.map(VideoId),
+        audio_mode: m.audio_mode,
     })
 }
 
@@ -91,6 +92,8 @@ pub(crate) fn video_from(m: videos::Model) -> AppResult<Video> {
         view_count: m.view_count,
         watch_ms_total: m.watch_ms_total,
         comment_count: m.comment_count,
+        has_audio: m.has_audio,
+        captions_key: m.captions_key,
     })
 }
 
@@ -115,6 +118,8 @@ pub struct NewJob {
     pub aspect_ratio: AspectRatio,
     /// The published video it remixes.
     pub remix_of: Option<VideoId>,
+    /// What its sound track holds.
+    pub audio_mode: AudioMode,
 }
 
 /// What a finished job produced.
@@ -153,6 +158,10 @@ pub struct NewVideo {
     pub frame_strip_key: Option<String>,
     /// C2PA signer's issuer.
     pub manifest_issuer: Option<String>,
+    /// Whether the MP4 has a sound track.
+    pub has_audio: bool,
+    /// Media key of the WebVTT captions.
+    pub captions_key: Option<String>,
 }
 
 impl Store {
@@ -185,6 +194,7 @@ impl Store {
             dispatched_at: Set(None),
             frame_scores: Set(None),
             remix_of: Set(j.remix_of.map(|v| v.0)),
+            audio_mode: Set(j.audio_mode),
         })
         .exec_with_returning(c)
         .await?;
@@ -344,6 +354,8 @@ impl Store {
             view_count: Set(0),
             watch_ms_total: Set(0),
             comment_count: Set(0),
+            has_audio: Set(v.has_audio),
+            captions_key: Set(v.captions_key),
         })
         .exec_with_returning(c)
         .await?;

@@ -10,7 +10,7 @@
 use std::collections::{HashMap, HashSet};
 
 use app_core::types::{JobId, UserId, VideoId};
-use domain::model::{AspectRatio, FrameScores, Verdict};
+use domain::model::{AspectRatio, AudioMode, FrameScores, Verdict};
 use serde_json::{Value, json};
 use store::generation::{NewJob, NewVideo};
 
@@ -49,6 +49,7 @@ pub async fn published(app: &TestApp, author: &str, prompt: &str) -> String {
             duration_seconds: 4,
             aspect_ratio: AspectRatio::Portrait,
             remix_of: None,
+            audio_mode: AudioMode::Full,
         })
         .await
         .unwrap();
@@ -73,6 +74,8 @@ pub async fn published(app: &TestApp, author: &str, prompt: &str) -> String {
                 frame_scores: FrameScores::default(),
                 frame_strip_key: None,
                 manifest_issuer: None,
+                has_audio: false,
+                captions_key: None,
             },
         )
         .await

@@ -19,8 +19,8 @@ use crate::generation::{NewJob, NewVideo};
 use crate::{NewInvite, NewUser, Store};
 use app_core::error::AppResult;
 use app_core::model::{
-    AspectRatio, CameoPermission, FrameScores, JobStatus, NotificationKind, ReportReason, Role, Subject, TokenPurpose,
-    Verdict,
+    AspectRatio, AudioMode, CameoPermission, FrameScores, JobStatus, NotificationKind, ReportReason, Role, Subject,
+    TokenPurpose, Verdict,
 };
 use app_core::types::{JobId, UserId, VideoId};
 
@@ -111,6 +111,7 @@ fn new_job(user: UserId) -> NewJob {
         duration_seconds: 2,
         aspect_ratio: AspectRatio::Square,
         remix_of: None,
+        audio_mode: AudioMode::Full,
     }
 }
 
@@ -133,6 +134,8 @@ fn new_video(verdict: Verdict) -> NewVideo {
         frame_scores: FrameScores { indices: vec![3], scores: vec![0.5] },
         frame_strip_key: None,
         manifest_issuer: None,
+        has_audio: false,
+        captions_key: None,
     }
 }
 
