@@ -1,8 +1,9 @@
-//! RGB frames → YUV 4:2:0 → H.264 (openh264) → faststart MP4 (muxide).
+//! RGB frames → YUV 4:2:0 → H.264 (openh264) → faststart MP4 (muxide), with an Opus sound
+//! track beside the video when one is given (`audio.rs`).
 
 use std::time::{Duration, Instant};
 
-use muxide::api::{MuxerBuilder, VideoCodec};
+use muxide::api::{AudioCodec, MuxerBuilder, VideoCodec};
 use openh264::OpenH264API;
 use openh264::encoder::{
     BitRate, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, RateControlMode, VuiConfig,
@@ -10,6 +11,7 @@ use openh264::encoder::{
 use openh264::formats::{RgbSliceU8, YUVBuffer};
 
 use crate::MediaError;
+use crate::audio::{AUDIO_RATE, OPUS_FRAME, OpusPackets, SoundTrack};
 
 /// Largest width or height accepted by the encoder (H.264 levels top out near 4K).
 pub const MAX_SIDE: usize = 4096;
@@ -49,6 +51,8 @@ pub struct EncodeTimings {
     pub encode: Duration,
     /// Writing the MP4 container.
     pub mux: Duration,
+    /// Opus encoding of the sound track (zero without one).
+    pub audio: Duration,
 }
 
 /// A finished MP4 and the facts a caller stores beside it.
@@ -64,6 +68,8 @@ pub struct EncodedVideo {
     pub width: usize,
     /// Frame height in pixels.
     pub height: usize,
+    /// Playback length of the sound track in milliseconds; `None` for a silent file.
+    pub audio_duration_ms: Option<u64>,
     /// Where the time went.
     pub timings: EncodeTimings,
 }
@@ -92,12 +98,24 @@ fn check_options(opts: &EncodeOptions) -> Result<(), MediaError> {
     Ok(())
 }
 
-/// Encodes RGB frames (3 bytes per pixel, row-major) into a faststart H.264 MP4.
+/// Encodes RGB frames (3 bytes per pixel, row-major) into a faststart H.264 MP4 without sound.
 pub fn encode_mp4(
     width: usize,
     height: usize,
     frames: &[Vec<u8>],
     opts: &EncodeOptions,
+) -> Result<EncodedVideo, MediaError> {
+    encode_mp4_with_audio(width, height, frames, opts, None)
+}
+
+/// Encodes RGB frames into a faststart H.264 MP4 with `sound` (when given) as an Opus track
+/// of the video's length (to within one 20 ms Opus frame; see `audio.rs`).
+pub fn encode_mp4_with_audio(
+    width: usize,
+    height: usize,
+    frames: &[Vec<u8>],
+    opts: &EncodeOptions,
+    sound: Option<&SoundTrack>,
 ) -> Result<EncodedVideo, MediaError> {
     check_dimensions(width, height)?;
     check_options(opts)?;
@@ -114,12 +132,21 @@ pub fn encode_mp4(
     let packets = encode_h264(width, height, frames, opts)?;
     let encode = started.elapsed();
 
-    let started = Instant::now();
-    let mp4 = mux(width, height, &packets, opts.fps)?;
-    let mux = started.elapsed();
-
     let frame_count = packets.len();
     let duration_ms = (frame_count as u64).saturating_mul(1000) / u64::from(opts.fps);
+
+    let started = Instant::now();
+    let opus = match sound {
+        Some(SoundTrack::Pcm(pcm)) => Some(crate::audio::encode_opus(pcm, duration_ms)?),
+        Some(SoundTrack::Opus(packets)) => Some(crate::audio::fit_packets(packets, duration_ms)?),
+        None => None,
+    };
+    let audio = started.elapsed();
+
+    let started = Instant::now();
+    let mp4 = mux(width, height, &packets, opts.fps, opus.as_ref())?;
+    let mux = started.elapsed();
+    let audio_duration_ms = opus.as_ref().map(OpusPackets::duration_ms);
     tracing::debug!(
         width,
         height,
@@ -129,7 +156,15 @@ pub fn encode_mp4(
         mux_ms = mux.as_millis() as u64,
         "encoded mp4"
     );
-    Ok(EncodedVideo { mp4, frame_count, duration_ms, width, height, timings: EncodeTimings { encode, mux } })
+    Ok(EncodedVideo {
+        mp4,
+        frame_count,
+        duration_ms,
+        width,
+        height,
+        audio_duration_ms,
+        timings: EncodeTimings { encode, mux, audio },
+    })
 }
 
 /// One encoded access unit in Annex B form.
@@ -171,19 +206,49 @@ fn encode_h264(
     Ok(packets)
 }
 
-/// Writes the packets into an MP4 with `moov` first.
-fn mux(width: usize, height: usize, packets: &[Packet], fps: u32) -> Result<Vec<u8>, MediaError> {
+/// Writes the packets into an MP4 with `moov` first; audio packets interleaved by time.
+fn mux(
+    width: usize,
+    height: usize,
+    packets: &[Packet],
+    fps: u32,
+    opus: Option<&OpusPackets>,
+) -> Result<Vec<u8>, MediaError> {
     let too_big = || MediaError::InvalidDimensions { width, height, max: MAX_SIDE };
     let w = u32::try_from(width).map_err(|_| too_big())?;
     let h = u32::try_from(height).map_err(|_| too_big())?;
-    let payload: usize = packets.iter().map(|p| p.annex_b.len()).sum();
-    let mut muxer = MuxerBuilder::new(Vec::with_capacity(payload + 64 * 1024))
+    let payload: usize = packets.iter().map(|p| p.annex_b.len()).sum::<usize>()
+        + opus.map_or(0, |o| o.packets.iter().map(Vec::len).sum());
+    let mut builder = MuxerBuilder::new(Vec::with_capacity(payload + 64 * 1024))
         .video(VideoCodec::H264, w, h, f64::from(fps))
-        .with_fast_start(true)
-        .build()?;
+        .with_fast_start(true);
+    if let Some(o) = opus {
+        builder = builder.audio(AudioCodec::Opus, AUDIO_RATE, o.channels);
+    }
+    let mut muxer = builder.build()?;
+    // Audio packet times: the first starts at 0 and covers the encoder's look-ahead, which the
+    // pre-skip hides on playback.
+    let audio: Vec<(f64, &[u8])> = opus
+        .map(|o| {
+            o.packets
+                .iter()
+                .enumerate()
+                .map(|(i, p)| ((i * OPUS_FRAME) as f64 / f64::from(AUDIO_RATE), p.as_slice()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut next_audio = audio.iter().peekable();
+    // Each video frame, then the sound until the next frame (the writer wants video first).
     for (index, packet) in packets.iter().enumerate() {
         let pts = index as f64 / f64::from(fps);
         muxer.write_video(pts, &packet.annex_b, packet.keyframe)?;
+        let next = (index + 1) as f64 / f64::from(fps);
+        while let Some((at, bytes)) = next_audio.next_if(|(at, _)| *at < next) {
+            muxer.write_audio(*at, bytes)?;
+        }
+    }
+    for (at, bytes) in next_audio {
+        muxer.write_audio(*at, bytes)?;
     }
     muxer.finish_in_place()?;
     Ok(muxer.into_writer())

@@ -46,6 +46,9 @@ pub enum MediaError {
         #[source]
         source: openh264::Error,
     },
+    /// The sound track could not be encoded or read (the message says why, in plain words).
+    #[error("sound track: {0}")]
+    Audio(String),
     /// The MP4 writer refused the stream.
     #[error("MP4 muxing failed: {0}")]
     Mux(#[from] muxide::api::MuxerError),

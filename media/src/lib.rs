@@ -1,4 +1,5 @@
-//! Media: turns RGB frames into a streamable H.264 MP4 and JPEG thumbnails, reads MP4s back
+//! Media: turns RGB frames (and a sound track, as Opus) into a streamable H.264 MP4 and JPEG
+//! thumbnails, reads MP4s back
 //! (probe and full decode), rewrites browser recordings (fragmented MP4) into plain MP4s, and
 //! keeps media bytes in a `MediaStore` (local disk or S3/MinIO).
 //!
@@ -8,6 +9,7 @@
 
 #![warn(missing_docs)]
 
+mod audio;
 mod encode;
 mod error;
 mod normalize;
@@ -15,7 +17,8 @@ mod read;
 mod store;
 mod thumbnail;
 
-pub use encode::{EncodeOptions, EncodeTimings, EncodedVideo, MAX_SIDE, encode_mp4};
+pub use audio::{AUDIO_RATE, OpusPackets, Pcm, SoundTrack, decode_opus, read_opus};
+pub use encode::{EncodeOptions, EncodeTimings, EncodedVideo, MAX_SIDE, encode_mp4, encode_mp4_with_audio};
 pub use error::MediaError;
 pub use normalize::normalize_mp4;
 pub use read::{Mp4Info, decode_mp4, decode_mp4_prefix, is_faststart, probe_mp4};
