@@ -225,6 +225,14 @@ pub async fn build_generation(c: &Config, services: &Services) -> AppResult<Gene
                 .map_err(|e| AppError::internal("frame classifier load", e))?
         };
         let finisher = Arc::new(finisher);
+        let speech = {
+            let config = setup::speech_config(&c.inference);
+            tokio::task::spawn_blocking(move || generator::speech::SpeechEngine::load(&config))
+                .await
+                .map_err(|e| AppError::internal("speech engine load", e))?
+                .map_err(|e| AppError::internal("speech engine load", e))?
+        };
+        let speech = Arc::new(speech);
         for i in 0..in_process {
             let name = match &c.queue.worker_name {
                 Some(n) => format!("{n}-embedded-{i}"),
@@ -240,6 +248,7 @@ pub async fn build_generation(c: &Config, services: &Services) -> AppResult<Gene
                 media: store.clone(),
                 journal,
                 name,
+                speech: speech.clone(),
             };
             workers.push(tokio::spawn(w.run(stop_rx.clone())));
         }

@@ -61,7 +61,8 @@ pub struct Config {
     /// Rate limits and per-member job and cameo limits.
     #[serde(flatten)]
     pub limits: LimitsConfig,
-    /// `model_manifest`, `ort_dylib_path`, `inference_*` (device, threads, batching, memory budget).
+    /// `model_manifest`, `ort_dylib_path`, `inference_*` (device, threads, batching, memory budget),
+    /// `voice_model`, `flite_path` (speech).
     #[serde(flatten)]
     pub inference: InferenceConfig,
     /// `queue_*` and the workers: `in_process_workers`, `total_workers`, `worker_name`.

@@ -480,6 +480,12 @@ pub struct InferenceConfig {
     /// the manifest's estimate (0: no limit); a job that alone exceeds it is handed back.
     #[serde(rename = "inference_memory_budget_mb")]
     pub memory_budget_mb: u64,
+    /// `voice_model`: a Piper-format voice (`.onnx`, its `.onnx.json` beside it) that speaks the
+    /// dialogue of generated videos; unset, or a voice that does not load, means flite (logged).
+    /// Name only a voice whose licence allows your use (read its model card).
+    pub voice_model: Option<PathBuf>,
+    /// `flite_path`: the flite program, the speech engine when no voice model is set.
+    pub flite_path: PathBuf,
 }
 
 impl Default for InferenceConfig {
@@ -492,6 +498,8 @@ impl Default for InferenceConfig {
             batch_max: 1,
             batch_window: Duration::from_millis(50),
             memory_budget_mb: 0,
+            voice_model: None,
+            flite_path: PathBuf::from("flite"),
         }
     }
 }

@@ -52,6 +52,8 @@ const KEYS_OPERATORS_USE: &[&str] = &[
     "inference_batch_max",
     "inference_batch_window_ms",
     "inference_memory_budget_mb",
+    "voice_model",
+    "flite_path",
     "in_process_workers",
     "worker_name",
     "total_workers",
@@ -127,6 +129,7 @@ inference_threads = 0
 inference_batch_max = 1
 inference_batch_window_ms = 50
 inference_memory_budget_mb = 0
+flite_path = "flite"
 max_queued_jobs_per_user = 3
 max_running_jobs_per_user = 1
 queue_max_deliveries = 3
@@ -189,6 +192,7 @@ fn defaults_are_the_ones_before_the_split() {
     assert!(c.web.public_url.is_none() && c.web.web_dir.is_none() && c.auth.jwt_private_key_pem.is_none());
     assert!(c.queue.in_process_workers.is_none() && c.queue.total_workers.is_none() && c.queue.worker_name.is_none());
     assert!(c.storage.s3_bucket.is_none() && c.storage.s3_endpoint.is_none() && c.inference.ort_dylib_path.is_none());
+    assert!(c.inference.voice_model.is_none());
     assert!(c.moderation.watermark_key.is_none() && c.moderation.c2pa_cert_chain.is_none());
     assert!(c.moderation.c2pa_private_key.is_none() && c.moderation.c2pa_tsa_url.is_none());
     assert!(c.moderation.c2pa_trust_roots.is_none());

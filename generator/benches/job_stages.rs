@@ -1,8 +1,10 @@
 //! Per-stage benchmark of one generation job through the real worker path (in-process queue,
 //! ONNX Runtime pipeline, frame check, watermarks, H.264/MP4 encode, C2PA signing with a local
 //! CA, local media store): queue wait, text encode, denoise, decode, moderate, watermark,
-//! encode, mux, sign, store; H.264 encode frames per second; and the share of the job's wall
-//! time spent outside the model.
+//! sound (speech, ambience, mix; beside the frame check and the marks), encode, mux, sign, store;
+//! H.264 encode frames per second; and the share of the job's wall time spent outside the model.
+//! The prompt has one spoken line, so the sound stage runs speech, ambience and the mix (env
+//! BENCH_AUDIO = FULL | AMBIENCE | SILENT, default FULL).
 //!
 //! Run: `cargo bench -p generator --bench job_stages` (env: BENCH_JOBS, default 5;
 //! BENCH_DEVICE = cpu | cuda | auto, default auto). Default job: 512×512, 48 frames (4 s at 12 fps).
@@ -64,13 +66,19 @@ async fn main() {
         journal: Journal::open(&dir.join("journal.sqlite")).await.unwrap(),
         name: "bench".into(),
         finisher: Arc::new(finisher),
+        speech: Arc::new(generator::speech::SpeechEngine::load(&generator::speech::SpeechConfig::default()).unwrap()),
+    };
+    let audio = match std::env::var("BENCH_AUDIO").as_deref() {
+        Ok("AMBIENCE") => jobs::AudioMode::Ambience,
+        Ok("SILENT") => jobs::AudioMode::Silent,
+        _ => jobs::AudioMode::Full,
     };
     let mut rows = vec![];
     for i in 0..jobs_n {
         let spec = JobSpec {
             job_id: uuid::Uuid::new_v4(),
             user_id: uuid::Uuid::new_v4(),
-            prompt: format!("a paper boat drifting down a rainy street, take {i}"),
+            prompt: format!("a paper boat drifting down a rainy street, take {i}. Ann says \"look at it go\""),
             seed: i as u64,
             duration_seconds: 4,
             aspect_ratio: AspectRatio::Square,
@@ -79,6 +87,12 @@ async fn main() {
             author_username: "bench_user".into(),
             remix: None,
             cameos: vec![],
+            audio,
+            dialogue: if audio.speaks() {
+                jobs::dialogue::Script::parse("Ann says \"look at it go\"").lines
+            } else {
+                vec![]
+            },
         };
         let start = Instant::now();
         queue.enqueue(&spec).await.unwrap();
@@ -109,7 +123,7 @@ async fn main() {
         s(|x| x.mux),
         s(|x| x.store),
     );
-    let (md, wm, sg) = (s(|x| x.moderate), s(|x| x.watermark), s(|x| x.sign));
+    let (md, wm, sg, au) = (s(|x| x.moderate), s(|x| x.watermark), s(|x| x.sign), s(|x| x.audio));
     println!(
         "job: {}x{} x {frames} frames, {} steps, {jobs_n} runs (medians)",
         rows[0].1.width,
@@ -126,6 +140,10 @@ async fn main() {
         rows[0].1.frame_scores.iter().copied().fold(0.0f32, f32::max)
     );
     println!("  watermark    {wm:>6} ms");
+    println!(
+        "  sound        {au:>6} ms   ({audio:?}; {:.1}% of wall, run beside moderate + watermark)",
+        100.0 * au as f64 / wall.max(1) as f64
+    );
     println!("  encode       {en:>6} ms   ({:.0} frames/s H.264)", f64::from(frames) / (en.max(1) as f64 / 1000.0));
     println!("  mux          {mx:>6} ms");
     println!("  sign         {sg:>6} ms");

@@ -203,6 +203,8 @@ mod tests {
             verdict_reason: Some("frame 11 scored 0.50 NSFW (review at 0.40)".into()),
             frame_strip_key: "strips/x.jpg".into(),
             manifest_issuer: Some("SoraVibe".into()),
+            has_audio: true,
+            captions_key: None,
         }
     }
 

@@ -17,6 +17,8 @@ pub use jobs::reference;
 pub mod runtime;
 pub mod scheduler;
 pub mod setup;
+pub mod sound;
+pub mod speech;
 pub mod tensors;
 pub mod tiling;
 pub mod tokenizer;

@@ -99,6 +99,10 @@ async fn run(c: Config) -> Result<(), String> {
     // denoised together (inference_batch_max; 1 is one job at a time).
     let batcher = Batcher::new(Arc::new(pipeline), setup::batch_settings(&c.inference));
     let finisher = Arc::new(finisher);
+    let speech = Arc::new(
+        generator::speech::SpeechEngine::load(&setup::speech_config(&c.inference)).map_err(|e| e.to_string())?,
+    );
+    tracing::info!(engine = speech.kind().as_str(), voices = speech.voices(), "speech engine");
     let mut tasks = vec![];
     for i in 0..c.inference.batch_max.max(1) {
         // The first task keeps the plain name, so a journal from before batching is found again.
@@ -115,6 +119,7 @@ async fn run(c: Config) -> Result<(), String> {
             journal,
             name,
             finisher: finisher.clone(),
+            speech: speech.clone(),
         };
         tasks.push(tokio::spawn(w.run(stop_rx.clone())));
     }

@@ -42,6 +42,17 @@ pub fn pipeline_options(i: &InferenceConfig) -> PipelineOptions {
     PipelineOptions { dylib: dylib(i), device: i.device, intra_threads: i.threads }
 }
 
+/// Which voices speak the dialogue (`voice_model`, `flite_path`; the ONNX Runtime library and
+/// threads of the model).
+pub fn speech_config(i: &InferenceConfig) -> crate::speech::SpeechConfig {
+    crate::speech::SpeechConfig {
+        piper_voice: i.voice_model.clone(),
+        ort_dylib: dylib(i),
+        flite: i.flite_path.clone(),
+        ..crate::speech::SpeechConfig::default()
+    }
+}
+
 /// How the process's worker tasks share the model ([`crate::batch::Batcher`]).
 pub fn batch_settings(i: &InferenceConfig) -> crate::batch::BatchSettings {
     crate::batch::BatchSettings { max: i.batch_max, window: i.batch_window, budget_mb: i.memory_budget_mb }

@@ -22,12 +22,16 @@
 //!    forwarder publishes `Progress` per step.
 //! 4. `Moderating`, then `Finisher::check` on the frames as the model made them: a block ends the job
 //!    `Rejected` (nothing encoded, stored or retried); otherwise a strip of the scored frames.
-//! 5. `Finisher::watermark` (visible `@author`, invisible `payload_for_video(job id)`), then
-//!    `media::encode_mp4` (the manifest's fps, an IDR frame every 2 s) and a thumbnail of the middle
-//!    frame, then `Finisher::sign` (model, versions, video id, cameo consents, remix ingredient;
-//!    verified once).
-//! 6. Strip and thumbnail are stored before the video (`strips/`, `thumbs/`, `videos/<job>.…`), so a
-//!    stored video always has them; the stage times become `StageMillis`.
+//! 5. Beside steps 4 and 5, from the moment the frames exist, `sound::make` (`sound.rs`): the
+//!    sound track (`FULL`: the spec's dialogue in a voice per speaker over ambience from the
+//!    prompt; `AMBIENCE`; `SILENT`; `KEEP_SOURCE`: the remix source's packets) and its captions.
+//!    `Finisher::watermark` (visible `@author`, invisible `payload_for_video(job id)`), then
+//!    `media::encode_mp4_with_audio` (the manifest's fps, an IDR frame every 2 s, the sound as Opus)
+//!    and a thumbnail of the middle frame, then `Finisher::sign` (model, versions, video id, cameo
+//!    consents, remix ingredient; verified once; its hash covers the sound track too).
+//! 6. Strip, thumbnail and captions are stored before the video (`strips/`, `thumbs/`,
+//!    `captions/<job>.vtt`, `videos/<job>.…`), so a stored video always has them; the stage times
+//!    become `StageMillis`.
 //! 7. The journal records the output, `Succeeded { output }` is published (five tries), then the
 //!    delivery is acknowledged. A final event that cannot be published leaves the delivery
 //!    unacknowledged, so it comes back and is re-sent.
@@ -51,6 +55,8 @@ use crate::batch::Batcher;
 use crate::finish::Finisher;
 use crate::journal::{Ended, Journal};
 use crate::pipeline::{GenerationRequest, SourceClip};
+use crate::sound::SoundRequest;
+use crate::speech::SpeechEngine;
 use crate::{GenError, GenResult};
 
 /// Longest side of thumbnails.
@@ -71,6 +77,8 @@ pub struct Worker {
     pub name: String,
     /// Frame check, watermarks and C2PA signing.
     pub finisher: Arc<Finisher>,
+    /// The voices that speak the dialogue (`sound.rs`).
+    pub speech: Arc<SpeechEngine>,
 }
 
 /// How a generation ended when it did not fail.
@@ -94,6 +102,27 @@ struct AbortOnDrop(tokio::task::JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+/// The sound stage running beside the frame check: aborted if the job ends before it is joined
+/// (a blocked clip, a failed mark), joined once otherwise.
+struct SoundTask(Option<tokio::task::JoinHandle<GenResult<crate::sound::Sound>>>);
+
+impl SoundTask {
+    async fn join(mut self) -> GenResult<crate::sound::Sound> {
+        match self.0.take() {
+            Some(handle) => handle.await.map_err(|e| GenError::Finish { stage: "sound", message: e.to_string() })?,
+            None => Err(GenError::Finish { stage: "sound", message: "joined twice".into() }),
+        }
+    }
+}
+
+impl Drop for SoundTask {
+    fn drop(&mut self) {
+        if let Some(handle) = self.0.take() {
+            handle.abort();
+        }
     }
 }
 
@@ -365,6 +394,24 @@ impl Worker {
         let _ = forwarder.await;
         let (frames, timings) = run?;
 
+        // The sound track, beside the frame check and the marks (both only read the frames).
+        let sound_task = {
+            let (speech, spec, source) = (self.speech.clone(), d.spec.clone(), source_mp4.clone());
+            let seconds = frames.rgb.len() as f64 / f64::from(frames.fps.max(1));
+            tokio::task::spawn_blocking(move || {
+                let req = SoundRequest {
+                    prompt: &spec.prompt,
+                    mode: spec.audio,
+                    dialogue: &spec.dialogue,
+                    seconds,
+                    seed: spec.seed,
+                    source_mp4: source.as_deref(),
+                };
+                crate::sound::make(&speech, &req)
+            })
+        };
+        let sound_task = SoundTask(Some(sound_task));
+
         // Frame check, on the frames as decoded.
         let _ = self.publish(JobEvent::Moderating { job_id: job }).await;
         let started = Instant::now();
@@ -393,10 +440,17 @@ impl Worker {
         };
         let watermark = started.elapsed();
 
+        let sound = sound_task.join().await?;
+        tracing::info!(
+            job = %job, mode = ?d.spec.audio, lines = d.spec.dialogue.len(), spoken = sound.spoken, pace = sound.pace,
+            lufs = ?sound.loudness_lufs, true_peak = ?sound.true_peak_db, ms = ms(sound.elapsed), "sound"
+        );
+        let has_audio = sound.track.is_some();
         let fps = frames.fps;
+        let track = sound.track;
         let encoded = tokio::task::spawn_blocking(move || {
             let opts = EncodeOptions::published_clip(fps);
-            let video = media::encode_mp4(frames.width, frames.height, &frames.rgb, &opts)?;
+            let video = media::encode_mp4_with_audio(frames.width, frames.height, &frames.rgb, &opts, track.as_ref())?;
             let thumb_src = frames.rgb.get(frames.rgb.len() / 2).or(frames.rgb.first()).cloned().unwrap_or_default();
             let thumb = media::thumbnail_jpeg(frames.width, frames.height, &thumb_src, THUMBNAIL_SIDE)?;
             Ok::<_, media::MediaError>((video, thumb))
@@ -445,10 +499,14 @@ impl Worker {
         let video_key = format!("videos/{job}.mp4");
         let thumbnail_key = format!("thumbs/{job}.jpg");
         let frame_strip_key = format!("strips/{job}.jpg");
+        let captions_key = sound.captions.as_ref().map(|_| format!("captions/{job}.vtt"));
         let store_err = |e: media::MediaError| GenError::Model { model: "media store", message: e.to_string() };
-        // The strip and thumbnail first: a stored video always has them.
+        // The strip, thumbnail and captions first: a stored video always has them.
         if let Some(strip) = check.strip_jpeg {
             self.media.put(&frame_strip_key, strip, "image/jpeg").await.map_err(store_err)?;
+        }
+        if let (Some(key), Some(vtt)) = (&captions_key, sound.captions) {
+            self.media.put(key, vtt.into_bytes(), "text/vtt").await.map_err(store_err)?;
         }
         self.media.put(&thumbnail_key, thumb, "image/jpeg").await.map_err(store_err)?;
         self.media.put(&video_key, signed.mp4, "video/mp4").await.map_err(store_err)?;
@@ -476,6 +534,7 @@ impl Worker {
                 moderate: ms(moderate),
                 watermark: ms(watermark),
                 sign: ms(sign),
+                audio: ms(sound.elapsed),
             },
             watermark_id,
             verdict: check.verdict.as_str().into(),
@@ -484,6 +543,8 @@ impl Worker {
             verdict_reason: check.reason,
             frame_strip_key,
             manifest_issuer: signed.issuer,
+            has_audio,
+            captions_key,
         })))
     }
 }

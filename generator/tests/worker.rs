@@ -14,6 +14,7 @@ use generator::finish::{FinishConfig, Finisher, finish_config};
 use generator::journal::Journal;
 use generator::pipeline::{GenerationRequest, Pipeline, PipelineOptions, SourceClip};
 use generator::runtime::{self, DevicePreference, default_dylib_path};
+use generator::speech::{SpeechConfig, SpeechEngine};
 use generator::worker::Worker;
 use jobs::{AspectRatio, JobEvent, JobOutput, JobQueue, JobSpec, QueueSettings, RemixRef};
 use media::MediaStore;
@@ -74,6 +75,7 @@ impl Rig {
             journal: Journal::open(&dir.join("journal.sqlite")).await.unwrap(),
             name: "test-worker".into(),
             finisher: Arc::new(finisher),
+            speech: Arc::new(SpeechEngine::load(&SpeechConfig::default()).unwrap()),
         };
         Rig { dir, queue, worker, media, config }
     }
@@ -91,6 +93,8 @@ impl Rig {
             author_username: author.into(),
             remix: None,
             cameos: vec![],
+            audio: jobs::AudioMode::Full,
+            dialogue: vec![],
         }
     }
 

@@ -1,0 +1,108 @@
+//! The sound stage (`generator::sound::make`) with the flite engine: lines in order, a voice per
+//! speaker, captions at the times they are heard, a faster pace when the lines would not fit,
+//! loudness by what the track holds, and the modes without speech.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)] // test code
+
+use generator::sound::{SoundRequest, ambience_target, make};
+use generator::speech::{SpeechConfig, SpeechEngine};
+use jobs::AudioMode;
+use jobs::dialogue::Script;
+
+fn engine() -> SpeechEngine {
+    let e = SpeechEngine::load(&SpeechConfig::default()).unwrap();
+    assert!(e.available(), "flite is missing: run scripts/setup.sh ({:?})", e.unavailable_reason());
+    e
+}
+
+fn request<'a>(prompt: &'a str, script: &'a Script, mode: AudioMode, seconds: f64) -> SoundRequest<'a> {
+    SoundRequest { prompt, mode, dialogue: &script.lines, seconds, seed: 5, source_mp4: None }
+}
+
+/// Seconds of each cue in a WebVTT file: (start, end, text line).
+fn cues(vtt: &str) -> Vec<(f64, f64, String)> {
+    let secs = |t: &str| {
+        let p: Vec<f64> = t.split(':').map(|x| x.parse().unwrap()).collect();
+        p[0] * 3600.0 + p[1] * 60.0 + p[2]
+    };
+    let lines: Vec<&str> = vtt.lines().collect();
+    lines
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let (a, b) = l.split_once(" --> ")?;
+            Some((secs(a), secs(b), lines[i + 1].to_owned()))
+        })
+        .collect()
+}
+
+#[test]
+fn dialogue_is_spoken_in_order_and_captioned_where_it_is_heard() {
+    let e = engine();
+    let prompt = "two friends in a park\nMia: are you ready?\nLeo: almost\nMia: then let's go";
+    let script = Script::parse(prompt);
+    let sound = make(&e, &request(prompt, &script, AudioMode::Full, 6.0)).unwrap();
+    assert_eq!(sound.spoken, 3);
+    let vtt = sound.captions.expect("captions");
+    let c = cues(&vtt);
+    assert_eq!(
+        c.iter().map(|x| x.2.as_str()).collect::<Vec<_>>(),
+        ["<v Mia>are you ready?</v>", "<v Leo>almost</v>", "<v Mia>then let's go</v>"]
+    );
+    assert!(c.windows(2).all(|w| w[0].1 <= w[1].0), "lines do not overlap: {c:?}");
+    assert!(c[0].0 >= 0.2 && c.last().unwrap().1 <= 6.0, "{c:?}");
+    let (lufs, peak) = (sound.loudness_lufs.unwrap(), sound.true_peak_db.unwrap());
+    assert!((lufs + 16.0).abs() <= 0.5 && peak <= -1.0, "{lufs} LUFS, {peak} dBTP");
+    match sound.track.unwrap() {
+        media::SoundTrack::Pcm(pcm) => {
+            assert_eq!(pcm.channels, 2);
+            assert_eq!(pcm.samples.len(), 2 * 6 * 48_000);
+        }
+        other => panic!("expected PCM, got {other:?}"),
+    }
+}
+
+#[test]
+fn lines_too_long_for_the_clip_are_spoken_faster() {
+    let e = engine();
+    let prompt = "Ann says \"we should leave the harbour before the storm reaches the coast tonight\"";
+    let script = Script::parse(prompt);
+    let relaxed = make(&e, &request(prompt, &script, AudioMode::Full, 8.0)).unwrap();
+    let rushed = make(&e, &request(prompt, &script, AudioMode::Full, 3.0)).unwrap();
+    assert_eq!(relaxed.pace, 1.0);
+    assert!(rushed.pace > 1.05, "pace {}", rushed.pace);
+    let end = |s: &generator::sound::Sound| cues(s.captions.as_ref().unwrap())[0].1;
+    assert!(end(&rushed) <= 3.0 && end(&rushed) < end(&relaxed), "{} vs {}", end(&rushed), end(&relaxed));
+}
+
+#[test]
+fn without_speech_the_scene_sets_the_loudness() {
+    let e = engine();
+    let prompt = "heavy rain on a tin roof. Bo says \"hello\"";
+    let script = Script::parse(prompt);
+    let ambience = make(&e, &request(prompt, &script, AudioMode::Ambience, 2.0)).unwrap();
+    assert_eq!((ambience.spoken, ambience.captions.is_none()), (0, true));
+    assert!((ambience.loudness_lufs.unwrap() + 16.0).abs() <= 0.5, "{:?}", ambience.loudness_lufs);
+    let quiet = make(&e, &request("an empty room", &Script::default(), AudioMode::Full, 2.0)).unwrap();
+    assert!(quiet.loudness_lufs.unwrap() < -24.0, "a quiet room stays quiet: {:?}", quiet.loudness_lufs);
+    let rain = audio::scene::from_prompt("heavy rain");
+    let room = audio::scene::from_prompt("an empty room");
+    assert!(ambience_target(&rain) > ambience_target(&room) + 8.0);
+    let silent = make(&e, &request(prompt, &script, AudioMode::Silent, 2.0)).unwrap();
+    assert!(silent.track.is_none() && silent.captions.is_none());
+    // KEEP_SOURCE without a source (unreadable, or not a remix): a silent clip, not a failure.
+    let kept = make(&e, &request(prompt, &script, AudioMode::KeepSource, 2.0)).unwrap();
+    assert!(kept.track.is_none());
+}
+
+#[test]
+fn without_any_speech_engine_the_clip_keeps_its_ambience() {
+    let none =
+        SpeechEngine::load(&SpeechConfig { flite: "/nonexistent/flite".into(), ..SpeechConfig::default() }).unwrap();
+    assert!(!none.available());
+    let prompt = "waves on a beach. Ann says \"hello\"";
+    let script = Script::parse(prompt);
+    let sound = make(&none, &request(prompt, &script, AudioMode::Full, 2.0)).unwrap();
+    assert_eq!(sound.spoken, 0);
+    assert!(sound.captions.is_none(), "no captions for lines nobody hears");
+    assert!(sound.track.is_some());
+}
