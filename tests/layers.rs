@@ -80,10 +80,17 @@ fn adapters_stay_in_their_lane() {
 
 #[test]
 fn the_shared_crates_know_nothing_of_the_service() {
-    for dir in ["jobs", "media", "moderation", "feed", "generator", "config"] {
+    for dir in ["jobs", "media", "moderation", "feed", "generator", "config", "audio"] {
         refuse(dir, "the service's layers", &["backend", "api", "domain", "store", "kv", "mail"]);
         refuse(dir, "SQL", &["sea-orm", "sea-orm-migration", "migrations"]);
         refuse(dir, "HTTP", HTTP);
         refuse(dir, "GraphQL", GRAPHQL);
     }
+}
+
+#[test]
+fn the_sound_crate_owns_samples_only() {
+    // No codec, container or runtime: Opus and the MP4 belong to `media`, ONNX to `generator`.
+    refuse("audio", "workspace crates", &["app-core", "jobs", "media", "moderation", "feed", "generator", "config"]);
+    refuse("audio", "codecs and ONNX", &["opus", "mp4", "muxide", "openh264", "ort"]);
 }

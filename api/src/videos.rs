@@ -11,7 +11,7 @@ use super::{ApiResult, caller, parse_id, to_gql};
 use crate::links::MediaLinks;
 use app_core::error::AppError;
 use app_core::types::{JobId, VideoId};
-use domain::model::{AspectRatio, Job, JobStatus, Video, VideoStatus};
+use domain::model::{AspectRatio, AudioMode, Job, JobStatus, Video, VideoStatus};
 use domain::videos::{CreateVideo, QueueEstimate, VideoService};
 
 /// What to generate.
@@ -33,6 +33,11 @@ pub struct CreateVideoInput {
     /// A published video to remix: the job starts from its prompt, length, shape and seed, and
     /// `prompt` is the change.
     remix_of: Option<ID>,
+    /// The sound track: `FULL` (the prompt's quoted lines spoken over ambience and effects from
+    /// the scene), `AMBIENCE` (no speech), `SILENT`; a remix may also `KEEP_SOURCE` (its source's
+    /// sound as it is); `FULL` on a remix replaces the source's sound, `SILENT` drops it.
+    #[graphql(default)]
+    audio: AudioMode,
 }
 
 /// Why a job failed.
@@ -157,6 +162,17 @@ impl VideoObject {
     /// A JPEG thumbnail: a short-lived link.
     async fn thumbnail_url(&self, ctx: &Context<'_>) -> Result<String> {
         ctx.data::<MediaLinks>()?.url(&self.0.thumbnail_key).await.api()
+    }
+    /// Whether the MP4 has a sound track (Opus, beside the H.264 video).
+    async fn has_audio(&self) -> bool {
+        self.0.has_audio
+    }
+    /// The spoken dialogue as WebVTT subtitles (a short-lived link); null when nothing is said.
+    async fn captions_url(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        match &self.0.captions_key {
+            Some(key) => Ok(Some(ctx.data::<MediaLinks>()?.url(key).await.api()?)),
+            None => Ok(None),
+        }
     }
     /// Length in milliseconds.
     async fn duration_ms(&self) -> i64 {
@@ -388,6 +404,7 @@ impl VideosMutation {
                     seed: input.seed.map(i64::from),
                     remix_of,
                     cameo_ids,
+                    audio: input.audio,
                 },
             )
             .await

@@ -75,8 +75,11 @@ use std::time::Duration;
 use chrono::Utc;
 use jobs::{JobEvent, JobQueue, JobSpec};
 
+use app_core::dialogue::Script;
+
 use super::model::{
-    AspectRatio, FrameScores, Job, JobErrorCode, JobStatus, NotificationKind, Role, Verdict, Video, VideoStatus,
+    AspectRatio, AudioMode, FrameScores, Job, JobErrorCode, JobStatus, NotificationKind, Role, Verdict, Video,
+    VideoStatus,
 };
 use super::updates::JobUpdates;
 use super::{Caller, Deps};
@@ -129,6 +132,8 @@ pub struct CreateVideo {
     pub remix_of: Option<VideoId>,
     /// Cameos to put into the scene (each needs its owner's consent now).
     pub cameo_ids: Vec<CameoId>,
+    /// What the sound track holds.
+    pub audio: AudioMode,
 }
 
 /// Where a queued job stands.
@@ -247,6 +252,26 @@ impl VideoService {
                 .collect(),
             ..Default::default()
         };
+        // The spoken lines, each through the policy on its own so a refusal names the line, then
+        // the whole prompt (its scene with its lines).
+        let audio = input.audio;
+        if audio == AudioMode::KeepSource && input.remix_of.is_none() {
+            return Err(AppError::bad_input(
+                "audio",
+                "KEEP_SOURCE keeps the sound of the video being remixed; this video is not a remix",
+            ));
+        }
+        let script = if audio.speaks() { Script::parse(prompt) } else { Script::default() };
+        script.check(f64::from(d)).map_err(|problem| AppError::bad_input("prompt", problem.to_string()))?;
+        let mut refused = Vec::new();
+        for (n, line) in script.lines.iter().enumerate() {
+            for v in self.policy.check(&line.text, &context) {
+                refused.push(format!("spoken line {} (\"{}\"): {}", n + 1, excerpt(&line.text), v.reason));
+            }
+        }
+        if !refused.is_empty() {
+            return Err(AppError::PolicyViolation { reasons: refused });
+        }
         super::text::refuse_violations(self.policy.check(prompt, &context))?;
         let (queued, running) = self.deps.store.live_jobs_of(v.user.id).await?;
         // At most `max_queued` waiting, and at most `max_queued + max_running` alive at once.
@@ -274,6 +299,7 @@ impl VideoService {
                 duration_seconds: d,
                 aspect_ratio,
                 remix_of: input.remix_of,
+                audio_mode: audio,
             })
             .await?;
         for c in cameos.iter().filter(|c| c.owner_id != v.user.id) {
@@ -422,6 +448,8 @@ impl VideoService {
                             },
                             frame_strip_key: Some(output.frame_strip_key.clone()).filter(|k| !k.is_empty()),
                             manifest_issuer: output.manifest_issuer.clone(),
+                            has_audio: output.has_audio,
+                            captions_key: output.captions_key.clone(),
                         },
                     )
                     .await?;
@@ -653,8 +681,12 @@ impl VideoService {
     /// Deletes a video's stored objects (file, thumbnail, frame strip); failures are logged, the
     /// objects left behind are orphans.
     pub async fn delete_media_of(&self, video: &Video) {
-        let keys =
-            [Some(video.video_key.as_str()), Some(video.thumbnail_key.as_str()), video.frame_strip_key.as_deref()];
+        let keys = [
+            Some(video.video_key.as_str()),
+            Some(video.thumbnail_key.as_str()),
+            video.frame_strip_key.as_deref(),
+            video.captions_key.as_deref(),
+        ];
         self.delete_media(video.id, keys.into_iter().flatten()).await;
     }
 
@@ -726,5 +758,17 @@ fn spec_of(job: &Job, username: &str) -> JobSpec {
         author_username: username.to_owned(),
         remix: None,
         cameos: vec![],
+        audio: job.audio_mode,
+        // The lines were checked at `create`; the prompt has not changed since.
+        dialogue: if job.audio_mode.speaks() { Script::parse(&job.prompt).lines } else { vec![] },
     }
+}
+
+/// The first 40 characters of a spoken line, for a refusal that names it.
+fn excerpt(text: &str) -> String {
+    let mut short: String = text.chars().take(40).collect();
+    if text.chars().count() > 40 {
+        short.push('…');
+    }
+    short
 }

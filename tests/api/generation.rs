@@ -185,6 +185,47 @@ async fn create_watch_and_play_embedded() {
     app.stop().await;
 }
 
+/// The sound of a request: a refused spoken line refuses the job naming the line, dialogue
+/// too long for the clip and `KEEP_SOURCE` outside a remix are bad input; good dialogue queues
+/// with its mode stored (no workers run here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dialogue_lines_are_checked_before_queueing() {
+    let app = app(Engine::Sqlite).tweak(|c| c.limits.max_queued_jobs_per_user = 5).start().await;
+    let ann = member(&app, "ann").await;
+    let r = create(
+        &app,
+        &ann,
+        json!({"prompt": "a quiet park at dawn. Mia says \"hello there\" and Leo replies \"I will stab you\""}),
+    )
+    .await;
+    assert_eq!(code_of(&r), "POLICY_VIOLATION", "{r}");
+    let reasons = r["errors"][0]["extensions"]["reasons"].as_array().unwrap();
+    assert!(
+        reasons.iter().any(|x| x.as_str().unwrap().starts_with("spoken line 2 (\"I will stab you\"): VIOLENCE")),
+        "{reasons:?}"
+    );
+    let long = format!("a beach. Ann says \"{}\"", "we should really go home before the tide comes in ".repeat(3));
+    let r = create(&app, &ann, json!({"prompt": long, "durationSeconds": 2})).await;
+    assert_eq!(code_of(&r), "BAD_USER_INPUT", "{r}");
+    assert_eq!(r["errors"][0]["extensions"]["field"], "prompt");
+    assert!(r["errors"][0]["message"].as_str().unwrap().contains("too long for a 2-second video"), "{r}");
+    // Without speech the same prompt is fine: nothing is spoken.
+    let r = create(&app, &ann, json!({"prompt": long, "durationSeconds": 2, "audio": "AMBIENCE"})).await;
+    assert!(r.get("errors").is_none(), "{r}");
+    let r = create(&app, &ann, json!({"prompt": "a fox", "audio": "KEEP_SOURCE"})).await;
+    assert_eq!(code_of(&r), "BAD_USER_INPUT", "{r}");
+    assert_eq!(r["errors"][0]["extensions"]["field"], "audio");
+    let r = create(&app, &ann, json!({"prompt": "a fox", "audio": "LOUD"})).await;
+    assert!(r.get("errors").is_some(), "an unknown mode is refused: {r}");
+    let r =
+        create(&app, &ann, json!({"prompt": "two friends at a café\nMia: did you bring it?\nLeo: of course"})).await;
+    assert!(r.get("errors").is_none(), "{r}");
+    let id = r["data"]["createVideo"]["id"].as_str().unwrap();
+    let stored = app.running.store.job(app_core::types::JobId::parse(id).unwrap()).await.unwrap().unwrap();
+    assert_eq!(stored.audio_mode, domain::model::AudioMode::Full);
+    app.stop().await;
+}
+
 /// Input checks, per-member limits, cancelling a queued job (no workers run here).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn input_checks_limits_and_queued_cancel() {

@@ -36,3 +36,4 @@ mod moderation;
 mod ops;
 mod remixes;
 mod social;
+mod sound;

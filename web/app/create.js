@@ -1,4 +1,4 @@
-// Create `/create`: prompt, duration, aspect ratio, seed, up to two cameos and an optional remix
+// Create `/create`: prompt, duration, aspect ratio, seed, sound, up to two cameos and an optional remix
 // source (`?remix=<id>`); then the job's live progress (`jobUpdates` subscription) and, once it
 // succeeded, the draft with Publish. `/create?job=<id>` reopens a job's progress after a reload.
 
@@ -49,6 +49,10 @@ async function createForm(ctx, root) {
   const duration = h('select', { name: 'durationSeconds', 'data-testid': 'duration' }, DURATIONS.map((s) => h('option', { value: s, selected: s === 4 }, `${s} seconds`)));
   const aspect = h('select', { name: 'aspectRatio', 'data-testid': 'aspect' }, ASPECTS.map(([v, l]) => h('option', { value: v }, l)));
   const seed = h('input', { name: 'seed', type: 'number', min: 0, step: 1, inputmode: 'numeric', 'data-testid': 'seed' });
+  const sounds = source
+    ? [['FULL', 'New sound for the remix'], ['KEEP_SOURCE', "Keep the original's sound"], ['AMBIENCE', 'Ambience only, no speech'], ['SILENT', 'No sound']]
+    : [['FULL', 'Dialogue and ambience'], ['AMBIENCE', 'Ambience only, no speech'], ['SILENT', 'No sound']];
+  const audio = h('select', { name: 'audio', 'data-testid': 'audio' }, sounds.map(([v, l]) => h('option', { value: v }, l)));
   const err = errorBox();
   const submit = h('button', { type: 'submit', class: 'primary', 'data-testid': 'create-submit' }, source ? 'Make the remix' : 'Generate');
 
@@ -68,6 +72,7 @@ async function createForm(ctx, root) {
       ? null
       : h('div', { class: 'grid grid-2' }, field('Length', duration), field('Shape', aspect)),
     field('Seed (optional)', seed, 'The same prompt and seed make the same video. Leave empty for a random one.'),
+    field('Sound', audio, 'Words in quotes are spoken: Mia says "ready?" or a line per speaker such as Leo: let\'s go. Captions come with them.'),
     cameoPicker(cameos),
     err,
     h('div', { class: 'row' }, submit),
@@ -79,6 +84,7 @@ async function createForm(ctx, root) {
       const input = {
         prompt: prompt.value,
         cameoIds: [...form.querySelectorAll('input[name=cameo]:checked')].map((c) => c.value),
+        audio: audio.value,
       };
       if (source) input.remixOf = source.id;
       else {

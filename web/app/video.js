@@ -9,7 +9,7 @@ import { explain, count, plural, statusBadge, showError } from './ui.js';
 /** The fields every video card needs. Append to a query that spreads `...VideoCard`. */
 export const VIDEO_CARD = `
 fragment VideoCard on Video {
-  id status caption prompt url thumbnailUrl durationMs width height remixAllowed
+  id status caption prompt url thumbnailUrl durationMs width height remixAllowed hasAudio captionsUrl
   publishedAt createdAt likeCount viewerHasLiked commentCount viewCount remixCount
   author { id username displayName viewerFollows }
   cameos { id name owner { username } }
@@ -42,7 +42,19 @@ export function player(video, ctx, { record = true } = {}) {
     'data-testid': 'player',
   });
   el.muted = true; // the attribute alone does not always mute in every engine
+  if (video.captionsUrl) {
+    // The dialogue as subtitles, shown from the start: the feed plays muted, and captions are
+    // how people follow a video with the sound off (and the only way for some).
+    const track = h('track', { kind: 'captions', src: video.captionsUrl, srclang: 'en', label: 'Dialogue', default: true });
+    el.append(track);
+    el.addEventListener('loadedmetadata', () => {
+      for (const t of el.textTracks) t.mode = 'showing';
+    });
+  }
   const wrap = h('div', { class: 'player' }, el);
+  if (video.hasAudio) {
+    wrap.append(h('span', { class: 'sound-badge small', title: 'This video has sound: unmute to hear it', 'data-testid': 'has-sound' }, '🔊 Sound'));
+  }
   const own = ctx.viewer && ctx.viewer.id === video.author?.id;
   if (!record || !ctx.viewer || own || video.status !== 'PUBLISHED') return wrap;
 

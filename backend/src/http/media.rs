@@ -1,4 +1,4 @@
-//! `/media/{key}`: stored videos and thumbnails behind short-lived signed links
+//! `/media/{key}`: stored videos, thumbnails and captions behind short-lived signed links
 //! (`api::links::MediaLinks`), with HTTP range requests (players seek and stream).
 
 use actix_web::http::header;
@@ -18,6 +18,9 @@ fn content_type(key: &str) -> &'static str {
         "video/mp4"
     } else if key.ends_with(".jpg") {
         "image/jpeg"
+    } else if key.ends_with(".vtt") {
+        // A <track> element reads captions only when served as WebVTT.
+        "text/vtt; charset=utf-8"
     } else {
         "application/octet-stream"
     }
@@ -101,6 +104,14 @@ pub async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn content_types_by_key() {
+        assert_eq!(content_type("videos/a.mp4"), "video/mp4");
+        assert_eq!(content_type("thumbs/a.jpg"), "image/jpeg");
+        assert_eq!(content_type("captions/a.vtt"), "text/vtt; charset=utf-8");
+        assert_eq!(content_type("x.bin"), "application/octet-stream");
+    }
 
     #[test]
     fn ranges() {

@@ -17,7 +17,7 @@ let follower; // F: exists before the test, follows A
 let tmp;
 const author = { username: unique('ann'), password: 'violet meadow lantern 42' };
 author.email = `${author.username}@example.com`;
-const PROMPT = 'a red fox trotting through fresh snow at dawn';
+const PROMPT = 'a red fox trotting through fresh snow at dawn. Ann says "see you at the lake"';
 const CAPTION = 'Fox in the snow, first try';
 let videoId;
 
@@ -124,6 +124,19 @@ test('join with an invite, verify, create with live progress, publish; a followe
   await c.waitFor();
   assert.equal(await c.getByTestId('caption').innerText(), CAPTION);
   assert.equal(await desk.getByTestId('tab-following').getAttribute('aria-selected'), 'true');
+  // The video speaks its line: a sound badge, and the line as captions shown over the muted player.
+  await c.getByTestId('has-sound').waitFor();
+  await desk.waitForFunction(
+    (id) => {
+      const v = document.querySelector(`[data-video-id="${id}"] video`);
+      const t = v && v.textTracks[0];
+      return t && t.mode === 'showing' && t.cues && t.cues.length > 0;
+    },
+    videoId,
+    { timeout: 15_000 },
+  );
+  const cue = await c.evaluate((el) => el.querySelector('video').textTracks[0].cues[0].text);
+  assert.match(cue, /see you at the lake/);
   await snap(desk, 'feed-following');
 
   assert.deepEqual(page.errors, []);
