@@ -5,8 +5,8 @@
 //! and summed onto the timeline, cut at the ambience's end with a [`CUT_FADE_SECONDS`] fade;
 //! (2) where speech is present (10 ms windows within 35 dB of the loudest, gaps under 250 ms
 //! bridged) the ambience's gain ramps down by `duck_db` over [`DUCK_ATTACK_SECONDS`], starting
-//! that much before the speech so the first word is already clear, and back up over
-//! [`DUCK_RELEASE_SECONDS`]; (3) the sum's integrated loudness is measured and a gain applied to
+//! that much before the speech so the first word is already clear, held [`DUCK_HOLD_SECONDS`]
+//! after it, and back up over [`DUCK_RELEASE_SECONDS`]; (3) the sum's integrated loudness is measured and a gain applied to
 //! reach `target_lufs`; (4) a look-ahead limiter (the same 4× interpolation as the meter's
 //! true-peak scan, 5 ms look-ahead, smooth gain) holds the true peak under the ceiling; (5) the
 //! result is measured again and steps 3–4 repeated (up to [`MAX_PASSES`]) until the loudness is
@@ -32,6 +32,9 @@ pub const LOUDNESS_TOLERANCE_LU: f64 = 0.5;
 pub const DUCK_ATTACK_SECONDS: f64 = 0.05;
 /// Time the ambience takes to come back after speech.
 pub const DUCK_RELEASE_SECONDS: f64 = 0.3;
+/// Time the duck holds after speech ends before it releases, so the quiet ends of words (a final
+/// "k" or "t") are not masked by the ambience coming back.
+pub const DUCK_HOLD_SECONDS: f64 = 0.25;
 /// Fade applied where a speech line is cut by the track's end (or start).
 pub const CUT_FADE_SECONDS: f64 = 0.02;
 /// Most measure-and-adjust passes of the normalisation.
@@ -237,6 +240,19 @@ fn duck_envelope(speech_l: &[f32], speech_r: &[f32], duck_db: f64) -> Vec<f32> {
                 }
             }
             last_active = Some(w);
+        }
+    }
+    // Hold after each stretch of speech.
+    let hold = (DUCK_HOLD_SECONDS / PRESENCE_WINDOW_SECONDS).round() as usize;
+    let mut since_speech = usize::MAX;
+    for slot in active.iter_mut() {
+        if *slot {
+            since_speech = 0;
+        } else {
+            since_speech = since_speech.saturating_add(1);
+            if since_speech <= hold {
+                *slot = true;
+            }
         }
     }
     // Target gain per frame, in dB below unity.

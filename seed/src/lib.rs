@@ -678,11 +678,14 @@ fn generate(opts: &SeedOptions, now: DateTime<Utc>) -> Data {
 // ---------------------------------------------------------------------------------------------
 // Writing
 
-async fn insert_all<A, I>(db: &DatabaseConnection, table: &str, cols: usize, limit: usize, rows: I) -> AppResult<u64>
+/// Inserts `rows` in batches of as many rows as `limit` bind parameters allow (one parameter per
+/// column of the table, counted from its entity, so a new column cannot overflow the limit).
+async fn insert_all<A, I>(db: &DatabaseConnection, table: &str, limit: usize, rows: I) -> AppResult<u64>
 where
     A: ActiveModelTrait,
     I: IntoIterator<Item = A>,
 {
+    let cols = <<A::Entity as EntityTrait>::Column as sea_orm::Iterable>::iter().count().max(1);
     let started = Instant::now();
     let per = (limit / cols).max(1);
     let txn = db.begin().await?;
@@ -721,7 +724,6 @@ async fn write(
     s.users = insert_all(
         db,
         "users",
-        15,
         limit,
         d.users.iter().enumerate().map(|(i, u)| users::ActiveModel {
             id: Set(u.id),
@@ -746,7 +748,6 @@ async fn write(
     s.follows = insert_all(
         db,
         "follows",
-        3,
         limit,
         d.follows.iter().map(|(a, b, at)| follows::ActiveModel {
             follower_id: Set(uid(*a)),
@@ -759,7 +760,6 @@ async fn write(
     s.jobs = insert_all(
         db,
         "generation_jobs",
-        21,
         limit,
         d.videos.iter().map(|v| {
             let started = v.job_created_at + Duration::seconds(2);
@@ -796,7 +796,6 @@ async fn write(
     s.videos = insert_all(
         db,
         "videos",
-        37,
         limit,
         d.videos.iter().map(|v| {
             let job_ms = (v.created_at - v.job_created_at).num_milliseconds().max(1);
@@ -858,7 +857,6 @@ async fn write(
     s.likes = insert_all(
         db,
         "likes",
-        3,
         limit,
         d.likes.iter().map(|(u, v, at)| likes::ActiveModel {
             user_id: Set(uid(*u)),
@@ -870,7 +868,6 @@ async fn write(
     s.views = insert_all(
         db,
         "views",
-        4,
         limit,
         d.views.iter().map(|(u, v, ms, at)| views::ActiveModel {
             user_id: Set(uid(*u)),
@@ -883,7 +880,6 @@ async fn write(
     s.comments = insert_all(
         db,
         "comments",
-        6,
         limit,
         d.comments.iter().map(|(id, v, u, body, at)| comments::ActiveModel {
             id: Set(*id),

@@ -151,7 +151,7 @@ async fn dialogue_ambience_captions_and_loudness_embedded() {
     let job = generate(
         &app,
         &ann,
-        json!({"prompt": format!("a quiet park in the morning. Mia says \"{line}\""), "durationSeconds": 4, "aspectRatio": "SQUARE"}),
+        json!({"prompt": format!("a quiet park in the morning. Mia says \"{line}\""), "durationSeconds": 4, "aspectRatio": "SQUARE", "seed": 1}),
     )
     .await;
     let v = &job["video"];
