@@ -171,6 +171,7 @@ fn place_lines(engine: &SpeechEngine, lines: &[DialogueLine], seconds: f64) -> (
         pace = (needed / room).min(MAX_PACE);
         spoken = speak_all(engine, lines, pace);
     }
+    let several_speakers = lines.iter().any(|l| l.speaker_index > 0);
     let mut at = LEAD_IN;
     let mut placed = Vec::with_capacity(spoken.len());
     let mut cues = Vec::with_capacity(spoken.len());
@@ -188,12 +189,13 @@ fn place_lines(engine: &SpeechEngine, lines: &[DialogueLine], seconds: f64) -> (
             1 => 0.2,
             _ => 0.0,
         };
-        cues.push(Caption {
-            start: at,
-            end: (at + length).min(seconds),
-            speaker: line.speaker.clone(),
-            text: line.text.clone(),
-        });
+        // With more than one speaker the caption names who speaks, as subtitles for the deaf do
+        // (browsers do not show the voice span's name).
+        let text = match (&line.speaker, several_speakers) {
+            (Some(name), true) => format!("{name}: {}", line.text),
+            _ => line.text.clone(),
+        };
+        cues.push(Caption { start: at, end: (at + length).min(seconds), speaker: line.speaker.clone(), text });
         placed.push(Placed { start_seconds: at, clip, pan });
         at += length + GAP;
     }

@@ -46,7 +46,7 @@ fn dialogue_is_spoken_in_order_and_captioned_where_it_is_heard() {
     let c = cues(&vtt);
     assert_eq!(
         c.iter().map(|x| x.2.as_str()).collect::<Vec<_>>(),
-        ["<v Mia>are you ready?</v>", "<v Leo>almost</v>", "<v Mia>then let's go</v>"]
+        ["<v Mia>Mia: are you ready?</v>", "<v Leo>Leo: almost</v>", "<v Mia>Mia: then let's go</v>"]
     );
     assert!(c.windows(2).all(|w| w[0].1 <= w[1].0), "lines do not overlap: {c:?}");
     assert!(c[0].0 >= 0.2 && c.last().unwrap().1 <= 6.0, "{c:?}");

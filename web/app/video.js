@@ -53,7 +53,7 @@ export function player(video, ctx, { record = true } = {}) {
   }
   const wrap = h('div', { class: 'player' }, el);
   if (video.hasAudio) {
-    wrap.append(h('span', { class: 'sound-badge small', title: 'This video has sound: unmute to hear it', 'data-testid': 'has-sound' }, '🔊 Sound'));
+    wrap.append(h('span', { class: 'sound-badge small', title: 'This video has sound: unmute to hear it', 'data-testid': 'has-sound' }, '♪ Sound'));
   }
   const own = ctx.viewer && ctx.viewer.id === video.author?.id;
   if (!record || !ctx.viewer || own || video.status !== 'PUBLISHED') return wrap;

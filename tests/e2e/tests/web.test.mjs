@@ -137,6 +137,15 @@ test('join with an invite, verify, create with live progress, publish; a followe
   );
   const cue = await c.evaluate((el) => el.querySelector('video').textTracks[0].cues[0].text);
   assert.match(cue, /see you at the lake/);
+  // Paused one second in, the line is on screen.
+  await c.evaluate(
+    (el) =>
+      new Promise((done) => {
+        const v = el.querySelector('video');
+        v.addEventListener('seeked', done, { once: true });
+        v.currentTime = 1.0;
+      }),
+  );
   await snap(desk, 'feed-following');
 
   assert.deepEqual(page.errors, []);
