@@ -144,7 +144,10 @@ async fn main() {
         "  sound        {au:>6} ms   ({audio:?}; {:.1}% of wall, run beside moderate + watermark)",
         100.0 * au as f64 / wall.max(1) as f64
     );
-    println!("  encode       {en:>6} ms   ({:.0} frames/s H.264)", f64::from(frames) / (en.max(1) as f64 / 1000.0));
+    println!(
+        "  encode       {en:>6} ms   (H.264 and the Opus sound track: {:.0} frames/s)",
+        f64::from(frames) / (en.max(1) as f64 / 1000.0)
+    );
     println!("  mux          {mx:>6} ms");
     println!("  sign         {sg:>6} ms");
     println!("  store        {st:>6} ms");

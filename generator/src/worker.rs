@@ -528,7 +528,8 @@ impl Worker {
                 text_encode: ms(timings.text_encode),
                 denoise: ms(timings.denoise),
                 decode: ms(timings.decode),
-                encode: ms(video.timings.encode),
+                // H.264 and the sound track's Opus encode.
+                encode: ms(video.timings.encode + video.timings.audio),
                 mux: ms(video.timings.mux),
                 store: ms(store),
                 moderate: ms(moderate),

@@ -227,7 +227,20 @@ async fn publish_gate_and_provenance_embedded() {
     );
     assert_eq!(v["videoId"], id);
     assert_eq!(v["manifestIssuer"], "SoraVibe");
-    // Re-encoded by someone else with libx264 at CRF 28: the manifest is gone, the mark is not.
+    // The original has a sound track (the default), and its manifest covers it.
+    assert!(media::read_opus(&original).unwrap().is_some(), "a generated video has sound");
+    // Re-encoded by someone else with libx264 at CRF 28, the sound as AAC (as phones share it):
+    // the manifest is gone, the mark is not.
+    let with_aac = ffmpeg(&original, &["-c:v", "libx264", "-crf", "28", "-c:a", "aac", "-b:a", "96k"]);
+    let r = verify(&app, with_aac).await;
+    let v = &r["data"]["verifyProvenance"];
+    assert_eq!(
+        (v["fromUs"].as_bool(), v["watermarkFound"].as_bool(), v["manifestValid"].as_bool()),
+        (Some(true), Some(true), Some(false)),
+        "{r}"
+    );
+    assert_eq!(v["videoId"], id);
+    // … and without sound.
     let reencoded = ffmpeg(&original, &["-c:v", "libx264", "-crf", "28", "-an"]);
     let r = verify(&app, reencoded).await;
     let v = &r["data"]["verifyProvenance"];
@@ -254,7 +267,7 @@ async fn publish_gate_and_provenance_embedded() {
     assert_eq!(code_of(&r), "BAD_USER_INPUT", "{r}");
     let too_big = upload(&app, VERIFY, vec![0u8; app.config.server.max_upload_bytes + 100_000]).await;
     assert_eq!(too_big.status(), 413);
-    // Rate-limited per address (10 per minute by default; 6 used above, one refused by size).
+    // Rate-limited per address (10 per minute by default; 7 used above, one refused by size).
     // The window is a fixed minute: on a slow machine it may roll over during this test, so up
     // to a whole window's worth more is sent, stopping at the first refusal.
     let mut last = Value::Null;
