@@ -75,6 +75,11 @@ pub struct Line {
     pub speaker_index: usize,
     /// What is said, without quotation marks.
     pub text: String,
+    /// Who the speaker is, when the backend knows them (a cameo in the video, by its name or its
+    /// owner's username): the generator gives a speaker with a key the same stock voice in every
+    /// video (see [`mark_voices`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice_key: Option<String>,
 }
 
 /// The dialogue of a prompt, in order.
@@ -160,7 +165,7 @@ impl Script {
                     speakers.len() - 1
                 }
             };
-            script.lines.push(Line { speaker, speaker_index, text });
+            script.lines.push(Line { speaker, speaker_index, text, voice_key: None });
         }
         script
     }
@@ -196,6 +201,19 @@ impl Script {
             return Err(ScriptProblem::TooLong { speech_seconds, clip_seconds });
         }
         Ok(())
+    }
+}
+
+/// Gives `voice_key` to the lines whose speaker is one of `known` (name, key): names compare
+/// without case and without a leading `@` ("Ann", "@ann" and "ann" are one name). The first
+/// match in `known` wins.
+pub fn mark_voices(lines: &mut [Line], known: &[(String, String)]) {
+    let norm = |s: &str| s.trim().trim_start_matches('@').to_lowercase();
+    for line in lines.iter_mut() {
+        let Some(speaker) = line.speaker.as_deref().map(norm) else { continue };
+        if let Some((_, key)) = known.iter().find(|(name, _)| norm(name) == speaker) {
+            line.voice_key = Some(key.clone());
+        }
     }
 }
 
@@ -375,6 +393,20 @@ mod tests {
         assert_eq!(s.lines.len(), MAX_LINES);
         assert!(s.dropped_lines > 0);
         assert!(matches!(s.check(60.0), Err(ScriptProblem::TooManyLines { .. })));
+    }
+
+    #[test]
+    fn known_speakers_get_their_voice_key() {
+        let mut s = Script::parse("a party\nMia: hi\n@Ann: hello\nLeo: hey");
+        let known = [("ann".to_owned(), "cameo-1".to_owned()), ("Leo".to_owned(), "cameo-2".to_owned())];
+        mark_voices(&mut s.lines, &known);
+        let keys: Vec<Option<&str>> = s.lines.iter().map(|l| l.voice_key.as_deref()).collect();
+        assert_eq!(keys, [None, Some("cameo-1"), Some("cameo-2")]);
+        // Lines without a key travel as before.
+        let text = serde_json::to_string(&s.lines[0]).unwrap();
+        assert!(!text.contains("voice_key"), "{text}");
+        let back: Line = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, s.lines[0]);
     }
 
     #[test]

@@ -674,6 +674,16 @@ impl VideoService {
                     })
                 })
                 .collect();
+            // A cameo named as a speaker ("Ann says …", by the cameo's name or its owner's
+            // username) keeps one stock voice in every video it speaks in.
+            let mut known = Vec::with_capacity(cameos.len() * 2);
+            for c in &cameos {
+                known.push((c.name.clone(), c.id.to_string()));
+                if let Some(owner) = self.deps.store.user(c.owner_id).await? {
+                    known.push((owner.username, c.id.to_string()));
+                }
+            }
+            app_core::dialogue::mark_voices(&mut spec.dialogue, &known);
         }
         Ok(spec)
     }

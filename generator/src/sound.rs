@@ -14,6 +14,7 @@
 //! speak is logged and left out (with its caption), and the clip keeps its ambience. It fails
 //! only on a mix or encoding error, which is a bug.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use audio::captions::Cue as Caption;
@@ -22,7 +23,7 @@ use audio::scene::{Cue, SceneSound};
 use jobs::dialogue::MAX_PACE;
 use jobs::{AudioMode, DialogueLine};
 
-use crate::speech::SpeechEngine;
+use crate::speech::{SpeechEngine, VoiceId};
 use crate::{GenError, GenResult};
 
 /// Silence before the first line, seconds.
@@ -202,12 +203,55 @@ fn place_lines(engine: &SpeechEngine, lines: &[DialogueLine], seconds: f64) -> (
     (placed, cues, pace)
 }
 
+/// The voice of each speaker (by `speaker_index`): a speaker with a `voice_key` (a cameo) gets
+/// the stock voice its key hashes to, so it sounds the same in every video; the others take the
+/// free voices in order of appearance; two speakers share a voice only when there are more
+/// speakers than voices.
+pub fn voices_for(engine: &SpeechEngine, lines: &[DialogueLine]) -> HashMap<usize, VoiceId> {
+    let count = engine.voices().max(1);
+    let mut speakers: Vec<(usize, Option<&str>)> = Vec::new();
+    for line in lines {
+        if !speakers.iter().any(|(i, _)| *i == line.speaker_index) {
+            speakers.push((line.speaker_index, line.voice_key.as_deref()));
+        }
+    }
+    let mut taken = vec![false; count];
+    let mut voices = HashMap::with_capacity(speakers.len());
+    // Keyed speakers first, so they keep their voice whatever else is said.
+    for (index, key) in speakers.iter().filter_map(|(i, k)| k.map(|k| (*i, k))) {
+        let preferred = (fnv1a(key) % count as u64) as usize;
+        let voice = (0..count).map(|step| (preferred + step) % count).find(|v| !taken.get(*v).copied().unwrap_or(true));
+        let voice = voice.unwrap_or(preferred);
+        if let Some(slot) = taken.get_mut(voice) {
+            *slot = true;
+        }
+        voices.insert(index, VoiceId(u8::try_from(voice).unwrap_or(0)));
+    }
+    let mut next = 0usize;
+    for (index, _) in speakers.iter().filter(|(_, k)| k.is_none()) {
+        let free = (next..count).find(|v| !taken.get(*v).copied().unwrap_or(true));
+        let voice = free.unwrap_or(next % count);
+        if let Some(slot) = taken.get_mut(voice) {
+            *slot = true;
+        }
+        next = voice + 1;
+        voices.insert(*index, VoiceId(u8::try_from(voice).unwrap_or(0)));
+    }
+    voices
+}
+
+/// FNV-1a: a hash that stays the same across runs, machines and Rust versions.
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
+}
+
 /// Each line in its speaker's voice at `pace`; a line the engine cannot speak is logged and
 /// left out. Pairs of (line index, clip at the voice's rate).
 fn speak_all(engine: &SpeechEngine, lines: &[DialogueLine], pace: f64) -> Vec<(usize, audio::Mono)> {
+    let voices = voices_for(engine, lines);
     let mut out = Vec::with_capacity(lines.len());
     for (index, line) in lines.iter().enumerate() {
-        let voice = engine.voice_for_speaker(line.speaker_index);
+        let voice = voices.get(&line.speaker_index).copied().unwrap_or_default();
         match engine.speak(&line.text, voice, pace as f32) {
             Ok(clip) if !clip.samples.is_empty() => out.push((index, clip)),
             Ok(_) => tracing::warn!(line = index + 1, "the speech engine returned no sound for a line; left out"),

@@ -106,3 +106,33 @@ fn without_any_speech_engine_the_clip_keeps_its_ambience() {
     assert!(sound.captions.is_none(), "no captions for lines nobody hears");
     assert!(sound.track.is_some());
 }
+
+#[test]
+fn a_cameo_keeps_its_voice_across_videos_and_others_take_the_free_ones() {
+    let e = engine();
+    let keyed = |mut script: Script, speaker: &str, key: &str| {
+        jobs::dialogue::mark_voices(&mut script.lines, &[(speaker.to_owned(), key.to_owned())]);
+        script
+    };
+    // Ann is a cameo: second speaker in one video, first in another, alone in a third.
+    let one = keyed(Script::parse("a\nLeo: hi\nAnn: hello"), "Ann", "cameo-ann");
+    let two = keyed(Script::parse("b\nAnn: hello\nMia: hey\nLeo: yo"), "Ann", "cameo-ann");
+    let three = keyed(Script::parse("c\nAnn: hello"), "ann", "cameo-ann");
+    let voice_of = |s: &Script, name: &str| {
+        let v = generator::sound::voices_for(&e, &s.lines);
+        let line = s.lines.iter().find(|l| l.speaker.as_deref() == Some(name)).unwrap();
+        v[&line.speaker_index]
+    };
+    let ann = voice_of(&one, "Ann");
+    assert_eq!(voice_of(&two, "Ann"), ann);
+    assert_eq!(voice_of(&three, "Ann"), ann);
+    // Nobody else in a video shares Ann's voice while voices are free.
+    assert_ne!(voice_of(&one, "Leo"), ann);
+    assert_ne!(voice_of(&two, "Mia"), ann);
+    assert_ne!(voice_of(&two, "Leo"), ann);
+    assert_ne!(voice_of(&two, "Mia"), voice_of(&two, "Leo"));
+    // Without keys, voices go in order of appearance.
+    let plain = Script::parse("d\nMia: a\nLeo: b");
+    let v = generator::sound::voices_for(&e, &plain.lines);
+    assert_eq!((v[&0].0, v[&1].0), (0, 1));
+}

@@ -346,7 +346,12 @@ mod tests {
             remix: Some(RemixRef { video_id: Uuid::new_v4(), video_key: "videos/x.mp4".into(), title: "x".into() }),
             cameos: vec![CameoRef { cameo_id: Uuid::new_v4(), owner_id: Uuid::new_v4(), consent_version: 3 }],
             audio: AudioMode::Ambience,
-            dialogue: vec![DialogueLine { speaker: Some("Fox".into()), speaker_index: 0, text: "brr".into() }],
+            dialogue: vec![DialogueLine {
+                speaker: Some("Fox".into()),
+                speaker_index: 0,
+                text: "brr".into(),
+                voice_key: Some("c1".into()),
+            }],
         };
         let value = serde_json::to_value(&spec).unwrap();
         assert_eq!(value["aspect_ratio"], "PORTRAIT");

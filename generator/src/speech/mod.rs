@@ -26,7 +26,9 @@
 //! a single-speaker Piper voice offers its one speaker as voice 0 and flite's voices after it
 //! (a pitch or pace variation of one voice is not a second voice); flite alone offers `slt`,
 //! `rms`, `awb`, `kal16` (those the binary lists). [`SpeechEngine::voice_for_speaker`] maps the
-//! n-th speaker of a script to voice n, wrapping, so a speaker keeps one voice through a video.
+//! n-th speaker of a script to voice n, wrapping; `sound::voices_for` first gives a cameo
+//! speaker (a line with a `voice_key`) the voice its key hashes to, so it sounds the same in
+//! every video. Either way a speaker keeps one voice through a video.
 //!
 //! Invariant: whatever a prompt's dialogue contains, [`SpeechEngine::speak`] either returns
 //! speech — finite samples, leading and trailing silence trimmed to ~30 ms, peak-normalised to
