@@ -11,7 +11,8 @@ use super::{ApiResult, caller, parse_id, to_gql};
 use crate::links::MediaLinks;
 use app_core::error::AppError;
 use app_core::types::{JobId, VideoId};
-use domain::model::{AspectRatio, AudioMode, Job, JobStatus, Video, VideoStatus};
+use domain::model::{AspectRatio, AudioMode, Job, JobStatus, Transition, Video, VideoStatus};
+use domain::storyboard::ShotRequest;
 use domain::videos::{CreateVideo, QueueEstimate, VideoService};
 
 /// What to generate.
@@ -38,6 +39,35 @@ pub struct CreateVideoInput {
     /// sound as it is); `FULL` on a remix replaces the source's sound, `SILENT` drops it.
     #[graphql(default)]
     audio: AudioMode,
+    /// A storyboard: shots made in order and joined into one video that lasts as long as they
+    /// do (at most 12 shots, 60 seconds together by default; each shot within the model's
+    /// range). `prompt` then describes the world they share (place, people, objects); its spoken
+    /// lines belong to the first shot. `durationSeconds` is ignored. Not with `remixOf`.
+    shots: Option<Vec<ShotInput>>,
+}
+
+/// One shot of a storyboard.
+#[derive(InputObject)]
+pub struct ShotInput {
+    /// What happens in the shot (1–500 characters; quoted lines are spoken in it).
+    prompt: String,
+    /// Its length, within the model's range.
+    duration_seconds: i32,
+    /// How it follows the shot before it (ignored on the first).
+    #[graphql(default)]
+    transition: Transition,
+}
+
+/// One shot of a storyboard job.
+#[derive(SimpleObject)]
+#[graphql(name = "Shot")]
+pub struct ShotObject {
+    /// What happens in the shot.
+    prompt: String,
+    /// Its length.
+    duration_seconds: i32,
+    /// How it follows the shot before it.
+    transition: Transition,
 }
 
 /// Why a job failed.
@@ -93,9 +123,21 @@ impl JobObject {
     async fn prompt(&self) -> &str {
         &self.0.prompt
     }
-    /// Requested seconds.
+    /// Requested seconds (a storyboard: its shots' sum).
     async fn duration_seconds(&self) -> i32 {
         self.0.duration_seconds
+    }
+    /// A storyboard's shots, in order; empty for a video of one shot.
+    async fn shots(&self) -> Vec<ShotObject> {
+        self.0
+            .shots
+            .iter()
+            .map(|s| ShotObject {
+                prompt: s.prompt.clone(),
+                duration_seconds: i32::try_from(s.seconds).unwrap_or(i32::MAX),
+                transition: s.transition,
+            })
+            .collect()
     }
     /// Seed.
     async fn seed(&self) -> i64 {
@@ -405,6 +447,16 @@ impl VideosMutation {
                     remix_of,
                     cameo_ids,
                     audio: input.audio,
+                    shots: input
+                        .shots
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|s| ShotRequest {
+                            prompt: s.prompt,
+                            duration_seconds: s.duration_seconds,
+                            transition: s.transition,
+                        })
+                        .collect(),
                 },
             )
             .await

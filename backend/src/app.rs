@@ -156,6 +156,7 @@ pub async fn build_generation(c: &Config, services: &Services) -> AppResult<Gene
         max_running_per_user: u64::from(c.limits.max_running_jobs_per_user),
         workers: c.queue.total_workers.unwrap_or(in_process).max(1) as u64,
         max_cameos_per_video: c.limits.max_cameos_per_video,
+        max_storyboard_seconds: c.limits.max_storyboard_seconds,
     };
     // One ONNX Runtime environment per process: the policy's classifier shares the generator's.
     let dylib = setup::dylib(&c.inference);

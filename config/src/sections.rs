@@ -405,6 +405,8 @@ pub struct LimitsConfig {
     pub max_running_jobs_per_user: u32,
     /// Cameos one video may hold (1–8).
     pub max_cameos_per_video: usize,
+    /// Seconds a storyboard's shots may add up to (1–600; each shot is within the model's range).
+    pub max_storyboard_seconds: u32,
 }
 
 impl Default for LimitsConfig {
@@ -424,6 +426,7 @@ impl Default for LimitsConfig {
             max_queued_jobs_per_user: 3,
             max_running_jobs_per_user: 1,
             max_cameos_per_video: 2,
+            max_storyboard_seconds: 60,
         }
     }
 }
@@ -442,6 +445,9 @@ impl LimitsConfig {
         }
         if self.max_cameos_per_video == 0 || self.max_cameos_per_video > 8 {
             return bad("APP_MAX_CAMEOS_PER_VIDEO", "must be between 1 and 8");
+        }
+        if self.max_storyboard_seconds == 0 || self.max_storyboard_seconds > 600 {
+            return bad("APP_MAX_STORYBOARD_SECONDS", "must be between 1 and 600");
         }
         at_least_one(&[
             ("APP_PROVENANCE_CHECKS_PER_IP_PER_MINUTE", self.provenance_checks_per_ip_per_minute),

@@ -80,6 +80,13 @@ pub struct Line {
     /// video (see [`mark_voices`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_key: Option<String>,
+    /// The storyboard shot it is spoken in, from 0 (always 0 for a video of one shot).
+    #[serde(default, skip_serializing_if = "is_first")]
+    pub shot: usize,
+}
+
+fn is_first(shot: &usize) -> bool {
+    *shot == 0
 }
 
 /// The dialogue of a prompt, in order.
@@ -165,7 +172,7 @@ impl Script {
                     speakers.len() - 1
                 }
             };
-            script.lines.push(Line { speaker, speaker_index, text, voice_key: None });
+            script.lines.push(Line { speaker, speaker_index, text, voice_key: None, shot: 0 });
         }
         script
     }
@@ -202,6 +209,28 @@ impl Script {
         }
         Ok(())
     }
+}
+
+/// The lines of a storyboard, one script per shot, as one list: each line with its shot, and
+/// speakers numbered across the shots (a name is one speaker in every shot, so it keeps one
+/// voice; the unnamed speaker is one speaker too).
+pub fn join_shots(scripts: &[Script]) -> Vec<Line> {
+    let mut speakers: Vec<Option<String>> = Vec::new();
+    let mut lines = Vec::with_capacity(scripts.iter().map(|s| s.lines.len()).sum());
+    for (shot, script) in scripts.iter().enumerate() {
+        for line in &script.lines {
+            let key = line.speaker.as_ref().map(|s| s.trim_start_matches('@').to_lowercase());
+            let speaker_index = match speakers.iter().position(|k| *k == key) {
+                Some(i) => i,
+                None => {
+                    speakers.push(key);
+                    speakers.len() - 1
+                }
+            };
+            lines.push(Line { speaker_index, shot, ..line.clone() });
+        }
+    }
+    lines
 }
 
 /// Gives `voice_key` to the lines whose speaker is one of `known` (name, key): names compare
@@ -407,6 +436,24 @@ mod tests {
         assert!(!text.contains("voice_key"), "{text}");
         let back: Line = serde_json::from_str(&text).unwrap();
         assert_eq!(back, s.lines[0]);
+    }
+
+    #[test]
+    fn shots_share_their_speakers() {
+        let shots = [
+            Script::parse("a kitchen\nMia: hello\nLeo: hi"),
+            Script::parse("the garden"),
+            Script::parse("a hall\nleo: bye\nTom: see you\nMia: bye"),
+        ];
+        let lines = join_shots(&shots);
+        let got: Vec<(usize, usize, &str)> = lines.iter().map(|l| (l.shot, l.speaker_index, l.text.as_str())).collect();
+        assert_eq!(got, [(0, 0, "hello"), (0, 1, "hi"), (2, 1, "bye"), (2, 2, "see you"), (2, 0, "bye")]);
+        // The shot travels only when it is not the first.
+        let text = serde_json::to_string(&lines[0]).unwrap();
+        assert!(!text.contains("shot"), "{text}");
+        let text = serde_json::to_string(&lines[2]).unwrap();
+        assert!(text.contains("\"shot\":2"), "{text}");
+        assert_eq!(serde_json::from_str::<Line>(&text).unwrap(), lines[2]);
     }
 
     #[test]

@@ -215,6 +215,36 @@ pub struct Job {
     pub remix_of: Option<VideoId>,
     /// What its sound track holds.
     pub audio_mode: AudioMode,
+    /// A storyboard's shots, in order (empty: one shot from `prompt`, which then describes the
+    /// whole video). With shots, `prompt` describes their shared world and `duration_seconds` is
+    /// their sum.
+    pub shots: Vec<Shot>,
+}
+
+/// How a shot begins after the one before it.
+// Asked for per shot at `createVideo` (`ShotInput.transition`), kept in `generation_jobs.shots`
+// (JSON) and sent to the generator, as `CUT` or `CROSSFADE`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum), graphql(name = "Transition"))]
+pub enum Transition {
+    /// A hard cut.
+    #[default]
+    Cut,
+    /// The previous shot dissolves into this one over half a second (the video keeps its length).
+    Crossfade,
+}
+
+/// One shot of a storyboard.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Shot {
+    /// What happens in the shot (the storyboard's prompt says where and who).
+    pub prompt: String,
+    /// Its length in seconds.
+    pub seconds: u32,
+    /// How it begins after the shot before it (the first shot's is ignored).
+    #[serde(default)]
+    pub transition: Transition,
 }
 
 /// Why a job ended without a video: the machine-readable `JobError.code`.

@@ -25,6 +25,7 @@ pub mod invites;
 pub mod moderation;
 pub mod reads;
 pub mod social;
+pub mod storyboard;
 pub use kv::updates;
 pub mod text;
 pub mod values;

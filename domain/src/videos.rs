@@ -16,7 +16,9 @@
 //!    whose author allows remixes (`FORBIDDEN`). The job's prompt is the source's, `". "`, and the
 //!    change; duration (rounded to seconds), aspect ratio and default seed are the source's; the
 //!    source's cameos join the request. The source reaches the worker as a `RemixRef` (`spec`).
-//! 3. Duration and aspect ratio within the model manifest (`ModelLimits`), at most
+//! 3. A storyboard (`shots`, not with a remix) through `storyboard::check_shots` (its length is
+//!    the shots' sum); otherwise the duration within the model manifest (`ModelLimits`); the aspect
+//!    ratio within it too, at most
 //!    `max_cameos_per_video` cameos, then consent: `consent::consented_cameos` answers
 //!    `CONSENT_REQUIRED` naming the first cameo this member may not use now.
 //! 4. The content policy on the (combined) prompt with every cameo's restrictions
@@ -81,6 +83,7 @@ use super::model::{
     AspectRatio, AudioMode, FrameScores, Job, JobErrorCode, JobStatus, NotificationKind, Role, Verdict, Video,
     VideoStatus,
 };
+use super::storyboard::ShotRequest;
 use super::updates::JobUpdates;
 use super::{Caller, Deps};
 use app_core::error::{AppError, AppResult};
@@ -115,6 +118,8 @@ pub struct JobLimits {
     pub workers: u64,
     /// Cameos one video may hold.
     pub max_cameos_per_video: usize,
+    /// Seconds a storyboard's shots may add up to.
+    pub max_storyboard_seconds: u32,
 }
 
 /// A request to generate.
@@ -134,6 +139,9 @@ pub struct CreateVideo {
     pub cameo_ids: Vec<CameoId>,
     /// What the sound track holds.
     pub audio: AudioMode,
+    /// A storyboard's shots (`storyboard.rs`); `prompt` then describes their world and
+    /// `duration_seconds` is ignored (the video lasts as long as its shots).
+    pub shots: Vec<ShotRequest>,
 }
 
 /// Where a queued job stands.
@@ -193,6 +201,12 @@ impl VideoService {
                 cameo_ids.push(*id);
             }
         }
+        if !input.shots.is_empty() && input.remix_of.is_some() {
+            return Err(AppError::bad_input(
+                "shots",
+                "a remix changes one video; it cannot also be a storyboard (send shots without remixOf)",
+            ));
+        }
         // A remix starts from its source: prompt, length, shape and (by default) seed.
         let (prompt, d, aspect_ratio, source_seed) = match input.remix_of {
             Some(source_id) => {
@@ -222,7 +236,10 @@ impl VideoService {
             None => (prompt.to_owned(), d, input.aspect_ratio, None),
         };
         let prompt = prompt.as_str();
-        if d < 0 || (d as u32) < self.model.min_seconds || (d as u32) > self.model.max_seconds {
+        let shots = super::storyboard::check_shots(&input.shots, &self.model, self.limits.max_storyboard_seconds)?;
+        // A storyboard lasts as long as its shots (each already within the model's range).
+        let d = if shots.is_empty() { d } else { shots.iter().map(|s| s.seconds as i32).sum() };
+        if shots.is_empty() && (d < 0 || (d as u32) < self.model.min_seconds || (d as u32) > self.model.max_seconds) {
             return Err(AppError::bad_input(
                 "durationSeconds",
                 format!("duration must be between {} and {} seconds", self.model.min_seconds, self.model.max_seconds),
@@ -261,12 +278,31 @@ impl VideoService {
                 "KEEP_SOURCE keeps the sound of the video being remixed; this video is not a remix",
             ));
         }
-        let script = if audio.speaks() { Script::parse(prompt) } else { Script::default() };
-        script.check(f64::from(d)).map_err(|problem| AppError::bad_input("prompt", problem.to_string()))?;
+        // A storyboard's lines are checked shot by shot, against each shot's length.
+        let scripts = match (audio.speaks(), shots.is_empty()) {
+            (false, _) => vec![],
+            (true, true) => vec![Script::parse(prompt)],
+            (true, false) => super::storyboard::scripts(prompt, &shots),
+        };
         let mut refused = Vec::new();
-        for (n, line) in script.lines.iter().enumerate() {
-            for v in self.policy.check(&line.text, &context) {
-                refused.push(format!("spoken line {} (\"{}\"): {}", n + 1, excerpt(&line.text), v.reason));
+        for (i, script) in scripts.iter().enumerate() {
+            let shot = shots.get(i);
+            let seconds = shot.map_or(d as u32, |s| s.seconds);
+            script.check(f64::from(seconds)).map_err(|problem| match shot {
+                None => AppError::bad_input("prompt", problem.to_string()),
+                Some(_) => AppError::bad_input("shots", format!("shot {}: {problem}", i + 1)),
+            })?;
+            let place = if shot.is_some() { format!("shot {}, spoken line", i + 1) } else { "spoken line".into() };
+            for (n, line) in script.lines.iter().enumerate() {
+                for v in self.policy.check(&line.text, &context) {
+                    refused.push(format!("{place} {} (\"{}\"): {}", n + 1, excerpt(&line.text), v.reason));
+                }
+            }
+        }
+        // Each shot's own words, then the whole prompt (its scene with its lines).
+        for (i, shot) in shots.iter().enumerate() {
+            for v in self.policy.check(&shot.prompt, &context) {
+                refused.push(format!("shot {}: {}", i + 1, v.reason));
             }
         }
         if !refused.is_empty() {
@@ -300,6 +336,7 @@ impl VideoService {
                 aspect_ratio,
                 remix_of: input.remix_of,
                 audio_mode: audio,
+                shots,
             })
             .await?;
         for c in cameos.iter().filter(|c| c.owner_id != v.user.id) {
@@ -769,8 +806,9 @@ fn spec_of(job: &Job, username: &str) -> JobSpec {
         remix: None,
         cameos: vec![],
         audio: job.audio_mode,
-        // The lines were checked at `create`; the prompt has not changed since.
-        dialogue: if job.audio_mode.speaks() { Script::parse(&job.prompt).lines } else { vec![] },
+        // The lines were checked at `create`; the prompt and shots have not changed since.
+        dialogue: if job.audio_mode.speaks() { super::storyboard::dialogue(&job.prompt, &job.shots) } else { vec![] },
+        shots: job.shots.clone(),
     }
 }
 

@@ -93,6 +93,7 @@ async fn main() {
             } else {
                 vec![]
             },
+            shots: vec![],
         };
         let start = Instant::now();
         queue.enqueue(&spec).await.unwrap();

@@ -230,28 +230,64 @@ impl Finisher {
     /// Scores the sampled frames, takes the verdict, and (unless blocked) draws the strip of
     /// the scored frames. Blocking.
     pub fn check(&self, frames: &Frames) -> GenResult<FrameCheck> {
+        self.check_shots(std::slice::from_ref(frames))
+    }
+
+    /// [`Finisher::check`] over the shots of a storyboard, in order: each shot is sampled on its
+    /// own (a short shot is not skipped by samples spread over the whole video), frame indices
+    /// count from the first frame of the first shot (the joined video's frames, as `join` keeps
+    /// the count), one verdict covers every scored frame, and a reason names the shot of the worst
+    /// frame when there are several shots. Blocking.
+    pub fn check_shots(&self, shots: &[Frames]) -> GenResult<FrameCheck> {
         let err = stage_err("frame check");
-        let scores = self
-            .classifier
-            .score_frames(&frames.rgb, frames.width, frames.height, self.samples)
-            .map_err(|e| err(e.to_string()))?;
-        let verdict = moderation::frames::verdict(&scores, &self.thresholds);
-        let reason = moderation::frames::reason(&scores, &self.thresholds);
-        let strip_jpeg = if verdict == Verdict::Block {
-            None
-        } else {
-            let scored: Vec<&[u8]> =
-                scores.indices.iter().filter_map(|&i| frames.rgb.get(i)).map(Vec::as_slice).collect();
-            let jpeg = media::strip_jpeg(frames.width, frames.height, &scored, STRIP_TILE_HEIGHT)
-                .map_err(|e| stage_err("frame strip")(e.to_string()))?;
-            Some(jpeg)
+        let mut merged = moderation::frames::FrameScores::default();
+        let mut starts = Vec::with_capacity(shots.len());
+        let mut offset = 0usize;
+        for frames in shots {
+            let scores = self
+                .classifier
+                .score_frames(&frames.rgb, frames.width, frames.height, self.samples)
+                .map_err(|e| err(e.to_string()))?;
+            starts.push(offset);
+            merged.indices.extend(scores.indices.iter().map(|i| i + offset));
+            merged.nsfw.extend(scores.nsfw);
+            merged.elapsed += scores.elapsed;
+            offset += frames.rgb.len();
+        }
+        merged.max = merged.nsfw.iter().copied().fold(0.0, f32::max);
+        merged.mean =
+            if merged.nsfw.is_empty() { 0.0 } else { merged.nsfw.iter().sum::<f32>() / merged.nsfw.len() as f32 };
+        let verdict = moderation::frames::verdict(&merged, &self.thresholds);
+        let mut reason = moderation::frames::reason(&merged, &self.thresholds);
+        if let (Some(text), Some((worst, _))) = (reason.as_mut(), merged.worst())
+            && shots.len() > 1
+        {
+            let shot = starts.iter().rposition(|&s| s <= worst).unwrap_or(0) + 1;
+            *text = format!("shot {shot}: {text}");
+        }
+        let strip_jpeg = match (verdict, shots.first()) {
+            (Verdict::Block, _) | (_, None) => None,
+            (_, Some(first)) => {
+                let scored: Vec<&[u8]> = merged
+                    .indices
+                    .iter()
+                    .filter_map(|&i| {
+                        let shot = starts.iter().rposition(|&s| s <= i)?;
+                        shots.get(shot)?.rgb.get(i - starts.get(shot)?)
+                    })
+                    .map(Vec::as_slice)
+                    .collect();
+                let jpeg = media::strip_jpeg(first.width, first.height, &scored, STRIP_TILE_HEIGHT)
+                    .map_err(|e| stage_err("frame strip")(e.to_string()))?;
+                Some(jpeg)
+            }
         };
-        let frame_indices = scores
+        let frame_indices = merged
             .indices
             .iter()
             .map(|&i| u32::try_from(i).map_err(|_| err(format!("frame index {i} out of range"))))
             .collect::<GenResult<Vec<u32>>>()?;
-        Ok(FrameCheck { verdict, reason, frame_indices, frame_scores: scores.nsfw, strip_jpeg })
+        Ok(FrameCheck { verdict, reason, frame_indices, frame_scores: merged.nsfw, strip_jpeg })
     }
 
     /// Draws the visible mark (`@author`, or [`UNNAMED_AUTHOR`] when empty) and embeds the

@@ -19,6 +19,7 @@ pub mod scheduler;
 pub mod setup;
 pub mod sound;
 pub mod speech;
+pub mod storyboard;
 pub mod tensors;
 pub mod tiling;
 pub mod tokenizer;

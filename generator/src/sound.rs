@@ -2,13 +2,19 @@
 //! dialogue and its length.
 //!
 //! `FULL`: each spoken line (checked by the backend's text policy before the job was queued) is
-//! synthesised by the [`SpeechEngine`] in its speaker's voice (speaker *n* keeps voice *n* through
-//! the video), the lines are placed one after another from a short lead-in, sped up (to
-//! [`jobs::dialogue::MAX_PACE`]) when they would not fit, over ambience and effects from the
+//! synthesised by the [`SpeechEngine`] in its speaker's voice (one voice per speaker through the
+//! video, a cameo's the same in every video: [`voices_for`]), the lines are placed one after
+//! another from a short lead-in, sped up (to [`jobs::dialogue::MAX_PACE`]) when they would not
+//! fit, over ambience and effects from the
 //! prompt's scene (`audio::scene`, `audio::ambience`), the ambience ducked under speech and the
 //! mix normalised to −16 LUFS with the true peak at most −1 dBTP (`audio::mix`); the lines become
 //! WebVTT captions at the times they are heard. `AMBIENCE`: the same without speech. `SILENT`: no
 //! track. `KEEP_SOURCE`: the remix source's Opus packets, copied.
+//!
+//! A storyboard's track runs across its shots: each shot has a window, its scene's ambience
+//! dissolving into the next shot's over [`SHOT_AMBIENCE_CROSSFADE`] at the cut, and its lines
+//! (`DialogueLine::shot`) placed and sped up within it; a speaker keeps one voice in every shot
+//! ([`voices_for`] over all the lines); one mix normalises the whole track.
 //!
 //! Invariant: the sound stage never fails a job for want of a voice: a line the engine cannot
 //! speak is logged and left out (with its caption), and the clip keeps its ambience. It fails
@@ -53,7 +59,23 @@ pub struct SoundRequest<'a> {
     pub seed: u64,
     /// A remix source's MP4 (`KEEP_SOURCE`).
     pub source_mp4: Option<&'a [u8]>,
+    /// A storyboard's shots, in order, their lengths adding up to `seconds`; empty for a clip of
+    /// one shot (then `prompt` is its scene).
+    pub shots: &'a [Segment],
 }
+
+/// One shot of a storyboard, as the sound stage sees it.
+#[derive(Debug, Clone)]
+pub struct Segment {
+    /// Its scene (the shot's prompt with the storyboard's world).
+    pub prompt: String,
+    /// Its length as made, seconds.
+    pub seconds: f64,
+}
+
+/// How long one shot's ambience dissolves into the next one's, seconds (centred on the cut, so
+/// the track runs on without a click or a gap).
+pub const SHOT_AMBIENCE_CROSSFADE: f64 = 0.3;
 
 /// What the stage made.
 #[derive(Debug, Clone, Default)]
@@ -109,13 +131,23 @@ fn keep_source(req: &SoundRequest<'_>) -> Sound {
 /// Ambience from the scene, and (for `FULL`) the dialogue over it.
 fn scored(engine: &SpeechEngine, req: &SoundRequest<'_>) -> GenResult<Sound> {
     let seconds = req.seconds.max(0.1);
-    let scene = audio::scene::from_prompt(req.prompt);
-    let ambience = audio::ambience::render(&scene, seconds, req.seed);
+    // One window per shot (the whole clip for one shot): its scene's ambience and its lines.
+    let one = [Segment { prompt: req.prompt.to_owned(), seconds }];
+    let segments: &[Segment] = if req.shots.is_empty() { &one } else { req.shots };
+    let scenes: Vec<SceneSound> = segments.iter().map(|s| audio::scene::from_prompt(&s.prompt)).collect();
+    let ambience = render_shots(&scenes, segments, seconds, req.seed);
+    let mut windows = Vec::with_capacity(segments.len());
+    let mut start = 0.0;
+    for s in segments {
+        windows.push((start, s.seconds.min(seconds - start).max(0.0)));
+        start += s.seconds;
+    }
     let lines: &[DialogueLine] = if req.mode == AudioMode::Full { req.dialogue } else { &[] };
-    let (placed, cues, pace) = place_lines(engine, lines, seconds);
-    // Dialogue at −16 LUFS; a track without speech as loud as its scene is busy.
+    let (placed, cues, pace) = place_lines(engine, lines, &windows);
+    // Dialogue at −16 LUFS; a track without speech as loud as its busiest scene.
     let settings = if placed.is_empty() {
-        MixSettings { target_lufs: ambience_target(&scene), ..MixSettings::default() }
+        let target = scenes.iter().map(ambience_target).fold(f64::NEG_INFINITY, f64::max);
+        MixSettings { target_lufs: target, ..MixSettings::default() }
     } else {
         // Dialogue sits well above its bed, as in a film mix.
         MixSettings { duck_db: DIALOGUE_DUCK_DB, ..MixSettings::default() }
@@ -154,15 +186,95 @@ pub fn ambience_target(scene: &SceneSound) -> f64 {
     -28.0 + 12.0 * busy
 }
 
-/// Speaks the lines and lays them out one after another; returns the placed clips, their
-/// captions and the pace used.
-fn place_lines(engine: &SpeechEngine, lines: &[DialogueLine], seconds: f64) -> (Vec<Placed>, Vec<Caption>, f64) {
-    if lines.is_empty() {
-        return (vec![], vec![], 1.0);
+/// The ambience of each shot's scene over its window, each dissolving into the next over
+/// [`SHOT_AMBIENCE_CROSSFADE`] (equal power: the beds are independent), `seconds` long in all.
+/// One shot: its scene's ambience as it is.
+fn render_shots(scenes: &[SceneSound], segments: &[Segment], seconds: f64, seed: u64) -> audio::Stereo {
+    let total = audio::frames_for(seconds);
+    let half = audio::frames_for(SHOT_AMBIENCE_CROSSFADE / 2.0);
+    let mut out = audio::Stereo::silence(total);
+    let mut start = 0usize;
+    let mut at = 0.0f64;
+    for (i, (scene, segment)) in scenes.iter().zip(segments).enumerate() {
+        let end = if i + 1 == segments.len() { total } else { audio::frames_for(at + segment.seconds).min(total) };
+        at += segment.seconds;
+        // Each bed runs `half` past both ends of its window (less at the clip's ends).
+        let from = start.saturating_sub(if i == 0 { 0 } else { half });
+        let to = if i + 1 == segments.len() { total } else { (end + half).min(total) };
+        if to <= from {
+            start = end;
+            continue;
+        }
+        let bed = audio::ambience::render(scene, (to - from) as f64 / f64::from(audio::SAMPLE_RATE), seed);
+        for k in 0..(to - from).min(bed.frames()) {
+            let t = from + k;
+            // Rises over [start - half, start + half), falls over [end - half, end + half).
+            let rise = if i == 0 { 1.0 } else { fade_in(t, start, half) };
+            let fall = if i + 1 == segments.len() { 1.0 } else { 1.0 - fade_in(t, end, half) };
+            let gain = (rise * fall).max(0.0).sqrt() as f32;
+            if let (Some(l), Some(r), Some(bl), Some(br)) =
+                (out.left.get_mut(t), out.right.get_mut(t), bed.left.get(k), bed.right.get(k))
+            {
+                *l += bl * gain;
+                *r += br * gain;
+            }
+        }
+        start = end;
     }
+    out
+}
+
+/// 0 before `centre - half`, 1 from `centre + half`, linear between.
+fn fade_in(t: usize, centre: usize, half: usize) -> f64 {
+    if half == 0 {
+        return if t >= centre { 1.0 } else { 0.0 };
+    }
+    let from = centre as f64 - half as f64;
+    ((t as f64 + 0.5 - from) / (2.0 * half as f64)).clamp(0.0, 1.0)
+}
+
+/// Speaks the lines and lays each shot's out one after another in the shot's window (start,
+/// length; a line's `shot` picks it, the last window taking any beyond); returns the placed
+/// clips, their captions and the fastest pace used.
+fn place_lines(
+    engine: &SpeechEngine,
+    lines: &[DialogueLine],
+    windows: &[(f64, f64)],
+) -> (Vec<Placed>, Vec<Caption>, f64) {
+    let mut out = (Vec::with_capacity(lines.len()), Vec::with_capacity(lines.len()), 1.0f64);
+    if lines.is_empty() || windows.is_empty() {
+        return out;
+    }
+    let voices = voices_for(engine, lines);
+    let several_speakers = lines.iter().any(|l| l.speaker_index > 0);
+    let last = windows.len() - 1;
+    for (w, &window) in windows.iter().enumerate() {
+        let mine: Vec<usize> =
+            (0..lines.len()).filter(|&i| lines.get(i).is_some_and(|l| l.shot.min(last) == w)).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let pace = place_window(engine, lines, &mine, window, &voices, several_speakers, &mut out.0, &mut out.1);
+        out.2 = out.2.max(pace);
+    }
+    out
+}
+
+/// The lines `mine` (indices into `lines`) in one window; returns the pace used.
+#[allow(clippy::too_many_arguments)]
+fn place_window(
+    engine: &SpeechEngine,
+    lines: &[DialogueLine],
+    mine: &[usize],
+    (offset, seconds): (f64, f64),
+    voices: &HashMap<usize, VoiceId>,
+    several_speakers: bool,
+    placed: &mut Vec<Placed>,
+    cues: &mut Vec<Caption>,
+) -> f64 {
     let room = (seconds - LEAD_IN - TAIL).max(0.1);
     let mut pace = 1.0f64;
-    let mut spoken = speak_all(engine, lines, pace);
+    let mut spoken = speak_all(engine, lines, mine, voices, pace);
     let total = |clips: &[(usize, audio::Mono)]| {
         clips.iter().map(|(_, c)| c.seconds()).sum::<f64>() + GAP * clips.len().saturating_sub(1) as f64
     };
@@ -170,18 +282,16 @@ fn place_lines(engine: &SpeechEngine, lines: &[DialogueLine], seconds: f64) -> (
     if needed > room {
         // Once more, faster: the lines take about 1/pace as long.
         pace = (needed / room).min(MAX_PACE);
-        spoken = speak_all(engine, lines, pace);
+        spoken = speak_all(engine, lines, mine, voices, pace);
     }
-    let several_speakers = lines.iter().any(|l| l.speaker_index > 0);
-    let mut at = LEAD_IN;
-    let mut placed = Vec::with_capacity(spoken.len());
-    let mut cues = Vec::with_capacity(spoken.len());
+    let end = offset + seconds;
+    let mut at = offset + LEAD_IN;
     for (index, clip) in spoken {
         let Some(line) = lines.get(index) else { continue };
         let clip = audio::resample::to_output_rate(&clip);
         let length = clip.seconds();
-        if at >= seconds {
-            tracing::warn!(line = index + 1, "a spoken line does not fit in the clip; left out");
+        if at >= end {
+            tracing::warn!(line = index + 1, shot = line.shot + 1, "a spoken line does not fit in its shot; left out");
             continue;
         }
         // Speakers stand a little apart: the first left of centre, the next right, and so on.
@@ -196,11 +306,11 @@ fn place_lines(engine: &SpeechEngine, lines: &[DialogueLine], seconds: f64) -> (
             (Some(name), true) => format!("{name}: {}", line.text),
             _ => line.text.clone(),
         };
-        cues.push(Caption { start: at, end: (at + length).min(seconds), speaker: line.speaker.clone(), text });
+        cues.push(Caption { start: at, end: (at + length).min(end), speaker: line.speaker.clone(), text });
         placed.push(Placed { start_seconds: at, clip, pan });
         at += length + GAP;
     }
-    (placed, cues, pace)
+    pace
 }
 
 /// The voice of each speaker (by `speaker_index`): a speaker with a `voice_key` (a cameo) gets
@@ -245,12 +355,17 @@ fn fnv1a(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
-/// Each line in its speaker's voice at `pace`; a line the engine cannot speak is logged and
-/// left out. Pairs of (line index, clip at the voice's rate).
-fn speak_all(engine: &SpeechEngine, lines: &[DialogueLine], pace: f64) -> Vec<(usize, audio::Mono)> {
-    let voices = voices_for(engine, lines);
-    let mut out = Vec::with_capacity(lines.len());
-    for (index, line) in lines.iter().enumerate() {
+/// The lines `mine` (indices into `lines`), each in its speaker's voice at `pace`; a line the
+/// engine cannot speak is logged and left out. Pairs of (line index, clip at the voice's rate).
+fn speak_all(
+    engine: &SpeechEngine,
+    lines: &[DialogueLine],
+    mine: &[usize],
+    voices: &HashMap<usize, VoiceId>,
+    pace: f64,
+) -> Vec<(usize, audio::Mono)> {
+    let mut out = Vec::with_capacity(mine.len());
+    for (index, line) in mine.iter().filter_map(|&i| lines.get(i).map(|l| (i, l))) {
         let voice = voices.get(&line.speaker_index).copied().unwrap_or_default();
         match engine.speak(&line.text, voice, pace as f32) {
             Ok(clip) if !clip.samples.is_empty() => out.push((index, clip)),

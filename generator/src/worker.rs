@@ -16,7 +16,12 @@
 //!    that cannot be read is logged and the job goes on without it.
 //! 3. `Pipeline::check` (a request the model cannot make is `Failed` with its reason, no retry), then
 //!    `Batcher::generate` (`batch.rs`: jobs of one shape that the process's worker tasks hold at
-//!    once share each denoiser call; a job over the memory budget is handed back); beside it, a
+//!    once share each denoiser call; a job over the memory budget is handed back). A storyboard
+//!    (`spec.shots`) is one request per shot (`storyboard.rs`: the shot's prompt with the world's,
+//!    seed `seed + n`, the same reference), all checked first, then made in order, progress
+//!    counted over every shot's steps; its frames are checked shot by shot
+//!    (`Finisher::check_shots`) and joined with their cuts and crossfades (`storyboard::join`)
+//!    before the marks, and its sound has a window per shot. Beside the pipeline runs a
 //!    watcher polls `is_cancelled` (the pipeline drops the job at its next step) and renews the
 //!    delivery (`keep_alive`, three times per `reclaim_idle`) until the output is stored, and a
 //!    forwarder publishes `Progress` per step.
@@ -355,7 +360,26 @@ impl Worker {
                 }
             }
         }
-        self.batcher.pipeline().check(&request)?;
+        // A storyboard: one request per shot, the same likeness in each (`storyboard.rs`); every
+        // shot is checked before the first is made.
+        let requests: Vec<GenerationRequest> = if d.spec.shots.is_empty() {
+            vec![request]
+        } else {
+            crate::storyboard::plan(&d.spec)
+                .into_iter()
+                .map(|(prompt, seed, seconds)| {
+                    let mut shot = GenerationRequest::new(prompt, seed, seconds, d.spec.aspect_ratio);
+                    shot.reference = request.reference.clone();
+                    shot
+                })
+                .collect()
+        };
+        for (i, r) in requests.iter().enumerate() {
+            self.batcher.pipeline().check(r).map_err(|e| match (e, requests.len()) {
+                (GenError::BadRequest(m), n) if n > 1 => GenError::BadRequest(format!("shot {}: {m}", i + 1)),
+                (e, _) => e,
+            })?;
+        }
 
         // Side tasks while the pipeline runs: forward progress, watch for cancellation, and
         // tell the queue the job is alive so it is not reclaimed from a slow but healthy worker
@@ -390,14 +414,49 @@ impl Worker {
                 }
             })
         };
-        let run = self.batcher.generate(request, tx, cancelled.clone()).await;
+        // The shots one after another, progress counted over all of them.
+        let count = requests.len();
+        let mut shots = Vec::with_capacity(count);
+        let mut timings = crate::pipeline::StageTimings::default();
+        for (i, r) in requests.into_iter().enumerate() {
+            let (shot_tx, mut shot_rx) = mpsc::unbounded_channel::<(usize, usize)>();
+            let relay = {
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    while let Some((step, total)) = shot_rx.recv().await {
+                        let _ = tx.send((i * total + step, count * total));
+                    }
+                })
+            };
+            let run = self.batcher.generate(r, shot_tx, cancelled.clone()).await;
+            let _ = relay.await;
+            let (frames, t) = run?;
+            timings.text_encode += t.text_encode;
+            timings.denoise += t.denoise;
+            timings.decode += t.decode;
+            shots.push(frames);
+        }
+        drop(tx);
         let _ = forwarder.await;
-        let (frames, timings) = run?;
+        // Shot lengths as made, for the sound's windows.
+        let shot_seconds: Vec<f64> = shots.iter().map(|f| f.rgb.len() as f64 / f64::from(f.fps.max(1))).collect();
 
         // The sound track, beside the frame check and the marks (both only read the frames).
         let sound_task = {
             let (speech, spec, source) = (self.speech.clone(), d.spec.clone(), source_mp4.clone());
-            let seconds = frames.rgb.len() as f64 / f64::from(frames.fps.max(1));
+            let seconds = shot_seconds.iter().sum();
+            let segments: Vec<crate::sound::Segment> = if spec.shots.is_empty() {
+                vec![]
+            } else {
+                spec.shots
+                    .iter()
+                    .zip(&shot_seconds)
+                    .map(|(shot, &seconds)| crate::sound::Segment {
+                        prompt: crate::storyboard::shot_prompt(&spec.prompt, shot),
+                        seconds,
+                    })
+                    .collect()
+            };
             tokio::task::spawn_blocking(move || {
                 let req = SoundRequest {
                     prompt: &spec.prompt,
@@ -406,6 +465,7 @@ impl Worker {
                     seconds,
                     seed: spec.seed,
                     source_mp4: source.as_deref(),
+                    shots: &segments,
                 };
                 crate::sound::make(&speech, &req)
             })
@@ -417,7 +477,13 @@ impl Worker {
         let started = Instant::now();
         let (mut frames, check) = {
             let finisher = self.finisher.clone();
-            blocking("frame check", move || finisher.check(&frames).map(|c| (frames, c))).await?
+            let transitions: Vec<jobs::Transition> = d.spec.shots.iter().map(|s| s.transition).collect();
+            blocking("frame check", move || {
+                let check = finisher.check_shots(&shots)?;
+                // One clip from here on: the shots joined with their cuts and crossfades.
+                Ok((crate::storyboard::join(shots, &transitions)?, check))
+            })
+            .await?
         };
         let moderate = started.elapsed();
         tracing::info!(job = %job, verdict = check.verdict.as_str(), scores = ?check.frame_scores, "frame check");

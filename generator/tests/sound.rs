@@ -15,7 +15,7 @@ fn engine() -> SpeechEngine {
 }
 
 fn request<'a>(prompt: &'a str, script: &'a Script, mode: AudioMode, seconds: f64) -> SoundRequest<'a> {
-    SoundRequest { prompt, mode, dialogue: &script.lines, seconds, seed: 5, source_mp4: None }
+    SoundRequest { prompt, mode, dialogue: &script.lines, seconds, seed: 5, source_mp4: None, shots: &[] }
 }
 
 /// Seconds of each cue in a WebVTT file: (start, end, text line).
@@ -135,4 +135,58 @@ fn a_cameo_keeps_its_voice_across_videos_and_others_take_the_free_ones() {
     let plain = Script::parse("d\nMia: a\nLeo: b");
     let v = generator::sound::voices_for(&e, &plain.lines);
     assert_eq!((v[&0].0, v[&1].0), (0, 1));
+}
+
+#[test]
+fn a_storyboard_speaks_each_line_in_its_shot_over_each_shots_own_scene() {
+    use generator::sound::Segment;
+    use jobs::{Shot, Transition};
+    let e = engine();
+    let world = "a small wooden cabin";
+    let shots = [
+        Shot {
+            prompt: "heavy rain drums on the roof. Mia says \"it is pouring\"".into(),
+            seconds: 3,
+            transition: Transition::Cut,
+        },
+        Shot { prompt: "a quiet empty room".into(), seconds: 3, transition: Transition::Cut },
+        Shot { prompt: "mia: \"finally quiet\"".into(), seconds: 2, transition: Transition::Crossfade },
+    ];
+    let scripts: Vec<Script> = shots.iter().map(|s| Script::parse(&s.prompt)).collect();
+    let lines = jobs::dialogue::join_shots(&scripts);
+    assert_eq!(lines.iter().map(|l| (l.shot, l.speaker_index)).collect::<Vec<_>>(), [(0, 0), (2, 0)]);
+    let segments: Vec<Segment> = shots
+        .iter()
+        .map(|s| Segment { prompt: generator::storyboard::shot_prompt(world, s), seconds: f64::from(s.seconds) })
+        .collect();
+    let req = SoundRequest {
+        prompt: world,
+        mode: AudioMode::Full,
+        dialogue: &lines,
+        seconds: 8.0,
+        seed: 3,
+        source_mp4: None,
+        shots: &segments,
+    };
+    let sound = make(&e, &req).unwrap();
+    assert_eq!(sound.spoken, 2);
+    // Each caption falls inside its shot.
+    let c = cues(sound.captions.as_deref().unwrap());
+    assert_eq!(c.len(), 2, "{c:?}");
+    assert!(c[0].0 >= 0.0 && c[0].1 <= 3.0, "{c:?}");
+    assert!(c[1].0 >= 6.0 && c[1].1 <= 8.0, "{c:?}");
+    assert!(c[1].2.contains("finally quiet"), "{c:?}");
+    // One track as long as the shots, without a gap at the cuts; the rain shot is far louder
+    // than the quiet room (measured after the first line, before the second).
+    let Some(media::SoundTrack::Pcm(pcm)) = sound.track else { panic!("no PCM track") };
+    assert_eq!(pcm.samples.len(), 8 * 48_000 * 2);
+    let rms = |from: f64, to: f64| {
+        let s = &pcm.samples[(from * 96_000.0) as usize..(to * 96_000.0) as usize];
+        (s.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>() / s.len() as f64).sqrt()
+    };
+    let (rain, room) = (rms(2.4, 2.9), rms(3.6, 5.6));
+    assert!(rain > room * 4.0, "rain {rain:.4} vs room {room:.4}");
+    for t in [2.9, 3.0, 3.1, 5.9, 6.0, 6.1] {
+        assert!(rms(t - 0.05, t + 0.05) > 0.0, "silence at the cut near {t} s");
+    }
 }

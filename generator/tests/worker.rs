@@ -95,6 +95,7 @@ impl Rig {
             cameos: vec![],
             audio: jobs::AudioMode::Full,
             dialogue: vec![],
+            shots: vec![],
         }
     }
 

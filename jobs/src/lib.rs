@@ -19,4 +19,7 @@ pub use app_core::dialogue;
 pub use error::QueueError;
 pub use queue::{DeadLetter, Delivery, JobQueue, MemoryQueue, RedisQueue};
 pub use settings::QueueSettings;
-pub use wire::{AspectRatio, AudioMode, CameoRef, DialogueLine, JobEvent, JobOutput, JobSpec, RemixRef, StageMillis};
+pub use wire::{
+    AspectRatio, AudioMode, CameoRef, DialogueLine, JobEvent, JobOutput, JobSpec, RemixRef, Shot, StageMillis,
+    Transition,
+};

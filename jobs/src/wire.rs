@@ -14,6 +14,9 @@ pub use app_core::model::AudioMode;
 /// One spoken line of the prompt's dialogue (`app_core::dialogue`).
 pub use app_core::dialogue::Line as DialogueLine;
 
+/// One shot of a storyboard, and how it follows the one before.
+pub use app_core::model::{Shot, Transition};
+
 /// Everything a generator needs to make one video; enqueued by the backend.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobSpec {
@@ -50,6 +53,10 @@ pub struct JobSpec {
     /// is `FULL`, in order, a voice per speaker.
     #[serde(default)]
     pub dialogue: Vec<DialogueLine>,
+    /// A storyboard's shots, in order, their lengths adding up to `duration_seconds`; `prompt`
+    /// then describes the world they share. Empty: one shot of `prompt`.
+    #[serde(default)]
+    pub shots: Vec<Shot>,
 }
 
 /// One cameo in a job and the consent version that allowed it.
@@ -351,11 +358,17 @@ mod tests {
                 speaker_index: 0,
                 text: "brr".into(),
                 voice_key: Some("c1".into()),
+                shot: 1,
             }],
+            shots: vec![
+                Shot { prompt: "it sits".into(), seconds: 2, transition: Transition::Cut },
+                Shot { prompt: "it jumps".into(), seconds: 3, transition: Transition::Crossfade },
+            ],
         };
         let value = serde_json::to_value(&spec).unwrap();
         assert_eq!(value["aspect_ratio"], "PORTRAIT");
         assert_eq!(value["audio"], "AMBIENCE");
+        assert_eq!(value["shots"][1]["transition"], "CROSSFADE");
         assert_eq!(value["reference"], json!([0.25, -1.5]));
         let back: JobSpec = serde_json::from_value(value).unwrap();
         assert_eq!(back, spec);

@@ -32,6 +32,7 @@ fn spec(prompt: &str) -> JobSpec {
         cameos: vec![],
         audio: AudioMode::Full,
         dialogue: vec![],
+        shots: vec![],
     }
 }
 

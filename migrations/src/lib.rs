@@ -45,6 +45,7 @@ mod m20261130_000006_remixes;
 mod m20261130_000007_cameos;
 mod m20261130_000008_social;
 mod m20261204_000009_sound;
+mod m20261204_000010_storyboards;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -62,6 +63,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000007_cameos::Migration),
             Box::new(m20261130_000008_social::Migration),
             Box::new(m20261204_000009_sound::Migration),
+            Box::new(m20261204_000010_storyboards::Migration),
         ]
     }
 }

@@ -69,7 +69,7 @@ pub enum FrameError {
 }
 
 /// NSFW probabilities for the sampled frames of one clip.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct FrameScores {
     /// Which frames were scored, ascending.
     pub indices: Vec<usize>,

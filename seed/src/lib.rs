@@ -787,6 +787,7 @@ async fn write(
                 remix_of: Set(v.remix_of.map(vid)),
                 // The seed's jobs asked for no sound: their fixture clips are silent.
                 audio_mode: Set(AudioMode::Silent),
+                shots: Set(None),
             }
         }),
     )

@@ -53,6 +53,7 @@ async fn video(store: &Store, author: UserId, verdict: Verdict) -> Video {
             aspect_ratio: AspectRatio::Landscape,
             remix_of: None,
             audio_mode: AudioMode::Full,
+            shots: vec![],
         })
         .await
         .unwrap();

@@ -218,6 +218,9 @@ pub mod generation_jobs {
         pub frame_scores: Option<String>,
         pub remix_of: Option<Uuid>,
         pub audio_mode: AudioMode,
+        /// JSON: the storyboard's shots; `None` for one shot.
+        #[sea_orm(column_type = "Text", nullable)]
+        pub shots: Option<String>,
     }
 
     /// No navigated relations.

@@ -22,7 +22,8 @@ use super::Store;
 use super::entities::{generation_jobs as jobs, videos};
 use app_core::error::AppResult;
 use app_core::model::{
-    AspectRatio, AudioMode, CaseSource, FrameScores, Job, JobErrorCode, JobStatus, Subject, Verdict, Video, VideoStatus,
+    AspectRatio, AudioMode, CaseSource, FrameScores, Job, JobErrorCode, JobStatus, Shot, Subject, Verdict, Video,
+    VideoStatus,
 };
 use app_core::types::{JobId, UserId, VideoId};
 
@@ -46,6 +47,10 @@ fn job_from(m: jobs::Model) -> AppResult<Job> {
         finished_at: m.finished_at,
         remix_of: m.remix_of.map(VideoId),
         audio_mode: m.audio_mode,
+        shots: match &m.shots {
+            Some(raw) => crate::json::read("generation_jobs", "shots", m.id, raw)?,
+            None => Vec::new(),
+        },
     })
 }
 
@@ -120,6 +125,8 @@ pub struct NewJob {
     pub remix_of: Option<VideoId>,
     /// What its sound track holds.
     pub audio_mode: AudioMode,
+    /// A storyboard's shots (empty: one shot).
+    pub shots: Vec<Shot>,
 }
 
 /// What a finished job produced.
@@ -172,6 +179,10 @@ impl Store {
 
     pub(crate) async fn insert_job_in<C: ConnectionTrait>(c: &C, j: NewJob) -> AppResult<Job> {
         let now = Utc::now();
+        let shots = match j.shots.is_empty() {
+            true => None,
+            false => Some(crate::json::write("generation_jobs", "shots", &j.shots)?),
+        };
         let m = jobs::Entity::insert(jobs::ActiveModel {
             id: Set(j.id.0),
             user_id: Set(j.user_id.0),
@@ -195,6 +206,7 @@ impl Store {
             frame_scores: Set(None),
             remix_of: Set(j.remix_of.map(|v| v.0)),
             audio_mode: Set(j.audio_mode),
+            shots: Set(shots),
         })
         .exec_with_returning(c)
         .await?;

@@ -1,4 +1,4 @@
-//! JSON kept in text columns (`cameos.reference`, `videos.frame_scores`,
+//! JSON kept in text columns (`cameos.reference`, `videos.frame_scores`, `generation_jobs.shots`,
 //! `moderation_cases.reasons` and `.scores`, `feed_preferences.weights`). Every read goes through
 //! [`read`]: a value that does not parse as the expected type is an internal error naming the
 //! table, the column and the row, never a silent default that would change behaviour (empty

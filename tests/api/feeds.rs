@@ -50,6 +50,7 @@ pub async fn published(app: &TestApp, author: &str, prompt: &str) -> String {
             aspect_ratio: AspectRatio::Portrait,
             remix_of: None,
             audio_mode: AudioMode::Full,
+            shots: vec![],
         })
         .await
         .unwrap();

@@ -19,7 +19,8 @@
 //! `remixes`, `social` (counts under concurrent writes, blocks), `feeds` (ranking rules, fan-out
 //! and fan-in, statements per page, caches and epochs), `hygiene` (limits, batches, malformed
 //! requests), `ops` (health, metrics, the command line, SMTP against a real server, the schema file,
-//! a database fault, the web files). Most feed tests write their published videos with the store's
+//! a database fault, the web files), `sound`, `storyboard` (shots joined into one video, checked
+//! before queueing). Most feed tests write their published videos with the store's
 //! own job and video functions, so a test can have dozens.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)] // test code
 
@@ -37,3 +38,4 @@ mod ops;
 mod remixes;
 mod social;
 mod sound;
+mod storyboard;

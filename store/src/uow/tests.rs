@@ -112,6 +112,7 @@ fn new_job(user: UserId) -> NewJob {
         aspect_ratio: AspectRatio::Square,
         remix_of: None,
         audio_mode: AudioMode::Full,
+        shots: vec![],
     }
 }
 

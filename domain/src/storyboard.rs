@@ -1,0 +1,154 @@
+//! Storyboards: a video told in several shots. `createVideo` with `shots` makes one job whose
+//! prompt describes the world the shots share (place, people, objects) and whose shots say what
+//! happens, each for its own length; the generator makes them in order from one seed lineage, with
+//! the same cameos' likeness in every shot, and joins them with cuts or crossfades under one
+//! sound track, one watermark and one C2PA manifest.
+//!
+//! Invariant: a storyboard reaches the store only as [`check_shots`] returns it: 1 to
+//! [`MAX_SHOTS`] shots, each prompt through `text::clean_text`, each length within the model's
+//! range, the lengths adding up to at most the deployment's `max_storyboard_seconds`; the job's
+//! `duration_seconds` is their sum. Every refusal names the shot (from 1) in words and has the
+//! field `shots`.
+//!
+//! Dialogue: each shot's quoted lines are spoken in that shot ([`scripts`]; lines written in the
+//! world prompt are spoken in the first shot), checked against that shot's length; a name is one
+//! speaker across shots (`dialogue::join_shots`), so it keeps its voice.
+
+use app_core::dialogue::{Line, Script, join_shots};
+use app_core::error::{AppError, AppResult};
+use app_core::model::{Shot, Transition};
+
+use super::videos::ModelLimits;
+
+/// Most shots in one storyboard.
+pub const MAX_SHOTS: usize = 12;
+/// Longest shot prompt, in characters.
+pub const MAX_SHOT_PROMPT: usize = 500;
+
+/// One shot as a member asks for it.
+#[derive(Debug, Clone)]
+pub struct ShotRequest {
+    /// What happens.
+    pub prompt: String,
+    /// Seconds (checked against the model's range).
+    pub duration_seconds: i32,
+    /// How it follows the shot before.
+    pub transition: Transition,
+}
+
+/// Checks a storyboard's shots (see the module invariant); `Ok(vec![])` when there are none.
+pub fn check_shots(input: &[ShotRequest], model: &ModelLimits, max_total: u32) -> AppResult<Vec<Shot>> {
+    if input.is_empty() {
+        return Ok(vec![]);
+    }
+    if input.len() > MAX_SHOTS {
+        return Err(AppError::bad_input(
+            "shots",
+            format!("a storyboard has at most {MAX_SHOTS} shots (this one has {})", input.len()),
+        ));
+    }
+    let mut shots = Vec::with_capacity(input.len());
+    let mut total = 0u32;
+    for (i, shot) in input.iter().enumerate() {
+        let n = i + 1;
+        let prompt = super::text::clean_text("shots", &shot.prompt, MAX_SHOT_PROMPT, &format!("shot {n}'s prompt"))?;
+        let seconds = u32::try_from(shot.duration_seconds).unwrap_or(0);
+        if seconds < model.min_seconds || seconds > model.max_seconds {
+            return Err(AppError::bad_input(
+                "shots",
+                format!("shot {n} must last between {} and {} seconds", model.min_seconds, model.max_seconds),
+            ));
+        }
+        total += seconds;
+        shots.push(Shot { prompt, seconds, transition: shot.transition });
+    }
+    if total > max_total {
+        return Err(AppError::bad_input(
+            "shots",
+            format!("the shots add up to {total} seconds; a storyboard may last at most {max_total} seconds"),
+        ));
+    }
+    Ok(shots)
+}
+
+/// The dialogue of each shot, in order: the world prompt's lines belong to the first shot.
+pub fn scripts(world: &str, shots: &[Shot]) -> Vec<Script> {
+    shots
+        .iter()
+        .enumerate()
+        .map(|(i, shot)| {
+            let own = Script::parse(&shot.prompt);
+            if i > 0 {
+                return own;
+            }
+            let mut first = Script::parse(world);
+            first.dropped_lines += own.dropped_lines;
+            first.cut_lines += own.cut_lines;
+            first.lines.extend(own.lines);
+            first
+        })
+        .collect()
+}
+
+/// The lines a job speaks: its prompt's, or across a storyboard's shots.
+pub fn dialogue(world: &str, shots: &[Shot]) -> Vec<Line> {
+    if shots.is_empty() { Script::parse(world).lines } else { join_shots(&scripts(world, shots)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app_core::model::AspectRatio;
+
+    fn model() -> ModelLimits {
+        ModelLimits { min_seconds: 1, max_seconds: 8, aspect_ratios: vec![AspectRatio::Portrait], steps: 4 }
+    }
+
+    fn shot(prompt: &str, seconds: i32) -> ShotRequest {
+        ShotRequest { prompt: prompt.into(), duration_seconds: seconds, transition: Transition::Cut }
+    }
+
+    fn refusal(result: AppResult<Vec<Shot>>) -> String {
+        match result {
+            Err(AppError::BadUserInput { message, field }) => {
+                assert_eq!(field, Some("shots"));
+                message
+            }
+            other => panic!("expected BAD_USER_INPUT, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn shots_within_the_limits_pass_trimmed() {
+        let shots = check_shots(&[shot("  it sits ", 2), shot("it jumps", 8)], &model(), 60).unwrap();
+        assert_eq!(shots[0].prompt, "it sits");
+        assert_eq!(shots.iter().map(|s| s.seconds).sum::<u32>(), 10);
+        assert!(check_shots(&[], &model(), 60).unwrap().is_empty());
+    }
+
+    #[test]
+    fn each_refusal_names_the_shot() {
+        assert!(refusal(check_shots(&[shot("a", 2), shot("b", 9)], &model(), 60)).contains("shot 2 must last"));
+        assert!(refusal(check_shots(&[shot("a", 2), shot("b", -1)], &model(), 60)).contains("shot 2"));
+        assert!(refusal(check_shots(&[shot(" ", 2)], &model(), 60)).contains("shot 1's prompt"));
+        let long = vec![shot("a", 8); 8];
+        assert!(refusal(check_shots(&long, &model(), 60)).contains("add up to 64 seconds"));
+        let many = vec![shot("a", 1); MAX_SHOTS + 1];
+        assert!(refusal(check_shots(&many, &model(), 60)).contains("at most 12 shots"));
+    }
+
+    #[test]
+    fn the_world_prompts_lines_are_spoken_in_the_first_shot() {
+        let shots = check_shots(
+            &[shot("a kitchen\nMia: \"morning\"", 2), shot("the garden", 2), shot("Leo says \"bye\"", 2)],
+            &model(),
+            60,
+        )
+        .unwrap();
+        let lines = dialogue("Leo says \"hello\" in a small flat", &shots);
+        let got: Vec<(usize, usize, &str)> = lines.iter().map(|l| (l.shot, l.speaker_index, l.text.as_str())).collect();
+        assert_eq!(got, [(0, 0, "hello"), (0, 1, "morning"), (2, 0, "bye")]);
+        let per_shot = scripts("Leo says \"hello\"", &shots);
+        assert_eq!(per_shot.iter().map(|s| s.lines.len()).collect::<Vec<_>>(), [2, 0, 1]);
+    }
+}

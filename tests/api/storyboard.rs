@@ -1,0 +1,224 @@
+//! Storyboards end to end, through `createVideo(shots)` and the embedded worker: the shots become
+//! one MP4 as long as they are, whose cut ffmpeg's scene detection finds where the shots meet,
+//! with one sound track of the same length, each shot's line captioned inside the shot, one valid
+//! manifest; and every way a storyboard can be wrong is refused before anything is queued,
+//! naming the shot.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::harness::*;
+
+const CREATE: &str = "mutation($i: CreateVideoInput!) { createVideo(input: $i) { id durationSeconds shots { prompt durationSeconds transition } } }";
+const JOB: &str = "query($id: ID!) { job(id: $id) { id status progress error { code message } video { id status hasAudio captionsUrl durationMs provenance { manifestValid } } } }";
+
+async fn member(app: &TestApp, name: &str) -> String {
+    let code = app.mint(1, 1).await.remove(0);
+    app.sign_up(&code, name).await.0
+}
+
+fn tool(name: &str) -> Command {
+    let found = Command::new("which").arg(name).output().map(|o| o.status.success()).unwrap_or(false);
+    assert!(found, "{name} is not on PATH: run scripts/setup.sh (it installs ffmpeg)");
+    Command::new(name)
+}
+
+/// Durations of the streams of `file` (ffprobe): (codec_type, seconds).
+fn streams(file: &Path) -> Vec<(String, f64)> {
+    let out = tool("ffprobe")
+        .args(["-v", "error", "-show_entries", "stream=codec_type,duration", "-of", "json"])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["codec_type"].as_str().unwrap().to_owned(), s["duration"].as_str().unwrap().parse().unwrap()))
+        .collect()
+}
+
+/// Times (seconds) of the frames ffmpeg's scene detection scores above `threshold`.
+fn scene_changes(file: &Path, threshold: f64) -> Vec<f64> {
+    let out = tool("ffmpeg")
+        .args(["-hide_banner", "-nostats", "-i"])
+        .arg(file)
+        .args(["-vf", &format!("select='gt(scene,{threshold})',showinfo"), "-an", "-f", "null", "-"])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    log.lines()
+        .filter_map(|l| l.split("pts_time:").nth(1))
+        .filter_map(|rest| rest.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
+/// WebVTT cue times and text.
+fn cues(vtt: &str) -> Vec<(f64, f64, String)> {
+    let secs = |t: &str| {
+        let p: Vec<f64> = t.split(':').map(|x| x.parse().unwrap()).collect();
+        p[0] * 3600.0 + p[1] * 60.0 + p[2]
+    };
+    let lines: Vec<&str> = vtt.lines().collect();
+    lines
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let (a, b) = l.split_once(" --> ")?;
+            Some((secs(a), secs(b), lines[i + 1].to_owned()))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storyboard_becomes_one_video_cut_where_its_shots_meet() {
+    let app = app(Engine::Sqlite).tweak(|c| c.queue.in_process_workers = Some(1)).start().await;
+    let ann = member(&app, "ann").await;
+    let input = json!({
+        "prompt": "a small red ball",
+        "aspectRatio": "SQUARE",
+        "seed": 4,
+        "durationSeconds": 8,
+        "shots": [
+            {"prompt": "the ball on green grass in a sunny park", "durationSeconds": 2},
+            {"prompt": "the ball in deep white snow at night. Mia says \"it is cold here\"", "durationSeconds": 3},
+            {"prompt": "the ball on a yellow sandy beach", "durationSeconds": 2, "transition": "CROSSFADE"}
+        ]
+    });
+    let r = app.ok(CREATE, json!({ "i": input }), Some(&ann)).await["createVideo"].clone();
+    // The video lasts as long as its shots, whatever durationSeconds said.
+    assert_eq!(r["durationSeconds"], 7, "{r}");
+    let transitions: Vec<&str> =
+        r["shots"].as_array().unwrap().iter().map(|s| s["transition"].as_str().unwrap()).collect();
+    assert_eq!(transitions, ["CUT", "CUT", "CROSSFADE"]);
+    let id = r["id"].as_str().unwrap().to_owned();
+    let start = Instant::now();
+    let job = loop {
+        let j = app.ok(JOB, json!({"id": id}), Some(&ann)).await["job"].clone();
+        if ["SUCCEEDED", "FAILED", "REJECTED", "CANCELLED"].contains(&j["status"].as_str().unwrap()) {
+            break j;
+        }
+        assert!(start.elapsed() < Duration::from_secs(300), "timed out: {j}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(job["status"], "SUCCEEDED", "{job}");
+    let v = &job["video"];
+    assert_eq!(v["provenance"]["manifestValid"], true, "{job}");
+    assert_eq!(v["hasAudio"], true, "{job}");
+
+    let bytes =
+        std::fs::read(app.data_dir.join("media").join("videos").join(format!("{}.mp4", v["id"].as_str().unwrap())))
+            .unwrap();
+    let info = media::probe_mp4(&bytes).unwrap();
+    let frame = 1.0 / info.fps;
+    let dir = std::env::temp_dir().join(format!("storyboard-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("storyboard.mp4");
+    std::fs::write(&file, &bytes).unwrap();
+
+    // 7 s of video and 7 s of sound, within one frame.
+    let s = streams(&file);
+    assert_eq!(s.len(), 2, "{s:?}");
+    for (kind, seconds) in &s {
+        assert!((seconds - 7.0).abs() <= frame + 1e-6, "{kind} lasts {seconds} s");
+    }
+    assert!((v["durationMs"].as_f64().unwrap() / 1000.0 - 7.0).abs() <= frame + 1e-6, "{job}");
+
+    // ffmpeg finds the cut between shots 1 and 2 (at 2 s), and no change away from where shots
+    // meet (2 s; the crossfade around 5 s may or may not count as one).
+    let changes = scene_changes(&file, 0.3);
+    assert!(changes.iter().any(|t| (t - 2.0).abs() <= frame + 1e-6), "no cut at 2 s: {changes:?}");
+    for t in &changes {
+        let near = [2.0, 5.0].iter().any(|b| (t - b).abs() <= 0.25 + frame);
+        assert!(near, "a scene change at {t} s, away from the shots' boundaries: {changes:?}");
+    }
+
+    // The line of shot 2 is captioned inside shot 2.
+    let url = v["captionsUrl"].as_str().expect("captions");
+    let vtt = app.http.get(url).send().await.unwrap().text().await.unwrap();
+    let c = cues(&vtt);
+    assert_eq!(c.len(), 1, "{vtt}");
+    assert!(c[0].0 >= 2.0 && c[0].1 <= 5.0, "{vtt}");
+    assert!(c[0].2.contains("it is cold here"), "{vtt}");
+    app.stop().await;
+}
+
+/// Every way a storyboard can be wrong, refused before anything is queued, naming the shot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storyboards_are_checked_before_queueing() {
+    let app = app(Engine::Sqlite)
+        .tweak(|c| {
+            c.limits.max_queued_jobs_per_user = 5;
+            c.limits.max_storyboard_seconds = 12;
+        })
+        .start()
+        .await;
+    let ann = member(&app, "ann").await;
+    let create = |input: Value| {
+        let (app, ann) = (&app, ann.clone());
+        async move { app.gql(CREATE, json!({ "i": input }), Some(&ann)).await }
+    };
+    let shot = |prompt: &str, seconds: i32| json!({"prompt": prompt, "durationSeconds": seconds});
+    let bad = [
+        (vec![shot("a", 2), shot("b", 9)], "shot 2 must last between 1 and 8 seconds"),
+        (vec![shot("a", 2), shot("b", 0)], "shot 2 must last"),
+        (vec![shot("a", 8), shot("b", 8)], "the shots add up to 16 seconds; a storyboard may last at most 12 seconds"),
+        (vec![shot("a", 1); 13], "at most 12 shots"),
+        (vec![shot("a", 2), shot("   ", 2)], "shot 2's prompt must have 1 to 500 characters"),
+        (
+            vec![
+                shot("a", 2),
+                shot(&format!("Ann says \"{}\"", "we must leave before the tide comes in ".repeat(2)), 1),
+            ],
+            "shot 2: the dialogue takes about",
+        ),
+    ];
+    for (shots, words) in bad {
+        let r = create(json!({"prompt": "a beach", "shots": shots})).await;
+        assert_eq!(code_of(&r), "BAD_USER_INPUT", "{r}");
+        assert_eq!(r["errors"][0]["extensions"]["field"], "shots", "{r}");
+        assert!(r["errors"][0]["message"].as_str().unwrap().contains(words), "{words}: {r}");
+    }
+    // A shot's words, and a shot's spoken line, go through the content policy by themselves.
+    let r = create(json!({"prompt": "a quiet street", "shots": [
+        shot("two friends walk", 2),
+        shot("a bloody stabbing in the alley", 2),
+        shot("Leo says \"I will stab you\"", 2),
+    ]}))
+    .await;
+    assert_eq!(code_of(&r), "POLICY_VIOLATION", "{r}");
+    let reasons: Vec<&str> =
+        r["errors"][0]["extensions"]["reasons"].as_array().unwrap().iter().map(|x| x.as_str().unwrap()).collect();
+    assert!(reasons.iter().any(|x| x.starts_with("shot 2: VIOLENCE")), "{reasons:?}");
+    assert!(
+        reasons.iter().any(|x| x.starts_with("shot 3, spoken line 1 (\"I will stab you\"): VIOLENCE")),
+        "{reasons:?}"
+    );
+    assert!(reasons.iter().all(|x| !x.starts_with("shot 1")), "{reasons:?}");
+    // A remix is one video changed, not a storyboard.
+    let r = create(json!({"prompt": "x", "remixOf": uuid::Uuid::now_v7().to_string(), "shots": [shot("a", 2)]})).await;
+    assert_eq!(code_of(&r), "BAD_USER_INPUT", "{r}");
+    assert_eq!(r["errors"][0]["extensions"]["field"], "shots", "{r}");
+    // Nothing of the above was queued.
+    let drafts = app.running.store.live_jobs_of(app_core::types::UserId::parse(&me(&app, &ann).await).unwrap()).await;
+    assert_eq!(drafts.unwrap(), (0, 0));
+    // A good storyboard is stored with its shots.
+    let r = create(json!({"prompt": "a beach", "shots": [shot("waves roll in", 2), {"prompt": "gulls fly", "durationSeconds": 3, "transition": "CROSSFADE"}]})).await;
+    assert!(r.get("errors").is_none(), "{r}");
+    let id = r["data"]["createVideo"]["id"].as_str().unwrap();
+    let stored = app.running.store.job(app_core::types::JobId::parse(id).unwrap()).await.unwrap().unwrap();
+    assert_eq!(stored.duration_seconds, 5);
+    assert_eq!(stored.shots.len(), 2);
+    assert_eq!(stored.shots[1].transition, domain::model::Transition::Crossfade);
+    app.stop().await;
+}
+
+async fn me(app: &TestApp, token: &str) -> String {
+    app.ok("{ me { id } }", json!({}), Some(token)).await["me"]["id"].as_str().unwrap().to_owned()
+}
