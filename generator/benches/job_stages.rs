@@ -8,6 +8,9 @@
 //!
 //! Run: `cargo bench -p generator --bench job_stages` (env: BENCH_JOBS, default 5;
 //! BENCH_DEVICE = cpu | cuda | auto, default auto). Default job: 512×512, 48 frames (4 s at 12 fps).
+//! BENCH_SECONDS = N makes each job a storyboard of N seconds in shots of at most 8 s (as even as
+//! they go, every other one a crossfade). The process's peak resident memory (VmHWM) is printed
+//! at the end: run one length per process to read it per length.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)] // bench code
 
 use std::sync::Arc;
@@ -73,6 +76,20 @@ async fn main() {
         Ok("SILENT") => jobs::AudioMode::Silent,
         _ => jobs::AudioMode::Full,
     };
+    let storyboard: Option<u32> = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok());
+    let shots: Vec<jobs::Shot> = match storyboard {
+        Some(total) => {
+            let n = total.div_ceil(8).max(1);
+            (0..n)
+                .map(|k| jobs::Shot {
+                    prompt: format!("the boat turns, part {}", k + 1),
+                    seconds: total / n + u32::from(k < total % n),
+                    transition: if k % 2 == 1 { jobs::Transition::Crossfade } else { jobs::Transition::Cut },
+                })
+                .collect()
+        }
+        None => vec![],
+    };
     let mut rows = vec![];
     for i in 0..jobs_n {
         let spec = JobSpec {
@@ -80,7 +97,7 @@ async fn main() {
             user_id: uuid::Uuid::new_v4(),
             prompt: format!("a paper boat drifting down a rainy street, take {i}. Ann says \"look at it go\""),
             seed: i as u64,
-            duration_seconds: 4,
+            duration_seconds: storyboard.unwrap_or(4),
             aspect_ratio: AspectRatio::Square,
             reference: None,
             enqueued_at: chrono::Utc::now(),
@@ -93,7 +110,7 @@ async fn main() {
             } else {
                 vec![]
             },
-            shots: vec![],
+            shots: shots.clone(),
         };
         let start = Instant::now();
         queue.enqueue(&spec).await.unwrap();
@@ -159,5 +176,14 @@ async fn main() {
         100.0 * (wall.saturating_sub(model)) as f64 / wall.max(1) as f64,
         wall.saturating_sub(model)
     );
+    // Peak resident memory of the whole process (model, classifier and every job so far).
+    let peak = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_owned())
+        })
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .unwrap_or(0);
+    println!("  peak RSS     {:>6} MB   ({} shots)", peak / 1024, shots.len().max(1));
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -222,3 +222,84 @@ async fn storyboards_are_checked_before_queueing() {
 async fn me(app: &TestApp, token: &str) -> String {
     app.ok("{ me { id } }", json!({}), Some(token)).await["me"]["id"].as_str().unwrap().to_owned()
 }
+
+async fn wait_end(app: &TestApp, token: &str, id: &str) -> Value {
+    let start = Instant::now();
+    loop {
+        let j = app.ok(JOB, json!({"id": id}), Some(token)).await["job"].clone();
+        if ["SUCCEEDED", "FAILED", "REJECTED", "CANCELLED"].contains(&j["status"].as_str().unwrap()) {
+            return j;
+        }
+        assert!(start.elapsed() < Duration::from_secs(300), "timed out: {j}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn stored_videos(app: &TestApp) -> usize {
+    std::fs::read_dir(app.data_dir.join("media").join("videos")).map(|d| d.count()).unwrap_or(0)
+}
+
+/// A storyboard whose frames the check blocks ends `REJECTED` naming the shot, with nothing
+/// stored; one cancelled while its second shot is being made stops there, with nothing stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_shot_and_a_cancel_in_the_middle_leave_nothing_behind() {
+    let shots = |seconds: i32| {
+        json!([
+            {"prompt": "the ball on green grass", "durationSeconds": seconds},
+            {"prompt": "the ball on a sandy beach", "durationSeconds": seconds},
+            {"prompt": "the ball in the snow", "durationSeconds": seconds, "transition": "CROSSFADE"}
+        ])
+    };
+    // Block at zero: every frame is over the line.
+    let app = app(Engine::Sqlite)
+        .tweak(|c| {
+            c.queue.in_process_workers = Some(1);
+            c.moderation.frame_review_threshold = 0.0;
+            c.moderation.frame_block_threshold = 0.0;
+        })
+        .start()
+        .await;
+    let ann = member(&app, "ann").await;
+    let r = app
+        .ok(CREATE, json!({"i": {"prompt": "a red ball", "aspectRatio": "SQUARE", "shots": shots(1)}}), Some(&ann))
+        .await;
+    let job = wait_end(&app, &ann, r["createVideo"]["id"].as_str().unwrap()).await;
+    assert_eq!(job["status"], "REJECTED", "{job}");
+    assert_eq!(job["error"]["code"], "CONTENT_BLOCKED", "{job}");
+    let message = job["error"]["message"].as_str().unwrap();
+    assert!(["shot 1: ", "shot 2: ", "shot 3: "].iter().any(|p| message.starts_with(p)), "{message}");
+    assert!(job["video"].is_null(), "{job}");
+    assert_eq!(stored_videos(&app), 0);
+    let _ = app.running.stop_workers.send(true);
+    app.stop().await;
+
+    // Cancel while shot 2 of 3 is being made.
+    let app = crate::harness::app(Engine::Sqlite).tweak(|c| c.queue.in_process_workers = Some(1)).start().await;
+    let ann = member(&app, "ann").await;
+    let r = app
+        .ok(CREATE, json!({"i": {"prompt": "a red ball", "aspectRatio": "SQUARE", "shots": shots(8)}}), Some(&ann))
+        .await;
+    let id = r["createVideo"]["id"].as_str().unwrap().to_owned();
+    let start = Instant::now();
+    loop {
+        let j = app.ok(JOB, json!({"id": id}), Some(&ann)).await["job"].clone();
+        let progress = j["progress"].as_f64().unwrap();
+        assert_ne!(j["status"], "SUCCEEDED", "finished before it could be cancelled: {j}");
+        if progress > 0.4 {
+            assert!(progress < 0.67, "past shot 2 already: {j}");
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(300), "timed out: {j}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let c = app.ok("mutation($id: ID!) { cancelJob(id: $id) { status } }", json!({"id": id}), Some(&ann)).await;
+    assert_eq!(c["cancelJob"]["status"], "CANCELLED", "{c}");
+    // The worker stops at its next step and stores nothing; the job stays cancelled.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let j = app.ok(JOB, json!({"id": id}), Some(&ann)).await["job"].clone();
+    assert_eq!(j["status"], "CANCELLED", "{j}");
+    assert!(j["video"].is_null(), "{j}");
+    assert_eq!(stored_videos(&app), 0);
+    let _ = app.running.stop_workers.send(true);
+    app.stop().await;
+}
