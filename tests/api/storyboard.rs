@@ -303,3 +303,93 @@ async fn a_blocked_shot_and_a_cancel_in_the_middle_leave_nothing_behind() {
     let _ = app.running.stop_workers.send(true);
     app.stop().await;
 }
+
+/// Share of a frame's pixels that are a saturated blue (the ball), not sky, snow or night.
+fn blue_share(rgb: &[u8]) -> f64 {
+    let blue = rgb
+        .chunks_exact(3)
+        .filter(|p| {
+            let (r, g, b) = (f64::from(p[0]), f64::from(p[1]), f64::from(p[2]));
+            b > 90.0 && b > 1.8 * r && b > 1.3 * g
+        })
+        .count();
+    blue as f64 / (rgb.len() / 3) as f64
+}
+
+/// The storyboard: 60 s in eight shots (the model makes at most 8 s a shot) across three
+/// settings, one MP4 of 60 s whose cuts ffmpeg finds where the shots meet, one sound track that
+/// never drops out, and the ball blue in every shot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_seconds_in_eight_shots_keep_the_ball_blue_and_the_sound_running() {
+    let app = app(Engine::Sqlite).tweak(|c| c.queue.in_process_workers = Some(1)).start().await;
+    let ann = member(&app, "ann").await;
+    let settings = ["on green grass", "in a sandy desert", "in white snow"];
+    let lengths = [8, 8, 8, 8, 7, 7, 7, 7];
+    let shots: Vec<Value> = lengths
+        .iter()
+        .enumerate()
+        .map(|(i, s)| json!({"prompt": format!("the ball rolls {}", settings[i % 3]), "durationSeconds": s}))
+        .collect();
+    let r = app
+        .ok(
+            CREATE,
+            json!({"i": {"prompt": "a small blue ball", "aspectRatio": "SQUARE", "seed": 2, "shots": shots}}),
+            Some(&ann),
+        )
+        .await;
+    assert_eq!(r["createVideo"]["durationSeconds"], 60, "{r}");
+    let job = wait_end(&app, &ann, r["createVideo"]["id"].as_str().unwrap()).await;
+    assert_eq!(job["status"], "SUCCEEDED", "{job}");
+    let v = &job["video"];
+    assert_eq!(v["provenance"]["manifestValid"], true, "{job}");
+    let bytes =
+        std::fs::read(app.data_dir.join("media").join("videos").join(format!("{}.mp4", v["id"].as_str().unwrap())))
+            .unwrap();
+    let info = media::probe_mp4(&bytes).unwrap();
+    let frame = 1.0 / info.fps;
+    let dir = std::env::temp_dir().join(format!("storyboard60-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("sixty.mp4");
+    std::fs::write(&file, &bytes).unwrap();
+    for (kind, seconds) in streams(&file) {
+        assert!((seconds - 60.0).abs() <= frame + 1e-6, "{kind} lasts {seconds} s");
+    }
+
+    // Every boundary is a cut ffmpeg finds, and it finds nothing else.
+    let boundaries: Vec<f64> = lengths
+        .iter()
+        .scan(0.0, |t, s| {
+            *t += f64::from(*s);
+            Some(*t)
+        })
+        .take(lengths.len() - 1)
+        .collect();
+    // Threshold 0.15: a cut between two bright settings (desert → snow) scores about 0.29,
+    // frames within a shot at most about 0.05.
+    let changes = scene_changes(&file, 0.15);
+    for b in &boundaries {
+        assert!(changes.iter().any(|t| (t - b).abs() <= frame + 1e-6), "no cut at {b} s: {changes:?}");
+    }
+    for t in &changes {
+        assert!(boundaries.iter().any(|b| (t - b).abs() <= frame + 1e-6), "a change at {t} s: {changes:?}");
+    }
+
+    // The sound runs through: no half second of the track is silent, cuts included.
+    let pcm = media::decode_opus(&bytes).unwrap().expect("a sound track");
+    let per_half = 48_000 * usize::from(pcm.channels) / 2;
+    for (i, window) in pcm.samples.chunks(per_half).enumerate().take(119) {
+        let rms = (window.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>() / window.len() as f64).sqrt();
+        assert!(rms > 1e-3, "silence at {:.1} s (rms {rms:.5})", i as f64 / 2.0);
+    }
+
+    // The ball is blue in every shot (the middle frame of each).
+    let frames = media::decode_mp4(&bytes).unwrap();
+    let mut start = 0.0;
+    for (n, s) in lengths.iter().enumerate() {
+        let middle = ((start + f64::from(*s) / 2.0) * info.fps) as usize;
+        let share = blue_share(&frames[middle]);
+        assert!(share > 0.003, "shot {} ({}): {:.2}% blue pixels", n + 1, settings[n % 3], share * 100.0);
+        start += f64::from(*s);
+    }
+    app.stop().await;
+}

@@ -1,6 +1,7 @@
 // Create `/create`: prompt, duration, aspect ratio, seed, sound, up to two cameos and an optional remix
-// source (`?remix=<id>`); then the job's live progress (`jobUpdates` subscription) and, once it
-// succeeded, the draft with Publish. `/create?job=<id>` reopens a job's progress after a reload.
+// source (`?remix=<id>`), or a storyboard (a world prompt and up to twelve shots made into one
+// video); then the job's live progress (`jobUpdates` subscription) and, once it succeeded, the
+// draft with Publish. `/create?job=<id>` reopens a job's progress after a reload.
 
 import { gql, subscribe } from '/static/shared/api.js';
 import { h, mount, field, errorBox, busy, toast } from '/static/shared/dom.js';
@@ -15,9 +16,18 @@ const ASPECTS = [
   ['SQUARE', 'Square (1:1)'],
 ];
 const MAX_CAMEOS = 2;
+// Storyboards (the server checks the same): 1–12 shots, each within the model's range (1–8 s),
+// 60 s together; a shot's prompt is 1–500 characters.
+const SHOT_SECONDS = [1, 2, 3, 4, 5, 6, 7, 8];
+const MAX_SHOTS = 12;
+const MAX_STORYBOARD_SECONDS = 60;
+const TRANSITIONS = [
+  ['CUT', 'Cut'],
+  ['CROSSFADE', 'Crossfade'],
+];
 const FINAL = ['SUCCEEDED', 'FAILED', 'REJECTED', 'CANCELLED'];
 const JOB_FIELDS = `id status progress queuePosition etaSeconds prompt durationSeconds seed error { code message }
-  video { ...VideoCard }`;
+  shots { durationSeconds } video { ...VideoCard }`;
 
 const STATUS_TEXT = {
   QUEUED: 'Waiting for a generator',
@@ -56,6 +66,32 @@ async function createForm(ctx, root) {
   const err = errorBox();
   const submit = h('button', { type: 'submit', class: 'primary', 'data-testid': 'create-submit' }, source ? 'Make the remix' : 'Generate');
 
+  const promptField = field(
+    source ? 'What should change?' : 'Prompt',
+    prompt,
+    source ? 'The remix keeps everything else of the source. Up to 2000 characters.' : 'Describe the scene: subject, action, setting, style. Up to 2000 characters.',
+  );
+  const lengthField = field('Length', duration);
+  // A storyboard: the prompt becomes the world every shot shares, and the shots replace Length.
+  const board = source ? null : storyboard();
+  const toggle = source
+    ? null
+    : h('button', { type: 'button', 'aria-pressed': 'false', 'aria-controls': board.id, 'data-testid': 'storyboard-toggle' }, 'Storyboard');
+  const setMode = (on) => {
+    toggle.setAttribute('aria-pressed', String(on));
+    board.hidden = !on;
+    // Disabled, the hidden shots neither block the form's own checks nor get sent.
+    board.disabled = !on;
+    lengthField.hidden = on;
+    promptField.querySelector('label').textContent = on ? 'World' : 'Prompt';
+    promptField.querySelector('.hint').textContent = on
+      ? 'What every shot shares: the place, the people, the objects, the style. Each shot below says what happens. Up to 2000 characters.'
+      : 'Describe the scene: subject, action, setting, style. Up to 2000 characters.';
+    prompt.placeholder = on ? 'a lighthouse keeper and her grey cat on a rocky island, watercolour' : 'a red fox trotting through fresh snow at dawn';
+  };
+  toggle?.addEventListener('click', () => setMode(toggle.getAttribute('aria-pressed') !== 'true'));
+  board && setMode(false);
+
   const sourceBox = source ? h('section', { class: 'card remix-source', 'data-testid': 'remix-source', 'aria-label': 'Remixing' }, h('h2', {}, 'Remixing'), videoTile(source), h('p', { class: 'small muted' }, 'The remix starts from this prompt, length and shape; write what should change.')) : null;
   if (remixId && !source) err.show('That video cannot be remixed: it is not published, or its author does not allow remixes.');
 
@@ -63,14 +99,14 @@ async function createForm(ctx, root) {
     'form',
     { class: 'card stack create-form', 'data-testid': 'create-form' },
     sourceBox,
-    field(
-      source ? 'What should change?' : 'Prompt',
-      prompt,
-      source ? 'The remix keeps everything else of the source. Up to 2000 characters.' : 'Describe the scene: subject, action, setting, style. Up to 2000 characters.',
-    ),
+    toggle
+      ? h('div', { class: 'row mode-row' }, toggle, h('span', { class: 'muted small' }, 'Several shots in one video, up to 60 s'))
+      : null,
+    promptField,
+    board,
     source
       ? null
-      : h('div', { class: 'grid grid-2' }, field('Length', duration), field('Shape', aspect)),
+      : h('div', { class: 'grid grid-2' }, lengthField, field('Shape', aspect)),
     field('Seed (optional)', seed, 'The same prompt and seed make the same video. Leave empty for a random one.'),
     field('Sound', audio, 'Words in quotes are spoken: Mia says "ready?" or a line per speaker such as Leo: let\'s go. Captions come with them.'),
     cameoPicker(cameos),
@@ -87,7 +123,10 @@ async function createForm(ctx, root) {
         audio: audio.value,
       };
       if (source) input.remixOf = source.id;
-      else {
+      else if (!board.hidden) {
+        input.shots = board.shots();
+        input.aspectRatio = aspect.value;
+      } else {
         input.durationSeconds = Number(duration.value);
         input.aspectRatio = aspect.value;
       }
@@ -104,10 +143,123 @@ async function createForm(ctx, root) {
         const wait = ex.extensions?.retryAfterSeconds;
         showError(err, ex, form);
         if (wait) err.show(`${explain(ex)} Try again in about ${wait} s.`);
+        if (input.shots) board.markShot(ex);
       }
     });
   });
   return form;
+}
+
+/**
+ * The shots of a storyboard: a list of rows (what happens, seconds, transition; move up, move
+ * down, remove), Add shot, and the running total. A fieldset named `shots`, so an error about
+ * `shots` marks it; `shots()` reads the rows, `markShot(error)` marks the shot an error names.
+ */
+function storyboard() {
+  const list = h('ol', { class: 'shot-list', 'data-testid': 'shot-list' });
+  const add = h('button', { type: 'button', 'data-testid': 'add-shot' }, '+ Add shot');
+  const total = h('p', { class: 'shot-total', 'aria-live': 'polite', 'data-testid': 'shot-total' });
+  const box = h(
+    'fieldset',
+    { class: 'shots', name: 'shots', id: 'storyboard-shots', tabindex: '-1', 'data-testid': 'storyboard' },
+    h('legend', {}, 'Shots'),
+    h('p', { class: 'muted small' }, `What happens in each shot, in order: 1–${MAX_SHOTS} shots of ${SHOT_SECONDS[0]}–${SHOT_SECONDS[SHOT_SECONDS.length - 1]} s each.`),
+    list,
+    h('div', { class: 'row' }, add, h('span', { class: 'spacer' }), total),
+  );
+  const rows = () => [...list.children];
+
+  // Numbers, labels, which buttons apply and the total, after any change.
+  const refresh = () => {
+    const all = rows();
+    let sum = 0;
+    all.forEach((row, i) => {
+      const n = i + 1;
+      row.parts.title.textContent = `Shot ${n}`;
+      row.parts.prompt.setAttribute('aria-label', `Shot ${n}: what happens`);
+      row.parts.up.setAttribute('aria-label', `Move shot ${n} up`);
+      row.parts.down.setAttribute('aria-label', `Move shot ${n} down`);
+      row.parts.remove.setAttribute('aria-label', `Remove shot ${n}`);
+      row.parts.up.disabled = i === 0;
+      row.parts.down.disabled = i === all.length - 1;
+      row.parts.remove.disabled = all.length === 1;
+      // The first shot follows nothing: no transition.
+      row.parts.transitionField.hidden = i === 0;
+      sum += Number(row.parts.seconds.value);
+    });
+    add.disabled = all.length >= MAX_SHOTS;
+    const over = sum - MAX_STORYBOARD_SECONDS;
+    total.textContent = over > 0 ? `${sum} s of ${MAX_STORYBOARD_SECONDS} s: ${over} s too long` : `${sum} s of ${MAX_STORYBOARD_SECONDS} s`;
+    total.classList.toggle('over', over > 0);
+  };
+
+  const move = (row, by) => {
+    const all = rows();
+    const to = all.indexOf(row) + by;
+    if (to < 0 || to >= all.length) return;
+    if (by < 0) list.insertBefore(row, all[to]);
+    else list.insertBefore(row, all[to].nextSibling);
+    refresh();
+    // Keep the focus on the button pressed, or on its twin once the row reached an end.
+    const button = by < 0 ? row.parts.up : row.parts.down;
+    (button.disabled ? (by < 0 ? row.parts.down : row.parts.up) : button).focus();
+  };
+
+  const addRow = (seconds = 4) => {
+    const prompt = h('textarea', { rows: 2, maxlength: 500, required: true, 'data-testid': 'shot-prompt', placeholder: 'what happens in this shot' });
+    const secs = h('select', { 'data-testid': 'shot-seconds' }, SHOT_SECONDS.map((s) => h('option', { value: s, selected: s === seconds }, `${s} s`)));
+    const transition = h('select', { 'data-testid': 'shot-transition' }, TRANSITIONS.map(([v, l]) => h('option', { value: v }, l)));
+    const title = h('h3', { class: 'shot-title', id: `shot-${Math.random().toString(36).slice(2, 9)}` });
+    const up = h('button', { type: 'button', class: 'icon', 'data-testid': 'shot-up' }, '↑');
+    const down = h('button', { type: 'button', class: 'icon', 'data-testid': 'shot-down' }, '↓');
+    const remove = h('button', { type: 'button', class: 'danger', 'data-testid': 'shot-remove' }, 'Remove');
+    const transitionField = field('Transition', transition);
+    const row = h(
+      'li',
+      { class: 'shot-row', role: 'group', 'aria-labelledby': title.id, 'data-testid': 'shot-row' },
+      h('div', { class: 'row nowrap shot-head' }, title, h('span', { class: 'spacer' }), up, down, remove),
+      prompt,
+      h('div', { class: 'shot-opts' }, field('Length', secs), transitionField),
+    );
+    // Its controls, kept on the row (under `parts`: an element's own properties such as `title`
+    // and `remove` stay as they are).
+    row.parts = { title, prompt, seconds: secs, transition, transitionField, up, down, remove };
+    up.addEventListener('click', () => move(row, -1));
+    down.addEventListener('click', () => move(row, 1));
+    remove.addEventListener('click', () => {
+      const all = rows();
+      const next = all[all.indexOf(row) + 1] || all[all.indexOf(row) - 1];
+      row.remove();
+      refresh();
+      (next ? next.parts.prompt : add).focus();
+    });
+    secs.addEventListener('change', refresh);
+    list.append(row);
+    refresh();
+    return row;
+  };
+
+  add.addEventListener('click', () => addRow().parts.prompt.focus());
+  addRow();
+  addRow();
+
+  box.shots = () =>
+    rows().map((row, i) => ({
+      prompt: row.parts.prompt.value,
+      durationSeconds: Number(row.parts.seconds.value),
+      transition: i === 0 ? 'CUT' : row.parts.transition.value,
+    }));
+  box.markShot = (e) => {
+    const text = [e?.message, ...(e?.extensions?.reasons || [])].join(' ');
+    const m = /\bshot (\d+)/i.exec(text);
+    const row = m && rows()[Number(m[1]) - 1];
+    if (!row) return;
+    const control = /\bseconds\b|\blast\b/.test(text) ? row.parts.seconds : row.parts.prompt;
+    box.removeAttribute('aria-invalid');
+    control.setAttribute('aria-invalid', 'true');
+    control.focus();
+  };
+  return box;
 }
 
 async function loadSource(id) {
@@ -180,10 +332,12 @@ export function jobPanel(jobId, ctx, promptText) {
   const cancel = h('button', { type: 'button', class: 'danger', 'data-testid': 'job-cancel' }, 'Cancel');
   const result = h('div', { class: 'job-result stack', 'data-testid': 'job-result' });
   const promptEl = h('p', { class: 'muted' }, promptText ? `“${promptText}”` : '');
+  const boardEl = h('p', { class: 'small', hidden: true }, h('span', { class: 'badge', 'data-testid': 'job-storyboard' }));
   const panel = h(
     'section',
     { class: 'card stack job-panel', 'data-testid': 'job-panel', dataset: { jobId }, 'aria-label': 'Generation progress' },
     promptEl,
+    boardEl,
     statusEl,
     h('div', { class: 'row progress-row' }, h('div', { class: 'grow' }, bar), pct),
     queue,
@@ -213,6 +367,11 @@ export function jobPanel(jobId, ctx, promptText) {
     panel.dataset.status = job.status;
     statusEl.textContent = job.status === 'RUNNING' ? `${STATUS_TEXT.RUNNING}: ${p}%` : STATUS_TEXT[job.status] || job.status;
     if (job.prompt && !promptEl.textContent) promptEl.textContent = `“${job.prompt}”`;
+    if (job.shots?.length) {
+      const seconds = job.shots.reduce((sum, s) => sum + s.durationSeconds, 0);
+      boardEl.firstChild.textContent = `Storyboard · ${job.shots.length} ${job.shots.length === 1 ? 'shot' : 'shots'} · ${seconds} s`;
+      boardEl.hidden = false;
+    }
     const bits = [];
     if (job.status === 'QUEUED' && job.queuePosition !== null && job.queuePosition !== undefined) {
       bits.push(job.queuePosition === 0 ? 'You are next in the queue' : `${job.queuePosition} ${job.queuePosition === 1 ? 'job' : 'jobs'} ahead of yours`);

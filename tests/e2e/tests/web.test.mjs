@@ -413,3 +413,100 @@ test('log in, remix with lineage, report, cancel, notifications, log out, passwo
   assert.deepEqual(page.errors, []);
   await page.context().close();
 });
+
+test('storyboard: a world and shots, reordered and checked, made into one video', async () => {
+  const member = await server.signUp({ displayName: 'Sam Storyboard' });
+  const page = await newPage(browser, server, 'phone');
+  await signIn(page, member);
+  await page.goto('/create');
+  await page.getByTestId('create-form').waitFor();
+
+  // Storyboard mode: the prompt becomes the world, Length gives way to two shot rows.
+  const toggle = page.getByTestId('storyboard-toggle');
+  await toggle.click();
+  assert.equal(await toggle.getAttribute('aria-pressed'), 'true');
+  assert.ok(await page.getByTestId('duration').isHidden(), 'the single length control hides');
+  assert.equal(await page.getByTestId('prompt').evaluate((el) => el.labels[0].textContent), 'World');
+  const rows = page.getByTestId('shot-row');
+  assert.equal(await rows.count(), 2);
+  const prompts = () => page.getByTestId('shot-prompt').evaluateAll((els) => els.map((e) => e.value));
+  const total = page.getByTestId('shot-total');
+
+  await page.getByTestId('prompt').fill('a small red ball');
+  await rows.nth(0).getByTestId('shot-prompt').fill('the ball on green grass in a sunny park');
+  await rows.nth(0).getByTestId('shot-seconds').selectOption('2');
+  assert.ok(await rows.nth(0).getByTestId('shot-transition').isHidden(), 'the first shot has no transition');
+  await rows.nth(1).getByTestId('shot-prompt').fill('the ball on a yellow sandy beach');
+  await rows.nth(1).getByTestId('shot-seconds').selectOption('2');
+  await rows.nth(1).getByTestId('shot-transition').selectOption('CROSSFADE');
+  await page.getByTestId('add-shot').click();
+  await rows.nth(2).getByTestId('shot-prompt').fill('the ball bouncing down a stone staircase');
+  await rows.nth(2).getByTestId('shot-seconds').selectOption('3');
+  assert.equal(await total.innerText(), '7 s of 60 s');
+
+  // Reorder: the third shot up, then down again.
+  const grass = 'the ball on green grass in a sunny park';
+  const beach = 'the ball on a yellow sandy beach';
+  const stairs = 'the ball bouncing down a stone staircase';
+  await rows.nth(2).getByTestId('shot-up').click();
+  assert.deepEqual(await prompts(), [grass, stairs, beach]);
+  assert.equal(await rows.nth(2).getByTestId('shot-transition').inputValue(), 'CROSSFADE', 'a shot keeps its transition when it moves');
+  assert.ok(await rows.nth(0).getByTestId('shot-up').isDisabled());
+  await snap(page, 'create-storyboard');
+  await rows.nth(1).getByTestId('shot-down').click();
+  assert.deepEqual(await prompts(), [grass, beach, stairs]);
+
+  // Over 60 s: the total warns, and the server's message is shown when sent anyway.
+  for (let i = 3; i < 12; i += 1) {
+    await page.getByTestId('add-shot').click();
+    await rows.nth(i).getByTestId('shot-prompt').fill(`the ball rolls a little further, part ${i + 1}`);
+    await rows.nth(i).getByTestId('shot-seconds').selectOption('8');
+  }
+  assert.ok(await page.getByTestId('add-shot').isDisabled(), 'no more than 12 shots');
+  assert.equal(await total.innerText(), '79 s of 60 s: 19 s too long');
+  assert.match(await total.getAttribute('class'), /\bover\b/);
+  await page.getByTestId('create-submit').click();
+  await page.getByTestId('form-error').filter({ hasText: 'at most 60 seconds' }).waitFor();
+  assert.equal(await page.getByTestId('job-panel').count(), 0);
+
+  // Back to the two shots wanted: remove from the end (the staircase last).
+  while ((await rows.count()) > 2) await rows.last().getByTestId('shot-remove').click();
+  assert.deepEqual(await prompts(), [grass, beach]);
+  assert.equal(await total.innerText(), '4 s of 60 s');
+  assert.ok(await rows.nth(0).getByTestId('shot-remove').isEnabled());
+
+  // Single video and back: the shots are kept.
+  await toggle.click();
+  assert.ok(await page.getByTestId('duration').isVisible());
+  assert.ok(await page.getByTestId('storyboard').isHidden());
+  assert.equal(await page.getByTestId('prompt').evaluate((el) => el.labels[0].textContent), 'Prompt');
+  await toggle.click();
+  assert.deepEqual(await prompts(), [grass, beach]);
+
+  await page.getByTestId('create-submit').click();
+  await page.getByTestId('job-panel').waitFor();
+  const jobId = new URL(page.url()).searchParams.get('job');
+  assert.ok(jobId, 'the job is in the URL');
+  await page.getByTestId('job-storyboard').filter({ hasText: 'Storyboard · 2 shots · 4 s' }).waitFor();
+  await page.getByTestId('draft').waitFor({ timeout: 150_000 });
+  const { job } = await server.api('query($id: ID!) { job(id: $id) { status durationSeconds shots { prompt durationSeconds transition } } }', { id: jobId }, member.accessToken);
+  assert.equal(job.status, 'SUCCEEDED');
+  assert.deepEqual(job.shots, [
+    { prompt: grass, durationSeconds: 2, transition: 'CUT' },
+    { prompt: beach, durationSeconds: 2, transition: 'CROSSFADE' },
+  ]);
+  // One video as long as its shots.
+  const seconds = await page.getByTestId('draft').evaluate(
+    (el) =>
+      new Promise((done) => {
+        const v = el.querySelector('video');
+        if (v.readyState >= 1) done(v.duration);
+        else v.addEventListener('loadedmetadata', () => done(v.duration), { once: true });
+      }),
+  );
+  assert.ok(Math.abs(seconds - 4) <= 0.2, `the storyboard's video lasts about 4 s, not ${seconds}`);
+  assert.ok(await page.getByTestId('job-storyboard').isVisible());
+
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});
