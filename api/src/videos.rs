@@ -105,9 +105,18 @@ impl JobObject {
     async fn status(&self) -> JobStatus {
         self.0.status
     }
-    /// Denoiser progress in [0, 1].
+    /// Denoiser progress in [0, 1] (a storyboard: over all its shots).
     async fn progress(&self) -> f64 {
         self.0.progress()
+    }
+    /// While a storyboard is being made, the shot being made now (1 = the first); null for a
+    /// video of one shot, or when the job is not running.
+    async fn shot(&self) -> Option<i32> {
+        self.0.shot_progress().map(|(shot, _)| i32::try_from(shot).unwrap_or(i32::MAX))
+    }
+    /// Progress of that shot in [0, 1]; null when `shot` is.
+    async fn shot_progress(&self) -> Option<f64> {
+        self.0.shot_progress().map(|(_, p)| p)
     }
     /// Jobs ahead of this one while it waits (0 = next).
     async fn queue_position(&self, ctx: &Context<'_>) -> Result<Option<i32>> {

@@ -53,6 +53,7 @@ const KEYS_OPERATORS_USE: &[&str] = &[
     "inference_batch_window_ms",
     "inference_memory_budget_mb",
     "voice_model",
+    "max_storyboard_seconds",
     "flite_path",
     "in_process_workers",
     "worker_name",

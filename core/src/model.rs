@@ -342,6 +342,20 @@ impl Job {
             _ => 0.0,
         }
     }
+
+    /// While a storyboard runs: the shot being made (from 1) and its progress in [0, 1]. The
+    /// worker makes the shots in order, each with the same number of steps, and counts progress
+    /// over all of them, so both follow from [`Job::progress`]. `None` for one shot, or when not
+    /// running.
+    pub fn shot_progress(&self) -> Option<(u32, f64)> {
+        if self.shots.len() < 2 || self.status != JobStatus::Running {
+            return None;
+        }
+        let n = self.shots.len() as f64;
+        let at = (self.progress() * n).clamp(0.0, n);
+        let shot = (at.floor() as usize).min(self.shots.len() - 1);
+        Some((u32::try_from(shot + 1).unwrap_or(u32::MAX), (at - shot as f64).clamp(0.0, 1.0)))
+    }
 }
 
 /// Video states.

@@ -43,7 +43,9 @@
 //! `QUEUE_UNAVAILABLE`. `requeue_live` (at start) offers every dispatched live job to the queue
 //! again (it ignores jobs it holds) and dispatches waiting ones: what an in-process queue lost in a
 //! restart comes back. `estimate` answers `queuePosition` (queued jobs created before it) and
-//! `etaSeconds` (mean of the last 20 successful jobs, the worker count, or the job's own steps).
+//! `etaSeconds` (waiting: the seconds of video queued ahead, spread over the workers, plus the job's
+//! own, times the mean wall time per second of video of the last 20 successful jobs; running: the
+//! job's own time per step, or the mean of the last 20 jobs).
 //!
 //! # Worker events (`apply_event`, `run_event_consumer`)
 //!
@@ -381,9 +383,13 @@ impl VideoService {
         let per_job = self.deps.store.recent_job_seconds(20).await?;
         match job.status {
             JobStatus::Queued => {
+                // In seconds of video: a storyboard ahead weighs what its shots do.
                 let ahead = self.deps.store.queued_before(job.created_at, job.id).await?;
-                let workers = self.limits.workers.max(1);
-                let eta = per_job.map(|s| (((ahead / workers) + 1) as f64 * s).ceil() as u64);
+                let ahead_seconds = self.deps.store.queued_seconds_before(job.created_at, job.id).await?;
+                let rate = self.deps.store.recent_seconds_per_video_second(20).await?;
+                let workers = self.limits.workers.max(1) as f64;
+                let own = f64::from(job.duration_seconds.max(1));
+                let eta = rate.map(|r| ((ahead_seconds as f64 / workers + own) * r).ceil() as u64);
                 Ok(QueueEstimate { position: Some(ahead), eta_seconds: eta })
             }
             JobStatus::Running => {

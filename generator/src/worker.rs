@@ -139,6 +139,21 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f).await.map_err(|e| GenError::Finish { stage, message: e.to_string() })?
 }
 
+/// A failure while making shot `index` of `count`, naming the shot when there are several (so a
+/// storyboard that ends `FAILED` says which shot); a cancellation stays as it is.
+fn in_shot(e: GenError, index: usize, count: usize) -> GenError {
+    if count < 2 {
+        return e;
+    }
+    let shot = index + 1;
+    match e {
+        GenError::BadRequest(m) => GenError::BadRequest(format!("shot {shot}: {m}")),
+        GenError::DoesNotFit(m) => GenError::DoesNotFit(format!("shot {shot}: {m}")),
+        GenError::Model { model, message } => GenError::Model { model, message: format!("shot {shot}: {message}") },
+        other => other,
+    }
+}
+
 fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
@@ -375,10 +390,7 @@ impl Worker {
                 .collect()
         };
         for (i, r) in requests.iter().enumerate() {
-            self.batcher.pipeline().check(r).map_err(|e| match (e, requests.len()) {
-                (GenError::BadRequest(m), n) if n > 1 => GenError::BadRequest(format!("shot {}: {m}", i + 1)),
-                (e, _) => e,
-            })?;
+            self.batcher.pipeline().check(r).map_err(|e| in_shot(e, i, requests.len()))?;
         }
 
         // Side tasks while the pipeline runs: forward progress, watch for cancellation, and
@@ -430,7 +442,7 @@ impl Worker {
             };
             let run = self.batcher.generate(r, shot_tx, cancelled.clone()).await;
             let _ = relay.await;
-            let (frames, t) = run?;
+            let (frames, t) = run.map_err(|e| in_shot(e, i, count))?;
             timings.text_encode += t.text_encode;
             timings.denoise += t.denoise;
             timings.decode += t.decode;

@@ -250,6 +250,24 @@ impl Store {
             .await?)
     }
 
+    /// Seconds of video the queued jobs created before `(created_at, id)` will make (a storyboard
+    /// counts all its shots).
+    pub async fn queued_seconds_before(&self, created_at: DateTime<Utc>, id: JobId) -> AppResult<u64> {
+        let seconds: Vec<i32> = jobs::Entity::find()
+            .select_only()
+            .column(jobs::Column::DurationSeconds)
+            .filter(jobs::Column::Status.eq(JobStatus::Queued))
+            .filter(
+                jobs::Column::CreatedAt
+                    .lt(created_at)
+                    .or(jobs::Column::CreatedAt.eq(created_at).and(jobs::Column::Id.lt(id.0))),
+            )
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(seconds.iter().map(|s| u64::try_from(*s).unwrap_or(0)).sum())
+    }
+
     /// Jobs currently running anywhere.
     pub async fn running_count(&self) -> AppResult<u64> {
         Ok(jobs::Entity::find().filter(jobs::Column::Status.is_in(RUNNING)).count(&self.db).await?)
@@ -434,6 +452,27 @@ impl Store {
             .filter(|s| *s >= 0.0)
             .collect();
         Ok((!secs.is_empty()).then(|| secs.iter().sum::<f64>() / secs.len() as f64))
+    }
+
+    /// Mean wall time per second of video (seconds) over the last `sample` successful jobs: what
+    /// a queue of mixed lengths (clips and storyboards) is estimated with.
+    pub async fn recent_seconds_per_video_second(&self, sample: u64) -> AppResult<Option<f64>> {
+        let rows = jobs::Entity::find()
+            .filter(jobs::Column::Status.eq(JobStatus::Succeeded))
+            .order_by_desc(jobs::Column::FinishedAt)
+            .limit(sample)
+            .all(&self.db)
+            .await?;
+        let rates: Vec<f64> = rows
+            .iter()
+            .filter(|r| r.duration_seconds > 0)
+            .filter_map(|r| {
+                let wall = (r.finished_at? - r.started_at?).num_milliseconds() as f64 / 1000.0;
+                Some(wall / f64::from(r.duration_seconds))
+            })
+            .filter(|s| *s >= 0.0)
+            .collect();
+        Ok((!rates.is_empty()).then(|| rates.iter().sum::<f64>() / rates.len() as f64))
     }
 
     /// One video.

@@ -338,7 +338,7 @@ fn generator_binary() -> std::path::PathBuf {
     crate::harness::binary("generator")
 }
 
-fn spawn_generator(app: &TestApp, name: &str, manifest: &std::path::Path) -> Child {
+pub(crate) fn spawn_generator(app: &TestApp, name: &str, manifest: &std::path::Path) -> Child {
     let c = &app.config;
     Command::new(generator_binary())
         .env("APP_REDIS_URL", c.redis.url.as_ref().unwrap().expose())

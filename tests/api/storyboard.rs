@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::harness::*;
 
 const CREATE: &str = "mutation($i: CreateVideoInput!) { createVideo(input: $i) { id durationSeconds shots { prompt durationSeconds transition } } }";
-const JOB: &str = "query($id: ID!) { job(id: $id) { id status progress error { code message } video { id status hasAudio captionsUrl durationMs provenance { manifestValid } } } }";
+const JOB: &str = "query($id: ID!) { job(id: $id) { id status progress shot shotProgress queuePosition etaSeconds error { code message } video { id status hasAudio captionsUrl durationMs provenance { manifestValid } } } }";
 
 async fn member(app: &TestApp, name: &str) -> String {
     let code = app.mint(1, 1).await.remove(0);
@@ -287,7 +287,14 @@ async fn a_blocked_shot_and_a_cancel_in_the_middle_leave_nothing_behind() {
         assert_ne!(j["status"], "SUCCEEDED", "finished before it could be cancelled: {j}");
         if progress > 0.4 {
             assert!(progress < 0.67, "past shot 2 already: {j}");
+            // Per shot: the second of three, partly made.
+            assert_eq!(j["shot"], 2, "{j}");
+            let within = j["shotProgress"].as_f64().unwrap();
+            assert!((within - (progress * 3.0 - 1.0)).abs() < 1e-6 && within > 0.0, "{j}");
             break;
+        }
+        if j["status"] == "QUEUED" {
+            assert!(j["shot"].is_null(), "{j}");
         }
         assert!(start.elapsed() < Duration::from_secs(300), "timed out: {j}");
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -391,5 +398,133 @@ async fn sixty_seconds_in_eight_shots_keep_the_ball_blue_and_the_sound_running()
         assert!(share > 0.003, "shot {} ({}): {:.2}% blue pixels", n + 1, settings[n % 3], share * 100.0);
         start += f64::from(*s);
     }
+    app.stop().await;
+}
+
+/// Production shape (PostgreSQL, Redis Streams, separate `generator` processes). A storyboard
+/// with a shot the worker's model cannot make ends `FAILED` at once, naming the shot; a generator
+/// killed with SIGKILL while it makes shot 3 loses the job to another, which makes the storyboard
+/// again from shot 1 and ends it `SUCCEEDED`, once, as long as its shots.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shot_the_model_cannot_make_and_a_generator_killed_during_shot_3() {
+    use crate::generation::{slow_manifest, spawn_generator};
+    let manifest = slow_manifest(120);
+    let m = manifest.clone();
+    let app = app(Engine::Postgres)
+        .redis()
+        .tweak(move |c| {
+            c.queue.in_process_workers = Some(0);
+            c.inference.model_manifest = m;
+            c.queue.reclaim_idle = Duration::from_secs(2);
+        })
+        .start()
+        .await;
+    let ann = member(&app, "ann").await;
+
+    // A generator whose model makes at most 2 s, behind a service that allows 8 s shots.
+    let short =
+        std::fs::read_to_string(&manifest).unwrap().replace("max_duration_seconds = 8", "max_duration_seconds = 2");
+    let short_manifest = manifest.with_file_name(format!("short-{}.toml", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&short_manifest, short).unwrap();
+    let mut limited = spawn_generator(&app, "gen-short", &short_manifest);
+    let shots = json!([
+        {"prompt": "the boat leaves", "durationSeconds": 2},
+        {"prompt": "the boat sails on", "durationSeconds": 4}
+    ]);
+    let r = app
+        .ok(CREATE, json!({"i": {"prompt": "a paper boat", "aspectRatio": "SQUARE", "shots": shots}}), Some(&ann))
+        .await;
+    let job = wait_end(&app, &ann, r["createVideo"]["id"].as_str().unwrap()).await;
+    assert_eq!(job["status"], "FAILED", "{job}");
+    assert_eq!(job["error"]["code"], "GENERATION_FAILED", "{job}");
+    assert!(job["error"]["message"].as_str().unwrap().contains("shot 2: "), "{job}");
+    limited.kill().unwrap();
+    limited.wait().unwrap();
+
+    // SIGKILL during shot 3 of 3.
+    let mut a = spawn_generator(&app, "gen-a", &manifest);
+    let shots = json!([
+        {"prompt": "the boat leaves", "durationSeconds": 2},
+        {"prompt": "the boat sails on", "durationSeconds": 2},
+        {"prompt": "the boat comes home", "durationSeconds": 2, "transition": "CROSSFADE"}
+    ]);
+    let r = app
+        .ok(CREATE, json!({"i": {"prompt": "a paper boat", "aspectRatio": "SQUARE", "shots": shots}}), Some(&ann))
+        .await;
+    let id = r["createVideo"]["id"].as_str().unwrap().to_owned();
+    let start = Instant::now();
+    loop {
+        let j = app.ok(JOB, json!({"id": id}), Some(&ann)).await["job"].clone();
+        assert_ne!(j["status"], "SUCCEEDED", "finished before the kill: {j}");
+        if j["progress"].as_f64().unwrap() > 0.7 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(180), "timed out: {j}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    a.kill().unwrap(); // SIGKILL
+    a.wait().unwrap();
+    let mut b = spawn_generator(&app, "gen-b", &manifest);
+    let done = wait_end(&app, &ann, &id).await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    let attempts = app
+        .ok("query($id: ID!) { job(id: $id) { attempts video { frameCount } } }", json!({"id": id}), Some(&ann))
+        .await;
+    assert_eq!(attempts["job"]["attempts"], 2, "delivered again after the kill: {attempts}");
+    assert_eq!(attempts["job"]["video"]["frameCount"], 72, "{attempts}");
+    let drafts = app.ok("{ myDrafts { edges { node { id } } } }", json!({}), Some(&ann)).await;
+    assert_eq!(drafts["myDrafts"]["edges"].as_array().unwrap().len(), 1, "{drafts}");
+    b.kill().unwrap();
+    b.wait().unwrap();
+    app.stop().await;
+}
+
+/// While jobs wait, `etaSeconds` counts the seconds of video ahead: a 24 s storyboard in the
+/// queue weighs six 4 s clips, for the jobs behind it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_estimate_counts_seconds_of_video() {
+    let app = app(Engine::Sqlite)
+        .tweak(|c| {
+            c.queue.in_process_workers = Some(1);
+            c.limits.max_queued_jobs_per_user = 5;
+        })
+        .start()
+        .await;
+    let ann = member(&app, "ann").await;
+    // One clip made, so the service knows how long a second of video takes here.
+    let r = app
+        .ok(
+            CREATE,
+            json!({"i": {"prompt": "a red ball on grass", "durationSeconds": 2, "aspectRatio": "SQUARE"}}),
+            Some(&ann),
+        )
+        .await;
+    let done = wait_end(&app, &ann, r["createVideo"]["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    // Stop the worker: what follows waits.
+    let _ = app.running.stop_workers.send(true);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (bob, cat, dan) = (member(&app, "bob").await, member(&app, "cat").await, member(&app, "dan").await);
+    let clip = json!({"prompt": "a blue ball in the snow", "durationSeconds": 4, "aspectRatio": "SQUARE"});
+    let board = json!({"prompt": "a blue ball", "aspectRatio": "SQUARE", "shots": [
+        {"prompt": "on grass", "durationSeconds": 8}, {"prompt": "in snow", "durationSeconds": 8},
+        {"prompt": "in a desert", "durationSeconds": 8}
+    ]});
+    let mut ids = vec![];
+    for (token, input) in [(&bob, &clip), (&cat, &board), (&dan, &clip)] {
+        let r = app.ok(CREATE, json!({"i": input}), Some(token)).await;
+        ids.push((token.clone(), r["createVideo"]["id"].as_str().unwrap().to_owned()));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut etas = vec![];
+    for (n, (token, id)) in ids.iter().enumerate() {
+        let j = app.ok(JOB, json!({"id": id}), Some(token)).await["job"].clone();
+        assert_eq!(j["status"], "QUEUED", "{j}");
+        assert_eq!(j["queuePosition"], n, "{j}");
+        etas.push(j["etaSeconds"].as_f64().unwrap_or_else(|| panic!("no estimate: {j}")));
+    }
+    // One worker: the clip waits for 4 s of video, the storyboard for 28, the last clip for 32.
+    assert!(etas[1] >= 5.0 * etas[0], "{etas:?}");
+    assert!(etas[2] >= 6.0 * etas[0] && etas[2] > etas[1], "{etas:?}");
     app.stop().await;
 }
