@@ -26,7 +26,7 @@ const TRANSITIONS = [
   ['CROSSFADE', 'Crossfade'],
 ];
 const FINAL = ['SUCCEEDED', 'FAILED', 'REJECTED', 'CANCELLED'];
-const JOB_FIELDS = `id status progress queuePosition etaSeconds prompt durationSeconds seed error { code message }
+const JOB_FIELDS = `id status progress shot shotProgress queuePosition etaSeconds prompt durationSeconds seed error { code message }
   shots { durationSeconds } video { ...VideoCard }`;
 
 const STATUS_TEXT = {
@@ -365,7 +365,11 @@ export function jobPanel(jobId, ctx, promptText) {
     bar.setAttribute('aria-valuenow', String(p));
     pct.textContent = `${p}%`;
     panel.dataset.status = job.status;
-    statusEl.textContent = job.status === 'RUNNING' ? `${STATUS_TEXT.RUNNING}: ${p}%` : STATUS_TEXT[job.status] || job.status;
+    // A storyboard running says which shot is being made, and how far that shot is.
+    const shotText = job.status === 'RUNNING' && job.shot && job.shots?.length
+      ? ` · shot ${job.shot} of ${job.shots.length}, ${Math.round((job.shotProgress || 0) * 100)}%`
+      : '';
+    statusEl.textContent = job.status === 'RUNNING' ? `${STATUS_TEXT.RUNNING}: ${p}%${shotText}` : STATUS_TEXT[job.status] || job.status;
     if (job.prompt && !promptEl.textContent) promptEl.textContent = `“${job.prompt}”`;
     if (job.shots?.length) {
       const seconds = job.shots.reduce((sum, s) => sum + s.durationSeconds, 0);

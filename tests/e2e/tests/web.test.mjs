@@ -483,12 +483,23 @@ test('storyboard: a world and shots, reordered and checked, made into one video'
   await toggle.click();
   assert.deepEqual(await prompts(), [grass, beach]);
 
+  // Every status line the panel shows, as it changes (the job is quick; the panel reports shots).
+  await page.evaluate(() => {
+    window.__statuses = [];
+    new MutationObserver(() => {
+      const el = document.querySelector('[data-testid="job-status"]');
+      if (el) window.__statuses.push(el.textContent);
+    }).observe(document.body, { subtree: true, childList: true, characterData: true });
+  });
   await page.getByTestId('create-submit').click();
   await page.getByTestId('job-panel').waitFor();
   const jobId = new URL(page.url()).searchParams.get('job');
   assert.ok(jobId, 'the job is in the URL');
   await page.getByTestId('job-storyboard').filter({ hasText: 'Storyboard · 2 shots · 4 s' }).waitFor();
   await page.getByTestId('draft').waitFor({ timeout: 150_000 });
+  const statuses = await page.evaluate(() => window.__statuses);
+  assert.ok(statuses.some((s) => /shot 1 of 2, \d+%/.test(s)), `shot 1 reported: ${JSON.stringify(statuses)}`);
+  assert.ok(statuses.some((s) => /shot 2 of 2, \d+%/.test(s)), `shot 2 reported: ${JSON.stringify(statuses)}`);
   const { job } = await server.api('query($id: ID!) { job(id: $id) { status durationSeconds shots { prompt durationSeconds transition } } }', { id: jobId }, member.accessToken);
   assert.equal(job.status, 'SUCCEEDED');
   assert.deepEqual(job.shots, [
