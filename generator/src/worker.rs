@@ -19,9 +19,13 @@
 //!    once share each denoiser call; a job over the memory budget is handed back). A storyboard
 //!    (`spec.shots`) is one request per shot (`storyboard.rs`: the shot's prompt with the world's,
 //!    seed `seed + n`, the same reference), all checked first, then made in order, progress
-//!    counted over every shot's steps; its frames are checked shot by shot
+//!    counted over every shot's steps. Each shot made is kept (`Worker::part_key`, an H.264 MP4
+//!    in the media store) and a later delivery takes the kept shots as they are; after each kept
+//!    shot but the last, if jobs are waiting, the storyboard makes way (`JobQueue::requeue`: to
+//!    the back, not counted as an attempt) and ends this delivery (`Outcome::Yielded`). The kept
+//!    shots are deleted when the job ends. Its frames are checked shot by shot
 //!    (`Finisher::check_shots`) and joined with their cuts and crossfades (`storyboard::join`)
-//!    before the marks, and its sound has a window per shot. Beside the pipeline runs a
+//!    before the marks, and its sound has a window per shot. Beside the pipeline, a
 //!    watcher polls `is_cancelled` (the pipeline drops the job at its next step) and renews the
 //!    delivery (`keep_alive`, three times per `reclaim_idle`) until the output is stored, and a
 //!    forwarder publishes `Progress` per step.
@@ -59,7 +63,7 @@ use moderation::provenance::ProvenanceInfo;
 use crate::batch::Batcher;
 use crate::finish::Finisher;
 use crate::journal::{Ended, Journal};
-use crate::pipeline::{GenerationRequest, SourceClip};
+use crate::pipeline::{Frames, GenerationRequest, SourceClip};
 use crate::sound::SoundRequest;
 use crate::speech::SpeechEngine;
 use crate::{GenError, GenResult};
@@ -98,6 +102,12 @@ enum Outcome {
         frame_indices: Vec<u32>,
         /// Their scores.
         frame_scores: Vec<f32>,
+    },
+    /// A storyboard made way for waiting jobs after a shot it kept (`JobQueue::requeue`): its
+    /// next delivery starts from the next shot.
+    Yielded {
+        /// Shots made and kept so far.
+        kept: usize,
     },
 }
 
@@ -266,17 +276,24 @@ impl Worker {
                     );
                 }
                 self.finish(&d, JobEvent::Succeeded { job_id: job, output }).await;
+                self.drop_parts(&d.spec).await;
+            }
+            Ok(Outcome::Yielded { kept }) => {
+                tracing::info!(job = %job, kept, "storyboard made way for waiting jobs; it comes back in its turn");
             }
             Ok(Outcome::Rejected { reason, frame_indices, frame_scores }) => {
                 tracing::info!(job = %job, %reason, "frame check blocked the clip");
+                self.drop_parts(&d.spec).await;
                 self.record_end(&d, Ended::Rejected).await;
                 self.finish(&d, JobEvent::Rejected { job_id: job, reason, frame_indices, frame_scores }).await;
             }
             Err(GenError::Cancelled) => {
+                self.drop_parts(&d.spec).await;
                 self.record_end(&d, Ended::Cancelled).await;
                 self.finish(&d, JobEvent::Cancelled { job_id: job }).await;
             }
             Err(GenError::BadRequest(reason)) => {
+                self.drop_parts(&d.spec).await;
                 self.record_end(&d, Ended::Refused).await;
                 self.finish(&d, JobEvent::Failed { job_id: job, reason }).await;
             }
@@ -301,6 +318,94 @@ impl Worker {
                 journal = %self.journal.path().display(), error = %e,
                 "journal write failed; sending the final event anyway (a restart may list the job as interrupted)"
             );
+        }
+    }
+
+    /// Where shot `index` of a storyboard is kept between deliveries (under the model's name and
+    /// version, so a worker running another model makes it afresh).
+    pub fn part_key(&self, job: uuid::Uuid, index: usize) -> String {
+        let m = self.batcher.pipeline().manifest();
+        let model: String = format!("{}-{}", m.name, m.version)
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '-' })
+            .collect();
+        format!("parts/{job}/{model}/{index}.mp4")
+    }
+
+    /// Shot `index` as an earlier delivery kept it, if it is there and has the size and length
+    /// the plan asks for; anything else (missing, unreadable, another shape) means make it again.
+    async fn load_part(&self, job: uuid::Uuid, index: usize, plan: &crate::pipeline::Plan) -> Option<Frames> {
+        let key = self.part_key(job, index);
+        if !self.media.exists(&key).await.unwrap_or(false) {
+            return None;
+        }
+        let bytes = match self.media.get(&key).await {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                tracing::warn!(job = %job, shot = index + 1, error = %e, "a kept shot is unreadable; making it again");
+                return None;
+            }
+        };
+        let decoded = tokio::task::spawn_blocking(move || {
+            let info = media::probe_mp4(&bytes)?;
+            Ok::<_, media::MediaError>((info, media::decode_mp4(&bytes)?))
+        })
+        .await
+        .ok()?;
+        let fps = self.batcher.pipeline().manifest().fps;
+        match decoded {
+            Ok((info, rgb)) if rgb.len() == plan.frames && [info.width, info.height] == plan.size => {
+                tracing::info!(job = %job, shot = index + 1, "a shot kept by an earlier delivery is used as it is");
+                Some(Frames { width: info.width, height: info.height, fps, rgb })
+            }
+            Ok((info, rgb)) => {
+                tracing::warn!(job = %job, shot = index + 1, frames = rgb.len(), width = info.width, height = info.height,
+                    "a kept shot does not match its plan; making it again");
+                None
+            }
+            Err(e) => {
+                tracing::warn!(job = %job, shot = index + 1, error = %e, "a kept shot does not decode; making it again");
+                None
+            }
+        }
+    }
+
+    /// Keeps a storyboard's shot for later deliveries (an H.264 MP4 at 20 Mbit/s, close to
+    /// lossless at the model's sizes); `false` when it could not be kept (logged: the job goes on,
+    /// but a later delivery makes the shot again).
+    async fn keep_part(&self, job: uuid::Uuid, index: usize, frames: &Frames) -> bool {
+        let (width, height, fps, rgb) = (frames.width, frames.height, frames.fps, frames.rgb.clone());
+        let encoded = tokio::task::spawn_blocking(move || {
+            let opts = EncodeOptions { fps, bitrate_kbps: 20_000, keyframe_interval: fps.saturating_mul(2).max(1) };
+            media::encode_mp4(width, height, &rgb, &opts)
+        })
+        .await;
+        let stored = match encoded {
+            Ok(Ok(video)) => self.media.put(&self.part_key(job, index), video.mp4, "video/mp4").await,
+            Ok(Err(e)) => Err(e),
+            Err(e) => {
+                tracing::warn!(job = %job, shot = index + 1, error = %e, "keeping a shot failed");
+                return false;
+            }
+        };
+        match stored {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(job = %job, shot = index + 1, error = %e, "keeping a shot failed; a later delivery makes it again");
+                false
+            }
+        }
+    }
+
+    /// Deletes a storyboard's kept shots once the job has ended (a failure is logged).
+    async fn drop_parts(&self, spec: &jobs::JobSpec) {
+        for index in 0..spec.shots.len() {
+            let key = self.part_key(spec.job_id, index);
+            if self.media.exists(&key).await.unwrap_or(false)
+                && let Err(e) = self.media.delete(&key).await
+            {
+                tracing::warn!(job = %spec.job_id, key, error = %e, "a kept shot could not be deleted");
+            }
         }
     }
 
@@ -428,9 +533,17 @@ impl Worker {
         };
         // The shots one after another, progress counted over all of them.
         let count = requests.len();
+        let storyboard = count > 1;
         let mut shots = Vec::with_capacity(count);
         let mut timings = crate::pipeline::StageTimings::default();
         for (i, r) in requests.into_iter().enumerate() {
+            let plan = self.batcher.pipeline().plan(&r)?;
+            // A shot an earlier delivery made and kept is taken as it is.
+            if storyboard && let Some(frames) = self.load_part(job, i, &plan).await {
+                let _ = tx.send(((i + 1) * plan.steps, count * plan.steps));
+                shots.push(frames);
+                continue;
+            }
             let (shot_tx, mut shot_rx) = mpsc::unbounded_channel::<(usize, usize)>();
             let relay = {
                 let tx = tx.clone();
@@ -446,7 +559,22 @@ impl Worker {
             timings.text_encode += t.text_encode;
             timings.denoise += t.denoise;
             timings.decode += t.decode;
+            let kept = storyboard && self.keep_part(job, i, &frames).await;
             shots.push(frames);
+            // Make way for waiting jobs after each kept shot but the last: the storyboard goes to
+            // the back of the queue and starts from its next shot when it comes round again, so a
+            // long storyboard holds a worker one shot at a time.
+            if kept && i + 1 < count && self.queue.waiting().await.unwrap_or(0) > 0 {
+                match self.queue.requeue(d).await {
+                    Ok(true) => {
+                        drop(tx);
+                        let _ = forwarder.await;
+                        return Ok(Outcome::Yielded { kept: i + 1 });
+                    }
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!(job = %job, error = %e, "could not make way; going on"),
+                }
+            }
         }
         drop(tx);
         let _ = forwarder.await;

@@ -349,3 +349,69 @@ async fn a_remix_on_a_model_with_source_latents_is_conditioned_on_the_source_fra
     // with the source frames.
     assert!(near * 3.0 < far, "mean difference {near} from the clip with the source, {far} without");
 }
+
+/// A storyboard keeps each shot it makes (`Worker::part_key`), makes way for a waiting job after a
+/// shot (`JobQueue::requeue`), comes back from its next shot using the kept one as it is, and
+/// deletes what it kept once it is done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storyboard_makes_way_resumes_from_its_kept_shots_and_cleans_up() {
+    use jobs::{Shot, Transition};
+    let rig = Rig::new(0.4, 0.8).await;
+    let mut board = rig.spec("fox_fan", 3);
+    board.audio = jobs::AudioMode::Silent;
+    board.shots = ["it sets sail", "it drifts", "it reaches the shore"]
+        .iter()
+        .enumerate()
+        .map(|(i, p)| Shot {
+            prompt: (*p).into(),
+            seconds: 1,
+            transition: if i == 2 { Transition::Crossfade } else { Transition::Cut },
+        })
+        .collect();
+    let other = rig.spec("fox_fan", 1);
+    let key = |i: usize| rig.worker.part_key(board.job_id, i);
+
+    rig.queue.enqueue(&board).await.unwrap();
+    let d = rig.queue.next("test-worker", Duration::from_secs(1)).await.unwrap().unwrap();
+    rig.queue.enqueue(&other).await.unwrap();
+    rig.worker.handle(d).await;
+    let events = rig.events().await;
+    assert!(events.iter().all(|e| !e.is_final()), "made way, not finished: {events:#?}");
+    assert!(rig.media.exists(&key(0)).await.unwrap(), "shot 1 kept");
+    assert!(!rig.media.exists(&key(1)).await.unwrap(), "shot 2 not made yet");
+
+    // The waiting job goes first.
+    let d = rig.queue.next("test-worker", Duration::from_secs(1)).await.unwrap().unwrap();
+    assert_eq!(d.spec.job_id, other.job_id);
+    rig.worker.handle(d).await;
+    rig.events().await;
+
+    // Swap the kept shot 1 for a plain grey clip: the next delivery must take it as it is.
+    let plan = pipeline()
+        .plan(&GenerationRequest::new(
+            generator::storyboard::shot_prompt(&board.prompt, &board.shots[0]),
+            board.seed,
+            1,
+            board.aspect_ratio,
+        ))
+        .unwrap();
+    let [w, h] = plan.size;
+    let grey = vec![vec![200u8; w * h * 3]; plan.frames];
+    let opts = media::EncodeOptions { fps: 12, bitrate_kbps: 20_000, keyframe_interval: 24 };
+    rig.media.put(&key(0), media::encode_mp4(w, h, &grey, &opts).unwrap().mp4, "video/mp4").await.unwrap();
+
+    let d = rig.queue.next("test-worker", Duration::from_secs(1)).await.unwrap().unwrap();
+    assert_eq!((d.spec.job_id, d.attempt), (board.job_id, 1), "back in its turn, not as a retry");
+    rig.worker.handle(d).await;
+    let out = succeeded(&rig.events().await);
+    let frames = media::decode_mp4(&rig.media.get(&out.video_key).await.unwrap()).unwrap();
+    assert_eq!(frames.len(), 3 * plan.frames);
+    // Mean distance from the grey, over the whole frame (the marks change a little of it).
+    let off_grey = |f: &Vec<u8>| f.iter().map(|&v| (f64::from(v) - 200.0).abs()).sum::<f64>() / f.len() as f64;
+    let (one, two) = (off_grey(&frames[plan.frames / 2]), off_grey(&frames[plan.frames + plan.frames / 2]));
+    assert!(one < 10.0, "shot 1 is the kept clip ({one:.1} from grey)");
+    assert!(two > 30.0, "shot 2 was made by the model ({two:.1} from grey)");
+    for i in 0..3 {
+        assert!(!rig.media.exists(&key(i)).await.unwrap(), "kept shot {} deleted", i + 1);
+    }
+}

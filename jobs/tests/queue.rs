@@ -136,8 +136,33 @@ on_both_engines!(
     abandoned_job_is_dead_lettered_after_max_deliveries,
     cancelled_job_is_skipped_and_reported,
     events_are_delivered_acked_and_reclaimed,
+    requeue_goes_to_the_tail_without_counting_an_attempt,
     ping_answers,
 );
+
+async fn requeue_goes_to_the_tail_without_counting_an_attempt(e: &Engine) {
+    let q = &e.queue;
+    let (long, short) = (spec("a long storyboard"), spec("a short clip"));
+    assert!(q.enqueue(&long).await.unwrap());
+    let d = q.next("w1", WAIT).await.unwrap().expect("a delivery");
+    assert_eq!(q.waiting().await.unwrap(), 0, "a job in flight is not waiting");
+    assert!(q.enqueue(&short).await.unwrap());
+    assert_eq!(q.waiting().await.unwrap(), 1);
+    assert!(q.requeue(&d).await.unwrap());
+    assert!(!q.requeue(&d).await.unwrap(), "requeued once");
+    assert!(!q.enqueue(&long).await.unwrap(), "still queued under its id");
+    assert_eq!(q.waiting().await.unwrap(), 2);
+    // The short clip first, then the long job again, as a first attempt.
+    let first = q.next("w2", WAIT).await.unwrap().expect("the short clip");
+    assert_eq!(first.spec, short);
+    let again = q.next("w2", WAIT).await.unwrap().expect("the long job again");
+    assert_eq!((again.spec.job_id, again.attempt), (long.job_id, 1));
+    q.ack(&first).await.unwrap();
+    q.ack(&again).await.unwrap();
+    assert_eq!(q.depth().await.unwrap(), 0);
+    tokio::time::sleep(PAST_RECLAIM).await;
+    assert!(q.next("w3", SHORT).await.unwrap().is_none(), "nothing left behind by the requeue");
+}
 
 async fn enqueue_next_ack(e: &Engine) {
     let q = &e.queue;

@@ -403,8 +403,9 @@ async fn sixty_seconds_in_eight_shots_keep_the_ball_blue_and_the_sound_running()
 
 /// Production shape (PostgreSQL, Redis Streams, separate `generator` processes). A storyboard
 /// with a shot the worker's model cannot make ends `FAILED` at once, naming the shot; a generator
-/// killed with SIGKILL while it makes shot 3 loses the job to another, which makes the storyboard
-/// again from shot 1 and ends it `SUCCEEDED`, once, as long as its shots.
+/// killed with SIGKILL while it makes shot 3 loses the job to another, which takes the two shots
+/// the first kept, makes shot 3, and ends it `SUCCEEDED`, once, as long as its shots; the kept
+/// shots are deleted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shot_the_model_cannot_make_and_a_generator_killed_during_shot_3() {
     use crate::generation::{slow_manifest, spawn_generator};
@@ -464,9 +465,19 @@ async fn a_shot_the_model_cannot_make_and_a_generator_killed_during_shot_3() {
     }
     a.kill().unwrap(); // SIGKILL
     a.wait().unwrap();
+    let kept = || {
+        fn count(dir: &Path) -> usize {
+            std::fs::read_dir(dir)
+                .map(|d| d.flatten().map(|e| if e.path().is_dir() { count(&e.path()) } else { 1 }).sum())
+                .unwrap_or(0)
+        }
+        count(&app.data_dir.join("media").join("parts").join(&id))
+    };
+    assert_eq!(kept(), 2, "shots 1 and 2 were kept when the generator died");
     let mut b = spawn_generator(&app, "gen-b", &manifest);
     let done = wait_end(&app, &ann, &id).await;
     assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    assert_eq!(kept(), 0, "the kept shots are deleted at the end");
     let attempts = app
         .ok("query($id: ID!) { job(id: $id) { attempts video { frameCount } } }", json!({"id": id}), Some(&ann))
         .await;
@@ -526,5 +537,83 @@ async fn the_queue_estimate_counts_seconds_of_video() {
     // One worker: the clip waits for 4 s of video, the storyboard for 28, the last clip for 32.
     assert!(etas[1] >= 5.0 * etas[0], "{etas:?}");
     assert!(etas[2] >= 6.0 * etas[0] && etas[2] > etas[1], "{etas:?}");
+    app.stop().await;
+}
+
+/// Seconds each job waited for a worker (created → started), from the store.
+async fn waits(app: &TestApp, ids: &[String]) -> Vec<f64> {
+    let mut out = vec![];
+    for id in ids {
+        let job = app.running.store.job(app_core::types::JobId::parse(id).unwrap()).await.unwrap().unwrap();
+        let started = job.started_at.expect("started");
+        out.push((started - job.created_at).num_milliseconds() as f64 / 1000.0);
+    }
+    out
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// The fairness test: ten members' 4 s clips on two workers wait, at the median, at most
+/// twice as long beside one member's 60 s storyboard as without it (the storyboard makes way for
+/// waiting jobs after each shot).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_short_clips_are_not_starved_by_a_sixty_second_storyboard() {
+    let app = app(Engine::Sqlite)
+        .tweak(|c| {
+            c.queue.in_process_workers = Some(2);
+            c.limits.redeem_per_ip_per_minute = 1000;
+        })
+        .start()
+        .await;
+    let mut members = vec![];
+    for n in 0..11 {
+        members.push(member(&app, &format!("member{n}")).await);
+    }
+    let clip = |n: usize| json!({"prompt": format!("a small red ball on green grass, take {n}"), "durationSeconds": 4, "aspectRatio": "SQUARE", "audio": "SILENT"});
+    let clips = |round: usize| {
+        let (app, members) = (&app, &members);
+        async move {
+            let mut ids = vec![];
+            for (n, token) in members.iter().take(10).enumerate() {
+                let r = app.ok(CREATE, json!({"i": clip(round * 10 + n)}), Some(token)).await;
+                ids.push(r["createVideo"]["id"].as_str().unwrap().to_owned());
+            }
+            for (id, token) in ids.iter().zip(members.iter()) {
+                let j = wait_end(app, token, id).await;
+                assert_eq!(j["status"], "SUCCEEDED", "{j}");
+            }
+            ids
+        }
+    };
+    // Without the storyboard.
+    let alone = median(waits(&app, &clips(0).await).await);
+    // With a 60 s storyboard (eight shots) taken by a worker first.
+    let shots: Vec<Value> =
+        [8, 8, 8, 8, 7, 7, 7, 7].iter().map(|s| json!({"prompt": "the ball rolls on", "durationSeconds": s})).collect();
+    let board = app
+        .ok(
+            CREATE,
+            json!({"i": {"prompt": "a small blue ball", "aspectRatio": "SQUARE", "audio": "SILENT", "shots": shots}}),
+            Some(&members[10]),
+        )
+        .await["createVideo"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let start = Instant::now();
+    while app.ok(JOB, json!({"id": board}), Some(&members[10])).await["job"]["status"] == "QUEUED" {
+        assert!(start.elapsed() < Duration::from_secs(60));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let beside = median(waits(&app, &clips(1).await).await);
+    eprintln!("median wait of ten 4 s clips: {alone:.2} s alone, {beside:.2} s beside a 60 s storyboard");
+    assert!(beside <= 2.0 * alone, "median wait {beside:.2} s beside the storyboard, {alone:.2} s without it");
+    // The storyboard still ends, as one 60 s video.
+    let done = wait_end(&app, &members[10], &board).await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    assert!((done["video"]["durationMs"].as_f64().unwrap() - 60_000.0).abs() <= 100.0, "{done}");
     app.stop().await;
 }

@@ -219,6 +219,26 @@ impl MemoryQueue {
         Ok(())
     }
 
+    pub(crate) async fn requeue(&self, d: &Delivery) -> Result<bool, QueueError> {
+        let mut st = self.state.lock().await;
+        let Some((seq, f)) = Self::held(&mut st, d) else {
+            return Ok(false);
+        };
+        let spec = f.spec.clone();
+        st.in_flight.remove(&seq);
+        let new = st.next_seq;
+        st.next_seq += 1;
+        st.live.insert(spec.job_id, new);
+        st.waiting.push_back((new, spec));
+        drop(st);
+        self.jobs_changed.notify_waiters();
+        Ok(true)
+    }
+
+    pub(crate) async fn waiting(&self) -> Result<u64, QueueError> {
+        Ok(self.state.lock().await.waiting.len() as u64)
+    }
+
     pub(crate) async fn keep_alive(&self, d: &Delivery) -> Result<bool, QueueError> {
         let mut st = self.state.lock().await;
         Ok(match Self::held(&mut st, d) {

@@ -182,6 +182,24 @@ impl JobQueue {
         }
     }
 
+    /// Puts a held job back at the tail as a new entry, without counting an attempt (a long job
+    /// makes way for the jobs behind it, and is taken again in its turn); `false`, and nothing
+    /// changed, when the delivery is no longer held (reclaimed, acked or given up).
+    pub async fn requeue(&self, delivery: &Delivery) -> Result<bool, QueueError> {
+        match self {
+            Self::Memory(q) => q.requeue(delivery).await,
+            Self::Redis(q) => q.requeue(delivery).await,
+        }
+    }
+
+    /// Jobs waiting for a worker (never delivered; not those in flight).
+    pub async fn waiting(&self) -> Result<u64, QueueError> {
+        match self {
+            Self::Memory(q) => q.waiting().await,
+            Self::Redis(q) => q.waiting().await,
+        }
+    }
+
     /// Jobs not yet acked: waiting plus in flight.
     pub async fn depth(&self) -> Result<u64, QueueError> {
         match self {

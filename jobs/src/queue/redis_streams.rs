@@ -108,6 +108,35 @@ return 1
     )
 });
 
+/// Puts a held delivery back at the tail as a new entry (XACK + XDEL, XADD, the job id's entry
+/// moved), unless the owner no longer holds it. → 1 requeued, 0 lost.
+static REQUEUE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
+if #p == 0 or p[1][2] ~= ARGV[4] or tonumber(p[1][4]) ~= tonumber(ARGV[5]) then return 0 end
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+local id = redis.call('XADD', KEYS[1], '*', 'job', ARGV[6])
+redis.call('HSET', KEYS[2], ARGV[3], id)
+return 1
+",
+    )
+});
+
+/// Entries never delivered to the workers' group: the stream's length less its pending list.
+static WAITING: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local n = redis.call('XLEN', KEYS[1])
+local ok, p = pcall(redis.call, 'XPENDING', KEYS[1], ARGV[1])
+if ok and p[1] then n = n - tonumber(p[1]) end
+if n < 0 then n = 0 end
+return n
+",
+    )
+});
+
 /// Remembers a cancellation with the server's clock; forgets those older than ARGV[2] ms.
 static CANCEL: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
@@ -513,6 +542,29 @@ impl RedisQueue {
             tracing::debug!(job_id = %d.spec.job_id, "retry_later on a delivery no longer held");
         }
         Ok(())
+    }
+
+    pub(crate) async fn requeue(&self, d: &Delivery) -> Result<bool, QueueError> {
+        let payload = serde_json::to_string(&d.spec)?;
+        let mut conn = self.conn.clone();
+        let done: i64 = REQUEUE
+            .key(&self.keys.jobs)
+            .key(&self.keys.entry)
+            .arg(WORKERS)
+            .arg(&d.id)
+            .arg(d.spec.job_id.to_string())
+            .arg(&d.consumer)
+            .arg(d.attempt)
+            .arg(payload)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(done == 1)
+    }
+
+    pub(crate) async fn waiting(&self) -> Result<u64, QueueError> {
+        let mut conn = self.conn.clone();
+        let n: i64 = WAITING.key(&self.keys.jobs).arg(WORKERS).invoke_async(&mut conn).await?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     pub(crate) async fn keep_alive(&self, d: &Delivery) -> Result<bool, QueueError> {
