@@ -375,21 +375,20 @@ impl VideoService {
 
     /// Seconds per job, from recent jobs.
     async fn eta_per_job(&self) -> AppResult<Option<u64>> {
-        Ok(self.deps.store.recent_job_seconds(20).await?.map(|s| s.ceil() as u64))
+        Ok(self.deps.store.recent_job_times(20).await?.seconds_per_job.map(|s| s.ceil() as u64))
     }
 
     /// Queue position and ETA from measured job times.
     pub async fn estimate(&self, job: &Job) -> AppResult<QueueEstimate> {
-        let per_job = self.deps.store.recent_job_seconds(20).await?;
         match job.status {
             JobStatus::Queued => {
                 // In seconds of video: a storyboard ahead weighs what its shots do.
-                let ahead = self.deps.store.queued_before(job.created_at, job.id).await?;
-                let ahead_seconds = self.deps.store.queued_seconds_before(job.created_at, job.id).await?;
-                let rate = self.deps.store.recent_seconds_per_video_second(20).await?;
+                let (ahead, ahead_seconds) = self.deps.store.queued_before(job.created_at, job.id).await?;
+                let recent = self.deps.store.recent_job_times(20).await?;
                 let workers = self.limits.workers.max(1) as f64;
                 let own = f64::from(job.duration_seconds.max(1));
-                let eta = rate.map(|r| ((ahead_seconds as f64 / workers + own) * r).ceil() as u64);
+                let eta =
+                    recent.seconds_per_video_second.map(|r| ((ahead_seconds as f64 / workers + own) * r).ceil() as u64);
                 Ok(QueueEstimate { position: Some(ahead), eta_seconds: eta })
             }
             JobStatus::Running => {
@@ -399,7 +398,13 @@ impl VideoService {
                     // Measured on this job: time per step so far times steps left (plus the
                     // decode/encode tail, estimated as one step's worth).
                     (s, t) if s > 0 && t > 0 => Some(((elapsed / f64::from(s)) * f64::from(t - s + 1)).ceil() as u64),
-                    _ => per_job.map(|p| (p - elapsed).max(1.0).ceil() as u64),
+                    _ => self
+                        .deps
+                        .store
+                        .recent_job_times(20)
+                        .await?
+                        .seconds_per_job
+                        .map(|p| (p - elapsed).max(1.0).ceil() as u64),
                 };
                 Ok(QueueEstimate { position: None, eta_seconds: eta })
             }

@@ -190,6 +190,9 @@ pub fn ambience_target(scene: &SceneSound) -> f64 {
 /// [`SHOT_AMBIENCE_CROSSFADE`] (equal power: the beds are independent), `seconds` long in all.
 /// One shot: its scene's ambience as it is.
 fn render_shots(scenes: &[SceneSound], segments: &[Segment], seconds: f64, seed: u64) -> audio::Stereo {
+    if let [scene] = scenes {
+        return audio::ambience::render(scene, seconds, seed);
+    }
     let total = audio::frames_for(seconds);
     let half = audio::frames_for(SHOT_AMBIENCE_CROSSFADE / 2.0);
     let mut out = audio::Stereo::silence(total);
@@ -339,8 +342,11 @@ pub fn voices_for(engine: &SpeechEngine, lines: &[DialogueLine]) -> HashMap<usiz
     }
     let mut next = 0usize;
     for (index, _) in speakers.iter().filter(|(_, k)| k.is_none()) {
-        let free = (next..count).find(|v| !taken.get(*v).copied().unwrap_or(true));
-        let voice = free.unwrap_or(next % count);
+        // A free voice, in order; with none left, the engine's own wrap (voice n for speaker n).
+        let Some(voice) = (next..count).find(|v| !taken.get(*v).copied().unwrap_or(true)) else {
+            voices.insert(*index, engine.voice_for_speaker(*index));
+            continue;
+        };
         if let Some(slot) = taken.get_mut(voice) {
             *slot = true;
         }

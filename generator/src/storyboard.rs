@@ -33,11 +33,8 @@ pub fn shot_seed(seed: u64, index: usize) -> u64 {
     seed.wrapping_add(index as u64)
 }
 
-/// Each shot's prompt, seed and length; one entry (the job's own) for a video of one shot.
+/// Each shot's prompt, seed and length (a video of one shot has none: its request is the job's).
 pub fn plan(spec: &JobSpec) -> Vec<(String, u64, u32)> {
-    if spec.shots.is_empty() {
-        return vec![(spec.prompt.clone(), spec.seed, spec.duration_seconds)];
-    }
     spec.shots
         .iter()
         .enumerate()

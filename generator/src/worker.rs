@@ -335,12 +335,9 @@ impl Worker {
     /// Shot `index` as an earlier delivery kept it, if it is there and has the size and length
     /// the plan asks for; anything else (missing, unreadable, another shape) means make it again.
     async fn load_part(&self, job: uuid::Uuid, index: usize, plan: &crate::pipeline::Plan) -> Option<Frames> {
-        let key = self.part_key(job, index);
-        if !self.media.exists(&key).await.unwrap_or(false) {
-            return None;
-        }
-        let bytes = match self.media.get(&key).await {
+        let bytes = match self.media.get(&self.part_key(job, index)).await {
             Ok(bytes) => bytes,
+            Err(media::MediaError::NotFound { .. }) => return None,
             Err(e) => {
                 tracing::warn!(job = %job, shot = index + 1, error = %e, "a kept shot is unreadable; making it again");
                 return None;
@@ -400,10 +397,9 @@ impl Worker {
     /// Deletes a storyboard's kept shots once the job has ended (a failure is logged).
     async fn drop_parts(&self, spec: &jobs::JobSpec) {
         for index in 0..spec.shots.len() {
+            // Deleting a shot that was never kept is not an error.
             let key = self.part_key(spec.job_id, index);
-            if self.media.exists(&key).await.unwrap_or(false)
-                && let Err(e) = self.media.delete(&key).await
-            {
+            if let Err(e) = self.media.delete(&key).await {
                 tracing::warn!(job = %spec.job_id, key, error = %e, "a kept shot could not be deleted");
             }
         }

@@ -129,6 +129,15 @@ pub struct NewJob {
     pub shots: Vec<Shot>,
 }
 
+/// Means over recent successful jobs; `None` when there is none to measure.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RecentJobTimes {
+    /// Wall seconds per job.
+    pub seconds_per_job: Option<f64>,
+    /// Wall seconds per second of video (what a queue of clips and storyboards is estimated with).
+    pub seconds_per_video_second: Option<f64>,
+}
+
 /// What a finished job produced.
 pub struct NewVideo {
     /// Media key of the MP4.
@@ -237,22 +246,9 @@ impl Store {
         Ok((queued, running))
     }
 
-    /// Queued jobs created before `created_at` (the queue is FIFO).
-    pub async fn queued_before(&self, created_at: DateTime<Utc>, id: JobId) -> AppResult<u64> {
-        Ok(jobs::Entity::find()
-            .filter(jobs::Column::Status.eq(JobStatus::Queued))
-            .filter(
-                jobs::Column::CreatedAt
-                    .lt(created_at)
-                    .or(jobs::Column::CreatedAt.eq(created_at).and(jobs::Column::Id.lt(id.0))),
-            )
-            .count(&self.db)
-            .await?)
-    }
-
-    /// Seconds of video the queued jobs created before `(created_at, id)` will make (a storyboard
-    /// counts all its shots).
-    pub async fn queued_seconds_before(&self, created_at: DateTime<Utc>, id: JobId) -> AppResult<u64> {
+    /// The queued jobs created before `(created_at, id)` (the queue is FIFO): how many, and the
+    /// seconds of video they will make (a storyboard counts all its shots).
+    pub async fn queued_before(&self, created_at: DateTime<Utc>, id: JobId) -> AppResult<(u64, u64)> {
         let seconds: Vec<i32> = jobs::Entity::find()
             .select_only()
             .column(jobs::Column::DurationSeconds)
@@ -265,7 +261,7 @@ impl Store {
             .into_tuple()
             .all(&self.db)
             .await?;
-        Ok(seconds.iter().map(|s| u64::try_from(*s).unwrap_or(0)).sum())
+        Ok((seconds.len() as u64, seconds.iter().map(|s| u64::try_from(*s).unwrap_or(0)).sum()))
     }
 
     /// Jobs currently running anywhere.
@@ -437,42 +433,27 @@ impl Store {
         Ok(r.rows_affected == 1)
     }
 
-    /// Mean wall time (seconds) of a member-independent sample of recent successful jobs, and
-    /// their mean step count: the basis of ETAs.
-    pub async fn recent_job_seconds(&self, sample: u64) -> AppResult<Option<f64>> {
+    /// Timings of the last `sample` successful jobs (of every member): the basis of ETAs.
+    pub async fn recent_job_times(&self, sample: u64) -> AppResult<RecentJobTimes> {
         let rows = jobs::Entity::find()
             .filter(jobs::Column::Status.eq(JobStatus::Succeeded))
             .order_by_desc(jobs::Column::FinishedAt)
             .limit(sample)
             .all(&self.db)
             .await?;
-        let secs: Vec<f64> = rows
+        // (wall seconds, seconds of video) of each job with both timestamps.
+        let times: Vec<(f64, i32)> = rows
             .iter()
-            .filter_map(|r| Some((r.finished_at? - r.started_at?).num_milliseconds() as f64 / 1000.0))
-            .filter(|s| *s >= 0.0)
-            .collect();
-        Ok((!secs.is_empty()).then(|| secs.iter().sum::<f64>() / secs.len() as f64))
-    }
-
-    /// Mean wall time per second of video (seconds) over the last `sample` successful jobs: what
-    /// a queue of mixed lengths (clips and storyboards) is estimated with.
-    pub async fn recent_seconds_per_video_second(&self, sample: u64) -> AppResult<Option<f64>> {
-        let rows = jobs::Entity::find()
-            .filter(jobs::Column::Status.eq(JobStatus::Succeeded))
-            .order_by_desc(jobs::Column::FinishedAt)
-            .limit(sample)
-            .all(&self.db)
-            .await?;
-        let rates: Vec<f64> = rows
-            .iter()
-            .filter(|r| r.duration_seconds > 0)
             .filter_map(|r| {
-                let wall = (r.finished_at? - r.started_at?).num_milliseconds() as f64 / 1000.0;
-                Some(wall / f64::from(r.duration_seconds))
+                Some(((r.finished_at? - r.started_at?).num_milliseconds() as f64 / 1000.0, r.duration_seconds))
             })
-            .filter(|s| *s >= 0.0)
+            .filter(|(wall, _)| *wall >= 0.0)
             .collect();
-        Ok((!rates.is_empty()).then(|| rates.iter().sum::<f64>() / rates.len() as f64))
+        let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+        let walls: Vec<f64> = times.iter().map(|(wall, _)| *wall).collect();
+        let rates: Vec<f64> =
+            times.iter().filter(|(_, video)| *video > 0).map(|(wall, video)| wall / f64::from(*video)).collect();
+        Ok(RecentJobTimes { seconds_per_job: mean(&walls), seconds_per_video_second: mean(&rates) })
     }
 
     /// One video.

@@ -149,6 +149,26 @@ impl TestApp {
         self.log_in(username, "admin pass phrase 1").await.0
     }
 
+    /// Polls `job(id)` with `query` (which must select `job { status }`) until the job has ended,
+    /// at most `timeout`; returns the job.
+    pub async fn job_when_ended(&self, query: &str, token: &str, id: &str, timeout: std::time::Duration) -> Value {
+        let start = std::time::Instant::now();
+        loop {
+            let j = self.ok(query, json!({"id": id}), Some(token)).await["job"].clone();
+            if ["SUCCEEDED", "FAILED", "REJECTED", "CANCELLED"].contains(&j["status"].as_str().unwrap()) {
+                return j;
+            }
+            assert!(start.elapsed() < timeout, "timed out: {j}");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
+    /// A new member through a fresh single-use invite; returns the access token.
+    pub async fn member(&self, username: &str) -> String {
+        let code = self.mint(1, 1).await.remove(0);
+        self.sign_up(&code, username).await.0
+    }
+
     /// Signs up; returns (access, refresh, user id).
     pub async fn sign_up(&self, code: &str, username: &str) -> (String, String, String) {
         let d = self

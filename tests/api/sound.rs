@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -16,25 +16,13 @@ use crate::harness::*;
 const CREATE: &str = "mutation($i: CreateVideoInput!) { createVideo(input: $i) { id } }";
 const JOB: &str = "query($id: ID!) { job(id: $id) { id status error { code message } video { id status url hasAudio captionsUrl durationMs provenance { manifestValid } } } }";
 
-async fn member(app: &TestApp, name: &str) -> String {
-    let code = app.mint(1, 1).await.remove(0);
-    app.sign_up(&code, name).await.0
-}
-
 /// Queues `input` and waits for the job to end; returns the job.
 async fn generate(app: &TestApp, token: &str, input: Value) -> Value {
     let r = app.ok(CREATE, json!({ "i": input }), Some(token)).await;
-    let id = r["createVideo"]["id"].as_str().unwrap().to_owned();
-    let start = Instant::now();
-    loop {
-        let j = app.ok(JOB, json!({"id": id}), Some(token)).await["job"].clone();
-        if ["SUCCEEDED", "FAILED", "REJECTED", "CANCELLED"].contains(&j["status"].as_str().unwrap()) {
-            assert_eq!(j["status"], "SUCCEEDED", "{j}");
-            return j;
-        }
-        assert!(start.elapsed() < Duration::from_secs(240), "timed out: {j}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let id = r["createVideo"]["id"].as_str().unwrap();
+    let j = app.job_when_ended(JOB, token, id, Duration::from_secs(240)).await;
+    assert_eq!(j["status"], "SUCCEEDED", "{j}");
+    j
 }
 
 fn temp(name: &str) -> PathBuf {
@@ -43,14 +31,14 @@ fn temp(name: &str) -> PathBuf {
     dir
 }
 
-fn tool(name: &str) -> Command {
+pub(crate) fn tool(name: &str) -> Command {
     let found = Command::new("which").arg(name).output().map(|o| o.status.success()).unwrap_or(false);
     assert!(found, "{name} is not on PATH: run scripts/setup.sh (it installs ffmpeg and pocketsphinx)");
     Command::new(name)
 }
 
 /// ffprobe's streams of `file`: (codec_type, codec_name, duration seconds).
-fn streams(file: &Path) -> Vec<(String, String, f64)> {
+pub(crate) fn streams(file: &Path) -> Vec<(String, String, f64)> {
     let out = tool("ffprobe")
         .args(["-v", "error", "-show_entries", "stream=codec_type,codec_name,duration", "-of", "json"])
         .arg(file)
@@ -145,7 +133,7 @@ fn stored(app: &TestApp, video_id: &str) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dialogue_ambience_captions_and_loudness_embedded() {
     let app = app(Engine::Sqlite).tweak(|c| c.queue.in_process_workers = Some(1)).start().await;
-    let ann = member(&app, "ann").await;
+    let ann = app.member("ann").await;
     let dir = temp("dialogue");
     let line = "we should go home before it gets dark";
     let job = generate(
@@ -226,7 +214,7 @@ async fn dialogue_ambience_captions_and_loudness_embedded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_remix_keeps_replaces_or_drops_its_sources_sound() {
     let app = app(Engine::Sqlite).tweak(|c| c.queue.in_process_workers = Some(1)).start().await;
-    let ann = member(&app, "ann").await;
+    let ann = app.member("ann").await;
     let source =
         generate(&app, &ann, json!({"prompt": "waves on a beach. Ann says \"come on in\"", "durationSeconds": 2}))
             .await;
@@ -234,7 +222,7 @@ async fn a_remix_keeps_replaces_or_drops_its_sources_sound() {
     app.ok("mutation($id: ID!) { publishVideo(id: $id) { id } }", json!({"id": source_id}), Some(&ann)).await;
     let source_packets = media::read_opus(&stored(&app, &source_id)).unwrap().unwrap();
 
-    let bob = member(&app, "bob").await;
+    let bob = app.member("bob").await;
     let keep = generate(&app, &bob, json!({"prompt": "at night", "remixOf": source_id, "audio": "KEEP_SOURCE"})).await;
     let kept = media::read_opus(&stored(&app, keep["video"]["id"].as_str().unwrap())).unwrap().unwrap();
     assert_eq!(kept.packets, source_packets.packets, "the source's sound, packet for packet");

@@ -5,43 +5,15 @@
 //! naming the shot.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use crate::harness::*;
+use crate::sound::{streams, tool};
 
 const CREATE: &str = "mutation($i: CreateVideoInput!) { createVideo(input: $i) { id durationSeconds shots { prompt durationSeconds transition } } }";
 const JOB: &str = "query($id: ID!) { job(id: $id) { id status progress shot shotProgress queuePosition etaSeconds error { code message } video { id status hasAudio captionsUrl durationMs provenance { manifestValid } } } }";
-
-async fn member(app: &TestApp, name: &str) -> String {
-    let code = app.mint(1, 1).await.remove(0);
-    app.sign_up(&code, name).await.0
-}
-
-fn tool(name: &str) -> Command {
-    let found = Command::new("which").arg(name).output().map(|o| o.status.success()).unwrap_or(false);
-    assert!(found, "{name} is not on PATH: run scripts/setup.sh (it installs ffmpeg)");
-    Command::new(name)
-}
-
-/// Durations of the streams of `file` (ffprobe): (codec_type, seconds).
-fn streams(file: &Path) -> Vec<(String, f64)> {
-    let out = tool("ffprobe")
-        .args(["-v", "error", "-show_entries", "stream=codec_type,duration", "-of", "json"])
-        .arg(file)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    v["streams"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| (s["codec_type"].as_str().unwrap().to_owned(), s["duration"].as_str().unwrap().parse().unwrap()))
-        .collect()
-}
 
 /// Times (seconds) of the frames ffmpeg's scene detection scores above `threshold`.
 fn scene_changes(file: &Path, threshold: f64) -> Vec<f64> {
@@ -79,7 +51,7 @@ fn cues(vtt: &str) -> Vec<(f64, f64, String)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_storyboard_becomes_one_video_cut_where_its_shots_meet() {
     let app = app(Engine::Sqlite).tweak(|c| c.queue.in_process_workers = Some(1)).start().await;
-    let ann = member(&app, "ann").await;
+    let ann = app.member("ann").await;
     let input = json!({
         "prompt": "a small red ball",
         "aspectRatio": "SQUARE",
@@ -98,15 +70,7 @@ async fn a_storyboard_becomes_one_video_cut_where_its_shots_meet() {
         r["shots"].as_array().unwrap().iter().map(|s| s["transition"].as_str().unwrap()).collect();
     assert_eq!(transitions, ["CUT", "CUT", "CROSSFADE"]);
     let id = r["id"].as_str().unwrap().to_owned();
-    let start = Instant::now();
-    let job = loop {
-        let j = app.ok(JOB, json!({"id": id}), Some(&ann)).await["job"].clone();
-        if ["SUCCEEDED", "FAILED", "REJECTED", "CANCELLED"].contains(&j["status"].as_str().unwrap()) {
-            break j;
-        }
-        assert!(start.elapsed() < Duration::from_secs(300), "timed out: {j}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let job = wait_end(&app, &ann, &id).await;
     assert_eq!(job["status"], "SUCCEEDED", "{job}");
     let v = &job["video"];
     assert_eq!(v["provenance"]["manifestValid"], true, "{job}");
@@ -125,7 +89,7 @@ async fn a_storyboard_becomes_one_video_cut_where_its_shots_meet() {
     // 7 s of video and 7 s of sound, within one frame.
     let s = streams(&file);
     assert_eq!(s.len(), 2, "{s:?}");
-    for (kind, seconds) in &s {
+    for (kind, _, seconds) in &s {
         assert!((seconds - 7.0).abs() <= frame + 1e-6, "{kind} lasts {seconds} s");
     }
     assert!((v["durationMs"].as_f64().unwrap() / 1000.0 - 7.0).abs() <= frame + 1e-6, "{job}");
@@ -159,7 +123,7 @@ async fn storyboards_are_checked_before_queueing() {
         })
         .start()
         .await;
-    let ann = member(&app, "ann").await;
+    let ann = app.member("ann").await;
     let create = |input: Value| {
         let (app, ann) = (&app, ann.clone());
         async move { app.gql(CREATE, json!({ "i": input }), Some(&ann)).await }
@@ -224,15 +188,7 @@ async fn me(app: &TestApp, token: &str) -> String {
 }
 
 async fn wait_end(app: &TestApp, token: &str, id: &str) -> Value {
-    let start = Instant::now();
-    loop {
-        let j = app.ok(JOB, json!({"id": id}), Some(token)).await["job"].clone();
-        if ["SUCCEEDED", "FAILED", "REJECTED", "CANCELLED"].contains(&j["status"].as_str().unwrap()) {
-            return j;
-        }
-        assert!(start.elapsed() < Duration::from_secs(300), "timed out: {j}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    app.job_when_ended(JOB, token, id, Duration::from_secs(300)).await
 }
 
 fn stored_videos(app: &TestApp) -> usize {
@@ -259,7 +215,7 @@ async fn a_blocked_shot_and_a_cancel_in_the_middle_leave_nothing_behind() {
         })
         .start()
         .await;
-    let ann = member(&app, "ann").await;
+    let ann = app.member("ann").await;
     let r = app
         .ok(CREATE, json!({"i": {"prompt": "a red ball", "aspectRatio": "SQUARE", "shots": shots(1)}}), Some(&ann))
         .await;
@@ -275,7 +231,7 @@ async fn a_blocked_shot_and_a_cancel_in_the_middle_leave_nothing_behind() {
 
     // Cancel while shot 2 of 3 is being made.
     let app = crate::harness::app(Engine::Sqlite).tweak(|c| c.queue.in_process_workers = Some(1)).start().await;
-    let ann = member(&app, "ann").await;
+    let ann = app.member("ann").await;
     let r = app
         .ok(CREATE, json!({"i": {"prompt": "a red ball", "aspectRatio": "SQUARE", "shots": shots(8)}}), Some(&ann))
         .await;
@@ -329,7 +285,7 @@ fn blue_share(rgb: &[u8]) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixty_seconds_in_eight_shots_keep_the_ball_blue_and_the_sound_running() {
     let app = app(Engine::Sqlite).tweak(|c| c.queue.in_process_workers = Some(1)).start().await;
-    let ann = member(&app, "ann").await;
+    let ann = app.member("ann").await;
     let settings = ["on green grass", "in a sandy desert", "in white snow"];
     let lengths = [8, 8, 8, 8, 7, 7, 7, 7];
     let shots: Vec<Value> = lengths
@@ -358,7 +314,7 @@ async fn sixty_seconds_in_eight_shots_keep_the_ball_blue_and_the_sound_running()
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("sixty.mp4");
     std::fs::write(&file, &bytes).unwrap();
-    for (kind, seconds) in streams(&file) {
+    for (kind, _, seconds) in streams(&file) {
         assert!((seconds - 60.0).abs() <= frame + 1e-6, "{kind} lasts {seconds} s");
     }
 
@@ -420,7 +376,7 @@ async fn a_shot_the_model_cannot_make_and_a_generator_killed_during_shot_3() {
         })
         .start()
         .await;
-    let ann = member(&app, "ann").await;
+    let ann = app.member("ann").await;
 
     // A generator whose model makes at most 2 s, behind a service that allows 8 s shots.
     let short =
@@ -501,7 +457,7 @@ async fn the_queue_estimate_counts_seconds_of_video() {
         })
         .start()
         .await;
-    let ann = member(&app, "ann").await;
+    let ann = app.member("ann").await;
     // One clip made, so the service knows how long a second of video takes here.
     let r = app
         .ok(
@@ -515,7 +471,7 @@ async fn the_queue_estimate_counts_seconds_of_video() {
     // Stop the worker: what follows waits.
     let _ = app.running.stop_workers.send(true);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let (bob, cat, dan) = (member(&app, "bob").await, member(&app, "cat").await, member(&app, "dan").await);
+    let (bob, cat, dan) = (app.member("bob").await, app.member("cat").await, app.member("dan").await);
     let clip = json!({"prompt": "a blue ball in the snow", "durationSeconds": 4, "aspectRatio": "SQUARE"});
     let board = json!({"prompt": "a blue ball", "aspectRatio": "SQUARE", "shots": [
         {"prompt": "on grass", "durationSeconds": 8}, {"prompt": "in snow", "durationSeconds": 8},
@@ -570,7 +526,7 @@ async fn ten_short_clips_are_not_starved_by_a_sixty_second_storyboard() {
         .await;
     let mut members = vec![];
     for n in 0..11 {
-        members.push(member(&app, &format!("member{n}")).await);
+        members.push(app.member(&format!("member{n}")).await);
     }
     let clip = |n: usize| json!({"prompt": format!("a small red ball on green grass, take {n}"), "durationSeconds": 4, "aspectRatio": "SQUARE", "audio": "SILENT"});
     let clips = |round: usize| {
