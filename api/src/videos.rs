@@ -13,7 +13,7 @@ use app_core::error::AppError;
 use app_core::types::{JobId, VideoId};
 use domain::model::{AspectRatio, AudioMode, Job, JobStatus, Transition, Video, VideoStatus};
 use domain::storyboard::ShotRequest;
-use domain::videos::{CreateVideo, QueueEstimate, VideoService};
+use domain::videos::{CreateVideo, ExtendVideo, QueueEstimate, StitchVideos, VideoService};
 
 /// What to generate.
 #[derive(InputObject)]
@@ -56,6 +56,10 @@ pub struct ShotInput {
     /// How it follows the shot before it (ignored on the first).
     #[graphql(default)]
     transition: Transition,
+}
+
+fn shot_request(s: ShotInput) -> ShotRequest {
+    ShotRequest { prompt: s.prompt, duration_seconds: s.duration_seconds, transition: s.transition }
 }
 
 /// One shot of a storyboard job.
@@ -456,20 +460,35 @@ impl VideosMutation {
                     remix_of,
                     cameo_ids,
                     audio: input.audio,
-                    shots: input
-                        .shots
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(|s| ShotRequest {
-                            prompt: s.prompt,
-                            duration_seconds: s.duration_seconds,
-                            transition: s.transition,
-                        })
-                        .collect(),
+                    shots: input.shots.unwrap_or_default().into_iter().map(shot_request).collect(),
                 },
             )
             .await
             .api()?;
+        Ok(JobObject::new(job))
+    }
+
+    /// Continues a published video (the caller's own, or one that allows remixes) with new
+    /// shots, as a remix of it: the new video holds the original's shots made again and then
+    /// the new ones, in one world (up to 12 shots and the deployment's storyboard length).
+    async fn extend_video(&self, ctx: &Context<'_>, video_id: ID, shots: Vec<ShotInput>) -> Result<JobObject> {
+        let video_id = parse_id(&video_id, "videoId", VideoId::parse)?;
+        let c = caller(ctx)?;
+        let job = ctx
+            .data::<VideoService>()?
+            .extend(&c.caller, ExtendVideo { video_id, shots: shots.into_iter().map(shot_request).collect() })
+            .await
+            .api()?;
+        Ok(JobObject::new(job))
+    }
+
+    /// Joins the caller's own videos, in order, into one new draft: made again shot by shot,
+    /// encoded, watermarked and signed once, with the videos as its manifest's ingredients.
+    async fn stitch_videos(&self, ctx: &Context<'_>, video_ids: Vec<ID>, caption: Option<String>) -> Result<JobObject> {
+        let video_ids =
+            video_ids.iter().map(|id| parse_id(id, "videoIds", VideoId::parse)).collect::<Result<Vec<_>>>()?;
+        let c = caller(ctx)?;
+        let job = ctx.data::<VideoService>()?.stitch(&c.caller, StitchVideos { video_ids, caption }).await.api()?;
         Ok(JobObject::new(job))
     }
 

@@ -46,6 +46,7 @@ fn main() {
         model_version: "1".into(),
         generator_version: "1".into(),
         remix_source: None,
+        parts: vec![],
         cameos: vec![],
     };
     let signed = moderation::provenance::sign_mp4(&mp4, &info, &signer).unwrap();

@@ -150,6 +150,7 @@ pub async fn build_generation(c: &Config, services: &Services) -> AppResult<Gene
         max_seconds: manifest.max_duration_seconds,
         aspect_ratios,
         steps: u32::try_from(manifest.steps()).unwrap_or(u32::MAX),
+        model: format!("{} {}", manifest.name, manifest.version),
     };
     let limits = JobLimits {
         max_queued_per_user: u64::from(c.limits.max_queued_jobs_per_user),

@@ -219,6 +219,8 @@ pub struct Job {
     /// whole video). With shots, `prompt` describes their shared world and `duration_seconds` is
     /// their sum.
     pub shots: Vec<Shot>,
+    /// The caption the video gets when it is made (`stitchVideos`); `None` for most jobs.
+    pub caption: Option<String>,
 }
 
 /// How a shot begins after the one before it.
@@ -245,6 +247,52 @@ pub struct Shot {
     /// How it begins after the shot before it (the first shot's is ignored).
     #[serde(default)]
     pub transition: Transition,
+    /// Set when the shot remakes part of an earlier video (`extendVideo`, `stitchVideos`): the
+    /// model request it was made from, and where it lies in that video. `prompt` then holds the
+    /// words the shot speaks and sounds like.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<ShotSource>,
+}
+
+impl Shot {
+    /// The model prompt of a shot: what happens in it, then the world it happens in (a shot
+    /// that remakes an earlier one keeps its own request's prompt).
+    pub fn model_prompt(&self, world: &str) -> String {
+        if let Some(source) = &self.source {
+            return source.prompt.clone();
+        }
+        let action = self.prompt.trim().trim_end_matches(['.', '!', '?']);
+        format!("{action}. {}", world.trim())
+    }
+
+    /// The seed of this shot, the shot at `index` of a storyboard whose seed is `seed` (a shot
+    /// that remakes an earlier one keeps its own).
+    pub fn model_seed(&self, seed: u64, index: usize) -> u64 {
+        match &self.source {
+            Some(source) => source.seed,
+            None => seed.wrapping_add(index as u64),
+        }
+    }
+}
+
+/// The earlier video a shot remakes, and the request that made it there: the same model, prompt,
+/// seed and likeness make the same frames, which the worker checks against that video's file
+/// before they are used (so the new file is marked and signed once, from clean frames).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ShotSource {
+    /// The video whose file shows this shot (checked against it).
+    pub video_id: VideoId,
+    /// Where the shot starts in that video, in seconds.
+    pub offset_seconds: u32,
+    /// The model prompt it was made from.
+    pub prompt: String,
+    /// Its seed.
+    pub seed: u64,
+    /// The video whose cameos (and remix source) gave the shot its likeness when it was first
+    /// made.
+    pub likeness_of: VideoId,
+    /// The model that made it, `"name version"`.
+    pub model: String,
 }
 
 /// Why a job ended without a video: the machine-readable `JobError.code`.

@@ -319,6 +319,8 @@ impl ModerationService {
         // One unit of work: the status change and the remix source's author's notice; the
         // timelines after the commit.
         let tx = self.deps.store.begin().await?;
+        // A video captioned when it was made (`stitchVideos`) keeps that caption unless given another.
+        let caption = caption.or_else(|| video.caption.clone());
         if !tx.publish_video(id, caption.as_deref()).await? {
             return Err(AppError::Conflict("the video changed while it was being published; reload it".into()));
         }

@@ -16,7 +16,7 @@
 
 use app_core::dialogue::{Line, Script, join_shots};
 use app_core::error::{AppError, AppResult};
-use app_core::model::{Shot, Transition};
+use app_core::model::{AudioMode, Job, Shot, ShotSource, Transition, Video};
 
 use super::videos::ModelLimits;
 
@@ -60,7 +60,7 @@ pub fn check_shots(input: &[ShotRequest], model: &ModelLimits, max_total: u32) -
             ));
         }
         total += seconds;
-        shots.push(Shot { prompt, seconds, transition: shot.transition });
+        shots.push(Shot { prompt, seconds, transition: shot.transition, source: None });
     }
     if total > max_total {
         return Err(AppError::bad_input(
@@ -71,14 +71,15 @@ pub fn check_shots(input: &[ShotRequest], model: &ModelLimits, max_total: u32) -
     Ok(shots)
 }
 
-/// The dialogue of each shot, in order: the world prompt's lines belong to the first shot.
+/// The dialogue of each shot, in order: the world prompt's lines belong to the first shot (unless
+/// it remakes an earlier video's shot, whose words already hold what it said).
 pub fn scripts(world: &str, shots: &[Shot]) -> Vec<Script> {
     shots
         .iter()
         .enumerate()
         .map(|(i, shot)| {
             let own = Script::parse(&shot.prompt);
-            if i > 0 {
+            if i > 0 || shot.source.is_some() {
                 return own;
             }
             let mut first = Script::parse(world);
@@ -95,13 +96,95 @@ pub fn dialogue(world: &str, shots: &[Shot]) -> Vec<Line> {
     if shots.is_empty() { Script::parse(world).lines } else { join_shots(&scripts(world, shots)) }
 }
 
+/// The shots that make `video` again (made by `job`), each with its source (`ShotSource`): a
+/// video of one shot is one shot of its whole prompt; a storyboard's shots keep their
+/// transitions, and a shot that already remade an earlier video keeps that request. A shot's
+/// words (`Shot::prompt`) are what it said and sounded like: the first shot of a storyboard
+/// also holds the world prompt, whose lines it spoke.
+pub fn remake(video: &Video, job: &Job) -> Vec<Shot> {
+    let model = format!("{} {}", video.model_name, video.model_version);
+    let seed = job.seed.unsigned_abs();
+    if job.shots.is_empty() {
+        let seconds = u32::try_from(job.duration_seconds).unwrap_or(0);
+        let source = ShotSource {
+            video_id: video.id,
+            offset_seconds: 0,
+            prompt: job.prompt.clone(),
+            seed,
+            likeness_of: video.id,
+            model,
+        };
+        return vec![Shot { prompt: job.prompt.clone(), seconds, transition: Transition::Cut, source: Some(source) }];
+    }
+    let mut offset = 0;
+    let mut shots = Vec::with_capacity(job.shots.len());
+    for (i, shot) in job.shots.iter().enumerate() {
+        let source = match &shot.source {
+            Some(earlier) => ShotSource { video_id: video.id, offset_seconds: offset, ..earlier.clone() },
+            None => ShotSource {
+                video_id: video.id,
+                offset_seconds: offset,
+                prompt: shot.model_prompt(&job.prompt),
+                seed: shot.model_seed(seed, i),
+                likeness_of: video.id,
+                model: model.clone(),
+            },
+        };
+        let words = if i == 0 && shot.source.is_none() {
+            format!("{}\n{}", job.prompt.trim(), shot.prompt)
+        } else {
+            shot.prompt.clone()
+        };
+        shots.push(Shot { prompt: words, seconds: shot.seconds, transition: shot.transition, source: Some(source) });
+        offset += shot.seconds;
+    }
+    shots
+}
+
+/// Checks that shots made of earlier videos fit one storyboard: at most [`MAX_SHOTS`] shots and
+/// `max_total` seconds. `what` names what they came from, for the refusal.
+pub fn check_joined(shots: &[Shot], max_total: u32, field: &'static str, what: &str) -> AppResult<()> {
+    if shots.len() > MAX_SHOTS {
+        return Err(AppError::bad_input(
+            field,
+            format!("{what} would hold {} shots; a video holds at most {MAX_SHOTS}", shots.len()),
+        ));
+    }
+    let total: u32 = shots.iter().map(|s| s.seconds).sum();
+    if total > max_total {
+        return Err(AppError::bad_input(
+            field,
+            format!("{what} would last {total} seconds; a video may last at most {max_total} seconds"),
+        ));
+    }
+    Ok(())
+}
+
+/// The sound of a video made of earlier ones: silent when all were, speaking when one spoke
+/// (or kept a remixed sound), ambience otherwise.
+pub fn joined_audio(modes: &[AudioMode]) -> AudioMode {
+    if modes.iter().any(|m| matches!(m, AudioMode::Full | AudioMode::KeepSource)) {
+        AudioMode::Full
+    } else if modes.iter().all(|m| *m == AudioMode::Silent) {
+        AudioMode::Silent
+    } else {
+        AudioMode::Ambience
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use app_core::model::AspectRatio;
 
     fn model() -> ModelLimits {
-        ModelLimits { min_seconds: 1, max_seconds: 8, aspect_ratios: vec![AspectRatio::Portrait], steps: 4 }
+        ModelLimits {
+            min_seconds: 1,
+            max_seconds: 8,
+            aspect_ratios: vec![AspectRatio::Portrait],
+            steps: 4,
+            model: "m 1".into(),
+        }
     }
 
     fn shot(prompt: &str, seconds: i32) -> ShotRequest {

@@ -89,6 +89,7 @@ use super::storyboard::ShotRequest;
 use super::updates::JobUpdates;
 use super::{Caller, Deps};
 use app_core::error::{AppError, AppResult};
+use app_core::model::Shot;
 use app_core::types::{CameoId, JobId, UserId, VideoId};
 use store::Tx;
 use store::generation::{NewJob, NewVideo};
@@ -107,6 +108,9 @@ pub struct ModelLimits {
     pub aspect_ratios: Vec<AspectRatio>,
     /// Denoiser steps per job.
     pub steps: u32,
+    /// The model, `"name version"` as a video records it: only videos it made can be remade
+    /// into new ones (extend, stitch).
+    pub model: String,
 }
 
 /// Limits per member.
@@ -144,6 +148,47 @@ pub struct CreateVideo {
     /// A storyboard's shots (`storyboard.rs`); `prompt` then describes their world and
     /// `duration_seconds` is ignored (the video lasts as long as its shots).
     pub shots: Vec<ShotRequest>,
+}
+
+/// A request to continue a published video with new shots (`extendVideo`).
+pub struct ExtendVideo {
+    /// The video to continue.
+    pub video_id: VideoId,
+    /// The shots that follow it.
+    pub shots: Vec<ShotRequest>,
+}
+
+/// A request to join one's own videos into one (`stitchVideos`).
+pub struct StitchVideos {
+    /// The videos, in order.
+    pub video_ids: Vec<VideoId>,
+    /// The new video's caption.
+    pub caption: Option<String>,
+}
+
+/// A job as `admit` takes it, after the checks of the way it was asked for.
+struct Admission {
+    prompt: String,
+    duration_seconds: i32,
+    aspect_ratio: AspectRatio,
+    /// `None`: a random seed.
+    seed: Option<i64>,
+    remix_of: Option<VideoId>,
+    cameo_ids: Vec<CameoId>,
+    audio: AudioMode,
+    shots: Vec<Shot>,
+    /// How many of the first shots remake an earlier video (refusals name the others from 1).
+    remade: usize,
+    caption: Option<String>,
+}
+
+/// How a refusal names shot `index` of a job whose first `remade` shots remake earlier videos:
+/// the member's own shots count from 1, as they sent them.
+fn shot_name(index: usize, remade: usize) -> String {
+    match index.checked_sub(remade) {
+        Some(own) => format!("shot {}", own + 1),
+        None => format!("the earlier video's shot {}", index + 1),
+    }
 }
 
 /// Where a queued job stands.
@@ -250,13 +295,206 @@ impl VideoService {
         if !self.model.aspect_ratios.contains(&aspect_ratio) {
             return Err(AppError::bad_input("aspectRatio", "this aspect ratio is not supported by the model"));
         }
+        if input.audio == AudioMode::KeepSource && input.remix_of.is_none() {
+            return Err(AppError::bad_input(
+                "audio",
+                "KEEP_SOURCE keeps the sound of the video being remixed; this video is not a remix",
+            ));
+        }
+        if input.seed.is_some_and(|s| s < 0) {
+            return Err(AppError::bad_input("seed", "seed must be zero or positive"));
+        }
+        self.admit(
+            v,
+            Admission {
+                prompt: prompt.to_owned(),
+                duration_seconds: d,
+                aspect_ratio,
+                seed: input.seed.or(source_seed),
+                remix_of: input.remix_of,
+                cameo_ids,
+                audio: input.audio,
+                shots,
+                remade: 0,
+                caption: None,
+            },
+        )
+        .await
+    }
+
+    /// Continues a published video (the member's own, or one whose author allows remixes) with
+    /// new shots: a storyboard whose first shots remake the video (`storyboard::remake`) and
+    /// whose new shots share its world, seed lineage and cameos, as a remix of it (lineage, the
+    /// source as the manifest's ingredient).
+    pub async fn extend(&self, caller: &Caller, input: ExtendVideo) -> AppResult<Job> {
+        let v = caller.require()?;
+        if input.shots.is_empty() {
+            return Err(AppError::bad_input("shots", "send at least one shot to continue the video with"));
+        }
+        let source = self
+            .deps
+            .store
+            .video(input.video_id)
+            .await?
+            .filter(|s| s.status == VideoStatus::Published)
+            .ok_or(AppError::NotFound("video"))?;
+        let own = source.author_id == v.user.id;
+        // A block either way hides the source from the member.
+        if !own && self.deps.store.blocked_either(source.author_id, v.user.id).await? {
+            return Err(AppError::NotFound("video"));
+        }
+        if !own && !source.remix_allowed {
+            return Err(AppError::Forbidden("the author does not allow remixes of this video".into()));
+        }
+        let job = self.remakeable(&source, "videoId", "the video").await?;
+        let mut shots = super::storyboard::remake(&source, &job);
+        let remade = shots.len();
+        shots.extend(super::storyboard::check_shots(&input.shots, &self.model, self.limits.max_storyboard_seconds)?);
+        super::storyboard::check_joined(
+            &shots,
+            self.limits.max_storyboard_seconds,
+            "shots",
+            "the video with its new shots",
+        )?;
+        // Cameos in the video stay in the continuation, each only with its owner's consent now.
+        let cameo_ids = self.deps.store.cameo_uses_of(source.id).await?.into_iter().map(|u| u.cameo_id).collect();
+        self.admit(
+            v,
+            Admission {
+                prompt: job.prompt.clone(),
+                duration_seconds: shots.iter().map(|s| s.seconds as i32).sum(),
+                aspect_ratio: source.aspect_ratio,
+                seed: Some(source.seed),
+                remix_of: Some(source.id),
+                cameo_ids,
+                audio: super::storyboard::joined_audio(&[job.audio_mode]),
+                shots,
+                remade,
+                caption: None,
+            },
+        )
+        .await
+    }
+
+    /// Joins the member's own videos (drafts, or published) into one new draft: a storyboard of
+    /// their shots remade (`storyboard::remake`, a cut between videos), encoded, marked and
+    /// signed once, with the videos as the manifest's ingredients, and `caption` as its caption.
+    pub async fn stitch(&self, caller: &Caller, input: StitchVideos) -> AppResult<Job> {
+        let v = caller.require()?;
+        if input.video_ids.len() < 2 {
+            return Err(AppError::bad_input("videoIds", "send at least two videos to stitch together"));
+        }
+        if input.video_ids.len() > super::storyboard::MAX_SHOTS {
+            return Err(AppError::bad_input(
+                "videoIds",
+                format!("at most {} videos can be stitched together", super::storyboard::MAX_SHOTS),
+            ));
+        }
+        let caption = match input.caption.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+            Some(c) => Some(super::text::clean_text("caption", c, super::moderation::MAX_CAPTION, "the caption")?),
+            None => None,
+        };
+        let (mut shots, mut prompts, mut modes, mut cameo_ids) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut first: Option<Video> = None;
+        for (i, id) in input.video_ids.iter().enumerate() {
+            let n = i + 1;
+            // Another member's video, or a removed one, is not there for this member.
+            let video = self
+                .deps
+                .store
+                .video(*id)
+                .await?
+                .filter(|x| x.author_id == v.user.id && x.status != VideoStatus::Removed)
+                .ok_or(AppError::NotFound("video"))?;
+            if video.status == VideoStatus::InReview {
+                return Err(AppError::bad_input(
+                    "videoIds",
+                    format!("video {n} is waiting for a moderator's review; stitch it once it is cleared"),
+                ));
+            }
+            if let Some(first) = &first
+                && first.aspect_ratio != video.aspect_ratio
+            {
+                return Err(AppError::bad_input(
+                    "videoIds",
+                    format!("video {n} has another shape than video 1; only videos of one shape can be stitched"),
+                ));
+            }
+            let job = self.remakeable(&video, "videoIds", &format!("video {n}")).await?;
+            let mut remade = super::storyboard::remake(&video, &job);
+            // A cut where one video ends and the next begins.
+            if let Some(s) = remade.first_mut() {
+                s.transition = app_core::model::Transition::Cut;
+            }
+            shots.extend(remade);
+            prompts.push(job.prompt.clone());
+            modes.push(job.audio_mode);
+            for u in self.deps.store.cameo_uses_of(video.id).await? {
+                if !cameo_ids.contains(&u.cameo_id) {
+                    cameo_ids.push(u.cameo_id);
+                }
+            }
+            first.get_or_insert(video);
+        }
+        let Some(first) = first else {
+            return Err(AppError::bad_input("videoIds", "send at least two videos to stitch together"));
+        };
+        super::storyboard::check_joined(&shots, self.limits.max_storyboard_seconds, "videoIds", "the stitched video")?;
+        if let Some(c) = &caption {
+            super::text::refuse_violations(self.policy.check(c, &Default::default()))?;
+        }
+        // The new video's prompt tells what it joins (its shots keep their own prompts).
+        let joined: String = prompts.join(" / ").chars().take(MAX_PROMPT).collect();
+        let remade = shots.len();
+        self.admit(
+            v,
+            Admission {
+                prompt: joined,
+                duration_seconds: shots.iter().map(|s| s.seconds as i32).sum(),
+                aspect_ratio: first.aspect_ratio,
+                seed: Some(first.seed),
+                remix_of: None,
+                cameo_ids,
+                audio: super::storyboard::joined_audio(&modes),
+                shots,
+                remade,
+                caption,
+            },
+        )
+        .await
+    }
+
+    /// The job that made `video`, when the model served now made it (only then can its frames
+    /// be made again); `what` names the video in a refusal.
+    async fn remakeable(&self, video: &Video, field: &'static str, what: &str) -> AppResult<Job> {
+        let made_by = format!("{} {}", video.model_name, video.model_version);
+        if made_by != self.model.model {
+            return Err(AppError::bad_input(
+                field,
+                format!(
+                    "{what} was made by the model {made_by}, and this service now runs {}, so it cannot be made again",
+                    self.model.model
+                ),
+            ));
+        }
+        self.deps.store.job(video.job_id).await?.ok_or_else(|| {
+            AppError::bad_input(field, format!("{what} can no longer be made again (its request is gone)"))
+        })
+    }
+
+    /// What every way of asking for a video has in common, once its own checks passed: the
+    /// cameos' consent now, the content policy over every spoken line, every shot and the whole
+    /// prompt (with the cameos' restrictions), the member's limits, then the job, the consents
+    /// that allow it and the owners' notices in one unit of work, and dispatch.
+    async fn admit(&self, v: &super::Viewer, a: Admission) -> AppResult<Job> {
+        let cameo_ids = &a.cameo_ids;
         if cameo_ids.len() > self.limits.max_cameos_per_video {
             return Err(AppError::bad_input(
                 "cameoIds",
                 format!("a video may hold at most {} cameos", self.limits.max_cameos_per_video),
             ));
         }
-        let cameos = super::consent::consented_cameos(&self.deps.store, v.user.id, &cameo_ids).await?;
+        let cameos = super::consent::consented_cameos(&self.deps.store, v.user.id, cameo_ids).await?;
         // The content policy, before anything is queued (on the whole prompt of a remix, with
         // the restrictions of every cameo in it).
         let context = moderation::policy::PolicyContext {
@@ -273,13 +511,8 @@ impl VideoService {
         };
         // The spoken lines, each through the policy on its own so a refusal names the line, then
         // the whole prompt (its scene with its lines).
-        let audio = input.audio;
-        if audio == AudioMode::KeepSource && input.remix_of.is_none() {
-            return Err(AppError::bad_input(
-                "audio",
-                "KEEP_SOURCE keeps the sound of the video being remixed; this video is not a remix",
-            ));
-        }
+        let (prompt, d, shots, audio) = (a.prompt.as_str(), a.duration_seconds, a.shots, a.audio);
+        let name = |i: usize| shot_name(i, a.remade);
         // A storyboard's lines are checked shot by shot, against each shot's length.
         let scripts = match (audio.speaks(), shots.is_empty()) {
             (false, _) => vec![],
@@ -292,9 +525,9 @@ impl VideoService {
             let seconds = shot.map_or(d as u32, |s| s.seconds);
             script.check(f64::from(seconds)).map_err(|problem| match shot {
                 None => AppError::bad_input("prompt", problem.to_string()),
-                Some(_) => AppError::bad_input("shots", format!("shot {}: {problem}", i + 1)),
+                Some(_) => AppError::bad_input("shots", format!("{}: {problem}", name(i))),
             })?;
-            let place = if shot.is_some() { format!("shot {}, spoken line", i + 1) } else { "spoken line".into() };
+            let place = if shot.is_some() { format!("{}, spoken line", name(i)) } else { "spoken line".into() };
             for (n, line) in script.lines.iter().enumerate() {
                 for v in self.policy.check(&line.text, &context) {
                     refused.push(format!("{place} {} (\"{}\"): {}", n + 1, excerpt(&line.text), v.reason));
@@ -304,7 +537,7 @@ impl VideoService {
         // Each shot's own words, then the whole prompt (its scene with its lines).
         for (i, shot) in shots.iter().enumerate() {
             for v in self.policy.check(&shot.prompt, &context) {
-                refused.push(format!("shot {}: {}", i + 1, v.reason));
+                refused.push(format!("{}: {}", name(i), v.reason));
             }
         }
         if !refused.is_empty() {
@@ -317,11 +550,8 @@ impl VideoService {
         if queued >= self.limits.max_queued_per_user || queued + running >= live_cap {
             return Err(AppError::RateLimited { retry_after_secs: self.eta_per_job().await?.unwrap_or(30) });
         }
-        if input.seed.is_some_and(|s| s < 0) {
-            return Err(AppError::bad_input("seed", "seed must be zero or positive"));
-        }
         // Random seeds stay within GraphQL's Int, so a client can send one back to repeat a video.
-        let seed = input.seed.or(source_seed).unwrap_or_else(|| i64::from(rand::random::<u32>() >> 1));
+        let seed = a.seed.unwrap_or_else(|| i64::from(rand::random::<u32>() >> 1));
         let id = JobId::new();
         // One unit of work: the consent versions that allow this job, the job, and the owners'
         // notices; the queue hears of the job only after the commit (`dispatch`).
@@ -335,10 +565,11 @@ impl VideoService {
                 prompt: prompt.to_owned(),
                 seed,
                 duration_seconds: d,
-                aspect_ratio,
-                remix_of: input.remix_of,
+                aspect_ratio: a.aspect_ratio,
+                remix_of: a.remix_of,
                 audio_mode: audio,
                 shots,
+                caption: a.caption,
             })
             .await?;
         for c in cameos.iter().filter(|c| c.owner_id != v.user.id) {
@@ -704,6 +935,36 @@ impl VideoService {
                 title: format!("SoraVibe video {}", v.id),
             });
         }
+        // The earlier videos the shots remake: their files (checked against, and ingredients
+        // unless it is the remix source, already one) and the likeness each gave its shots.
+        let mut ids: Vec<(VideoId, bool)> = Vec::new();
+        for source in job.shots.iter().filter_map(|s| s.source.as_ref()) {
+            let ingredient = job.remix_of != Some(source.video_id);
+            for (id, part) in [(source.video_id, ingredient), (source.likeness_of, false)] {
+                match ids.iter_mut().find(|(x, _)| *x == id) {
+                    Some(found) => found.1 |= part,
+                    None => ids.push((id, part)),
+                }
+            }
+        }
+        for (id, ingredient) in ids {
+            let Some(video) = self.deps.store.video(id).await? else { continue };
+            let uses = self.deps.store.cameo_uses_of(id).await?;
+            let cameos = self.deps.store.cameos(&uses.iter().map(|u| u.cameo_id).collect::<Vec<_>>()).await?;
+            let refs: Vec<Vec<f32>> = cameos.iter().map(|c| c.reference.clone()).filter(|r| !r.is_empty()).collect();
+            let remix_key = match video.remix_of {
+                Some(source) => self.deps.store.video(source).await?.map(|s| s.video_key),
+                None => None,
+            };
+            spec.parts.push(jobs::PartRef {
+                video_id: id.0,
+                video_key: video.video_key,
+                title: format!("SoraVibe video {id}"),
+                reference: jobs::reference::combine(&refs),
+                remix_key,
+                ingredient,
+            });
+        }
         // The cameos' likeness features go to the model; their consent versions to the manifest.
         let uses = self.deps.store.cameo_uses_of(VideoId(job.id.0)).await?;
         if !uses.is_empty() {
@@ -820,6 +1081,7 @@ fn spec_of(job: &Job, username: &str) -> JobSpec {
         // The lines were checked at `create`; the prompt and shots have not changed since.
         dialogue: if job.audio_mode.speaks() { super::storyboard::dialogue(&job.prompt, &job.shots) } else { vec![] },
         shots: job.shots.clone(),
+        parts: vec![],
     }
 }
 

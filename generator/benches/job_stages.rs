@@ -85,6 +85,7 @@ async fn main() {
                     prompt: format!("the boat turns, part {}", k + 1),
                     seconds: total / n + u32::from(k < total % n),
                     transition: if k % 2 == 1 { jobs::Transition::Crossfade } else { jobs::Transition::Cut },
+                    source: None,
                 })
                 .collect()
         }
@@ -111,6 +112,7 @@ async fn main() {
                 vec![]
             },
             shots: shots.clone(),
+            parts: vec![],
         };
         let start = Instant::now();
         queue.enqueue(&spec).await.unwrap();

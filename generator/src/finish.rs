@@ -215,6 +215,7 @@ impl Finisher {
             model_version: "0".into(),
             generator_version: env!("CARGO_PKG_VERSION").into(),
             remix_source: None,
+            parts: vec![],
             cameos: vec![],
         };
         sign_and_verify(&clip.mp4, &info, &signer)

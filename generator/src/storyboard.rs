@@ -2,19 +2,27 @@
 //! frames into one clip.
 //!
 //! Shot *n* of a storyboard is generated from its own prompt followed by the storyboard's world
-//! prompt ([`shot_prompt`]: the shot's action first, so a long world prompt is what a model's
-//! token limit cuts), with the seed `seed + n` (one lineage: the same storyboard makes the same
+//! prompt (`Shot::model_prompt`: the shot's action first, so a long world prompt is what a model's
+//! token limit cuts), with the seed `seed + n` (`Shot::model_seed`) (one lineage: the same storyboard makes the same
 //! video, and shots differ from one another), and the same reference (the cameos' likeness) in
 //! every shot. The shipped model has no first-frame input, so the last frame of a shot does not
 //! condition the next; the shared world prompt, seed lineage and reference are what keep the
 //! world.
+//!
+//! A shot that remakes part of an earlier video (`extendVideo`, `stitchVideos`: `Shot::source`)
+//! is made again from that video's request (prompt, seed, likeness) rather than decoded from its
+//! file, whose frames already carry a visible and an invisible mark: marking them again would
+//! overlay two marks. The remade frames are compared with the file ([`difference`]) before they
+//! are used, so a part that does not come out as it was fails the job instead of passing as it.
 //!
 //! Invariant: [`join`] returns exactly as many frames as the shots hold together, so a video
 //! lasts as long as its shots: a cut puts the next shot's first frame after the last one; a
 //! crossfade dissolves over [`CROSSFADE_SECONDS`] centred on the boundary, holding the outgoing
 //! shot's last frame and the incoming shot's first frame where one runs out.
 
-use jobs::{JobSpec, Shot, Transition};
+#[cfg(test)]
+use jobs::Shot;
+use jobs::{JobSpec, Transition};
 
 use crate::pipeline::Frames;
 use crate::{GenError, GenResult};
@@ -22,24 +30,62 @@ use crate::{GenError, GenResult};
 /// How long a crossfade takes, seconds.
 pub const CROSSFADE_SECONDS: f64 = 0.5;
 
-/// The model prompt of a shot: what happens in it, then the world it happens in.
-pub fn shot_prompt(world: &str, shot: &Shot) -> String {
-    let action = shot.prompt.trim().trim_end_matches(['.', '!', '?']);
-    format!("{action}. {}", world.trim())
-}
-
-/// The seed of shot `index`.
-pub fn shot_seed(seed: u64, index: usize) -> u64 {
-    seed.wrapping_add(index as u64)
-}
-
 /// Each shot's prompt, seed and length (a video of one shot has none: its request is the job's).
+/// A shot that remakes part of an earlier video keeps that video's prompt and seed
+/// (`Shot::source`).
 pub fn plan(spec: &JobSpec) -> Vec<(String, u64, u32)> {
     spec.shots
         .iter()
         .enumerate()
-        .map(|(i, shot)| (shot_prompt(&spec.prompt, shot), shot_seed(spec.seed, i), shot.seconds))
+        .map(|(i, shot)| (shot.model_prompt(&spec.prompt), shot.model_seed(spec.seed, i), shot.seconds))
         .collect()
+}
+
+/// Side of the grey thumbnails [`difference`] compares.
+const PROBE_SIDE: usize = 16;
+/// Frames [`difference`] compares per shot, spread over its middle.
+const PROBE_FRAMES: usize = 6;
+/// Largest mean difference (0–255 grey levels) between a remade shot and the file it remakes
+/// that still counts as the same frames: the marks and the H.264 encode of the earlier file
+/// account for 1–3 levels; another seed or prompt gives 15 and more.
+pub const SAME_FRAMES: f64 = 6.0;
+
+/// How far a remade shot is from the video it remakes: the mean absolute difference of
+/// `16x16` grey thumbnails ([`grey_thumbnail`]) of frames away from the shot's ends (where a
+/// crossfade may blend), taken from `shot` and from the source's thumbnails starting at frame
+/// `offset`. `None` when the sizes differ or the source is too short to hold the shot.
+pub fn difference(shot: &Frames, source: &[Vec<f64>], source_size: (usize, usize), offset: usize) -> Option<f64> {
+    if source_size != (shot.width, shot.height) || shot.rgb.is_empty() || offset + shot.rgb.len() > source.len() {
+        return None;
+    }
+    let n = shot.rgb.len();
+    // Away from either end by a crossfade's half, where the shot is long enough for that.
+    let margin = ((CROSSFADE_SECONDS * f64::from(shot.fps)) / 2.0).ceil() as usize + 1;
+    let (lo, hi) = if n > 2 * margin + 1 { (margin, n - margin) } else { (0, n) };
+    let picks: Vec<usize> = (0..PROBE_FRAMES).map(|k| lo + (hi - lo - 1) * k / (PROBE_FRAMES - 1)).collect();
+    let mut total = 0.0;
+    for &i in &picks {
+        let (Some(frame), Some(b)) = (shot.rgb.get(i), source.get(offset + i)) else { return None };
+        let a = grey_thumbnail(frame, shot.width, shot.height);
+        total += a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f64>() / a.len() as f64;
+    }
+    Some(total / picks.len() as f64)
+}
+
+/// Mean grey level of each cell of a 16x16 grid over a packed RGB frame.
+pub fn grey_thumbnail(rgb: &[u8], width: usize, height: usize) -> Vec<f64> {
+    let mut sums = vec![0.0; PROBE_SIDE * PROBE_SIDE];
+    let mut counts = vec![0u32; PROBE_SIDE * PROBE_SIDE];
+    for (p, px) in rgb.chunks_exact(3).take(width * height).enumerate() {
+        let (x, y) = (p % width.max(1), p / width.max(1));
+        let cell = (y * PROBE_SIDE / height.max(1)) * PROBE_SIDE + x * PROBE_SIDE / width.max(1);
+        let (Some(sum), Some(count)) = (sums.get_mut(cell), counts.get_mut(cell)) else { continue };
+        if let [r, g, b] = px {
+            *sum += 0.299 * f64::from(*r) + 0.587 * f64::from(*g) + 0.114 * f64::from(*b);
+            *count += 1;
+        }
+    }
+    sums.iter().zip(&counts).map(|(s, &c)| if c == 0 { 0.0 } else { s / f64::from(c) }).collect()
 }
 
 /// Joins the shots' frames in order; `transitions[i]` is how shot `i` begins (the first is
@@ -154,8 +200,41 @@ mod tests {
 
     #[test]
     fn shot_prompts_lead_with_the_action() {
-        let s = Shot { prompt: "the ball bounces.".into(), seconds: 2, transition: Transition::Cut };
-        assert_eq!(shot_prompt(" a red ball in a park ", &s), "the ball bounces. a red ball in a park");
-        assert_eq!(shot_seed(u64::MAX, 1), 0);
+        let mut s = Shot { prompt: "the ball bounces.".into(), seconds: 2, transition: Transition::Cut, source: None };
+        assert_eq!(s.model_prompt(" a red ball in a park "), "the ball bounces. a red ball in a park");
+        assert_eq!(s.model_seed(u64::MAX, 1), 0);
+        // A remade shot keeps the request it was made from.
+        let id = jobs::ShotSource {
+            video_id: jobs::VideoId(uuid::Uuid::nil()),
+            offset_seconds: 0,
+            prompt: "a ball. a park".into(),
+            seed: 7,
+            likeness_of: jobs::VideoId(uuid::Uuid::nil()),
+            model: "m 1".into(),
+        };
+        s.source = Some(id);
+        assert_eq!(s.model_prompt("anything"), "a ball. a park");
+        assert_eq!(s.model_seed(100, 3), 7);
+    }
+
+    #[test]
+    fn the_same_frames_differ_little_and_other_frames_much() {
+        let frames = |seed: u32| Frames {
+            width: 32,
+            height: 32,
+            fps: 12,
+            rgb: (0..24u32)
+                .map(|f| (0..32 * 32 * 3u32).map(|i| ((i * 7 + f * 3 + seed * 101) % 251) as u8).collect())
+                .collect(),
+        };
+        let shot = frames(1);
+        let mut source = frames(9).rgb;
+        source.extend(frames(1).rgb.into_iter().map(|f| f.iter().map(|&v| v.saturating_add(2)).collect()));
+        let source: Vec<Vec<f64>> = source.iter().map(|f| grey_thumbnail(f, 32, 32)).collect();
+        let same = difference(&shot, &source, (32, 32), 24).unwrap();
+        let other = difference(&shot, &source, (32, 32), 0).unwrap();
+        assert!(same < SAME_FRAMES && other > SAME_FRAMES, "same {same}, other {other}");
+        assert!(difference(&shot, &source, (16, 32), 0).is_none());
+        assert!(difference(&shot, &source, (32, 32), 30).is_none());
     }
 }

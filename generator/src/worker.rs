@@ -49,6 +49,7 @@
 //! hands the delivery back (`retry_later`: backoff, then the dead letter). The worker reads no
 //! service database and never checks consent: the backend re-checks it when it applies the result.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -161,6 +162,50 @@ fn in_shot(e: GenError, index: usize, count: usize) -> GenError {
         GenError::DoesNotFit(m) => GenError::DoesNotFit(format!("shot {shot}: {m}")),
         GenError::Model { model, message } => GenError::Model { model, message: format!("shot {shot}: {message}") },
         other => other,
+    }
+}
+
+/// An earlier video a job's shots remake, as read for this delivery.
+struct Part {
+    /// Its signed MP4 (the ingredient).
+    mp4: Vec<u8>,
+    /// Frame width and height.
+    size: (usize, usize),
+    /// A grey thumbnail of each of its frames (`storyboard::grey_thumbnail`).
+    thumbnails: Vec<Vec<f64>>,
+    /// Its cameos' likeness.
+    reference: Option<Vec<f32>>,
+    /// The video it remixed, whose frames also conditioned it.
+    remix_mp4: Option<Vec<u8>>,
+}
+
+/// Refuses a remade shot whose frames are not those of the video it remakes (see
+/// `storyboard::difference`); a shot with no source passes.
+fn check_remade(
+    spec: &jobs::JobSpec,
+    index: usize,
+    frames: &Frames,
+    parts: &HashMap<uuid::Uuid, Part>,
+) -> GenResult<()> {
+    let Some(source) = spec.shots.get(index).and_then(|s| s.source.as_ref()) else {
+        return Ok(());
+    };
+    let shot = index + 1;
+    let part = parts
+        .get(&source.video_id.0)
+        .ok_or_else(|| GenError::BadRequest(format!("shot {shot}: the video it comes from can no longer be read")))?;
+    let offset = source.offset_seconds as usize * frames.fps as usize;
+    match crate::storyboard::difference(frames, &part.thumbnails, part.size, offset) {
+        Some(d) if d <= crate::storyboard::SAME_FRAMES => {
+            tracing::debug!(shot, difference = d, video = %source.video_id, "remade shot matches its source");
+            Ok(())
+        }
+        found => {
+            tracing::warn!(shot, difference = ?found, video = %source.video_id, "remade shot differs from its source");
+            Err(GenError::BadRequest(format!(
+                "shot {shot} did not come out as it is in the video it comes from, so that video cannot be reused"
+            )))
+        }
     }
 }
 
@@ -332,6 +377,89 @@ impl Worker {
         format!("parts/{job}/{model}/{index}.mp4")
     }
 
+    /// Conditions `request` on a source video's frames, as a remix is: the first frames fold
+    /// into the reference vector (when the model has a `reference` input), weighing as much as
+    /// all cameos together; a model with source latents also takes the first frames, as many as
+    /// the clip has (the pipeline encodes them with its encoder). Unusable frames are logged and
+    /// left out.
+    async fn condition(&self, request: &mut GenerationRequest, mp4: Vec<u8>) -> GenResult<()> {
+        let m = self.batcher.pipeline().manifest();
+        let (wants_reference, wants_source) = (m.denoiser.reference.is_some(), m.denoiser.source_latents.is_some());
+        if !wants_reference && !wants_source {
+            return Ok(());
+        }
+        let frames = if wants_source { self.batcher.pipeline().plan(request)?.frames } else { 0 };
+        let dim = m.embed_dim();
+        let decoded = tokio::task::spawn_blocking(move || {
+            let info = media::probe_mp4(&mp4).map_err(|e| e.to_string())?;
+            let prefix = frames.max(crate::reference::MAX_FRAMES);
+            let rgb = media::decode_mp4_prefix(&mp4, prefix).map_err(|e| e.to_string())?;
+            let first = rgb.get(..crate::reference::MAX_FRAMES).unwrap_or(&rgb);
+            let likeness = if wants_reference {
+                Some(crate::reference::from_frames(first, info.width, info.height, dim).map_err(|e| e.to_string())?)
+            } else {
+                None
+            };
+            let clip = wants_source.then_some(SourceClip { width: info.width, height: info.height, rgb });
+            Ok::<_, String>((likeness, clip))
+        })
+        .await
+        .map_err(|e| GenError::Model { model: "remix source", message: e.to_string() })?;
+        match decoded {
+            Ok((likeness, clip)) => {
+                if let Some(source) = likeness {
+                    let cameos = request.reference.take().unwrap_or_else(|| source.clone());
+                    request.reference = crate::reference::combine(&[cameos, source]);
+                }
+                request.source = clip;
+            }
+            Err(e) => tracing::warn!(error = %e, "source frames unusable; generating without them"),
+        }
+        Ok(())
+    }
+
+    /// Reads the job's parts (`JobSpec::parts`): each file once, with a grey thumbnail of each
+    /// frame (decoded one frame at a time), and the file of the video it remixed. A part that
+    /// cannot be read fails the job; a store that does not answer is retried.
+    async fn parts(&self, spec: &jobs::JobSpec) -> GenResult<HashMap<uuid::Uuid, Part>> {
+        let mut parts = HashMap::with_capacity(spec.parts.len());
+        for p in &spec.parts {
+            let mp4 = self.media.get(&p.video_key).await.map_err(|e| GenError::Finish {
+                stage: "part",
+                message: format!("video {} could not be read: {e}", p.video_id),
+            })?;
+            let mp4 = mp4.to_vec();
+            let remix_mp4 = match &p.remix_key {
+                Some(key) => match self.media.get(key).await {
+                    Ok(bytes) => Some(bytes.to_vec()),
+                    Err(e) => {
+                        tracing::warn!(part = %p.video_id, error = %e, "the part's remix source is unreadable");
+                        None
+                    }
+                },
+                None => None,
+            };
+            let bytes = mp4.clone();
+            let read = blocking("part", move || {
+                let info =
+                    media::probe_mp4(&bytes).map_err(|e| GenError::Finish { stage: "part", message: e.to_string() })?;
+                let mut thumbnails = Vec::with_capacity(info.frame_count.min(4096));
+                media::decode_mp4_each(&bytes, |rgb| {
+                    thumbnails.push(crate::storyboard::grey_thumbnail(&rgb, info.width, info.height));
+                })
+                .map_err(|e| GenError::Finish { stage: "part", message: e.to_string() })?;
+                Ok(((info.width, info.height), thumbnails))
+            })
+            .await;
+            let (size, thumbnails) = read.map_err(|e| {
+                tracing::warn!(part = %p.video_id, error = %e, "part unreadable");
+                GenError::BadRequest(format!("the video {} it is made from cannot be read", p.video_id))
+            })?;
+            parts.insert(p.video_id, Part { mp4, size, thumbnails, reference: p.reference.clone(), remix_mp4 });
+        }
+        Ok(parts)
+    }
+
     /// Shot `index` as an earlier delivery kept it, if it is there and has the size and length
     /// the plan asks for; anything else (missing, unreadable, another shape) means make it again.
     async fn load_part(&self, job: uuid::Uuid, index: usize, plan: &crate::pipeline::Plan) -> Option<Frames> {
@@ -437,58 +565,46 @@ impl Worker {
         let mut request =
             GenerationRequest::new(d.spec.prompt.clone(), d.spec.seed, d.spec.duration_seconds, d.spec.aspect_ratio);
         request.reference = d.spec.reference.clone();
-        // The source's frames, decoded once: the first `MAX_FRAMES` fold into the reference vector
-        // (when the model has a `reference` input); a model with source latents also takes the
-        // first frames, as many as the clip has (the pipeline encodes them with its encoder).
-        let (wants_reference, wants_source) = (m.denoiser.reference.is_some(), m.denoiser.source_latents.is_some());
-        if let Some(mp4) = source_mp4.clone().filter(|_| wants_reference || wants_source) {
-            let frames = if wants_source { self.batcher.pipeline().plan(&request)?.frames } else { 0 };
-            let dim = m.embed_dim();
-            let decoded = tokio::task::spawn_blocking(move || {
-                let info = media::probe_mp4(&mp4).map_err(|e| e.to_string())?;
-                let prefix = frames.max(crate::reference::MAX_FRAMES);
-                let rgb = media::decode_mp4_prefix(&mp4, prefix).map_err(|e| e.to_string())?;
-                let first = rgb.get(..crate::reference::MAX_FRAMES).unwrap_or(&rgb);
-                let likeness = if wants_reference {
-                    Some(
-                        crate::reference::from_frames(first, info.width, info.height, dim)
-                            .map_err(|e| e.to_string())?,
-                    )
-                } else {
-                    None
-                };
-                let clip = wants_source.then_some(SourceClip { width: info.width, height: info.height, rgb });
-                Ok::<_, String>((likeness, clip))
-            })
-            .await
-            .map_err(|e| GenError::Model { model: "remix source", message: e.to_string() })?;
-            match decoded {
-                Ok((likeness, clip)) => {
-                    // The source weighs as much as all cameos together.
-                    if let Some(source) = likeness {
-                        let cameos = request.reference.take().unwrap_or_else(|| source.clone());
-                        request.reference = crate::reference::combine(&[cameos, source]);
-                    }
-                    request.source = clip;
-                }
-                Err(e) => {
-                    tracing::warn!(job = %job, error = %e, "remix source frames unusable; generating without them")
-                }
-            }
+        if let Some(mp4) = source_mp4.clone() {
+            self.condition(&mut request, mp4).await?;
         }
+        // The earlier videos a storyboard's shots remake (extend, stitch), read once each: a
+        // video that lent its likeness is conditioned as it was then; a part's file is what its
+        // remade shots are checked against and becomes an ingredient.
+        let parts = self.parts(&d.spec).await?;
         // A storyboard: one request per shot, the same likeness in each (`storyboard.rs`); every
         // shot is checked before the first is made.
         let requests: Vec<GenerationRequest> = if d.spec.shots.is_empty() {
             vec![request]
         } else {
-            crate::storyboard::plan(&d.spec)
-                .into_iter()
-                .map(|(prompt, seed, seconds)| {
-                    let mut shot = GenerationRequest::new(prompt, seed, seconds, d.spec.aspect_ratio);
-                    shot.reference = request.reference.clone();
-                    shot
-                })
-                .collect()
+            let served = format!("{} {}", m.name, m.version);
+            let count = d.spec.shots.len();
+            let mut requests = Vec::with_capacity(count);
+            for (i, (shot, (prompt, seed, seconds))) in
+                d.spec.shots.iter().zip(crate::storyboard::plan(&d.spec)).enumerate()
+            {
+                let mut r = GenerationRequest::new(prompt, seed, seconds, d.spec.aspect_ratio);
+                r.reference = request.reference.clone();
+                if let Some(source) = &shot.source {
+                    if source.model != served {
+                        return Err(in_shot(
+                            GenError::BadRequest(format!(
+                                "it was made by the model {}, and this service now runs {served}, so it cannot be made again",
+                                source.model
+                            )),
+                            i,
+                            count.max(2),
+                        ));
+                    }
+                    let likeness = parts.get(&source.likeness_of.0);
+                    r.reference = likeness.and_then(|p| p.reference.clone());
+                    if let Some(remixed) = likeness.and_then(|p| p.remix_mp4.clone()) {
+                        self.condition(&mut r, remixed).await?;
+                    }
+                }
+                requests.push(r);
+            }
+            requests
         };
         for (i, r) in requests.iter().enumerate() {
             self.batcher.pipeline().check(r).map_err(|e| in_shot(e, i, requests.len()))?;
@@ -537,6 +653,7 @@ impl Worker {
             // A shot an earlier delivery made and kept is taken as it is.
             if storyboard && let Some(frames) = self.load_part(job, i, &plan).await {
                 let _ = tx.send(((i + 1) * plan.steps, count * plan.steps));
+                check_remade(&d.spec, i, &frames, &parts)?;
                 shots.push(frames);
                 continue;
             }
@@ -552,6 +669,7 @@ impl Worker {
             let run = self.batcher.generate(r, shot_tx, cancelled.clone()).await;
             let _ = relay.await;
             let (frames, t) = run.map_err(|e| in_shot(e, i, count))?;
+            check_remade(&d.spec, i, &frames, &parts)?;
             timings.text_encode += t.text_encode;
             timings.denoise += t.denoise;
             timings.decode += t.decode;
@@ -587,10 +705,7 @@ impl Worker {
                 spec.shots
                     .iter()
                     .zip(&shot_seconds)
-                    .map(|(shot, &seconds)| crate::sound::Segment {
-                        prompt: crate::storyboard::shot_prompt(&spec.prompt, shot),
-                        seconds,
-                    })
+                    .map(|(shot, &seconds)| crate::sound::Segment { prompt: shot.model_prompt(&spec.prompt), seconds })
                     .collect()
             };
             tokio::task::spawn_blocking(move || {
@@ -679,6 +794,17 @@ impl Worker {
             model_version: m.version.clone(),
             generator_version: env!("CARGO_PKG_VERSION").into(),
             remix_source,
+            parts: d
+                .spec
+                .parts
+                .iter()
+                .filter(|p| p.ingredient)
+                .map(|p| moderation::provenance::RemixSource {
+                    video_id: p.video_id.to_string(),
+                    title: p.title.clone(),
+                    source_mp4: parts.get(&p.video_id).map(|p| p.mp4.clone()),
+                })
+                .collect(),
             cameos: d
                 .spec
                 .cameos

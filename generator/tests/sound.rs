@@ -148,17 +148,16 @@ fn a_storyboard_speaks_each_line_in_its_shot_over_each_shots_own_scene() {
             prompt: "heavy rain drums on the roof. Mia says \"it is pouring\"".into(),
             seconds: 3,
             transition: Transition::Cut,
+            source: None,
         },
-        Shot { prompt: "a quiet empty room".into(), seconds: 3, transition: Transition::Cut },
-        Shot { prompt: "mia: \"finally quiet\"".into(), seconds: 2, transition: Transition::Crossfade },
+        Shot { prompt: "a quiet empty room".into(), seconds: 3, transition: Transition::Cut, source: None },
+        Shot { prompt: "mia: \"finally quiet\"".into(), seconds: 2, transition: Transition::Crossfade, source: None },
     ];
     let scripts: Vec<Script> = shots.iter().map(|s| Script::parse(&s.prompt)).collect();
     let lines = jobs::dialogue::join_shots(&scripts);
     assert_eq!(lines.iter().map(|l| (l.shot, l.speaker_index)).collect::<Vec<_>>(), [(0, 0), (2, 0)]);
-    let segments: Vec<Segment> = shots
-        .iter()
-        .map(|s| Segment { prompt: generator::storyboard::shot_prompt(world, s), seconds: f64::from(s.seconds) })
-        .collect();
+    let segments: Vec<Segment> =
+        shots.iter().map(|s| Segment { prompt: s.model_prompt(world), seconds: f64::from(s.seconds) }).collect();
     let req = SoundRequest {
         prompt: world,
         mode: AudioMode::Full,

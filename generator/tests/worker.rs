@@ -96,6 +96,7 @@ impl Rig {
             audio: jobs::AudioMode::Full,
             dialogue: vec![],
             shots: vec![],
+            parts: vec![],
         }
     }
 
@@ -366,6 +367,7 @@ async fn a_storyboard_makes_way_resumes_from_its_kept_shots_and_cleans_up() {
             prompt: (*p).into(),
             seconds: 1,
             transition: if i == 2 { Transition::Crossfade } else { Transition::Cut },
+            source: None,
         })
         .collect();
     let other = rig.spec("fox_fan", 1);
@@ -388,12 +390,7 @@ async fn a_storyboard_makes_way_resumes_from_its_kept_shots_and_cleans_up() {
 
     // Swap the kept shot 1 for a plain grey clip: the next delivery must take it as it is.
     let plan = pipeline()
-        .plan(&GenerationRequest::new(
-            generator::storyboard::shot_prompt(&board.prompt, &board.shots[0]),
-            board.seed,
-            1,
-            board.aspect_ratio,
-        ))
+        .plan(&GenerationRequest::new(board.shots[0].model_prompt(&board.prompt), board.seed, 1, board.aspect_ratio))
         .unwrap();
     let [w, h] = plan.size;
     let grey = vec![vec![200u8; w * h * 3]; plan.frames];

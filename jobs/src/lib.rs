@@ -16,10 +16,12 @@ mod wire;
 
 /// A prompt's dialogue (`Script`), as the backend checks it and the generator speaks it.
 pub use app_core::dialogue;
+/// A video's id (`ShotSource` names videos by it).
+pub use app_core::types::VideoId;
 pub use error::QueueError;
 pub use queue::{DeadLetter, Delivery, JobQueue, MemoryQueue, RedisQueue};
 pub use settings::QueueSettings;
 pub use wire::{
-    AspectRatio, AudioMode, CameoRef, DialogueLine, JobEvent, JobOutput, JobSpec, RemixRef, Shot, StageMillis,
-    Transition,
+    AspectRatio, AudioMode, CameoRef, DialogueLine, JobEvent, JobOutput, JobSpec, PartRef, RemixRef, Shot, ShotSource,
+    StageMillis, Transition,
 };

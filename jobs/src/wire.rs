@@ -15,7 +15,7 @@ pub use app_core::model::AudioMode;
 pub use app_core::dialogue::Line as DialogueLine;
 
 /// One shot of a storyboard, and how it follows the one before.
-pub use app_core::model::{Shot, Transition};
+pub use app_core::model::{Shot, ShotSource, Transition};
 
 /// Everything a generator needs to make one video; enqueued by the backend.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,6 +57,29 @@ pub struct JobSpec {
     /// then describes the world they share. Empty: one shot of `prompt`.
     #[serde(default)]
     pub shots: Vec<Shot>,
+    /// The earlier videos that shots remake (`Shot::source`), each once: the files the remade
+    /// frames are checked against (and that become the manifest's ingredients), and the likeness
+    /// each gave its shots.
+    #[serde(default)]
+    pub parts: Vec<PartRef>,
+}
+
+/// An earlier video a job's shots remake, as the worker needs it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartRef {
+    /// Id of the video.
+    pub video_id: Uuid,
+    /// Media-store key of its signed MP4.
+    pub video_key: String,
+    /// Title for the ingredient.
+    pub title: String,
+    /// Its cameos' likeness features, combined as when it was made.
+    pub reference: Option<Vec<f32>>,
+    /// Media-store key of the video it remixed, whose frames also gave it likeness.
+    pub remix_key: Option<String>,
+    /// Whether its file is one of the job's parts (a C2PA ingredient); `false` for a video that
+    /// only lent its likeness to a shot.
+    pub ingredient: bool,
 }
 
 /// One cameo in a job and the consent version that allowed it.
@@ -361,9 +384,10 @@ mod tests {
                 shot: 1,
             }],
             shots: vec![
-                Shot { prompt: "it sits".into(), seconds: 2, transition: Transition::Cut },
-                Shot { prompt: "it jumps".into(), seconds: 3, transition: Transition::Crossfade },
+                Shot { prompt: "it sits".into(), seconds: 2, transition: Transition::Cut, source: None },
+                Shot { prompt: "it jumps".into(), seconds: 3, transition: Transition::Crossfade, source: None },
             ],
+            parts: vec![],
         };
         let value = serde_json::to_value(&spec).unwrap();
         assert_eq!(value["aspect_ratio"], "PORTRAIT");

@@ -33,6 +33,7 @@ fn spec(prompt: &str) -> JobSpec {
         audio: AudioMode::Full,
         dialogue: vec![],
         shots: vec![],
+        parts: vec![],
     }
 }
 

@@ -80,6 +80,19 @@ pub fn decode_mp4_prefix(bytes: &[u8], max_frames: usize) -> Result<Vec<Vec<u8>>
 }
 
 fn decode(bytes: &[u8], max_frames: Option<usize>) -> Result<Vec<Vec<u8>>, MediaError> {
+    // The sample count comes from the file: never trust it for an allocation.
+    let mut frames = Vec::with_capacity(max_frames.unwrap_or(1024).min(1024));
+    decode_each(bytes, max_frames, |rgb| frames.push(rgb))?;
+    Ok(frames)
+}
+
+/// Decodes every frame of the first H.264 track in presentation order, handing each to `frame`
+/// as packed RGB and keeping none: memory stays at one frame whatever the clip's length.
+pub fn decode_mp4_each(bytes: &[u8], frame: impl FnMut(Vec<u8>)) -> Result<usize, MediaError> {
+    decode_each(bytes, None, frame)
+}
+
+fn decode_each(bytes: &[u8], max_frames: Option<usize>, mut frame: impl FnMut(Vec<u8>)) -> Result<usize, MediaError> {
     let (mut reader, track_id) = open(bytes)?;
     let track = reader.tracks().get(&track_id).ok_or(MediaError::UnsupportedMp4("no H.264 video track"))?;
     let avcc =
@@ -103,8 +116,8 @@ fn decode(bytes: &[u8], max_frames: Option<usize>) -> Result<Vec<Vec<u8>>, Media
     let config = DecoderConfig::new().flush_after_decode(Flush::NoFlush);
     let mut decoder = Decoder::with_api_config(OpenH264API::from_source(), config)
         .map_err(|source| MediaError::Decode { sample: 0, source })?;
-    // The sample count comes from the file: never trust it for an allocation.
-    let mut frames = Vec::with_capacity((sample_count as usize).min(max_frames.unwrap_or(1024)).min(1024));
+    let mut frames = 0usize;
+    let max = max_frames.unwrap_or(usize::MAX);
     let mut annex_b = Vec::new();
     for sample_id in 1..=sample_count {
         let sample = reader
@@ -117,20 +130,19 @@ fn decode(bytes: &[u8], max_frames: Option<usize>) -> Result<Vec<Vec<u8>>, Media
         avcc_to_annex_b(&sample.bytes, length_size, &mut annex_b)?;
         let decoded = decoder.decode(&annex_b).map_err(|source| MediaError::Decode { sample: sample_id, source })?;
         if let Some(yuv) = decoded {
-            frames.push(to_rgb(&yuv));
+            frame(to_rgb(&yuv));
+            frames += 1;
         }
-        if max_frames.is_some_and(|max| frames.len() >= max) {
-            frames.truncate(max_frames.unwrap_or(usize::MAX));
+        if frames >= max {
             return Ok(frames);
         }
     }
     let remaining = decoder.flush_remaining().map_err(|source| MediaError::Decode { sample: sample_count, source })?;
-    frames.extend(remaining.iter().map(to_rgb));
-    if let Some(max) = max_frames {
-        frames.truncate(max);
-        return Ok(frames);
+    for yuv in remaining.iter().take(max - frames) {
+        frame(to_rgb(yuv));
+        frames += 1;
     }
-    if frames.len() != sample_count as usize {
+    if max_frames.is_none() && frames != sample_count as usize {
         return Err(MediaError::UnsupportedMp4("decoder returned a different number of frames than samples"));
     }
     Ok(frames)

@@ -26,7 +26,9 @@
 //! - `…000008_social`: `follows`, `blocks`, `likes`, `views` (the longest watch per member and
 //!   video), `feed_preferences`; counter columns on `users` and `videos`; the candidate index on
 //!   `videos` (`author_id`, `status`, `published_at`);
-//! - `…000009_sound`: `generation_jobs.audio_mode`, `videos.has_audio` and `captions_key`.
+//! - `…000009_sound`: `generation_jobs.audio_mode`, `videos.has_audio` and `captions_key`;
+//! - `…000010_storyboards`: `generation_jobs.shots` (JSON);
+//! - `…000011_stitch_caption`: `generation_jobs.caption` (a stitched video's caption).
 //!
 //! Deleting a user cascades to everything they own (invites, sessions, jobs, videos, comments,
 //! reports, notifications, cameos, follows and blocks either side, likes, views, preferences); a
@@ -46,6 +48,7 @@ mod m20261130_000007_cameos;
 mod m20261130_000008_social;
 mod m20261204_000009_sound;
 mod m20261204_000010_storyboards;
+mod m20261204_000011_stitch_caption;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -64,6 +67,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000008_social::Migration),
             Box::new(m20261204_000009_sound::Migration),
             Box::new(m20261204_000010_storyboards::Migration),
+            Box::new(m20261204_000011_stitch_caption::Migration),
         ]
     }
 }

@@ -34,7 +34,11 @@ async fn roundtrip(url: &str) {
     assert!(manager.has_column("videos", "like_count").await.unwrap());
     assert!(manager.has_column("videos", "captions_key").await.unwrap());
     assert!(manager.has_column("generation_jobs", "shots").await.unwrap());
+    assert!(manager.has_column("generation_jobs", "caption").await.unwrap());
     // Stepping down removes only the newest migrations.
+    Migrator::down(&db, Some(1)).await.unwrap();
+    assert!(!manager.has_column("generation_jobs", "caption").await.unwrap());
+    assert!(manager.has_column("generation_jobs", "shots").await.unwrap());
     Migrator::down(&db, Some(1)).await.unwrap();
     assert!(!manager.has_column("generation_jobs", "shots").await.unwrap());
     assert!(manager.has_column("videos", "has_audio").await.unwrap());

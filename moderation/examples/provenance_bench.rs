@@ -50,6 +50,7 @@ fn main() {
         model_version: "0.3.1".into(),
         generator_version: "bench".into(),
         remix_source: None,
+        parts: vec![],
         cameos: vec![CameoConsent { cameo_id: "cameo-1".into(), owner_id: "user-1".into(), consent_version: 2 }],
     };
 

@@ -36,6 +36,8 @@ pub const TRAINED_ALGORITHMIC_MEDIA: &str = "http://cv.iptc.org/newscodes/digita
 const MP4_FORMAT: &str = "video/mp4";
 /// Prefix of the ingredient instance id that names the remix source video.
 const REMIX_INSTANCE_PREFIX: &str = "soravibe:video:";
+/// Prefix of the ingredient instance ids that name the videos a stitched video is made of.
+const PART_INSTANCE_PREFIX: &str = "soravibe:part:";
 const ROOT_CERT_FILE: &str = "c2pa-root.pem";
 const ROOT_KEY_FILE: &str = "c2pa-root.key";
 const SIGNER_CERT_FILE: &str = "c2pa-signer.pem";
@@ -131,6 +133,9 @@ pub struct ProvenanceInfo {
     pub generator_version: String,
     /// The source video when this is a remix.
     pub remix_source: Option<RemixSource>,
+    /// The videos it is made of, in order, when it joins earlier videos (`stitchVideos`): each
+    /// an ingredient (`componentOf`) carrying its own manifest when its file is at hand.
+    pub parts: Vec<RemixSource>,
     /// Cameos that appear, with their consent versions.
     pub cameos: Vec<CameoConsent>,
 }
@@ -160,6 +165,8 @@ pub struct VerifiedManifest {
     pub remix_source: Option<String>,
     /// Whether the remix-source ingredient carried a manifest of its own.
     pub remix_source_has_manifest: bool,
+    /// Video ids of the part ingredients, in order, and whether each carried its own manifest.
+    pub parts: Vec<(String, bool)>,
     /// Failure codes (with explanations) the reader reported.
     pub validation_errors: Vec<String>,
 }
@@ -173,6 +180,8 @@ struct GenerationAssertion {
     generator_version: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     remix_of: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    parts: Vec<String>,
 }
 
 /// Body of the `app.soravibe.consent` assertion.
@@ -271,6 +280,7 @@ pub fn sign_mp4(mp4: &[u8], info: &ProvenanceInfo, signer: &SignerConfig) -> Res
             model_version: info.model_version.clone(),
             generator_version: info.generator_version.clone(),
             remix_of: info.remix_source.as_ref().map(|r| r.video_id.clone()),
+            parts: info.parts.iter().map(|p| p.video_id.clone()).collect(),
         },
     )?;
     builder.add_assertion(CONSENT_LABEL, &ConsentAssertion { cameos: info.cameos.clone() })?;
@@ -278,33 +288,42 @@ pub fn sign_mp4(mp4: &[u8], info: &ProvenanceInfo, signer: &SignerConfig) -> Res
     if let Some(remix) = &info.remix_source {
         // componentOf, not parentOf: a `c2pa.created` manifest may not have a parent; the
         // builder adds the `c2pa.placed` action that references it.
-        let instance_id = format!("{REMIX_INSTANCE_PREFIX}{}", remix.video_id);
-        match &remix.source_mp4 {
-            Some(source) => {
-                let ingredient_json = json!({
-                    "title": remix.title,
-                    "format": MP4_FORMAT,
-                    "relationship": "componentOf",
-                    "instance_id": instance_id,
-                });
-                builder.add_ingredient_from_stream(
-                    ingredient_json.to_string(),
-                    MP4_FORMAT,
-                    &mut Cursor::new(source.as_slice()),
-                )?;
-            }
-            None => {
-                let mut ingredient = Ingredient::new_v2(remix.title.as_str(), MP4_FORMAT);
-                ingredient.set_relationship(Relationship::ComponentOf).set_instance_id(instance_id);
-                builder.add_ingredient(ingredient);
-            }
-        }
+        add_ingredient(&mut builder, remix, format!("{REMIX_INSTANCE_PREFIX}{}", remix.video_id))?;
+    }
+    for (n, part) in info.parts.iter().enumerate() {
+        add_ingredient(&mut builder, part, format!("{PART_INSTANCE_PREFIX}{}:{}", n + 1, part.video_id))?;
     }
 
     let mut source = Cursor::new(mp4);
     let mut dest = Cursor::new(Vec::with_capacity(mp4.len().saturating_add(64 * 1024)));
     builder.sign(raw_signer.as_ref(), MP4_FORMAT, &mut source, &mut dest)?;
     Ok(dest.into_inner())
+}
+
+/// Adds an earlier video as a `componentOf` ingredient, with its own manifest when its file is
+/// at hand.
+fn add_ingredient(builder: &mut Builder, video: &RemixSource, instance_id: String) -> Result<(), ProvenanceError> {
+    match &video.source_mp4 {
+        Some(source) => {
+            let ingredient_json = json!({
+                "title": video.title,
+                "format": MP4_FORMAT,
+                "relationship": "componentOf",
+                "instance_id": instance_id,
+            });
+            builder.add_ingredient_from_stream(
+                ingredient_json.to_string(),
+                MP4_FORMAT,
+                &mut Cursor::new(source.as_slice()),
+            )?;
+        }
+        None => {
+            let mut ingredient = Ingredient::new_v2(video.title.as_str(), MP4_FORMAT);
+            ingredient.set_relationship(Relationship::ComponentOf).set_instance_id(instance_id);
+            builder.add_ingredient(ingredient);
+        }
+    }
+    Ok(())
 }
 
 /// Verifies the manifest of `mp4` (signature and binding to these bytes), trusting no root.
@@ -360,6 +379,14 @@ fn verify(mp4: &[u8], roots_pem: Option<&str>) -> Result<VerifiedManifest, Prove
         found.remix_source = ingredient.instance_id().strip_prefix(REMIX_INSTANCE_PREFIX).map(str::to_owned);
         found.remix_source_has_manifest = ingredient.active_manifest().is_some();
     }
+    found.parts = manifest
+        .ingredients()
+        .iter()
+        .filter_map(|i| {
+            let (_, id) = i.instance_id().strip_prefix(PART_INSTANCE_PREFIX)?.split_once(':')?;
+            Some((id.to_owned(), i.active_manifest().is_some()))
+        })
+        .collect();
     Ok(found)
 }
 

@@ -62,6 +62,7 @@ fn info(video_id: &str, remix_source: Option<RemixSource>) -> ProvenanceInfo {
         model_version: "0.3.1".into(),
         generator_version: "generator 1.4.0".into(),
         remix_source,
+        parts: vec![],
         cameos: cameos(),
     }
 }
@@ -251,6 +252,26 @@ fn remix_source_is_an_ingredient_with_its_own_manifest() {
     assert!(found.valid, "{:?}", found.validation_errors);
     assert_eq!(found.remix_source.as_deref(), Some("vid-9"));
     assert!(!found.remix_source_has_manifest);
+}
+
+#[test]
+fn the_parts_of_a_stitched_video_are_ingredients_in_order() {
+    let (a, b) = (signed_sample("part-a"), signed_sample("part-b"));
+    let mut stitched = info("vid-stitched", None);
+    stitched.parts = vec![
+        RemixSource { video_id: "vid-a".into(), title: "video vid-a".into(), source_mp4: Some(a.signed.clone()) },
+        RemixSource { video_id: "vid-b".into(), title: "video vid-b".into(), source_mp4: Some(b.signed.clone()) },
+        RemixSource { video_id: "vid-c".into(), title: "video vid-c".into(), source_mp4: None },
+    ];
+    let signed = provenance::sign_mp4(&small_mp4(), &stitched, &a.signer).unwrap();
+    let found = provenance::verify_mp4(&signed).unwrap();
+    assert!(found.valid, "{:?}", found.validation_errors);
+    assert_eq!(found.remix_source, None, "a part is not a remix source");
+    assert_eq!(
+        found.parts,
+        [("vid-a".to_owned(), true), ("vid-b".to_owned(), true), ("vid-c".to_owned(), false)],
+        "each part once, in order, with its own manifest where its file was given"
+    );
 }
 
 #[test]

@@ -788,6 +788,7 @@ async fn write(
                 // The seed's jobs asked for no sound: their fixture clips are silent.
                 audio_mode: Set(AudioMode::Silent),
                 shots: Set(None),
+                caption: Set(None),
             }
         }),
     )

@@ -54,6 +54,7 @@ async fn video(store: &Store, author: UserId, verdict: Verdict) -> Video {
             remix_of: None,
             audio_mode: AudioMode::Full,
             shots: vec![],
+            caption: None,
         })
         .await
         .unwrap();

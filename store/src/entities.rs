@@ -221,6 +221,8 @@ pub mod generation_jobs {
         /// JSON: the storyboard's shots; `None` for one shot.
         #[sea_orm(column_type = "Text", nullable)]
         pub shots: Option<String>,
+        /// The caption of the video it makes (`stitchVideos`).
+        pub caption: Option<String>,
     }
 
     /// No navigated relations.

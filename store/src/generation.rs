@@ -51,6 +51,7 @@ fn job_from(m: jobs::Model) -> AppResult<Job> {
             Some(raw) => crate::json::read("generation_jobs", "shots", m.id, raw)?,
             None => Vec::new(),
         },
+        caption: m.caption,
     })
 }
 
@@ -127,6 +128,8 @@ pub struct NewJob {
     pub audio_mode: AudioMode,
     /// A storyboard's shots (empty: one shot).
     pub shots: Vec<Shot>,
+    /// The caption of the video it makes (`stitchVideos`).
+    pub caption: Option<String>,
 }
 
 /// Means over recent successful jobs; `None` when there is none to measure.
@@ -216,6 +219,7 @@ impl Store {
             remix_of: Set(j.remix_of.map(|v| v.0)),
             audio_mode: Set(j.audio_mode),
             shots: Set(shots),
+            caption: Set(j.caption),
         })
         .exec_with_returning(c)
         .await?;
@@ -348,7 +352,7 @@ impl Store {
                 _ => VideoStatus::InReview,
             }),
             prompt: Set(job.prompt),
-            caption: Set(None),
+            caption: Set(job.caption),
             seed: Set(job.seed),
             aspect_ratio: Set(job.aspect_ratio),
             video_key: Set(v.video_key),

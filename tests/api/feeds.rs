@@ -51,6 +51,7 @@ pub async fn published(app: &TestApp, author: &str, prompt: &str) -> String {
             remix_of: None,
             audio_mode: AudioMode::Full,
             shots: vec![],
+            caption: None,
         })
         .await
         .unwrap();

@@ -29,6 +29,7 @@ mod harness;
 mod accounts;
 mod atomic;
 mod cameos;
+mod extend;
 mod feeds;
 mod generation;
 mod hygiene;

@@ -183,6 +183,7 @@ async fn publish_gate_and_provenance_embedded() {
         model_version: "0".into(),
         generator_version: "0".into(),
         remix_source: None,
+        parts: vec![],
         cameos: vec![],
     };
     let unmarked = moderation::provenance::sign_mp4(&foreign_clip(), &info_for, &signer).unwrap();

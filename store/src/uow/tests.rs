@@ -113,6 +113,7 @@ fn new_job(user: UserId) -> NewJob {
         remix_of: None,
         audio_mode: AudioMode::Full,
         shots: vec![],
+        caption: None,
     }
 }
 
