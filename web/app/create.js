@@ -1,7 +1,8 @@
 // Create `/create`: prompt, duration, aspect ratio, seed, sound, up to two cameos and an optional remix
 // source (`?remix=<id>`), or a storyboard (a world prompt and up to twelve shots made into one
-// video); then the job's live progress (`jobUpdates` subscription) and, once it succeeded, the
-// draft with Publish. `/create?job=<id>` reopens a job's progress after a reload.
+// video), or new shots that continue a published video (`?extend=<id>`: `extendVideo`); then the
+// job's live progress (`jobUpdates` subscription) and, once it succeeded, the draft with Publish.
+// `/create?job=<id>` reopens a job's progress after a reload.
 
 import { gql, subscribe } from '/static/shared/api.js';
 import { h, mount, field, errorBox, busy, toast } from '/static/shared/dom.js';
@@ -47,8 +48,72 @@ export async function render(ctx) {
     mount(root, h('h1', {}, 'Your video'), jobPanel(jobId, ctx));
     return root;
   }
+  const extendId = ctx.query.get('extend');
+  if (extendId) {
+    mount(root, h('h1', {}, 'Extend a video'), await extendForm(ctx, root, extendId));
+    return root;
+  }
   mount(root, h('h1', {}, 'Create a video'), await createForm(ctx, root));
   return root;
+}
+
+/**
+ * New shots after a published video (the member's own, or one that allows remixes): the video
+ * is made again and the shots follow it in the same world, as a remix of it.
+ */
+async function extendForm(ctx, root, id) {
+  const source = await loadExtendable(id, ctx);
+  const err = errorBox();
+  if (!source) {
+    err.show('That video cannot be extended: it is not published, or its author does not allow remixes.');
+    return h('div', { class: 'card stack', 'data-testid': 'extend-form' }, err);
+  }
+  const sourceSeconds = Math.round(source.durationMs / 1000);
+  const board = storyboard({ rows: 1, before: sourceSeconds });
+  board.hidden = false;
+  const submit = h('button', { type: 'submit', class: 'primary', 'data-testid': 'extend-submit' }, 'Extend');
+  const form = h(
+    'form',
+    { class: 'card stack create-form', 'data-testid': 'extend-form' },
+    h(
+      'section',
+      { class: 'remix-source', 'data-testid': 'extend-source', 'aria-label': 'Continuing' },
+      h('h2', {}, 'Continuing'),
+      videoTile(source),
+      h('p', { class: 'small muted' }, `Its ${sourceSeconds} s come first, made again; your shots follow in the same world, with the same people, seed and sound. The new video is a remix of it.`),
+    ),
+    board,
+    err,
+    h('div', { class: 'row' }, submit),
+  );
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    busy(submit, async () => {
+      err.clear();
+      const shots = board.shots();
+      try {
+        const data = await gql('mutation Extend($id: ID!, $shots: [ShotInput!]!) { extendVideo(videoId: $id, shots: $shots) { id } }', { id: source.id, shots });
+        const jobId = data.extendVideo.id;
+        history.replaceState(null, '', `/create?job=${encodeURIComponent(jobId)}`);
+        mount(root, h('h1', { tabindex: '-1' }, 'Your video'), jobPanel(jobId, ctx, source.caption || source.prompt));
+        root.querySelector('h1').focus();
+      } catch (ex) {
+        showError(err, ex, form);
+        board.markShot(ex);
+      }
+    });
+  });
+  return form;
+}
+
+async function loadExtendable(id, ctx) {
+  try {
+    const data = await gql('query Extendable($id: ID!) { video(id: $id) { id caption prompt thumbnailUrl durationMs status remixAllowed author { id username } } }', { id });
+    const v = data.video;
+    return v && v.status === 'PUBLISHED' && (v.remixAllowed || v.author.id === ctx.viewer.id) ? v : null;
+  } catch {
+    return null;
+  }
 }
 
 async function createForm(ctx, root) {
@@ -73,7 +138,7 @@ async function createForm(ctx, root) {
   );
   const lengthField = field('Length', duration);
   // A storyboard: the prompt becomes the world every shot shares, and the shots replace Length.
-  const board = source ? null : storyboard();
+  const board = source ? null : storyboard({});
   const toggle = source
     ? null
     : h('button', { type: 'button', 'aria-pressed': 'false', 'aria-controls': board.id, 'data-testid': 'storyboard-toggle' }, 'Storyboard');
@@ -154,8 +219,10 @@ async function createForm(ctx, root) {
  * The shots of a storyboard: a list of rows (what happens, seconds, transition; move up, move
  * down, remove), Add shot, and the running total. A fieldset named `shots`, so an error about
  * `shots` marks it; `shots()` reads the rows, `markShot(error)` marks the shot an error names.
+ * `rows`: how many rows it starts with; `before`: seconds of video the shots follow (extend),
+ * counted in the total; the first row then has a transition too.
  */
-function storyboard() {
+function storyboard({ rows: initial = 2, before = 0 }) {
   const list = h('ol', { class: 'shot-list', 'data-testid': 'shot-list' });
   const add = h('button', { type: 'button', 'data-testid': 'add-shot' }, '+ Add shot');
   const total = h('p', { class: 'shot-total', 'aria-live': 'polite', 'data-testid': 'shot-total' });
@@ -183,13 +250,15 @@ function storyboard() {
       row.parts.up.disabled = i === 0;
       row.parts.down.disabled = i === all.length - 1;
       row.parts.remove.disabled = all.length === 1;
-      // The first shot follows nothing: no transition.
-      row.parts.transitionField.hidden = i === 0;
+      // The first shot follows nothing (unless it continues a video): no transition.
+      row.parts.transitionField.hidden = i === 0 && !before;
       sum += Number(row.parts.seconds.value);
     });
     add.disabled = all.length >= MAX_SHOTS;
+    sum += before;
     const over = sum - MAX_STORYBOARD_SECONDS;
-    total.textContent = over > 0 ? `${sum} s of ${MAX_STORYBOARD_SECONDS} s: ${over} s too long` : `${sum} s of ${MAX_STORYBOARD_SECONDS} s`;
+    const what = before ? `${sum} s with the video's ${before} s` : `${sum} s`;
+    total.textContent = over > 0 ? `${what} of ${MAX_STORYBOARD_SECONDS} s: ${over} s too long` : `${what} of ${MAX_STORYBOARD_SECONDS} s`;
     total.classList.toggle('over', over > 0);
   };
 
@@ -240,14 +309,13 @@ function storyboard() {
   };
 
   add.addEventListener('click', () => addRow().parts.prompt.focus());
-  addRow();
-  addRow();
+  for (let i = 0; i < initial; i += 1) addRow();
 
   box.shots = () =>
     rows().map((row, i) => ({
       prompt: row.parts.prompt.value,
       durationSeconds: Number(row.parts.seconds.value),
-      transition: i === 0 ? 'CUT' : row.parts.transition.value,
+      transition: i === 0 && !before ? 'CUT' : row.parts.transition.value,
     }));
   box.markShot = (e) => {
     const text = [e?.message, ...(e?.extensions?.reasons || [])].join(' ');

@@ -1,5 +1,5 @@
 // One video as the feed, the detail page and profiles show it: player, author, caption, likes,
-// comments, follow, remix and report. Views are recorded once per card when playback loops or
+// comments, follow, remix, extend and report. Views are recorded once per card when playback loops or
 // ends, or when the member moves on (the card leaves the screen or the page changes).
 
 import { gql } from '/static/shared/api.js';
@@ -343,6 +343,11 @@ export function videoCard(video, ctx, { detail = false } = {}) {
     signedIn && video.remixAllowed && video.status === 'PUBLISHED'
       ? h('a', { class: 'button', href: `/create?remix=${encodeURIComponent(video.id)}`, 'data-testid': 'remix' }, 'Remix')
       : null;
+  // Continue it with new shots: one's own published videos, and others' that allow remixes.
+  const extend =
+    signedIn && (own || video.remixAllowed) && video.status === 'PUBLISHED'
+      ? h('a', { class: 'button', href: `/create?extend=${encodeURIComponent(video.id)}`, 'data-testid': 'extend' }, 'Extend')
+      : null;
 
   const text = video.caption || video.prompt;
   const card = h(
@@ -362,6 +367,7 @@ export function videoCard(video, ctx, { detail = false } = {}) {
       published ? likeButton(video, ctx) : null,
       published ? commentsBtn : null,
       remix,
+      extend,
       detail ? null : h('a', { class: 'button', href: `/v/${encodeURIComponent(video.id)}`, 'data-testid': 'open-video' }, 'Open'),
       h('span', { class: 'spacer' }),
       h('span', { class: 'muted small' }, plural(video.viewCount, 'view')),

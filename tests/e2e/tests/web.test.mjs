@@ -328,6 +328,70 @@ test('readable errors: a used invite code and a refused prompt', async () => {
   await page.context().close();
 });
 
+test('extend a published video with a shot, then stitch two drafts into one captioned video', async () => {
+  const member = await server.signUp({ displayName: 'Eve Extender' });
+  const token = member.accessToken;
+  const draft = async (prompt) => {
+    const { createVideo } = await server.api('mutation($i: CreateVideoInput!) { createVideo(input: $i) { id } }', { i: { prompt, durationSeconds: 1, aspectRatio: 'SQUARE', audio: 'SILENT' } }, token);
+    const job = await server.waitJob(token, createVideo.id);
+    assert.equal(job.status, 'SUCCEEDED', JSON.stringify(job));
+    return job.video.id;
+  };
+  const first = await draft('a blue boat on a calm lake');
+  await server.api('mutation($id: ID!) { publishVideo(id: $id) { id } }', { id: first }, token);
+  const second = await draft('a red kite over a green hill');
+
+  const page = await newPage(browser, server, 'phone');
+  await signIn(page, member);
+  // Extend: from the video's page, one new shot after its second.
+  await page.goto(`/v/${first}`);
+  await page.getByTestId('extend').click();
+  await page.getByTestId('extend-source').waitFor();
+  const row = page.getByTestId('shot-row');
+  assert.equal(await row.count(), 1);
+  assert.ok(await row.first().getByTestId('shot-transition').isVisible(), 'the first new shot follows the video: it has a transition');
+  await row.first().getByTestId('shot-prompt').fill('the boat reaches a stony shore');
+  await row.first().getByTestId('shot-seconds').selectOption('1');
+  await row.first().getByTestId('shot-transition').selectOption('CROSSFADE');
+  assert.equal(await page.getByTestId('shot-total').innerText(), "2 s with the video's 1 s of 60 s");
+  await snap(page, 'extend');
+  await page.getByTestId('extend-submit').click();
+  await page.getByTestId('job-panel').waitFor();
+  const extendJob = new URL(page.url()).searchParams.get('job');
+  await page.getByTestId('draft').waitFor({ timeout: 150_000 });
+  const { job: extended } = await server.api('query($id: ID!) { job(id: $id) { durationSeconds shots { prompt transition } video { id remixOf { id } } } }', { id: extendJob }, token);
+  assert.equal(extended.durationSeconds, 2);
+  assert.deepEqual(extended.shots.map((x) => x.transition), ['CUT', 'CROSSFADE']);
+  assert.equal(extended.shots[1].prompt, 'the boat reaches a stony shore');
+  assert.equal(extended.video.remixOf.id, first, 'the continuation is a remix of the video');
+
+  // Stitch: the kite, then the continuation, ticked in that order on the drafts page.
+  await page.goto('/drafts');
+  const item = (id) => page.locator(`[data-testid="draft-item"][data-video-id="${id}"]`);
+  await item(second).waitFor();
+  const submit = page.getByTestId('stitch-submit');
+  assert.ok(await submit.isDisabled(), 'nothing to stitch yet');
+  await item(second).getByTestId('stitch-pick').check();
+  await item(extended.video.id).getByTestId('stitch-pick').check();
+  assert.equal(await item(second).locator('label', { hasText: 'Stitch' }).innerText(), 'Stitch (1)');
+  assert.equal(await item(extended.video.id).locator('label', { hasText: 'Stitch' }).innerText(), 'Stitch (2)');
+  assert.equal(await page.getByTestId('stitch-summary').innerText(), '2 drafts, 3 s of 60 s');
+  await page.getByTestId('stitch-caption').fill('kite, then boat');
+  await snap(page, 'drafts-stitch');
+  await submit.click();
+  await page.getByTestId('job-panel').waitFor();
+  const stitchJob = new URL(page.url()).searchParams.get('job');
+  assert.ok(stitchJob, 'the stitch job is in the URL');
+  await page.getByTestId('draft').waitFor({ timeout: 150_000 });
+  const { job: stitched } = await server.api('query($id: ID!) { job(id: $id) { durationSeconds shots { durationSeconds } video { caption status } } }', { id: stitchJob }, token);
+  assert.equal(stitched.durationSeconds, 3);
+  assert.equal(stitched.shots.length, 3, 'the kite, then the boat and its new shot');
+  assert.deepEqual(stitched.video, { caption: 'kite, then boat', status: 'DRAFT' });
+
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});
+
 test('log in, remix with lineage, report, cancel, notifications, log out, password reset, waitlist', async () => {
   assert.ok(videoId, 'the first test published a video');
   const page = await newPage(browser, server, 'phone');
