@@ -6,7 +6,8 @@
 //! The prompt has one spoken line, so the sound stage runs speech, ambience and the mix (env
 //! BENCH_AUDIO = FULL | AMBIENCE | SILENT, default FULL).
 //!
-//! Run: `cargo bench -p generator --bench job_stages` (env: BENCH_JOBS, default 5;
+//! Run: `cargo bench -p generator --bench job_stages` (env: BENCH_JOBS, default 5; BENCH_MANIFEST,
+//! an absolute path, default `models/tiny/manifest.toml`;
 //! BENCH_DEVICE = cpu | cuda | auto, default auto). Default job: 512×512, 48 frames (4 s at 12 fps).
 //! BENCH_SECONDS = N makes each job a storyboard of N seconds in shots of at most 8 s (as even as
 //! they go, every other one a crossfade). The process's peak resident memory (VmHWM) is printed

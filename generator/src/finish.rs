@@ -149,6 +149,31 @@ pub struct FrameCheck {
     pub strip_jpeg: Option<Vec<u8>>,
 }
 
+/// A frame check made shot by shot: [`Finisher::check_shot`] feeds it, [`Finisher::conclude`]
+/// ends it. It keeps the scores and the few sampled frames (for the strip), not the shots.
+#[derive(Debug, Default)]
+pub struct ShotChecks {
+    merged: moderation::frames::FrameScores,
+    starts: Vec<usize>,
+    offset: usize,
+    strip: Vec<Vec<u8>>,
+    size: Option<(usize, usize)>,
+    /// The video has several shots (a reason names the shot even when the check stopped early).
+    storyboard: bool,
+}
+
+impl ShotChecks {
+    /// A check of a video of `shots` shots.
+    pub fn for_shots(shots: usize) -> Self {
+        Self { storyboard: shots > 1, ..Self::default() }
+    }
+
+    /// Time spent scoring so far.
+    pub fn elapsed(&self) -> std::time::Duration {
+        self.merged.elapsed
+    }
+}
+
 /// A signed MP4 and what verifying it once found.
 #[derive(Debug, Clone)]
 pub struct SignedVideo {
@@ -240,45 +265,59 @@ impl Finisher {
     /// the count), one verdict covers every scored frame, and a reason names the shot of the worst
     /// frame when there are several shots. Blocking.
     pub fn check_shots(&self, shots: &[Frames]) -> GenResult<FrameCheck> {
-        let err = stage_err("frame check");
-        let mut merged = moderation::frames::FrameScores::default();
-        let mut starts = Vec::with_capacity(shots.len());
-        let mut offset = 0usize;
+        let mut run = ShotChecks::for_shots(shots.len());
         for frames in shots {
-            let scores = self
-                .classifier
-                .score_frames(&frames.rgb, frames.width, frames.height, self.samples)
-                .map_err(|e| err(e.to_string()))?;
-            starts.push(offset);
-            merged.indices.extend(scores.indices.iter().map(|i| i + offset));
-            merged.nsfw.extend(scores.nsfw);
-            merged.elapsed += scores.elapsed;
-            offset += frames.rgb.len();
+            self.check_shot(&mut run, frames)?;
         }
+        self.conclude(run)
+    }
+
+    /// Scores the next shot of a video into `run` (its sampled frames are kept for the strip).
+    /// Blocking.
+    pub fn check_shot(&self, run: &mut ShotChecks, frames: &Frames) -> GenResult<()> {
+        let scores = self
+            .classifier
+            .score_frames(&frames.rgb, frames.width, frames.height, self.samples)
+            .map_err(|e| stage_err("frame check")(e.to_string()))?;
+        run.starts.push(run.offset);
+        for &i in &scores.indices {
+            if let Some(frame) = frames.rgb.get(i) {
+                run.strip.push(frame.clone());
+            }
+        }
+        run.merged.indices.extend(scores.indices.iter().map(|i| i + run.offset));
+        run.merged.nsfw.extend(scores.nsfw);
+        run.merged.elapsed += scores.elapsed;
+        run.offset += frames.rgb.len();
+        run.size = Some((frames.width, frames.height));
+        Ok(())
+    }
+
+    /// Whether the frames scored so far already block the video (the verdict only grows).
+    pub fn blocks(&self, run: &ShotChecks) -> bool {
+        run.merged.nsfw.iter().any(|&s| s >= self.thresholds.block)
+    }
+
+    /// The verdict over every shot scored into `run`, its reason, and the strip. Blocking.
+    pub fn conclude(&self, run: ShotChecks) -> GenResult<FrameCheck> {
+        let err = stage_err("frame check");
+        let ShotChecks { mut merged, starts, strip, size, storyboard, .. } = run;
         merged.max = merged.nsfw.iter().copied().fold(0.0, f32::max);
         merged.mean =
             if merged.nsfw.is_empty() { 0.0 } else { merged.nsfw.iter().sum::<f32>() / merged.nsfw.len() as f32 };
         let verdict = moderation::frames::verdict(&merged, &self.thresholds);
         let mut reason = moderation::frames::reason(&merged, &self.thresholds);
         if let (Some(text), Some((worst, _))) = (reason.as_mut(), merged.worst())
-            && shots.len() > 1
+            && (storyboard || starts.len() > 1)
         {
             let shot = starts.iter().rposition(|&s| s <= worst).unwrap_or(0) + 1;
             *text = format!("shot {shot}: {text}");
         }
-        let strip_jpeg = match (verdict, shots.first()) {
+        let strip_jpeg = match (verdict, size) {
             (Verdict::Block, _) | (_, None) => None,
-            (_, Some(first)) => {
-                let scored: Vec<&[u8]> = merged
-                    .indices
-                    .iter()
-                    .filter_map(|&i| {
-                        let shot = starts.iter().rposition(|&s| s <= i)?;
-                        shots.get(shot)?.rgb.get(i - starts.get(shot)?)
-                    })
-                    .map(Vec::as_slice)
-                    .collect();
-                let jpeg = media::strip_jpeg(first.width, first.height, &scored, STRIP_TILE_HEIGHT)
+            (_, Some((width, height))) => {
+                let scored: Vec<&[u8]> = strip.iter().map(Vec::as_slice).collect();
+                let jpeg = media::strip_jpeg(width, height, &scored, STRIP_TILE_HEIGHT)
                     .map_err(|e| stage_err("frame strip")(e.to_string()))?;
                 Some(jpeg)
             }
@@ -294,11 +333,29 @@ impl Finisher {
     /// Draws the visible mark (`@author`, or [`UNNAMED_AUTHOR`] when empty) and embeds the
     /// invisible payload of `video_id`; returns the payload. Blocking.
     pub fn watermark(&self, frames: &mut Frames, author: &str, video_id: Uuid) -> GenResult<u64> {
+        let (width, height, fps) = (frames.width, frames.height, frames.fps);
+        self.watermark_run(&mut frames.rgb, 0, (width, height, fps), author, video_id)
+    }
+
+    /// [`Finisher::watermark`] over a run of a longer clip's frames whose first is frame `first`
+    /// of the clip (`size`: width, height, fps): the marks come out as if the clip were marked
+    /// whole. Blocking.
+    pub fn watermark_run(
+        &self,
+        frames: &mut [Vec<u8>],
+        first: usize,
+        (width, height, fps): (usize, usize, u32),
+        author: &str,
+        video_id: Uuid,
+    ) -> GenResult<u64> {
         let author = if author.trim().is_empty() { UNNAMED_AUTHOR } else { author };
-        moderation::watermark::draw_visible(&mut frames.rgb, frames.width, frames.height, frames.fps, author)
-            .map_err(|e| stage_err("visible watermark")(e.to_string()))?;
         let payload = moderation::watermark::payload_for_video(video_id.as_bytes());
-        moderation::watermark::embed(&mut frames.rgb, frames.width, frames.height, payload, &self.watermark_key)
+        if frames.is_empty() {
+            return Ok(payload);
+        }
+        moderation::watermark::draw_visible_from(frames, first, width, height, fps, author)
+            .map_err(|e| stage_err("visible watermark")(e.to_string()))?;
+        moderation::watermark::embed(frames, width, height, payload, &self.watermark_key)
             .map_err(|e| stage_err("invisible watermark")(e.to_string()))?;
         Ok(payload)
     }

@@ -7,6 +7,7 @@
 //! `GenerationRequest` into frames, reporting progress per step and stopping at the next step
 //! when asked to cancel. Any exported ONNX video model plugs in through a manifest.
 
+pub mod assemble;
 pub mod batch;
 pub mod finish;
 pub mod glossary;

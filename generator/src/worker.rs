@@ -23,21 +23,26 @@
 //!    in the media store) and a later delivery takes the kept shots as they are; after each kept
 //!    shot but the last, if jobs are waiting, the storyboard makes way (`JobQueue::requeue`: to
 //!    the back, not counted as an attempt) and ends this delivery (`Outcome::Yielded`). The kept
-//!    shots are deleted when the job ends. Its frames are checked shot by shot
-//!    (`Finisher::check_shots`) and joined with their cuts and crossfades (`storyboard::join`)
-//!    before the marks, and its sound has a window per shot. Beside the pipeline, a
-//!    watcher polls `is_cancelled` (the pipeline drops the job at its next step) and renews the
-//!    delivery (`keep_alive`, three times per `reclaim_idle`) until the output is stored, and a
-//!    forwarder publishes `Progress` per step.
-//! 4. `Moderating`, then `Finisher::check` on the frames as the model made them: a block ends the job
-//!    `Rejected` (nothing encoded, stored or retried); otherwise a strip of the scored frames.
-//! 5. Beside steps 4 and 5, from the moment the frames exist, `sound::make` (`sound.rs`): the
-//!    sound track (`FULL`: the spec's dialogue in a voice per speaker over ambience from the
-//!    prompt; `AMBIENCE`; `SILENT`; `KEEP_SOURCE`: the remix source's packets) and its captions.
-//!    `Finisher::watermark` (visible `@author`, invisible `payload_for_video(job id)`), then
-//!    `media::encode_mp4_with_audio` (the manifest's fps, an IDR frame every 2 s, the sound as Opus)
-//!    and a thumbnail of the middle frame, then `Finisher::sign` (model, versions, video id, cameo
-//!    consents, remix ingredient; verified once; its hash covers the sound track too).
+//!    shots are deleted when the job ends. A shot that remakes part of an earlier video (extend,
+//!    stitch: `Shot::source`) takes that video's request and likeness (`JobSpec::parts`, read
+//!    once: its file, the likeness of its cameos and remix source) and must match its stored
+//!    file (`check_remade`), else the job fails naming the shot. Beside the pipeline, a watcher
+//!    polls `is_cancelled` (the pipeline drops the job at its next step) and renews the delivery
+//!    (`keep_alive`, three times per `reclaim_idle`) until the output is stored, and a forwarder
+//!    publishes `Progress` per step.
+//! 4. Each shot, as soon as it is made, goes through `assemble.rs::Assembly::add` on a blocking
+//!    thread: `Finisher::check_shot` on the frames as the model made them, the join to the video
+//!    so far (`storyboard::join`), the marks (`Finisher::watermark_run`: visible `@author`,
+//!    invisible `payload_for_video(job id)`, at each frame's place in the whole video) and the
+//!    H.264 encoder (`media::H264Stream`; the manifest's fps, an IDR frame every 2 s); only one
+//!    shot's frames are in memory. A frame the check blocks ends the job `Rejected` at once
+//!    (later shots not made; nothing stored or retried).
+//! 5. `Moderating`; `sound::make` (`sound.rs`): the sound track (`FULL`: the spec's dialogue in a
+//!    voice per speaker over ambience from the prompt, a window per shot; `AMBIENCE`; `SILENT`;
+//!    `KEEP_SOURCE`: the remix source's packets) and its captions; `Assembly::finish` (the held-back
+//!    end, the sound as Opus, the mux, a thumbnail of the middle frame, the strip of scored
+//!    frames), then `Finisher::sign` (model, versions, video id, cameo consents, remix and part
+//!    ingredients; verified once; its hash covers the sound track too).
 //! 6. Strip, thumbnail and captions are stored before the video (`strips/`, `thumbs/`,
 //!    `captions/<job>.vtt`, `videos/<job>.…`), so a stored video always has them; the stage times
 //!    become `StageMillis`.
@@ -58,7 +63,6 @@ use jobs::{Delivery, JobEvent, JobOutput, JobQueue, StageMillis};
 use media::{EncodeOptions, MediaStore};
 use tokio::sync::{mpsc, watch};
 
-use moderation::frames::Verdict;
 use moderation::provenance::ProvenanceInfo;
 
 use crate::batch::Batcher;
@@ -207,6 +211,16 @@ fn check_remade(
             )))
         }
     }
+}
+
+/// A shot as a storyboard keeps it (`Worker::store_part`): H.264 at 20 Mbit/s, near lossless at
+/// the model's sizes. Blocking.
+fn encode_part(frames: &Frames) -> GenResult<Vec<u8>> {
+    let fps = frames.fps;
+    let opts = EncodeOptions { fps, bitrate_kbps: 20_000, keyframe_interval: fps.saturating_mul(2).max(1) };
+    media::encode_mp4(frames.width, frames.height, &frames.rgb, &opts)
+        .map(|v| v.mp4)
+        .map_err(|e| GenError::Model { model: "encoder", message: e.to_string() })
 }
 
 fn ms(d: Duration) -> u64 {
@@ -498,16 +512,9 @@ impl Worker {
     /// Keeps a storyboard's shot for later deliveries (an H.264 MP4 at 20 Mbit/s, close to
     /// lossless at the model's sizes); `false` when it could not be kept (logged: the job goes on,
     /// but a later delivery makes the shot again).
-    async fn keep_part(&self, job: uuid::Uuid, index: usize, frames: &Frames) -> bool {
-        let (width, height, fps, rgb) = (frames.width, frames.height, frames.fps, frames.rgb.clone());
-        let encoded = tokio::task::spawn_blocking(move || {
-            let opts = EncodeOptions { fps, bitrate_kbps: 20_000, keyframe_interval: fps.saturating_mul(2).max(1) };
-            media::encode_mp4(width, height, &rgb, &opts)
-        })
-        .await;
-        let stored = match encoded {
-            Ok(Ok(video)) => self.media.put(&self.part_key(job, index), video.mp4, "video/mp4").await,
-            Ok(Err(e)) => Err(e),
+    async fn store_part(&self, job: uuid::Uuid, index: usize, part: GenResult<Vec<u8>>) -> bool {
+        let stored = match part {
+            Ok(mp4) => self.media.put(&self.part_key(job, index), mp4, "video/mp4").await,
             Err(e) => {
                 tracing::warn!(job = %job, shot = index + 1, error = %e, "keeping a shot failed");
                 return false;
@@ -643,18 +650,33 @@ impl Worker {
                 }
             })
         };
-        // The shots one after another, progress counted over all of them.
+        // The shots one after another, progress counted over all of them; each is checked,
+        // joined, marked and encoded as soon as it is made (`assemble.rs`), so only one shot's
+        // frames are held at a time.
         let count = requests.len();
         let storyboard = count > 1;
-        let mut shots = Vec::with_capacity(count);
+        let plans = requests.iter().map(|r| self.batcher.pipeline().plan(r)).collect::<GenResult<Vec<_>>>()?;
+        let total_frames = plans.iter().map(|p| p.frames).sum();
+        let video_id = d.spec.video_id();
+        let mut assembly = crate::assemble::Assembly::new(
+            self.finisher.clone(),
+            &d.spec.author_username,
+            video_id,
+            count,
+            total_frames,
+        );
         let mut timings = crate::pipeline::StageTimings::default();
-        for (i, r) in requests.into_iter().enumerate() {
-            let plan = self.batcher.pipeline().plan(&r)?;
+        for (i, (r, plan)) in requests.into_iter().zip(&plans).enumerate() {
+            let transition = d.spec.shots.get(i).map(|s| s.transition).unwrap_or_default();
             // A shot an earlier delivery made and kept is taken as it is.
-            if storyboard && let Some(frames) = self.load_part(job, i, &plan).await {
+            if storyboard && let Some(frames) = self.load_part(job, i, plan).await {
                 let _ = tx.send(((i + 1) * plan.steps, count * plan.steps));
                 check_remade(&d.spec, i, &frames, &parts)?;
-                shots.push(frames);
+                assembly =
+                    blocking("finishing a shot", move || assembly.add(frames, transition).map(|()| assembly)).await?;
+                if assembly.blocked() {
+                    break;
+                }
                 continue;
             }
             let (shot_tx, mut shot_rx) = mpsc::unbounded_channel::<(usize, usize)>();
@@ -673,8 +695,20 @@ impl Worker {
             timings.text_encode += t.text_encode;
             timings.denoise += t.denoise;
             timings.decode += t.decode;
-            let kept = storyboard && self.keep_part(job, i, &frames).await;
-            shots.push(frames);
+            // A storyboard keeps each shot it makes (encoded beside the finishing of the shot).
+            let (done, part) = blocking("finishing a shot", move || {
+                let part = storyboard.then(|| encode_part(&frames));
+                assembly.add(frames, transition).map(|()| (assembly, part))
+            })
+            .await?;
+            assembly = done;
+            if assembly.blocked() {
+                break;
+            }
+            let kept = match part {
+                Some(part) => self.store_part(job, i, part).await,
+                None => false,
+            };
             // Make way for waiting jobs after each kept shot but the last: the storyboard goes to
             // the back of the queue and starts from its next shot when it comes round again, so a
             // long storyboard holds a worker one shot at a time.
@@ -692,10 +726,24 @@ impl Worker {
         }
         drop(tx);
         let _ = forwarder.await;
+        let moderate = assembly.moderate();
+        // A frame the check blocks ends the job here (later shots are not made).
+        if assembly.blocked() {
+            let _ = self.publish(JobEvent::Moderating { job_id: job }).await;
+            let check = blocking("frame check", move || assembly.finish_check()).await?;
+            tracing::info!(job = %job, verdict = check.verdict.as_str(), scores = ?check.frame_scores, "frame check");
+            let reason = check.reason.unwrap_or_else(|| "the frame check blocked this video".into());
+            return Ok(Outcome::Rejected {
+                reason,
+                frame_indices: check.frame_indices,
+                frame_scores: check.frame_scores,
+            });
+        }
         // Shot lengths as made, for the sound's windows.
-        let shot_seconds: Vec<f64> = shots.iter().map(|f| f.rgb.len() as f64 / f64::from(f.fps.max(1))).collect();
+        let fps = assembly.fps().max(1);
+        let shot_seconds: Vec<f64> = assembly.shot_frames().iter().map(|&n| n as f64 / f64::from(fps)).collect();
 
-        // The sound track, beside the frame check and the marks (both only read the frames).
+        // The sound track.
         let sound_task = {
             let (speech, spec, source) = (self.speech.clone(), d.spec.clone(), source_mp4.clone());
             let seconds = shot_seconds.iter().sum();
@@ -722,40 +770,8 @@ impl Worker {
             })
         };
         let sound_task = SoundTask(Some(sound_task));
-
-        // Frame check, on the frames as decoded.
         let _ = self.publish(JobEvent::Moderating { job_id: job }).await;
-        let started = Instant::now();
-        let (mut frames, check) = {
-            let finisher = self.finisher.clone();
-            let transitions: Vec<jobs::Transition> = d.spec.shots.iter().map(|s| s.transition).collect();
-            blocking("frame check", move || {
-                let check = finisher.check_shots(&shots)?;
-                // One clip from here on: the shots joined with their cuts and crossfades.
-                Ok((crate::storyboard::join(shots, &transitions)?, check))
-            })
-            .await?
-        };
-        let moderate = started.elapsed();
-        tracing::info!(job = %job, verdict = check.verdict.as_str(), scores = ?check.frame_scores, "frame check");
-        if check.verdict == Verdict::Block {
-            let reason = check.reason.unwrap_or_else(|| "the frame check blocked this video".into());
-            return Ok(Outcome::Rejected {
-                reason,
-                frame_indices: check.frame_indices,
-                frame_scores: check.frame_scores,
-            });
-        }
-
-        // Visible and invisible watermarks, before encoding.
-        let started = Instant::now();
-        let video_id = d.spec.video_id();
-        let (frames, watermark_id) = {
-            let (finisher, author) = (self.finisher.clone(), d.spec.author_username.clone());
-            blocking("watermark", move || finisher.watermark(&mut frames, &author, video_id).map(|p| (frames, p)))
-                .await?
-        };
-        let watermark = started.elapsed();
+        let watermark = assembly.watermark;
 
         let sound = sound_task.join().await?;
         tracing::info!(
@@ -763,19 +779,11 @@ impl Worker {
             lufs = ?sound.loudness_lufs, true_peak = ?sound.true_peak_db, ms = ms(sound.elapsed), "sound"
         );
         let has_audio = sound.track.is_some();
-        let fps = frames.fps;
         let track = sound.track;
-        let encoded = tokio::task::spawn_blocking(move || {
-            let opts = EncodeOptions::published_clip(fps);
-            let video = media::encode_mp4_with_audio(frames.width, frames.height, &frames.rgb, &opts, track.as_ref())?;
-            let thumb_src = frames.rgb.get(frames.rgb.len() / 2).or(frames.rgb.first()).cloned().unwrap_or_default();
-            let thumb = media::thumbnail_jpeg(frames.width, frames.height, &thumb_src, THUMBNAIL_SIDE)?;
-            Ok::<_, media::MediaError>((video, thumb))
-        })
-        .await
-        .map_err(|e| GenError::Model { model: "encoder", message: e.to_string() })?
-        .map_err(|e| GenError::Model { model: "encoder", message: e.to_string() })?;
-        let (mut video, thumb) = encoded;
+        // The held-back end marked, the sound muxed in, the frame check concluded.
+        let crate::assemble::Assembled { mut video, thumbnail: thumb, check, watermark_id } =
+            blocking("encoder", move || assembly.finish(track.as_ref())).await?;
+        tracing::info!(job = %job, verdict = check.verdict.as_str(), scores = ?check.frame_scores, "frame check");
 
         // The source's signed MP4 travels as the ingredient, so the new manifest carries the
         // source's provenance; a source that could not be read is named without its manifest.

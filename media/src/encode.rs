@@ -117,93 +117,127 @@ pub fn encode_mp4_with_audio(
     opts: &EncodeOptions,
     sound: Option<&SoundTrack>,
 ) -> Result<EncodedVideo, MediaError> {
-    check_dimensions(width, height)?;
-    check_options(opts)?;
-    if frames.is_empty() {
-        return Err(MediaError::NoFrames);
-    }
+    let mut stream = H264Stream::new(width, height, opts)?;
     // Checked before encoding so a bad last frame does not waste the whole encode.
     let expected = width * height * 3;
     if let Some((index, frame)) = frames.iter().enumerate().find(|(_, f)| f.len() != expected) {
         return Err(MediaError::FrameSize { index, expected, actual: frame.len() });
     }
+    for frame in frames {
+        stream.push(frame)?;
+    }
+    stream.finish(sound)
+}
 
-    let started = Instant::now();
-    let packets = encode_h264(width, height, frames, opts)?;
-    let encode = started.elapsed();
+/// An H.264 encode fed one frame at a time, so a long video never has all its frames in memory:
+/// only their compressed packets are kept until [`H264Stream::finish`] muxes them (with the
+/// sound) into a faststart MP4.
+pub struct H264Stream {
+    width: usize,
+    height: usize,
+    opts: EncodeOptions,
+    encoder: Encoder,
+    yuv: YUVBuffer,
+    packets: Vec<Packet>,
+    encode: Duration,
+}
 
-    let frame_count = packets.len();
-    let duration_ms = (frame_count as u64).saturating_mul(1000) / u64::from(opts.fps);
+impl H264Stream {
+    /// Starts an encode of `width` x `height` frames.
+    pub fn new(width: usize, height: usize, opts: &EncodeOptions) -> Result<Self, MediaError> {
+        check_dimensions(width, height)?;
+        check_options(opts)?;
+        let config = EncoderConfig::new()
+            .bitrate(BitRate::from_bps(opts.bitrate_kbps.saturating_mul(1000)))
+            .rate_control_mode(RateControlMode::Bitrate)
+            .max_frame_rate(FrameRate::from_hz(opts.fps as f32))
+            .intra_frame_period(IntraFramePeriod::from_num_frames(opts.keyframe_interval))
+            // A skipped frame would leave a hole in the timeline and an empty MP4 sample.
+            .skip_frames(false)
+            // openh264's RGB→YUV is BT.601 limited range; say so, or players guess the colours.
+            .vui(VuiConfig::bt601());
+        let encoder = Encoder::with_api_config(OpenH264API::from_source(), config).map_err(MediaError::Encode)?;
+        Ok(Self {
+            width,
+            height,
+            opts: *opts,
+            encoder,
+            yuv: YUVBuffer::new(width, height),
+            packets: Vec::new(),
+            encode: Duration::ZERO,
+        })
+    }
 
-    let started = Instant::now();
-    let opus = match sound {
-        Some(SoundTrack::Pcm(pcm)) => Some(crate::audio::encode_opus(pcm, duration_ms)?),
-        Some(SoundTrack::Opus(packets)) => Some(crate::audio::fit_packets(packets, duration_ms)?),
-        None => None,
-    };
-    let audio = started.elapsed();
+    /// Frames encoded so far.
+    pub fn frame_count(&self) -> usize {
+        self.packets.len()
+    }
 
-    let started = Instant::now();
-    let mp4 = mux(width, height, &packets, opts.fps, opus.as_ref())?;
-    let mux = started.elapsed();
-    let audio_duration_ms = opus.as_ref().map(OpusPackets::duration_ms);
-    tracing::debug!(
-        width,
-        height,
-        frame_count,
-        bytes = mp4.len(),
-        encode_ms = encode.as_millis() as u64,
-        mux_ms = mux.as_millis() as u64,
-        "encoded mp4"
-    );
-    Ok(EncodedVideo {
-        mp4,
-        frame_count,
-        duration_ms,
-        width,
-        height,
-        audio_duration_ms,
-        timings: EncodeTimings { encode, mux, audio },
-    })
+    /// Encodes the next frame (packed RGB, `width * height * 3` bytes): one packet per frame.
+    pub fn push(&mut self, frame: &[u8]) -> Result<(), MediaError> {
+        let expected = self.width * self.height * 3;
+        if frame.len() != expected {
+            return Err(MediaError::FrameSize { index: self.packets.len(), expected, actual: frame.len() });
+        }
+        let started = Instant::now();
+        self.yuv.read_rgb8(RgbSliceU8::new(frame, (self.width, self.height)));
+        let stream = self.encoder.encode(&self.yuv).map_err(MediaError::Encode)?;
+        let keyframe = stream.frame_type() == FrameType::IDR;
+        let annex_b = stream.to_vec();
+        if annex_b.is_empty() {
+            return Err(MediaError::Encode(openh264::Error::msg("encoder produced an empty frame")));
+        }
+        self.packets.push(Packet { annex_b, keyframe });
+        self.encode += started.elapsed();
+        Ok(())
+    }
+
+    /// Muxes the frames pushed, with `sound` (when given) as an Opus track of the video's length.
+    pub fn finish(self, sound: Option<&SoundTrack>) -> Result<EncodedVideo, MediaError> {
+        if self.packets.is_empty() {
+            return Err(MediaError::NoFrames);
+        }
+        let (width, height, packets) = (self.width, self.height, self.packets);
+        let frame_count = packets.len();
+        let duration_ms = (frame_count as u64).saturating_mul(1000) / u64::from(self.opts.fps);
+
+        let started = Instant::now();
+        let opus = match sound {
+            Some(SoundTrack::Pcm(pcm)) => Some(crate::audio::encode_opus(pcm, duration_ms)?),
+            Some(SoundTrack::Opus(packets)) => Some(crate::audio::fit_packets(packets, duration_ms)?),
+            None => None,
+        };
+        let audio = started.elapsed();
+
+        let started = Instant::now();
+        let mp4 = mux(width, height, &packets, self.opts.fps, opus.as_ref())?;
+        let mux = started.elapsed();
+        let audio_duration_ms = opus.as_ref().map(OpusPackets::duration_ms);
+        tracing::debug!(
+            width,
+            height,
+            frame_count,
+            bytes = mp4.len(),
+            encode_ms = self.encode.as_millis() as u64,
+            mux_ms = mux.as_millis() as u64,
+            "encoded mp4"
+        );
+        Ok(EncodedVideo {
+            mp4,
+            frame_count,
+            duration_ms,
+            width,
+            height,
+            audio_duration_ms,
+            timings: EncodeTimings { encode: self.encode, mux, audio },
+        })
+    }
 }
 
 /// One encoded access unit in Annex B form.
 struct Packet {
     annex_b: Vec<u8>,
     keyframe: bool,
-}
-
-/// Runs openh264 over every frame; one packet per frame (frame skipping is off).
-fn encode_h264(
-    width: usize,
-    height: usize,
-    frames: &[Vec<u8>],
-    opts: &EncodeOptions,
-) -> Result<Vec<Packet>, MediaError> {
-    let config = EncoderConfig::new()
-        .bitrate(BitRate::from_bps(opts.bitrate_kbps.saturating_mul(1000)))
-        .rate_control_mode(RateControlMode::Bitrate)
-        .max_frame_rate(FrameRate::from_hz(opts.fps as f32))
-        .intra_frame_period(IntraFramePeriod::from_num_frames(opts.keyframe_interval))
-        // A skipped frame would leave a hole in the timeline and an empty MP4 sample.
-        .skip_frames(false)
-        // openh264's RGB→YUV is BT.601 limited range; say so, or players guess the colours.
-        .vui(VuiConfig::bt601());
-    let mut encoder = Encoder::with_api_config(OpenH264API::from_source(), config).map_err(MediaError::Encode)?;
-
-    let mut yuv = YUVBuffer::new(width, height);
-    let mut packets = Vec::with_capacity(frames.len());
-    for frame in frames {
-        yuv.read_rgb8(RgbSliceU8::new(frame, (width, height)));
-        let stream = encoder.encode(&yuv).map_err(MediaError::Encode)?;
-        let keyframe = stream.frame_type() == FrameType::IDR;
-        let annex_b = stream.to_vec();
-        if annex_b.is_empty() {
-            return Err(MediaError::Encode(openh264::Error::msg("encoder produced an empty frame")));
-        }
-        packets.push(Packet { annex_b, keyframe });
-    }
-    Ok(packets)
 }
 
 /// Writes the packets into an MP4 with `moov` first; audio packets interleaved by time.

@@ -18,7 +18,7 @@ mod store;
 mod thumbnail;
 
 pub use audio::{AUDIO_RATE, OpusPackets, Pcm, SoundTrack, decode_opus, read_opus};
-pub use encode::{EncodeOptions, EncodeTimings, EncodedVideo, MAX_SIDE, encode_mp4, encode_mp4_with_audio};
+pub use encode::{EncodeOptions, EncodeTimings, EncodedVideo, H264Stream, MAX_SIDE, encode_mp4, encode_mp4_with_audio};
 pub use error::MediaError;
 pub use normalize::normalize_mp4;
 pub use read::{Mp4Info, decode_mp4, decode_mp4_each, decode_mp4_prefix, is_faststart, probe_mp4};

@@ -34,7 +34,7 @@ pub use invisible::{
     CODED_BITS, Detection, GRID_COLS, GRID_ROWS, MIN_CONFIDENCE, PEAK_AMPLITUDE, coded_bits, decode_soft_bits, detect,
     embed,
 };
-pub use visible::{CORNER_PERIOD_SECONDS, Corner, corner_at, draw_visible, label_size};
+pub use visible::{CORNER_PERIOD_SECONDS, Corner, corner_at, draw_visible, draw_visible_from, label_size};
 
 /// Domain separation for [`payload_for_video`].
 const PAYLOAD_CONTEXT: &[u8] = b"moderation.watermark.payload.v1";

@@ -2,7 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use moderation::watermark::{
-    self, CODED_BITS, Corner, WatermarkError, coded_bits, corner_at, detect, draw_visible, embed, label_size,
+    self, CODED_BITS, Corner, WatermarkError, coded_bits, corner_at, detect, draw_visible, draw_visible_from, embed,
+    label_size,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -91,6 +92,22 @@ fn changed_box(a: &[u8], b: &[u8], width: usize) -> Option<(usize, usize, usize,
         }
     }
     bbox
+}
+
+#[test]
+fn a_clip_marked_a_run_at_a_time_is_marked_as_one_marked_whole() {
+    let (width, height, fps) = (64, 64, 12);
+    let original: Vec<Vec<u8>> = (0..60u8).map(|i| vec![i.wrapping_mul(4); width * height * 3]).collect();
+    let mut whole = original.clone();
+    draw_visible(&mut whole, width, height, fps, "nora_k").unwrap();
+    let mut runs = original;
+    let mut first = 0;
+    // Runs that straddle the two-second corner changes.
+    for len in [7, 20, 1, 32] {
+        draw_visible_from(&mut runs[first..first + len], first, width, height, fps, "nora_k").unwrap();
+        first += len;
+    }
+    assert_eq!(runs, whole);
 }
 
 #[test]

@@ -177,6 +177,7 @@ async fn wrong_continuations_and_stitches_are_refused_and_a_part_that_changed_fa
     let r = app.ok(STITCH, json!({"v": [a_id, b_id]}), Some(&ann)).await["stitchVideos"].clone();
     let j = app.job_when_ended(JOB, &ann, r["id"].as_str().unwrap(), Duration::from_secs(300)).await;
     assert_eq!(j["status"], "FAILED", "{j}");
+    assert_eq!(j["error"]["code"], "GENERATION_FAILED", "{j}");
     let message = j["error"]["message"].as_str().unwrap();
     assert!(message.contains("shot 2 did not come out as it is in the video it comes from"), "{j}");
     assert_eq!(stored_videos(&app), before, "nothing stored");

@@ -118,6 +118,19 @@ pub fn draw_visible(
     fps: u32,
     username: &str,
 ) -> Result<(), WatermarkError> {
+    draw_visible_from(frames, 0, width, height, fps, username)
+}
+
+/// [`draw_visible`] over a run of a longer clip whose first frame is frame `first` of the clip,
+/// so a clip marked a run at a time moves its mark exactly as one marked whole.
+pub fn draw_visible_from(
+    frames: &mut [Vec<u8>],
+    first: usize,
+    width: usize,
+    height: usize,
+    fps: u32,
+    username: &str,
+) -> Result<(), WatermarkError> {
     if fps == 0 {
         return Err(WatermarkError::InvalidFps);
     }
@@ -125,7 +138,7 @@ pub fn draw_visible(
     let label = Label::new(username, (width - 2 * MARGIN) / SCALE);
     let (label_width, label_height) = (label.cols * SCALE, label.rows * SCALE);
     for (index, frame) in frames.iter_mut().enumerate() {
-        let (left, top) = match corner_at(index, fps) {
+        let (left, top) = match corner_at(first + index, fps) {
             Corner::TopLeft => (MARGIN, MARGIN),
             Corner::TopRight => (width - MARGIN - label_width, MARGIN),
             Corner::BottomRight => (width - MARGIN - label_width, height - MARGIN - label_height),
