@@ -601,7 +601,9 @@ impl VideoService {
         self.deps.store.end_job(id, JobStatus::Cancelled, None, None).await?;
         self.updates.notify(id).await;
         self.dispatch(v.user.id).await?;
-        self.deps.store.job(id).await?.ok_or(AppError::NotFound("job"))
+        let job = self.deps.store.job(id).await?.ok_or(AppError::NotFound("job"))?;
+        self.drop_kept_shots(&job).await;
+        Ok(job)
     }
 
     /// Seconds per job, from recent jobs.
@@ -763,9 +765,25 @@ impl VideoService {
         if event.is_final()
             && let Some(job) = self.deps.store.job(id).await?
         {
+            self.drop_kept_shots(&job).await;
             self.dispatch(job.user_id).await?;
         }
         Ok(())
+    }
+
+    /// Deletes the shots a storyboard's worker kept between deliveries (`parts/<job>/`), once
+    /// the job has ended however it ended: its worker deletes them when it ends the job itself,
+    /// but not when the job is cancelled while it waits, or dead-lettered. A failure is logged
+    /// (the objects stay, harmless).
+    async fn drop_kept_shots(&self, job: &Job) {
+        if job.shots.is_empty() || !job.status.is_final() {
+            return;
+        }
+        match self.media.delete_prefix(&format!("parts/{}", job.id)).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(job = %job.id, shots = n, "kept shots deleted"),
+            Err(e) => tracing::warn!(job = %job.id, error = %e, "kept shots not deleted"),
+        }
     }
 
     /// Consumes worker events until the process stops (one consumer per API node; a crashed

@@ -144,6 +144,29 @@ impl MediaStore {
         }
     }
 
+    /// Removes every object whose key starts with the folder `prefix` (`parts/<job>`); returns
+    /// how many. Listing and deleting are not atomic: an object written meanwhile may stay.
+    pub async fn delete_prefix(&self, prefix: &str) -> Result<usize, MediaError> {
+        use futures_util::StreamExt;
+        let path = parse_key(prefix.trim_end_matches('/'))?;
+        let mut listed = self.inner.list(Some(&path));
+        let mut keys = Vec::new();
+        while let Some(meta) = listed.next().await {
+            match meta {
+                Ok(meta) => keys.push(meta.location),
+                Err(object_store::Error::NotFound { .. }) => break,
+                Err(other) => return Err(MediaError::Store(other)),
+            }
+        }
+        for key in &keys {
+            match self.inner.delete(key).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(other) => return Err(MediaError::Store(other)),
+            }
+        }
+        Ok(keys.len())
+    }
+
     /// Whether an object is stored under `key`.
     pub async fn exists(&self, key: &str) -> Result<bool, MediaError> {
         match self.size(key).await {

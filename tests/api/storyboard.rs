@@ -573,3 +573,25 @@ async fn ten_short_clips_are_not_starved_by_a_sixty_second_storyboard() {
     assert!((done["video"]["durationMs"].as_f64().unwrap() - 60_000.0).abs() <= 100.0, "{done}");
     app.stop().await;
 }
+
+/// A storyboard that made way and was cancelled while it waited (its worker never sees it again)
+/// has its kept shots deleted by the service.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kept_shots_of_a_storyboard_cancelled_while_it_waits_are_deleted() {
+    let app = app(Engine::Sqlite).tweak(|c| c.queue.in_process_workers = Some(0)).start().await;
+    let ann = app.member("ann").await;
+    let shots =
+        json!([{"prompt": "the boat leaves", "durationSeconds": 2}, {"prompt": "it sails", "durationSeconds": 2}]);
+    let r = app
+        .ok(CREATE, json!({"i": {"prompt": "a paper boat", "aspectRatio": "SQUARE", "shots": shots}}), Some(&ann))
+        .await;
+    let id = r["createVideo"]["id"].as_str().unwrap().to_owned();
+    // As a worker leaves them when the storyboard makes way after its first shot.
+    let dir = app.data_dir.join("media").join("parts").join(&id).join("world-1");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("0.mp4"), b"a kept shot").unwrap();
+    let c = app.ok("mutation($id: ID!) { cancelJob(id: $id) { status } }", json!({"id": id}), Some(&ann)).await;
+    assert_eq!(c["cancelJob"]["status"], "CANCELLED", "{c}");
+    assert!(!dir.join("0.mp4").exists(), "the kept shot is deleted with the job's end");
+    app.stop().await;
+}
