@@ -419,6 +419,8 @@ test('log in, remix with lineage, report, cancel, notifications, log out, passwo
 
   // Report A's video.
   await page.goto(`/v/${videoId}`);
+  await page.getByTestId('report').waitFor();
+  assert.equal(await page.evaluate(() => document.documentElement.scrollWidth), 390, 'the video page fits a phone: no sideways scrolling');
   await page.getByTestId('report').click();
   await page.getByTestId('report-reason').selectOption('SPAM');
   await page.getByTestId('report-details').fill('the same clip posted again and again');
