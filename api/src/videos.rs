@@ -279,6 +279,13 @@ impl VideoObject {
         let c = caller(ctx)?;
         Ok(ctx.data::<VideoService>()?.video(&c.caller, id).await.api()?.map(VideoObject))
     }
+    /// The videos this one joins (`stitchVideos`), in order, that the viewer may see (a draft
+    /// part only to its author); empty for any other video.
+    async fn parts(&self, ctx: &Context<'_>) -> Result<Vec<VideoObject>> {
+        let c = caller(ctx)?;
+        let parts = ctx.data::<VideoService>()?.parts_of(&c.caller, &self.0).await.api()?;
+        Ok(parts.into_iter().map(VideoObject).collect())
+    }
     /// The first video of its remix chain (itself for an original), if the viewer may see it.
     async fn root(&self, ctx: &Context<'_>) -> Result<Option<VideoObject>> {
         let Some(id) = self.0.root_id else { return Ok(Some(VideoObject(self.0.clone()))) };

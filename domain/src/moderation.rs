@@ -274,13 +274,15 @@ impl ModerationService {
         let video =
             self.deps.store.video(id).await?.filter(|x| x.author_id == v.user.id).ok_or(AppError::NotFound("video"))?;
         gate::verdict_allows(&video)?;
-        let caption = match caption.map(str::trim).filter(|c| !c.is_empty()) {
+        // No caption sent keeps the one it was made with (`stitchVideos`); an empty one clears it.
+        let caption = match caption.map(str::trim) {
+            Some("") => None,
             Some(c) => {
                 let c = clean_text("caption", c, MAX_CAPTION, "the caption")?;
                 self.check_policy(&c)?;
                 Some(c)
             }
-            None => None,
+            None => video.caption.clone(),
         };
         let bytes = match self.media.get(&video.video_key).await {
             Ok(b) => b,
@@ -319,8 +321,6 @@ impl ModerationService {
         // One unit of work: the status change and the remix source's author's notice; the
         // timelines after the commit.
         let tx = self.deps.store.begin().await?;
-        // A video captioned when it was made (`stitchVideos`) keeps that caption unless given another.
-        let caption = caption.or_else(|| video.caption.clone());
         if !tx.publish_video(id, caption.as_deref()).await? {
             return Err(AppError::Conflict("the video changed while it was being published; reload it".into()));
         }

@@ -823,6 +823,25 @@ impl VideoService {
         Ok(video.visible_to(viewer.map(|v| (v.user.id, v.user.role))).then_some(video))
     }
 
+    /// The videos `video` joins (`stitchVideos`), in order, each once, that the caller may see;
+    /// empty for any other video (a continuation's source is its `remixOf`).
+    pub async fn parts_of(&self, caller: &Caller, video: &Video) -> AppResult<Vec<Video>> {
+        let Some(job) = self.deps.store.job(video.job_id).await? else { return Ok(vec![]) };
+        let mut ids: Vec<VideoId> = Vec::new();
+        for source in job.shots.iter().filter_map(|s| s.source.as_ref()) {
+            if Some(source.video_id) != job.remix_of && !ids.contains(&source.video_id) {
+                ids.push(source.video_id);
+            }
+        }
+        let mut parts = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(part) = self.video(caller, id).await? {
+                parts.push(part);
+            }
+        }
+        Ok(parts)
+    }
+
     /// The caller's drafts, newest first.
     pub async fn drafts(
         &self,

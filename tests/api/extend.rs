@@ -98,9 +98,25 @@ async fn a_continuation_remakes_the_original_and_a_stitch_joins_drafts() {
     let found = moderation::provenance::verify_mp4(&stored(&app, &s_id)).unwrap();
     assert!(found.valid, "{:?}", found.validation_errors);
     assert_eq!(found.parts, [(c_id.clone(), true), (b_id.clone(), true)], "the parts in order, with their manifests");
-    // Publishing keeps the caption it was made with.
+    // Publishing without a caption keeps the one it was made with (an empty one would clear it).
     let p = app.ok(PUBLISH, json!({"id": s_id}), Some(&ann)).await["publishVideo"].clone();
     assert_eq!(p["caption"], "two rides", "{p}");
+    // Its parts, in order, to whoever may see them: drafts only to their author.
+    const PARTS: &str = "query($id: ID!) { video(id: $id) { parts { id } } }";
+    let parts = app.ok(PARTS, json!({"id": s_id}), Some(&ann)).await;
+    assert_eq!(parts["video"]["parts"], json!([{"id": c_id}, {"id": b_id}]), "{parts}");
+    let bob = app.member("bob").await;
+    let parts = app.ok(PARTS, json!({"id": s_id}), Some(&bob)).await;
+    assert_eq!(parts["video"]["parts"], json!([]), "{parts}");
+    let parts = app.ok(PARTS, json!({"id": e_id}), Some(&ann)).await;
+    assert_eq!(parts["video"]["parts"], json!([]), "a continuation's source is its remixOf: {parts}");
+    // An empty caption at publish clears the one it was made with.
+    let s2 = app.ok(STITCH, json!({"v": [b_id, c_id], "c": "again"}), Some(&ann)).await["stitchVideos"].clone();
+    let s2 = made(&app, &ann, &s2).await;
+    assert_eq!(s2["caption"], "again", "{s2}");
+    const PUBLISH_AS: &str = "mutation($id: ID!, $c: String) { publishVideo(id: $id, caption: $c) { caption } }";
+    let p = app.ok(PUBLISH_AS, json!({"id": s2["id"], "c": ""}), Some(&ann)).await;
+    assert_eq!(p["publishVideo"]["caption"], Value::Null, "{p}");
     app.stop().await;
 }
 

@@ -10,7 +10,8 @@ import { showError } from './ui.js';
  * success; by default the panel turns into a "published" notice with a link to the video.
  */
 export function publishPanel(video, ctx, { onPublished } = {}) {
-  const caption = h('textarea', { name: 'caption', rows: 2, maxlength: 500, 'data-testid': 'caption-input' }, '');
+  // A stitched draft comes with its caption; emptying the field publishes without one.
+  const caption = h('textarea', { name: 'caption', rows: 2, maxlength: 500, 'data-testid': 'caption-input' }, video.caption || '');
   const err = errorBox();
   err.dataset.testid = 'publish-error';
   const submit = h('button', { type: 'submit', class: 'primary', 'data-testid': 'publish' }, 'Publish');
@@ -29,7 +30,7 @@ export function publishPanel(video, ctx, { onPublished } = {}) {
       try {
         const data = await gql('mutation Publish($id: ID!, $caption: String) { publishVideo(id: $id, caption: $caption) { id status caption publishedAt } }', {
           id: video.id,
-          caption: caption.value.trim() || null,
+          caption: caption.value.trim(),
         });
         const published = data.publishVideo;
         toast('Published.', 'ok');

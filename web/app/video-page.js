@@ -1,5 +1,5 @@
 // The video detail page `/v/<id>`: the card with its comments open, remix lineage (source,
-// root and published remixes) and provenance. Its author also sees drafts here, with Publish.
+// root and published remixes; the videos a stitched video joins) and provenance. Its author also sees drafts here, with Publish.
 
 import { gql } from '/static/shared/api.js';
 import { h, mount, field, errorBox, busy, toast, timeAgo } from '/static/shared/dom.js';
@@ -18,6 +18,7 @@ export async function render(ctx) {
         remixOf { ${SHORT} }
         root { ${SHORT} }
         remixes(first: 12) { nodes { ${SHORT} } pageInfo { hasNextPage } }
+        parts { ${SHORT} }
         provenance { watermarkId manifestValid manifestIssuer moderationVerdict model }
       } }${VIDEO_CARD}`,
       { id: ctx.params.id },
@@ -104,7 +105,9 @@ function lineage(v) {
     h('h2', { id: 'lineage-h' }, 'Remix chain'),
     v.remixOf ? h('div', {}, h('h3', {}, 'Remix of'), videoTile(v.remixOf)) : null,
     v.root && !isRoot && v.root.id !== v.remixOf?.id ? h('div', {}, h('h3', {}, 'Started by'), videoTile(v.root)) : null,
-    !v.remixOf && isRoot ? h('p', { class: 'muted' }, 'An original.') : null,
+    // A stitched video names the videos it joins (those the viewer may see), in order.
+    v.parts.length ? h('div', {}, h('h3', {}, 'Stitched from'), h('div', { class: 'tiles', 'data-testid': 'parts' }, v.parts.map((p) => videoTile(p)))) : null,
+    !v.remixOf && isRoot && !v.parts.length ? h('p', { class: 'muted' }, 'An original.') : null,
     h('h3', {}, `Remixes (${v.remixCount})`),
     remixes.length
       ? h('div', { class: 'tiles', 'data-testid': 'remixes' }, remixes.map((r) => videoTile(r)))

@@ -383,10 +383,16 @@ test('extend a published video with a shot, then stitch two drafts into one capt
   const stitchJob = new URL(page.url()).searchParams.get('job');
   assert.ok(stitchJob, 'the stitch job is in the URL');
   await page.getByTestId('draft').waitFor({ timeout: 150_000 });
-  const { job: stitched } = await server.api('query($id: ID!) { job(id: $id) { durationSeconds shots { durationSeconds } video { caption status } } }', { id: stitchJob }, token);
+  const { job: stitched } = await server.api('query($id: ID!) { job(id: $id) { durationSeconds shots { durationSeconds } video { id caption status } } }', { id: stitchJob }, token);
   assert.equal(stitched.durationSeconds, 3);
   assert.equal(stitched.shots.length, 3, 'the kite, then the boat and its new shot');
-  assert.deepEqual(stitched.video, { caption: 'kite, then boat', status: 'DRAFT' });
+  assert.deepEqual({ caption: stitched.video.caption, status: stitched.video.status }, { caption: 'kite, then boat', status: 'DRAFT' });
+  // Its page names the drafts it joins, in order.
+  await page.goto(`/v/${stitched.video.id}`);
+  const parts = page.getByTestId('parts').getByTestId('video-tile');
+  await parts.first().waitFor();
+  assert.deepEqual(await parts.evaluateAll((els) => els.map((e) => e.dataset.videoId)), [second, extended.video.id]);
+  await snap(page, 'stitched-video');
 
   assert.deepEqual(page.errors, []);
   await page.context().close();
