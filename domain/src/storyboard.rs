@@ -141,6 +141,11 @@ pub fn remake(video: &Video, job: &Job) -> Vec<Shot> {
     shots
 }
 
+/// How long a storyboard lasts: its shots' seconds together (the job's `duration_seconds`).
+pub fn seconds(shots: &[Shot]) -> i32 {
+    i32::try_from(shots.iter().map(|s| s.seconds).sum::<u32>()).unwrap_or(i32::MAX)
+}
+
 /// Checks that shots made of earlier videos fit one storyboard: at most [`MAX_SHOTS`] shots and
 /// `max_total` seconds. `what` names what they came from, for the refusal.
 pub fn check_joined(shots: &[Shot], max_total: u32, field: &'static str, what: &str) -> AppResult<()> {
@@ -150,7 +155,7 @@ pub fn check_joined(shots: &[Shot], max_total: u32, field: &'static str, what: &
             format!("{what} would hold {} shots; a video holds at most {MAX_SHOTS}", shots.len()),
         ));
     }
-    let total: u32 = shots.iter().map(|s| s.seconds).sum();
+    let total = shots.iter().map(|s| s.seconds).sum::<u32>();
     if total > max_total {
         return Err(AppError::bad_input(
             field,

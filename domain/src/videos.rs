@@ -285,7 +285,7 @@ impl VideoService {
         let prompt = prompt.as_str();
         let shots = super::storyboard::check_shots(&input.shots, &self.model, self.limits.max_storyboard_seconds)?;
         // A storyboard lasts as long as its shots (each already within the model's range).
-        let d = if shots.is_empty() { d } else { shots.iter().map(|s| s.seconds as i32).sum() };
+        let d = if shots.is_empty() { d } else { super::storyboard::seconds(&shots) };
         if shots.is_empty() && (d < 0 || (d as u32) < self.model.min_seconds || (d as u32) > self.model.max_seconds) {
             return Err(AppError::bad_input(
                 "durationSeconds",
@@ -362,7 +362,7 @@ impl VideoService {
             v,
             Admission {
                 prompt: job.prompt.clone(),
-                duration_seconds: shots.iter().map(|s| s.seconds as i32).sum(),
+                duration_seconds: super::storyboard::seconds(&shots),
                 aspect_ratio: source.aspect_ratio,
                 seed: Some(source.seed),
                 remix_of: Some(source.id),
@@ -450,7 +450,7 @@ impl VideoService {
             v,
             Admission {
                 prompt: joined,
-                duration_seconds: shots.iter().map(|s| s.seconds as i32).sum(),
+                duration_seconds: super::storyboard::seconds(&shots),
                 aspect_ratio: first.aspect_ratio,
                 seed: Some(first.seed),
                 remix_of: None,
@@ -771,7 +771,8 @@ impl VideoService {
         Ok(())
     }
 
-    /// Deletes the shots a storyboard's worker kept between deliveries (`parts/<job>/`), once
+    /// Deletes the shots a storyboard's worker kept between deliveries
+    /// (`jobs::kept_shots_folder`), once
     /// the job has ended however it ended: its worker deletes them when it ends the job itself,
     /// but not when the job is cancelled while it waits, or dead-lettered. A failure is logged
     /// (the objects stay, harmless).
@@ -779,7 +780,7 @@ impl VideoService {
         if job.shots.is_empty() || !job.status.is_final() {
             return;
         }
-        match self.media.delete_prefix(&format!("parts/{}", job.id)).await {
+        match self.media.delete_prefix(&jobs::kept_shots_folder(job.id.0)).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(job = %job.id, shots = n, "kept shots deleted"),
             Err(e) => tracing::warn!(job = %job.id, error = %e, "kept shots not deleted"),

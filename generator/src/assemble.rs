@@ -6,7 +6,7 @@
 //! sound track.
 //!
 //! Invariant: the frames pushed to the encoder are exactly those `storyboard::join` followed by
-//! `Finisher::watermark` over the whole clip would give: the last
+//! `Finisher::watermark_run` over the whole clip would give: the last
 //! [`CROSSFADE_SECONDS`](crate::storyboard::CROSSFADE_SECONDS)`/2` of the video so far are held
 //! back unmarked (a crossfade into the next shot blends them), and every mark is drawn at the
 //! frame's index in the whole video. Memory: one shot, the held-back frames, the packets.

@@ -253,27 +253,10 @@ impl Finisher {
         self.thresholds
     }
 
-    /// Scores the sampled frames, takes the verdict, and (unless blocked) draws the strip of
-    /// the scored frames. Blocking.
-    pub fn check(&self, frames: &Frames) -> GenResult<FrameCheck> {
-        self.check_shots(std::slice::from_ref(frames))
-    }
-
-    /// [`Finisher::check`] over the shots of a storyboard, in order: each shot is sampled on its
-    /// own (a short shot is not skipped by samples spread over the whole video), frame indices
-    /// count from the first frame of the first shot (the joined video's frames, as `join` keeps
-    /// the count), one verdict covers every scored frame, and a reason names the shot of the worst
-    /// frame when there are several shots. Blocking.
-    pub fn check_shots(&self, shots: &[Frames]) -> GenResult<FrameCheck> {
-        let mut run = ShotChecks::for_shots(shots.len());
-        for frames in shots {
-            self.check_shot(&mut run, frames)?;
-        }
-        self.conclude(run)
-    }
-
-    /// Scores the next shot of a video into `run` (its sampled frames are kept for the strip).
-    /// Blocking.
+    /// Scores the next shot of a video into `run` (its sampled frames are kept for the strip):
+    /// each shot is sampled on its own (a short shot is not skipped by samples spread over the
+    /// whole video), frame indices count from the first frame of the first shot (the joined
+    /// video's frames, as `join` keeps the count). Blocking.
     pub fn check_shot(&self, run: &mut ShotChecks, frames: &Frames) -> GenResult<()> {
         let scores = self
             .classifier
@@ -298,7 +281,9 @@ impl Finisher {
         run.merged.nsfw.iter().any(|&s| s >= self.thresholds.block)
     }
 
-    /// The verdict over every shot scored into `run`, its reason, and the strip. Blocking.
+    /// The verdict over every shot scored into `run` (one verdict covers every scored frame), its
+    /// reason (naming the shot of the worst frame in a video of several shots), and, unless
+    /// blocked, the strip of the scored frames. Blocking.
     pub fn conclude(&self, run: ShotChecks) -> GenResult<FrameCheck> {
         let err = stage_err("frame check");
         let ShotChecks { mut merged, starts, strip, size, storyboard, .. } = run;
@@ -331,15 +316,9 @@ impl Finisher {
     }
 
     /// Draws the visible mark (`@author`, or [`UNNAMED_AUTHOR`] when empty) and embeds the
-    /// invisible payload of `video_id`; returns the payload. Blocking.
-    pub fn watermark(&self, frames: &mut Frames, author: &str, video_id: Uuid) -> GenResult<u64> {
-        let (width, height, fps) = (frames.width, frames.height, frames.fps);
-        self.watermark_run(&mut frames.rgb, 0, (width, height, fps), author, video_id)
-    }
-
-    /// [`Finisher::watermark`] over a run of a longer clip's frames whose first is frame `first`
-    /// of the clip (`size`: width, height, fps): the marks come out as if the clip were marked
-    /// whole. Blocking.
+    /// invisible payload of `video_id` into a run of a clip's frames whose first is frame `first`
+    /// of the clip (`size`: width, height, fps), so a clip marked run by run comes out as one
+    /// marked whole; returns the payload. Blocking.
     pub fn watermark_run(
         &self,
         frames: &mut [Vec<u8>],

@@ -388,7 +388,7 @@ impl Worker {
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '-' })
             .collect();
-        format!("parts/{job}/{model}/{index}.mp4")
+        format!("{}/{model}/{index}.mp4", jobs::kept_shots_folder(job))
     }
 
     /// Conditions `request` on a source video's frames, as a remix is: the first frames fold
@@ -442,10 +442,9 @@ impl Worker {
                 stage: "part",
                 message: format!("video {} could not be read: {e}", p.video_id),
             })?;
-            let mp4 = mp4.to_vec();
             let remix_mp4 = match &p.remix_key {
                 Some(key) => match self.media.get(key).await {
-                    Ok(bytes) => Some(bytes.to_vec()),
+                    Ok(bytes) => Some(bytes),
                     Err(e) => {
                         tracing::warn!(part = %p.video_id, error = %e, "the part's remix source is unreadable");
                         None
@@ -453,19 +452,18 @@ impl Worker {
                 },
                 None => None,
             };
-            let bytes = mp4.clone();
             let read = blocking("part", move || {
                 let info =
-                    media::probe_mp4(&bytes).map_err(|e| GenError::Finish { stage: "part", message: e.to_string() })?;
+                    media::probe_mp4(&mp4).map_err(|e| GenError::Finish { stage: "part", message: e.to_string() })?;
                 let mut thumbnails = Vec::with_capacity(info.frame_count.min(4096));
-                media::decode_mp4_each(&bytes, |rgb| {
+                media::decode_mp4_each(&mp4, |rgb| {
                     thumbnails.push(crate::storyboard::grey_thumbnail(&rgb, info.width, info.height));
                 })
                 .map_err(|e| GenError::Finish { stage: "part", message: e.to_string() })?;
-                Ok(((info.width, info.height), thumbnails))
+                Ok((mp4, (info.width, info.height), thumbnails))
             })
             .await;
-            let (size, thumbnails) = read.map_err(|e| {
+            let (mp4, size, thumbnails) = read.map_err(|e| {
                 tracing::warn!(part = %p.video_id, error = %e, "part unreadable");
                 GenError::BadRequest(format!("the video {} it is made from cannot be read", p.video_id))
             })?;
@@ -531,12 +529,11 @@ impl Worker {
 
     /// Deletes a storyboard's kept shots once the job has ended (a failure is logged).
     async fn drop_parts(&self, spec: &jobs::JobSpec) {
-        for index in 0..spec.shots.len() {
-            // Deleting a shot that was never kept is not an error.
-            let key = self.part_key(spec.job_id, index);
-            if let Err(e) = self.media.delete(&key).await {
-                tracing::warn!(job = %spec.job_id, key, error = %e, "a kept shot could not be deleted");
-            }
+        if spec.shots.is_empty() {
+            return;
+        }
+        if let Err(e) = self.media.delete_prefix(&jobs::kept_shots_folder(spec.job_id)).await {
+            tracing::warn!(job = %spec.job_id, error = %e, "kept shots could not be deleted");
         }
     }
 
@@ -560,7 +557,7 @@ impl Worker {
         // input, when the model declares one) and its signed MP4 becomes the C2PA ingredient.
         let source_mp4 = match &d.spec.remix {
             Some(r) => match self.media.get(&r.video_key).await {
-                Ok(bytes) => Some(bytes.to_vec()),
+                Ok(bytes) => Some(bytes),
                 Err(e) => {
                     tracing::warn!(job = %job, source = %r.video_id, error = %e, "remix source unreadable; generating without it");
                     None
@@ -578,7 +575,7 @@ impl Worker {
         // The earlier videos a storyboard's shots remake (extend, stitch), read once each: a
         // video that lent its likeness is conditioned as it was then; a part's file is what its
         // remade shots are checked against and becomes an ingredient.
-        let parts = self.parts(&d.spec).await?;
+        let mut parts = self.parts(&d.spec).await?;
         // A storyboard: one request per shot, the same likeness in each (`storyboard.rs`); every
         // shot is checked before the first is made.
         let requests: Vec<GenerationRequest> = if d.spec.shots.is_empty() {
@@ -600,7 +597,7 @@ impl Worker {
                                 source.model
                             )),
                             i,
-                            count.max(2),
+                            count,
                         ));
                     }
                     let likeness = parts.get(&source.likeness_of.0);
@@ -670,8 +667,8 @@ impl Worker {
             let transition = d.spec.shots.get(i).map(|s| s.transition).unwrap_or_default();
             // A shot an earlier delivery made and kept is taken as it is.
             if storyboard && let Some(frames) = self.load_part(job, i, plan).await {
+                // (A remade shot was checked against its source before it was kept.)
                 let _ = tx.send(((i + 1) * plan.steps, count * plan.steps));
-                check_remade(&d.spec, i, &frames, &parts)?;
                 assembly =
                     blocking("finishing a shot", move || assembly.add(frames, transition).map(|()| assembly)).await?;
                 if assembly.blocked() {
@@ -810,7 +807,7 @@ impl Worker {
                 .map(|p| moderation::provenance::RemixSource {
                     video_id: p.video_id.to_string(),
                     title: p.title.clone(),
-                    source_mp4: parts.get(&p.video_id).map(|p| p.mp4.clone()),
+                    source_mp4: parts.remove(&p.video_id).map(|p| p.mp4),
                 })
                 .collect(),
             cameos: d

@@ -23,5 +23,5 @@ pub use queue::{DeadLetter, Delivery, JobQueue, MemoryQueue, RedisQueue};
 pub use settings::QueueSettings;
 pub use wire::{
     AspectRatio, AudioMode, CameoRef, DialogueLine, JobEvent, JobOutput, JobSpec, PartRef, RemixRef, Shot, ShotSource,
-    StageMillis, Transition,
+    StageMillis, Transition, kept_shots_folder,
 };

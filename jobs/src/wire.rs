@@ -64,6 +64,12 @@ pub struct JobSpec {
     pub parts: Vec<PartRef>,
 }
 
+/// The media-store folder where a storyboard's worker keeps the shots it made between
+/// deliveries (`parts/<job>`); the worker and the service delete it when the job ends.
+pub fn kept_shots_folder(job: Uuid) -> String {
+    format!("parts/{job}")
+}
+
 /// An earlier video a job's shots remake, as the worker needs it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PartRef {

@@ -168,11 +168,6 @@ impl H264Stream {
         })
     }
 
-    /// Frames encoded so far.
-    pub fn frame_count(&self) -> usize {
-        self.packets.len()
-    }
-
     /// Encodes the next frame (packed RGB, `width * height * 3` bytes): one packet per frame.
     pub fn push(&mut self, frame: &[u8]) -> Result<(), MediaError> {
         let expected = self.width * self.height * 3;

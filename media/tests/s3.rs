@@ -2,6 +2,8 @@
 //! The S3 engine of `MediaStore` against a real S3-compatible server on loopback: `moto_server`
 //! from the project's `.venv` (installed by `scripts/setup.sh`).
 
+mod common;
+
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -132,16 +134,7 @@ async fn s3_store_round_trips_against_moto() {
     let missing = http.get(&missing_url).send().await.unwrap();
     assert_ne!(missing.status(), reqwest::StatusCode::OK, "GET {missing_url}");
 
-    // A folder's objects go together, and only that folder's (not a sibling sharing its prefix).
-    for k in ["parts/j1/m-1/0.mp4", "parts/j1/m-1/1.mp4", "parts/j10/m-1/0.mp4"] {
-        store.put(k, b"part".to_vec(), "video/mp4").await.unwrap();
-    }
-    assert_eq!(store.delete_prefix("parts/j1/").await.unwrap(), 2);
-    assert!(!store.exists("parts/j1/m-1/0.mp4").await.unwrap());
-    assert!(!store.exists("parts/j1/m-1/1.mp4").await.unwrap());
-    assert!(store.exists("parts/j10/m-1/0.mp4").await.unwrap());
-    assert_eq!(store.delete_prefix("parts/j1").await.unwrap(), 0, "nothing left: not an error");
-    store.delete("parts/j10/m-1/0.mp4").await.unwrap();
+    common::a_folder_is_deleted_alone(&store).await;
 
     // exists, delete, and a missing object.
     assert!(store.exists(key).await.unwrap());

@@ -24,14 +24,6 @@ async fn made(app: &TestApp, token: &str, job: &Value) -> Value {
     j["video"].clone()
 }
 
-fn stored(app: &TestApp, video: &str) -> Vec<u8> {
-    std::fs::read(app.data_dir.join("media").join("videos").join(format!("{video}.mp4"))).unwrap()
-}
-
-fn stored_videos(app: &TestApp) -> usize {
-    std::fs::read_dir(app.data_dir.join("media").join("videos")).map(|d| d.count()).unwrap_or(0)
-}
-
 fn seconds(v: &Value) -> f64 {
     v["durationMs"].as_f64().unwrap() / 1000.0
 }
@@ -63,7 +55,7 @@ async fn a_continuation_remakes_the_original_and_a_stitch_joins_drafts() {
     assert_eq!(e["remixOf"]["id"], a_id, "{e}");
     assert_eq!(e["provenance"]["manifestValid"], true, "{e}");
     let e_id = e["id"].as_str().unwrap().to_owned();
-    let found = moderation::provenance::verify_mp4(&stored(&app, &e_id)).unwrap();
+    let found = moderation::provenance::verify_mp4(&app.stored_video(&e_id)).unwrap();
     assert_eq!(found.remix_source.as_deref(), Some(a_id.as_str()), "the original is the remix ingredient");
     assert!(found.parts.is_empty(), "the original is named once: {:?}", found.parts);
 
@@ -95,7 +87,7 @@ async fn a_continuation_remakes_the_original_and_a_stitch_joins_drafts() {
     assert_eq!(s["caption"], "two rides", "{s}");
     assert_eq!(s["remixOf"], Value::Null, "{s}");
     let s_id = s["id"].as_str().unwrap().to_owned();
-    let found = moderation::provenance::verify_mp4(&stored(&app, &s_id)).unwrap();
+    let found = moderation::provenance::verify_mp4(&app.stored_video(&s_id)).unwrap();
     assert!(found.valid, "{:?}", found.validation_errors);
     assert_eq!(found.parts, [(c_id.clone(), true), (b_id.clone(), true)], "the parts in order, with their manifests");
     // Publishing without a caption keeps the one it was made with (an empty one would clear it).
@@ -182,24 +174,19 @@ async fn wrong_continuations_and_stitches_are_refused_and_a_part_that_changed_fa
     expect(&r, "BAD_USER_INPUT", Some("videoIds"), "the stitched video would last 12 seconds");
     let r = app.gql(STITCH, json!({"v": [b_id, a_id], "c": "x".repeat(501)}), Some(&ann)).await;
     expect(&r, "BAD_USER_INPUT", Some("caption"), "caption");
-    let queued = app.running.store.live_jobs_of(app_core::types::UserId::parse(&me(&app, &ann).await).unwrap()).await;
+    let queued = app.running.store.live_jobs_of(app_core::types::UserId::parse(&app.my_id(&ann).await).unwrap()).await;
     assert_eq!(queued.unwrap(), (0, 0), "nothing refused was queued");
 
     // A part whose stored file is not what its request makes: the job fails naming the shot,
     // and stores nothing.
-    let before = stored_videos(&app);
-    let file = app.data_dir.join("media").join("videos").join(format!("{b_id}.mp4"));
-    std::fs::write(&file, stored(&app, &a_id)).unwrap();
+    let before = app.stored_video_count();
+    std::fs::write(app.video_file(&b_id), app.stored_video(&a_id)).unwrap();
     let r = app.ok(STITCH, json!({"v": [a_id, b_id]}), Some(&ann)).await["stitchVideos"].clone();
     let j = app.job_when_ended(JOB, &ann, r["id"].as_str().unwrap(), Duration::from_secs(300)).await;
     assert_eq!(j["status"], "FAILED", "{j}");
     assert_eq!(j["error"]["code"], "GENERATION_FAILED", "{j}");
     let message = j["error"]["message"].as_str().unwrap();
     assert!(message.contains("shot 2 did not come out as it is in the video it comes from"), "{j}");
-    assert_eq!(stored_videos(&app), before, "nothing stored");
+    assert_eq!(app.stored_video_count(), before, "nothing stored");
     app.stop().await;
-}
-
-async fn me(app: &TestApp, token: &str) -> String {
-    app.ok("{ me { id } }", json!({}), Some(token)).await["me"]["id"].as_str().unwrap().to_owned()
 }

@@ -186,6 +186,26 @@ impl TestApp {
         tokens(&d["logIn"])
     }
 
+    /// The id of the member whose access token is `token`.
+    pub async fn my_id(&self, token: &str) -> String {
+        self.ok("{ me { id } }", json!({}), Some(token)).await["me"]["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Where the embedded media store keeps a video's MP4.
+    pub fn video_file(&self, video_id: &str) -> PathBuf {
+        self.data_dir.join("media").join("videos").join(format!("{video_id}.mp4"))
+    }
+
+    /// The stored MP4 of a video.
+    pub fn stored_video(&self, video_id: &str) -> Vec<u8> {
+        std::fs::read(self.video_file(video_id)).unwrap()
+    }
+
+    /// How many video files the embedded media store holds.
+    pub fn stored_video_count(&self) -> usize {
+        std::fs::read_dir(self.data_dir.join("media").join("videos")).map(|d| d.count()).unwrap_or(0)
+    }
+
     /// The newest token mailed to `to` under the "token: …" line (file transport).
     pub fn mailed_token(&self, to: &str, subject: &str) -> String {
         let dir = self.data_dir.join("mail");

@@ -126,10 +126,6 @@ fn high_share(mp4: &[u8]) -> f64 {
     high / all.max(1e-12)
 }
 
-fn stored(app: &TestApp, video_id: &str) -> Vec<u8> {
-    std::fs::read(app.data_dir.join("media").join("videos").join(format!("{video_id}.mp4"))).unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dialogue_ambience_captions_and_loudness_embedded() {
     let app = app(Engine::Sqlite).tweak(|c| c.queue.in_process_workers = Some(1)).start().await;
@@ -146,7 +142,7 @@ async fn dialogue_ambience_captions_and_loudness_embedded() {
     assert_eq!(v["hasAudio"], true, "{job}");
     assert_eq!(v["provenance"]["manifestValid"], true);
     let id = v["id"].as_str().unwrap();
-    let bytes = stored(&app, id);
+    let bytes = app.stored_video(id);
     assert!(media::is_faststart(&bytes));
     let file = dir.join("dialogue.mp4");
     std::fs::write(&file, &bytes).unwrap();
@@ -193,8 +189,10 @@ async fn dialogue_ambience_captions_and_loudness_embedded() {
             .await;
     let quiet =
         generate(&app, &ann, json!({"prompt": "an empty white room", "durationSeconds": 2, "audio": "AMBIENCE"})).await;
-    let (rain_bytes, quiet_bytes) =
-        (stored(&app, rain["video"]["id"].as_str().unwrap()), stored(&app, quiet["video"]["id"].as_str().unwrap()));
+    let (rain_bytes, quiet_bytes) = (
+        app.stored_video(rain["video"]["id"].as_str().unwrap()),
+        app.stored_video(quiet["video"]["id"].as_str().unwrap()),
+    );
     let (rain_high, quiet_high) = (high_share(&rain_bytes), high_share(&quiet_bytes));
     assert!(rain_high > 2.0 * quiet_high, "energy above 2 kHz: rain {rain_high:.3}, quiet room {quiet_high:.3}");
     assert_eq!(rain["video"]["captionsUrl"], Value::Null, "nothing is said");
@@ -203,7 +201,7 @@ async fn dialogue_ambience_captions_and_loudness_embedded() {
             .await;
     assert_eq!((silent["video"]["hasAudio"].as_bool(), silent["video"]["captionsUrl"].is_null()), (Some(false), true));
     let silent_file = dir.join("silent.mp4");
-    std::fs::write(&silent_file, stored(&app, silent["video"]["id"].as_str().unwrap())).unwrap();
+    std::fs::write(&silent_file, app.stored_video(silent["video"]["id"].as_str().unwrap())).unwrap();
     assert_eq!(streams(&silent_file).len(), 1);
 
     let _ = app.running.stop_workers.send(true);
@@ -220,20 +218,20 @@ async fn a_remix_keeps_replaces_or_drops_its_sources_sound() {
             .await;
     let source_id = source["video"]["id"].as_str().unwrap().to_owned();
     app.ok("mutation($id: ID!) { publishVideo(id: $id) { id } }", json!({"id": source_id}), Some(&ann)).await;
-    let source_packets = media::read_opus(&stored(&app, &source_id)).unwrap().unwrap();
+    let source_packets = media::read_opus(&app.stored_video(&source_id)).unwrap().unwrap();
 
     let bob = app.member("bob").await;
     let keep = generate(&app, &bob, json!({"prompt": "at night", "remixOf": source_id, "audio": "KEEP_SOURCE"})).await;
-    let kept = media::read_opus(&stored(&app, keep["video"]["id"].as_str().unwrap())).unwrap().unwrap();
+    let kept = media::read_opus(&app.stored_video(keep["video"]["id"].as_str().unwrap())).unwrap().unwrap();
     assert_eq!(kept.packets, source_packets.packets, "the source's sound, packet for packet");
     assert_eq!(keep["video"]["captionsUrl"], Value::Null);
     let replace = generate(&app, &bob, json!({"prompt": "in a storm", "remixOf": source_id})).await;
-    let replaced = media::read_opus(&stored(&app, replace["video"]["id"].as_str().unwrap())).unwrap().unwrap();
+    let replaced = media::read_opus(&app.stored_video(replace["video"]["id"].as_str().unwrap())).unwrap().unwrap();
     assert_ne!(replaced.packets, source_packets.packets, "new sound for the remix");
     assert!(replace["video"]["captionsUrl"].is_string(), "the source's line is spoken again in the remix: {replace}");
     let drop = generate(&app, &bob, json!({"prompt": "in silence", "remixOf": source_id, "audio": "SILENT"})).await;
     assert_eq!(drop["video"]["hasAudio"], false);
-    assert!(media::read_opus(&stored(&app, drop["video"]["id"].as_str().unwrap())).unwrap().is_none());
+    assert!(media::read_opus(&app.stored_video(drop["video"]["id"].as_str().unwrap())).unwrap().is_none());
 
     let _ = app.running.stop_workers.send(true);
     app.stop().await;

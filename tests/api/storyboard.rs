@@ -76,9 +76,7 @@ async fn a_storyboard_becomes_one_video_cut_where_its_shots_meet() {
     assert_eq!(v["provenance"]["manifestValid"], true, "{job}");
     assert_eq!(v["hasAudio"], true, "{job}");
 
-    let bytes =
-        std::fs::read(app.data_dir.join("media").join("videos").join(format!("{}.mp4", v["id"].as_str().unwrap())))
-            .unwrap();
+    let bytes = app.stored_video(v["id"].as_str().unwrap());
     let info = media::probe_mp4(&bytes).unwrap();
     let frame = 1.0 / info.fps;
     let dir = std::env::temp_dir().join(format!("storyboard-{}", std::process::id()));
@@ -170,7 +168,7 @@ async fn storyboards_are_checked_before_queueing() {
     assert_eq!(code_of(&r), "BAD_USER_INPUT", "{r}");
     assert_eq!(r["errors"][0]["extensions"]["field"], "shots", "{r}");
     // Nothing of the above was queued.
-    let drafts = app.running.store.live_jobs_of(app_core::types::UserId::parse(&me(&app, &ann).await).unwrap()).await;
+    let drafts = app.running.store.live_jobs_of(app_core::types::UserId::parse(&app.my_id(&ann).await).unwrap()).await;
     assert_eq!(drafts.unwrap(), (0, 0));
     // A good storyboard is stored with its shots.
     let r = create(json!({"prompt": "a beach", "shots": [shot("waves roll in", 2), {"prompt": "gulls fly", "durationSeconds": 3, "transition": "CROSSFADE"}]})).await;
@@ -183,16 +181,8 @@ async fn storyboards_are_checked_before_queueing() {
     app.stop().await;
 }
 
-async fn me(app: &TestApp, token: &str) -> String {
-    app.ok("{ me { id } }", json!({}), Some(token)).await["me"]["id"].as_str().unwrap().to_owned()
-}
-
 async fn wait_end(app: &TestApp, token: &str, id: &str) -> Value {
     app.job_when_ended(JOB, token, id, Duration::from_secs(300)).await
-}
-
-fn stored_videos(app: &TestApp) -> usize {
-    std::fs::read_dir(app.data_dir.join("media").join("videos")).map(|d| d.count()).unwrap_or(0)
 }
 
 /// A storyboard whose frames the check blocks ends `REJECTED` naming the shot, with nothing
@@ -225,7 +215,7 @@ async fn a_blocked_shot_and_a_cancel_in_the_middle_leave_nothing_behind() {
     let message = job["error"]["message"].as_str().unwrap();
     assert!(["shot 1: ", "shot 2: ", "shot 3: "].iter().any(|p| message.starts_with(p)), "{message}");
     assert!(job["video"].is_null(), "{job}");
-    assert_eq!(stored_videos(&app), 0);
+    assert_eq!(app.stored_video_count(), 0);
     let _ = app.running.stop_workers.send(true);
     app.stop().await;
 
@@ -262,7 +252,7 @@ async fn a_blocked_shot_and_a_cancel_in_the_middle_leave_nothing_behind() {
     let j = app.ok(JOB, json!({"id": id}), Some(&ann)).await["job"].clone();
     assert_eq!(j["status"], "CANCELLED", "{j}");
     assert!(j["video"].is_null(), "{j}");
-    assert_eq!(stored_videos(&app), 0);
+    assert_eq!(app.stored_video_count(), 0);
     let _ = app.running.stop_workers.send(true);
     app.stop().await;
 }
@@ -305,9 +295,7 @@ async fn sixty_seconds_in_eight_shots_keep_the_ball_blue_and_the_sound_running()
     assert_eq!(job["status"], "SUCCEEDED", "{job}");
     let v = &job["video"];
     assert_eq!(v["provenance"]["manifestValid"], true, "{job}");
-    let bytes =
-        std::fs::read(app.data_dir.join("media").join("videos").join(format!("{}.mp4", v["id"].as_str().unwrap())))
-            .unwrap();
+    let bytes = app.stored_video(v["id"].as_str().unwrap());
     let info = media::probe_mp4(&bytes).unwrap();
     let frame = 1.0 / info.fps;
     let dir = std::env::temp_dir().join(format!("storyboard60-{}", std::process::id()));
