@@ -11,7 +11,9 @@
 //! BENCH_DEVICE = cpu | cuda | auto, default auto). Default job: 512×512, 48 frames (4 s at 12 fps).
 //! BENCH_SECONDS = N makes each job a storyboard of N seconds in shots of at most 8 s (as even as
 //! they go, every other one a crossfade). The process's peak resident memory (VmHWM) is printed
-//! at the end: run one length per process to read it per length.
+//! at the end: run one length per process to read it per length. BENCH_HELPERS = N adds N workers
+//! with nothing else to do (each with its own batcher over the same loaded model, as other
+//! generator processes would be) that make a storyboard's later shots ahead (`Worker::help`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)] // bench code
 
 use std::sync::Arc;
@@ -72,6 +74,21 @@ async fn main() {
         finisher: Arc::new(finisher),
         speech: Arc::new(generator::speech::SpeechEngine::load(&generator::speech::SpeechConfig::default()).unwrap()),
     };
+    let helpers: usize = std::env::var("BENCH_HELPERS").ok().and_then(|s| s.parse().ok()).unwrap_or(0);
+    for h in 0..helpers {
+        let helper = Worker {
+            name: format!("helper-{h}"),
+            batcher: Batcher::new(pipeline.clone(), BatchSettings::default()),
+            ..worker.clone()
+        };
+        tokio::spawn(async move {
+            loop {
+                if !helper.help().await {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        });
+    }
     let audio = match std::env::var("BENCH_AUDIO").as_deref() {
         Ok("AMBIENCE") => jobs::AudioMode::Ambience,
         Ok("SILENT") => jobs::AudioMode::Silent,
@@ -187,6 +204,6 @@ async fn main() {
         })
         .and_then(|kb| kb.parse::<u64>().ok())
         .unwrap_or(0);
-    println!("  peak RSS     {:>6} MB   ({} shots)", peak / 1024, shots.len().max(1));
+    println!("  peak RSS     {:>6} MB   ({} shots, {helpers} helping workers)", peak / 1024, shots.len().max(1));
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -23,7 +23,11 @@
 //!    in the media store) and a later delivery takes the kept shots as they are; after each kept
 //!    shot but the last, if jobs are waiting, the storyboard makes way (`JobQueue::requeue`: to
 //!    the back, not counted as an attempt) and ends this delivery (`Outcome::Yielded`). The kept
-//!    shots are deleted when the job ends. A shot that remakes part of an earlier video (extend,
+//!    shots are deleted when the job ends. Shots run in parallel on free workers: a worker that
+//!    finds no job waiting takes a shot the queue offers (`Worker::help`: the storyboard's new
+//!    shots after the first, last first) and keeps it; the storyboard's delivery takes each shot
+//!    kept, waits for one another worker holds (`Worker::take_shot`), and claims and makes the
+//!    others (`JobQueue::claim_shot`), so no shot is made twice while its holder lives. A shot that remakes part of an earlier video (extend,
 //!    stitch: `Shot::source`) takes that video's request and likeness (`JobSpec::parts`, read
 //!    once: its file, the likeness of its cameos and remix source) and must match its stored
 //!    file (`check_remade`), else the job fails naming the shot. Beside the pipeline, a watcher
@@ -125,6 +129,64 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// A storyboard shot this worker holds (`JobQueue::claim_shot`), renewed three times per
+/// `reclaim_idle` until it is released; dropped unreleased (an error on the way), it is released
+/// in the background.
+struct ShotClaim {
+    queue: JobQueue,
+    job: uuid::Uuid,
+    shot: usize,
+    holder: String,
+    renew: Option<AbortOnDrop>,
+}
+
+impl ShotClaim {
+    fn hold(queue: JobQueue, job: uuid::Uuid, shot: usize, holder: String) -> Self {
+        let every = (queue.settings().reclaim_idle / 3).max(Duration::from_millis(100));
+        let renew = {
+            let (queue, holder) = (queue.clone(), holder.clone());
+            AbortOnDrop(tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    if let Err(e) = queue.claim_shot(job, shot, &holder).await {
+                        tracing::warn!(job = %job, shot = shot + 1, error = %e, "could not renew a shot's claim");
+                    }
+                }
+            }))
+        };
+        Self { queue, job, shot, holder, renew: Some(renew) }
+    }
+
+    async fn release(mut self) {
+        self.renew = None;
+        if let Err(e) = self.queue.release_shot(self.job, self.shot, &self.holder).await {
+            tracing::warn!(job = %self.job, shot = self.shot + 1, error = %e, "could not release a shot; its claim runs out");
+        }
+    }
+}
+
+impl Drop for ShotClaim {
+    fn drop(&mut self) {
+        if self.renew.take().is_some()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let (queue, job, shot, holder) =
+                (self.queue.clone(), self.job, self.shot, std::mem::take(&mut self.holder));
+            runtime.spawn(async move {
+                let _ = queue.release_shot(job, shot, &holder).await;
+            });
+        }
+    }
+}
+
+/// A storyboard's shot as its delivery finds it (`Worker::take_shot`).
+enum Taken {
+    /// Made and kept already (by an earlier delivery or a helping worker).
+    Kept(Frames),
+    /// To be made here; the claim, unless the queue could not be asked.
+    Mine(Option<ShotClaim>),
+}
+
 /// The sound stage running beside the frame check: aborted if the job ends before it is joined
 /// (a blocked clip, a failed mark), joined once otherwise.
 struct SoundTask(Option<tokio::task::JoinHandle<GenResult<crate::sound::Sound>>>);
@@ -213,6 +275,18 @@ fn check_remade(
     }
 }
 
+/// The request for one shot of a storyboard (`storyboard::plan`: prompt, seed, seconds) with the
+/// job's likeness; the same wherever the shot is made (its delivery, or a helping worker).
+fn shot_request(
+    spec: &jobs::JobSpec,
+    base: &GenerationRequest,
+    (prompt, seed, seconds): (String, u64, u32),
+) -> GenerationRequest {
+    let mut r = GenerationRequest::new(prompt, seed, seconds, spec.aspect_ratio);
+    r.reference = base.reference.clone();
+    r
+}
+
 /// A shot as a storyboard keeps it (`Worker::store_part`): H.264 at 20 Mbit/s, near lossless at
 /// the model's sizes. Blocking.
 fn encode_part(frames: &Frames) -> GenResult<Vec<u8>> {
@@ -231,17 +305,24 @@ impl Worker {
     /// Runs until `shutdown` turns true (finishing the job in hand first).
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         tracing::info!(worker = %self.name, engine = self.queue.engine(), "worker started");
+        // After a shot made for another storyboard, look at the queue without waiting.
+        let mut helped = false;
         loop {
             if *shutdown.borrow() {
                 break;
             }
+            let block = if helped { Duration::ZERO } else { Duration::from_secs(1) };
             let next = tokio::select! {
-                n = self.queue.next(&self.name, Duration::from_secs(1)) => n,
+                n = self.queue.next(&self.name, block) => n,
                 _ = shutdown.changed() => continue,
             };
             match next {
-                Ok(Some(d)) => self.handle(d).await,
-                Ok(None) => {}
+                Ok(Some(d)) => {
+                    helped = false;
+                    self.handle(d).await;
+                }
+                // No job waits: make a shot of a storyboard another worker is on, if one is offered.
+                Ok(None) => helped = self.help().await,
                 Err(e) => {
                     tracing::warn!(worker = %self.name, error = %e, "queue read failed; retrying");
                     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -378,6 +459,155 @@ impl Worker {
                 "journal write failed; sending the final event anyway (a restart may list the job as interrupted)"
             );
         }
+    }
+
+    /// The remix source's signed MP4, if the job remixes a video and it can be read (a source
+    /// that cannot be read is logged, and the job goes on without it).
+    async fn remix_source(&self, spec: &jobs::JobSpec) -> Option<Vec<u8>> {
+        let r = spec.remix.as_ref()?;
+        match self.media.get(&r.video_key).await {
+            Ok(bytes) => Some(bytes),
+            Err(e) => {
+                tracing::warn!(job = %spec.job_id, source = %r.video_id, error = %e, "remix source unreadable; generating without it");
+                None
+            }
+        }
+    }
+
+    /// The job's request before it is split into shots: its prompt, seed, length and shape, its
+    /// cameos' likeness, conditioned on the remix source's frames when there is one.
+    async fn base_request(&self, spec: &jobs::JobSpec, source_mp4: Option<Vec<u8>>) -> GenResult<GenerationRequest> {
+        let mut request =
+            GenerationRequest::new(spec.prompt.clone(), spec.seed, spec.duration_seconds, spec.aspect_ratio);
+        request.reference = spec.reference.clone();
+        if let Some(mp4) = source_mp4 {
+            self.condition(&mut request, mp4).await?;
+        }
+        Ok(request)
+    }
+
+    /// Shot `index` of a storyboard as this delivery finds it: kept (by an earlier delivery or a
+    /// helping worker), or claimed to be made here. While another worker holds the shot it waits
+    /// for it, looking every 250 ms: that worker keeps it, or lets it go (an error), or dies and
+    /// its claim runs out after `reclaim_idle`. A queue that cannot be asked means make it here.
+    async fn take_shot(
+        &self,
+        spec: &jobs::JobSpec,
+        index: usize,
+        plan: &crate::pipeline::Plan,
+        cancelled: &AtomicBool,
+    ) -> GenResult<Taken> {
+        let job = spec.job_id;
+        let mut waiting = false;
+        loop {
+            if let Some(frames) = self.load_part(job, index, plan).await {
+                return Ok(Taken::Kept(frames));
+            }
+            match self.queue.claim_shot(job, index, &self.name).await {
+                Ok(true) => {
+                    return Ok(Taken::Mine(Some(ShotClaim::hold(self.queue.clone(), job, index, self.name.clone()))));
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(job = %job, shot = index + 1, error = %e, "could not claim a shot; making it here");
+                    return Ok(Taken::Mine(None));
+                }
+            }
+            if cancelled.load(Ordering::SeqCst) {
+                return Err(GenError::Cancelled);
+            }
+            if !waiting {
+                tracing::info!(job = %job, shot = index + 1, "another worker is making this shot; waiting for it");
+                waiting = true;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Helps with another worker's storyboard while no job waits: takes a shot on offer
+    /// (`JobQueue::next_shot`, claimed for this worker), makes it as the storyboard's own
+    /// delivery would (the same request: `base_request`, `shot_request`) and keeps it where that
+    /// delivery looks (`part_key`), then lets the claim go. `true` when it took a shot.
+    ///
+    /// Best effort, never retried: a shot that cannot be made here (any error) is logged and
+    /// left to the storyboard's delivery. The frame check, the marks and the progress reports
+    /// stay with that delivery. A storyboard that ends while its shot is made here (finished,
+    /// cancelled, dead-lettered) keeps nothing: the shot is not stored, or is deleted again when
+    /// the job turns out to have ended between the look and the store (the job's own end
+    /// deletes its kept shots, so one of the two always does).
+    pub async fn help(&self) -> bool {
+        let work = match self.queue.next_shot(&self.name).await {
+            Ok(Some(work)) => work,
+            Ok(None) => return false,
+            Err(e) => {
+                tracing::warn!(worker = %self.name, error = %e, "could not look for shots to help with");
+                return false;
+            }
+        };
+        let (job, shot) = (work.spec.job_id, work.shot);
+        let claim = ShotClaim::hold(self.queue.clone(), job, shot, self.name.clone());
+        let started = Instant::now();
+        match self.make_offered_shot(&work).await {
+            Ok(true) => tracing::info!(worker = %self.name, job = %job, shot = shot + 1, ms = ms(started.elapsed()),
+                "made a shot of another worker's storyboard"),
+            Ok(false) => tracing::debug!(worker = %self.name, job = %job, shot = shot + 1, "shot no longer needed"),
+            Err(e) => tracing::warn!(worker = %self.name, job = %job, shot = shot + 1, error = %e,
+                "could not make a shot on offer; the storyboard's worker makes it"),
+        }
+        claim.release().await;
+        true
+    }
+
+    /// [`Worker::help`]'s work: `false` when the shot turned out not to be needed.
+    async fn make_offered_shot(&self, work: &jobs::ShotWork) -> GenResult<bool> {
+        let (spec, shot) = (&work.spec, work.shot);
+        let job = spec.job_id;
+        let key = self.part_key(job, shot);
+        let store_err = |e: media::MediaError| GenError::Model { model: "media store", message: e.to_string() };
+        if self.media.exists(&key).await.map_err(store_err)? {
+            return Ok(false);
+        }
+        let planned = crate::storyboard::plan(spec)
+            .into_iter()
+            .nth(shot)
+            .ok_or_else(|| GenError::BadRequest(format!("the storyboard has no shot {}", shot + 1)))?;
+        let base = self.base_request(spec, self.remix_source(spec).await).await?;
+        let request = shot_request(spec, &base, planned);
+        self.batcher.pipeline().check(&request)?;
+        let ended = || async {
+            !self.queue.is_live(job).await.unwrap_or(true) || self.queue.is_cancelled(job).await.unwrap_or(false)
+        };
+        // Stop at the next step when the storyboard ends meanwhile.
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let _watcher = {
+            let (queue, cancelled) = (self.queue.clone(), cancelled.clone());
+            AbortOnDrop(tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_millis(250));
+                loop {
+                    tick.tick().await;
+                    if !queue.is_live(job).await.unwrap_or(true) || queue.is_cancelled(job).await.unwrap_or(false) {
+                        cancelled.store(true, Ordering::SeqCst);
+                    }
+                }
+            }))
+        };
+        // Progress is the storyboard's delivery's to report.
+        let (progress, _ignored) = mpsc::unbounded_channel::<(usize, usize)>();
+        let (frames, _) = match self.batcher.generate(request, progress, cancelled).await {
+            Ok(made) => made,
+            Err(GenError::Cancelled) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        let part = blocking("keeping a shot", move || encode_part(&frames)).await?;
+        if ended().await {
+            return Ok(false);
+        }
+        self.media.put(&key, part, "video/mp4").await.map_err(store_err)?;
+        if ended().await {
+            self.media.delete(&key).await.map_err(store_err)?;
+            return Ok(false);
+        }
+        Ok(true)
     }
 
     /// Where shot `index` of a storyboard is kept between deliveries (under the model's name and
@@ -555,23 +785,9 @@ impl Worker {
         let queue_wait = (chrono::Utc::now() - d.spec.enqueued_at).to_std().unwrap_or_default();
         // A remix's source, read once: its frames condition the model (through the reference
         // input, when the model declares one) and its signed MP4 becomes the C2PA ingredient.
-        let source_mp4 = match &d.spec.remix {
-            Some(r) => match self.media.get(&r.video_key).await {
-                Ok(bytes) => Some(bytes),
-                Err(e) => {
-                    tracing::warn!(job = %job, source = %r.video_id, error = %e, "remix source unreadable; generating without it");
-                    None
-                }
-            },
-            None => None,
-        };
+        let source_mp4 = self.remix_source(&d.spec).await;
         let m = self.batcher.pipeline().manifest();
-        let mut request =
-            GenerationRequest::new(d.spec.prompt.clone(), d.spec.seed, d.spec.duration_seconds, d.spec.aspect_ratio);
-        request.reference = d.spec.reference.clone();
-        if let Some(mp4) = source_mp4.clone() {
-            self.condition(&mut request, mp4).await?;
-        }
+        let request = self.base_request(&d.spec, source_mp4.clone()).await?;
         // The earlier videos a storyboard's shots remake (extend, stitch), read once each: a
         // video that lent its likeness is conditioned as it was then; a part's file is what its
         // remade shots are checked against and becomes an ingredient.
@@ -584,11 +800,8 @@ impl Worker {
             let served = format!("{} {}", m.name, m.version);
             let count = d.spec.shots.len();
             let mut requests = Vec::with_capacity(count);
-            for (i, (shot, (prompt, seed, seconds))) in
-                d.spec.shots.iter().zip(crate::storyboard::plan(&d.spec)).enumerate()
-            {
-                let mut r = GenerationRequest::new(prompt, seed, seconds, d.spec.aspect_ratio);
-                r.reference = request.reference.clone();
+            for (i, (shot, planned)) in d.spec.shots.iter().zip(crate::storyboard::plan(&d.spec)).enumerate() {
+                let mut r = shot_request(&d.spec, &request, planned);
                 if let Some(source) = &shot.source {
                     if source.model != served {
                         return Err(in_shot(
@@ -665,17 +878,26 @@ impl Worker {
         let mut timings = crate::pipeline::StageTimings::default();
         for (i, (r, plan)) in requests.into_iter().zip(&plans).enumerate() {
             let transition = d.spec.shots.get(i).map(|s| s.transition).unwrap_or_default();
-            // A shot an earlier delivery made and kept is taken as it is.
-            if storyboard && let Some(frames) = self.load_part(job, i, plan).await {
-                // (A remade shot was checked against its source before it was kept.)
-                let _ = tx.send(((i + 1) * plan.steps, count * plan.steps));
-                assembly =
-                    blocking("finishing a shot", move || assembly.add(frames, transition).map(|()| assembly)).await?;
-                if assembly.blocked() {
-                    break;
+            // A shot an earlier delivery or a helping worker made and kept is taken as it is;
+            // one another worker is making is waited for; any other is claimed and made here.
+            let claim = if storyboard {
+                match self.take_shot(&d.spec, i, plan, &cancelled).await? {
+                    Taken::Kept(frames) => {
+                        // (A remade shot was checked against its source before it was kept.)
+                        let _ = tx.send(((i + 1) * plan.steps, count * plan.steps));
+                        assembly =
+                            blocking("finishing a shot", move || assembly.add(frames, transition).map(|()| assembly))
+                                .await?;
+                        if assembly.blocked() {
+                            break;
+                        }
+                        continue;
+                    }
+                    Taken::Mine(claim) => claim,
                 }
-                continue;
-            }
+            } else {
+                None
+            };
             let (shot_tx, mut shot_rx) = mpsc::unbounded_channel::<(usize, usize)>();
             let relay = {
                 let tx = tx.clone();
@@ -706,6 +928,9 @@ impl Worker {
                 Some(part) => self.store_part(job, i, part).await,
                 None => false,
             };
+            if let Some(claim) = claim {
+                claim.release().await;
+            }
             // Make way for waiting jobs after each kept shot but the last: the storyboard goes to
             // the back of the queue and starts from its next shot when it comes round again, so a
             // long storyboard holds a worker one shot at a time.

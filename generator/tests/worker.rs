@@ -15,6 +15,7 @@ use generator::journal::Journal;
 use generator::pipeline::{GenerationRequest, Pipeline, PipelineOptions, SourceClip};
 use generator::runtime::{self, DevicePreference, default_dylib_path};
 use generator::speech::{SpeechConfig, SpeechEngine};
+use generator::storyboard::grey_thumbnail;
 use generator::worker::Worker;
 use jobs::{AspectRatio, JobEvent, JobOutput, JobQueue, JobSpec, QueueSettings, RemixRef};
 use media::MediaStore;
@@ -411,4 +412,108 @@ async fn a_storyboard_makes_way_resumes_from_its_kept_shots_and_cleans_up() {
     for i in 0..3 {
         assert!(!rig.media.exists(&key(i)).await.unwrap(), "kept shot {} deleted", i + 1);
     }
+}
+
+/// A three-shot silent storyboard of one-second shots.
+fn three_shots(rig: &Rig) -> JobSpec {
+    use jobs::{Shot, Transition};
+    let mut board = rig.spec("fox_fan", 3);
+    board.audio = jobs::AudioMode::Silent;
+    board.shots = ["it sets sail", "it drifts under a bridge", "it reaches the shore"]
+        .iter()
+        .map(|p| Shot { prompt: (*p).into(), seconds: 1, transition: Transition::Cut, source: None })
+        .collect();
+    board
+}
+
+/// Mean absolute difference of two `width`×`height` frames' 16×16 grey thumbnails, in levels
+/// (what `storyboard::difference` compares: the marks and the H.264 encodes, which differ per
+/// job, are fine detail that the thumbnails average away).
+fn frame_difference(a: &[u8], b: &[u8], width: usize, height: usize) -> f64 {
+    let (ta, tb) = (grey_thumbnail(a, width, height), grey_thumbnail(b, width, height));
+    ta.iter().zip(&tb).map(|(x, y)| (x - y).abs()).sum::<f64>() / ta.len().max(1) as f64
+}
+
+/// A worker with nothing to do makes a storyboard's later shots for it (`Worker::help`), the
+/// same shot the storyboard would have made itself; the storyboard's delivery takes it as kept
+/// rather than making it again, and nothing is left on offer once the storyboard is done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_free_worker_makes_a_storyboards_later_shots_for_it() {
+    let rig = Rig::new(0.4, 0.8).await;
+    let helper = Worker { name: "helper".into(), ..rig.worker.clone() };
+    let helped = three_shots(&rig);
+    let key = |i: usize| rig.worker.part_key(helped.job_id, i);
+
+    rig.queue.enqueue(&helped).await.unwrap();
+    assert!(helper.help().await, "the last shot is on offer");
+    assert!(rig.media.exists(&key(2)).await.unwrap(), "shot 3 made and kept by the helper");
+    assert!(!rig.media.exists(&key(1)).await.unwrap());
+    let kept_by_helper = media::decode_mp4(&rig.media.get(&key(2)).await.unwrap()).unwrap();
+    let d = rig.queue.next("test-worker", Duration::from_secs(1)).await.unwrap().unwrap();
+    rig.worker.handle(d).await;
+    let out = succeeded(&rig.events().await);
+    assert!(!helper.help().await, "nothing on offer once the storyboard is done");
+    for i in 0..3 {
+        assert!(!rig.media.exists(&key(i)).await.unwrap(), "kept shot {} deleted", i + 1);
+    }
+
+    // The same storyboard (another job) made by its own worker alone.
+    let alone = JobSpec { job_id: Uuid::new_v4(), ..helped.clone() };
+    let out_alone = succeeded(&rig.run(&alone).await);
+    let with_help = media::decode_mp4(&rig.media.get(&out.video_key).await.unwrap()).unwrap();
+    let without = media::decode_mp4(&rig.media.get(&out_alone.video_key).await.unwrap()).unwrap();
+    assert_eq!(with_help.len(), without.len());
+    let per_shot = with_help.len() / 3;
+    let mid = |shot: usize| shot * per_shot + per_shot / 2;
+    let (w, h) = (out.width as usize, out.height as usize);
+    let frame_difference = |a: &[u8], b: &[u8]| frame_difference(a, b, w, h);
+    // The helper's shot is the one the storyboard makes (the marks and two encodes apart)...
+    let same = frame_difference(&with_help[mid(2)], &without[mid(2)]);
+    let helper_copy = frame_difference(&kept_by_helper[per_shot / 2], &without[mid(2)]);
+    // ...while the shots of one storyboard differ from each other.
+    let other_shot = frame_difference(&without[mid(1)], &without[mid(2)]);
+    eprintln!("shot 3: {same:.2} apart ({helper_copy:.2} as kept); shots 2 and 3: {other_shot:.2}");
+    assert!(same < 3.0 && helper_copy < 3.0, "helped shot 3 differs by {same:.2} ({helper_copy:.2} as kept)");
+    assert!(other_shot > 4.0 * same.max(1.0), "shots 2 and 3 differ by only {other_shot:.2}");
+}
+
+/// A shot another worker holds is waited for, then taken as that worker kept it; a storyboard
+/// that was cancelled offers nothing to help with.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storyboard_waits_for_a_shot_another_worker_holds() {
+    let rig = Rig::new(0.4, 0.8).await;
+    let board = three_shots(&rig);
+    let key = rig.worker.part_key(board.job_id, 1);
+    rig.queue.enqueue(&board).await.unwrap();
+    // Another worker holds shot 2 and keeps a plain grey clip for it a moment later.
+    assert!(rig.queue.claim_shot(board.job_id, 1, "elsewhere").await.unwrap());
+    let plan = pipeline()
+        .plan(&GenerationRequest::new(board.shots[1].model_prompt(&board.prompt), board.seed, 1, board.aspect_ratio))
+        .unwrap();
+    let [w, h] = plan.size;
+    let grey = vec![vec![200u8; w * h * 3]; plan.frames];
+    let opts = media::EncodeOptions { fps: 12, bitrate_kbps: 20_000, keyframe_interval: 24 };
+    let clip = media::encode_mp4(w, h, &grey, &opts).unwrap().mp4;
+    let elsewhere = {
+        let (queue, media, key, job) = (rig.queue.clone(), rig.media.clone(), key.clone(), board.job_id);
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            media.put(&key, clip, "video/mp4").await.unwrap();
+            queue.release_shot(job, 1, "elsewhere").await.unwrap();
+        })
+    };
+    let d = rig.queue.next("test-worker", Duration::from_secs(1)).await.unwrap().unwrap();
+    rig.worker.handle(d).await;
+    elsewhere.await.unwrap();
+    let out = succeeded(&rig.events().await);
+    let frames = media::decode_mp4(&rig.media.get(&out.video_key).await.unwrap()).unwrap();
+    let off_grey = |f: &Vec<u8>| f.iter().map(|&v| (f64::from(v) - 200.0).abs()).sum::<f64>() / f.len() as f64;
+    let second = off_grey(&frames[plan.frames + plan.frames / 2]);
+    assert!(second < 10.0, "shot 2 is the clip the other worker kept ({second:.1} from grey)");
+    assert!(off_grey(&frames[plan.frames / 2]) > 30.0, "shot 1 was made by the model");
+
+    let cancelled = three_shots(&rig);
+    rig.queue.enqueue(&cancelled).await.unwrap();
+    rig.queue.cancel(cancelled.job_id).await.unwrap();
+    assert!(!rig.worker.help().await, "a cancelled storyboard's shots are not on offer");
 }

@@ -19,7 +19,7 @@ pub use app_core::dialogue;
 /// A video's id (`ShotSource` names videos by it).
 pub use app_core::types::VideoId;
 pub use error::QueueError;
-pub use queue::{DeadLetter, Delivery, JobQueue, MemoryQueue, RedisQueue};
+pub use queue::{DeadLetter, Delivery, JobQueue, MemoryQueue, RedisQueue, ShotWork};
 pub use settings::QueueSettings;
 pub use wire::{
     AspectRatio, AudioMode, CameoRef, DialogueLine, JobEvent, JobOutput, JobSpec, PartRef, RemixRef, Shot, ShotSource,

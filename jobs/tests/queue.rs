@@ -70,8 +70,10 @@ impl Engine {
         if let Some(prefix) = self.redis_prefix {
             let client = redis::Client::open(redis_url()).unwrap();
             let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-            let keys: Vec<String> =
-                ["jobs", "entry", "dead", "cancelled", "events"].iter().map(|k| format!("{prefix}:{k}")).collect();
+            let keys: Vec<String> = ["jobs", "entry", "dead", "cancelled", "events", "shots"]
+                .iter()
+                .map(|k| format!("{prefix}:{k}"))
+                .collect();
             let _: i64 = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await.unwrap();
         }
     }
@@ -138,8 +140,90 @@ on_both_engines!(
     cancelled_job_is_skipped_and_reported,
     events_are_delivered_acked_and_reclaimed,
     requeue_goes_to_the_tail_without_counting_an_attempt,
+    a_storyboards_new_shots_are_offered_last_first_and_held_by_one_worker,
+    shots_of_ended_or_cancelled_jobs_are_not_offered,
     ping_answers,
 );
+
+/// A storyboard of `n` shots; the shots at `remade` remake an earlier video.
+fn storyboard(n: usize, remade: &[usize]) -> JobSpec {
+    let mut s = spec("a paper boat's voyage");
+    s.shots = (0..n)
+        .map(|i| jobs::Shot {
+            prompt: format!("part {i}"),
+            seconds: 2,
+            transition: jobs::Transition::Cut,
+            source: remade.contains(&i).then(|| jobs::ShotSource {
+                video_id: jobs::VideoId(Uuid::new_v4()),
+                offset_seconds: 0,
+                prompt: "before".into(),
+                seed: 1,
+                likeness_of: jobs::VideoId(Uuid::new_v4()),
+                model: "tiny 1".into(),
+            }),
+        })
+        .collect();
+    s
+}
+
+async fn a_storyboards_new_shots_are_offered_last_first_and_held_by_one_worker(e: &Engine) {
+    let q = &e.queue;
+    let board = storyboard(4, &[2]);
+    let job = board.job_id;
+    assert!(q.enqueue(&board).await.unwrap());
+    assert!(q.is_live(job).await.unwrap());
+    // Shot 3 (index 2) remakes another video, and the first is the storyboard's own to make.
+    let first = q.next_shot("h1").await.unwrap().expect("the last shot");
+    assert_eq!((first.spec.job_id, first.shot), (job, 3));
+    assert_eq!(first.spec, board);
+    let other = e.another().await;
+    let second = other.next_shot("h2").await.unwrap().expect("the second shot");
+    assert_eq!(second.shot, 1);
+    assert!(q.next_shot("h3").await.unwrap().is_none(), "nothing else on offer");
+
+    // One holder at a time: h1 renews its claim, h2 cannot take it, nor release it.
+    assert!(q.claim_shot(job, 3, "h1").await.unwrap());
+    assert!(!other.claim_shot(job, 3, "h2").await.unwrap());
+    other.release_shot(job, 3, "h2").await.unwrap();
+    assert!(!other.claim_shot(job, 3, "h2").await.unwrap(), "only the holder releases");
+    q.release_shot(job, 3, "h1").await.unwrap();
+    assert!(other.claim_shot(job, 3, "h2").await.unwrap(), "free once released");
+    // A holder that stops renewing loses the claim after reclaim_idle.
+    assert!(q.claim_shot(job, 0, "main").await.unwrap());
+    assert!(!other.claim_shot(job, 0, "h2").await.unwrap());
+    tokio::time::sleep(PAST_RECLAIM).await;
+    assert!(other.claim_shot(job, 0, "h2").await.unwrap(), "an unrenewed claim expires");
+
+    // The job itself is delivered as usual; once acked it is no longer live.
+    let d = q.next("w1", WAIT).await.unwrap().expect("the storyboard");
+    assert_eq!(d.spec.job_id, job);
+    q.ack(&d).await.unwrap();
+    assert!(!q.is_live(job).await.unwrap());
+    // A job of one shot offers nothing.
+    assert!(q.enqueue(&spec("one clip")).await.unwrap());
+    assert!(q.next_shot("h1").await.unwrap().is_none());
+}
+
+async fn shots_of_ended_or_cancelled_jobs_are_not_offered(e: &Engine) {
+    let q = &e.queue;
+    let (done, cancelled, waiting) = (storyboard(3, &[]), storyboard(3, &[]), storyboard(2, &[]));
+    for s in [&done, &cancelled, &waiting] {
+        assert!(q.enqueue(s).await.unwrap());
+    }
+    let d = q.next("w1", WAIT).await.unwrap().expect("the first storyboard");
+    assert_eq!(d.spec.job_id, done.job_id);
+    q.ack(&d).await.unwrap();
+    q.cancel(cancelled.job_id).await.unwrap();
+    // Only the live, uncancelled storyboard's shot is handed out.
+    let work = q.next_shot("h1").await.unwrap().expect("a shot of the waiting storyboard");
+    assert_eq!((work.spec.job_id, work.shot), (waiting.job_id, 1));
+    assert!(q.next_shot("h1").await.unwrap().is_none());
+    // Requeuing a storyboard that makes way does not offer its shots again.
+    let d = q.next("w1", WAIT).await.unwrap().expect("the cancelled one is skipped");
+    assert_eq!(d.spec.job_id, waiting.job_id);
+    assert!(q.requeue(&d).await.unwrap());
+    assert!(q.next_shot("h1").await.unwrap().is_none());
+}
 
 async fn requeue_goes_to_the_tail_without_counting_an_attempt(e: &Engine) {
     let q = &e.queue;

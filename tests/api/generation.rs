@@ -339,9 +339,25 @@ fn generator_binary() -> std::path::PathBuf {
 }
 
 pub(crate) fn spawn_generator(app: &TestApp, name: &str, manifest: &std::path::Path) -> Child {
+    generator_command(app, name, manifest).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
+}
+
+/// A `generator` process like [`spawn_generator`]'s that logs at `info` into `log`.
+pub(crate) fn spawn_logging_generator(
+    app: &TestApp,
+    name: &str,
+    manifest: &std::path::Path,
+    log: &std::path::Path,
+) -> Child {
+    let out = std::fs::File::create(log).unwrap();
+    let err = out.try_clone().unwrap();
+    generator_command(app, name, manifest).env("APP_LOG", "info").stdout(out).stderr(err).spawn().unwrap()
+}
+
+fn generator_command(app: &TestApp, name: &str, manifest: &std::path::Path) -> Command {
     let c = &app.config;
-    Command::new(generator_binary())
-        .env("APP_REDIS_URL", c.redis.url.as_ref().unwrap().expose())
+    let mut cmd = Command::new(generator_binary());
+    cmd.env("APP_REDIS_URL", c.redis.url.as_ref().unwrap().expose())
         .env("APP_REDIS_PREFIX", &c.redis.prefix)
         .env("APP_DATA_DIR", &app.data_dir)
         .env("APP_MODEL_MANIFEST", manifest)
@@ -349,11 +365,8 @@ pub(crate) fn spawn_generator(app: &TestApp, name: &str, manifest: &std::path::P
         .env("APP_WORKER_NAME", name)
         .env("APP_QUEUE_RECLAIM_IDLE_SECS", c.queue.reclaim_idle.as_secs().to_string())
         .env("APP_QUEUE_RETRY_BACKOFF_SECS", "1")
-        .env("APP_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+        .env("APP_LOG", "warn");
+    cmd
 }
 
 /// Production shape: PostgreSQL, Redis Streams, separate `generator` processes. A worker

@@ -434,6 +434,68 @@ async fn a_shot_the_model_cannot_make_and_a_generator_killed_during_shot_3() {
     app.stop().await;
 }
 
+/// Production shape: a storyboard on two idle generator processes has its shots made by both
+/// (the other one takes shots on offer, last first), is joined once by the one that took the
+/// job, and ends `SUCCEEDED` as long as its shots, its kept shots deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storyboards_shots_are_made_in_parallel_by_idle_generators() {
+    use crate::generation::{slow_manifest, spawn_logging_generator};
+    let manifest = slow_manifest(60);
+    let m = manifest.clone();
+    let app = app(Engine::Postgres)
+        .redis()
+        .tweak(move |c| {
+            c.queue.in_process_workers = Some(0);
+            c.inference.model_manifest = m;
+            c.queue.reclaim_idle = Duration::from_secs(5);
+        })
+        .start()
+        .await;
+    let ann = app.member("ann").await;
+    let logs: Vec<_> = ["gen-a", "gen-b"].iter().map(|n| app.data_dir.join(format!("{n}.log"))).collect();
+    let mut generators: Vec<_> = ["gen-a", "gen-b"]
+        .iter()
+        .zip(&logs)
+        .map(|(name, log)| spawn_logging_generator(&app, name, &manifest, log))
+        .collect();
+    let shots = json!([
+        {"prompt": "the boat leaves", "durationSeconds": 2},
+        {"prompt": "the boat sails under a bridge", "durationSeconds": 2},
+        {"prompt": "the boat passes a lighthouse", "durationSeconds": 2, "transition": "CROSSFADE"},
+        {"prompt": "the boat comes home", "durationSeconds": 2}
+    ]);
+    let r = app
+        .ok(CREATE, json!({"i": {"prompt": "a paper boat", "aspectRatio": "SQUARE", "shots": shots}}), Some(&ann))
+        .await;
+    let id = r["createVideo"]["id"].as_str().unwrap().to_owned();
+    let done = wait_end(&app, &ann, &id).await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    let job = app
+        .ok("query($id: ID!) { job(id: $id) { attempts video { frameCount } } }", json!({"id": id}), Some(&ann))
+        .await;
+    assert_eq!(job["job"]["attempts"], 1, "{job}");
+    assert_eq!(job["job"]["video"]["frameCount"], 96, "{job}");
+    for g in &mut generators {
+        g.kill().unwrap();
+        g.wait().unwrap();
+    }
+    let text: Vec<String> = logs.iter().map(|l| std::fs::read_to_string(l).unwrap()).collect();
+    let helped: usize = text.iter().map(|t| t.matches("made a shot of another worker's storyboard").count()).sum();
+    assert!(helped >= 1, "no shot was made by the other generator:\n{}", text.join("\n"));
+    fn files(dir: &Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .map(|d| {
+                d.flatten()
+                    .flat_map(|e| if e.path().is_dir() { files(&e.path()) } else { vec![e.path().display().to_string()] })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+    let left = files(&app.data_dir.join("media").join("parts").join(&id));
+    assert!(left.is_empty(), "kept shots left behind: {left:?}");
+    app.stop().await;
+}
+
 /// While jobs wait, `etaSeconds` counts the seconds of video ahead: a 24 s storyboard in the
 /// queue weighs six 4 s clips, for the jobs behind it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

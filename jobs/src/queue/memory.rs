@@ -9,7 +9,8 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::{
-    CANCEL_MEMORY, DEAD_LETTER_RETENTION, DeadLetter, Delivery, EVENT_RETENTION, gave_up_event, gave_up_reason,
+    CANCEL_MEMORY, DEAD_LETTER_RETENTION, DeadLetter, Delivery, EVENT_RETENTION, ShotWork, gave_up_event,
+    gave_up_reason, offered_shots,
 };
 use crate::{JobEvent, JobSpec, QueueError, QueueSettings};
 
@@ -36,6 +37,10 @@ struct State {
     cancelled: HashMap<Uuid, Instant>,
     dead: VecDeque<DeadLetter>,
     events: EventLog,
+    /// Shots of storyboards on offer as side work, in the order they are taken.
+    shots: VecDeque<ShotWork>,
+    /// (job, shot) → holder and the end of its claim.
+    claims: HashMap<(Uuid, usize), (String, Instant)>,
 }
 
 #[derive(Debug)]
@@ -99,6 +104,9 @@ impl MemoryQueue {
         st.next_seq += 1;
         st.waiting.push_back((seq, spec.clone()));
         st.live.insert(spec.job_id, seq);
+        for shot in offered_shots(spec) {
+            st.shots.push_back(ShotWork { spec: spec.clone(), shot });
+        }
         drop(st);
         self.jobs_changed.notify_waiters();
         Ok(true)
@@ -235,6 +243,38 @@ impl MemoryQueue {
         Ok(true)
     }
 
+    pub(crate) async fn next_shot(&self, consumer: &str) -> Result<Option<ShotWork>, QueueError> {
+        let mut st = self.state.lock().await;
+        let now = Instant::now();
+        while let Some(work) = st.shots.pop_front() {
+            let job = work.spec.job_id;
+            if !st.live.contains_key(&job) || st.is_cancelled(job, now) {
+                continue;
+            }
+            if st.claim(job, work.shot, consumer, now + self.settings.reclaim_idle) {
+                return Ok(Some(work));
+            }
+        }
+        Ok(None)
+    }
+
+    pub(crate) async fn claim_shot(&self, job: Uuid, shot: usize, holder: &str) -> Result<bool, QueueError> {
+        let mut st = self.state.lock().await;
+        Ok(st.claim(job, shot, holder, Instant::now() + self.settings.reclaim_idle))
+    }
+
+    pub(crate) async fn release_shot(&self, job: Uuid, shot: usize, holder: &str) -> Result<(), QueueError> {
+        let mut st = self.state.lock().await;
+        if st.claims.get(&(job, shot)).is_some_and(|(h, _)| h == holder) {
+            st.claims.remove(&(job, shot));
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn is_live(&self, job_id: Uuid) -> Result<bool, QueueError> {
+        Ok(self.state.lock().await.live.contains_key(&job_id))
+    }
+
     pub(crate) async fn waiting(&self) -> Result<u64, QueueError> {
         Ok(self.state.lock().await.waiting.len() as u64)
     }
@@ -364,6 +404,27 @@ impl State {
         self.in_flight.remove(&seq);
         if self.live.get(&job_id) == Some(&seq) {
             self.live.remove(&job_id);
+            // Its shots on offer and their claims go with it.
+            self.shots.retain(|w| w.spec.job_id != job_id);
+            self.claims.retain(|(job, _), _| *job != job_id);
+        }
+    }
+
+    /// Claims a shot for `holder` until `until` (or renews its claim); `false` while another
+    /// holder's claim runs.
+    fn claim(&mut self, job: Uuid, shot: usize, holder: &str, until: Instant) -> bool {
+        let now = Instant::now();
+        match self.claims.get_mut(&(job, shot)) {
+            Some((h, end)) if h != holder && *end > now => false,
+            Some((h, end)) => {
+                holder.clone_into(h);
+                *end = until;
+                true
+            }
+            None => {
+                self.claims.insert((job, shot), (holder.to_owned(), until));
+                true
+            }
         }
     }
 

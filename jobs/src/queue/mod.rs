@@ -22,6 +22,14 @@
 //!   `backend`): each event is handled by one node, acknowledged after it was applied, reclaimed from
 //!   a node that died holding it. A group created later starts at the oldest retained event. Event and
 //!   dead-letter streams keep about 100,000 entries.
+//! - **Help with shots.** Enqueuing a storyboard also offers its new shots after the first (those
+//!   with no `source`), last first, as side work (`ShotWork`, `<prefix>:shots`): a worker that
+//!   finds no job waiting takes one with `next_shot`, which skips shots of jobs no longer waiting or
+//!   in flight, or cancelled, and claims the shot for it (`<prefix>:claim:<job>:<shot>`, held for
+//!   `reclaim_idle` and renewed with `claim_shot`). Side work is taken at most once and never
+//!   retried: the storyboard's own delivery makes any shot nobody kept. A claim is what keeps two
+//!   workers off one shot: the storyboard's worker claims each shot before making it, and waits
+//!   for a shot another worker holds.
 //! - Every multi-step change (enqueue, claim, settle, hold, cancel) is one Lua script, so a crash
 //!   never leaves half of one behind; blocking reads use a small pool of dedicated connections.
 
@@ -55,6 +63,27 @@ pub struct Delivery {
     pub(crate) id: String,
     /// Consumer the job was delivered to, so only its holder can extend or retry it.
     pub(crate) consumer: String,
+}
+
+/// A storyboard's shot offered to a worker with nothing else to do, claimed for it by
+/// `JobQueue::next_shot`: make it, keep it where the storyboard's own delivery looks for it, then
+/// `release_shot`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShotWork {
+    /// The storyboard's job.
+    pub spec: JobSpec,
+    /// Which shot (0 = the first).
+    pub shot: usize,
+}
+
+/// The shots of `spec` offered as side work when it is enqueued: a storyboard's new shots (no
+/// `source`) after the first, last first, so helpers start far from where the storyboard's own
+/// worker begins.
+pub(crate) fn offered_shots(spec: &JobSpec) -> Vec<usize> {
+    if spec.shots.len() < 2 {
+        return Vec::new();
+    }
+    (1..spec.shots.len()).rev().filter(|&i| spec.shots.get(i).is_some_and(|s| s.source.is_none())).collect()
 }
 
 /// A job the queue gave up on, kept for inspection.
@@ -189,6 +218,40 @@ impl JobQueue {
         match self {
             Self::Memory(q) => q.requeue(delivery).await,
             Self::Redis(q) => q.requeue(delivery).await,
+        }
+    }
+
+    /// A storyboard's shot for a worker that found no job waiting (see the module docs), claimed
+    /// for `consumer`; `None` when no live storyboard has a shot on offer that nobody holds.
+    pub async fn next_shot(&self, consumer: &str) -> Result<Option<ShotWork>, QueueError> {
+        match self {
+            Self::Memory(q) => q.next_shot(consumer).await,
+            Self::Redis(q) => q.next_shot(consumer).await,
+        }
+    }
+
+    /// Claims shot `shot` of `job` for `holder` for `reclaim_idle`, or renews `holder`'s claim;
+    /// `false` while another holder has it.
+    pub async fn claim_shot(&self, job: Uuid, shot: usize, holder: &str) -> Result<bool, QueueError> {
+        match self {
+            Self::Memory(q) => q.claim_shot(job, shot, holder).await,
+            Self::Redis(q) => q.claim_shot(job, shot, holder).await,
+        }
+    }
+
+    /// Lets go of `holder`'s claim on a shot (nothing happens when another holder has it).
+    pub async fn release_shot(&self, job: Uuid, shot: usize, holder: &str) -> Result<(), QueueError> {
+        match self {
+            Self::Memory(q) => q.release_shot(job, shot, holder).await,
+            Self::Redis(q) => q.release_shot(job, shot, holder).await,
+        }
+    }
+
+    /// Whether a job is waiting or in flight (not yet acked, cancelled at delivery or given up).
+    pub async fn is_live(&self, job_id: Uuid) -> Result<bool, QueueError> {
+        match self {
+            Self::Memory(q) => q.is_live(job_id).await,
+            Self::Redis(q) => q.is_live(job_id).await,
         }
     }
 

@@ -3,7 +3,9 @@
 //!
 //! Keys: `<prefix>:jobs` (stream), `<prefix>:entry` (hash job id → stream id of waiting or
 //! in-flight jobs), `<prefix>:dead` (stream of dead letters), `<prefix>:cancelled` (sorted set
-//! job id → cancel time), `<prefix>:events` (stream). Multi-step changes run as Lua scripts so
+//! job id → cancel time), `<prefix>:events` (stream), `<prefix>:shots` (list of storyboard shots on
+//! offer, `<job> <shot> <spec json>`, the newest `SHOTS_KEPT`), `<prefix>:claim:<job>:<shot>`
+//! (a shot's holder, expiring after `reclaim_idle`). Multi-step changes run as Lua scripts so
 //! a crash never leaves half of one behind.
 
 use std::collections::HashSet;
@@ -18,7 +20,8 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::{
-    CANCEL_MEMORY, DEAD_LETTER_RETENTION, DeadLetter, Delivery, EVENT_RETENTION, gave_up_event, gave_up_reason,
+    CANCEL_MEMORY, DEAD_LETTER_RETENTION, DeadLetter, Delivery, EVENT_RETENTION, ShotWork, gave_up_event,
+    gave_up_reason, offered_shots,
 };
 use crate::{JobEvent, JobSpec, QueueError, QueueSettings};
 
@@ -33,7 +36,11 @@ const MIN_POLL_INTERVAL: Duration = Duration::from_millis(10);
 /// Idle blocking-read connections kept for reuse.
 const BLOCKING_POOL_SIZE: usize = 8;
 
-/// Adds a job unless its id is already waiting or in flight. → 1 added, 0 already there.
+/// Shots on offer kept at most (older ones, of storyboards long done, fall off).
+const SHOTS_KEPT: usize = 10_000;
+
+/// Adds a job unless its id is already waiting or in flight, and offers its shots (ARGV[4..])
+/// as side work. → 1 added, 0 already there.
 static ENQUEUE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -41,6 +48,66 @@ local existing = redis.call('HGET', KEYS[2], ARGV[1])
 if existing and #redis.call('XRANGE', KEYS[1], existing, existing) > 0 then return 0 end
 local id = redis.call('XADD', KEYS[1], '*', 'job', ARGV[2])
 redis.call('HSET', KEYS[2], ARGV[1], id)
+if #ARGV > 3 then
+  for i = 4, #ARGV do redis.call('RPUSH', KEYS[3], ARGV[i]) end
+  redis.call('LTRIM', KEYS[3], -tonumber(ARGV[3]), -1)
+end
+return 1
+",
+    )
+});
+
+/// Whether a job is waiting or in flight. → 1 or 0.
+static LIVE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local entry = redis.call('HGET', KEYS[2], ARGV[1])
+if entry and #redis.call('XRANGE', KEYS[1], entry, entry) > 0 then return 1 end
+return 0
+",
+    )
+});
+
+/// Takes the first shot on offer whose job is live and not cancelled and that nobody holds,
+/// claiming it for ARGV[2] for ARGV[3] ms (entries passed over are dropped). → the entry or nil.
+static NEXT_SHOT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+for _ = 1, 64 do
+  local raw = redis.call('LPOP', KEYS[1])
+  if not raw then return false end
+  local job, shot = string.match(raw, '^(%S+) (%d+) ')
+  if job then
+    local entry = redis.call('HGET', KEYS[2], job)
+    if entry and #redis.call('XRANGE', KEYS[3], entry, entry) > 0 and not redis.call('ZSCORE', KEYS[4], job) then
+      if redis.call('SET', ARGV[1] .. job .. ':' .. shot, ARGV[2], 'NX', 'PX', ARGV[3]) then return raw end
+    end
+  end
+end
+return false
+",
+    )
+});
+
+/// Claims a shot for ARGV[1] for ARGV[2] ms, or renews ARGV[1]'s claim. → 1 held, 0 another's.
+static CLAIM_SHOT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+",
+    )
+});
+
+/// Deletes a shot's claim if ARGV[1] holds it.
+static RELEASE_SHOT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1
 ",
     )
@@ -183,6 +250,9 @@ struct Keys {
     dead: String,
     cancelled: String,
     events: String,
+    shots: String,
+    /// `<prefix>:claim:`, followed by `<job>:<shot>`.
+    claim: String,
 }
 
 /// One stream entry as read or claimed.
@@ -262,6 +332,8 @@ impl RedisQueue {
                 dead: format!("{prefix}:dead"),
                 cancelled: format!("{prefix}:cancelled"),
                 events: format!("{prefix}:events"),
+                shots: format!("{prefix}:shots"),
+                claim: format!("{prefix}:claim:"),
             }),
             conn,
             blocking: Arc::new(BlockingPool { client, idle: std::sync::Mutex::new(Vec::new()) }),
@@ -414,14 +486,65 @@ impl RedisQueue {
         self.ensure_jobs_group().await?;
         let payload = serde_json::to_string(spec)?;
         let mut conn = self.conn.clone();
-        let added: i64 = ENQUEUE
-            .key(&self.keys.jobs)
+        let mut script = ENQUEUE.key(&self.keys.jobs);
+        script.key(&self.keys.entry).key(&self.keys.shots).arg(spec.job_id.to_string()).arg(&payload).arg(SHOTS_KEPT);
+        for shot in offered_shots(spec) {
+            script.arg(format!("{} {shot} {payload}", spec.job_id));
+        }
+        let added: i64 = script.invoke_async(&mut conn).await?;
+        Ok(added == 1)
+    }
+
+    pub(crate) async fn next_shot(&self, consumer: &str) -> Result<Option<ShotWork>, QueueError> {
+        let mut conn = self.conn.clone();
+        let raw: Option<String> = NEXT_SHOT
+            .key(&self.keys.shots)
             .key(&self.keys.entry)
-            .arg(spec.job_id.to_string())
-            .arg(payload)
+            .key(&self.keys.jobs)
+            .key(&self.keys.cancelled)
+            .arg(&self.keys.claim)
+            .arg(consumer)
+            .arg(millis(self.settings.reclaim_idle))
             .invoke_async(&mut conn)
             .await?;
-        Ok(added == 1)
+        let Some(raw) = raw else { return Ok(None) };
+        let mut fields = raw.splitn(3, ' ');
+        let (_, shot, payload) = (fields.next(), fields.next(), fields.next());
+        match (shot.and_then(|s| s.parse::<usize>().ok()), payload.map(serde_json::from_str::<JobSpec>)) {
+            (Some(shot), Some(Ok(spec))) => Ok(Some(ShotWork { spec, shot })),
+            _ => {
+                tracing::warn!("a shot on offer could not be read; dropped");
+                Ok(None)
+            }
+        }
+    }
+
+    fn claim_key(&self, job: Uuid, shot: usize) -> String {
+        format!("{}{job}:{shot}", self.keys.claim)
+    }
+
+    pub(crate) async fn claim_shot(&self, job: Uuid, shot: usize, holder: &str) -> Result<bool, QueueError> {
+        let mut conn = self.conn.clone();
+        let held: i64 = CLAIM_SHOT
+            .key(self.claim_key(job, shot))
+            .arg(holder)
+            .arg(millis(self.settings.reclaim_idle))
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(held == 1)
+    }
+
+    pub(crate) async fn release_shot(&self, job: Uuid, shot: usize, holder: &str) -> Result<(), QueueError> {
+        let mut conn = self.conn.clone();
+        let _: i64 = RELEASE_SHOT.key(self.claim_key(job, shot)).arg(holder).invoke_async(&mut conn).await?;
+        Ok(())
+    }
+
+    pub(crate) async fn is_live(&self, job_id: Uuid) -> Result<bool, QueueError> {
+        let mut conn = self.conn.clone();
+        let live: i64 =
+            LIVE.key(&self.keys.jobs).key(&self.keys.entry).arg(job_id.to_string()).invoke_async(&mut conn).await?;
+        Ok(live == 1)
     }
 
     pub(crate) async fn next(&self, consumer: &str, block: Duration) -> Result<Option<Delivery>, QueueError> {
