@@ -12,8 +12,9 @@
 //! BENCH_SECONDS = N makes each job a storyboard of N seconds in shots of at most 8 s (as even as
 //! they go, every other one a crossfade). The process's peak resident memory (VmHWM) is printed
 //! at the end: run one length per process to read it per length. BENCH_HELPERS = N adds N workers
-//! with nothing else to do (each with its own batcher over the same loaded model, as other
-//! generator processes would be) that make a storyboard's later shots ahead (`Worker::help`).
+//! with nothing else to do (each with its own batcher over the same loaded model; with
+//! BENCH_THREADS = T, the ONNX Runtime threads per model, each loads its own, as another generator
+//! process on its own device would) that make a storyboard's later shots ahead (`Worker::help`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)] // bench code
 
 use std::sync::Arc;
@@ -46,7 +47,9 @@ async fn main() {
     let manifest =
         std::env::var("BENCH_MANIFEST").map(Into::into).unwrap_or_else(|_| root.join("models/tiny/manifest.toml"));
     let dir = std::env::temp_dir().join(format!("job-bench-{}", uuid::Uuid::new_v4().simple()));
-    let opts = PipelineOptions { dylib: default_dylib_path(), device, intra_threads: 0 };
+    // BENCH_THREADS: ONNX Runtime threads per loaded model (0: all cores).
+    let threads: usize = std::env::var("BENCH_THREADS").ok().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let opts = PipelineOptions { dylib: default_dylib_path(), device, intra_threads: threads };
     let load = Instant::now();
     let pipeline = Arc::new(Pipeline::load(&manifest, &opts).unwrap());
     println!(
@@ -76,9 +79,12 @@ async fn main() {
     };
     let helpers: usize = std::env::var("BENCH_HELPERS").ok().and_then(|s| s.parse().ok()).unwrap_or(0);
     for h in 0..helpers {
+        // With BENCH_THREADS set, each helper loads the model for itself (its own cores, as
+        // another generator process on its own device would have).
+        let model = if threads > 0 { Arc::new(Pipeline::load(&manifest, &opts).unwrap()) } else { pipeline.clone() };
         let helper = Worker {
             name: format!("helper-{h}"),
-            batcher: Batcher::new(pipeline.clone(), BatchSettings::default()),
+            batcher: Batcher::new(model, BatchSettings::default()),
             ..worker.clone()
         };
         tokio::spawn(async move {

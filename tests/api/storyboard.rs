@@ -486,7 +486,9 @@ async fn a_storyboards_shots_are_made_in_parallel_by_idle_generators() {
         std::fs::read_dir(dir)
             .map(|d| {
                 d.flatten()
-                    .flat_map(|e| if e.path().is_dir() { files(&e.path()) } else { vec![e.path().display().to_string()] })
+                    .flat_map(
+                        |e| if e.path().is_dir() { files(&e.path()) } else { vec![e.path().display().to_string()] },
+                    )
                     .collect()
             })
             .unwrap_or_default()
