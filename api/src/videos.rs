@@ -74,6 +74,16 @@ pub struct ShotObject {
     transition: Transition,
 }
 
+impl From<&app_core::model::Shot> for ShotObject {
+    fn from(s: &app_core::model::Shot) -> Self {
+        Self {
+            prompt: s.prompt.clone(),
+            duration_seconds: i32::try_from(s.seconds).unwrap_or(i32::MAX),
+            transition: s.transition,
+        }
+    }
+}
+
 /// Why a job failed.
 #[derive(SimpleObject)]
 pub struct JobError {
@@ -142,21 +152,15 @@ impl JobObject {
     }
     /// A storyboard's shots, in order; empty for a video of one shot.
     async fn shots(&self) -> Vec<ShotObject> {
-        self.0
-            .shots
-            .iter()
-            .map(|s| ShotObject {
-                prompt: s.prompt.clone(),
-                duration_seconds: i32::try_from(s.seconds).unwrap_or(i32::MAX),
-                transition: s.transition,
-            })
-            .collect()
+        self.0.shots.iter().map(ShotObject::from).collect()
     }
     /// Seed.
     async fn seed(&self) -> i64 {
         self.0.seed
     }
-    /// Deliveries to a worker so far.
+    /// Deliveries to a worker of the current try: 1 at first, +1 for each retry. A storyboard
+    /// counts from 1 again when it goes back to the queue after a shot it kept (making way for
+    /// other jobs, or a retry that got further): its tries are counted per shot.
     async fn attempts(&self) -> i32 {
         self.0.attempts
     }
@@ -278,6 +282,12 @@ impl VideoObject {
         let Some(id) = self.0.remix_of else { return Ok(None) };
         let c = caller(ctx)?;
         Ok(ctx.data::<VideoService>()?.video(&c.caller, id).await.api()?.map(VideoObject))
+    }
+    /// The shots of a video made as a storyboard (`createVideo` with shots, `extendVideo`,
+    /// `stitchVideos`), in order; empty for a video of one shot.
+    async fn shots(&self, ctx: &Context<'_>) -> Result<Vec<ShotObject>> {
+        let shots = ctx.data::<VideoService>()?.shots_of(&self.0).await.api()?;
+        Ok(shots.iter().map(ShotObject::from).collect())
     }
     /// The videos this one joins (`stitchVideos`), in order, that the viewer may see (a draft
     /// part only to its author); empty for any other video.

@@ -843,6 +843,12 @@ impl VideoService {
         Ok(parts)
     }
 
+    /// The shots of a video made as a storyboard (its job's), in order; empty for a video of one
+    /// shot. Whoever may see the video may see them, as its prompt.
+    pub async fn shots_of(&self, video: &Video) -> AppResult<Vec<Shot>> {
+        Ok(self.deps.store.job(video.job_id).await?.map(|job| job.shots).unwrap_or_default())
+    }
+
     /// The caller's drafts, newest first.
     pub async fn drafts(
         &self,

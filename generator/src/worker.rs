@@ -22,7 +22,9 @@
 //!    counted over every shot's steps. Each shot made is kept (`Worker::part_key`, an H.264 MP4
 //!    in the media store) and a later delivery takes the kept shots as they are; after each kept
 //!    shot but the last, if jobs are waiting, the storyboard makes way (`JobQueue::requeue`: to
-//!    the back, not counted as an attempt) and ends this delivery (`Outcome::Yielded`). The kept
+//!    the back, not counted as an attempt) and ends this delivery (`Outcome::Yielded`); a retry
+//!    that kept a new shot does the same, so attempts count deliveries in a row that kept
+//!    nothing new (each shot gets every try, and a failed shot is retried alone). The kept
 //!    shots are deleted when the job ends. Shots run in parallel on free workers: a worker that
 //!    finds no job waiting takes a shot the queue offers (`Worker::help`: the storyboard's new
 //!    shots after the first, last first) and keeps it; the storyboard's delivery takes each shot
@@ -419,7 +421,8 @@ impl Worker {
                 self.drop_parts(&d.spec).await;
             }
             Ok(Outcome::Yielded { kept }) => {
-                tracing::info!(job = %job, kept, "storyboard made way for waiting jobs; it comes back in its turn");
+                tracing::info!(job = %job, kept, attempt = d.attempt,
+                    "storyboard went back to the queue after a kept shot (jobs waiting, or a retry that got further); it comes back in its turn");
             }
             Ok(Outcome::Rejected { reason, frame_indices, frame_scores }) => {
                 tracing::info!(job = %job, %reason, "frame check blocked the clip");
@@ -933,8 +936,11 @@ impl Worker {
             }
             // Make way for waiting jobs after each kept shot but the last: the storyboard goes to
             // the back of the queue and starts from its next shot when it comes round again, so a
-            // long storyboard holds a worker one shot at a time.
-            if kept && i + 1 < count && self.queue.waiting().await.unwrap_or(0) > 0 {
+            // long storyboard holds a worker one shot at a time. A retry (attempt > 1) that kept a
+            // new shot goes back too, as a fresh delivery (attempt 1): attempts count deliveries
+            // in a row that kept nothing new, so each shot gets every try `max_deliveries` allows,
+            // and a failed shot is retried alone (those kept before it are taken as they are).
+            if kept && i + 1 < count && (d.attempt > 1 || self.queue.waiting().await.unwrap_or(0) > 0) {
                 match self.queue.requeue(d).await {
                     Ok(true) => {
                         drop(tx);

@@ -517,3 +517,29 @@ async fn a_storyboard_waits_for_a_shot_another_worker_holds() {
     rig.queue.cancel(cancelled.job_id).await.unwrap();
     assert!(!rig.worker.help().await, "a cancelled storyboard's shots are not on offer");
 }
+
+/// A retry that keeps a new shot goes back to the queue as a fresh delivery (attempt 1): attempts
+/// count deliveries in a row that kept nothing new, so each shot gets every try, and the shots
+/// kept before a failure are not made again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_that_keeps_a_shot_starts_the_count_again() {
+    let rig = Rig::new(0.4, 0.8).await;
+    let board = three_shots(&rig);
+    let key = |i: usize| rig.worker.part_key(board.job_id, i);
+    rig.queue.enqueue(&board).await.unwrap();
+    // The first delivery fails before it keeps anything.
+    let first = rig.queue.next("test-worker", Duration::from_secs(1)).await.unwrap().unwrap();
+    rig.queue.retry_later(&first).await.unwrap();
+    let second = rig.queue.next("test-worker", Duration::from_secs(2)).await.unwrap().unwrap();
+    assert_eq!((second.spec.job_id, second.attempt), (board.job_id, 2));
+    rig.worker.handle(second).await;
+    let events = rig.events().await;
+    assert!(events.iter().all(|e| !e.is_final()), "went back after its first kept shot: {events:#?}");
+    assert!(rig.media.exists(&key(0)).await.unwrap(), "shot 1 kept");
+    assert!(!rig.media.exists(&key(1)).await.unwrap(), "shot 2 not made yet");
+    let third = rig.queue.next("test-worker", Duration::from_secs(1)).await.unwrap().unwrap();
+    assert_eq!((third.spec.job_id, third.attempt), (board.job_id, 1), "a fresh delivery, counted from 1");
+    rig.worker.handle(third).await;
+    let out = succeeded(&rig.events().await);
+    assert_eq!(out.frame_count, 36);
+}

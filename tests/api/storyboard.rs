@@ -108,6 +108,22 @@ async fn a_storyboard_becomes_one_video_cut_where_its_shots_meet() {
     assert_eq!(c.len(), 1, "{vtt}");
     assert!(c[0].0 >= 2.0 && c[0].1 <= 5.0, "{vtt}");
     assert!(c[0].2.contains("it is cold here"), "{vtt}");
+
+    // The video lists its shots as the job does (the drafts page shows them); a clip of one shot
+    // has none.
+    let q = "query($id: ID!) { video(id: $id) { shots { prompt durationSeconds transition } } }";
+    let shots = app.ok(q, json!({"id": v["id"]}), Some(&ann)).await["video"]["shots"].clone();
+    assert_eq!(shots, r["shots"], "{shots}");
+    let clip = app
+        .ok(
+            CREATE,
+            json!({"i": {"prompt": "a small red ball", "durationSeconds": 1, "aspectRatio": "SQUARE"}}),
+            Some(&ann),
+        )
+        .await;
+    let clip = wait_end(&app, &ann, clip["createVideo"]["id"].as_str().unwrap()).await;
+    let none = app.ok(q, json!({"id": clip["video"]["id"]}), Some(&ann)).await;
+    assert_eq!(none["video"]["shots"], json!([]), "{none}");
     app.stop().await;
 }
 

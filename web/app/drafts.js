@@ -18,7 +18,7 @@ export async function render(ctx) {
   const list = pagedList({
     testid: 'drafts',
     emptyText: 'No drafts. Videos you generate wait here until you publish them.',
-    load: async (after) => (await gql(`query Drafts($after: String) { myDrafts(first: 10, after: $after) { nodes { ...VideoCard } pageInfo { hasNextPage endCursor } } }${VIDEO_CARD}`, { after })).myDrafts,
+    load: async (after) => (await gql(`query Drafts($after: String) { myDrafts(first: 10, after: $after) { nodes { ...VideoCard shots { prompt durationSeconds } } pageInfo { hasNextPage endCursor } } }${VIDEO_CARD}`, { after })).myDrafts,
     item: (v) => draftItem(v, ctx, stitch),
   });
   await list.ready;
@@ -88,6 +88,18 @@ function stitchPanel(ctx) {
   return panel;
 }
 
+/** A storyboard draft's shots, in order, under a badge with their count and length; null for a clip of one shot. */
+function shotList(shots) {
+  if (!shots || !shots.length) return null;
+  const seconds = shots.reduce((n, s) => n + s.durationSeconds, 0);
+  return h(
+    'div',
+    { class: 'stack', 'data-testid': 'draft-storyboard' },
+    h('span', { class: 'badge' }, `Storyboard · ${shots.length} shots · ${seconds} s`),
+    h('ol', { class: 'small draft-shots' }, ...shots.map((s) => h('li', {}, `${s.prompt} (${s.durationSeconds} s)`))),
+  );
+}
+
 function draftItem(v, ctx, stitch) {
   const item = h('article', { class: 'card stack', 'data-testid': 'draft-item', dataset: { videoId: v.id } });
   const del = confirmButton(
@@ -106,7 +118,7 @@ function draftItem(v, ctx, stitch) {
   );
   const body = [
     h('div', { class: 'row' }, statusBadge(v.status), h('span', { class: 'muted small' }, `made ${timeAgo(v.createdAt)}`), h('span', { class: 'spacer' }), del),
-    h('div', { class: 'draft-grid' }, player(v, ctx, { record: false }), h('div', { class: 'stack' }, h('p', {}, v.prompt))),
+    h('div', { class: 'draft-grid' }, player(v, ctx, { record: false }), h('div', { class: 'stack' }, h('p', {}, v.prompt), shotList(v.shots))),
   ];
   if (v.status === 'DRAFT') {
     // Its place in the stitch, shown on the tick box's label.

@@ -369,6 +369,11 @@ test('extend a published video with a shot, then stitch two drafts into one capt
   await page.goto('/drafts');
   const item = (id) => page.locator(`[data-testid="draft-item"][data-video-id="${id}"]`);
   await item(second).waitFor();
+  // A storyboard draft lists its shots; a clip of one shot does not.
+  const board = item(extended.video.id).getByTestId('draft-storyboard');
+  assert.equal(await board.locator('.badge').innerText(), 'Storyboard · 2 shots · 2 s');
+  assert.deepEqual(await board.locator('li').allInnerTexts(), ['a blue boat on a calm lake (1 s)', 'the boat reaches a stony shore (1 s)']);
+  assert.equal(await item(second).getByTestId('draft-storyboard').count(), 0);
   const submit = page.getByTestId('stitch-submit');
   assert.ok(await submit.isDisabled(), 'nothing to stitch yet');
   await item(second).getByTestId('stitch-pick').check();
