@@ -207,6 +207,8 @@ pub async fn build_generation(c: &Config, services: &Services) -> AppResult<Gene
         },
     );
     videos.requeue_live().await?;
+    // Jobs whose queue entry vanished (a Redis restarted empty) are offered again.
+    tokio::spawn(videos.clone().run_reconciler(c.queue.reclaim_idle));
     tokio::spawn(videos.clone().run_event_consumer(format!("api-{}", uuid::Uuid::new_v4().simple())));
 
     let (stop_workers, stop_rx) = tokio::sync::watch::channel(false);

@@ -211,6 +211,8 @@ pub struct Job {
     pub started_at: Option<DateTime<Utc>>,
     /// When it reached a final status.
     pub finished_at: Option<DateTime<Utc>>,
+    /// Last change of its row (dispatch, state, progress).
+    pub updated_at: DateTime<Utc>,
     /// The published video this job remixes.
     pub remix_of: Option<VideoId>,
     /// What its sound track holds.

@@ -42,7 +42,9 @@
 //! (`jobs::reference::combine`). An enqueue failure ends the job `FAILED` with
 //! `QUEUE_UNAVAILABLE`. `requeue_live` (at start) offers every dispatched live job to the queue
 //! again (it ignores jobs it holds) and dispatches waiting ones: what an in-process queue lost in a
-//! restart comes back. `estimate` answers `queuePosition` (queued jobs created before it) and
+//! restart comes back. `reconcile` (every `reclaim_idle`, `run_reconciler`) does the same while
+//! the service runs for jobs whose queue entry is gone (a Redis restarted empty): queued ones at
+//! once, running ones that stopped reporting. `estimate` answers `queuePosition` (queued jobs created before it) and
 //! `etaSeconds` (waiting: the seconds of video queued ahead, spread over the workers, plus the job's
 //! own, times the mean wall time per second of video of the last 20 successful jobs; running: the
 //! job's own time per step, or the mean of the last 20 jobs).
@@ -881,6 +883,51 @@ impl VideoService {
             tracing::info!(jobs = n, "live jobs offered to the queue again");
         }
         Ok(n)
+    }
+
+    /// Offers again every dispatched live job whose queue entry is gone (a Redis that restarted
+    /// empty, or was flushed): a `QUEUED` one at once, a `RUNNING` or `MODERATING` one once its
+    /// row has not changed for `stale` (its worker stopped reporting; a worker still on it sends
+    /// progress and is left alone), then fills free running slots. Returns how many it offered.
+    /// Safe on every API node at once: enqueue ignores a job already waiting or in flight, and a
+    /// result that arrives twice is applied once.
+    pub async fn reconcile(&self, stale: Duration) -> AppResult<usize> {
+        let mut n = 0;
+        let now = Utc::now();
+        for job in self.deps.store.dispatched_live_jobs().await? {
+            if self.queue.is_live(job.id.0).await.map_err(|e| AppError::internal("reconcile", e))? {
+                continue;
+            }
+            let quiet = (now - job.updated_at).to_std().unwrap_or_default();
+            if job.status != JobStatus::Queued && quiet < stale {
+                continue;
+            }
+            let username = self.username(job.user_id).await?;
+            let spec = self.spec(&job, &username).await?;
+            if self.queue.enqueue(&spec).await.map_err(|e| AppError::internal("reconcile", e))? {
+                tracing::warn!(job = %job.id, status = ?job.status, "a live job had no queue entry; offered again");
+                n += 1;
+            }
+        }
+        for user in self.deps.store.users_with_undispatched().await? {
+            self.dispatch(user).await?;
+        }
+        Ok(n)
+    }
+
+    /// Runs [`VideoService::reconcile`] every `every` (with `every` as its staleness) for as long
+    /// as the process lives; a failed round (a queue or database that does not answer) is logged
+    /// and tried again at the next.
+    pub async fn run_reconciler(self, every: Duration) {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(e) = self.reconcile(every).await {
+                tracing::warn!(error = %e, "queue reconciliation failed; trying again later");
+            }
+        }
     }
 
     /// Hands a member's oldest waiting jobs to the queue while they have free running slots

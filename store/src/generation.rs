@@ -45,6 +45,7 @@ fn job_from(m: jobs::Model) -> AppResult<Job> {
         created_at: m.created_at,
         started_at: m.started_at,
         finished_at: m.finished_at,
+        updated_at: m.updated_at,
         remix_of: m.remix_of.map(VideoId),
         audio_mode: m.audio_mode,
         shots: match &m.shots {

@@ -369,6 +369,84 @@ fn generator_command(app: &TestApp, name: &str, manifest: &std::path::Path) -> C
     cmd
 }
 
+/// Production shape: Redis loses the queue (restarted empty: the jobs stream, its consumer
+/// group and the entry map are gone) while a job waits for a worker and the member's next job
+/// waits for its slot. The reconciler offers the lost job again within a `reclaim_idle` round, and
+/// once a generator starts both end `SUCCEEDED`, once each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_a_redis_restarted_empty_lost_are_offered_again() {
+    let app = app(Engine::Postgres)
+        .redis()
+        .tweak(|c| {
+            c.queue.in_process_workers = Some(0);
+            c.queue.reclaim_idle = Duration::from_secs(1);
+        })
+        .start()
+        .await;
+    let ann = member(&app, "ann").await;
+    let input = |p: &str| json!({"prompt": p, "durationSeconds": 1, "aspectRatio": "SQUARE"});
+    let r = create(&app, &ann, input("a lighthouse at dusk")).await;
+    let first = r["data"]["createVideo"]["id"].as_str().unwrap().to_owned();
+    // Redis restarts empty: every queue key of this service is gone.
+    let client = redis::Client::open(crate::harness::redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> =
+        redis::cmd("KEYS").arg(format!("{}:*", app.config.redis.prefix)).query_async(&mut conn).await.unwrap();
+    assert!(keys.iter().any(|k| k.ends_with(":jobs")), "the job was queued on Redis: {keys:?}");
+    let _: i64 = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await.unwrap();
+    // The member's next job waits in the database for the slot the lost one holds.
+    let r = create(&app, &ann, input("a lighthouse at night")).await;
+    let second = r["data"]["createVideo"]["id"].as_str().unwrap().to_owned();
+    // Within a round or two the lost job is back on the queue.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let len: i64 =
+            redis::cmd("XLEN").arg(format!("{}:jobs", app.config.redis.prefix)).query_async(&mut conn).await.unwrap();
+        if len > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the lost job was not offered again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut g = spawn_generator(&app, "gen-a", &slow_manifest(4));
+    for id in [&first, &second] {
+        let done = wait_for(&app, &ann, id, Duration::from_secs(120), |j| {
+            j["status"].as_str().is_some_and(|s| !["RUNNING", "QUEUED", "MODERATING"].contains(&s))
+        })
+        .await;
+        assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    }
+    let drafts = app.ok("{ myDrafts { edges { node { id } } } }", json!({}), Some(&ann)).await;
+    assert_eq!(drafts["myDrafts"]["edges"].as_array().unwrap().len(), 2, "{drafts}");
+    g.kill().unwrap();
+    g.wait().unwrap();
+
+    // Redis empties again while a generator is on a job and reporting progress: the job is not
+    // offered again (it would be made twice); its result still arrives and is applied once.
+    let mut g = spawn_generator(&app, "gen-b", &slow_manifest(200));
+    let r = create(&app, &ann, input("a lighthouse in a storm")).await;
+    let third = r["data"]["createVideo"]["id"].as_str().unwrap().to_owned();
+    wait_for(&app, &ann, &third, Duration::from_secs(60), |j| {
+        j["status"] == "RUNNING" && j["progress"].as_f64().unwrap() > 0.0
+    })
+    .await;
+    let keys: Vec<String> =
+        redis::cmd("KEYS").arg(format!("{}:*", app.config.redis.prefix)).query_async(&mut conn).await.unwrap();
+    let _: i64 = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await.unwrap();
+    let done = wait_for(&app, &ann, &third, Duration::from_secs(120), |j| {
+        j["status"].as_str().is_some_and(|s| !["RUNNING", "QUEUED", "MODERATING"].contains(&s))
+    })
+    .await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    assert_eq!(done["attempts"], 1, "made once: {done}");
+    let len: i64 =
+        redis::cmd("XLEN").arg(format!("{}:jobs", app.config.redis.prefix)).query_async(&mut conn).await.unwrap();
+    assert_eq!(len, 0, "nothing was offered again");
+    g.kill().unwrap();
+    g.wait().unwrap();
+    app.stop().await;
+}
+
 /// Production shape: PostgreSQL, Redis Streams, separate `generator` processes. A worker
 /// killed with SIGKILL mid-job: another reclaims the job, which ends SUCCEEDED exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
