@@ -314,7 +314,8 @@ pub enum JobErrorCode {
     ConsentWithdrawn,
     /// The generator gave up.
     GenerationFailed,
-    /// The job could not be handed to the queue.
+    /// The job could not be handed to the queue (no longer set: a job the queue does not take
+    /// waits and is offered again; kept for jobs that ended so before).
     QueueUnavailable,
 }
 

@@ -124,11 +124,18 @@ impl AccountService {
         let Some(claims) = self.deps.tokens.verify(token) else {
             return Ok(Caller::Rejected("the access token is invalid or expired"));
         };
-        if self.deps.kv.is_revoked(claims.session_id).await? {
-            return Ok(Caller::Rejected("this session has ended"));
-        }
-        // In-process revocations do not survive a restart; the database does.
-        if !self.deps.kv.is_redis() && self.deps.store.session_revoked(claims.session_id).await? {
+        // In-process revocations do not survive a restart, and Redis may not answer: the
+        // database has the durable record.
+        let revoked = match self.deps.kv.is_revoked(claims.session_id).await {
+            Ok(true) => true,
+            Ok(false) if self.deps.kv.is_redis() => false,
+            Ok(false) => self.deps.store.session_revoked(claims.session_id).await?,
+            Err(e) => {
+                tracing::warn!(error = %e, "revocation check failed; asking the database");
+                self.deps.store.session_revoked(claims.session_id).await?
+            }
+        };
+        if revoked {
             return Ok(Caller::Rejected("this session has ended"));
         }
         match self.deps.store.user(claims.user_id).await? {

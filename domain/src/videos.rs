@@ -39,8 +39,8 @@
 //! ends (`apply_event` and `cancel` dispatch again), so one member cannot occupy every worker. The
 //! `JobSpec` (`spec`) carries the author's handle (visible watermark), the remix source's media key,
 //! the cameos with their consent versions and the mean of their reference vectors
-//! (`jobs::reference::combine`). An enqueue failure ends the job `FAILED` with
-//! `QUEUE_UNAVAILABLE`. `requeue_live` (at start) offers every dispatched live job to the queue
+//! (`jobs::reference::combine`). A queue that does not take the job (Redis down) leaves it
+//! `QUEUED` and dispatched: nothing accepted is lost, `reconcile` offers it when the queue answers. `requeue_live` (at start) offers every dispatched live job to the queue
 //! again (it ignores jobs it holds) and dispatches waiting ones: what an in-process queue lost in a
 //! restart comes back. `reconcile` (every `reclaim_idle`, `run_reconciler`) does the same while
 //! the service runs for jobs whose queue entry is gone (a Redis restarted empty): queued ones at
@@ -949,18 +949,10 @@ impl VideoService {
             }
             let spec = self.spec(&job, &username).await?;
             if let Err(e) = self.queue.enqueue(&spec).await {
-                // Not queued: say so on the job rather than leave it waiting forever.
-                self.deps
-                    .store
-                    .end_job(
-                        job.id,
-                        JobStatus::Failed,
-                        Some(JobErrorCode::QueueUnavailable),
-                        Some("the job could not be queued; try again"),
-                    )
-                    .await?;
-                self.updates.notify(job.id).await;
-                return Err(AppError::internal("enqueue", e));
+                // Not queued now (the queue does not answer): the job stays QUEUED, marked
+                // dispatched, and the reconciler offers it once the queue answers again.
+                tracing::warn!(job = %job.id, error = %e, "the queue did not take the job; it is offered again when it answers");
+                return Ok(());
             }
             tracing::debug!(job = %job.id, user = %user, "job dispatched");
         }

@@ -13,7 +13,10 @@
 //! - A revocation (`<prefix>:revoked:<session>`) lives the access-token TTL plus 60 s (covering the
 //!   verifier's clock leeway): long enough to outlive every access token it stops, and no more. The
 //!   durable record is `refresh_families.revoked_at` in the database, which the in-process engine's
-//!   callers also consult, since memory does not survive a restart.
+//!   callers also consult, since memory does not survive a restart, and so do Redis's callers
+//!   while Redis does not answer.
+//! - While Redis does not answer, `hit` counts in this process (each node limits on its own) rather
+//!   than fail the request.
 
 pub mod updates;
 
@@ -54,6 +57,9 @@ pub enum KeyValue {
         conn: ConnectionManager,
         /// Key prefix.
         prefix: String,
+        /// This process's counters, used while Redis does not answer (each API node then limits
+        /// on its own: the limits hold per node rather than across the service).
+        fallback: Cache<String, Arc<AtomicU32>>,
     },
 }
 
@@ -70,7 +76,8 @@ impl KeyValue {
     pub async fn redis(url: &str, prefix: &str) -> AppResult<Self> {
         let client = redis::Client::open(url).map_err(|e| AppError::internal("redis url", e))?;
         let conn = ConnectionManager::new(client).await.map_err(|e| AppError::internal("redis connect", e))?;
-        Ok(KeyValue::Redis { conn, prefix: prefix.into() })
+        let fallback = Cache::builder().time_to_live(Duration::from_secs(3600)).max_capacity(100_000).build();
+        Ok(KeyValue::Redis { conn, prefix: prefix.into(), fallback })
     }
 
     /// Whether this is the Redis engine.
@@ -103,10 +110,10 @@ impl KeyValue {
                 let c = counters.get_with(k, async { Arc::new(AtomicU32::new(0)) }).await;
                 c.fetch_add(1, Ordering::SeqCst).saturating_add(1)
             }
-            KeyValue::Redis { conn, prefix } => {
+            KeyValue::Redis { conn, prefix, fallback } => {
                 let k = format!("{prefix}:rl:{}:{key}:{window}", limit.name);
                 let mut c = conn.clone();
-                let (n,): (u32,) = redis::pipe()
+                let counted: Result<(u32,), _> = redis::pipe()
                     .atomic()
                     .incr(&k, 1u32)
                     .cmd("EXPIRE")
@@ -115,9 +122,15 @@ impl KeyValue {
                     .arg("NX")
                     .ignore()
                     .query_async(&mut c)
-                    .await
-                    .map_err(|e| AppError::internal("redis rate limit", e))?;
-                n
+                    .await;
+                match counted {
+                    Ok((n,)) => n,
+                    Err(e) => {
+                        tracing::warn!(limit = limit.name, error = %e, "Redis did not count a hit; counting in this process");
+                        let c = fallback.get_with(k, async { Arc::new(AtomicU32::new(0)) }).await;
+                        c.fetch_add(1, Ordering::SeqCst).saturating_add(1)
+                    }
+                }
             }
         };
         if count > limit.limit { Err(AppError::RateLimited { retry_after_secs }) } else { Ok(()) }
@@ -133,7 +146,7 @@ impl KeyValue {
                 }
                 Ok(())
             }
-            KeyValue::Redis { conn, prefix } => {
+            KeyValue::Redis { conn, prefix, .. } => {
                 if sessions.is_empty() {
                     return Ok(());
                 }
@@ -157,11 +170,12 @@ impl KeyValue {
         }
     }
 
-    /// Whether a session was revoked within the access-token lifetime.
+    /// Whether a session was revoked within the access-token lifetime. An error means Redis did
+    /// not answer: the caller asks the durable record instead (`Store::session_revoked`).
     pub async fn is_revoked(&self, session: SessionId) -> AppResult<bool> {
         match self {
             KeyValue::Memory { revoked, .. } => Ok(revoked.contains_key(&session.to_string())),
-            KeyValue::Redis { conn, prefix } => {
+            KeyValue::Redis { conn, prefix, .. } => {
                 let mut c = conn.clone();
                 let n: u32 = redis::cmd("EXISTS")
                     .arg(format!("{prefix}:revoked:{session}"))

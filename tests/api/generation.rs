@@ -447,6 +447,84 @@ async fn jobs_a_redis_restarted_empty_lost_are_offered_again() {
     app.stop().await;
 }
 
+/// A Redis server of the test's own (no persistence), so it can be stopped and started again
+/// empty without touching the one other tests share.
+struct PrivateRedis {
+    port: u16,
+    child: Child,
+}
+
+impl PrivateRedis {
+    fn start(port: Option<u16>) -> PrivateRedis {
+        let port =
+            port.unwrap_or_else(|| std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server (scripts/setup.sh installs it)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start on {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        PrivateRedis { port, child }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn stop(mut self) -> u16 {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        self.port
+    }
+}
+
+/// The operator's test of issue 18: with Redis stopped, a signed-in member still reads `me`
+/// (revocation asked of the database), rate limits count in the process, and `createVideo` is
+/// accepted (`QUEUED`, nothing lost) rather than failing; Redis starts again empty, the
+/// reconciler offers the job, and a generator makes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_down_reads_and_new_jobs_still_work_and_nothing_is_lost() {
+    let redis = PrivateRedis::start(None);
+    let url = redis.url();
+    let app = app(Engine::Postgres)
+        .redis()
+        .tweak(move |c| {
+            c.redis.url = Some(app_core::types::Secret::new(url));
+            c.queue.in_process_workers = Some(0);
+            c.queue.reclaim_idle = Duration::from_secs(1);
+        })
+        .start()
+        .await;
+    let ann = member(&app, "ann").await;
+    let port = redis.stop();
+
+    let me = app.ok("{ me { username } }", json!({}), Some(&ann)).await;
+    assert_eq!(me["me"]["username"], "ann", "{me}");
+    let r = create(&app, &ann, json!({"prompt": "a kite in the wind", "durationSeconds": 1, "aspectRatio": "SQUARE"}))
+        .await;
+    assert!(r.get("errors").is_none(), "accepted while Redis is down: {r}");
+    let id = r["data"]["createVideo"]["id"].as_str().unwrap().to_owned();
+    let j = app.ok("query($id: ID!) { job(id: $id) { status } }", json!({"id": id}), Some(&ann)).await;
+    assert_eq!(j["job"]["status"], "QUEUED", "{j}");
+
+    // Redis comes back empty; a generator starts; the job is made.
+    let redis = PrivateRedis::start(Some(port));
+    let mut g = spawn_generator(&app, "gen-a", &slow_manifest(4));
+    let done = wait_for(&app, &ann, &id, Duration::from_secs(120), |j| {
+        j["status"].as_str().is_some_and(|s| !["RUNNING", "QUEUED", "MODERATING"].contains(&s))
+    })
+    .await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    g.kill().unwrap();
+    g.wait().unwrap();
+    app.stop().await;
+    redis.stop();
+}
+
 /// Production shape: PostgreSQL, Redis Streams, separate `generator` processes. A worker
 /// killed with SIGKILL mid-job: another reclaims the job, which ends SUCCEEDED exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
