@@ -170,7 +170,7 @@ pub fn to_gql(e: AppError) -> async_graphql::Error {
                 ext.set("reasons", Value::List(vec![Value::String(reason.clone())]));
             });
         }
-        AppError::RateLimited { retry_after_secs } => {
+        AppError::RateLimited { retry_after_secs } | AppError::Unavailable { retry_after_secs, .. } => {
             let s = *retry_after_secs;
             err = err.extend_with(move |_, ext| ext.set("retryAfterSeconds", s));
         }

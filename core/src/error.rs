@@ -54,6 +54,15 @@ pub enum AppError {
     /// A feed cursor whose ranked list has expired: load the feed again from the top.
     #[error("this feed page has expired; load the feed again from the top")]
     CursorExpired,
+    /// A dependency the operation needs does not answer (Redis, say): nothing was changed; try
+    /// again after the given seconds. The cause is logged where it is mapped.
+    #[error("{what} is unavailable for a moment; try again in {retry_after_secs} s")]
+    Unavailable {
+        /// What the member was asking for ("the feed").
+        what: &'static str,
+        /// Seconds until a retry may succeed.
+        retry_after_secs: u64,
+    },
     /// Anything else: logged with its cause, reported to the client only as INTERNAL.
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
@@ -105,6 +114,7 @@ impl AppError {
             AppError::ConsentRequired(_) => "CONSENT_REQUIRED",
             AppError::Conflict(_) => "CONFLICT",
             AppError::CursorExpired => "CURSOR_EXPIRED",
+            AppError::Unavailable { .. } => "UNAVAILABLE",
             AppError::Internal(_) => "INTERNAL",
         }
     }

@@ -209,8 +209,10 @@ fn page_key(kind: FeedKind, viewer: Option<UserId>, after: Option<&str>, first: 
     format!("{}:page:{who}:{first}:{}", kind.tag(), after.unwrap_or("-"))
 }
 
+/// The feed cache (Redis) did not answer: `UNAVAILABLE`, the cause logged.
 fn cache_err(e: feed::cache::CacheError) -> AppError {
-    AppError::internal("feed cache", e)
+    tracing::warn!(error = %e, "feed cache unavailable");
+    AppError::Unavailable { what: "the feed", retry_after_secs: 5 }
 }
 
 fn candidate(v: &CandidateRow, sources: Sources) -> Candidate {

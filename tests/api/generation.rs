@@ -483,8 +483,8 @@ impl PrivateRedis {
 }
 
 /// The operator's test of issue 18: with Redis stopped, a signed-in member still reads `me`
-/// (revocation asked of the database), rate limits count in the process, and `createVideo` is
-/// accepted (`QUEUED`, nothing lost) rather than failing; Redis starts again empty, the
+/// (revocation asked of the database), the feeds answer `UNAVAILABLE` with `retryAfterSeconds`,
+/// rate limits count in the process, and `createVideo` is accepted (`QUEUED`, nothing lost) rather than failing; Redis starts again empty, the
 /// reconciler offers the job, and a generator makes it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_redis_down_reads_and_new_jobs_still_work_and_nothing_is_lost() {
@@ -504,6 +504,20 @@ async fn with_redis_down_reads_and_new_jobs_still_work_and_nothing_is_lost() {
 
     let me = app.ok("{ me { username } }", json!({}), Some(&ann)).await;
     assert_eq!(me["me"]["username"], "ann", "{me}");
+    // The feeds need their cache: UNAVAILABLE with a time to retry, never INTERNAL.
+    for kind in ["TRENDING", "FOR_YOU"] {
+        let r = app
+            .gql(
+                "query($k: FeedKind!) { feed(kind: $k, first: 5) { edges { node { id } } } }",
+                json!({"k": kind}),
+                Some(&ann),
+            )
+            .await;
+        let e = &r["errors"][0];
+        assert_eq!(e["extensions"]["code"], "UNAVAILABLE", "{kind}: {r}");
+        assert!(e["extensions"]["retryAfterSeconds"].as_u64().unwrap() > 0, "{r}");
+        assert!(e["message"].as_str().unwrap().starts_with("the feed is unavailable for a moment"), "{r}");
+    }
     let r = create(&app, &ann, json!({"prompt": "a kite in the wind", "durationSeconds": 1, "aspectRatio": "SQUARE"}))
         .await;
     assert!(r.get("errors").is_none(), "accepted while Redis is down: {r}");

@@ -32,8 +32,10 @@ pub struct ResponseProbe {
     pub revoked: bool,
 }
 
+/// The feed cache (Redis) did not answer: `UNAVAILABLE`, the cause logged.
 fn cache_err(e: feed::cache::CacheError) -> AppError {
-    AppError::internal("feed cache", e)
+    tracing::warn!(error = %e, "feed cache unavailable");
+    AppError::Unavailable { what: "the feed", retry_after_secs: 5 }
 }
 
 fn response_key(viewer: UserId, digest: &str) -> String {
