@@ -115,11 +115,10 @@ async fn run(command: Command, config: Config) -> Result<(), app_core::error::Ap
             let handle = running.handle.clone();
             let stop_workers = running.stop_workers.clone();
             tokio::spawn(async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    tracing::info!("stopping");
-                    let _ = stop_workers.send(true);
-                    handle.stop(true).await;
-                }
+                generator::setup::stop_signal().await;
+                tracing::info!("stopping: finishing requests in flight");
+                let _ = stop_workers.send(true);
+                handle.stop(true).await;
             });
             match running.task.await {
                 Ok(Ok(())) => Ok(()),

@@ -90,10 +90,9 @@ async fn run(c: Config) -> Result<(), String> {
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            tracing::info!("stopping after the job in hand");
-            let _ = stop_tx.send(true);
-        }
+        setup::stop_signal().await;
+        tracing::info!("stopping after the job in hand");
+        let _ = stop_tx.send(true);
     });
     // One worker task per batch slot, all over one model: queued jobs of one shape are
     // denoised together (inference_batch_max; 1 is one job at a time).

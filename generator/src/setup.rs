@@ -1,6 +1,6 @@
 //! From the shared configuration ([`config::Config`]) to what a worker runs with: used by the
 //! `generator` binary and by the backend's in-process workers, so both read the same keys the
-//! same way.
+//! same way; and `stop_signal`, how both binaries hear they should stop.
 
 use std::path::PathBuf;
 
@@ -62,6 +62,29 @@ pub fn batch_settings(i: &InferenceConfig) -> crate::batch::BatchSettings {
 /// restarted worker of the same name finds its journal again.
 pub fn journal_path(s: &StorageConfig, worker: &str) -> PathBuf {
     s.data_dir.join("journal").join(format!("{worker}.sqlite"))
+}
+
+/// Resolves when the process is asked to stop: SIGTERM (what Kubernetes, systemd and `docker
+/// stop` send) or SIGINT (Ctrl-C). Both binaries then finish what they hold before exiting.
+pub async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => tracing::info!("SIGTERM received"),
+                    _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+                }
+                return;
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops this process"),
+        }
+    }
+    if tokio::signal::ctrl_c().await.is_err() {
+        // No signal can be received: never resolve.
+        std::future::pending::<()>().await;
+    }
 }
 
 #[cfg(test)]

@@ -447,6 +447,67 @@ async fn jobs_a_redis_restarted_empty_lost_are_offered_again() {
     app.stop().await;
 }
 
+/// Sends SIGTERM to `child` and waits up to 30 s for it to exit; its exit status.
+fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    let sent = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(sent.success(), "kill -TERM failed");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "still running 30 s after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// SIGTERM (what Kubernetes, systemd and `docker stop` send) stops both binaries cleanly: the
+/// generator after the job in hand, the API server after the requests in flight.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_the_generator_and_the_api_server_cleanly() {
+    let app = app(Engine::Postgres).redis().tweak(|c| c.queue.in_process_workers = Some(0)).start().await;
+    let log = app.data_dir.join("gen.log");
+    let mut g = spawn_logging_generator(&app, "gen-term", &slow_manifest(4), &log);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_to_string(&log).unwrap_or_default().contains("worker started") {
+        assert!(Instant::now() < deadline, "the generator did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let status = terminate(&mut g);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(status.success(), "generator exited with {status}: {text}");
+    assert!(text.contains("SIGTERM received") && text.contains("worker stopped"), "{text}");
+    app.stop().await;
+
+    // The API server (embedded defaults, no worker), on a port of its own.
+    let dir = std::env::temp_dir().join(format!("sigterm-{}", uuid::Uuid::new_v4().simple()));
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut server = Command::new(crate::harness::binary("backend"))
+        .arg("serve")
+        .current_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .env("APP_DATA_DIR", &dir)
+        .env("APP_LISTEN", format!("127.0.0.1:{port}"))
+        .env("APP_IN_PROCESS_WORKERS", "0")
+        .env("APP_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let up = client.get(format!("http://127.0.0.1:{port}/healthz")).send().await;
+        if up.is_ok_and(|r| r.status().is_success()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the API server did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let status = terminate(&mut server);
+    assert!(status.success(), "API server exited with {status}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 /// A Redis server of the test's own (no persistence), so it can be stopped and started again
 /// empty without touching the one other tests share.
 struct PrivateRedis {
