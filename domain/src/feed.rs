@@ -210,7 +210,7 @@ fn page_key(kind: FeedKind, viewer: Option<UserId>, after: Option<&str>, first: 
 }
 
 /// The feed cache (Redis) did not answer: `UNAVAILABLE`, the cause logged.
-fn cache_err(e: feed::cache::CacheError) -> AppError {
+pub fn cache_err(e: feed::cache::CacheError) -> AppError {
     tracing::warn!(error = %e, "feed cache unavailable");
     AppError::Unavailable { what: "the feed", retry_after_secs: 5 }
 }

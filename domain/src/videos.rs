@@ -864,21 +864,11 @@ impl VideoService {
 }
 
 impl VideoService {
-    /// Offers every dispatched live job to the queue again, then fills free running slots.
-    /// Safe to repeat: the queue ignores a job that is already waiting or in flight. Recovers
-    /// what an in-process queue (or a Redis without persistence) lost in a restart.
+    /// At start: offers every dispatched live job the queue does not hold again, whatever its
+    /// state, then fills free running slots (`reconcile` with no staleness). Recovers what an
+    /// in-process queue (or a Redis without persistence) lost in a restart.
     pub async fn requeue_live(&self) -> AppResult<usize> {
-        let mut n = 0;
-        for job in self.deps.store.dispatched_live_jobs().await? {
-            let username = self.username(job.user_id).await?;
-            let spec = self.spec(&job, &username).await?;
-            if self.queue.enqueue(&spec).await.map_err(|e| AppError::internal("requeue", e))? {
-                n += 1;
-            }
-        }
-        for user in self.deps.store.users_with_undispatched().await? {
-            self.dispatch(user).await?;
-        }
+        let n = self.reconcile(Duration::ZERO).await?;
         if n > 0 {
             tracing::info!(jobs = n, "live jobs offered to the queue again");
         }

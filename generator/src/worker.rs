@@ -277,6 +277,12 @@ fn check_remade(
     }
 }
 
+/// Whether a job is no longer waiting or in flight, or was cancelled (a queue that does not
+/// answer counts as neither).
+async fn job_ended(queue: &JobQueue, job: uuid::Uuid) -> bool {
+    !queue.is_live(job).await.unwrap_or(true) || queue.is_cancelled(job).await.unwrap_or(false)
+}
+
 /// The request for one shot of a storyboard (`storyboard::plan`: prompt, seed, seconds) with the
 /// job's likeness; the same wherever the shot is made (its delivery, or a helping worker).
 fn shot_request(
@@ -577,9 +583,6 @@ impl Worker {
         let base = self.base_request(spec, self.remix_source(spec).await).await?;
         let request = shot_request(spec, &base, planned);
         self.batcher.pipeline().check(&request)?;
-        let ended = || async {
-            !self.queue.is_live(job).await.unwrap_or(true) || self.queue.is_cancelled(job).await.unwrap_or(false)
-        };
         // Stop at the next step when the storyboard ends meanwhile.
         let cancelled = Arc::new(AtomicBool::new(false));
         let _watcher = {
@@ -588,7 +591,7 @@ impl Worker {
                 let mut tick = tokio::time::interval(Duration::from_millis(250));
                 loop {
                     tick.tick().await;
-                    if !queue.is_live(job).await.unwrap_or(true) || queue.is_cancelled(job).await.unwrap_or(false) {
+                    if job_ended(&queue, job).await {
                         cancelled.store(true, Ordering::SeqCst);
                     }
                 }
@@ -601,12 +604,11 @@ impl Worker {
             Err(GenError::Cancelled) => return Ok(false),
             Err(e) => return Err(e),
         };
-        let part = blocking("keeping a shot", move || encode_part(&frames)).await?;
-        if ended().await {
+        let part = blocking("keeping a shot", move || encode_part(&frames)).await;
+        if job_ended(&self.queue, job).await || !self.store_part(job, shot, part).await {
             return Ok(false);
         }
-        self.media.put(&key, part, "video/mp4").await.map_err(store_err)?;
-        if ended().await {
+        if job_ended(&self.queue, job).await {
             self.media.delete(&key).await.map_err(store_err)?;
             return Ok(false);
         }

@@ -352,6 +352,28 @@ async fn a_remix_on_a_model_with_source_latents_is_conditioned_on_the_source_fra
     assert!(near * 3.0 < far, "mean difference {near} from the clip with the source, {far} without");
 }
 
+/// Shot `index` of a one-second-shot storyboard as a plain grey (200) H.264 clip of the size and
+/// length its plan asks for, with that plan.
+fn grey_shot(board: &JobSpec, index: usize) -> (generator::pipeline::Plan, Vec<u8>) {
+    let plan = pipeline()
+        .plan(&GenerationRequest::new(
+            board.shots[index].model_prompt(&board.prompt),
+            board.seed,
+            1,
+            board.aspect_ratio,
+        ))
+        .unwrap();
+    let [w, h] = plan.size;
+    let grey = vec![vec![200u8; w * h * 3]; plan.frames];
+    let opts = media::EncodeOptions { fps: 12, bitrate_kbps: 20_000, keyframe_interval: 24 };
+    (plan, media::encode_mp4(w, h, &grey, &opts).unwrap().mp4)
+}
+
+/// Mean distance of a frame from the grey of [`grey_shot`] (the marks change a little of it).
+fn off_grey(frame: &[u8]) -> f64 {
+    frame.iter().map(|&v| (f64::from(v) - 200.0).abs()).sum::<f64>() / frame.len() as f64
+}
+
 /// A storyboard keeps each shot it makes (`Worker::part_key`), makes way for a waiting job after a
 /// shot (`JobQueue::requeue`), comes back from its next shot using the kept one as it is, and
 /// deletes what it kept once it is done.
@@ -390,13 +412,8 @@ async fn a_storyboard_makes_way_resumes_from_its_kept_shots_and_cleans_up() {
     rig.events().await;
 
     // Swap the kept shot 1 for a plain grey clip: the next delivery must take it as it is.
-    let plan = pipeline()
-        .plan(&GenerationRequest::new(board.shots[0].model_prompt(&board.prompt), board.seed, 1, board.aspect_ratio))
-        .unwrap();
-    let [w, h] = plan.size;
-    let grey = vec![vec![200u8; w * h * 3]; plan.frames];
-    let opts = media::EncodeOptions { fps: 12, bitrate_kbps: 20_000, keyframe_interval: 24 };
-    rig.media.put(&key(0), media::encode_mp4(w, h, &grey, &opts).unwrap().mp4, "video/mp4").await.unwrap();
+    let (plan, clip) = grey_shot(&board, 0);
+    rig.media.put(&key(0), clip, "video/mp4").await.unwrap();
 
     let d = rig.queue.next("test-worker", Duration::from_secs(1)).await.unwrap().unwrap();
     assert_eq!((d.spec.job_id, d.attempt), (board.job_id, 1), "back in its turn, not as a retry");
@@ -404,8 +421,6 @@ async fn a_storyboard_makes_way_resumes_from_its_kept_shots_and_cleans_up() {
     let out = succeeded(&rig.events().await);
     let frames = media::decode_mp4(&rig.media.get(&out.video_key).await.unwrap()).unwrap();
     assert_eq!(frames.len(), 3 * plan.frames);
-    // Mean distance from the grey, over the whole frame (the marks change a little of it).
-    let off_grey = |f: &Vec<u8>| f.iter().map(|&v| (f64::from(v) - 200.0).abs()).sum::<f64>() / f.len() as f64;
     let (one, two) = (off_grey(&frames[plan.frames / 2]), off_grey(&frames[plan.frames + plan.frames / 2]));
     assert!(one < 10.0, "shot 1 is the kept clip ({one:.1} from grey)");
     assert!(two > 30.0, "shot 2 was made by the model ({two:.1} from grey)");
@@ -487,13 +502,7 @@ async fn a_storyboard_waits_for_a_shot_another_worker_holds() {
     rig.queue.enqueue(&board).await.unwrap();
     // Another worker holds shot 2 and keeps a plain grey clip for it a moment later.
     assert!(rig.queue.claim_shot(board.job_id, 1, "elsewhere").await.unwrap());
-    let plan = pipeline()
-        .plan(&GenerationRequest::new(board.shots[1].model_prompt(&board.prompt), board.seed, 1, board.aspect_ratio))
-        .unwrap();
-    let [w, h] = plan.size;
-    let grey = vec![vec![200u8; w * h * 3]; plan.frames];
-    let opts = media::EncodeOptions { fps: 12, bitrate_kbps: 20_000, keyframe_interval: 24 };
-    let clip = media::encode_mp4(w, h, &grey, &opts).unwrap().mp4;
+    let (plan, clip) = grey_shot(&board, 1);
     let elsewhere = {
         let (queue, media, key, job) = (rig.queue.clone(), rig.media.clone(), key.clone(), board.job_id);
         tokio::spawn(async move {
@@ -507,7 +516,6 @@ async fn a_storyboard_waits_for_a_shot_another_worker_holds() {
     elsewhere.await.unwrap();
     let out = succeeded(&rig.events().await);
     let frames = media::decode_mp4(&rig.media.get(&out.video_key).await.unwrap()).unwrap();
-    let off_grey = |f: &Vec<u8>| f.iter().map(|&v| (f64::from(v) - 200.0).abs()).sum::<f64>() / f.len() as f64;
     let second = off_grey(&frames[plan.frames + plan.frames / 2]);
     assert!(second < 10.0, "shot 2 is the clip the other worker kept ({second:.1} from grey)");
     assert!(off_grey(&frames[plan.frames / 2]) > 30.0, "shot 1 was made by the model");

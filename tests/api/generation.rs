@@ -338,6 +338,22 @@ fn generator_binary() -> std::path::PathBuf {
     crate::harness::binary("generator")
 }
 
+/// Production shape: PostgreSQL, Redis Streams and no worker in the API server (generators run
+/// as separate processes), with `manifest` as the model when given and a short `reclaim_idle`.
+pub(crate) async fn production_app(manifest: Option<std::path::PathBuf>, reclaim_idle: Duration) -> TestApp {
+    app(Engine::Postgres)
+        .redis()
+        .tweak(move |c| {
+            c.queue.in_process_workers = Some(0);
+            if let Some(m) = manifest {
+                c.inference.model_manifest = m;
+            }
+            c.queue.reclaim_idle = reclaim_idle;
+        })
+        .start()
+        .await
+}
+
 pub(crate) fn spawn_generator(app: &TestApp, name: &str, manifest: &std::path::Path) -> Child {
     generator_command(app, name, manifest).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
 }
@@ -375,14 +391,7 @@ fn generator_command(app: &TestApp, name: &str, manifest: &std::path::Path) -> C
 /// once a generator starts both end `SUCCEEDED`, once each.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_a_redis_restarted_empty_lost_are_offered_again() {
-    let app = app(Engine::Postgres)
-        .redis()
-        .tweak(|c| {
-            c.queue.in_process_workers = Some(0);
-            c.queue.reclaim_idle = Duration::from_secs(1);
-        })
-        .start()
-        .await;
+    let app = production_app(None, Duration::from_secs(1)).await;
     let ann = member(&app, "ann").await;
     let input = |p: &str| json!({"prompt": p, "durationSeconds": 1, "aspectRatio": "SQUARE"});
     let r = create(&app, &ann, input("a lighthouse at dusk")).await;
@@ -605,16 +614,7 @@ async fn with_redis_down_reads_and_new_jobs_still_work_and_nothing_is_lost() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_queue_separate_workers_survive_sigkill() {
     let manifest = slow_manifest(40);
-    let m = manifest.clone();
-    let app = app(Engine::Postgres)
-        .redis()
-        .tweak(move |c| {
-            c.queue.in_process_workers = Some(0);
-            c.inference.model_manifest = m;
-            c.queue.reclaim_idle = std::time::Duration::from_secs(2);
-        })
-        .start()
-        .await;
+    let app = production_app(Some(manifest.clone()), Duration::from_secs(2)).await;
     let ann = member(&app, "ann").await;
     let mut a = spawn_generator(&app, "gen-a", &manifest);
     let r = create(

@@ -368,18 +368,9 @@ async fn sixty_seconds_in_eight_shots_keep_the_ball_blue_and_the_sound_running()
 /// shots are deleted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shot_the_model_cannot_make_and_a_generator_killed_during_shot_3() {
-    use crate::generation::{slow_manifest, spawn_generator};
+    use crate::generation::{production_app, slow_manifest, spawn_generator};
     let manifest = slow_manifest(120);
-    let m = manifest.clone();
-    let app = app(Engine::Postgres)
-        .redis()
-        .tweak(move |c| {
-            c.queue.in_process_workers = Some(0);
-            c.inference.model_manifest = m;
-            c.queue.reclaim_idle = Duration::from_secs(2);
-        })
-        .start()
-        .await;
+    let app = production_app(Some(manifest.clone()), Duration::from_secs(2)).await;
     let ann = app.member("ann").await;
 
     // A generator whose model makes at most 2 s, behind a service that allows 8 s shots.
@@ -455,18 +446,9 @@ async fn a_shot_the_model_cannot_make_and_a_generator_killed_during_shot_3() {
 /// job, and ends `SUCCEEDED` as long as its shots, its kept shots deleted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_storyboards_shots_are_made_in_parallel_by_idle_generators() {
-    use crate::generation::{slow_manifest, spawn_logging_generator};
+    use crate::generation::{production_app, slow_manifest, spawn_logging_generator};
     let manifest = slow_manifest(60);
-    let m = manifest.clone();
-    let app = app(Engine::Postgres)
-        .redis()
-        .tweak(move |c| {
-            c.queue.in_process_workers = Some(0);
-            c.inference.model_manifest = m;
-            c.queue.reclaim_idle = Duration::from_secs(5);
-        })
-        .start()
-        .await;
+    let app = production_app(Some(manifest.clone()), Duration::from_secs(5)).await;
     let ann = app.member("ann").await;
     let logs: Vec<_> = ["gen-a", "gen-b"].iter().map(|n| app.data_dir.join(format!("{n}.log"))).collect();
     let mut generators: Vec<_> = ["gen-a", "gen-b"]

@@ -7,9 +7,10 @@
 //! the epochs and the session's revocation marker together. This is an HTTP concern (bytes of a
 //! response), so it lives in the server, not in the domain.
 
+use domain::feed::cache_err;
 use std::time::Duration;
 
-use app_core::error::{AppError, AppResult};
+use app_core::error::AppResult;
 use app_core::types::{SessionId, UserId};
 use feed::cache::FeedCache;
 use kv::KeyValue;
@@ -30,12 +31,6 @@ pub struct ResponseProbe {
     pub epochs: Vec<u64>,
     /// Whether the session was revoked (the full path then refuses the token).
     pub revoked: bool,
-}
-
-/// The feed cache (Redis) did not answer: `UNAVAILABLE`, the cause logged.
-fn cache_err(e: feed::cache::CacheError) -> AppError {
-    tracing::warn!(error = %e, "feed cache unavailable");
-    AppError::Unavailable { what: "the feed", retry_after_secs: 5 }
 }
 
 fn response_key(viewer: UserId, digest: &str) -> String {
