@@ -1016,9 +1016,7 @@ class Services:
                 if time.monotonic() > deadline or self.moto.poll() is not None:
                     raise RuntimeError("moto_server did not start")
                 time.sleep(0.1)
-        self.jwt_pem = subprocess.run(
-            ["openssl", "genpkey", "-algorithm", "ed25519"], capture_output=True, text=True, check=True
-        ).stdout
+        self.jwt_pem = ed25519_pem()
 
     def create_bucket(self, bucket: str) -> None:
         req = urllib.request.Request(f"{self.s3}/{bucket}", method="PUT")
@@ -1090,6 +1088,22 @@ class Services:
             ).stdout.split()
             for i in range(0, len(keys), 500):
                 subprocess.run([cli, "-u", self.redis, "del", *keys[i : i + 500]], capture_output=True, timeout=30)
+
+
+def ed25519_pem() -> str:
+    """A fresh Ed25519 private key, PKCS#8 PEM (what infra/k8s/secrets/README.md has operators make)."""
+    try:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    except ImportError:  # cryptography comes with moto; openssl is the fallback
+        return subprocess.run(
+            ["openssl", "genpkey", "-algorithm", "ed25519"], capture_output=True, text=True, check=True
+        ).stdout
+    return (
+        Ed25519PrivateKey.generate()
+        .private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        .decode()
+    )
 
 
 SYSTEM_PROGRAMS = {"/usr/bin/flite": "flite"}
