@@ -12,6 +12,7 @@ use crate::http::{AppState, observe, routes};
 use api::links::MediaLinks;
 use api::{Hardening, SchemaData, build_schema};
 use app_core::error::{AppError, AppResult};
+use app_core::telemetry::{Silent, Telemetry};
 use domain::auth::password::PasswordHasherPool;
 use domain::auth::tokens::AccessTokens;
 use domain::cameos::CameoService;
@@ -59,11 +60,11 @@ pub fn media_store(c: &Config) -> AppResult<MediaStore> {
 
 /// Opens the database (running migrations), Redis if configured, keys and mail.
 pub async fn build_services(c: &Config) -> AppResult<Services> {
-    Ok(build_services_and_store(c).await?.0)
+    Ok(build_services_and_store(c, Arc::new(Silent)).await?.0)
 }
 
 /// [`build_services`], and the store handle for the server's own tests to inspect.
-async fn build_services_and_store(c: &Config) -> AppResult<(Services, Store)> {
+async fn build_services_and_store(c: &Config, telemetry: Arc<dyn Telemetry>) -> AppResult<(Services, Store)> {
     let data_dir = &c.storage.data_dir;
     std::fs::create_dir_all(data_dir)
         .map_err(|e| AppError::internal(&format!("create data folder {}", data_dir.display()), e))?;
@@ -106,7 +107,8 @@ async fn build_services_and_store(c: &Config) -> AppResult<(Services, Store)> {
             views: Limit { name: "views", limit: c.limits.views_per_user_per_minute, window: minute },
         },
     };
-    Ok((Services::new(Deps::new(store.clone(), kv, hasher, tokens, mail, rules(c), cache), social), store))
+    let deps = Deps::new(store.clone(), kv, hasher, tokens, mail, rules(c), cache).with_telemetry(telemetry);
+    Ok((Services::new(deps, social), store))
 }
 
 /// Generation wiring: the service, the media store and links, and the in-process workers.
@@ -294,6 +296,10 @@ pub struct Running {
     pub moderation: ModerationService,
 }
 
+/// How often an API node checks that Redis still holds the revocation markers: the longest a
+/// token of a session ended before Redis lost its data can work again.
+const REVOCATION_CHECK: Duration = Duration::from_secs(5);
+
 /// Builds everything and starts listening on `c.server.listen` (port 0 picks a free port).
 pub async fn start(c: &Config) -> AppResult<Running> {
     // Bind first: with port 0 the real address is known only now, and links need it.
@@ -305,9 +311,13 @@ pub async fn start(c: &Config) -> AppResult<Running> {
         c.web.public_url = Some(format!("http://{addr}"));
     }
     let c = &c;
-    let (services, database) = build_services_and_store(c).await?;
-    let generation = build_generation(c, &services).await?;
     let metrics = Arc::new(Metrics::new()?);
+    let (services, database) = build_services_and_store(c, metrics.clone()).await?;
+    if c.redis.url.is_some() {
+        // A Redis that restarted empty gets its revocation markers back from the database.
+        tokio::spawn(services.accounts.clone().run_revocation_keeper(REVOCATION_CHECK));
+    }
+    let generation = build_generation(c, &services).await?;
     let schema = build_schema(
         SchemaData {
             services: services.clone(),

@@ -8,4 +8,5 @@
 pub mod dialogue;
 pub mod error;
 pub mod model;
+pub mod telemetry;
 pub mod types;

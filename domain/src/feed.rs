@@ -295,8 +295,10 @@ impl FeedService {
                 && let Ok(c) = serde_json::from_slice::<CachedPage>(&bytes)
                 && c.epochs == now
             {
+                self.deps.telemetry.feed_cache_lookup("page", true);
                 return Ok(c.page);
             }
+            self.deps.telemetry.feed_cache_lookup("page", false);
             epochs = now;
         }
         let (items, has_next) = match (kind, viewer) {

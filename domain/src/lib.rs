@@ -37,6 +37,7 @@ use std::time::Duration;
 use crate::auth::password::PasswordHasherPool;
 use crate::auth::tokens::AccessTokens;
 use app_core::error::{AppError, AppResult};
+use app_core::telemetry::{Silent, Telemetry};
 use app_core::types::SessionId;
 use kv::{KeyValue, Limit};
 use mail::MailService;
@@ -85,6 +86,8 @@ pub struct Deps {
     pub(crate) rules: Rules,
     /// Feed timelines, ranked lists, cached pages and their epochs (Redis, or in process).
     pub(crate) feed_cache: ::feed::cache::FeedCache,
+    /// Counts for the operator's dashboards.
+    pub(crate) telemetry: Arc<dyn Telemetry>,
 }
 
 impl Deps {
@@ -98,7 +101,23 @@ impl Deps {
         rules: Rules,
         feed_cache: ::feed::cache::FeedCache,
     ) -> Self {
-        Self { store, kv, hasher, tokens, mail, rules, feed_cache }
+        Self { store, kv, hasher, tokens, mail, rules, feed_cache, telemetry: Arc::new(Silent) }
+    }
+
+    /// Reports to `telemetry` instead of nobody.
+    pub fn with_telemetry(mut self, telemetry: Arc<dyn Telemetry>) -> Self {
+        self.telemetry = telemetry;
+        self
+    }
+
+    /// Where the services report their counts (the server's response cache reports there too).
+    pub fn telemetry(&self) -> &dyn Telemetry {
+        self.telemetry.as_ref()
+    }
+
+    /// Jobs waiting and jobs being made, across every worker (the queue depth on dashboards).
+    pub async fn live_job_counts(&self) -> AppResult<(u64, u64)> {
+        Ok((self.store.queued_count().await?, self.store.running_count().await?))
     }
 
     /// Access tokens (the server verifies a bearer token before its response cache).

@@ -600,7 +600,9 @@ impl VideoService {
         }
         // Tell workers first, then end it here; a result arriving later is ignored.
         self.queue.cancel(id.0).await.map_err(|e| AppError::internal("cancel", e))?;
-        self.deps.store.end_job(id, JobStatus::Cancelled, None, None).await?;
+        if self.deps.store.end_job(id, JobStatus::Cancelled, None, None).await? {
+            self.deps.telemetry.job_ended(JobStatus::Cancelled, &[]);
+        }
         self.updates.notify(id).await;
         self.dispatch(v.user.id).await?;
         let job = self.deps.store.job(id).await?.ok_or(AppError::NotFound("job"))?;
@@ -666,6 +668,7 @@ impl VideoService {
             JobEvent::Rejected { reason, frame_indices, frame_scores, .. } => {
                 let scores = FrameScores { indices: frame_indices.clone(), scores: frame_scores.clone() };
                 if self.deps.store.reject_job(id, reason, &scores).await? {
+                    self.deps.telemetry.job_ended(JobStatus::Rejected, &[]);
                     tracing::info!(job = %id, %reason, "frame check blocked the clip");
                 }
             }
@@ -687,6 +690,7 @@ impl VideoService {
                             .end_job(id, JobStatus::Rejected, Some(JobErrorCode::ConsentRequired), Some(&why))
                             .await?
                         {
+                            self.deps.telemetry.job_ended(JobStatus::Rejected, &[]);
                             let keys = [
                                 output.video_key.as_str(),
                                 output.thumbnail_key.as_str(),
@@ -750,17 +754,24 @@ impl VideoService {
                 }
                 tx.commit().await?;
                 if let Some(v) = video {
+                    self.deps.telemetry.job_ended(JobStatus::Succeeded, &output.stages.named());
                     tracing::info!(job = %id, video = %v.id, verdict = v.verdict.as_str(), "draft created");
                 }
             }
             JobEvent::Failed { reason, .. } => {
-                self.deps
+                if self
+                    .deps
                     .store
                     .end_job(id, JobStatus::Failed, Some(JobErrorCode::GenerationFailed), Some(reason))
-                    .await?;
+                    .await?
+                {
+                    self.deps.telemetry.job_ended(JobStatus::Failed, &[]);
+                }
             }
             JobEvent::Cancelled { .. } => {
-                self.deps.store.end_job(id, JobStatus::Cancelled, None, None).await?;
+                if self.deps.store.end_job(id, JobStatus::Cancelled, None, None).await? {
+                    self.deps.telemetry.job_ended(JobStatus::Cancelled, &[]);
+                }
             }
         }
         self.updates.notify(id).await;
@@ -982,6 +993,7 @@ impl VideoService {
     pub(crate) async fn after_consent_cancel(&self, jobs: &[(JobId, UserId)]) -> AppResult<()> {
         let mut authors: Vec<UserId> = Vec::new();
         for (id, author) in jobs {
+            self.deps.telemetry.job_ended(JobStatus::Cancelled, &[]);
             if let Err(e) = self.queue.cancel(id.0).await {
                 tracing::warn!(job = %id, error = %e, "queue cancel failed; the job has ended, its result will be ignored");
             }

@@ -149,6 +149,25 @@ pub struct StageMillis {
     pub audio: u64,
 }
 
+impl StageMillis {
+    /// Every stage by name (the names of the fields), for metrics.
+    pub fn named(&self) -> [(&'static str, u64); 11] {
+        [
+            ("queue_wait", self.queue_wait),
+            ("text_encode", self.text_encode),
+            ("denoise", self.denoise),
+            ("decode", self.decode),
+            ("encode", self.encode),
+            ("mux", self.mux),
+            ("store", self.store),
+            ("moderate", self.moderate),
+            ("watermark", self.watermark),
+            ("sign", self.sign),
+            ("audio", self.audio),
+        ]
+    }
+}
+
 /// What a successful generation produced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobOutput {

@@ -269,6 +269,11 @@ impl Store {
         Ok((seconds.len() as u64, seconds.iter().map(|s| u64::try_from(*s).unwrap_or(0)).sum()))
     }
 
+    /// Jobs waiting for a worker, everyone's.
+    pub async fn queued_count(&self) -> AppResult<u64> {
+        Ok(jobs::Entity::find().filter(jobs::Column::Status.eq(JobStatus::Queued)).count(&self.db).await?)
+    }
+
     /// Jobs currently running anywhere.
     pub async fn running_count(&self) -> AppResult<u64> {
         Ok(jobs::Entity::find().filter(jobs::Column::Status.is_in(RUNNING)).count(&self.db).await?)

@@ -30,7 +30,7 @@ pub use api::metrics;
 pub mod site;
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -347,6 +347,7 @@ async fn graphql(state: web::Data<AppState>, req: HttpRequest, mut payload: web:
     {
         match state.feed_responses.probe(v.user_id, v.session_id, &key).await {
             Ok(p) => {
+                state.services.deps.telemetry().feed_cache_lookup("response", p.hit.is_some());
                 if let Some(hit) = p.hit {
                     state.metrics.operations.with_label_values(&["feed", "query"]).inc();
                     return HttpResponse::Ok().content_type("application/json").body(hit);
@@ -453,7 +454,14 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     if db_ok && redis_ok { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
 }
 
+/// The exposition, with the queue depth read from the database now (every node reports the same
+/// figure; a database that does not answer leaves the last one, and the scrape still succeeds).
 async fn metrics_text(state: web::Data<AppState>) -> HttpResponse {
+    match tokio::time::timeout(Duration::from_secs(2), state.services.deps.live_job_counts()).await {
+        Ok(Ok((queued, running))) => state.metrics.set_live_jobs(queued, running),
+        Ok(Err(e)) => tracing::warn!(error = %e, "job counts for /metrics"),
+        Err(_) => tracing::warn!("job counts for /metrics: the database took over 2 s"),
+    }
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render())
 }
 
