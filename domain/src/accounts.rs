@@ -51,8 +51,16 @@
 //! 5 s leeway, `iss`, `aud`, `typ = access`) is `Caller::Rejected`; a revoked session
 //! (`KeyValue::is_revoked`, and on the in-process engine also `Store::session_revoked`, since memory
 //! does not survive a restart) is rejected; the user is loaded on every request, so a ban or a role
-//! change applies to the next request with the token already held. Only a database or Redis fault
-//! makes `authenticate` itself fail.
+//! change applies to the next request with the token already held. Only a database fault makes
+//! `authenticate` itself fail.
+//!
+//! Redis is not needed for sessions to end correctly. While it does not answer, `authenticate` asks
+//! the database (`revoked_in_database`, each answer reused for `DB_ANSWER_TTL` = 5 s), and ending a
+//! session (`mark_revoked`) succeeds on its database record alone. A Redis that comes back empty has
+//! lost every marker: `run_revocation_keeper` (every 5 s on each API node) sees the flag key
+//! `<prefix>:revocations-kept` gone and marks again every session the database ended within the
+//! access-token lifetime (`restore_revocations`). So a token of an ended session can work again for
+//! at most 5 s after Redis loses its data, and for at most 5 s on another node during an outage.
 //!
 //! # Roles and bans
 //!
@@ -107,15 +115,75 @@ pub struct Session {
 #[derive(Clone)]
 pub struct AccountService {
     deps: Arc<Deps>,
+    /// The database's answers to "is this session revoked?", asked while Redis does not answer,
+    /// kept [`DB_ANSWER_TTL`] so an outage does not put one query per request on the database.
+    db_answers: moka::future::Cache<SessionId, bool>,
 }
+
+/// How long a revocation answer from the database is reused while Redis does not answer: the
+/// most a session ended on another node during an outage can keep working here.
+pub const DB_ANSWER_TTL: Duration = Duration::from_secs(5);
 
 impl AccountService {
     pub(super) fn new(deps: Arc<Deps>) -> Self {
-        Self { deps }
+        let db_answers = moka::future::Cache::builder().time_to_live(DB_ANSWER_TTL).max_capacity(100_000).build();
+        Self { deps, db_answers }
+    }
+
+    /// Tells kv that `sessions` ended (their durable record is already in the database). A kv
+    /// that does not answer is logged, not reported: while Redis is down every node asks the
+    /// database, and [`AccountService::restore_revocations`] puts the markers back once it returns.
+    async fn mark_revoked(&self, sessions: &[SessionId]) {
+        for s in sessions {
+            self.db_answers.insert(*s, true).await;
+        }
+        if let Err(e) = self.deps.kv.revoke_sessions(sessions, self.access_ttl()).await {
+            tracing::warn!(error = %e, sessions = sessions.len(), "revocation not marked in Redis; the database has it");
+        }
+    }
+
+    /// The durable answer, reused for [`DB_ANSWER_TTL`].
+    async fn revoked_in_database(&self, session: SessionId) -> AppResult<bool> {
+        if let Some(known) = self.db_answers.get(&session).await {
+            return Ok(known);
+        }
+        let revoked = self.deps.store.session_revoked(session).await?;
+        self.db_answers.insert(session, revoked).await;
+        Ok(revoked)
+    }
+
+    /// After Redis lost its data (restarted empty, or first start): marks again every session
+    /// the database ended within the access-token lifetime, so tokens of sessions ended before
+    /// the loss stay refused. Does nothing while the markers are known to be there (a flag key
+    /// set after each restore; it vanishes with the data). Returns how many were marked.
+    pub async fn restore_revocations(&self) -> AppResult<usize> {
+        if !self.deps.kv.revocations_lost().await? {
+            return Ok(0);
+        }
+        let window = self.access_ttl() + Duration::from_secs(60);
+        let since = chrono::Utc::now() - chrono::Duration::from_std(window).unwrap_or_default();
+        let ended = self.deps.store.sessions_revoked_since(since).await?;
+        self.deps.kv.revoke_sessions(&ended, self.access_ttl()).await?;
+        self.deps.kv.revocations_restored().await?;
+        if !ended.is_empty() {
+            tracing::info!(sessions = ended.len(), "revocations marked again after Redis lost its data");
+        }
+        Ok(ended.len())
     }
 
     fn access_ttl(&self) -> Duration {
         Duration::from_secs(self.deps.tokens.ttl_secs().unsigned_abs())
+    }
+
+    /// Runs [`AccountService::restore_revocations`] every `every` until the process stops
+    /// (an API node with Redis; a failure — Redis still down — is tried again next time).
+    pub async fn run_revocation_keeper(self, every: Duration) {
+        loop {
+            if let Err(e) = self.restore_revocations().await {
+                tracing::debug!(error = %e, "revocation markers not checked; trying again");
+            }
+            tokio::time::sleep(every).await;
+        }
     }
 
     /// Resolves a bearer token into a caller. Never fails on a bad token: it reports it.
@@ -132,7 +200,7 @@ impl AccountService {
             Ok(false) => self.deps.store.session_revoked(claims.session_id).await?,
             Err(e) => {
                 tracing::warn!(error = %e, "revocation check failed; asking the database");
-                self.deps.store.session_revoked(claims.session_id).await?
+                self.revoked_in_database(claims.session_id).await?
             }
         };
         if revoked {
@@ -261,7 +329,7 @@ impl AccountService {
         match self.deps.store.rotate_refresh(&secret_digest(refresh_token.trim()), secret_digest(&next)).await? {
             Rotation::Invalid => Err(AppError::Unauthenticated("the refresh token is invalid or expired")),
             Rotation::Reused { session } => {
-                self.deps.kv.revoke_sessions(&[session], self.access_ttl()).await?;
+                self.mark_revoked(&[session]).await;
                 tracing::warn!(session = %session, "refresh token reused; session family revoked");
                 Err(AppError::Unauthenticated("this refresh token was already used; the session has been ended"))
             }
@@ -273,7 +341,7 @@ impl AccountService {
                     .await?
                     .ok_or(AppError::Unauthenticated("the refresh token is invalid or expired"))?;
                 if user.is_banned() {
-                    self.deps.kv.revoke_sessions(&[session], self.access_ttl()).await?;
+                    self.mark_revoked(&[session]).await;
                     return Err(AppError::Unauthenticated("this account is suspended"));
                 }
                 let access = self.deps.tokens.issue(user.id, session)?;
@@ -287,7 +355,7 @@ impl AccountService {
         match self.deps.store.revoke_session_of(&secret_digest(refresh_token.trim()), SessionRevocation::Logout).await?
         {
             Some(s) => {
-                self.deps.kv.revoke_sessions(&[s], self.access_ttl()).await?;
+                self.mark_revoked(&[s]).await;
                 Ok(true)
             }
             None => Ok(false),
@@ -349,7 +417,7 @@ impl AccountService {
         let ended = tx.set_password_and_revoke_sessions(id, hash).await?;
         tx.set_email_verified(id).await?;
         tx.commit().await?;
-        self.deps.kv.revoke_sessions(&ended, self.access_ttl()).await?;
+        self.mark_revoked(&ended).await;
         tracing::info!(user_id = %id, sessions_ended = ended.len(), "password reset");
         Ok(true)
     }
@@ -442,7 +510,7 @@ impl AccountService {
     /// Once a ban committed: its access tokens stop at once, and the member's videos leave the
     /// feeds.
     pub(crate) async fn after_ban(&self, ended: &[SessionId]) -> AppResult<()> {
-        self.deps.kv.revoke_sessions(ended, self.access_ttl()).await?;
+        self.mark_revoked(ended).await;
         super::feed::content_withdrawn(&self.deps).await;
         Ok(())
     }

@@ -27,9 +27,10 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use kv::reconnect::Reconnecting;
 use moka::Expiry;
 use moka::future::Cache;
-use redis::aio::ConnectionManager;
+use redis::aio::ConnectionManagerConfig;
 use uuid::Uuid;
 
 /// The most items a FOLLOWING timeline keeps.
@@ -81,7 +82,7 @@ pub enum FeedCache {
     /// Redis, through a reconnecting connection manager.
     Redis {
         /// The connection.
-        conn: ConnectionManager,
+        conn: Reconnecting,
         /// Every key starts with `{prefix}:feed:`.
         prefix: Arc<str>,
     },
@@ -268,8 +269,7 @@ impl FeedCache {
     /// Connects to Redis at `url`; every key this cache touches starts with
     /// `{prefix}:feed:`.
     pub async fn redis(url: &str, prefix: &str) -> Result<Self, CacheError> {
-        let client = redis::Client::open(url)?;
-        let conn = ConnectionManager::new(client).await?;
+        let conn = Reconnecting::connect(url, ConnectionManagerConfig::new()).await?;
         Ok(FeedCache::Redis { conn, prefix: Arc::from(prefix) })
     }
 

@@ -18,6 +18,7 @@
 //! - While Redis does not answer, `hit` counts in this process (each node limits on its own) rather
 //!   than fail the request.
 
+pub mod reconnect;
 pub mod updates;
 
 use std::sync::Arc;
@@ -25,7 +26,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use moka::future::Cache;
-use redis::aio::ConnectionManager;
+use redis::aio::ConnectionManagerConfig;
+
+use crate::reconnect::Reconnecting;
 
 use app_core::error::{AppError, AppResult};
 use app_core::types::SessionId;
@@ -54,7 +57,7 @@ pub enum KeyValue {
     /// Redis.
     Redis {
         /// Multiplexed, reconnecting connection.
-        conn: ConnectionManager,
+        conn: Reconnecting,
         /// Key prefix.
         prefix: String,
         /// This process's counters, used while Redis does not answer (each API node then limits
@@ -74,8 +77,9 @@ impl KeyValue {
 
     /// Connects to Redis.
     pub async fn redis(url: &str, prefix: &str) -> AppResult<Self> {
-        let client = redis::Client::open(url).map_err(|e| AppError::internal("redis url", e))?;
-        let conn = ConnectionManager::new(client).await.map_err(|e| AppError::internal("redis connect", e))?;
+        let conn = Reconnecting::connect(url, ConnectionManagerConfig::new())
+            .await
+            .map_err(|e| AppError::internal("redis connect", e))?;
         let fallback = Cache::builder().time_to_live(Duration::from_secs(3600)).max_capacity(100_000).build();
         Ok(KeyValue::Redis { conn, prefix: prefix.into(), fallback })
     }
@@ -156,6 +160,41 @@ impl KeyValue {
                 }
                 let mut c = conn.clone();
                 let () = p.query_async(&mut c).await.map_err(|e| AppError::internal("redis revoke", e))?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether Redis has lost the revocation markers since they were last restored (it
+    /// restarted empty, or never had them): the flag key set by
+    /// [`KeyValue::revocations_restored`] is gone. Never on the in-process engine, whose callers
+    /// ask the database anyway.
+    pub async fn revocations_lost(&self) -> AppResult<bool> {
+        match self {
+            KeyValue::Memory { .. } => Ok(false),
+            KeyValue::Redis { conn, prefix, .. } => {
+                let n: u32 = redis::cmd("EXISTS")
+                    .arg(format!("{prefix}:revocations-kept"))
+                    .query_async(&mut conn.clone())
+                    .await
+                    .map_err(|e| AppError::internal("redis revocations flag", e))?;
+                Ok(n == 0)
+            }
+        }
+    }
+
+    /// Records that the revocation markers are complete again (see
+    /// [`KeyValue::revocations_lost`]).
+    pub async fn revocations_restored(&self) -> AppResult<()> {
+        match self {
+            KeyValue::Memory { .. } => Ok(()),
+            KeyValue::Redis { conn, prefix, .. } => {
+                let () = redis::cmd("SET")
+                    .arg(format!("{prefix}:revocations-kept"))
+                    .arg(1)
+                    .query_async(&mut conn.clone())
+                    .await
+                    .map_err(|e| AppError::internal("redis revocations flag", e))?;
                 Ok(())
             }
         }

@@ -828,6 +828,18 @@ impl Store {
         Ok(refresh_families::Entity::find_by_id(session.0).one(&self.db).await?.is_none_or(|f| f.revoked_at.is_some()))
     }
 
+    /// Sessions ended at or after `since` (to mark them again in a cache that lost them).
+    pub async fn sessions_revoked_since(&self, since: DateTime<Utc>) -> AppResult<Vec<SessionId>> {
+        let ids: Vec<Uuid> = refresh_families::Entity::find()
+            .select_only()
+            .column(refresh_families::Column::Id)
+            .filter(refresh_families::Column::RevokedAt.gte(since))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(ids.into_iter().map(SessionId).collect())
+    }
+
     async fn revoke_family_in<C: ConnectionTrait>(c: &C, family: Uuid, reason: SessionRevocation) -> AppResult<()> {
         refresh_families::Entity::update_many()
             .col_expr(refresh_families::Column::RevokedAt, Expr::value(Utc::now()))

@@ -609,6 +609,121 @@ async fn with_redis_down_reads_and_new_jobs_still_work_and_nothing_is_lost() {
     redis.stop();
 }
 
+/// The value of one series in a Prometheus text exposition (0 when it is absent).
+fn series(exposition: &str, name_and_labels: &str) -> f64 {
+    exposition
+        .lines()
+        .find_map(|l| l.strip_prefix(name_and_labels)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// What the operator's dashboard reads on `/metrics`: the queue depth from the database, jobs
+/// ended by status with the worker's stage times, and feed cache lookups by layer and result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_show_the_queue_job_stages_and_the_feed_cache() {
+    let app = app(Engine::Sqlite).tweak(|c| c.queue.in_process_workers = Some(1)).start().await;
+    let metrics =
+        || async { app.http.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap() };
+    let ann = member(&app, "ann").await;
+    let m = metrics().await;
+    assert!(m.contains("jobs_live{status=\"QUEUED\"} 0"), "{m}");
+
+    let r =
+        create(&app, &ann, json!({"prompt": "a paper boat on a pond", "durationSeconds": 2, "aspectRatio": "SQUARE"}))
+            .await;
+    let made = r["data"]["createVideo"]["id"].as_str().unwrap().to_owned();
+    let r = create(&app, &ann, json!({"prompt": "a paper plane", "durationSeconds": 1, "aspectRatio": "SQUARE"})).await;
+    let waiting = r["data"]["createVideo"]["id"].as_str().unwrap().to_owned();
+    let m = metrics().await;
+    assert_eq!(series(&m, "jobs_live{status=\"QUEUED\"}") + series(&m, "jobs_live{status=\"RUNNING\"}"), 2.0, "{m}");
+    app.ok("mutation($id: ID!) { cancelJob(id: $id) { status } }", json!({"id": waiting}), Some(&ann)).await;
+    let done = wait_for(&app, &ann, &made, Duration::from_secs(120), |j| j["status"] == "SUCCEEDED").await;
+    assert_eq!(done["status"], "SUCCEEDED");
+
+    let m = metrics().await;
+    assert_eq!(series(&m, "jobs_ended_total{status=\"SUCCEEDED\"}"), 1.0, "{m}");
+    assert_eq!(series(&m, "jobs_ended_total{status=\"CANCELLED\"}"), 1.0, "{m}");
+    assert_eq!(series(&m, "jobs_live{status=\"QUEUED\"}"), 0.0, "{m}");
+    for stage in ["queue_wait", "denoise", "decode", "encode", "moderate", "watermark", "sign", "store"] {
+        assert_eq!(series(&m, &format!("job_stage_seconds_count{{stage=\"{stage}\"}}")), 1.0, "{stage}: {m}");
+    }
+    assert!(series(&m, "job_stage_seconds_sum{stage=\"denoise\"}") > 0.0, "{m}");
+
+    // The same feed query twice (the second from the response cache), then another spelling of
+    // it (a new response, its page from the page cache).
+    let q = "{ feed(kind: TRENDING, first: 5) { edges { node { id } } } }";
+    app.ok(q, json!({}), Some(&ann)).await;
+    app.ok(q, json!({}), Some(&ann)).await;
+    app.ok("{ top: feed(kind: TRENDING, first: 5) { edges { cursor } } }", json!({}), Some(&ann)).await;
+    let m = metrics().await;
+    let look = |layer: &str, result: &str| {
+        series(&m, &format!("feed_cache_lookups_total{{layer=\"{layer}\",result=\"{result}\"}}"))
+    };
+    assert_eq!((look("response", "miss"), look("response", "hit")), (2.0, 1.0), "{m}");
+    assert_eq!((look("page", "miss"), look("page", "hit")), (1.0, 1.0), "{m}");
+    app.stop().await;
+}
+
+/// Sessions survive a Redis outage as the database says: a log-out while Redis is down
+/// succeeds and its token is refused at once (the database answers); when Redis comes back
+/// empty, the first feed request after it succeeds (a lost connection is tried again), and the
+/// sessions ended before or during the outage stay ended (their markers are put back from the
+/// database) while a live session keeps working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_ended_before_or_during_a_redis_outage_stay_ended() {
+    let redis = PrivateRedis::start(None);
+    let url = redis.url();
+    let app = app(Engine::Postgres)
+        .redis()
+        .tweak(move |c| {
+            c.redis.url = Some(app_core::types::Secret::new(url));
+            c.queue.in_process_workers = Some(0);
+        })
+        .start()
+        .await;
+    let live = app.member("ann").await;
+    let (before, before_refresh, _) = app.log_in("ann", "long enough secret").await;
+    let (during, during_refresh, _) = app.log_in("ann", "long enough secret").await;
+    let log_out = "mutation($t: String!) { logOut(refreshToken: $t) }";
+    assert_eq!(app.ok(log_out, json!({"t": before_refresh}), None).await["logOut"], true);
+    assert_eq!(app.code(ME, json!({}), Some(&before)).await, "UNAUTHENTICATED");
+    let trending = "{ feed(kind: TRENDING, first: 5) { edges { node { id } } } }";
+    app.ok(trending, json!({}), Some(&live)).await;
+
+    let port = redis.stop();
+    assert_eq!(app.ok(log_out, json!({"t": during_refresh}), None).await["logOut"], true, "log-out needs no Redis");
+    assert_eq!(app.code(ME, json!({}), Some(&during)).await, "UNAUTHENTICATED");
+    assert_eq!(app.code(ME, json!({}), Some(&before)).await, "UNAUTHENTICATED");
+    app.ok(ME, json!({}), Some(&live)).await;
+
+    let redis = PrivateRedis::start(Some(port));
+    // Once the connections' rest after the outage is over (1 s, `kv::reconnect::REST`), the first
+    // request is answered: not the error that starts the reconnect.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    app.ok(trending, json!({}), Some(&live)).await;
+    // Within one check (5 s) the markers are back.
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let flag = format!("{}:revocations-kept", app.config.redis.prefix);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let n: i64 = redis::cmd("EXISTS").arg(&flag).query_async(&mut conn).await.unwrap();
+        if n == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the revocation markers were not restored");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let marked: Vec<String> =
+        redis::cmd("KEYS").arg(format!("{}:revoked:*", app.config.redis.prefix)).query_async(&mut conn).await.unwrap();
+    assert_eq!(marked.len(), 2, "both ended sessions marked again: {marked:?}");
+    assert_eq!(app.code(ME, json!({}), Some(&before)).await, "UNAUTHENTICATED");
+    assert_eq!(app.code(ME, json!({}), Some(&during)).await, "UNAUTHENTICATED");
+    app.ok(ME, json!({}), Some(&live)).await;
+    app.stop().await;
+    redis.stop();
+}
+
 /// Production shape: PostgreSQL, Redis Streams, separate `generator` processes. A worker
 /// killed with SIGKILL mid-job: another reclaims the job, which ends SUCCEEDED exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

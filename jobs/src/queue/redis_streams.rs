@@ -13,7 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use kv::reconnect::Reconnecting;
+use redis::aio::{ConnectionManagerConfig, MultiplexedConnection};
 use redis::streams::StreamReadReply;
 use redis::{AsyncConnectionConfig, Client, Cmd, FromRedisValue, Script};
 use tokio::time::Instant;
@@ -267,7 +268,7 @@ struct RawEntry {
 pub struct RedisQueue {
     settings: QueueSettings,
     keys: Arc<Keys>,
-    conn: ConnectionManager,
+    conn: Reconnecting,
     blocking: Arc<BlockingPool>,
     jobs_group_ready: Arc<AtomicBool>,
     event_groups_ready: Arc<std::sync::Mutex<HashSet<String>>>,
@@ -323,7 +324,7 @@ impl RedisQueue {
         settings.validate()?;
         let client = Client::open(url)?;
         let config = ConnectionManagerConfig::new().set_response_timeout(Some(RESPONSE_TIMEOUT));
-        let conn = client.get_connection_manager_with_config(config).await?;
+        let conn = Reconnecting::connect(url, config).await?;
         Ok(Self {
             settings,
             keys: Arc::new(Keys {
