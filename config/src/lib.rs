@@ -18,7 +18,7 @@ mod sections;
 pub mod units;
 
 use figment::Figment;
-use figment::providers::{Env, Format, Toml};
+use figment::providers::{Env, Format, Serialized, Toml};
 use figment::value::Dict;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -121,6 +121,30 @@ fn distance(a: &str, b: &str) -> usize {
     prev.last().copied().unwrap_or(0)
 }
 
+/// The keys whose values are text (strings, URLs, secrets), taken from the environment exactly
+/// as written: a hex key of digits only, an access key with leading zeros, a prefix like `2024`.
+/// (`text_keys_are_keys` keeps the list in step with the sections.)
+pub const TEXT_KEYS: &[&str] = &[
+    "log",
+    "database_url",
+    "redis_url",
+    "redis_prefix",
+    "jwt_private_key_pem",
+    "jwt_issuer",
+    "jwt_audience",
+    "smtp_url",
+    "mail_from",
+    "worker_name",
+    "s3_bucket",
+    "s3_endpoint",
+    "s3_region",
+    "s3_access_key",
+    "s3_secret_key",
+    "watermark_key",
+    "c2pa_tsa_url",
+    "public_url",
+];
+
 impl Config {
     /// Reads the file named by `APP_CONFIG` (if any), then `APP_*` variables, over the defaults;
     /// checks the values.
@@ -138,7 +162,17 @@ impl Config {
             }
             fig = fig.merge(Toml::file(path));
         }
-        Ok(fig.merge(Env::prefixed("APP_").ignore(&["config"])))
+        let mut ignored = vec!["config"];
+        ignored.extend_from_slice(TEXT_KEYS);
+        fig = fig.merge(Env::prefixed("APP_").ignore(&ignored));
+        // Text keys as written: figment's `Env` reads `000…` as a number (refused for a text key,
+        // and leading zeros lost) and `true` as a boolean.
+        for key in TEXT_KEYS {
+            if let Ok(value) = std::env::var(env_key(key)) {
+                fig = fig.merge(Serialized::global(key, value));
+            }
+        }
+        Ok(fig)
     }
 
     /// Reads every section from `fig`, refusing keys no section reads, and checks the values.

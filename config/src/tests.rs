@@ -419,7 +419,6 @@ fn environment_overrides_and_type_errors_name_the_key() {
         ("APP_ENV", "staging"),
         ("APP_TRUST_FORWARDED_FOR", "perhaps"),
         ("APP_FRAME_REVIEW_THRESHOLD", "high"),
-        ("APP_REDIS_PREFIX", "123"),
         ("APP_IN_PROCESS_WORKERS", "some"),
     ] {
         assert_eq!(key_of(load_env(&[(key, value)])), key, "{key}={value}");
@@ -516,4 +515,34 @@ fn misspelt_keys_find_their_neighbour() {
     assert_eq!(distance("", "abc"), 3);
     assert_eq!(distance("listen", "listen"), 0);
     assert_eq!(distance("kitten", "sitting"), 3);
+}
+
+#[test]
+fn text_keys_are_keys() {
+    let known = Config::keys();
+    for key in crate::TEXT_KEYS {
+        assert!(known.contains(key), "{key} is in TEXT_KEYS but no section reads it");
+    }
+}
+
+/// Values of digits only stay text, leading zeros and all (figment's `Env` alone read them as
+/// numbers: refused for a text key, or zeros lost).
+#[test]
+fn text_keys_keep_digits_as_written() {
+    let zeros = "0".repeat(64);
+    let c = load_env(&[
+        ("APP_WATERMARK_KEY", &zeros),
+        ("APP_S3_BUCKET", "2024"),
+        ("APP_S3_ACCESS_KEY", "000123"),
+        ("APP_S3_SECRET_KEY", "true"),
+        ("APP_REDIS_PREFIX", "42"),
+        ("APP_DATABASE_MAX_CONNECTIONS", "7"),
+    ])
+    .unwrap();
+    assert_eq!(c.moderation.watermark_key.as_ref().unwrap().expose(), &zeros);
+    assert_eq!(c.storage.s3_bucket.as_deref(), Some("2024"));
+    assert_eq!(c.storage.s3_access_key.as_ref().unwrap().expose(), "000123");
+    assert_eq!(c.storage.s3_secret_key.as_ref().unwrap().expose(), "true");
+    assert_eq!(c.redis.prefix, "42");
+    assert_eq!(c.database.max_connections, 7, "numbers are still numbers");
 }
