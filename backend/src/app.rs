@@ -296,9 +296,10 @@ pub struct Running {
     pub moderation: ModerationService,
 }
 
-/// How often an API node checks that Redis still holds the revocation markers: the longest a
-/// token of a session ended before Redis lost its data can work again.
-const REVOCATION_CHECK: Duration = Duration::from_secs(5);
+/// How often an API node checks that Redis still holds the revocation markers (the longest a
+/// token of a session ended before Redis lost its data can work again) and retries feed epoch
+/// bumps that failed.
+const CACHE_CHECK: Duration = Duration::from_secs(5);
 
 /// Builds everything and starts listening on `c.server.listen` (port 0 picks a free port).
 pub async fn start(c: &Config) -> AppResult<Running> {
@@ -314,8 +315,9 @@ pub async fn start(c: &Config) -> AppResult<Running> {
     let metrics = Arc::new(Metrics::new()?);
     let (services, database) = build_services_and_store(c, metrics.clone()).await?;
     if c.redis.url.is_some() {
-        // A Redis that restarted empty gets its revocation markers back from the database.
-        tokio::spawn(services.accounts.clone().run_revocation_keeper(REVOCATION_CHECK));
+        // A Redis that restarted empty gets its revocation markers back from the database, and
+        // feed epochs not bumped during an outage are bumped.
+        tokio::spawn(services.clone().run_cache_keeper(CACHE_CHECK));
     }
     let generation = build_generation(c, &services).await?;
     let schema = build_schema(

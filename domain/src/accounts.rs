@@ -57,7 +57,7 @@
 //! Redis is not needed for sessions to end correctly. While it does not answer, `authenticate` asks
 //! the database (`revoked_in_database`, each answer reused for `DB_ANSWER_TTL` = 5 s), and ending a
 //! session (`mark_revoked`) succeeds on its database record alone. A Redis that comes back empty has
-//! lost every marker: `run_revocation_keeper` (every 5 s on each API node) sees the flag key
+//! lost every marker: `Services::run_cache_keeper` (every 5 s on each API node) sees the flag key
 //! `<prefix>:revocations-kept` gone and marks again every session the database ended within the
 //! access-token lifetime (`restore_revocations`). So a token of an ended session can work again for
 //! at most 5 s after Redis loses its data, and for at most 5 s on another node during an outage.
@@ -173,17 +173,6 @@ impl AccountService {
 
     fn access_ttl(&self) -> Duration {
         Duration::from_secs(self.deps.tokens.ttl_secs().unsigned_abs())
-    }
-
-    /// Runs [`AccountService::restore_revocations`] every `every` until the process stops
-    /// (an API node with Redis; a failure — Redis still down — is tried again next time).
-    pub async fn run_revocation_keeper(self, every: Duration) {
-        loop {
-            if let Err(e) = self.restore_revocations().await {
-                tracing::debug!(error = %e, "revocation markers not checked; trying again");
-            }
-            tokio::time::sleep(every).await;
-        }
     }
 
     /// Resolves a bearer token into a caller. Never fails on a bad token: it reports it.

@@ -162,21 +162,45 @@ pub fn epoch_names(viewer: UserId) -> [String; 2] {
 }
 
 /// A video left the feeds, or a member was banned: every cached page is stale at once. A
-/// failure is logged, not returned — the change itself has happened, and pages expire anyway.
+/// failure is not returned — the change itself has happened — but kept, and the bump made by
+/// [`settle_epochs`] once the cache answers (pages cached before it would otherwise be served
+/// until they expire).
 pub async fn content_withdrawn(deps: &Deps) {
-    if let Err(e) = deps.feed_cache.bump_epoch(VISIBLE_EPOCH).await {
-        tracing::error!(error = %e, "feed: could not invalidate cached pages");
-    }
+    bump_or_keep(deps, VISIBLE_EPOCH.to_owned()).await;
 }
 
 /// Something about these members as viewers changed (their likes, follows, blocks,
 /// preferences): their cached pages are stale at once.
 pub async fn viewers_changed(deps: &Deps, users: &[UserId]) {
     for u in users {
-        if let Err(e) = deps.feed_cache.bump_epoch(&viewer_epoch(*u)).await {
-            tracing::error!(error = %e, user = %u, "feed: could not invalidate cached pages");
+        bump_or_keep(deps, viewer_epoch(*u)).await;
+    }
+}
+
+async fn bump_or_keep(deps: &Deps, epoch: String) {
+    if let Err(e) = deps.feed_cache.bump_epoch(&epoch).await {
+        tracing::warn!(error = %e, %epoch, "feed: cached pages not invalidated; kept for when the cache answers");
+        deps.pending_epochs.lock().unwrap_or_else(|e| e.into_inner()).insert(epoch);
+    }
+}
+
+/// Makes the epoch bumps that failed while the feed cache did not answer (every 5 s with the
+/// revocation check, `Services::run_cache_keeper`). Returns how many were made; those that fail
+/// again are kept.
+pub async fn settle_epochs(deps: &Deps) -> usize {
+    let pending: Vec<String> = deps.pending_epochs.lock().unwrap_or_else(|e| e.into_inner()).drain().collect();
+    let mut made = 0;
+    for epoch in pending {
+        if deps.feed_cache.bump_epoch(&epoch).await.is_ok() {
+            made += 1;
+        } else {
+            deps.pending_epochs.lock().unwrap_or_else(|e| e.into_inner()).insert(epoch);
         }
     }
+    if made > 0 {
+        tracing::info!(epochs = made, "feed: cached pages invalidated after the cache came back");
+    }
+    made
 }
 
 /// Candidate pool sizes for one FOR_YOU ranking.

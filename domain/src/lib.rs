@@ -88,6 +88,9 @@ pub struct Deps {
     pub(crate) feed_cache: ::feed::cache::FeedCache,
     /// Counts for the operator's dashboards.
     pub(crate) telemetry: Arc<dyn Telemetry>,
+    /// Feed epochs whose bump failed (the cache did not answer), bumped by
+    /// `feed::settle_epochs` once it does.
+    pub(crate) pending_epochs: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 impl Deps {
@@ -101,7 +104,17 @@ impl Deps {
         rules: Rules,
         feed_cache: ::feed::cache::FeedCache,
     ) -> Self {
-        Self { store, kv, hasher, tokens, mail, rules, feed_cache, telemetry: Arc::new(Silent) }
+        Self {
+            store,
+            kv,
+            hasher,
+            tokens,
+            mail,
+            rules,
+            feed_cache,
+            telemetry: Arc::new(Silent),
+            pending_epochs: Arc::default(),
+        }
     }
 
     /// Reports to `telemetry` instead of nobody.
@@ -175,6 +188,20 @@ impl Services {
             social: social::SocialService::new(deps.clone(), feed.clone(), social.limits),
             feed,
             deps,
+        }
+    }
+
+    /// Every `every` until the process stops (an API node with Redis): puts back revocation
+    /// markers a Redis that lost its data no longer has (`AccountService::restore_revocations`)
+    /// and makes the feed epoch bumps that failed while it did not answer
+    /// (`feed::settle_epochs`). A failure (Redis still down) is tried again next time.
+    pub async fn run_cache_keeper(self, every: Duration) {
+        loop {
+            if let Err(e) = self.accounts.restore_revocations().await {
+                tracing::debug!(error = %e, "revocation markers not checked; trying again");
+            }
+            feed::settle_epochs(&self.deps).await;
+            tokio::time::sleep(every).await;
         }
     }
 }

@@ -526,10 +526,24 @@ struct PrivateRedis {
 
 impl PrivateRedis {
     fn start(port: Option<u16>) -> PrivateRedis {
+        Self::start_in(port, None)
+    }
+
+    /// With `dir`, the server loads `dir/dump.rdb` if there is one (and `SAVE` writes it): a
+    /// Redis that keeps its data across a restart.
+    fn start_in(port: Option<u16>, dir: Option<&std::path::Path>) -> PrivateRedis {
         let port =
             port.unwrap_or_else(|| std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
+        let mut args: Vec<String> =
+            ["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+                .iter()
+                .map(|a| a.to_string())
+                .collect();
+        if let Some(dir) = dir {
+            args.extend(["--dir".to_owned(), dir.display().to_string()]);
+        }
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(&args)
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server (scripts/setup.sh installs it)");
@@ -722,6 +736,57 @@ async fn sessions_ended_before_or_during_a_redis_outage_stay_ended() {
     app.ok(ME, json!({}), Some(&live)).await;
     app.stop().await;
     redis.stop();
+}
+
+/// A removal while Redis does not answer (here a ban, which withdraws the member's videos) could
+/// not invalidate the cached feed pages; when the same Redis comes back with its data (and the
+/// pages cached before), the bump is made within one check (5 s), so no page from before the
+/// removal is served after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removal_during_a_redis_outage_invalidates_cached_pages_when_it_returns() {
+    let dir = std::env::temp_dir().join(format!("redis-keep-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let redis = PrivateRedis::start_in(None, Some(&dir));
+    let url = redis.url();
+    let app = app(Engine::Postgres)
+        .redis()
+        .tweak(move |c| {
+            c.redis.url = Some(app_core::types::Secret::new(url));
+            c.queue.in_process_workers = Some(0);
+        })
+        .start()
+        .await;
+    let admin = app.create_admin("the_admin").await;
+    let eve = member(&app, "eve").await;
+    let eve_id = app.ok(ME, json!({}), Some(&eve)).await["me"]["id"].as_str().unwrap().to_owned();
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let epoch_key = format!("{}:feed:epoch:visible", app.config.redis.prefix);
+    let epoch = |v: Option<i64>| v.unwrap_or(0);
+    let before: Option<i64> = redis::cmd("GET").arg(&epoch_key).query_async(&mut conn).await.unwrap();
+    let () = redis::cmd("SAVE").query_async(&mut conn).await.unwrap();
+    let port = redis.stop();
+
+    let ban = "mutation($u: ID!, $r: String!) { banUser(userId: $u, reason: $r) { banned } }";
+    assert_eq!(app.ok(ban, json!({"u": eve_id, "r": "spam"}), Some(&admin)).await["banUser"]["banned"], true);
+
+    let redis = PrivateRedis::start_in(Some(port), Some(&dir));
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let kept: Option<i64> = redis::cmd("GET").arg(&epoch_key).query_async(&mut conn).await.unwrap();
+    assert_eq!(kept, before, "the same Redis, with its data");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let now: Option<i64> = redis::cmd("GET").arg(&epoch_key).query_async(&mut conn).await.unwrap();
+        if epoch(now) > epoch(before) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the epoch bump missed during the outage was never made");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.stop().await;
+    redis.stop();
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Production shape: PostgreSQL, Redis Streams, separate `generator` processes. A worker
