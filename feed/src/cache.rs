@@ -27,9 +27,9 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kv::reconnect::Reconnecting;
 use moka::Expiry;
 use moka::future::Cache;
+use reconnect::Reconnecting;
 use redis::aio::ConnectionManagerConfig;
 use uuid::Uuid;
 

@@ -18,7 +18,6 @@
 //! - While Redis does not answer, `hit` counts in this process (each node limits on its own) rather
 //!   than fail the request.
 
-pub mod reconnect;
 pub mod updates;
 
 use std::sync::Arc;
@@ -28,7 +27,7 @@ use std::time::Duration;
 use moka::future::Cache;
 use redis::aio::ConnectionManagerConfig;
 
-use crate::reconnect::Reconnecting;
+use reconnect::Reconnecting;
 
 use app_core::error::{AppError, AppResult};
 use app_core::types::SessionId;

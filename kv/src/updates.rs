@@ -19,7 +19,7 @@ use app_core::types::JobId;
 #[derive(Clone)]
 pub struct JobUpdates {
     local: broadcast::Sender<JobId>,
-    redis: Option<(crate::reconnect::Reconnecting, String)>,
+    redis: Option<(reconnect::Reconnecting, String)>,
 }
 
 impl JobUpdates {
@@ -34,7 +34,7 @@ impl JobUpdates {
         let (local, _) = broadcast::channel(4096);
         let channel = format!("{prefix}:job-updates");
         let client = redis::Client::open(url).map_err(|e| AppError::internal("redis url", e))?;
-        let conn = crate::reconnect::Reconnecting::connect(url, redis::aio::ConnectionManagerConfig::new())
+        let conn = reconnect::Reconnecting::connect(url, redis::aio::ConnectionManagerConfig::new())
             .await
             .map_err(|e| AppError::internal("redis connect", e))?;
         let relay = local.clone();

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use kv::reconnect::Reconnecting;
+use reconnect::Reconnecting;
 use redis::aio::{ConnectionManagerConfig, MultiplexedConnection};
 use redis::streams::StreamReadReply;
 use redis::{AsyncConnectionConfig, Client, Cmd, FromRedisValue, Script};

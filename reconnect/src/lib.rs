@@ -1,4 +1,5 @@
-//! A Redis connection that survives the first command after Redis comes back.
+//! A Redis connection that survives the first command after Redis comes back: the one
+//! connection type of `kv`, the feed cache (`feed`) and the job queue (`jobs`).
 //!
 //! redis-rs's `ConnectionManager` reconnects only when a command fails on a dead connection, and
 //! hands that command's error to the caller: after a Redis restart the first command of every
