@@ -130,10 +130,49 @@ impl AppError {
     }
 }
 
+/// Seconds a client waits before trying again when the database does not answer: about what a
+/// restart of PostgreSQL takes.
+#[cfg(feature = "db")]
+pub const DATABASE_RETRY_SECS: u64 = 3;
+
 #[cfg(feature = "db")]
 impl From<sea_orm::DbErr> for AppError {
+    /// A database that cannot be reached (restarting, connections cut, pool exhausted) is
+    /// `UNAVAILABLE` with a time to retry, its cause logged; any other database error is
+    /// `INTERNAL`.
     fn from(e: sea_orm::DbErr) -> Self {
+        if database_unreachable(&e) {
+            tracing::warn!(error = %e, "the database does not answer");
+            return AppError::Unavailable { what: "the service", retry_after_secs: DATABASE_RETRY_SECS };
+        }
         AppError::Internal(anyhow::Error::new(e).context("database"))
+    }
+}
+
+/// Whether `e` says the database could not be reached rather than refused the statement: no
+/// connection in the pool in time, none could be opened (refused, or turned away by the server:
+/// starting up, the database gone), a connection that broke (I/O, TLS, protocol), or PostgreSQL's
+/// connection-exception class `08` and its shutdown and start-up codes (`57P01`–`57P03`).
+#[cfg(feature = "db")]
+pub fn database_unreachable(e: &sea_orm::DbErr) -> bool {
+    use sea_orm::sqlx::Error as Sqlx;
+    use sea_orm::{DbErr, RuntimeErr};
+    match e {
+        // No connection could be had or made, whatever the server said.
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(x)) | DbErr::Query(RuntimeErr::SqlxError(x)) => match x.as_ref() {
+            Sqlx::Io(_)
+            | Sqlx::Tls(_)
+            | Sqlx::Protocol(_)
+            | Sqlx::PoolTimedOut
+            | Sqlx::PoolClosed
+            | Sqlx::WorkerCrashed => true,
+            Sqlx::Database(d) => {
+                d.code().is_some_and(|c| c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03"))
+            }
+            _ => false,
+        },
+        _ => false,
     }
 }
 

@@ -3,7 +3,8 @@
 //!
 //! Invariant: no I/O and no framework here. Nothing in this crate talks to a database, a cache,
 //! HTTP or GraphQL; the optional `db` feature only lets the store turn a database error into
-//! [`error::AppError::Internal`].
+//! [`error::AppError::Unavailable`] (the database does not answer; the cause logged through
+//! `tracing`) or [`error::AppError::Internal`].
 
 pub mod dialogue;
 pub mod error;

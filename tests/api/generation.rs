@@ -711,7 +711,7 @@ async fn sessions_ended_before_or_during_a_redis_outage_stay_ended() {
     app.ok(ME, json!({}), Some(&live)).await;
 
     let redis = PrivateRedis::start(Some(port));
-    // Once the connections' rest after the outage is over (1 s, `kv::reconnect::REST`), the first
+    // Once the connections' rest after the outage is over (1 s, `reconnect::REST`), the first
     // request is answered: not the error that starts the reconnect.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     app.ok(trending, json!({}), Some(&live)).await;
@@ -787,6 +787,135 @@ async fn a_removal_during_a_redis_outage_invalidates_cached_pages_when_it_return
     app.stop().await;
     redis.stop();
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A TCP proxy on loopback in front of a server that can cut every connection and refuse new
+/// ones (a restart, as the service sees it), then let them through again.
+struct CutProxy {
+    port: u16,
+    open: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    cut: tokio::sync::broadcast::Sender<()>,
+}
+
+impl CutProxy {
+    async fn start(upstream: String) -> CutProxy {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let open = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let (cut, _) = tokio::sync::broadcast::channel(4);
+        let (gate, signal) = (open.clone(), cut.clone());
+        tokio::spawn(async move {
+            while let Ok((mut down, _)) = listener.accept().await {
+                if !gate.load(Ordering::SeqCst) {
+                    continue; // dropped: closed at once
+                }
+                let mut stop = signal.subscribe();
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    let Ok(mut up) = tokio::net::TcpStream::connect(upstream).await else { return };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut down, &mut up) => {}
+                        _ = stop.recv() => {}
+                    }
+                });
+            }
+        });
+        CutProxy { port, open, cut }
+    }
+
+    fn cut(&self) {
+        self.open.store(false, std::sync::atomic::Ordering::SeqCst);
+        let _ = self.cut.send(());
+    }
+
+    fn restore(&self) {
+        self.open.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// PostgreSQL "restarts" (every connection cut, new ones refused, for some seconds) while a
+/// generator makes a job: requests answer `UNAVAILABLE` with `retryAfterSeconds` (never
+/// `INTERNAL`), `/readyz` says not ready, the job's result waits in the event stream; when the
+/// database is back the pool reconnects, the result is applied once, and requests work again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_restarting_answers_unavailable_and_results_wait_until_it_is_back() {
+    let admin = postgres_admin_url();
+    let hostport = admin.split('@').nth(1).unwrap().split('/').next().unwrap().to_owned();
+    let proxy = CutProxy::start(hostport.clone()).await;
+    let via = format!("127.0.0.1:{}", proxy.port);
+    let manifest = slow_manifest(40);
+    let m = manifest.clone();
+    let app = app(Engine::Postgres)
+        .redis()
+        .tweak(move |c| {
+            let url = c.database.url.as_ref().unwrap().expose().replace(&hostport, &via);
+            c.database.url = Some(app_core::types::Secret::new(url));
+            c.queue.in_process_workers = Some(0);
+            c.queue.reclaim_idle = Duration::from_secs(2);
+            c.inference.model_manifest = m;
+        })
+        .start()
+        .await;
+    let ann = member(&app, "ann").await;
+    let mut g = spawn_generator(&app, "gen-a", &manifest);
+    let r =
+        create(&app, &ann, json!({"prompt": "a harbour at dawn", "durationSeconds": 2, "aspectRatio": "SQUARE"})).await;
+    let id = r["data"]["createVideo"]["id"].as_str().unwrap().to_owned();
+    wait_for(&app, &ann, &id, Duration::from_secs(60), |j| j["status"] == "RUNNING").await;
+
+    proxy.cut();
+    let cut_at = Instant::now();
+    let mut codes = std::collections::BTreeMap::<String, u32>::new();
+    // Until the generator has published its result (it needs no database), ask as clients do.
+    let client = redis::Client::open(crate::harness::redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let events = format!("{}:events", app.config.redis.prefix);
+    loop {
+        for (q, v) in [
+            (ME, json!({})),
+            ("query($id: ID!) { job(id: $id) { status } }", json!({"id": id})),
+            (CREATE, json!({"i": {"prompt": "a harbour at noon", "durationSeconds": 1, "aspectRatio": "SQUARE"}})),
+        ] {
+            let r = app.gql(q, v, Some(&ann)).await;
+            let code = r["errors"][0]["extensions"]["code"].as_str().unwrap_or("OK").to_owned();
+            if code == "UNAVAILABLE" {
+                assert_eq!(r["errors"][0]["extensions"]["retryAfterSeconds"], 3, "{r}");
+            }
+            *codes.entry(code).or_default() += 1;
+        }
+        let ready = app.http.get(format!("{}/readyz", app.base)).send().await.unwrap();
+        assert_eq!(ready.status(), 503);
+        let stream: Vec<(String, Vec<(String, String)>)> =
+            redis::cmd("XRANGE").arg(&events).arg("-").arg("+").query_async(&mut conn).await.unwrap();
+        if stream.iter().any(|(_, f)| f.iter().any(|(_, v)| v.contains(r#""type":"Succeeded""#))) {
+            break;
+        }
+        assert!(cut_at.elapsed() < Duration::from_secs(90), "the generator never finished");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        codes.keys().collect::<Vec<_>>(),
+        ["UNAVAILABLE"],
+        "only UNAVAILABLE while the database is away: {codes:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    proxy.restore();
+    let back = Instant::now();
+    let deadline = back + Duration::from_secs(30);
+    while app.gql(ME, json!({}), Some(&ann)).await.get("errors").is_some() {
+        assert!(Instant::now() < deadline, "requests did not work again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!("database away {:?}; codes {codes:?}; requests work again {:?} after", back - cut_at, back.elapsed());
+    let done = wait_for(&app, &ann, &id, Duration::from_secs(60), |j| j["status"] == "SUCCEEDED").await;
+    assert_eq!(done["attempts"], 1, "made once: {done}");
+    let drafts = app.ok("{ myDrafts { edges { node { id } } } }", json!({}), Some(&ann)).await;
+    assert_eq!(drafts["myDrafts"]["edges"].as_array().unwrap().len(), 1, "{drafts}");
+    g.kill().unwrap();
+    g.wait().unwrap();
+    app.stop().await;
 }
 
 /// Production shape: PostgreSQL, Redis Streams, separate `generator` processes. A worker

@@ -30,7 +30,7 @@ async fn health_readiness_and_metrics() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn database_fault_is_internal_and_not_ready() {
+async fn database_fault_is_unavailable_and_not_ready() {
     let app = app(Engine::Postgres).start().await;
     let code = app.mint(1, 1).await.remove(0);
     let (access, _, _) = app.sign_up(&code, "faulty").await;
@@ -41,8 +41,11 @@ async fn database_fault_is_internal_and_not_ready() {
         use sea_orm::ConnectionTrait;
         admin.execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)")).await.unwrap();
     }
+    // Connections cut and the database gone read as a database that does not answer: the client
+    // is told to try again, and nothing of the cause.
     let r = app.gql(ME, json!({}), Some(&access)).await;
-    assert_eq!(code_of(&r), "INTERNAL", "{r}");
+    assert_eq!(code_of(&r), "UNAVAILABLE", "{r}");
+    assert_eq!(r["errors"][0]["extensions"]["retryAfterSeconds"], 3, "{r}");
     let msg = r["errors"][0]["message"].as_str().unwrap();
     assert!(!msg.to_lowercase().contains("database") && !msg.contains("SQL"), "internal detail leaked: {msg}");
     let ready = app.http.get(format!("{}/readyz", app.base)).send().await.unwrap();
