@@ -209,7 +209,10 @@ impl CameoService {
         // that, not the browser's fragmented recording.
         let (clip, facts, reference) = self.check_clip(c.clip).await?;
         let key = format!("cameos/{}.mp4", uuid::Uuid::now_v7());
-        self.media.put(&key, clip, "video/mp4").await.map_err(|e| AppError::internal("store cameo clip", e))?;
+        self.media.put(&key, clip, "video/mp4").await.map_err(|e| {
+            tracing::warn!(error = %e, "cameo clip not stored: media store unavailable");
+            AppError::Unavailable { what: "uploading", retry_after_secs: 10 }
+        })?;
         let new = NewCameo {
             owner: v.user.id,
             name,

@@ -286,6 +286,11 @@ impl ModerationService {
         };
         let bytes = match self.media.get(&video.video_key).await {
             Ok(b) => b,
+            Err(e @ (media::MediaError::Store(_) | media::MediaError::Io(_))) => {
+                // The store did not answer: nothing is wrong with the video; try again.
+                tracing::warn!(video = %id, error = %e, "publish: media store unavailable");
+                return Err(AppError::Unavailable { what: "publishing", retry_after_secs: 10 });
+            }
             Err(e) => {
                 tracing::error!(video = %id, error = %e, "publish: stored file unreadable");
                 return Err(AppError::PublishRefused {

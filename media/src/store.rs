@@ -66,6 +66,13 @@ fn store_error(key: &str, error: object_store::Error) -> MediaError {
     }
 }
 
+/// Tries of one S3 request after the first, and the time after which none is made: a store that
+/// does not answer fails a request in about 20 s, not in object_store's default 3 minutes
+/// (10 tries), so the caller can answer "try again" while the client still waits.
+pub const STORE_RETRIES: usize = 3;
+/// See [`STORE_RETRIES`].
+pub const STORE_RETRY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
 impl MediaStore {
     /// A store in a local folder, created if missing.
     pub fn local(root: &Path) -> Result<Self, MediaError> {
@@ -88,7 +95,12 @@ impl MediaStore {
             .with_region(region)
             .with_access_key_id(access_key)
             .with_secret_access_key(secret_key)
-            .with_allow_http(allow_http);
+            .with_allow_http(allow_http)
+            .with_retry(object_store::RetryConfig {
+                backoff: object_store::BackoffConfig::default(),
+                max_retries: STORE_RETRIES,
+                retry_timeout: STORE_RETRY_TIMEOUT,
+            });
         if let Some(endpoint) = endpoint {
             // MinIO serves buckets under the path, not as subdomains.
             builder = builder.with_endpoint(endpoint).with_virtual_hosted_style_request(false);

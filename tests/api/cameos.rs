@@ -208,6 +208,61 @@ async fn browser_recording_is_accepted_and_stored_as_a_plain_mp4() {
     app.stop().await;
 }
 
+/// A media store that does not answer is a fault to retry, not a broken file: an upload answers
+/// `UNAVAILABLE` with `retryAfterSeconds` (within the store's bounded retries, not its default
+/// three minutes) and creates nothing; a signed media link answers 503 with `Retry-After`, and
+/// the same link works again once the store does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_media_store_that_does_not_answer_is_unavailable_not_an_error() {
+    // S3 on a port where nothing listens.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let s3_app = app(Engine::Sqlite)
+        .tweak(move |c| {
+            c.storage.s3_bucket = Some("media".into());
+            c.storage.s3_endpoint = Some(format!("http://127.0.0.1:{closed}"));
+            c.storage.s3_access_key = Some(app_core::types::Secret::new("test".into()));
+            c.storage.s3_secret_key = Some(app_core::types::Secret::new("test".into()));
+        })
+        .start()
+        .await;
+    let (ann, _) = member(&s3_app, "ann").await;
+    let ch = s3_app.ok(CHALLENGE, json!({}), Some(&ann)).await["startCameoVerification"].clone();
+    let started = std::time::Instant::now();
+    let r: Value =
+        upload_cameo(&s3_app, &ann, json!({"challengeId": ch["id"], "name": "Ann"}), camera_clip(2.5, 320, 240))
+            .await
+            .json()
+            .await
+            .unwrap();
+    let e = &r["errors"][0];
+    assert_eq!(e["extensions"]["code"], "UNAVAILABLE", "{r}");
+    assert_eq!(e["extensions"]["retryAfterSeconds"], 10, "{r}");
+    assert!(e["message"].as_str().unwrap().starts_with("uploading is unavailable for a moment"), "{r}");
+    eprintln!("upload refused after {:?}", started.elapsed());
+    let mine = s3_app.ok("{ me { cameos { id } } }", json!({}), Some(&ann)).await;
+    assert_eq!(mine["me"]["cameos"].as_array().unwrap().len(), 0, "nothing created: {mine}");
+    s3_app.stop().await;
+
+    // The local store: its folder for cameo clips turned into a file (a disk fault, not a
+    // missing object), then put back.
+    let app = app(Engine::Sqlite).start().await;
+    let (bob, _) = member(&app, "bob").await;
+    let cameo = new_cameo(&app, &bob, "Bob", "ONLY_ME").await;
+    let url = cameo["clipUrl"].as_str().unwrap().to_owned();
+    assert_eq!(app.http.get(&url).send().await.unwrap().status(), 200);
+    let folder = app.data_dir.join("media/cameos");
+    let aside = app.data_dir.join("cameos-aside");
+    std::fs::rename(&folder, &aside).unwrap();
+    std::fs::write(&folder, b"not a folder").unwrap();
+    let r = app.http.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers()["retry-after"], "5");
+    std::fs::remove_file(&folder).unwrap();
+    std::fs::rename(&aside, &folder).unwrap();
+    assert_eq!(app.http.get(&url).send().await.unwrap().status(), 200);
+    app.stop().await;
+}
+
 /// Submit-time consent for every permission × relation (owner, approved, mutual, follower only,
 /// blocked, stranger); changes of
 /// consent landing between submit, finish and publish; restrictions naming the cameo; the

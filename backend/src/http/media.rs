@@ -61,8 +61,8 @@ pub async fn serve(
         Err(MediaError::NotFound { .. }) => return HttpResponse::NotFound().finish(),
         Err(MediaError::BadKey { .. }) => return HttpResponse::NotFound().finish(),
         Err(e) => {
-            tracing::error!(error = %e, key, "media size");
-            return HttpResponse::InternalServerError().finish();
+            tracing::warn!(error = %e, key, "media size: the store did not answer");
+            return unavailable();
         }
     };
     let range = req.headers().get(header::RANGE).and_then(|v| v.to_str().ok()).map(|h| parse_range(h, size));
@@ -95,10 +95,18 @@ pub async fn serve(
             resp.body(bytes)
         }
         Err(e) => {
-            tracing::error!(error = %e, key, "media read");
-            HttpResponse::InternalServerError().finish()
+            tracing::warn!(error = %e, key, "media read: the store did not answer");
+            unavailable()
         }
     }
+}
+
+/// The media store did not answer (a disk or network fault, not a missing file): 503 with
+/// `Retry-After`, so players and caches try again rather than treat the file as broken.
+fn unavailable() -> HttpResponse {
+    HttpResponse::ServiceUnavailable()
+        .insert_header((header::RETRY_AFTER, "5"))
+        .body("the media store is unavailable for a moment; try again in 5 s")
 }
 
 #[cfg(test)]
