@@ -123,11 +123,6 @@ impl Deps {
         self
     }
 
-    /// Where the services report their counts (the server's response cache reports there too).
-    pub fn telemetry(&self) -> &dyn Telemetry {
-        self.telemetry.as_ref()
-    }
-
     /// Jobs waiting and jobs being made, across every worker (the queue depth on dashboards).
     pub async fn live_job_counts(&self) -> AppResult<(u64, u64)> {
         Ok((self.store.queued_count().await?, self.store.running_count().await?))

@@ -559,6 +559,23 @@ impl PrivateRedis {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
+    /// A PostgreSQL test app whose Redis is this server (no in-process workers), optionally with
+    /// its own `reclaim_idle`.
+    async fn app(&self, reclaim_idle: Option<Duration>) -> TestApp {
+        let url = self.url();
+        app(Engine::Postgres)
+            .redis()
+            .tweak(move |c| {
+                c.redis.url = Some(app_core::types::Secret::new(url));
+                c.queue.in_process_workers = Some(0);
+                if let Some(r) = reclaim_idle {
+                    c.queue.reclaim_idle = r;
+                }
+            })
+            .start()
+            .await
+    }
+
     fn stop(mut self) -> u16 {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
@@ -573,16 +590,7 @@ impl PrivateRedis {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_redis_down_reads_and_new_jobs_still_work_and_nothing_is_lost() {
     let redis = PrivateRedis::start(None);
-    let url = redis.url();
-    let app = app(Engine::Postgres)
-        .redis()
-        .tweak(move |c| {
-            c.redis.url = Some(app_core::types::Secret::new(url));
-            c.queue.in_process_workers = Some(0);
-            c.queue.reclaim_idle = Duration::from_secs(1);
-        })
-        .start()
-        .await;
+    let app = redis.app(Some(Duration::from_secs(1))).await;
     let ann = member(&app, "ann").await;
     let port = redis.stop();
 
@@ -686,15 +694,7 @@ async fn metrics_show_the_queue_job_stages_and_the_feed_cache() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_ended_before_or_during_a_redis_outage_stay_ended() {
     let redis = PrivateRedis::start(None);
-    let url = redis.url();
-    let app = app(Engine::Postgres)
-        .redis()
-        .tweak(move |c| {
-            c.redis.url = Some(app_core::types::Secret::new(url));
-            c.queue.in_process_workers = Some(0);
-        })
-        .start()
-        .await;
+    let app = redis.app(None).await;
     let live = app.member("ann").await;
     let (before, before_refresh, _) = app.log_in("ann", "long enough secret").await;
     let (during, during_refresh, _) = app.log_in("ann", "long enough secret").await;
@@ -747,15 +747,7 @@ async fn a_removal_during_a_redis_outage_invalidates_cached_pages_when_it_return
     let dir = std::env::temp_dir().join(format!("redis-keep-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     let redis = PrivateRedis::start_in(None, Some(&dir));
-    let url = redis.url();
-    let app = app(Engine::Postgres)
-        .redis()
-        .tweak(move |c| {
-            c.redis.url = Some(app_core::types::Secret::new(url));
-            c.queue.in_process_workers = Some(0);
-        })
-        .start()
-        .await;
+    let app = redis.app(None).await;
     let admin = app.create_admin("the_admin").await;
     let eve = member(&app, "eve").await;
     let eve_id = app.ok(ME, json!({}), Some(&eve)).await["me"]["id"].as_str().unwrap().to_owned();

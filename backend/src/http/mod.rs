@@ -44,6 +44,7 @@ use futures_util::StreamExt;
 use api::accounts::UserLoader;
 use api::moderation::{RemixCountLoader, RemixCounts};
 use api::{AppSchema, RequestCtx, ensure_codes, request_error, to_gql};
+use app_core::telemetry::Telemetry;
 use domain::{Caller, Services};
 use metrics::Metrics;
 
@@ -347,7 +348,7 @@ async fn graphql(state: web::Data<AppState>, req: HttpRequest, mut payload: web:
     {
         match state.feed_responses.probe(v.user_id, v.session_id, &key).await {
             Ok(p) => {
-                state.services.deps.telemetry().feed_cache_lookup("response", p.hit.is_some());
+                state.metrics.feed_cache_lookup("response", p.hit.is_some());
                 if let Some(hit) = p.hit {
                     state.metrics.operations.with_label_values(&["feed", "query"]).inc();
                     return HttpResponse::Ok().content_type("application/json").body(hit);
