@@ -181,6 +181,10 @@ impl JobObject {
             _ => None,
         }
     }
+    /// Who asked for it (a job is seen only by its author and admins).
+    async fn author(&self, ctx: &Context<'_>) -> Result<Option<UserObject>> {
+        super::accounts::load_user(ctx, self.0.user_id).await
+    }
     /// The draft it made.
     async fn video(&self, ctx: &Context<'_>) -> Result<Option<VideoObject>> {
         let Some(id) = self.0.video_id else { return Ok(None) };
@@ -448,6 +452,27 @@ impl VideosQuery {
         let mut list = ctx.data::<VideoService>()?.drafts(&c.caller, after, n + 1).await.api()?;
         Ok(connection(&mut list, n, after.is_some()))
     }
+
+    /// Jobs that ended `FAILED` (the queue gave up after its retries, or the worker refused the
+    /// job) that no admin has discarded, most recently failed first (admin).
+    async fn failed_jobs(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, JobObject>> {
+        let (n, after) = page_args(first, after)?;
+        let c = caller(ctx)?;
+        let mut list = ctx.data::<VideoService>()?.failed_jobs(&c.caller, after, n + 1).await.api()?;
+        let has_next = list.len() as u64 > n;
+        list.truncate(n as usize);
+        let mut conn = Connection::new(after.is_some(), has_next);
+        conn.edges.extend(
+            list.into_iter()
+                .map(|j| Edge::new(encode_cursor(j.finished_at.unwrap_or(j.created_at), j.id.0), JobObject::new(j))),
+        );
+        Ok(conn)
+    }
 }
 
 /// Generation mutations.
@@ -521,6 +546,22 @@ impl VideosMutation {
         let id = parse_id(&video_id, "videoId", VideoId::parse)?;
         let c = caller(ctx)?;
         Ok(VideoObject(ctx.data::<VideoService>()?.set_remix_allowed(&c.caller, id, allowed).await.api()?))
+    }
+
+    /// Puts a failed job back in its author's queue as if new: same id, prompt and seed, no
+    /// attempts (admin; audited). `CONFLICT` unless it is on the failed list.
+    async fn retry_failed_job(&self, ctx: &Context<'_>, id: ID) -> Result<JobObject> {
+        let id = parse_id(&id, "id", JobId::parse)?;
+        let c = caller(ctx)?;
+        Ok(JobObject::new(ctx.data::<VideoService>()?.retry_failed(&c.caller, id).await.api()?))
+    }
+
+    /// Takes a failed job off the failed list; it stays `FAILED` for its author (admin;
+    /// audited, with the note). `CONFLICT` unless it is on the failed list.
+    async fn discard_failed_job(&self, ctx: &Context<'_>, id: ID, note: Option<String>) -> Result<JobObject> {
+        let id = parse_id(&id, "id", JobId::parse)?;
+        let c = caller(ctx)?;
+        Ok(JobObject::new(ctx.data::<VideoService>()?.discard_failed(&c.caller, id, note.as_deref()).await.api()?))
     }
 
     /// Cancels a queued job, or stops a running one at its next step.

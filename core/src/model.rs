@@ -1008,6 +1008,12 @@ pub enum AuditAction {
     /// An author appealed a decision.
     #[cfg_attr(feature = "db", sea_orm(string_value = "case.appeal"))]
     CaseAppeal,
+    /// An admin put a failed job back in the queue.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "job.retry"))]
+    JobRetry,
+    /// An admin discarded a failed job from the failed-jobs list.
+    #[cfg_attr(feature = "db", sea_orm(string_value = "job.discard"))]
+    JobDiscard,
 }
 
 impl AuditAction {
@@ -1022,6 +1028,8 @@ impl AuditAction {
             AuditAction::CaseResolve => "case.resolve",
             AuditAction::CaseDecideAppeal => "case.decide_appeal",
             AuditAction::CaseAppeal => "case.appeal",
+            AuditAction::JobRetry => "job.retry",
+            AuditAction::JobDiscard => "job.discard",
         }
     }
 }
@@ -1040,6 +1048,8 @@ pub enum AuditSubject {
     Case,
     /// An invite code.
     Invite,
+    /// A generation job.
+    Job,
 }
 
 impl AuditSubject {
@@ -1049,6 +1059,7 @@ impl AuditSubject {
             AuditSubject::User => "user",
             AuditSubject::Case => "case",
             AuditSubject::Invite => "invite",
+            AuditSubject::Job => "job",
         }
     }
 }

@@ -874,6 +874,92 @@ impl VideoService {
     }
 }
 
+/// Failed jobs, for admins: what the queue gave up on (a job whose every delivery failed is
+/// dead-lettered and ends `FAILED`), and what they do about it.
+impl VideoService {
+    /// Failed jobs no admin has discarded, most recently failed first (admins only).
+    pub async fn failed_jobs(
+        &self,
+        caller: &Caller,
+        after: Option<(chrono::DateTime<Utc>, uuid::Uuid)>,
+        limit: u64,
+    ) -> AppResult<Vec<Job>> {
+        caller.require_role(Role::Admin)?;
+        self.deps.store.failed_jobs(after, limit).await
+    }
+
+    /// Puts a failed job back in its author's queue as if new (same id, prompt and seed; no
+    /// attempts), audited: for a failure whose cause is gone (a store that was down, a worker
+    /// bug since fixed). Consent is checked again when its result arrives, as for every job; a
+    /// banned author's job is not retried.
+    pub async fn retry_failed(&self, caller: &Caller, id: JobId) -> AppResult<Job> {
+        let admin = caller.require_role(Role::Admin)?;
+        let job = self.failed_job(id).await?;
+        if self.deps.store.user(job.user_id).await?.is_none_or(|u| u.is_banned()) {
+            return Err(AppError::Conflict("the job's author is banned; their jobs are not retried".into()));
+        }
+        // One unit of work: the job back to QUEUED and its audit entry.
+        let tx = self.deps.store.begin().await?;
+        if !tx.retry_failed_job(id).await? {
+            return Err(no_longer_failed());
+        }
+        tx.record_audit(
+            Some(admin.user.id),
+            super::model::AuditAction::JobRetry,
+            Some((super::model::AuditSubject::Job, id.to_string())),
+            job.error_message.as_deref(),
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(actor = %admin.user.id, job = %id, "failed job retried");
+        self.updates.notify(id).await;
+        // Queued now if the author has a free running slot, else in their turn.
+        self.dispatch(job.user_id).await?;
+        self.deps.store.job(id).await?.ok_or(AppError::NotFound("job"))
+    }
+
+    /// Takes a failed job off the failed-jobs list, audited; it stays `FAILED` for its author.
+    pub async fn discard_failed(&self, caller: &Caller, id: JobId, note: Option<&str>) -> AppResult<Job> {
+        let admin = caller.require_role(Role::Admin)?;
+        let note = note.map(str::trim).filter(|n| !n.is_empty());
+        if note.is_some_and(|n| n.chars().count() > 500) {
+            return Err(AppError::bad_input("note", "write at most 500 characters"));
+        }
+        self.failed_job(id).await?;
+        let tx = self.deps.store.begin().await?;
+        if !tx.discard_failed_job(id).await? {
+            return Err(no_longer_failed());
+        }
+        tx.record_audit(
+            Some(admin.user.id),
+            super::model::AuditAction::JobDiscard,
+            Some((super::model::AuditSubject::Job, id.to_string())),
+            note,
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(actor = %admin.user.id, job = %id, "failed job discarded");
+        self.deps.store.job(id).await?.ok_or(AppError::NotFound("job"))
+    }
+
+    /// The job, if it exists and ended `FAILED`; else `NOT_FOUND` or `CONFLICT` naming its status.
+    async fn failed_job(&self, id: JobId) -> AppResult<Job> {
+        let job = self.deps.store.job(id).await?.ok_or(AppError::NotFound("job"))?;
+        if job.status != JobStatus::Failed {
+            return Err(AppError::Conflict(format!(
+                "only a failed job can be retried or discarded; this one is {}",
+                job.status.as_str()
+            )));
+        }
+        Ok(job)
+    }
+}
+
+/// A failed job that another admin retried or discarded meanwhile.
+fn no_longer_failed() -> AppError {
+    AppError::Conflict("the job is no longer on the failed list (another admin retried or discarded it)".into())
+}
+
 impl VideoService {
     /// At start: offers every dispatched live job the queue does not hold again, whatever its
     /// state, then fills free running slots (`reconcile` with no staleness). Recovers what an

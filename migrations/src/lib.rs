@@ -28,7 +28,9 @@
 //!   `videos` (`author_id`, `status`, `published_at`);
 //! - `…000009_sound`: `generation_jobs.audio_mode`, `videos.has_audio` and `captions_key`;
 //! - `…000010_storyboards`: `generation_jobs.shots` (JSON);
-//! - `…000011_stitch_caption`: `generation_jobs.caption` (a stitched video's caption).
+//! - `…000011_stitch_caption`: `generation_jobs.caption` (a stitched video's caption);
+//! - `…000012_failed_job_review`: `generation_jobs.failure_dismissed_at` (a failed job an admin
+//!   discarded from the console's list).
 //!
 //! Deleting a user cascades to everything they own (invites, sessions, jobs, videos, comments,
 //! reports, notifications, cameos, follows and blocks either side, likes, views, preferences); a
@@ -49,6 +51,7 @@ mod m20261130_000008_social;
 mod m20261204_000009_sound;
 mod m20261204_000010_storyboards;
 mod m20261204_000011_stitch_caption;
+mod m20261204_000012_failed_job_review;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -68,6 +71,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000009_sound::Migration),
             Box::new(m20261204_000010_storyboards::Migration),
             Box::new(m20261204_000011_stitch_caption::Migration),
+            Box::new(m20261204_000012_failed_job_review::Migration),
         ]
     }
 }

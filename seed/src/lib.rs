@@ -789,6 +789,7 @@ async fn write(
                 audio_mode: Set(AudioMode::Silent),
                 shots: Set(None),
                 caption: Set(None),
+                failure_dismissed_at: Set(None),
             }
         }),
     )

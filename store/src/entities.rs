@@ -223,6 +223,8 @@ pub mod generation_jobs {
         pub shots: Option<String>,
         /// The caption of the video it makes (`stitchVideos`).
         pub caption: Option<String>,
+        /// When an admin discarded it from the failed-jobs list.
+        pub failure_dismissed_at: Option<DateTimeUtc>,
     }
 
     /// No navigated relations.

@@ -221,6 +221,7 @@ impl Store {
             audio_mode: Set(j.audio_mode),
             shots: Set(shots),
             caption: Set(j.caption),
+            failure_dismissed_at: Set(None),
         })
         .exec_with_returning(c)
         .await?;
@@ -624,6 +625,67 @@ impl Store {
             .into_iter()
             .map(job_from)
             .collect()
+    }
+
+    /// Failed jobs no admin has discarded, most recently failed first, after the cursor
+    /// `(finished_at, id)`: the console's list of what the queue gave up on.
+    pub async fn failed_jobs(&self, after: Option<(DateTime<Utc>, Uuid)>, limit: u64) -> AppResult<Vec<Job>> {
+        let mut q = jobs::Entity::find()
+            .filter(jobs::Column::Status.eq(JobStatus::Failed))
+            .filter(jobs::Column::FailureDismissedAt.is_null());
+        if let Some((at, id)) = after {
+            q = q.filter(
+                Condition::any()
+                    .add(jobs::Column::FinishedAt.lt(at))
+                    .add(jobs::Column::FinishedAt.eq(at).and(jobs::Column::Id.lt(id))),
+            );
+        }
+        q.order_by_desc(jobs::Column::FinishedAt)
+            .order_by_desc(jobs::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(job_from)
+            .collect()
+    }
+
+    /// Puts a failed, undiscarded job back to `QUEUED` as if new (no attempts, no progress, not
+    /// dispatched, no error), keeping its id, prompt, seed and creation time; `false` when it is
+    /// not (or no longer) such a job.
+    pub(crate) async fn retry_failed_job_in<C: ConnectionTrait>(c: &C, id: JobId) -> AppResult<bool> {
+        let r = jobs::Entity::update_many()
+            .col_expr(jobs::Column::Status, Expr::value(JobStatus::Queued))
+            .col_expr(jobs::Column::Step, Expr::value(0))
+            .col_expr(jobs::Column::TotalSteps, Expr::value(0))
+            .col_expr(jobs::Column::Attempts, Expr::value(0))
+            .col_expr(jobs::Column::Worker, Expr::value(Option::<String>::None))
+            .col_expr(jobs::Column::ErrorCode, Expr::value(Option::<JobErrorCode>::None))
+            .col_expr(jobs::Column::ErrorMessage, Expr::value(Option::<String>::None))
+            .col_expr(jobs::Column::StartedAt, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(jobs::Column::FinishedAt, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(jobs::Column::DispatchedAt, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(jobs::Column::FrameScores, Expr::value(Option::<String>::None))
+            .col_expr(jobs::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(jobs::Column::Id.eq(id.0))
+            .filter(jobs::Column::Status.eq(JobStatus::Failed))
+            .filter(jobs::Column::FailureDismissedAt.is_null())
+            .exec(c)
+            .await?;
+        Ok(r.rows_affected == 1)
+    }
+
+    /// Takes a failed job off the failed-jobs list (it stays `FAILED` for its author); `false`
+    /// when it is not (or no longer) a failed, undiscarded job.
+    pub(crate) async fn discard_failed_job_in<C: ConnectionTrait>(c: &C, id: JobId) -> AppResult<bool> {
+        let r = jobs::Entity::update_many()
+            .col_expr(jobs::Column::FailureDismissedAt, Expr::value(Utc::now()))
+            .filter(jobs::Column::Id.eq(id.0))
+            .filter(jobs::Column::Status.eq(JobStatus::Failed))
+            .filter(jobs::Column::FailureDismissedAt.is_null())
+            .exec(c)
+            .await?;
+        Ok(r.rows_affected == 1)
     }
 
     /// Marks a waiting job handed to the queue; false when it was already (or is no longer queued).

@@ -311,6 +311,16 @@ mod repository {
             Store::set_password_and_revoke_sessions_in(&self.conn, id, hash).await
         }
 
+        /// Puts a failed, undiscarded job back to `QUEUED` as if new; `false` when it is not one.
+        pub async fn retry_failed_job(&self, id: JobId) -> AppResult<bool> {
+            Store::retry_failed_job_in(&self.conn, id).await
+        }
+
+        /// Takes a failed job off the failed-jobs list; `false` when it is not one.
+        pub async fn discard_failed_job(&self, id: JobId) -> AppResult<bool> {
+            Store::discard_failed_job_in(&self.conn, id).await
+        }
+
         /// Changes a member's role.
         pub async fn set_role(&self, id: UserId, role: Role) -> AppResult<Option<User>> {
             Store::set_role_in(&self.conn, id, role).await

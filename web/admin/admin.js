@@ -12,6 +12,7 @@ import { cameosScreen } from './cameos.js';
 import { invitesScreen } from './invites.js';
 import { usersScreen } from './users.js';
 import { auditScreen } from './audit.js';
+import { failedJobsScreen } from './jobs.js';
 
 const main = document.getElementById('main');
 const topbar = document.getElementById('topbar');
@@ -23,6 +24,7 @@ const SCREENS = [
   { slug: 'cameos', label: 'Cameos', render: cameosScreen },
   { slug: 'invites', label: 'Invites', admin: true, render: invitesScreen },
   { slug: 'users', label: 'Users', render: usersScreen },
+  { slug: 'jobs', label: 'Failed jobs', admin: true, render: failedJobsScreen },
   { slug: 'audit', label: 'Audit log', admin: true, render: auditScreen },
 ];
 

@@ -303,3 +303,41 @@ test('admins mint invites, grant the waitlist, manage members and read the audit
   assert.deepEqual(phone.errors, []);
   await phone.context().close();
 });
+
+// Last in this file: it breaks the server's media folder for a while.
+test('an admin retries a job the queue gave up on from the Failed jobs screen', async () => {
+  const { rename, writeFile, unlink } = await import('node:fs/promises');
+  const media = path.join(server.dataDir, 'media');
+  const kept = path.join(server.dataDir, 'media-kept');
+  // Every write fails while the media folder is a plain file: the job fails every delivery.
+  await rename(media, kept);
+  await writeFile(media, 'not a folder');
+  let failed;
+  try {
+    const { createVideo } = await server.api('mutation($i: CreateVideoInput!) { createVideo(input: $i) { id } }', { i: { prompt: 'a lighthouse in a storm', durationSeconds: 1 } }, author.accessToken);
+    failed = await server.waitJob(author.accessToken, createVideo.id);
+  } finally {
+    await unlink(media);
+    await rename(kept, media);
+  }
+  assert.equal(failed.status, 'FAILED', JSON.stringify(failed));
+
+  const page = await consolePage('desktop', admin, '/admin/jobs');
+  const row = page.locator(`[data-testid="job-row"][data-job="${failed.id}"]`);
+  await row.waitFor();
+  assert.match(await row.innerText(), /a lighthouse in a storm/);
+  assert.match(await row.innerText(), /GENERATION_FAILED/);
+  assert.match(await row.innerText(), new RegExp(author.user.username));
+  await shot(page, 'admin-failed-jobs');
+  await row.getByTestId('job-retry').click();
+  await row.getByTestId('job-done').filter({ hasText: 'queued again' }).waitFor();
+  const done = await server.waitJob(author.accessToken, failed.id);
+  assert.equal(done.status, 'SUCCEEDED', JSON.stringify(done));
+  // Gone from the list on the next load; the audit log has the retry.
+  await page.reload();
+  await page.getByText('No failed jobs are waiting for a decision.').waitFor();
+  const { auditLog } = await server.api('{ auditLog(first: 5) { edges { node { action subject } } } }', {}, admin.accessToken);
+  assert.ok(auditLog.edges.some((e) => e.node.action === 'job.retry' && e.node.subject === `job:${failed.id}`));
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});
