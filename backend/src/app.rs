@@ -292,6 +292,10 @@ pub struct Running {
     pub videos: VideoService,
     /// Stops the in-process workers.
     pub stop_workers: tokio::sync::watch::Sender<bool>,
+    /// The in-process workers (each ends within `queue_stop_grace_secs` of `stop_workers`).
+    pub workers: Vec<tokio::task::JoinHandle<()>>,
+    /// Closes every open WebSocket with code 1012 (*service restart*).
+    pub close_sockets: tokio::sync::watch::Sender<bool>,
     /// Moderation, provenance and comments.
     pub moderation: ModerationService,
 }
@@ -336,6 +340,7 @@ pub async fn start(c: &Config) -> AppResult<Running> {
             max_complexity: c.graphql.max_complexity,
         },
     );
+    let (close_sockets, closing) = crate::http::ws::Closing::channel();
     let state = web::Data::new(AppState {
         schema,
         services: services.clone(),
@@ -349,6 +354,7 @@ pub async fn start(c: &Config) -> AppResult<Running> {
             services.deps.kv().clone(),
             services.feed.page_ttl(),
         ),
+        closing,
     });
     let links = web::Data::new(generation.links.clone());
     let files = web::Data::new(crate::http::site::WebFiles { dir: c.web.web_dir.clone() });
@@ -384,6 +390,8 @@ pub async fn start(c: &Config) -> AppResult<Running> {
         store: database,
         videos: generation.videos,
         stop_workers: generation.stop_workers,
+        workers: generation.workers,
+        close_sockets,
         moderation: generation.moderation,
     })
 }

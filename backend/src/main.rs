@@ -114,13 +114,23 @@ async fn run(command: Command, config: Config) -> Result<(), app_core::error::Ap
             let running = backend::app::start(&config).await?;
             let handle = running.handle.clone();
             let stop_workers = running.stop_workers.clone();
+            let close_sockets = running.close_sockets.clone();
             tokio::spawn(async move {
                 generator::setup::stop_signal().await;
-                tracing::info!("stopping: finishing requests in flight");
+                tracing::info!("stopping: no new connections, requests in flight finish, WebSockets close with 1012");
                 let _ = stop_workers.send(true);
-                handle.stop(true).await;
+                // The listener stops first (the command is sent now), then the sockets are told.
+                let stopped = handle.stop(true);
+                let _ = close_sockets.send(true);
+                stopped.await;
             });
-            match running.task.await {
+            let served = running.task.await;
+            // In-process workers finish, or hand back, the job in hand within the stop grace.
+            let _ = running.stop_workers.send(true);
+            for worker in running.workers {
+                let _ = worker.await;
+            }
+            match served {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(e)) => Err(app_core::error::AppError::internal("server", e)),
                 Err(e) => Err(app_core::error::AppError::internal("server task", e)),

@@ -524,6 +524,11 @@ pub struct QueueConfig {
     /// `queue_retry_backoff_secs`: base of the retry backoff (whole seconds; doubles per attempt).
     #[serde(rename = "queue_retry_backoff_secs", deserialize_with = "units::seconds")]
     pub retry_backoff: Duration,
+    /// `queue_stop_grace_secs`: how long a worker told to stop (SIGTERM) may keep working on the
+    /// job in hand before it hands the job back to the queue for another worker, without counting
+    /// an attempt (whole seconds; keep it under the orchestrator's kill deadline).
+    #[serde(rename = "queue_stop_grace_secs", deserialize_with = "units::seconds")]
+    pub stop_grace: Duration,
     /// `in_process_workers`: generator workers inside the backend; unset means 1 without
     /// Redis, 0 with Redis (see [`crate::Config::effective_in_process_workers`]).
     pub in_process_workers: Option<usize>,
@@ -541,6 +546,7 @@ impl Default for QueueConfig {
             max_deliveries: 3,
             reclaim_idle: Duration::from_secs(60),
             retry_backoff: Duration::from_secs(2),
+            stop_grace: Duration::from_secs(240),
             in_process_workers: None,
             total_workers: None,
             worker_name: None,

@@ -63,6 +63,7 @@ const KEYS_OPERATORS_USE: &[&str] = &[
     "queue_max_deliveries",
     "queue_reclaim_idle_secs",
     "queue_retry_backoff_secs",
+    "queue_stop_grace_secs",
     "s3_bucket",
     "s3_endpoint",
     "s3_region",
@@ -136,6 +137,7 @@ max_running_jobs_per_user = 1
 queue_max_deliveries = 3
 queue_reclaim_idle_secs = 60
 queue_retry_backoff_secs = 2
+queue_stop_grace_secs = 240
 s3_region = "us-east-1"
 media_url_ttl_secs = 3600
 frame_classifier = ".venv/models/open-nsfw.onnx"

@@ -12,9 +12,14 @@ use crate::pipeline::PipelineOptions;
 use crate::runtime::default_dylib_path;
 
 /// The queue's delivery settings (`queue_max_deliveries`, `queue_reclaim_idle_secs`,
-/// `queue_retry_backoff_secs`).
+/// `queue_retry_backoff_secs`, `queue_stop_grace_secs`).
 pub fn queue_settings(q: &QueueConfig) -> QueueSettings {
-    QueueSettings { max_deliveries: q.max_deliveries, reclaim_idle: q.reclaim_idle, retry_backoff: q.retry_backoff }
+    QueueSettings {
+        max_deliveries: q.max_deliveries,
+        reclaim_idle: q.reclaim_idle,
+        retry_backoff: q.retry_backoff,
+        stop_grace: q.stop_grace,
+    }
 }
 
 /// The media store: the S3 bucket when `s3_bucket` is set, else `<data_dir>/media`.

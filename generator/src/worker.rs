@@ -59,6 +59,10 @@
 //! Any other failure of an attempt (model, frame check, marks, encoder, signing, store, journal)
 //! hands the delivery back (`retry_later`: backoff, then the dead letter). The worker reads no
 //! service database and never checks consent: the backend re-checks it when it applies the result.
+//!
+//! Stopping (`run`'s `shutdown`, SIGTERM in both binaries): the worker takes no new job; the job in
+//! hand gets `queue_stop_grace_secs` to finish, after which it is handed back whole (`requeue`,
+//! no attempt counted) for another worker (`handle_within_grace`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -101,6 +105,15 @@ pub struct Worker {
     pub speech: Arc<SpeechEngine>,
 }
 
+/// Resolves `grace` after `shutdown` turns true; never when it does not (or its sender is gone
+/// without saying so).
+async fn grace_ran_out(mut shutdown: watch::Receiver<bool>, grace: Duration) {
+    if shutdown.wait_for(|stop| *stop).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+    tokio::time::sleep(grace).await;
+}
+
 /// How a generation ended when it did not fail.
 enum Outcome {
     /// Stored and ready.
@@ -128,6 +141,17 @@ struct AbortOnDrop(tokio::task::JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+/// Raises a flag when dropped. Beside each generation's cancellation flag: a generation whose
+/// future is dropped (the stop grace ran out) stops the model at its next step, instead of running
+/// on, unseen, on a blocking thread that would also keep the process from exiting.
+struct RaiseOnDrop(Arc<AtomicBool>);
+
+impl Drop for RaiseOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
     }
 }
 
@@ -327,10 +351,19 @@ impl Worker {
             match next {
                 Ok(Some(d)) => {
                     helped = false;
-                    self.handle(d).await;
+                    self.handle_within_grace(d, &shutdown).await;
                 }
                 // No job waits: make a shot of a storyboard another worker is on, if one is offered.
-                Ok(None) => helped = self.help().await,
+                Ok(None) => {
+                    helped = tokio::select! {
+                        h = self.help() => h,
+                        () = grace_ran_out(shutdown.clone(), self.queue.settings().stop_grace) => {
+                            // The claim lapses; the storyboard's own worker makes the shot.
+                            tracing::warn!(worker = %self.name, "stop grace ran out while making another worker's shot; leaving it");
+                            false
+                        }
+                    };
+                }
                 Err(e) => {
                     tracing::warn!(worker = %self.name, error = %e, "queue read failed; retrying");
                     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -362,6 +395,30 @@ impl Worker {
             self.ack(d).await;
         } else {
             tracing::error!(job = %d.spec.job_id, "final event not published; leaving the job to be redelivered");
+        }
+    }
+
+    /// [`Worker::handle`], but once the process is told to stop, for at most
+    /// `queue_stop_grace_secs` more: a job still in hand then is handed back whole
+    /// (`JobQueue::requeue`, no attempt counted) for another worker, and the journal lists it as
+    /// interrupted at the next start. Stopping between two awaits of `handle` is safe: a result is
+    /// published only after the journal recorded it, so a redelivery re-reports it rather than
+    /// making it again.
+    async fn handle_within_grace(&self, d: Delivery, shutdown: &watch::Receiver<bool>) {
+        let grace = self.queue.settings().stop_grace;
+        tokio::select! {
+            () = self.handle(d.clone()) => {}
+            () = grace_ran_out(shutdown.clone(), grace) => {
+                let job = d.spec.job_id;
+                match self.queue.requeue(&d).await {
+                    Ok(true) => tracing::warn!(worker = %self.name, job = %job, grace_secs = grace.as_secs(),
+                        "stop grace ran out with the job in hand; handed it back for another worker"),
+                    Ok(false) => tracing::info!(worker = %self.name, job = %job,
+                        "stop grace ran out; the job had already left this worker"),
+                    Err(e) => tracing::warn!(worker = %self.name, job = %job, error = %e,
+                        "stop grace ran out and the job could not be handed back; it is reclaimed after the reclaim idle time"),
+                }
+            }
         }
     }
 
@@ -585,6 +642,7 @@ impl Worker {
         self.batcher.pipeline().check(&request)?;
         // Stop at the next step when the storyboard ends meanwhile.
         let cancelled = Arc::new(AtomicBool::new(false));
+        let _stop_model_if_dropped = RaiseOnDrop(cancelled.clone());
         let _watcher = {
             let (queue, cancelled) = (self.queue.clone(), cancelled.clone());
             AbortOnDrop(tokio::spawn(async move {
@@ -836,6 +894,7 @@ impl Worker {
         // tell the queue the job is alive so it is not reclaimed from a slow but healthy worker
         // (until the job's output is stored: the finishing stages take time too).
         let cancelled = Arc::new(AtomicBool::new(false));
+        let _stop_model_if_dropped = RaiseOnDrop(cancelled.clone());
         let (tx, mut rx) = mpsc::unbounded_channel::<(usize, usize)>();
         let _watcher = {
             let (queue, cancelled, d) = (self.queue.clone(), cancelled.clone(), d.clone());

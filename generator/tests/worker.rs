@@ -67,6 +67,7 @@ impl Rig {
             max_deliveries: 3,
             reclaim_idle: Duration::from_secs(60),
             retry_backoff: Duration::from_millis(20),
+            stop_grace: Duration::from_secs(1),
         });
         let media = MediaStore::local(&dir.join("media")).unwrap();
         let worker = Worker {

@@ -18,11 +18,19 @@ pub struct QueueSettings {
     /// Delay before a `retry_later` job is delivered again; doubles per attempt, and never
     /// exceeds `reclaim_idle` (default 2 s).
     pub retry_backoff: Duration,
+    /// How long a worker told to stop may keep working on the job in hand before it hands the
+    /// job back (`JobQueue::requeue`, no attempt counted) for another worker (default 240 s).
+    pub stop_grace: Duration,
 }
 
 impl Default for QueueSettings {
     fn default() -> Self {
-        Self { max_deliveries: 3, reclaim_idle: Duration::from_secs(60), retry_backoff: Duration::from_secs(2) }
+        Self {
+            max_deliveries: 3,
+            reclaim_idle: Duration::from_secs(60),
+            retry_backoff: Duration::from_secs(2),
+            stop_grace: Duration::from_secs(240),
+        }
     }
 }
 
@@ -56,6 +64,7 @@ mod tests {
             max_deliveries: 5,
             reclaim_idle: Duration::from_secs(10),
             retry_backoff: Duration::from_secs(2),
+            ..QueueSettings::default()
         };
         let delays: Vec<u64> = (1..=5).map(|a| s.retry_delay(a).as_secs()).collect();
         assert_eq!(delays, [2, 4, 8, 10, 10]);

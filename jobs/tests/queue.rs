@@ -14,7 +14,12 @@ const WAIT: Duration = Duration::from_secs(2);
 const SHORT: Duration = Duration::from_millis(50);
 
 fn settings() -> QueueSettings {
-    QueueSettings { max_deliveries: 3, reclaim_idle: RECLAIM, retry_backoff: Duration::from_millis(20) }
+    QueueSettings {
+        max_deliveries: 3,
+        reclaim_idle: RECLAIM,
+        retry_backoff: Duration::from_millis(20),
+        stop_grace: Duration::from_secs(1),
+    }
 }
 
 fn spec(prompt: &str) -> JobSpec {

@@ -512,9 +512,87 @@ async fn sigterm_stops_the_generator_and_the_api_server_cleanly() {
         assert!(Instant::now() < deadline, "the API server did not start");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // An open subscription socket is closed with 1012 (service restart), which clients treat as
+    // "reconnect", not dropped.
+    let mut req = format!("ws://127.0.0.1:{port}/graphql/ws").into_client_request().unwrap();
+    req.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    ws.send(Message::text(json!({"type": "connection_init", "payload": {}}).to_string())).await.unwrap();
+    let ack = tokio::time::timeout(Duration::from_secs(10), ws.next()).await.unwrap().unwrap().unwrap();
+    assert!(ack.to_text().unwrap().contains("connection_ack"), "{ack:?}");
+    let sent = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
+    assert!(sent.success());
+    let close = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Close(frame))) => return frame,
+                Some(Ok(_)) => continue,
+                other => panic!("the socket ended without a close frame: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("no close frame within 10 s of SIGTERM")
+    .expect("a close frame with a code");
+    assert_eq!(u16::from(close.code), 1012, "{close:?}");
     let status = terminate(&mut server);
     assert!(status.success(), "API server exited with {status}");
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A generator told to stop while a job is still far from done hands the job back once
+/// `queue_stop_grace_secs` has passed (not after the reclaim idle time, and without using up an
+/// attempt), exits cleanly, and another generator makes the job, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_generator_hands_back_its_job_after_the_grace() {
+    let app = app(Engine::Postgres)
+        .redis()
+        .tweak(|c| {
+            c.queue.in_process_workers = Some(0);
+            // Far beyond the test: only the hand-back can bring the job to another worker.
+            c.queue.reclaim_idle = Duration::from_secs(600);
+        })
+        .start()
+        .await;
+    let ann = member(&app, "ann").await;
+    let log = app.data_dir.join("slow.log");
+    let out = std::fs::File::create(&log).unwrap();
+    let mut slow = generator_command(&app, "gen-slow", &slow_manifest(1000))
+        .env("APP_LOG", "info")
+        .env("APP_QUEUE_STOP_GRACE_SECS", "1")
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap();
+    let r = create(&app, &ann, json!({"prompt": "a glacier calving into the sea", "durationSeconds": 1})).await;
+    let id = r["data"]["createVideo"]["id"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let j = job(&app, &ann, &id).await;
+        if j["status"] == "RUNNING" && j["progress"].as_f64().unwrap() > 0.0 {
+            break;
+        }
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        assert!(Instant::now() < deadline, "the slow generator did not start the job: {j}\n{text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let stopped_at = Instant::now();
+    let status = terminate(&mut slow);
+    let took = stopped_at.elapsed();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(status.success(), "generator exited with {status}: {text}");
+    assert!(text.contains("handed it back for another worker"), "{text}");
+    eprintln!("stopping generator exited {took:?} after SIGTERM (grace 1 s)");
+    let mut quick = spawn_generator(&app, "gen-quick", &slow_manifest(4));
+    let done = wait_for(&app, &ann, &id, Duration::from_secs(120), |j| {
+        j["status"].as_str().is_some_and(|s| !["RUNNING", "QUEUED", "MODERATING"].contains(&s))
+    })
+    .await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    assert_eq!(done["attempts"], 1, "the hand-back used up no attempt: {done}");
+    quick.kill().unwrap();
+    quick.wait().unwrap();
+    app.stop().await;
 }
 
 /// A Redis server of the test's own (no persistence), so it can be stopped and started again
@@ -1012,6 +1090,112 @@ async fn failing_job_is_dead_lettered_and_the_queue_flows() {
     let id = r["data"]["createVideo"]["id"].as_str().unwrap().to_owned();
     let j = wait_for(&app, &ann, &id, Duration::from_secs(120), |j| j["status"] == "SUCCEEDED").await;
     assert_eq!(j["attempts"], 1);
+    let _ = app.running.stop_workers.send(true);
+    app.stop().await;
+}
+
+/// The console's failed-jobs list: jobs the queue gave up on are listed for admins (others are
+/// refused), a retried one goes back to its author's queue as if new and is made once its cause is
+/// gone, a discarded one leaves the list and stays FAILED for its author, both are audited, and a
+/// job not on the list cannot be retried or discarded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_retries_or_discards_failed_jobs() {
+    const FAILED: &str = "query($after: String) { failedJobs(first: 10, after: $after) { edges { node { id status prompt attempts error { code message } author { username } } } pageInfo { hasNextPage endCursor } } }";
+    const RETRY: &str = "mutation($id: ID!) { retryFailedJob(id: $id) { id status attempts error { code } } }";
+    const DISCARD: &str = "mutation($id: ID!, $note: String) { discardFailedJob(id: $id, note: $note) { id status } }";
+    let app = app(Engine::Sqlite)
+        .tweak(|c| {
+            c.queue.in_process_workers = Some(1);
+            c.queue.max_deliveries = 2;
+        })
+        .start()
+        .await;
+    let ann = member(&app, "ann").await;
+    let root = app.create_admin("oncall").await;
+    // Every write fails while the media folder is a plain file: both jobs are given up.
+    let media = app.data_dir.join("media");
+    std::fs::remove_dir_all(&media).ok();
+    std::fs::write(&media, b"not a folder").unwrap();
+    let mut ids = Vec::new();
+    for prompt in ["a lighthouse in a storm", "a paper boat on a pond"] {
+        let r = create(&app, &ann, json!({"prompt": prompt, "durationSeconds": 1})).await;
+        let id = r["data"]["createVideo"]["id"].as_str().unwrap().to_owned();
+        wait_for(&app, &ann, &id, Duration::from_secs(120), |j| j["status"] == "FAILED").await;
+        ids.push(id);
+    }
+    let (storm, boat) = (ids[0].clone(), ids[1].clone());
+    assert_eq!(app.code(FAILED, json!({}), Some(&ann)).await, "FORBIDDEN");
+    assert_eq!(app.code(RETRY, json!({"id": storm}), Some(&ann)).await, "FORBIDDEN");
+    assert_eq!(app.code(DISCARD, json!({"id": storm}), None).await, "UNAUTHENTICATED");
+    // Newest failure first, one page at a time.
+    let page = app.ok(FAILED, json!({}), Some(&root)).await["failedJobs"].clone();
+    let listed: Vec<&str> =
+        page["edges"].as_array().unwrap().iter().map(|e| e["node"]["id"].as_str().unwrap()).collect();
+    assert_eq!(listed, [boat.as_str(), storm.as_str()], "{page}");
+    let node = &page["edges"][1]["node"];
+    assert_eq!(node["author"]["username"], "ann");
+    assert_eq!(node["attempts"], 2);
+    assert_eq!(node["error"]["code"], "GENERATION_FAILED");
+    let first = app
+        .ok(
+            "query { failedJobs(first: 1) { edges { node { id } } pageInfo { hasNextPage endCursor } } }",
+            json!({}),
+            Some(&root),
+        )
+        .await;
+    assert_eq!(first["failedJobs"]["edges"][0]["node"]["id"], boat.as_str());
+    assert_eq!(first["failedJobs"]["pageInfo"]["hasNextPage"], true);
+    let after = first["failedJobs"]["pageInfo"]["endCursor"].clone();
+    let rest = app.ok(FAILED, json!({"after": after}), Some(&root)).await;
+    assert_eq!(rest["failedJobs"]["edges"][0]["node"]["id"], storm.as_str(), "{rest}");
+    assert_eq!(rest["failedJobs"]["pageInfo"]["hasNextPage"], false);
+
+    // The cause is gone; the storm is retried and made, with a fresh count of attempts.
+    std::fs::remove_file(&media).unwrap();
+    std::fs::create_dir_all(&media).unwrap();
+    let r = app.ok(RETRY, json!({"id": storm}), Some(&root)).await;
+    assert_eq!(r["retryFailedJob"]["attempts"], 0, "{r}");
+    assert_eq!(r["retryFailedJob"]["error"], Value::Null, "{r}");
+    assert_ne!(r["retryFailedJob"]["status"], "FAILED", "{r}");
+    assert_eq!(app.code(RETRY, json!({"id": storm}), Some(&root)).await, "CONFLICT");
+    let j = wait_for(&app, &ann, &storm, Duration::from_secs(120), |j| j["status"] == "SUCCEEDED").await;
+    assert_eq!(j["attempts"], 1, "{j}");
+    assert_eq!(j["video"]["frameCount"], 12, "{j}");
+    assert_eq!(app.code(RETRY, json!({"id": storm}), Some(&root)).await, "CONFLICT");
+    assert_eq!(app.code(DISCARD, json!({"id": storm}), Some(&root)).await, "CONFLICT");
+
+    // The boat is discarded: off the list, still FAILED for ann, and not retried any more.
+    let long = "x".repeat(501);
+    assert_eq!(app.code(DISCARD, json!({"id": boat, "note": long}), Some(&root)).await, "BAD_USER_INPUT");
+    let r = app.ok(DISCARD, json!({"id": boat, "note": "prompt tripped a model bug, fixed in 1.4"}), Some(&root)).await;
+    assert_eq!(r["discardFailedJob"]["status"], "FAILED");
+    assert_eq!(app.code(DISCARD, json!({"id": boat}), Some(&root)).await, "CONFLICT");
+    assert_eq!(app.code(RETRY, json!({"id": boat}), Some(&root)).await, "CONFLICT");
+    assert_eq!(job(&app, &ann, &boat).await["status"], "FAILED");
+    let page = app.ok(FAILED, json!({}), Some(&root)).await;
+    assert_eq!(page["failedJobs"]["edges"], json!([]), "{page}");
+    assert_eq!(app.code(RETRY, json!({"id": "nope"}), Some(&root)).await, "BAD_USER_INPUT");
+    assert_eq!(app.code(RETRY, json!({"id": uuid::Uuid::now_v7().to_string()}), Some(&root)).await, "NOT_FOUND");
+
+    // Both decisions are in the audit log, with who and which job.
+    let log = app
+        .ok(
+            "{ auditLog(first: 5) { edges { node { action subject note actor { username } } } } }",
+            json!({}),
+            Some(&root),
+        )
+        .await;
+    let entries: Vec<(String, String)> = log["auditLog"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["node"]["action"].as_str().unwrap().starts_with("job."))
+        .map(|e| (e["node"]["action"].as_str().unwrap().to_owned(), e["node"]["subject"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(
+        entries,
+        [("job.discard".to_owned(), format!("job:{boat}")), ("job.retry".to_owned(), format!("job:{storm}"))]
+    );
     let _ = app.running.stop_workers.send(true);
     app.stop().await;
 }

@@ -163,13 +163,25 @@ export function gqlUpload(query, variables, files) {
 }
 
 /**
+ * Close codes after which the same subscription is opened again: 1012 (the server restarts, sent
+ * to every socket when a node stops), 1013 (try again later), 1001 (going away), 1006 (the
+ * connection dropped without a close frame).
+ */
+const RECONNECT_CODES = new Set([1001, 1006, 1012, 1013]);
+/** Reopens in a row before the subscription gives up with a NETWORK error. */
+const MAX_RECONNECTS = 5;
+
+/**
  * Subscribes over `/graphql/ws` (graphql-transport-ws). `on.next(data)`, `on.error(ApiError)`,
- * `on.complete()`. Returns a function that stops the subscription.
+ * `on.complete()`. Returns a function that stops the subscription. A connection the server
+ * closes because it restarts (1012) is opened again after a short, growing, jittered wait
+ * (subscriptions here start with the current state, so nothing is missed).
  */
 export function subscribe(query, variables, on) {
   let socket = null;
   let stopped = false;
   let retried = false;
+  let reconnects = 0;
   const open = () => {
     const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/graphql/ws`;
     socket = new WebSocket(url, 'graphql-transport-ws');
@@ -201,6 +213,7 @@ export function subscribe(query, variables, on) {
           }
           on.error?.(err);
         } else if (msg.payload?.data) {
+          reconnects = 0;
           on.next?.(msg.payload.data);
         }
       } else if (msg.type === 'error') {
@@ -220,6 +233,14 @@ export function subscribe(query, variables, on) {
       }
     };
     socket.onclose = (ev) => {
+      if (!done && !stopped && RECONNECT_CODES.has(ev.code) && reconnects < MAX_RECONNECTS) {
+        reconnects += 1;
+        const wait = Math.min(8000, 500 * 2 ** (reconnects - 1)) * (0.5 + Math.random());
+        setTimeout(() => {
+          if (!stopped) open();
+        }, wait);
+        return;
+      }
       if (!done && !stopped) {
         const code = ev.code === 4401 || ev.code === 4403 ? 'UNAUTHENTICATED' : 'NETWORK';
         on.error?.(new ApiError('The live connection closed.', code));

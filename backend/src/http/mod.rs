@@ -21,13 +21,16 @@
 //! DataLoaders. A single JSON query whose every top-level field is `feed` is first looked up in the
 //! whole-response cache ([`feed_responses`]). On `/graphql/ws` the same authentication runs once on
 //! the `connection_init` payload (`Authorization`); a rejected token refuses the connection, and the
-//! caller is fixed for its lifetime. `/ping` is a constant answer (the feed benchmark's floor);
-//! `/readyz` pings the database and, when configured, Redis (503 when one is down).
+//! caller is fixed for its lifetime; when the server stops, every open WebSocket is closed with
+//! code 1012, *service restart*, so clients reconnect elsewhere ([`ws`]). `/ping` is a constant
+//! answer (the feed benchmark's floor); `/readyz` pings the database and, when configured, Redis
+//! (503 when one is down).
 
 pub mod feed_responses;
 pub mod media;
 pub use api::metrics;
 pub mod site;
+pub mod ws;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,7 +41,7 @@ use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, Responder, web};
 use async_graphql::dataloader::{DataLoader, HashMapCache};
 use async_graphql::{BatchRequest, Data};
-use async_graphql_actix_web::{GraphQLResponse, GraphQLSubscription};
+use async_graphql_actix_web::GraphQLResponse;
 use futures_util::StreamExt;
 
 use api::accounts::UserLoader;
@@ -69,6 +72,8 @@ pub struct AppState {
     pub feed_only: moka::sync::Cache<[u8; 32], bool>,
     /// Whole responses of feed-only operations.
     pub feed_responses: feed_responses::FeedResponses,
+    /// Set when the server stops: open WebSockets close with code 1012 (`ws`).
+    pub closing: ws::Closing,
 }
 
 pub use api::FeedResponseCacheable;
@@ -403,28 +408,26 @@ async fn graphql_ws(
 ) -> actix_web::Result<HttpResponse> {
     let services = state.services.clone();
     let client = client_address(&req, state.trust_forwarded_for);
-    GraphQLSubscription::new(state.schema.clone())
-        .on_connection_init(move |value| async move {
-            let token = value
-                .get("Authorization")
-                .or_else(|| value.get("authorization"))
-                .and_then(|v| v.as_str())
-                .and_then(strip_bearer);
-            let caller = services.accounts.authenticate(token.as_deref()).await.map_err(to_gql)?;
-            if let Caller::Rejected(why) = caller {
-                return Err(async_graphql::Error::new(why));
-            }
-            let d = request_data(&services, caller, client);
-            let mut data = Data::default();
-            data.insert(d.ctx);
-            data.insert(d.users);
-            data.insert(d.remixes);
-            data.insert(d.followed);
-            data.insert(d.blocked);
-            data.insert(d.liked);
-            Ok(data)
-        })
-        .start(&req, payload)
+    ws::serve(state.schema.clone(), &req, payload, state.closing.clone(), move |value| async move {
+        let token = value
+            .get("Authorization")
+            .or_else(|| value.get("authorization"))
+            .and_then(|v| v.as_str())
+            .and_then(strip_bearer);
+        let caller = services.accounts.authenticate(token.as_deref()).await.map_err(to_gql)?;
+        if let Caller::Rejected(why) = caller {
+            return Err(async_graphql::Error::new(why));
+        }
+        let d = request_data(&services, caller, client);
+        let mut data = Data::default();
+        data.insert(d.ctx);
+        data.insert(d.users);
+        data.insert(d.remixes);
+        data.insert(d.followed);
+        data.insert(d.blocked);
+        data.insert(d.liked);
+        Ok(data)
+    })
 }
 
 /// A bare JSON answer (no database, no cache): the baseline of the load benchmarks.
