@@ -50,8 +50,9 @@
 //!    frames), then `Finisher::sign` (model, versions, video id, cameo consents, remix and part
 //!    ingredients; verified once; its hash covers the sound track too).
 //! 6. Strip, thumbnail and captions are stored before the video (`strips/`, `thumbs/`,
-//!    `captions/<job>.vtt`, `videos/<job>.…`), so a stored video always has them; the stage times
-//!    become `StageMillis`.
+//!    `captions/<job>.vtt`, `videos/<job>.…`), so a stored video always has them; an S3 store
+//!    that does not answer is asked again for up to `STORE_WAIT` (10 minutes) with the output kept
+//!    and the delivery alive (`put_output`); the stage times become `StageMillis`.
 //! 7. The journal records the output, `Succeeded { output }` is published (five tries), then the
 //!    delivery is acknowledged. A final event that cannot be published leaves the delivery
 //!    unacknowledged, so it comes back and is re-sent.
@@ -104,6 +105,10 @@ pub struct Worker {
     /// The voices that speak the dialogue (`sound.rs`).
     pub speech: Arc<SpeechEngine>,
 }
+
+/// How long a finished job waits for a remote media store that does not take its outputs before
+/// the attempt counts as failed ([`Worker::put_output`]).
+pub const STORE_WAIT: Duration = Duration::from_secs(600);
 
 /// Resolves `grace` after `shutdown` turns true; never when it does not (or its sender is gone
 /// without saying so).
@@ -830,6 +835,49 @@ impl Worker {
         }
     }
 
+    /// Stores one output of a finished job. A remote store (S3) that fails is asked again (after
+    /// 1 s, doubling to at most 15 s apart) for up to [`STORE_WAIT`] while the delivery is kept
+    /// alive, so an object-store outage delays a finished job instead of failing the attempt and
+    /// making the video again; a local folder's failure, a cancellation or the end of the wait
+    /// fail the attempt as before.
+    async fn put_output(
+        &self,
+        job: uuid::Uuid,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+        cancelled: &AtomicBool,
+    ) -> GenResult<()> {
+        let started = Instant::now();
+        let mut pause = Duration::from_secs(1);
+        let mut tries = 0u32;
+        loop {
+            tries += 1;
+            let e = match self.media.put(key, bytes.clone(), content_type).await {
+                Ok(()) => {
+                    if tries > 1 {
+                        tracing::info!(worker = %self.name, job = %job, key, tries, waited_ms = started.elapsed().as_millis() as u64,
+                            "media store answers again; output stored");
+                    }
+                    return Ok(());
+                }
+                Err(e) => e,
+            };
+            if cancelled.load(Ordering::SeqCst) {
+                return Err(GenError::Cancelled);
+            }
+            if !self.media.is_remote() || started.elapsed() + pause > STORE_WAIT {
+                return Err(GenError::Model { model: "media store", message: e.to_string() });
+            }
+            if tries == 1 {
+                tracing::warn!(worker = %self.name, job = %job, key, error = %e,
+                    "media store does not take the output; keeping it and asking again");
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(15));
+        }
+    }
+
     /// Gives the delivery back to the queue for a later attempt (or the dead letter).
     async fn hand_back(&self, d: &Delivery) {
         if let Err(e) = self.queue.retry_later(d).await {
@@ -1125,16 +1173,15 @@ impl Worker {
         let thumbnail_key = format!("thumbs/{job}.jpg");
         let frame_strip_key = format!("strips/{job}.jpg");
         let captions_key = sound.captions.as_ref().map(|_| format!("captions/{job}.vtt"));
-        let store_err = |e: media::MediaError| GenError::Model { model: "media store", message: e.to_string() };
         // The strip, thumbnail and captions first: a stored video always has them.
         if let Some(strip) = check.strip_jpeg {
-            self.media.put(&frame_strip_key, strip, "image/jpeg").await.map_err(store_err)?;
+            self.put_output(job, &frame_strip_key, strip, "image/jpeg", &cancelled).await?;
         }
         if let (Some(key), Some(vtt)) = (&captions_key, sound.captions) {
-            self.media.put(key, vtt.into_bytes(), "text/vtt").await.map_err(store_err)?;
+            self.put_output(job, key, vtt.into_bytes(), "text/vtt", &cancelled).await?;
         }
-        self.media.put(&thumbnail_key, thumb, "image/jpeg").await.map_err(store_err)?;
-        self.media.put(&video_key, signed.mp4, "video/mp4").await.map_err(store_err)?;
+        self.put_output(job, &thumbnail_key, thumb, "image/jpeg", &cancelled).await?;
+        self.put_output(job, &video_key, signed.mp4, "video/mp4", &cancelled).await?;
         let store = store_start.elapsed();
 
         Ok(Outcome::Done(Box::new(JobOutput {

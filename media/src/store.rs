@@ -109,6 +109,12 @@ impl MediaStore {
         Ok(Self { inner: s3.clone(), signer: Some(s3), keeps_content_type: true })
     }
 
+    /// Whether the objects live on another machine (S3): a failure there may be an outage that
+    /// ends, where a local folder's is a fault of this machine.
+    pub fn is_remote(&self) -> bool {
+        self.signer.is_some()
+    }
+
     /// Stores `bytes` under `key`, replacing what was there, with the given content type.
     pub async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), MediaError> {
         let path = parse_key(key)?;

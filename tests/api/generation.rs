@@ -382,6 +382,19 @@ fn generator_command(app: &TestApp, name: &str, manifest: &std::path::Path) -> C
         .env("APP_QUEUE_RECLAIM_IDLE_SECS", c.queue.reclaim_idle.as_secs().to_string())
         .env("APP_QUEUE_RETRY_BACKOFF_SECS", "1")
         .env("APP_LOG", "warn");
+    if let Some(bucket) = &c.storage.s3_bucket {
+        cmd.env("APP_S3_BUCKET", bucket).env("APP_S3_REGION", &c.storage.s3_region);
+        if let Some(endpoint) = &c.storage.s3_endpoint {
+            cmd.env("APP_S3_ENDPOINT", endpoint);
+        }
+        for (key, value) in
+            [("APP_S3_ACCESS_KEY", &c.storage.s3_access_key), ("APP_S3_SECRET_KEY", &c.storage.s3_secret_key)]
+        {
+            if let Some(v) = value {
+                cmd.env(key, v.expose());
+            }
+        }
+    }
     cmd
 }
 
@@ -902,6 +915,72 @@ impl CutProxy {
     fn restore(&self) {
         self.open.store(true, std::sync::atomic::Ordering::SeqCst);
     }
+}
+
+/// The object store (S3, here moto behind a proxy) stops answering while a generator makes a job:
+/// the finished video is kept and the store asked again (the attempt does not fail and the video
+/// is not made twice); once the store answers, the job ends SUCCEEDED after one attempt and its
+/// files are served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_job_waits_for_the_object_store_to_come_back() {
+    let s3 = S3Server::start("media").await;
+    let proxy = CutProxy::start(format!("127.0.0.1:{}", s3.port)).await;
+    let endpoint = format!("http://127.0.0.1:{}", proxy.port);
+    let app = app(Engine::Postgres)
+        .redis()
+        .tweak(move |c| {
+            c.queue.in_process_workers = Some(0);
+            c.storage.s3_bucket = Some("media".into());
+            c.storage.s3_endpoint = Some(endpoint);
+            c.storage.s3_access_key = Some(app_core::types::Secret::new("testing".into()));
+            c.storage.s3_secret_key = Some(app_core::types::Secret::new("testing".into()));
+        })
+        .start()
+        .await;
+    let ann = member(&app, "ann").await;
+    let log = app.data_dir.join("gen-s3.log");
+    let out = std::fs::File::create(&log).unwrap();
+    let mut g = generator_command(&app, "gen-s3", &slow_manifest(60))
+        .env("APP_LOG", "info")
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap();
+    let r = create(&app, &ann, json!({"prompt": "a kite over the dunes", "durationSeconds": 1})).await;
+    let id = r["data"]["createVideo"]["id"].as_str().unwrap().to_owned();
+    wait_for(&app, &ann, &id, Duration::from_secs(60), |j| j["status"] == "RUNNING").await;
+    proxy.cut();
+    let cut_at = Instant::now();
+    // The worker finishes, cannot store, and keeps asking.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !std::fs::read_to_string(&log).unwrap_or_default().contains("media store does not take the output") {
+        assert!(Instant::now() < deadline, "{}", std::fs::read_to_string(&log).unwrap_or_default());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_ne!(job(&app, &ann, &id).await["status"], "FAILED");
+    proxy.restore();
+    let restored_at = Instant::now();
+    let done = wait_for(&app, &ann, &id, Duration::from_secs(120), |j| {
+        j["status"].as_str().is_some_and(|s| !["RUNNING", "QUEUED", "MODERATING"].contains(&s))
+    })
+    .await;
+    eprintln!(
+        "store cut for {:?}; job done {:?} after the store came back",
+        restored_at - cut_at,
+        restored_at.elapsed()
+    );
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    assert_eq!(done["attempts"], 1, "made once: {done}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("output stored"), "{text}");
+    let video = app.http.get(done["video"]["url"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(video.status(), 200);
+    let frames = media::decode_mp4(&video.bytes().await.unwrap()).unwrap();
+    assert_eq!(frames.len(), 12);
+    g.kill().unwrap();
+    g.wait().unwrap();
+    app.stop().await;
 }
 
 /// PostgreSQL "restarts" (every connection cut, new ones refused, for some seconds) while a

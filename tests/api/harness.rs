@@ -329,3 +329,45 @@ pub fn binary(name: &str) -> std::path::PathBuf {
     assert!(*built, "cargo build --workspace --bins --tests failed");
     bin
 }
+
+/// An S3-compatible server on loopback for one test: `moto_server` from the workspace's `.venv`
+/// (`scripts/setup.sh` installs it), on a port of its own, killed when dropped.
+pub struct S3Server {
+    child: std::process::Child,
+    pub port: u16,
+}
+
+impl S3Server {
+    /// Starts the server, waits until it answers, and creates `bucket`.
+    pub async fn start(bucket: &str) -> S3Server {
+        let exe = concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/moto_server");
+        assert!(std::path::Path::new(exe).exists(), "{exe} is missing: run ./scripts/setup.sh");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = std::process::Command::new(exe)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = S3Server { child, port };
+        let http = reqwest::Client::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            if let Ok(r) = http.put(format!("http://127.0.0.1:{port}/{bucket}")).send().await
+                && r.status().is_success()
+            {
+                return server;
+            }
+            assert!(std::time::Instant::now() < deadline, "moto_server did not answer on {port}");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
