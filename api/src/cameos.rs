@@ -115,9 +115,11 @@ impl CameoObject {
         conn.edges.extend(list.into_iter().map(|(v, at)| Edge::new(encode_cursor(at, v.id), VideoObject(v))));
         Ok(conn)
     }
-    /// The verification clip (owner and moderators).
+    /// The verification clip (owner and moderators); null 30 days after the cameo was rejected or
+    /// revoked, when the clip is deleted.
     async fn clip_url(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        if !self.privileged(ctx) {
+        // A rejected or revoked cameo's clip is deleted after 30 days (the sweeper).
+        if !self.privileged(ctx) || !self.0.clip_kept(chrono::Utc::now()) {
             return Ok(None);
         }
         Ok(Some(ctx.data::<MediaLinks>()?.url(&self.0.clip_key).await.api()?))

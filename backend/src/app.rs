@@ -63,6 +63,19 @@ pub async fn build_services(c: &Config) -> AppResult<Services> {
     Ok(build_services_and_store(c, Arc::new(Silent)).await?.0)
 }
 
+/// The sweeper alone (`backend sweep`): the database, the media store and the queue, without
+/// the model or the workers.
+pub async fn build_sweeper(c: &Config) -> AppResult<domain::housekeeping::Sweeper> {
+    let services = build_services(c).await?;
+    let queue = match &c.redis.url {
+        Some(url) => JobQueue::redis(url.expose(), &c.redis.prefix, setup::queue_settings(&c.queue))
+            .await
+            .map_err(|e| AppError::internal("job queue", e))?,
+        None => JobQueue::memory(setup::queue_settings(&c.queue)),
+    };
+    Ok(domain::housekeeping::Sweeper::new(services.deps.clone(), media_store(c)?, queue))
+}
+
 /// [`build_services`], and the store handle for the server's own tests to inspect.
 async fn build_services_and_store(c: &Config, telemetry: Arc<dyn Telemetry>) -> AppResult<(Services, Store)> {
     let data_dir = &c.storage.data_dir;
@@ -125,6 +138,8 @@ pub struct Generation {
     pub moderation: ModerationService,
     /// Cameos.
     pub cameos: CameoService,
+    /// The sweeper of orphaned media and stuck jobs.
+    pub sweeper: domain::housekeeping::Sweeper,
 }
 
 /// The queue, updates, model limits, media store; starts the event consumer and in-process workers.
@@ -273,7 +288,11 @@ pub async fn build_generation(c: &Config, services: &Services) -> AppResult<Gene
         manifest.embed_dim(),
         verifications,
     );
-    Ok(Generation { videos, links, stop_workers, workers, moderation, cameos })
+    let sweeper = domain::housekeeping::Sweeper::new(services.deps.clone(), store.clone(), queue.clone());
+    if !c.storage.sweep_interval.is_zero() {
+        tokio::spawn(sweeper.clone().run(c.storage.sweep_interval));
+    }
+    Ok(Generation { videos, links, stop_workers, workers, moderation, cameos, sweeper })
 }
 
 /// A running HTTP server.
@@ -298,6 +317,8 @@ pub struct Running {
     pub close_sockets: tokio::sync::watch::Sender<bool>,
     /// Moderation, provenance and comments.
     pub moderation: ModerationService,
+    /// The sweeper of orphaned media and stuck jobs (tests run it by hand).
+    pub sweeper: domain::housekeeping::Sweeper,
 }
 
 /// How often an API node checks that Redis still holds the revocation markers (the longest a
@@ -393,5 +414,6 @@ pub async fn start(c: &Config) -> AppResult<Running> {
         workers: generation.workers,
         close_sockets,
         moderation: generation.moderation,
+        sweeper: generation.sweeper,
     })
 }

@@ -37,6 +37,13 @@ enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// Delete orphaned media and end stuck jobs once (what every API node does every
+    /// `APP_SWEEP_INTERVAL_SECS`); prints what it did.
+    Sweep {
+        /// Count what would be deleted or ended; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -154,6 +161,18 @@ async fn run(command: Command, config: Config) -> Result<(), app_core::error::Ap
             for i in list {
                 println!("{}", i.code);
             }
+            Ok(())
+        }
+        Command::Sweep { dry_run } => {
+            let sweeper = backend::app::build_sweeper(&config).await?;
+            let r = sweeper.sweep(dry_run).await?;
+            let verb = if dry_run { "would delete" } else { "deleted" };
+            println!(
+                "listed {} objects; {verb} {} ({} bytes); left {} younger than an hour and {} unknown keys; {} deletions failed",
+                r.listed, r.deleted, r.deleted_bytes, r.too_young, r.unknown, r.failed
+            );
+            let verb = if dry_run { "would end" } else { "ended" };
+            println!("{verb} {} stuck jobs", r.stuck_jobs);
             Ok(())
         }
         Command::Users { command: UsersCommand::CreateAdmin { email, username } } => {

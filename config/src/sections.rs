@@ -598,6 +598,10 @@ pub struct StorageConfig {
     /// `media_url_ttl_secs`: lifetime of signed media links (whole seconds).
     #[serde(rename = "media_url_ttl_secs", deserialize_with = "units::seconds")]
     pub media_url_ttl: Duration,
+    /// `sweep_interval_secs`: how often each API node sweeps orphaned media and stuck jobs
+    /// (whole seconds; 0 turns the sweeper off, `backend sweep` still runs one).
+    #[serde(rename = "sweep_interval_secs", deserialize_with = "units::seconds")]
+    pub sweep_interval: Duration,
 }
 
 impl Default for StorageConfig {
@@ -610,6 +614,7 @@ impl Default for StorageConfig {
             s3_access_key: None,
             s3_secret_key: None,
             media_url_ttl: Duration::from_secs(3600),
+            sweep_interval: Duration::from_secs(3600),
         }
     }
 }

@@ -70,6 +70,7 @@ const KEYS_OPERATORS_USE: &[&str] = &[
     "s3_access_key",
     "s3_secret_key",
     "media_url_ttl_secs",
+    "sweep_interval_secs",
     "frame_classifier",
     "frame_samples",
     "frame_review_threshold",
@@ -140,6 +141,7 @@ queue_retry_backoff_secs = 2
 queue_stop_grace_secs = 240
 s3_region = "us-east-1"
 media_url_ttl_secs = 3600
+sweep_interval_secs = 3600
 frame_classifier = ".venv/models/open-nsfw.onnx"
 frame_samples = 8
 frame_review_threshold = 0.4

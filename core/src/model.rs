@@ -1148,8 +1148,28 @@ pub struct Cameo {
     pub review_note: Option<String>,
     /// Created.
     pub created_at: DateTime<Utc>,
+    /// Last change (review, settings, revocation).
+    pub updated_at: DateTime<Utc>,
     /// Revoked.
     pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl Cameo {
+    /// Days the verification clip of a rejected or revoked cameo is kept (for an appeal or a second
+    /// look by a moderator) before the sweeper deletes it.
+    pub const ENDED_CLIP_DAYS: i64 = 30;
+
+    /// Whether its verification clip is kept: while it is pending or active, and for
+    /// [`Cameo::ENDED_CLIP_DAYS`] after it was rejected or revoked.
+    pub fn clip_kept(&self, now: DateTime<Utc>) -> bool {
+        match self.status {
+            CameoStatus::PendingReview | CameoStatus::Active => true,
+            CameoStatus::Rejected | CameoStatus::Revoked => {
+                let ended = self.revoked_at.unwrap_or(self.updated_at);
+                now - ended < chrono::Duration::days(Self::ENDED_CLIP_DAYS)
+            }
+        }
+    }
 }
 
 /// A cameo's use in a video (or in the job making it: same id).

@@ -176,8 +176,32 @@ mod tests {
             clip_duration_ms: 3000,
             review_note: None,
             created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
             revoked_at: None,
         }
+    }
+
+    #[test]
+    fn an_ended_cameos_clip_is_kept_for_thirty_days() {
+        let now = chrono::Utc::now();
+        let days = |n| now - chrono::Duration::days(n);
+        for status in [CameoStatus::PendingReview, CameoStatus::Active] {
+            let mut c = cameo(UserId::new(), CameoPermission::OnlyMe, status);
+            c.updated_at = days(400);
+            assert!(c.clip_kept(now), "{status:?}");
+        }
+        let mut rejected = cameo(UserId::new(), CameoPermission::OnlyMe, CameoStatus::Rejected);
+        rejected.updated_at = days(29);
+        assert!(rejected.clip_kept(now));
+        rejected.updated_at = days(31);
+        assert!(!rejected.clip_kept(now));
+        // A revoked cameo counts from its revocation, not its last change.
+        let mut revoked = cameo(UserId::new(), CameoPermission::Everyone, CameoStatus::Revoked);
+        revoked.updated_at = days(60);
+        revoked.revoked_at = Some(days(2));
+        assert!(revoked.clip_kept(now));
+        revoked.revoked_at = Some(days(31));
+        assert!(!revoked.clip_kept(now));
     }
 
     const NONE: Relation = Relation { blocked_either: false, approved: false, mutuals: false };

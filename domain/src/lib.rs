@@ -21,6 +21,7 @@ pub mod cameos;
 pub mod consent;
 pub mod feed;
 pub mod gate;
+pub mod housekeeping;
 pub mod invites;
 pub mod moderation;
 pub mod reads;

@@ -22,5 +22,5 @@ pub use encode::{EncodeOptions, EncodeTimings, EncodedVideo, H264Stream, MAX_SID
 pub use error::MediaError;
 pub use normalize::normalize_mp4;
 pub use read::{Mp4Info, decode_mp4, decode_mp4_each, decode_mp4_prefix, is_faststart, probe_mp4};
-pub use store::MediaStore;
+pub use store::{Listing, MediaStore, StoredObject};
 pub use thumbnail::{strip_jpeg, thumbnail_jpeg};

@@ -16,6 +16,45 @@ use crate::MediaError;
 /// Longest key accepted; S3 stops at 1024 bytes.
 const MAX_KEY_LEN: usize = 1024;
 
+/// An object found by [`MediaStore::visit`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredObject {
+    /// Its key, e.g. `videos/<uuid>.mp4`.
+    pub key: String,
+    /// When it was last written.
+    pub modified: std::time::SystemTime,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+/// The objects of a folder, listed a chunk at a time ([`MediaStore::list`]).
+pub struct Listing {
+    inner: futures_util::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>>,
+    chunk: usize,
+    done: bool,
+}
+
+impl Listing {
+    /// The next objects (at most the chunk size; fewer only at the end); `None` once all were
+    /// listed.
+    pub async fn next_chunk(&mut self) -> Result<Option<Vec<StoredObject>>, MediaError> {
+        use futures_util::StreamExt;
+        let mut batch = Vec::with_capacity(self.chunk);
+        while !self.done && batch.len() < self.chunk {
+            match self.inner.next().await {
+                Some(Ok(meta)) => batch.push(StoredObject {
+                    key: meta.location.to_string(),
+                    modified: meta.last_modified.into(),
+                    size: meta.size,
+                }),
+                Some(Err(object_store::Error::NotFound { .. })) | None => self.done = true,
+                Some(Err(other)) => return Err(MediaError::Store(other)),
+            }
+        }
+        Ok((!batch.is_empty()).then_some(batch))
+    }
+}
+
 /// Object storage for media files: a local folder in development, S3-compatible in production.
 #[derive(Clone)]
 pub struct MediaStore {
@@ -183,6 +222,14 @@ impl MediaStore {
             }
         }
         Ok(keys.len())
+    }
+
+    /// Lists the objects under the folder `prefix` (`videos`, `parts`) as the listing goes, a
+    /// chunk at a time ([`Listing::next_chunk`]), so a bucket of millions is never held at once;
+    /// in no particular order. A missing folder lists nothing.
+    pub fn list(&self, prefix: &str, chunk: usize) -> Result<Listing, MediaError> {
+        let path = parse_key(prefix.trim_end_matches('/'))?;
+        Ok(Listing { inner: self.inner.list(Some(&path)), chunk: chunk.max(1), done: false })
     }
 
     /// Whether an object is stored under `key`.

@@ -299,6 +299,7 @@ async fn local_store_round_trip() {
     assert!(!store.exists(key).await.unwrap());
     store.delete(key).await.unwrap();
     common::a_folder_is_deleted_alone(&store).await;
+    common::a_folder_is_listed_in_chunks(&store).await;
 
     std::fs::remove_dir_all(&base).unwrap();
 }

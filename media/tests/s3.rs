@@ -135,6 +135,7 @@ async fn s3_store_round_trips_against_moto() {
     assert_ne!(missing.status(), reqwest::StatusCode::OK, "GET {missing_url}");
 
     common::a_folder_is_deleted_alone(&store).await;
+    common::a_folder_is_listed_in_chunks(&store).await;
 
     // exists, delete, and a missing object.
     assert!(store.exists(key).await.unwrap());

@@ -42,8 +42,22 @@ fn cameo_from(m: cameos::Model) -> AppResult<Cameo> {
         clip_duration_ms: m.clip_duration_ms,
         review_note: m.review_note,
         created_at: m.created_at,
+        updated_at: m.updated_at,
         revoked_at: m.revoked_at,
     })
+}
+
+impl Store {
+    /// The cameos whose verification clip is one of `keys` (the sweeper's question).
+    pub async fn cameos_by_clip(&self, keys: &[String]) -> AppResult<Vec<Cameo>> {
+        cameos::Entity::find()
+            .filter(cameos::Column::ClipKey.is_in(keys.iter().cloned()))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(cameo_from)
+            .collect()
+    }
 }
 
 fn use_from(m: video_cameos::Model) -> CameoUse {

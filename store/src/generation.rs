@@ -535,6 +535,46 @@ impl Store {
         self.videos_where(cond, after, limit).await
     }
 
+    /// Which of `ids` are videos (any status): the sweeper keeps their files.
+    pub async fn existing_videos(&self, ids: &[Uuid]) -> AppResult<std::collections::HashSet<Uuid>> {
+        let rows: Vec<Uuid> = videos::Entity::find()
+            .select_only()
+            .column(videos::Column::Id)
+            .filter(videos::Column::Id.is_in(ids.iter().copied()))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// Which of `ids` are live jobs (`QUEUED`, `RUNNING`, `MODERATING`): their files may still be
+    /// being written.
+    pub async fn live_jobs_among(&self, ids: &[Uuid]) -> AppResult<std::collections::HashSet<Uuid>> {
+        let rows: Vec<Uuid> = jobs::Entity::find()
+            .select_only()
+            .column(jobs::Column::Id)
+            .filter(jobs::Column::Id.is_in(ids.iter().copied()))
+            .filter(jobs::Column::Status.is_in(LIVE))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// Jobs a worker holds (`RUNNING`, `MODERATING`) whose row has not changed since `before`:
+    /// no progress, no state, from any worker.
+    pub async fn quiet_held_jobs(&self, before: DateTime<Utc>) -> AppResult<Vec<Job>> {
+        jobs::Entity::find()
+            .filter(jobs::Column::Status.is_in(RUNNING))
+            .filter(jobs::Column::UpdatedAt.lt(before))
+            .order_by_asc(jobs::Column::UpdatedAt)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(job_from)
+            .collect()
+    }
+
     /// Published remixes per video, for a page of videos in one query.
     pub async fn remix_counts(&self, ids: &[VideoId]) -> AppResult<std::collections::HashMap<VideoId, i64>> {
         let rows: Vec<(Uuid, i64)> = videos::Entity::find()

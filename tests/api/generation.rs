@@ -1279,6 +1279,122 @@ async fn an_admin_retries_or_discards_failed_jobs() {
     app.stop().await;
 }
 
+/// The sweeper deletes media nothing holds once they are an hour old (a video's files whose job
+/// was cancelled, a deleted video's, a dead job's kept shots, an upload no cameo took) and keeps
+/// the rest (a video's files, a live job's, anything younger, keys it does not know); a dry run
+/// changes nothing; a job a worker holds that has been silent for hours ends FAILED and shows in
+/// the failed-jobs list. `backend sweep` runs the same against a data folder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweeper_deletes_orphaned_media_and_ends_stuck_jobs() {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    use store::entities::generation_jobs as jobs;
+    let app = app(Engine::Sqlite).tweak(|c| c.queue.in_process_workers = Some(1)).start().await;
+    let ann = member(&app, "ann").await;
+    let admin = app.create_admin("sweepadmin").await;
+    // A made video: its files stay.
+    let r = create(&app, &ann, json!({"prompt": "a harbour at dawn", "durationSeconds": 1})).await;
+    let kept = r["data"]["createVideo"]["id"].as_str().unwrap().to_owned();
+    wait_for(&app, &ann, &kept, Duration::from_secs(120), |j| j["status"] == "SUCCEEDED").await;
+    let _ = app.running.stop_workers.send(true);
+    // No worker from here on: a job cancelled while it waited (its files, had a worker made them,
+    // are nobody's), and two that stay live.
+    let r = create(&app, &ann, json!({"prompt": "a result that comes too late", "durationSeconds": 1})).await;
+    let cancelled = r["data"]["createVideo"]["id"].as_str().unwrap().to_owned();
+    let r = app.ok("mutation($id: ID!) { cancelJob(id: $id) { status } }", json!({"id": cancelled}), Some(&ann)).await;
+    assert_eq!(r["cancelJob"]["status"], "CANCELLED");
+    let r = create(&app, &ann, json!({"prompt": "a queue that waits", "durationSeconds": 1})).await;
+    let live = r["data"]["createVideo"]["id"].as_str().unwrap().to_owned();
+    let r = create(&app, &ann, json!({"prompt": "a job nobody reports on", "durationSeconds": 1})).await;
+    let stuck = r["data"]["createVideo"]["id"].as_str().unwrap().to_owned();
+
+    let store = media::MediaStore::local(&app.data_dir.join("media")).unwrap();
+    let old = std::time::SystemTime::now() - Duration::from_secs(2 * 3600);
+    let age = |key: &str| {
+        let path = app.data_dir.join("media").join(key);
+        std::fs::File::options().write(true).open(&path).unwrap().set_modified(old).unwrap();
+    };
+    let nobody = uuid::Uuid::now_v7();
+    let orphans = [
+        format!("videos/{cancelled}.mp4"),
+        format!("thumbs/{cancelled}.jpg"),
+        format!("videos/{nobody}.mp4"),
+        format!("thumbs/{nobody}.jpg"),
+        format!("captions/{nobody}.vtt"),
+        format!("parts/{nobody}/m-1/0.mp4"),
+        format!("cameos/{}.mp4", uuid::Uuid::now_v7()),
+    ];
+    let held = [format!("videos/{live}.mp4"), format!("parts/{live}/m-1/0.mp4"), "videos/readme.txt".to_owned()];
+    for key in orphans.iter().chain(&held) {
+        store.put(key, b"bytes".to_vec(), "application/octet-stream").await.unwrap();
+        age(key);
+    }
+    for key in [format!("videos/{kept}.mp4"), format!("thumbs/{kept}.jpg")] {
+        assert!(store.exists(&key).await.unwrap(), "{key}");
+        age(&key);
+    }
+    let young = format!("videos/{}.mp4", uuid::Uuid::now_v7());
+    store.put(&young, b"new".to_vec(), "video/mp4").await.unwrap();
+    // The stuck job: RUNNING, its row unchanged for three hours.
+    let db = sea_orm::Database::connect(app.config.effective_database_url()).await.unwrap();
+    jobs::Entity::update_many()
+        .col_expr(jobs::Column::Status, Expr::value(domain::model::JobStatus::Running))
+        .col_expr(jobs::Column::UpdatedAt, Expr::value(chrono::Utc::now() - chrono::Duration::hours(3)))
+        .filter(jobs::Column::Id.eq(uuid::Uuid::parse_str(&stuck).unwrap()))
+        .exec(&db)
+        .await
+        .unwrap();
+
+    let dry = app.running.sweeper.sweep(true).await.unwrap();
+    assert_eq!((dry.deleted, dry.stuck_jobs, dry.too_young, dry.unknown), (7, 1, 1, 1), "{dry:?}");
+    for key in &orphans {
+        assert!(store.exists(key).await.unwrap(), "a dry run deleted {key}");
+    }
+    assert_eq!(job(&app, &ann, &stuck).await["status"], "RUNNING");
+
+    let done = app.running.sweeper.sweep(false).await.unwrap();
+    assert_eq!((done.deleted, done.stuck_jobs, done.failed, done.deleted_bytes), (7, 1, 0, 35), "{done:?}");
+    for key in &orphans {
+        assert!(!store.exists(key).await.unwrap(), "{key} was not deleted");
+    }
+    for key in held.iter().chain([&young, &format!("videos/{kept}.mp4"), &format!("thumbs/{kept}.jpg")]) {
+        assert!(store.exists(key).await.unwrap(), "{key} was deleted");
+    }
+    let j = job(&app, &ann, &stuck).await;
+    assert_eq!(j["status"], "FAILED", "{j}");
+    assert!(j["error"]["message"].as_str().unwrap().contains("no worker reported"), "{j}");
+    let failed = app.ok("{ failedJobs { edges { node { id } } } }", json!({}), Some(&admin)).await;
+    assert_eq!(failed["failedJobs"]["edges"][0]["node"]["id"], stuck.as_str());
+    let again = app.running.sweeper.sweep(false).await.unwrap();
+    assert_eq!((again.deleted, again.stuck_jobs), (0, 0), "{again:?}");
+
+    // The command line does the same against the same data folder.
+    let orphan = format!("strips/{}.jpg", uuid::Uuid::now_v7());
+    store.put(&orphan, b"strip".to_vec(), "image/jpeg").await.unwrap();
+    age(&orphan);
+    let out = Command::new(crate::harness::binary("backend"))
+        .args(["sweep", "--dry-run"])
+        .current_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .env("APP_DATA_DIR", &app.data_dir)
+        .env("APP_LOG", "warn")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("would delete 1 (5 bytes)"), "{text}");
+    assert!(store.exists(&orphan).await.unwrap());
+    let out = Command::new(crate::harness::binary("backend"))
+        .arg("sweep")
+        .current_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .env("APP_DATA_DIR", &app.data_dir)
+        .env("APP_LOG", "warn")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("deleted 1 (5 bytes)") && text.contains("ended 0 stuck jobs"), "{text}");
+    assert!(!store.exists(&orphan).await.unwrap());
+    app.stop().await;
+}
+
 /// Nothing accepted is lost when the embedded service restarts: the in-process queue is gone,
 /// but the database still holds the job, and the next start offers it to the queue again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -67,6 +67,8 @@ impl Builder {
         c.queue.in_process_workers = Some(0);
         c.queue.reclaim_idle = std::time::Duration::from_secs(5);
         c.queue.retry_backoff = std::time::Duration::from_secs(1);
+        // Tests that sweep call the sweeper themselves.
+        c.storage.sweep_interval = std::time::Duration::ZERO;
         let mut pg_db = None;
         if self.engine == Engine::Postgres {
             let name = format!("t_{id}");
