@@ -610,13 +610,13 @@ async fn a_stopping_generator_hands_back_its_job_after_the_grace() {
 
 /// A Redis server of the test's own (no persistence), so it can be stopped and started again
 /// empty without touching the one other tests share.
-struct PrivateRedis {
-    port: u16,
+pub(crate) struct PrivateRedis {
+    pub(crate) port: u16,
     child: Child,
 }
 
 impl PrivateRedis {
-    fn start(port: Option<u16>) -> PrivateRedis {
+    pub(crate) fn start(port: Option<u16>) -> PrivateRedis {
         Self::start_in(port, None)
     }
 
@@ -667,7 +667,7 @@ impl PrivateRedis {
             .await
     }
 
-    fn stop(mut self) -> u16 {
+    pub(crate) fn stop(mut self) -> u16 {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
         self.port
@@ -874,14 +874,14 @@ async fn a_removal_during_a_redis_outage_invalidates_cached_pages_when_it_return
 
 /// A TCP proxy on loopback in front of a server that can cut every connection and refuse new
 /// ones (a restart, as the service sees it), then let them through again.
-struct CutProxy {
-    port: u16,
+pub(crate) struct CutProxy {
+    pub(crate) port: u16,
     open: std::sync::Arc<std::sync::atomic::AtomicBool>,
     cut: tokio::sync::broadcast::Sender<()>,
 }
 
 impl CutProxy {
-    async fn start(upstream: String) -> CutProxy {
+    pub(crate) async fn start(upstream: String) -> CutProxy {
         use std::sync::atomic::Ordering;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -907,12 +907,12 @@ impl CutProxy {
         CutProxy { port, open, cut }
     }
 
-    fn cut(&self) {
+    pub(crate) fn cut(&self) {
         self.open.store(false, std::sync::atomic::Ordering::SeqCst);
         let _ = self.cut.send(());
     }
 
-    fn restore(&self) {
+    pub(crate) fn restore(&self) {
         self.open.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 }

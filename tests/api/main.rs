@@ -20,7 +20,8 @@
 //! and fan-in, statements per page, caches and epochs), `hygiene` (limits, batches, malformed
 //! requests), `ops` (health, metrics, the command line, SMTP against a real server, the schema file,
 //! a database fault, the web files), `sound`, `storyboard` (shots joined into one video, checked
-//! before queueing). Most feed tests write their published videos with the store's
+//! before queueing), `faults` (the production shape as processes under load while each part fails
+//! in turn). Most feed tests write their published videos with the store's
 //! own job and video functions, so a test can have dozens.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)] // test code
 
@@ -30,6 +31,7 @@ mod accounts;
 mod atomic;
 mod cameos;
 mod extend;
+mod faults;
 mod feeds;
 mod generation;
 mod hygiene;
