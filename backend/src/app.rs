@@ -58,6 +58,39 @@ pub fn media_store(c: &Config) -> AppResult<MediaStore> {
     setup::media_store(&c.storage).map_err(|e| AppError::internal("media store", e))
 }
 
+/// The access-token signing key under the data folder (when `jwt_private_key_pem` is unset).
+pub const JWT_KEY_FILE: &str = "jwt-ed25519.pem";
+/// The public keys retired by `backend keys rotate-jwt`, still trusted, under `<data>/keys/`.
+pub const JWT_PREVIOUS_FILE: &str = "jwt-previous.pem";
+
+/// `backend keys rotate-jwt`: a new signing key under the data folder; the old one's public half
+/// is appended to [`JWT_PREVIOUS_FILE`], so tokens it signed keep verifying after the nodes
+/// restart. Returns (old kid, new kid). Refused when the key comes from `jwt_private_key_pem`
+/// (rotate it there, and put the old public key in `jwt_previous_public_keys_pem`).
+pub fn rotate_jwt_key(c: &Config) -> AppResult<(String, String)> {
+    if c.auth.jwt_private_key_pem.is_some() {
+        return Err(AppError::bad_input(
+            "jwt_private_key_pem",
+            "the signing key comes from APP_JWT_PRIVATE_KEY_PEM: rotate it there and list the old public key in APP_JWT_PREVIOUS_PUBLIC_KEYS_PEM",
+        ));
+    }
+    let keys = c.storage.data_dir.join("keys");
+    let current = keys.join(JWT_KEY_FILE);
+    let old_pem = AccessTokens::load_or_create_key(&current)?;
+    let old_kid = domain::auth::tokens::key_id_of(&old_pem)?;
+    let retired = keys.join(JWT_PREVIOUS_FILE);
+    let mut bundle = std::fs::read_to_string(&retired).unwrap_or_default();
+    bundle.push_str(&domain::auth::tokens::public_pem(&old_pem)?);
+    std::fs::write(&retired, bundle).map_err(|e| AppError::internal("write retired jwt keys", e))?;
+    // The new key replaces the old file in one rename, so a node starting meanwhile reads one or
+    // the other, whole.
+    let fresh = keys.join(format!("{JWT_KEY_FILE}.new"));
+    let _ = std::fs::remove_file(&fresh);
+    let new_pem = AccessTokens::load_or_create_key(&fresh)?;
+    std::fs::rename(&fresh, &current).map_err(|e| AppError::internal("install the new jwt key", e))?;
+    Ok((old_kid, domain::auth::tokens::key_id_of(&new_pem)?))
+}
+
 /// Opens the database (running migrations), Redis if configured, keys and mail.
 pub async fn build_services(c: &Config) -> AppResult<Services> {
     Ok(build_services_and_store(c, Arc::new(Silent)).await?.0)
@@ -90,9 +123,21 @@ async fn build_services_and_store(c: &Config, telemetry: Arc<dyn Telemetry>) -> 
     };
     let pem = match &auth.jwt_private_key_pem {
         Some(p) => p.expose().clone(),
-        None => AccessTokens::load_or_create_key(&data_dir.join("keys").join("jwt-ed25519.pem"))?,
+        None => AccessTokens::load_or_create_key(&data_dir.join("keys").join(JWT_KEY_FILE))?,
     };
-    let tokens = AccessTokens::from_pem(&pem, &auth.jwt_issuer, &auth.jwt_audience, auth.access_token_ttl.as_secs())?;
+    let mut tokens =
+        AccessTokens::from_pem(&pem, &auth.jwt_issuer, &auth.jwt_audience, auth.access_token_ttl.as_secs())?;
+    // Keys retired by a rotation still verify the tokens they signed, until taken out.
+    if let Some(previous) = &auth.jwt_previous_public_keys_pem {
+        tokens = tokens.with_previous(previous)?;
+    }
+    let retired = data_dir.join("keys").join(JWT_PREVIOUS_FILE);
+    if retired.exists() {
+        let previous = std::fs::read_to_string(&retired)
+            .map_err(|e| AppError::internal(&format!("read {}", retired.display()), e))?;
+        tokens = tokens.with_previous(&previous)?;
+    }
+    tracing::debug!(kid = tokens.kid(), "access-token signing key");
     let mail = MailService::new(
         &c.mail.from,
         c.mail.smtp_url.as_ref().map(|s| s.expose().as_str()),

@@ -37,6 +37,11 @@ enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// Signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Delete orphaned media and end stuck jobs once (what every API node does every
     /// `APP_SWEEP_INTERVAL_SECS`); prints what it did.
     Sweep {
@@ -63,6 +68,16 @@ enum InvitesCommand {
         #[arg(long)]
         note: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// A new access-token signing key under the data folder; the old one keeps verifying the
+    /// tokens it signed (restart every API node to take the new key). Prints the old and new
+    /// key ids.
+    RotateJwt,
+    /// Prints the JSON Web Key Set of the configured access-token keys.
+    Jwks,
 }
 
 #[derive(Subcommand)]
@@ -161,6 +176,20 @@ async fn run(command: Command, config: Config) -> Result<(), app_core::error::Ap
             for i in list {
                 println!("{}", i.code);
             }
+            Ok(())
+        }
+        Command::Keys { command: KeysCommand::RotateJwt } => {
+            let (old, new) = backend::app::rotate_jwt_key(&config)?;
+            println!("retired {old}");
+            println!("signing {new}");
+            eprintln!(
+                "restart every API node to sign with the new key; tokens signed with the old one verify until they expire"
+            );
+            Ok(())
+        }
+        Command::Keys { command: KeysCommand::Jwks } => {
+            let services = backend::app::build_services(&config).await?;
+            println!("{}", services.deps.jwks());
             Ok(())
         }
         Command::Sweep { dry_run } => {

@@ -130,6 +130,7 @@ pub const TEXT_KEYS: &[&str] = &[
     "redis_url",
     "redis_prefix",
     "jwt_private_key_pem",
+    "jwt_previous_public_keys_pem",
     "jwt_issuer",
     "jwt_audience",
     "smtp_url",

@@ -246,6 +246,10 @@ pub struct AuthConfig {
     /// `jwt_private_key_pem`: Ed25519 private key (PKCS#8 PEM) for access tokens; unset means
     /// generated once under the data folder.
     pub jwt_private_key_pem: Option<Secret<String>>,
+    /// `jwt_previous_public_keys_pem`: public keys (a bundle of `PUBLIC KEY` PEM blocks) that
+    /// access tokens signed before a key rotation were signed with; they keep verifying until
+    /// taken out. Besides `<data>/keys/jwt-previous.pem` (written by `backend keys rotate-jwt`).
+    pub jwt_previous_public_keys_pem: Option<String>,
     /// `jwt_issuer`: `iss` of issued access tokens.
     pub jwt_issuer: String,
     /// `jwt_audience`: `aud` of issued access tokens.
@@ -271,6 +275,7 @@ impl Default for AuthConfig {
     fn default() -> Self {
         Self {
             jwt_private_key_pem: None,
+            jwt_previous_public_keys_pem: None,
             jwt_issuer: "soravibe".into(),
             jwt_audience: "soravibe-clients".into(),
             access_token_ttl: Duration::from_secs(15 * 60),

@@ -21,6 +21,7 @@ const KEYS_OPERATORS_USE: &[&str] = &[
     "redis_prefix",
     "public_url",
     "jwt_private_key_pem",
+    "jwt_previous_public_keys_pem",
     "jwt_issuer",
     "jwt_audience",
     "access_token_ttl_secs",

@@ -139,6 +139,11 @@ impl Deps {
         &self.kv
     }
 
+    /// The JSON Web Key Set of the access-token keys (`GET /.well-known/jwks.json`).
+    pub fn jwks(&self) -> serde_json::Value {
+        self.tokens.jwks()
+    }
+
     /// The feed cache (the server keeps whole feed responses in it).
     pub fn feed_cache(&self) -> &::feed::cache::FeedCache {
         &self.feed_cache

@@ -279,3 +279,64 @@ async fn concurrent_refresh(engine: Engine) {
     app.stop().await;
 }
 on_both_engines!(refresh_race, concurrent_refresh);
+
+/// The kid named in a JWT's header.
+fn kid_of(token: &str) -> String {
+    use base64::Engine;
+    let header = token.split('.').next().unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    v["kid"].as_str().unwrap().to_owned()
+}
+
+/// The access-token key rotates without signing anyone out: `backend keys rotate-jwt` makes a new
+/// signing key and keeps the old public key trusted; after a restart new tokens name the new key,
+/// tokens signed before still work, and `/.well-known/jwks.json` lists both (the signing key
+/// first). Once the old key is taken out, its tokens stop working and the new ones go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_access_token_key_rotates_without_signing_anyone_out() {
+    let jwks = |base: String| async move {
+        let r = reqwest::get(format!("{base}/.well-known/jwks.json")).await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "application/jwk-set+json");
+        let v: serde_json::Value = r.json().await.unwrap();
+        v["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+    };
+    let first = app(Engine::Sqlite).start().await;
+    let before = first.member("ann").await;
+    let old_kid = kid_of(&before);
+    assert_eq!(jwks(first.base.clone()).await, std::slice::from_ref(&old_kid));
+    let dir = first.data_dir.clone();
+    let out = std::process::Command::new(binary("backend"))
+        .args(["keys", "rotate-jwt"])
+        .current_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .env("APP_DATA_DIR", &dir)
+        .env("APP_LOG", "warn")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{text} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains(&format!("retired {old_kid}")), "{text}");
+    let new_kid = text.lines().find_map(|l| l.strip_prefix("signing ")).unwrap().to_owned();
+    assert_ne!(new_kid, old_kid);
+    first.running.handle.stop(false).await;
+
+    let d = dir.clone();
+    let second = app(Engine::Sqlite).tweak(move |c| c.storage.data_dir = d).start().await;
+    let me = second.ok("{ me { username } }", json!({}), Some(&before)).await;
+    assert_eq!(me["me"]["username"], "ann", "a token signed before the rotation");
+    let (after, _, _) = second.log_in("ann", "long enough secret").await;
+    assert_eq!(kid_of(&after), new_kid);
+    assert_eq!(jwks(second.base.clone()).await, [new_kid.clone(), old_kid.clone()]);
+    second.running.handle.stop(false).await;
+
+    // The old key taken out (after the access-token lifetime): its tokens stop working.
+    std::fs::remove_file(dir.join("keys").join("jwt-previous.pem")).unwrap();
+    let d = dir.clone();
+    let third = app(Engine::Sqlite).tweak(move |c| c.storage.data_dir = d).start().await;
+    assert_eq!(third.code("{ me { username } }", json!({}), Some(&before)).await, "UNAUTHENTICATED");
+    let me = third.ok("{ me { username } }", json!({}), Some(&after)).await;
+    assert_eq!(me["me"]["username"], "ann");
+    assert_eq!(jwks(third.base.clone()).await, [new_kid]);
+    third.stop().await;
+}

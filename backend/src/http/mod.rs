@@ -113,6 +113,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/healthz", web::get().to(healthz))
         .route("/ping", web::get().to(ping))
         .route("/readyz", web::get().to(readyz))
+        .route("/.well-known/jwks.json", web::get().to(jwks))
         .route("/metrics", web::get().to(metrics_text))
         .route("/media/{key:.+}", web::get().to(media::serve))
         .service(
@@ -433,6 +434,15 @@ async fn graphql_ws(
 /// A bare JSON answer (no database, no cache): the baseline of the load benchmarks.
 async fn ping() -> HttpResponse {
     HttpResponse::Ok().content_type("application/json").body(r#"{"ok":true}"#)
+}
+
+/// The public keys access tokens are signed with (current first, then those still trusted after a
+/// rotation), for other services; cacheable for a few minutes.
+async fn jwks(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/jwk-set+json")
+        .insert_header(("Cache-Control", "public, max-age=300"))
+        .json(state.services.deps.jwks())
 }
 
 async fn healthz() -> HttpResponse {

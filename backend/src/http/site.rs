@@ -36,7 +36,7 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
 
 /// Paths the backend answers itself; the client's fallback page never shadows them.
 const OWNED_PREFIXES: &[&str] =
-    &["/graphql", "/media/", "/static/", "/admin", "/healthz", "/readyz", "/metrics", "/ping"];
+    &["/graphql", "/media/", "/static/", "/admin", "/healthz", "/readyz", "/metrics", "/ping", "/.well-known/"];
 
 /// Where the files come from.
 #[derive(Clone, Debug, Default)]
