@@ -91,6 +91,65 @@ pub fn rotate_jwt_key(c: &Config) -> AppResult<(String, String)> {
     Ok((old_kid, domain::auth::tokens::key_id_of(&new_pem)?))
 }
 
+/// `backend keys rotate-watermark`: a new invisible-watermark key under the data folder; the old
+/// one is appended to `keys/watermark-previous.keys`, so videos it marked keep verifying. Workers
+/// mark with the new key once restarted. Refused when the key comes from `watermark_key` (rotate
+/// it there, and list the old one in `watermark_previous_keys`). Returns how many previous keys
+/// are now kept.
+pub fn rotate_watermark_key(c: &Config) -> AppResult<usize> {
+    if c.moderation.watermark_key.is_some() {
+        return Err(AppError::bad_input(
+            "watermark_key",
+            "the watermark key comes from APP_WATERMARK_KEY: rotate it there and list the old key in APP_WATERMARK_PREVIOUS_KEYS",
+        ));
+    }
+    let keys = c.storage.data_dir.join("keys");
+    let current = keys.join("watermark.key");
+    let hex = |k: &[u8]| k.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let old = moderation::watermark::load_or_create_key(&current)
+        .map_err(|e| AppError::internal("read the watermark key", e))?;
+    let retired = keys.join(generator::finish::WATERMARK_PREVIOUS_FILE);
+    let mut kept = std::fs::read_to_string(&retired).unwrap_or_default();
+    kept.push_str(&hex(&old));
+    kept.push('\n');
+    write_owner_only(&retired, kept.as_bytes())?;
+    let fresh = keys.join("watermark.key.new");
+    let _ = std::fs::remove_file(&fresh);
+    moderation::watermark::load_or_create_key(&fresh).map_err(|e| AppError::internal("new watermark key", e))?;
+    std::fs::rename(&fresh, &current).map_err(|e| AppError::internal("install the new watermark key", e))?;
+    Ok(kept.lines().filter(|l| !l.trim().is_empty()).count())
+}
+
+/// `backend keys renew-c2pa`: a new signer key and certificate under the local C2PA root (the
+/// default when `c2pa_cert_chain` is unset); manifests signed before keep verifying. Returns the
+/// new certificate (PEM). Refused with a configured chain (renew it with its CA and keep its
+/// root in `c2pa_trust_roots`).
+pub fn renew_c2pa_signer(c: &Config) -> AppResult<String> {
+    if c.moderation.c2pa_cert_chain.is_some() {
+        return Err(AppError::bad_input(
+            "c2pa_cert_chain",
+            "the signer comes from APP_C2PA_CERT_CHAIN: renew it with its CA and keep every root that signed manifests in APP_C2PA_TRUST_ROOTS",
+        ));
+    }
+    let dir = c.storage.data_dir.join("c2pa");
+    moderation::provenance::load_or_create_local_ca(&dir).map_err(|e| AppError::internal("local C2PA CA", e))?;
+    moderation::provenance::renew_local_signer(&dir).map_err(|e| AppError::internal("renew the C2PA signer", e))
+}
+
+/// Writes a file only its owner may read (keys).
+fn write_owner_only(path: &std::path::Path, bytes: &[u8]) -> AppResult<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(path).map_err(|e| AppError::internal(&format!("write {}", path.display()), e))?;
+    f.write_all(bytes).map_err(|e| AppError::internal(&format!("write {}", path.display()), e))
+}
+
 /// Opens the database (running migrations), Redis if configured, keys and mail.
 pub async fn build_services(c: &Config) -> AppResult<Services> {
     Ok(build_services_and_store(c, Arc::new(Silent)).await?.0)
@@ -242,7 +301,10 @@ pub async fn build_generation(c: &Config, services: &Services) -> AppResult<Gene
             .map_err(|e| AppError::internal("local C2PA root", e))?,
     };
     let minute = Duration::from_secs(60);
-    let checker = Arc::new(ClipChecker::new(finish.watermark_key.clone(), roots));
+    let previous = generator::finish::previous_watermark_keys(data_dir, &c.moderation)
+        .map_err(|e| AppError::internal("previous watermark keys", e))?;
+    let checker =
+        Arc::new(ClipChecker::new(finish.watermark_key.clone(), roots).with_previous_watermark_keys(previous));
     let moderation = ModerationService::new(
         services.deps.clone(),
         services.accounts.clone(),

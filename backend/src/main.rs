@@ -78,6 +78,12 @@ enum KeysCommand {
     RotateJwt,
     /// Prints the JSON Web Key Set of the configured access-token keys.
     Jwks,
+    /// A new invisible-watermark key under the data folder; videos marked with the old one keep
+    /// verifying (restart every API node and generator to take the new key).
+    RotateWatermark,
+    /// A new C2PA signer key and certificate under the local root; manifests signed before keep
+    /// verifying (restart the generators to sign with it). Prints the new certificate.
+    RenewC2pa,
 }
 
 #[derive(Subcommand)]
@@ -184,6 +190,20 @@ async fn run(command: Command, config: Config) -> Result<(), app_core::error::Ap
             println!("signing {new}");
             eprintln!(
                 "restart every API node to sign with the new key; tokens signed with the old one verify until they expire"
+            );
+            Ok(())
+        }
+        Command::Keys { command: KeysCommand::RotateWatermark } => {
+            let kept = backend::app::rotate_watermark_key(&config)?;
+            println!("new watermark key in place; {kept} previous key(s) kept for checking older videos");
+            eprintln!("restart every API node and generator: generators mark with the new key from then on");
+            Ok(())
+        }
+        Command::Keys { command: KeysCommand::RenewC2pa } => {
+            let cert = backend::app::renew_c2pa_signer(&config)?;
+            print!("{cert}");
+            eprintln!(
+                "restart every generator (and the API nodes with in-process workers) to sign with the new certificate"
             );
             Ok(())
         }

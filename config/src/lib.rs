@@ -142,6 +142,7 @@ pub const TEXT_KEYS: &[&str] = &[
     "s3_access_key",
     "s3_secret_key",
     "watermark_key",
+    "watermark_previous_keys",
     "c2pa_tsa_url",
     "public_url",
 ];

@@ -661,6 +661,10 @@ pub struct ModerationConfig {
     /// `<data_dir>/keys/watermark.key`, created on first start. Workers and API nodes must
     /// share it.
     pub watermark_key: Option<Secret<String>>,
+    /// `watermark_previous_keys`: keys used before a rotation (64 hex characters each, separated
+    /// by commas or spaces): videos marked with them still verify at the publish gate and in
+    /// `verifyProvenance`. Besides `<data_dir>/keys/watermark-previous.keys`.
+    pub watermark_previous_keys: Option<Secret<String>>,
     /// `c2pa_cert_chain`: PEM certificate chain (signer first) for C2PA signing; unset means a
     /// local CA under `<data_dir>/c2pa`, created on first start.
     pub c2pa_cert_chain: Option<PathBuf>,
@@ -685,6 +689,7 @@ impl Default for ModerationConfig {
             frame_review_threshold: 0.4,
             frame_block_threshold: 0.8,
             watermark_key: None,
+            watermark_previous_keys: None,
             c2pa_cert_chain: None,
             c2pa_private_key: None,
             c2pa_tsa_url: None,
@@ -708,6 +713,16 @@ impl ModerationConfig {
             let k = k.expose();
             if k.len() != WATERMARK_KEY_BYTES * 2 || !k.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return bad("APP_WATERMARK_KEY", "must be 64 hex characters");
+            }
+        }
+        if let Some(keys) = &self.watermark_previous_keys {
+            let bad_key = keys
+                .expose()
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .filter(|k| !k.is_empty())
+                .any(|k| k.len() != WATERMARK_KEY_BYTES * 2 || !k.bytes().all(|b| b.is_ascii_hexdigit()));
+            if bad_key {
+                return bad("APP_WATERMARK_PREVIOUS_KEYS", "must be keys of 64 hex characters, separated by commas");
             }
         }
         if self.c2pa_cert_chain.is_some() != self.c2pa_private_key.is_some() {

@@ -77,6 +77,7 @@ const KEYS_OPERATORS_USE: &[&str] = &[
     "frame_review_threshold",
     "frame_block_threshold",
     "watermark_key",
+    "watermark_previous_keys",
     "c2pa_cert_chain",
     "c2pa_private_key",
     "c2pa_tsa_url",

@@ -34,8 +34,9 @@ pub struct ClipInspection {
     pub watermark: Option<u64>,
     /// Correlation of the watermark detector (0 for noise, near 1 for a clean mark).
     pub watermark_confidence: f64,
-    /// The detector's soft reading, for matched tests against a known payload.
-    pub detection: Option<moderation::watermark::Detection>,
+    /// The detector's soft readings, one per watermark key (the current one first, then those
+    /// of before rotations), for matched tests against a known payload.
+    pub detections: Vec<moderation::watermark::Detection>,
     /// The C2PA manifest, when there is one.
     pub manifest: Option<VerifiedManifest>,
     /// Why the manifest could not be read (`None` also when there is simply none).
@@ -46,9 +47,10 @@ impl ClipInspection {
     /// Whether the clip carries `payload` (matched test: works on clips too short for blind decoding).
     pub fn carries(&self, payload: u64) -> bool {
         self.watermark == Some(payload)
-            || self.detection.as_ref().is_some_and(|d| {
-                moderation::watermark::match_score(d, payload) >= moderation::watermark::MATCH_THRESHOLD
-            })
+            || self
+                .detections
+                .iter()
+                .any(|d| moderation::watermark::match_score(d, payload) >= moderation::watermark::MATCH_THRESHOLD)
     }
 
     /// The manifest verified, is bound to these bytes, and chains to a trusted root.

@@ -119,7 +119,8 @@ pub struct ModerationLimits {
 
 /// The deployment's means of recognising its own clips: the watermark key and the C2PA roots.
 pub struct ClipChecker {
-    watermark_key: Vec<u8>,
+    /// The current key first, then keys used before rotations, newest first.
+    watermark_keys: Vec<Vec<u8>>,
     trust_roots_pem: String,
     /// Checks running at once (each holds up to [`MAX_CHECK_PIXELS`] decoded pixels).
     permits: tokio::sync::Semaphore,
@@ -129,7 +130,17 @@ impl ClipChecker {
     /// A checker with the shared watermark key and the trusted C2PA roots (PEM).
     pub fn new(watermark_key: Vec<u8>, trust_roots_pem: String) -> Self {
         let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
-        Self { watermark_key, trust_roots_pem, permits: tokio::sync::Semaphore::new(cores) }
+        Self { watermark_keys: vec![watermark_key], trust_roots_pem, permits: tokio::sync::Semaphore::new(cores) }
+    }
+
+    /// Also recognises marks made with keys used before a rotation (newest first).
+    pub fn with_previous_watermark_keys(mut self, keys: Vec<Vec<u8>>) -> Self {
+        for key in keys {
+            if !self.watermark_keys.contains(&key) {
+                self.watermark_keys.push(key);
+            }
+        }
+        self
     }
 
     /// Reads watermark and manifest from an MP4 (CPU-bound: call from a blocking thread).
@@ -169,13 +180,22 @@ impl ClipChecker {
                 return out;
             }
         };
-        match moderation::watermark::detect(&frames, info.width, info.height, &self.watermark_key) {
-            Ok(d) => {
-                out.watermark = d.payload;
-                out.watermark_confidence = d.confidence;
-                out.detection = Some(d);
+        // Each key the deployment has marked with (the current one first); the first that decodes
+        // a payload names it, and every reading is kept for matched tests.
+        for key in &self.watermark_keys {
+            match moderation::watermark::detect(&frames, info.width, info.height, key) {
+                Ok(d) => {
+                    if out.watermark.is_none() && (d.payload.is_some() || out.detections.is_empty()) {
+                        out.watermark = d.payload;
+                        out.watermark_confidence = d.confidence;
+                    }
+                    out.detections.push(d);
+                }
+                Err(e) => {
+                    out.decode_error = Some(e.to_string());
+                    break;
+                }
             }
-            Err(e) => out.decode_error = Some(e.to_string()),
         }
         out
     }

@@ -85,6 +85,38 @@ fn check_samples(samples: usize) -> GenResult<()> {
     Ok(())
 }
 
+/// The data-folder file of watermark keys retired by a rotation (`backend keys
+/// rotate-watermark`), one per line.
+pub const WATERMARK_PREVIOUS_FILE: &str = "watermark-previous.keys";
+
+/// The watermark keys used before rotations, newest first: `watermark_previous_keys`, then
+/// `<data_dir>/keys/watermark-previous.keys`. Only checkers need them (workers mark with the
+/// current key).
+pub fn previous_watermark_keys(data_dir: &Path, settings: &ModerationConfig) -> GenResult<Vec<Vec<u8>>> {
+    let mut text = settings.watermark_previous_keys.as_ref().map(|k| k.expose().clone()).unwrap_or_default();
+    let path = data_dir.join("keys").join(WATERMARK_PREVIOUS_FILE);
+    if path.exists() {
+        let file = std::fs::read_to_string(&path)
+            .map_err(|e| config_err(format!("previous watermark keys {}: {e}", path.display())))?;
+        // The file is appended to: its newest key is last.
+        let mut lines: Vec<&str> = file.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        lines.reverse();
+        text.push(',');
+        text.push_str(&lines.join(","));
+    }
+    text.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|k| !k.is_empty())
+        .map(|k| {
+            moderation::watermark::parse_key(k).ok_or_else(|| {
+                config_err(format!(
+                    "a previous watermark key is not {} hex characters",
+                    moderation::watermark::KEY_BYTES * 2
+                ))
+            })
+        })
+        .collect()
+}
+
 /// Resolves the finishing settings: checks thresholds and samples, reads or creates the
 /// watermark key, and reads the C2PA signer (configured PEM files, else the local CA under
 /// `data_dir/c2pa`). Does not load the classifier (see [`Finisher::load`]).

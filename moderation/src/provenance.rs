@@ -203,22 +203,44 @@ pub fn load_or_create_local_ca(dir: &Path) -> Result<SignerConfig, ProvenanceErr
     }
     fs::create_dir_all(dir)?;
 
-    let (first_year, last_year) = validity_years();
-    let not_before = date_time_ymd(first_year, 1, 1);
-    let not_after = date_time_ymd(last_year, 1, 1);
-
+    let years = validity_years();
     let root_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
+    let root_params = local_root_params(years);
+    let root_cert = root_params.self_signed(&root_key)?;
+    let issuer = Issuer::new(root_params, &root_key);
+    let (signer_cert, signer_key) = issue_local_signer(&issuer, years)?;
+    let config =
+        SignerConfig { cert_chain_pem: signer_cert.pem(), private_key_pem: signer_key.serialize_pem(), tsa_url: None };
+    write_private(&dir.join(ROOT_KEY_FILE), &root_key.serialize_pem())?;
+    write_private(&key_path, &config.private_key_pem)?;
+    fs::write(&cert_path, &config.cert_chain_pem)?;
+    // The root goes last: its presence marks a complete CA for the reuse check above.
+    fs::write(dir.join(ROOT_CERT_FILE), root_cert.pem())?;
+    tracing::info!(dir = %dir.display(), "created local C2PA CA");
+    Ok(config)
+}
+
+/// The local root's certificate parameters: the same every time, so a signer issued later (a
+/// renewal) names exactly the issuer the root certificate has.
+fn local_root_params((first_year, last_year): (i32, i32)) -> CertificateParams {
+    let (not_before, not_after) = (date_time_ymd(first_year, 1, 1), date_time_ymd(last_year, 1, 1));
     let mut root_params = CertificateParams::default();
     root_params.distinguished_name = name("SoraVibe Local C2PA Root");
     root_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     root_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     root_params.not_before = not_before;
     root_params.not_after = not_after;
-    let root_cert = root_params.self_signed(&root_key)?;
-    let issuer = Issuer::new(root_params, &root_key);
+    root_params
+}
 
-    // C2PA's end-entity profile: v3, not a CA, digitalSignature only, an allowed EKU (never
-    // anyExtendedKeyUsage) and an authority key identifier.
+/// A new signer certificate and key under the local root. C2PA's end-entity profile: v3, not a
+/// CA, digitalSignature only, an allowed EKU (never anyExtendedKeyUsage) and an authority key
+/// identifier.
+fn issue_local_signer(
+    issuer: &Issuer<'_, &KeyPair>,
+    (first_year, last_year): (i32, i32),
+) -> Result<(rcgen::Certificate, KeyPair), ProvenanceError> {
+    let (not_before, not_after) = (date_time_ymd(first_year, 1, 1), date_time_ymd(last_year, 1, 1));
     let signer_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
     let mut signer_params = CertificateParams::default();
     signer_params.distinguished_name = name("SoraVibe Local C2PA Signer");
@@ -231,17 +253,28 @@ pub fn load_or_create_local_ca(dir: &Path) -> Result<SignerConfig, ProvenanceErr
     signer_params.use_authority_key_identifier_extension = true;
     signer_params.not_before = not_before;
     signer_params.not_after = not_after;
-    let signer_cert = signer_params.signed_by(&signer_key, &issuer)?;
+    let signer_cert = signer_params.signed_by(&signer_key, issuer)?;
+    Ok((signer_cert, signer_key))
+}
 
-    let config =
-        SignerConfig { cert_chain_pem: signer_cert.pem(), private_key_pem: signer_key.serialize_pem(), tsa_url: None };
-    write_private(&dir.join(ROOT_KEY_FILE), &root_key.serialize_pem())?;
-    write_private(&key_path, &config.private_key_pem)?;
-    fs::write(&cert_path, &config.cert_chain_pem)?;
-    // The root goes last: its presence marks a complete CA for the reuse check above.
-    fs::write(dir.join(ROOT_CERT_FILE), root_cert.pem())?;
-    tracing::info!(dir = %dir.display(), "created local C2PA CA");
-    Ok(config)
+/// Renews the local CA's signer: a new key and certificate under the same root, valid from this
+/// year for ten years. Manifests signed with the old signer keep verifying (they carry their own
+/// certificate, which chains to the same root). Processes read the signer at start: restart the
+/// generators to sign with the new one. Returns the new signer's certificate (PEM).
+pub fn renew_local_signer(dir: &Path) -> Result<String, ProvenanceError> {
+    let root_key = KeyPair::from_pem(&fs::read_to_string(dir.join(ROOT_KEY_FILE))?)?;
+    let years = validity_years();
+    let issuer = Issuer::new(local_root_params(years), &root_key);
+    let (cert, key) = issue_local_signer(&issuer, years)?;
+    // Key first, then certificate, each replaced in one rename.
+    let (key_new, cert_new) = (dir.join(format!("{SIGNER_KEY_FILE}.new")), dir.join(format!("{SIGNER_CERT_FILE}.new")));
+    let _ = fs::remove_file(&key_new);
+    write_private(&key_new, &key.serialize_pem())?;
+    fs::write(&cert_new, cert.pem())?;
+    fs::rename(&key_new, dir.join(SIGNER_KEY_FILE))?;
+    fs::rename(&cert_new, dir.join(SIGNER_CERT_FILE))?;
+    tracing::info!(dir = %dir.display(), "renewed the local C2PA signer");
+    Ok(cert.pem())
 }
 
 /// Reads the PEM root of the local CA under `dir`, to pass to [`verify_mp4_trusting`].

@@ -390,3 +390,28 @@ fn independent_reader_accepts_the_manifest() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["state"], "Invalid", "{report}");
 }
+
+/// The local signer renews under the same root: manifests signed before keep verifying as
+/// trusted, new ones are signed with the new certificate and key, and the root does not change.
+#[test]
+fn a_renewed_signer_leaves_earlier_manifests_valid() {
+    let s = signed_sample("renew");
+    let root = provenance::local_ca_root_pem(&s.dir).unwrap();
+    let cert = provenance::renew_local_signer(&s.dir).unwrap();
+    let renewed = provenance::load_or_create_local_ca(&s.dir).unwrap();
+    assert_eq!(renewed.cert_chain_pem, cert);
+    assert_ne!(renewed.cert_chain_pem, s.signer.cert_chain_pem, "a new certificate");
+    assert_ne!(renewed.private_key_pem, s.signer.private_key_pem, "a new key");
+    assert_eq!(provenance::local_ca_root_pem(&s.dir).unwrap(), root, "the same root");
+    let before = provenance::verify_mp4_trusting(&s.signed, &root).unwrap();
+    assert!(before.valid && before.trusted, "{:?}", before.validation_errors);
+    let after = provenance::sign_mp4(&s.plain, &info("vid-2", None), &renewed).unwrap();
+    let found = provenance::verify_mp4_trusting(&after, &root).unwrap();
+    assert!(found.valid && found.trusted, "{:?}", found.validation_errors);
+    assert_eq!(found.video_id.as_deref(), Some("vid-2"));
+    // Under another root, neither is trusted.
+    let other = temp_dir("renew-other");
+    provenance::load_or_create_local_ca(&other).unwrap();
+    let foreign = provenance::local_ca_root_pem(&other).unwrap();
+    assert!(!provenance::verify_mp4_trusting(&after, &foreign).unwrap().trusted);
+}

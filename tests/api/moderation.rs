@@ -546,3 +546,109 @@ async fn every_policy_category_refused_and_near_misses_accepted() {
     }
     app.stop().await;
 }
+
+/// The watermark key rotates (`backend keys rotate-watermark`) and the C2PA signer is renewed
+/// (`backend keys renew-c2pa`): a draft marked and signed before still passes the publish gate
+/// afterwards, its file's manifest still verifies, and a re-encoded copy of it (no manifest left,
+/// only the mark) is still recognised and named by `verifyProvenance`; a video made after carries
+/// the new key and the new signature. Once the old watermark key is taken out, the old mark is no
+/// longer recognised.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_watermark_key_rotates_and_the_c2pa_signer_renews_and_older_videos_still_verify() {
+    let first = app(Engine::Sqlite).tweak(|c| c.queue.in_process_workers = Some(1)).start().await;
+    let (ann, _) = member(&first, "ann").await;
+    let old = generate_for(&first, &ann, "a lighthouse in a storm", 2).await;
+    assert_eq!(old["status"], "SUCCEEDED", "{old}");
+    let old_id = old["video"]["id"].as_str().unwrap().to_owned();
+    let old_file = std::fs::read(stored_path(&first, &old_id)).unwrap();
+    let old_copy = ffmpeg(&old_file, &["-c:v", "libx264", "-crf", "23", "-an"]);
+    let dir = first.data_dir.clone();
+    let key_before = std::fs::read_to_string(dir.join("keys").join("watermark.key")).unwrap();
+    let _ = first.running.stop_workers.send(true);
+    first.running.handle.stop(false).await;
+    let out = Command::new(binary("backend"))
+        .args(["keys", "rotate-watermark"])
+        .current_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .env("APP_DATA_DIR", &dir)
+        .env("APP_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 previous key(s) kept"));
+    assert_ne!(std::fs::read_to_string(dir.join("keys").join("watermark.key")).unwrap(), key_before);
+    // The C2PA signer is renewed at the same time (same root, new key and certificate).
+    let signer_files = || {
+        let mut certs: Vec<String> = std::fs::read_dir(dir.join("c2pa"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "pem" || x == "key"))
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect();
+        certs.sort();
+        certs
+    };
+    let before_renewal = signer_files();
+    let out = Command::new(binary("backend"))
+        .args(["keys", "renew-c2pa"])
+        .current_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .env("APP_DATA_DIR", &dir)
+        .env("APP_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("-----BEGIN CERTIFICATE-----"));
+    assert_ne!(signer_files(), before_renewal);
+
+    let d = dir.clone();
+    let second = app(Engine::Sqlite)
+        .tweak(move |c| {
+            c.storage.data_dir = d;
+            c.queue.in_process_workers = Some(1);
+        })
+        .start()
+        .await;
+    let r = second.ok(PUBLISH, json!({"id": old_id}), Some(&ann)).await;
+    assert_eq!(r["publishVideo"]["status"], "PUBLISHED", "the gate recognises the old key's mark: {r}");
+    let r = verify(&second, old_copy.clone()).await;
+    let v = &r["data"]["verifyProvenance"];
+    assert_eq!(
+        (v["fromUs"].as_bool(), v["watermarkFound"].as_bool(), v["manifestValid"].as_bool()),
+        (Some(true), Some(true), Some(false)),
+        "{r}"
+    );
+    assert_eq!(v["videoId"], old_id.as_str());
+    // The old file as stored: its manifest, signed before the renewal, is still valid and trusted.
+    let r = verify(&second, old_file).await;
+    let v = &r["data"]["verifyProvenance"];
+    assert_eq!((v["manifestValid"].as_bool(), v["watermarkFound"].as_bool()), (Some(true), Some(true)), "{r}");
+    // A new video carries the new key: the old key alone does not find it.
+    let new = generate_for(&second, &ann, "a paper boat on a pond", 2).await;
+    let new_id = new["video"]["id"].as_str().unwrap().to_owned();
+    second.ok(PUBLISH, json!({"id": new_id}), Some(&ann)).await;
+    // (The data folder is the first app's: `stored_path` of a later app would look in its own.)
+    let new_bytes = std::fs::read(dir.join("media").join("videos").join(format!("{new_id}.mp4"))).unwrap();
+    let frames = media::decode_mp4(&new_bytes).unwrap();
+    let info = media::probe_mp4(&new_bytes).unwrap();
+    let old_key = moderation::watermark::parse_key(key_before.trim()).unwrap();
+    let new_payload = moderation::watermark::payload_for_video(uuid::Uuid::parse_str(&new_id).unwrap().as_bytes());
+    let with_old = moderation::watermark::detect(&frames, info.width, info.height, &old_key).unwrap();
+    assert!(moderation::watermark::match_score(&with_old, new_payload) < 0.2, "marked with the new key, not the old");
+    let r = verify(&second, new_bytes.clone()).await;
+    assert_eq!(r["data"]["verifyProvenance"]["manifestValid"], true, "signed by the renewed signer: {r}");
+    let new_copy = ffmpeg(&new_bytes, &["-c:v", "libx264", "-crf", "23", "-an"]);
+    let r = verify(&second, new_copy.clone()).await;
+    assert_eq!(r["data"]["verifyProvenance"]["videoId"], new_id.as_str(), "{r}");
+    let _ = second.running.stop_workers.send(true);
+    second.running.handle.stop(false).await;
+
+    // The old key taken out: its marks are strangers now; the new key's still verify.
+    std::fs::remove_file(dir.join("keys").join("watermark-previous.keys")).unwrap();
+    let d = dir.clone();
+    let third = app(Engine::Sqlite).tweak(move |c| c.storage.data_dir = d).start().await;
+    let r = verify(&third, old_copy).await;
+    let v = &r["data"]["verifyProvenance"];
+    assert_eq!((v["fromUs"].as_bool(), v["watermarkFound"].as_bool()), (Some(false), Some(false)), "{r}");
+    let r = verify(&third, new_copy).await;
+    assert_eq!(r["data"]["verifyProvenance"]["videoId"], new_id.as_str(), "{r}");
+    third.stop().await;
+}
