@@ -35,7 +35,11 @@ async fn roundtrip(url: &str) {
     assert!(manager.has_column("videos", "captions_key").await.unwrap());
     assert!(manager.has_column("generation_jobs", "shots").await.unwrap());
     assert!(manager.has_column("generation_jobs", "caption").await.unwrap());
+    assert!(manager.has_column("generation_jobs", "failure_dismissed_at").await.unwrap());
     // Stepping down removes only the newest migrations.
+    Migrator::down(&db, Some(1)).await.unwrap();
+    assert!(!manager.has_column("generation_jobs", "failure_dismissed_at").await.unwrap());
+    assert!(manager.has_column("generation_jobs", "caption").await.unwrap());
     Migrator::down(&db, Some(1)).await.unwrap();
     assert!(!manager.has_column("generation_jobs", "caption").await.unwrap());
     assert!(manager.has_column("generation_jobs", "shots").await.unwrap());
