@@ -983,6 +983,47 @@ async fn a_finished_job_waits_for_the_object_store_to_come_back() {
     app.stop().await;
 }
 
+/// Publishing while the object store does not answer: the gate cannot read the stored file, so
+/// `publishVideo` answers UNAVAILABLE with `retryAfterSeconds` (not a refusal of the video, not
+/// INTERNAL) and the draft stays a draft; once the store answers, the same call publishes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishing_while_the_object_store_is_cut_waits_for_it() {
+    let s3 = S3Server::start("media").await;
+    let proxy = CutProxy::start(format!("127.0.0.1:{}", s3.port)).await;
+    let endpoint = format!("http://127.0.0.1:{}", proxy.port);
+    let app = app(Engine::Sqlite)
+        .tweak(move |c| {
+            c.queue.in_process_workers = Some(1);
+            c.storage.s3_bucket = Some("media".into());
+            c.storage.s3_endpoint = Some(endpoint);
+            c.storage.s3_access_key = Some(app_core::types::Secret::new("testing".into()));
+            c.storage.s3_secret_key = Some(app_core::types::Secret::new("testing".into()));
+        })
+        .start()
+        .await;
+    let ann = member(&app, "ann").await;
+    let r = create(&app, &ann, json!({"prompt": "a kite over the dunes", "durationSeconds": 1})).await;
+    let id = r["data"]["createVideo"]["id"].as_str().unwrap().to_owned();
+    let done = wait_for(&app, &ann, &id, Duration::from_secs(120), |j| j["status"] == "SUCCEEDED").await;
+    let video = done["video"]["id"].as_str().unwrap().to_owned();
+    const PUBLISH: &str = "mutation($id: ID!) { publishVideo(id: $id) { id status } }";
+    proxy.cut();
+    let asked = Instant::now();
+    let r = app.gql(PUBLISH, json!({"id": video}), Some(&ann)).await;
+    let took = asked.elapsed();
+    let e = &r["errors"][0];
+    assert_eq!(e["extensions"]["code"], "UNAVAILABLE", "{r}");
+    assert!(e["extensions"]["retryAfterSeconds"].as_u64().unwrap() > 0, "{r}");
+    eprintln!("publish with the store cut answered UNAVAILABLE in {took:?}");
+    let v = app.ok("query($id: ID!) { video(id: $id) { status } }", json!({"id": video}), Some(&ann)).await;
+    assert_eq!(v["video"]["status"], "DRAFT");
+    proxy.restore();
+    let r = app.ok(PUBLISH, json!({"id": video}), Some(&ann)).await;
+    assert_eq!(r["publishVideo"]["status"], "PUBLISHED", "{r}");
+    let _ = app.running.stop_workers.send(true);
+    app.stop().await;
+}
+
 /// PostgreSQL "restarts" (every connection cut, new ones refused, for some seconds) while a
 /// generator makes a job: requests answer `UNAVAILABLE` with `retryAfterSeconds` (never
 /// `INTERNAL`), `/readyz` says not ready, the job's result waits in the event stream; when the
