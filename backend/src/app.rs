@@ -78,17 +78,31 @@ pub fn rotate_jwt_key(c: &Config) -> AppResult<(String, String)> {
     let current = keys.join(JWT_KEY_FILE);
     let old_pem = AccessTokens::load_or_create_key(&current)?;
     let old_kid = domain::auth::tokens::key_id_of(&old_pem)?;
-    let retired = keys.join(JWT_PREVIOUS_FILE);
-    let mut bundle = std::fs::read_to_string(&retired).unwrap_or_default();
-    bundle.push_str(&domain::auth::tokens::public_pem(&old_pem)?);
-    std::fs::write(&retired, bundle).map_err(|e| AppError::internal("write retired jwt keys", e))?;
-    // The new key replaces the old file in one rename, so a node starting meanwhile reads one or
-    // the other, whole.
-    let fresh = keys.join(format!("{JWT_KEY_FILE}.new"));
-    let _ = std::fs::remove_file(&fresh);
-    let new_pem = AccessTokens::load_or_create_key(&fresh)?;
-    std::fs::rename(&fresh, &current).map_err(|e| AppError::internal("install the new jwt key", e))?;
+    let retired = domain::auth::tokens::public_pem(&old_pem)?;
+    let new_pem = rotate_key_file(&current, &keys.join(JWT_PREVIOUS_FILE), &retired, AccessTokens::load_or_create_key)?;
     Ok((old_kid, domain::auth::tokens::key_id_of(&new_pem)?))
+}
+
+/// One rotation of a key kept in a file under the data folder: `retired` (what of the old key
+/// stays trusted) is appended to the `kept` file, then a key that `create` makes at
+/// `<current>.new` replaces `current` in one rename, so a process starting meanwhile reads the
+/// old key or the new one, whole. Returns what `create` returned.
+fn rotate_key_file<T>(
+    current: &std::path::Path,
+    kept: &std::path::Path,
+    retired: &str,
+    create: impl FnOnce(&std::path::Path) -> AppResult<T>,
+) -> AppResult<T> {
+    let mut bundle = std::fs::read_to_string(kept).unwrap_or_default();
+    bundle.push_str(retired);
+    write_owner_only(kept, bundle.as_bytes())?;
+    let mut fresh = current.as_os_str().to_owned();
+    fresh.push(".new");
+    let fresh = std::path::PathBuf::from(fresh);
+    let _ = std::fs::remove_file(&fresh);
+    let made = create(&fresh)?;
+    std::fs::rename(&fresh, current).map_err(|e| AppError::internal(&format!("install {}", current.display()), e))?;
+    Ok(made)
 }
 
 /// `backend keys rotate-watermark`: a new invisible-watermark key under the data folder; the old
@@ -108,15 +122,11 @@ pub fn rotate_watermark_key(c: &Config) -> AppResult<usize> {
     let hex = |k: &[u8]| k.iter().map(|b| format!("{b:02x}")).collect::<String>();
     let old = moderation::watermark::load_or_create_key(&current)
         .map_err(|e| AppError::internal("read the watermark key", e))?;
-    let retired = keys.join(generator::finish::WATERMARK_PREVIOUS_FILE);
-    let mut kept = std::fs::read_to_string(&retired).unwrap_or_default();
-    kept.push_str(&hex(&old));
-    kept.push('\n');
-    write_owner_only(&retired, kept.as_bytes())?;
-    let fresh = keys.join("watermark.key.new");
-    let _ = std::fs::remove_file(&fresh);
-    moderation::watermark::load_or_create_key(&fresh).map_err(|e| AppError::internal("new watermark key", e))?;
-    std::fs::rename(&fresh, &current).map_err(|e| AppError::internal("install the new watermark key", e))?;
+    let kept = keys.join(generator::finish::WATERMARK_PREVIOUS_FILE);
+    rotate_key_file(&current, &kept, &format!("{}\n", hex(&old)), |fresh| {
+        moderation::watermark::load_or_create_key(fresh).map_err(|e| AppError::internal("new watermark key", e))
+    })?;
+    let kept = std::fs::read_to_string(&kept).map_err(|e| AppError::internal("read the kept watermark keys", e))?;
     Ok(kept.lines().filter(|l| !l.trim().is_empty()).count())
 }
 

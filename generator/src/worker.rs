@@ -848,6 +848,14 @@ impl Worker {
         content_type: &str,
         cancelled: &AtomicBool,
     ) -> GenResult<()> {
+        if !self.media.is_remote() {
+            // A local folder's failure is this machine's fault: no waiting, no copy of the bytes.
+            return self
+                .media
+                .put(key, bytes, content_type)
+                .await
+                .map_err(|e| GenError::Model { model: "media store", message: e.to_string() });
+        }
         let started = Instant::now();
         let mut pause = Duration::from_secs(1);
         let mut tries = 0u32;
@@ -866,7 +874,7 @@ impl Worker {
             if cancelled.load(Ordering::SeqCst) {
                 return Err(GenError::Cancelled);
             }
-            if !self.media.is_remote() || started.elapsed() + pause > STORE_WAIT {
+            if started.elapsed() + pause > STORE_WAIT {
                 return Err(GenError::Model { model: "media store", message: e.to_string() });
             }
             if tries == 1 {

@@ -77,30 +77,13 @@ where
         response.headers_mut().insert(actix_web::http::header::SEC_WEBSOCKET_PROTOCOL, value);
     }
     let incoming = incoming.max_frame_size(MAX_MESSAGE).aggregate_continuations().max_continuation_size(MAX_MESSAGE);
-    let (to_engine, from_client) = client_channel();
+    // The client's messages, from the socket task to the protocol engine.
+    let (to_engine, from_client) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
+    let from_client =
+        futures_util::stream::unfold(from_client, |mut rx| async move { rx.recv().await.map(|m| (m, rx)) });
     let engine = WebSocket::new(schema, from_client, protocol).on_connection_init(on_init);
     actix_web::rt::spawn(pump(session, incoming, to_engine, engine, closing));
     Ok(response)
-}
-
-/// The channel from the socket task to the protocol engine (client messages as bytes).
-fn client_channel() -> (tokio::sync::mpsc::UnboundedSender<Vec<u8>>, ClientMessages) {
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    (tx, ClientMessages(rx))
-}
-
-/// The client's messages, as the protocol engine reads them.
-struct ClientMessages(tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>);
-
-impl futures_util::Stream for ClientMessages {
-    type Item = Vec<u8>;
-
-    fn poll_next(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
-        self.0.poll_recv(cx)
-    }
 }
 
 /// Moves frames between the client and the engine until one side ends; then closes the session.
