@@ -307,13 +307,7 @@ async fn the_access_token_key_rotates_without_signing_anyone_out() {
     let old_kid = kid_of(&before);
     assert_eq!(jwks(first.base.clone()).await, std::slice::from_ref(&old_kid));
     let dir = first.data_dir.clone();
-    let out = std::process::Command::new(binary("backend"))
-        .args(["keys", "rotate-jwt"])
-        .current_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
-        .env("APP_DATA_DIR", &dir)
-        .env("APP_LOG", "warn")
-        .output()
-        .unwrap();
+    let out = backend_cli(&dir, &["keys", "rotate-jwt"]);
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(out.status.success(), "{text} {}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains(&format!("retired {old_kid}")), "{text}");

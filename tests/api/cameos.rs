@@ -216,15 +216,7 @@ async fn browser_recording_is_accepted_and_stored_as_a_plain_mp4() {
 async fn a_media_store_that_does_not_answer_is_unavailable_not_an_error() {
     // S3 on a port where nothing listens.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let s3_app = app(Engine::Sqlite)
-        .tweak(move |c| {
-            c.storage.s3_bucket = Some("media".into());
-            c.storage.s3_endpoint = Some(format!("http://127.0.0.1:{closed}"));
-            c.storage.s3_access_key = Some(app_core::types::Secret::new("test".into()));
-            c.storage.s3_secret_key = Some(app_core::types::Secret::new("test".into()));
-        })
-        .start()
-        .await;
+    let s3_app = app(Engine::Sqlite).tweak(with_s3(format!("http://127.0.0.1:{closed}"))).start().await;
     let (ann, _) = member(&s3_app, "ann").await;
     let ch = s3_app.ok(CHALLENGE, json!({}), Some(&ann)).await["startCameoVerification"].clone();
     let started = std::time::Instant::now();

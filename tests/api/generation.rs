@@ -364,10 +364,13 @@ pub(crate) fn spawn_logging_generator(
     name: &str,
     manifest: &std::path::Path,
     log: &std::path::Path,
+    env: &[(&str, &str)],
 ) -> Child {
     let out = std::fs::File::create(log).unwrap();
     let err = out.try_clone().unwrap();
-    generator_command(app, name, manifest).env("APP_LOG", "info").stdout(out).stderr(err).spawn().unwrap()
+    let mut cmd = generator_command(app, name, manifest);
+    cmd.env("APP_LOG", "info").envs(env.iter().copied());
+    cmd.stdout(out).stderr(err).spawn().unwrap()
 }
 
 fn generator_command(app: &TestApp, name: &str, manifest: &std::path::Path) -> Command {
@@ -489,7 +492,7 @@ fn terminate(child: &mut Child) -> std::process::ExitStatus {
 async fn sigterm_stops_the_generator_and_the_api_server_cleanly() {
     let app = app(Engine::Postgres).redis().tweak(|c| c.queue.in_process_workers = Some(0)).start().await;
     let log = app.data_dir.join("gen.log");
-    let mut g = spawn_logging_generator(&app, "gen-term", &slow_manifest(4), &log);
+    let mut g = spawn_logging_generator(&app, "gen-term", &slow_manifest(4), &log, &[]);
     let deadline = Instant::now() + Duration::from_secs(60);
     while !std::fs::read_to_string(&log).unwrap_or_default().contains("worker started") {
         assert!(Instant::now() < deadline, "the generator did not start");
@@ -569,14 +572,8 @@ async fn a_stopping_generator_hands_back_its_job_after_the_grace() {
         .await;
     let ann = member(&app, "ann").await;
     let log = app.data_dir.join("slow.log");
-    let out = std::fs::File::create(&log).unwrap();
-    let mut slow = generator_command(&app, "gen-slow", &slow_manifest(1000))
-        .env("APP_LOG", "info")
-        .env("APP_QUEUE_STOP_GRACE_SECS", "1")
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .spawn()
-        .unwrap();
+    let mut slow =
+        spawn_logging_generator(&app, "gen-slow", &slow_manifest(1000), &log, &[("APP_QUEUE_STOP_GRACE_SECS", "1")]);
     let r = create(&app, &ann, json!({"prompt": "a glacier calving into the sea", "durationSeconds": 1})).await;
     let id = r["data"]["createVideo"]["id"].as_str().unwrap().to_owned();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -928,24 +925,13 @@ async fn a_finished_job_waits_for_the_object_store_to_come_back() {
     let endpoint = format!("http://127.0.0.1:{}", proxy.port);
     let app = app(Engine::Postgres)
         .redis()
-        .tweak(move |c| {
-            c.queue.in_process_workers = Some(0);
-            c.storage.s3_bucket = Some("media".into());
-            c.storage.s3_endpoint = Some(endpoint);
-            c.storage.s3_access_key = Some(app_core::types::Secret::new("testing".into()));
-            c.storage.s3_secret_key = Some(app_core::types::Secret::new("testing".into()));
-        })
+        .tweak(|c| c.queue.in_process_workers = Some(0))
+        .tweak(with_s3(endpoint))
         .start()
         .await;
     let ann = member(&app, "ann").await;
     let log = app.data_dir.join("gen-s3.log");
-    let out = std::fs::File::create(&log).unwrap();
-    let mut g = generator_command(&app, "gen-s3", &slow_manifest(60))
-        .env("APP_LOG", "info")
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .spawn()
-        .unwrap();
+    let mut g = spawn_logging_generator(&app, "gen-s3", &slow_manifest(60), &log, &[]);
     let r = create(&app, &ann, json!({"prompt": "a kite over the dunes", "durationSeconds": 1})).await;
     let id = r["data"]["createVideo"]["id"].as_str().unwrap().to_owned();
     wait_for(&app, &ann, &id, Duration::from_secs(60), |j| j["status"] == "RUNNING").await;
@@ -991,16 +977,8 @@ async fn publishing_while_the_object_store_is_cut_waits_for_it() {
     let s3 = S3Server::start("media").await;
     let proxy = CutProxy::start(format!("127.0.0.1:{}", s3.port)).await;
     let endpoint = format!("http://127.0.0.1:{}", proxy.port);
-    let app = app(Engine::Sqlite)
-        .tweak(move |c| {
-            c.queue.in_process_workers = Some(1);
-            c.storage.s3_bucket = Some("media".into());
-            c.storage.s3_endpoint = Some(endpoint);
-            c.storage.s3_access_key = Some(app_core::types::Secret::new("testing".into()));
-            c.storage.s3_secret_key = Some(app_core::types::Secret::new("testing".into()));
-        })
-        .start()
-        .await;
+    let app =
+        app(Engine::Sqlite).tweak(|c| c.queue.in_process_workers = Some(1)).tweak(with_s3(endpoint)).start().await;
     let ann = member(&app, "ann").await;
     let r = create(&app, &ann, json!({"prompt": "a kite over the dunes", "durationSeconds": 1})).await;
     let id = r["data"]["createVideo"]["id"].as_str().unwrap().to_owned();
@@ -1412,24 +1390,12 @@ async fn the_sweeper_deletes_orphaned_media_and_ends_stuck_jobs() {
     let orphan = format!("strips/{}.jpg", uuid::Uuid::now_v7());
     store.put(&orphan, b"strip".to_vec(), "image/jpeg").await.unwrap();
     age(&orphan);
-    let out = Command::new(crate::harness::binary("backend"))
-        .args(["sweep", "--dry-run"])
-        .current_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
-        .env("APP_DATA_DIR", &app.data_dir)
-        .env("APP_LOG", "warn")
-        .output()
-        .unwrap();
+    let out = backend_cli(&app.data_dir, &["sweep", "--dry-run"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text} {}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("would delete 1 (5 bytes)"), "{text}");
     assert!(store.exists(&orphan).await.unwrap());
-    let out = Command::new(crate::harness::binary("backend"))
-        .arg("sweep")
-        .current_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
-        .env("APP_DATA_DIR", &app.data_dir)
-        .env("APP_LOG", "warn")
-        .output()
-        .unwrap();
+    let out = backend_cli(&app.data_dir, &["sweep"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("deleted 1 (5 bytes)") && text.contains("ended 0 stuck jobs"), "{text}");
     assert!(!store.exists(&orphan).await.unwrap());

@@ -373,3 +373,26 @@ impl Drop for S3Server {
         let _ = self.child.wait();
     }
 }
+
+/// Runs an operator command (`backend <args>`) against the data folder `data_dir`, as an operator
+/// would from the repository root; its output.
+pub fn backend_cli(data_dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(binary("backend"))
+        .args(args)
+        .current_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .env("APP_DATA_DIR", data_dir)
+        .env("APP_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+/// A configuration change that puts the media in the S3 bucket `media` at `endpoint` (moto's
+/// credentials), for `Builder::tweak`.
+pub fn with_s3(endpoint: String) -> impl FnOnce(&mut Config) + 'static {
+    move |c| {
+        c.storage.s3_bucket = Some("media".into());
+        c.storage.s3_endpoint = Some(endpoint);
+        c.storage.s3_access_key = Some(Secret::new("testing".into()));
+        c.storage.s3_secret_key = Some(Secret::new("testing".into()));
+    }
+}

@@ -566,13 +566,7 @@ async fn the_watermark_key_rotates_and_the_c2pa_signer_renews_and_older_videos_s
     let key_before = std::fs::read_to_string(dir.join("keys").join("watermark.key")).unwrap();
     let _ = first.running.stop_workers.send(true);
     first.running.handle.stop(false).await;
-    let out = Command::new(binary("backend"))
-        .args(["keys", "rotate-watermark"])
-        .current_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
-        .env("APP_DATA_DIR", &dir)
-        .env("APP_LOG", "warn")
-        .output()
-        .unwrap();
+    let out = backend_cli(&dir, &["keys", "rotate-watermark"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("1 previous key(s) kept"));
     assert_ne!(std::fs::read_to_string(dir.join("keys").join("watermark.key")).unwrap(), key_before);
@@ -588,13 +582,7 @@ async fn the_watermark_key_rotates_and_the_c2pa_signer_renews_and_older_videos_s
         certs
     };
     let before_renewal = signer_files();
-    let out = Command::new(binary("backend"))
-        .args(["keys", "renew-c2pa"])
-        .current_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
-        .env("APP_DATA_DIR", &dir)
-        .env("APP_LOG", "warn")
-        .output()
-        .unwrap();
+    let out = backend_cli(&dir, &["keys", "renew-c2pa"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("-----BEGIN CERTIFICATE-----"));
     assert_ne!(signer_files(), before_renewal);

@@ -454,7 +454,7 @@ async fn a_storyboards_shots_are_made_in_parallel_by_idle_generators() {
     let mut generators: Vec<_> = ["gen-a", "gen-b"]
         .iter()
         .zip(&logs)
-        .map(|(name, log)| spawn_logging_generator(&app, name, &manifest, log))
+        .map(|(name, log)| spawn_logging_generator(&app, name, &manifest, log, &[]))
         .collect();
     let shots = json!([
         {"prompt": "the boat leaves", "durationSeconds": 2},
