@@ -21,7 +21,8 @@
    for a missing key. Values are rewritten only where they name hosts or paths inside the
    container: PostgreSQL -> a fresh database on $TEST_POSTGRES_URL (dropped after), Redis ->
    $TEST_REDIS_URL with a unique APP_REDIS_PREFIX (its keys deleted after), S3 -> a moto_server on
-   a free loopback port with the bucket created, APP_LISTEN -> a free loopback port, SMTP -> a
+   a free loopback port with the bucket created, APP_LISTEN -> a free loopback port, the OTLP
+   collector -> a loopback port nobody listens on, SMTP -> a
    loopback address, image paths -> the repository's files the Dockerfile copies, volume paths ->
    temporary folders (Secret files and values, which the repository never holds, are generated
    in the right form). Each must be accepted: migrate exits 0, the API answers /readyz with 200,
@@ -1165,6 +1166,9 @@ def prepare(launch: Launch, svc: Services, index: int) -> tuple[dict[str, str], 
             env[key] = svc.s3
         elif key == "APP_LISTEN":
             env[key] = f"127.0.0.1:{free_port()}"
+        elif key == "APP_OTLP_ENDPOINT":
+            # A collector that is not there: spans are dropped, the binary must run regardless.
+            env[key] = f"http://127.0.0.1:{free_port()}"
         elif key == "APP_SMTP_URL":
             u = urllib.parse.urlparse(value)
             env[key] = u._replace(

@@ -80,7 +80,7 @@ fn adapters_stay_in_their_lane() {
 
 #[test]
 fn the_shared_crates_know_nothing_of_the_service() {
-    for dir in ["jobs", "media", "moderation", "feed", "generator", "config", "audio", "reconnect"] {
+    for dir in ["jobs", "media", "moderation", "feed", "generator", "config", "audio", "reconnect", "telemetry"] {
         refuse(dir, "the service's layers", &["backend", "api", "domain", "store", "kv", "mail"]);
         refuse(dir, "SQL", &["sea-orm", "sea-orm-migration", "migrations"]);
         refuse(dir, "HTTP", HTTP);

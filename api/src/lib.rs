@@ -44,6 +44,7 @@ use async_graphql::extensions::{
 use async_graphql::{ErrorExtensions, MergedObject, Response, Schema, SchemaBuilder, ServerError, ServerResult, Value};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
+use tracing::Instrument;
 
 use crate::metrics::Metrics;
 use app_core::error::AppError;
@@ -264,7 +265,25 @@ impl Extension for MetricsResolve {
         };
         let name = info.name.to_owned();
         let start = Instant::now();
-        let r = next.run(ctx, info).await;
+        // One span per top-level field (the operation's real work), under the request's span.
+        let span = tracing::info_span!(
+            "graphql field",
+            otel.name = %format_args!("{kind} {name}"),
+            graphql.operation.type = kind,
+            graphql.field = name.as_str(),
+            graphql.error.code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+        );
+        let r = next.run(ctx, info).instrument(span.clone()).await;
+        if let Err(e) = &r
+            && let Some(Value::String(code)) = e.extensions.as_ref().and_then(|x| x.get("code"))
+        {
+            span.record("graphql.error.code", code.as_str());
+            // The service's own failures, not a refusal of the client's input.
+            if code == "INTERNAL" || code == "UNAVAILABLE" {
+                span.record("otel.status_code", "ERROR");
+            }
+        }
         self.0.operations.with_label_values(&[name.as_str(), kind]).inc();
         self.0.operation_latency.with_label_values(&[name.as_str()]).observe(start.elapsed().as_secs_f64());
         r

@@ -4,7 +4,7 @@ use std::io::Read;
 use std::process::ExitCode;
 
 use app_core::types::Secret;
-use backend::config::{Config, LogConfig, LogFormat};
+use backend::config::Config;
 use clap::{Parser, Subcommand};
 use domain::invites::Mint;
 
@@ -99,15 +99,6 @@ enum UsersCommand {
     },
 }
 
-fn init_tracing(log: &LogConfig) {
-    let filter = tracing_subscriber::EnvFilter::new(&log.filter);
-    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    match log.format {
-        LogFormat::Json => b.json().init(),
-        LogFormat::Text => b.init(),
-    }
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -122,8 +113,8 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_tracing(&config.log);
-    match run(cli.command, config).await {
+    let telemetry = telemetry::init("backend", &config.log);
+    let code = match run(cli.command, config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -132,7 +123,9 @@ async fn main() -> ExitCode {
             }
             ExitCode::FAILURE
         }
-    }
+    };
+    telemetry.shutdown();
+    code
 }
 
 async fn run(command: Command, config: Config) -> Result<(), app_core::error::AppError> {

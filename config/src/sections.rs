@@ -157,11 +157,24 @@ pub struct LogConfig {
     /// `log_format`: `text` or `json`.
     #[serde(rename = "log_format")]
     pub format: LogFormat,
+    /// `otlp_endpoint`: an OpenTelemetry collector's OTLP/HTTP base URL (`http://collector:4318`;
+    /// spans go to `/v1/traces` under it, as protobuf). Unset: no trace leaves the process.
+    #[serde(rename = "otlp_endpoint")]
+    pub otlp_endpoint: Option<String>,
+    /// `otlp_sample_ratio`: the share of new traces exported, 0 to 1; a trace begun elsewhere
+    /// (an incoming `traceparent`, a queued job) keeps its own decision.
+    #[serde(rename = "otlp_sample_ratio")]
+    pub otlp_sample_ratio: f64,
 }
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self { filter: "info,sqlx=warn,sea_orm=warn".into(), format: LogFormat::Text }
+        Self {
+            filter: "info,sqlx=warn,sea_orm=warn".into(),
+            format: LogFormat::Text,
+            otlp_endpoint: None,
+            otlp_sample_ratio: 1.0,
+        }
     }
 }
 
@@ -169,6 +182,15 @@ impl LogConfig {
     fn validate(&self) -> Result<(), ConfigError> {
         if tracing_subscriber::EnvFilter::try_new(&self.filter).is_err() {
             return bad("APP_LOG", "is not a log filter like `info,sqlx=warn`");
+        }
+        if let Some(url) = &self.otlp_endpoint {
+            let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
+            if !rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/') && !r.contains(char::is_whitespace)) {
+                return bad("APP_OTLP_ENDPOINT", "is not an http:// or https:// URL like `http://collector:4318`");
+            }
+        }
+        if !(0.0..=1.0).contains(&self.otlp_sample_ratio) {
+            return bad("APP_OTLP_SAMPLE_RATIO", "must be between 0 and 1");
         }
         Ok(())
     }

@@ -45,6 +45,8 @@ const KEYS_OPERATORS_USE: &[&str] = &[
     "http_workers",
     "log_format",
     "log",
+    "otlp_endpoint",
+    "otlp_sample_ratio",
     "prompt_classifier",
     "model_manifest",
     "ort_dylib_path",
@@ -127,6 +129,7 @@ hash_concurrency = 0
 http_workers = 0
 log_format = "text"
 log = "info,sqlx=warn,sea_orm=warn"
+otlp_sample_ratio = 1.0
 prompt_classifier = "models/moderation/text_classifier.onnx"
 model_manifest = "models/world/manifest.toml"
 inference_device = "auto"
@@ -422,6 +425,8 @@ fn environment_overrides_and_type_errors_name_the_key() {
         ("APP_FEED_SEEN_WINDOW_HOURS", "1.5"),
         ("APP_INFERENCE_DEVICE", "gpu"),
         ("APP_LOG_FORMAT", "xml"),
+        ("APP_OTLP_ENDPOINT", "collector:4318"),
+        ("APP_OTLP_SAMPLE_RATIO", "1.5"),
         ("APP_ENV", "staging"),
         ("APP_TRUST_FORWARDED_FOR", "perhaps"),
         ("APP_FRAME_REVIEW_THRESHOLD", "high"),

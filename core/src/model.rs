@@ -223,6 +223,9 @@ pub struct Job {
     pub shots: Vec<Shot>,
     /// The caption the video gets when it is made (`stitchVideos`); `None` for most jobs.
     pub caption: Option<String>,
+    /// The W3C `traceparent` of the request that created it (`None`: not traced), continued by
+    /// the worker that makes it and the node that applies its result.
+    pub trace_parent: Option<String>,
 }
 
 /// How a shot begins after the one before it.

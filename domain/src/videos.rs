@@ -80,6 +80,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use jobs::{JobEvent, JobQueue, JobSpec};
+use tracing::Instrument;
 
 use app_core::dialogue::Script;
 
@@ -572,6 +573,8 @@ impl VideoService {
                 audio_mode: audio,
                 shots,
                 caption: a.caption,
+                // The request's trace, continued by the worker (`jobs::JobSpec::trace_parent`).
+                trace_parent: telemetry::traceparent(),
             })
             .await?;
         for c in cameos.iter().filter(|c| c.owner_id != v.user.id) {
@@ -800,6 +803,20 @@ impl VideoService {
         }
     }
 
+    /// [`VideoService::apply_event`]; a job's final event inside a span of the trace of the
+    /// request that created the job (progress events are not traced: one span per step would
+    /// drown the trace).
+    async fn apply_traced(&self, event: &JobEvent) -> AppResult<()> {
+        if !event.is_final() {
+            return self.apply_event(event).await;
+        }
+        let id = JobId(event.job_id());
+        let span = tracing::info_span!("apply job result", job.id = %id, job.outcome = event.name());
+        let parent = self.deps.store.job(id).await?.and_then(|j| j.trace_parent);
+        telemetry::continue_trace(&span, parent.as_deref());
+        self.apply_event(event).instrument(span).await
+    }
+
     /// Consumes worker events until the process stops (one consumer per API node; a crashed
     /// node's unacknowledged events are reclaimed by another).
     pub async fn run_event_consumer(self, consumer: String) {
@@ -808,7 +825,7 @@ impl VideoService {
                 Ok(batch) => {
                     let mut done = Vec::with_capacity(batch.len());
                     for (eid, event) in batch {
-                        match self.apply_event(&event).await {
+                        match self.apply_traced(&event).await {
                             Ok(()) => done.push(eid),
                             Err(e) => {
                                 tracing::error!(error = %e, cause = ?e, job = %event.job_id(), "job event not applied; it will be redelivered")
@@ -1035,7 +1052,9 @@ impl VideoService {
                 continue;
             }
             let spec = self.spec(&job, &username).await?;
-            if let Err(e) = self.queue.enqueue(&spec).await {
+            let span =
+                tracing::info_span!("enqueue", otel.kind = "producer", job.id = %job.id, queue = self.queue.engine());
+            if let Err(e) = self.queue.enqueue(&spec).instrument(span).await {
                 // Not queued now (the queue does not answer): the job stays QUEUED, marked
                 // dispatched, and the reconciler offers it once the queue answers again.
                 tracing::warn!(job = %job.id, error = %e, "the queue did not take the job; it is offered again when it answers");
@@ -1253,6 +1272,7 @@ fn spec_of(job: &Job, username: &str) -> JobSpec {
         dialogue: if job.audio_mode.speaks() { super::storyboard::dialogue(&job.prompt, &job.shots) } else { vec![] },
         shots: job.shots.clone(),
         parts: vec![],
+        trace_parent: job.trace_parent.clone(),
     }
 }
 

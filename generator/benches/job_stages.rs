@@ -137,6 +137,7 @@ async fn main() {
             },
             shots: shots.clone(),
             parts: vec![],
+            trace_parent: None,
         };
         let start = Instant::now();
         queue.enqueue(&spec).await.unwrap();

@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use config::{Config, LogConfig, LogFormat};
+use config::Config;
 use generator::batch::Batcher;
 use generator::finish::{Finisher, finish_config};
 use generator::journal::Journal;
@@ -14,16 +14,6 @@ use generator::runtime;
 use generator::setup;
 use generator::worker::Worker;
 use jobs::JobQueue;
-
-fn init_tracing(log: &LogConfig) {
-    let b = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(&log.filter))
-        .with_writer(std::io::stderr);
-    match log.format {
-        LogFormat::Json => b.json().init(),
-        LogFormat::Text => b.init(),
-    }
-}
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -34,14 +24,16 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_tracing(&c.log);
-    match run(c).await {
+    let telemetry = telemetry::init("generator", &c.log);
+    let code = match run(c).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
-    }
+    };
+    telemetry.shutdown();
+    code
 }
 
 async fn run(c: Config) -> Result<(), String> {

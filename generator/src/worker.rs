@@ -73,6 +73,7 @@ use std::time::{Duration, Instant};
 use jobs::{Delivery, JobEvent, JobOutput, JobQueue, StageMillis};
 use media::{EncodeOptions, MediaStore};
 use tokio::sync::{mpsc, watch};
+use tracing::Instrument;
 
 use moderation::provenance::ProvenanceInfo;
 
@@ -239,12 +240,33 @@ impl Drop for SoundTask {
     }
 }
 
-/// Runs CPU-heavy work off the async threads; a panic in it is an internal error of `stage`.
+/// Runs CPU-heavy work off the async threads, in a span named after `stage` (under the job's);
+/// a panic in it is an internal error of `stage`.
 async fn blocking<T: Send + 'static>(
     stage: &'static str,
     f: impl FnOnce() -> GenResult<T> + Send + 'static,
 ) -> GenResult<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| GenError::Finish { stage, message: e.to_string() })?
+    let span = tracing::info_span!("stage", otel.name = stage);
+    tokio::task::spawn_blocking(move || span.in_scope(f))
+        .await
+        .map_err(|e| GenError::Finish { stage, message: e.to_string() })?
+}
+
+/// The span of one delivery of a job, in the trace of the request that created the job.
+fn job_span(name: &'static str, worker: &str, spec: &jobs::JobSpec, attempt: u32) -> tracing::Span {
+    let span = tracing::info_span!(
+        "job",
+        otel.name = name,
+        otel.kind = "consumer",
+        job.id = %spec.job_id,
+        job.attempt = attempt,
+        job.shots = spec.shots.len(),
+        job.seconds = spec.duration_seconds,
+        job.shot = tracing::field::Empty,
+        worker = worker,
+    );
+    telemetry::continue_trace(&span, spec.trace_parent.as_deref());
+    span
 }
 
 /// A failure while making shot `index` of `count`, naming the shot when there are several (so a
@@ -356,7 +378,8 @@ impl Worker {
             match next {
                 Ok(Some(d)) => {
                     helped = false;
-                    self.handle_within_grace(d, &shutdown).await;
+                    let span = job_span("generate video", &self.name, &d.spec, d.attempt);
+                    self.handle_within_grace(d, &shutdown).instrument(span).await;
                 }
                 // No job waits: make a shot of a storyboard another worker is on, if one is offered.
                 Ok(None) => {
@@ -396,7 +419,8 @@ impl Worker {
     /// published the delivery is left unacknowledged: it is handed out again and the final
     /// event re-sent (from the journal when the work was done).
     async fn finish(&self, d: &Delivery, event: JobEvent) {
-        if self.publish(event).await {
+        let span = tracing::info_span!("report", otel.name = %format_args!("report {}", event.name()));
+        if self.publish(event).instrument(span).await {
             self.ack(d).await;
         } else {
             tracing::error!(job = %d.spec.job_id, "final event not published; leaving the job to be redelivered");
@@ -618,7 +642,9 @@ impl Worker {
         let (job, shot) = (work.spec.job_id, work.shot);
         let claim = ShotClaim::hold(self.queue.clone(), job, shot, self.name.clone());
         let started = Instant::now();
-        match self.make_offered_shot(&work).await {
+        let span = job_span("make a storyboard's shot", &self.name, &work.spec, 1);
+        span.record("job.shot", shot + 1);
+        match self.make_offered_shot(&work).instrument(span).await {
             Ok(true) => tracing::info!(worker = %self.name, job = %job, shot = shot + 1, ms = ms(started.elapsed()),
                 "made a shot of another worker's storyboard"),
             Ok(false) => tracing::debug!(worker = %self.name, job = %job, shot = shot + 1, "shot no longer needed"),
@@ -848,6 +874,19 @@ impl Worker {
         content_type: &str,
         cancelled: &AtomicBool,
     ) -> GenResult<()> {
+        let span =
+            tracing::info_span!("store", otel.name = %format_args!("store {content_type}"), key, bytes = bytes.len());
+        self.put_output_now(job, key, bytes, content_type, cancelled).instrument(span).await
+    }
+
+    async fn put_output_now(
+        &self,
+        job: uuid::Uuid,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+        cancelled: &AtomicBool,
+    ) -> GenResult<()> {
         if !self.media.is_remote() {
             // A local folder's failure is this machine's fault: no waiting, no copy of the bytes.
             return self
@@ -1027,9 +1066,20 @@ impl Worker {
                     }
                 })
             };
-            let run = self.batcher.generate(r, shot_tx, cancelled.clone()).await;
+            let model_span = tracing::info_span!(
+                "model",
+                otel.name = "model",
+                shot = i + 1,
+                text_encode_ms = tracing::field::Empty,
+                denoise_ms = tracing::field::Empty,
+                decode_ms = tracing::field::Empty,
+            );
+            let run = self.batcher.generate(r, shot_tx, cancelled.clone()).instrument(model_span.clone()).await;
             let _ = relay.await;
             let (frames, t) = run.map_err(|e| in_shot(e, i, count))?;
+            model_span.record("text_encode_ms", ms(t.text_encode));
+            model_span.record("denoise_ms", ms(t.denoise));
+            model_span.record("decode_ms", ms(t.decode));
             check_remade(&d.spec, i, &frames, &parts)?;
             timings.text_encode += t.text_encode;
             timings.denoise += t.denoise;
@@ -1101,7 +1151,9 @@ impl Worker {
                     .map(|(shot, &seconds)| crate::sound::Segment { prompt: shot.model_prompt(&spec.prompt), seconds })
                     .collect()
             };
+            let span = tracing::info_span!("stage", otel.name = "sound");
             tokio::task::spawn_blocking(move || {
+                let _in = span.enter();
                 let req = SoundRequest {
                     prompt: &spec.prompt,
                     mode: spec.audio,

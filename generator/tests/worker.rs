@@ -99,6 +99,7 @@ impl Rig {
             dialogue: vec![],
             shots: vec![],
             parts: vec![],
+            trace_parent: None,
         }
     }
 

@@ -62,6 +62,10 @@ pub struct JobSpec {
     /// each gave its shots.
     #[serde(default)]
     pub parts: Vec<PartRef>,
+    /// The W3C `traceparent` of the request that created the job, so the worker's spans join
+    /// that request's trace (`None`: not traced, or a job queued before traces travelled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_parent: Option<String>,
 }
 
 /// The media-store folder where a storyboard's worker keeps the shots it made between
@@ -295,6 +299,19 @@ impl JobEvent {
         }
     }
 
+    /// The event's kind as it is logged and traced (`started`, `succeeded`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Started { .. } => "started",
+            Self::Progress { .. } => "progress",
+            Self::Moderating { .. } => "moderating",
+            Self::Rejected { .. } => "rejected",
+            Self::Succeeded { .. } => "succeeded",
+            Self::Failed { .. } => "failed",
+            Self::Cancelled { .. } => "cancelled",
+        }
+    }
+
     /// Whether no further events follow for this job (succeeded, failed or cancelled).
     pub fn is_final(&self) -> bool {
         matches!(self, Self::Succeeded { .. } | Self::Failed { .. } | Self::Cancelled { .. } | Self::Rejected { .. })
@@ -413,6 +430,7 @@ mod tests {
                 Shot { prompt: "it jumps".into(), seconds: 3, transition: Transition::Crossfade, source: None },
             ],
             parts: vec![],
+            trace_parent: None,
         };
         let value = serde_json::to_value(&spec).unwrap();
         assert_eq!(value["aspect_ratio"], "PORTRAIT");

@@ -39,6 +39,7 @@ fn spec(prompt: &str) -> JobSpec {
         dialogue: vec![],
         shots: vec![],
         parts: vec![],
+        trace_parent: None,
     }
 }
 

@@ -30,7 +30,9 @@
 //! - `…000010_storyboards`: `generation_jobs.shots` (JSON);
 //! - `…000011_stitch_caption`: `generation_jobs.caption` (a stitched video's caption);
 //! - `…000012_failed_job_review`: `generation_jobs.failure_dismissed_at` (a failed job an admin
-//!   discarded from the console's list).
+//!   discarded from the console's list);
+//! - `…000013_job_trace`: `generation_jobs.trace_parent` (the W3C `traceparent` of the request
+//!   that created the job).
 //!
 //! Deleting a user cascades to everything they own (invites, sessions, jobs, videos, comments,
 //! reports, notifications, cameos, follows and blocks either side, likes, views, preferences); a
@@ -52,6 +54,7 @@ mod m20261204_000009_sound;
 mod m20261204_000010_storyboards;
 mod m20261204_000011_stitch_caption;
 mod m20261204_000012_failed_job_review;
+mod m20261205_000013_job_trace;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -72,6 +75,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000010_storyboards::Migration),
             Box::new(m20261204_000011_stitch_caption::Migration),
             Box::new(m20261204_000012_failed_job_review::Migration),
+            Box::new(m20261205_000013_job_trace::Migration),
         ]
     }
 }

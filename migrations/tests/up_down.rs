@@ -36,7 +36,11 @@ async fn roundtrip(url: &str) {
     assert!(manager.has_column("generation_jobs", "shots").await.unwrap());
     assert!(manager.has_column("generation_jobs", "caption").await.unwrap());
     assert!(manager.has_column("generation_jobs", "failure_dismissed_at").await.unwrap());
+    assert!(manager.has_column("generation_jobs", "trace_parent").await.unwrap());
     // Stepping down removes only the newest migrations.
+    Migrator::down(&db, Some(1)).await.unwrap();
+    assert!(!manager.has_column("generation_jobs", "trace_parent").await.unwrap());
+    assert!(manager.has_column("generation_jobs", "failure_dismissed_at").await.unwrap());
     Migrator::down(&db, Some(1)).await.unwrap();
     assert!(!manager.has_column("generation_jobs", "failure_dismissed_at").await.unwrap());
     assert!(manager.has_column("generation_jobs", "caption").await.unwrap());

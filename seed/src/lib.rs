@@ -790,6 +790,7 @@ async fn write(
                 shots: Set(None),
                 caption: Set(None),
                 failure_dismissed_at: Set(None),
+                trace_parent: Set(None),
             }
         }),
     )

@@ -55,6 +55,7 @@ async fn video(store: &Store, author: UserId, verdict: Verdict) -> Video {
             audio_mode: AudioMode::Full,
             shots: vec![],
             caption: None,
+            trace_parent: None,
         })
         .await
         .unwrap();

@@ -225,6 +225,8 @@ pub mod generation_jobs {
         pub caption: Option<String>,
         /// When an admin discarded it from the failed-jobs list.
         pub failure_dismissed_at: Option<DateTimeUtc>,
+        /// The W3C `traceparent` of the request that created it.
+        pub trace_parent: Option<String>,
     }
 
     /// No navigated relations.

@@ -53,6 +53,7 @@ fn job_from(m: jobs::Model) -> AppResult<Job> {
             None => Vec::new(),
         },
         caption: m.caption,
+        trace_parent: m.trace_parent,
     })
 }
 
@@ -131,6 +132,8 @@ pub struct NewJob {
     pub shots: Vec<Shot>,
     /// The caption of the video it makes (`stitchVideos`).
     pub caption: Option<String>,
+    /// The W3C `traceparent` of the request that creates it, if traced.
+    pub trace_parent: Option<String>,
 }
 
 /// Means over recent successful jobs; `None` when there is none to measure.
@@ -222,6 +225,7 @@ impl Store {
             shots: Set(shots),
             caption: Set(j.caption),
             failure_dismissed_at: Set(None),
+            trace_parent: Set(j.trace_parent),
         })
         .exec_with_returning(c)
         .await?;

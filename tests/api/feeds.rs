@@ -52,6 +52,7 @@ pub async fn published(app: &TestApp, author: &str, prompt: &str) -> String {
             audio_mode: AudioMode::Full,
             shots: vec![],
             caption: None,
+            trace_parent: None,
         })
         .await
         .unwrap();

@@ -42,3 +42,4 @@ mod remixes;
 mod social;
 mod sound;
 mod storyboard;
+mod traces;

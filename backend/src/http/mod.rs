@@ -43,6 +43,7 @@ use async_graphql::dataloader::{DataLoader, HashMapCache};
 use async_graphql::{BatchRequest, Data};
 use async_graphql_actix_web::GraphQLResponse;
 use futures_util::StreamExt;
+use tracing::Instrument;
 
 use api::accounts::UserLoader;
 use api::moderation::{RemixCountLoader, RemixCounts};
@@ -128,7 +129,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .default_service(web::to(site::fallback));
 }
 
-/// Counts and times every request by its route pattern.
+/// Counts and times every request by its route pattern, and traces it: a server span (continuing
+/// the caller's `traceparent`, if it sent one) that the GraphQL operation, the domain and, through
+/// a job, the generator hang their spans under. Probes, scrapes, static files and WebSocket
+/// connections (which live for hours) are not traced.
 pub async fn observe(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -136,7 +140,35 @@ pub async fn observe(
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let method = req.method().as_str().to_owned();
     let start = Instant::now();
-    let res = next.call(req).await?;
+    let path = req.path().to_owned();
+    let traced =
+        !matches!(path.as_str(), "/metrics" | "/healthz" | "/readyz" | "/ping" | "/graphql/ws" | "/favicon.ico")
+            && !path.starts_with("/static/");
+    let res = if traced {
+        let span = tracing::info_span!(
+            "HTTP request",
+            otel.name = %method,
+            otel.kind = "server",
+            otel.status_code = tracing::field::Empty,
+            http.request.method = %method,
+            url.path = path.as_str(),
+            http.route = tracing::field::Empty,
+            http.response.status_code = tracing::field::Empty,
+        );
+        let incoming = req.headers().get(telemetry::TRACEPARENT).and_then(|v| v.to_str().ok());
+        telemetry::continue_trace(&span, incoming);
+        let res = next.call(req).instrument(span.clone()).await?;
+        let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
+        telemetry::rename(&span, format!("{method} {route}"));
+        span.record("http.route", route.as_str());
+        span.record("http.response.status_code", res.status().as_u16());
+        if res.status().is_server_error() {
+            span.record("otel.status_code", "ERROR");
+        }
+        res
+    } else {
+        next.call(req).await?
+    };
     if let Some(state) = state {
         let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
         let status = res.status().as_u16().to_string();

@@ -114,6 +114,7 @@ fn new_job(user: UserId) -> NewJob {
         audio_mode: AudioMode::Full,
         shots: vec![],
         caption: None,
+        trace_parent: None,
     }
 }
 
