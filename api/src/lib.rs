@@ -265,15 +265,20 @@ impl Extension for MetricsResolve {
         };
         let name = info.name.to_owned();
         let start = Instant::now();
-        // One span per top-level field (the operation's real work), under the request's span.
-        let span = tracing::info_span!(
-            "graphql field",
-            otel.name = %format_args!("{kind} {name}"),
-            graphql.operation.type = kind,
-            graphql.field = name.as_str(),
-            graphql.error.code = tracing::field::Empty,
-            otel.status_code = tracing::field::Empty,
-        );
+        // One span per top-level field (the operation's real work), under the request's span,
+        // when spans go anywhere (`telemetry::active`).
+        let span = if telemetry::active() {
+            tracing::info_span!(
+                "graphql field",
+                otel.name = %format_args!("{kind} {name}"),
+                graphql.operation.type = kind,
+                graphql.field = name.as_str(),
+                graphql.error.code = tracing::field::Empty,
+                otel.status_code = tracing::field::Empty,
+            )
+        } else {
+            tracing::Span::none()
+        };
         let r = next.run(ctx, info).instrument(span.clone()).await;
         if let Err(e) = &r
             && let Some(Value::String(code)) = e.extensions.as_ref().and_then(|x| x.get("code"))

@@ -20,6 +20,7 @@
 pub mod json;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use config::{LogConfig, LogFormat};
@@ -34,6 +35,15 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 /// The W3C header (and job field) that carries a trace from one process to the next.
 pub const TRACEPARENT: &str = "traceparent";
+
+/// Whether the OpenTelemetry layer is installed ([`init`] with an endpoint or JSON logs).
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// Whether spans reach OpenTelemetry in this process. Per-request spans are made only then: with
+/// text logs and no exporter they would cost every request a little and show nobody anything.
+pub fn active() -> bool {
+    ACTIVE.load(Ordering::Relaxed)
+}
 
 /// The process's tracer, kept so its last spans are sent at exit ([`Telemetry::shutdown`], or on
 /// drop).
@@ -86,6 +96,7 @@ pub fn init(service: &'static str, log: &LogConfig) -> Telemetry {
             .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
             .event_format(format.clone())
     });
+    ACTIVE.store(otel.is_some(), Ordering::Relaxed);
     tracing_subscriber::registry().with(filter).with(otel).with(text_lines).with(json_lines).init();
     format.attach();
     if let Some(w) = warning {

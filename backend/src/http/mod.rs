@@ -140,10 +140,10 @@ pub async fn observe(
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let method = req.method().as_str().to_owned();
     let start = Instant::now();
-    let path = req.path().to_owned();
-    let traced =
-        !matches!(path.as_str(), "/metrics" | "/healthz" | "/readyz" | "/ping" | "/graphql/ws" | "/favicon.ico")
-            && !path.starts_with("/static/");
+    let path = req.path();
+    let traced = telemetry::active()
+        && !matches!(path, "/metrics" | "/healthz" | "/readyz" | "/ping" | "/graphql/ws" | "/favicon.ico")
+        && !path.starts_with("/static/");
     let res = if traced {
         let span = tracing::info_span!(
             "HTTP request",
@@ -151,7 +151,7 @@ pub async fn observe(
             otel.kind = "server",
             otel.status_code = tracing::field::Empty,
             http.request.method = %method,
-            url.path = path.as_str(),
+            url.path = req.path(),
             http.route = tracing::field::Empty,
             http.response.status_code = tracing::field::Empty,
         );
