@@ -61,7 +61,7 @@ impl CameoObject {
 #[Object(name = "Cameo")]
 impl CameoObject {
     /// Id.
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
     /// Display name.

@@ -28,10 +28,13 @@
 pub mod accounts;
 pub mod audit;
 pub mod cameos;
+pub mod evolution;
 pub mod invites;
 pub mod links;
 pub mod metrics;
 pub mod moderation;
+pub mod node;
+pub mod persisted;
 pub mod social;
 pub mod videos;
 
@@ -64,6 +67,7 @@ pub struct Query(
     moderation::ModerationQuery,
     cameos::CameosQuery,
     social::SocialQuery,
+    node::NodeQuery,
 );
 
 /// The root mutation.
@@ -126,6 +130,8 @@ pub struct SchemaData {
     pub links: crate::links::MediaLinks,
     /// Base URL of the web client.
     pub public_url: String,
+    /// Automatic persisted queries (this node's documents, shared with the HTTP layer).
+    pub persisted: persisted::PersistedQueries,
 }
 
 /// The schema with services, limits and metrics.
@@ -140,6 +146,7 @@ pub fn build_schema(d: SchemaData, metrics: Arc<Metrics>, h: Hardening) -> AppSc
         .limit_depth(h.max_depth)
         .limit_complexity(h.max_complexity)
         .limit_recursive_depth(32)
+        .extension(async_graphql::extensions::apollo_persisted_queries::ApolloPersistedQueries::new(d.persisted))
         .extension(MetricsExtension(metrics));
     if h.production {
         b = b.disable_introspection().disable_suggestions();
@@ -198,7 +205,13 @@ pub fn ensure_codes(resp: &mut Response, metrics: &Metrics) {
     for e in &mut resp.errors {
         let has_code = e.extensions.as_ref().is_some_and(|x| x.get("code").is_some());
         if !has_code {
-            e.extensions.get_or_insert_with(Default::default).set("code", "BAD_USER_INPUT");
+            // The APQ extension's miss keeps the message Apollo clients match on.
+            let code =
+                if e.message == "PersistedQueryNotFound" { "PERSISTED_QUERY_NOT_FOUND" } else { "BAD_USER_INPUT" };
+            e.extensions.get_or_insert_with(Default::default).set("code", code);
+            if e.message == "provided sha does not match query" {
+                e.message = "the query's text does not match extensions.persistedQuery.sha256Hash".into();
+            }
         }
         let code = match e.extensions.as_ref().and_then(|x| x.get("code")) {
             Some(Value::String(s)) => s.clone(),

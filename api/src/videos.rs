@@ -199,7 +199,7 @@ pub struct VideoObject(pub Video);
 #[Object(name = "Video")]
 impl VideoObject {
     /// Id.
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
     /// Author.

@@ -462,6 +462,7 @@ pub async fn start(c: &Config) -> AppResult<Running> {
         tokio::spawn(services.clone().run_cache_keeper(CACHE_CHECK));
     }
     let generation = build_generation(c, &services).await?;
+    let persisted = api::persisted::PersistedQueries::default();
     let schema = build_schema(
         SchemaData {
             services: services.clone(),
@@ -470,6 +471,7 @@ pub async fn start(c: &Config) -> AppResult<Running> {
             cameos: generation.cameos.clone(),
             links: generation.links.clone(),
             public_url: c.effective_public_url(),
+            persisted: persisted.clone(),
         },
         metrics.clone(),
         Hardening {
@@ -493,6 +495,7 @@ pub async fn start(c: &Config) -> AppResult<Running> {
             services.feed.page_ttl(),
         ),
         closing,
+        persisted,
     });
     let links = web::Data::new(generation.links.clone());
     let files = web::Data::new(crate::http::site::WebFiles { dir: c.web.web_dir.clone() });
@@ -507,6 +510,9 @@ pub async fn start(c: &Config) -> AppResult<Running> {
             .app_data(state.clone())
             .app_data(links.clone())
             .app_data(files.clone())
+            // gzip, brotli or zstd as the client's Accept-Encoding asks (images and video are
+            // sent as they are).
+            .wrap(actix_web::middleware::Compress::default())
             .wrap(from_fn(observe))
             .configure(routes)
     })

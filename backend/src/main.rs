@@ -25,8 +25,13 @@ enum Command {
         #[arg(long)]
         down: Option<u32>,
     },
-    /// Print the GraphQL SDL.
-    Schema,
+    /// Print the GraphQL SDL; with --breaking-since, list what the server's schema would break
+    /// for clients built against that SDL file (api::evolution) and fail when anything.
+    Schema {
+        /// A baseline SDL file, e.g. the committed schema.graphql before regenerating it.
+        #[arg(long, value_name = "FILE")]
+        breaking_since: Option<std::path::PathBuf>,
+    },
     /// Invite codes.
     Invites {
         #[command(subcommand)]
@@ -102,9 +107,8 @@ enum UsersCommand {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Command::Schema = cli.command {
-        print!("{}", api::sdl());
-        return ExitCode::SUCCESS;
+    if let Command::Schema { breaking_since } = &cli.command {
+        return schema(breaking_since.as_deref());
     }
     let config = match Config::load() {
         Ok(c) => c,
@@ -128,9 +132,41 @@ async fn main() -> ExitCode {
     code
 }
 
+/// `backend schema [--breaking-since FILE]`.
+fn schema(breaking_since: Option<&std::path::Path>) -> ExitCode {
+    let Some(path) = breaking_since else {
+        print!("{}", api::sdl());
+        return ExitCode::SUCCESS;
+    };
+    let baseline = match std::fs::read_to_string(path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("cannot read {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    };
+    match api::evolution::breaking_changes(&baseline, &api::sdl()) {
+        Ok(broken) if broken.is_empty() => {
+            println!("no breaking change since {}", path.display());
+            ExitCode::SUCCESS
+        }
+        Ok(broken) => {
+            println!("{} breaking change(s) since {}:", broken.len(), path.display());
+            for b in broken {
+                println!("- {b}");
+            }
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 async fn run(command: Command, config: Config) -> Result<(), app_core::error::AppError> {
     match command {
-        Command::Schema => Ok(()),
+        Command::Schema { .. } => Ok(()),
         Command::Serve => {
             let running = backend::app::start(&config).await?;
             let handle = running.handle.clone();

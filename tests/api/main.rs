@@ -30,6 +30,7 @@ mod harness;
 mod accounts;
 mod atomic;
 mod cameos;
+mod conventions;
 mod extend;
 mod faults;
 mod feeds;

@@ -131,6 +131,39 @@ fn schema_file_matches_the_server() {
     );
 }
 
+/// The schema-evolution policy (`api::evolution`, README "Conventions for clients"): the server's
+/// schema breaks nothing for clients built against the schema they were last given — the
+/// committed `schema.graphql` while it is being changed, else the version before its last change
+/// in the history (so a clean clone checks the latest change too).
+#[test]
+fn schema_changes_keep_old_clients_working() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let git = |args: &[&str]| {
+        let o = std::process::Command::new("git").current_dir(root).args(args).output().ok()?;
+        o.status.success().then(|| String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    let current = api::sdl();
+    let head = git(&["show", "HEAD:schema.graphql"]).expect("git and the repository's history");
+    let (baseline, since) = if head != current {
+        (head, "HEAD".to_owned())
+    } else {
+        let last = git(&["log", "-1", "--format=%H", "--", "schema.graphql"]).unwrap_or_default();
+        let parent = format!("{}^", last.trim());
+        match git(&["show", &format!("{parent}:schema.graphql")]) {
+            Some(before) => (before, parent),
+            // The file's first version, or a shallow clone without its parent: nothing older.
+            None => (head, "HEAD".to_owned()),
+        }
+    };
+    let broken = api::evolution::breaking_changes(&baseline, &current).unwrap();
+    assert!(
+        broken.is_empty(),
+        "the schema breaks clients built against {since}'s schema.graphql; deprecate first \
+         (#[graphql(deprecation = \"…\")]) and remove in a later release:\n{}",
+        broken.join("\n")
+    );
+}
+
 fn backend_cmd(data_dir: &std::path::Path) -> Command {
     let mut c = Command::new(crate::harness::binary("backend"));
     c.env_clear()

@@ -75,6 +75,8 @@ pub struct AppState {
     pub feed_responses: feed_responses::FeedResponses,
     /// Set when the server stops: open WebSockets close with code 1012 (`ws`).
     pub closing: ws::Closing,
+    /// The automatic persisted queries this node knows (`api::persisted`).
+    pub persisted: api::persisted::PersistedQueries,
 }
 
 pub use api::FeedResponseCacheable;
@@ -82,8 +84,11 @@ pub use api::FeedResponseCacheable;
 /// Whether an operation is a single query whose every top-level field is `feed`: its response
 /// then depends only on the viewer, the operation's text and variables, and the feed epochs.
 fn is_feed_only(query: &str) -> bool {
+    async_graphql::parser::parse_query(query).is_ok_and(|doc| is_feed_only_doc(&doc))
+}
+
+fn is_feed_only_doc(doc: &async_graphql::parser::types::ExecutableDocument) -> bool {
     use async_graphql::parser::types::{DocumentOperations, OperationType, Selection};
-    let Ok(doc) = async_graphql::parser::parse_query(query) else { return false };
     // One operation, anonymous (`Single`) or named (a `Multiple` of one).
     let op = match &doc.operations {
         DocumentOperations::Single(op) => op,
@@ -110,6 +115,7 @@ fn digest(bytes: &[u8]) -> [u8; 32] {
 /// Registers every route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/graphql", web::post().to(graphql))
+        .route("/graphql", web::get().to(graphql_get))
         .route("/graphql/ws", web::get().to(graphql_ws))
         .route("/healthz", web::get().to(healthz))
         .route("/ping", web::get().to(ping))
@@ -375,13 +381,150 @@ async fn graphql(state: web::Data<AppState>, req: HttpRequest, mut payload: web:
             &format!("a batch may hold 1 to {} operations", state.max_batch),
         );
     }
+    execute(&state, &req, batch, body_key).await
+}
+
+/// The parameters of `GET /graphql` (GraphQL over HTTP; `variables` and `extensions` as JSON).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GetParams {
+    query: Option<String>,
+    operation_name: Option<String>,
+    variables: Option<String>,
+    extensions: Option<String>,
+}
+
+/// How long a shared cache (a CDN) may keep an anonymous feed page: the feed's own page time, so
+/// a removal is gone from it as soon as from the service's cache.
+const PUBLIC_FEED_MAX_AGE_SECS: u32 = 15;
+
+/// `GET /graphql`: queries only (a mutation, or a hash whose document is one, answers 405), so a
+/// cacheable read, often an automatic persisted query sent by its hash alone
+/// (`?extensions={"persistedQuery":{"version":1,"sha256Hash":"…"}}`). Every answer carries a
+/// weak `ETag` (the body's SHA-256; weak, since compression changes the bytes, not the page), and
+/// `If-None-Match` with it answers 304 without a body. An anonymous feed page that succeeded may
+/// be kept by shared caches for [`PUBLIC_FEED_MAX_AGE_SECS`] (`Cache-Control: public`); anything
+/// else is `private, no-cache` (revalidate every time), and `Vary: Authorization,
+/// Accept-Encoding` keeps one viewer's page, and one encoding, from another.
+async fn graphql_get(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    use actix_web::http::{StatusCode, header};
+    let bad = |message: &str| refuse(&state, StatusCode::BAD_REQUEST, message);
+    let Ok(params) = web::Query::<GetParams>::from_query(req.query_string()) else {
+        return bad("the query string is not a GraphQL request (query, operationName, variables, extensions)");
+    };
+    let params = params.into_inner();
+    let mut r = async_graphql::Request::new(params.query.unwrap_or_default());
+    if let Some(name) = params.operation_name {
+        r = r.operation_name(name);
+    }
+    if let Some(v) = params.variables {
+        match serde_json::from_str::<async_graphql::Variables>(&v) {
+            Ok(v) => r = r.variables(v),
+            Err(_) => return bad("variables is not a JSON object"),
+        }
+    }
+    if let Some(x) = params.extensions {
+        match serde_json::from_str(&x) {
+            Ok(x) => r.extensions = x,
+            Err(_) => return bad("extensions is not a JSON object"),
+        }
+    }
+    // The document: its text, or the persisted one its hash names (unknown: the schema's
+    // extension answers PERSISTED_QUERY_NOT_FOUND, and the client sends the text).
+    let doc = if r.query.is_empty() {
+        persisted_hash(&r).and_then(|h| state.persisted.document(h))
+    } else {
+        async_graphql::parser::parse_query(&r.query).ok()
+    };
+    if let Some(doc) = &doc
+        && !is_query(doc, r.operation_name.as_deref())
+    {
+        let mut resp = refuse(
+            &state,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "only queries may be sent with GET; send mutations and subscriptions with POST",
+        );
+        resp.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+        return resp;
+    }
+    let public = bearer(&req).is_none() && doc.as_ref().is_some_and(is_feed_only_doc);
+    let key = domain::auth::sha256_hex(req.query_string().as_bytes());
+    let resp = execute(&state, &req, async_graphql::BatchRequest::Single(r), Some(key)).await;
+    let status = resp.status();
+    let Ok(body) = actix_web::body::to_bytes(resp.into_body()).await else {
+        return refuse(&state, StatusCode::INTERNAL_SERVER_ERROR, "the response could not be read");
+    };
+    // Weak: the same page compressed differently (gzip, brotli) keeps one tag.
+    let etag = format!("W/\"{}\"", domain::auth::sha256_hex(&body));
+    let succeeded = status.is_success()
+        && serde_json::from_slice::<serde_json::Value>(&body).is_ok_and(|v| v.get("errors").is_none());
+    let cache_control = if public && succeeded {
+        format!("public, max-age={PUBLIC_FEED_MAX_AGE_SECS}")
+    } else {
+        "private, no-cache".to_owned()
+    };
+    let matches = status.is_success()
+        && req
+            .headers()
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(',').any(|t| weak_match(t.trim(), &etag)));
+    let mut out = if matches { HttpResponse::NotModified() } else { HttpResponse::build(status) };
+    out.insert_header((header::ETAG, etag))
+        .insert_header((header::CACHE_CONTROL, cache_control))
+        .insert_header((header::VARY, "Authorization, Accept-Encoding"));
+    if matches { out.finish() } else { out.content_type("application/json").body(body) }
+}
+
+/// `If-None-Match` compares weakly (RFC 9110 §13.1.2): `W/"x"` and `"x"` match, and `*` matches
+/// anything.
+fn weak_match(tag: &str, etag: &str) -> bool {
+    tag == "*" || tag.trim_start_matches("W/") == etag.trim_start_matches("W/")
+}
+
+/// Whether the operation a request runs (`operation_name`, or the only one) is a query.
+fn is_query(doc: &async_graphql::parser::types::ExecutableDocument, operation_name: Option<&str>) -> bool {
+    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    match (&doc.operations, operation_name) {
+        (DocumentOperations::Single(op), _) => op.node.ty == OperationType::Query,
+        (DocumentOperations::Multiple(map), Some(name)) => {
+            map.get(name).is_none_or(|op| op.node.ty == OperationType::Query)
+        }
+        (DocumentOperations::Multiple(map), None) => map.values().all(|op| op.node.ty == OperationType::Query),
+    }
+}
+
+/// The hash an automatic persisted query names (`extensions.persistedQuery.sha256Hash`).
+fn persisted_hash(r: &async_graphql::Request) -> Option<&str> {
+    match r.extensions.get("persistedQuery") {
+        Some(async_graphql::Value::Object(o)) => match o.get("sha256Hash") {
+            Some(async_graphql::Value::String(h)) => Some(h),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Whether a request runs a feed-only query: its text, or, sent by hash alone, the persisted
+/// document the hash names (unknown: no, and the schema answers PERSISTED_QUERY_NOT_FOUND).
+fn feed_only(state: &AppState, r: &async_graphql::Request) -> bool {
+    if r.query.is_empty() {
+        persisted_hash(r).and_then(|h| state.persisted.document(h)).is_some_and(|doc| is_feed_only_doc(&doc))
+    } else {
+        state.feed_only.get_with(digest(r.query.as_bytes()), || is_feed_only(&r.query))
+    }
+}
+
+/// Runs a parsed batch for the request's caller: the feed response cache first (a single
+/// feed-only operation by a signed-in viewer), else the schema.
+async fn execute(state: &AppState, req: &HttpRequest, batch: BatchRequest, body_key: Option<String>) -> HttpResponse {
+    let mut store_as = None;
+    let token = bearer(req);
     // A feed-only query the viewer made recently, still valid: served from the response cache
     // without executing it (the token's signature, its session and the feed epochs are checked).
-    let mut store_as = None;
-    let token = bearer(&req);
     if let (Some(key), BatchRequest::Single(r), Some(token)) = (body_key, &batch, token.as_deref())
         && state.feed_responses.enabled()
-        && state.feed_only.get_with(digest(r.query.as_bytes()), || is_feed_only(&r.query))
+        && feed_only(state, r)
         && let Some(v) = state.services.deps.tokens().verify(token)
     {
         match state.feed_responses.probe(v.user_id, v.session_id, &key).await {
@@ -398,7 +541,7 @@ async fn graphql(state: web::Data<AppState>, req: HttpRequest, mut payload: web:
             Err(e) => tracing::warn!(error = %e, "feed response cache unavailable; executing"),
         }
     }
-    let client = client_address(&req, state.trust_forwarded_for);
+    let client = client_address(req, state.trust_forwarded_for);
     let caller = match state.services.accounts.authenticate(token.as_deref()).await {
         Ok(c) => c,
         Err(e) => {
@@ -431,7 +574,7 @@ async fn graphql(state: web::Data<AppState>, req: HttpRequest, mut payload: web:
         }
         return HttpResponse::Ok().content_type("application/json").body(bytes);
     }
-    GraphQLResponse::from(resp).respond_to(&req).map_into_boxed_body()
+    GraphQLResponse::from(resp).respond_to(req).map_into_boxed_body()
 }
 
 async fn graphql_ws(
