@@ -12,7 +12,7 @@
 //! | `jobs_live` (gauge) | `status` (`QUEUED`, `RUNNING`) | the `/metrics` handler, from the database at each scrape |
 //! | `jobs_ended_total` | `status` (final) | `Telemetry::job_ended`, by the node that ended the job |
 //! | `job_stage_seconds` | `stage` (`StageMillis` field) | `Telemetry::job_ended`, for jobs that made a video |
-//! | `feed_cache_lookups_total` | `layer` (`page`, `response`), `result` (`hit`, `miss`) | `Telemetry::feed_cache_lookup` |
+//! | `feed_cache_lookups_total` | `layer` (`page`, `response`; `memory`: the response hits served from the node's mirror, no round trip), `result` (`hit`, `miss`) | `Telemetry::feed_cache_lookup` |
 //!
 //! An unknown field fails validation before it could become a label; introspection fields are not
 //! counted. Operations and errors are counted on `/graphql` and `/graphql/ws` alike; a feed response

@@ -1,5 +1,5 @@
-//! Short-lived shared state: rate-limit counters, revoked sessions and the job-updates fan-out
-//! ([`updates`]). In-process (moka) in the embedded default; Redis (keys with TTL, one prefix per
+//! Short-lived shared state: rate-limit counters, revoked sessions, the job-updates fan-out
+//! ([`updates`]) and the change channel with each API node's mirror of it ([`changes`]). In-process (moka) in the embedded default; Redis (keys with TTL, one prefix per
 //! instance) when `APP_REDIS_URL` is set, so that every API node sees the same counters and
 //! revocations.
 //!
@@ -18,6 +18,7 @@
 //! - While Redis does not answer, `hit` counts in this process (each node limits on its own) rather
 //!   than fail the request.
 
+pub mod changes;
 pub mod updates;
 
 use std::sync::Arc;
@@ -157,8 +158,17 @@ impl KeyValue {
                 for s in sessions {
                     p.cmd("SET").arg(format!("{prefix}:revoked:{s}")).arg(1).arg("EX").arg(ttl.as_secs() + 60).ignore();
                 }
+                // Announced in the same pipeline; every API node's mirror applies it before this
+                // returns (`changes`).
+                let ack = changes::new_ack_id();
+                let names = sessions.iter().map(ToString::to_string).collect();
+                p.cmd("PUBLISH")
+                    .arg(changes::channel(prefix))
+                    .arg(changes::encode(&ack, &changes::Change::Revoked(names)));
                 let mut c = conn.clone();
-                let () = p.query_async(&mut c).await.map_err(|e| AppError::internal("redis revoke", e))?;
+                let (receivers,): (u64,) =
+                    p.query_async(&mut c).await.map_err(|e| AppError::internal("redis revoke", e))?;
+                changes::await_applied(conn, prefix, &ack, receivers).await;
                 Ok(())
             }
         }

@@ -37,6 +37,7 @@ mod feeds;
 mod generation;
 mod hygiene;
 mod invites;
+mod mirror;
 mod moderation;
 mod ops;
 mod remixes;

@@ -530,7 +530,10 @@ async fn execute(state: &AppState, req: &HttpRequest, batch: BatchRequest, body_
         match state.feed_responses.probe(v.user_id, v.session_id, &key).await {
             Ok(p) => {
                 state.metrics.feed_cache_lookup("response", p.hit.is_some());
-                if let Some(hit) = p.hit {
+                if let Some((hit, source)) = p.hit {
+                    if source == feed_responses::Source::Memory {
+                        state.metrics.feed_cache_lookup("memory", true);
+                    }
                     state.metrics.operations.with_label_values(&["feed", "query"]).inc();
                     return HttpResponse::Ok().content_type("application/json").body(hit);
                 }
