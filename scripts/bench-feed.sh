@@ -75,5 +75,5 @@ for i in $(seq 1 120); do
 done
 
 echo "bench-feed: running the bench on CPU $BENCH_CPU" >&2
-BENCH_URL="http://127.0.0.1:$PORT" BENCH_REDIS_URL="$REDIS_URL" BENCH_REDIS_PREFIX="$PREFIX" \
+BENCH_URL="http://127.0.0.1:$PORT" BENCH_REDIS_URL="$REDIS_URL" BENCH_REDIS_PREFIX="$PREFIX" BENCH_SERVER_PID="$SERVER_PID" \
   taskset -c "$BENCH_CPU" "$bench_bin"

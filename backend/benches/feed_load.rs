@@ -12,7 +12,12 @@
 //! Env: BENCH_URL (default http://127.0.0.1:18080), BENCH_SECONDS (15), BENCH_CONCURRENCY (32),
 //! BENCH_USERS (200), BENCH_COLD_USERS (3000), BENCH_PASSWORD (seed-password-1),
 //! BENCH_REDIS_URL (redis://127.0.0.1:6379), BENCH_REDIS_PREFIX (unset: the cache is not cleared),
-//! BENCH_LOGIN_CONCURRENCY (16). Exits non-zero when any request failed.
+//! BENCH_LOGIN_CONCURRENCY (16), BENCH_SERVER_PID (when set, each phase also reports the server
+//! process's CPU time per request, read from /proc: what the server spends, whatever the load
+//! tool's own limits). Exits non-zero when any request failed.
+//!
+//! Every response is checked: HTTP 200, valid JSON (parsed in full, into types that keep only what
+//! is checked: `errors`, and the count of `data.feed.edges`), no errors.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)] // bench code
 
 use std::cell::RefCell;
@@ -51,6 +56,8 @@ struct Phase {
     errors: BTreeMap<String, u64>,
     elapsed: f64,
     note: Option<String>,
+    /// Server CPU seconds used during the phase (BENCH_SERVER_PID).
+    server_cpu: Option<f64>,
 }
 
 impl Phase {
@@ -62,6 +69,11 @@ impl Phase {
     }
     fn rate(&self) -> f64 {
         if self.elapsed > 0.0 { self.requests() as f64 / self.elapsed } else { 0.0 }
+    }
+    /// Server CPU microseconds per request.
+    fn server_us(&self) -> Option<f64> {
+        let n = self.requests();
+        self.server_cpu.filter(|_| n > 0).map(|c| c * 1e6 / n as f64)
     }
     fn fail(&mut self, why: String) {
         self.failures += 1;
@@ -82,6 +94,14 @@ impl Phase {
             ms(pct(&lat, 0.99)),
             ms(lat.last().copied().unwrap_or_default()),
         );
+        if let (Some(c), Some(us)) = (self.server_cpu, self.server_us()) {
+            println!(
+                "      server CPU: {:.2} s of {:.1} s ({:.0}% of a core), {us:.1} µs per request",
+                c,
+                self.elapsed,
+                100.0 * c / self.elapsed.max(1e-9)
+            );
+        }
         if let Some(n) = &self.note {
             println!("      note: {n}");
         }
@@ -97,9 +117,27 @@ impl Phase {
             "rps": (self.rate() * 10.0).round() / 10.0,
             "p50_ms": (ms(pct(&lat, 0.5)) * 100.0).round() / 100.0,
             "p99_ms": (ms(pct(&lat, 0.99)) * 100.0).round() / 100.0,
+            "server_us_per_request": self.server_us().map(|u| (u * 10.0).round() / 10.0),
             "max_ms": (ms(lat.last().copied().unwrap_or_default()) * 100.0).round() / 100.0,
         })
     }
+}
+
+/// A feed response, as far as it is checked (the rest is parsed and validated, not kept).
+#[derive(serde::Deserialize)]
+struct FeedResponse {
+    data: Option<FeedData>,
+    errors: Option<Value>,
+}
+
+#[derive(serde::Deserialize)]
+struct FeedData {
+    feed: FeedPage,
+}
+
+#[derive(serde::Deserialize)]
+struct FeedPage {
+    edges: Vec<serde::de::IgnoredAny>,
 }
 
 /// Checks a feed response; `Ok(true)` when it had edges.
@@ -107,17 +145,32 @@ async fn check_feed(r: reqwest::Result<reqwest::Response>) -> Result<bool, Strin
     let r = r.map_err(|e| format!("transport: {e}"))?;
     let status = r.status();
     let body = r.bytes().await.map_err(|e| format!("body: {e}"))?;
+    let excerpt = || String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
     if status != reqwest::StatusCode::OK {
-        return Err(format!("HTTP {status}: {}", String::from_utf8_lossy(&body[..body.len().min(300)])));
+        return Err(format!("HTTP {status}: {}", excerpt()));
     }
-    let v: Value = serde_json::from_slice(&body)
-        .map_err(|e| format!("not JSON ({e}): {}", String::from_utf8_lossy(&body[..body.len().min(300)])))?;
-    if let Some(errors) = v.get("errors") {
+    let v: FeedResponse =
+        serde_json::from_slice(&body).map_err(|e| format!("not a feed response ({e}): {}", excerpt()))?;
+    if let Some(errors) = v.errors {
         return Err(format!("errors: {errors}"));
     }
-    let edges =
-        v.pointer("/data/feed/edges").and_then(Value::as_array).ok_or_else(|| format!("no data.feed.edges: {v}"))?;
-    Ok(!edges.is_empty())
+    let page = v.data.ok_or_else(|| format!("no data: {}", excerpt()))?;
+    Ok(!page.feed.edges.is_empty())
+}
+
+/// The feed request's body, serialised once.
+fn feed_body() -> &'static [u8] {
+    static BODY: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    BODY.get_or_init(|| serde_json::to_vec(&json!({"query": FEED, "variables": {"after": null}})).unwrap())
+}
+
+/// CPU seconds (user + system) the process `pid` has used, from /proc.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // USER_HZ is 100 on Linux.
+    Some(ticks as f64 / 100.0)
 }
 
 async fn check_ping(r: reqwest::Result<reqwest::Response>) -> Result<(), String> {
@@ -138,7 +191,8 @@ fn feed_request(client: &reqwest::Client, base: &str, token: &str) -> reqwest::R
     client
         .post(format!("{base}/graphql"))
         .bearer_auth(token)
-        .json(&json!({"query": FEED, "variables": {"after": null}}))
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(feed_body())
 }
 
 /// Logs in `seed_{from}` … `seed_{to-1}` concurrently; the tokens in order.
@@ -206,6 +260,8 @@ async fn run_phase(
     concurrency: usize,
 ) -> Phase {
     let phase = Rc::new(RefCell::new(Phase { name, ..Phase::default() }));
+    let server: Option<u32> = std::env::var("BENCH_SERVER_PID").ok().and_then(|p| p.parse().ok());
+    let cpu_before = server.and_then(cpu_seconds);
     let next = Rc::new(RefCell::new(0usize));
     let kind = Rc::new(kind);
     let started = Instant::now();
@@ -260,6 +316,10 @@ async fn run_phase(
     }
     let mut p = Rc::try_unwrap(phase).ok().unwrap().into_inner();
     p.elapsed = started.elapsed().as_secs_f64();
+    p.server_cpu = match (server.and_then(cpu_seconds), cpu_before) {
+        (Some(after), Some(before)) => Some(after - before),
+        _ => None,
+    };
     if let Some(at) = *ran_out.borrow() {
         p.note = Some(format!("ran out of fresh members after {at:.1} s (raise BENCH_COLD_USERS)"));
     }
@@ -360,6 +420,17 @@ async fn bench() -> i32 {
         warm_ratio * 100.0
     );
     println!("target cold p99 <= 50 ms: {} (p99 {cold_p99:.2} ms)", verdict(cold_pass));
+    // The same ratio in the server's own cost: what a warm page costs its core against a ping.
+    let server_ratio = match (bare.server_us(), warm.server_us()) {
+        (Some(b), Some(w)) if w > 0.0 => Some(b / w),
+        _ => None,
+    };
+    if let Some(r) = server_ratio {
+        println!(
+            "server CPU per request, bare over warm: {:.1}% (the throughput one core would give warm pages, against bare)",
+            r * 100.0
+        );
+    }
     let p99_of = |p: &Phase| {
         let mut l = p.lat.clone();
         l.sort();
@@ -384,6 +455,7 @@ async fn bench() -> i32 {
         "bare": bare.json(), "warm": warm.json(), "cold": cold.json(), "warm_at_1": warm1.json(), "cold_at_1": cold1.json(),
         "warm_over_bare": (warm_ratio * 1000.0).round() / 1000.0, "cold_over_bare": (cold_ratio * 1000.0).round() / 1000.0,
         "warm_target": verdict(warm_pass), "cold_target": verdict(cold_pass),
+        "warm_over_bare_server_cpu": server_ratio.map(|r| (r * 1000.0).round() / 1000.0),
     });
     println!("{summary}");
     let failed = bare.failures + warm.failures + cold.failures + warm1.failures + cold1.failures;

@@ -215,6 +215,18 @@ const LIST_LEN: usize = 500;
 const TRENDING_DAYS: i64 = 7;
 const TRENDING_NEWEST: u64 = 3000;
 const TRENDING_LIKED: u64 = 1000;
+/// How long the pools every viewer's FOR_YOU shares (the newest videos, the trending list's
+/// videos, each with its remix count) are reused by this process before they are read again.
+const SHARED_POOLS_TTL: Duration = Duration::from_secs(5);
+/// Videos whose topics this process keeps (a prompt never changes).
+const TOPICS_KEPT: u64 = 200_000;
+
+/// The candidates every viewer's FOR_YOU shares, as read at `read_at`.
+struct SharedPools {
+    read_at: std::time::Instant,
+    fresh: Vec<Candidate>,
+    trending: Vec<Candidate>,
+}
 
 /// Feeds and their caches.
 #[derive(Clone)]
@@ -226,6 +238,10 @@ pub struct FeedService {
     /// One TRENDING ranking at a time in this process: requests arriving while it runs wait
     /// for it and read its list instead of ranking the same pool again.
     trending_flight: Arc<tokio::sync::Mutex<()>>,
+    /// The shared pools, read by one request per [`SHARED_POOLS_TTL`] while the others wait.
+    shared: Arc<tokio::sync::Mutex<Option<Arc<SharedPools>>>>,
+    /// Topics by video.
+    topics: moka::sync::Cache<Uuid, Arc<[String]>>,
 }
 
 fn page_key(kind: FeedKind, viewer: Option<UserId>, after: Option<&str>, first: usize) -> String {
@@ -239,7 +255,7 @@ pub fn cache_err(e: feed::cache::CacheError) -> AppError {
     AppError::Unavailable { what: "the feed", retry_after_secs: 5 }
 }
 
-fn candidate(v: &CandidateRow, sources: Sources) -> Candidate {
+fn candidate(v: &CandidateRow, sources: Sources, topics: &moka::sync::Cache<Uuid, Arc<[String]>>) -> Candidate {
     Candidate {
         id: v.id,
         author: v.author_id,
@@ -250,7 +266,7 @@ fn candidate(v: &CandidateRow, sources: Sources) -> Candidate {
         remixes: 0,
         watch_ms_total: v.watch_ms_total,
         duration_ms: v.duration_ms,
-        topics: feed::topics::topics_of(&v.prompt),
+        topics: topics.get_with(v.id, || feed::topics::topics_of(&v.prompt).into()),
         sources,
     }
 }
@@ -269,6 +285,8 @@ impl FeedService {
             settings,
             weights: Arc::new(Weights::default()),
             trending_flight: Arc::new(tokio::sync::Mutex::new(())),
+            shared: Arc::default(),
+            topics: moka::sync::Cache::new(TOPICS_KEPT),
         }
     }
 
@@ -501,7 +519,7 @@ impl FeedService {
         let cands = pool
             .iter()
             .map(|v| {
-                let mut c = candidate(v, Sources::TRENDING);
+                let mut c = candidate(v, Sources::TRENDING, &self.topics);
                 c.remixes = remixes.get(&VideoId(v.id)).copied().unwrap_or(0);
                 c
             })
@@ -521,32 +539,68 @@ impl FeedService {
             .unwrap_or_default())
     }
 
-    /// A fresh FOR_YOU ranking for `viewer`.
+    /// The pools every viewer's FOR_YOU shares, read again once older than [`SHARED_POOLS_TTL`]
+    /// (by one request; the others wait for it and reuse what it read).
+    async fn shared_pools(&self) -> AppResult<Arc<SharedPools>> {
+        let mut slot = self.shared.lock().await;
+        if let Some(p) = slot.as_ref()
+            && p.read_at.elapsed() < SHARED_POOLS_TTL
+        {
+            return Ok(p.clone());
+        }
+        let store = &self.deps.store;
+        let read_at = std::time::Instant::now();
+        let fresh = store.newest_published(None, FRESH_POOL).await?;
+        let trending: Vec<VideoId> = self.trending_pool().await?.into_iter().map(VideoId).collect();
+        let trending = store.published_candidates(&trending).await?;
+        let ids: Vec<VideoId> = fresh.iter().chain(&trending).map(|v| VideoId(v.id)).collect();
+        let remixes = store.remix_counts(&ids).await?;
+        let make = |rows: &[CandidateRow], source: Sources| -> Vec<Candidate> {
+            rows.iter()
+                .map(|v| {
+                    let mut c = candidate(v, source, &self.topics);
+                    c.remixes = remixes.get(&VideoId(v.id)).copied().unwrap_or(0);
+                    c
+                })
+                .collect()
+        };
+        let pools = Arc::new(SharedPools {
+            read_at,
+            fresh: make(&fresh, Sources::FRESH),
+            trending: make(&trending, Sources::TRENDING),
+        });
+        *slot = Some(pools.clone());
+        Ok(pools)
+    }
+
+    /// A fresh FOR_YOU ranking for `viewer`: the viewer's own pools (followed authors, remixes of
+    /// what they liked, cameos of whom they follow) read now, the shared ones from
+    /// [`FeedService::shared_pools`].
     async fn rank_for_you(&self, viewer: UserId) -> AppResult<Vec<Uuid>> {
         let store = &self.deps.store;
         let now = Utc::now();
         let followees: Vec<UserId> = store.followees(viewer).await?.into_iter().map(|(u, _)| u).collect();
         let liked = store.recent_likes(viewer, 100).await?;
-        let mut pools: Vec<(Vec<CandidateRow>, Sources)> = vec![
+        let pools: Vec<(Vec<CandidateRow>, Sources)> = vec![
             (store.published_by(&followees, None, FOLLOWED_POOL).await?, Sources::FOLLOWED),
             (store.published_remixes_of_any(&liked, REMIX_POOL).await?, Sources::REMIX_OF_LIKED),
             (store.published_with_cameos_of(&followees, CAMEO_POOL).await?, Sources::CAMEO_NETWORK),
-            (store.newest_published(None, FRESH_POOL).await?, Sources::FRESH),
         ];
-        let trending: Vec<VideoId> = self.trending_pool().await?.into_iter().map(VideoId).collect();
-        pools.push((store.published_candidates(&trending).await?, Sources::TRENDING));
+        let shared = self.shared_pools().await?;
         let mut ids: Vec<VideoId> = pools.iter().flat_map(|(videos, _)| videos.iter().map(|v| VideoId(v.id))).collect();
         ids.sort();
         ids.dedup();
         let remixes = store.remix_counts(&ids).await?;
-        let mut cands = Vec::new();
+        let mut cands = Vec::with_capacity(ids.len() + shared.fresh.len() + shared.trending.len());
         for (videos, source) in &pools {
             cands.extend(videos.iter().map(|v| {
-                let mut c = candidate(v, *source);
+                let mut c = candidate(v, *source, &self.topics);
                 c.remixes = remixes.get(&VideoId(v.id)).copied().unwrap_or(0);
                 c
             }));
         }
+        cands.extend(shared.fresh.iter().cloned());
+        cands.extend(shared.trending.iter().cloned());
         let seen_since =
             now - chrono::Duration::from_std(self.settings.seen_window).unwrap_or(chrono::Duration::hours(72));
         let seen: HashSet<Uuid> = store.seen_since(viewer, seen_since, 5000).await?.into_iter().map(|v| v.0).collect();

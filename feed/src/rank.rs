@@ -80,8 +80,9 @@ pub struct Candidate {
     pub watch_ms_total: i64,
     /// The video's duration in milliseconds.
     pub duration_ms: i64,
-    /// Its topics ([`crate::topics::topics_of`] of its prompt).
-    pub topics: Vec<String>,
+    /// Its topics ([`crate::topics::topics_of`] of its prompt), shared: a video's prompt never
+    /// changes, so callers compute them once per video.
+    pub topics: std::sync::Arc<[String]>,
     /// The candidate pools it came from.
     pub sources: Sources,
 }
@@ -427,7 +428,7 @@ mod tests {
             remixes: 0,
             watch_ms_total: 100 * 5_000,
             duration_ms: 10_000,
-            topics: vec![],
+            topics: std::sync::Arc::default(),
             sources: Sources::TRENDING,
         }
     }
@@ -586,9 +587,9 @@ mod tests {
         let mut v = viewer();
         let mut prank = cand(1, 101);
         prank.likes = 30;
-        prank.topics = crate::topics::topics_of("a prank on my roommate");
+        prank.topics = crate::topics::topics_of("a prank on my roommate").into();
         let mut cooking = cand(2, 102);
-        cooking.topics = crate::topics::topics_of("a chef cooking pasta");
+        cooking.topics = crate::topics::topics_of("a chef cooking pasta").into();
         let out = rank_for_you(vec![prank.clone(), cooking.clone()], &v, &Weights::default(), 10);
         assert_eq!(out[0].id, id(1));
         v.preferences = Preferences::parse("more cooking, fewer pranks").unwrap();

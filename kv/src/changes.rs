@@ -23,8 +23,11 @@
 //!
 //! Epochs and session states are filled from the round trips the node makes anyway (and updated
 //! by messages); a fill read before a change that was applied meanwhile is refused (the
-//! subscription's generation and the count of revocations seen are compared). Epochs only grow,
-//! so a fill never lowers one. Everything is bounded (moka caches): an evicted entry is a miss,
+//! subscription's generation and the count of revocations seen are compared). Epochs only grow
+//! (each is incremented and announced in one script, so announcements come in order), so a fill
+//! never lowers one; a value lower than the mirror's, announced or read with no announcement
+//! since, means Redis lost its epochs (restarted unnoticed, evicted, flushed), and the mirror
+//! forgets everything, so no response stamped before can match the new values by chance. Everything is bounded (moka caches): an evicted entry is a miss,
 //! never a wrong answer, except that a revoked session is kept in its own set until it expires.
 
 use std::sync::Arc;
@@ -151,6 +154,9 @@ struct Inner {
     generation: AtomicU64,
     /// Revocations applied so far: a session fill read before one of them is refused.
     revocations: AtomicU64,
+    /// Epoch messages applied so far: a fill lower than the mirror, read when none came since,
+    /// means Redis lost its epochs.
+    epoch_messages: AtomicU64,
     /// Milliseconds since `base` when the last message was heard.
     last_heard: AtomicU64,
     base: Instant,
@@ -167,6 +173,7 @@ struct Inner {
 pub struct FillTicket {
     generation: u64,
     revocations: u64,
+    epoch_messages: u64,
 }
 
 impl Mirror {
@@ -217,6 +224,7 @@ impl Mirror {
                 connected: AtomicBool::new(false),
                 generation: AtomicU64::new(0),
                 revocations: AtomicU64::new(0),
+                epoch_messages: AtomicU64::new(0),
                 last_heard: AtomicU64::new(0),
                 base: Instant::now(),
                 epochs: Cache::new(EPOCHS),
@@ -277,6 +285,7 @@ impl Mirror {
         FillTicket {
             generation: self.inner.generation.load(Ordering::SeqCst),
             revocations: self.inner.revocations.load(Ordering::SeqCst),
+            epoch_messages: self.inner.epoch_messages.load(Ordering::SeqCst),
         }
     }
 
@@ -289,7 +298,18 @@ impl Mirror {
             return;
         }
         for (name, value) in epochs {
-            i.raise(name, *value);
+            match i.epochs.get(*name) {
+                // Lower than what the mirror holds, and no announcement came since the read:
+                // Redis lost its epochs (a restart the subscription did not notice, eviction, a
+                // flush). Whatever was stamped before may collide with the new values: forget it.
+                Some(held) if *value < held => {
+                    if i.epoch_messages.load(Ordering::SeqCst) == ticket.epoch_messages {
+                        i.reset();
+                        return;
+                    }
+                }
+                _ => i.raise(name, *value),
+            }
         }
         if revoked {
             i.revoked.insert(session.to_owned(), ());
@@ -336,7 +356,15 @@ impl Inner {
 
     fn apply(&self, change: &Change) {
         match change {
-            Change::Epoch { name, value } => self.raise(name, *value),
+            Change::Epoch { name, value } => {
+                self.epoch_messages.fetch_add(1, Ordering::SeqCst);
+                // Announcements come in the order of the increments (one script), so a lower
+                // value means Redis lost its epochs: forget what was stamped before.
+                if self.epochs.get(name).is_some_and(|held| *value < held) {
+                    self.reset();
+                }
+                self.raise(name, *value);
+            }
             Change::Revoked(sessions) => {
                 self.revocations.fetch_add(1, Ordering::SeqCst);
                 for s in sessions {
@@ -352,6 +380,12 @@ impl Inner {
         self.epochs.invalidate_all();
         self.live_sessions.invalidate_all();
         self.responses.invalidate_all();
+    }
+
+    /// Forgets everything and refuses fills read before (the subscription stays).
+    fn reset(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.forget();
     }
 
     fn lose(&self) {
@@ -449,6 +483,34 @@ mod tests {
         assert_eq!(m.session("other"), Some(true));
         m.apply(&Change::Revoked(vec!["other".into()]));
         assert_eq!(m.session("other"), Some(false));
+    }
+
+    #[test]
+    fn epochs_going_back_mean_redis_lost_them_and_the_mirror_forgets() {
+        let m = Mirror::detached(Duration::from_secs(60), Duration::from_secs(15));
+        m.subscribed();
+        let t = m.before_fill();
+        m.fill(t, &[("visible", 7), ("viewer:a", 2)], "s", false);
+        m.keep_response(t, "k".into(), Arc::from(&b"stamped with 7"[..]));
+        // A stale read (an announcement came since) is ignored, not a reset.
+        let stale = m.before_fill();
+        m.apply(&Change::Epoch { name: "visible".into(), value: 8 });
+        m.fill(stale, &[("visible", 7)], "s", false);
+        assert_eq!(m.epoch("visible"), Some(8));
+        assert!(m.response("k").is_some());
+        // A lower value read with nothing announced since: Redis lost its epochs.
+        let t = m.before_fill();
+        m.fill(t, &[("visible", 1)], "s", false);
+        assert_eq!((m.epoch("visible"), m.epoch("viewer:a")), (None, None));
+        assert!(m.response("k").is_none());
+        // Refilled, and a lower announcement does the same.
+        let t = m.before_fill();
+        m.fill(t, &[("visible", 1)], "s", false);
+        m.keep_response(t, "k".into(), Arc::from(&b"stamped with 1"[..]));
+        m.apply(&Change::Epoch { name: "visible".into(), value: 5 });
+        m.apply(&Change::Epoch { name: "visible".into(), value: 1 });
+        assert_eq!(m.epoch("visible"), Some(1));
+        assert!(m.response("k").is_none(), "what was stamped before the loss is gone");
     }
 
     #[test]
