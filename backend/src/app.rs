@@ -464,7 +464,7 @@ pub async fn start(c: &Config) -> AppResult<Running> {
     let generation = build_generation(c, &services).await?;
     let persisted = api::persisted::PersistedQueries::default();
     // With Redis and a page cache, this node's mirror of the change channel lets it answer a
-    // repeated feed query from memory (`http::feed_responses`, `kv::changes`).
+    // repeated feed query from memory (`http::feed_responses`, `reconnect::changes`).
     let mirror = match &c.redis.url {
         Some(url) if !services.feed.page_ttl().is_zero() => {
             let conn = reconnect::Reconnecting::connect(url.expose(), redis::aio::ConnectionManagerConfig::new())
@@ -472,8 +472,14 @@ pub async fn start(c: &Config) -> AppResult<Running> {
                 .map_err(|e| AppError::internal("redis connect", e))?;
             let revocations = c.auth.access_token_ttl + Duration::from_secs(60);
             Some(
-                kv::changes::Mirror::start(url.expose(), &c.redis.prefix, conn, revocations, services.feed.page_ttl())
-                    .map_err(|e| AppError::internal("change mirror", e))?,
+                reconnect::changes::Mirror::start(
+                    url.expose(),
+                    &c.redis.prefix,
+                    conn,
+                    revocations,
+                    services.feed.page_ttl(),
+                )
+                .map_err(|e| AppError::internal("change mirror", e))?,
             )
         }
         _ => None,

@@ -230,7 +230,7 @@ fn glob_escape(s: &str) -> String {
 
 /// Adds one item to every built timeline among KEYS (pairs of timeline, built marker).
 /// Increments an epoch (KEYS[1]) and announces it on the change channel (ARGV[1]) with its
-/// acknowledgement id (ARGV[2]) and name (ARGV[3]), as `kv::changes::decode` reads it: returns
+/// acknowledgement id (ARGV[2]) and name (ARGV[3]), as `reconnect::changes::decode` reads it: returns
 /// the new value and how many nodes heard it.
 const BUMP_LUA: &str = r"
 local v = redis.call('INCR', KEYS[1])
@@ -714,18 +714,18 @@ impl FeedCache {
             }
             FeedCache::Redis { conn, prefix } => {
                 // Incremented and announced in one step; every API node's mirror applies it
-                // before this returns (`kv::changes`).
-                let ack = kv::changes::new_ack_id();
+                // before this returns (`reconnect::changes`).
+                let ack = reconnect::changes::new_ack_id();
                 let (v, receivers): (u64, u64) = redis::cmd("EVAL")
                     .arg(BUMP_LUA)
                     .arg(1)
                     .arg(Self::key(prefix, "epoch", name))
-                    .arg(kv::changes::channel(prefix))
+                    .arg(reconnect::changes::channel(prefix))
                     .arg(&ack)
                     .arg(name)
                     .query_async(&mut conn.clone())
                     .await?;
-                kv::changes::await_applied(conn, prefix, &ack, receivers).await;
+                reconnect::changes::await_applied(conn, prefix, &ack, receivers).await;
                 Ok(v)
             }
         }

@@ -1,5 +1,5 @@
 //! Short-lived shared state: rate-limit counters, revoked sessions, the job-updates fan-out
-//! ([`updates`]) and the change channel with each API node's mirror of it ([`changes`]). In-process (moka) in the embedded default; Redis (keys with TTL, one prefix per
+//! ([`updates`]) and the announcement of revocations on the change channel (`reconnect::changes`). In-process (moka) in the embedded default; Redis (keys with TTL, one prefix per
 //! instance) when `APP_REDIS_URL` is set, so that every API node sees the same counters and
 //! revocations.
 //!
@@ -18,8 +18,9 @@
 //! - While Redis does not answer, `hit` counts in this process (each node limits on its own) rather
 //!   than fail the request.
 
-pub mod changes;
 pub mod updates;
+
+use reconnect::changes;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -1,5 +1,6 @@
 //! A Redis connection that survives the first command after Redis comes back: the one
-//! connection type of `kv`, the feed cache (`feed`) and the job queue (`jobs`).
+//! connection type of `kv`, the feed cache (`feed`) and the job queue (`jobs`); and [`changes`],
+//! the channel on which `kv` and `feed` announce what every API node's memory must see.
 //!
 //! redis-rs's `ConnectionManager` reconnects only when a command fails on a dead connection, and
 //! hands that command's error to the caller: after a Redis restart the first command of every
@@ -16,6 +17,8 @@
 //! A command whose connection dropped after Redis ran it can therefore run twice; the callers'
 //! writes tolerate that (rate-limit counts, cache writes and epochs are idempotent or harmless
 //! when repeated; the job queue is at-least-once and its consumers idempotent).
+
+pub mod changes;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

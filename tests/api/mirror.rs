@@ -1,5 +1,5 @@
 //! Two API nodes over one PostgreSQL and one Redis, each answering a repeated feed query from its
-//! own memory (`kv::changes::Mirror`): a change made through one node is seen on the other by the
+//! own memory (`reconnect::changes::Mirror`): a change made through one node is seen on the other by the
 //! time the request that made it has answered — a removal, a like, a block, a log-out. (A ranked
 //! page shows one video per author, so each video here has its own.)
 

@@ -5,9 +5,9 @@
 //! Invariant: a cached body is served only while the epochs it was stamped with are still the
 //! current ones, its page time has not passed, and the caller's session is not revoked. With Redis,
 //! one round trip reads the body, the epochs and the session's revocation marker together — or
-//! none: an API node's [`Mirror`] (`kv::changes`) holds the epochs, the sessions' states and the
+//! none: an API node's [`Mirror`] (`reconnect::changes`) holds the epochs, the sessions' states and the
 //! responses this node served, kept current by the change channel (a change is applied on every
-//! node before the request that made it answers; the staleness bound is in `kv::changes`), and a
+//! node before the request that made it answers; the staleness bound is in `reconnect::changes`), and a
 //! response whose stamp matches the mirror is served from memory. This is an HTTP concern (bytes
 //! of a response), so it lives in the server, not in the domain.
 
@@ -19,7 +19,7 @@ use app_core::error::AppResult;
 use app_core::types::{SessionId, UserId};
 use feed::cache::FeedCache;
 use kv::KeyValue;
-use kv::changes::Mirror;
+use reconnect::changes::Mirror;
 
 /// The response cache.
 #[derive(Clone)]

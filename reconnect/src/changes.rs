@@ -34,9 +34,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::Reconnecting;
 use futures_util::StreamExt;
 use moka::sync::Cache;
-use reconnect::Reconnecting;
 
 /// How long a writer waits for every subscribed node to apply a change.
 pub const ACK_WAIT: Duration = Duration::from_millis(500);
