@@ -35,7 +35,7 @@ pub fn breaking_changes(baseline: &str, candidate: &str) -> Result<Vec<String>, 
     let mut out = BTreeSet::new();
     for (name, before) in &old.0 {
         let Some(after) = new.0.get(name) else {
-            if !before.wound_down() {
+            if !wound_down(before) {
                 out.insert(format!(
                     "type {name} was removed, but not all of its fields or values were deprecated first"
                 ));
@@ -64,20 +64,14 @@ impl Types {
     }
 }
 
-trait WoundDown {
-    /// Whether every field or value was deprecated (the type had been announced as going away).
-    fn wound_down(&self) -> bool;
-}
-
-impl WoundDown for TypeKind {
-    fn wound_down(&self) -> bool {
-        match self {
-            TypeKind::Object(o) => o.fields.iter().all(|f| deprecated(&f.node.directives)),
-            TypeKind::Interface(i) => i.fields.iter().all(|f| deprecated(&f.node.directives)),
-            TypeKind::Enum(e) => e.values.iter().all(|v| deprecated(&v.node.directives)),
-            TypeKind::InputObject(i) => i.fields.iter().all(|f| deprecated(&f.node.directives)),
-            TypeKind::Scalar | TypeKind::Union(_) => false,
-        }
+/// Whether every field or value of a type was deprecated (it had been announced as going away).
+fn wound_down(kind: &TypeKind) -> bool {
+    match kind {
+        TypeKind::Object(o) => o.fields.iter().all(|f| deprecated(&f.node.directives)),
+        TypeKind::Interface(i) => i.fields.iter().all(|f| deprecated(&f.node.directives)),
+        TypeKind::Enum(e) => e.values.iter().all(|v| deprecated(&v.node.directives)),
+        TypeKind::InputObject(i) => i.fields.iter().all(|f| deprecated(&f.node.directives)),
+        TypeKind::Scalar | TypeKind::Union(_) => false,
     }
 }
 

@@ -866,20 +866,12 @@ impl Worker {
     /// alive, so an object-store outage delays a finished job instead of failing the attempt and
     /// making the video again; a local folder's failure, a cancellation or the end of the wait
     /// fail the attempt as before.
+    #[tracing::instrument(
+        name = "store",
+        skip_all,
+        fields(otel.name = %format_args!("store {content_type}"), key, bytes = bytes.len())
+    )]
     async fn put_output(
-        &self,
-        job: uuid::Uuid,
-        key: &str,
-        bytes: Vec<u8>,
-        content_type: &str,
-        cancelled: &AtomicBool,
-    ) -> GenResult<()> {
-        let span =
-            tracing::info_span!("store", otel.name = %format_args!("store {content_type}"), key, bytes = bytes.len());
-        self.put_output_now(job, key, bytes, content_type, cancelled).instrument(span).await
-    }
-
-    async fn put_output_now(
         &self,
         job: uuid::Uuid,
         key: &str,

@@ -415,7 +415,7 @@ async fn follow(
             tracing::warn!(message = %payload, "unreadable change message ignored");
             continue;
         };
-        inner.apply(&change);
+        mirror.apply(&change);
         if let Some(ack) = ack {
             let key = ack_key(prefix, &ack);
             let r: Result<(), _> = redis::pipe()

@@ -340,17 +340,7 @@ async fn the_service_survives_the_loss_of_each_part_under_load() {
     let http = reqwest::Client::new();
     let mut members = Vec::new();
     for (i, code) in codes.iter().enumerate() {
-        let input = json!({"inviteCode": code, "email": format!("load{i}@example.com"), "username": format!("load{i}"), "password": "long enough secret"});
-        let r: Value = http
-            .post(&urls[i % 2])
-            .json(&json!({"query": SIGN_UP, "variables": {"input": input}}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let (token, _, id) = tokens(&r["data"]["signUp"]);
+        let (token, _, id) = sign_up_at(&http, &urls[i % 2], code, &format!("load{i}")).await;
         members.push(Member { token, id });
     }
 

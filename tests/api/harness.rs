@@ -377,13 +377,35 @@ impl Drop for S3Server {
 /// Runs an operator command (`backend <args>`) against the data folder `data_dir`, as an operator
 /// would from the repository root; its output.
 pub fn backend_cli(data_dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    backend_cli_with(data_dir, &[], args)
+}
+
+/// [`backend_cli`] with more variables in its environment.
+pub fn backend_cli_with(data_dir: &std::path::Path, vars: &[(&str, &str)], args: &[&str]) -> std::process::Output {
     std::process::Command::new(binary("backend"))
         .args(args)
         .current_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
         .env("APP_DATA_DIR", data_dir)
         .env("APP_LOG", "warn")
+        .envs(vars.iter().copied())
         .output()
         .unwrap()
+}
+
+/// Signs `username` up with `code` at a server's GraphQL `url` (one started as a process, not a
+/// [`TestApp`]); its tokens and id as [`tokens`] reads them.
+pub async fn sign_up_at(http: &reqwest::Client, url: &str, code: &str, username: &str) -> (String, String, String) {
+    let input = json!({"inviteCode": code, "email": format!("{username}@example.com"), "username": username, "password": "long enough secret"});
+    let r: Value = http
+        .post(url)
+        .json(&json!({"query": SIGN_UP, "variables": {"input": input}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    tokens(&r["data"]["signUp"])
 }
 
 /// A configuration change that puts the media in the S3 bucket `media` at `endpoint` (moto's

@@ -215,17 +215,7 @@ async fn one_trace_follows_a_video_from_the_request_through_the_queue_to_the_sto
     let out = stack.command("backend", Some(port)).args(["invites", "mint", "--count", "1"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let code = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    let input = json!({"inviteCode": code, "email": "tracer@example.com", "username": "tracer", "password": "long enough secret"});
-    let r: Value = http
-        .post(&url)
-        .json(&json!({"query": SIGN_UP, "variables": {"input": input}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let (token, _, _) = tokens(&r["data"]["signUp"]);
+    let (token, _, _) = sign_up_at(&http, &url, &code, "tracer").await;
 
     // The client's own trace: every span of this video must join it.
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -370,23 +360,12 @@ async fn one_trace_follows_a_video_from_the_request_through_the_queue_to_the_sto
 #[tokio::test]
 async fn a_malformed_endpoint_or_sample_ratio_is_refused_at_start() {
     let dir = std::env::temp_dir().join(format!("sv-notrace-{}", uuid::Uuid::new_v4().simple()));
-    let out = Command::new(binary("backend"))
-        .current_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
-        .env("APP_DATA_DIR", &dir)
-        .env("APP_OTLP_ENDPOINT", "collector:4318")
-        .args(["invites", "mint", "--count", "1"])
-        .output()
-        .unwrap();
+    let mint = ["invites", "mint", "--count", "1"];
+    let out = backend_cli_with(&dir, &[("APP_OTLP_ENDPOINT", "collector:4318")], &mint);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("APP_OTLP_ENDPOINT") && err.contains("http://"), "{err}");
-    let out = Command::new(binary("backend"))
-        .current_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
-        .env("APP_DATA_DIR", &dir)
-        .env("APP_OTLP_SAMPLE_RATIO", "2")
-        .args(["invites", "mint", "--count", "1"])
-        .output()
-        .unwrap();
+    let out = backend_cli_with(&dir, &[("APP_OTLP_SAMPLE_RATIO", "2")], &mint);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("APP_OTLP_SAMPLE_RATIO"));
     std::fs::remove_dir_all(&dir).ok();

@@ -508,11 +508,20 @@ fn persisted_hash(r: &async_graphql::Request) -> Option<&str> {
 /// Whether a request runs a feed-only query: its text, or, sent by hash alone, the persisted
 /// document the hash names (unknown: no, and the schema answers PERSISTED_QUERY_NOT_FOUND).
 fn feed_only(state: &AppState, r: &async_graphql::Request) -> bool {
-    if r.query.is_empty() {
-        persisted_hash(r).and_then(|h| state.persisted.document(h)).is_some_and(|doc| is_feed_only_doc(&doc))
-    } else {
-        state.feed_only.get_with(digest(r.query.as_bytes()), || is_feed_only(&r.query))
+    if !r.query.is_empty() {
+        return state.feed_only.get_with(digest(r.query.as_bytes()), || is_feed_only(&r.query));
     }
+    let Some(hash) = persisted_hash(r) else { return false };
+    // Remembered per hash like a text per digest (a hash names one document); an unknown hash
+    // is not remembered, so the answer is found once the client has registered it.
+    let key = digest(format!("apq:{hash}").as_bytes());
+    if let Some(known) = state.feed_only.get(&key) {
+        return known;
+    }
+    let Some(doc) = state.persisted.document(hash) else { return false };
+    let known = is_feed_only_doc(&doc);
+    state.feed_only.insert(key, known);
+    known
 }
 
 /// Runs a parsed batch for the request's caller: the feed response cache first (a single
