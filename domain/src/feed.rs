@@ -23,10 +23,12 @@
 //!
 //! A first page reads the member's pointer to the current ranked list (kept `refresh`, 60 s; a list
 //! lives `list_ttl`, 30 min), or ranks afresh. `rank_for_you` gathers five pools (followed authors'
-//! newest 300; published remixes of the viewer's last 100 likes; videos with an `ACTIVE` cameo of a
-//! followed member; the 200 newest; the first 300 of the TRENDING list), the viewer's videos watched
-//! within `seen_window`, block set, author affinity (likes and views of the author's videos, +3 for
-//! a followed author) and stated preferences, and lets `feed::rank::rank_for_you` score, filter and
+//! newest 300, from per-author pools of each author's newest 50 that the process keeps for 60 s,
+//! reading only the authors it lacks; published remixes of the viewer's last 100 likes; videos with
+//! an `ACTIVE` cameo of a followed member; the 200 newest and the first 300 of the TRENDING list,
+//! shared by every viewer and read once per 5 s), the viewer's videos watched within
+//! `seen_window`, block set, author affinity (likes and views of the author's videos, +3 for a
+//! followed author) and stated preferences, and lets `feed::rank::rank_for_you` score, filter and
 //! diversify them; `trending_ids` ranks one global list from the videos of the last 7 days (the 3000
 //! newest and the 1000 most liked) with `feed::rank::rank_trending` (one TRENDING ranking at a time
 //! per process). The first 500 ids are stored under a new list id; a cursor is (list, offset). An
@@ -53,7 +55,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use feed::cache::{FeedCache, TimelineItem};
 use feed::cursor::FeedCursor;
 use feed::rank::{Candidate, Sources, Viewer as RankViewer, Weights};
@@ -220,6 +222,22 @@ const TRENDING_LIKED: u64 = 1000;
 const SHARED_POOLS_TTL: Duration = Duration::from_secs(5);
 /// Videos whose topics this process keeps (a prompt never changes).
 const TOPICS_KEPT: u64 = 200_000;
+/// Each author's newest published videos kept by this process for FOR_YOU's followed pool (the
+/// pool takes the newest [`FOLLOWED_POOL`] over all followed authors' kept videos).
+const AUTHOR_POOL: u64 = 50;
+/// The viewer's newest likes and views whose authors count towards affinity.
+const ENGAGEMENT_READ: u64 = 300;
+/// The liked videos whose remixes are a pool.
+const REMIX_SOURCES: usize = 100;
+/// The viewer's newest views read for what they saw within `seen_window`.
+const SEEN_READ: u64 = 5000;
+/// How long an author's kept videos are reused before they are read again. A publication on this
+/// process drops its author's at once; one on another process reaches FOR_YOU rankings within
+/// this time (the default `refresh`, for which a FOR_YOU list is reused anyway). Removals need
+/// nothing: serve time checks every item.
+const AUTHOR_POOL_TTL: Duration = Duration::from_secs(60);
+/// Candidates the author pools hold at most (an author with no videos counts one).
+const AUTHOR_POOLS_KEPT: u64 = 400_000;
 
 /// The candidates every viewer's FOR_YOU shares, as read at `read_at`.
 struct SharedPools {
@@ -242,6 +260,8 @@ pub struct FeedService {
     shared: Arc<tokio::sync::Mutex<Option<Arc<SharedPools>>>>,
     /// Topics by video.
     topics: moka::sync::Cache<Uuid, Arc<[String]>>,
+    /// Each author's newest published videos as candidates (with remix counts), newest first.
+    author_pools: moka::sync::Cache<Uuid, Arc<[Candidate]>>,
 }
 
 fn page_key(kind: FeedKind, viewer: Option<UserId>, after: Option<&str>, first: usize) -> String {
@@ -287,6 +307,11 @@ impl FeedService {
             trending_flight: Arc::new(tokio::sync::Mutex::new(())),
             shared: Arc::default(),
             topics: moka::sync::Cache::new(TOPICS_KEPT),
+            author_pools: moka::sync::Cache::builder()
+                .max_capacity(AUTHOR_POOLS_KEPT)
+                .weigher(|_, pool: &Arc<[Candidate]>| u32::try_from(pool.len()).unwrap_or(u32::MAX).saturating_add(1))
+                .time_to_live(AUTHOR_POOL_TTL)
+                .build(),
         }
     }
 
@@ -395,17 +420,34 @@ impl FeedService {
         first: usize,
         cursor: Option<FeedCursor>,
     ) -> AppResult<(Vec<(Video, String)>, bool)> {
-        let (list, mut offset) = match cursor {
-            Some(FeedCursor::Ranked { list, offset }) => (list, offset as usize),
-            Some(FeedCursor::Keyset { .. }) => {
-                return Err(AppError::bad_input("after", "after is not a cursor from this feed"));
-            }
-            None => (self.current_list(kind, viewer).await?, 0),
-        };
-        let key = list_key(kind, viewer, &list);
         let blocked = match viewer {
             Some(v) => self.deps.store.block_set(v).await?,
             None => HashSet::new(),
+        };
+        // A list ranked by this request is read from memory rather than from the cache it was
+        // just written to.
+        let (list, mut offset, fresh) = match cursor {
+            Some(FeedCursor::Ranked { list, offset }) => (list, offset as usize, None),
+            Some(FeedCursor::Keyset { .. }) => {
+                return Err(AppError::bad_input("after", "after is not a cursor from this feed"));
+            }
+            None => {
+                let (list, fresh) = self.current_list(kind, viewer, &blocked).await?;
+                (list, 0, fresh)
+            }
+        };
+        let key = list_key(kind, viewer, &list);
+        let range = |offset: usize, n: usize| {
+            let key = &key;
+            let fresh = fresh.as_deref();
+            async move {
+                match fresh {
+                    Some(ids) => Ok(ids.iter().skip(offset).take(n).copied().collect()),
+                    None => {
+                        self.cache.list_range(key, offset, n).await.map_err(cache_err)?.ok_or(AppError::CursorExpired)
+                    }
+                }
+            }
         };
         let mut items = Vec::with_capacity(first);
         // Stays true if the reads run out before the page fills (the list may go on).
@@ -418,8 +460,7 @@ impl FeedService {
             round += 1;
             let want = first - items.len() + 1;
             let chunk = want + want / 2 + 2;
-            let ids =
-                self.cache.list_range(&key, offset, chunk).await.map_err(cache_err)?.ok_or(AppError::CursorExpired)?;
+            let ids = range(offset, chunk).await?;
             if ids.is_empty() {
                 has_next = false;
                 break;
@@ -445,8 +486,7 @@ impl FeedService {
             offset += consumed;
             if items.len() == first {
                 // More follow if the list goes on (an item left over in this chunk, or a next one).
-                has_next = consumed < ids.len()
-                    || self.cache.list_range(&key, offset, 1).await.map_err(cache_err)?.is_some_and(|r| !r.is_empty());
+                has_next = consumed < ids.len() || !range(offset, 1).await?.is_empty();
                 break;
             }
             if ids.len() < chunk {
@@ -471,31 +511,37 @@ impl FeedService {
             .collect())
     }
 
-    /// The id of the list a first page reads: the current one while it is fresh, else a new ranking.
-    async fn current_list(&self, kind: FeedKind, viewer: Option<UserId>) -> AppResult<String> {
+    /// The id of the list a first page reads: the current one while it is fresh, else a new ranking
+    /// (then with its ids). `blocked` is the viewer's block set.
+    async fn current_list(
+        &self,
+        kind: FeedKind,
+        viewer: Option<UserId>,
+        blocked: &HashSet<UserId>,
+    ) -> AppResult<(String, Option<Vec<Uuid>>)> {
         let pointer = pointer_key(kind, viewer);
         if let Some(id) = self.live_list(kind, viewer, &pointer).await? {
-            return Ok(id);
+            return Ok((id, None));
         }
         let _flight = match kind {
             FeedKind::Trending => {
                 let guard = self.trending_flight.lock().await;
                 // Ranked by the request this one waited for?
                 if let Some(id) = self.live_list(kind, viewer, &pointer).await? {
-                    return Ok(id);
+                    return Ok((id, None));
                 }
                 Some(guard)
             }
             _ => None,
         };
         let ids = match (kind, viewer) {
-            (FeedKind::ForYou, Some(v)) => self.rank_for_you(v).await?,
+            (FeedKind::ForYou, Some(v)) => self.rank_for_you(v, blocked).await?,
             _ => self.trending_ids().await?,
         };
         let id = new_list_id();
         self.cache.put_list(&list_key(kind, viewer, &id), &ids, self.settings.list_ttl).await.map_err(cache_err)?;
         self.cache.set(&pointer, id.as_bytes(), self.settings.refresh).await.map_err(cache_err)?;
-        Ok(id)
+        Ok((id, Some(ids)))
     }
 
     /// The list the pointer names, if both are still there.
@@ -530,7 +576,11 @@ impl FeedService {
     /// The trending list as it stands (ranking it when there is none): the trending pool of FOR_YOU.
     async fn trending_pool(&self) -> AppResult<Vec<Uuid>> {
         // Boxed: FOR_YOU's ranking reaches the trending list through `current_list` too.
-        let list = Box::pin(self.current_list(FeedKind::Trending, None)).await?;
+        let (list, fresh) = Box::pin(self.current_list(FeedKind::Trending, None, &HashSet::new())).await?;
+        if let Some(mut ids) = fresh {
+            ids.truncate(TRENDING_POOL);
+            return Ok(ids);
+        }
         Ok(self
             .cache
             .list_range(&list_key(FeedKind::Trending, None, &list), 0, TRENDING_POOL)
@@ -576,14 +626,18 @@ impl FeedService {
     /// A fresh FOR_YOU ranking for `viewer`: the viewer's own pools (followed authors, remixes of
     /// what they liked, cameos of whom they follow) read now, the shared ones from
     /// [`FeedService::shared_pools`].
-    async fn rank_for_you(&self, viewer: UserId) -> AppResult<Vec<Uuid>> {
+    async fn rank_for_you(&self, viewer: UserId, blocked: &HashSet<UserId>) -> AppResult<Vec<Uuid>> {
         let store = &self.deps.store;
         let now = Utc::now();
         let followees: Vec<UserId> = store.followees(viewer).await?.into_iter().map(|(u, _)| u).collect();
-        let liked = store.recent_likes(viewer, 100).await?;
+        // The viewer's history, each read once: the newest likes (the remix pool's sources and
+        // author affinity) and views (what was seen within `seen_window`, and author affinity).
+        let liked = store.recent_likes(viewer, ENGAGEMENT_READ).await?;
+        let viewed = store.recent_views(viewer, SEEN_READ).await?;
+        let followed = self.followed_pool(&followees).await?;
+        let remix_sources = liked.get(..REMIX_SOURCES).unwrap_or(&liked);
         let pools: Vec<(Vec<CandidateRow>, Sources)> = vec![
-            (store.published_by(&followees, None, FOLLOWED_POOL).await?, Sources::FOLLOWED),
-            (store.published_remixes_of_any(&liked, REMIX_POOL).await?, Sources::REMIX_OF_LIKED),
+            (store.published_remixes_of_any(remix_sources, REMIX_POOL).await?, Sources::REMIX_OF_LIKED),
             (store.published_with_cameos_of(&followees, CAMEO_POOL).await?, Sources::CAMEO_NETWORK),
         ];
         let shared = self.shared_pools().await?;
@@ -591,7 +645,8 @@ impl FeedService {
         ids.sort();
         ids.dedup();
         let remixes = store.remix_counts(&ids).await?;
-        let mut cands = Vec::with_capacity(ids.len() + shared.fresh.len() + shared.trending.len());
+        let mut cands = Vec::with_capacity(followed.len() + ids.len() + shared.fresh.len() + shared.trending.len());
+        cands.extend(followed);
         for (videos, source) in &pools {
             cands.extend(videos.iter().map(|v| {
                 let mut c = candidate(v, *source, &self.topics);
@@ -603,16 +658,70 @@ impl FeedService {
         cands.extend(shared.trending.iter().cloned());
         let seen_since =
             now - chrono::Duration::from_std(self.settings.seen_window).unwrap_or(chrono::Duration::hours(72));
-        let seen: HashSet<Uuid> = store.seen_since(viewer, seen_since, 5000).await?.into_iter().map(|v| v.0).collect();
-        let blocked: HashSet<Uuid> = store.block_set(viewer).await?.into_iter().map(|u| u.0).collect();
-        let mut affinity: HashMap<Uuid, f32> =
-            store.engagement_by_author(viewer, 300).await?.into_iter().map(|(u, x)| (u.0, x)).collect();
+        let seen: HashSet<Uuid> = viewed.iter().take_while(|(_, at)| *at >= seen_since).map(|(v, _)| v.0).collect();
+        let blocked: HashSet<Uuid> = blocked.iter().map(|u| u.0).collect();
+        let mut affinity = self.affinity(&liked, &viewed).await?;
         for f in &followees {
             *affinity.entry(f.0).or_default() += 3.0;
         }
         let preferences = store.feed_preferences::<Preferences>(viewer).await?.map(|(_, p)| p).unwrap_or_default();
         let v = RankViewer { id: viewer.0, now, affinity, preferences, seen, blocked };
         Ok(feed::rank::rank_for_you(cands, &v, &self.weights, LIST_LEN).into_iter().map(|s| s.id).collect())
+    }
+
+    /// How much the viewer engaged with each author: +2 per like among their `liked`, +1 per
+    /// view among the newest [`ENGAGEMENT_READ`] of `viewed` (one statement for the authors).
+    async fn affinity(&self, liked: &[VideoId], viewed: &[(VideoId, DateTime<Utc>)]) -> AppResult<HashMap<Uuid, f32>> {
+        let watched = viewed.get(..ENGAGEMENT_READ as usize).unwrap_or(viewed);
+        let mut ids: Vec<VideoId> = liked.iter().copied().chain(watched.iter().map(|(v, _)| *v)).collect();
+        ids.sort();
+        ids.dedup();
+        let authors = self.deps.store.authors_of(&ids).await?;
+        let mut out: HashMap<Uuid, f32> = HashMap::new();
+        let weighted = liked.iter().map(|v| (v, 2.0)).chain(watched.iter().map(|(v, _)| (v, 1.0)));
+        for (v, w) in weighted {
+            if let Some(a) = authors.get(v) {
+                *out.entry(a.0).or_default() += w;
+            }
+        }
+        Ok(out)
+    }
+
+    /// FOR_YOU's followed pool: the newest [`FOLLOWED_POOL`] of the followed authors' kept
+    /// videos ([`AUTHOR_POOL`] each), reading only the authors this process does not keep (one
+    /// statement for their videos, one for their remix counts).
+    async fn followed_pool(&self, followees: &[UserId]) -> AppResult<Vec<Candidate>> {
+        let mut pools: Vec<Arc<[Candidate]>> = Vec::with_capacity(followees.len());
+        let mut missing = Vec::new();
+        for f in followees {
+            match self.author_pools.get(&f.0) {
+                Some(pool) => pools.push(pool),
+                None => missing.push(*f),
+            }
+        }
+        if !missing.is_empty() {
+            let store = &self.deps.store;
+            let rows = store.newest_per_author(&missing, AUTHOR_POOL).await?;
+            let remixes = store.remix_counts(&rows.iter().map(|v| VideoId(v.id)).collect::<Vec<_>>()).await?;
+            let mut by_author: HashMap<Uuid, Vec<Candidate>> = missing.iter().map(|u| (u.0, Vec::new())).collect();
+            for v in &rows {
+                let mut c = candidate(v, Sources::FOLLOWED, &self.topics);
+                c.remixes = remixes.get(&VideoId(v.id)).copied().unwrap_or(0);
+                by_author.entry(v.author_id).or_default().push(c);
+            }
+            for (author, videos) in by_author {
+                let pool: Arc<[Candidate]> = videos.into();
+                self.author_pools.insert(author, pool.clone());
+                pools.push(pool);
+            }
+        }
+        let mut newest: Vec<&Candidate> = pools.iter().flat_map(|p| p.iter()).collect();
+        let keep = FOLLOWED_POOL as usize;
+        if newest.len() > keep {
+            newest.select_nth_unstable_by(keep - 1, |a, b| (b.published_at, b.id).cmp(&(a.published_at, a.id)));
+            newest.truncate(keep);
+        }
+        Ok(newest.into_iter().cloned().collect())
     }
 
     /// FOLLOWING: newest first by publication; small authors' videos come from the member's
@@ -691,6 +800,8 @@ impl FeedService {
     /// author is small enough (large authors are merged in at read time).
     pub async fn on_published(&self, video: &Video) -> AppResult<()> {
         let Some(published_at) = video.published_at else { return Ok(()) };
+        // The author's kept videos lack this one; FOR_YOU rankings by this process read them again.
+        self.author_pools.invalidate(&video.author_id.0);
         let item =
             TimelineItem { at_micros: published_at.timestamp_micros(), video: video.id.0, author: video.author_id.0 };
         let Some(author) = self.deps.store.user(video.author_id).await? else { return Ok(()) };

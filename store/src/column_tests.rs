@@ -19,13 +19,13 @@ use app_core::model::{
 };
 use app_core::types::{JobId, UserId};
 
-async fn sqlite() -> Store {
+pub(crate) async fn sqlite() -> Store {
     let store = Store::connect("sqlite::memory:", 1).await.unwrap();
     store.migrate().await.unwrap();
     store
 }
 
-async fn member(store: &Store, name: &str) -> User {
+pub(crate) async fn member(store: &Store, name: &str) -> User {
     store
         .create_user(NewUser {
             email: format!("{name}@example.com"),
@@ -41,7 +41,7 @@ async fn member(store: &Store, name: &str) -> User {
         .unwrap()
 }
 
-async fn video(store: &Store, author: UserId, verdict: Verdict) -> Video {
+pub(crate) async fn video(store: &Store, author: UserId, verdict: Verdict) -> Video {
     let id = JobId(Uuid::now_v7());
     store
         .insert_job(NewJob {
@@ -71,7 +71,7 @@ async fn video(store: &Store, author: UserId, verdict: Verdict) -> Video {
         model_version: "1".into(),
         execution_provider: "cpu".into(),
         stage_millis: "{}".into(),
-        watermark_id: 7,
+        watermark_id: u64::try_from(id.0.as_u128() & 0x7fff_ffff).unwrap(),
         verdict,
         verdict_reason: (verdict == Verdict::Review).then(|| "frame 3 scored 0.5".into()),
         frame_scores: FrameScores { indices: vec![0, 3], scores: vec![0.1, 0.5] },

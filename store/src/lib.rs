@@ -30,6 +30,8 @@ pub mod entities;
 pub mod generation;
 mod json;
 pub mod moderation;
+#[cfg(test)]
+mod pool_tests;
 pub mod social;
 pub mod uow;
 
