@@ -275,7 +275,14 @@ pub fn cache_err(e: feed::cache::CacheError) -> AppError {
     AppError::Unavailable { what: "the feed", retry_after_secs: 5 }
 }
 
-fn candidate(v: &CandidateRow, sources: Sources, topics: &moka::sync::Cache<Uuid, Arc<[String]>>) -> Candidate {
+/// A row as the ranker reads it, with its remix count from `remixes` (none there: 0) and its
+/// topics from `topics` (computed once per video).
+fn candidate(
+    v: &CandidateRow,
+    sources: Sources,
+    remixes: &HashMap<VideoId, i64>,
+    topics: &moka::sync::Cache<Uuid, Arc<[String]>>,
+) -> Candidate {
     Candidate {
         id: v.id,
         author: v.author_id,
@@ -283,7 +290,7 @@ fn candidate(v: &CandidateRow, sources: Sources, topics: &moka::sync::Cache<Uuid
         likes: v.like_count,
         comments: v.comment_count,
         views: v.view_count,
-        remixes: 0,
+        remixes: remixes.get(&VideoId(v.id)).copied().unwrap_or(0),
         watch_ms_total: v.watch_ms_total,
         duration_ms: v.duration_ms,
         topics: topics.get_with(v.id, || feed::topics::topics_of(&v.prompt).into()),
@@ -562,14 +569,7 @@ impl FeedService {
         let mut pool = self.deps.store.newest_published(Some(since), TRENDING_NEWEST).await?;
         pool.extend(self.deps.store.most_liked_since(since, TRENDING_LIKED).await?);
         let remixes = self.deps.store.remix_counts(&pool.iter().map(|v| VideoId(v.id)).collect::<Vec<_>>()).await?;
-        let cands = pool
-            .iter()
-            .map(|v| {
-                let mut c = candidate(v, Sources::TRENDING, &self.topics);
-                c.remixes = remixes.get(&VideoId(v.id)).copied().unwrap_or(0);
-                c
-            })
-            .collect();
+        let cands = pool.iter().map(|v| candidate(v, Sources::TRENDING, &remixes, &self.topics)).collect();
         Ok(feed::rank::rank_trending(cands, now, LIST_LEN).into_iter().map(|s| s.id).collect())
     }
 
@@ -606,13 +606,7 @@ impl FeedService {
         let ids: Vec<VideoId> = fresh.iter().chain(&trending).map(|v| VideoId(v.id)).collect();
         let remixes = store.remix_counts(&ids).await?;
         let make = |rows: &[CandidateRow], source: Sources| -> Vec<Candidate> {
-            rows.iter()
-                .map(|v| {
-                    let mut c = candidate(v, source, &self.topics);
-                    c.remixes = remixes.get(&VideoId(v.id)).copied().unwrap_or(0);
-                    c
-                })
-                .collect()
+            rows.iter().map(|v| candidate(v, source, &remixes, &self.topics)).collect()
         };
         let pools = Arc::new(SharedPools {
             read_at,
@@ -648,11 +642,7 @@ impl FeedService {
         let mut cands = Vec::with_capacity(followed.len() + ids.len() + shared.fresh.len() + shared.trending.len());
         cands.extend(followed);
         for (videos, source) in &pools {
-            cands.extend(videos.iter().map(|v| {
-                let mut c = candidate(v, *source, &self.topics);
-                c.remixes = remixes.get(&VideoId(v.id)).copied().unwrap_or(0);
-                c
-            }));
+            cands.extend(videos.iter().map(|v| candidate(v, *source, &remixes, &self.topics)));
         }
         cands.extend(shared.fresh.iter().cloned());
         cands.extend(shared.trending.iter().cloned());
@@ -705,9 +695,7 @@ impl FeedService {
             let remixes = store.remix_counts(&rows.iter().map(|v| VideoId(v.id)).collect::<Vec<_>>()).await?;
             let mut by_author: HashMap<Uuid, Vec<Candidate>> = missing.iter().map(|u| (u.0, Vec::new())).collect();
             for v in &rows {
-                let mut c = candidate(v, Sources::FOLLOWED, &self.topics);
-                c.remixes = remixes.get(&VideoId(v.id)).copied().unwrap_or(0);
-                by_author.entry(v.author_id).or_default().push(c);
+                by_author.entry(v.author_id).or_default().push(candidate(v, Sources::FOLLOWED, &remixes, &self.topics));
             }
             for (author, videos) in by_author {
                 let pool: Arc<[Candidate]> = videos.into();
