@@ -427,17 +427,21 @@ impl FeedService {
         first: usize,
         cursor: Option<FeedCursor>,
     ) -> AppResult<(Vec<(Video, String)>, bool)> {
+        let from = match cursor {
+            Some(FeedCursor::Ranked { list, offset }) => Some((list, offset as usize)),
+            Some(FeedCursor::Keyset { .. }) => {
+                return Err(AppError::bad_input("after", "after is not a cursor from this feed"));
+            }
+            None => None,
+        };
         let blocked = match viewer {
             Some(v) => self.deps.store.block_set(v).await?,
             None => HashSet::new(),
         };
         // A list ranked by this request is read from memory rather than from the cache it was
         // just written to.
-        let (list, mut offset, fresh) = match cursor {
-            Some(FeedCursor::Ranked { list, offset }) => (list, offset as usize, None),
-            Some(FeedCursor::Keyset { .. }) => {
-                return Err(AppError::bad_input("after", "after is not a cursor from this feed"));
-            }
+        let (list, mut offset, fresh) = match from {
+            Some((list, offset)) => (list, offset, None),
             None => {
                 let (list, fresh) = self.current_list(kind, viewer, &blocked).await?;
                 (list, 0, fresh)

@@ -16,11 +16,9 @@
 //!   video, heavy-tailed and correlated with author popularity and recency.
 //!
 //! Every counter column equals the rows it counts. Rows go in with multi-row inserts in chunks
-//! under the engine's bind-parameter limit, one transaction per table; on PostgreSQL the three
-//! largest tables (follows, likes, views: about nine rows in ten) go in with `COPY … FROM STDIN`.
+//! under the engine's bind-parameter limit, one transaction per table.
 
 use std::collections::{HashMap, HashSet};
-use std::fmt::Write as _;
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
@@ -711,51 +709,6 @@ where
     Ok(n)
 }
 
-/// PostgreSQL's bulk path for the largest tables: `COPY table (columns) FROM STDIN` in text format,
-/// sent in chunks of about 1 MiB on one connection (one statement: all rows or none). Each row is
-/// written by `line` as tab-separated values: only uuids, integers and timestamps, which need no
-/// escaping in that format.
-async fn copy_all<T>(
-    db: &DatabaseConnection,
-    table: &str,
-    columns: &str,
-    rows: impl IntoIterator<Item = T>,
-    mut line: impl FnMut(&mut String, T),
-) -> AppResult<u64> {
-    use sea_orm::sqlx::postgres::PgPoolCopyExt;
-    const CHUNK: usize = 1 << 20;
-    let started = Instant::now();
-    let fail = |e: sea_orm::sqlx::Error| internal(table, e);
-    let mut copy = db
-        .get_postgres_connection_pool()
-        .copy_in_raw(&format!("COPY {table} ({columns}) FROM STDIN"))
-        .await
-        .map_err(fail)?;
-    let mut buf = String::with_capacity(CHUNK + 256);
-    let mut n: u64 = 0;
-    for row in rows {
-        line(&mut buf, row);
-        buf.push('\n');
-        n += 1;
-        if buf.len() >= CHUNK {
-            copy.send(std::mem::replace(&mut buf, String::with_capacity(CHUNK + 256)).into_bytes())
-                .await
-                .map_err(fail)?;
-        }
-    }
-    if !buf.is_empty() {
-        copy.send(buf.into_bytes()).await.map_err(fail)?;
-    }
-    copy.finish().await.map_err(fail)?;
-    eprintln!("seed: {table}: {n} rows in {:.1} s (COPY)", started.elapsed().as_secs_f64());
-    Ok(n)
-}
-
-/// A timestamp as COPY's text format reads it.
-fn copy_time(at: &DateTime<Utc>) -> chrono::format::DelayedFormat<chrono::format::StrftimeItems<'static>> {
-    at.format("%Y-%m-%d %H:%M:%S%.6f+00")
-}
-
 async fn write(
     db: &DatabaseConnection,
     d: &Data,
@@ -792,25 +745,17 @@ async fn write(
     )
     .await?;
 
-    let postgres = db.get_database_backend() == sea_orm::DbBackend::Postgres;
-    s.follows = if postgres {
-        copy_all(db, "follows", "follower_id, followee_id, created_at", &d.follows, |out, (a, b, at)| {
-            let _ = write!(out, "{}\t{}\t{}", uid(*a), uid(*b), copy_time(at));
-        })
-        .await?
-    } else {
-        insert_all(
-            db,
-            "follows",
-            limit,
-            d.follows.iter().map(|(a, b, at)| follows::ActiveModel {
-                follower_id: Set(uid(*a)),
-                followee_id: Set(uid(*b)),
-                created_at: Set(*at),
-            }),
-        )
-        .await?
-    };
+    s.follows = insert_all(
+        db,
+        "follows",
+        limit,
+        d.follows.iter().map(|(a, b, at)| follows::ActiveModel {
+            follower_id: Set(uid(*a)),
+            followee_id: Set(uid(*b)),
+            created_at: Set(*at),
+        }),
+    )
+    .await?;
 
     s.jobs = insert_all(
         db,
@@ -913,40 +858,29 @@ async fn write(
     .await?;
     s.published = d.videos.iter().filter(|v| v.status == VideoStatus::Published).count() as u64;
 
-    if postgres {
-        s.likes = copy_all(db, "likes", "user_id, video_id, created_at", &d.likes, |out, (u, v, at)| {
-            let _ = write!(out, "{}\t{}\t{}", uid(*u), vid(*v), copy_time(at));
-        })
-        .await?;
-        s.views = copy_all(db, "views", "user_id, video_id, watch_ms, viewed_at", &d.views, |out, (u, v, ms, at)| {
-            let _ = write!(out, "{}\t{}\t{ms}\t{}", uid(*u), vid(*v), copy_time(at));
-        })
-        .await?;
-    } else {
-        s.likes = insert_all(
-            db,
-            "likes",
-            limit,
-            d.likes.iter().map(|(u, v, at)| likes::ActiveModel {
-                user_id: Set(uid(*u)),
-                video_id: Set(vid(*v)),
-                created_at: Set(*at),
-            }),
-        )
-        .await?;
-        s.views = insert_all(
-            db,
-            "views",
-            limit,
-            d.views.iter().map(|(u, v, ms, at)| views::ActiveModel {
-                user_id: Set(uid(*u)),
-                video_id: Set(vid(*v)),
-                watch_ms: Set(*ms),
-                viewed_at: Set(*at),
-            }),
-        )
-        .await?;
-    }
+    s.likes = insert_all(
+        db,
+        "likes",
+        limit,
+        d.likes.iter().map(|(u, v, at)| likes::ActiveModel {
+            user_id: Set(uid(*u)),
+            video_id: Set(vid(*v)),
+            created_at: Set(*at),
+        }),
+    )
+    .await?;
+    s.views = insert_all(
+        db,
+        "views",
+        limit,
+        d.views.iter().map(|(u, v, ms, at)| views::ActiveModel {
+            user_id: Set(uid(*u)),
+            video_id: Set(vid(*v)),
+            watch_ms: Set(*ms),
+            viewed_at: Set(*at),
+        }),
+    )
+    .await?;
     s.comments = insert_all(
         db,
         "comments",
@@ -1000,7 +934,7 @@ mod tests {
         seed_and_check(None).await;
     }
 
-    /// The same on PostgreSQL, where the largest tables go in with COPY (a fresh database).
+    /// The same on PostgreSQL (a fresh database).
     #[tokio::test]
     async fn seeds_a_consistent_dataset_on_postgres() {
         let Ok(admin_url) = std::env::var("TEST_POSTGRES_URL") else {
