@@ -55,7 +55,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use feed::cache::{FeedCache, TimelineItem};
 use feed::cursor::FeedCursor;
 use feed::rank::{Candidate, Sources, Viewer as RankViewer, Weights};
@@ -68,7 +68,7 @@ use super::model::{User, Video};
 use super::{Caller, Deps};
 use app_core::error::{AppError, AppResult};
 use app_core::types::{UserId, VideoId};
-use store::social::CandidateRow;
+use store::social::{CandidateRow, RecentView};
 
 /// Feed settings (a slice of the configuration).
 #[derive(Debug, Clone, Copy)]
@@ -140,6 +140,21 @@ pub struct Hydration {
     pub followed: Vec<UserId>,
     /// Published remixes per video.
     pub remix_counts: Vec<(VideoId, i64)>,
+}
+
+/// A page's items before hydration: each video with its cursor, whether more follow, and the
+/// viewer's followees when this request read all of them (then hydration knows which authors
+/// the viewer follows without asking the store again).
+struct Served {
+    items: Vec<(Video, String)>,
+    has_next: bool,
+    followees: Option<HashSet<UserId>>,
+}
+
+/// A list ranked by this request: its ids, and the viewer's followees when the ranking read them.
+struct FreshList {
+    ids: Vec<Uuid>,
+    followees: Option<Vec<UserId>>,
 }
 
 /// A page as cached, with the epochs it was computed under.
@@ -375,13 +390,13 @@ impl FeedService {
             self.deps.telemetry.feed_cache_lookup("page", false);
             epochs = now;
         }
-        let (items, has_next) = match (kind, viewer) {
+        let Served { items, has_next, followees } = match (kind, viewer) {
             (FeedKind::Following, Some(v)) => self.following(v, first, cursor).await?,
             (FeedKind::ForYou, Some(v)) => self.ranked(kind, Some(v), first, cursor).await?,
             (FeedKind::Trending, v) => self.ranked(kind, v, first, cursor).await?,
             _ => return Err(AppError::Unauthenticated("sign in first")),
         };
-        let hydration = self.hydrate(viewer, &items).await?;
+        let hydration = self.hydrate(viewer, &items, followees.as_ref()).await?;
         let page = FeedPage { items, has_next, hydration, cacheable: caching };
         if caching {
             // Stored with the epochs read before the page was computed: a change made meanwhile
@@ -396,8 +411,14 @@ impl FeedService {
         Ok(page)
     }
 
-    /// Loads what the page's fields need: four statements whatever the page's size.
-    async fn hydrate(&self, viewer: Option<UserId>, items: &[(Video, String)]) -> AppResult<Hydration> {
+    /// Loads what the page's fields need: four statements whatever the page's size, three when
+    /// the viewer's `followees` were read by this request already.
+    async fn hydrate(
+        &self,
+        viewer: Option<UserId>,
+        items: &[(Video, String)],
+        followees: Option<&HashSet<UserId>>,
+    ) -> AppResult<Hydration> {
         if items.is_empty() {
             return Ok(Hydration::default());
         }
@@ -410,7 +431,10 @@ impl FeedService {
         let (liked, followed) = match viewer {
             Some(v) => (
                 store.liked_among(v, &ids).await?.into_iter().collect(),
-                store.followed_among(v, &author_ids).await?.into_iter().collect(),
+                match followees {
+                    Some(known) => author_ids.iter().filter(|a| known.contains(a)).copied().collect(),
+                    None => store.followed_among(v, &author_ids).await?.into_iter().collect(),
+                },
             ),
             None => (Vec::new(), Vec::new()),
         };
@@ -426,7 +450,7 @@ impl FeedService {
         viewer: Option<UserId>,
         first: usize,
         cursor: Option<FeedCursor>,
-    ) -> AppResult<(Vec<(Video, String)>, bool)> {
+    ) -> AppResult<Served> {
         let from = match cursor {
             Some(FeedCursor::Ranked { list, offset }) => Some((list, offset as usize)),
             Some(FeedCursor::Keyset { .. }) => {
@@ -446,6 +470,10 @@ impl FeedService {
                 let (list, fresh) = self.current_list(kind, viewer, &blocked).await?;
                 (list, 0, fresh)
             }
+        };
+        let (fresh, followees) = match fresh {
+            Some(f) => (Some(f.ids), f.followees.map(|f| f.into_iter().collect::<HashSet<UserId>>())),
+            None => (None, None),
         };
         let key = list_key(kind, viewer, &list);
         let range = |offset: usize, n: usize| {
@@ -505,7 +533,7 @@ impl FeedService {
                 break;
             }
         }
-        Ok((items, has_next))
+        Ok(Served { items, has_next, followees })
     }
 
     /// The videos among `ids` that are published now, by authors neither banned nor in a
@@ -529,7 +557,7 @@ impl FeedService {
         kind: FeedKind,
         viewer: Option<UserId>,
         blocked: &HashSet<UserId>,
-    ) -> AppResult<(String, Option<Vec<Uuid>>)> {
+    ) -> AppResult<(String, Option<FreshList>)> {
         let pointer = pointer_key(kind, viewer);
         if let Some(id) = self.live_list(kind, viewer, &pointer).await? {
             return Ok((id, None));
@@ -545,14 +573,22 @@ impl FeedService {
             }
             _ => None,
         };
-        let ids = match (kind, viewer) {
-            (FeedKind::ForYou, Some(v)) => self.rank_for_you(v, blocked).await?,
-            _ => self.trending_ids().await?,
+        let (ids, followees) = match (kind, viewer) {
+            (FeedKind::ForYou, Some(v)) => {
+                let (ids, followees) = self.rank_for_you(v, blocked).await?;
+                (ids, Some(followees))
+            }
+            _ => (self.trending_ids().await?, None),
         };
         let id = new_list_id();
-        self.cache.put_list(&list_key(kind, viewer, &id), &ids, self.settings.list_ttl).await.map_err(cache_err)?;
-        self.cache.set(&pointer, id.as_bytes(), self.settings.refresh).await.map_err(cache_err)?;
-        Ok((id, Some(ids)))
+        self.cache
+            .put_list_and_pointer(
+                (&list_key(kind, viewer, &id), &ids, self.settings.list_ttl),
+                (&pointer, &id, self.settings.refresh),
+            )
+            .await
+            .map_err(cache_err)?;
+        Ok((id, Some(FreshList { ids, followees })))
     }
 
     /// The list the pointer names, if both are still there.
@@ -581,7 +617,7 @@ impl FeedService {
     async fn trending_pool(&self) -> AppResult<Vec<Uuid>> {
         // Boxed: FOR_YOU's ranking reaches the trending list through `current_list` too.
         let (list, fresh) = Box::pin(self.current_list(FeedKind::Trending, None, &HashSet::new())).await?;
-        if let Some(mut ids) = fresh {
+        if let Some(FreshList { mut ids, .. }) = fresh {
             ids.truncate(TRENDING_POOL);
             return Ok(ids);
         }
@@ -624,18 +660,19 @@ impl FeedService {
     /// A fresh FOR_YOU ranking for `viewer`: the viewer's own pools (followed authors, remixes of
     /// what they liked, cameos of whom they follow) read now, the shared ones from
     /// [`FeedService::shared_pools`].
-    async fn rank_for_you(&self, viewer: UserId, blocked: &HashSet<UserId>) -> AppResult<Vec<Uuid>> {
+    async fn rank_for_you(&self, viewer: UserId, blocked: &HashSet<UserId>) -> AppResult<(Vec<Uuid>, Vec<UserId>)> {
         let store = &self.deps.store;
         let now = Utc::now();
         let followees: Vec<UserId> = store.followees(viewer).await?.into_iter().map(|(u, _)| u).collect();
-        // The viewer's history, each read once: the newest likes (the remix pool's sources and
-        // author affinity) and views (what was seen within `seen_window`, and author affinity).
+        // The viewer's history, each read once with the videos' authors: the newest likes (the
+        // remix pool's sources and author affinity) and views (what was seen within
+        // `seen_window`, and author affinity).
         let liked = store.recent_likes(viewer, ENGAGEMENT_READ).await?;
         let viewed = store.recent_views(viewer, SEEN_READ).await?;
         let followed = self.followed_pool(&followees).await?;
-        let remix_sources = liked.get(..REMIX_SOURCES).unwrap_or(&liked);
+        let remix_sources: Vec<VideoId> = liked.iter().take(REMIX_SOURCES).map(|(v, _)| *v).collect();
         let pools: Vec<(Vec<CandidateRow>, Sources)> = vec![
-            (store.published_remixes_of_any(remix_sources, REMIX_POOL).await?, Sources::REMIX_OF_LIKED),
+            (store.published_remixes_of_any(&remix_sources, REMIX_POOL).await?, Sources::REMIX_OF_LIKED),
             (store.published_with_cameos_of(&followees, CAMEO_POOL).await?, Sources::CAMEO_NETWORK),
         ];
         let shared = self.shared_pools().await?;
@@ -652,33 +689,16 @@ impl FeedService {
         cands.extend(shared.trending.iter().cloned());
         let seen_since =
             now - chrono::Duration::from_std(self.settings.seen_window).unwrap_or(chrono::Duration::hours(72));
-        let seen: HashSet<Uuid> = viewed.iter().take_while(|(_, at)| *at >= seen_since).map(|(v, _)| v.0).collect();
+        let seen: HashSet<Uuid> = viewed.iter().take_while(|w| w.at >= seen_since).map(|w| w.video.0).collect();
         let blocked: HashSet<Uuid> = blocked.iter().map(|u| u.0).collect();
-        let mut affinity = self.affinity(&liked, &viewed).await?;
+        let mut affinity = affinity(&liked, &viewed);
         for f in &followees {
             *affinity.entry(f.0).or_default() += 3.0;
         }
         let preferences = store.feed_preferences::<Preferences>(viewer).await?.map(|(_, p)| p).unwrap_or_default();
         let v = RankViewer { id: viewer.0, now, affinity, preferences, seen, blocked };
-        Ok(feed::rank::rank_for_you(cands, &v, &self.weights, LIST_LEN).into_iter().map(|s| s.id).collect())
-    }
-
-    /// How much the viewer engaged with each author: +2 per like among their `liked`, +1 per
-    /// view among the newest [`ENGAGEMENT_READ`] of `viewed` (one statement for the authors).
-    async fn affinity(&self, liked: &[VideoId], viewed: &[(VideoId, DateTime<Utc>)]) -> AppResult<HashMap<Uuid, f32>> {
-        let watched = viewed.get(..ENGAGEMENT_READ as usize).unwrap_or(viewed);
-        let mut ids: Vec<VideoId> = liked.iter().copied().chain(watched.iter().map(|(v, _)| *v)).collect();
-        ids.sort();
-        ids.dedup();
-        let authors = self.deps.store.authors_of(&ids).await?;
-        let mut out: HashMap<Uuid, f32> = HashMap::new();
-        let weighted = liked.iter().map(|v| (v, 2.0)).chain(watched.iter().map(|(v, _)| (v, 1.0)));
-        for (v, w) in weighted {
-            if let Some(a) = authors.get(v) {
-                *out.entry(a.0).or_default() += w;
-            }
-        }
-        Ok(out)
+        let ids = feed::rank::rank_for_you(cands, &v, &self.weights, LIST_LEN).into_iter().map(|s| s.id).collect();
+        Ok((ids, followees))
     }
 
     /// FOR_YOU's followed pool: the newest [`FOLLOWED_POOL`] of the followed authors' kept
@@ -718,12 +738,7 @@ impl FeedService {
 
     /// FOLLOWING: newest first by publication; small authors' videos come from the member's
     /// timeline (fanned out on write), large authors' from the store (fanned in on read).
-    async fn following(
-        &self,
-        viewer: UserId,
-        first: usize,
-        cursor: Option<FeedCursor>,
-    ) -> AppResult<(Vec<(Video, String)>, bool)> {
+    async fn following(&self, viewer: UserId, first: usize, cursor: Option<FeedCursor>) -> AppResult<Served> {
         let mut before = match cursor {
             None => None,
             Some(FeedCursor::Keyset { at_micros, id }) => Some((at_micros, id)),
@@ -785,7 +800,7 @@ impl FeedService {
                 break;
             }
         }
-        Ok((items, has_next))
+        Ok(Served { items, has_next, followees: Some(followed) })
     }
 
     /// A video was published: push it into the timelines of its author's followers when the
@@ -825,6 +840,18 @@ impl FeedService {
 }
 
 /// A published video's place in timelines (none before publication).
+/// How much the viewer engaged with each author: +2 per like among `liked`, +1 per view among
+/// the newest [`ENGAGEMENT_READ`] of `viewed` (both carry the videos' authors).
+fn affinity(liked: &[(VideoId, UserId)], viewed: &[RecentView]) -> HashMap<Uuid, f32> {
+    let watched = viewed.get(..ENGAGEMENT_READ as usize).unwrap_or(viewed);
+    let mut out: HashMap<Uuid, f32> = HashMap::new();
+    let weighted = liked.iter().map(|(_, a)| (a, 2.0)).chain(watched.iter().map(|w| (&w.author, 1.0)));
+    for (author, w) in weighted {
+        *out.entry(author.0).or_default() += w;
+    }
+    out
+}
+
 fn timeline_item(v: &CandidateRow) -> Option<TimelineItem> {
     Some(TimelineItem { at_micros: v.published_at?.timestamp_micros(), video: v.id, author: v.author_id })
 }

@@ -46,6 +46,16 @@ const MEMORY_VALUES: u64 = 100_000;
 /// The header byte of a stored list (distinguishes an empty list from a missing key).
 const LIST_HEADER: u8 = b'L';
 
+/// A ranked list as stored in Redis: [`LIST_HEADER`], then each id's 16 bytes.
+fn list_bytes(ids: &[Uuid]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(1 + ids.len() * 16);
+    bytes.push(LIST_HEADER);
+    for id in ids {
+        bytes.extend_from_slice(id.as_bytes());
+    }
+    bytes
+}
+
 /// One entry of a FOLLOWING timeline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TimelineItem {
@@ -515,16 +525,46 @@ impl FeedCache {
                 Ok(())
             }
             FeedCache::Redis { conn, prefix } => {
-                let mut bytes = Vec::with_capacity(1 + ids.len() * 16);
-                bytes.push(LIST_HEADER);
-                for id in ids {
-                    bytes.extend_from_slice(id.as_bytes());
-                }
                 redis::cmd("SET")
                     .arg(Self::key(prefix, "list", key))
-                    .arg(bytes)
+                    .arg(list_bytes(ids))
                     .arg("PX")
                     .arg(ttl_ms(ttl))
+                    .query_async::<()>(&mut conn.clone())
+                    .await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Stores a freshly ranked list (`key`, `ids`, `ttl`) and then points `pointer` at it (the
+    /// value `list_id`, kept `pointer_ttl`): [`FeedCache::put_list`] then [`FeedCache::set`], in
+    /// that order, in one round trip in Redis (a pipeline; the pointer never names a list that
+    /// is not stored yet).
+    pub async fn put_list_and_pointer(
+        &self,
+        (key, ids, ttl): (&str, &[Uuid], Duration),
+        (pointer, list_id, pointer_ttl): (&str, &str, Duration),
+    ) -> Result<(), CacheError> {
+        match self {
+            FeedCache::Memory(_) => {
+                self.put_list(key, ids, ttl).await?;
+                self.set(pointer, list_id.as_bytes(), pointer_ttl).await
+            }
+            FeedCache::Redis { conn, prefix } => {
+                redis::pipe()
+                    .cmd("SET")
+                    .arg(Self::key(prefix, "list", key))
+                    .arg(list_bytes(ids))
+                    .arg("PX")
+                    .arg(ttl_ms(ttl))
+                    .ignore()
+                    .cmd("SET")
+                    .arg(Self::key(prefix, "kv", pointer))
+                    .arg(list_id.as_bytes())
+                    .arg("PX")
+                    .arg(ttl_ms(pointer_ttl))
+                    .ignore()
                     .query_async::<()>(&mut conn.clone())
                     .await?;
                 Ok(())

@@ -195,6 +195,28 @@ async fn lists_ranges_and_expiry() {
     }
 }
 
+/// A ranked list and the pointer to it, stored together, each with its own lifetime.
+#[tokio::test]
+async fn list_and_pointer_stored_together() {
+    for (name, c) in engines().await {
+        let ids: Vec<Uuid> = (0..7).map(|_| Uuid::new_v4()).collect();
+        c.put_list_and_pointer(
+            ("ranked-1", &ids, Duration::from_secs(60)),
+            ("pointer", "ranked-1", Duration::from_millis(400)),
+        )
+        .await
+        .unwrap();
+        assert_eq!(c.get("pointer").await.unwrap().as_deref(), Some(&b"ranked-1"[..]), "{name}");
+        assert_eq!(c.list_range("ranked-1", 2, 3).await.unwrap(), Some(ids[2..5].to_vec()), "{name}");
+        assert_eq!(c.list_len("ranked-1").await.unwrap(), Some(7), "{name}");
+        // The pointer expires on its own; the list it named stays for its own lifetime.
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        assert_eq!(c.get("pointer").await.unwrap(), None, "{name}");
+        assert_eq!(c.list_len("ranked-1").await.unwrap(), Some(7), "{name}");
+        c.clear().await.unwrap();
+    }
+}
+
 #[tokio::test]
 async fn values_get_set_delete_expiry() {
     for (name, c) in engines().await {

@@ -15,12 +15,13 @@
 //! `published_remixes_of_any`, `published_with_cameos_of`, `published_candidates`) read only the
 //! columns ranking needs ([`CandidateRow`]); `servable_by_ids` is the feeds' serve-time check.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder,
+    QuerySelect, RelationDef,
 };
 use uuid::Uuid;
 
@@ -70,6 +71,17 @@ fn candidate_columns(q: sea_orm::Select<videos::Entity>) -> sea_orm::Select<vide
         videos::Column::WatchMsTotal,
         videos::Column::DurationMs,
     ])
+}
+
+/// One of a member's views as FOR_YOU reads them ([`Store::recent_views`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecentView {
+    /// The video watched.
+    pub video: VideoId,
+    /// When it was last watched.
+    pub at: DateTime<Utc>,
+    /// Its author.
+    pub author: UserId,
 }
 
 /// What a view changed.
@@ -234,23 +246,17 @@ impl Store {
         Ok(rows.into_iter().map(|f| UserId(f.followee_id)).collect())
     }
 
-    /// Everyone `user` follows, with their follower counts (one query).
+    /// Everyone `user` follows, with their follower counts (one statement: the follows joined
+    /// to the followees' rows).
     pub async fn followees(&self, user: UserId) -> AppResult<Vec<(UserId, i64)>> {
-        let ids: Vec<Uuid> = follows::Entity::find()
+        let followee: RelationDef =
+            follows::Entity::belongs_to(users::Entity).from(follows::Column::FolloweeId).to(users::Column::Id).into();
+        let rows: Vec<(Uuid, i64)> = follows::Entity::find()
             .select_only()
             .column(follows::Column::FolloweeId)
-            .filter(follows::Column::FollowerId.eq(user.0))
-            .into_tuple()
-            .all(&self.db)
-            .await?;
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let rows: Vec<(Uuid, i64)> = users::Entity::find()
-            .select_only()
-            .column(users::Column::Id)
             .column(users::Column::FollowerCount)
-            .filter(users::Column::Id.is_in(ids))
+            .join(JoinType::InnerJoin, followee)
+            .filter(follows::Column::FollowerId.eq(user.0))
             .into_tuple()
             .all(&self.db)
             .await?;
@@ -315,18 +321,23 @@ impl Store {
         Ok(rows.into_iter().map(VideoId).collect())
     }
 
-    /// The viewer's most recent likes, newest first.
-    pub async fn recent_likes(&self, user: UserId, limit: u64) -> AppResult<Vec<VideoId>> {
-        let rows: Vec<Uuid> = likes::Entity::find()
+    /// The viewer's most recent likes, newest first, each with the video's author (one
+    /// statement: the likes joined to their videos).
+    pub async fn recent_likes(&self, user: UserId, limit: u64) -> AppResult<Vec<(VideoId, UserId)>> {
+        let video: RelationDef =
+            likes::Entity::belongs_to(videos::Entity).from(likes::Column::VideoId).to(videos::Column::Id).into();
+        let rows: Vec<(Uuid, Uuid)> = likes::Entity::find()
             .select_only()
             .column(likes::Column::VideoId)
+            .column(videos::Column::AuthorId)
+            .join(JoinType::InnerJoin, video)
             .filter(likes::Column::UserId.eq(user.0))
             .order_by_desc(likes::Column::CreatedAt)
             .limit(limit)
             .into_tuple()
             .all(&self.db)
             .await?;
-        Ok(rows.into_iter().map(VideoId).collect())
+        Ok(rows.into_iter().map(|(v, a)| (VideoId(v), UserId(a))).collect())
     }
 
     /// Records that `user` watched `video` for `watch_ms` (already clamped to the video's
@@ -378,37 +389,24 @@ impl Store {
         Err(app_core::error::AppError::Conflict("this view is being recorded by another request; try again".into()))
     }
 
-    /// Videos `user` watched, newest first by their last view (at most `limit`), with when.
-    pub async fn recent_views(&self, user: UserId, limit: u64) -> AppResult<Vec<(VideoId, DateTime<Utc>)>> {
-        let rows: Vec<(Uuid, DateTime<Utc>)> = views::Entity::find()
+    /// Videos `user` watched, newest first by their last view (at most `limit`), with when and
+    /// the video's author (one statement: the views joined to their videos).
+    pub async fn recent_views(&self, user: UserId, limit: u64) -> AppResult<Vec<RecentView>> {
+        let video: RelationDef =
+            views::Entity::belongs_to(videos::Entity).from(views::Column::VideoId).to(videos::Column::Id).into();
+        let rows: Vec<(Uuid, DateTime<Utc>, Uuid)> = views::Entity::find()
             .select_only()
             .column(views::Column::VideoId)
             .column(views::Column::ViewedAt)
+            .column(videos::Column::AuthorId)
+            .join(JoinType::InnerJoin, video)
             .filter(views::Column::UserId.eq(user.0))
             .order_by_desc(views::Column::ViewedAt)
             .limit(limit)
             .into_tuple()
             .all(&self.db)
             .await?;
-        Ok(rows.into_iter().map(|(v, at)| (VideoId(v), at)).collect())
-    }
-
-    /// The author of each of `ids` that exists (one statement).
-    pub async fn authors_of(&self, ids: &[VideoId]) -> AppResult<HashMap<VideoId, UserId>> {
-        if ids.is_empty() {
-            return Ok(HashMap::new());
-        }
-        Ok(videos::Entity::find()
-            .select_only()
-            .column(videos::Column::Id)
-            .column(videos::Column::AuthorId)
-            .filter(videos::Column::Id.is_in(ids.iter().map(|v| v.0)))
-            .into_tuple::<(Uuid, Uuid)>()
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|(v, a)| (VideoId(v), UserId(a)))
-            .collect())
+        Ok(rows.into_iter().map(|(v, at, a)| RecentView { video: VideoId(v), at, author: UserId(a) }).collect())
     }
 
     /// Stores a member's feed preferences: their sentence and what it was read as (the topic
@@ -523,26 +521,22 @@ impl Store {
         Ok(candidate_columns(q).limit(limit).into_model::<CandidateRow>().all(&self.db).await?)
     }
 
-    /// Published videos with an active cameo owned by one of `owners`, newest first (two queries).
+    /// Published videos with an active cameo owned by one of `owners`, newest first (one
+    /// statement: the videos whose cameo rows join an active cameo of theirs).
     pub async fn published_with_cameos_of(&self, owners: &[UserId], limit: u64) -> AppResult<Vec<CandidateRow>> {
         if owners.is_empty() {
             return Ok(Vec::new());
         }
-        let cameo_ids: Vec<Uuid> = cameos::Entity::find()
-            .select_only()
-            .column(cameos::Column::Id)
-            .filter(cameos::Column::OwnerId.is_in(owners.iter().map(|u| u.0)))
-            .filter(cameos::Column::Status.eq(CameoStatus::Active))
-            .into_tuple()
-            .all(&self.db)
-            .await?;
-        if cameo_ids.is_empty() {
-            return Ok(Vec::new());
-        }
         let sub = sea_orm::sea_query::Query::select()
-            .column(video_cameos::Column::VideoId)
+            .column((video_cameos::Entity, video_cameos::Column::VideoId))
             .from(video_cameos::Entity)
-            .and_where(video_cameos::Column::CameoId.is_in(cameo_ids))
+            .inner_join(
+                cameos::Entity,
+                Expr::col((cameos::Entity, cameos::Column::Id))
+                    .equals((video_cameos::Entity, video_cameos::Column::CameoId)),
+            )
+            .and_where(cameos::Column::OwnerId.is_in(owners.iter().map(|u| u.0)))
+            .and_where(cameos::Column::Status.eq(CameoStatus::Active))
             .to_owned();
         let q = published_after(videos::Entity::find().filter(videos::Column::Id.in_subquery(sub)), None);
         Ok(candidate_columns(q).limit(limit).into_model::<CandidateRow>().all(&self.db).await?)
