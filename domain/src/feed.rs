@@ -142,19 +142,27 @@ pub struct Hydration {
     pub remix_counts: Vec<(VideoId, i64)>,
 }
 
-/// A page's items before hydration: each video with its cursor, whether more follow, and the
-/// viewer's followees when this request read all of them (then hydration knows which authors
-/// the viewer follows without asking the store again).
+/// What this request already read of the viewer, complete, so hydration need not ask the store
+/// again: everyone they follow, and every video they like (known when fewer than
+/// [`ENGAGEMENT_READ`] came back from the newest likes).
+#[derive(Default)]
+struct Known {
+    followees: Option<HashSet<UserId>>,
+    liked: Option<HashSet<VideoId>>,
+}
+
+/// A page's items before hydration: each video with its cursor, whether more follow, and what
+/// the request knows of the viewer.
 struct Served {
     items: Vec<(Video, String)>,
     has_next: bool,
-    followees: Option<HashSet<UserId>>,
+    known: Known,
 }
 
-/// A list ranked by this request: its ids, and the viewer's followees when the ranking read them.
+/// A list ranked by this request: its ids, and what the ranking read of the viewer.
 struct FreshList {
     ids: Vec<Uuid>,
-    followees: Option<Vec<UserId>>,
+    known: Known,
 }
 
 /// A page as cached, with the epochs it was computed under.
@@ -290,14 +298,8 @@ pub fn cache_err(e: feed::cache::CacheError) -> AppError {
     AppError::Unavailable { what: "the feed", retry_after_secs: 5 }
 }
 
-/// A row as the ranker reads it, with its remix count from `remixes` (none there: 0) and its
-/// topics from `topics` (computed once per video).
-fn candidate(
-    v: &CandidateRow,
-    sources: Sources,
-    remixes: &HashMap<VideoId, i64>,
-    topics: &moka::sync::Cache<Uuid, Arc<[String]>>,
-) -> Candidate {
+/// A row as the ranker reads it, with its topics from `topics` (computed once per video).
+fn candidate(v: &CandidateRow, sources: Sources, topics: &moka::sync::Cache<Uuid, Arc<[String]>>) -> Candidate {
     Candidate {
         id: v.id,
         author: v.author_id,
@@ -305,7 +307,7 @@ fn candidate(
         likes: v.like_count,
         comments: v.comment_count,
         views: v.view_count,
-        remixes: remixes.get(&VideoId(v.id)).copied().unwrap_or(0),
+        remixes: v.remix_count,
         watch_ms_total: v.watch_ms_total,
         duration_ms: v.duration_ms,
         topics: topics.get_with(v.id, || feed::topics::topics_of(&v.prompt).into()),
@@ -390,13 +392,13 @@ impl FeedService {
             self.deps.telemetry.feed_cache_lookup("page", false);
             epochs = now;
         }
-        let Served { items, has_next, followees } = match (kind, viewer) {
+        let Served { items, has_next, known } = match (kind, viewer) {
             (FeedKind::Following, Some(v)) => self.following(v, first, cursor).await?,
             (FeedKind::ForYou, Some(v)) => self.ranked(kind, Some(v), first, cursor).await?,
             (FeedKind::Trending, v) => self.ranked(kind, v, first, cursor).await?,
             _ => return Err(AppError::Unauthenticated("sign in first")),
         };
-        let hydration = self.hydrate(viewer, &items, followees.as_ref()).await?;
+        let hydration = self.hydrate(viewer, &items, &known).await?;
         let page = FeedPage { items, has_next, hydration, cacheable: caching };
         if caching {
             // Stored with the epochs read before the page was computed: a change made meanwhile
@@ -411,14 +413,9 @@ impl FeedService {
         Ok(page)
     }
 
-    /// Loads what the page's fields need: four statements whatever the page's size, three when
-    /// the viewer's `followees` were read by this request already.
-    async fn hydrate(
-        &self,
-        viewer: Option<UserId>,
-        items: &[(Video, String)],
-        followees: Option<&HashSet<UserId>>,
-    ) -> AppResult<Hydration> {
+    /// Loads what the page's fields need: four statements whatever the page's size, fewer when
+    /// this request read the viewer's followees or likes whole already (`known`).
+    async fn hydrate(&self, viewer: Option<UserId>, items: &[(Video, String)], known: &Known) -> AppResult<Hydration> {
         if items.is_empty() {
             return Ok(Hydration::default());
         }
@@ -430,8 +427,11 @@ impl FeedService {
         let authors = store.users(&author_ids).await?;
         let (liked, followed) = match viewer {
             Some(v) => (
-                store.liked_among(v, &ids).await?.into_iter().collect(),
-                match followees {
+                match &known.liked {
+                    Some(all) => ids.iter().filter(|id| all.contains(id)).copied().collect(),
+                    None => store.liked_among(v, &ids).await?.into_iter().collect(),
+                },
+                match &known.followees {
                     Some(known) => author_ids.iter().filter(|a| known.contains(a)).copied().collect(),
                     None => store.followed_among(v, &author_ids).await?.into_iter().collect(),
                 },
@@ -471,9 +471,9 @@ impl FeedService {
                 (list, 0, fresh)
             }
         };
-        let (fresh, followees) = match fresh {
-            Some(f) => (Some(f.ids), f.followees.map(|f| f.into_iter().collect::<HashSet<UserId>>())),
-            None => (None, None),
+        let (fresh, known) = match fresh {
+            Some(f) => (Some(f.ids), f.known),
+            None => (None, Known::default()),
         };
         let key = list_key(kind, viewer, &list);
         let range = |offset: usize, n: usize| {
@@ -533,7 +533,7 @@ impl FeedService {
                 break;
             }
         }
-        Ok(Served { items, has_next, followees })
+        Ok(Served { items, has_next, known })
     }
 
     /// The videos among `ids` that are published now, by authors neither banned nor in a
@@ -573,12 +573,9 @@ impl FeedService {
             }
             _ => None,
         };
-        let (ids, followees) = match (kind, viewer) {
-            (FeedKind::ForYou, Some(v)) => {
-                let (ids, followees) = self.rank_for_you(v, blocked).await?;
-                (ids, Some(followees))
-            }
-            _ => (self.trending_ids().await?, None),
+        let (ids, known) = match (kind, viewer) {
+            (FeedKind::ForYou, Some(v)) => self.rank_for_you(v, blocked).await?,
+            _ => (self.trending_ids().await?, Known::default()),
         };
         let id = new_list_id();
         self.cache
@@ -588,7 +585,7 @@ impl FeedService {
             )
             .await
             .map_err(cache_err)?;
-        Ok((id, Some(FreshList { ids, followees })))
+        Ok((id, Some(FreshList { ids, known })))
     }
 
     /// The list the pointer names, if both are still there.
@@ -608,8 +605,7 @@ impl FeedService {
         let since = now - chrono::Duration::days(TRENDING_DAYS);
         let mut pool = self.deps.store.newest_published(Some(since), TRENDING_NEWEST).await?;
         pool.extend(self.deps.store.most_liked_since(since, TRENDING_LIKED).await?);
-        let remixes = self.deps.store.remix_counts(&pool.iter().map(|v| VideoId(v.id)).collect::<Vec<_>>()).await?;
-        let cands = pool.iter().map(|v| candidate(v, Sources::TRENDING, &remixes, &self.topics)).collect();
+        let cands = pool.iter().map(|v| candidate(v, Sources::TRENDING, &self.topics)).collect();
         Ok(feed::rank::rank_trending(cands, now, LIST_LEN).into_iter().map(|s| s.id).collect())
     }
 
@@ -643,10 +639,8 @@ impl FeedService {
         let fresh = store.newest_published(None, FRESH_POOL).await?;
         let trending: Vec<VideoId> = self.trending_pool().await?.into_iter().map(VideoId).collect();
         let trending = store.published_candidates(&trending).await?;
-        let ids: Vec<VideoId> = fresh.iter().chain(&trending).map(|v| VideoId(v.id)).collect();
-        let remixes = store.remix_counts(&ids).await?;
         let make = |rows: &[CandidateRow], source: Sources| -> Vec<Candidate> {
-            rows.iter().map(|v| candidate(v, source, &remixes, &self.topics)).collect()
+            rows.iter().map(|v| candidate(v, source, &self.topics)).collect()
         };
         let pools = Arc::new(SharedPools {
             read_at,
@@ -660,7 +654,7 @@ impl FeedService {
     /// A fresh FOR_YOU ranking for `viewer`: the viewer's own pools (followed authors, remixes of
     /// what they liked, cameos of whom they follow) read now, the shared ones from
     /// [`FeedService::shared_pools`].
-    async fn rank_for_you(&self, viewer: UserId, blocked: &HashSet<UserId>) -> AppResult<(Vec<Uuid>, Vec<UserId>)> {
+    async fn rank_for_you(&self, viewer: UserId, blocked: &HashSet<UserId>) -> AppResult<(Vec<Uuid>, Known)> {
         let store = &self.deps.store;
         let now = Utc::now();
         let followees: Vec<UserId> = store.followees(viewer).await?.into_iter().map(|(u, _)| u).collect();
@@ -676,14 +670,11 @@ impl FeedService {
             (store.published_with_cameos_of(&followees, CAMEO_POOL).await?, Sources::CAMEO_NETWORK),
         ];
         let shared = self.shared_pools().await?;
-        let mut ids: Vec<VideoId> = pools.iter().flat_map(|(videos, _)| videos.iter().map(|v| VideoId(v.id))).collect();
-        ids.sort();
-        ids.dedup();
-        let remixes = store.remix_counts(&ids).await?;
-        let mut cands = Vec::with_capacity(followed.len() + ids.len() + shared.fresh.len() + shared.trending.len());
+        let own: usize = pools.iter().map(|(videos, _)| videos.len()).sum();
+        let mut cands = Vec::with_capacity(followed.len() + own + shared.fresh.len() + shared.trending.len());
         cands.extend(followed);
         for (videos, source) in &pools {
-            cands.extend(videos.iter().map(|v| candidate(v, *source, &remixes, &self.topics)));
+            cands.extend(videos.iter().map(|v| candidate(v, *source, &self.topics)));
         }
         cands.extend(shared.fresh.iter().cloned());
         cands.extend(shared.trending.iter().cloned());
@@ -698,7 +689,11 @@ impl FeedService {
         let preferences = store.feed_preferences::<Preferences>(viewer).await?.map(|(_, p)| p).unwrap_or_default();
         let v = RankViewer { id: viewer.0, now, affinity, preferences, seen, blocked };
         let ids = feed::rank::rank_for_you(cands, &v, &self.weights, LIST_LEN).into_iter().map(|s| s.id).collect();
-        Ok((ids, followees))
+        let known = Known {
+            liked: (liked.len() < ENGAGEMENT_READ as usize).then(|| liked.iter().map(|(v, _)| *v).collect()),
+            followees: Some(followees.into_iter().collect()),
+        };
+        Ok((ids, known))
     }
 
     /// FOR_YOU's followed pool: the newest [`FOLLOWED_POOL`] of the followed authors' kept
@@ -716,10 +711,9 @@ impl FeedService {
         if !missing.is_empty() {
             let store = &self.deps.store;
             let rows = store.newest_per_author(&missing, AUTHOR_POOL).await?;
-            let remixes = store.remix_counts(&rows.iter().map(|v| VideoId(v.id)).collect::<Vec<_>>()).await?;
             let mut by_author: HashMap<Uuid, Vec<Candidate>> = missing.iter().map(|u| (u.0, Vec::new())).collect();
             for v in &rows {
-                by_author.entry(v.author_id).or_default().push(candidate(v, Sources::FOLLOWED, &remixes, &self.topics));
+                by_author.entry(v.author_id).or_default().push(candidate(v, Sources::FOLLOWED, &self.topics));
             }
             for (author, videos) in by_author {
                 let pool: Arc<[Candidate]> = videos.into();
@@ -800,7 +794,7 @@ impl FeedService {
                 break;
             }
         }
-        Ok(Served { items, has_next, followees: Some(followed) })
+        Ok(Served { items, has_next, known: Known { followees: Some(followed), liked: None } })
     }
 
     /// A video was published: push it into the timelines of its author's followers when the

@@ -56,10 +56,20 @@ pub struct CandidateRow {
     pub watch_ms_total: i64,
     /// Length.
     pub duration_ms: i64,
+    /// Its published remixes (counted in the same statement).
+    pub remix_count: i64,
 }
 
 fn candidate_columns(q: sea_orm::Select<videos::Entity>) -> sea_orm::Select<videos::Entity> {
-    q.select_only().columns([
+    // A correlated count per row, probing the remix-of index: the pools' remix counts come with
+    // the rows instead of from a second statement over every id.
+    let remixes = sea_orm::sea_query::Query::select()
+        .expr(Expr::cust("COUNT(*)"))
+        .from_as(videos::Entity, "remix")
+        .and_where(Expr::col(("remix", videos::Column::RemixOf)).equals((videos::Entity, videos::Column::Id)))
+        .and_where(Expr::col(("remix", videos::Column::Status)).eq(VideoStatus::Published))
+        .to_owned();
+    q.select_only().expr_as(sea_orm::sea_query::SubQueryStatement::SelectStatement(remixes), "remix_count").columns([
         videos::Column::Id,
         videos::Column::AuthorId,
         videos::Column::PublishedAt,
