@@ -39,7 +39,12 @@
 //!
 //! `visible` keeps only the ids `Store::servable_by_ids` answers (published, author not banned; one
 //! statement) minus the viewer's block set. `hydrate` loads what the page's fields need with one
-//! statement each (authors, the viewer's likes and follows among them, remix counts); the resolver
+//! statement each (authors, the viewer's likes and follows among them, remix counts), skipping the
+//! likes and follows when this request read them whole already (`Known`: a fresh FOR_YOU ranking
+//! read every followee, and every like when the viewer has fewer than 300; FOLLOWING read every
+//! followee). A page ranked afresh costs about a dozen statements and two Redis round trips before
+//! the page is cached (candidate rows carry their remix counts; the viewer's likes and views
+//! come with their authors; the ranked list and its pointer are written in one pipeline); the resolver
 //! primes its DataLoaders from it, so an uncached page costs a fixed number of statements whatever
 //! its size, and a cached one none beyond the sign-in. A page is cached hydrated for `page_ttl` (15 s)
 //! under the epochs it was computed with, read with `FeedCache::get_with_epochs` in one round trip:
