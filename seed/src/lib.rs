@@ -17,11 +17,11 @@
 //!
 //! Every counter column equals the rows it counts. Rows go in with multi-row inserts in chunks
 //! under the engine's bind-parameter limit, all tables in one transaction, so a failed or
-//! interrupted seed leaves the database as it was. On PostgreSQL the loaded tables' foreign keys
-//! and non-unique secondary indexes are dropped inside that transaction before the load and
-//! recreated after it ([`Deferred`]): one index build and one validating join per constraint
-//! instead of a B-tree insertion and a trigger per row (DDL is transactional there, so nothing
-//! is ever left without its constraints).
+//! interrupted seed leaves the database as it was. On PostgreSQL the loaded tables' foreign keys,
+//! the primary and unique keys no foreign key references, and the non-unique secondary indexes are
+//! dropped inside that transaction before the load and recreated after it ([`Deferred`]): one
+//! index build by sort and one validating join per constraint instead of a B-tree insertion and a
+//! trigger per row (DDL is transactional there, so nothing is ever left without its constraints).
 
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
@@ -695,12 +695,16 @@ fn generate(opts: &SeedOptions, now: DateTime<Utc>) -> Data {
 /// The tables the seed loads.
 const LOADED: [&str; 7] = ["users", "follows", "generation_jobs", "videos", "likes", "views", "comments"];
 
-/// The foreign keys and non-unique secondary indexes of the [`LOADED`] tables on PostgreSQL, as
-/// read from the catalogue, dropped before the load and recreated after it in the same
-/// transaction. Read rather than listed so a migration that adds one is covered too.
+/// The foreign keys, the primary and unique keys no foreign key references, and the non-unique
+/// secondary indexes of the [`LOADED`] tables on PostgreSQL, as read from the catalogue, dropped
+/// before the load and recreated after it in the same transaction (a key's index is then built
+/// by one sort instead of a B-tree insertion per row). Read rather than listed so a migration
+/// that adds one is covered too.
 struct Deferred {
     /// (table, constraint name, definition).
     foreign_keys: Vec<(String, String, String)>,
+    /// Primary and unique keys: (table, constraint name, definition).
+    keys: Vec<(String, String, String)>,
     /// (index name, `CREATE INDEX` statement).
     indexes: Vec<(String, String)>,
 }
@@ -722,6 +726,21 @@ impl Deferred {
         {
             foreign_keys.push((row.try_get_by_index(0)?, row.try_get_by_index(1)?, row.try_get_by_index(2)?));
         }
+        let mut keys = Vec::new();
+        for row in txn
+            .query_all_raw(Statement::from_string(
+                DbBackend::Postgres,
+                format!(
+                    "SELECT c.conrelid::regclass::text, quote_ident(c.conname), pg_get_constraintdef(c.oid) \
+                     FROM pg_constraint c WHERE c.contype IN ('p', 'u') AND c.conrelid::regclass::text IN ({tables}) \
+                     AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = c.conindid) \
+                     ORDER BY 1, 2"
+                ),
+            ))
+            .await?
+        {
+            keys.push((row.try_get_by_index(0)?, row.try_get_by_index(1)?, row.try_get_by_index(2)?));
+        }
         let mut indexes = Vec::new();
         for row in txn
             .query_all_raw(Statement::from_string(
@@ -739,22 +758,30 @@ impl Deferred {
         for (table, name, _) in &foreign_keys {
             txn.execute_unprepared(&format!("ALTER TABLE {table} DROP CONSTRAINT {name}")).await?;
         }
+        for (table, name, _) in &keys {
+            txn.execute_unprepared(&format!("ALTER TABLE {table} DROP CONSTRAINT {name}")).await?;
+        }
         for (name, _) in &indexes {
             txn.execute_unprepared(&format!("DROP INDEX {name}")).await?;
         }
         eprintln!(
-            "seed: dropped {} foreign keys and {} indexes for the load in {:.1} s",
+            "seed: dropped {} foreign keys, {} keys and {} indexes for the load in {:.1} s",
             foreign_keys.len(),
+            keys.len(),
             indexes.len(),
             started.elapsed().as_secs_f64()
         );
-        Ok(Self { foreign_keys, indexes })
+        Ok(Self { foreign_keys, keys, indexes })
     }
 
-    /// Builds the indexes, then adds back (and so validates) the foreign keys.
+    /// Adds back the keys (checking them) and builds the indexes, then adds back (and so
+    /// validates) the foreign keys.
     async fn restore(self, txn: &DatabaseTransaction) -> AppResult<()> {
         let started = Instant::now();
         txn.execute_unprepared("SET LOCAL maintenance_work_mem = '256MB'").await?;
+        for (table, name, definition) in &self.keys {
+            txn.execute_unprepared(&format!("ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")).await?;
+        }
         for (_, create) in &self.indexes {
             txn.execute_unprepared(create).await?;
         }
@@ -763,7 +790,8 @@ impl Deferred {
             txn.execute_unprepared(&format!("ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")).await?;
         }
         eprintln!(
-            "seed: rebuilt {} indexes in {indexed:.1} s and checked {} foreign keys in {:.1} s",
+            "seed: rebuilt {} keys and {} indexes in {indexed:.1} s and checked {} foreign keys in {:.1} s",
+            self.keys.len(),
             self.indexes.len(),
             self.foreign_keys.len(),
             started.elapsed().as_secs_f64() - indexed
