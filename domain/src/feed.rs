@@ -42,10 +42,10 @@
 //! statement each (authors, the viewer's likes and follows among them, remix counts), skipping the
 //! likes and follows when this request read them whole already (`Known`: a fresh FOR_YOU ranking
 //! read every followee, and every like when the viewer has fewer than 300; FOLLOWING read every
-//! followee). A page ranked afresh costs about a dozen statements and two Redis round trips before
-//! the page is cached (candidate rows carry their remix counts; the viewer's likes and views
-//! come with their authors; the ranked list and its pointer are written in one pipeline); the resolver
-//! primes its DataLoaders from it, so an uncached page costs a fixed number of statements whatever
+//! followee). A page ranked afresh costs about a dozen statements and four Redis round trips
+//! (epochs, pointer, the new list with its pointer in one pipeline, the page): candidate rows carry
+//! their remix counts and the viewer's likes and views come with their authors. The resolver
+//! primes its DataLoaders from the hydration, so an uncached page costs a fixed number of statements whatever
 //! its size, and a cached one none beyond the sign-in. A page is cached hydrated for `page_ttl` (15 s)
 //! under the epochs it was computed with, read with `FeedCache::get_with_epochs` in one round trip:
 //! `visible` (bumped by [`content_withdrawn`]: every removal, ban, upheld appeal, take-down or
@@ -437,7 +437,7 @@ impl FeedService {
                     None => store.liked_among(v, &ids).await?.into_iter().collect(),
                 },
                 match &known.followees {
-                    Some(known) => author_ids.iter().filter(|a| known.contains(a)).copied().collect(),
+                    Some(all) => author_ids.iter().filter(|a| all.contains(a)).copied().collect(),
                     None => store.followed_among(v, &author_ids).await?.into_iter().collect(),
                 },
             ),

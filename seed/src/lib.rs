@@ -713,34 +713,14 @@ impl Deferred {
     async fn drop_all(txn: &DatabaseTransaction) -> AppResult<Self> {
         let started = Instant::now();
         let tables = LOADED.iter().map(|t| format!("'{t}'")).collect::<Vec<_>>().join(", ");
-        let mut foreign_keys = Vec::new();
-        for row in txn
-            .query_all_raw(Statement::from_string(
-                DbBackend::Postgres,
-                format!(
-                    "SELECT conrelid::regclass::text, quote_ident(conname), pg_get_constraintdef(oid) FROM pg_constraint \
-                     WHERE contype = 'f' AND conrelid::regclass::text IN ({tables}) ORDER BY 1, 2"
-                ),
-            ))
-            .await?
-        {
-            foreign_keys.push((row.try_get_by_index(0)?, row.try_get_by_index(1)?, row.try_get_by_index(2)?));
-        }
-        let mut keys = Vec::new();
-        for row in txn
-            .query_all_raw(Statement::from_string(
-                DbBackend::Postgres,
-                format!(
-                    "SELECT c.conrelid::regclass::text, quote_ident(c.conname), pg_get_constraintdef(c.oid) \
-                     FROM pg_constraint c WHERE c.contype IN ('p', 'u') AND c.conrelid::regclass::text IN ({tables}) \
-                     AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = c.conindid) \
-                     ORDER BY 1, 2"
-                ),
-            ))
-            .await?
-        {
-            keys.push((row.try_get_by_index(0)?, row.try_get_by_index(1)?, row.try_get_by_index(2)?));
-        }
+        let foreign_keys = Self::constraints(txn, &tables, "c.contype = 'f'").await?;
+        let keys = Self::constraints(
+            txn,
+            &tables,
+            "c.contype IN ('p', 'u') \
+             AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = c.conindid)",
+        )
+        .await?;
         let mut indexes = Vec::new();
         for row in txn
             .query_all_raw(Statement::from_string(
@@ -755,10 +735,7 @@ impl Deferred {
         {
             indexes.push((row.try_get_by_index(0)?, row.try_get_by_index(1)?));
         }
-        for (table, name, _) in &foreign_keys {
-            txn.execute_unprepared(&format!("ALTER TABLE {table} DROP CONSTRAINT {name}")).await?;
-        }
-        for (table, name, _) in &keys {
+        for (table, name, _) in foreign_keys.iter().chain(&keys) {
             txn.execute_unprepared(&format!("ALTER TABLE {table} DROP CONSTRAINT {name}")).await?;
         }
         for (name, _) in &indexes {
@@ -772,6 +749,24 @@ impl Deferred {
             started.elapsed().as_secs_f64()
         );
         Ok(Self { foreign_keys, keys, indexes })
+    }
+
+    /// The constraints of `tables` (a quoted, comma-separated list) that `filter` (on
+    /// `pg_constraint c`) keeps: (table, quoted name, definition).
+    async fn constraints(
+        txn: &DatabaseTransaction,
+        tables: &str,
+        filter: &str,
+    ) -> AppResult<Vec<(String, String, String)>> {
+        let sql = format!(
+            "SELECT c.conrelid::regclass::text, quote_ident(c.conname), pg_get_constraintdef(c.oid) \
+             FROM pg_constraint c WHERE c.conrelid::regclass::text IN ({tables}) AND {filter} ORDER BY 1, 2"
+        );
+        let mut out = Vec::new();
+        for row in txn.query_all_raw(Statement::from_string(DbBackend::Postgres, sql)).await? {
+            out.push((row.try_get_by_index(0)?, row.try_get_by_index(1)?, row.try_get_by_index(2)?));
+        }
+        Ok(out)
     }
 
     /// Adds back the keys (checking them) and builds the indexes, then adds back (and so
