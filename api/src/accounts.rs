@@ -113,6 +113,25 @@ impl UserObject {
     async fn ban_reason(&self, ctx: &Context<'_>) -> Option<&str> {
         if viewer_is_self_or(ctx, &self.0, Role::Moderator) { self.0.ban_reason.as_deref() } else { None }
     }
+    /// Whether they have a teen account (13–17): only to the member, their linked parent and
+    /// admins (null to anyone else).
+    async fn is_teen(&self, ctx: &Context<'_>) -> Result<Option<bool>> {
+        super::teens::is_teen(ctx, &self.0).await
+    }
+    /// A teen's controls as they apply now: to the teen, their linked parent and moderators (null
+    /// for adults and to anyone else).
+    async fn teen_controls(&self, ctx: &Context<'_>) -> Result<Option<super::teens::TeenControls>> {
+        super::teens::controls(ctx, &self.0).await
+    }
+    /// A teen's linked parent: to the teen, the parent and moderators.
+    async fn guardian(&self, ctx: &Context<'_>) -> Result<Option<UserObject>> {
+        super::teens::guardian(ctx, &self.0).await
+    }
+    /// Who asked to unlink this teen from their parent (the other side confirms with
+    /// `unlinkGuardian`): to the teen, the parent and moderators.
+    async fn guardian_unlink_requested_by(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
+        super::teens::unlink_requested_by(ctx, &self.0).await
+    }
     /// Who invited them.
     async fn invited_by(&self, ctx: &Context<'_>) -> Result<Option<UserObject>> {
         let Some(id) = self.0.invited_by else { return Ok(None) };
@@ -126,7 +145,9 @@ impl UserObject {
         after: Option<String>,
     ) -> Result<async_graphql::connection::Connection<String, super::videos::VideoObject>> {
         let (n, after) = super::videos::page_args(first, after)?;
-        let mut list = ctx.data::<domain::videos::VideoService>()?.published_by(self.0.id, after, n + 1).await.api()?;
+        let c = caller(ctx)?;
+        let mut list =
+            ctx.data::<domain::videos::VideoService>()?.published_by(&c.caller, self.0.id, after, n + 1).await.api()?;
         Ok(super::videos::connection(&mut list, n, after.is_some()))
     }
     /// The members they invited (the invite tree): to the member and to admins.
@@ -173,6 +194,9 @@ pub struct SignUpInput {
     password: String,
     /// Optional display name.
     display_name: Option<String>,
+    /// Date of birth, `YYYY-MM-DD` (required unless the deployment turns age checks off). Under
+    /// 13 cannot join; 13 to 17 get a teen account. Only the year and month are kept.
+    birth_date: Option<String>,
 }
 
 /// Log-in with email or username.
@@ -245,6 +269,7 @@ impl AccountsMutation {
                     username: input.username,
                     password: Secret::new(input.password),
                     display_name: input.display_name,
+                    birth_date: input.birth_date,
                 },
                 &c.client,
             )

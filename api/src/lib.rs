@@ -36,6 +36,7 @@ pub mod moderation;
 pub mod node;
 pub mod persisted;
 pub mod social;
+pub mod teens;
 pub mod videos;
 
 use std::sync::Arc;
@@ -68,6 +69,7 @@ pub struct Query(
     cameos::CameosQuery,
     social::SocialQuery,
     node::NodeQuery,
+    teens::TeensQuery,
 );
 
 /// The root mutation.
@@ -79,6 +81,7 @@ pub struct Mutation(
     moderation::ModerationMutation,
     cameos::CameosMutation,
     social::SocialMutation,
+    teens::TeensMutation,
 );
 
 /// The executable schema.

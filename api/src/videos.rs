@@ -226,6 +226,11 @@ impl VideoObject {
     async fn thumbnail_url(&self, ctx: &Context<'_>) -> Result<String> {
         ctx.data::<MediaLinks>()?.url(&self.0.thumbnail_key).await.api()
     }
+    /// Whether teen accounts may see it (set from the frame check and the prompt; moderators
+    /// may change it).
+    async fn maturity(&self) -> domain::model::Maturity {
+        self.0.maturity
+    }
     /// Whether the MP4 has a sound track (Opus, beside the H.264 video).
     async fn has_audio(&self) -> bool {
         self.0.has_audio
@@ -314,7 +319,8 @@ impl VideoObject {
         after: Option<String>,
     ) -> Result<Connection<String, VideoObject>> {
         let (n, after) = page_args(first, after)?;
-        let mut list = ctx.data::<VideoService>()?.remixes_of(self.0.id, after, n + 1).await.api()?;
+        let c = caller(ctx)?;
+        let mut list = ctx.data::<VideoService>()?.remixes_of(&c.caller, self.0.id, after, n + 1).await.api()?;
         Ok(connection(&mut list, n, after.is_some()))
     }
     /// Published remixes of this video.

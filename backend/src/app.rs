@@ -50,6 +50,8 @@ fn rules(c: &Config) -> Rules {
             limit: c.limits.mail_requests_per_ip_per_hour,
             window: Duration::from_secs(3600),
         },
+        age_checks: c.limits.age_checks,
+        teen_daily_feed_minutes: c.limits.teen_daily_feed_minutes,
     }
 }
 

@@ -434,6 +434,10 @@ pub struct LimitsConfig {
     pub max_cameos_per_video: usize,
     /// Seconds a storyboard's shots may add up to (1–600; each shot is within the model's range).
     pub max_storyboard_seconds: u32,
+    /// Whether sign-up asks for a date of birth, refuses under-13s and makes 13–17s teen accounts.
+    pub age_checks: bool,
+    /// Minutes of feed a teen account gets a day unless their parent sets otherwise (5–1440).
+    pub teen_daily_feed_minutes: u32,
 }
 
 impl Default for LimitsConfig {
@@ -454,6 +458,8 @@ impl Default for LimitsConfig {
             max_running_jobs_per_user: 1,
             max_cameos_per_video: 2,
             max_storyboard_seconds: 60,
+            age_checks: true,
+            teen_daily_feed_minutes: 60,
         }
     }
 }
@@ -475,6 +481,9 @@ impl LimitsConfig {
         }
         if self.max_storyboard_seconds == 0 || self.max_storyboard_seconds > 600 {
             return bad("APP_MAX_STORYBOARD_SECONDS", "must be between 1 and 600");
+        }
+        if !(5..=1440).contains(&self.teen_daily_feed_minutes) {
+            return bad("APP_TEEN_DAILY_FEED_MINUTES", "must be between 5 and 1440");
         }
         at_least_one(&[
             ("APP_PROVENANCE_CHECKS_PER_IP_PER_MINUTE", self.provenance_checks_per_ip_per_minute),

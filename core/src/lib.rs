@@ -6,6 +6,7 @@
 //! [`error::AppError::Unavailable`] (the database does not answer; the cause logged through
 //! `tracing`) or [`error::AppError::Internal`].
 
+pub mod age;
 pub mod dialogue;
 pub mod error;
 pub mod model;

@@ -70,12 +70,20 @@ pub struct User {
     pub follower_count: i64,
     /// Members they follow.
     pub following_count: i64,
+    /// Birth year and month (none: joined without an age check, counted as an adult).
+    #[serde(default)]
+    pub birth_month: Option<crate::age::BirthMonth>,
 }
 
 impl User {
     /// Whether the member is banned.
     pub fn is_banned(&self) -> bool {
         self.banned_at.is_some()
+    }
+
+    /// Whether the member is 13 to 17 on `today` (see [`crate::age`]).
+    pub fn is_teen_on(&self, today: chrono::NaiveDate) -> bool {
+        self.birth_month.is_some_and(|m| m.is_teen_on(today))
     }
 }
 
@@ -514,6 +522,9 @@ pub struct Video {
     pub has_audio: bool,
     /// Media key of the dialogue's WebVTT captions (none when nothing is said).
     pub captions_key: Option<String>,
+    /// Whether teen accounts may see it.
+    #[serde(default)]
+    pub maturity: Maturity,
 }
 
 impl Video {
@@ -1017,6 +1028,15 @@ pub enum AuditAction {
     /// An admin discarded a failed job from the failed-jobs list.
     #[cfg_attr(feature = "db", sea_orm(string_value = "job.discard"))]
     JobDiscard,
+    /// A moderator corrected a member's date of birth (the note says from what to what).
+    #[cfg_attr(feature = "db", sea_orm(string_value = "user.set_birth_date"))]
+    UserSetBirthDate,
+    /// A moderator, or both sides, unlinked a parent from a teen (the subject is the teen).
+    #[cfg_attr(feature = "db", sea_orm(string_value = "guardian.unlink"))]
+    GuardianUnlink,
+    /// A moderator changed a video's maturity label (the note is the new label).
+    #[cfg_attr(feature = "db", sea_orm(string_value = "video.set_maturity"))]
+    VideoSetMaturity,
 }
 
 impl AuditAction {
@@ -1033,6 +1053,9 @@ impl AuditAction {
             AuditAction::CaseAppeal => "case.appeal",
             AuditAction::JobRetry => "job.retry",
             AuditAction::JobDiscard => "job.discard",
+            AuditAction::UserSetBirthDate => "user.set_birth_date",
+            AuditAction::GuardianUnlink => "guardian.unlink",
+            AuditAction::VideoSetMaturity => "video.set_maturity",
         }
     }
 }
@@ -1053,6 +1076,8 @@ pub enum AuditSubject {
     Invite,
     /// A generation job.
     Job,
+    /// A video.
+    Video,
 }
 
 impl AuditSubject {
@@ -1063,6 +1088,35 @@ impl AuditSubject {
             AuditSubject::Case => "case",
             AuditSubject::Invite => "invite",
             AuditSubject::Job => "job",
+            AuditSubject::Video => "video",
+        }
+    }
+}
+
+/// Whether a video suits every audience: teen accounts are not shown `MATURE` videos.
+// Set when the video is made, from the frame check and the prompt (`domain::teens::maturity_of`);
+// a moderator may change it. Column `videos.maturity`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(
+    feature = "db",
+    derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter),
+    sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))", rename_all = "SCREAMING_SNAKE_CASE")
+)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum), graphql(name = "Maturity"))]
+pub enum Maturity {
+    /// Fine for every member, teens included.
+    #[default]
+    General,
+    /// Not shown to teen accounts.
+    Mature,
+}
+
+impl Maturity {
+    /// Stored and wire spelling (for the audit log).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Maturity::General => "GENERAL",
+            Maturity::Mature => "MATURE",
         }
     }
 }
@@ -1200,4 +1254,45 @@ pub enum FeedKind {
     Following,
     /// Time-decayed engagement, the same for everyone.
     Trending,
+}
+
+/// What a linked parent set for their teen (a teen without a parent, or whose parent set
+/// nothing, has the defaults: `domain::teens`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeenControls {
+    /// Minutes of feed a day (none: the default).
+    pub daily_feed_minutes: Option<u32>,
+    /// Start of the quiet hours, `HH:MM` in the teen's time zone (none: the default).
+    pub quiet_start: Option<String>,
+    /// End of the quiet hours, `HH:MM`.
+    pub quiet_end: Option<String>,
+    /// The widest permission the teen's cameos may have (none: `APPROVED`, never `EVERYONE`).
+    pub cameo_permission: Option<CameoPermission>,
+    /// Whether the teen's published videos appear to members beyond their mutuals.
+    pub videos_public: bool,
+}
+
+impl Default for TeenControls {
+    fn default() -> Self {
+        TeenControls {
+            daily_feed_minutes: None,
+            quiet_start: None,
+            quiet_end: None,
+            cameo_permission: None,
+            videos_public: true,
+        }
+    }
+}
+
+/// A parent linked to a teen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuardianLink {
+    /// The teen.
+    pub teen_id: UserId,
+    /// The parent.
+    pub parent_id: UserId,
+    /// Since when.
+    pub created_at: DateTime<Utc>,
+    /// Who asked to unlink, waiting for the other's agreement.
+    pub unlink_requested_by: Option<UserId>,
 }

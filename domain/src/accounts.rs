@@ -99,6 +99,9 @@ pub struct SignUp {
     pub password: Secret<String>,
     /// Optional display name.
     pub display_name: Option<String>,
+    /// Date of birth as typed, `YYYY-MM-DD` (required when age checks are on; only the year
+    /// and month are kept).
+    pub birth_date: Option<String>,
 }
 
 /// Tokens handed to a client that signed in.
@@ -219,6 +222,22 @@ impl AccountService {
         let username = Username::parse(&input.username)?;
         let display_name = parse_display_name(input.display_name.as_deref())?;
         password::check_policy(input.password.expose(), "password")?;
+        // Age before anything else is read or written: an under-13 leaves no trace, and the
+        // invite keeps its use.
+        let birth_month = match (rules.age_checks, input.birth_date.as_deref().map(str::trim)) {
+            (false, _) => None,
+            (true, None | Some("")) => {
+                return Err(AppError::bad_input("birthDate", "enter your date of birth (YYYY-MM-DD)"));
+            }
+            (true, Some(raw)) => {
+                let (month, age) = crate::teens::birth_date("birthDate", raw, self.deps.today())?;
+                if age < app_core::age::MIN_AGE {
+                    tracing::info!("sign-up refused: under the minimum age");
+                    return Err(AppError::bad_input("birthDate", "you must be at least 13 years old to join"));
+                }
+                Some(month)
+            }
+        };
         let code = normalise_invite_code(&input.invite_code).ok_or(AppError::InviteInvalid)?;
         let invite = self.deps.store.redeemable_invite(&code).await?.ok_or(AppError::InviteInvalid)?;
         let hash = self.deps.hasher.hash(input.password).await?;
@@ -239,6 +258,8 @@ impl AccountService {
             password_hash: hash,
             role: Role::User,
             email_verified: false,
+            birth_month,
+            time_zone: None,
         };
         // One unit of work: the invite's use, the member, their codes, the verification token and
         // the first session. The mail goes out after the commit.
@@ -517,6 +538,8 @@ impl AccountService {
             password_hash: hash,
             role: Role::Admin,
             email_verified: true,
+            birth_month: None,
+            time_zone: None,
         };
         // One unit of work: the admin and the audit entry.
         let tx = self.deps.store.begin().await?;

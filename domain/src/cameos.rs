@@ -65,7 +65,7 @@ use chrono::Utc;
 use media::MediaStore;
 
 use super::model::{
-    Cameo, CameoPermission, CameoStatus, CaseSource, NotificationKind, Role, Subject, Video, VideoStatus,
+    Cameo, CameoPermission, CameoStatus, CaseSource, NotificationKind, Role, Subject, User, Video, VideoStatus,
 };
 use super::moderation::{ClipChecker, Decision, ModerationService};
 use super::videos::VideoService;
@@ -199,6 +199,7 @@ impl CameoService {
         let v = caller.require()?;
         let name = clean_name(&c.name)?;
         let restrictions = clean_restrictions(c.restrictions.as_deref())?;
+        self.check_teen_permission(&v.user, c.permission).await?;
         if self.deps.store.live_challenge(c.challenge, v.user.id).await?.is_none() {
             return Err(AppError::bad_input(
                 "challengeId",
@@ -365,7 +366,16 @@ impl CameoService {
         limit: u64,
     ) -> AppResult<Vec<Cameo>> {
         let v = caller.require()?;
-        self.deps.store.usable_cameos(v.user.id, query, after, limit).await
+        self.deps.store.usable_cameos(v.user.id, query, after, limit, self.deps.adult_cutoff()).await
+    }
+
+    /// `BAD_USER_INPUT` when `owner` is a teen and `p` is wider than their cameos may be.
+    async fn check_teen_permission(&self, owner: &User, p: CameoPermission) -> AppResult<()> {
+        if !self.deps.is_teen(owner) {
+            return Ok(());
+        }
+        let controls = self.deps.store.teen_controls(owner.id).await?;
+        crate::teens::check_teen_permission(p, crate::teens::teen_cameo_ceiling(&controls))
     }
 
     fn owned(&self, caller: &Caller, cameo: Option<Cameo>) -> AppResult<Cameo> {
@@ -383,6 +393,9 @@ impl CameoService {
         require_approval: Option<bool>,
     ) -> AppResult<Cameo> {
         let cameo = self.owned(caller, self.deps.store.cameo(id).await?)?;
+        if let Some(p) = permission {
+            self.check_teen_permission(&caller.require()?.user, p).await?;
+        }
         let restrictions = match restrictions {
             Some(r) => Some(clean_restrictions(r.as_deref())?),
             None => None,
@@ -400,6 +413,17 @@ impl CameoService {
             return Err(AppError::bad_input("userId", "the owner may always use their own cameo"));
         }
         self.deps.store.user(user).await?.ok_or(AppError::NotFound("user"))?;
+        // A teen approves only mutuals: an adult cannot get onto a teen's cameo by approval alone.
+        if approved
+            && self.deps.is_teen(&caller.require()?.user)
+            && !(self.deps.store.follows(cameo.owner_id, user).await?
+                && self.deps.store.follows(user, cameo.owner_id).await?)
+        {
+            return Err(AppError::bad_input(
+                "userId",
+                "a teen account can approve only members they follow who follow them back",
+            ));
+        }
         if approved {
             self.deps.store.approve_cameo_user(id, user).await?;
         } else {

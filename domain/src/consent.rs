@@ -42,6 +42,8 @@
 //! A revocation or a removed appearance does not wait for these: `CameoService` takes the videos
 //! down and cancels live jobs at once.
 
+use crate::Deps;
+use app_core::age::BirthMonth;
 use app_core::error::{AppError, AppResult};
 use app_core::model::{Cameo, CameoPermission, CameoStatus, CameoUse};
 use app_core::types::{CameoId, UserId};
@@ -50,6 +52,8 @@ use store::Store;
 /// What the consent rule needs to know about a cameo and a member, beyond the cameo itself.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Relation {
+    /// The cameo's owner is a teen account today (`teens`).
+    pub owner_teen: bool,
     /// Either has blocked the other.
     pub blocked_either: bool,
     /// The owner put the member on the cameo's approved list.
@@ -76,6 +80,16 @@ pub fn decide(cameo: &Cameo, user: UserId, rel: Relation) -> Result<(), String> 
     if rel.blocked_either {
         return Err(format!("the cameo \"{}\" is not available to you", cameo.name));
     }
+    // A teen's cameo: approved and mutual, whatever the permission says (never everyone).
+    if rel.owner_teen {
+        if cameo.permission != CameoPermission::OnlyMe && rel.approved && rel.mutuals {
+            return Ok(());
+        }
+        return Err(format!(
+            "the cameo \"{}\" belongs to a teen account: only mutuals they approved may use it",
+            cameo.name
+        ));
+    }
     let allowed = match cameo.permission {
         CameoPermission::Everyone => true,
         CameoPermission::Approved => rel.approved,
@@ -90,12 +104,21 @@ pub fn decide(cameo: &Cameo, user: UserId, rel: Relation) -> Result<(), String> 
 }
 
 /// The facts [`decide`] needs, read from the store (only those the cameo's permission asks for).
-async fn relation(store: &Store, cameo: &Cameo, user: UserId) -> AppResult<Relation> {
+async fn relation(store: &Store, cameo: &Cameo, user: UserId, adult_cutoff: Option<BirthMonth>) -> AppResult<Relation> {
     if cameo.status != CameoStatus::Active || cameo.owner_id == user {
         return Ok(Relation::default());
     }
     if store.blocked_either(cameo.owner_id, user).await? {
         return Ok(Relation { blocked_either: true, ..Relation::default() });
+    }
+    let owner_teen = match adult_cutoff {
+        Some(cutoff) => store.user(cameo.owner_id).await?.and_then(|o| o.birth_month).is_some_and(|m| m > cutoff),
+        None => false,
+    };
+    if owner_teen {
+        let mutuals = store.follows(cameo.owner_id, user).await? && store.follows(user, cameo.owner_id).await?;
+        let approved = mutuals && store.is_cameo_approved(cameo.id, user).await?;
+        return Ok(Relation { owner_teen, approved, mutuals, blocked_either: false });
     }
     Ok(match cameo.permission {
         CameoPermission::Approved => {
@@ -111,20 +134,20 @@ async fn relation(store: &Store, cameo: &Cameo, user: UserId) -> AppResult<Relat
 }
 
 /// Whether `user` may put `cameo` into a video now; the reason when not.
-pub async fn may_use(store: &Store, cameo: &Cameo, user: UserId) -> AppResult<Result<(), String>> {
-    Ok(decide(cameo, user, relation(store, cameo, user).await?))
+pub async fn may_use(deps: &Deps, cameo: &Cameo, user: UserId) -> AppResult<Result<(), String>> {
+    Ok(decide(cameo, user, relation(&deps.store, cameo, user, deps.adult_cutoff()).await?))
 }
 
 /// The cameos `ids` if `user` may use every one of them now; `CONSENT_REQUIRED` naming the first
 /// that they may not (an unknown id reads as not usable, never as "does not exist").
-pub async fn consented_cameos(store: &Store, user: UserId, ids: &[CameoId]) -> AppResult<Vec<Cameo>> {
-    let found = store.cameos(ids).await?;
+pub async fn consented_cameos(deps: &Deps, user: UserId, ids: &[CameoId]) -> AppResult<Vec<Cameo>> {
+    let found = deps.store.cameos(ids).await?;
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
         let Some(cameo) = found.iter().find(|c| c.id == *id) else {
             return Err(AppError::ConsentRequired(format!("the cameo {id} is not available to you")));
         };
-        if let Err(why) = may_use(store, cameo, user).await? {
+        if let Err(why) = may_use(deps, cameo, user).await? {
             return Err(AppError::ConsentRequired(why));
         }
         out.push(cameo.clone());
@@ -135,18 +158,18 @@ pub async fn consented_cameos(store: &Store, user: UserId, ids: &[CameoId]) -> A
 /// Whether every cameo recorded for a video still consents to its author now (and, where the
 /// owner asked for it, approved this use): the cameos when they do, the reason when not.
 pub async fn uses_still_consented(
-    store: &Store,
+    deps: &Deps,
     author: UserId,
     uses: &[CameoUse],
     need_owner_approval: bool,
 ) -> AppResult<Result<Vec<Cameo>, String>> {
     let ids: Vec<CameoId> = uses.iter().map(|u| u.cameo_id).collect();
-    let found = if ids.is_empty() { Vec::new() } else { store.cameos(&ids).await? };
+    let found = if ids.is_empty() { Vec::new() } else { deps.store.cameos(&ids).await? };
     for u in uses {
         let Some(cameo) = found.iter().find(|c| c.id == u.cameo_id) else {
             return Ok(Err(format!("the cameo {} no longer exists", u.cameo_id)));
         };
-        if let Err(why) = may_use(store, cameo, author).await? {
+        if let Err(why) = may_use(deps, cameo, author).await? {
             return Ok(Err(why));
         }
         if need_owner_approval && cameo.require_approval && cameo.owner_id != author && u.owner_approved_at.is_none() {
@@ -204,8 +227,8 @@ mod tests {
         assert!(!revoked.clip_kept(now));
     }
 
-    const NONE: Relation = Relation { blocked_either: false, approved: false, mutuals: false };
-    const BLOCKED: Relation = Relation { blocked_either: true, approved: true, mutuals: true };
+    const NONE: Relation = Relation { owner_teen: false, blocked_either: false, approved: false, mutuals: false };
+    const BLOCKED: Relation = Relation { blocked_either: true, approved: true, mutuals: true, owner_teen: false };
     const APPROVED: Relation = Relation { approved: true, ..NONE };
     const MUTUALS: Relation = Relation { mutuals: true, ..NONE };
 
@@ -227,12 +250,43 @@ mod tests {
             (Mutuals, APPROVED, false),
             (Mutuals, BLOCKED, false),
             (OnlyMe, NONE, false),
-            (OnlyMe, Relation { approved: true, mutuals: true, blocked_either: false }, false),
+            (OnlyMe, Relation { approved: true, mutuals: true, ..NONE }, false),
         ];
         for (permission, rel, allowed) in cases {
             let c = cameo(owner, permission, CameoStatus::Active);
             assert_eq!(decide(&c, other, rel).is_ok(), allowed, "{permission:?} with {rel:?}");
         }
+    }
+
+    /// A teen's cameo: approved and mutual, under every permission but `ONLY_ME`; a block still
+    /// wins and reads as for an adult's cameo.
+    #[test]
+    fn the_teen_consent_matrix() {
+        use CameoPermission::*;
+        let owner = UserId::new();
+        let other = UserId::new();
+        let teen = |approved, mutuals| Relation { owner_teen: true, approved, mutuals, blocked_either: false };
+        for permission in [Everyone, Mutuals, Approved] {
+            for (rel, allowed) in [
+                (teen(false, false), false),
+                (teen(true, false), false),
+                (teen(false, true), false),
+                (teen(true, true), true),
+            ] {
+                let c = cameo(owner, permission, CameoStatus::Active);
+                assert_eq!(decide(&c, other, rel).is_ok(), allowed, "teen {permission:?} with {rel:?}");
+            }
+        }
+        let only_me = cameo(owner, OnlyMe, CameoStatus::Active);
+        assert!(decide(&only_me, other, teen(true, true)).is_err());
+        assert!(decide(&only_me, owner, teen(false, false)).is_ok(), "the teen may use their own");
+        let err = decide(&cameo(owner, Everyone, CameoStatus::Active), other, teen(true, false)).unwrap_err();
+        assert!(err.contains("teen account"), "{err}");
+        let blocked = Relation { owner_teen: true, ..BLOCKED };
+        assert_eq!(
+            decide(&cameo(owner, Everyone, CameoStatus::Active), other, blocked).unwrap_err(),
+            "the cameo \"Ada\" is not available to you"
+        );
     }
 
     #[test]

@@ -37,8 +37,9 @@
 //!
 //! # Serve time, hydration and the page cache
 //!
-//! `visible` keeps only the ids `Store::servable_by_ids` answers (published, author not banned; one
-//! statement) minus the viewer's block set. `hydrate` loads what the page's fields need with one
+//! `visible` keeps only the ids `Store::servable_by_ids` answers (published, author not banned, not
+//! a teen whose parent made their videos private unless the viewer is their mutual or parent; one
+//! statement) minus the viewer's block set, and minus `MATURE` videos for a teen viewer (`teens`). `hydrate` loads what the page's fields need with one
 //! statement each (authors, the viewer's likes and follows among them, remix counts), skipping the
 //! likes and follows when this request read them whole already (`Known`: a fresh FOR_YOU ranking
 //! read every followee, and every like when the viewer has fewer than 300; FOLLOWING read every
@@ -69,7 +70,7 @@ use uuid::Uuid;
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{User, Video};
+use super::model::{Maturity, User, Video};
 use super::{Caller, Deps};
 use app_core::error::{AppError, AppResult};
 use app_core::types::{UserId, VideoId};
@@ -100,6 +101,13 @@ impl Default for FeedSettings {
             page_ttl: Duration::from_secs(15),
         }
     }
+}
+
+/// Who a page is for: the viewer (none: signed out) and whether they are a teen account.
+#[derive(Debug, Clone, Copy)]
+struct Audience {
+    viewer: Option<UserId>,
+    teen: bool,
 }
 
 /// The three feeds (one type with the GraphQL `FeedKind`).
@@ -363,10 +371,12 @@ impl FeedService {
         first: usize,
         after: Option<&str>,
     ) -> AppResult<FeedPage> {
-        let viewer = match kind {
-            FeedKind::Trending => caller.optional()?.map(|v| v.user.id),
-            _ => Some(caller.require()?.user.id),
+        let member = match kind {
+            FeedKind::Trending => caller.optional()?,
+            _ => Some(caller.require()?),
         };
+        let viewer = member.map(|v| v.user.id);
+        let aud = Audience { viewer, teen: member.is_some_and(|v| self.deps.is_teen(&v.user)) };
         let cursor = match after {
             None => None,
             Some(raw) => Some(
@@ -398,9 +408,8 @@ impl FeedService {
             epochs = now;
         }
         let Served { items, has_next, known } = match (kind, viewer) {
-            (FeedKind::Following, Some(v)) => self.following(v, first, cursor).await?,
-            (FeedKind::ForYou, Some(v)) => self.ranked(kind, Some(v), first, cursor).await?,
-            (FeedKind::Trending, v) => self.ranked(kind, v, first, cursor).await?,
+            (FeedKind::Following, Some(v)) => self.following(v, aud.teen, first, cursor).await?,
+            (FeedKind::ForYou, Some(_)) | (FeedKind::Trending, _) => self.ranked(kind, aud, first, cursor).await?,
             _ => return Err(AppError::Unauthenticated("sign in first")),
         };
         let hydration = self.hydrate(viewer, &items, &known).await?;
@@ -452,7 +461,7 @@ impl FeedService {
     async fn ranked(
         &self,
         kind: FeedKind,
-        viewer: Option<UserId>,
+        aud: Audience,
         first: usize,
         cursor: Option<FeedCursor>,
     ) -> AppResult<Served> {
@@ -463,6 +472,7 @@ impl FeedService {
             }
             None => None,
         };
+        let viewer = aud.viewer;
         let blocked = match viewer {
             Some(v) => self.deps.store.block_set(v).await?,
             None => HashSet::new(),
@@ -509,7 +519,7 @@ impl FeedService {
                 has_next = false;
                 break;
             }
-            let videos = self.visible(&ids.iter().map(|i| VideoId(*i)).collect::<Vec<_>>(), &blocked).await?;
+            let videos = self.visible(&ids.iter().map(|i| VideoId(*i)).collect::<Vec<_>>(), &blocked, aud).await?;
             let mut consumed = 0;
             for id in &ids {
                 if items.len() == first {
@@ -543,14 +553,20 @@ impl FeedService {
 
     /// The videos among `ids` that are published now, by authors neither banned nor in a
     /// block with the viewer, by id (one query).
-    async fn visible(&self, ids: &[VideoId], blocked: &HashSet<UserId>) -> AppResult<HashMap<Uuid, Video>> {
+    async fn visible(
+        &self,
+        ids: &[VideoId],
+        blocked: &HashSet<UserId>,
+        aud: Audience,
+    ) -> AppResult<HashMap<Uuid, Video>> {
         Ok(self
             .deps
             .store
-            .servable_by_ids(ids)
+            .servable_by_ids(ids, aud.viewer, self.deps.adult_cutoff())
             .await?
             .into_iter()
             .filter(|v| !blocked.contains(&v.author_id))
+            .filter(|v| !(aud.teen && v.maturity == Maturity::Mature))
             .map(|v| (v.id.0, v))
             .collect())
     }
@@ -737,7 +753,14 @@ impl FeedService {
 
     /// FOLLOWING: newest first by publication; small authors' videos come from the member's
     /// timeline (fanned out on write), large authors' from the store (fanned in on read).
-    async fn following(&self, viewer: UserId, first: usize, cursor: Option<FeedCursor>) -> AppResult<Served> {
+    async fn following(
+        &self,
+        viewer: UserId,
+        teen: bool,
+        first: usize,
+        cursor: Option<FeedCursor>,
+    ) -> AppResult<Served> {
+        let aud = Audience { viewer: Some(viewer), teen };
         let mut before = match cursor {
             None => None,
             Some(FeedCursor::Keyset { at_micros, id }) => Some((at_micros, id)),
@@ -772,7 +795,7 @@ impl FeedService {
             merged.truncate(want);
             let exhausted = merged.len() < want;
             let ids: Vec<VideoId> = merged.iter().map(|i| VideoId(i.video)).collect();
-            let videos = self.visible(&ids, &blocked).await?;
+            let videos = self.visible(&ids, &blocked, aud).await?;
             let mut full = false;
             for it in &merged {
                 if items.len() == first {

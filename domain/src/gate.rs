@@ -131,7 +131,7 @@ pub fn watermark_names(video: &Video, found: &ClipInspection) -> AppResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app_core::model::{AspectRatio, FrameScores, Verdict};
+    use app_core::model::{AspectRatio, FrameScores, Maturity, Verdict};
     use app_core::types::{JobId, UserId};
 
     fn draft(verdict: Verdict) -> Video {
@@ -176,6 +176,7 @@ mod tests {
             comment_count: 0,
             has_audio: false,
             captions_key: None,
+            maturity: Maturity::General,
         }
     }
 

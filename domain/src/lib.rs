@@ -27,6 +27,7 @@ pub mod moderation;
 pub mod reads;
 pub mod social;
 pub mod storyboard;
+pub mod teens;
 pub use kv::updates;
 pub mod text;
 pub mod values;
@@ -37,6 +38,7 @@ use std::time::Duration;
 
 use crate::auth::password::PasswordHasherPool;
 use crate::auth::tokens::AccessTokens;
+use app_core::age::{Clock, SystemClock};
 use app_core::error::{AppError, AppResult};
 use app_core::telemetry::{Silent, Telemetry};
 use app_core::types::SessionId;
@@ -68,6 +70,10 @@ pub struct Rules {
     pub login_per_account: Limit,
     /// Mail-sending requests per address per hour.
     pub mail_per_ip: Limit,
+    /// Whether sign-up asks for a date of birth (`teens`).
+    pub age_checks: bool,
+    /// A teen's daily feed minutes unless their parent sets otherwise.
+    pub teen_daily_feed_minutes: u32,
 }
 
 /// Everything a service may use. Its parts are private to the domain: the API and the server
@@ -92,6 +98,8 @@ pub struct Deps {
     /// Feed epochs whose bump failed (the cache did not answer), bumped by
     /// `feed::settle_epochs` once it does.
     pub(crate) pending_epochs: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    /// The time the age rules and daily limits read (tests move it).
+    pub(crate) clock: Arc<dyn Clock>,
 }
 
 impl Deps {
@@ -115,7 +123,29 @@ impl Deps {
             feed_cache,
             telemetry: Arc::new(Silent),
             pending_epochs: Arc::default(),
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// Reads `clock` instead of the system's (tests).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Today's date by the rules' clock (UTC).
+    pub(crate) fn today(&self) -> chrono::NaiveDate {
+        self.clock.now().date_naive()
+    }
+
+    /// The latest birth month of an adult today; none when age checks are off.
+    pub(crate) fn adult_cutoff(&self) -> Option<app_core::age::BirthMonth> {
+        self.rules.age_checks.then(|| app_core::age::BirthMonth::adult_cutoff(self.today()))
+    }
+
+    /// Whether `user` is a teen account today.
+    pub(crate) fn is_teen(&self, user: &User) -> bool {
+        self.rules.age_checks && user.is_teen_on(self.today())
     }
 
     /// Reports to `telemetry` instead of nobody.
@@ -166,6 +196,8 @@ pub struct Services {
     pub feed: feed::FeedService,
     /// Follows, blocks, likes, views, preferences.
     pub social: social::SocialService,
+    /// Teen accounts, parents, maturity labels.
+    pub teens: teens::TeenService,
     /// Shared dependencies (health checks use the store and kv).
     pub deps: Arc<Deps>,
 }
@@ -187,6 +219,7 @@ impl Services {
             accounts: accounts::AccountService::new(deps.clone()),
             invites: invites::InviteService::new(deps.clone()),
             social: social::SocialService::new(deps.clone(), feed.clone(), social.limits),
+            teens: teens::TeenService::new(deps.clone()),
             feed,
             deps,
         }

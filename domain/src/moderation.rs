@@ -331,7 +331,7 @@ impl ModerationService {
         gate::watermark_names(&video, &found)?;
         // Every cameo's consent as of now, and the owner's approval where they asked for it.
         let uses = self.deps.store.cameo_uses_of(id).await?;
-        let cameos = match super::consent::uses_still_consented(&self.deps.store, v.user.id, &uses, true).await? {
+        let cameos = match super::consent::uses_still_consented(&self.deps, v.user.id, &uses, true).await? {
             Ok(cameos) => cameos,
             Err(why) => return Err(AppError::ConsentRequired(why)),
         };

@@ -85,8 +85,8 @@ use tracing::Instrument;
 use app_core::dialogue::Script;
 
 use super::model::{
-    AspectRatio, AudioMode, FrameScores, Job, JobErrorCode, JobStatus, NotificationKind, Role, Verdict, Video,
-    VideoStatus,
+    AspectRatio, AudioMode, FrameScores, Job, JobErrorCode, JobStatus, Maturity, NotificationKind, Role, Verdict,
+    Video, VideoStatus,
 };
 use super::storyboard::ShotRequest;
 use super::updates::JobUpdates;
@@ -497,7 +497,7 @@ impl VideoService {
                 format!("a video may hold at most {} cameos", self.limits.max_cameos_per_video),
             ));
         }
-        let cameos = super::consent::consented_cameos(&self.deps.store, v.user.id, cameo_ids).await?;
+        let cameos = super::consent::consented_cameos(&self.deps, v.user.id, cameo_ids).await?;
         // The content policy, before anything is queued (on the whole prompt of a remix, with
         // the restrictions of every cameo in it).
         let context = moderation::policy::PolicyContext {
@@ -680,12 +680,13 @@ impl VideoService {
                     serde_json::to_string(&output.stages).map_err(|e| AppError::internal("stages", e))?;
                 // Consent, again, now that the video exists: a cameo withdrawn or no longer
                 // allowed while the job ran means no video.
-                if let Some(job) = self.deps.store.job(id).await?
+                let job = self.deps.store.job(id).await?;
+                if let Some(job) = &job
                     && !job.status.is_final()
                 {
                     let uses = self.deps.store.cameo_uses_of(VideoId(id.0)).await?;
                     if let Err(why) =
-                        super::consent::uses_still_consented(&self.deps.store, job.user_id, &uses, false).await?
+                        super::consent::uses_still_consented(&self.deps, job.user_id, &uses, false).await?
                     {
                         if self
                             .deps
@@ -740,6 +741,7 @@ impl VideoService {
                             manifest_issuer: output.manifest_issuer.clone(),
                             has_audio: output.has_audio,
                             captions_key: output.captions_key.clone(),
+                            maturity: crate::teens::maturity_of(job.as_ref(), &output.frame_scores),
                         },
                     )
                     .await?;
@@ -851,7 +853,29 @@ impl VideoService {
     pub async fn video(&self, caller: &Caller, id: VideoId) -> AppResult<Option<Video>> {
         let viewer = caller.optional()?;
         let Some(video) = self.deps.store.video(id).await? else { return Ok(None) };
-        Ok(video.visible_to(viewer.map(|v| (v.user.id, v.user.role))).then_some(video))
+        if !video.visible_to(viewer.map(|v| (v.user.id, v.user.role))) {
+            return Ok(None);
+        }
+        Ok(self.for_audience(caller, vec![video]).await?.pop())
+    }
+
+    /// `videos` without those the teen rules keep from the caller (`teens`): `MATURE` ones for a
+    /// teen, and a private teen's for anyone but the teen, their mutuals and their parent.
+    /// Moderators see everything.
+    pub async fn for_audience(&self, caller: &Caller, mut videos: Vec<Video>) -> AppResult<Vec<Video>> {
+        let viewer = caller.optional()?;
+        if viewer.is_some_and(|v| v.user.role >= Role::Moderator) {
+            return Ok(videos);
+        }
+        let me = viewer.map(|v| v.user.id);
+        if viewer.is_some_and(|v| self.deps.is_teen(&v.user)) {
+            videos.retain(|x| x.maturity != Maturity::Mature || Some(x.author_id) == me);
+        }
+        let Some(cutoff) = self.deps.adult_cutoff() else { return Ok(videos) };
+        let others: Vec<VideoId> = videos.iter().filter(|x| Some(x.author_id) != me).map(|x| x.id).collect();
+        let hidden = self.deps.store.private_teen_videos(&others, me, cutoff).await?;
+        videos.retain(|x| !hidden.contains(&x.id));
+        Ok(videos)
     }
 
     /// The videos `video` joins (`stitchVideos`), in order, each once, that the caller may see;
@@ -1065,14 +1089,17 @@ impl VideoService {
         Ok(())
     }
 
-    /// A member's published videos (anyone may list them), newest first.
+    /// A member's published videos (anyone may list them, within the teen rules:
+    /// [`VideoService::for_audience`]), newest first.
     pub async fn published_by(
         &self,
+        caller: &Caller,
         user: UserId,
         after: Option<(chrono::DateTime<Utc>, uuid::Uuid)>,
         limit: u64,
     ) -> AppResult<Vec<Video>> {
-        self.deps.store.published_of(user, after, limit).await
+        let list = self.deps.store.published_of(user, after, limit).await?;
+        self.for_audience(caller, list).await
     }
 }
 
@@ -1237,14 +1264,17 @@ impl VideoService {
         self.deps.store.video(id).await?.ok_or(AppError::NotFound("video"))
     }
 
-    /// Published remixes of a video (anyone may list them), newest first.
+    /// Published remixes of a video (anyone may list them, within the teen rules), newest first.
+    /// A page the teen rules thin out comes back shorter.
     pub async fn remixes_of(
         &self,
+        caller: &Caller,
         id: VideoId,
         after: Option<(chrono::DateTime<Utc>, uuid::Uuid)>,
         limit: u64,
     ) -> AppResult<Vec<Video>> {
-        self.deps.store.published_remixes_of(id, after, limit).await
+        let list = self.deps.store.published_remixes_of(id, after, limit).await?;
+        self.for_audience(caller, list).await
     }
 
     /// The handle drawn into a member's watermarks.

@@ -6,7 +6,7 @@
 //! `ALTER TABLE`, so columns are added one statement at a time. Only `store` runs them
 //! (`Store::migrate`, `Store::migrate_down`; `backend serve` and `backend migrate`).
 //!
-//! Twenty-three tables (and sea-orm's `seaql_migrations`); ids are UUIDv7 made by the service,
+//! Twenty-six tables (and sea-orm's `seaql_migrations`); ids are UUIDv7 made by the service,
 //! times `timestamp with time zone`, media bytes live in the media store, never here:
 //!
 //! - `…000001_accounts`: `users` (unique lower-cased `email` and `username_key`, `role`,
@@ -32,7 +32,10 @@
 //! - `…000012_failed_job_review`: `generation_jobs.failure_dismissed_at` (a failed job an admin
 //!   discarded from the console's list);
 //! - `…000013_job_trace`: `generation_jobs.trace_parent` (the W3C `traceparent` of the request
-//!   that created the job).
+//!   that created the job);
+//! - `…000014_teens`: `users.birth_month` (`YYYY-MM`), `time_zone` and `daily_feed_minutes`,
+//!   `videos.maturity`, `guardian_invites` (digests), `guardian_links` (one parent per teen),
+//!   `teen_controls`.
 //!
 //! Deleting a user cascades to everything they own (invites, sessions, jobs, videos, comments,
 //! reports, notifications, cameos, follows and blocks either side, likes, views, preferences); a
@@ -55,6 +58,7 @@ mod m20261204_000010_storyboards;
 mod m20261204_000011_stitch_caption;
 mod m20261204_000012_failed_job_review;
 mod m20261205_000013_job_trace;
+mod m20261205_000014_teens;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -76,6 +80,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000011_stitch_caption::Migration),
             Box::new(m20261204_000012_failed_job_review::Migration),
             Box::new(m20261205_000013_job_trace::Migration),
+            Box::new(m20261205_000014_teens::Migration),
         ]
     }
 }

@@ -37,7 +37,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use app_core::error::{AppError, AppResult};
-use app_core::model::{AspectRatio, AudioMode, CommentStatus, JobStatus, Role, Verdict, VideoStatus};
+use app_core::model::{AspectRatio, AudioMode, CommentStatus, JobStatus, Maturity, Role, Verdict, VideoStatus};
 use app_core::types::Secret;
 use config::Config;
 use domain::auth::password::PasswordHasherPool;
@@ -857,6 +857,9 @@ async fn write(
             created_at: Set(u.created_at),
             follower_count: Set(u.followers),
             following_count: Set(u.following),
+            birth_month: Set(None),
+            time_zone: Set(None),
+            daily_feed_minutes: Set(None),
         }),
     )
     .await?;
@@ -968,6 +971,7 @@ async fn write(
                 // The seed's fixture clips are silent.
                 has_audio: Set(false),
                 captions_key: Set(None),
+                maturity: Set(Maturity::General),
             }
         }),
     )

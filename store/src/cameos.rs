@@ -20,7 +20,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use uuid::Uuid;
 
 use super::Store;
-use super::entities::{cameo_approvals as approvals, cameo_challenges as challenges, cameos, video_cameos};
+use super::entities::{cameo_approvals as approvals, cameo_challenges as challenges, cameos, users, video_cameos};
 use app_core::error::AppResult;
 use app_core::model::{Cameo, CameoPermission, CameoStatus, CameoUse};
 use app_core::types::{CameoId, ChallengeId, UserId, VideoId};
@@ -224,6 +224,7 @@ impl Store {
         query: Option<&str>,
         after: Option<(String, Uuid)>,
         limit: u64,
+        adult_cutoff: Option<app_core::age::BirthMonth>,
     ) -> AppResult<Vec<Cameo>> {
         let approved: Vec<Uuid> = approvals::Entity::find()
             .select_only()
@@ -247,11 +248,28 @@ impl Store {
             cameos::Column::OwnerId
                 .eq(user.0)
                 .or(cameos::Column::Permission.eq(CameoPermission::Everyone))
-                .or(cameos::Column::Permission.eq(CameoPermission::Approved).and(cameos::Column::Id.is_in(approved)))
+                .or(cameos::Column::Permission
+                    .eq(CameoPermission::Approved)
+                    .and(cameos::Column::Id.is_in(approved.clone())))
                 .or(cameos::Column::Permission
                     .eq(CameoPermission::Mutuals)
-                    .and(cameos::Column::OwnerId.is_in(mutuals))),
+                    .and(cameos::Column::OwnerId.is_in(mutuals.clone()))),
         );
+        // A teen's cameo: only for members the teen approved who are also mutuals, whatever its
+        // permission says (`domain::consent::decide`).
+        if let Some(cutoff) = adult_cutoff {
+            let teens = sea_orm::sea_query::Query::select()
+                .column(users::Column::Id)
+                .from(users::Entity)
+                .and_where(Expr::col(users::Column::BirthMonth).gt(cutoff.as_string()))
+                .to_owned();
+            q = q.filter(
+                cameos::Column::OwnerId
+                    .eq(user.0)
+                    .or(Expr::col(cameos::Column::OwnerId).not_in_subquery(teens))
+                    .or(cameos::Column::Id.is_in(approved).and(cameos::Column::OwnerId.is_in(mutuals))),
+            );
+        }
         if !blocked.is_empty() {
             q = q.filter(cameos::Column::OwnerId.is_not_in(blocked));
         }

@@ -34,6 +34,8 @@ pub(crate) async fn member(store: &Store, name: &str) -> User {
             password_hash: "x".into(),
             role: Role::User,
             email_verified: true,
+            birth_month: None,
+            time_zone: None,
         })
         .await
         .unwrap()
@@ -79,6 +81,7 @@ pub(crate) async fn video(store: &Store, author: UserId, verdict: Verdict) -> Vi
         manifest_issuer: None,
         has_audio: false,
         captions_key: None,
+        maturity: app_core::model::Maturity::General,
     };
     store.complete_job(id, made).await.unwrap().unwrap()
 }

@@ -29,6 +29,9 @@ pub mod users {
         pub created_at: DateTimeUtc,
         pub follower_count: i64,
         pub following_count: i64,
+        pub birth_month: Option<String>,
+        pub time_zone: Option<String>,
+        pub daily_feed_minutes: Option<i32>,
     }
 
     /// No navigated relations; queries join explicitly.
@@ -238,7 +241,7 @@ pub mod generation_jobs {
 
 pub mod videos {
     //! `videos`
-    use app_core::model::{AspectRatio, Verdict, VideoStatus};
+    use app_core::model::{AspectRatio, Maturity, Verdict, VideoStatus};
     use sea_orm::entity::prelude::*;
 
     /// A row of `videos`.
@@ -285,6 +288,7 @@ pub mod videos {
         pub comment_count: i64,
         pub has_audio: bool,
         pub captions_key: Option<String>,
+        pub maturity: Maturity,
     }
 
     /// No navigated relations.
@@ -646,6 +650,78 @@ pub mod feed_preferences {
         pub text: String,
         pub weights: String,
         pub updated_at: DateTimeUtc,
+    }
+
+    /// No navigated relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod guardian_invites {
+    //! `guardian_invites`
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `guardian_invites`: a parent's one-time code for their teen (its digest).
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "guardian_invites")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub parent_id: Uuid,
+        pub code_hash: String,
+        pub created_at: DateTimeUtc,
+        pub expires_at: DateTimeUtc,
+        pub used_at: Option<DateTimeUtc>,
+    }
+
+    /// No navigated relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod guardian_links {
+    //! `guardian_links`
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `guardian_links`: one parent per teen.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "guardian_links")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub teen_id: Uuid,
+        pub parent_id: Uuid,
+        pub created_at: DateTimeUtc,
+        pub unlink_requested_by: Option<Uuid>,
+    }
+
+    /// No navigated relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod teen_controls {
+    //! `teen_controls`
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `teen_controls`: what a linked parent set.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "teen_controls")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub teen_id: Uuid,
+        pub daily_feed_minutes: Option<i32>,
+        pub quiet_start: Option<String>,
+        pub quiet_end: Option<String>,
+        pub cameo_permission: Option<String>,
+        pub videos_public: bool,
+        pub updated_at: DateTimeUtc,
+        pub updated_by: Option<Uuid>,
     }
 
     /// No navigated relations.

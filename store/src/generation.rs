@@ -22,8 +22,8 @@ use super::Store;
 use super::entities::{generation_jobs as jobs, videos};
 use app_core::error::AppResult;
 use app_core::model::{
-    AspectRatio, AudioMode, CaseSource, FrameScores, Job, JobErrorCode, JobStatus, Shot, Subject, Verdict, Video,
-    VideoStatus,
+    AspectRatio, AudioMode, CaseSource, FrameScores, Job, JobErrorCode, JobStatus, Maturity, Shot, Subject, Verdict,
+    Video, VideoStatus,
 };
 use app_core::types::{JobId, UserId, VideoId};
 
@@ -102,6 +102,7 @@ pub(crate) fn video_from(m: videos::Model) -> AppResult<Video> {
         comment_count: m.comment_count,
         has_audio: m.has_audio,
         captions_key: m.captions_key,
+        maturity: m.maturity,
     })
 }
 
@@ -185,6 +186,8 @@ pub struct NewVideo {
     pub has_audio: bool,
     /// Media key of the WebVTT captions.
     pub captions_key: Option<String>,
+    /// Whether teen accounts may see it.
+    pub maturity: Maturity,
 }
 
 impl Store {
@@ -397,6 +400,7 @@ impl Store {
             comment_count: Set(0),
             has_audio: Set(v.has_audio),
             captions_key: Set(v.captions_key),
+            maturity: Set(v.maturity),
         })
         .exec_with_returning(c)
         .await?;

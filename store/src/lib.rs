@@ -33,6 +33,7 @@ pub mod moderation;
 #[cfg(test)]
 mod pool_tests;
 pub mod social;
+pub mod teens;
 pub mod uow;
 
 pub use uow::Tx;
@@ -47,6 +48,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use app_core::age::BirthMonth;
 use app_core::error::{AppError, AppResult};
 use app_core::model::{Invite, Role, SessionRevocation, TokenPurpose, User, WaitlistEntry};
 use app_core::types::{InviteId, SessionId, UserId};
@@ -77,6 +79,10 @@ pub struct NewUser {
     pub role: Role,
     /// Whether the address counts as confirmed already (command-line admins).
     pub email_verified: bool,
+    /// Birth year and month (none: no age check).
+    pub birth_month: Option<BirthMonth>,
+    /// IANA time zone, checked by the caller (none: UTC).
+    pub time_zone: Option<String>,
 }
 
 /// An invite to insert.
@@ -135,6 +141,7 @@ fn user_from(m: users::Model) -> User {
         created_at: m.created_at,
         follower_count: m.follower_count,
         following_count: m.following_count,
+        birth_month: m.birth_month.as_deref().and_then(BirthMonth::parse),
     }
 }
 
@@ -308,6 +315,9 @@ impl Store {
             created_at: Set(now),
             follower_count: Set(0),
             following_count: Set(0),
+            birth_month: Set(u.birth_month.map(BirthMonth::as_string)),
+            time_zone: Set(u.time_zone.clone()),
+            daily_feed_minutes: Set(None),
         }
     }
 

@@ -21,13 +21,14 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder,
-    QuerySelect, RelationDef,
+    QuerySelect, QueryTrait, RelationDef,
 };
 use uuid::Uuid;
 
 use super::Store;
 use super::entities::{blocks, cameos, feed_preferences as prefs, follows, likes, users, video_cameos, videos, views};
 use super::generation::video_from;
+use app_core::age::BirthMonth;
 use app_core::error::AppResult;
 use app_core::model::{CameoStatus, Video, VideoStatus};
 use app_core::types::{UserId, VideoId};
@@ -565,7 +566,17 @@ impl Store {
 
     /// The videos among `ids` that are published now and whose authors are not banned (one
     /// query; the serve-time check of every feed page).
-    pub async fn servable_by_ids(&self, ids: &[VideoId]) -> AppResult<Vec<Video>> {
+    ///
+    /// `viewer` (none: signed out) and the latest birth month of an adult today (none: age
+    /// checks are off).
+    /// A teen whose parent made their videos not public is served only to themselves, their
+    /// mutuals and their parent.
+    pub async fn servable_by_ids(
+        &self,
+        ids: &[VideoId],
+        viewer: Option<UserId>,
+        adult_cutoff: Option<BirthMonth>,
+    ) -> AppResult<Vec<Video>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -582,10 +593,94 @@ impl Store {
             .filter(videos::Column::Id.is_in(ids.iter().map(|v| v.0)))
             .filter(videos::Column::Status.eq(VideoStatus::Published))
             .filter(Expr::exists(author_banned).not())
+            .apply_if(adult_cutoff, |q, cutoff| q.filter(Expr::exists(private_teen_author(viewer, cutoff)).not()))
             .all(&self.db)
             .await?
             .into_iter()
             .map(video_from)
             .collect()
     }
+}
+
+impl Store {
+    /// Those of `ids` whose author is a teen whose parent made their videos not public and whom
+    /// `viewer` may not see (see [`private_teen_author`]).
+    pub async fn private_teen_videos(
+        &self,
+        ids: &[VideoId],
+        viewer: Option<UserId>,
+        adult_cutoff: BirthMonth,
+    ) -> AppResult<HashSet<VideoId>> {
+        if ids.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let hidden: Vec<Uuid> = videos::Entity::find()
+            .select_only()
+            .column(videos::Column::Id)
+            .filter(videos::Column::Id.is_in(ids.iter().map(|v| v.0)))
+            .filter(Expr::exists(private_teen_author(viewer, adult_cutoff)))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(hidden.into_iter().map(VideoId).collect())
+    }
+}
+
+/// A correlated subquery over `videos`: its author is a teen (born after `adult_cutoff`) whose
+/// parent made their videos not public, and `viewer` is none of the teen, a mutual of the teen, or
+/// the teen's parent.
+pub(crate) fn private_teen_author(
+    viewer: Option<UserId>,
+    adult_cutoff: BirthMonth,
+) -> sea_orm::sea_query::SelectStatement {
+    use crate::entities::{guardian_links, teen_controls};
+    use sea_orm::sea_query::Query;
+    let mut q = Query::select()
+        .expr(Expr::val(1))
+        .from(teen_controls::Entity)
+        .inner_join(
+            users::Entity,
+            Expr::col((users::Entity, users::Column::Id))
+                .equals((teen_controls::Entity, teen_controls::Column::TeenId)),
+        )
+        .and_where(
+            Expr::col((teen_controls::Entity, teen_controls::Column::TeenId))
+                .equals((videos::Entity, videos::Column::AuthorId)),
+        )
+        .and_where(Expr::col((teen_controls::Entity, teen_controls::Column::VideosPublic)).eq(false))
+        .and_where(Expr::col((users::Entity, users::Column::BirthMonth)).gt(adult_cutoff.as_string()))
+        .to_owned();
+    if let Some(v) = viewer {
+        let follows_author = Query::select()
+            .expr(Expr::val(1))
+            .from(follows::Entity)
+            .and_where(Expr::col((follows::Entity, follows::Column::FollowerId)).eq(v.0))
+            .and_where(
+                Expr::col((follows::Entity, follows::Column::FolloweeId))
+                    .equals((videos::Entity, videos::Column::AuthorId)),
+            )
+            .to_owned();
+        let followed_by_author = Query::select()
+            .expr(Expr::val(1))
+            .from(follows::Entity)
+            .and_where(Expr::col((follows::Entity, follows::Column::FolloweeId)).eq(v.0))
+            .and_where(
+                Expr::col((follows::Entity, follows::Column::FollowerId))
+                    .equals((videos::Entity, videos::Column::AuthorId)),
+            )
+            .to_owned();
+        let parent = Query::select()
+            .expr(Expr::val(1))
+            .from(guardian_links::Entity)
+            .and_where(Expr::col((guardian_links::Entity, guardian_links::Column::ParentId)).eq(v.0))
+            .and_where(
+                Expr::col((guardian_links::Entity, guardian_links::Column::TeenId))
+                    .equals((videos::Entity, videos::Column::AuthorId)),
+            )
+            .to_owned();
+        q.and_where(Expr::col((videos::Entity, videos::Column::AuthorId)).ne(v.0))
+            .and_where(Expr::exists(follows_author).and(Expr::exists(followed_by_author)).not())
+            .and_where(Expr::exists(parent).not());
+    }
+    q
 }

@@ -72,7 +72,7 @@ async fn account_errors(engine: Engine) {
     let app = app(engine).start().await;
     let codes = app.mint(3, 1).await;
     let (access, _, _) = app.sign_up(&codes[0], "bob").await;
-    let su = |code: &str, email: &str, username: &str, password: &str| json!({"input": {"inviteCode": code, "email": email, "username": username, "password": password}});
+    let su = |code: &str, email: &str, username: &str, password: &str| json!({"input": {"birthDate": "1990-04-12", "inviteCode": code, "email": email, "username": username, "password": password}});
     // Bad input, each naming the field.
     for (vars, field) in [
         (su(&codes[1], "not-an-email", "carl", "long enough secret"), "email"),
@@ -193,7 +193,7 @@ async fn banned_member_locked_out(engine: Engine) {
     let r = app
         .gql(
             SIGN_UP,
-            json!({"input": {"inviteCode": eve_codes[1], "email": "x@example.com", "username": "xavier", "password": "long enough secret"}}),
+            json!({"input": {"birthDate": "1990-04-12", "inviteCode": eve_codes[1], "email": "x@example.com", "username": "xavier", "password": "long enough secret"}}),
             None,
         )
         .await;

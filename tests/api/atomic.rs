@@ -200,7 +200,7 @@ async fn story(engine: Engine) {
     let admin = app.create_admin("site_admin").await;
     let code = app.mint(1, 1).await.remove(0);
     let (n, dave) = atomically(app, "signUp", || async {
-        let input = json!({"inviteCode": code, "email": "dave@example.com", "username": "dave", "password": "long enough secret"});
+        let input = json!({"birthDate": "1990-04-12", "inviteCode": code, "email": "dave@example.com", "username": "dave", "password": "long enough secret"});
         gql(app, SIGN_UP, json!({"input": input}), None).await.map(|d| tokens(&d["signUp"]))
     })
     .await;

@@ -11,12 +11,12 @@ const CHALLENGE: &str = "mutation { startCameoVerification { id phrase expiresAt
 const CREATE_CAMEO: &str = "mutation($i: CreateCameoInput!) { createCameo(input: $i) { id name status permission restrictions challengePhrase clipUrl owner { username } } }";
 const REVIEW: &str =
     "mutation($id: ID!, $a: Boolean!, $n: String) { reviewCameo(id: $id, approve: $a, note: $n) { id status } }";
-const CREATE: &str = "mutation($i: CreateVideoInput!) { createVideo(input: $i) { id status } }";
+pub(crate) const CREATE: &str = "mutation($i: CreateVideoInput!) { createVideo(input: $i) { id status } }";
 const JOB: &str =
     "query($id: ID!) { job(id: $id) { id status error { code message } video { id status cameos { id name } } } }";
 const PUBLISH: &str = "mutation($id: ID!) { publishVideo(id: $id) { id status } }";
-const UPDATE: &str = "mutation($id: ID!, $p: CameoPermission, $r: String, $a: Boolean) { updateCameo(id: $id, permission: $p, restrictions: $r, requireApproval: $a) { id permission restrictions requireApproval consentVersion } }";
-const APPROVE_USER: &str =
+pub(crate) const UPDATE: &str = "mutation($id: ID!, $p: CameoPermission, $r: String, $a: Boolean) { updateCameo(id: $id, permission: $p, restrictions: $r, requireApproval: $a) { id permission restrictions requireApproval consentVersion } }";
+pub(crate) const APPROVE_USER: &str =
     "mutation($c: ID!, $u: ID!) { approveCameoUser(cameoId: $c, userId: $u) { id approvedUsers { username } } }";
 const UNAPPROVE_USER: &str = "mutation($c: ID!, $u: ID!) { unapproveCameoUser(cameoId: $c, userId: $u) { id } }";
 
@@ -89,6 +89,14 @@ async fn new_cameo(app: &TestApp, token: &str, name: &str, permission: &str) -> 
     .unwrap();
     assert!(r.get("errors").is_none(), "{r}");
     r["data"]["createCameo"].clone()
+}
+
+/// A cameo of `token`'s with `permission`, verified by `reviewer` (a moderator): its id.
+pub(crate) async fn active_cameo(app: &TestApp, token: &str, name: &str, permission: &str, reviewer: &str) -> String {
+    let cameo = new_cameo(app, token, name, permission).await;
+    let id = cameo["id"].as_str().unwrap().to_owned();
+    app.ok(REVIEW, json!({"id": id, "a": true, "n": "matches the challenge"}), Some(reviewer)).await;
+    id
 }
 
 async fn wait_job(app: &TestApp, token: &str, id: &str, done: impl Fn(&Value) -> bool) -> Value {

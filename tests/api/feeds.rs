@@ -79,6 +79,7 @@ pub async fn published(app: &TestApp, author: &str, prompt: &str) -> String {
                 manifest_issuer: None,
                 has_audio: false,
                 captions_key: None,
+                maturity: app_core::model::Maturity::General,
             },
         )
         .await

@@ -176,7 +176,7 @@ impl TestApp {
         let d = self
             .ok(
                 SIGN_UP,
-                json!({"input": {"inviteCode": code, "email": format!("{username}@example.com"), "username": username, "password": "long enough secret"}}),
+                json!({"input": {"birthDate": "1990-04-12", "inviteCode": code, "email": format!("{username}@example.com"), "username": username, "password": "long enough secret"}}),
                 None,
             )
             .await;
@@ -395,7 +395,7 @@ pub fn backend_cli_with(data_dir: &std::path::Path, vars: &[(&str, &str)], args:
 /// Signs `username` up with `code` at a server's GraphQL `url` (one started as a process, not a
 /// [`TestApp`]); its tokens and id as [`tokens`] reads them.
 pub async fn sign_up_at(http: &reqwest::Client, url: &str, code: &str, username: &str) -> (String, String, String) {
-    let input = json!({"inviteCode": code, "email": format!("{username}@example.com"), "username": username, "password": "long enough secret"});
+    let input = json!({"birthDate": "1990-04-12", "inviteCode": code, "email": format!("{username}@example.com"), "username": username, "password": "long enough secret"});
     let r: Value = http
         .post(url)
         .json(&json!({"query": SIGN_UP, "variables": {"input": input}}))

@@ -6,7 +6,7 @@ use crate::harness::*;
 use crate::on_both_engines;
 
 fn su(code: &str, username: &str) -> serde_json::Value {
-    json!({"input": {"inviteCode": code, "email": format!("{username}@example.com"), "username": username, "password": "long enough secret"}})
+    json!({"input": {"birthDate": "1990-04-12", "inviteCode": code, "email": format!("{username}@example.com"), "username": username, "password": "long enough secret"}})
 }
 
 /// A code with two uses admits two members, then refuses; the tree records who invited whom.

@@ -21,7 +21,8 @@
 //! requests), `ops` (health, metrics, the command line, SMTP against a real server, the schema file,
 //! a database fault, the web files), `sound`, `storyboard` (shots joined into one video, checked
 //! before queueing), `faults` (the production shape as processes under load while each part fails
-//! in turn). Most feed tests write their published videos with the store's
+//! in turn), `teens` (age at sign-up, the teen rules for adults, teens and parents, controls,
+//! unlinking, moderators' corrections). Most feed tests write their published videos with the store's
 //! own job and video functions, so a test can have dozens.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)] // test code
 
@@ -44,4 +45,5 @@ mod remixes;
 mod social;
 mod sound;
 mod storyboard;
+mod teens;
 mod traces;

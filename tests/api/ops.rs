@@ -18,7 +18,7 @@ async fn health_readiness_and_metrics() {
     let r: Value = app.http.get(format!("{}/readyz", app.base)).send().await.unwrap().json().await.unwrap();
     assert_eq!(r, json!({"database": "ok", "redis": "ok"}));
     // Generate some traffic with a known refusal.
-    app.gql(SIGN_UP, json!({"input": {"inviteCode": "ABCDEFGHJK", "email": "m@example.com", "username": "mmm", "password": "long enough secret"}}), None).await;
+    app.gql(SIGN_UP, json!({"input": {"birthDate": "1990-04-12", "inviteCode": "ABCDEFGHJK", "email": "m@example.com", "username": "mmm", "password": "long enough secret"}}), None).await;
     app.gql(ME, json!({}), None).await;
     let m = app.http.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
     assert!(m.contains(r#"graphql_operations_total{kind="mutation",operation="signUp"} 1"#), "{m}");

@@ -137,11 +137,11 @@ export async function startServer(name = 'e2e') {
       return body.data;
     },
     /** Signs a member up (with a fresh code unless one is given); resolves to the AuthPayload. */
-    async signUp({ username = unique('m'), password = 'correct horse battery staple', email, code, displayName } = {}) {
+    async signUp({ username = unique('m'), password = 'correct horse battery staple', email, code, displayName, birthDate = '1990-04-12' } = {}) {
       const inviteCode = code || (await server.mintInvite());
       const data = await server.api(
         `mutation($input: SignUpInput!) { signUp(input: $input) { accessToken refreshToken expiresIn user { id username role } } }`,
-        { input: { inviteCode, email: email || `${username}@example.com`, username, password, displayName } },
+        { input: { inviteCode, email: email || `${username}@example.com`, username, password, displayName, birthDate } },
       );
       return { ...data.signUp, password };
     },

@@ -30,6 +30,7 @@ export function renderJoin(ctx) {
   const username = input('username', { required: true, autocomplete: 'username', minlength: 3, maxlength: 30, pattern: '[A-Za-z0-9][A-Za-z0-9_.]{2,29}', autocapitalize: 'none', spellcheck: 'false' });
   const displayName = input('displayName', { autocomplete: 'name', maxlength: 64 });
   const password = input('password', { type: 'password', required: true, autocomplete: 'new-password', minlength: 8, maxlength: 128 });
+  const birthDate = input('birthDate', { type: 'date', required: true, autocomplete: 'bday', max: new Date().toISOString().slice(0, 10) });
   const err = errorBox();
   const submit = h('button', { type: 'submit', class: 'primary', 'data-testid': 'join-submit' }, 'Create my account');
   const form = h(
@@ -40,6 +41,7 @@ export function renderJoin(ctx) {
     field('Username', username, '3–30 letters, digits, “_” or “.”.'),
     field('Display name (optional)', displayName),
     field('Password', password, 'At least 8 characters, not a common one.'),
+    field('Date of birth', birthDate, 'You must be 13 or older. Members under 18 get a teen account. We keep only the year and month.'),
     err,
     h('div', { class: 'row' }, submit),
   );
@@ -57,6 +59,7 @@ export function renderJoin(ctx) {
             username: username.value.trim(),
             password: password.value,
             displayName: displayName.value.trim() || null,
+            birthDate: birthDate.value || null,
           },
         });
         session.save(data.signUp);

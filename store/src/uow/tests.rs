@@ -90,6 +90,8 @@ fn new_user(name: &str) -> NewUser {
         password_hash: "$argon2id$test".into(),
         role: Role::User,
         email_verified: false,
+        birth_month: None,
+        time_zone: None,
     }
 }
 
@@ -139,6 +141,7 @@ fn new_video(verdict: Verdict) -> NewVideo {
         manifest_issuer: None,
         has_audio: false,
         captions_key: None,
+        maturity: app_core::model::Maturity::General,
     }
 }
 

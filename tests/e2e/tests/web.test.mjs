@@ -57,6 +57,7 @@ test('join with an invite, verify, create with live progress, publish; a followe
   await page.getByTestId('username-input').fill(author.username);
   await page.getByTestId('displayName-input').fill('Ann Author');
   await page.getByTestId('password-input').fill(author.password);
+  await page.getByTestId('birthDate-input').fill('1990-04-12');
   await page.getByTestId('join-submit').click();
   await page.getByTestId('check-mail').waitFor();
   assert.equal(await page.getByTestId('check-mail-address').innerText(), author.email);
@@ -298,6 +299,7 @@ test('feed, video page, profile, invites, cameos and settings on a phone and a d
   await join.getByTestId('email-input').fill(`${name}@example.com`);
   await join.getByTestId('username-input').fill(name);
   await join.getByTestId('password-input').fill('quiet harbour morning 7');
+  await join.getByTestId('birthDate-input').fill('1990-04-12');
   await join.getByTestId('join-submit').click();
   await join.getByTestId('check-mail').waitFor();
   await join.getByTestId('resend').click();
@@ -314,6 +316,7 @@ test('readable errors: a used invite code and a refused prompt', async () => {
   await page.getByTestId('email-input').fill(`${unique('x')}@example.com`);
   await page.getByTestId('username-input').fill(unique('x'));
   await page.getByTestId('password-input').fill('quiet harbour morning 7');
+  await page.getByTestId('birthDate-input').fill('1990-04-12');
   await page.getByTestId('join-submit').click();
   await page.getByTestId('form-error').filter({ hasText: 'invite code' }).waitFor();
   // A prompt that breaks the content policy shows its reasons, and no job starts.
