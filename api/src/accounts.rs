@@ -123,6 +123,10 @@ impl UserObject {
     async fn teen_controls(&self, ctx: &Context<'_>) -> Result<Option<super::teens::TeenControls>> {
         super::teens::controls(ctx, &self.0).await
     }
+    /// Their own daily feed limit, time zone and today's feed time: only to the member.
+    async fn wellbeing(&self, ctx: &Context<'_>) -> Result<Option<super::teens::Wellbeing>> {
+        super::teens::wellbeing(ctx, &self.0).await
+    }
     /// A teen's linked parent: to the teen, the parent and moderators.
     async fn guardian(&self, ctx: &Context<'_>) -> Result<Option<UserObject>> {
         super::teens::guardian(ctx, &self.0).await

@@ -181,6 +181,10 @@ pub fn to_gql(e: AppError) -> async_graphql::Error {
                 ext.set("reasons", Value::List(vec![Value::String(reason.clone())]));
             });
         }
+        AppError::LimitReached { resets_at, .. } => {
+            let at = resets_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            err = err.extend_with(move |_, ext| ext.set("resetsAt", at.clone()));
+        }
         AppError::RateLimited { retry_after_secs } | AppError::Unavailable { retry_after_secs, .. } => {
             let s = *retry_after_secs;
             err = err.extend_with(move |_, ext| ext.set("retryAfterSeconds", s));

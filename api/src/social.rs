@@ -37,6 +37,42 @@ pub struct FeedPreferences {
     summary: String,
 }
 
+/// A card the feed shows after a long time of scrolling without a pause.
+#[derive(SimpleObject)]
+pub struct TakeABreak {
+    /// What the card says.
+    message: String,
+    /// Minutes of feed without a pause so far.
+    continuous_minutes: i32,
+}
+
+/// An item of `feedItems`: a video, or a card for the member.
+#[derive(async_graphql::Union)]
+pub enum FeedItem {
+    /// A video.
+    Video(Box<VideoObject>),
+    /// A take-a-break card.
+    TakeABreak(TakeABreak),
+}
+
+/// Primes the request's loaders from a page's hydration (and keeps a page the feed does not
+/// reuse out of the whole-response cache): its fields then cost no statement.
+async fn prime(ctx: &Context<'_>, page: &domain::feed::FeedPage) -> Result<()> {
+    if !page.cacheable
+        && let Ok(flag) = ctx.data::<std::sync::Arc<crate::FeedResponseCacheable>>()
+    {
+        flag.0.store(false, std::sync::atomic::Ordering::Relaxed);
+    }
+    let h = &page.hydration;
+    let liked: HashSet<VideoId> = h.liked.iter().copied().collect();
+    let followed: HashSet<UserId> = h.followed.iter().copied().collect();
+    ctx.data::<super::accounts::Users>()?.feed_many(h.authors.iter().map(|u| (u.id, u.clone()))).await;
+    ctx.data::<Followed>()?.feed_many(h.authors.iter().map(|u| (u.id, followed.contains(&u.id)))).await;
+    ctx.data::<Liked>()?.feed_many(page.items.iter().map(|(v, _)| (v.id, liked.contains(&v.id)))).await;
+    ctx.data::<super::moderation::RemixCounts>()?.feed_many(h.remix_counts.iter().copied()).await;
+    Ok(())
+}
+
 /// Batches "does the viewer follow them?" within one request.
 pub struct FollowedLoader {
     /// Services.
@@ -133,22 +169,43 @@ impl SocialQuery {
         }
         let c = caller(ctx)?;
         let page = services(ctx)?.feed.page(&c.caller, kind, first as usize, after.as_deref()).await.api()?;
-        if !page.cacheable
-            && let Ok(flag) = ctx.data::<std::sync::Arc<crate::FeedResponseCacheable>>()
-        {
-            // A page the feed does not reuse is not reused as part of a whole response either.
-            flag.0.store(false, std::sync::atomic::Ordering::Relaxed);
-        }
-        // The page carries what its fields need: the loaders answer from it, with no statement.
-        let h = &page.hydration;
-        let liked: HashSet<VideoId> = h.liked.iter().copied().collect();
-        let followed: HashSet<UserId> = h.followed.iter().copied().collect();
-        ctx.data::<super::accounts::Users>()?.feed_many(h.authors.iter().map(|u| (u.id, u.clone()))).await;
-        ctx.data::<Followed>()?.feed_many(h.authors.iter().map(|u| (u.id, followed.contains(&u.id)))).await;
-        ctx.data::<Liked>()?.feed_many(page.items.iter().map(|(v, _)| (v.id, liked.contains(&v.id)))).await;
-        ctx.data::<super::moderation::RemixCounts>()?.feed_many(h.remix_counts.iter().copied()).await;
+        prime(ctx, &page).await?;
         let mut conn = Connection::new(after.is_some(), page.has_next);
         conn.edges.extend(page.items.into_iter().map(|(v, cursor)| Edge::new(cursor, VideoObject(v))));
+        Ok(conn)
+    }
+
+    /// `feed` with what wellbeing adds: after `APP_FEED_BREAK_MINUTES` of feed without a pause,
+    /// a `TakeABreak` card goes before the page's videos (its cursor is the `after` it follows,
+    /// empty on a first page; page on with `pageInfo.endCursor`). A daily limit used up answers
+    /// `LIMIT_REACHED` with `extensions.resetsAt`, as `feed` does.
+    async fn feed_items(
+        &self,
+        ctx: &Context<'_>,
+        kind: FeedKind,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, FeedItem>> {
+        let first = first.unwrap_or(20);
+        if !(1..=50).contains(&first) {
+            return Err(to_gql(AppError::bad_input("first", "first must be between 1 and 50")));
+        }
+        let c = caller(ctx)?;
+        let (pause, page) = services(ctx)?.feed.items(&c.caller, kind, first as usize, after.as_deref()).await.api()?;
+        prime(ctx, &page).await?;
+        let mut conn = Connection::new(after.is_some(), page.has_next);
+        if let Some(minutes) = pause {
+            let card = TakeABreak {
+                continuous_minutes: i32::try_from(minutes).unwrap_or(i32::MAX),
+                message: format!(
+                    "You have been scrolling for {minutes} minutes. Time for a break? Stretch, drink some water, look outside."
+                ),
+            };
+            conn.edges.push(Edge::new(after.clone().unwrap_or_default(), FeedItem::TakeABreak(card)));
+        }
+        conn.edges.extend(
+            page.items.into_iter().map(|(v, cursor)| Edge::new(cursor, FeedItem::Video(Box::new(VideoObject(v))))),
+        );
         Ok(conn)
     }
 

@@ -1,7 +1,8 @@
 //! Teen accounts and parental controls: a parent's code (`createGuardianInvite`), the teen's
 //! acceptance (`acceptGuardianInvite`), the parent's controls (`setTeenControls`), unlinking,
-//! the weekly activity summary, and the moderators' corrections (date of birth, maturity label).
-//! The rules are in `domain::teens`; resolvers only parse and map.
+//! the weekly activity summary, and the moderators' corrections (date of birth, maturity label);
+//! every member's own wellbeing settings (`setWellbeing`, `User.wellbeing`). The rules are in
+//! `domain::teens` and `domain::wellbeing`; resolvers only parse and map.
 
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 
@@ -89,6 +90,29 @@ impl From<Activity> for TeenActivity {
     }
 }
 
+/// A member's own limit and time zone (a field left out stays as it is).
+#[derive(InputObject)]
+pub struct WellbeingInput {
+    /// Minutes of feed a day (5–1440); after them `feed` answers `LIMIT_REACHED` until midnight.
+    daily_feed_minutes: Option<i32>,
+    /// True: no daily limit of one's own.
+    #[graphql(default)]
+    clear_daily_limit: bool,
+    /// Time zone, an IANA name such as `Europe/Paris` (days and quiet hours follow it).
+    time_zone: Option<String>,
+}
+
+/// A member's own wellbeing settings and today's feed time.
+#[derive(SimpleObject)]
+pub struct Wellbeing {
+    /// Their own daily feed limit in minutes (null: none; a teen's parent's limit applies too).
+    daily_feed_minutes: Option<i32>,
+    /// Their time zone (null: UTC).
+    time_zone: Option<String>,
+    /// About how many minutes of feed today.
+    minutes_today: i32,
+}
+
 /// Queries of parents.
 #[derive(Default)]
 pub struct TeensQuery;
@@ -117,6 +141,28 @@ pub struct TeensMutation;
 
 #[Object]
 impl TeensMutation {
+    /// The signed-in member sets their own daily feed limit and time zone; returns them.
+    async fn set_wellbeing(&self, ctx: &Context<'_>, input: WellbeingInput) -> Result<UserObject> {
+        let c = caller(ctx)?;
+        let minutes = input
+            .daily_feed_minutes
+            .map(|m| {
+                u32::try_from(m).map_err(|_| {
+                    super::to_gql(app_core::error::AppError::bad_input(
+                        "dailyFeedMinutes",
+                        "choose between 5 and 1440 minutes a day",
+                    ))
+                })
+            })
+            .transpose()?;
+        let user = services(ctx)?
+            .feed
+            .set_wellbeing(&c.caller, minutes, input.clear_daily_limit, input.time_zone.as_deref())
+            .await
+            .api()?;
+        Ok(UserObject(user))
+    }
+
     /// An adult member makes a one-time code (valid 7 days) their teen accepts to link them.
     async fn create_guardian_invite(&self, ctx: &Context<'_>) -> Result<String> {
         let c = caller(ctx)?;
@@ -224,4 +270,15 @@ pub(crate) async fn unlink_requested_by(ctx: &Context<'_>, user: &domain::model:
         return Ok(None);
     }
     Ok(services(ctx)?.teens.unlink_requested_by(&c.caller, user.id).await.api()?.map(|id| ID(id.to_string())))
+}
+
+/// A member's own wellbeing settings, to the member.
+pub(crate) async fn wellbeing(ctx: &Context<'_>, user: &domain::model::User) -> Result<Option<Wellbeing>> {
+    let c = caller(ctx)?;
+    let w = services(ctx)?.feed.wellbeing(&c.caller, user.id).await.api()?;
+    Ok(w.map(|w| Wellbeing {
+        daily_feed_minutes: w.daily_feed_minutes.map(|m| i32::try_from(m).unwrap_or(i32::MAX)),
+        time_zone: w.time_zone,
+        minutes_today: i32::try_from(w.minutes_today).unwrap_or(i32::MAX),
+    }))
 }

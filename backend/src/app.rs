@@ -164,7 +164,7 @@ fn write_owner_only(path: &std::path::Path, bytes: &[u8]) -> AppResult<()> {
 
 /// Opens the database (running migrations), Redis if configured, keys and mail.
 pub async fn build_services(c: &Config) -> AppResult<Services> {
-    Ok(build_services_and_store(c, Arc::new(Silent)).await?.0)
+    Ok(build_services_and_store(c, Arc::new(Silent), Arc::new(app_core::age::SystemClock)).await?.0)
 }
 
 /// The sweeper alone (`backend sweep`): the database, the media store and the queue, without
@@ -181,7 +181,11 @@ pub async fn build_sweeper(c: &Config) -> AppResult<domain::housekeeping::Sweepe
 }
 
 /// [`build_services`], and the store handle for the server's own tests to inspect.
-async fn build_services_and_store(c: &Config, telemetry: Arc<dyn Telemetry>) -> AppResult<(Services, Store)> {
+async fn build_services_and_store(
+    c: &Config,
+    telemetry: Arc<dyn Telemetry>,
+    clock: Arc<dyn app_core::age::Clock>,
+) -> AppResult<(Services, Store)> {
     let data_dir = &c.storage.data_dir;
     std::fs::create_dir_all(data_dir)
         .map_err(|e| AppError::internal(&format!("create data folder {}", data_dir.display()), e))?;
@@ -230,13 +234,15 @@ async fn build_services_and_store(c: &Config, telemetry: Arc<dyn Telemetry>) -> 
             refresh: c.feed.refresh,
             seen_window: c.feed.seen_window,
             page_ttl: c.feed.page_cache.min(c.feed.refresh),
+            break_after: std::time::Duration::from_secs(u64::from(c.limits.feed_break_minutes) * 60),
         },
         limits: SocialLimits {
             actions: Limit { name: "social", limit: c.limits.social_actions_per_user_per_minute, window: minute },
             views: Limit { name: "views", limit: c.limits.views_per_user_per_minute, window: minute },
         },
     };
-    let deps = Deps::new(store.clone(), kv, hasher, tokens, mail, rules(c), cache).with_telemetry(telemetry);
+    let deps =
+        Deps::new(store.clone(), kv, hasher, tokens, mail, rules(c), cache).with_telemetry(telemetry).with_clock(clock);
     Ok((Services::new(deps, social), store))
 }
 
@@ -447,6 +453,11 @@ const CACHE_CHECK: Duration = Duration::from_secs(5);
 
 /// Builds everything and starts listening on `c.server.listen` (port 0 picks a free port).
 pub async fn start(c: &Config) -> AppResult<Running> {
+    start_with_clock(c, Arc::new(app_core::age::SystemClock)).await
+}
+
+/// [`start`] with the rules reading `clock` (tests move it: daily limits, birthdays).
+pub async fn start_with_clock(c: &Config, clock: Arc<dyn app_core::age::Clock>) -> AppResult<Running> {
     // Bind first: with port 0 the real address is known only now, and links need it.
     let listen = c.server.listen;
     let listener = std::net::TcpListener::bind(listen).map_err(|e| AppError::internal(&format!("bind {listen}"), e))?;
@@ -457,7 +468,7 @@ pub async fn start(c: &Config) -> AppResult<Running> {
     }
     let c = &c;
     let metrics = Arc::new(Metrics::new()?);
-    let (services, database) = build_services_and_store(c, metrics.clone()).await?;
+    let (services, database) = build_services_and_store(c, metrics.clone(), clock).await?;
     if c.redis.url.is_some() {
         // A Redis that restarted empty gets its revocation markers back from the database, and
         // feed epochs not bumped during an outage are bumped.

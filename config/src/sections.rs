@@ -438,6 +438,8 @@ pub struct LimitsConfig {
     pub age_checks: bool,
     /// Minutes of feed a teen account gets a day unless their parent sets otherwise (5–1440).
     pub teen_daily_feed_minutes: u32,
+    /// Minutes of feed without a pause after which `feedItems` offers a take-a-break card (5–600).
+    pub feed_break_minutes: u32,
 }
 
 impl Default for LimitsConfig {
@@ -460,6 +462,7 @@ impl Default for LimitsConfig {
             max_storyboard_seconds: 60,
             age_checks: true,
             teen_daily_feed_minutes: 60,
+            feed_break_minutes: 30,
         }
     }
 }
@@ -484,6 +487,9 @@ impl LimitsConfig {
         }
         if !(5..=1440).contains(&self.teen_daily_feed_minutes) {
             return bad("APP_TEEN_DAILY_FEED_MINUTES", "must be between 5 and 1440");
+        }
+        if !(5..=600).contains(&self.feed_break_minutes) {
+            return bad("APP_FEED_BREAK_MINUTES", "must be between 5 and 600");
         }
         at_least_one(&[
             ("APP_PROVENANCE_CHECKS_PER_IP_PER_MINUTE", self.provenance_checks_per_ip_per_minute),

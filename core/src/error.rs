@@ -63,6 +63,15 @@ pub enum AppError {
         /// Seconds until a retry may succeed.
         retry_after_secs: u64,
     },
+    /// A daily limit is used up (a teen's feed time, or a member's own): nothing more until
+    /// `resets_at`.
+    #[error("{message}")]
+    LimitReached {
+        /// What is used up and when it opens again, in words.
+        message: String,
+        /// When the limit resets (the member's next midnight).
+        resets_at: chrono::DateTime<chrono::Utc>,
+    },
     /// Anything else: logged with its cause, reported to the client only as INTERNAL.
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
@@ -115,6 +124,7 @@ impl AppError {
             AppError::Conflict(_) => "CONFLICT",
             AppError::CursorExpired => "CURSOR_EXPIRED",
             AppError::Unavailable { .. } => "UNAVAILABLE",
+            AppError::LimitReached { .. } => "LIMIT_REACHED",
             AppError::Internal(_) => "INTERNAL",
         }
     }

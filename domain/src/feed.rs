@@ -71,6 +71,7 @@ use uuid::Uuid;
 use serde::{Deserialize, Serialize};
 
 use super::model::{Maturity, User, Video};
+use super::wellbeing::{Decision, Meter};
 use super::{Caller, Deps};
 use app_core::error::{AppError, AppResult};
 use app_core::types::{UserId, VideoId};
@@ -89,6 +90,8 @@ pub struct FeedSettings {
     pub seen_window: Duration,
     /// How long a served page is reused (zero: never).
     pub page_ttl: Duration,
+    /// Continuous feed time after which `feedItems` offers a take-a-break card.
+    pub break_after: Duration,
 }
 
 impl Default for FeedSettings {
@@ -99,8 +102,20 @@ impl Default for FeedSettings {
             refresh: Duration::from_secs(60),
             seen_window: Duration::from_secs(72 * 3600),
             page_ttl: Duration::from_secs(15),
+            break_after: Duration::from_secs(30 * 60),
         }
     }
+}
+
+/// A member's own wellbeing settings and today's use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wellbeing {
+    /// Their own daily feed limit (a teen's parent's limit applies too).
+    pub daily_feed_minutes: Option<u32>,
+    /// Their time zone (none: UTC).
+    pub time_zone: Option<String>,
+    /// Minutes of feed today, as this node counted them.
+    pub minutes_today: u32,
 }
 
 /// Who a page is for: the viewer (none: signed out) and whether they are a teen account.
@@ -298,6 +313,8 @@ pub struct FeedService {
     topics: moka::sync::Cache<Uuid, Arc<[String]>>,
     /// Each author's newest published videos as candidates (with remix counts), newest first.
     author_pools: moka::sync::Cache<Uuid, Arc<[Candidate]>>,
+    /// Feed time per member: daily limits and take-a-break cards (`wellbeing`).
+    meter: Meter,
 }
 
 fn page_key(kind: FeedKind, viewer: Option<UserId>, after: Option<&str>, first: usize) -> String {
@@ -336,7 +353,9 @@ impl FeedService {
     /// Wires the service over the shared dependencies and the feed cache.
     pub fn new(deps: Arc<Deps>, settings: FeedSettings) -> Self {
         let cache = deps.feed_cache.clone();
+        let meter = Meter::new(deps.clone(), settings.break_after);
         Self {
+            meter,
             deps,
             cache,
             settings,
@@ -357,13 +376,89 @@ impl FeedService {
         &self.cache
     }
 
+    /// The feed-time meter (the server asks it before answering from its response cache).
+    pub fn meter(&self) -> &Meter {
+        &self.meter
+    }
+
+    /// Counts a signed-in member's feed request: `LIMIT_REACHED` when their daily limit is used
+    /// up; the minutes of continuous use when a take-a-break card is due and `show_break`.
+    async fn metered(&self, caller: &Caller, show_break: bool) -> AppResult<Option<u32>> {
+        let Some(v) = caller.optional()? else { return Ok(None) };
+        match self.meter.tick(v.user.id, show_break).await? {
+            Decision::Go => Ok(None),
+            Decision::TakeABreak { minutes } => Ok(Some(minutes)),
+            Decision::LimitReached { resets_at, minutes } => Err(AppError::LimitReached {
+                message: format!("you have used today's {minutes} minutes of feed; it opens again at midnight"),
+                resets_at,
+            }),
+        }
+    }
+
+    /// [`FeedService::page`] for `feedItems`: the page, and the minutes of continuous use when a
+    /// take-a-break card goes before it.
+    pub async fn items(
+        &self,
+        caller: &Caller,
+        kind: FeedKind,
+        first: usize,
+        after: Option<&str>,
+    ) -> AppResult<(Option<u32>, FeedPage)> {
+        let pause = self.metered(caller, true).await?;
+        Ok((pause, self.serve(caller, kind, first, after).await?))
+    }
+
+    /// The member's own daily feed limit, time zone and minutes used today (to the member).
+    pub async fn wellbeing(&self, caller: &Caller, user: UserId) -> AppResult<Option<Wellbeing>> {
+        let Some(v) = caller.optional()? else { return Ok(None) };
+        if v.user.id != user {
+            return Ok(None);
+        }
+        let (time_zone, daily_feed_minutes) = self.deps.store.wellbeing_settings(user).await?;
+        let minutes_today = self.meter.minutes_today(user).await?;
+        Ok(Some(Wellbeing { daily_feed_minutes, time_zone, minutes_today }))
+    }
+
+    /// The member sets their own daily feed limit (5–1440 minutes; `clear`: none) and time zone
+    /// (an IANA name such as `Europe/Paris`).
+    pub async fn set_wellbeing(
+        &self,
+        caller: &Caller,
+        daily_feed_minutes: Option<u32>,
+        clear: bool,
+        time_zone: Option<&str>,
+    ) -> AppResult<User> {
+        let v = caller.require()?;
+        if let Some(m) = daily_feed_minutes
+            && !(5..=1440).contains(&m)
+        {
+            return Err(AppError::bad_input("dailyFeedMinutes", "choose between 5 and 1440 minutes a day"));
+        }
+        let tz = match time_zone.map(str::trim) {
+            Some(name) => {
+                if name.parse::<chrono_tz::Tz>().is_err() {
+                    return Err(AppError::bad_input(
+                        "timeZone",
+                        "not a time zone; use a name such as Europe/Paris or America/New_York",
+                    ));
+                }
+                Some(Some(name.to_owned()))
+            }
+            None => None,
+        };
+        let limit = if clear { Some(None) } else { daily_feed_minutes.map(Some) };
+        self.deps.store.set_wellbeing_settings(v.user.id, tz, limit).await?;
+        self.meter.limits_changed(v.user.id);
+        Ok(v.user.clone())
+    }
+
     /// How long pages (and whole feed responses, cached by the server) are kept; zero: not at all.
     pub fn page_ttl(&self) -> Duration {
         self.settings.page_ttl
     }
 
     /// A page of `kind` for the caller. FOR_YOU and FOLLOWING need a signed-in member;
-    /// TRENDING is open to anyone.
+    /// TRENDING is open to anyone. A member whose daily limit is used up gets `LIMIT_REACHED`.
     pub async fn page(
         &self,
         caller: &Caller,
@@ -371,6 +466,11 @@ impl FeedService {
         first: usize,
         after: Option<&str>,
     ) -> AppResult<FeedPage> {
+        self.metered(caller, false).await?;
+        self.serve(caller, kind, first, after).await
+    }
+
+    async fn serve(&self, caller: &Caller, kind: FeedKind, first: usize, after: Option<&str>) -> AppResult<FeedPage> {
         let member = match kind {
             FeedKind::Trending => caller.optional()?,
             _ => Some(caller.require()?),

@@ -32,6 +32,7 @@ pub use kv::updates;
 pub mod text;
 pub mod values;
 pub mod videos;
+pub mod wellbeing;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -219,7 +220,7 @@ impl Services {
             accounts: accounts::AccountService::new(deps.clone()),
             invites: invites::InviteService::new(deps.clone()),
             social: social::SocialService::new(deps.clone(), feed.clone(), social.limits),
-            teens: teens::TeenService::new(deps.clone()),
+            teens: teens::TeenService::new(deps.clone(), feed.meter().clone()),
             feed,
             deps,
         }

@@ -26,7 +26,8 @@
 //! parent per teen). The parent then sets the daily feed minutes, quiet hours, the cameo ceiling
 //! and whether the teen's videos are public ([`TeenService::set_controls`]) and sees a weekly
 //! activity summary with counts only ([`TeenService::activity`]). Unlinking needs both sides (the
-//! first asks, the second confirms) or a moderator ([`TeenService::unlink`], audited).
+//! first asks, the second confirms) or a moderator ([`TeenService::unlink`], audited); what the
+//! parent set goes with the link (the defaults apply again; cameos already narrowed stay so).
 //!
 //! # Maturity
 //!
@@ -238,12 +239,13 @@ pub struct Activity {
 #[derive(Clone)]
 pub struct TeenService {
     deps: Arc<Deps>,
+    meter: crate::wellbeing::Meter,
 }
 
 impl TeenService {
     /// Over the shared dependencies.
-    pub fn new(deps: Arc<Deps>) -> Self {
-        Self { deps }
+    pub fn new(deps: Arc<Deps>, meter: crate::wellbeing::Meter) -> Self {
+        Self { deps, meter }
     }
 
     /// Whether `user` is a teen account today.
@@ -386,6 +388,7 @@ impl TeenService {
         let narrowed = tx.narrow_cameos(teen.id, ceiling, &wider).await?;
         tx.commit().await?;
         tracing::info!(teen = %teen.id, parent = %parent, narrowed, "teen controls changed");
+        self.meter.limits_changed(teen.id);
         if before.videos_public != after.videos_public {
             super::feed::content_withdrawn(&self.deps).await;
         }
@@ -471,6 +474,9 @@ impl TeenService {
         )
         .await?;
         tx.commit().await?;
+        // The parent's settings went with the link: the defaults apply again.
+        self.meter.limits_changed(teen);
+        super::feed::content_withdrawn(&self.deps).await;
         Ok(true)
     }
 
@@ -505,6 +511,7 @@ impl TeenService {
         // Age decides what a member's feeds show, and who sees their videos.
         super::feed::viewers_changed(&self.deps, &[user]).await;
         super::feed::content_withdrawn(&self.deps).await;
+        self.meter.limits_changed(user);
         Ok(after)
     }
 

@@ -37,7 +37,18 @@ async fn roundtrip(url: &str) {
     assert!(manager.has_column("generation_jobs", "caption").await.unwrap());
     assert!(manager.has_column("generation_jobs", "failure_dismissed_at").await.unwrap());
     assert!(manager.has_column("generation_jobs", "trace_parent").await.unwrap());
+    assert!(manager.has_column("users", "birth_month").await.unwrap());
+    assert!(manager.has_column("videos", "maturity").await.unwrap());
+    assert!(manager.has_table("guardian_links").await.unwrap());
     // Stepping down removes only the newest migrations.
+    Migrator::down(&db, Some(1)).await.unwrap();
+    assert!(!manager.has_table("guardian_links").await.unwrap());
+    assert!(!manager.has_table("guardian_invites").await.unwrap());
+    assert!(!manager.has_table("teen_controls").await.unwrap());
+    assert!(!manager.has_column("users", "birth_month").await.unwrap());
+    assert!(!manager.has_column("users", "time_zone").await.unwrap());
+    assert!(!manager.has_column("videos", "maturity").await.unwrap());
+    assert!(manager.has_column("generation_jobs", "trace_parent").await.unwrap());
     Migrator::down(&db, Some(1)).await.unwrap();
     assert!(!manager.has_column("generation_jobs", "trace_parent").await.unwrap());
     assert!(manager.has_column("generation_jobs", "failure_dismissed_at").await.unwrap());

@@ -226,8 +226,10 @@ impl Store {
         Ok(r.rows_affected == 1)
     }
 
+    /// Removes the link and what the parent set (the teen has the defaults again).
     pub(crate) async fn unlink_in<C: ConnectionTrait>(c: &C, teen: UserId) -> AppResult<bool> {
         let r = guardian_links::Entity::delete_many().filter(guardian_links::Column::TeenId.eq(teen.0)).exec(c).await?;
+        teen_controls::Entity::delete_many().filter(teen_controls::Column::TeenId.eq(teen.0)).exec(c).await?;
         Ok(r.rows_affected == 1)
     }
 
@@ -344,7 +346,7 @@ impl Tx {
         Store::guardian_link_in(&self.conn, teen).await
     }
 
-    /// Removes the teen's parent link: false when there was none.
+    /// Removes the teen's parent link and what the parent set: false when there was no link.
     pub async fn unlink_guardian(&self, teen: UserId) -> AppResult<bool> {
         Store::unlink_in(&self.conn, teen).await
     }

@@ -39,11 +39,17 @@ pub struct Builder {
     engine: Engine,
     redis: bool,
     tweaks: Vec<Tweak>,
+    clock: Option<std::sync::Arc<dyn app_core::age::Clock>>,
 }
 
 impl Builder {
     pub fn redis(mut self) -> Self {
         self.redis = true;
+        self
+    }
+    /// The rules read `clock` (daily limits, ages) instead of the system's.
+    pub fn clock(mut self, clock: std::sync::Arc<dyn app_core::age::Clock>) -> Self {
+        self.clock = Some(clock);
         self
     }
     pub fn tweak(mut self, f: impl FnOnce(&mut Config) + 'static) -> Self {
@@ -87,14 +93,17 @@ impl Builder {
             t(&mut c);
         }
         c.validate().unwrap();
-        let running = backend::app::start(&c).await.unwrap();
+        let running = match self.clock {
+            Some(clock) => backend::app::start_with_clock(&c, clock).await.unwrap(),
+            None => backend::app::start(&c).await.unwrap(),
+        };
         let base = format!("http://{}", running.addr);
         TestApp { running, base, data_dir, http: reqwest::Client::new(), pg_db, config: c }
     }
 }
 
 pub fn app(engine: Engine) -> Builder {
-    Builder { engine, redis: false, tweaks: vec![] }
+    Builder { engine, redis: false, tweaks: vec![], clock: None }
 }
 
 impl TestApp {

@@ -321,3 +321,118 @@ async fn what_teens_see_story(engine: Engine) {
     let audit = app.ok(AUDIT, json!({}), Some(&admin)).await.to_string();
     assert!(audit.contains("user.set_birth_date"), "{audit}");
 }
+
+const FEED_ITEMS: &str = "query($k: FeedKind!) { feedItems(kind: $k, first: 5) { edges { cursor node { __typename ... on TakeABreak { continuousMinutes message } ... on Video { id } } } } }";
+const FEED_Q: &str = "query($k: FeedKind!) { feed(kind: $k, first: 5) { edges { node { id } } } }";
+const WELLBEING: &str = "mutation($i: WellbeingInput!) { setWellbeing(input: $i) { wellbeing { dailyFeedMinutes timeZone minutesToday } } }";
+
+/// Asks for `query` every `step` minutes, `n` times, on `clock`; the codes answered (`OK` for a page).
+async fn scroll(
+    app: &TestApp,
+    clock: &app_core::age::ManualClock,
+    token: &str,
+    query: &str,
+    step: i64,
+    n: usize,
+) -> Vec<String> {
+    let mut out = vec![];
+    for _ in 0..n {
+        clock.advance(chrono::Duration::minutes(step));
+        let r = app.gql(query, json!({"k": "TRENDING"}), Some(token)).await;
+        out.push(code_of_opt(&r).unwrap_or("OK").to_owned());
+    }
+    out
+}
+
+/// The daily feed limit and the take-a-break card on a clock the test moves: a teen's default
+/// hour, a pause that does not count, a parent's shorter limit, a member's own limit in their
+/// time zone, the card after 30 minutes for everyone, midnight resetting it all. On PostgreSQL
+/// with Redis and the response cache on, so a cached feed response is refused too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daily_limits_and_breaks_on_a_moving_clock() {
+    use app_core::age::{Clock, ManualClock};
+    // Noon UTC today: a whole afternoon before midnight.
+    let noon = Utc::now().date_naive().and_hms_opt(12, 0, 0).unwrap().and_utc();
+    let clock = std::sync::Arc::new(ManualClock::new(noon));
+    let app = crate::harness::app(Engine::Postgres)
+        .redis()
+        .clock(clock.clone())
+        .tweak(|c| c.limits.redeem_per_ip_per_minute = 1000)
+        .start()
+        .await;
+    let (teen, teen_id) = aged(&app, "tara", 15).await;
+    let (parent, _) = aged(&app, "pia", 45).await;
+    let (adult, _) = aged(&app, "alf", 33).await;
+    let author = app.my_id(&adult).await;
+    published(&app, &author, "a sunny beach").await;
+
+    // The teen's default hour: 15 steps of 4 minutes make 60 minutes; the 16th page is refused,
+    // with the reset at the next midnight (UTC: no time zone set). The same query every time, so
+    // the server's whole-response cache would answer it if the limit did not come first.
+    let codes = scroll(&app, &clock, &teen, FEED_Q, 4, 16).await;
+    assert!(codes[..15].iter().all(|c| c == "OK"), "{codes:?}");
+    assert_eq!(codes[15], "LIMIT_REACHED", "{codes:?}");
+    let r = app.gql(FEED_ITEMS, json!({"k": "TRENDING"}), Some(&teen)).await;
+    assert_eq!(code_of(&r), "LIMIT_REACHED");
+    let resets = r["errors"][0]["extensions"]["resetsAt"].as_str().unwrap();
+    let midnight = (noon.date_naive() + chrono::Duration::days(1)).and_hms_opt(0, 0, 0).unwrap().and_utc();
+    assert_eq!(resets, midnight.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    assert!(r["errors"][0]["message"].as_str().unwrap().contains("60 minutes"), "{r}");
+    // Midnight resets it.
+    clock.set(midnight + chrono::Duration::minutes(1));
+    assert_eq!(scroll(&app, &clock, &teen, FEED_Q, 1, 1).await, ["OK"]);
+
+    // A pause longer than 5 minutes does not count: 10 pages 20 minutes apart use nothing.
+    let codes = scroll(&app, &clock, &teen, FEED_Q, 20, 10).await;
+    assert!(codes.iter().all(|c| c == "OK"), "{codes:?}");
+    let me = app.ok("{ me { wellbeing { minutesToday } } }", json!({}), Some(&teen)).await;
+    assert!(me["me"]["wellbeing"]["minutesToday"].as_i64().unwrap() < 2, "{me}");
+
+    // The parent's 20 minutes apply at once.
+    let code = app.ok(INVITE, json!({}), Some(&parent)).await["createGuardianInvite"].as_str().unwrap().to_owned();
+    app.ok(ACCEPT, json!({"c": code}), Some(&teen)).await;
+    app.ok(CONTROLS, json!({"t": teen_id, "i": {"dailyFeedMinutes": 20}}), Some(&parent)).await;
+    // (The last page of the pauses was 4 minutes before the first of these: that counts.)
+    let codes = scroll(&app, &clock, &teen, FEED_Q, 4, 5).await;
+    assert_eq!(codes, ["OK", "OK", "OK", "OK", "LIMIT_REACHED"], "20 minutes");
+
+    // An adult in New York, from their noon: no limit, two hours of scrolling, and a
+    // take-a-break card every 30 minutes.
+    app.ok(WELLBEING, json!({"i": {"timeZone": "America/New_York"}}), Some(&adult)).await;
+    clock.set(midnight + chrono::Duration::hours(17));
+    let start = clock.now() + chrono::Duration::minutes(3);
+    let mut cards = vec![];
+    for _ in 0..41 {
+        clock.advance(chrono::Duration::minutes(3));
+        let r = app.ok(FEED_ITEMS, json!({"k": "TRENDING"}), Some(&adult)).await;
+        let edges = r["feedItems"]["edges"].as_array().unwrap();
+        if let Some(card) = edges.iter().find(|e| e["node"]["__typename"] == "TakeABreak") {
+            assert_eq!(edges[0]["node"]["__typename"], "TakeABreak", "the card comes first");
+            assert!(edges.iter().any(|e| e["node"]["__typename"] == "Video"), "and the page goes on");
+            cards.push((clock.now() - start).num_minutes());
+            assert!(card["node"]["message"].as_str().unwrap().contains("break"), "{card}");
+        }
+    }
+    assert_eq!(cards, [30, 60, 90, 120], "a card every 30 minutes of continuous use");
+
+    // A member's own limit, in their time zone.
+    for (input, field) in
+        [(json!({"dailyFeedMinutes": 2}), "dailyFeedMinutes"), (json!({"timeZone": "Mars/Olympus_Mons"}), "timeZone")]
+    {
+        let r = app.gql(WELLBEING, json!({"i": input}), Some(&adult)).await;
+        assert_eq!(code_of(&r), "BAD_USER_INPUT", "{r}");
+        assert_eq!(field_of(&r), field);
+    }
+    let w =
+        app.ok(WELLBEING, json!({"i": {"dailyFeedMinutes": 100, "timeZone": "America/New_York"}}), Some(&adult)).await;
+    assert_eq!(w["setWellbeing"]["wellbeing"]["timeZone"], "America/New_York");
+    clock.advance(chrono::Duration::minutes(4));
+    let r = app.gql(FEED_Q, json!({"k": "TRENDING"}), Some(&adult)).await;
+    assert_eq!(code_of(&r), "LIMIT_REACHED", "two hours used, and more: {r}");
+    let resets: chrono::DateTime<Utc> = r["errors"][0]["extensions"]["resetsAt"].as_str().unwrap().parse().unwrap();
+    let ny: chrono_tz::Tz = "America/New_York".parse().unwrap();
+    assert_eq!(resets.with_timezone(&ny).time(), chrono::NaiveTime::MIN, "New York's midnight: {resets}");
+    // Clearing it lifts it.
+    app.ok(WELLBEING, json!({"i": {"clearDailyLimit": true}}), Some(&adult)).await;
+    assert_eq!(scroll(&app, &clock, &adult, FEED_Q, 1, 1).await, ["OK"]);
+}
