@@ -455,8 +455,13 @@ impl TeenService {
         if !side && !moderator {
             return Err(AppError::NotFound("parent link"));
         }
-        // One side unlinks when the other asked already; a moderator who is neither, at once.
-        let agreed = side && link.unlink_requested_by.is_some_and(|by| by != v.user.id);
+        // One side unlinks when the other asked already (or once the teen is an adult: then
+        // either side alone); a moderator who is neither, at once.
+        let grown = match self.deps.store.user(teen).await? {
+            Some(u) => !self.deps.is_teen(&u),
+            None => true,
+        };
+        let agreed = side && (grown || link.unlink_requested_by.is_some_and(|by| by != v.user.id));
         if side && !agreed {
             self.deps.store.request_unlink(teen, v.user.id).await?;
             return Ok(false);
@@ -465,7 +470,11 @@ impl TeenService {
         if !tx.unlink_guardian(teen).await? {
             return Err(AppError::NotFound("parent link"));
         }
-        let why = if agreed { "both sides agreed" } else { note.unwrap_or("unlinked by a moderator") };
+        let why = match (agreed, grown) {
+            (true, true) => "the teen is an adult now",
+            (true, false) => "both sides agreed",
+            (false, _) => note.unwrap_or("unlinked by a moderator"),
+        };
         tx.record_audit(
             Some(v.user.id),
             AuditAction::GuardianUnlink,

@@ -372,3 +372,66 @@ async fn story(engine: Engine) {
 }
 
 on_both_engines!(every_multi_statement_write_is_all_or_nothing, story);
+
+/// The teen operations that write more than one row: accepting a parent's code (the code used
+/// and the link), the parent's controls (with the cameos narrowed), a moderator's date-of-birth
+/// correction and maturity label (each with its audit entry), and an agreed unlink.
+async fn teen_story(engine: Engine) {
+    let app = app(engine).tweak(|c| c.limits.redeem_per_ip_per_minute = 1000).start().await;
+    let admin = app.create_admin("chief").await;
+    let (parent, _) = member(&app, "parent").await;
+    let code = app.mint(1, 1).await.remove(0);
+    let t = chrono::Utc::now().date_naive();
+    let born = format!("{}-01-15", chrono::Datelike::year(&t) - 15);
+    let input = json!({"inviteCode": code, "email": "teen@example.com", "username": "teen", "password": "long enough secret", "birthDate": born});
+    let (teen, _, teen_id) = tokens(&app.ok(SIGN_UP, json!({"input": input}), None).await["signUp"]);
+
+    let code = app.ok("mutation { createGuardianInvite }", json!({}), Some(&parent)).await["createGuardianInvite"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (n, _) = atomically(&app, "acceptGuardianInvite", || {
+        gql(&app, "mutation($c: String!) { acceptGuardianInvite(code: $c) { id } }", json!({"c": code}), Some(&teen))
+    })
+    .await;
+    multi("acceptGuardianInvite", n);
+    let (n, _) = atomically(&app, "setTeenControls", || {
+        gql(
+            &app,
+            "mutation($t: ID!) { setTeenControls(teenId: $t, input: {dailyFeedMinutes: 30, cameoPermission: ONLY_ME}) { id } }",
+            json!({"t": teen_id}),
+            Some(&parent),
+        )
+    })
+    .await;
+    multi("setTeenControls", n);
+    let (n, _) = atomically(&app, "correctBirthDate", || {
+        gql(
+            &app,
+            "mutation($u: ID!) { correctBirthDate(userId: $u, birthDate: \"2010-02-01\") { id } }",
+            json!({"u": teen_id}),
+            Some(&admin),
+        )
+    })
+    .await;
+    multi("correctBirthDate", n);
+    let video = crate::feeds::published(&app, &teen_id, "a kite on a windy hill").await;
+    let (n, _) = atomically(&app, "setVideoMaturity", || {
+        gql(
+            &app,
+            "mutation($v: ID!) { setVideoMaturity(videoId: $v, maturity: MATURE) { id } }",
+            json!({"v": video}),
+            Some(&admin),
+        )
+    })
+    .await;
+    multi("setVideoMaturity", n);
+    let unlink = "mutation($t: ID!) { unlinkGuardian(teenId: $t) }";
+    assert_eq!(app.ok(unlink, json!({"t": teen_id}), Some(&teen)).await["unlinkGuardian"], false);
+    let (n, done) =
+        atomically(&app, "unlinkGuardian", || gql(&app, unlink, json!({"t": teen_id}), Some(&parent))).await;
+    multi("unlinkGuardian", n);
+    assert_eq!(done["unlinkGuardian"], true);
+}
+
+on_both_engines!(teen_writes_are_all_or_nothing, teen_story);

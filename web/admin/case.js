@@ -21,6 +21,7 @@ export const CASE_QUERY = `query ConsoleCase($id: ID!) {
       remixOf { id prompt author { id username displayName } }
       root { id prompt author { id username displayName } }
       provenance { moderationVerdict }
+      maturity
     }
   }
 }`;
@@ -69,6 +70,7 @@ function videoContext(c) {
           ['Caption', v.caption || h('span', { class: 'muted' }, 'none')],
           ['Status', h('span', { class: 'badge' }, v.status)],
           ['Frame check', v.provenance?.moderationVerdict],
+          ['Audience', maturityControl(v)],
           ['Size', `${v.width}×${v.height}, ${(v.durationMs / 1000).toFixed(1)} s`],
           ['Made', when(v.createdAt)],
           ['Published', when(v.publishedAt)],
@@ -310,4 +312,29 @@ export function caseView(c, opts) {
     authorSection(c),
     decidePanel(c, opts),
   );
+}
+
+/** Who may see the video: GENERAL (everyone) or MATURE (not teen accounts); a moderator changes
+ * it (audited). */
+function maturityControl(v) {
+  const select = h(
+    'select',
+    { 'aria-label': 'Audience of this video', 'data-testid': 'case-maturity' },
+    [['GENERAL', 'everyone'], ['MATURE', 'adults only (not teens)']].map(([m, label]) => h('option', { value: m, selected: m === v.maturity }, label)),
+  );
+  const status = h('span', { class: 'small muted', role: 'status' });
+  select.addEventListener('change', async () => {
+    select.disabled = true;
+    try {
+      const data = await gql('mutation ConsoleMaturity($v: ID!, $m: Maturity!) { setVideoMaturity(videoId: $v, maturity: $m) { id maturity } }', { v: v.id, m: select.value });
+      v.maturity = data.setVideoMaturity.maturity;
+      status.textContent = ' saved';
+    } catch (e) {
+      select.value = v.maturity;
+      status.textContent = ` ${describeError(e)}`;
+    } finally {
+      select.disabled = false;
+    }
+  });
+  return h('span', {}, select, status);
 }

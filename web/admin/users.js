@@ -1,11 +1,12 @@
-// Members: search, change a role (admins), ban with a reason (moderators and admins).
+// Members: search, change a role (admins), ban with a reason (moderators and admins), correct a
+// date of birth (moderators and admins; audited). Admins see which members are teens.
 import { gql, describeError } from '/static/shared/api.js';
 import { h, mount, field, errorBox, busy, toast } from '/static/shared/dom.js';
 import { pagedList, screenTitle, when } from './ui.js';
 
 const USERS_QUERY = `query ConsoleUsers($query: String, $after: String) {
   users(query: $query, first: 50, after: $after) {
-    edges { node { id username displayName email role banned banReason createdAt } }
+    edges { node { id username displayName email role banned banReason createdAt isTeen } }
     pageInfo { hasNextPage endCursor }
   }
 }`;
@@ -58,9 +59,10 @@ export function usersScreen({ me, root, params }) {
 
 function statusCell(u) {
   // One child per cell: the phone layout puts the cell's label beside it.
+  const teen = u.isTeen ? h('span', { class: 'badge badge-warn', 'data-testid': 'user-teen' }, 'teen') : null;
   return u.banned
-    ? h('div', {}, h('span', { class: 'badge badge-danger' }, 'banned'), u.banReason ? h('div', { class: 'small muted' }, u.banReason) : null)
-    : h('span', { class: 'small muted' }, `joined ${when(u.createdAt)}`);
+    ? h('div', {}, h('span', { class: 'badge badge-danger' }, 'banned'), teen, u.banReason ? h('div', { class: 'small muted' }, u.banReason) : null)
+    : h('div', {}, teen, h('span', { class: 'small muted' }, ` joined ${when(u.createdAt)}`));
 }
 
 /** One member's row; its cells are re-rendered in place after a change. */
@@ -127,10 +129,46 @@ function actions(u, me, rerender) {
     });
     out.push(holder);
   }
+  if (RANK[me.role] >= RANK.MODERATOR && u.id !== me.id) {
+    out.push(birthDateControl(u, rerender));
+  }
   if (me.role === 'ADMIN') {
     out.push(h('a', { href: `/admin/invites?tree=${encodeURIComponent(u.username)}`, 'data-route': '', 'data-testid': 'user-tree' }, 'Invite tree'));
   }
   return out.length ? h('div', { class: 'stack user-actions' }, out) : h('span', { class: 'muted small' }, '—');
+}
+
+/** A date of birth a moderator has seen proof of (audited); the age band follows it. */
+function birthDateControl(u, rerender) {
+  const open = h('button', { type: 'button', 'data-testid': 'user-birth' }, 'Correct date of birth…');
+  open.setAttribute('aria-label', `Correct the date of birth of @${u.username}`);
+  const holder = h('div', { class: 'stack' }, open);
+  open.addEventListener('click', () => {
+    const date = h('input', { type: 'date', name: 'birthDate', required: true, 'data-testid': 'birth-date' });
+    const note = h('input', { name: 'note', maxlength: '200', placeholder: 'what you checked', 'data-testid': 'birth-note' });
+    const error = errorBox();
+    const save = h('button', { type: 'submit', class: 'primary', 'data-testid': 'birth-save' }, 'Save');
+    const cancel = h('button', { type: 'button' }, 'Cancel');
+    const form = h('form', { class: 'stack', novalidate: true }, field('Date of birth', date), field('Note (audited)', note), error, h('div', { class: 'row' }, save, cancel));
+    cancel.addEventListener('click', () => holder.replaceChildren(open));
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      busy(save, async () => {
+        error.clear();
+        try {
+          const data = await gql('mutation ConsoleBirth($u: ID!, $d: String!, $n: String) { correctBirthDate(userId: $u, birthDate: $d, note: $n) { id isTeen } }', { u: u.id, d: date.value, n: note.value.trim() || null });
+          u.isTeen = data.correctBirthDate.isTeen;
+          toast(`Date of birth of @${u.username} corrected.`, 'ok');
+          rerender();
+        } catch (err) {
+          error.show(describeError(err));
+        }
+      });
+    });
+    holder.replaceChildren(form);
+    date.focus();
+  });
+  return holder;
 }
 
 function banForm(u, onCancel, onBanned) {

@@ -18,6 +18,34 @@ let tabSwitch = false;
 const FEED_QUERY = `query Feed($kind: FeedKind!, $first: Int, $after: String) {
   feed(kind: $kind, first: $first, after: $after) { nodes { ...VideoCard } pageInfo { hasNextPage endCursor } }
 }${VIDEO_CARD}`;
+// Members read `feedItems`: the same pages, with a take-a-break card after a long scroll.
+const ITEMS_QUERY = `query FeedItems($kind: FeedKind!, $first: Int, $after: String) {
+  feedItems(kind: $kind, first: $first, after: $after) {
+    nodes { __typename ... on Video { ...VideoCard } ... on TakeABreak { message continuousMinutes } }
+    pageInfo { hasNextPage endCursor }
+  }
+}${VIDEO_CARD}`;
+
+function breakCard(card) {
+  return h(
+    'aside',
+    { class: 'card notice stack', 'data-testid': 'take-a-break', role: 'note' },
+    h('h2', {}, 'Time for a break?'),
+    h('p', {}, card.message),
+  );
+}
+
+function limitCard(e) {
+  const at = e.extensions?.resetsAt ? new Date(e.extensions.resetsAt) : null;
+  const when = at ? at.toLocaleString([], { weekday: 'long', hour: '2-digit', minute: '2-digit' }) : 'midnight';
+  return h(
+    'div',
+    { class: 'card stack', 'data-testid': 'feed-limit' },
+    h('h2', {}, 'That is all the feed for today'),
+    h('p', {}, `${e.message}. It opens again ${when}.`),
+    h('p', { class: 'small muted' }, 'You can still make videos, see your drafts and change your limit in Settings.'),
+  );
+}
 
 function emptyText(kind) {
   if (kind === 'FOLLOWING') return 'Nothing here yet: follow people and their new videos show up here.';
@@ -104,10 +132,11 @@ function loadFeed(panel, kind, ctx) {
   const page = async () => {
     err.hidden = true;
     try {
-      const data = await gql(FEED_QUERY, { kind, first: PAGE, after });
+      const data = await gql(ctx.viewer ? ITEMS_QUERY : FEED_QUERY, { kind, first: PAGE, after });
       if (!ctx.current) return;
-      const conn = data.feed;
-      conn.nodes.forEach((v) => list.append(videoCard(v, ctx)));
+      const conn = ctx.viewer ? data.feedItems : data.feed;
+      conn.nodes.forEach((v) => list.append(v.__typename === 'TakeABreak' ? breakCard(v) : videoCard(v, ctx)));
+      conn.nodes = conn.nodes.filter((v) => v.__typename !== 'TakeABreak');
       shown += conn.nodes.length;
       after = conn.pageInfo.endCursor;
       more.hidden = !conn.pageInfo.hasNextPage;
@@ -120,6 +149,11 @@ function loadFeed(panel, kind, ctx) {
         shown = 0;
         mount(list, h('p', { class: 'notice' }, 'The feed was refreshed while you were away; here it is from the top.'));
         return page();
+      }
+      if (e.code === 'LIMIT_REACHED') {
+        more.hidden = true;
+        list.append(limitCard(e));
+        return;
       }
       err.textContent = explain(e);
       err.hidden = false;

@@ -4,6 +4,7 @@
 import { gql } from '/static/shared/api.js';
 import { h, mount, field, errorBox, busy, toast } from '/static/shared/dom.js';
 import { signInNeeded, showError, explain } from './ui.js';
+import { familyCards } from './family.js';
 
 export async function render(ctx) {
   if (!ctx.viewer) return signInNeeded('steer your feed');
@@ -43,12 +44,19 @@ export async function render(ctx) {
     });
   });
   await load();
+  let family = [];
+  try {
+    family = await familyCards();
+  } catch (e) {
+    family = [h('p', { class: 'form-error', role: 'alert' }, explain(e))];
+  }
 
   return h(
     'div',
     { class: 'stack narrow-wide' },
     h('h1', {}, 'Settings'),
     h('section', { class: 'card stack', 'aria-labelledby': 'steer-h', 'data-testid': 'steer' }, h('h2', { id: 'steer-h' }, 'Steer your For You feed'), current, form),
+    ...family,
     accountCard(ctx),
   );
 }
