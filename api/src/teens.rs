@@ -73,6 +73,20 @@ pub struct TeenActivity {
     videos_watched: i32,
 }
 
+/// A `dailyFeedMinutes` argument: a negative number is refused like any out of range (the
+/// domain checks the range).
+fn daily_minutes(m: Option<i32>) -> Result<Option<u32>> {
+    m.map(|m| {
+        u32::try_from(m).map_err(|_| {
+            super::to_gql(app_core::error::AppError::bad_input(
+                "dailyFeedMinutes",
+                "choose between 5 and 1440 minutes a day",
+            ))
+        })
+    })
+    .transpose()
+}
+
 fn count(n: u64) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
@@ -144,17 +158,7 @@ impl TeensMutation {
     /// The signed-in member sets their own daily feed limit and time zone; returns them.
     async fn set_wellbeing(&self, ctx: &Context<'_>, input: WellbeingInput) -> Result<UserObject> {
         let c = caller(ctx)?;
-        let minutes = input
-            .daily_feed_minutes
-            .map(|m| {
-                u32::try_from(m).map_err(|_| {
-                    super::to_gql(app_core::error::AppError::bad_input(
-                        "dailyFeedMinutes",
-                        "choose between 5 and 1440 minutes a day",
-                    ))
-                })
-            })
-            .transpose()?;
+        let minutes = daily_minutes(input.daily_feed_minutes)?;
         let user = services(ctx)?
             .feed
             .set_wellbeing(&c.caller, minutes, input.clear_daily_limit, input.time_zone.as_deref())
@@ -179,17 +183,7 @@ impl TeensMutation {
     async fn set_teen_controls(&self, ctx: &Context<'_>, teen_id: ID, input: TeenControlsInput) -> Result<UserObject> {
         let id = parse_id(&teen_id, "teenId", UserId::parse)?;
         let c = caller(ctx)?;
-        let minutes = input
-            .daily_feed_minutes
-            .map(|m| {
-                u32::try_from(m).map_err(|_| {
-                    super::to_gql(app_core::error::AppError::bad_input(
-                        "dailyFeedMinutes",
-                        "choose between 5 and 1440 minutes a day",
-                    ))
-                })
-            })
-            .transpose()?;
+        let minutes = daily_minutes(input.daily_feed_minutes)?;
         let change = ControlsChange {
             daily_feed_minutes: minutes,
             quiet_start: input.quiet_hours_start,

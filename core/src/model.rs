@@ -73,6 +73,12 @@ pub struct User {
     /// Birth year and month (none: joined without an age check, counted as an adult).
     #[serde(default)]
     pub birth_month: Option<crate::age::BirthMonth>,
+    /// IANA time zone (none: UTC).
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    /// Their own daily feed limit in minutes.
+    #[serde(default)]
+    pub daily_feed_minutes: Option<u32>,
 }
 
 impl User {

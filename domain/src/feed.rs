@@ -385,7 +385,7 @@ impl FeedService {
     /// up; the minutes of continuous use when a take-a-break card is due and `show_break`.
     async fn metered(&self, caller: &Caller, show_break: bool) -> AppResult<Option<u32>> {
         let Some(v) = caller.optional()? else { return Ok(None) };
-        match self.meter.tick(v.user.id, show_break).await? {
+        match self.meter.tick(v.user.id, Some(&v.user), show_break).await? {
             Decision::Go => Ok(None),
             Decision::TakeABreak { minutes } => Ok(Some(minutes)),
             Decision::LimitReached { resets_at, minutes } => Err(AppError::LimitReached {

@@ -251,6 +251,8 @@ pub struct Viewer {
 }
 
 /// Who is calling.
+// One per request, made once and borrowed: boxing the member would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Caller {
     /// No token.

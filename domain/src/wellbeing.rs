@@ -17,8 +17,9 @@
 //! in production) at most every [`SYNC_EVERY`] (30 s), and at once when the limit is reached. So
 //! with several nodes a member is counted within 30 s per node, and a limit holds to within that.
 //! A member's limits (their age band, the parent's minutes, their own limit and time zone) are read
-//! from the database at most once a minute per node ([`LIMITS_TTL`]): a parent's change applies
-//! within a minute. The read-modify-write of the shared total is not atomic: two nodes syncing the
+//! at most once a minute per node ([`LIMITS_TTL`]; from the member the request loaded, so only a
+//! teen's controls cost a statement): a parent's change applies within a minute (at once on the
+//! node that made it). The read-modify-write of the shared total is not atomic: two nodes syncing the
 //! same member in the same instant can lose one node's last 30 s.
 //!
 //! Invariant: the meter never fails a feed request: when the feed cache does not answer, the
@@ -33,6 +34,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Deps;
 use app_core::error::AppResult;
+use app_core::model::User;
 use app_core::types::UserId;
 
 /// A pause longer than this ends a session; shorter ones count as feed time.
@@ -143,18 +145,24 @@ impl Meter {
         self.limits.invalidate(&user);
     }
 
-    async fn limits(&self, user: UserId, now: DateTime<Utc>) -> AppResult<Limits> {
+    /// The member's limits: this node's copy while fresh, else read (from `known`, the member
+    /// as this request loaded them, when given: then only a teen's controls are read).
+    async fn limits(&self, user: UserId, known: Option<&User>, now: DateTime<Utc>) -> AppResult<Limits> {
         if let Some(l) = self.limits.get(&user)
             && now - l.read_at < chrono::Duration::from_std(LIMITS_TTL).unwrap_or_default()
         {
             return Ok(l);
         }
         let store = &self.deps.store;
-        let (tz, own) = store.wellbeing_settings(user).await?;
-        let teen = match store.user(user).await? {
-            Some(u) => self.deps.is_teen(&u),
-            None => false,
+        let loaded = match known {
+            Some(u) => Some(u.clone()),
+            None => store.user(user).await?,
         };
+        let Some(u) = loaded else {
+            return Ok(Limits { daily_minutes: None, tz: Tz::UTC, read_at: now });
+        };
+        let (tz, own) = (u.time_zone.clone(), u.daily_feed_minutes);
+        let teen = self.deps.is_teen(&u);
         let parent = if teen {
             let c = store.teen_controls(user).await?;
             Some(c.daily_feed_minutes.unwrap_or(self.deps.rules.teen_daily_feed_minutes))
@@ -170,11 +178,12 @@ impl Meter {
         Ok(l)
     }
 
-    /// Counts this feed request of `user` and says what to do with it. `show_break`: the caller
-    /// can show a take-a-break card (one is then due again only after another `break_after`).
-    pub async fn tick(&self, user: UserId, show_break: bool) -> AppResult<Decision> {
+    /// Counts this feed request of `user` and says what to do with it. `known`: the member as
+    /// this request loaded them (saves reading them). `show_break`: the caller can show a
+    /// take-a-break card (one is then due again only after another `break_after`).
+    pub async fn tick(&self, user: UserId, known: Option<&User>, show_break: bool) -> AppResult<Decision> {
         let now = self.deps.clock.now();
-        let limits = self.limits(user, now).await?;
+        let limits = self.limits(user, known, now).await?;
         let today = now.with_timezone(&limits.tz).date_naive();
         let cell = self.states.get_with(user, || {
             Arc::new(Mutex::new(State {
@@ -241,7 +250,7 @@ impl Meter {
     /// Minutes of feed `user` used today, as this node knows it.
     pub async fn minutes_today(&self, user: UserId) -> AppResult<u32> {
         let now = self.deps.clock.now();
-        let limits = self.limits(user, now).await?;
+        let limits = self.limits(user, None, now).await?;
         let today = now.with_timezone(&limits.tz).date_naive();
         let local = self.states.get(&user).map(|c| {
             let s = lock(&c);

@@ -142,6 +142,8 @@ fn user_from(m: users::Model) -> User {
         follower_count: m.follower_count,
         following_count: m.following_count,
         birth_month: m.birth_month.as_deref().and_then(BirthMonth::parse),
+        time_zone: m.time_zone,
+        daily_feed_minutes: m.daily_feed_minutes.and_then(|n| u32::try_from(n).ok()),
     }
 }
 

@@ -537,7 +537,7 @@ async fn execute(state: &AppState, req: &HttpRequest, batch: BatchRequest, body_
         && let Some(v) = state.services.deps.tokens().verify(token)
         // The request counts as feed time; a member whose daily limit is used up is answered by
         // the full path (`LIMIT_REACHED`), never from the cache.
-        && matches!(state.services.feed.meter().tick(v.user_id, false).await, Ok(domain::wellbeing::Decision::Go))
+        && matches!(state.services.feed.meter().tick(v.user_id, None, false).await, Ok(domain::wellbeing::Decision::Go))
     {
         match state.feed_responses.probe(v.user_id, v.session_id, &key).await {
             Ok(p) => {
