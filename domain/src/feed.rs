@@ -414,7 +414,9 @@ impl FeedService {
         if v.user.id != user {
             return Ok(None);
         }
-        let (time_zone, daily_feed_minutes) = self.deps.store.wellbeing_settings(user).await?;
+        // Read again: `setWellbeing` answers with the member as they are after it.
+        let Some(u) = self.deps.store.user(user).await? else { return Ok(None) };
+        let (time_zone, daily_feed_minutes) = (u.time_zone, u.daily_feed_minutes);
         let minutes_today = self.meter.minutes_today(user).await?;
         Ok(Some(Wellbeing { daily_feed_minutes, time_zone, minutes_today }))
     }

@@ -707,6 +707,7 @@ pub mod guardian_links {
 
 pub mod teen_controls {
     //! `teen_controls`
+    use app_core::model::CameoPermission;
     use sea_orm::entity::prelude::*;
 
     /// A row of `teen_controls`: what a linked parent set.
@@ -718,7 +719,7 @@ pub mod teen_controls {
         pub daily_feed_minutes: Option<i32>,
         pub quiet_start: Option<String>,
         pub quiet_end: Option<String>,
-        pub cameo_permission: Option<String>,
+        pub cameo_permission: Option<CameoPermission>,
         pub videos_public: bool,
         pub updated_at: DateTimeUtc,
         pub updated_by: Option<Uuid>,

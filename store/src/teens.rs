@@ -9,7 +9,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::entities::{
@@ -45,21 +45,6 @@ fn link_from(m: guardian_links::Model) -> GuardianLink {
         parent_id: UserId(m.parent_id),
         created_at: m.created_at,
         unlink_requested_by: m.unlink_requested_by.map(UserId),
-    }
-}
-
-fn permission_from(s: &str) -> Option<CameoPermission> {
-    [CameoPermission::OnlyMe, CameoPermission::Approved, CameoPermission::Mutuals, CameoPermission::Everyone]
-        .into_iter()
-        .find(|p| permission_text(*p) == s)
-}
-
-fn permission_text(p: CameoPermission) -> &'static str {
-    match p {
-        CameoPermission::OnlyMe => "ONLY_ME",
-        CameoPermission::Approved => "APPROVED",
-        CameoPermission::Mutuals => "MUTUALS",
-        CameoPermission::Everyone => "EVERYONE",
     }
 }
 
@@ -99,18 +84,6 @@ impl Store {
                 .count(db)
                 .await?,
         })
-    }
-
-    /// A member's time zone and own daily feed limit (minutes).
-    pub async fn wellbeing_settings(&self, user: UserId) -> AppResult<(Option<String>, Option<u32>)> {
-        let row: Option<(Option<String>, Option<i32>)> = users::Entity::find_by_id(user.0)
-            .select_only()
-            .column(users::Column::TimeZone)
-            .column(users::Column::DailyFeedMinutes)
-            .into_tuple()
-            .one(&self.db)
-            .await?;
-        Ok(row.map(|(tz, m)| (tz, m.and_then(|m| u32::try_from(m).ok()))).unwrap_or_default())
     }
 
     /// Sets a member's time zone (an IANA name the caller checked) and own daily feed limit;
@@ -246,7 +219,7 @@ impl Store {
                 daily_feed_minutes: m.daily_feed_minutes.and_then(|m| u32::try_from(m).ok()),
                 quiet_start: m.quiet_start,
                 quiet_end: m.quiet_end,
-                cameo_permission: m.cameo_permission.as_deref().and_then(permission_from),
+                cameo_permission: m.cameo_permission,
                 videos_public: m.videos_public,
             })
             .unwrap_or_default())
@@ -263,7 +236,7 @@ impl Store {
             daily_feed_minutes: Set(t.daily_feed_minutes.map(|m| i32::try_from(m).unwrap_or(i32::MAX))),
             quiet_start: Set(t.quiet_start.clone()),
             quiet_end: Set(t.quiet_end.clone()),
-            cameo_permission: Set(t.cameo_permission.map(|p| permission_text(p).to_owned())),
+            cameo_permission: Set(t.cameo_permission),
             videos_public: Set(t.videos_public),
             updated_at: Set(Utc::now()),
             updated_by: Set(Some(by.0)),
@@ -339,11 +312,6 @@ impl Tx {
     /// Links a parent to a teen: false when the teen has a parent already.
     pub async fn link_guardian(&self, teen: UserId, parent: UserId) -> AppResult<bool> {
         Store::link_guardian_in(&self.conn, teen, parent).await
-    }
-
-    /// The teen's parent link, if any.
-    pub async fn guardian_link(&self, teen: UserId) -> AppResult<Option<GuardianLink>> {
-        Store::guardian_link_in(&self.conn, teen).await
     }
 
     /// Removes the teen's parent link and what the parent set: false when there was no link.
