@@ -67,7 +67,7 @@ fn the_api_reaches_data_only_through_the_domain() {
 
 #[test]
 fn adapters_stay_in_their_lane() {
-    for dir in ["store", "kv", "mail"] {
+    for dir in ["store", "kv", "mail", "push"] {
         refuse(dir, "HTTP", HTTP);
         refuse(dir, "GraphQL", GRAPHQL);
         refuse(dir, "the domain", &["domain"]);
@@ -76,6 +76,8 @@ fn adapters_stay_in_their_lane() {
     refuse("kv", "SQL", SQL);
     refuse("mail", "SQL", SQL);
     refuse("mail", "Redis", CACHE);
+    refuse("push", "SQL", SQL);
+    refuse("push", "Redis", CACHE);
 }
 
 #[test]

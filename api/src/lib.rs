@@ -35,6 +35,7 @@ pub mod metrics;
 pub mod moderation;
 pub mod node;
 pub mod persisted;
+pub mod push;
 pub mod social;
 pub mod teens;
 pub mod videos;
@@ -70,6 +71,7 @@ pub struct Query(
     social::SocialQuery,
     node::NodeQuery,
     teens::TeensQuery,
+    push::PushQuery,
 );
 
 /// The root mutation.
@@ -82,6 +84,7 @@ pub struct Mutation(
     cameos::CameosMutation,
     social::SocialMutation,
     teens::TeensMutation,
+    push::PushMutation,
 );
 
 /// The executable schema.

@@ -12,6 +12,7 @@
 //! | `jobs_live` (gauge) | `status` (`QUEUED`, `RUNNING`) | the `/metrics` handler, from the database at each scrape |
 //! | `jobs_ended_total` | `status` (final) | `Telemetry::job_ended`, by the node that ended the job |
 //! | `job_stage_seconds` | `stage` (`StageMillis` field) | `Telemetry::job_ended`, for jobs that made a video |
+//! | `push_sends_total` | `platform` (`IOS`, `ANDROID`, `WEB`), `outcome` (`delivered`, `gone`, `retry`, `rejected`) | `Telemetry::push_sent` |
 //! | `feed_cache_lookups_total` | `layer` (`page`, `response`; `memory`: the response hits served from the node's mirror, no round trip), `result` (`hit`, `miss`) | `Telemetry::feed_cache_lookup` |
 //!
 //! An unknown field fails validation before it could become a label; introspection fields are not
@@ -45,6 +46,8 @@ pub struct Metrics {
     job_stages: HistogramVec,
     /// Feed cache lookups by layer and result.
     feed_cache: IntCounterVec,
+    /// Pushes handed to providers, by platform and outcome.
+    pushes: IntCounterVec,
 }
 
 const BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
@@ -98,8 +101,14 @@ impl Metrics {
             &["layer", "result"],
         )
         .map_err(m)?;
+        let pushes = IntCounterVec::new(
+            Opts::new("push_sends_total", "Pushes handed to APNs, FCM or a Web Push service, by outcome"),
+            &["platform", "outcome"],
+        )
+        .map_err(m)?;
         for c in [
-            Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(pushes.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(http_requests.clone()),
             Box::new(http_latency.clone()),
             Box::new(operations.clone()),
             Box::new(operation_latency.clone()),
@@ -122,6 +131,7 @@ impl Metrics {
             jobs_ended,
             job_stages,
             feed_cache,
+            pushes,
         })
     }
 
@@ -147,5 +157,9 @@ impl Telemetry for Metrics {
 
     fn feed_cache_lookup(&self, layer: &'static str, hit: bool) {
         self.feed_cache.with_label_values(&[layer, if hit { "hit" } else { "miss" }]).inc();
+    }
+
+    fn push_sent(&self, platform: &'static str, outcome: &'static str) {
+        self.pushes.with_label_values(&[platform, outcome]).inc();
     }
 }

@@ -235,15 +235,40 @@ async fn build_services_and_store(
             seen_window: c.feed.seen_window,
             page_ttl: c.feed.page_cache.min(c.feed.refresh),
             break_after: std::time::Duration::from_secs(u64::from(c.limits.feed_break_minutes) * 60),
+            shared_pools: c.feed.shared_pools,
         },
         limits: SocialLimits {
             actions: Limit { name: "social", limit: c.limits.social_actions_per_user_per_minute, window: minute },
             views: Limit { name: "views", limit: c.limits.views_per_user_per_minute, window: minute },
         },
+        push: push_wiring(c)?,
     };
     let deps =
         Deps::new(store.clone(), kv, hasher, tokens, mail, rules(c), cache).with_telemetry(telemetry).with_clock(clock);
     Ok((Services::new(deps, social), store))
+}
+
+/// The push channels the configuration turns on (a channel without credentials is off).
+fn push_wiring(c: &Config) -> AppResult<domain::push::PushWiring> {
+    let p = &c.push;
+    let settings = push::Settings {
+        apns_key_file: p.apns_key_file.clone(),
+        apns_key_id: p.apns_key_id.clone(),
+        apns_team_id: p.apns_team_id.clone(),
+        apns_topic: p.apns_topic.clone(),
+        apns_url: p.apns_url.clone(),
+        fcm_service_account_file: p.fcm_service_account_file.clone(),
+        fcm_url: p.fcm_url.clone(),
+        vapid_private_key_file: p.vapid_private_key_file.clone(),
+        vapid_subject: p.vapid_subject.clone(),
+        allow_loopback_http: p.push_allow_loopback_http,
+        timeout: Duration::from_secs(10),
+    };
+    let channels = push::Channels::new(&settings).map_err(|e| AppError::internal(e.setting, e.message))?;
+    Ok(domain::push::PushWiring {
+        channels: Arc::new(channels),
+        settings: domain::push::PushSettings { lease: p.lease, poll: p.poll, digest_every: p.digest_every },
+    })
 }
 
 /// Generation wiring: the service, the media store and links, and the in-process workers.
@@ -451,6 +476,9 @@ pub struct Running {
 /// bumps that failed.
 const CACHE_CHECK: Duration = Duration::from_secs(5);
 
+/// How often an API node looks for members whose weekly email digest is due.
+const DIGEST_CHECK: Duration = Duration::from_secs(600);
+
 /// Builds everything and starts listening on `c.server.listen` (port 0 picks a free port).
 pub async fn start(c: &Config) -> AppResult<Running> {
     start_with_clock(c, Arc::new(app_core::age::SystemClock)).await
@@ -475,6 +503,21 @@ pub async fn start_with_clock(c: &Config, clock: Arc<dyn app_core::age::Clock>) 
         tokio::spawn(services.clone().run_cache_keeper(CACHE_CHECK));
     }
     let generation = build_generation(c, &services).await?;
+    // Push channels: say which are on; the worker runs when one is.
+    let mut any_channel = false;
+    for (platform, state) in services.push.channels() {
+        match state {
+            Ok(()) => {
+                any_channel = true;
+                tracing::info!(platform = platform.as_str(), "push channel on");
+            }
+            Err(why) => tracing::info!(platform = platform.as_str(), %why, "push channel off"),
+        }
+    }
+    if any_channel {
+        tokio::spawn(services.push.clone().run_worker());
+    }
+    tokio::spawn(services.push.clone().run_digests(DIGEST_CHECK));
     let persisted = api::persisted::PersistedQueries::default();
     // With Redis and a page cache, this node's mirror of the change channel lets it answer a
     // repeated feed query from memory (`http::feed_responses`, `reconnect::changes`).

@@ -47,6 +47,8 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Send the weekly email digests that are due now (the server also does every ten minutes).
+    Digests,
     /// Delete orphaned media and end stuck jobs once (what every API node does every
     /// `APP_SWEEP_INTERVAL_SECS`); prints what it did.
     Sweep {
@@ -239,6 +241,12 @@ async fn run(command: Command, config: Config) -> Result<(), app_core::error::Ap
         Command::Keys { command: KeysCommand::Jwks } => {
             let services = backend::app::build_services(&config).await?;
             println!("{}", services.deps.jwks());
+            Ok(())
+        }
+        Command::Digests => {
+            let services = backend::app::build_services(&config).await?;
+            let n = services.push.send_digests().await?;
+            println!("sent {n} weekly digests");
             Ok(())
         }
         Command::Sweep { dry_run } => {

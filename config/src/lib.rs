@@ -26,8 +26,8 @@ use serde::de::DeserializeOwned;
 pub use app_core::types::Secret;
 pub use sections::{
     AppEnv, AuthConfig, DatabaseConfig, DevicePreference, FeedConfig, GraphqlConfig, InferenceConfig, InviteConfig,
-    LimitsConfig, LogConfig, LogFormat, MailConfig, ModerationConfig, QueueConfig, RedisConfig, ServerConfig,
-    StorageConfig, WATERMARK_KEY_BYTES, WebConfig,
+    LimitsConfig, LogConfig, LogFormat, MailConfig, ModerationConfig, PushConfig, QueueConfig, RedisConfig,
+    ServerConfig, StorageConfig, WATERMARK_KEY_BYTES, WebConfig,
 };
 
 /// The whole configuration: one section per concern, all read from one flat set of keys.
@@ -80,6 +80,9 @@ pub struct Config {
     /// `public_url`, `web_dir`.
     #[serde(flatten)]
     pub web: WebConfig,
+    /// `apns_*`, `fcm_*`, `vapid_*`, `push_*`, `digest_interval_hours`.
+    #[serde(flatten)]
+    pub push: PushConfig,
 }
 
 /// A configuration value that cannot be used, named by its key.
@@ -145,6 +148,12 @@ pub const TEXT_KEYS: &[&str] = &[
     "watermark_previous_keys",
     "c2pa_tsa_url",
     "public_url",
+    "apns_key_id",
+    "apns_team_id",
+    "apns_topic",
+    "apns_url",
+    "fcm_url",
+    "vapid_subject",
 ];
 
 impl Config {
@@ -205,6 +214,7 @@ impl Config {
             moderation: section(fig)?,
             feed: section(fig)?,
             web: section(fig)?,
+            push: section(fig)?,
         };
         config.validate()?;
         Ok(config)
@@ -229,6 +239,7 @@ impl Config {
             keys::of::<ModerationConfig>(),
             keys::of::<FeedConfig>(),
             keys::of::<WebConfig>(),
+            keys::of::<PushConfig>(),
         ]
         .concat()
     }

@@ -799,6 +799,11 @@ pub struct FeedConfig {
     /// by up to this long.
     #[serde(rename = "feed_page_cache_secs", deserialize_with = "units::seconds")]
     pub page_cache: Duration,
+    /// `feed_shared_pools_secs`: how long this process reuses the candidate pools every
+    /// member's FOR_YOU ranking shares (the newest videos, the trending list's videos) before
+    /// reading them again (whole seconds, at least 1). New videos reach rankings within this long.
+    #[serde(rename = "feed_shared_pools_secs", deserialize_with = "units::seconds")]
+    pub shared_pools: Duration,
 }
 
 impl Default for FeedConfig {
@@ -809,6 +814,7 @@ impl Default for FeedConfig {
             refresh: Duration::from_secs(60),
             seen_window: Duration::from_secs(72 * 3600),
             page_cache: Duration::from_secs(15),
+            shared_pools: Duration::from_secs(5),
         }
     }
 }
@@ -820,6 +826,9 @@ impl FeedConfig {
         }
         if self.list_ttl < Duration::from_secs(60) || self.refresh.is_zero() || self.refresh > self.list_ttl {
             return bad("APP_FEED_LIST_TTL_SECS", "must be at least 60, and APP_FEED_REFRESH_SECS between 1 and it");
+        }
+        if self.shared_pools.is_zero() || self.shared_pools > self.list_ttl {
+            return bad("APP_FEED_SHARED_POOLS_SECS", "must be between 1 and APP_FEED_LIST_TTL_SECS");
         }
         Ok(())
     }
@@ -850,7 +859,107 @@ impl WebConfig {
 }
 
 /// Runs every section's checks, in a fixed order.
+/// Push notifications and the weekly digest. A channel without its credentials is off.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct PushConfig {
+    /// `apns_key_file`: the APNs signing key (`AuthKey_XXXXXXXXXX.p8`, PEM); with `apns_key_id`,
+    /// `apns_team_id` and `apns_topic` it turns iOS pushes on.
+    pub apns_key_file: Option<PathBuf>,
+    /// `apns_key_id`: the key's 10-character id.
+    pub apns_key_id: Option<String>,
+    /// `apns_team_id`: the Apple developer team id.
+    pub apns_team_id: Option<String>,
+    /// `apns_topic`: the iOS app's bundle id.
+    pub apns_topic: Option<String>,
+    /// `apns_url`: the APNs base URL (the sandbox is `https://api.sandbox.push.apple.com`).
+    pub apns_url: String,
+    /// `fcm_service_account_file`: the Firebase service-account JSON; turns Android pushes on.
+    pub fcm_service_account_file: Option<PathBuf>,
+    /// `fcm_url`: the FCM base URL.
+    pub fcm_url: String,
+    /// `vapid_private_key_file`: the Web Push (VAPID) private key, PEM, EC P-256; with
+    /// `vapid_subject` it turns browser pushes on.
+    pub vapid_private_key_file: Option<PathBuf>,
+    /// `vapid_subject`: a `mailto:` or `https:` contact the push services can reach.
+    pub vapid_subject: Option<String>,
+    /// `push_allow_loopback_http`: accept `http://127.0.0.1` Web Push endpoints (tests only).
+    pub push_allow_loopback_http: bool,
+    /// `push_lease_secs`: how long a push worker holds a notification before another may take it
+    /// over (whole seconds, 5–3600).
+    #[serde(rename = "push_lease_secs", deserialize_with = "units::seconds")]
+    pub lease: Duration,
+    /// `push_poll_ms`: how often the push worker looks for due notifications (100–60000).
+    #[serde(rename = "push_poll_ms", deserialize_with = "units::millis")]
+    pub poll: Duration,
+    /// `digest_interval_hours`: how often members without a device get the email digest (1 or
+    /// more; 168, a week, by default).
+    #[serde(rename = "digest_interval_hours", deserialize_with = "units::hours")]
+    pub digest_every: Duration,
+}
+
+impl Default for PushConfig {
+    fn default() -> Self {
+        Self {
+            apns_key_file: None,
+            apns_key_id: None,
+            apns_team_id: None,
+            apns_topic: None,
+            apns_url: "https://api.push.apple.com".into(),
+            fcm_service_account_file: None,
+            fcm_url: "https://fcm.googleapis.com".into(),
+            vapid_private_key_file: None,
+            vapid_subject: None,
+            push_allow_loopback_http: false,
+            lease: Duration::from_secs(60),
+            poll: Duration::from_secs(1),
+            digest_every: Duration::from_secs(7 * 86400),
+        }
+    }
+}
+
+impl PushConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let apns = [
+            self.apns_key_file.is_some(),
+            self.apns_key_id.is_some(),
+            self.apns_team_id.is_some(),
+            self.apns_topic.is_some(),
+        ];
+        if apns.iter().any(|x| *x) && !apns.iter().all(|x| *x) {
+            return bad(
+                "APP_APNS_KEY_FILE",
+                "set all of APP_APNS_KEY_FILE, APP_APNS_KEY_ID, APP_APNS_TEAM_ID and APP_APNS_TOPIC, or none",
+            );
+        }
+        if self.vapid_private_key_file.is_some() != self.vapid_subject.is_some() {
+            return bad("APP_VAPID_SUBJECT", "set APP_VAPID_PRIVATE_KEY_FILE and APP_VAPID_SUBJECT together");
+        }
+        if let Some(s) = &self.vapid_subject
+            && !(s.starts_with("mailto:") || s.starts_with("https://"))
+        {
+            return bad("APP_VAPID_SUBJECT", "must be a mailto: or https: address");
+        }
+        for (key, url) in [("APP_APNS_URL", &self.apns_url), ("APP_FCM_URL", &self.fcm_url)] {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return bad(key, "must be an http(s) URL");
+            }
+        }
+        if self.lease < Duration::from_secs(5) || self.lease > Duration::from_secs(3600) {
+            return bad("APP_PUSH_LEASE_SECS", "must be between 5 and 3600");
+        }
+        if self.poll < Duration::from_millis(100) || self.poll > Duration::from_secs(60) {
+            return bad("APP_PUSH_POLL_MS", "must be between 100 and 60000");
+        }
+        if self.digest_every < Duration::from_secs(3600) {
+            return bad("APP_DIGEST_INTERVAL_HOURS", "must be at least 1");
+        }
+        Ok(())
+    }
+}
+
 pub(crate) fn validate_all(c: &crate::Config) -> Result<(), ConfigError> {
+    c.push.validate()?;
     c.server.validate()?;
     c.graphql.validate()?;
     c.log.validate()?;

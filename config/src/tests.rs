@@ -99,8 +99,22 @@ const KEYS_OPERATORS_USE: &[&str] = &[
     "feed_refresh_secs",
     "feed_seen_window_hours",
     "feed_page_cache_secs",
+    "feed_shared_pools_secs",
     "social_actions_per_user_per_minute",
     "views_per_user_per_minute",
+    "apns_key_file",
+    "apns_key_id",
+    "apns_team_id",
+    "apns_topic",
+    "apns_url",
+    "fcm_service_account_file",
+    "fcm_url",
+    "vapid_private_key_file",
+    "vapid_subject",
+    "push_allow_loopback_http",
+    "push_lease_secs",
+    "push_poll_ms",
+    "digest_interval_hours",
 ];
 
 /// Every default before the split, written out as a file.
@@ -165,8 +179,15 @@ feed_list_ttl_secs = 1800
 feed_refresh_secs = 60
 feed_seen_window_hours = 72
 feed_page_cache_secs = 15
+feed_shared_pools_secs = 5
 social_actions_per_user_per_minute = 120
 views_per_user_per_minute = 600
+apns_url = "https://api.push.apple.com"
+fcm_url = "https://fcm.googleapis.com"
+push_allow_loopback_http = false
+push_lease_secs = 60
+push_poll_ms = 1000
+digest_interval_hours = 168
 "#;
 
 fn toml(s: &str) -> Figment {
@@ -559,4 +580,25 @@ fn text_keys_keep_digits_as_written() {
     assert_eq!(c.storage.s3_secret_key.as_ref().unwrap().expose(), "true");
     assert_eq!(c.redis.prefix, "42");
     assert_eq!(c.database.max_connections, 7, "numbers are still numbers");
+}
+
+#[test]
+fn push_channels_need_all_their_settings() {
+    assert_eq!(key_of(load_env(&[("APP_APNS_KEY_ID", "ABC123DEFG")])), "APP_APNS_KEY_FILE");
+    assert_eq!(key_of(load_env(&[("APP_VAPID_SUBJECT", "mailto:ops@example.com")])), "APP_VAPID_SUBJECT");
+    assert_eq!(
+        key_of(load_env(&[("APP_VAPID_PRIVATE_KEY_FILE", "/k.pem"), ("APP_VAPID_SUBJECT", "ops@example.com")])),
+        "APP_VAPID_SUBJECT"
+    );
+    assert_eq!(key_of(load_env(&[("APP_PUSH_POLL_MS", "10")])), "APP_PUSH_POLL_MS");
+    assert_eq!(key_of(load_env(&[("APP_DIGEST_INTERVAL_HOURS", "0")])), "APP_DIGEST_INTERVAL_HOURS");
+    let c = load_env(&[
+        ("APP_APNS_TEAM_ID", "0123456789"),
+        ("APP_APNS_KEY_ID", "0000000001"),
+        ("APP_APNS_KEY_FILE", "/k.p8"),
+        ("APP_APNS_TOPIC", "app.soravibe"),
+    ])
+    .unwrap();
+    assert_eq!(c.push.apns_team_id.as_deref(), Some("0123456789"));
+    assert_eq!(c.push.lease, Duration::from_secs(60));
 }

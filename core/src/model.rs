@@ -906,6 +906,9 @@ pub enum NotificationKind {
     /// The member's job was stopped (a cameo in it was withdrawn).
     #[cfg_attr(feature = "db", sea_orm(string_value = "job.cancelled"))]
     JobCancelled,
+    /// The member's video finished generating (a draft to look at and publish).
+    #[cfg_attr(feature = "db", sea_orm(string_value = "video.ready"))]
+    VideoReady,
 }
 
 impl NotificationKind {
@@ -926,6 +929,7 @@ impl NotificationKind {
             NotificationKind::CameoRejected => "cameo.rejected",
             NotificationKind::CameoUsed => "cameo.used",
             NotificationKind::JobCancelled => "job.cancelled",
+            NotificationKind::VideoReady => "video.ready",
         }
     }
 }
@@ -1095,6 +1099,92 @@ impl AuditSubject {
             AuditSubject::Invite => "invite",
             AuditSubject::Job => "job",
             AuditSubject::Video => "video",
+        }
+    }
+}
+
+/// Where a push device receives notifications (`registerPushDevice`).
+// Column `push_devices.platform`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(
+    feature = "db",
+    derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter),
+    sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))", rename_all = "SCREAMING_SNAKE_CASE")
+)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum), graphql(name = "PushPlatform"))]
+pub enum PushPlatform {
+    /// An iPhone or iPad: Apple Push Notification service (the token is the APNs device token).
+    Ios,
+    /// An Android phone: Firebase Cloud Messaging (the token is the FCM registration token).
+    Android,
+    /// A browser: Web Push (the token is the `PushSubscription` as JSON).
+    Web,
+}
+
+impl PushPlatform {
+    /// Stored and wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PushPlatform::Ios => "IOS",
+            PushPlatform::Android => "ANDROID",
+            PushPlatform::Web => "WEB",
+        }
+    }
+}
+
+/// A registered push device (the token itself stays in the store and the push worker).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushDevice {
+    /// Id.
+    pub id: uuid::Uuid,
+    /// The member it belongs to.
+    pub user_id: UserId,
+    /// Where it receives.
+    pub platform: PushPlatform,
+    /// A readable name ("iPhone or iPad", "Firefox", …), derived from the platform and the token.
+    pub label: String,
+    /// When it was registered (or last moved to this member).
+    pub created_at: DateTime<Utc>,
+    /// When a push to it was last accepted by its provider.
+    pub last_success_at: Option<DateTime<Utc>>,
+}
+
+/// What a member wants pushed, per kind, and when not (`notification_settings`; every kind on and
+/// no quiet hours without a row).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationSettings {
+    /// A generated video is ready.
+    pub video_ready: bool,
+    /// Someone used the member's cameo.
+    pub cameo_used: bool,
+    /// Comments on the member's videos.
+    pub comments: bool,
+    /// Remixes of the member's videos.
+    pub remixes: bool,
+    /// New followers.
+    pub follows: bool,
+    /// Likes, counted in the weekly digest (never pushed one by one).
+    pub likes_digest: bool,
+    /// Moderation decisions about the member's videos, comments and cameos.
+    pub moderation: bool,
+    /// The weekly email digest, sent while the member has no push device.
+    pub email_digest: bool,
+    /// Quiet hours, `HH:MM`–`HH:MM` in the member's time zone (may wrap past midnight).
+    pub quiet_hours: Option<(String, String)>,
+}
+
+impl Default for NotificationSettings {
+    fn default() -> Self {
+        Self {
+            video_ready: true,
+            cameo_used: true,
+            comments: true,
+            remixes: true,
+            follows: true,
+            likes_digest: true,
+            moderation: true,
+            email_digest: true,
+            quiet_hours: None,
         }
     }
 }

@@ -17,6 +17,12 @@ pub trait Telemetry: Send + Sync {
     /// One lookup in a feed cache: `layer` is `page` (ranked pages in the feed cache) or
     /// `response` (whole responses kept by the server).
     fn feed_cache_lookup(&self, layer: &'static str, hit: bool);
+
+    /// One push handed to a provider: `platform` (`IOS`, `ANDROID`, `WEB`) and what became of it
+    /// (`delivered`, `gone`, `retry`, `rejected`).
+    fn push_sent(&self, platform: &'static str, outcome: &'static str) {
+        let _ = (platform, outcome);
+    }
 }
 
 /// Reports to nobody.

@@ -26,7 +26,7 @@
 //! newest 300, from per-author pools of each author's newest 50 that the process keeps for 60 s,
 //! reading only the authors it lacks; published remixes of the viewer's last 100 likes; videos with
 //! an `ACTIVE` cameo of a followed member; the 200 newest and the first 300 of the TRENDING list,
-//! shared by every viewer and read once per 5 s), the viewer's videos watched within
+//! shared by every viewer and read once per `FeedSettings::shared_pools`, 5 s by default), the viewer's videos watched within
 //! `seen_window`, block set, author affinity (likes and views of the author's videos, +3 for a
 //! followed author) and stated preferences, and lets `feed::rank::rank_for_you` score, filter and
 //! diversify them; `trending_ids` ranks one global list from the videos of the last 7 days (the 3000
@@ -92,6 +92,9 @@ pub struct FeedSettings {
     pub page_ttl: Duration,
     /// Continuous feed time after which `feedItems` offers a take-a-break card.
     pub break_after: Duration,
+    /// How long the pools every viewer's FOR_YOU shares (the newest videos, the trending list's
+    /// videos, each with its remix count) are reused by this process before they are read again.
+    pub shared_pools: Duration,
 }
 
 impl Default for FeedSettings {
@@ -103,6 +106,7 @@ impl Default for FeedSettings {
             seen_window: Duration::from_secs(72 * 3600),
             page_ttl: Duration::from_secs(15),
             break_after: Duration::from_secs(30 * 60),
+            shared_pools: Duration::from_secs(5),
         }
     }
 }
@@ -268,9 +272,6 @@ const LIST_LEN: usize = 500;
 const TRENDING_DAYS: i64 = 7;
 const TRENDING_NEWEST: u64 = 3000;
 const TRENDING_LIKED: u64 = 1000;
-/// How long the pools every viewer's FOR_YOU shares (the newest videos, the trending list's
-/// videos, each with its remix count) are reused by this process before they are read again.
-const SHARED_POOLS_TTL: Duration = Duration::from_secs(5);
 /// Videos whose topics this process keeps (a prompt never changes).
 const TOPICS_KEPT: u64 = 200_000;
 /// Each author's newest published videos kept by this process for FOR_YOU's followed pool (the
@@ -307,7 +308,7 @@ pub struct FeedService {
     /// One TRENDING ranking at a time in this process: requests arriving while it runs wait
     /// for it and read its list instead of ranking the same pool again.
     trending_flight: Arc<tokio::sync::Mutex<()>>,
-    /// The shared pools, read by one request per [`SHARED_POOLS_TTL`] while the others wait.
+    /// The shared pools, read by one request per [`FeedSettings::shared_pools`] while the others wait.
     shared: Arc<tokio::sync::Mutex<Option<Arc<SharedPools>>>>,
     /// Topics by video.
     topics: moka::sync::Cache<Uuid, Arc<[String]>>,
@@ -748,12 +749,12 @@ impl FeedService {
             .unwrap_or_default())
     }
 
-    /// The pools every viewer's FOR_YOU shares, read again once older than [`SHARED_POOLS_TTL`]
+    /// The pools every viewer's FOR_YOU shares, read again once older than [`FeedSettings::shared_pools`]
     /// (by one request; the others wait for it and reuse what it read).
     async fn shared_pools(&self) -> AppResult<Arc<SharedPools>> {
         let mut slot = self.shared.lock().await;
         if let Some(p) = slot.as_ref()
-            && p.read_at.elapsed() < SHARED_POOLS_TTL
+            && p.read_at.elapsed() < self.settings.shared_pools
         {
             return Ok(p.clone());
         }

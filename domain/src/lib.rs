@@ -24,6 +24,7 @@ pub mod gate;
 pub mod housekeeping;
 pub mod invites;
 pub mod moderation;
+pub mod push;
 pub mod reads;
 pub mod social;
 pub mod storyboard;
@@ -199,6 +200,8 @@ pub struct Services {
     pub social: social::SocialService,
     /// Teen accounts, parents, maturity labels.
     pub teens: teens::TeenService,
+    /// Push devices, notification settings, the push worker and the weekly digest.
+    pub push: push::PushService,
     /// Shared dependencies (health checks use the store and kv).
     pub deps: Arc<Deps>,
 }
@@ -209,6 +212,8 @@ pub struct SocialWiring {
     pub settings: feed::FeedSettings,
     /// Per-member limits.
     pub limits: social::SocialLimits,
+    /// Push channels and the worker's timing.
+    pub push: push::PushWiring,
 }
 
 impl Services {
@@ -221,6 +226,7 @@ impl Services {
             invites: invites::InviteService::new(deps.clone()),
             social: social::SocialService::new(deps.clone(), feed.clone(), social.limits),
             teens: teens::TeenService::new(deps.clone(), feed.meter().clone()),
+            push: push::PushService::new(deps.clone(), social.push.channels, social.push.settings),
             feed,
             deps,
         }

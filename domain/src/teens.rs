@@ -181,7 +181,7 @@ pub fn birth_date(field: &'static str, raw: &str, today: chrono::NaiveDate) -> A
 }
 
 /// Reads `HH:MM` (24-hour).
-fn clock_time(field: &'static str, raw: &str) -> AppResult<String> {
+pub(crate) fn clock_time(field: &'static str, raw: &str) -> AppResult<String> {
     let t = chrono::NaiveTime::parse_from_str(raw.trim(), "%H:%M")
         .map_err(|_| AppError::bad_input(field, "enter a time as HH:MM, from 00:00 to 23:59"))?;
     Ok(t.format("%H:%M").to_string())

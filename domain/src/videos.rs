@@ -756,6 +756,16 @@ impl VideoService {
                         "Your video is waiting for a moderator's review before it can be published",
                     )
                     .await?;
+                } else if let Some(v) = &video {
+                    // Written with the draft, so the push goes out exactly when the draft exists.
+                    tx.notify(
+                        v.author_id,
+                        NotificationKind::VideoReady,
+                        Some(v.id),
+                        None,
+                        &ready_message(job.as_ref()),
+                    )
+                    .await?;
                 }
                 tx.commit().await?;
                 if let Some(v) = video {
@@ -1313,4 +1323,17 @@ fn excerpt(text: &str) -> String {
         short.push('…');
     }
     short
+}
+
+/// The "video ready" line: the start of the prompt.
+fn ready_message(job: Option<&app_core::model::Job>) -> String {
+    let prompt = job.map(|j| j.prompt.trim()).unwrap_or("");
+    if prompt.is_empty() {
+        return "Your draft is ready to watch and publish".to_owned();
+    }
+    let mut short: String = prompt.chars().take(60).collect();
+    if prompt.chars().count() > 60 {
+        short.push('…');
+    }
+    format!("“{short}” is ready to watch and publish")
 }

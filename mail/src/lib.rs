@@ -108,6 +108,27 @@ impl MailService {
     }
 }
 
+impl MailService {
+    /// The weekly digest: a summary line, the newest notifications, and a link that turns the
+    /// digest off without signing in.
+    pub fn weekly_digest(&self, to: &str, username: &str, summary: &[String], lines: &[String], token: &str) -> Mail {
+        let head = if summary.is_empty() {
+            "Here is your week.".to_owned()
+        } else {
+            format!("This week: {}.", summary.join(", "))
+        };
+        let list = if lines.is_empty() { String::new() } else { format!("\n{}\n", lines.join("\n")) };
+        Mail {
+            to: to.into(),
+            subject: "Your week on soravibe".into(),
+            body: format!(
+                "Hi {username},\n\n{head}\n{list}\nSee everything: {url}/notifications\n\nYou get this weekly email because you have no phone or browser set up for notifications. To stop it, open:\n\n{url}/unsubscribe?token={token}\n",
+                url = self.public_url
+            ),
+        }
+    }
+}
+
 /// Whether `address` is a mail address the transport accepts (RFC 5321 syntax, as lettre reads it).
 pub fn is_valid_address(address: &str) -> bool {
     address.parse::<lettre::Address>().is_ok()

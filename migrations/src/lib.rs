@@ -35,7 +35,10 @@
 //!   that created the job);
 //! - `…000014_teens`: `users.birth_month` (`YYYY-MM`), `time_zone` and `daily_feed_minutes`,
 //!   `videos.maturity`, `guardian_invites` (digests), `guardian_links` (one parent per teen),
-//!   `teen_controls`.
+//!   `teen_controls`;
+//! - `…000015_push`: the push outbox on `notifications` (`push_state`, `push_due_at`,
+//!   `push_lease_until`, `push_attempts`), `push_devices`, `push_deliveries` (idempotency keys),
+//!   `notification_settings` (per kind, quiet hours, the weekly email digest).
 //!
 //! Deleting a user cascades to everything they own (invites, sessions, jobs, videos, comments,
 //! reports, notifications, cameos, follows and blocks either side, likes, views, preferences); a
@@ -59,6 +62,7 @@ mod m20261204_000011_stitch_caption;
 mod m20261204_000012_failed_job_review;
 mod m20261205_000013_job_trace;
 mod m20261205_000014_teens;
+mod m20261205_000015_push;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -81,6 +85,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000012_failed_job_review::Migration),
             Box::new(m20261205_000013_job_trace::Migration),
             Box::new(m20261205_000014_teens::Migration),
+            Box::new(m20261205_000015_push::Migration),
         ]
     }
 }

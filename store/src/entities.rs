@@ -433,6 +433,10 @@ pub mod notifications {
         pub message: String,
         pub created_at: DateTimeUtc,
         pub read_at: Option<DateTimeUtc>,
+        pub push_state: crate::push::PushState,
+        pub push_due_at: Option<DateTimeUtc>,
+        pub push_lease_until: Option<DateTimeUtc>,
+        pub push_attempts: i32,
     }
 
     /// No navigated relations.
@@ -723,6 +727,89 @@ pub mod teen_controls {
         pub videos_public: bool,
         pub updated_at: DateTimeUtc,
         pub updated_by: Option<Uuid>,
+    }
+
+    /// No navigated relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod push_devices {
+    //! `push_devices`
+    use app_core::model::PushPlatform;
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `push_devices`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "push_devices")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub user_id: Uuid,
+        pub platform: PushPlatform,
+        pub token: String,
+        pub token_hash: String,
+        pub label: String,
+        pub created_at: DateTimeUtc,
+        pub last_success_at: Option<DateTimeUtc>,
+    }
+
+    /// No navigated relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod push_deliveries {
+    //! `push_deliveries`
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `push_deliveries`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "push_deliveries")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub notification_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub device_id: Uuid,
+        pub key: Uuid,
+        pub state: crate::push::DeliveryState,
+        pub attempts: i32,
+        pub updated_at: DateTimeUtc,
+    }
+
+    /// No navigated relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod notification_settings {
+    //! `notification_settings`
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `notification_settings`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "notification_settings")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: Uuid,
+        pub video_ready: bool,
+        pub cameo_used: bool,
+        pub comments: bool,
+        pub remixes: bool,
+        pub follows: bool,
+        pub likes_digest: bool,
+        pub moderation: bool,
+        pub email_digest: bool,
+        pub quiet_start: Option<String>,
+        pub quiet_end: Option<String>,
+        pub digest_sent_at: Option<DateTimeUtc>,
+        pub updated_at: DateTimeUtc,
     }
 
     /// No navigated relations.

@@ -32,6 +32,7 @@ mod json;
 pub mod moderation;
 #[cfg(test)]
 mod pool_tests;
+pub mod push;
 pub mod social;
 pub mod teens;
 pub mod uow;

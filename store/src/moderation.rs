@@ -650,19 +650,7 @@ impl Store {
         actor: Option<UserId>,
         message: &str,
     ) -> AppResult<()> {
-        notifications::Entity::insert(notifications::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            user_id: Set(user.0),
-            kind: Set(kind),
-            video_id: Set(video.map(|v| v.0)),
-            actor_id: Set(actor.map(|a| a.0)),
-            message: Set(message.into()),
-            created_at: Set(Utc::now()),
-            read_at: Set(None),
-        })
-        .exec(c)
-        .await?;
-        Ok(())
+        Self::insert_notification(c, user, kind, video, actor, message).await
     }
 
     /// A member's notifications, newest first, after the cursor `(created_at, id)`.

@@ -41,6 +41,8 @@ mod invites;
 mod mirror;
 mod moderation;
 mod ops;
+mod push;
+mod push_servers;
 mod remixes;
 mod social;
 mod sound;

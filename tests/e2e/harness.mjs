@@ -8,8 +8,9 @@
 // $SV_E2E_KEEP=1 keeps each test server's data folder for inspection.
 
 import { spawn, execFile } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -56,8 +57,13 @@ export function unique(prefix = 'u') {
   return `${prefix}${Date.now().toString(36).slice(-5)}${counter}`;
 }
 
-/** Starts a backend with its own data folder; resolves once `/readyz` answers 200. */
-export async function startServer(name = 'e2e') {
+/**
+ * Starts a backend with its own data folder; resolves once `/readyz` answers 200.
+ * Options: `webPush: true` turns Web Push on with a fresh VAPID key (EC P-256, PKCS#8 PEM in the
+ * data folder; `server.vapidPublicKey` is its public key, base64url, uncompressed) and lets the
+ * server push to http://127.0.0.1 endpoints; `env` adds or overrides environment variables.
+ */
+export async function startServer(name = 'e2e', { webPush = false, env: extraEnv = {} } = {}) {
   const dataDir = await mkdtemp(path.join(tmpdir(), `sv-${name}-`));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -73,6 +79,20 @@ export async function startServer(name = 'e2e') {
     APP_LOGIN_PER_ACCOUNT_PER_MINUTE: '1000',
     APP_MAIL_REQUESTS_PER_IP_PER_HOUR: '1000',
   });
+  let vapidPublicKey = null;
+  if (webPush) {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const keyFile = path.join(dataDir, 'vapid.pem');
+    await writeFile(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    const { x, y } = publicKey.export({ format: 'jwk' });
+    vapidPublicKey = Buffer.concat([Buffer.from([4]), Buffer.from(x, 'base64url'), Buffer.from(y, 'base64url')]).toString('base64url');
+    Object.assign(env, {
+      APP_VAPID_PRIVATE_KEY_FILE: keyFile,
+      APP_VAPID_SUBJECT: 'mailto:ops@example.com',
+      APP_PUSH_ALLOW_LOOPBACK_HTTP: 'true',
+    });
+  }
+  Object.assign(env, extraEnv);
   const logPath = path.join(dataDir, 'server.log');
   const log = createWriteStream(logPath);
   const child = spawn(BACKEND, ['serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -102,6 +122,8 @@ export async function startServer(name = 'e2e') {
     url,
     dataDir,
     logPath,
+    /** The VAPID public key (base64url, uncompressed P-256) with `webPush: true`, else null. */
+    vapidPublicKey,
     async stop() {
       if (!exited) {
         child.kill('SIGTERM');

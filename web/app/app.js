@@ -18,6 +18,7 @@ import * as cameos from './cameos.js';
 import * as settings from './settings.js';
 import * as notifications from './notifications.js';
 import * as check from './check.js';
+import { forgetThisBrowser } from './notify.js';
 
 /** Path patterns, first match wins; `:name` captures one segment. */
 const ROUTES = [
@@ -131,6 +132,8 @@ function renderNav() {
 }
 
 async function onLogOut() {
+  // This browser stops getting the member's pushes (while the session still works).
+  await forgetThisBrowser();
   await logOut();
   state.viewer = null;
   toast('You are logged out.', 'ok');
@@ -253,6 +256,15 @@ session.onChange(async () => {
   await loadViewer();
   renderNav();
 });
+
+// A click on a push notification (sw.js) asks an open window to show its path.
+if ('serviceWorker' in navigator) {
+  navigator.serviceWorker.addEventListener('message', (e) => {
+    const path = e.data?.type === 'sv.open' ? e.data.path : null;
+    if (typeof path === 'string' && path.startsWith('/') && !path.startsWith('//')) navigate(path);
+  });
+  navigator.serviceWorker.startMessages();
+}
 
 await loadViewer();
 render({ focus: false });

@@ -1,10 +1,12 @@
 // Settings `/settings`: steer For You with a sentence (`setFeedPreferences`) and see how it was
-// read (`feedPreferences`: text, topic weights, summary); the account's email and verification.
+// read (`feedPreferences`: text, topic weights, summary); the family cards (family.js);
+// notifications (notify.js); the account's email and verification.
 
 import { gql } from '/static/shared/api.js';
 import { h, mount, field, errorBox, busy, toast } from '/static/shared/dom.js';
 import { signInNeeded, showError, explain } from './ui.js';
 import { familyCards } from './family.js';
+import { notificationsCard } from './notify.js';
 
 export async function render(ctx) {
   if (!ctx.viewer) return signInNeeded('steer your feed');
@@ -50,6 +52,7 @@ export async function render(ctx) {
   } catch (e) {
     family = [h('p', { class: 'form-error', role: 'alert' }, explain(e))];
   }
+  const notify = await notificationsCard();
 
   return h(
     'div',
@@ -57,6 +60,7 @@ export async function render(ctx) {
     h('h1', {}, 'Settings'),
     h('section', { class: 'card stack', 'aria-labelledby': 'steer-h', 'data-testid': 'steer' }, h('h2', { id: 'steer-h' }, 'Steer your For You feed'), current, form),
     ...family,
+    notify,
     accountCard(ctx),
   );
 }

@@ -30,6 +30,7 @@ pub mod feed_responses;
 pub mod media;
 pub use api::metrics;
 pub mod site;
+pub mod unsubscribe;
 pub mod ws;
 
 use std::sync::Arc;
@@ -122,6 +123,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/readyz", web::get().to(readyz))
         .route("/.well-known/jwks.json", web::get().to(jwks))
         .route("/metrics", web::get().to(metrics_text))
+        .route("/unsubscribe", web::get().to(unsubscribe::show))
+        .route("/unsubscribe", web::post().to(unsubscribe::confirm))
         .route("/media/{key:.+}", web::get().to(media::serve))
         .service(
             web::resource("/static/{path:.+}").route(web::get().to(site::asset)).route(web::head().to(site::asset)),

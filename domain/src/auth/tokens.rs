@@ -25,6 +25,10 @@ use app_core::types::{SessionId, UserId};
 
 /// The `typ` claim of access tokens.
 pub const ACCESS_TYP: &str = "access";
+/// `typ` of a digest unsubscribe link's token (never accepted as an access token).
+pub const UNSUBSCRIBE_TYP: &str = "unsubscribe";
+/// How long an unsubscribe link works.
+const UNSUBSCRIBE_TTL_SECS: i64 = 90 * 86400;
 
 /// Claims of an access token.
 #[derive(Debug, Serialize, Deserialize)]
@@ -232,6 +236,39 @@ impl AccessTokens {
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.kid.clone());
         jsonwebtoken::encode(&header, &claims, &self.encoding).map_err(|e| AppError::internal("sign jwt", e))
+    }
+
+    /// A token for the weekly digest's unsubscribe link: names `user`, signed like access
+    /// tokens but of its own kind, valid 90 days.
+    pub fn issue_unsubscribe(&self, user: UserId) -> AppResult<String> {
+        let now = chrono::Utc::now().timestamp();
+        let claims = AccessClaims {
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            sub: user.to_string(),
+            sid: String::new(),
+            iat: now,
+            exp: now + UNSUBSCRIBE_TTL_SECS,
+            typ: UNSUBSCRIBE_TYP.into(),
+            jti: uuid::Uuid::new_v4().to_string(),
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, &claims, &self.encoding).map_err(|e| AppError::internal("sign jwt", e))
+    }
+
+    /// The member an unsubscribe token names, if it is genuine, unexpired and of that kind.
+    pub fn verify_unsubscribe(&self, token: &str) -> Option<UserId> {
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        let key = match &header.kid {
+            Some(kid) => self.keys.iter().find(|k| &k.kid == kid)?,
+            None => self.keys.first()?,
+        };
+        let data = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &self.validation).ok()?;
+        if data.claims.typ != UNSUBSCRIBE_TYP {
+            return None;
+        }
+        UserId::parse(&data.claims.sub)
     }
 
     /// Verifies signature, algorithm, expiry, issuer, audience and kind.
