@@ -55,7 +55,8 @@ apt_install() {
   fi
 }
 
-# System tools: ffprobe (media tests check the MP4 with it) and nasm (openh264's assembly, ~2x
+# System tools: ffmpeg/ffprobe (the server reads uploads of every format through them,
+# `media::ingest`; the media tests check MP4s with them) and nasm (openh264's assembly, ~2x
 # encode). Without root they are left to the caller, as the build does not need them.
 # Sound: cmake builds the bundled libopus (the `opus` crate's opusic-sys; BSD) into the binaries;
 # flite (CMU's BSD-style licence) is the fallback speech engine, run as a process; pocketsphinx
@@ -67,7 +68,7 @@ if [ "$(id -u)" = 0 ]; then
   command -v flite >/dev/null || apt_install flite flite
   command -v pocketsphinx_continuous >/dev/null || apt_install pocketsphinx_continuous pocketsphinx
 else
-  command -v ffprobe >/dev/null || echo "setup: ffprobe is missing (Debian package ffmpeg; the tests need it)" >&2
+  command -v ffprobe >/dev/null || echo "setup: ffprobe is missing (Debian package ffmpeg; uploads and the tests need it)" >&2
   command -v nasm >/dev/null || echo "setup: nasm is missing (Debian package nasm; encoding is ~2x slower without it)" >&2
   command -v cmake >/dev/null || echo "setup: cmake is missing (Debian package cmake; the build needs it for libopus)" >&2
   command -v flite >/dev/null || echo "setup: flite is missing (Debian package flite; the fallback speech engine)" >&2

@@ -14,9 +14,11 @@
 //! 2. `create` (the clip is the multipart `Upload` of `createCameo`): name 1–`MAX_NAME` characters,
 //!    restrictions up to `MAX_RESTRICTIONS`, permission `ONLY_ME` by default; the challenge must be the
 //!    caller's, unused and unexpired (`BAD_USER_INPUT`, field `challengeId`).
-//! 3. `check_clip` (every refusal `BAD_USER_INPUT`, field `clip`, nothing stored): a browser's
-//!    fragmented recording is rewritten as a plain MP4 (`media::normalize_mp4`, no re-encode; that is
-//!    what is stored); H.264 MP4, `CLIP_SECONDS`, sides within `MIN_SIDE`–`MAX_SIDE`; then
+//! 3. `check_clip` (every refusal `BAD_USER_INPUT`, field `clip`, in words, nothing stored): any
+//!    video phones and browsers record (`ClipChecker::inspect_upload` → `media::ingest`: HEVC, VP9,
+//!    AV1, 10-bit or 4:4:4 H.264, rotated, re-encoded once into an upright H.264 MP4; a browser's
+//!    fragmented MP4 rewritten without re-encoding; that is what is stored); `CLIP_SECONDS`, sides
+//!    within `MIN_SIDE`–`MAX_SIDE`; then
 //!    `ClipChecker::inspect`: a clip whose watermark decodes blind, or that carries a trusted
 //!    manifest, is one of our own generated clips and is refused. The first 16 frames become the
 //!    likeness features (`jobs::reference::from_frames`, the manifest's `embed_dim` values).
@@ -255,46 +257,69 @@ impl CameoService {
         Ok(cameo)
     }
 
-    /// The automatic checks of a verification clip: an H.264 MP4 of 2–30 s within the size
-    /// bounds, and not one of our own generated clips. A browser's recording (fragmented MP4)
-    /// is first rewritten as a plain MP4, without re-encoding. Returns the plain clip, its
-    /// length and the likeness features passed to the model.
+    /// The automatic checks of a verification clip: a video of 2–30 s within the size bounds, in
+    /// any form phones and browsers record (`ClipChecker::inspect_upload`: HEVC, VP9, AV1, 10-bit
+    /// or 4:4:4 H.264, rotated, are re-encoded once into an upright H.264 MP4; a browser's
+    /// fragmented MP4 is rewritten without re-encoding), and not one of our own generated clips.
+    /// Returns the clip as stored, its length and the likeness features passed to the model.
     async fn check_clip(&self, clip: Vec<u8>) -> AppResult<(Vec<u8>, u64, Vec<f32>)> {
+        use media::ingest::IngestError;
         let bad = |m: String| AppError::bad_input("clip", m);
         if clip.is_empty() {
             return Err(bad("the clip is empty".into()));
         }
-        let clip = plain_mp4(clip);
-        let info =
-            media::probe_mp4(&clip).map_err(|e| bad(format!("the clip is not an MP4 with H.264 video ({e})")))?;
-        let secs = info.duration_ms as f64 / 1000.0;
-        if info.duration_ms < CLIP_SECONDS.0 * 1000 || info.duration_ms > CLIP_SECONDS.1 * 1000 {
-            return Err(bad(format!(
-                "the clip is {secs:.1} s long; record {} to {} seconds",
-                CLIP_SECONDS.0, CLIP_SECONDS.1
-            )));
-        }
-        let (w, h) = (info.width, info.height);
-        if w.min(h) < MIN_SIDE || w.max(h) > MAX_SIDE {
-            return Err(bad(format!("the clip is {w}x{h}; each side must be {MIN_SIDE} to {MAX_SIDE} pixels")));
-        }
+        let seconds = |secs: f64| {
+            bad(format!("the clip is {secs:.1} s long; record {} to {} seconds", CLIP_SECONDS.0, CLIP_SECONDS.1))
+        };
+        let sides =
+            |w: usize, h: usize| bad(format!("the clip is {w}x{h}; each side must be {MIN_SIDE} to {MAX_SIDE} pixels"));
+        let limits = media::ingest::IngestLimits {
+            max_seconds: CLIP_SECONDS.1 as f64,
+            keep_seconds: CLIP_SECONDS.1 as f64,
+            min_side: MIN_SIDE,
+            max_frame_pixels: MAX_SIDE * MAX_SIDE,
+            ..media::ingest::IngestLimits::default()
+        };
+        let _permit = self.checker.permit().await?;
         let checker = self.checker.clone();
         let dim = self.reference_dim;
         let checked = tokio::task::spawn_blocking(move || {
-            let found = checker.inspect(&clip);
+            let (found, n) = checker.inspect_upload(&clip, &limits)?;
+            // What is stored: the re-encoded clip, or the upload as a plain MP4.
+            let clip = if n.reencoded { n.mp4 } else { plain_mp4(clip) };
             let frames = media::decode_mp4_prefix(&clip, 16);
-            (clip, found, frames)
+            let info = media::probe_mp4(&clip);
+            Ok::<_, IngestError>((clip, found, frames, info))
         })
         .await
-        .map_err(|e| AppError::internal("cameo clip check", e))?;
-        let (clip, found, frames) = checked;
+        .map_err(|e| AppError::internal("cameo clip check", e))?
+        .map_err(|e| match e {
+            IngestError::TooLong { secs, .. } => seconds(secs),
+            IngestError::TooSmall { width, height, .. } | IngestError::TooLarge { width, height } => {
+                sides(width, height)
+            }
+            e => crate::moderation::upload_error("clip", e),
+        })?;
+        let (clip, found, frames, info) = checked;
+        let info = info.map_err(|e| {
+            tracing::warn!(error = %e, "normalised cameo clip unreadable");
+            bad("the clip could not be decoded (it may be damaged or cut short)".into())
+        })?;
+        if info.duration_ms < CLIP_SECONDS.0 * 1000 || info.duration_ms > CLIP_SECONDS.1 * 1000 + 50 {
+            return Err(seconds(info.duration_ms as f64 / 1000.0));
+        }
+        let (w, h) = (info.width, info.height);
+        if w.min(h) < MIN_SIDE || w.max(h) > MAX_SIDE {
+            return Err(sides(w, h));
+        }
+
         if found.watermark.is_some() || found.manifest_trusted() {
             return Err(bad("this clip was generated here; record yourself with your camera instead".into()));
         }
-        if let Some(e) = found.decode_error {
-            return Err(bad(format!("the clip does not decode ({e})")));
-        }
-        let frames = frames.map_err(|e| bad(format!("the clip does not decode ({e})")))?;
+        let frames = frames.map_err(|e| {
+            tracing::warn!(error = %e, "normalised cameo clip does not decode");
+            bad("the clip could not be decoded (it may be damaged or cut short)".into())
+        })?;
         let reference = jobs::reference::from_frames(&frames, w, h, dim)
             .map_err(|e| bad(format!("the clip cannot be used ({e})")))?;
         Ok((clip, info.duration_ms, reference))

@@ -106,6 +106,26 @@ pub const MIN_CHECK_FRAMES: usize = 8;
 /// Largest frame accepted for checking (4096×2304, "4K" at 16:9).
 pub const MAX_CHECK_FRAME_PIXELS: usize = 4096 * 2304;
 
+/// What `verifyProvenance` takes: any length up to 10 minutes, of which the first 20 s are read.
+fn provenance_limits() -> media::ingest::IngestLimits {
+    media::ingest::IngestLimits {
+        max_seconds: 600.0,
+        keep_seconds: 20.0,
+        min_side: 32,
+        max_frame_pixels: MAX_CHECK_FRAME_PIXELS,
+        ..media::ingest::IngestLimits::default()
+    }
+}
+
+/// An upload that cannot be used, as the client sees it: the words of the error on `field`, or
+/// `INTERNAL` when the server lacks its tools.
+pub(crate) fn upload_error(field: &'static str, e: media::ingest::IngestError) -> AppError {
+    match e {
+        media::ingest::IngestError::Unavailable => AppError::internal("video tools", e),
+        e => AppError::bad_input(field, e.to_string()),
+    }
+}
+
 /// Rate limits of moderation operations.
 #[derive(Debug, Clone, Copy)]
 pub struct ModerationLimits {
@@ -143,14 +163,51 @@ impl ClipChecker {
         self
     }
 
+    /// Waits for a free check (one per core).
+    pub(crate) async fn permit(&self) -> AppResult<tokio::sync::SemaphorePermit<'_>> {
+        self.permits.acquire().await.map_err(|e| AppError::internal("clip check", e))
+    }
+
+    /// The C2PA manifest of `bytes`, or why it could not be read (neither when there is none).
+    fn manifest_of(&self, bytes: &[u8]) -> (Option<moderation::provenance::VerifiedManifest>, Option<String>) {
+        match moderation::provenance::verify_mp4_trusting(bytes, &self.trust_roots_pem) {
+            Ok(m) => (Some(m), None),
+            Err(moderation::provenance::ProvenanceError::NoManifest) => (None, None),
+            Err(e) => (None, Some(e.to_string())),
+        }
+    }
+
+    /// Checks an upload in whatever form a phone, a browser or a screen recorder made it: the
+    /// manifest from the bytes as sent, the frames from their normal form (`media::ingest`:
+    /// re-encoded once when the pipeline's reader cannot take them, also when an H.264 MP4 turns
+    /// out not to decode). A file that cannot be used is an [`media::ingest::IngestError`], in
+    /// words for a person. CPU-bound and runs tools: call from a blocking thread.
+    pub fn inspect_upload(
+        &self,
+        bytes: &[u8],
+        limits: &media::ingest::IngestLimits,
+    ) -> Result<(ClipInspection, media::ingest::Normalized), media::ingest::IngestError> {
+        let mut n = media::ingest::normalize(bytes, limits, false)?;
+        let mut found = self.inspect(&n.mp4);
+        if !n.reencoded && found.decode_error.is_some() {
+            tracing::info!(error = ?found.decode_error, "upload re-encoded: the H.264 reader refused it");
+            n = media::ingest::normalize(bytes, limits, true)?;
+            found = self.inspect(&n.mp4);
+        }
+        if n.reencoded {
+            (found.manifest, found.manifest_error) = self.manifest_of(bytes);
+        }
+        if let Some(e) = &found.decode_error {
+            tracing::warn!(error = %e, "normalised upload does not decode");
+            return Err(media::ingest::IngestError::Undecodable);
+        }
+        Ok((found, n))
+    }
+
     /// Reads watermark and manifest from an MP4 (CPU-bound: call from a blocking thread).
     pub fn inspect(&self, bytes: &[u8]) -> ClipInspection {
         let mut out = ClipInspection::default();
-        match moderation::provenance::verify_mp4_trusting(bytes, &self.trust_roots_pem) {
-            Ok(m) => out.manifest = Some(m),
-            Err(moderation::provenance::ProvenanceError::NoManifest) => {}
-            Err(e) => out.manifest_error = Some(e.to_string()),
-        }
+        (out.manifest, out.manifest_error) = self.manifest_of(bytes);
         // The manifest above is bound to the bytes as uploaded; the frames are read from the
         // plain form of the file (a browser's fragmented recording rewritten, no re-encoding).
         // A file the rewriter refuses is probed as it came, so the reader decides as before.
@@ -275,7 +332,7 @@ impl ModerationService {
 
     async fn inspect(&self, bytes: Vec<u8>) -> AppResult<ClipInspection> {
         // At most one check per core decodes at a time; the rest wait their turn.
-        let _permit = self.checker.permits.acquire().await.map_err(|e| AppError::internal("clip check", e))?;
+        let _permit = self.checker.permit().await?;
         let checker = self.checker.clone();
         tokio::task::spawn_blocking(move || checker.inspect(&bytes))
             .await
@@ -373,15 +430,16 @@ impl ModerationService {
         if bytes.is_empty() {
             return Err(AppError::bad_input("clip", "the upload is empty"));
         }
-        let found = self.inspect(bytes).await?;
-        if let Some(e) = &found.decode_error
-            && found.manifest.is_none()
-        {
-            return Err(AppError::bad_input(
-                "clip",
-                format!("the clip is not an H.264 MP4 this service can read ({e})"),
-            ));
-        }
+        let found = {
+            let _permit = self.checker.permit().await?;
+            let checker = self.checker.clone();
+            let limits = provenance_limits();
+            tokio::task::spawn_blocking(move || checker.inspect_upload(&bytes, &limits))
+                .await
+                .map_err(|e| AppError::internal("clip check", e))?
+                .map_err(|e| upload_error("clip", e))?
+                .0
+        };
         let by_mark = match found.watermark {
             Some(w) => self.deps.store.video_by_watermark(w).await?,
             None => None,

@@ -48,7 +48,7 @@ FROM ${RUNTIME_IMAGE}
 # ca-certificates: TLS to SMTP, S3 and PostgreSQL/Redis endpoints that use it. No ffmpeg: the
 # binaries encode and decode in-process (openh264, opus); bash serves the compose healthcheck.
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates libstdc++6 \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates ffmpeg libstdc++6 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 soravibe \
  && useradd --system --uid 10001 --gid soravibe --home-dir /var/lib/soravibe --shell /usr/sbin/nologin soravibe \

@@ -12,6 +12,7 @@
 mod audio;
 mod encode;
 mod error;
+pub mod ingest;
 mod normalize;
 mod read;
 mod store;

@@ -40,7 +40,16 @@ async fn roundtrip(url: &str) {
     assert!(manager.has_column("users", "birth_month").await.unwrap());
     assert!(manager.has_column("videos", "maturity").await.unwrap());
     assert!(manager.has_table("guardian_links").await.unwrap());
+    assert!(manager.has_table("push_devices").await.unwrap());
+    assert!(manager.has_column("notifications", "push_state").await.unwrap());
     // Stepping down removes only the newest migrations.
+    Migrator::down(&db, Some(1)).await.unwrap();
+    assert!(!manager.has_table("push_devices").await.unwrap());
+    assert!(!manager.has_table("push_deliveries").await.unwrap());
+    assert!(!manager.has_table("notification_settings").await.unwrap());
+    assert!(!manager.has_column("notifications", "push_state").await.unwrap());
+    assert!(!manager.has_column("notifications", "push_due_at").await.unwrap());
+    assert!(manager.has_table("guardian_links").await.unwrap());
     Migrator::down(&db, Some(1)).await.unwrap();
     assert!(!manager.has_table("guardian_links").await.unwrap());
     assert!(!manager.has_table("guardian_invites").await.unwrap());

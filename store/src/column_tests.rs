@@ -148,6 +148,7 @@ fn every_state_keeps_its_stored_spelling() {
             "cameo.rejected",
             "cameo.used",
             "job.cancelled",
+            "video.ready",
         ]
     );
     assert_eq!(stored::<CommentStatus>(), ["VISIBLE", "REMOVED"]);

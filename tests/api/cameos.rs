@@ -129,7 +129,7 @@ async fn verification_uploads_are_checked_and_nothing_is_stored_on_refusal() {
     assert!(ch["phrase"].as_str().unwrap().starts_with("Say \""), "{ch}");
     let input = json!({"challengeId": ch["id"], "name": "Ann"});
     let r: Value = upload_cameo(&app, &ann, input.clone(), b"not a video".to_vec()).await.json().await.unwrap();
-    refuse(&r, "not an MP4");
+    refuse(&r, "not a video file");
     let r: Value = upload_cameo(&app, &ann, input.clone(), camera_clip(31.0, 320, 240)).await.json().await.unwrap();
     refuse(&r, "record 2 to 30 seconds");
     let r: Value = upload_cameo(&app, &ann, input.clone(), camera_clip(1.0, 320, 240)).await.json().await.unwrap();

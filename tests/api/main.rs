@@ -22,7 +22,9 @@
 //! a database fault, the web files), `sound`, `storyboard` (shots joined into one video, checked
 //! before queueing), `faults` (the production shape as processes under load while each part fails
 //! in turn), `teens` (age at sign-up, the teen rules for adults, teens and parents, controls,
-//! unlinking, moderators' corrections). Most feed tests write their published videos with the store's
+//! unlinking, moderators' corrections), `push` (devices, delivery to the loopback APNs, FCM and Web
+//! Push of `push_servers`, retries, quiet hours, a crash mid-send, the digest), `ingest` (the
+//! clips phones record, broken files). Most feed tests write their published videos with the store's
 //! own job and video functions, so a test can have dozens.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)] // test code
 
@@ -37,6 +39,7 @@ mod faults;
 mod feeds;
 mod generation;
 mod hygiene;
+mod ingest;
 mod invites;
 mod mirror;
 mod moderation;
