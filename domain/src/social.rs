@@ -97,18 +97,17 @@ impl SocialService {
             return Err(AppError::Forbidden("you cannot follow this member".into()));
         }
         self.deps.kv.hit(self.limits.actions, &me.to_string()).await?;
-        if self.deps.store.follow(me, id).await? {
+        // The notice (and so its push) is written with the follow, in its transaction.
+        let message = format!("@{} followed you", v.user.username);
+        let notice = store::social::Notice {
+            user: id,
+            kind: NotificationKind::UserFollowed,
+            video: None,
+            actor: Some(me),
+            message: &message,
+        };
+        if self.deps.store.follow(me, id, Some(notice)).await? {
             self.feed.on_graph_changed(&[me]).await?;
-            self.deps
-                .store
-                .notify(
-                    id,
-                    NotificationKind::UserFollowed,
-                    None,
-                    Some(me),
-                    &format!("@{} followed you", v.user.username),
-                )
-                .await?;
         }
         self.deps.store.user(id).await?.ok_or(AppError::NotFound("user"))
     }
@@ -160,21 +159,17 @@ impl SocialService {
         let me = v.user.id;
         let video = self.visible_video(me, id).await?;
         self.deps.kv.hit(self.limits.actions, &me.to_string()).await?;
-        let liked = self.deps.store.like(me, id).await?;
-        if liked {
+        // The author's notice is written with the like, in its transaction.
+        let message = format!("@{} liked your video", v.user.username);
+        let notice = (video.author_id != me).then_some(store::social::Notice {
+            user: video.author_id,
+            kind: NotificationKind::VideoLiked,
+            video: Some(id),
+            actor: Some(me),
+            message: &message,
+        });
+        if self.deps.store.like(me, id, notice).await? {
             super::feed::viewers_changed(&self.deps, &[me]).await;
-        }
-        if liked && video.author_id != me {
-            self.deps
-                .store
-                .notify(
-                    video.author_id,
-                    NotificationKind::VideoLiked,
-                    Some(id),
-                    Some(me),
-                    &format!("@{} liked your video", v.user.username),
-                )
-                .await?;
         }
         self.deps.store.video(id).await?.ok_or(AppError::NotFound("video"))
     }

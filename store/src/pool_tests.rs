@@ -41,9 +41,9 @@ async fn newest_per_author_keeps_each_authors_newest_published_videos() {
 async fn viewer_history_comes_with_authors_and_counts() {
     let store = sqlite().await;
     let (a, b, c) = (member(&store, "ann").await, member(&store, "ben").await, member(&store, "cat").await);
-    assert!(store.follow(a.id, b.id).await.unwrap());
-    assert!(store.follow(a.id, c.id).await.unwrap());
-    assert!(store.follow(b.id, c.id).await.unwrap());
+    assert!(store.follow(a.id, b.id, None).await.unwrap());
+    assert!(store.follow(a.id, c.id, None).await.unwrap());
+    assert!(store.follow(b.id, c.id, None).await.unwrap());
     let mut followees = store.followees(a.id).await.unwrap();
     followees.sort();
     let mut expected = vec![(b.id, 1), (c.id, 2)];
@@ -56,9 +56,9 @@ async fn viewer_history_comes_with_authors_and_counts() {
     for v in [&bens, &cats] {
         assert!(store.publish_video(v.id, None).await.unwrap());
     }
-    assert!(store.like(a.id, bens.id).await.unwrap());
+    assert!(store.like(a.id, bens.id, None).await.unwrap());
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    assert!(store.like(a.id, cats.id).await.unwrap());
+    assert!(store.like(a.id, cats.id, None).await.unwrap());
     assert_eq!(store.recent_likes(a.id, 10).await.unwrap(), vec![(cats.id, c.id), (bens.id, b.id)], "newest first");
     assert_eq!(store.recent_likes(a.id, 1).await.unwrap(), vec![(cats.id, c.id)]);
 

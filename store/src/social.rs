@@ -147,9 +147,24 @@ fn published_after(
     q.order_by_desc(videos::Column::PublishedAt).order_by_desc(videos::Column::Id)
 }
 
+/// A notification written with a change, in its transaction (and so its push, see `crate::push`).
+#[derive(Debug, Clone, Copy)]
+pub struct Notice<'a> {
+    /// Whom it is for.
+    pub user: UserId,
+    /// What it is about.
+    pub kind: app_core::model::NotificationKind,
+    /// The video it is about.
+    pub video: Option<VideoId>,
+    /// Who caused it.
+    pub actor: Option<UserId>,
+    /// Its text.
+    pub message: &'a str,
+}
+
 impl Store {
     /// `follower` follows `followee`; false when they already did.
-    pub async fn follow(&self, follower: UserId, followee: UserId) -> AppResult<bool> {
+    pub async fn follow(&self, follower: UserId, followee: UserId, notice: Option<Notice<'_>>) -> AppResult<bool> {
         let txn = self.tx().await?;
         let n = follows::Entity::insert(follows::ActiveModel {
             follower_id: Set(follower.0),
@@ -164,6 +179,9 @@ impl Store {
         if n == 1 {
             bump_user(&txn, followee.0, users::Column::FollowerCount, 1).await?;
             bump_user(&txn, follower.0, users::Column::FollowingCount, 1).await?;
+            if let Some(n) = notice {
+                Store::notify_in(&txn, n.user, n.kind, n.video, n.actor, n.message).await?;
+            }
         }
         txn.commit().await?;
         Ok(n == 1)
@@ -287,7 +305,7 @@ impl Store {
     }
 
     /// `user` likes `video`; false when they already did.
-    pub async fn like(&self, user: UserId, video: VideoId) -> AppResult<bool> {
+    pub async fn like(&self, user: UserId, video: VideoId, notice: Option<Notice<'_>>) -> AppResult<bool> {
         let txn = self.tx().await?;
         let n = likes::Entity::insert(likes::ActiveModel {
             user_id: Set(user.0),
@@ -299,6 +317,9 @@ impl Store {
         .await?;
         if n == 1 {
             bump_video(&txn, video.0, videos::Column::LikeCount, 1).await?;
+            if let Some(n) = notice {
+                Store::notify_in(&txn, n.user, n.kind, n.video, n.actor, n.message).await?;
+            }
         }
         txn.commit().await?;
         Ok(n == 1)

@@ -272,9 +272,35 @@ async fn faults_leave_nothing_half_written(store: &Store) {
 
     // The social graph keeps its counters with its rows.
     let carol = store.user_by_username("carol").await.unwrap().unwrap().id;
-    until_it_succeeds(store, "follow", || store.follow(alice, carol)).await;
+    until_it_succeeds(store, "follow", || {
+        store.follow(
+            alice,
+            carol,
+            Some(crate::social::Notice {
+                user: carol,
+                kind: NotificationKind::UserFollowed,
+                video: None,
+                actor: Some(alice),
+                message: "followed",
+            }),
+        )
+    })
+    .await;
     until_it_succeeds(store, "block", || store.block(carol, alice)).await;
-    until_it_succeeds(store, "like", || store.like(carol, video.id)).await;
+    until_it_succeeds(store, "like", || {
+        store.like(
+            carol,
+            video.id,
+            Some(crate::social::Notice {
+                user: alice,
+                kind: NotificationKind::VideoLiked,
+                video: Some(video.id),
+                actor: Some(carol),
+                message: "liked",
+            }),
+        )
+    })
+    .await;
     until_it_succeeds(store, "record_view", || store.record_view(carol, video.id, 500)).await;
 
     // A revocation as `revokeCameo` runs it: the cameo, the draft deleted, the author told.

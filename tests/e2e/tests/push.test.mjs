@@ -95,8 +95,18 @@ async function pushPage(subscription, kind = 'desktop') {
       }
       return registrations.get(scope);
     },
-    /** Hands `text` to the service worker as a push message's data. */
+    /** Hands `text` to the service worker as a push message's data, once it is active (a push
+     * to a worker still installing is dropped). */
     async deliver(text) {
+      await page.evaluate(async (scope) => {
+        const deadline = Date.now() + 15_000;
+        for (;;) {
+          const reg = await navigator.serviceWorker.getRegistration(scope);
+          if (reg && reg.active && reg.active.state === 'activated') return;
+          if (Date.now() > deadline) throw new Error('the service worker did not activate');
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }, SW_SCOPE);
       await cdp.send('ServiceWorker.deliverPushMessage', { origin: server.url, registrationId: await page.push.registrationId(), data: text });
     },
     /** The notifications the worker shows, waiting until `until(list)` holds. */
