@@ -50,7 +50,8 @@ pub struct NotificationSettings {
     remixes: bool,
     /// New followers.
     follows: bool,
-    /// Likes, counted in the weekly digest (never pushed one by one).
+    /// Likes, never pushed one by one: counted once a day in a push (`likes.digest`), or in the
+    /// weekly email for members without a device.
     likes_digest: bool,
     /// Decisions of moderators about the member's videos, comments and cameos.
     moderation: bool,

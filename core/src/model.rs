@@ -909,6 +909,9 @@ pub enum NotificationKind {
     /// The member's video finished generating (a draft to look at and publish).
     #[cfg_attr(feature = "db", sea_orm(string_value = "video.ready"))]
     VideoReady,
+    /// A day's likes on the member's videos, counted (the likes digest push).
+    #[cfg_attr(feature = "db", sea_orm(string_value = "likes.digest"))]
+    LikesDigest,
 }
 
 impl NotificationKind {
@@ -930,6 +933,7 @@ impl NotificationKind {
             NotificationKind::CameoUsed => "cameo.used",
             NotificationKind::JobCancelled => "job.cancelled",
             NotificationKind::VideoReady => "video.ready",
+            NotificationKind::LikesDigest => "likes.digest",
         }
     }
 }

@@ -20,7 +20,8 @@
 //! repeat replaces what the device shows instead of adding to it. Quiet hours are applied at
 //! delivery, in the member's time zone ([`quiet_until`]): a teen's are the parent's, or
 //! 22:00–07:00; anyone may set their own; the entry waits until the window ends. Kinds the member
-//! turned off are `SKIPPED`; likes are never pushed one by one (they are counted in the digest).
+//! turned off are `SKIPPED`; likes are never pushed one by one: a member with a device gets one
+//! `likes.digest` a day ([`PushService::send_likes_digests`]), one without, the weekly email.
 //! The worker's time is the rules' clock (`Deps::clock`), so tests move it.
 
 use std::sync::Arc;
@@ -116,6 +117,7 @@ pub fn category(kind: NotificationKind, s: &NotificationSettings) -> Option<bool
         K::VideoRemixed => Some(s.remixes),
         K::UserFollowed => Some(s.follows),
         K::VideoLiked => None,
+        K::LikesDigest => Some(s.likes_digest),
         K::VideoInReview
         | K::VideoApproved
         | K::VideoRemoved
@@ -138,6 +140,7 @@ fn title(kind: NotificationKind) -> &'static str {
         K::VideoRemixed => "New remix of your video",
         K::UserFollowed => "New follower",
         K::VideoLiked => "New like",
+        K::LikesDigest => "Likes on your videos",
         K::VideoInReview => "Your video is being reviewed",
         K::VideoApproved => "Your video was approved",
         K::VideoRemoved => "Your video was taken down",
@@ -155,6 +158,7 @@ fn path_of(n: &Notification) -> Option<String> {
     match (n.kind, n.video_id) {
         (NotificationKind::VideoReady, _) => Some("/drafts".to_owned()),
         (NotificationKind::CameoApproved | NotificationKind::CameoRejected, _) => Some("/cameos".to_owned()),
+        (NotificationKind::LikesDigest, _) => Some("/notifications".to_owned()),
         (_, Some(v)) => Some(format!("/v/{v}")),
         _ => Some("/notifications".to_owned()),
     }
@@ -497,6 +501,39 @@ impl PushService {
         }
     }
 
+    /// Pushes each member with a device, once a day, how many likes their videos got since the
+    /// last such push (likes are never pushed one by one): a `likes.digest` notification, sent
+    /// through the outbox like any other (quiet hours and the `likesDigest` setting apply).
+    /// Answers how many were written.
+    pub async fn send_likes_digests(&self) -> AppResult<usize> {
+        const ROUND: u64 = 200;
+        let store = &self.deps.store;
+        let day = chrono::Duration::days(1);
+        let mut written = 0;
+        loop {
+            let now = self.deps.clock.now();
+            let due = store.likes_digests_due(now, day, ROUND).await?;
+            for &user in &due {
+                let Some(previous) = store.claim_likes_digest(user, now, now - day).await? else { continue };
+                let since = previous.unwrap_or(now - day);
+                let likes = store.count_notifications_since(user, NotificationKind::VideoLiked, since).await?;
+                if likes == 0 {
+                    continue;
+                }
+                let message = if likes == 1 {
+                    "1 new like on your videos".to_owned()
+                } else {
+                    format!("{likes} new likes on your videos")
+                };
+                store.notify(user, NotificationKind::LikesDigest, None, None, &message).await?;
+                written += 1;
+            }
+            if (due.len() as u64) < ROUND {
+                return Ok(written);
+            }
+        }
+    }
+
     /// Sends digests every `check` for as long as the process lives.
     pub async fn run_digests(self, check: Duration) {
         let mut tick = tokio::time::interval(check);
@@ -507,6 +544,11 @@ impl PushService {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(digests = n, "weekly digests sent"),
                 Err(e) => tracing::warn!(error = %e, "digest round failed; trying again later"),
+            }
+            match self.send_likes_digests().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(digests = n, "likes digests written"),
+                Err(e) => tracing::warn!(error = %e, "likes digest round failed; trying again later"),
             }
         }
     }
@@ -613,6 +655,7 @@ mod tests {
         s.follows = false;
         assert_eq!(category(NotificationKind::UserFollowed, &s), Some(false));
         assert_eq!(category(NotificationKind::VideoLiked, &s), None);
+        assert_eq!(category(NotificationKind::LikesDigest, &s), Some(true));
         s.moderation = false;
         assert_eq!(category(NotificationKind::VideoRemoved, &s), Some(false));
     }

@@ -7,7 +7,7 @@
 //! `push_deliveries` (one per notification and device: its idempotency key, sent again unchanged
 //! when a delivery is retried, and whether the provider accepted it); `notification_settings`
 //! (per kind, quiet hours, the weekly email digest; a member without a row has the defaults) with
-//! `digest_sent_at`.
+//! `digest_sent_at` (the last email digest) and `likes_digest_sent_at` (the last likes push).
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -69,6 +69,7 @@ enum NotificationSettings {
     QuietStart,
     QuietEnd,
     DigestSentAt,
+    LikesDigestSentAt,
     UpdatedAt,
 }
 
@@ -177,6 +178,7 @@ impl MigrationTrait for Migration {
                 .col(string_len_null(NotificationSettings::QuietStart, 5))
                 .col(string_len_null(NotificationSettings::QuietEnd, 5))
                 .col(timestamp_with_time_zone_null(NotificationSettings::DigestSentAt))
+                .col(timestamp_with_time_zone_null(NotificationSettings::LikesDigestSentAt))
                 .col(timestamp_with_time_zone(NotificationSettings::UpdatedAt))
                 .foreign_key(
                     ForeignKey::create()

@@ -149,6 +149,7 @@ fn every_state_keeps_its_stored_spelling() {
             "cameo.used",
             "job.cancelled",
             "video.ready",
+            "likes.digest",
         ]
     );
     assert_eq!(stored::<CommentStatus>(), ["VISIBLE", "REMOVED"]);

@@ -809,6 +809,7 @@ pub mod notification_settings {
         pub quiet_start: Option<String>,
         pub quiet_end: Option<String>,
         pub digest_sent_at: Option<DateTimeUtc>,
+        pub likes_digest_sent_at: Option<DateTimeUtc>,
         pub updated_at: DateTimeUtc,
     }
 

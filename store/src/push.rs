@@ -268,6 +268,7 @@ impl Store {
             quiet_start: Set(start),
             quiet_end: Set(end),
             digest_sent_at: Set(None),
+            likes_digest_sent_at: Set(None),
             updated_at: Set(Utc::now()),
         })
         .on_conflict(
@@ -480,6 +481,7 @@ impl Store {
             quiet_start: Set(None),
             quiet_end: Set(None),
             digest_sent_at: Set(None),
+            likes_digest_sent_at: Set(None),
             updated_at: Set(now),
         })
         .on_conflict(OnConflict::column(C::UserId).do_nothing().to_owned())
@@ -495,6 +497,122 @@ impl Store {
             .exec(&self.db)
             .await?;
         Ok((r.rows_affected == 1).then_some(previous))
+    }
+
+    /// Members with a push device and the likes digest on whose last likes push is older than
+    /// `every` (or who never had one). At most `limit`, by id.
+    pub async fn likes_digests_due(
+        &self,
+        now: DateTime<Utc>,
+        every: chrono::Duration,
+        limit: u64,
+    ) -> AppResult<Vec<UserId>> {
+        use crate::entities::users;
+        let cutoff = now - every;
+        let has_device = Query::select()
+            .expr(Expr::val(1))
+            .from(push_devices::Entity)
+            .and_where(
+                Expr::col((push_devices::Entity, push_devices::Column::UserId))
+                    .equals((users::Entity, users::Column::Id)),
+            )
+            .to_owned();
+        let settings_say = |cond: sea_orm::sea_query::SimpleExpr| {
+            Query::select()
+                .expr(Expr::val(1))
+                .from(notification_settings::Entity)
+                .and_where(
+                    Expr::col((notification_settings::Entity, notification_settings::Column::UserId))
+                        .equals((users::Entity, users::Column::Id)),
+                )
+                .and_where(cond)
+                .to_owned()
+        };
+        let off = settings_say(
+            Expr::col((notification_settings::Entity, notification_settings::Column::LikesDigest)).eq(false),
+        );
+        let recent = settings_say(
+            Expr::col((notification_settings::Entity, notification_settings::Column::LikesDigestSentAt)).gt(cutoff),
+        );
+        let ids: Vec<Uuid> = users::Entity::find()
+            .select_only()
+            .column(users::Column::Id)
+            .filter(users::Column::BannedAt.is_null())
+            .filter(Expr::exists(has_device))
+            .filter(Expr::exists(off).not())
+            .filter(Expr::exists(recent).not())
+            .order_by_asc(users::Column::Id)
+            .limit(limit)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(ids.into_iter().map(UserId).collect())
+    }
+
+    /// Marks `user`'s likes digest sent at `now` unless another node did after `cutoff`; the
+    /// previous one's time when this caller is to send it (`Some(None)`: the first), `None` when
+    /// not. Three statements.
+    pub async fn claim_likes_digest(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+        cutoff: DateTime<Utc>,
+    ) -> AppResult<Option<Option<DateTime<Utc>>>> {
+        use notification_settings::Column as C;
+        let defaults = NotificationSettings::default();
+        self.ensure_settings_row(user, &defaults, now).await?;
+        let previous =
+            notification_settings::Entity::find_by_id(user.0).one(&self.db).await?.and_then(|m| m.likes_digest_sent_at);
+        let r = notification_settings::Entity::update_many()
+            .col_expr(C::LikesDigestSentAt, Expr::value(Some(now)))
+            .filter(C::UserId.eq(user.0))
+            .filter(C::LikesDigest.eq(true))
+            .filter(C::LikesDigestSentAt.is_null().or(C::LikesDigestSentAt.lte(cutoff)))
+            .exec(&self.db)
+            .await?;
+        Ok((r.rows_affected == 1).then_some(previous))
+    }
+
+    /// Writes the member's settings row with `s` unless there is one.
+    async fn ensure_settings_row(&self, user: UserId, s: &NotificationSettings, now: DateTime<Utc>) -> AppResult<()> {
+        use notification_settings::Column as C;
+        let (start, end) = s.quiet_hours.clone().unzip();
+        notification_settings::Entity::insert(notification_settings::ActiveModel {
+            user_id: Set(user.0),
+            video_ready: Set(s.video_ready),
+            cameo_used: Set(s.cameo_used),
+            comments: Set(s.comments),
+            remixes: Set(s.remixes),
+            follows: Set(s.follows),
+            likes_digest: Set(s.likes_digest),
+            moderation: Set(s.moderation),
+            email_digest: Set(s.email_digest),
+            quiet_start: Set(start),
+            quiet_end: Set(end),
+            digest_sent_at: Set(None),
+            likes_digest_sent_at: Set(None),
+            updated_at: Set(now),
+        })
+        .on_conflict(OnConflict::column(C::UserId).do_nothing().to_owned())
+        .exec_without_returning(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    /// How many of `user`'s notifications of `kind` were written after `since`.
+    pub async fn count_notifications_since(
+        &self,
+        user: UserId,
+        kind: NotificationKind,
+        since: DateTime<Utc>,
+    ) -> AppResult<u64> {
+        use sea_orm::PaginatorTrait;
+        Ok(notifications::Entity::find()
+            .filter(notifications::Column::UserId.eq(user.0))
+            .filter(notifications::Column::Kind.eq(kind))
+            .filter(notifications::Column::CreatedAt.gt(since))
+            .count(&self.db)
+            .await?)
     }
 
     /// `user`'s notifications written after `since`, newest first, at most `limit`.

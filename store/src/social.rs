@@ -111,6 +111,18 @@ async fn bump_user<C: ConnectionTrait>(c: &C, id: Uuid, col: users::Column, by: 
     Ok(())
 }
 
+/// A follow's two counters (`followee.follower_count`, `follower.following_count`), the rows
+/// updated in id order: two members following each other at once lock the same two rows in the
+/// same order, so neither transaction waits on the other in a cycle (a deadlock on PostgreSQL).
+async fn bump_follow_counts<C: ConnectionTrait>(c: &C, follower: Uuid, followee: Uuid, by: i64) -> AppResult<()> {
+    let mut both = [(followee, users::Column::FollowerCount), (follower, users::Column::FollowingCount)];
+    both.sort_by_key(|(id, _)| *id);
+    for (id, col) in both {
+        bump_user(c, id, col, by).await?;
+    }
+    Ok(())
+}
+
 async fn bump_video<C: ConnectionTrait>(c: &C, id: Uuid, col: videos::Column, by: i64) -> AppResult<()> {
     videos::Entity::update_many()
         .col_expr(col, Expr::col(col).add(by))
@@ -127,8 +139,7 @@ async fn delete_follow<C: ConnectionTrait>(c: &C, follower: Uuid, followee: Uuid
         .exec(c)
         .await?;
     if r.rows_affected == 1 {
-        bump_user(c, followee, users::Column::FollowerCount, -1).await?;
-        bump_user(c, follower, users::Column::FollowingCount, -1).await?;
+        bump_follow_counts(c, follower, followee, -1).await?;
     }
     Ok(r.rows_affected == 1)
 }
@@ -177,8 +188,7 @@ impl Store {
         .exec_without_returning(&txn)
         .await?;
         if n == 1 {
-            bump_user(&txn, followee.0, users::Column::FollowerCount, 1).await?;
-            bump_user(&txn, follower.0, users::Column::FollowingCount, 1).await?;
+            bump_follow_counts(&txn, follower.0, followee.0, 1).await?;
             if let Some(n) = notice {
                 Store::notify_in(&txn, n.user, n.kind, n.video, n.actor, n.message).await?;
             }

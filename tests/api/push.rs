@@ -409,3 +409,28 @@ async fn a_push_interrupted_by_a_crash_is_sent_again_with_the_same_key() {
     node.kill().unwrap();
     node.wait().unwrap();
 }
+
+/// Likes are never pushed one by one: once a day a member with a device gets their count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn likes_are_pushed_once_a_day_as_a_count() {
+    let dir = tempdir("push-likes");
+    let lab = PushLab::start(&dir).await;
+    let app = with_lab(app(Engine::Sqlite), &lab).start().await;
+    let ann = app.member("ann").await;
+    let ann_id = app.my_id(&ann).await;
+    app.ok(REGISTER, json!({"p": "WEB", "t": lab.web_subscription("ann")}), Some(&ann)).await;
+    let video = crate::feeds::published(&app, &ann_id, "a red kite over the dunes").await;
+    for name in ["bob", "cyd"] {
+        let fan = app.member(name).await;
+        app.ok("mutation($v: ID!) { likeVideo(id: $v) { id } }", json!({"v": video}), Some(&fan)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(lab.attempts(PushPlatform::Web, "ann"), 0, "a like is not pushed by itself");
+    let push = &app.running.services.push;
+    assert_eq!(push.send_likes_digests().await.unwrap(), 1);
+    let got = arrived(&lab, PushPlatform::Web, "ann", 1).await;
+    assert_eq!(got[0].kind, "likes.digest");
+    assert_eq!(got[0].body, "2 new likes on your videos");
+    assert_eq!(push.send_likes_digests().await.unwrap(), 0, "once a day");
+    app.stop().await;
+}
