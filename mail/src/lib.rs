@@ -4,7 +4,8 @@
 
 use std::path::Path;
 
-use lettre::message::{Mailbox, header::ContentType};
+use lettre::message::Mailbox;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use app_core::error::{AppError, AppResult};
@@ -27,6 +28,10 @@ pub struct Mail {
     pub subject: String,
     /// Plain-text body.
     pub body: String,
+    /// A link that unsubscribes the recipient with one `POST` (RFC 8058: sent as
+    /// `List-Unsubscribe` with `List-Unsubscribe-Post: List-Unsubscribe=One-Click`), for mail
+    /// that is not a reply to something the recipient did.
+    pub unsubscribe: Option<String>,
 }
 
 /// Sends mail from one sender address.
@@ -58,13 +63,17 @@ impl MailService {
     /// Sends one message.
     pub async fn send(&self, mail: Mail) -> AppResult<()> {
         let to: Mailbox = mail.to.parse().map_err(|e| AppError::internal("mail recipient", e))?;
-        let msg = Message::builder()
-            .from(self.from.clone())
-            .to(to)
-            .subject(mail.subject)
-            .header(ContentType::TEXT_PLAIN)
-            .body(mail.body)
-            .map_err(|e| AppError::internal("build mail", e))?;
+        let mut builder = Message::builder().from(self.from.clone()).to(to).subject(mail.subject);
+        if let Some(link) = &mail.unsubscribe {
+            builder = builder
+                .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("List-Unsubscribe"), format!("<{link}>")))
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                    "List-Unsubscribe=One-Click".to_owned(),
+                ));
+        }
+        let msg =
+            builder.header(ContentType::TEXT_PLAIN).body(mail.body).map_err(|e| AppError::internal("build mail", e))?;
         match &self.transport {
             Mailer::File(t) => t.send(msg).await.map(|_| ()).map_err(|e| AppError::internal("write mail", e)),
             Mailer::Smtp(t) => t.send(msg).await.map(|_| ()).map_err(|e| AppError::internal("smtp send", e)),
@@ -80,6 +89,7 @@ impl MailService {
                 "Hi {username},\n\nConfirm your email address by opening this link:\n\n{}/verify-email?token={token}\n\nor by entering this code in the app:\n\ntoken: {token}\n\nIf you did not sign up, ignore this message.\n",
                 self.public_url
             ),
+            unsubscribe: None,
         }
     }
 
@@ -92,6 +102,7 @@ impl MailService {
                 "Someone asked to reset the password of this account.\n\nOpen this link within {minutes} minutes to choose a new one:\n\n{}/reset-password?token={token}\n\ntoken: {token}\n\nResetting signs you out everywhere. If it was not you, ignore this message.\n",
                 self.public_url
             ),
+            unsubscribe: None,
         }
     }
 
@@ -104,6 +115,7 @@ impl MailService {
                 "Your spot on the waitlist came up.\n\nJoin with this link:\n\n{}/join?code={code}\n\ninvite code: {code}\n",
                 self.public_url
             ),
+            unsubscribe: None,
         }
     }
 }
@@ -125,6 +137,7 @@ impl MailService {
                 "Hi {username},\n\n{head}\n{list}\nSee everything: {url}/notifications\n\nYou get this weekly email because you have no phone or browser set up for notifications. To stop it, open:\n\n{url}/unsubscribe?token={token}\n",
                 url = self.public_url
             ),
+            unsubscribe: Some(format!("{}/unsubscribe?token={token}", self.public_url)),
         }
     }
 }

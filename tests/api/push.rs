@@ -280,13 +280,30 @@ async fn weekly_digest_for_members_without_a_device_and_its_unsubscribe_link() {
     let mail = mail.replace("=\r\n", "").replace("=3D", "=");
     assert!(mail.contains("To: quinn@example.com"), "{mail}");
     assert!(mail.contains("3 new followers"), "{mail}");
-    let link = mail.split_whitespace().find(|w| w.contains("/unsubscribe?token=")).unwrap().to_owned();
+    let link = mail
+        .split_whitespace()
+        .rev()
+        .find(|w| w.contains("/unsubscribe?token=") && !w.starts_with('<'))
+        .unwrap()
+        .to_owned();
+    // The same link in the headers mail clients show as "Unsubscribe" (RFC 8058 one-click).
+    let unfolded = mail.replace("\r\n ", " ").replace("\r\n\t", " ");
+    assert!(unfolded.contains(&format!("List-Unsubscribe: <{link}>")), "{link} in {mail}");
+    assert!(unfolded.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"), "{mail}");
     // Opening the link changes nothing (mail scanners open links); the button does, signed out.
     let page = app.http.get(&link).send().await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("Stop the weekly email"));
     assert_eq!(app.ok(SETTINGS, json!({}), Some(&quiet)).await["notificationSettings"]["emailDigest"], true);
-    let done = app.http.post(&link).send().await.unwrap();
+    // What a mail client's one-click unsubscribe sends.
+    let done = app
+        .http
+        .post(&link)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(done.status(), 200);
     assert!(done.text().await.unwrap().contains("will not get the weekly email"));
     assert_eq!(app.ok(SETTINGS, json!({}), Some(&quiet)).await["notificationSettings"]["emailDigest"], false);
