@@ -286,7 +286,8 @@ impl CameoService {
         let checked = tokio::task::spawn_blocking(move || {
             let (found, n) = checker.inspect_upload(&clip, &limits)?;
             // What is stored: the re-encoded clip, or the upload as a plain MP4.
-            let clip = if n.reencoded { n.mp4 } else { plain_mp4(clip) };
+            let reencoded = n.reencoded.then(|| n.mp4.into_owned());
+            let clip = reencoded.unwrap_or_else(|| plain_mp4(clip));
             let frames = media::decode_mp4_prefix(&clip, 16);
             let info = media::probe_mp4(&clip);
             Ok::<_, IngestError>((clip, found, frames, info))

@@ -182,11 +182,11 @@ impl ClipChecker {
     /// re-encoded once when the pipeline's reader cannot take them, also when an H.264 MP4 turns
     /// out not to decode). A file that cannot be used is an [`media::ingest::IngestError`], in
     /// words for a person. CPU-bound and runs tools: call from a blocking thread.
-    pub fn inspect_upload(
+    pub fn inspect_upload<'a>(
         &self,
-        bytes: &[u8],
+        bytes: &'a [u8],
         limits: &media::ingest::IngestLimits,
-    ) -> Result<(ClipInspection, media::ingest::Normalized), media::ingest::IngestError> {
+    ) -> Result<(ClipInspection, media::ingest::Normalized<'a>), media::ingest::IngestError> {
         let mut n = media::ingest::normalize(bytes, limits, false)?;
         let mut found = self.inspect(&n.mp4);
         if !n.reencoded && found.decode_error.is_some() {
@@ -434,11 +434,10 @@ impl ModerationService {
             let _permit = self.checker.permit().await?;
             let checker = self.checker.clone();
             let limits = provenance_limits();
-            tokio::task::spawn_blocking(move || checker.inspect_upload(&bytes, &limits))
+            tokio::task::spawn_blocking(move || checker.inspect_upload(&bytes, &limits).map(|(found, _)| found))
                 .await
                 .map_err(|e| AppError::internal("clip check", e))?
                 .map_err(|e| upload_error("clip", e))?
-                .0
         };
         let by_mark = match found.watermark {
             Some(w) => self.deps.store.video_by_watermark(w).await?,

@@ -356,11 +356,7 @@ impl PushService {
             w.push((a, b));
         }
         if self.deps.is_teen(user) {
-            let c = self.deps.store.teen_controls(user.id).await?;
-            let (a, b) = match (c.quiet_start.as_deref(), c.quiet_end.as_deref()) {
-                (Some(a), Some(b)) => (a.to_owned(), b.to_owned()),
-                _ => (crate::teens::DEFAULT_QUIET_HOURS.0.to_owned(), crate::teens::DEFAULT_QUIET_HOURS.1.to_owned()),
-            };
+            let (a, b) = crate::teens::quiet_hours_of(&self.deps.store.teen_controls(user.id).await?);
             if let (Some(a), Some(b)) = (clock(&a), clock(&b)) {
                 w.push((a, b));
             }

@@ -218,6 +218,14 @@ pub struct EffectiveControls {
 /// Default quiet hours for teens: no notifications between these (the teen's time zone).
 pub const DEFAULT_QUIET_HOURS: (&str, &str) = ("22:00", "07:00");
 
+/// A teen's quiet hours as they apply: the parent's, or [`DEFAULT_QUIET_HOURS`].
+pub fn quiet_hours_of(c: &TeenControls) -> (String, String) {
+    match (&c.quiet_start, &c.quiet_end) {
+        (Some(s), Some(e)) => (s.clone(), e.clone()),
+        _ => (DEFAULT_QUIET_HOURS.0.to_owned(), DEFAULT_QUIET_HOURS.1.to_owned()),
+    }
+}
+
 /// A teen's week, in counts only (what their parent sees).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Activity {
@@ -416,10 +424,7 @@ impl TeenService {
     pub fn effective(&self, c: &TeenControls) -> EffectiveControls {
         EffectiveControls {
             daily_feed_minutes: c.daily_feed_minutes.unwrap_or(self.deps.rules.teen_daily_feed_minutes),
-            quiet_hours: match (&c.quiet_start, &c.quiet_end) {
-                (Some(s), Some(e)) => (s.clone(), e.clone()),
-                _ => (DEFAULT_QUIET_HOURS.0.to_owned(), DEFAULT_QUIET_HOURS.1.to_owned()),
-            },
+            quiet_hours: quiet_hours_of(c),
             cameo_permission: teen_cameo_ceiling(c),
             videos_public: c.videos_public,
         }

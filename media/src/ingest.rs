@@ -105,9 +105,9 @@ impl Probed {
 
 /// An upload in the pipeline's form.
 #[derive(Debug, Clone)]
-pub struct Normalized {
-    /// The H.264 MP4.
-    pub mp4: Vec<u8>,
+pub struct Normalized<'a> {
+    /// The H.264 MP4: the upload itself (borrowed, not copied) when it was not re-encoded.
+    pub mp4: std::borrow::Cow<'a, [u8]>,
     /// What the upload was.
     pub source: Probed,
     /// Whether it was re-encoded (false: the upload's own bytes).
@@ -178,9 +178,8 @@ pub enum IngestError {
 struct TempFile(std::path::PathBuf);
 
 impl TempFile {
-    fn new(ext: &str) -> Result<Self, IngestError> {
-        let name = format!("sv-ingest-{}-{}.{ext}", std::process::id(), unique());
-        Ok(TempFile(std::env::temp_dir().join(name)))
+    fn new(ext: &str) -> Self {
+        TempFile(std::env::temp_dir().join(format!("sv-ingest-{}-{}.{ext}", std::process::id(), unique())))
     }
 }
 
@@ -343,11 +342,7 @@ pub fn probe(path: &Path, limits: &IngestLimits) -> Result<Probed, IngestError> 
     let (width, height) = if rotation == 90 || rotation == 270 { (h, w) } else { (w, h) };
     let secs = number(format, "duration").or_else(|| number(video, "duration")).unwrap_or(0.0);
     Ok(Probed {
-        container: if container.contains("mp4") || container.contains("mov") {
-            if first == "mov" { "mov".into() } else { first.clone() }
-        } else {
-            first.clone()
-        },
+        container: first,
         codec,
         profile: text(video, "profile"),
         pix_fmt: text(video, "pix_fmt").unwrap_or_default(),
@@ -483,14 +478,14 @@ fn reencode(path: &Path, source: &Probed, limits: &IngestLimits) -> Result<Vec<u
 /// blocking thread.
 /// With `force`, a file the pipeline could read as it is is re-encoded too (for H.264 that
 /// openh264 turns out not to decode).
-pub fn normalize(bytes: &[u8], limits: &IngestLimits, force: bool) -> Result<Normalized, IngestError> {
+pub fn normalize<'a>(bytes: &'a [u8], limits: &IngestLimits, force: bool) -> Result<Normalized<'a>, IngestError> {
     if bytes.is_empty() {
         return Err(IngestError::Empty);
     }
     if bytes.len() > limits.max_bytes {
         return Err(IngestError::TooBig { mb: bytes.len().div_ceil(1 << 20), max_mb: limits.max_bytes >> 20 });
     }
-    let input = TempFile::new("in")?;
+    let input = TempFile::new("in");
     private_file(&input.0).and_then(|mut f| f.write_all(bytes)).map_err(|e| {
         tracing::error!(error = %e, "upload not written to the temporary folder");
         IngestError::Unavailable
@@ -498,10 +493,10 @@ pub fn normalize(bytes: &[u8], limits: &IngestLimits, force: bool) -> Result<Nor
     let source = probe(&input.0, limits)?;
     check(&source, limits)?;
     if source.native() && !force {
-        return Ok(Normalized { mp4: bytes.to_vec(), source, reencoded: false });
+        return Ok(Normalized { mp4: std::borrow::Cow::Borrowed(bytes), source, reencoded: false });
     }
     let mp4 = reencode(&input.0, &source, limits)?;
-    Ok(Normalized { mp4, source, reencoded: true })
+    Ok(Normalized { mp4: std::borrow::Cow::Owned(mp4), source, reencoded: true })
 }
 
 #[cfg(test)]

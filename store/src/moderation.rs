@@ -673,16 +673,8 @@ impl Store {
             .limit(limit)
             .all(&self.db)
             .await?
-            .into_iter()
-            .map(|m| Notification {
-                id: m.id,
-                kind: m.kind,
-                video_id: m.video_id.map(VideoId),
-                actor_id: m.actor_id.map(UserId),
-                message: m.message,
-                created_at: m.created_at,
-                read_at: m.read_at,
-            })
+            .iter()
+            .map(crate::push::notification_from)
             .collect())
     }
 

@@ -95,7 +95,7 @@ fn device_from(m: push_devices::Model) -> DeviceToken {
     }
 }
 
-fn notification_from(m: &notifications::Model) -> Notification {
+pub(crate) fn notification_from(m: &notifications::Model) -> Notification {
     Notification {
         id: m.id,
         kind: m.kind,
@@ -104,6 +104,58 @@ fn notification_from(m: &notifications::Model) -> Notification {
         message: m.message.clone(),
         created_at: m.created_at,
         read_at: m.read_at,
+    }
+}
+
+/// The settings row of `user` holding `s`, with no digest sent yet.
+fn settings_row(user: UserId, s: &NotificationSettings, now: DateTime<Utc>) -> notification_settings::ActiveModel {
+    let (start, end) = s.quiet_hours.clone().unzip();
+    notification_settings::ActiveModel {
+        user_id: Set(user.0),
+        video_ready: Set(s.video_ready),
+        cameo_used: Set(s.cameo_used),
+        comments: Set(s.comments),
+        remixes: Set(s.remixes),
+        follows: Set(s.follows),
+        likes_digest: Set(s.likes_digest),
+        moderation: Set(s.moderation),
+        email_digest: Set(s.email_digest),
+        quiet_start: Set(start),
+        quiet_end: Set(end),
+        digest_sent_at: Set(None),
+        likes_digest_sent_at: Set(None),
+        updated_at: Set(now),
+    }
+}
+
+/// The two periodic summaries: the weekly email for members without a push device, the daily
+/// likes push for members with one. Each has its switch and its last-sent column.
+#[derive(Debug, Clone, Copy)]
+enum Summary {
+    Email,
+    Likes,
+}
+
+impl Summary {
+    fn switch(self) -> notification_settings::Column {
+        match self {
+            Summary::Email => notification_settings::Column::EmailDigest,
+            Summary::Likes => notification_settings::Column::LikesDigest,
+        }
+    }
+
+    fn sent_at(self) -> notification_settings::Column {
+        match self {
+            Summary::Email => notification_settings::Column::DigestSentAt,
+            Summary::Likes => notification_settings::Column::LikesDigestSentAt,
+        }
+    }
+
+    fn sent_at_of(self, m: &notification_settings::Model) -> Option<DateTime<Utc>> {
+        match self {
+            Summary::Email => m.digest_sent_at,
+            Summary::Likes => m.likes_digest_sent_at,
+        }
     }
 }
 
@@ -254,46 +306,30 @@ impl Store {
     /// Stores a member's notification settings (one statement).
     pub async fn set_notification_settings(&self, user: UserId, s: &NotificationSettings) -> AppResult<()> {
         use notification_settings::Column as C;
-        let (start, end) = s.quiet_hours.clone().unzip();
-        notification_settings::Entity::insert(notification_settings::ActiveModel {
-            user_id: Set(user.0),
-            video_ready: Set(s.video_ready),
-            cameo_used: Set(s.cameo_used),
-            comments: Set(s.comments),
-            remixes: Set(s.remixes),
-            follows: Set(s.follows),
-            likes_digest: Set(s.likes_digest),
-            moderation: Set(s.moderation),
-            email_digest: Set(s.email_digest),
-            quiet_start: Set(start),
-            quiet_end: Set(end),
-            digest_sent_at: Set(None),
-            likes_digest_sent_at: Set(None),
-            updated_at: Set(Utc::now()),
-        })
-        .on_conflict(
-            OnConflict::column(C::UserId)
-                .update_columns([
-                    C::VideoReady,
-                    C::CameoUsed,
-                    C::Comments,
-                    C::Remixes,
-                    C::Follows,
-                    C::LikesDigest,
-                    C::Moderation,
-                    C::EmailDigest,
-                    C::QuietStart,
-                    C::QuietEnd,
-                    C::UpdatedAt,
-                ])
-                .to_owned(),
-        )
-        .exec_without_returning(&self.db)
-        .await?;
+        notification_settings::Entity::insert(settings_row(user, s, Utc::now()))
+            .on_conflict(
+                OnConflict::column(C::UserId)
+                    .update_columns([
+                        C::VideoReady,
+                        C::CameoUsed,
+                        C::Comments,
+                        C::Remixes,
+                        C::Follows,
+                        C::LikesDigest,
+                        C::Moderation,
+                        C::EmailDigest,
+                        C::QuietStart,
+                        C::QuietEnd,
+                        C::UpdatedAt,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(&self.db)
+            .await?;
         Ok(())
     }
 
-    /// Turns the weekly email digest off (the unsubscribe link; one statement).
+    /// Turns the weekly email digest off (the unsubscribe link; two statements).
     pub async fn unsubscribe_digest(&self, user: UserId) -> AppResult<()> {
         let mut s = self.notification_settings(user).await?;
         s.email_digest = false;
@@ -415,47 +451,7 @@ impl Store {
     /// joined and last digested at least `every` ago. At most `limit`, by id. Whether anything
     /// happened to them is read by the caller ([`Store::notifications_since`]).
     pub async fn digests_due(&self, now: DateTime<Utc>, every: chrono::Duration, limit: u64) -> AppResult<Vec<UserId>> {
-        use crate::entities::users;
-        let cutoff = now - every;
-        let has_device = Query::select()
-            .expr(Expr::val(1))
-            .from(push_devices::Entity)
-            .and_where(
-                Expr::col((push_devices::Entity, push_devices::Column::UserId))
-                    .equals((users::Entity, users::Column::Id)),
-            )
-            .to_owned();
-        let settings_say = |cond: sea_orm::sea_query::SimpleExpr| {
-            Query::select()
-                .expr(Expr::val(1))
-                .from(notification_settings::Entity)
-                .and_where(
-                    Expr::col((notification_settings::Entity, notification_settings::Column::UserId))
-                        .equals((users::Entity, users::Column::Id)),
-                )
-                .and_where(cond)
-                .to_owned()
-        };
-        let off = settings_say(
-            Expr::col((notification_settings::Entity, notification_settings::Column::EmailDigest)).eq(false),
-        );
-        let digested = settings_say(
-            Expr::col((notification_settings::Entity, notification_settings::Column::DigestSentAt)).gt(cutoff),
-        );
-        let ids: Vec<Uuid> = users::Entity::find()
-            .select_only()
-            .column(users::Column::Id)
-            .filter(users::Column::BannedAt.is_null())
-            .filter(users::Column::CreatedAt.lte(cutoff))
-            .filter(Expr::exists(off).not())
-            .filter(Expr::exists(digested).not())
-            .filter(Expr::exists(has_device).not())
-            .order_by_asc(users::Column::Id)
-            .limit(limit)
-            .into_tuple()
-            .all(&self.db)
-            .await?;
-        Ok(ids.into_iter().map(UserId).collect())
+        self.summaries_due(Summary::Email, now - every, limit).await
     }
 
     /// Marks `user`'s digest sent at `now` unless another node did after `cutoff`. Answers the
@@ -467,36 +463,7 @@ impl Store {
         now: DateTime<Utc>,
         cutoff: DateTime<Utc>,
     ) -> AppResult<Option<Option<DateTime<Utc>>>> {
-        use notification_settings::Column as C;
-        notification_settings::Entity::insert(notification_settings::ActiveModel {
-            user_id: Set(user.0),
-            video_ready: Set(true),
-            cameo_used: Set(true),
-            comments: Set(true),
-            remixes: Set(true),
-            follows: Set(true),
-            likes_digest: Set(true),
-            moderation: Set(true),
-            email_digest: Set(true),
-            quiet_start: Set(None),
-            quiet_end: Set(None),
-            digest_sent_at: Set(None),
-            likes_digest_sent_at: Set(None),
-            updated_at: Set(now),
-        })
-        .on_conflict(OnConflict::column(C::UserId).do_nothing().to_owned())
-        .exec_without_returning(&self.db)
-        .await?;
-        let previous =
-            notification_settings::Entity::find_by_id(user.0).one(&self.db).await?.and_then(|m| m.digest_sent_at);
-        let r = notification_settings::Entity::update_many()
-            .col_expr(C::DigestSentAt, Expr::value(Some(now)))
-            .filter(C::UserId.eq(user.0))
-            .filter(C::EmailDigest.eq(true))
-            .filter(C::DigestSentAt.is_null().or(C::DigestSentAt.lte(cutoff)))
-            .exec(&self.db)
-            .await?;
-        Ok((r.rows_affected == 1).then_some(previous))
+        self.claim_summary(Summary::Email, user, now, cutoff).await
     }
 
     /// Members with a push device and the likes digest on whose last likes push is older than
@@ -507,8 +474,25 @@ impl Store {
         every: chrono::Duration,
         limit: u64,
     ) -> AppResult<Vec<UserId>> {
+        self.summaries_due(Summary::Likes, now - every, limit).await
+    }
+
+    /// Marks `user`'s likes digest sent at `now` unless another node did after `cutoff`; the
+    /// previous one's time when this caller is to send it (`Some(None)`: the first), `None` when
+    /// not. Three statements.
+    pub async fn claim_likes_digest(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+        cutoff: DateTime<Utc>,
+    ) -> AppResult<Option<Option<DateTime<Utc>>>> {
+        self.claim_summary(Summary::Likes, user, now, cutoff).await
+    }
+
+    /// Members due a `summary`: not banned, its switch not off, not sent after `cutoff`; for the
+    /// email, members without a device who joined before `cutoff`; for likes, members with one.
+    async fn summaries_due(&self, summary: Summary, cutoff: DateTime<Utc>, limit: u64) -> AppResult<Vec<UserId>> {
         use crate::entities::users;
-        let cutoff = now - every;
         let has_device = Query::select()
             .expr(Expr::val(1))
             .from(push_devices::Entity)
@@ -528,75 +512,45 @@ impl Store {
                 .and_where(cond)
                 .to_owned()
         };
-        let off = settings_say(
-            Expr::col((notification_settings::Entity, notification_settings::Column::LikesDigest)).eq(false),
-        );
-        let recent = settings_say(
-            Expr::col((notification_settings::Entity, notification_settings::Column::LikesDigestSentAt)).gt(cutoff),
-        );
-        let ids: Vec<Uuid> = users::Entity::find()
+        let off = settings_say(Expr::col((notification_settings::Entity, summary.switch())).eq(false));
+        let sent = settings_say(Expr::col((notification_settings::Entity, summary.sent_at())).gt(cutoff));
+        let mut q = users::Entity::find()
             .select_only()
             .column(users::Column::Id)
             .filter(users::Column::BannedAt.is_null())
-            .filter(Expr::exists(has_device))
             .filter(Expr::exists(off).not())
-            .filter(Expr::exists(recent).not())
-            .order_by_asc(users::Column::Id)
-            .limit(limit)
-            .into_tuple()
-            .all(&self.db)
-            .await?;
+            .filter(Expr::exists(sent).not());
+        q = match summary {
+            Summary::Email => q.filter(users::Column::CreatedAt.lte(cutoff)).filter(Expr::exists(has_device).not()),
+            Summary::Likes => q.filter(Expr::exists(has_device)),
+        };
+        let ids: Vec<Uuid> = q.order_by_asc(users::Column::Id).limit(limit).into_tuple().all(&self.db).await?;
         Ok(ids.into_iter().map(UserId).collect())
     }
 
-    /// Marks `user`'s likes digest sent at `now` unless another node did after `cutoff`; the
-    /// previous one's time when this caller is to send it (`Some(None)`: the first), `None` when
-    /// not. Three statements.
-    pub async fn claim_likes_digest(
+    /// Marks `summary` sent to `user` at `now` unless it was sent after `cutoff` (by another
+    /// node) or is switched off: the previous sending's time when this caller is to send it.
+    async fn claim_summary(
         &self,
+        summary: Summary,
         user: UserId,
         now: DateTime<Utc>,
         cutoff: DateTime<Utc>,
     ) -> AppResult<Option<Option<DateTime<Utc>>>> {
-        use notification_settings::Column as C;
-        let defaults = NotificationSettings::default();
-        self.ensure_settings_row(user, &defaults, now).await?;
+        notification_settings::Entity::insert(settings_row(user, &NotificationSettings::default(), now))
+            .on_conflict(OnConflict::column(notification_settings::Column::UserId).do_nothing().to_owned())
+            .exec_without_returning(&self.db)
+            .await?;
         let previous =
-            notification_settings::Entity::find_by_id(user.0).one(&self.db).await?.and_then(|m| m.likes_digest_sent_at);
+            notification_settings::Entity::find_by_id(user.0).one(&self.db).await?.and_then(|m| summary.sent_at_of(&m));
         let r = notification_settings::Entity::update_many()
-            .col_expr(C::LikesDigestSentAt, Expr::value(Some(now)))
-            .filter(C::UserId.eq(user.0))
-            .filter(C::LikesDigest.eq(true))
-            .filter(C::LikesDigestSentAt.is_null().or(C::LikesDigestSentAt.lte(cutoff)))
+            .col_expr(summary.sent_at(), Expr::value(Some(now)))
+            .filter(notification_settings::Column::UserId.eq(user.0))
+            .filter(summary.switch().eq(true))
+            .filter(summary.sent_at().is_null().or(summary.sent_at().lte(cutoff)))
             .exec(&self.db)
             .await?;
         Ok((r.rows_affected == 1).then_some(previous))
-    }
-
-    /// Writes the member's settings row with `s` unless there is one.
-    async fn ensure_settings_row(&self, user: UserId, s: &NotificationSettings, now: DateTime<Utc>) -> AppResult<()> {
-        use notification_settings::Column as C;
-        let (start, end) = s.quiet_hours.clone().unzip();
-        notification_settings::Entity::insert(notification_settings::ActiveModel {
-            user_id: Set(user.0),
-            video_ready: Set(s.video_ready),
-            cameo_used: Set(s.cameo_used),
-            comments: Set(s.comments),
-            remixes: Set(s.remixes),
-            follows: Set(s.follows),
-            likes_digest: Set(s.likes_digest),
-            moderation: Set(s.moderation),
-            email_digest: Set(s.email_digest),
-            quiet_start: Set(start),
-            quiet_end: Set(end),
-            digest_sent_at: Set(None),
-            likes_digest_sent_at: Set(None),
-            updated_at: Set(now),
-        })
-        .on_conflict(OnConflict::column(C::UserId).do_nothing().to_owned())
-        .exec_without_returning(&self.db)
-        .await?;
-        Ok(())
     }
 
     /// How many of `user`'s notifications of `kind` were written after `since`.
