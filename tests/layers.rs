@@ -82,12 +82,21 @@ fn adapters_stay_in_their_lane() {
 
 #[test]
 fn the_shared_crates_know_nothing_of_the_service() {
-    for dir in ["jobs", "media", "moderation", "feed", "generator", "config", "audio", "reconnect", "telemetry"] {
+    for dir in
+        ["jobs", "media", "meaning", "moderation", "feed", "generator", "config", "audio", "reconnect", "telemetry"]
+    {
         refuse(dir, "the service's layers", &["backend", "api", "domain", "store", "kv", "mail"]);
         refuse(dir, "SQL", &["sea-orm", "sea-orm-migration", "migrations"]);
         refuse(dir, "HTTP", HTTP);
         refuse(dir, "GraphQL", GRAPHQL);
     }
+}
+
+#[test]
+fn the_encoder_crate_holds_the_model_only() {
+    // Texts in, vectors out: no other workspace crate, no database, no network.
+    refuse("meaning", "workspace crates", &["app-core", "jobs", "media", "moderation", "feed", "generator", "config"]);
+    refuse("meaning", "Redis", CACHE);
 }
 
 #[test]

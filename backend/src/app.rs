@@ -243,9 +243,26 @@ async fn build_services_and_store(
         },
         push: push_wiring(c)?,
     };
-    let deps =
-        Deps::new(store.clone(), kv, hasher, tokens, mail, rules(c), cache).with_telemetry(telemetry).with_clock(clock);
+    let deps = Deps::new(store.clone(), kv, hasher, tokens, mail, rules(c), cache)
+        .with_telemetry(telemetry)
+        .with_clock(clock)
+        .with_meaning(text_encoder(c).await?);
     Ok((Services::new(deps, social), store))
+}
+
+/// The sentence encoder, once per process, in the process's ONNX Runtime environment.
+async fn text_encoder(c: &Config) -> AppResult<Arc<meaning::TextEncoder>> {
+    let dylib = setup::dylib(&c.inference);
+    let model = c.moderation.text_encoder.clone();
+    let tokenizer = c.moderation.text_encoder_tokenizer.clone();
+    let encoder = tokio::task::spawn_blocking(move || {
+        let env = generator::runtime::environment(&dylib).map_err(|e| AppError::internal("onnx runtime", e))?;
+        meaning::TextEncoder::load(env, &model, &tokenizer, 1)
+            .map_err(|e| AppError::internal(&format!("text encoder {}", model.display()), e))
+    })
+    .await
+    .map_err(|e| AppError::internal("text encoder load", e))??;
+    Ok(Arc::new(encoder))
 }
 
 /// The push channels the configuration turns on (a channel without credentials is off).
@@ -327,8 +344,11 @@ pub async fn build_generation(c: &Config, services: &Services) -> AppResult<Gene
     let dylib = setup::dylib(&c.inference);
     let env = generator::runtime::environment(&dylib).map_err(|e| AppError::internal("onnx runtime", e))?;
     let prompt_classifier = &c.moderation.prompt_classifier;
-    let policy = moderation::policy::PromptPolicy::load_with(prompt_classifier, env)
+    let mut policy = moderation::policy::PromptPolicy::load_with(prompt_classifier, env)
         .map_err(|e| AppError::internal(&format!("prompt classifier {}", prompt_classifier.display()), e))?;
+    if let Some(encoder) = services.deps.meaning() {
+        policy = policy.with_meaning(encoder.clone(), c.moderation.restriction_meaning_threshold);
+    }
     let policy = Arc::new(policy);
     let videos =
         VideoService::new(services.deps.clone(), queue.clone(), updates, model, limits, policy.clone(), store.clone());

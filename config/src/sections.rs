@@ -685,6 +685,14 @@ impl StorageConfig {
 pub struct ModerationConfig {
     /// `prompt_classifier`: the prompt classifier (ONNX) of the content policy.
     pub prompt_classifier: PathBuf,
+    /// `text_encoder`: the sentence encoder (all-MiniLM-L6-v2 ONNX) API nodes read meaning with:
+    /// cameo restrictions, feed preferences, search.
+    pub text_encoder: PathBuf,
+    /// `text_encoder_tokenizer`: its Hugging Face `tokenizer.json`.
+    pub text_encoder_tokenizer: PathBuf,
+    /// `restriction_meaning_threshold`: cosine similarity from which a prompt breaks a cameo
+    /// restriction by meaning (tuned on the labelled pairs; see the README).
+    pub restriction_meaning_threshold: f32,
     /// `frame_classifier`: the frame classifier (open_nsfw ONNX) the workers run on sampled
     /// frames.
     pub frame_classifier: PathBuf,
@@ -721,6 +729,9 @@ impl Default for ModerationConfig {
     fn default() -> Self {
         Self {
             prompt_classifier: PathBuf::from("models/moderation/text_classifier.onnx"),
+            text_encoder: PathBuf::from(".venv/models/minilm.onnx"),
+            text_encoder_tokenizer: PathBuf::from(".venv/models/minilm-tokenizer.json"),
+            restriction_meaning_threshold: 0.20,
             frame_classifier: PathBuf::from(".venv/models/open-nsfw.onnx"),
             frame_samples: 8,
             frame_review_threshold: 0.4,
@@ -737,6 +748,9 @@ impl Default for ModerationConfig {
 
 impl ModerationConfig {
     fn validate(&self) -> Result<(), ConfigError> {
+        if !(0.0..=1.0).contains(&self.restriction_meaning_threshold) {
+            return bad("APP_RESTRICTION_MEANING_THRESHOLD", "must be between 0 and 1");
+        }
         if self.frame_samples < 8 {
             return bad("APP_FRAME_SAMPLES", "must be at least 8");
         }

@@ -48,6 +48,9 @@ const KEYS_OPERATORS_USE: &[&str] = &[
     "otlp_endpoint",
     "otlp_sample_ratio",
     "prompt_classifier",
+    "text_encoder",
+    "text_encoder_tokenizer",
+    "restriction_meaning_threshold",
     "model_manifest",
     "ort_dylib_path",
     "inference_device",
@@ -148,6 +151,9 @@ log_format = "text"
 log = "info,sqlx=warn,sea_orm=warn"
 otlp_sample_ratio = 1.0
 prompt_classifier = "models/moderation/text_classifier.onnx"
+text_encoder = ".venv/models/minilm.onnx"
+text_encoder_tokenizer = ".venv/models/minilm-tokenizer.json"
+restriction_meaning_threshold = 0.20
 model_manifest = "models/world/manifest.toml"
 inference_device = "auto"
 inference_threads = 0

@@ -102,6 +102,9 @@ pub struct Deps {
     pub(crate) pending_epochs: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
     /// The time the age rules and daily limits read (tests move it).
     pub(crate) clock: Arc<dyn Clock>,
+    /// The sentence encoder (feed preferences and search by meaning); the backend always loads
+    /// it, unit tests may go without (words only).
+    pub(crate) meaning: Option<Arc<meaning::TextEncoder>>,
 }
 
 impl Deps {
@@ -126,7 +129,19 @@ impl Deps {
             telemetry: Arc::new(Silent),
             pending_epochs: Arc::default(),
             clock: Arc::new(SystemClock),
+            meaning: None,
         }
+    }
+
+    /// Reads by meaning with `encoder` (one per process).
+    pub fn with_meaning(mut self, encoder: Arc<meaning::TextEncoder>) -> Self {
+        self.meaning = Some(encoder);
+        self
+    }
+
+    /// The sentence encoder, when loaded.
+    pub fn meaning(&self) -> Option<&Arc<meaning::TextEncoder>> {
+        self.meaning.as_ref()
     }
 
     /// Reads `clock` instead of the system's (tests).

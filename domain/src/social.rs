@@ -27,6 +27,7 @@
 //! as seen for FOR_YOU. `set_feed_preferences` parses a sentence into topic weights
 //! (`feed::topics::Preferences::parse`), stores both, and makes the next first page rank afresh.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use feed::topics::{PreferenceError, Preferences};
@@ -213,11 +214,56 @@ impl SocialService {
     /// which becomes topic weights; the next first page is ranked with them.
     pub async fn set_feed_preferences(&self, caller: &Caller, text: &str) -> AppResult<Preferences> {
         let v = caller.require()?;
-        let prefs = Preferences::parse(text).map_err(preference_error)?;
+        if text.chars().count() > feed::topics::MAX_PREFERENCE_CHARS {
+            return Err(preference_error(PreferenceError::TooLong));
+        }
+        let placed = self.place_by_meaning(text).await;
+        let prefs = Preferences::parse_placed(text, &placed).map_err(preference_error)?;
         self.deps.kv.hit(self.limits.actions, &v.user.id.to_string()).await?;
         self.deps.store.set_feed_preferences(v.user.id, text.trim(), &prefs).await?;
         self.feed.on_preferences_changed(v.user.id).await?;
         Ok(prefs)
+    }
+
+    /// Families for the sentence's words that no family lists, by meaning
+    /// (`feed::topics::place_by_similarity`); none without the encoder. An encoder failure is
+    /// logged and the words are read as they are.
+    async fn place_by_meaning(&self, text: &str) -> HashMap<String, &'static str> {
+        let words = feed::topics::unplaced_words(text);
+        let Some(encoder) = self.deps.meaning.clone() else { return HashMap::new() };
+        if words.is_empty() {
+            return HashMap::new();
+        }
+        let placed = tokio::task::spawn_blocking(move || -> Result<HashMap<String, &'static str>, String> {
+            let families = feed::topics::family_sentences();
+            let sentences: Vec<&str> = families.iter().map(|(_, s)| s.as_str()).collect();
+            let family_vectors = encoder.embed_many(&sentences).map_err(|e| e.to_string())?;
+            let mut out = HashMap::new();
+            for word in words {
+                let v = encoder.embed(&feed::topics::word_sentence(&word)).map_err(|e| e.to_string())?;
+                let sims: Vec<(&'static str, f32)> = families
+                    .iter()
+                    .zip(&family_vectors)
+                    .map(|((f, _), fv)| (*f, meaning::similarity(&v, fv)))
+                    .collect();
+                if let Some(family) = feed::topics::place_by_similarity(&sims) {
+                    out.insert(word, family);
+                }
+            }
+            Ok(out)
+        })
+        .await;
+        match placed {
+            Ok(Ok(p)) => p,
+            Ok(Err(error)) => {
+                tracing::error!(%error, "feed preferences by meaning failed; words only");
+                HashMap::new()
+            }
+            Err(error) => {
+                tracing::error!(%error, "feed preferences by meaning failed; words only");
+                HashMap::new()
+            }
+        }
     }
 
     /// The caller's stated preferences: their sentence and what it was read as.

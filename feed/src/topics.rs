@@ -17,11 +17,17 @@
 //! clamped to ±[`SCORE_BOUND`]; FOR_YOU multiplies by exp(2·score/3), so one matching topic at +1
 //! about doubles a video's score and at −1 about halves it.
 //!
-//! Limits: words match through the stemmer and the lexicon only, so there are no synonyms beyond the
-//! families ("more felines" matches only prompts that say "feline"), a word outside every family
-//! matches only its own stem, and a word the cue lists do not know changes nothing ("everything
-//! except pranks" reads "pranks" as wanted); English only. Matching by meaning with a real text
-//! encoder is planned (see `docs/ROADMAP.md`).
+//! Meaning: a preference word no family lists ([`unplaced_words`]) can be placed in a family by
+//! the sentence encoder (the domain does it, with `meaning::TextEncoder`): "videos about <word>"
+//! is compared with each family's sentence ([`family_sentences`]), and the word joins the closest
+//! family when the similarity reaches [`FAMILY_MEANING_THRESHOLD`] and beats the runner-up by
+//! [`FAMILY_MEANING_MARGIN`] ([`place_by_similarity`]); [`Preferences::parse_placed`] then reads the
+//! sentence with those placements. So "more felines" weighs `animal` and "fewer spooky things"
+//! `horror`, while "more politics" (no family close enough) stays its own stem.
+//!
+//! Limits: prompts are read through the lexicon only (a prompt about "a sommelier" has no
+//! `drink`), a word the cue lists do not know changes nothing ("everything except pranks" reads
+//! "pranks" as wanted); English only.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::OnceLock;
@@ -216,6 +222,66 @@ const FAMILIES: &[(&str, &[&str], &[&str])] = &[
         "bar", "bartender", "barista", "soda", "milkshake", "whiskey", "boba",
     ]),
 ];
+
+/// Similarity from which a preference word joins a family by meaning.
+pub const FAMILY_MEANING_THRESHOLD: f32 = 0.60;
+/// How much closer the chosen family must be than the next one.
+pub const FAMILY_MEANING_MARGIN: f32 = 0.05;
+
+/// Each family and the sentence it is compared by meaning as: "videos about" its name and its
+/// first eight related words.
+pub fn family_sentences() -> Vec<(&'static str, String)> {
+    FAMILIES
+        .iter()
+        .map(|(family, forms, words)| {
+            let listed: Vec<&str> = forms.iter().take(1).chain(words.iter().take(8)).copied().collect();
+            (*family, format!("videos about {}", listed.join(", ")))
+        })
+        .collect()
+}
+
+/// The sentence a preference word is compared by meaning as.
+pub fn word_sentence(word: &str) -> String {
+    format!("videos about {word}")
+}
+
+/// The family a word joins, given its similarity to each family (see the module documentation).
+pub fn place_by_similarity(similarities: &[(&'static str, f32)]) -> Option<&'static str> {
+    let mut best: Option<(&'static str, f32)> = None;
+    let mut second = f32::MIN;
+    for &(family, s) in similarities {
+        match best {
+            Some((_, b)) if s <= b => second = second.max(s),
+            _ => {
+                if let Some((_, b)) = best {
+                    second = second.max(b);
+                }
+                best = Some((family, s));
+            }
+        }
+    }
+    best.filter(|&(_, b)| b >= FAMILY_MEANING_THRESHOLD && b - second >= FAMILY_MEANING_MARGIN).map(|(f, _)| f)
+}
+
+/// Content words of a preference sentence that no family lists (lowercase, in order, once each):
+/// the words meaning may place.
+pub fn unplaced_words(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for w in tokens(text) {
+        let cue = POSITIVE_CUES.contains(&w.as_str())
+            || NEGATIVE_CUES.contains(&w.as_str())
+            || INTENSIFIERS.contains(&w.as_str())
+            || CONNECTORS.contains(&w.as_str())
+            || w == "but";
+        if cue || out.contains(&w) {
+            continue;
+        }
+        if let Some((Some(_), None)) = word_topics(&w) {
+            out.push(w);
+        }
+    }
+    out
+}
 
 /// Lookup tables built once from [`FAMILIES`] and [`STOPWORDS`].
 struct Lexicon {
@@ -431,6 +497,12 @@ impl Preferences {
     /// family, and its own stem unless the stem is just the family's name.
     /// When a topic appears twice, the last mention wins.
     pub fn parse(text: &str) -> Result<Preferences, PreferenceError> {
+        Self::parse_placed(text, &HashMap::new())
+    }
+
+    /// [`Preferences::parse`], where a word without a family takes the one `placed` gives it
+    /// (words as [`unplaced_words`] lists them; families placed by meaning).
+    pub fn parse_placed(text: &str, placed: &HashMap<String, &'static str>) -> Result<Preferences, PreferenceError> {
         if text.trim().is_empty() {
             return Err(PreferenceError::Empty);
         }
@@ -486,6 +558,7 @@ impl Preferences {
                 let Some((s, family)) = word_topics(w) else {
                     continue;
                 };
+                let family = family.or_else(|| placed.get(w).copied());
                 content_seen = true;
                 after_negative_cue = false;
                 let weight = if positive { magnitude } else { -magnitude };
@@ -664,6 +737,22 @@ mod tests {
     fn last_mention_wins() {
         let p = Preferences::parse("more pranks, actually no pranks").unwrap();
         assert_eq!(w(&p, "prank"), Some(-1.0));
+    }
+
+    #[test]
+    fn placed_words_join_their_family() {
+        assert_eq!(unplaced_words("way more felines, fewer pranks and politics"), ["felines", "politics"]);
+        let placed: HashMap<String, &'static str> = [("felines".to_owned(), "animal")].into();
+        let p = Preferences::parse_placed("way more felines, fewer pranks and politics", &placed).unwrap();
+        assert_eq!(w(&p, "animal"), Some(2.0));
+        assert_eq!(w(&p, "prank"), Some(-1.0));
+        assert_eq!(w(&p, &stem("politics")), Some(-1.0));
+        assert!(p.score(&topics_of("a cat chasing a laser")) > 0.0);
+        assert_eq!(family_sentences().len(), FAMILIES.len());
+        assert_eq!(place_by_similarity(&[("animal", 0.70), ("nature", 0.49)]), Some("animal"));
+        assert_eq!(place_by_similarity(&[("nature", 0.68), ("travel", 0.67)]), None, "too close to call");
+        assert_eq!(place_by_similarity(&[("kid", 0.59), ("sport", 0.50)]), None, "not close enough");
+        assert_eq!(place_by_similarity(&[]), None);
     }
 
     #[test]

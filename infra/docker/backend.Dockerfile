@@ -63,7 +63,9 @@ ENV APP_DATA_DIR=/var/lib/soravibe \
     APP_LISTEN=0.0.0.0:8080 \
     APP_ORT_DYLIB_PATH=/opt/soravibe/ort/libonnxruntime.so.1.31.1 \
     APP_MODEL_MANIFEST=/opt/soravibe/models/world/manifest.toml \
-    APP_PROMPT_CLASSIFIER=/opt/soravibe/models/moderation/text_classifier.onnx
+    APP_PROMPT_CLASSIFIER=/opt/soravibe/models/moderation/text_classifier.onnx \
+    APP_TEXT_ENCODER=/opt/soravibe/.venv/models/minilm.onnx \
+    APP_TEXT_ENCODER_TOKENIZER=/opt/soravibe/.venv/models/minilm-tokenizer.json
 WORKDIR /opt/soravibe
 USER 10001:10001
 EXPOSE 8080

@@ -49,7 +49,10 @@ use serde::Serialize;
 
 use lexicon::Lexicon;
 pub use normalise::normalise;
-pub use restrictions::{CameoRestriction, RestrictionRule, check_restrictions, parse_restrictions};
+pub use restrictions::{
+    CameoRestriction, RESTRICTION_MEANING_THRESHOLD, RestrictionRule, check_restrictions,
+    check_restrictions_by_meaning, parse_restrictions, prompt_parts, rule_sentence,
+};
 
 /// The classifier score at or above which a text counts as profane; chosen on the evaluation set
 /// (`cargo run -p moderation --example policy_eval`).
@@ -417,6 +420,8 @@ pub struct PromptPolicy {
     classifier: TextClassifier,
     threshold: f32,
     model_path: PathBuf,
+    /// The sentence encoder and the similarity from which a restriction is broken by meaning.
+    meaning: Option<(std::sync::Arc<meaning::TextEncoder>, f32)>,
 }
 
 impl std::fmt::Debug for PromptPolicy {
@@ -424,6 +429,7 @@ impl std::fmt::Debug for PromptPolicy {
         f.debug_struct("PromptPolicy")
             .field("model_path", &self.model_path)
             .field("threshold", &self.threshold)
+            .field("meaning", &self.meaning.as_ref().map(|(_, t)| t))
             .finish()
     }
 }
@@ -444,7 +450,15 @@ impl PromptPolicy {
             classifier,
             threshold: DEFAULT_PROFANITY_THRESHOLD,
             model_path: model_path.to_path_buf(),
+            meaning: None,
         })
+    }
+
+    /// Checks cameo restrictions by meaning as well as by words, with `encoder`, from cosine
+    /// similarity `threshold` ([`RESTRICTION_MEANING_THRESHOLD`] by default).
+    pub fn with_meaning(mut self, encoder: std::sync::Arc<meaning::TextEncoder>, threshold: f32) -> Self {
+        self.meaning = Some((encoder, threshold.clamp(-1.0, 1.0)));
+        self
     }
 
     /// Sets the profanity score at or above which a text is refused (0..=1).
@@ -478,14 +492,22 @@ impl PromptPolicy {
                 Err(error) => tracing::error!(%error, model = %self.model_path.display(), "text classifier failed"),
             }
         }
-        out.extend(check_restrictions(text, &ctx.cameo_restrictions));
+        out.extend(self.check_restrictions(text, &ctx.cameo_restrictions));
         out
     }
 
-    /// The rules of the cameos' owners' restrictions that `text` breaks; the same as the free
-    /// function [`check_restrictions`], which needs no loaded policy.
+    /// The rules of the cameos' owners' restrictions that `text` breaks: by words
+    /// ([`check_restrictions`], which needs no loaded policy), then, with an encoder, by meaning
+    /// ([`check_restrictions_by_meaning`]). An encoder failure is logged and the words still apply.
     pub fn check_restrictions(&self, text: &str, cameos: &[CameoRestriction]) -> Vec<Violation> {
-        check_restrictions(text, cameos)
+        let mut out = check_restrictions(text, cameos);
+        if let Some((encoder, threshold)) = &self.meaning {
+            match check_restrictions_by_meaning(text, cameos, encoder, *threshold) {
+                Ok(found) => out.extend(found.into_iter().map(|(v, _)| v)),
+                Err(error) => tracing::error!(%error, "restrictions by meaning failed; words only"),
+            }
+        }
+        out
     }
 }
 

@@ -364,6 +364,14 @@ async fn consent_matrix_and_bypasses() {
     assert_eq!(code_of(&r), "POLICY_VIOLATION", "{r}");
     assert!(r["errors"][0]["extensions"]["reasons"].to_string().contains("Ann"), "{r}");
     assert_eq!(code_of(&submit(bob.clone(), "ann running shirtless on a beach").await), "POLICY_VIOLATION");
+    // By meaning: no word of the rule is in the prompt.
+    let r = submit(bob.clone(), "ann at a rally with flags outside parliament").await;
+    assert_eq!(code_of(&r), "POLICY_VIOLATION", "{r}");
+    let reasons = r["errors"][0]["extensions"]["reasons"].to_string();
+    assert!(reasons.contains("Ann") && reasons.contains("political content"), "{r}");
+    app.ok(UPDATE, json!({"id": cid, "r": "no political content, nothing scary"}), Some(&ann)).await;
+    assert_eq!(code_of(&submit(bob.clone(), "ann in a haunted house at midnight").await), "POLICY_VIOLATION");
+    app.ok(UPDATE, json!({"id": cid, "r": "no political content, never shirtless"}), Some(&ann)).await;
 
     // Too many cameos; an id that does not exist.
     let two = new_cameo(&app, &ann, "Ann two", "EVERYONE").await;

@@ -422,6 +422,27 @@ async fn ranking_and_queries(app: TestApp) {
         .map(|t| (t["topic"].as_str().unwrap().to_owned(), t["weight"].as_f64().unwrap()))
         .collect();
     assert!(topics["cook"] > 0.0 && topics["animal"] > 0.0 && topics["prank"] < 0.0, "{p}");
+    // By meaning: words no family lists join the family they mean ("felines", "spooky");
+    // a word close to no family stays itself.
+    let p = app
+        .ok(
+            "mutation($t: String!) { setFeedPreferences(text: $t) } ",
+            json!({"t": "more felines, fewer spooky things and politics"}),
+            Some(&viewer),
+        )
+        .await;
+    assert_eq!(p["setFeedPreferences"], true);
+    let p = app.ok("{ feedPreferences { topics { topic weight } } }", json!({}), Some(&viewer)).await;
+    let read: HashMap<String, f64> = p["feedPreferences"]["topics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["topic"].as_str().unwrap().to_owned(), t["weight"].as_f64().unwrap()))
+        .collect();
+    assert!(read["animal"] > 0.0 && read["horror"] < 0.0, "{p}");
+    assert!(read.iter().any(|(k, w)| k.starts_with("polit") && *w < 0.0), "{p}");
+    assert!(!read.contains_key("kid") && !read.contains_key("sport"), "{p}");
+    app.ok(PREFS, json!({"t": "more cooking and animals, fewer pranks"}), Some(&viewer)).await;
     let ranked = ids(&all_pages(&app, "FOR_YOU", 20, Some(&viewer)).await);
     let last_cooking = cooking.iter().map(|c| ranked.iter().position(|r| r == c).unwrap()).max().unwrap();
     let first_prank = pranks.iter().map(|c| ranked.iter().position(|r| r == c).unwrap()).min().unwrap();

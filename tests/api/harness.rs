@@ -70,6 +70,8 @@ impl Builder {
         c.inference.model_manifest = root.join("models/world/manifest.toml");
         c.moderation.prompt_classifier = root.join("models/moderation/text_classifier.onnx");
         c.moderation.frame_classifier = root.join(".venv/models/open-nsfw.onnx");
+        c.moderation.text_encoder = root.join(".venv/models/minilm.onnx");
+        c.moderation.text_encoder_tokenizer = root.join(".venv/models/minilm-tokenizer.json");
         c.queue.in_process_workers = Some(0);
         c.queue.reclaim_idle = std::time::Duration::from_secs(5);
         c.queue.retry_backoff = std::time::Duration::from_secs(1);

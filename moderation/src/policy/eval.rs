@@ -130,3 +130,81 @@ pub fn evaluate(policy: &PromptPolicy, cases: &[EvalCase]) -> EvalReport {
     report.per_category = per_category;
     report
 }
+
+/// The labelled restriction/prompt pairs the meaning threshold was tuned on.
+pub const RESTRICTION_PAIRS: &str = include_str!("../../assets/restriction_pairs.tsv");
+
+/// One labelled pair: whether `prompt` breaks the restriction text `restriction`.
+#[derive(Debug, Clone)]
+pub struct RestrictionPair {
+    /// The owner's restriction, e.g. "no political content".
+    pub restriction: String,
+    /// The prompt.
+    pub prompt: String,
+    /// Whether the prompt breaks it.
+    pub breaks: bool,
+}
+
+/// Parses `restriction \t prompt \t 0|1` lines (`#` comments and blank lines skipped).
+pub fn parse_restriction_pairs(tsv: &str) -> Result<Vec<RestrictionPair>, String> {
+    let mut out = Vec::new();
+    for (n, line) in tsv.lines().enumerate() {
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let cols: Vec<&str> = line.split('\t').collect();
+        let [restriction, prompt, label] = cols.as_slice() else {
+            return Err(format!("line {}: expected 3 tab-separated columns", n + 1));
+        };
+        let breaks = match *label {
+            "1" => true,
+            "0" => false,
+            other => return Err(format!("line {}: label {other:?} is not 0 or 1", n + 1)),
+        };
+        out.push(RestrictionPair { restriction: (*restriction).into(), prompt: (*prompt).into(), breaks });
+    }
+    Ok(out)
+}
+
+/// Counts of a restriction check over labelled pairs.
+#[derive(Debug, Clone, Default)]
+pub struct PairReport {
+    /// Pairs refused that break the restriction.
+    pub true_positives: usize,
+    /// Pairs refused that do not.
+    pub false_positives: Vec<(String, String)>,
+    /// Pairs passed that break it.
+    pub false_negatives: Vec<(String, String)>,
+    /// Pairs passed that do not.
+    pub true_negatives: usize,
+}
+
+impl PairReport {
+    /// Refused and breaking over refused.
+    pub fn precision(&self) -> f64 {
+        let refused = self.true_positives + self.false_positives.len();
+        if refused == 0 { 1.0 } else { self.true_positives as f64 / refused as f64 }
+    }
+
+    /// Refused and breaking over breaking.
+    pub fn recall(&self) -> f64 {
+        let breaking = self.true_positives + self.false_negatives.len();
+        if breaking == 0 { 1.0 } else { self.true_positives as f64 / breaking as f64 }
+    }
+}
+
+/// Runs `refuses(restriction, prompt)` over `pairs`.
+pub fn evaluate_pairs(pairs: &[RestrictionPair], mut refuses: impl FnMut(&str, &str) -> bool) -> PairReport {
+    let mut r = PairReport::default();
+    for p in pairs {
+        let refused = refuses(&p.restriction, &p.prompt);
+        let pair = || (p.restriction.clone(), p.prompt.clone());
+        match (refused, p.breaks) {
+            (true, true) => r.true_positives += 1,
+            (true, false) => r.false_positives.push(pair()),
+            (false, true) => r.false_negatives.push(pair()),
+            (false, false) => r.true_negatives += 1,
+        }
+    }
+    r
+}

@@ -23,11 +23,67 @@
 //! prefixes). `less` is deliberately not a suffix: "shirtless" means the opposite of "shirt",
 //! so a restriction "never shirtless" does not refuse "a man in a blue shirt".
 //!
-//! Synonyms and paraphrases are not expanded: "never shirtless" does not catch "topless",
-//! "without a shirt" or "no shirt". The owner's words are matched, nothing more.
+//! Words alone expand no synonyms or paraphrases: "never shirtless" does not catch "topless".
+//!
+//! Meaning ([`check_restrictions_by_meaning`], used by [`PromptPolicy`](super::PromptPolicy) when the
+//! backend gives it the sentence encoder): each rule is also compared with the prompt by meaning.
+//! The rule becomes the sentence "a video about <rule text>"; the prompt is read whole and clause
+//! by clause (split at `,` `;` `.` and " then "). Each part's score is its cosine similarity to the
+//! rule's sentence minus half its mean similarity to thirty everyday topics ([`BACKGROUND_TOPICS`]):
+//! a short, vague prompt ("a ghost") sits close to every rule a little, and this takes that off. A
+//! rule is broken when the best part's score reaches the threshold
+//! ([`RESTRICTION_MEANING_THRESHOLD`], 0.20, tuned on `assets/restriction_pairs.tsv`: 181
+//! labelled restriction/prompt pairs; figures in the README, measured by
+//! `cargo run -p moderation --example restriction_eval`). So "no political
+//! content" refuses "a rally with flags outside parliament" and "nothing scary" "a haunted house at
+//! midnight", while "a birthday party in the park" passes both. The encoder does not read negation
+//! inside a rule: "never shirtless" sits close to "a tailor ironing a shirt", one of the set's
+//! false refusals.
+
+use meaning::{TextEncoder, similarity};
 
 use super::normalise::normalise;
 use super::{Category, Violation};
+
+/// Score (see the module documentation) from which a prompt breaks a rule by meaning.
+pub const RESTRICTION_MEANING_THRESHOLD: f32 = 0.20;
+
+/// Everyday topics a prompt's closeness to anything at all is measured against.
+pub const BACKGROUND_TOPICS: &[&str] = &[
+    "cooking",
+    "sports",
+    "music",
+    "animals",
+    "travel",
+    "cars",
+    "technology",
+    "fashion",
+    "art",
+    "games",
+    "comedy",
+    "fitness",
+    "science",
+    "history",
+    "fantasy",
+    "weather",
+    "drinks",
+    "nature",
+    "the ocean",
+    "space",
+    "the city",
+    "children",
+    "dance",
+    "politics",
+    "religion",
+    "violence",
+    "romance",
+    "horror",
+    "money",
+    "school",
+];
+
+/// How much of a prompt's mean closeness to [`BACKGROUND_TOPICS`] is taken off its score.
+const BACKGROUND_WEIGHT: f32 = 0.5;
 
 /// A cameo used in a request and its owner's restriction text.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -179,6 +235,90 @@ fn violation(cameo_name: &str, rule: &RestrictionRule) -> Violation {
             rule.text
         ),
     }
+}
+
+/// The reason for breaking `rule` by meaning: the rule's words are not in the prompt, so the
+/// reason says the prompt reads as close to it.
+fn meaning_violation(cameo_name: &str, rule: &RestrictionRule) -> Violation {
+    let category = Category::Restriction;
+    Violation {
+        category,
+        reason: format!(
+            "{}: the cameo {cameo_name:?} does not allow {:?}, and this prompt reads as being about that; change \
+             the prompt or use another cameo.",
+            category.as_str(),
+            rule.text
+        ),
+    }
+}
+
+/// The sentence a rule is compared by meaning as.
+pub fn rule_sentence(rule: &RestrictionRule) -> String {
+    format!("a video about {}", rule.text)
+}
+
+/// The texts a prompt is compared by meaning as: the whole prompt, then each clause of a prompt
+/// with several (split at `,` `;` `.` line breaks and " then "), without repeats.
+pub fn prompt_parts(text: &str) -> Vec<String> {
+    let whole = text.trim().to_owned();
+    let mut out = vec![whole.clone()];
+    let lower = text.replace(" then ", ",").replace(" Then ", ",");
+    for piece in lower.split([',', ';', '.', '\n', '\r']) {
+        let piece = piece.trim();
+        if piece.split_whitespace().count() >= 2 && !out.iter().any(|o| o == piece) {
+            out.push(piece.to_owned());
+        }
+    }
+    out.retain(|p| !p.is_empty());
+    out
+}
+
+/// Rules of the cameos that `text` breaks by meaning at `threshold` (see the module
+/// documentation) but not by words (those [`check_restrictions`] reports), one violation each, in
+/// the order of `cameos` and their rules, with the similarity that broke each.
+pub fn check_restrictions_by_meaning(
+    text: &str,
+    cameos: &[CameoRestriction],
+    encoder: &TextEncoder,
+    threshold: f32,
+) -> Result<Vec<(Violation, f32)>, meaning::MeaningError> {
+    let mut out: Vec<(Violation, f32)> = Vec::new();
+    let parsed: Vec<(&str, Vec<RestrictionRule>)> =
+        cameos.iter().map(|c| (c.cameo_name.as_str(), parse_restrictions(&c.restrictions))).collect();
+    if parsed.iter().all(|(_, rules)| rules.is_empty()) {
+        return Ok(out);
+    }
+    let parts = prompt_parts(text);
+    let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+    let prompt_vectors = encoder.embed_many(&refs)?;
+    let background: Vec<String> = BACKGROUND_TOPICS.iter().map(|t| format!("a video about {t}")).collect();
+    let background: Vec<&str> = background.iter().map(String::as_str).collect();
+    let background = encoder.embed_many(&background)?;
+    let offsets: Vec<f32> = prompt_vectors
+        .iter()
+        .map(|p| {
+            let mean = background.iter().map(|b| similarity(p, b)).sum::<f32>() / background.len().max(1) as f32;
+            BACKGROUND_WEIGHT * mean
+        })
+        .collect();
+    let normalised = normalise(text);
+    let words: Vec<Vec<String>> = normalised.split(' ').filter(|w| !w.is_empty()).map(stems).collect();
+    for (name, rules) in &parsed {
+        for rule in rules {
+            if rule.broken_by_stems(&words) {
+                continue;
+            }
+            let v = encoder.embed(&rule_sentence(rule))?;
+            let best = prompt_vectors.iter().zip(&offsets).map(|(p, o)| similarity(p, &v) - o).fold(f32::MIN, f32::max);
+            if best >= threshold {
+                let violation = meaning_violation(name, rule);
+                if !out.iter().any(|(o, _)| *o == violation) {
+                    out.push((violation, best));
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Every rule of every cameo that `text` breaks, one [`Category::Restriction`] violation each, in
