@@ -24,6 +24,7 @@
 pub mod cache;
 pub mod cursor;
 pub mod rank;
+pub mod search;
 pub mod topics;
 
 pub use cache::{CacheError, FeedCache, TIMELINE_CAP, TimelineItem};

@@ -399,6 +399,17 @@ fn tokens(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The words search matches a text by: lowercase, stemmed ([`stem`]), without stopwords and
+/// one-letter words, in order (repeats kept: they count).
+pub fn terms(text: &str) -> Vec<String> {
+    let lex = lexicon();
+    tokens(text)
+        .into_iter()
+        .filter(|t| t.chars().count() >= 2 && !lex.stopwords.contains(t.as_str()))
+        .map(|t| stem(&t))
+        .collect()
+}
+
 /// A content word's topics: its canonical stem and its family, if any.
 /// Returns `(stem, family)`; the stem is `None` when it is just the family.
 fn word_topics(word: &str) -> Option<(Option<String>, Option<&'static str>)> {

@@ -208,6 +208,19 @@ impl TextEncoder {
     }
 }
 
+/// An ONNX Runtime environment from the library at `dylib`, made on first use, for a process that
+/// has no other (tools, benches). The backend passes its own to [`TextEncoder::load`].
+pub fn environment(dylib: &Path) -> Result<&'static Environment, MeaningError> {
+    static ENV: std::sync::OnceLock<Result<Environment, String>> = std::sync::OnceLock::new();
+    let env = ENV.get_or_init(|| {
+        if !dylib.exists() {
+            return Err("file not found; run scripts/setup.sh".into());
+        }
+        ort::init_from(dylib).map_err(|e| e.to_string())?.with_name("meaning").build().map_err(|e| e.to_string())
+    });
+    env.as_ref().map_err(|e| MeaningError::Load { path: dylib.display().to_string(), message: e.clone() })
+}
+
 /// Scales `v` to unit length (a zero vector stays zero).
 pub fn normalise(v: &mut [f32]) {
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();

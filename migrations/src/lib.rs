@@ -63,6 +63,7 @@ mod m20261204_000012_failed_job_review;
 mod m20261205_000013_job_trace;
 mod m20261205_000014_teens;
 mod m20261205_000015_push;
+mod m20261206_000016_search;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -86,6 +87,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000013_job_trace::Migration),
             Box::new(m20261205_000014_teens::Migration),
             Box::new(m20261205_000015_push::Migration),
+            Box::new(m20261206_000016_search::Migration),
         ]
     }
 }

@@ -819,3 +819,25 @@ pub mod notification_settings {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod video_embeddings {
+    //! `video_embeddings`
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `video_embeddings`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "video_embeddings")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub video_id: Uuid,
+        pub model: String,
+        pub vector: Vec<u8>,
+        pub created_at: DateTimeUtc,
+    }
+
+    /// No navigated relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -33,6 +33,7 @@ pub mod moderation;
 #[cfg(test)]
 mod pool_tests;
 pub mod push;
+pub mod search;
 pub mod social;
 pub mod teens;
 pub mod uow;
