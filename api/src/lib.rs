@@ -36,6 +36,7 @@ pub mod moderation;
 pub mod node;
 pub mod persisted;
 pub mod push;
+pub mod search;
 pub mod social;
 pub mod teens;
 pub mod videos;
@@ -72,6 +73,7 @@ pub struct Query(
     node::NodeQuery,
     teens::TeensQuery,
     push::PushQuery,
+    search::SearchQuery,
 );
 
 /// The root mutation.

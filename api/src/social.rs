@@ -57,7 +57,7 @@ pub enum FeedItem {
 
 /// Primes the request's loaders from a page's hydration (and keeps a page the feed does not
 /// reuse out of the whole-response cache): its fields then cost no statement.
-async fn prime(ctx: &Context<'_>, page: &domain::feed::FeedPage) -> Result<()> {
+pub(crate) async fn prime(ctx: &Context<'_>, page: &domain::feed::FeedPage) -> Result<()> {
     if !page.cacheable
         && let Ok(flag) = ctx.data::<std::sync::Arc<crate::FeedResponseCacheable>>()
     {

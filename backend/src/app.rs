@@ -242,6 +242,7 @@ async fn build_services_and_store(
             views: Limit { name: "views", limit: c.limits.views_per_user_per_minute, window: minute },
         },
         push: push_wiring(c)?,
+        search: domain::search::SearchSettings { refresh: c.feed.search_refresh },
     };
     let deps = Deps::new(store.clone(), kv, hasher, tokens, mail, rules(c), cache)
         .with_telemetry(telemetry)
@@ -538,6 +539,7 @@ pub async fn start_with_clock(c: &Config, clock: Arc<dyn app_core::age::Clock>) 
         tokio::spawn(services.push.clone().run_worker());
     }
     tokio::spawn(services.push.clone().run_digests(DIGEST_CHECK));
+    tokio::spawn(services.search.clone().run());
     let persisted = api::persisted::PersistedQueries::default();
     // With Redis and a page cache, this node's mirror of the change channel lets it answer a
     // repeated feed query from memory (`http::feed_responses`, `reconnect::changes`).

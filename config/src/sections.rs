@@ -818,6 +818,10 @@ pub struct FeedConfig {
     /// reading them again (whole seconds, at least 1). New videos reach rankings within this long.
     #[serde(rename = "feed_shared_pools_secs", deserialize_with = "units::seconds")]
     pub shared_pools: Duration,
+    /// `search_refresh_ms`: how often each API node embeds newly published videos and reads new
+    /// vectors into its search index (100–60000); a video is searchable within about twice this.
+    #[serde(rename = "search_refresh_ms", deserialize_with = "units::millis")]
+    pub search_refresh: Duration,
 }
 
 impl Default for FeedConfig {
@@ -829,6 +833,7 @@ impl Default for FeedConfig {
             seen_window: Duration::from_secs(72 * 3600),
             page_cache: Duration::from_secs(15),
             shared_pools: Duration::from_secs(5),
+            search_refresh: Duration::from_millis(2000),
         }
     }
 }
@@ -843,6 +848,9 @@ impl FeedConfig {
         }
         if self.shared_pools.is_zero() || self.shared_pools > self.list_ttl {
             return bad("APP_FEED_SHARED_POOLS_SECS", "must be between 1 and APP_FEED_LIST_TTL_SECS");
+        }
+        if !(Duration::from_millis(100)..=Duration::from_secs(60)).contains(&self.search_refresh) {
+            return bad("APP_SEARCH_REFRESH_MS", "must be between 100 and 60000");
         }
         Ok(())
     }

@@ -103,6 +103,7 @@ const KEYS_OPERATORS_USE: &[&str] = &[
     "feed_seen_window_hours",
     "feed_page_cache_secs",
     "feed_shared_pools_secs",
+    "search_refresh_ms",
     "social_actions_per_user_per_minute",
     "views_per_user_per_minute",
     "apns_key_file",

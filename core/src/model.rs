@@ -1342,6 +1342,19 @@ pub struct CameoUse {
     pub owner_approved_at: Option<DateTime<Utc>>,
 }
 
+/// What `search` looks for.
+// Not stored: a request's choice (`search(kinds:)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum), graphql(name = "SearchKind"))]
+pub enum SearchKind {
+    /// Published videos, by the meaning and the words of their prompts and captions.
+    Video,
+    /// Members, by handle and display name.
+    Member,
+    /// Cameos and characters anyone may ask to use, by name.
+    Character,
+}
+
 /// The feeds.
 // Not stored: a request's choice (`feed(kind:)`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -654,6 +654,29 @@ impl FeedService {
         Ok(Served { items, has_next, known })
     }
 
+    /// Those of `ids` the member (or an anonymous visitor) may see now, in the order given: the
+    /// same filter as a feed page (published, author not banned nor in a block, teen rules).
+    pub(crate) async fn visible_in_order(
+        &self,
+        member: Option<&super::Viewer>,
+        ids: &[VideoId],
+    ) -> AppResult<Vec<Video>> {
+        let viewer = member.map(|v| v.user.id);
+        let aud = Audience { viewer, teen: member.is_some_and(|v| self.deps.is_teen(&v.user)) };
+        let blocked = match viewer {
+            Some(v) => self.deps.store.block_set(v).await?,
+            None => HashSet::new(),
+        };
+        let mut found = self.visible(ids, &blocked, aud).await?;
+        Ok(ids.iter().filter_map(|id| found.remove(&id.0)).collect())
+    }
+
+    /// `items` as a page with what their fields need, loaded as for a feed page.
+    pub(crate) async fn hydrated(&self, viewer: Option<UserId>, items: Vec<(Video, String)>) -> AppResult<FeedPage> {
+        let hydration = self.hydrate(viewer, &items, &Known::default()).await?;
+        Ok(FeedPage { items, has_next: false, hydration, cacheable: false })
+    }
+
     /// The videos among `ids` that are published now, by authors neither banned nor in a
     /// block with the viewer, by id (one query).
     async fn visible(

@@ -26,6 +26,7 @@ pub mod invites;
 pub mod moderation;
 pub mod push;
 pub mod reads;
+pub mod search;
 pub mod social;
 pub mod storyboard;
 pub mod teens;
@@ -217,6 +218,8 @@ pub struct Services {
     pub teens: teens::TeenService,
     /// Push devices, notification settings, the push worker and the weekly digest.
     pub push: push::PushService,
+    /// Search over videos, members and cameos.
+    pub search: search::SearchService,
     /// Shared dependencies (health checks use the store and kv).
     pub deps: Arc<Deps>,
 }
@@ -229,6 +232,8 @@ pub struct SocialWiring {
     pub limits: social::SocialLimits,
     /// Push channels and the worker's timing.
     pub push: push::PushWiring,
+    /// Search's refresher timing.
+    pub search: search::SearchSettings,
 }
 
 impl Services {
@@ -242,6 +247,7 @@ impl Services {
             social: social::SocialService::new(deps.clone(), feed.clone(), social.limits),
             teens: teens::TeenService::new(deps.clone(), feed.meter().clone()),
             push: push::PushService::new(deps.clone(), social.push.channels, social.push.settings),
+            search: search::SearchService::new(deps.clone(), feed.clone(), social.search),
             feed,
             deps,
         }

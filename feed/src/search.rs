@@ -5,7 +5,8 @@
 //! ([`crate::topics::terms`] of prompt and caption) in an inverted index for BM25 (k1 = 1.2,
 //! b = 0.75). [`SearchIndex::search`] ranks every live slot by meaning (the quantised query against
 //! every vector: an exact scan, no approximate structure, so nothing relevant is missed) and by
-//! words, keeps the best [`CANDIDATES`] of each, and fuses the two lists by reciprocal rank (each
+//! words (only videos holding every word of the query: "felines playing" must not rank a jazz
+//! trio "playing" above a cat), keeps the best [`CANDIDATES`] of each, and fuses the two lists by reciprocal rank (each
 //! list gives `1 / (60 + rank)`); a video in both lists beats one in either. Vector candidates must
 //! reach [`MEANING_FLOOR`], so a query about nothing in the index returns nothing rather than the
 //! nearest noise.
@@ -280,31 +281,38 @@ impl SearchIndex {
         out.into_iter().map(|s| (s.1, s.0)).collect()
     }
 
-    /// The best [`CANDIDATES`] live slots by BM25 over the query's terms.
+    /// The best [`CANDIDATES`] live slots by BM25 among those holding every term of the query
+    /// (a word of the query the index has never seen leaves words out: meaning answers alone).
     fn by_words(&self, query: &str) -> Vec<(u32, f32)> {
         let mut q = terms(query);
         q.sort();
         q.dedup();
         let n = self.live_count as f32;
         let avg = if self.live_count == 0 { 1.0 } else { self.total_len as f32 / n };
-        let mut scores: HashMap<u32, f32> = HashMap::new();
+        let mut scores: HashMap<u32, (f32, usize)> = HashMap::new();
         for term in &q {
             let Some(postings) = self.term_ids.get(term).and_then(|t| self.postings.get(*t as usize)) else {
-                continue;
+                return Vec::new();
             };
             let df = postings.len() as f32;
             if df == 0.0 {
-                continue;
+                return Vec::new();
             }
             let idf = (1.0 + (n - df + 0.5) / (df + 0.5)).ln();
             for &(slot, tf) in postings {
                 let len = self.lens.get(slot as usize).copied().unwrap_or(0) as f32;
                 let tf = f32::from(tf);
                 let part = idf * tf * (BM25_K1 + 1.0) / (tf + BM25_K1 * (1.0 - BM25_B + BM25_B * len / avg.max(1.0)));
-                *scores.entry(slot).or_insert(0.0) += part;
+                let e = scores.entry(slot).or_insert((0.0, 0));
+                e.0 += part;
+                e.1 += 1;
             }
         }
-        let mut out: Vec<(u32, f32)> = scores.into_iter().collect();
+        let mut out: Vec<(u32, f32)> = scores
+            .into_iter()
+            .filter(|(_, (_, matched))| *matched == q.len())
+            .map(|(s, (score, _))| (s, score))
+            .collect();
         out.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         out.truncate(CANDIDATES);
         out
@@ -321,7 +329,7 @@ pub fn vector_from_bytes(bytes: &[u8]) -> Option<Vec<f32>> {
     if bytes.len() != DIM * 4 {
         return None;
     }
-    Some(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+    bytes.chunks_exact(4).map(|c| <[u8; 4]>::try_from(c).ok().map(f32::from_le_bytes)).collect()
 }
 
 #[cfg(test)]

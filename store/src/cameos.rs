@@ -25,7 +25,7 @@ use app_core::error::AppResult;
 use app_core::model::{Cameo, CameoPermission, CameoStatus, CameoUse};
 use app_core::types::{CameoId, ChallengeId, UserId, VideoId};
 
-fn cameo_from(m: cameos::Model) -> AppResult<Cameo> {
+pub(crate) fn cameo_from(m: cameos::Model) -> AppResult<Cameo> {
     let reference = crate::json::read("cameos", "reference", m.id, &m.reference)?;
     Ok(Cameo {
         id: CameoId(m.id),

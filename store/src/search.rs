@@ -11,10 +11,11 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Se
 use uuid::Uuid;
 
 use crate::Store;
-use crate::entities::{users, video_embeddings, videos};
+use crate::entities::{cameos, users, video_embeddings, videos};
+use app_core::age::BirthMonth;
 use app_core::error::AppResult;
-use app_core::model::{User, VideoStatus};
-use app_core::types::VideoId;
+use app_core::model::{Cameo, CameoPermission, CameoStatus, User, VideoStatus};
+use app_core::types::{UserId, VideoId};
 
 /// A stored vector with its video's text.
 #[derive(Debug, Clone)]
@@ -185,5 +186,52 @@ impl Store {
         }
         users.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
         Ok(users)
+    }
+
+    /// Cameos anyone may ask to use (active, permission `EVERYONE`) whose name contains `text`
+    /// (any case), by owners neither banned, nor teens (when `adult_cutoff` is set), nor in
+    /// `blocked`; names that start with it first, then by name; at most `limit`.
+    pub async fn search_public_cameos(
+        &self,
+        text: &str,
+        adult_cutoff: Option<BirthMonth>,
+        blocked: &[UserId],
+        limit: u64,
+    ) -> AppResult<Vec<Cameo>> {
+        let text = text.trim().trim_start_matches('@').to_lowercase();
+        if text.is_empty() {
+            return Ok(Vec::new());
+        }
+        let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let mut owners_out = Query::select()
+            .column(users::Column::Id)
+            .from(users::Entity)
+            .and_where(Expr::col(users::Column::BannedAt).is_not_null())
+            .to_owned();
+        if let Some(cutoff) = adult_cutoff {
+            owners_out = Query::select()
+                .column(users::Column::Id)
+                .from(users::Entity)
+                .cond_where(
+                    Expr::col(users::Column::BannedAt)
+                        .is_not_null()
+                        .or(Expr::col(users::Column::BirthMonth).gt(cutoff.as_string())),
+                )
+                .to_owned();
+        }
+        let lowered = Func::lower(Expr::col(cameos::Column::Name));
+        let mut q = cameos::Entity::find()
+            .filter(cameos::Column::Status.eq(CameoStatus::Active))
+            .filter(cameos::Column::Permission.eq(CameoPermission::Everyone))
+            .filter(Expr::expr(lowered).like(LikeExpr::new(format!("%{escaped}%")).escape('\\')))
+            .filter(Expr::col(cameos::Column::OwnerId).not_in_subquery(owners_out));
+        if !blocked.is_empty() {
+            q = q.filter(cameos::Column::OwnerId.is_not_in(blocked.iter().map(|u| u.0)));
+        }
+        let rows =
+            q.order_by_asc(cameos::Column::Name).order_by_asc(cameos::Column::Id).limit(limit).all(&self.db).await?;
+        let mut out: Vec<Cameo> = rows.into_iter().map(crate::cameos::cameo_from).collect::<AppResult<_>>()?;
+        out.sort_by_key(|c| !c.name.to_lowercase().starts_with(&text));
+        Ok(out)
     }
 }

@@ -47,6 +47,7 @@ mod ops;
 mod push;
 mod push_servers;
 mod remixes;
+mod search;
 mod social;
 mod sound;
 mod storyboard;

@@ -1,0 +1,65 @@
+//! `search`: videos, members and cameos for a line of text (`domain::search`).
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, Object, Result, Union};
+
+use super::accounts::UserObject;
+use super::cameos::CameoObject;
+use super::videos::VideoObject;
+use super::{ApiResult, caller, services, to_gql};
+use app_core::error::AppError;
+use app_core::model::SearchKind;
+use domain::search::SearchHit;
+
+/// One search result: a video, a member or a cameo (a person's or a character).
+#[derive(Union)]
+pub enum SearchResult {
+    /// A published video.
+    Video(Box<VideoObject>),
+    /// A member.
+    User(Box<UserObject>),
+    /// A cameo or character anyone may ask to use.
+    Cameo(Box<CameoObject>),
+}
+
+/// Search.
+#[derive(Default)]
+pub struct SearchQuery;
+
+#[Object]
+impl SearchQuery {
+    /// Published videos by the meaning and the words of their prompts and captions, members by
+    /// handle and name, cameos and characters anyone may ask to use by name; all kinds when
+    /// `kinds` is left out. Open to anyone; what the viewer may not see (removed, banned,
+    /// blocked, a teen's private videos) is never returned. At most 200 results a query.
+    async fn search(
+        &self,
+        ctx: &Context<'_>,
+        query: String,
+        kinds: Option<Vec<SearchKind>>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, SearchResult>> {
+        let first = first.unwrap_or(20);
+        if !(1..=50).contains(&first) {
+            return Err(to_gql(AppError::bad_input("first", "first must be between 1 and 50")));
+        }
+        let c = caller(ctx)?;
+        let page = services(ctx)?
+            .search
+            .search(&c.caller, &query, kinds.as_deref(), first as usize, after.as_deref())
+            .await
+            .api()?;
+        super::social::prime(ctx, &page.videos).await?;
+        let mut conn = Connection::new(after.is_some(), page.has_next);
+        conn.edges.extend(page.items.into_iter().map(|(hit, cursor)| {
+            let node = match hit {
+                SearchHit::Video(v) => SearchResult::Video(Box::new(VideoObject(*v))),
+                SearchHit::Member(u) => SearchResult::User(Box::new(UserObject(*u))),
+                SearchHit::Character(c) => SearchResult::Cameo(Box::new(CameoObject(*c))),
+            };
+            Edge::new(cursor, node)
+        }));
+        Ok(conn)
+    }
+}

@@ -1,0 +1,320 @@
+//! Search: `search(query, kinds)` over published videos (by meaning and by words), members (by
+//! handle and name) and cameos anyone may ask to use (by name).
+//!
+//! Videos. Every API node keeps a `feed::search::SearchIndex` in memory. Its refresher
+//! ([`SearchService::run`], every `APP_SEARCH_REFRESH_MS`) first embeds published videos that
+//! have no vector yet (prompt and caption through the process's MiniLM encoder, batches of
+//! [`EMBED_BATCH`]; `Store::videos_to_embed` / `put_embeddings`, so any node may do it and a
+//! repeat only rewrites the same row), then reads the rows written since its last look
+//! (`Store::embeddings_since`, from 30 s before the newest it has seen, so a row committed late by
+//! another node is not missed) into the index. A new video is searchable on every node within
+//! about two refresh periods of its publication. A query is embedded once (the encoder's cache
+//! answers repeats), the index fuses the best [`feed::search::CANDIDATES`] by meaning and by
+//! words, and the hits pass the feed's visibility filter (`FeedService::visible_in_order`:
+//! published now, author not banned nor in a block with the viewer, teen rules), so a removal, a
+//! ban or a block hides a video from the next search on every node without touching the index.
+//!
+//! Members: `Store::search_members` (exact handle, then handles that start with the query, then
+//! handles and display names that contain it; banned members never), minus the viewer's blocks.
+//! Cameos: `Store::search_public_cameos` (active, permission `EVERYONE`, owner neither banned,
+//! teen, nor in a block with the viewer).
+//!
+//! Order across kinds: each kind's list gives `1 / (60 + rank)`; an exact handle goes first; ties
+//! go video, member, cameo. At most [`MAX_RESULTS`] results a query; pages are offsets into that
+//! list, recomputed per page (a page may shift if something is published or removed meanwhile).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
+
+use super::feed::{FeedPage, FeedService};
+use super::{Caller, Deps};
+use app_core::error::{AppError, AppResult};
+use app_core::model::{Cameo, SearchKind, User, Video};
+use app_core::types::VideoId;
+use feed::search::SearchIndex;
+
+/// The encoder's name on stored vectors (a vector from another is made again).
+pub const MODEL: &str = "all-MiniLM-L6-v2-int8";
+/// Longest query, in characters.
+pub const MAX_QUERY_CHARS: usize = 200;
+/// Most results one query gives, over all its pages.
+pub const MAX_RESULTS: usize = 200;
+/// Videos embedded per encoder call by the refresher.
+pub const EMBED_BATCH: usize = 64;
+/// Stored vectors read per round by the refresher.
+const LOAD_BATCH: u64 = 2_000;
+/// How far before the newest vector seen the refresher reads again.
+const LATE_ROWS: chrono::Duration = chrono::Duration::seconds(30);
+
+/// Settings.
+#[derive(Debug, Clone, Copy)]
+pub struct SearchSettings {
+    /// How often the refresher embeds new videos and reads new vectors.
+    pub refresh: Duration,
+}
+
+/// One result.
+#[derive(Debug, Clone)]
+pub enum SearchHit {
+    /// A published video.
+    Video(Box<Video>),
+    /// A member.
+    Member(Box<User>),
+    /// A cameo or character.
+    Character(Box<Cameo>),
+}
+
+/// A page of results with what its videos' fields need.
+pub struct SearchPage {
+    /// Results and the cursor after each.
+    pub items: Vec<(SearchHit, String)>,
+    /// Whether more follow.
+    pub has_next: bool,
+    /// The page's videos as a hydrated feed page (authors, likes, follows, remix counts).
+    pub videos: FeedPage,
+}
+
+/// What one refresh did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Refreshed {
+    /// Videos embedded and stored.
+    pub embedded: usize,
+    /// Stored vectors read into the index.
+    pub loaded: usize,
+}
+
+/// The newest stored vector the index has read: when it was written, and its video.
+type Mark = (DateTime<Utc>, VideoId);
+
+/// Search (see the module documentation).
+#[derive(Clone)]
+pub struct SearchService {
+    deps: Arc<Deps>,
+    feed: FeedService,
+    index: Arc<std::sync::RwLock<SearchIndex>>,
+    /// The newest stored vector read (its time and video).
+    mark: Arc<tokio::sync::Mutex<Option<Mark>>>,
+    wake: Arc<Notify>,
+    settings: SearchSettings,
+}
+
+fn encode_cursor(offset: usize) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("search:{offset}"))
+}
+
+fn decode_cursor(raw: &str) -> Option<usize> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(raw).ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    text.strip_prefix("search:")?.parse().ok().filter(|n| *n <= MAX_RESULTS)
+}
+
+/// The query trimmed, or why it cannot be searched.
+fn clean_query(query: &str) -> AppResult<&str> {
+    let q = query.trim();
+    if q.is_empty() {
+        return Err(AppError::bad_input("query", "type something to search for"));
+    }
+    if q.chars().count() > MAX_QUERY_CHARS {
+        return Err(AppError::bad_input("query", format!("a search may have up to {MAX_QUERY_CHARS} characters")));
+    }
+    if q.chars().any(char::is_control) {
+        return Err(AppError::bad_input("query", "a search is one line of text"));
+    }
+    Ok(q)
+}
+
+impl SearchService {
+    /// Wires the service with an empty index (the refresher fills it).
+    pub fn new(deps: Arc<Deps>, feed: FeedService, settings: SearchSettings) -> Self {
+        Self { deps, feed, index: Arc::default(), mark: Arc::default(), wake: Arc::new(Notify::new()), settings }
+    }
+
+    /// Asks the refresher to run now (a video was just published on this node).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Videos in this node's index.
+    pub fn indexed(&self) -> usize {
+        self.index.read().map(|i| i.len()).unwrap_or(0)
+    }
+
+    /// The refresher: runs [`SearchService::refresh`] every `refresh` or when woken, forever.
+    pub async fn run(self) {
+        loop {
+            if let Err(error) = self.refresh().await {
+                tracing::warn!(%error, "search: refresh failed; trying again");
+            }
+            tokio::select! {
+                () = tokio::time::sleep(self.settings.refresh) => {}
+                () = self.wake.notified() => {}
+            }
+        }
+    }
+
+    /// Embeds published videos without a vector, then reads new vectors into the index.
+    pub async fn refresh(&self) -> AppResult<Refreshed> {
+        let Some(encoder) = self.deps.meaning.clone() else { return Ok(Refreshed::default()) };
+        let store = &self.deps.store;
+        let mut done = Refreshed::default();
+        loop {
+            let todo = store.videos_to_embed(MODEL, EMBED_BATCH as u64).await?;
+            if todo.is_empty() {
+                break;
+            }
+            let full = todo.len() == EMBED_BATCH;
+            let encoder = encoder.clone();
+            let rows =
+                tokio::task::spawn_blocking(move || -> Result<Vec<(VideoId, Vec<u8>)>, meaning::MeaningError> {
+                    let texts: Vec<&str> = todo.iter().map(|(_, t)| t.as_str()).collect();
+                    let vectors = encoder.embed_many(&texts)?;
+                    Ok(todo.iter().zip(vectors).map(|((id, _), v)| (*id, feed::search::vector_bytes(&v))).collect())
+                })
+                .await
+                .map_err(|e| AppError::internal("search: embedding task", e))?
+                .map_err(|e| AppError::internal("search: embedding", e))?;
+            done.embedded += rows.len();
+            store.put_embeddings(MODEL, rows).await?;
+            if !full {
+                break;
+            }
+        }
+        let mut mark = self.mark.lock().await;
+        let since = mark.map(|(at, _)| at - LATE_ROWS);
+        let mut after = None;
+        loop {
+            let rows = store.embeddings_since(MODEL, since, after, LOAD_BATCH).await?;
+            let Some(last) = rows.last() else { break };
+            after = Some((last.created_at, last.video_id));
+            if mark.is_none_or(|(at, id)| (last.created_at, last.video_id.0) > (at, id.0)) {
+                *mark = Some((last.created_at, last.video_id));
+            }
+            let full = rows.len() as u64 == LOAD_BATCH;
+            let mut index = self.index.write().map_err(|_| AppError::internal("search", "index lock poisoned"))?;
+            for row in &rows {
+                if let Some(v) = feed::search::vector_from_bytes(&row.vector) {
+                    index.insert(row.video_id.0, &row.text, &v);
+                    done.loaded += 1;
+                }
+            }
+            drop(index);
+            if !full {
+                break;
+            }
+        }
+        Ok(done)
+    }
+
+    /// A page of results for `query` (see the module documentation). Anyone may search.
+    pub async fn search(
+        &self,
+        caller: &Caller,
+        query: &str,
+        kinds: Option<&[SearchKind]>,
+        first: usize,
+        after: Option<&str>,
+    ) -> AppResult<SearchPage> {
+        let member = caller.optional()?;
+        let q = clean_query(query)?;
+        let kinds: Vec<SearchKind> = match kinds {
+            None => vec![SearchKind::Video, SearchKind::Member, SearchKind::Character],
+            Some([]) => return Err(AppError::bad_input("kinds", "name at least one kind, or leave kinds out for all")),
+            Some(k) => k.to_vec(),
+        };
+        let offset = match after {
+            None => 0,
+            Some(raw) => decode_cursor(raw)
+                .ok_or_else(|| AppError::bad_input("after", "after is not a cursor from this search"))?,
+        };
+        let viewer = member.map(|v| v.user.id);
+        let blocked: Vec<app_core::types::UserId> = match viewer {
+            Some(v) => self.deps.store.block_set(v).await?.into_iter().collect(),
+            None => Vec::new(),
+        };
+        // (score, kind order, hit)
+        let mut ranked: Vec<(f32, u8, SearchHit)> = Vec::new();
+        let rr = |rank: usize| 1.0 / (60.0 + rank as f32 + 1.0);
+        if kinds.contains(&SearchKind::Video) {
+            let vector = match self.deps.meaning.clone() {
+                Some(encoder) => {
+                    let text = q.to_owned();
+                    match tokio::task::spawn_blocking(move || encoder.embed(&text)).await {
+                        Ok(Ok(v)) => Some(v),
+                        Ok(Err(error)) => {
+                            tracing::error!(%error, "search: query not embedded; words only");
+                            None
+                        }
+                        Err(error) => {
+                            tracing::error!(%error, "search: query not embedded; words only");
+                            None
+                        }
+                    }
+                }
+                None => None,
+            };
+            let ids: Vec<VideoId> = {
+                let index = self.index.read().map_err(|_| AppError::internal("search", "index lock poisoned"))?;
+                index.search(q, vector.as_deref(), MAX_RESULTS).into_iter().map(|h| VideoId(h.id)).collect()
+            };
+            let videos = self.feed.visible_in_order(member, &ids).await?;
+            ranked.extend(videos.into_iter().enumerate().map(|(i, v)| (rr(i), 0, SearchHit::Video(Box::new(v)))));
+        }
+        if kinds.contains(&SearchKind::Member) {
+            let handle = q.trim_start_matches('@').to_lowercase();
+            let members = self.deps.store.search_members(q, 50).await?;
+            ranked.extend(members.into_iter().filter(|u| !blocked.contains(&u.id)).enumerate().map(|(i, u)| {
+                let score = if u.username.to_lowercase() == handle { 1.0 } else { rr(i) };
+                (score, 1, SearchHit::Member(Box::new(u)))
+            }));
+        }
+        if kinds.contains(&SearchKind::Character) {
+            let cameos = self.deps.store.search_public_cameos(q, self.deps.adult_cutoff(), &blocked, 50).await?;
+            ranked.extend(cameos.into_iter().enumerate().map(|(i, c)| (rr(i), 2, SearchHit::Character(Box::new(c)))));
+        }
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        ranked.truncate(MAX_RESULTS);
+        let total = ranked.len();
+        let items: Vec<(SearchHit, String)> = ranked
+            .into_iter()
+            .enumerate()
+            .skip(offset)
+            .take(first)
+            .map(|(i, (_, _, hit))| (hit, encode_cursor(i + 1)))
+            .collect();
+        let has_next = offset + items.len() < total;
+        let page_videos: Vec<(Video, String)> = items
+            .iter()
+            .filter_map(|(h, c)| match h {
+                SearchHit::Video(v) => Some(((**v).clone(), c.clone())),
+                _ => None,
+            })
+            .collect();
+        let videos = self.feed.hydrated(viewer, page_videos).await?;
+        Ok(SearchPage { items, has_next, videos })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_refuse_others() {
+        assert_eq!(decode_cursor(&encode_cursor(7)), Some(7));
+        assert_eq!(decode_cursor("nonsense"), None);
+        assert_eq!(decode_cursor(&encode_cursor(MAX_RESULTS + 1)), None);
+    }
+
+    #[test]
+    fn queries_are_trimmed_and_bounded() {
+        assert_eq!(clean_query("  cats ").unwrap(), "cats");
+        for bad in ["", "   ", "a\u{0}b", &"x".repeat(MAX_QUERY_CHARS + 1)] {
+            assert!(matches!(clean_query(bad), Err(AppError::BadUserInput { .. })), "{bad:?}");
+        }
+    }
+}
