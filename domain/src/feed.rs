@@ -316,6 +316,8 @@ pub struct FeedService {
     author_pools: moka::sync::Cache<Uuid, Arc<[Candidate]>>,
     /// Feed time per member: daily limits and take-a-break cards (`wellbeing`).
     meter: Meter,
+    /// Signalled when this process publishes a video (search indexes it at once).
+    published: Arc<tokio::sync::Notify>,
 }
 
 fn page_key(kind: FeedKind, viewer: Option<UserId>, after: Option<&str>, first: usize) -> String {
@@ -369,7 +371,13 @@ impl FeedService {
                 .weigher(|_, pool: &Arc<[Candidate]>| u32::try_from(pool.len()).unwrap_or(u32::MAX).saturating_add(1))
                 .time_to_live(AUTHOR_POOL_TTL)
                 .build(),
+            published: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    /// Signalled each time this process publishes a video.
+    pub(crate) fn published_signal(&self) -> Arc<tokio::sync::Notify> {
+        self.published.clone()
     }
 
     /// The cache (benchmarks clear it for cold runs).
@@ -955,6 +963,7 @@ impl FeedService {
     /// author is small enough (large authors are merged in at read time).
     pub async fn on_published(&self, video: &Video) -> AppResult<()> {
         let Some(published_at) = video.published_at else { return Ok(()) };
+        self.published.notify_one();
         // The author's kept videos lack this one; FOR_YOU rankings by this process read them again.
         self.author_pools.invalidate(&video.author_id.0);
         let item =

@@ -8,7 +8,8 @@
 //! repeat only rewrites the same row), then reads the rows written since its last look
 //! (`Store::embeddings_since`, from 30 s before the newest it has seen, so a row committed late by
 //! another node is not missed) into the index. A new video is searchable on every node within
-//! about two refresh periods of its publication. A query is embedded once (the encoder's cache
+//! about two refresh periods of its publication (on the node that published it at once: publishing
+//! wakes the refresher). A query is embedded once (the encoder's cache
 //! answers repeats), the index fuses the best [`feed::search::CANDIDATES`] by meaning and by
 //! words, and the hits pass the feed's visibility filter (`FeedService::visible_in_order`:
 //! published now, author not banned nor in a block with the viewer, teen rules), so a removal, a
@@ -130,10 +131,12 @@ fn clean_query(query: &str) -> AppResult<&str> {
 impl SearchService {
     /// Wires the service with an empty index (the refresher fills it).
     pub fn new(deps: Arc<Deps>, feed: FeedService, settings: SearchSettings) -> Self {
-        Self { deps, feed, index: Arc::default(), mark: Arc::default(), wake: Arc::new(Notify::new()), settings }
+        let wake = feed.published_signal();
+        Self { deps, feed, index: Arc::default(), mark: Arc::default(), wake, settings }
     }
 
-    /// Asks the refresher to run now (a video was just published on this node).
+    /// Asks the refresher to run now (this node's `FeedService::on_published` does it for every
+    /// video it publishes, so a video is searchable here at once).
     pub fn wake(&self) {
         self.wake.notify_one();
     }

@@ -85,8 +85,8 @@ async fn scenario(engine: Engine) {
     let (viewer, _) = member(&app, "viewer").await;
     let ids = corpus(&app, &author_id).await;
     let search = &app.running.services.search;
-    let done = search.refresh().await.unwrap();
-    assert_eq!(done.embedded, ids.len(), "{done:?}");
+    // Publishing woke this node's refresher; one more round here makes sure it is done.
+    search.refresh().await.unwrap();
     assert_eq!(search.indexed(), ids.len());
     let _ = author;
 
