@@ -18,6 +18,7 @@ import * as cameos from './cameos.js';
 import * as settings from './settings.js';
 import * as notifications from './notifications.js';
 import * as check from './check.js';
+import * as search from './search.js';
 import { forgetThisBrowser } from './notify.js';
 
 /** Path patterns, first match wins; `:name` captures one segment. */
@@ -38,6 +39,7 @@ const ROUTES = [
   ['/settings', settings.render],
   ['/notifications', notifications.render],
   ['/check', check.render],
+  ['/search', search.render],
 ];
 
 const state = {
@@ -102,6 +104,7 @@ function renderNav() {
     mount(
       nav,
       navLink('/', 'Trending', { 'data-testid': 'nav-feed' }),
+      navLink('/search', 'Search', { 'data-testid': 'nav-search' }),
       navLink('/login', 'Log in', { 'data-testid': 'nav-login' }),
       navLink('/join', 'Join', { 'data-testid': 'nav-join' }),
       navLink('/check', 'Check a clip', { 'data-testid': 'nav-check' }),
@@ -111,6 +114,7 @@ function renderNav() {
   mount(
     nav,
     navLink('/', 'Feed', { 'data-testid': 'nav-feed' }),
+    navLink('/search', 'Search', { 'data-testid': 'nav-search' }),
     navLink('/create', 'Create', { 'data-testid': 'nav-create' }),
     navLink('/drafts', 'Drafts', { 'data-testid': 'nav-drafts' }),
     navLink('/cameos', 'Cameos', { 'data-testid': 'nav-cameos' }),
