@@ -72,6 +72,15 @@ impl CameoObject {
     async fn owner(&self, ctx: &Context<'_>) -> Result<UserObject> {
         super::accounts::existing_user(ctx, self.0.owner_id).await
     }
+    /// What it depicts: `PERSON`, a member's own likeness (characters are not built yet).
+    async fn kind(&self) -> app_core::model::CameoKind {
+        app_core::model::CameoKind::Person
+    }
+    /// The handle that names it in a prompt (`@handle`) and in `videosWithCameo`: a person's
+    /// cameo goes by its owner's username (`@ann` names Ann's newest cameo the writer may use).
+    async fn handle(&self, ctx: &Context<'_>) -> Result<String> {
+        Ok(super::accounts::existing_user(ctx, self.0.owner_id).await?.0.username)
+    }
     /// Who may use it.
     async fn permission(&self) -> CameoPermission {
         self.0.permission

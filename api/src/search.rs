@@ -62,4 +62,30 @@ impl SearchQuery {
         }));
         Ok(conn)
     }
+
+    /// The cameo feed: published videos in which a cameo of the member (or, later, the
+    /// character) with `handle` appears, newest first; what the viewer may not see is left out.
+    /// A handle naming nobody (or someone banned, or in a block with the viewer): `NOT_FOUND`.
+    async fn videos_with_cameo(
+        &self,
+        ctx: &Context<'_>,
+        handle: String,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, VideoObject>> {
+        let first = first.unwrap_or(20);
+        if !(1..=50).contains(&first) {
+            return Err(to_gql(AppError::bad_input("first", "first must be between 1 and 50")));
+        }
+        let c = caller(ctx)?;
+        let page = services(ctx)?
+            .search
+            .videos_with_cameo(&c.caller, &handle, first as usize, after.as_deref())
+            .await
+            .api()?;
+        super::social::prime(ctx, &page).await?;
+        let mut conn = Connection::new(after.is_some(), page.has_next);
+        conn.edges.extend(page.items.into_iter().map(|(v, cursor)| Edge::new(cursor, VideoObject(v))));
+        Ok(conn)
+    }
 }

@@ -1342,6 +1342,24 @@ pub struct CameoUse {
     pub owner_approved_at: Option<DateTime<Utc>>,
 }
 
+/// What a cameo depicts. Every cameo so far is a member's own likeness (`PERSON`); the other
+/// kinds are characters (`createCharacter`, not built yet: see docs/ROADMAP.md).
+// Not stored yet: every stored cameo is a PERSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum), graphql(name = "CameoKind"))]
+pub enum CameoKind {
+    /// A member's own likeness, verified with a challenge clip.
+    Person,
+    /// A pet.
+    Pet,
+    /// An object or a toy.
+    Object,
+    /// A drawing.
+    Drawing,
+    /// An invented persona.
+    Persona,
+}
+
 /// What `search` looks for.
 // Not stored: a request's choice (`search(kinds:)`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

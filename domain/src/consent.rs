@@ -179,6 +179,58 @@ pub async fn uses_still_consented(
     Ok(Ok(found))
 }
 
+/// The `@handle`s a prompt names, lowercased, in order, once each: `@` at the start or after a
+/// character that is not a letter, digit, `_` or `.` (so an address like `bob@example.com` is not
+/// one), then 3–30 letters, digits, `_` or `.` (a final `.` ends a sentence, not the handle).
+pub fn handles_in(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let chars: Vec<char> = text.chars().collect();
+    let is_handle_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.';
+    let mut i = 0;
+    while let Some(&c) = chars.get(i) {
+        let starts = c == '@' && (i == 0 || chars.get(i - 1).is_none_or(|p| !is_handle_char(*p) && *p != '@'));
+        if !starts {
+            i += 1;
+            continue;
+        }
+        let mut j = i + 1;
+        while chars.get(j).is_some_and(|c| is_handle_char(*c)) {
+            j += 1;
+        }
+        let handle: String = chars.get(i + 1..j).unwrap_or(&[]).iter().collect();
+        let handle = handle.trim_end_matches('.').to_lowercase();
+        let n = handle.chars().count();
+        if (3..=30).contains(&n) && handle.starts_with(|c: char| c.is_ascii_alphanumeric()) && !out.contains(&handle) {
+            out.push(handle);
+        }
+        i = j.max(i + 1);
+    }
+    out
+}
+
+/// The cameo each `@handle` of `handles` names for `user`: the member with that handle's newest
+/// active cameo that `user` may use now. A handle naming no member, or a member with no cameo
+/// `user` may use, answers `CONSENT_REQUIRED`, as an unusable cameo id does.
+pub async fn cameos_by_handle(deps: &Deps, user: UserId, handles: &[String]) -> AppResult<Vec<CameoId>> {
+    let mut out = Vec::with_capacity(handles.len());
+    for handle in handles {
+        let not_available = || AppError::ConsentRequired(format!("no cameo @{handle} is available to you"));
+        let Some(owner) = deps.store.user_by_username(handle).await? else { return Err(not_available()) };
+        if owner.banned_at.is_some() {
+            return Err(not_available());
+        }
+        let mut chosen = None;
+        for cameo in deps.store.cameos_of(owner.id).await? {
+            if cameo.status == CameoStatus::Active && may_use(deps, &cameo, user).await?.is_ok() {
+                chosen = Some(cameo.id);
+                break;
+            }
+        }
+        out.push(chosen.ok_or_else(not_available)?);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,5 +371,13 @@ mod tests {
         let c = cameo(UserId::new(), CameoPermission::Everyone, CameoStatus::Active);
         let err = decide(&c, UserId::new(), BLOCKED).unwrap_err();
         assert_eq!(err, "the cameo \"Ada\" is not available to you");
+    }
+
+    #[test]
+    fn handles_are_read_from_prompts() {
+        assert_eq!(handles_in("@Ann and @bob_2 dancing with @ann."), ["ann", "bob_2"]);
+        assert_eq!(handles_in("mail bob@example.com about @al"), Vec::<String>::new());
+        assert_eq!(handles_in("(@cara.lee) at a party, @x, @@dan"), ["cara.lee"]);
+        assert_eq!(handles_in("no handles here"), Vec::<String>::new());
     }
 }

@@ -301,6 +301,81 @@ impl SearchService {
     }
 }
 
+/// A cameo feed's cursor: the last video's publication time (µs) and id.
+fn encode_cameo_cursor(at: DateTime<Utc>, id: VideoId) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("cameo:{}:{}", at.timestamp_micros(), id.0))
+}
+
+fn decode_cameo_cursor(raw: &str) -> Option<(DateTime<Utc>, uuid::Uuid)> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(raw).ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    let (micros, id) = text.strip_prefix("cameo:")?.split_once(':')?;
+    Some((DateTime::from_timestamp_micros(micros.parse().ok()?)?, id.parse().ok()?))
+}
+
+impl SearchService {
+    /// A cameo feed (`videosWithCameo`): published videos in which a cameo of the member with
+    /// `handle` appears (a leading `@` and case ignored), newest published first, as the viewer
+    /// may see them (the feed's filter). A handle naming nobody, a banned member or one in a
+    /// block with the viewer answers `NOT_FOUND`, the same for each.
+    pub async fn videos_with_cameo(
+        &self,
+        caller: &Caller,
+        handle: &str,
+        first: usize,
+        after: Option<&str>,
+    ) -> AppResult<FeedPage> {
+        let member = caller.optional()?;
+        let viewer = member.map(|v| v.user.id);
+        let handle = handle.trim().trim_start_matches('@');
+        let mut cursor = match after {
+            None => None,
+            Some(raw) => Some(
+                decode_cameo_cursor(raw)
+                    .ok_or_else(|| AppError::bad_input("after", "after is not a cursor from this list"))?,
+            ),
+        };
+        let not_found = || AppError::NotFound("member or character with this handle");
+        let owner = match self.deps.store.user_by_username(handle).await? {
+            Some(u) if u.banned_at.is_none() => u,
+            _ => return Err(not_found()),
+        };
+        if let Some(v) = viewer
+            && self.deps.store.block_set(v).await?.contains(&owner.id)
+        {
+            return Err(not_found());
+        }
+        let mut items: Vec<(Video, String)> = Vec::new();
+        let mut has_next = false;
+        // Videos the viewer may not see are skipped; a few reads fill the page.
+        for _ in 0..4 {
+            let want = (first - items.len() + 1) as u64;
+            let rows = self.deps.store.cameo_feed_of(owner.id, cursor, want * 2).await?;
+            let exhausted = (rows.len() as u64) < want * 2;
+            let ids: Vec<VideoId> = rows.iter().map(|v| v.id).collect();
+            if let Some(last) = rows.last() {
+                cursor = last.published_at.map(|at| (at, last.id.0));
+            }
+            let visible = self.feed.visible_in_order(member, &ids).await?;
+            for v in visible {
+                if items.len() == first {
+                    has_next = true;
+                    break;
+                }
+                let at = v.published_at.unwrap_or(v.created_at);
+                let c = encode_cameo_cursor(at, v.id);
+                items.push((v, c));
+            }
+            if has_next || exhausted || cursor.is_none() {
+                break;
+            }
+        }
+        let mut page = self.feed.hydrated(viewer, items).await?;
+        page.has_next = has_next;
+        Ok(page)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -308,6 +383,10 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_refuse_others() {
+        let at = DateTime::from_timestamp_micros(1_764_000_000_123_456).unwrap();
+        let id = VideoId(uuid::Uuid::now_v7());
+        assert_eq!(decode_cameo_cursor(&encode_cameo_cursor(at, id)), Some((at, id.0)));
+        assert_eq!(decode_cameo_cursor(&encode_cursor(3)), None);
         assert_eq!(decode_cursor(&encode_cursor(7)), Some(7));
         assert_eq!(decode_cursor("nonsense"), None);
         assert_eq!(decode_cursor(&encode_cursor(MAX_RESULTS + 1)), None);

@@ -251,6 +251,20 @@ impl VideoService {
                 cameo_ids.push(*id);
             }
         }
+        // `@handle`s in the prompt and the shots name cameos too, with the same consent rules.
+        let mut handles = super::consent::handles_in(prompt);
+        for shot in &input.shots {
+            for h in super::consent::handles_in(&shot.prompt) {
+                if !handles.contains(&h) {
+                    handles.push(h);
+                }
+            }
+        }
+        for id in super::consent::cameos_by_handle(&self.deps, v.user.id, &handles).await? {
+            if !cameo_ids.contains(&id) {
+                cameo_ids.push(id);
+            }
+        }
         if !input.shots.is_empty() && input.remix_of.is_some() {
             return Err(AppError::bad_input(
                 "shots",

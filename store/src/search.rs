@@ -234,4 +234,43 @@ impl Store {
         out.sort_by_key(|c| !c.name.to_lowercase().starts_with(&text));
         Ok(out)
     }
+
+    /// Published videos in which a cameo of `owner` appears, newest published first, after the
+    /// keyset `(published_at, id)`; at most `limit`. Visibility beyond `PUBLISHED` is the
+    /// caller's filter.
+    pub async fn cameo_feed_of(
+        &self,
+        owner: UserId,
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: u64,
+    ) -> AppResult<Vec<app_core::model::Video>> {
+        let owned = Query::select()
+            .column(cameos::Column::Id)
+            .from(cameos::Entity)
+            .and_where(Expr::col(cameos::Column::OwnerId).eq(owner.0))
+            .to_owned();
+        let featuring = Query::select()
+            .column(crate::entities::video_cameos::Column::VideoId)
+            .from(crate::entities::video_cameos::Entity)
+            .and_where(Expr::col(crate::entities::video_cameos::Column::CameoId).in_subquery(owned))
+            .to_owned();
+        let mut q = videos::Entity::find()
+            .filter(videos::Column::Status.eq(VideoStatus::Published))
+            .filter(Expr::col(videos::Column::Id).in_subquery(featuring));
+        if let Some((at, id)) = after {
+            q = q.filter(
+                videos::Column::PublishedAt
+                    .lt(at)
+                    .or(videos::Column::PublishedAt.eq(at).and(videos::Column::Id.lt(id))),
+            );
+        }
+        q.order_by_desc(videos::Column::PublishedAt)
+            .order_by_desc(videos::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(crate::generation::video_from)
+            .collect()
+    }
 }

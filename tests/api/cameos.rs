@@ -446,8 +446,12 @@ async fn the_whole_cameo_story() {
 
     let with_ann = |prompt: &str, remix: Option<&str>| json!({"i": {"prompt": prompt, "durationSeconds": 1, "aspectRatio": "LANDSCAPE", "cameoIds": [cid], "remixOf": remix}});
     assert_eq!(app.code(CREATE, with_ann("ann skating", None), Some(&bob)).await, "CONSENT_REQUIRED");
+    // `@ann` in a prompt names her cameo, with the same consent rules and codes as its id.
+    let by_handle = |prompt: &str| json!({"i": {"prompt": prompt, "durationSeconds": 1, "aspectRatio": "LANDSCAPE"}});
+    assert_eq!(app.code(CREATE, by_handle("@ann skating"), Some(&bob)).await, "CONSENT_REQUIRED");
+    assert_eq!(app.code(CREATE, by_handle("@nobody_here skating"), Some(&bob)).await, "CONSENT_REQUIRED");
     app.ok(APPROVE_USER, json!({"c": cid, "u": bob_id}), Some(&ann)).await;
-    let made = app.ok(CREATE, with_ann("ann skating on a frozen lake", None), Some(&bob)).await;
+    let made = app.ok(CREATE, by_handle("@Ann skating on a frozen lake"), Some(&bob)).await;
     let vid = made["createVideo"]["id"].as_str().unwrap().to_owned();
     let done = wait_job(&app, &bob, &vid, ended).await;
     assert_eq!(done["status"], "SUCCEEDED", "{done}");
@@ -467,6 +471,18 @@ async fn the_whole_cameo_story() {
     assert_eq!(app.code(PUBLISH, json!({"id": vid}), Some(&bob)).await, "CONSENT_REQUIRED");
     app.ok(APPROVE_USER, json!({"c": cid, "u": bob_id}), Some(&ann)).await;
     app.ok(PUBLISH, json!({"id": vid}), Some(&bob)).await;
+
+    // The cameo feed: the video by Ann's handle, for anyone who may see it; her cameo is a
+    // PERSON named by her handle.
+    let cameo_feed = "query($h: String!) { videosWithCameo(handle: $h, first: 5) { edges { node { id } } pageInfo { hasNextPage } } }";
+    for token in [Some(bob.as_str()), None] {
+        let r = app.ok(cameo_feed, json!({"h": "@ann"}), token).await;
+        assert_eq!(r["videosWithCameo"]["edges"][0]["node"]["id"], vid, "{r}");
+        assert_eq!(r["videosWithCameo"]["pageInfo"]["hasNextPage"], false);
+    }
+    assert_eq!(app.code(cameo_feed, json!({"h": "nobody_here"}), Some(&bob)).await, "NOT_FOUND");
+    let r = app.ok("query($id: ID!) { cameo(id: $id) { kind handle } }", json!({"id": cid}), Some(&ann)).await;
+    assert_eq!(r["cameo"], json!({"kind": "PERSON", "handle": "ann"}));
 
     // A sees it (and only A: appearances are the owner's) and removes it.
     let appearances = "query($id: ID!) { cameo(id: $id) { appearances(first: 10) { edges { node { id status } } } } }";
