@@ -6,8 +6,7 @@ use async_graphql::{Context, Object, Result, Union};
 use super::accounts::UserObject;
 use super::cameos::CameoObject;
 use super::videos::VideoObject;
-use super::{ApiResult, caller, services, to_gql};
-use app_core::error::AppError;
+use super::{ApiResult, caller, services};
 use app_core::model::SearchKind;
 use domain::search::SearchHit;
 
@@ -40,16 +39,10 @@ impl SearchQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<String, SearchResult>> {
-        let first = first.unwrap_or(20);
-        if !(1..=50).contains(&first) {
-            return Err(to_gql(AppError::bad_input("first", "first must be between 1 and 50")));
-        }
+        let first = super::social::feed_page_size(first)?;
         let c = caller(ctx)?;
-        let page = services(ctx)?
-            .search
-            .search(&c.caller, &query, kinds.as_deref(), first as usize, after.as_deref())
-            .await
-            .api()?;
+        let page =
+            services(ctx)?.search.search(&c.caller, &query, kinds.as_deref(), first, after.as_deref()).await.api()?;
         super::social::prime(ctx, &page.videos).await?;
         let mut conn = Connection::new(after.is_some(), page.has_next);
         conn.edges.extend(page.items.into_iter().map(|(hit, cursor)| {
@@ -73,16 +66,9 @@ impl SearchQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<String, VideoObject>> {
-        let first = first.unwrap_or(20);
-        if !(1..=50).contains(&first) {
-            return Err(to_gql(AppError::bad_input("first", "first must be between 1 and 50")));
-        }
+        let first = super::social::feed_page_size(first)?;
         let c = caller(ctx)?;
-        let page = services(ctx)?
-            .search
-            .videos_with_cameo(&c.caller, &handle, first as usize, after.as_deref())
-            .await
-            .api()?;
+        let page = services(ctx)?.search.videos_with_cameo(&c.caller, &handle, first, after.as_deref()).await.api()?;
         super::social::prime(ctx, &page).await?;
         let mut conn = Connection::new(after.is_some(), page.has_next);
         conn.edges.extend(page.items.into_iter().map(|(v, cursor)| Edge::new(cursor, VideoObject(v))));

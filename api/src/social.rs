@@ -73,6 +73,15 @@ pub(crate) async fn prime(ctx: &Context<'_>, page: &domain::feed::FeedPage) -> R
     Ok(())
 }
 
+/// A feed-like page's size: `first`, 20 when absent, 1–50 (`BAD_USER_INPUT` on `first` else).
+pub(crate) fn feed_page_size(first: Option<i32>) -> Result<usize> {
+    let first = first.unwrap_or(20);
+    if !(1..=50).contains(&first) {
+        return Err(to_gql(AppError::bad_input("first", "first must be between 1 and 50")));
+    }
+    Ok(first as usize)
+}
+
 /// Batches "does the viewer follow them?" within one request.
 pub struct FollowedLoader {
     /// Services.
@@ -163,12 +172,9 @@ impl SocialQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<String, VideoObject>> {
-        let first = first.unwrap_or(20);
-        if !(1..=50).contains(&first) {
-            return Err(to_gql(AppError::bad_input("first", "first must be between 1 and 50")));
-        }
+        let first = feed_page_size(first)?;
         let c = caller(ctx)?;
-        let page = services(ctx)?.feed.page(&c.caller, kind, first as usize, after.as_deref()).await.api()?;
+        let page = services(ctx)?.feed.page(&c.caller, kind, first, after.as_deref()).await.api()?;
         prime(ctx, &page).await?;
         let mut conn = Connection::new(after.is_some(), page.has_next);
         conn.edges.extend(page.items.into_iter().map(|(v, cursor)| Edge::new(cursor, VideoObject(v))));
@@ -186,12 +192,9 @@ impl SocialQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<String, FeedItem>> {
-        let first = first.unwrap_or(20);
-        if !(1..=50).contains(&first) {
-            return Err(to_gql(AppError::bad_input("first", "first must be between 1 and 50")));
-        }
+        let first = feed_page_size(first)?;
         let c = caller(ctx)?;
-        let (pause, page) = services(ctx)?.feed.items(&c.caller, kind, first as usize, after.as_deref()).await.api()?;
+        let (pause, page) = services(ctx)?.feed.items(&c.caller, kind, first, after.as_deref()).await.api()?;
         prime(ctx, &page).await?;
         let mut conn = Connection::new(after.is_some(), page.has_next);
         if let Some(minutes) = pause {
