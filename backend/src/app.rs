@@ -162,9 +162,10 @@ fn write_owner_only(path: &std::path::Path, bytes: &[u8]) -> AppResult<()> {
     f.write_all(bytes).map_err(|e| AppError::internal(&format!("write {}", path.display()), e))
 }
 
-/// Opens the database (running migrations), Redis if configured, keys and mail.
+/// Opens the database (running migrations), Redis if configured, keys and mail; without the
+/// sentence encoder (the command-line tools need no meaning).
 pub async fn build_services(c: &Config) -> AppResult<Services> {
-    Ok(build_services_and_store(c, Arc::new(Silent), Arc::new(app_core::age::SystemClock)).await?.0)
+    Ok(build_services_and_store(c, Arc::new(Silent), Arc::new(app_core::age::SystemClock), false).await?.0)
 }
 
 /// The sweeper alone (`backend sweep`): the database, the media store and the queue, without
@@ -185,6 +186,7 @@ async fn build_services_and_store(
     c: &Config,
     telemetry: Arc<dyn Telemetry>,
     clock: Arc<dyn app_core::age::Clock>,
+    with_meaning: bool,
 ) -> AppResult<(Services, Store)> {
     let data_dir = &c.storage.data_dir;
     std::fs::create_dir_all(data_dir)
@@ -244,10 +246,12 @@ async fn build_services_and_store(
         push: push_wiring(c)?,
         search: domain::search::SearchSettings { refresh: c.feed.search_refresh },
     };
-    let deps = Deps::new(store.clone(), kv, hasher, tokens, mail, rules(c), cache)
-        .with_telemetry(telemetry)
-        .with_clock(clock)
-        .with_meaning(text_encoder(c).await?);
+    let mut deps =
+        Deps::new(store.clone(), kv, hasher, tokens, mail, rules(c), cache).with_telemetry(telemetry).with_clock(clock);
+    // The server reads meaning; the command-line tools (invites, users, keys, digests, sweep) do not.
+    if with_meaning {
+        deps = deps.with_meaning(text_encoder(c).await?);
+    }
     Ok((Services::new(deps, social), store))
 }
 
@@ -517,7 +521,7 @@ pub async fn start_with_clock(c: &Config, clock: Arc<dyn app_core::age::Clock>) 
     }
     let c = &c;
     let metrics = Arc::new(Metrics::new()?);
-    let (services, database) = build_services_and_store(c, metrics.clone(), clock).await?;
+    let (services, database) = build_services_and_store(c, metrics.clone(), clock, true).await?;
     if c.redis.url.is_some() {
         // A Redis that restarted empty gets its revocation markers back from the database, and
         // feed epochs not bumped during an outage are bumped.

@@ -42,7 +42,11 @@ async fn roundtrip(url: &str) {
     assert!(manager.has_table("guardian_links").await.unwrap());
     assert!(manager.has_table("push_devices").await.unwrap());
     assert!(manager.has_column("notifications", "push_state").await.unwrap());
+    assert!(manager.has_table("video_embeddings").await.unwrap());
     // Stepping down removes only the newest migrations.
+    Migrator::down(&db, Some(1)).await.unwrap();
+    assert!(!manager.has_table("video_embeddings").await.unwrap());
+    assert!(manager.has_table("push_devices").await.unwrap());
     Migrator::down(&db, Some(1)).await.unwrap();
     assert!(!manager.has_table("push_devices").await.unwrap());
     assert!(!manager.has_table("push_deliveries").await.unwrap());

@@ -170,6 +170,12 @@ fn backend_cmd(data_dir: &std::path::Path) -> Command {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("APP_DATA_DIR", data_dir)
         .env("APP_MODEL_MANIFEST", concat!(env!("CARGO_MANIFEST_DIR"), "/../models/world/manifest.toml"))
+        .env("APP_ORT_DYLIB_PATH", std::env::var("ORT_DYLIB_PATH").unwrap_or_default())
+        .env("APP_TEXT_ENCODER", concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/models/minilm.onnx"))
+        .env(
+            "APP_TEXT_ENCODER_TOKENIZER",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/models/minilm-tokenizer.json"),
+        )
         .env("APP_LOG", "warn");
     c
 }
