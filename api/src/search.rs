@@ -41,8 +41,11 @@ impl SearchQuery {
     ) -> Result<Connection<String, SearchResult>> {
         let first = super::social::feed_page_size(first)?;
         let c = caller(ctx)?;
-        let page =
-            services(ctx)?.search.search(&c.caller, &query, kinds.as_deref(), first, after.as_deref()).await.api()?;
+        let page = services(ctx)?
+            .search
+            .search(&c.caller, &c.client, &query, kinds.as_deref(), first, after.as_deref())
+            .await
+            .api()?;
         super::social::prime(ctx, &page.videos).await?;
         let mut conn = Connection::new(after.is_some(), page.has_next);
         conn.edges.extend(page.items.into_iter().map(|(hit, cursor)| {

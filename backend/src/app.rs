@@ -244,7 +244,10 @@ async fn build_services_and_store(
             views: Limit { name: "views", limit: c.limits.views_per_user_per_minute, window: minute },
         },
         push: push_wiring(c)?,
-        search: domain::search::SearchSettings { refresh: c.feed.search_refresh },
+        search: domain::search::SearchSettings {
+            refresh: c.feed.search_refresh,
+            per_minute: Limit { name: "search", limit: c.limits.searches_per_minute, window: minute },
+        },
     };
     let mut deps =
         Deps::new(store.clone(), kv, hasher, tokens, mail, rules(c), cache).with_telemetry(telemetry).with_clock(clock);

@@ -416,6 +416,8 @@ pub struct LimitsConfig {
     pub mail_requests_per_ip_per_hour: u32,
     /// `verifyProvenance` calls per client address per minute.
     pub provenance_checks_per_ip_per_minute: u32,
+    /// `search` calls per member (signed out: per client address) per minute.
+    pub searches_per_minute: u32,
     /// Reports a member may file per hour.
     pub reports_per_user_per_hour: u32,
     /// Comments a member may post per minute.
@@ -451,6 +453,7 @@ impl Default for LimitsConfig {
             login_per_account_per_minute: 10,
             mail_requests_per_ip_per_hour: 20,
             provenance_checks_per_ip_per_minute: 10,
+            searches_per_minute: 60,
             reports_per_user_per_hour: 30,
             comments_per_user_per_minute: 10,
             cameo_verifications_per_user_per_hour: 10,
@@ -493,6 +496,7 @@ impl LimitsConfig {
         }
         at_least_one(&[
             ("APP_PROVENANCE_CHECKS_PER_IP_PER_MINUTE", self.provenance_checks_per_ip_per_minute),
+            ("APP_SEARCHES_PER_MINUTE", self.searches_per_minute),
             ("APP_REPORTS_PER_USER_PER_HOUR", self.reports_per_user_per_hour),
             ("APP_COMMENTS_PER_USER_PER_MINUTE", self.comments_per_user_per_minute),
             ("APP_CAMEO_VERIFICATIONS_PER_USER_PER_HOUR", self.cameo_verifications_per_user_per_hour),

@@ -93,6 +93,7 @@ const KEYS_OPERATORS_USE: &[&str] = &[
     "max_upload_bytes",
     "web_dir",
     "provenance_checks_per_ip_per_minute",
+    "searches_per_minute",
     "reports_per_user_per_hour",
     "comments_per_user_per_minute",
     "max_cameos_per_video",

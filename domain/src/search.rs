@@ -56,6 +56,8 @@ const LATE_ROWS: chrono::Duration = chrono::Duration::seconds(30);
 pub struct SearchSettings {
     /// How often the refresher embeds new videos and reads new vectors.
     pub refresh: Duration,
+    /// Searches per member (signed out: per client address).
+    pub per_minute: kv::Limit,
 }
 
 /// One result.
@@ -212,10 +214,12 @@ impl SearchService {
         Ok(done)
     }
 
-    /// A page of results for `query` (see the module documentation). Anyone may search.
+    /// A page of results for `query` (see the module documentation). Anyone may search, up to
+    /// `per_minute` times a minute per member (signed out: per `client` address).
     pub async fn search(
         &self,
         caller: &Caller,
+        client: &str,
         query: &str,
         kinds: Option<&[SearchKind]>,
         first: usize,
@@ -228,6 +232,11 @@ impl SearchService {
             Some([]) => return Err(AppError::bad_input("kinds", "name at least one kind, or leave kinds out for all")),
             Some(k) => k.to_vec(),
         };
+        let who = match member {
+            Some(v) => format!("user:{}", v.user.id),
+            None => format!("ip:{client}"),
+        };
+        self.deps.kv.hit(self.settings.per_minute, &who).await?;
         let offset = match after {
             None => 0,
             Some(raw) => decode_cursor(raw)

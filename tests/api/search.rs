@@ -219,3 +219,21 @@ async fn public_cameos_are_found_by_name() {
     let r = results(&app, "captain", Some(&["CHARACTER"]), Some(&bob)).await;
     assert_eq!(r, vec![("Cameo".to_owned(), open)]);
 }
+
+/// Searching is limited per member, and per address when signed out; each has its own count.
+#[tokio::test]
+async fn searches_are_rate_limited() {
+    let app = app(Engine::Sqlite).tweak(|c| c.limits.searches_per_minute = 3).start().await;
+    let (viewer, _) = member(&app, "seeker").await;
+    for _ in 0..3 {
+        results(&app, "cats", None, None).await;
+    }
+    let r = app.gql(SEARCH, json!({"q": "cats"}), None).await;
+    assert_eq!(code_of(&r), "RATE_LIMITED", "{r}");
+    assert!(r["errors"][0]["extensions"]["retryAfterSeconds"].as_u64().is_some(), "{r}");
+    // A member has a count of their own.
+    for _ in 0..3 {
+        results(&app, "cats", None, Some(&viewer)).await;
+    }
+    assert_eq!(code_of(&app.gql(SEARCH, json!({"q": "cats"}), Some(&viewer)).await), "RATE_LIMITED");
+}

@@ -78,6 +78,7 @@ export async function startServer(name = 'e2e', { webPush = false, env: extraEnv
     APP_LOGIN_PER_IP_PER_MINUTE: '1000',
     APP_LOGIN_PER_ACCOUNT_PER_MINUTE: '1000',
     APP_MAIL_REQUESTS_PER_IP_PER_HOUR: '1000',
+    APP_SEARCHES_PER_MINUTE: '1000',
   });
   let vapidPublicKey = null;
   if (webPush) {
