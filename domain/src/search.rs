@@ -232,16 +232,16 @@ impl SearchService {
             Some([]) => return Err(AppError::bad_input("kinds", "name at least one kind, or leave kinds out for all")),
             Some(k) => k.to_vec(),
         };
-        let who = match member {
-            Some(v) => format!("user:{}", v.user.id),
-            None => format!("ip:{client}"),
-        };
-        self.deps.kv.hit(self.settings.per_minute, &who).await?;
         let offset = match after {
             None => 0,
             Some(raw) => decode_cursor(raw)
                 .ok_or_else(|| AppError::bad_input("after", "after is not a cursor from this search"))?,
         };
+        let who = match member {
+            Some(v) => format!("user:{}", v.user.id),
+            None => format!("ip:{client}"),
+        };
+        self.deps.kv.hit(self.settings.per_minute, &who).await?;
         let viewer = member.map(|v| v.user.id);
         let blocked: Vec<app_core::types::UserId> = match viewer {
             Some(v) => self.deps.store.block_set(v).await?.into_iter().collect(),
