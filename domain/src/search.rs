@@ -16,7 +16,8 @@
 //! ban or a block hides a video from the next search on every node without touching the index.
 //!
 //! Members: `Store::search_members` (exact handle, then handles that start with the query, then
-//! handles and display names that contain it; banned members never), minus the viewer's blocks.
+//! handles and display names that contain it; banned members never), minus the viewer's blocks;
+//! a teen is found only by themselves, their mutuals and their linked parent.
 //! Cameos: `Store::search_public_cameos` (active, permission `EVERYONE`, owner neither banned,
 //! teen, nor in a block with the viewer).
 //!
@@ -277,8 +278,13 @@ impl SearchService {
         }
         if kinds.contains(&SearchKind::Member) {
             let handle = q.trim_start_matches('@').to_lowercase();
-            let members = self.deps.store.search_members(q, 50).await?;
-            ranked.extend(members.into_iter().filter(|u| !blocked.contains(&u.id)).enumerate().map(|(i, u)| {
+            let mut members = Vec::new();
+            for u in self.deps.store.search_members(q, 50).await? {
+                if !blocked.contains(&u.id) && self.may_find_member(viewer, &u).await? {
+                    members.push(u);
+                }
+            }
+            ranked.extend(members.into_iter().enumerate().map(|(i, u)| {
                 let score = if u.username.to_lowercase() == handle { 1.0 } else { rr(i) };
                 (score, 1, SearchHit::Member(Box::new(u)))
             }));
@@ -307,6 +313,25 @@ impl SearchService {
             .collect();
         let videos = self.feed.hydrated(viewer, page_videos).await?;
         Ok(SearchPage { items, has_next, videos })
+    }
+}
+
+impl SearchService {
+    /// Whether member search may show `member` to `viewer`: anyone, except that a teen is found
+    /// only by themselves, their mutuals and their linked parent (the teen rules in `teens.rs`).
+    async fn may_find_member(&self, viewer: Option<app_core::types::UserId>, member: &User) -> AppResult<bool> {
+        if !self.deps.is_teen(member) {
+            return Ok(true);
+        }
+        let Some(v) = viewer else { return Ok(false) };
+        if v == member.id {
+            return Ok(true);
+        }
+        let store = &self.deps.store;
+        if store.follows(v, member.id).await? && store.follows(member.id, v).await? {
+            return Ok(true);
+        }
+        Ok(store.guardian_link(member.id).await?.is_some_and(|l| l.parent_id == v))
     }
 }
 

@@ -17,6 +17,7 @@
 //! | a teen approves only mutuals (an adult cannot get onto a teen's cameo by being approved alone) | `CameoService::set_approved` |
 //! | teens are not shown `MATURE` videos (feeds, `video(id)`) | `feed::FeedService::visible`, `VideoService::video` |
 //! | a teen whose parent turned `videosPublic` off is seen only by themselves, their mutuals and their parent | `Store::servable_by_ids`, `VideoService::video` |
+//! | member search finds a teen only for themselves, their mutuals and their parent; a teen's cameos are never offered to everyone | `search::SearchService::may_find_member`, `Store::search_public_cameos` |
 //! | the parent's `cameoPermission` is the widest a teen's cameos may have; setting it narrows wider ones at once | [`TeenService::set_controls`] |
 //!
 //! # Parents

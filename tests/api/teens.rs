@@ -308,6 +308,17 @@ async fn what_teens_see_story(engine: Engine) {
         assert_eq!(!v["video"].is_null(), sees, "{who} by id");
         let p = app.ok(USER, json!({"u": "tess"}), token.as_deref()).await;
         assert_eq!(p["user"]["videos"]["edges"].as_array().unwrap().len(), usize::from(sees), "{who} on the profile");
+        // Member search finds a teen for the same people (whatever the videos setting).
+        let found = app
+            .ok(
+                "query { search(query: \"tess\", kinds: [MEMBER]) { edges { node { ... on User { id } } } } }",
+                json!({}),
+                token.as_deref(),
+            )
+            .await;
+        let ids: Vec<&str> =
+            found["search"]["edges"].as_array().unwrap().iter().filter_map(|e| e["node"]["id"].as_str()).collect();
+        assert_eq!(ids.contains(&teen_id.as_str()), sees, "{who} in member search");
     }
     // A moderator corrects the teen's date of birth (audited): an adult now, videos public again.
     assert_eq!(app.code(BIRTH, json!({"u": teen_id, "d": "1990-01-01"}), Some(&adult)).await, "FORBIDDEN");
