@@ -536,7 +536,8 @@ impl VideoService {
             (true, true) => vec![Script::parse(prompt)],
             (true, false) => super::storyboard::scripts(prompt, &shots),
         };
-        let mut refused = Vec::new();
+        // What the policy reads, each with the label its refusal starts with (none: the prompt).
+        let mut texts: Vec<(Option<String>, String)> = Vec::new();
         for (i, script) in scripts.iter().enumerate() {
             let shot = shots.get(i);
             let seconds = shot.map_or(d as u32, |s| s.seconds);
@@ -546,21 +547,33 @@ impl VideoService {
             })?;
             let place = if shot.is_some() { format!("{}, spoken line", name(i)) } else { "spoken line".into() };
             for (n, line) in script.lines.iter().enumerate() {
-                for v in self.policy.check(&line.text, &context) {
-                    refused.push(format!("{place} {} (\"{}\"): {}", n + 1, excerpt(&line.text), v.reason));
-                }
+                texts.push((Some(format!("{place} {} (\"{}\")", n + 1, excerpt(&line.text))), line.text.clone()));
             }
         }
         // Each shot's own words, then the whole prompt (its scene with its lines).
         for (i, shot) in shots.iter().enumerate() {
-            for v in self.policy.check(&shot.prompt, &context) {
-                refused.push(format!("{}: {}", name(i), v.reason));
+            texts.push((Some(name(i)), shot.prompt.clone()));
+        }
+        texts.push((None, prompt.to_owned()));
+        // The classifier and the restrictions' encoder are CPU work: off the async threads.
+        let policy = self.policy.clone();
+        let checked = tokio::task::spawn_blocking(move || {
+            texts.into_iter().map(|(label, text)| (label, policy.check(&text, &context))).collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|e| AppError::internal("content policy", e))?;
+        let mut refused = Vec::new();
+        let mut whole = Vec::new();
+        for (label, violations) in checked {
+            match label {
+                Some(label) => refused.extend(violations.into_iter().map(|v| format!("{label}: {}", v.reason))),
+                None => whole = violations,
             }
         }
         if !refused.is_empty() {
             return Err(AppError::PolicyViolation { reasons: refused });
         }
-        super::text::refuse_violations(self.policy.check(prompt, &context))?;
+        super::text::refuse_violations(whole)?;
         let (queued, running) = self.deps.store.live_jobs_of(v.user.id).await?;
         // At most `max_queued` waiting, and at most `max_queued + max_running` alive at once.
         let live_cap = self.limits.max_queued_per_user + self.limits.max_running_per_user;
