@@ -19,6 +19,7 @@ import * as settings from './settings.js';
 import * as notifications from './notifications.js';
 import * as check from './check.js';
 import * as search from './search.js';
+import * as cameoFeed from './cameo-feed.js';
 import { forgetThisBrowser } from './notify.js';
 
 /** Path patterns, first match wins; `:name` captures one segment. */
@@ -40,6 +41,7 @@ const ROUTES = [
   ['/notifications', notifications.render],
   ['/check', check.render],
   ['/search', search.render],
+  ['/cameo/:handle', cameoFeed.render],
 ];
 
 const state = {

@@ -14,10 +14,17 @@ const CAMEO_FIELDS = `id name status permission restrictions requireApproval con
 export async function render(ctx) {
   if (!ctx.viewer) return signInNeeded('manage your cameos');
   const list = h('div', { class: 'stack', 'data-testid': 'cameo-list' });
+  // What everyone sees: the published videos with the member's cameo (once one is active).
+  const feedLink = h(
+    'a',
+    { href: `/cameo/${encodeURIComponent(ctx.viewer.username)}`, class: 'small', hidden: true, 'data-testid': 'my-cameo-feed' },
+    `Published videos with @${ctx.viewer.username}`,
+  );
   const reload = async () => {
     try {
       const data = await gql(`query MyCameos { me { id cameos { ${CAMEO_FIELDS} } } }`);
       const cameos = data.me?.cameos || [];
+      feedLink.hidden = !cameos.some((c) => c.status === 'ACTIVE');
       mount(list, cameos.length ? cameos.map((c) => cameoCard(c, ctx, reload)) : empty('You have no cameos yet. Make one above: it takes a short clip of you.'));
     } catch (e) {
       mount(list, h('p', { class: 'form-error', role: 'alert' }, explain(e)));
@@ -30,7 +37,7 @@ export async function render(ctx) {
     h('h1', {}, 'Cameos'),
     h('p', { class: 'muted' }, 'A cameo is your verified likeness. You decide who may put it in a video, see every video that uses it, and can take any of them down.'),
     newCameoPanel(ctx, reload),
-    h('h2', {}, 'Your cameos'),
+    h('div', { class: 'row' }, h('h2', {}, 'Your cameos'), h('span', { class: 'spacer' }), feedLink),
     list,
   );
 }

@@ -342,7 +342,7 @@ async function loadSource(id) {
 
 async function loadCameos() {
   try {
-    const data = await gql('query Usable { usableCameos(first: 50) { nodes { id name owner { username displayName } } } }');
+    const data = await gql('query Usable { usableCameos(first: 50) { nodes { id name handle owner { username displayName } } } }');
     return { nodes: data.usableCameos.nodes };
   } catch (e) {
     return { error: e };
@@ -365,6 +365,9 @@ function cameoPicker(cameos) {
     const full = boxes.filter((b) => b.checked).length >= MAX_CAMEOS;
     boxes.forEach((b) => (b.disabled = full && !b.checked));
   };
+  // Naming a cameo in the prompt works as well as ticking it (the newest one of that person).
+  const example = cameos.nodes[0].handle || cameos.nodes[0].owner.username;
+  box.append(h('p', { class: 'muted small cameo-hint', 'data-testid': 'cameo-hint' }, 'Or write ', h('code', {}, `@${example}`), ' in the prompt: “@handle” puts that person’s cameo in.'));
   for (const c of cameos.nodes) {
     const id = `cameo-${c.id}`;
     box.append(

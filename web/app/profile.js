@@ -11,7 +11,7 @@ export async function render(ctx) {
     `query Profile($u: String!) { user(username: $u) {
       id username displayName followerCount followingCount viewerFollows viewerBlocks createdAt
       invitedBy { username displayName }
-      cameos { id name permission }
+      cameos { id name permission status }
     } }`,
     { u: ctx.params.username },
   );
@@ -20,6 +20,8 @@ export async function render(ctx) {
     return h('div', { class: 'card narrow', 'data-testid': 'profile-missing' }, h('h1', {}, 'No such member'), h('p', {}, `Nobody is called @${ctx.params.username}.`), h('a', { href: '/' }, 'Back to the feed'));
   }
   const own = ctx.viewer?.id === u.id;
+  // Only an active cameo can be in a published video: link the cameo feed while one is.
+  const cameoFeed = u.cameos.some((c) => c.status === 'ACTIVE');
   const extra = h('div', {});
   let reportBtn = null;
   if (ctx.viewer && !own) {
@@ -47,7 +49,15 @@ export async function render(ctx) {
         h('span', {}, 'Followers ', h('strong', { 'data-testid': 'follower-count', dataset: { followerCount: u.id } }, count(u.followerCount))),
         h('span', {}, 'Following ', h('strong', { 'data-testid': 'following-count' }, count(u.followingCount))),
       ),
-      u.cameos.length ? h('p', { class: 'small muted' }, 'Cameos: ', u.cameos.map((c) => c.name).join(', ')) : null,
+      u.cameos.length
+        ? h(
+            'p',
+            { class: 'small muted', 'data-testid': 'profile-cameos' },
+            'Cameos: ',
+            u.cameos.map((c) => c.name).join(', '),
+            cameoFeed ? [' · ', h('a', { href: `/cameo/${encodeURIComponent(u.username)}`, 'data-testid': 'profile-cameo-feed' }, `Videos with @${u.username}`)] : null,
+          )
+        : null,
       h(
         'div',
         { class: 'row' },

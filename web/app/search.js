@@ -31,7 +31,7 @@ const SEARCH_QUERY = `query Search($q: String!, $kinds: [SearchKind!], $first: I
       __typename
       ... on Video { ...VideoCard }
       ... on User { id username displayName followerCount viewerFollows }
-      ... on Cameo { id name restrictions owner { id username displayName } }
+      ... on Cameo { id name handle restrictions owner { id username displayName } }
     }
     pageInfo { hasNextPage endCursor }
   }
@@ -80,6 +80,11 @@ function cameoRow(c) {
       h('span', { class: 'muted small' }, 'Cameo of ', h('a', { href: `/u/${encodeURIComponent(c.owner.username)}` }, `@${c.owner.username}`), c.restrictions ? ` · not for: ${c.restrictions}` : ''),
     ),
     h('span', { class: 'badge' }, 'Cameo'),
+    h(
+      'a',
+      { class: 'button', href: `/cameo/${encodeURIComponent(c.handle || c.owner.username)}`, 'aria-label': `Videos with @${c.handle || c.owner.username}`, 'data-testid': 'search-cameo-feed' },
+      'Videos',
+    ),
   );
 }
 

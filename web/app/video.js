@@ -12,7 +12,7 @@ fragment VideoCard on Video {
   id status caption prompt url thumbnailUrl durationMs width height remixAllowed hasAudio captionsUrl
   publishedAt createdAt likeCount viewerHasLiked commentCount viewCount remixCount
   author { id username displayName viewerFollows }
-  cameos { id name owner { username } }
+  cameos { id name handle owner { username } }
 }`;
 
 export const REPORT_REASONS = [
@@ -358,7 +358,15 @@ export function videoCard(video, ctx, { detail = false } = {}) {
     h('p', { class: 'caption', 'data-testid': 'caption' }, text),
     video.caption ? h('p', { class: 'muted small prompt' }, h('span', { class: 'visually-hidden' }, 'Prompt: '), `“${video.prompt}”`) : null,
     video.cameos?.length
-      ? h('p', { class: 'small muted' }, 'Cameos: ', video.cameos.map((c, i) => [i ? ', ' : '', `${c.name} (@${c.owner.username})`]))
+      ? h(
+          'p',
+          { class: 'small muted', 'data-testid': 'card-cameos' },
+          'Cameos: ',
+          video.cameos.map((c, i) => [
+            i ? ', ' : '',
+            h('a', { href: `/cameo/${encodeURIComponent(c.handle || c.owner.username)}`, 'data-testid': 'card-cameo-link' }, `${c.name} (@${c.owner.username})`),
+          ]),
+        )
       : null,
     h(
       'div',
