@@ -824,6 +824,8 @@ pub struct FeedConfig {
     pub shared_pools: Duration,
     /// `search_refresh_ms`: how often each API node embeds newly published videos and reads new
     /// vectors into its search index (100–60000); a video is searchable within about twice this.
+    /// 0 turns this node's indexing off (its `search` then finds members and cameos only; for
+    /// tools and tests that must see no background writes).
     #[serde(rename = "search_refresh_ms", deserialize_with = "units::millis")]
     pub search_refresh: Duration,
 }
@@ -853,8 +855,10 @@ impl FeedConfig {
         if self.shared_pools.is_zero() || self.shared_pools > self.list_ttl {
             return bad("APP_FEED_SHARED_POOLS_SECS", "must be between 1 and APP_FEED_LIST_TTL_SECS");
         }
-        if !(Duration::from_millis(100)..=Duration::from_secs(60)).contains(&self.search_refresh) {
-            return bad("APP_SEARCH_REFRESH_MS", "must be between 100 and 60000");
+        if !self.search_refresh.is_zero()
+            && !(Duration::from_millis(100)..=Duration::from_secs(60)).contains(&self.search_refresh)
+        {
+            return bad("APP_SEARCH_REFRESH_MS", "must be 0 (off) or between 100 and 60000");
         }
         Ok(())
     }

@@ -149,8 +149,13 @@ impl SearchService {
         self.index.read().map(|i| i.len()).unwrap_or(0)
     }
 
-    /// The refresher: runs [`SearchService::refresh`] every `refresh` or when woken, forever.
+    /// The refresher: runs [`SearchService::refresh`] every `refresh` or when woken, forever; a
+    /// zero `refresh` means this node does not index (it returns at once).
     pub async fn run(self) {
+        if self.settings.refresh.is_zero() {
+            tracing::info!("search: indexing is off on this node (APP_SEARCH_REFRESH_MS = 0)");
+            return;
+        }
         loop {
             if let Err(error) = self.refresh().await {
                 tracing::warn!(%error, "search: refresh failed; trying again");

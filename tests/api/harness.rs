@@ -72,9 +72,9 @@ impl Builder {
         c.moderation.frame_classifier = root.join(".venv/models/open-nsfw.onnx");
         c.moderation.text_encoder = root.join(".venv/models/minilm.onnx");
         c.moderation.text_encoder_tokenizer = root.join(".venv/models/minilm-tokenizer.json");
-        // The search refresher polls rarely (publishing still wakes it): tests that count SQL
-        // statements must not see its reads; search tests set their own period.
-        c.feed.search_refresh = std::time::Duration::from_secs(60);
+        // No search indexing in the background: tests that count statements, inject faults or
+        // compare whole tables must see no writes of their own; search tests turn it on.
+        c.feed.search_refresh = std::time::Duration::ZERO;
         c.queue.in_process_workers = Some(0);
         c.queue.reclaim_idle = std::time::Duration::from_secs(5);
         c.queue.retry_backoff = std::time::Duration::from_secs(1);
