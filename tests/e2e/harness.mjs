@@ -15,6 +15,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -353,4 +354,28 @@ export async function shot(page, name) {
   const file = path.join(SHOTS, `${name}-${page.kind || 'desktop'}.png`);
   await page.screenshot({ path: file, fullPage: true });
   return file;
+}
+
+/**
+ * A cameo of `owner` waiting for review on `server`: a challenge, then a 3 s test pattern made by
+ * ffmpeg in `dir`, uploaded as multipart. Returns `{ id, name, status, challengePhrase }`.
+ */
+export async function uploadPendingCameo(server, owner, name, dir) {
+  const clipPath = path.join(dir, 'cameo.mp4');
+  await promisify(execFile)('ffmpeg', ['-y', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=duration=3:size=320x320:rate=15', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', clipPath]);
+  const { startCameoVerification: challenge } = await server.api('mutation { startCameoVerification { id } }', {}, owner.accessToken);
+  const form = new FormData();
+  form.append(
+    'operations',
+    JSON.stringify({
+      query: 'mutation($input: CreateCameoInput!) { createCameo(input: $input) { id name status challengePhrase } }',
+      variables: { input: { challengeId: challenge.id, name, clip: null } },
+    }),
+  );
+  form.append('map', JSON.stringify({ 0: ['variables.input.clip'] }));
+  form.append('0', new Blob([await readFile(clipPath)], { type: 'video/mp4' }), 'cameo.mp4');
+  const res = await fetch(`${server.url}/graphql`, { method: 'POST', headers: { Authorization: `Bearer ${owner.accessToken}` }, body: form });
+  const body = await res.json();
+  if (body.errors?.length) throw new Error(`createCameo: ${JSON.stringify(body.errors)}`);
+  return body.data.createCameo;
 }

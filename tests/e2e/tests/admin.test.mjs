@@ -4,12 +4,10 @@
 // photographed on a phone and a desktop.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import { startServer, launchBrowser, newPage, signIn, shot, unique } from '../harness.mjs';
+import { startServer, launchBrowser, newPage, signIn, shot, unique, uploadPendingCameo } from '../harness.mjs';
 
 let server;
 let browser;
@@ -27,27 +25,6 @@ const TRENDING = 'query { feed(kind: TRENDING, first: 50) { nodes { id } } }';
 
 async function trendingIds() {
   return (await server.api(TRENDING)).feed.nodes.map((v) => v.id);
-}
-
-/** A pending cameo of `owner`: a challenge, then a clip (3 s test pattern made here) uploaded as multipart. */
-async function pendingCameo(owner) {
-  const clipPath = path.join(tmp, 'cameo.mp4');
-  await promisify(execFile)('ffmpeg', ['-y', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=duration=3:size=320x320:rate=15', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', clipPath]);
-  const { startCameoVerification: challenge } = await server.api('mutation { startCameoVerification { id phrase } }', {}, owner.accessToken);
-  const form = new FormData();
-  form.append(
-    'operations',
-    JSON.stringify({
-      query: 'mutation($input: CreateCameoInput!) { createCameo(input: $input) { id name status challengePhrase } }',
-      variables: { input: { challengeId: challenge.id, name: 'Test Likeness', clip: null } },
-    }),
-  );
-  form.append('map', JSON.stringify({ 0: ['variables.input.clip'] }));
-  form.append('0', new Blob([await readFile(clipPath)], { type: 'video/mp4' }), 'cameo.mp4');
-  const res = await fetch(`${server.url}/graphql`, { method: 'POST', headers: { Authorization: `Bearer ${owner.accessToken}` }, body: form });
-  const body = await res.json();
-  if (body.errors?.length) throw new Error(`createCameo: ${JSON.stringify(body.errors)}`);
-  return body.data.createCameo;
 }
 
 /** A harness page that also records which request failed (the console error alone does not say). */
@@ -93,7 +70,7 @@ before(async () => {
   );
   // A second, later case (a member reported), so the queue has a next case to open.
   await server.api('mutation($u: ID!) { report(userId: $u, reason: HARASSMENT, details: "insults in every comment") }', { u: viewer.user.id }, author.accessToken);
-  cameo = await pendingCameo(viewer);
+  cameo = await uploadPendingCameo(server, viewer, 'Test Likeness', tmp);
   await server.api('mutation($e: String!) { joinWaitlist(email: $e) }', { e: waitEmail });
 });
 

@@ -6,12 +6,10 @@
 // link to it, and the create screen says what "@handle" does.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import { startServer, launchBrowser, newPage, signIn, shot, unique } from '../harness.mjs';
+import { startServer, launchBrowser, newPage, signIn, shot, unique, uploadPendingCameo } from '../harness.mjs';
 
 let server;
 let browser;
@@ -35,27 +33,6 @@ async function snap(page, name) {
   return shot(page, name);
 }
 
-/** A cameo of `owner` waiting for review: a challenge, then a 3 s test clip uploaded as multipart. */
-async function pendingCameo(owner, name) {
-  const clipPath = path.join(tmp, 'cameo.mp4');
-  await promisify(execFile)('ffmpeg', ['-y', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=duration=3:size=320x320:rate=15', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', clipPath]);
-  const { startCameoVerification: challenge } = await server.api('mutation { startCameoVerification { id } }', {}, owner.accessToken);
-  const form = new FormData();
-  form.append(
-    'operations',
-    JSON.stringify({
-      query: 'mutation($input: CreateCameoInput!) { createCameo(input: $input) { id status } }',
-      variables: { input: { challengeId: challenge.id, name, clip: null } },
-    }),
-  );
-  form.append('map', JSON.stringify({ 0: ['variables.input.clip'] }));
-  form.append('0', new Blob([await readFile(clipPath)], { type: 'video/mp4' }), 'cameo.mp4');
-  const res = await fetch(`${server.url}/graphql`, { method: 'POST', headers: { Authorization: `Bearer ${owner.accessToken}` }, body: form });
-  const body = await res.json();
-  if (body.errors?.length) throw new Error(`createCameo: ${JSON.stringify(body.errors)}`);
-  return body.data.createCameo;
-}
-
 /** Generates and publishes a video from `prompt` as the member of `token`. */
 async function publish(token, prompt) {
   const { createVideo } = await server.api('mutation($i: CreateVideoInput!) { createVideo(input: $i) { id } }', { i: { prompt, durationSeconds: 2 } }, token);
@@ -74,7 +51,7 @@ before(async () => {
   bob = await server.signUp({ username: unique('bob'), displayName: 'Bob Maker' });
   cal = await server.signUp({ username: unique('cal'), displayName: 'Cal Nobody' });
   cameoName = `Ann ${unique('c')}`;
-  const cameo = await pendingCameo(ann, cameoName);
+  const cameo = await uploadPendingCameo(server, ann, cameoName, tmp);
   await server.api('mutation($id: ID!) { reviewCameo(id: $id, approve: true) { id status } }', { id: cameo.id }, admin.accessToken);
   await server.api('mutation($id: ID!) { updateCameo(id: $id, permission: EVERYONE) { id } }', { id: cameo.id }, ann.accessToken);
   // "@ann" in the prompt names her cameo.
