@@ -82,15 +82,6 @@ pub struct SearchPage {
     pub videos: FeedPage,
 }
 
-/// What one refresh did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Refreshed {
-    /// Videos embedded and stored.
-    pub embedded: usize,
-    /// Stored vectors read into the index.
-    pub loaded: usize,
-}
-
 /// The newest stored vector the index has read: when it was written, and its video.
 type Mark = (DateTime<Utc>, VideoId);
 
@@ -138,12 +129,6 @@ impl SearchService {
         Self { deps, feed, index: Arc::default(), mark: Arc::default(), wake, settings }
     }
 
-    /// Asks the refresher to run now (this node's `FeedService::on_published` does it for every
-    /// video it publishes, so a video is searchable here at once).
-    pub fn wake(&self) {
-        self.wake.notify_one();
-    }
-
     /// Videos in this node's index.
     pub fn indexed(&self) -> usize {
         self.index.read().map(|i| i.len()).unwrap_or(0)
@@ -168,10 +153,9 @@ impl SearchService {
     }
 
     /// Embeds published videos without a vector, then reads new vectors into the index.
-    pub async fn refresh(&self) -> AppResult<Refreshed> {
-        let Some(encoder) = self.deps.meaning.clone() else { return Ok(Refreshed::default()) };
+    pub async fn refresh(&self) -> AppResult<()> {
+        let Some(encoder) = self.deps.meaning.clone() else { return Ok(()) };
         let store = &self.deps.store;
-        let mut done = Refreshed::default();
         loop {
             let todo = store.videos_to_embed(MODEL, EMBED_BATCH as u64).await?;
             if todo.is_empty() {
@@ -188,7 +172,6 @@ impl SearchService {
                 .await
                 .map_err(|e| AppError::internal("search: embedding task", e))?
                 .map_err(|e| AppError::internal("search: embedding", e))?;
-            done.embedded += rows.len();
             store.put_embeddings(MODEL, rows).await?;
             if !full {
                 break;
@@ -209,7 +192,6 @@ impl SearchService {
             for row in &rows {
                 if let Some(v) = feed::search::vector_from_bytes(&row.vector) {
                     index.insert(row.video_id.0, &row.text, &v);
-                    done.loaded += 1;
                 }
             }
             drop(index);
@@ -217,7 +199,7 @@ impl SearchService {
                 break;
             }
         }
-        Ok(done)
+        Ok(())
     }
 
     /// A page of results for `query` (see the module documentation). Anyone may search, up to
@@ -260,17 +242,11 @@ impl SearchService {
             let vector = match self.deps.meaning.clone() {
                 Some(encoder) => {
                     let text = q.to_owned();
-                    match tokio::task::spawn_blocking(move || encoder.embed(&text)).await {
-                        Ok(Ok(v)) => Some(v),
-                        Ok(Err(error)) => {
-                            tracing::error!(%error, "search: query not embedded; words only");
-                            None
-                        }
-                        Err(error) => {
-                            tracing::error!(%error, "search: query not embedded; words only");
-                            None
-                        }
-                    }
+                    let embedded = tokio::task::spawn_blocking(move || encoder.embed(&text).map_err(|e| e.to_string()))
+                        .await
+                        .map_err(|e| e.to_string())
+                        .and_then(|r| r);
+                    embedded.inspect_err(|error| tracing::error!(%error, "search: query not embedded; words only")).ok()
                 }
                 None => None,
             };
@@ -340,16 +316,19 @@ impl SearchService {
     }
 }
 
-/// A cameo feed's cursor: the last video's publication time (µs) and id.
+/// The cameo feed's cursors: keyset positions (the last video's publication time and id) in the
+/// feeds' cursor format, under their own kind.
+const CAMEO_FEED: &str = "CAMEO";
+
 fn encode_cameo_cursor(at: DateTime<Utc>, id: VideoId) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("cameo:{}:{}", at.timestamp_micros(), id.0))
+    feed::cursor::encode(CAMEO_FEED, &feed::cursor::FeedCursor::Keyset { at_micros: at.timestamp_micros(), id: id.0 })
 }
 
 fn decode_cameo_cursor(raw: &str) -> Option<(DateTime<Utc>, uuid::Uuid)> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(raw).ok()?;
-    let text = String::from_utf8(bytes).ok()?;
-    let (micros, id) = text.strip_prefix("cameo:")?.split_once(':')?;
-    Some((DateTime::from_timestamp_micros(micros.parse().ok()?)?, id.parse().ok()?))
+    match feed::cursor::decode(CAMEO_FEED, raw)? {
+        feed::cursor::FeedCursor::Keyset { at_micros, id } => Some((DateTime::from_timestamp_micros(at_micros)?, id)),
+        feed::cursor::FeedCursor::Ranked { .. } => None,
+    }
 }
 
 impl SearchService {

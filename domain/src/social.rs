@@ -252,18 +252,13 @@ impl SocialService {
             }
             Ok(out)
         })
-        .await;
-        match placed {
-            Ok(Ok(p)) => p,
-            Ok(Err(error)) => {
-                tracing::error!(%error, "feed preferences by meaning failed; words only");
-                HashMap::new()
-            }
-            Err(error) => {
-                tracing::error!(%error, "feed preferences by meaning failed; words only");
-                HashMap::new()
-            }
-        }
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r);
+        placed.unwrap_or_else(|error| {
+            tracing::error!(%error, "feed preferences by meaning failed; words only");
+            HashMap::new()
+        })
     }
 
     /// The caller's stated preferences: their sentence and what it was read as.

@@ -134,11 +134,6 @@ impl SearchIndex {
         self.live_count == 0
     }
 
-    /// Whether `id` is in the index.
-    pub fn contains(&self, id: Uuid) -> bool {
-        self.slot_of.contains_key(&id)
-    }
-
     /// Bytes held by vectors and postings (for the operator's figures).
     pub fn approx_bytes(&self) -> usize {
         self.codes.len()

@@ -120,12 +120,7 @@ impl TextEncoder {
 
     /// The vector of one text.
     pub fn embed(&self, text: &str) -> Result<Vector, MeaningError> {
-        if let Some(v) = self.cache.get(text) {
-            return Ok(v);
-        }
-        let v = self.run(&[text])?.into_iter().next().ok_or_else(|| MeaningError::Run("no vector".into()))?;
-        self.cache.insert(text.to_owned(), v.clone());
-        Ok(v)
+        self.embed_many(&[text])?.pop().ok_or_else(|| MeaningError::Run("no vector".into()))
     }
 
     /// The vectors of `texts`, in order (repeats come from the cache; the rest in batches).
@@ -208,17 +203,20 @@ impl TextEncoder {
     }
 }
 
-/// An ONNX Runtime environment from the library at `dylib`, made on first use, for a process that
-/// has no other (tools, benches). The backend passes its own to [`TextEncoder::load`].
+/// The process-wide ONNX Runtime environment from the library at `dylib`, made on first use
+/// (ONNX Runtime allows one per process), for processes without a generator: the prompt policy's
+/// tools and tests, benches. The backend passes the generator's to [`TextEncoder::load`].
 pub fn environment(dylib: &Path) -> Result<&'static Environment, MeaningError> {
     static ENV: std::sync::OnceLock<Result<Environment, String>> = std::sync::OnceLock::new();
+    let load_err = |message: String| MeaningError::Load { path: dylib.display().to_string(), message };
+    // Checked before the first use, so a wrong path does not stick.
+    if !dylib.exists() {
+        return Err(load_err("file not found; run scripts/setup.sh".into()));
+    }
     let env = ENV.get_or_init(|| {
-        if !dylib.exists() {
-            return Err("file not found; run scripts/setup.sh".into());
-        }
-        ort::init_from(dylib).map_err(|e| e.to_string())?.with_name("meaning").build().map_err(|e| e.to_string())
+        ort::init_from(dylib).map_err(|e| e.to_string())?.with_name("onnx").build().map_err(|e| e.to_string())
     });
-    env.as_ref().map_err(|e| MeaningError::Load { path: dylib.display().to_string(), message: e.clone() })
+    env.as_ref().map_err(|e| load_err(e.clone()))
 }
 
 /// Scales `v` to unit length (a zero vector stays zero).

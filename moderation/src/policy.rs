@@ -351,21 +351,14 @@ fn mentions_minor_age(tokens: &[&str]) -> bool {
     })
 }
 
-/// The process-wide ONNX Runtime environment (ONNX Runtime allows one per process).
-static ENVIRONMENT: OnceLock<Result<Environment, String>> = OnceLock::new();
-
-/// The environment this crate creates on first use from the library at `dylib`. A process that
-/// already made one elsewhere (the generator) must pass it to [`PromptPolicy::load_with`].
+/// The process-wide environment from the library at `dylib` (`meaning::environment`, shared with
+/// the sentence encoder). A process that already made one elsewhere (the generator) must pass it
+/// to [`PromptPolicy::load_with`].
 pub fn environment(dylib: &Path) -> Result<&'static Environment, PolicyError> {
-    let runtime_err = |message: String| PolicyError::Runtime { path: dylib.display().to_string(), message };
-    if !dylib.exists() {
-        return Err(runtime_err("file not found; run scripts/setup.sh".into()));
-    }
-    let env = ENVIRONMENT.get_or_init(|| {
-        let builder = ort::init_from(dylib).map_err(|e| e.to_string())?;
-        builder.with_name("moderation").build().map_err(|e| e.to_string())
-    });
-    env.as_ref().map_err(|e| runtime_err(e.clone()))
+    meaning::environment(dylib).map_err(|e| match e {
+        meaning::MeaningError::Load { path, message } => PolicyError::Runtime { path, message },
+        meaning::MeaningError::Run(message) => PolicyError::Runtime { path: dylib.display().to_string(), message },
+    })
 }
 
 /// The ONNX profanity classifier: string input `[N, 1]`, probabilities `[N, 2]`.

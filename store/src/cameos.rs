@@ -274,12 +274,7 @@ impl Store {
             q = q.filter(cameos::Column::OwnerId.is_not_in(blocked));
         }
         if let Some(prefix) = query.map(str::trim).filter(|p| !p.is_empty()) {
-            // Case-insensitive on both engines (SQLite's LIKE is, PostgreSQL's is not).
-            let escaped = prefix.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-            let lowered = sea_orm::sea_query::Func::lower(Expr::col(cameos::Column::Name));
-            q = q.filter(
-                Expr::expr(lowered).like(sea_orm::sea_query::LikeExpr::new(format!("{escaped}%")).escape('\\')),
-            );
+            q = q.filter(crate::lower_like(cameos::Column::Name, prefix, crate::Match::Prefix));
         }
         if let Some((name, id)) = after {
             q = q.filter(

@@ -129,6 +129,31 @@ pub enum SignUpRefusal {
     Taken(&'static str),
 }
 
+/// How [`lower_like`] matches.
+#[derive(Clone, Copy)]
+pub(crate) enum Match {
+    /// The column starts with the text.
+    Prefix,
+    /// The column contains the text.
+    Anywhere,
+}
+
+/// `LOWER(col) LIKE …` for `text` (lower-cased, its `\`, `%` and `_` escaped): case-insensitive on
+/// both engines (SQLite's LIKE is, PostgreSQL's is not).
+pub(crate) fn lower_like(
+    col: impl sea_orm::sea_query::IntoColumnRef,
+    text: &str,
+    how: Match,
+) -> sea_orm::sea_query::SimpleExpr {
+    let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    let pattern = match how {
+        Match::Prefix => format!("{escaped}%"),
+        Match::Anywhere => format!("%{escaped}%"),
+    };
+    Expr::expr(sea_orm::sea_query::Func::lower(Expr::col(col)))
+        .like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\'))
+}
+
 fn user_from(m: users::Model) -> User {
     User {
         id: UserId(m.id),
@@ -695,16 +720,11 @@ impl Store {
         after: Option<(DateTime<Utc>, Uuid)>,
         limit: u64,
     ) -> AppResult<Vec<User>> {
-        use sea_orm::sea_query::{Func, LikeExpr};
         let mut q = users::Entity::find();
-        let text = text.trim().to_lowercase();
+        let text = text.trim();
         if !text.is_empty() {
-            // Case-insensitive on both engines: compare lower-cased columns (handles are
-            // stored lower-cased in `username_key`, addresses as given).
-            let pattern = format!("%{}%", text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-            let like = |col: users::Column| {
-                Expr::expr(Func::lower(Expr::col(col))).like(LikeExpr::new(pattern.clone()).escape('\\'))
-            };
+            // Handles are stored lower-cased in `username_key`, addresses as given.
+            let like = |col: users::Column| lower_like(col, text, Match::Anywhere);
             q = q.filter(
                 like(users::Column::UsernameKey).or(like(users::Column::Email)).or(like(users::Column::DisplayName)),
             );

@@ -6,12 +6,12 @@
 //! results pass `Store::servable_by_ids` and the viewer's blocks like feed pages do.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, OnConflict, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use uuid::Uuid;
 
-use crate::Store;
 use crate::entities::{cameos, users, video_embeddings, videos};
+use crate::{Match, Store, lower_like};
 use app_core::age::BirthMonth;
 use app_core::error::AppResult;
 use app_core::model::{Cameo, CameoPermission, CameoStatus, User, VideoStatus};
@@ -156,10 +156,6 @@ impl Store {
         if text.is_empty() {
             return Ok(Vec::new());
         }
-        let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        let like = |col: users::Column, pattern: String| {
-            Expr::expr(Func::lower(Expr::col(col))).like(LikeExpr::new(pattern).escape('\\'))
-        };
         let query = |filter: sea_orm::sea_query::SimpleExpr, n: u64| {
             users::Entity::find()
                 .filter(users::Column::BannedAt.is_null())
@@ -171,10 +167,13 @@ impl Store {
         };
         // Three small reads, so a well-followed "contains" match never pushes out the exact handle.
         let exact = query(users::Column::UsernameKey.eq(text.clone()), 1).await?;
-        let prefix = query(like(users::Column::UsernameKey, format!("{escaped}%")), limit).await?;
-        let anywhere = format!("%{escaped}%");
+        let prefix = query(lower_like(users::Column::UsernameKey, &text, Match::Prefix), limit).await?;
         let contains = query(
-            like(users::Column::UsernameKey, anywhere.clone()).or(like(users::Column::DisplayName, anywhere)),
+            lower_like(users::Column::UsernameKey, &text, Match::Anywhere).or(lower_like(
+                users::Column::DisplayName,
+                &text,
+                Match::Anywhere,
+            )),
             limit,
         )
         .await?;
@@ -202,28 +201,15 @@ impl Store {
         if text.is_empty() {
             return Ok(Vec::new());
         }
-        let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        let mut owners_out = Query::select()
-            .column(users::Column::Id)
-            .from(users::Entity)
-            .and_where(Expr::col(users::Column::BannedAt).is_not_null())
-            .to_owned();
+        let mut owner_out = Expr::col(users::Column::BannedAt).is_not_null();
         if let Some(cutoff) = adult_cutoff {
-            owners_out = Query::select()
-                .column(users::Column::Id)
-                .from(users::Entity)
-                .cond_where(
-                    Expr::col(users::Column::BannedAt)
-                        .is_not_null()
-                        .or(Expr::col(users::Column::BirthMonth).gt(cutoff.as_string())),
-                )
-                .to_owned();
+            owner_out = owner_out.or(Expr::col(users::Column::BirthMonth).gt(cutoff.as_string()));
         }
-        let lowered = Func::lower(Expr::col(cameos::Column::Name));
+        let owners_out = Query::select().column(users::Column::Id).from(users::Entity).and_where(owner_out).to_owned();
         let mut q = cameos::Entity::find()
             .filter(cameos::Column::Status.eq(CameoStatus::Active))
             .filter(cameos::Column::Permission.eq(CameoPermission::Everyone))
-            .filter(Expr::expr(lowered).like(LikeExpr::new(format!("%{escaped}%")).escape('\\')))
+            .filter(lower_like(cameos::Column::Name, &text, Match::Anywhere))
             .filter(Expr::col(cameos::Column::OwnerId).not_in_subquery(owners_out));
         if !blocked.is_empty() {
             q = q.filter(cameos::Column::OwnerId.is_not_in(blocked.iter().map(|u| u.0)));

@@ -107,6 +107,28 @@ impl Builder {
     }
 }
 
+/// POSTs one operation to the server at `base` (a [`TestApp`]'s, or another node's); returns the
+/// whole JSON response.
+pub async fn gql_at(
+    http: &reqwest::Client,
+    base: &str,
+    query: &str,
+    vars: Value,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Value {
+    let mut req = http.post(format!("{base}/graphql")).json(&json!({"query": query, "variables": vars}));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = req.send().await.unwrap();
+    assert!(resp.status().is_success() || resp.status().is_client_error(), "status {}", resp.status());
+    resp.json().await.unwrap()
+}
+
 pub fn app(engine: Engine) -> Builder {
     Builder { engine, redis: false, tweaks: vec![], clock: None }
 }
@@ -118,17 +140,7 @@ impl TestApp {
     }
 
     pub async fn gql_with(&self, query: &str, vars: Value, token: Option<&str>, headers: &[(&str, &str)]) -> Value {
-        let mut req =
-            self.http.post(format!("{}/graphql", self.base)).json(&json!({"query": query, "variables": vars}));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        let resp = req.send().await.unwrap();
-        assert!(resp.status().is_success() || resp.status().is_client_error(), "status {}", resp.status());
-        resp.json().await.unwrap()
+        gql_at(&self.http, &self.base, query, vars, token, headers).await
     }
 
     /// The data of a successful operation (panics with the errors otherwise).

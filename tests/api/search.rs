@@ -5,7 +5,7 @@
 //! API nodes sharing the database: a video published through one is found on the other, and a
 //! removal on one hides it on the other at once).
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::cameos::active_cameo;
 use crate::feeds::{member, published};
@@ -56,16 +56,8 @@ async fn corpus(app: &TestApp, author: &str) -> Vec<String> {
 
 /// Video ids a search on another node answers.
 async fn on_node(base: &str, q: &str, token: &str) -> Vec<String> {
-    let r: Value = reqwest::Client::new()
-        .post(format!("{base}/graphql"))
-        .bearer_auth(token)
-        .json(&json!({"query": SEARCH, "variables": {"q": q, "k": ["VIDEO"], "n": 20}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let vars = json!({"q": q, "k": ["VIDEO"], "n": 20});
+    let r = gql_at(&reqwest::Client::new(), base, SEARCH, vars, Some(token), &[]).await;
     r["data"]["search"]["edges"]
         .as_array()
         .unwrap_or_else(|| panic!("{r}"))
